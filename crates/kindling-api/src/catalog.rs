@@ -1,0 +1,269 @@
+//! The catalog: every resource the API server serves, as data.
+//!
+//! One entry per resource (group, version, kind, plural, short names, categories, scope,
+//! subresources) plus the strategy that holds its rules. The server has one generic REST path for
+//! all of them, as the upstream apiserver's generic registry does, so a new resource is one line
+//! here (and a strategy if it has rules of its own).
+
+use crate::strategy::{self, Strategy};
+use k8s_openapi::api;
+use serde_json::Value;
+
+/// A subresource a resource offers beyond its main endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subresource {
+    /// `/status`: writes only the status; main-resource writes leave status alone.
+    Status,
+    /// `/scale`: an autoscaling/v1 Scale view of `spec.replicas`.
+    Scale,
+    /// `pods/binding`: assigns a pod to a node.
+    Binding,
+    /// `pods/ephemeralcontainers`.
+    EphemeralContainers,
+    /// `namespaces/finalize`.
+    Finalize,
+    /// `certificatesigningrequests/approval`.
+    Approval,
+}
+
+impl Subresource {
+    pub fn path(self) -> &'static str {
+        match self {
+            Subresource::Status => "status",
+            Subresource::Scale => "scale",
+            Subresource::Binding => "binding",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
+            Subresource::Finalize => "finalize",
+            Subresource::Approval => "approval",
+        }
+    }
+}
+
+/// One served resource.
+pub struct ResourceType {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub list_kind: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    pub subresources: &'static [Subresource],
+    /// The OpenAPI definition name, e.g. `io.k8s.api.core.v1.Pod`.
+    pub schema_name: fn() -> String,
+    /// Adds the type's schema (and every schema it refers to) to a generator.
+    pub add_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    /// Decodes the object into the typed struct, so that a value of the wrong JSON type is caught
+    /// with a message naming the field.
+    pub decode_check: fn(&Value) -> Result<(), String>,
+    pub strategy: &'static dyn Strategy,
+}
+
+impl ResourceType {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn group_version(&self) -> (&'static str, &'static str) {
+        (self.group, self.version)
+    }
+
+    pub fn has(&self, sub: Subresource) -> bool {
+        self.subresources.contains(&sub)
+    }
+
+    /// `pods` or `deployments.apps`: how kubectl and error messages name the resource.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+}
+
+impl std::fmt::Debug for ResourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.api_version(), self.plural)
+    }
+}
+
+/// Scope marker to bool, so the macro can read a type's scope.
+pub trait ScopeFlag {
+    const NAMESPACED: bool;
+}
+impl ScopeFlag for k8s_openapi::NamespaceResourceScope {
+    const NAMESPACED: bool = true;
+}
+impl ScopeFlag for k8s_openapi::ClusterResourceScope {
+    const NAMESPACED: bool = false;
+}
+
+fn decode_check<T: serde::de::DeserializeOwned>(value: &Value) -> Result<(), String> {
+    T::deserialize(value).map(|_| ()).map_err(|e| e.to_string())
+}
+
+fn schema_name<T: schemars::JsonSchema>() -> String {
+    T::schema_name().into_owned()
+}
+
+fn add_schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+macro_rules! resource {
+    ($ty:ty, $singular:literal, [$($short:literal),*], [$($cat:literal),*], [$($sub:ident),*], $strategy:expr) => {
+        ResourceType {
+            group: <$ty as k8s_openapi::Resource>::GROUP,
+            version: <$ty as k8s_openapi::Resource>::VERSION,
+            kind: <$ty as k8s_openapi::Resource>::KIND,
+            list_kind: <$ty as k8s_openapi::ListableResource>::LIST_KIND,
+            plural: <$ty as k8s_openapi::Resource>::URL_PATH_SEGMENT,
+            singular: $singular,
+            namespaced: <<$ty as k8s_openapi::Resource>::Scope as ScopeFlag>::NAMESPACED,
+            short_names: &[$($short),*],
+            categories: &[$($cat),*],
+            subresources: &[$(Subresource::$sub),*],
+            schema_name: schema_name::<$ty>,
+            add_schema: add_schema::<$ty>,
+            decode_check: decode_check::<$ty>,
+            strategy: $strategy,
+        }
+    };
+}
+
+use strategy::DEFAULT as D;
+
+/// Every served resource, in the order discovery lists them.
+pub static CATALOG: &[ResourceType] = &[
+    // core/v1
+    resource!(api::core::v1::Namespace, "namespace", ["ns"], [], [Status, Finalize], &strategy::NAMESPACE),
+    resource!(api::core::v1::Pod, "pod", ["po"], ["all"], [Status, Binding, EphemeralContainers], &strategy::POD),
+    resource!(api::core::v1::Service, "service", ["svc"], ["all"], [Status], &strategy::SERVICE),
+    resource!(api::core::v1::Endpoints, "endpoints", ["ep"], [], [], D),
+    resource!(api::core::v1::ConfigMap, "configmap", ["cm"], [], [], &strategy::CONFIG_DATA),
+    resource!(api::core::v1::Secret, "secret", [], [], [], &strategy::SECRET),
+    resource!(api::core::v1::ServiceAccount, "serviceaccount", ["sa"], [], [], D),
+    resource!(api::core::v1::Node, "node", ["no"], [], [Status], &strategy::NODE),
+    resource!(api::core::v1::Event, "event", ["ev"], [], [], D),
+    resource!(api::core::v1::PersistentVolume, "persistentvolume", ["pv"], [], [Status], &strategy::PERSISTENT_VOLUME),
+    resource!(api::core::v1::PersistentVolumeClaim, "persistentvolumeclaim", ["pvc"], [], [Status], &strategy::PERSISTENT_VOLUME_CLAIM),
+    resource!(api::core::v1::LimitRange, "limitrange", ["limits"], [], [], D),
+    resource!(api::core::v1::ResourceQuota, "resourcequota", ["quota"], [], [Status], D),
+    resource!(api::core::v1::ReplicationController, "replicationcontroller", ["rc"], ["all"], [Status, Scale], &strategy::REPLICATED),
+    resource!(api::core::v1::PodTemplate, "podtemplate", [], [], [], D),
+    // apps/v1
+    resource!(api::apps::v1::Deployment, "deployment", ["deploy"], ["all"], [Status, Scale], &strategy::DEPLOYMENT),
+    resource!(api::apps::v1::ReplicaSet, "replicaset", ["rs"], ["all"], [Status, Scale], &strategy::REPLICATED),
+    resource!(api::apps::v1::StatefulSet, "statefulset", ["sts"], ["all"], [Status, Scale], &strategy::STATEFUL_SET),
+    resource!(api::apps::v1::DaemonSet, "daemonset", ["ds"], ["all"], [Status], &strategy::DAEMON_SET),
+    resource!(api::apps::v1::ControllerRevision, "controllerrevision", [], [], [], D),
+    // batch/v1
+    resource!(api::batch::v1::Job, "job", [], ["all"], [Status], &strategy::JOB),
+    resource!(api::batch::v1::CronJob, "cronjob", ["cj"], ["all"], [Status], &strategy::CRON_JOB),
+    // autoscaling/v2
+    resource!(api::autoscaling::v2::HorizontalPodAutoscaler, "horizontalpodautoscaler", ["hpa"], ["all"], [Status], D),
+    // coordination.k8s.io/v1
+    resource!(api::coordination::v1::Lease, "lease", [], [], [], D),
+    // discovery.k8s.io/v1
+    resource!(api::discovery::v1::EndpointSlice, "endpointslice", [], [], [], D),
+    // networking.k8s.io/v1
+    resource!(api::networking::v1::Ingress, "ingress", ["ing"], [], [Status], D),
+    resource!(api::networking::v1::IngressClass, "ingressclass", [], [], [], D),
+    resource!(api::networking::v1::NetworkPolicy, "networkpolicy", ["netpol"], [], [], D),
+    // storage.k8s.io/v1
+    resource!(api::storage::v1::StorageClass, "storageclass", ["sc"], [], [], &strategy::STORAGE_CLASS),
+    resource!(api::storage::v1::CSINode, "csinode", [], [], [], D),
+    resource!(api::storage::v1::CSIDriver, "csidriver", [], [], [], D),
+    resource!(api::storage::v1::VolumeAttachment, "volumeattachment", [], [], [Status], D),
+    // rbac.authorization.k8s.io/v1
+    resource!(api::rbac::v1::Role, "role", [], [], [], D),
+    resource!(api::rbac::v1::RoleBinding, "rolebinding", [], [], [], D),
+    resource!(api::rbac::v1::ClusterRole, "clusterrole", [], [], [], D),
+    resource!(api::rbac::v1::ClusterRoleBinding, "clusterrolebinding", [], [], [], D),
+    // policy/v1
+    resource!(api::policy::v1::PodDisruptionBudget, "poddisruptionbudget", ["pdb"], [], [Status], D),
+    // scheduling.k8s.io/v1
+    resource!(api::scheduling::v1::PriorityClass, "priorityclass", ["pc"], [], [], D),
+    // events.k8s.io/v1
+    resource!(api::events::v1::Event, "event", ["ev"], [], [], D),
+    // certificates.k8s.io/v1
+    resource!(api::certificates::v1::CertificateSigningRequest, "certificatesigningrequest", ["csr"], [], [Status, Approval], D),
+];
+
+/// The resource served at `group`/`version` under `plural`.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+    CATALOG
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// The resource with this apiVersion and kind.
+pub fn find_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+    let (group, version) = split_api_version(api_version);
+    CATALOG
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+/// The group/versions served, in discovery order, without duplicates.
+pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for r in CATALOG {
+        if !out.contains(&r.group_version()) {
+            out.push(r.group_version());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_names_are_unique_per_group_version() {
+        for (i, a) in CATALOG.iter().enumerate() {
+            for b in &CATALOG[i + 1..] {
+                assert!(
+                    !(a.group == b.group && a.version == b.version && a.plural == b.plural),
+                    "duplicate {a:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scope_and_names_come_from_the_types() {
+        let pods = find("", "v1", "pods").unwrap();
+        assert!(pods.namespaced);
+        assert_eq!(pods.kind, "Pod");
+        assert_eq!(pods.list_kind, "PodList");
+        assert_eq!((pods.schema_name)(), "io.k8s.api.core.v1.Pod");
+        let nodes = find("", "v1", "nodes").unwrap();
+        assert!(!nodes.namespaced);
+        assert_eq!(find_kind("apps/v1", "Deployment").unwrap().plural, "deployments");
+    }
+
+    #[test]
+    fn decode_check_names_the_bad_field() {
+        let deploy = find("apps", "v1", "deployments").unwrap();
+        let bad = serde_json::json!({"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":"three"}});
+        let err = (deploy.decode_check)(&bad).unwrap_err();
+        assert!(err.contains("invalid type"), "{err}");
+    }
+}

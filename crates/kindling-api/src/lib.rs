@@ -1,0 +1,22 @@
+//! kindling-api: the Kubernetes API as data and rules, with no IO.
+//!
+//! - [`catalog`]: every served resource and its strategy.
+//! - [`strategy`]: defaults, validation and update rules per resource.
+//! - [`status`]: errors as `Status` objects.
+//! - [`schema`]: OpenAPI definitions generated from the k8s-openapi types.
+//! - [`meta`]: object metadata rules (names, labels) shared by every resource.
+//! - [`selector`]: label and field selectors.
+//! - [`patch`]: JSON patch, merge patch and strategic merge patch.
+//! - [`table`]: `kubectl get` columns of every resource.
+
+pub mod catalog;
+pub mod meta;
+pub mod patch;
+pub mod schema;
+pub mod selector;
+pub mod status;
+pub mod strategy;
+pub mod table;
+
+pub use catalog::{ResourceType, Subresource, CATALOG};
+pub use status::{ApiError, Cause};

@@ -1,0 +1,99 @@
+//! OpenAPI definitions of every served type, generated from the k8s-openapi types (schemars), named
+//! as upstream names them (`io.k8s.api.core.v1.Pod`). They serve `/openapi/v3`, `kubectl explain`,
+//! unknown-field detection and the strategic-merge-patch walk.
+
+use crate::catalog::CATALOG;
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
+
+/// The definitions, by name, with `$ref`s of the form `#/components/schemas/<name>`.
+pub struct Definitions {
+    pub schemas: Map<String, Value>,
+}
+
+pub const REF_PREFIX: &str = "#/components/schemas/";
+
+/// The definitions of every catalog type, built once.
+pub fn definitions() -> &'static Definitions {
+    static DEFS: OnceLock<Definitions> = OnceLock::new();
+    DEFS.get_or_init(build)
+}
+
+fn build() -> Definitions {
+    let mut settings = schemars::generate::SchemaSettings::openapi3();
+    settings.definitions_path = "/components/schemas".into();
+    let mut generator = schemars::SchemaGenerator::new(settings);
+    for r in CATALOG {
+        (r.add_schema)(&mut generator);
+    }
+    let mut schemas = Map::new();
+    for (name, schema) in generator.take_definitions(true) {
+        schemas.insert(name, schema);
+    }
+    Definitions { schemas }
+}
+
+impl Definitions {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.schemas.get(name)
+    }
+
+    /// Follows a `$ref` (possibly wrapped in `allOf`) to the definition name it names.
+    pub fn ref_name(schema: &Value) -> Option<&str> {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            return r.strip_prefix(REF_PREFIX);
+        }
+        schema.get("allOf")?.as_array()?.iter().find_map(Definitions::ref_name)
+    }
+
+    /// Resolves a schema that may be a `$ref` to the schema it refers to.
+    pub fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
+        match Definitions::ref_name(schema).and_then(|n| self.get(n)) {
+            Some(s) => s,
+            None => schema,
+        }
+    }
+
+    /// The schema of `field` inside the object schema `schema` (resolved through `$ref`s).
+    pub fn property<'a>(&'a self, schema: &'a Value, field: &str) -> Option<&'a Value> {
+        let s = self.resolve(schema);
+        s.get("properties").and_then(|p| p.get(field)).map(|f| self.resolve(f))
+    }
+
+    /// The item schema of an array schema, resolved.
+    pub fn items<'a>(&'a self, schema: &'a Value) -> Option<&'a Value> {
+        self.resolve(schema).get("items").map(|i| self.resolve(i))
+    }
+
+    /// The value schema of a map (`additionalProperties`), resolved.
+    pub fn map_values<'a>(&'a self, schema: &'a Value) -> Option<&'a Value> {
+        match self.resolve(schema).get("additionalProperties") {
+            Some(Value::Bool(_)) | None => None,
+            Some(v) => Some(self.resolve(v)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_type_has_a_definition() {
+        let defs = definitions();
+        for r in CATALOG {
+            assert!(defs.get(&(r.schema_name)()).is_some(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn navigates_pod_containers() {
+        let defs = definitions();
+        let pod = defs.get("io.k8s.api.core.v1.Pod").unwrap();
+        let spec = defs.property(pod, "spec").unwrap();
+        let containers = defs.property(spec, "containers").unwrap();
+        let container = defs.items(containers).unwrap();
+        assert!(defs.property(container, "image").is_some());
+        assert!(defs.property(container, "imagex").is_none());
+    }
+}

@@ -1,0 +1,84 @@
+//! Strategies: the rules of each resource (defaults, what a create or update may set, validation),
+//! as the upstream registry's `RESTCreateStrategy`/`RESTUpdateStrategy` hold them. The generic
+//! REST path in the API server calls these; a resource without rules of its own uses [`DEFAULT`].
+//!
+//! Objects are `serde_json::Value`s in their wire form (camelCase), already checked to decode into
+//! their typed struct, so a strategy may assume fields have the right JSON types.
+
+mod core;
+mod storage;
+mod workloads;
+
+use crate::status::Cause;
+use serde_json::Value;
+
+pub use self::core::{ConfigData, NamespaceStrategy, NodeStrategy, PodStrategy, SecretStrategy, ServiceStrategy};
+pub use self::storage::{PersistentVolumeClaimStrategy, PersistentVolumeStrategy, StorageClassStrategy};
+pub use self::workloads::{
+    CronJobStrategy, DaemonSetStrategy, DeploymentStrategy, JobStrategy, ReplicatedStrategy, StatefulSetStrategy,
+};
+
+/// Which rule `metadata.name` must follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameRule {
+    /// RFC 1123 subdomain: lower-case alphanumerics, '-' and '.', at most 253 characters.
+    Subdomain,
+    /// RFC 1123 label: lower-case alphanumerics and '-', at most 63 characters (namespaces).
+    Label,
+    /// RFC 1035 label: like Label but must start with a letter (services).
+    Rfc1035Label,
+    /// Path segment: anything but '/', '%', '.' and '..' (RBAC objects, events).
+    PathSegment,
+}
+
+pub trait Strategy: Sync + Send {
+    /// Fills in defaults, as upstream's defaulting functions do; runs on create and on every update.
+    fn default(&self, _obj: &mut Value) {}
+
+    /// Clears what a client may not set when creating (e.g. status of a resource with a status
+    /// subresource is reset by the generic path already; this is for the rest).
+    fn prepare_for_create(&self, _obj: &mut Value) {}
+
+    /// Adjusts an update given the stored object (e.g. keeps fields only a controller may set).
+    fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
+
+    /// Validation of a new object; an empty list means valid.
+    fn validate(&self, _obj: &Value) -> Vec<Cause> {
+        Vec::new()
+    }
+
+    /// Validation of an update (immutable fields and the like), on top of `validate`.
+    fn validate_update(&self, _new: &Value, _old: &Value) -> Vec<Cause> {
+        Vec::new()
+    }
+
+    fn name_rule(&self) -> NameRule {
+        NameRule::Subdomain
+    }
+
+    /// Whether `metadata.generation` tracks changes of everything outside metadata and status.
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+}
+
+/// The strategy of resources with no rules of their own.
+pub struct DefaultStrategy;
+impl Strategy for DefaultStrategy {}
+
+pub static DEFAULT: &DefaultStrategy = &DefaultStrategy;
+pub static NAMESPACE: NamespaceStrategy = NamespaceStrategy;
+pub static POD: PodStrategy = PodStrategy;
+pub static SERVICE: ServiceStrategy = ServiceStrategy;
+pub static CONFIG_DATA: ConfigData = ConfigData;
+pub static SECRET: SecretStrategy = SecretStrategy;
+pub static NODE: NodeStrategy = NodeStrategy;
+pub static PERSISTENT_VOLUME: PersistentVolumeStrategy = PersistentVolumeStrategy;
+pub static PERSISTENT_VOLUME_CLAIM: PersistentVolumeClaimStrategy = PersistentVolumeClaimStrategy;
+pub static STORAGE_CLASS: StorageClassStrategy = StorageClassStrategy;
+pub static REPLICATED: ReplicatedStrategy = ReplicatedStrategy;
+pub static DEPLOYMENT: DeploymentStrategy = DeploymentStrategy;
+pub static STATEFUL_SET: StatefulSetStrategy = StatefulSetStrategy;
+pub static DAEMON_SET: DaemonSetStrategy = DaemonSetStrategy;
+pub static JOB: JobStrategy = JobStrategy;
+pub static CRON_JOB: CronJobStrategy = CronJobStrategy;

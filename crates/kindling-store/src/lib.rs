@@ -1,0 +1,131 @@
+//! The store behind the API server: an ordered key space of opaque values with one global,
+//! monotonic revision, compare-and-swap writes, watches from any retained revision and compaction.
+//!
+//! The API server keeps objects under keys such as `/registry/pods/default/web-1`; the store knows
+//! nothing of Kubernetes. Every successful write is durable before it is acknowledged.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use std::sync::Arc;
+
+/// A store revision. Revisions start at 1 and grow by one per committed write.
+pub type Revision = i64;
+
+/// One key and its current value, with the revisions that made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// Revision of the write that created the key (unchanged by later updates).
+    pub create_revision: Revision,
+    /// Revision of the last write to the key: the object's resourceVersion.
+    pub mod_revision: Revision,
+}
+
+/// What a watch reports, in revision order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The key was created (`prev` is `None`) or updated (`prev` is its previous value).
+    Put { kv: KeyValue, prev: Option<KeyValue> },
+    /// The key was deleted at `revision`; `prev` is its last value.
+    Delete { prev: KeyValue, revision: Revision },
+}
+
+impl Event {
+    pub fn revision(&self) -> Revision {
+        match self {
+            Event::Put { kv, .. } => kv.mod_revision,
+            Event::Delete { revision, .. } => *revision,
+        }
+    }
+    pub fn key(&self) -> &str {
+        match self {
+            Event::Put { kv, .. } => &kv.key,
+            Event::Delete { prev, .. } => &prev.key,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPage {
+    /// Keys in ascending byte order.
+    pub items: Vec<KeyValue>,
+    /// The revision the page was read at (the same for every page of one list).
+    pub revision: Revision,
+    /// True when more keys under the prefix follow the last item.
+    pub more: bool,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("key {0} already exists")]
+    AlreadyExists(String),
+    #[error("key {0} not found")]
+    NotFound(String),
+    /// Compare-and-swap failed: the key's current mod revision is `current`.
+    #[error("key {key} was modified (expected revision {expected}, current {current})")]
+    Conflict { key: String, expected: Revision, current: Revision },
+    /// The requested revision is older than the compacted revision.
+    #[error("revision {requested} has been compacted (oldest retained is {compacted})")]
+    Compacted { requested: Revision, compacted: Revision },
+    /// The requested revision is newer than the store's current revision.
+    #[error("revision {requested} is in the future (current is {current})")]
+    FutureRevision { requested: Revision, current: Revision },
+    #[error("store: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A stream of events for one watch. Dropping it cancels the watch.
+pub struct Watch {
+    pub events: tokio::sync::mpsc::Receiver<Event>,
+}
+
+/// The store interface. Calls are blocking and quick (microseconds to a few milliseconds); async
+/// callers run them with `tokio::task::spawn_blocking` or accept the short block.
+pub trait Store: Send + Sync + 'static {
+    /// The key's current value.
+    fn get(&self, key: &str) -> Result<Option<KeyValue>>;
+
+    /// Keys starting with `prefix`, ascending, strictly after `start_after` when given, at most
+    /// `limit` of them (0 = no limit), as they were at `revision` (None = now). A revision older
+    /// than the compacted one is `Compacted`.
+    fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        revision: Option<Revision>,
+    ) -> Result<ListPage>;
+
+    /// Creates the key; `AlreadyExists` if present. Returns the new revision.
+    fn create(&self, key: &str, value: Vec<u8>) -> Result<Revision>;
+
+    /// Replaces the key's value if its mod revision is still `expected`. `NotFound` if absent,
+    /// `Conflict` if it changed. Returns the new revision.
+    fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<Revision>;
+
+    /// Deletes the key, if `expected` is given only when its mod revision still matches.
+    /// Returns the deletion revision and the last value.
+    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(Revision, KeyValue)>;
+
+    /// The revision of the last committed write (0 for an empty store).
+    fn current_revision(&self) -> Result<Revision>;
+
+    /// Events for keys under `prefix` with revision greater than `after`, then every later one as it
+    /// commits, in revision order. `Compacted` if `after` is older than the compacted revision.
+    fn watch(&self, prefix: &str, after: Revision) -> Result<Watch>;
+
+    /// Forgets history at and before `revision`: later lists and watches at or below it fail with
+    /// `Compacted`. Current values are kept.
+    fn compact(&self, revision: Revision) -> Result<()>;
+
+    /// The oldest revision a list or watch may still ask for.
+    fn compacted_revision(&self) -> Result<Revision>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
