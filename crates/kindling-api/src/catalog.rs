@@ -113,7 +113,9 @@ fn schema_name<T: schemars::JsonSchema>() -> String {
     T::schema_name().into_owned()
 }
 
-fn add_schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+fn add_schema<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
     generator.subschema_for::<T>()
 }
 
@@ -143,58 +145,268 @@ use strategy::DEFAULT as D;
 /// Every served resource, in the order discovery lists them.
 pub static CATALOG: &[ResourceType] = &[
     // core/v1
-    resource!(api::core::v1::Namespace, "namespace", ["ns"], [], [Status, Finalize], &strategy::NAMESPACE),
-    resource!(api::core::v1::Pod, "pod", ["po"], ["all"], [Status, Binding, EphemeralContainers], &strategy::POD),
-    resource!(api::core::v1::Service, "service", ["svc"], ["all"], [Status], &strategy::SERVICE),
+    resource!(
+        api::core::v1::Namespace,
+        "namespace",
+        ["ns"],
+        [],
+        [Status, Finalize],
+        &strategy::NAMESPACE
+    ),
+    resource!(
+        api::core::v1::Pod,
+        "pod",
+        ["po"],
+        ["all"],
+        [Status, Binding, EphemeralContainers],
+        &strategy::POD
+    ),
+    resource!(
+        api::core::v1::Service,
+        "service",
+        ["svc"],
+        ["all"],
+        [Status],
+        &strategy::SERVICE
+    ),
     resource!(api::core::v1::Endpoints, "endpoints", ["ep"], [], [], D),
-    resource!(api::core::v1::ConfigMap, "configmap", ["cm"], [], [], &strategy::CONFIG_DATA),
-    resource!(api::core::v1::Secret, "secret", [], [], [], &strategy::SECRET),
-    resource!(api::core::v1::ServiceAccount, "serviceaccount", ["sa"], [], [], D),
-    resource!(api::core::v1::Node, "node", ["no"], [], [Status], &strategy::NODE),
+    resource!(
+        api::core::v1::ConfigMap,
+        "configmap",
+        ["cm"],
+        [],
+        [],
+        &strategy::CONFIG_DATA
+    ),
+    resource!(
+        api::core::v1::Secret,
+        "secret",
+        [],
+        [],
+        [],
+        &strategy::SECRET
+    ),
+    resource!(
+        api::core::v1::ServiceAccount,
+        "serviceaccount",
+        ["sa"],
+        [],
+        [],
+        D
+    ),
+    resource!(
+        api::core::v1::Node,
+        "node",
+        ["no"],
+        [],
+        [Status],
+        &strategy::NODE
+    ),
     resource!(api::core::v1::Event, "event", ["ev"], [], [], D),
-    resource!(api::core::v1::PersistentVolume, "persistentvolume", ["pv"], [], [Status], &strategy::PERSISTENT_VOLUME),
-    resource!(api::core::v1::PersistentVolumeClaim, "persistentvolumeclaim", ["pvc"], [], [Status], &strategy::PERSISTENT_VOLUME_CLAIM),
-    resource!(api::core::v1::LimitRange, "limitrange", ["limits"], [], [], D),
-    resource!(api::core::v1::ResourceQuota, "resourcequota", ["quota"], [], [Status], D),
-    resource!(api::core::v1::ReplicationController, "replicationcontroller", ["rc"], ["all"], [Status, Scale], &strategy::REPLICATED),
+    resource!(
+        api::core::v1::PersistentVolume,
+        "persistentvolume",
+        ["pv"],
+        [],
+        [Status],
+        &strategy::PERSISTENT_VOLUME
+    ),
+    resource!(
+        api::core::v1::PersistentVolumeClaim,
+        "persistentvolumeclaim",
+        ["pvc"],
+        [],
+        [Status],
+        &strategy::PERSISTENT_VOLUME_CLAIM
+    ),
+    resource!(
+        api::core::v1::LimitRange,
+        "limitrange",
+        ["limits"],
+        [],
+        [],
+        D
+    ),
+    resource!(
+        api::core::v1::ResourceQuota,
+        "resourcequota",
+        ["quota"],
+        [],
+        [Status],
+        D
+    ),
+    resource!(
+        api::core::v1::ReplicationController,
+        "replicationcontroller",
+        ["rc"],
+        ["all"],
+        [Status, Scale],
+        &strategy::REPLICATED
+    ),
     resource!(api::core::v1::PodTemplate, "podtemplate", [], [], [], D),
     // apps/v1
-    resource!(api::apps::v1::Deployment, "deployment", ["deploy"], ["all"], [Status, Scale], &strategy::DEPLOYMENT),
-    resource!(api::apps::v1::ReplicaSet, "replicaset", ["rs"], ["all"], [Status, Scale], &strategy::REPLICATED),
-    resource!(api::apps::v1::StatefulSet, "statefulset", ["sts"], ["all"], [Status, Scale], &strategy::STATEFUL_SET),
-    resource!(api::apps::v1::DaemonSet, "daemonset", ["ds"], ["all"], [Status], &strategy::DAEMON_SET),
-    resource!(api::apps::v1::ControllerRevision, "controllerrevision", [], [], [], D),
+    resource!(
+        api::apps::v1::Deployment,
+        "deployment",
+        ["deploy"],
+        ["all"],
+        [Status, Scale],
+        &strategy::DEPLOYMENT
+    ),
+    resource!(
+        api::apps::v1::ReplicaSet,
+        "replicaset",
+        ["rs"],
+        ["all"],
+        [Status, Scale],
+        &strategy::REPLICATED
+    ),
+    resource!(
+        api::apps::v1::StatefulSet,
+        "statefulset",
+        ["sts"],
+        ["all"],
+        [Status, Scale],
+        &strategy::STATEFUL_SET
+    ),
+    resource!(
+        api::apps::v1::DaemonSet,
+        "daemonset",
+        ["ds"],
+        ["all"],
+        [Status],
+        &strategy::DAEMON_SET
+    ),
+    resource!(
+        api::apps::v1::ControllerRevision,
+        "controllerrevision",
+        [],
+        [],
+        [],
+        D
+    ),
     // batch/v1
-    resource!(api::batch::v1::Job, "job", [], ["all"], [Status], &strategy::JOB),
-    resource!(api::batch::v1::CronJob, "cronjob", ["cj"], ["all"], [Status], &strategy::CRON_JOB),
+    resource!(
+        api::batch::v1::Job,
+        "job",
+        [],
+        ["all"],
+        [Status],
+        &strategy::JOB
+    ),
+    resource!(
+        api::batch::v1::CronJob,
+        "cronjob",
+        ["cj"],
+        ["all"],
+        [Status],
+        &strategy::CRON_JOB
+    ),
     // autoscaling/v2
-    resource!(api::autoscaling::v2::HorizontalPodAutoscaler, "horizontalpodautoscaler", ["hpa"], ["all"], [Status], D),
+    resource!(
+        api::autoscaling::v2::HorizontalPodAutoscaler,
+        "horizontalpodautoscaler",
+        ["hpa"],
+        ["all"],
+        [Status],
+        D
+    ),
     // coordination.k8s.io/v1
     resource!(api::coordination::v1::Lease, "lease", [], [], [], D),
     // discovery.k8s.io/v1
-    resource!(api::discovery::v1::EndpointSlice, "endpointslice", [], [], [], D),
+    resource!(
+        api::discovery::v1::EndpointSlice,
+        "endpointslice",
+        [],
+        [],
+        [],
+        D
+    ),
     // networking.k8s.io/v1
-    resource!(api::networking::v1::Ingress, "ingress", ["ing"], [], [Status], D),
-    resource!(api::networking::v1::IngressClass, "ingressclass", [], [], [], D),
-    resource!(api::networking::v1::NetworkPolicy, "networkpolicy", ["netpol"], [], [], D),
+    resource!(
+        api::networking::v1::Ingress,
+        "ingress",
+        ["ing"],
+        [],
+        [Status],
+        D
+    ),
+    resource!(
+        api::networking::v1::IngressClass,
+        "ingressclass",
+        [],
+        [],
+        [],
+        D
+    ),
+    resource!(
+        api::networking::v1::NetworkPolicy,
+        "networkpolicy",
+        ["netpol"],
+        [],
+        [],
+        D
+    ),
     // storage.k8s.io/v1
-    resource!(api::storage::v1::StorageClass, "storageclass", ["sc"], [], [], &strategy::STORAGE_CLASS),
+    resource!(
+        api::storage::v1::StorageClass,
+        "storageclass",
+        ["sc"],
+        [],
+        [],
+        &strategy::STORAGE_CLASS
+    ),
     resource!(api::storage::v1::CSINode, "csinode", [], [], [], D),
     resource!(api::storage::v1::CSIDriver, "csidriver", [], [], [], D),
-    resource!(api::storage::v1::VolumeAttachment, "volumeattachment", [], [], [Status], D),
+    resource!(
+        api::storage::v1::VolumeAttachment,
+        "volumeattachment",
+        [],
+        [],
+        [Status],
+        D
+    ),
     // rbac.authorization.k8s.io/v1
     resource!(api::rbac::v1::Role, "role", [], [], [], D),
     resource!(api::rbac::v1::RoleBinding, "rolebinding", [], [], [], D),
     resource!(api::rbac::v1::ClusterRole, "clusterrole", [], [], [], D),
-    resource!(api::rbac::v1::ClusterRoleBinding, "clusterrolebinding", [], [], [], D),
+    resource!(
+        api::rbac::v1::ClusterRoleBinding,
+        "clusterrolebinding",
+        [],
+        [],
+        [],
+        D
+    ),
     // policy/v1
-    resource!(api::policy::v1::PodDisruptionBudget, "poddisruptionbudget", ["pdb"], [], [Status], D),
+    resource!(
+        api::policy::v1::PodDisruptionBudget,
+        "poddisruptionbudget",
+        ["pdb"],
+        [],
+        [Status],
+        D
+    ),
     // scheduling.k8s.io/v1
-    resource!(api::scheduling::v1::PriorityClass, "priorityclass", ["pc"], [], [], D),
+    resource!(
+        api::scheduling::v1::PriorityClass,
+        "priorityclass",
+        ["pc"],
+        [],
+        [],
+        D
+    ),
     // events.k8s.io/v1
     resource!(api::events::v1::Event, "event", ["ev"], [], [], D),
     // certificates.k8s.io/v1
-    resource!(api::certificates::v1::CertificateSigningRequest, "certificatesigningrequest", ["csr"], [], [Status, Approval], D),
+    resource!(
+        api::certificates::v1::CertificateSigningRequest,
+        "certificatesigningrequest",
+        ["csr"],
+        [],
+        [Status, Approval],
+        D
+    ),
 ];
 
 /// The resource served at `group`/`version` under `plural`.
@@ -256,7 +468,10 @@ mod tests {
         assert_eq!((pods.schema_name)(), "io.k8s.api.core.v1.Pod");
         let nodes = find("", "v1", "nodes").unwrap();
         assert!(!nodes.namespaced);
-        assert_eq!(find_kind("apps/v1", "Deployment").unwrap().plural, "deployments");
+        assert_eq!(
+            find_kind("apps/v1", "Deployment").unwrap().plural,
+            "deployments"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`table`]: `kubectl get` columns of every resource.
 
 pub mod catalog;
+pub mod fields;
 pub mod meta;
 pub mod patch;
 pub mod schema;

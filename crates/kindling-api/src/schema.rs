@@ -43,7 +43,11 @@ impl Definitions {
         if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
             return r.strip_prefix(REF_PREFIX);
         }
-        schema.get("allOf")?.as_array()?.iter().find_map(Definitions::ref_name)
+        schema
+            .get("allOf")?
+            .as_array()?
+            .iter()
+            .find_map(Definitions::ref_name)
     }
 
     /// Resolves a schema that may be a `$ref` to the schema it refers to.
@@ -57,7 +61,9 @@ impl Definitions {
     /// The schema of `field` inside the object schema `schema` (resolved through `$ref`s).
     pub fn property<'a>(&'a self, schema: &'a Value, field: &str) -> Option<&'a Value> {
         let s = self.resolve(schema);
-        s.get("properties").and_then(|p| p.get(field)).map(|f| self.resolve(f))
+        s.get("properties")
+            .and_then(|p| p.get(field))
+            .map(|f| self.resolve(f))
     }
 
     /// The item schema of an array schema, resolved.

@@ -16,7 +16,11 @@ pub struct Cause {
 
 impl Cause {
     pub fn required(field: impl Into<String>) -> Cause {
-        Cause { reason: "FieldValueRequired", message: "Required value".into(), field: field.into() }
+        Cause {
+            reason: "FieldValueRequired",
+            message: "Required value".into(),
+            field: field.into(),
+        }
     }
     pub fn invalid(field: impl Into<String>, value: impl std::fmt::Display, detail: &str) -> Cause {
         Cause {
@@ -25,8 +29,16 @@ impl Cause {
             field: field.into(),
         }
     }
-    pub fn not_supported(field: impl Into<String>, value: impl std::fmt::Display, supported: &[&str]) -> Cause {
-        let list = supported.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    pub fn not_supported(
+        field: impl Into<String>,
+        value: impl std::fmt::Display,
+        supported: &[&str],
+    ) -> Cause {
+        let list = supported
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         Cause {
             reason: "FieldValueNotSupported",
             message: format!("Unsupported value: {value}: supported values: {list}"),
@@ -34,10 +46,18 @@ impl Cause {
         }
     }
     pub fn duplicate(field: impl Into<String>, value: impl std::fmt::Display) -> Cause {
-        Cause { reason: "FieldValueDuplicate", message: format!("Duplicate value: {value}"), field: field.into() }
+        Cause {
+            reason: "FieldValueDuplicate",
+            message: format!("Duplicate value: {value}"),
+            field: field.into(),
+        }
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Cause {
-        Cause { reason: "FieldValueForbidden", message: format!("Forbidden: {}", detail.into()), field: field.into() }
+        Cause {
+            reason: "FieldValueForbidden",
+            message: format!("Forbidden: {}", detail.into()),
+            field: field.into(),
+        }
     }
     /// `field: message`, as upstream joins causes into the Status message.
     pub fn summary(&self) -> String {
@@ -96,30 +116,55 @@ impl ApiError {
     /// `pods "x" not found` — `resource` is the qualified plural (`deployments.apps`).
     pub fn not_found(group: &str, resource: &str, name: &str) -> ApiError {
         let plural = resource.split('.').next().unwrap_or(resource);
-        ApiError::new(404, "NotFound", format!("{resource} \"{name}\" not found")).about(group, plural, name)
+        ApiError::new(404, "NotFound", format!("{resource} \"{name}\" not found"))
+            .about(group, plural, name)
     }
 
     pub fn already_exists(group: &str, resource: &str, name: &str) -> ApiError {
         let plural = resource.split('.').next().unwrap_or(resource);
-        ApiError::new(409, "AlreadyExists", format!("{resource} \"{name}\" already exists")).about(group, plural, name)
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{resource} \"{name}\" already exists"),
+        )
+        .about(group, plural, name)
     }
 
     pub fn conflict(group: &str, resource: &str, name: &str, detail: &str) -> ApiError {
         let plural = resource.split('.').next().unwrap_or(resource);
-        ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {resource} \"{name}\": {detail}"))
-            .about(group, plural, name)
+        ApiError::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {resource} \"{name}\": {detail}"),
+        )
+        .about(group, plural, name)
     }
 
     /// `Deployment.apps "x" is invalid: spec.replicas: Invalid value: …`
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> ApiError {
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let joined = match causes.len() {
             0 => String::new(),
             1 => causes[0].summary(),
-            _ => format!("[{}]", causes.iter().map(Cause::summary).collect::<Vec<_>>().join(", ")),
+            _ => format!(
+                "[{}]",
+                causes
+                    .iter()
+                    .map(Cause::summary)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        let mut e = ApiError::new(422, "Invalid", format!("{qualified} \"{name}\" is invalid: {joined}"))
-            .about(group, kind, name);
+        let mut e = ApiError::new(
+            422,
+            "Invalid",
+            format!("{qualified} \"{name}\" is invalid: {joined}"),
+        )
+        .about(group, kind, name);
         e.causes = causes;
         e
     }
@@ -138,7 +183,11 @@ impl ApiError {
 
     /// A path that names nothing served.
     pub fn path_not_found() -> ApiError {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
@@ -168,7 +217,11 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     pub fn service_unavailable(message: impl Into<String>) -> ApiError {
@@ -250,7 +303,10 @@ mod tests {
             "apps",
             "Deployment",
             "web",
-            vec![Cause::required("spec.selector"), Cause::invalid("spec.replicas", -1, "must be greater than or equal to 0")],
+            vec![
+                Cause::required("spec.selector"),
+                Cause::invalid("spec.replicas", -1, "must be greater than or equal to 0"),
+            ],
         );
         assert_eq!(
             e.message,

@@ -6,7 +6,7 @@
 
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, StoreOptions};
 
 use std::sync::Arc;
 
@@ -28,7 +28,10 @@ pub struct KeyValue {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The key was created (`prev` is `None`) or updated (`prev` is its previous value).
-    Put { kv: KeyValue, prev: Option<KeyValue> },
+    Put {
+        kv: KeyValue,
+        prev: Option<KeyValue>,
+    },
     /// The key was deleted at `revision`; `prev` is its last value.
     Delete { prev: KeyValue, revision: Revision },
 }
@@ -67,13 +70,23 @@ pub enum StoreError {
     NotFound(String),
     /// Compare-and-swap failed: the key's current mod revision is `current`.
     #[error("key {key} was modified (expected revision {expected}, current {current})")]
-    Conflict { key: String, expected: Revision, current: Revision },
+    Conflict {
+        key: String,
+        expected: Revision,
+        current: Revision,
+    },
     /// The requested revision is older than the compacted revision.
     #[error("revision {requested} has been compacted (oldest retained is {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     /// The requested revision is newer than the store's current revision.
     #[error("revision {requested} is in the future (current is {current})")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     #[error("store: {0}")]
     Internal(String),
 }
@@ -81,6 +94,11 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A stream of events for one watch. Dropping it cancels the watch.
+///
+/// The channel closes (after the events already in it) when the watcher falls too far behind,
+/// when its replay hits a compaction, or when the store shuts down. What was received is always a
+/// gapless run of revisions, so the consumer can re-watch from the last revision it saw (or
+/// re-list if that fails with `Compacted`), as Kubernetes clients do.
 pub struct Watch {
     pub events: tokio::sync::mpsc::Receiver<Event>,
 }
@@ -120,8 +138,10 @@ pub trait Store: Send + Sync + 'static {
     /// commits, in revision order. `Compacted` if `after` is older than the compacted revision.
     fn watch(&self, prefix: &str, after: Revision) -> Result<Watch>;
 
-    /// Forgets history at and before `revision`: later lists and watches at or below it fail with
-    /// `Compacted`. Current values are kept.
+    /// Forgets history before `revision`: later lists at a revision below it and watches from
+    /// before it (`after < revision`) fail with `Compacted`; the key space at `revision` itself
+    /// stays readable (as in etcd). Current values are kept. Compacting to an already compacted
+    /// revision does nothing; to a revision above the current one is `FutureRevision`.
     fn compact(&self, revision: Revision) -> Result<()>;
 
     /// The oldest revision a list or watch may still ask for.

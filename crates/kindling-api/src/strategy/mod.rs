@@ -12,10 +12,15 @@ mod workloads;
 use crate::status::Cause;
 use serde_json::Value;
 
-pub use self::core::{ConfigData, NamespaceStrategy, NodeStrategy, PodStrategy, SecretStrategy, ServiceStrategy};
-pub use self::storage::{PersistentVolumeClaimStrategy, PersistentVolumeStrategy, StorageClassStrategy};
+pub use self::core::{
+    ConfigData, NamespaceStrategy, NodeStrategy, PodStrategy, SecretStrategy, ServiceStrategy,
+};
+pub use self::storage::{
+    PersistentVolumeClaimStrategy, PersistentVolumeStrategy, StorageClassStrategy,
+};
 pub use self::workloads::{
-    CronJobStrategy, DaemonSetStrategy, DeploymentStrategy, JobStrategy, ReplicatedStrategy, StatefulSetStrategy,
+    CronJobStrategy, DaemonSetStrategy, DeploymentStrategy, JobStrategy, ReplicatedStrategy,
+    StatefulSetStrategy,
 };
 
 /// Which rule `metadata.name` must follow.

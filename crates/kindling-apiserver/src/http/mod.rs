@@ -1,0 +1,138 @@
+//! HTTP glue: one entry point for every request. Public probes, discovery and OpenAPI are served
+//! directly; resource paths are parsed into what they name and handed to the generic registry.
+
+mod negotiate;
+mod resource;
+mod subresource;
+mod watch;
+
+use crate::auth::{is_public_path, Identity};
+use crate::options::Query;
+use crate::request::{self, ApiPath};
+use crate::{discovery, openapi, Server};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use kindling_api::ApiError;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub use negotiate::{Negotiated, Representation};
+
+/// Bodies above this size are refused with 413, as upstream's 3 MiB limit.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// What a handler works with.
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub query: Query,
+    pub headers: HeaderMap,
+    pub body: Body,
+    pub identity: Identity,
+}
+
+/// Serves one request.
+pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
+    let identity = req
+        .extensions()
+        .get::<Identity>()
+        .cloned()
+        .unwrap_or(Identity::Anonymous);
+    let (parts, body) = req.into_parts();
+    let call = Call {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: Query::parse(parts.uri.query()),
+        headers: parts.headers,
+        body,
+        identity,
+    };
+    match route(&server, call).await {
+        Ok(resp) => resp,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn route(server: &Arc<Server>, call: Call) -> Result<Response<Body>, ApiError> {
+    if is_public_path(&call.path) {
+        return Ok(public(&call.path));
+    }
+    if call.identity.is_anonymous() {
+        return Err(ApiError::unauthorized());
+    }
+    let path = call.path.clone();
+    if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
+        return openapi::serve(&path).map(|v| json_response(StatusCode::OK, &v));
+    }
+    let Some(parsed) = request::parse(&path) else {
+        return Err(ApiError::path_not_found());
+    };
+    let negotiated = Negotiated::from_headers(&call.headers);
+    match parsed {
+        ApiPath::CoreVersions => Ok(discovery::core_versions(server, &negotiated)),
+        ApiPath::Groups => Ok(discovery::groups(&negotiated)),
+        ApiPath::Group(g) => discovery::group(&g).map(|v| json_response(StatusCode::OK, &v)),
+        ApiPath::Resources { group, version } => {
+            discovery::resources(&group, &version).map(|v| json_response(StatusCode::OK, &v))
+        }
+        ApiPath::Resource(rp) => resource::serve(server, call, rp, negotiated).await,
+    }
+}
+
+fn public(path: &str) -> Response<Body> {
+    if path.starts_with("/version") {
+        return json_response(StatusCode::OK, &crate::version_info());
+    }
+    let mut resp = Response::new(Body::from("ok"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut resp = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_response(status, &e.to_status());
+    if let Some(s) = e.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    resp
+}
+
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`].
+pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.to_string().contains("length limit"))
+                || e.to_string().contains("length limit");
+            if too_large {
+                ApiError::too_large("Request entity too large: limit is 3145728")
+            } else {
+                ApiError::bad_request(format!("reading the request body: {e}"))
+            }
+        })
+}
+
+/// Adds `Warning: 299 - "<text>"` headers, as upstream reports field-validation warnings.
+pub fn add_warnings(resp: &mut Response<Body>, warnings: &[String]) {
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers.
+
+use super::negotiate::Negotiated;
+use super::resource::{decode_body, method_not_allowed, patch, write_context};
+use super::{json_response, read_body, Call};
+use crate::registry::{meta_str, UpdateKind};
+use crate::Server;
+use axum::body::Body;
+use axum::http::{Method, Response, StatusCode};
+use kindling_api::catalog::Subresource;
+use kindling_api::patch::{self, PatchType};
+use kindling_api::{ApiError, ResourceType};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub async fn serve(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    sub: &str,
+    call: Call,
+    _neg: Negotiated,
+) -> Result<Response<Body>, ApiError> {
+    let Some(sub) = rt.subresources.iter().copied().find(|s| s.path() == sub) else {
+        return Err(ApiError::path_not_found());
+    };
+    let reg = &server.registry;
+    match (sub, &call.method) {
+        (Subresource::Status, &Method::GET) => {
+            Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
+        }
+        (Subresource::Status, &Method::PUT) => {
+            put(server, rt, ns, name, UpdateKind::Status, call).await
+        }
+        (Subresource::Status, &Method::PATCH) => {
+            patch(server, rt, ns, name, UpdateKind::Status, call).await
+        }
+        (Subresource::Scale, &Method::GET) => Ok(json_response(
+            StatusCode::OK,
+            &scale_of(rt, &reg.get(rt, ns, name).await?),
+        )),
+        (Subresource::Scale, &Method::PUT | &Method::PATCH) => {
+            scale(server, rt, ns, name, call).await
+        }
+        (Subresource::Binding, &Method::POST) => bind(server, rt, ns, name, call).await,
+        (Subresource::Finalize, &Method::PUT) => finalize(server, rt, name, call).await,
+        (Subresource::Approval, &Method::PUT) => {
+            put(server, rt, ns, name, UpdateKind::Status, call).await
+        }
+        (Subresource::EphemeralContainers, &Method::GET) => {
+            Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
+        }
+        (Subresource::EphemeralContainers, &Method::PATCH) => {
+            patch(server, rt, ns, name, UpdateKind::Everything, call).await
+        }
+        _ => Err(method_not_allowed()),
+    }
+}
+
+async fn put(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    kind: UpdateKind,
+    call: Call,
+) -> Result<Response<Body>, ApiError> {
+    let ctx = write_context(&call)?;
+    let (obj, _) = decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    let updated = server
+        .registry
+        .update_with(rt, ns, name, kind, &ctx, |cur| Ok(cur.map(|_| obj.clone())))
+        .await?;
+    Ok(json_response(StatusCode::OK, &updated))
+}
+
+/// The autoscaling/v1 Scale view of an object with `spec.replicas`.
+fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
+    let meta = &obj["metadata"];
+    let selector = selector_string(&obj["spec"]["selector"], rt.kind == "ReplicationController");
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+/// A label selector as the query string form (`app=web,tier in (a,b)`).
+fn selector_string(sel: &Value, plain_map: bool) -> String {
+    let mut parts = Vec::new();
+    let labels = if plain_map {
+        sel.as_object()
+    } else {
+        sel["matchLabels"].as_object()
+    };
+    if let Some(m) = labels {
+        for (k, v) in m {
+            parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
+        }
+    }
+    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
+        let key = e["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        match e["operator"].as_str().unwrap_or_default() {
+            "In" => parts.push(format!("{key} in ({})", values.join(","))),
+            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
+            "Exists" => parts.push(key.to_string()),
+            "DoesNotExist" => parts.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    parts.join(",")
+}
+
+/// PUT or PATCH of `/scale`: the new Scale's `spec.replicas` becomes the object's.
+async fn scale(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    call: Call,
+) -> Result<Response<Body>, ApiError> {
+    let ctx = write_context(&call)?;
+    let method = call.method.clone();
+    let content_type = call
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let body = read_body(call.body).await?;
+    let updated = server
+        .registry
+        .update_with(rt, ns, name, UpdateKind::Main, &ctx, |cur| {
+            let Some(cur) = cur else { return Ok(None) };
+            let current_scale = scale_of(rt, cur);
+            let new_scale = if method == Method::PUT {
+                patch::yaml_or_json_to_value(&body)?
+            } else {
+                match PatchType::from_content_type(&content_type) {
+                    Some(PatchType::Json) => patch::apply_json_patch(&current_scale, &body)?,
+                    Some(PatchType::Merge) | Some(PatchType::StrategicMerge) => {
+                        patch::apply_merge_patch(&current_scale, &body)?
+                    }
+                    _ => return Err(ApiError::unsupported_media_type(&content_type)),
+                }
+            };
+            let replicas = new_scale["spec"]["replicas"].as_i64().unwrap_or(0);
+            if replicas < 0 {
+                return Err(ApiError::invalid(
+                    "autoscaling",
+                    "Scale",
+                    name,
+                    vec![kindling_api::Cause::invalid(
+                        "spec.replicas",
+                        replicas,
+                        "must be greater than or equal to 0",
+                    )],
+                ));
+            }
+            let mut next = cur.clone();
+            next["spec"]["replicas"] = json!(replicas);
+            if let Some(rv) = meta_str(&new_scale, "resourceVersion") {
+                next["metadata"]["resourceVersion"] = json!(rv);
+            }
+            Ok(Some(next))
+        })
+        .await?;
+    Ok(json_response(StatusCode::OK, &scale_of(rt, &updated)))
+}
+
+/// `pods/<name>/binding`: assigns the pod to a node, once.
+async fn bind(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    call: Call,
+) -> Result<Response<Body>, ApiError> {
+    let body = patch::yaml_or_json_to_value(&read_body(call.body).await?)?;
+    let node = body["target"]["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "",
+                "Binding",
+                name,
+                vec![kindling_api::Cause::required("target.name")],
+            )
+        })?;
+    let ctx = write_context_plain();
+    server
+        .registry
+        .update_with(rt, ns, name, UpdateKind::Everything, &ctx, |cur| {
+            let Some(cur) = cur else { return Ok(None) };
+            if let Some(existing) = cur["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    name,
+                    &format!("pod {name} is already assigned to node \"{existing}\""),
+                ));
+            }
+            if cur["metadata"].get("deletionTimestamp").is_some() {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    name,
+                    &format!("pod {name} is being deleted, cannot be assigned to a host"),
+                ));
+            }
+            let mut next = cur.clone();
+            next["spec"]["nodeName"] = json!(node);
+            let conditions = next["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut conditions: Vec<Value> = conditions
+                .into_iter()
+                .filter(|c| c["type"] != "PodScheduled")
+                .collect();
+            conditions.push(
+                json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                "lastTransitionTime": crate::registry::timestamp(jiff::Timestamp::now())}),
+            );
+            next["status"]["conditions"] = Value::Array(conditions);
+            next["metadata"]
+                .as_object_mut()
+                .map(|m| m.remove("resourceVersion"));
+            Ok(Some(next))
+        })
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &kindling_api::status::success_status(None),
+    ))
+}
+
+fn write_context_plain() -> crate::registry::WriteContext {
+    crate::registry::WriteContext::default()
+}
+
+/// `namespaces/<name>/finalize`: only `spec.finalizers` changes.
+async fn finalize(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    name: &str,
+    call: Call,
+) -> Result<Response<Body>, ApiError> {
+    let body = patch::yaml_or_json_to_value(&read_body(call.body).await?)?;
+    let finalizers = body["spec"]["finalizers"].clone();
+    let ctx = write_context_plain();
+    let updated = server
+        .registry
+        .update_with(rt, None, name, UpdateKind::Everything, &ctx, |cur| {
+            let Some(cur) = cur else { return Ok(None) };
+            let mut next = cur.clone();
+            next["spec"]["finalizers"] = if finalizers.is_null() {
+                json!([])
+            } else {
+                finalizers.clone()
+            };
+            next["metadata"]
+                .as_object_mut()
+                .map(|m| m.remove("resourceVersion"));
+            Ok(Some(next))
+        })
+        .await?;
+    Ok(json_response(StatusCode::OK, &updated))
+}

@@ -1,0 +1,173 @@
+//! Namespace lifecycle, as upstream's namespace and service-account controllers do it: every
+//! active namespace gets a `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap; a
+//! terminating namespace has its content deleted, then its `kubernetes` finalizer removed, then
+//! goes away.
+
+use crate::registry::{
+    DeleteOptions, ListOptions, Registry, UpdateKind, WatchOptions, WriteContext,
+};
+use kindling_api::catalog::{find, CATALOG};
+use kindling_api::ApiError;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How often terminating namespaces are looked at again while content remains.
+const RESYNC: Duration = Duration::from_secs(2);
+
+pub async fn run(registry: Registry, ca_pem: String) {
+    let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
+    loop {
+        let mut events = match registry
+            .watch(namespaces, None, WatchOptions::default())
+            .await
+        {
+            Ok(rx) => rx,
+            Err(e) => {
+                tracing::warn!("namespace controller: watch failed: {e}");
+                tokio::time::sleep(RESYNC).await;
+                continue;
+            }
+        };
+        loop {
+            let pass = tokio::time::timeout(RESYNC, events.recv()).await;
+            if let Ok(None) = pass {
+                break; // The watch ended; start another.
+            }
+            // Drain what else is queued: one pass handles them all.
+            while events.try_recv().is_ok() {}
+            if let Err(e) = sync_all(&registry, &ca_pem).await {
+                tracing::warn!("namespace controller: {e}");
+            }
+        }
+    }
+}
+
+async fn sync_all(registry: &Registry, ca_pem: &str) -> Result<(), ApiError> {
+    let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
+    let list = registry
+        .list(namespaces, None, &ListOptions::default())
+        .await?;
+    for ns in list["items"].as_array().into_iter().flatten() {
+        let name = ns["metadata"]["name"].as_str().unwrap_or_default();
+        if ns["metadata"].get("deletionTimestamp").is_some() {
+            finish_deletion(registry, name, ns).await?;
+        } else {
+            populate(registry, name, ca_pem).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn populate(registry: &Registry, ns: &str, ca_pem: &str) -> Result<(), ApiError> {
+    let sa = find("", "v1", "serviceaccounts").expect("catalog has serviceaccounts");
+    create_missing(
+        registry,
+        sa,
+        ns,
+        "default",
+        json!({"metadata": {"name": "default"}}),
+    )
+    .await?;
+    let cm = find("", "v1", "configmaps").expect("catalog has configmaps");
+    let root_ca = json!({
+        "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+        "data": {"ca.crt": ca_pem},
+    });
+    create_missing(registry, cm, ns, "kube-root-ca.crt", root_ca).await
+}
+
+async fn create_missing(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    ns: &str,
+    name: &str,
+    obj: Value,
+) -> Result<(), ApiError> {
+    match registry.get(rt, Some(ns), name).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 404 => match registry
+            .create(rt, Some(ns), obj, &WriteContext::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            // The namespace went away or is terminating meanwhile, or someone else created it.
+            Err(e) if matches!(e.code, 403 | 404 | 409) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+async fn finish_deletion(registry: &Registry, ns: &str, obj: &Value) -> Result<(), ApiError> {
+    let mut remaining = 0;
+    for rt in CATALOG.iter().filter(|r| r.namespaced) {
+        let deleted = registry
+            .delete_collection(
+                rt,
+                Some(ns),
+                &ListOptions::default(),
+                &DeleteOptions::default(),
+            )
+            .await?;
+        remaining += deleted["items"].as_array().map_or(0, Vec::len);
+    }
+    if remaining > 0 {
+        // Some objects are waiting (graceful pods, finalizers); look again on the next pass.
+        let left = registry.list_count_namespace(ns).await?;
+        if left > 0 {
+            return Ok(());
+        }
+    }
+    let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
+    let has_spec_finalizers = obj["spec"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty());
+    if has_spec_finalizers {
+        registry
+            .update_with(
+                namespaces,
+                None,
+                ns,
+                UpdateKind::Everything,
+                &WriteContext::default(),
+                |cur| {
+                    let Some(cur) = cur else { return Ok(None) };
+                    let mut next = cur.clone();
+                    next["spec"]["finalizers"] = json!([]);
+                    next["metadata"]
+                        .as_object_mut()
+                        .map(|m| m.remove("resourceVersion"));
+                    Ok(Some(next))
+                },
+            )
+            .await?;
+    }
+    match registry
+        .delete(
+            namespaces,
+            None,
+            ns,
+            &DeleteOptions {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl Registry {
+    /// How many namespaced objects remain in `ns`, over every resource.
+    pub async fn list_count_namespace(&self, ns: &str) -> Result<usize, ApiError> {
+        let mut n = 0;
+        for rt in CATALOG.iter().filter(|r| r.namespaced) {
+            let list = self.list(rt, Some(ns), &ListOptions::default()).await?;
+            n += list["items"].as_array().map_or(0, Vec::len);
+        }
+        Ok(n)
+    }
+}

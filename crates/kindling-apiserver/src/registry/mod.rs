@@ -1,0 +1,166 @@
+//! The generic registry: one implementation of create/get/list/update/patch/delete/watch for every
+//! resource of the catalog, as upstream's `generic/registry.Store`. Per-resource rules come from
+//! the resource's strategy; the few that need state (service IP allocation) are hooks.
+//!
+//! Objects are stored as JSON under `/registry/<group>/<plural>/[<namespace>/]<name>`, without
+//! `metadata.resourceVersion`: the store's revision of the key is the resourceVersion, set on read.
+
+mod create;
+mod delete;
+mod list;
+mod update;
+mod watch;
+
+pub use create::WriteContext;
+pub use delete::DeleteOptions;
+pub use list::ListOptions;
+pub use update::UpdateKind;
+pub use watch::{WatchEvent, WatchOptions};
+
+use crate::services::ServiceAllocator;
+use kindling_api::{ApiError, ResourceType};
+use kindling_store::{KeyValue, Revision, SharedStore, StoreError};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Everything the generic REST path needs.
+#[derive(Clone)]
+pub struct Registry {
+    store: SharedStore,
+    pub services: Arc<ServiceAllocator>,
+}
+
+impl Registry {
+    pub fn new(store: SharedStore, services: ServiceAllocator) -> Registry {
+        Registry {
+            store,
+            services: Arc::new(services),
+        }
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Runs a (blocking) store call off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn kindling_store::Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Internal(format!("store task failed: {e}"))))
+    }
+
+    /// The current object, with its resourceVersion.
+    pub async fn get(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        match self.read(rt, ns, name).await? {
+            Some((obj, _)) => Ok(obj),
+            None => Err(not_found(rt, name)),
+        }
+    }
+
+    async fn read(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(Value, Revision)>, ApiError> {
+        let key = object_key(rt, ns, name);
+        let kv = self
+            .blocking(move |s| s.get(&key))
+            .await
+            .map_err(store_error)?;
+        kv.map(|kv| decode(&kv).map(|obj| (obj, kv.mod_revision)))
+            .transpose()
+    }
+}
+
+/// `/registry/apps/deployments/default/web`; core resources use the group name `core`.
+pub fn object_key(rt: &ResourceType, ns: Option<&str>, name: &str) -> String {
+    format!("{}{name}", key_prefix(rt, ns))
+}
+
+/// The prefix of every key of `rt` in `ns` (or in all namespaces, or cluster-scoped).
+pub fn key_prefix(rt: &ResourceType, ns: Option<&str>) -> String {
+    let group = if rt.group.is_empty() {
+        "core"
+    } else {
+        rt.group
+    };
+    match ns {
+        Some(ns) if rt.namespaced => format!("/registry/{group}/{}/{ns}/", rt.plural),
+        _ => format!("/registry/{group}/{}/", rt.plural),
+    }
+}
+
+/// A stored value back to an object, its revision as resourceVersion.
+pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
+    set_resource_version(&mut obj, kv.mod_revision);
+    Ok(obj)
+}
+
+pub fn set_resource_version(obj: &mut Value, rev: Revision) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+}
+
+/// The object as stored: without its resourceVersion.
+fn encode(obj: &Value) -> Vec<u8> {
+    let mut obj = obj.clone();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    serde_json::to_vec(&obj).unwrap_or_default()
+}
+
+pub fn not_found(rt: &ResourceType, name: &str) -> ApiError {
+    ApiError::not_found(rt.group, &rt.qualified_plural(), name)
+}
+
+/// Store failures that reach a client. Precondition failures are mapped by the caller, which knows
+/// the resource; anything reaching here unmapped is the server's fault.
+pub fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Compacted {
+            requested,
+            compacted,
+        } => ApiError::gone(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
+        StoreError::FutureRevision { requested, current } => ApiError::too_many_requests(
+            format!("Too large resource version: {requested}, current: {current}"),
+            1,
+        ),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// `metadata.<field>` as a string.
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+/// Mutable `metadata`, created if missing.
+pub fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = Value::Object(Default::default());
+    }
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata was just made an object")
+}
+
+/// RFC 3339 at second precision, as Kubernetes timestamps are written.
+pub fn timestamp(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

@@ -1,0 +1,183 @@
+//! Bringing a server up: PKI, store, bootstrap objects, controllers that live in the server, and
+//! the TLS accept loop.
+
+use crate::auth::Identity;
+use crate::registry::Registry;
+use crate::services::{Cidr, ServiceAllocator};
+use crate::{bootstrap, ensure_dir, http, kubeconfig, namespaces, pki, tls, Config, Server};
+use anyhow::{Context, Result};
+use axum::body::Body;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use kindling_store::SqliteStore;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A started server.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    /// An admin kubeconfig (`system:masters`) for this server.
+    pub kubeconfig: PathBuf,
+    pub server: Arc<Server>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections (open ones end with the runtime).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server as configured; returns once it accepts connections.
+pub async fn start(config: Config) -> Result<RunningServer> {
+    ensure_dir(&config.data_dir)?;
+    let pki_dir = config.data_dir.join("pki");
+    let ca = pki::Ca::load_or_create(&pki_dir)?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("listening on {}", config.bind))?;
+    let address = listener.local_addr()?;
+
+    let (dns, ips) = serving_names(&config, address);
+    let serving = ca.serving_cert("kube-apiserver", &dns, &ips)?;
+    serving.write(&pki_dir, "apiserver")?;
+    let admin = ca.client_cert("kubernetes-admin", &["system:masters"])?;
+    admin.write(&pki_dir, "admin")?;
+    let tls = tls::server_config(&ca.pair.cert_pem, &serving)?;
+
+    let store =
+        SqliteStore::open(&config.data_dir.join("store.db")).context("opening the store")?;
+    let cidr = Cidr::parse(&config.service_cidr).map_err(anyhow::Error::msg)?;
+    let registry = Registry::new(
+        Arc::new(store),
+        ServiceAllocator::new(cidr, config.node_port_range.clone()),
+    );
+    rebuild_allocations(&registry).await?;
+    bootstrap::run(&registry, address)
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    tokio::spawn(namespaces::run(registry.clone(), ca.pair.cert_pem.clone()));
+
+    let server = Arc::new(Server {
+        registry,
+        config: config.clone(),
+        address,
+    });
+    let url = format!("https://{}", display_host(address));
+    let kubeconfig_path = config.data_dir.join("admin.kubeconfig");
+    kubeconfig::write(
+        &kubeconfig_path,
+        &kubeconfig::render("kindling", &url, &ca.pair.cert_pem, &admin),
+    )?;
+
+    let task = tokio::spawn(accept_loop(listener, tls, server.clone()));
+    Ok(RunningServer {
+        address,
+        kubeconfig: kubeconfig_path,
+        server,
+        task,
+    })
+}
+
+fn display_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// Names the serving certificate must carry: the in-cluster ones, localhost, the bound address.
+fn serving_names(config: &Config, address: SocketAddr) -> (Vec<String>, Vec<IpAddr>) {
+    let mut dns: Vec<String> = [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        "localhost",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut ips: Vec<IpAddr> = vec![IpAddr::from([127, 0, 0, 1])];
+    if !address.ip().is_unspecified() && !ips.contains(&address.ip()) {
+        ips.push(address.ip());
+    }
+    if let Ok(cidr) = Cidr::parse(&config.service_cidr) {
+        ips.push(IpAddr::V4(cidr.nth(1)));
+    }
+    for san in &config.extra_sans {
+        match san.parse::<IpAddr>() {
+            Ok(ip) => ips.push(ip),
+            Err(_) => dns.push(san.clone()),
+        }
+    }
+    (dns, ips)
+}
+
+async fn rebuild_allocations(registry: &Registry) -> Result<()> {
+    let services = kindling_api::catalog::find("", "v1", "services").expect("catalog has services");
+    let list = registry
+        .list(services, None, &Default::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("listing services: {e}"))?;
+    registry
+        .services
+        .rebuild(list["items"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, server: Arc<Server>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (tcp, _peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let server = server.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let identity = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| Identity::from_certificate(c))
+                .unwrap_or(Identity::Anonymous);
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(identity.clone());
+                    let server = server.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            http::handle(server, req.map(Body::new)).await,
+                        )
+                    }
+                },
+            );
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

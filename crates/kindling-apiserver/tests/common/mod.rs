@@ -1,0 +1,152 @@
+//! A real API server on 127.0.0.1 in a temp dir, and the real kubectl pointed at it.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub address: std::net::SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+    server: Option<kindling_apiserver::RunningServer>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir)
+    }
+
+    /// Starts a server on an existing data dir (to test restarts).
+    pub fn start_in(dir: tempfile::TempDir) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = kindling_apiserver::Config::local(dir.path());
+        let server = runtime
+            .block_on(kindling_apiserver::start(config))
+            .expect("server starts");
+        TestServer {
+            kubeconfig: server.kubeconfig.clone(),
+            address: server.address,
+            dir,
+            runtime: Some(runtime),
+            server: Some(server),
+        }
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().unwrap()
+    }
+
+    /// Stops the server and hands back its data dir.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        drop(self.server.take());
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_with(args, None, &[])
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        self.kubectl_with(args, Some(stdin), &[])
+    }
+
+    pub fn kubectl_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+        kubectl_at(&self.kubeconfig, args, stdin, env)
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// kubectl that must fail; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} unexpectedly succeeded:\n{}",
+            text(&out.stdout)
+        );
+        text(&out.stderr)
+    }
+
+    pub fn apply(&self, yaml: &str) -> String {
+        let out = self.kubectl_stdin(&["apply", "-f", "-"], yaml);
+        assert!(out.status.success(), "apply failed: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.server.take());
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+pub fn kubectl_at(
+    kubeconfig: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut cmd = Command::new("kubectl");
+    cmd.args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", kubeconfig.parent().unwrap())
+        .env_remove("KUBECTL_EXTERNAL_DIFF")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .expect("kubectl is installed (see scripts/setup.sh)");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The lines of a `kubectl get` table, whitespace-normalised, header first.
+pub fn rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
