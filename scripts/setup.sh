@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building and testing kindling needs on a fresh Debian/Ubuntu machine. Idempotent:
+# each step checks first and does nothing when already satisfied.
+set -euo pipefail
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v curl >/dev/null || need_apt+=(curl)
+if ((${#need_apt[@]})); then
+  echo "setup: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is missing; install Rust with rustup (https://rustup.rs) and re-run" >&2
+  exit 1
+fi
+if ! command -v kubectl >/dev/null; then
+  echo "setup: kubectl is missing; the tests drive the real kubectl (1.32 or newer) — install it and re-run" >&2
+  exit 1
+fi
+echo "setup: ok ($(cargo --version); kubectl $(kubectl version --client -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])'))"
