@@ -70,6 +70,7 @@ impl Registry {
                 return Ok(old);
             }
             if ctx.dry_run {
+                set_resource_version(&mut new, old_rev);
                 return Ok(new);
             }
             if finalized(&new) {
