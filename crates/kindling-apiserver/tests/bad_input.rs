@@ -1,0 +1,134 @@
+//! Bad requests get the right Status (code, reason, causes), never a 500 or a panic.
+
+mod common;
+use common::TestServer;
+use kube::Client;
+
+async fn admin(s: &TestServer) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&s.kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    Client::try_from(config).unwrap()
+}
+
+/// Sends a raw request; returns (status code, parsed body).
+async fn send(client: &Client, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Content-Type", content_type)
+        .body(body)
+        .unwrap();
+    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    let code = resp.status().as_u16();
+    let bytes = http_body_util_collect(resp).await;
+    (code, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+async fn http_body_util_collect(resp: http::Response<kube::client::Body>) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    resp.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+fn assert_status(got: &(u16, serde_json::Value), code: u16, reason: &str, message_part: &str) {
+    assert_eq!(got.0, code, "{}", got.1);
+    assert_eq!(got.1["kind"], "Status", "{}", got.1);
+    assert_eq!(got.1["reason"], reason, "{}", got.1);
+    let msg = got.1["message"].as_str().unwrap_or_default();
+    assert!(msg.contains(message_part), "message {msg:?} lacks {message_part:?}");
+}
+
+const CM: &str = "/api/v1/namespaces/default/configmaps";
+
+#[test]
+fn malformed_bodies() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = admin(&s).await;
+        let got = send(&c, "POST", CM, "application/json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"na"#.to_vec()).await;
+        assert_status(&got, 400, "BadRequest", "");
+        let got = send(&c, "POST", CM, "application/json", b"[1,2,3]".to_vec()).await;
+        assert_status(&got, 400, "BadRequest", "");
+        let got = send(&c, "POST", CM, "application/yaml", b"a: [unclosed".to_vec()).await;
+        assert_status(&got, 400, "BadRequest", "");
+        let pod = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#.to_vec();
+        let got = send(&c, "POST", CM, "application/json", pod).await;
+        assert_status(&got, 400, "BadRequest", "the kind in the data (Pod) does not match the expected kind (ConfigMap)");
+        let typed = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":"three"}}"#.to_vec();
+        let got = send(&c, "POST", "/apis/apps/v1/namespaces/default/deployments", "application/json", typed).await;
+        assert_status(&got, 400, "BadRequest", "invalid type");
+        let got = send(&c, "POST", CM, "text/plain", b"hello".to_vec()).await;
+        assert_status(&got, 415, "UnsupportedMediaType", "");
+    });
+}
+
+#[test]
+fn oversized_body_is_413() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = admin(&s).await;
+        let big = "x".repeat(5 * 1024 * 1024);
+        let body = serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"a": big}});
+        let got = send(&c, "POST", CM, "application/json", serde_json::to_vec(&body).unwrap()).await;
+        assert_status(&got, 413, "RequestEntityTooLarge", "");
+        let got = send(&c, "GET", &format!("{CM}/big"), "application/json", vec![]).await;
+        assert_eq!(got.0, 404);
+    });
+}
+
+#[test]
+fn invalid_objects_are_422_with_causes() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = admin(&s).await;
+        let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_Valid"}}"#.to_vec();
+        let got = send(&c, "POST", CM, "application/json", body).await;
+        assert_status(&got, 422, "Invalid", "ConfigMap \"Not_Valid\" is invalid: metadata.name");
+        assert_eq!(got.1["details"]["causes"][0]["field"], "metadata.name");
+        let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"other"}}"#.to_vec();
+        let got = send(&c, "POST", CM, "application/json", body).await;
+        assert_status(&got, 400, "BadRequest", "does not match the namespace");
+        let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#.to_vec();
+        let got = send(&c, "POST", "/api/v1/namespaces/nope/configmaps", "application/json", body).await;
+        assert_status(&got, 404, "NotFound", "namespaces \"nope\" not found");
+    });
+}
+
+#[test]
+fn bad_queries_and_paths() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = admin(&s).await;
+        let got = send(&c, "GET", &format!("{CM}?labelSelector=a%20in%20(b"), "application/json", vec![]).await;
+        assert_status(&got, 400, "BadRequest", "");
+        let got = send(&c, "GET", &format!("{CM}?fieldSelector=spec.nope%3Dx"), "application/json", vec![]).await;
+        assert_status(&got, 400, "BadRequest", "");
+        let got = send(&c, "GET", &format!("{CM}?continue=bm90LWEtdG9rZW4"), "application/json", vec![]).await;
+        assert_status(&got, 400, "BadRequest", "continue");
+        let got = send(&c, "GET", "/api/v1/namespaces/default/widgets", "application/json", vec![]).await;
+        assert_status(&got, 404, "NotFound", "");
+        let got = send(&c, "PUT", CM, "application/json", b"{}".to_vec()).await;
+        assert_status(&got, 405, "MethodNotAllowed", "");
+        let got = send(&c, "POST", &format!("{CM}?dryRun=Maybe"), "application/json", b"{}".to_vec()).await;
+        assert_status(&got, 400, "BadRequest", "dryRun");
+    });
+}
+
+#[test]
+fn anonymous_requests_reach_only_public_paths() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut config = kube::Config::new(format!("https://{}", s.address).parse().unwrap());
+        config.accept_invalid_certs = true;
+        let anon = Client::try_from(config).unwrap();
+        let got = send(&anon, "GET", "/api/v1/namespaces", "application/json", vec![]).await;
+        assert_status(&got, 401, "Unauthorized", "Unauthorized");
+        let got = send(&anon, "GET", "/version", "application/json", vec![]).await;
+        assert_eq!(got.0, 200);
+        assert_eq!(got.1["gitVersion"], kindling_apiserver::KUBERNETES_VERSION);
+        let req = http::Request::builder().uri("/healthz").body(kube::client::Body::empty()).unwrap();
+        let resp = anon.send(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+    });
+}
