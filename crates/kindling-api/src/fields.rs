@@ -1,8 +1,417 @@
-//! TEMPORARY stand-in.
+//! Strict field validation (`fieldValidation=Strict|Warn`): unknown and duplicate fields of a
+//! request body, reported as upstream's strict JSON decoding (sigs.k8s.io/json) reports them:
+//! `unknown field "spec.template.spec.containers[0].imagex"`, `duplicate field "metadata.name"`.
+//!
+//! The server joins them into `strict decoding error: <e1>, <e2>` ([`strict_decoding_error`]):
+//! 400 BadRequest on create and update; on patch, upstream wraps that text in a 422 Invalid on the
+//! field `patch`. With `Warn`, each becomes a warning header instead.
+//!
+//! Unknown fields are found by walking the OpenAPI definitions ([`crate::schema`]): objects with
+//! `properties` are structs (any other key is unknown); objects with `additionalProperties` are
+//! maps (any key); IntOrString, Quantity, RawExtension, FieldsV1 and anything marked
+//! `x-kubernetes-preserve-unknown-fields` accept anything. As upstream, the value of an unknown
+//! field is not looked into, and at most 100 problems are reported.
+
+use crate::schema::definitions;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-pub fn unknown_fields(_type_name: &str, _obj: &Value) -> Vec<String> {
-    Vec::new()
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+
+/// Upstream keeps at most this many strict errors.
+const MAX_ERRORS: usize = 100;
+
+/// The unknown fields of `obj`, an object of the definition `type_name`
+/// (`io.k8s.api.apps.v1.Deployment`), as `unknown field "<path>"`, in document order. Empty for
+/// a type the definitions do not have.
+pub fn unknown_fields(type_name: &str, obj: &Value) -> Vec<String> {
+    let Some(schema) = definitions().get(type_name) else {
+        return Vec::new();
+    };
+    run(Mode::typed(schema), false, |w| {
+        obj.deserialize_any(w).map_err(|e| e.to_string())
+    })
 }
-pub fn duplicate_fields(_body: &[u8]) -> Vec<String> {
-    Vec::new()
+
+/// The duplicate keys of a JSON body, as `duplicate field "<path>"`, in document order, for any
+/// object at any depth (as upstream's strict decoding of a patch into a plain map finds them).
+/// Empty if the body is not valid JSON (decoding it reports that).
+pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
+    run(Mode::Untyped, true, |w| {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        de.deserialize_any(w).map_err(|e| e.to_string())?;
+        de.end().map_err(|e| e.to_string())
+    })
+}
+
+/// Unknown and duplicate fields of a JSON request body for `type_name`, interleaved in document
+/// order as upstream's strict decoding of a create or update body lists them. Duplicate keys are
+/// checked where upstream's typed decoding checks them (struct fields and map keys, not inside
+/// unknown fields or free-form values). Empty if the body is not valid JSON.
+pub fn strict_errors(type_name: &str, body: &[u8]) -> Vec<String> {
+    let Some(schema) = definitions().get(type_name) else {
+        return duplicate_fields(body);
+    };
+    run(Mode::typed(schema), true, |w| {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        de.deserialize_any(w).map_err(|e| e.to_string())?;
+        de.end().map_err(|e| e.to_string())
+    })
+}
+
+/// `strict decoding error: unknown field "spec.foo", duplicate field "metadata.name"`: the
+/// message of the 400 upstream answers a strict create or update with.
+pub fn strict_decoding_error(errors: &[String]) -> String {
+    format!("strict decoding error: {}", errors.join(", "))
+}
+
+fn run(
+    mode: Mode,
+    duplicates: bool,
+    drive: impl FnOnce(Walk<'_>) -> Result<(), String>,
+) -> Vec<String> {
+    let out = RefCell::new(Collected::default());
+    let walk = Walk {
+        mode,
+        duplicates,
+        path: String::new(),
+        out: &out,
+    };
+    match drive(walk) {
+        Ok(()) => out.into_inner().errors,
+        Err(_) => Vec::new(),
+    }
+}
+
+#[derive(Default)]
+struct Collected {
+    errors: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Collected {
+    fn push(&mut self, e: String) {
+        if self.errors.len() < MAX_ERRORS && self.seen.insert(e.clone()) {
+            self.errors.push(e);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    /// A plain map: no unknown fields, duplicates checked throughout.
+    Untyped,
+    /// A schema, resolved.
+    Typed(&'static Value),
+    /// Anything goes, nothing checked (free-form values, unknown fields).
+    Opaque,
+}
+
+impl Mode {
+    fn typed(raw: &'static Value) -> Mode {
+        let s = definitions().resolve(raw);
+        let free = |k: &str| s.get(k).and_then(Value::as_bool) == Some(true);
+        if free("x-kubernetes-preserve-unknown-fields") || free("x-kubernetes-int-or-string") {
+            return Mode::Opaque;
+        }
+        Mode::Typed(s)
+    }
+}
+
+struct Walk<'a> {
+    mode: Mode,
+    duplicates: bool,
+    path: String,
+    out: &'a RefCell<Collected>,
+}
+
+impl<'a> Walk<'a> {
+    fn child(&self, mode: Mode, path: String) -> Walk<'a> {
+        Walk {
+            mode,
+            duplicates: self.duplicates,
+            path,
+            out: self.out,
+        }
+    }
+
+    fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let items = match self.mode {
+            Mode::Typed(s) => s.get("items").map(Mode::typed).unwrap_or(Mode::Opaque),
+            other => other,
+        };
+        let mut i = 0usize;
+        loop {
+            let path = format!("{}[{i}]", self.path);
+            if seq.next_element_seed(self.child(items, path))?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        enum Shape {
+            Struct(&'static serde_json::Map<String, Value>),
+            Map(Mode),
+            Free,
+        }
+        let shape = match self.mode {
+            Mode::Untyped => Shape::Map(Mode::Untyped),
+            Mode::Opaque => Shape::Free,
+            Mode::Typed(s) => match (
+                s.get("properties").and_then(Value::as_object),
+                s.get("additionalProperties"),
+            ) {
+                (Some(props), _) => Shape::Struct(props),
+                (None, Some(v @ Value::Object(_))) => Shape::Map(Mode::typed(v)),
+                _ => Shape::Free,
+            },
+        };
+        let mut seen: HashSet<String> = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = self.key_path(&key);
+            let child_mode = match &shape {
+                Shape::Free => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                Shape::Map(m) => *m,
+                Shape::Struct(props) => match props.get(&key) {
+                    Some(p) => Mode::typed(p),
+                    None => {
+                        self.out
+                            .borrow_mut()
+                            .push(format!("unknown field {}", go_quote(&path)));
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                },
+            };
+            if self.duplicates && !seen.insert(key) {
+                self.out
+                    .borrow_mut()
+                    .push(format!("duplicate field {}", go_quote(&path)));
+            }
+            map.next_value_seed(self.child(child_mode, path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Go's `strconv.Quote` for the printable text of field paths: `"` and `\` escaped, control
+/// characters as escapes.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DEPLOYMENT: &str = "io.k8s.api.apps.v1.Deployment";
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"app": "web", "anything.example.com/goes": "x"},
+                         "annotations": {"a": "b"},
+                         "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [
+                        {"name": "a", "image": "nginx", "resources": {"limits": {"cpu": "1", "memory": 128}}},
+                        {"name": "b", "image": "busybox", "ports": [{"containerPort": 80}]}
+                    ]}
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn a_clean_deployment_has_no_unknown_fields() {
+        assert!(unknown_fields(DEPLOYMENT, &deployment()).is_empty());
+    }
+
+    #[test]
+    fn typo_deep_inside_a_container() {
+        let mut d = deployment();
+        d["spec"]["template"]["spec"]["containers"][1]["imagex"] = json!("oops");
+        d["spec"]["template"]["spec"]["containers"][1]["ports"][0]["protocl"] = json!("TCP");
+        d["spec"]["foo"] = json!({"bar": 1});
+        assert_eq!(
+            unknown_fields(DEPLOYMENT, &d),
+            vec![
+                "unknown field \"spec.template.spec.containers[1].ports[0].protocl\"",
+                "unknown field \"spec.template.spec.containers[1].imagex\"",
+                "unknown field \"spec.foo\"",
+            ]
+        );
+        assert_eq!(
+            strict_decoding_error(&unknown_fields(DEPLOYMENT, &d)[2..]),
+            "strict decoding error: unknown field \"spec.foo\""
+        );
+    }
+
+    #[test]
+    fn top_level_unknown_field() {
+        let obj =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "dat": {}});
+        assert_eq!(
+            unknown_fields("io.k8s.api.core.v1.ConfigMap", &obj),
+            vec!["unknown field \"dat\""]
+        );
+    }
+
+    #[test]
+    fn maps_accept_any_key() {
+        let cm = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "x", "labels": {"spec": "1", "image": "2"}, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "data": {"spec": "x", "imagex": "y", "config.yaml": "a: b"},
+            "binaryData": {"k": "AAAA"}
+        });
+        assert!(unknown_fields("io.k8s.api.core.v1.ConfigMap", &cm).is_empty());
+        let mut bad = cm.clone();
+        bad["metadata"]["lables"] = json!({});
+        assert_eq!(
+            unknown_fields("io.k8s.api.core.v1.ConfigMap", &bad),
+            vec!["unknown field \"metadata.lables\""]
+        );
+    }
+
+    #[test]
+    fn int_or_string_accepts_both() {
+        let svc = json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+            "spec": {"selector": {"app": "web"}, "ports": [
+                {"port": 80, "targetPort": 8080},
+                {"port": 443, "targetPort": "https", "name": "https"}
+            ]}
+        });
+        assert!(unknown_fields("io.k8s.api.core.v1.Service", &svc).is_empty());
+        let mut bad = svc.clone();
+        bad["spec"]["ports"][1]["targetport"] = json!(1);
+        assert_eq!(
+            unknown_fields("io.k8s.api.core.v1.Service", &bad),
+            vec!["unknown field \"spec.ports[1].targetport\""]
+        );
+    }
+
+    #[test]
+    fn unknown_types_report_nothing() {
+        assert!(unknown_fields("io.example.v1.Widget", &json!({"x": 1})).is_empty());
+    }
+
+    #[test]
+    fn duplicates_at_any_depth() {
+        let body = br#"{"metadata":{"name":"a","name":"b","labels":{"x":"1","x":"2"}},
+                        "spec":{"containers":[{"name":"c","image":"i","image":"j"}]},
+                        "kind":"Pod","kind":"Pod","kind":"Pod"}"#;
+        assert_eq!(
+            duplicate_fields(body),
+            vec![
+                "duplicate field \"metadata.name\"",
+                "duplicate field \"metadata.labels.x\"",
+                "duplicate field \"spec.containers[0].image\"",
+                "duplicate field \"kind\"",
+            ]
+        );
+        assert!(duplicate_fields(br#"{"a":1,"b":{"a":1}}"#).is_empty());
+        assert!(duplicate_fields(b"{\"a\":1,\"a\":").is_empty());
+    }
+
+    #[test]
+    fn strict_errors_interleave_in_document_order() {
+        let body = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","name":"p"},
+                        "spec":{"containers":[{"name":"c","imagex":"i","imagex":"j"}]},"extra":{"a":1,"a":2}}"#;
+        assert_eq!(
+            strict_errors("io.k8s.api.core.v1.Pod", body),
+            vec![
+                "duplicate field \"metadata.name\"",
+                "unknown field \"spec.containers[0].imagex\"",
+                "unknown field \"extra\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn at_most_one_hundred() {
+        let mut obj = serde_json::Map::new();
+        for i in 0..150 {
+            obj.insert(format!("f{i}"), json!(i));
+        }
+        assert_eq!(
+            unknown_fields("io.k8s.api.core.v1.ConfigMap", &Value::Object(obj)).len(),
+            100
+        );
+    }
 }

@@ -1,52 +1,1803 @@
-//! TEMPORARY stand-in (equality selectors only) until the full selectors land.
+//! Label and field selectors, as the upstream apiserver parses and applies them
+//! (k8s.io/apimachinery/pkg/labels, k8s.io/apimachinery/pkg/fields, and the per-kind field label
+//! conversions of k8s.io/kubernetes/pkg/apis/*/v1).
+//!
+//! - [`parse_label_selector`]: the `labelSelector` query parameter (`a=b,c in (x,y),!d`).
+//! - [`LabelSelector::from_metav1`]: a `metav1.LabelSelector` object (`matchLabels`,
+//!   `matchExpressions`), as workloads and controllers use it.
+//! - [`parse_field_selector`]: the `fieldSelector` query parameter, checked against the fields the
+//!   resource supports and matched against objects in wire (camelCase) form.
+//!
+//! Error messages are upstream's, word for word, so that `kubectl` prints what it would print
+//! against a real cluster.
+
 use crate::catalog::ResourceType;
 use crate::status::ApiError;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 
-#[derive(Clone, Debug, Default)]
-pub struct LabelSelector(Vec<(String, String)>);
+// ---------------------------------------------------------------------------------------------
+// Label selectors
+// ---------------------------------------------------------------------------------------------
 
-pub fn parse_label_selector(s: &str) -> Result<LabelSelector, ApiError> {
-    let mut v = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        let (k, val) = part
-            .split_once('=')
-            .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: {part}")))?;
-        v.push((k.to_string(), val.trim_start_matches('=').to_string()));
+/// A requirement's operator (k8s.io/apimachinery/pkg/selection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operator {
+    /// `key in (a,b)`
+    In,
+    /// `key notin (a,b)`
+    NotIn,
+    /// `key=value`
+    Equals,
+    /// `key==value`
+    DoubleEquals,
+    /// `key!=value`
+    NotEquals,
+    /// `key>value` (integers)
+    GreaterThan,
+    /// `key<value` (integers)
+    LessThan,
+    /// `key`
+    Exists,
+    /// `!key`
+    DoesNotExist,
+}
+
+impl Operator {
+    /// The operator as upstream's `selection.Operator` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::In => "in",
+            Operator::NotIn => "notin",
+            Operator::Equals => "=",
+            Operator::DoubleEquals => "==",
+            Operator::NotEquals => "!=",
+            Operator::GreaterThan => "gt",
+            Operator::LessThan => "lt",
+            Operator::Exists => "exists",
+            Operator::DoesNotExist => "!",
+        }
     }
-    Ok(LabelSelector(v))
+}
+
+/// One `key op values` term of a label selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    pub key: String,
+    pub operator: Operator,
+    /// As given (the parser hands them over sorted and without duplicates).
+    pub values: Vec<String>,
+}
+
+/// Something with labels: a labels map, or an object (whose `metadata.labels` are used).
+pub trait Labels {
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+/// A labels map (`{"app": "web"}`); non-string values count as absent.
+impl Labels for Map<String, Value> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+}
+
+/// An object: its `metadata.labels`.
+impl Labels for Value {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get("metadata")?.get("labels")?.get(key)?.as_str()
+    }
+}
+
+impl Labels for BTreeMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl Labels for HashMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl Requirement {
+    /// Upstream's `labels.NewRequirement`: validates the key, the operator's value count and every
+    /// value. `path` is the field path errors are reported under (upstream's `field.Path`, `None`
+    /// for a nil path).
+    fn new(
+        key: String,
+        operator: Operator,
+        values: Vec<String>,
+        path: Option<&str>,
+    ) -> Result<Requirement, String> {
+        let mut errs: Vec<String> = Vec::new();
+        let child = |name: &str| match path {
+            Some(p) if !p.is_empty() => format!("{p}.{name}"),
+            _ => name.to_string(),
+        };
+        let key_errs = label_key_errors(&key);
+        if !key_errs.is_empty() {
+            errs.push(invalid(
+                &child("key"),
+                &go_quote(&key),
+                &key_errs.join("; "),
+            ));
+        }
+        let values_path = child("values");
+        match operator {
+            Operator::In | Operator::NotIn => {
+                if values.is_empty() {
+                    errs.push(invalid(
+                        &values_path,
+                        &go_string_slice(&values),
+                        "for 'in', 'notin' operators, values set can't be empty",
+                    ));
+                }
+            }
+            Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
+                if values.len() != 1 {
+                    errs.push(invalid(
+                        &values_path,
+                        &go_string_slice(&values),
+                        "exact-match compatibility requires one single value",
+                    ));
+                }
+            }
+            Operator::Exists | Operator::DoesNotExist => {
+                if !values.is_empty() {
+                    errs.push(invalid(
+                        &values_path,
+                        &go_string_slice(&values),
+                        "values set must be empty for exists and does not exist",
+                    ));
+                }
+            }
+            Operator::GreaterThan | Operator::LessThan => {
+                if values.len() != 1 {
+                    errs.push(invalid(
+                        &values_path,
+                        &go_string_slice(&values),
+                        "for 'Gt', 'Lt' operators, exactly one value is required",
+                    ));
+                }
+                for (i, v) in values.iter().enumerate() {
+                    if v.parse::<i64>().is_err() {
+                        errs.push(invalid(
+                            &format!("{values_path}[{i}]"),
+                            &go_quote(v),
+                            "for 'Gt', 'Lt' operators, the value must be an integer",
+                        ));
+                    }
+                }
+            }
+        }
+        for (i, v) in values.iter().enumerate() {
+            let value_errs = label_value_errors(v);
+            if !value_errs.is_empty() {
+                errs.push(invalid(
+                    &format!("{values_path}[{i}][{key}]"),
+                    &go_quote(v),
+                    &value_errs.join("; "),
+                ));
+            }
+        }
+        if errs.is_empty() {
+            Ok(Requirement {
+                key,
+                operator,
+                values,
+            })
+        } else {
+            Err(aggregate(errs))
+        }
+    }
+
+    fn has_value(&self, value: &str) -> bool {
+        self.values.iter().any(|v| v == value)
+    }
+
+    /// Upstream's `Requirement.Matches`.
+    pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
+        match self.operator {
+            Operator::In | Operator::Equals | Operator::DoubleEquals => {
+                match labels.label(&self.key) {
+                    Some(v) => self.has_value(v),
+                    None => false,
+                }
+            }
+            Operator::NotIn | Operator::NotEquals => match labels.label(&self.key) {
+                Some(v) => !self.has_value(v),
+                None => true,
+            },
+            Operator::Exists => labels.label(&self.key).is_some(),
+            Operator::DoesNotExist => labels.label(&self.key).is_none(),
+            Operator::GreaterThan | Operator::LessThan => {
+                let Some(v) = labels.label(&self.key) else {
+                    return false;
+                };
+                let Ok(have) = v.parse::<i64>() else {
+                    return false;
+                };
+                if self.values.len() != 1 {
+                    return false;
+                }
+                let Ok(want) = self.values[0].parse::<i64>() else {
+                    return false;
+                };
+                if self.operator == Operator::GreaterThan {
+                    have > want
+                } else {
+                    have < want
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Requirement {
+    /// Upstream's `Requirement.String()`: `!key`, `key`, `key=v`, `key in (a,b)` (values sorted).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.operator == Operator::DoesNotExist {
+            f.write_str("!")?;
+        }
+        f.write_str(&self.key)?;
+        let op = match self.operator {
+            Operator::Equals => "=",
+            Operator::DoubleEquals => "==",
+            Operator::NotEquals => "!=",
+            Operator::In => " in ",
+            Operator::NotIn => " notin ",
+            Operator::GreaterThan => ">",
+            Operator::LessThan => "<",
+            Operator::Exists | Operator::DoesNotExist => return Ok(()),
+        };
+        f.write_str(op)?;
+        let set = matches!(self.operator, Operator::In | Operator::NotIn);
+        if set {
+            f.write_str("(")?;
+        }
+        if self.values.len() == 1 {
+            f.write_str(&self.values[0])?;
+        } else {
+            let mut sorted = self.values.clone();
+            sorted.sort();
+            f.write_str(&sorted.join(","))?;
+        }
+        if set {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+/// A label selector: the AND of its requirements. `nothing` is upstream's `labels.Nothing()` (what a
+/// nil `metav1.LabelSelector` converts to): it matches no object.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LabelSelector {
+    requirements: Vec<Requirement>,
+    nothing: bool,
 }
 
 impl LabelSelector {
-    pub fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
-        self.0
+    /// Matches every object.
+    pub fn everything() -> LabelSelector {
+        LabelSelector::default()
+    }
+
+    /// Matches no object.
+    pub fn nothing() -> LabelSelector {
+        LabelSelector {
+            requirements: Vec::new(),
+            nothing: true,
+        }
+    }
+
+    /// Upstream's `labels.Parse`; the error is upstream's message (without the 400 wrapping).
+    pub fn parse(selector: &str) -> Result<LabelSelector, String> {
+        let mut requirements = Parser::new(selector).parse()?;
+        requirements.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(LabelSelector {
+            requirements,
+            nothing: false,
+        })
+    }
+
+    /// Upstream's `metav1.LabelSelectorAsSelector`: `None`/`null` → matches nothing; `{}` → matches
+    /// everything; otherwise the AND of `matchLabels` and `matchExpressions`.
+    pub fn from_metav1(selector: Option<&Value>) -> Result<LabelSelector, String> {
+        let Some(sel) = selector.filter(|v| !v.is_null()) else {
+            return Ok(LabelSelector::nothing());
+        };
+        let match_labels = sel.get("matchLabels").and_then(Value::as_object);
+        let match_expressions = sel.get("matchExpressions").and_then(Value::as_array);
+        let n = match_labels.map_or(0, Map::len) + match_expressions.map_or(0, Vec::len);
+        if n == 0 {
+            return Ok(LabelSelector::everything());
+        }
+        let mut requirements = Vec::with_capacity(n);
+        if let Some(ml) = match_labels {
+            for (k, v) in ml {
+                let v = v.as_str().unwrap_or_default().to_string();
+                requirements.push(Requirement::new(
+                    k.clone(),
+                    Operator::Equals,
+                    vec![v],
+                    None,
+                )?);
+            }
+        }
+        if let Some(exprs) = match_expressions {
+            for expr in exprs {
+                let op_str = expr
+                    .get("operator")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let op = match op_str {
+                    "In" => Operator::In,
+                    "NotIn" => Operator::NotIn,
+                    "Exists" => Operator::Exists,
+                    "DoesNotExist" => Operator::DoesNotExist,
+                    other => {
+                        return Err(format!(
+                            "{} is not a valid label selector operator",
+                            go_quote(other)
+                        ))
+                    }
+                };
+                let key = expr
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let values: Vec<String> = expr
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| v.as_str().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                requirements.push(Requirement::new(key, op, values, None)?);
+            }
+        }
+        requirements.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(LabelSelector {
+            requirements,
+            nothing: false,
+        })
+    }
+
+    /// Upstream's `labels.SelectorFromSet` (a service's or replication controller's `selector`
+    /// map): each entry an equality; an empty map matches everything. Not validated.
+    pub fn from_map(map: &Map<String, Value>) -> LabelSelector {
+        let mut requirements: Vec<Requirement> = map
             .iter()
-            .all(|(k, v)| labels.and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v.as_str()))
+            .map(|(k, v)| Requirement {
+                key: k.clone(),
+                operator: Operator::Equals,
+                values: vec![v.as_str().unwrap_or_default().to_string()],
+            })
+            .collect();
+        requirements.sort_by(|a, b| a.key.cmp(&b.key));
+        LabelSelector {
+            requirements,
+            nothing: false,
+        }
+    }
+
+    /// True when the selector does not restrict anything (upstream's `Empty()`).
+    pub fn is_empty(&self) -> bool {
+        !self.nothing && self.requirements.is_empty()
+    }
+
+    /// True for the selector that matches nothing.
+    pub fn matches_nothing(&self) -> bool {
+        self.nothing
+    }
+
+    pub fn requirements(&self) -> &[Requirement] {
+        &self.requirements
+    }
+
+    /// The value a label must have for the selector to match, when it pins one
+    /// (upstream's `RequiresExactMatch`).
+    pub fn requires_exact_match(&self, key: &str) -> Option<&str> {
+        let r = self.requirements.iter().find(|r| r.key == key)?;
+        match r.operator {
+            Operator::Equals | Operator::DoubleEquals | Operator::In if r.values.len() == 1 => {
+                Some(&r.values[0])
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the labels (a labels map, or an object's `metadata.labels`) satisfy every requirement.
+    pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
+        !self.nothing && self.requirements.iter().all(|r| r.matches(labels))
     }
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct FieldSelector(Vec<(String, String)>);
-
-pub fn parse_field_selector(_rt: &ResourceType, s: &str) -> Result<FieldSelector, ApiError> {
-    let mut v = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        let (k, val) = part
-            .split_once('=')
-            .ok_or_else(|| ApiError::bad_request(format!("invalid selector: {part}")))?;
-        v.push((k.to_string(), val.trim_start_matches('=').to_string()));
+impl fmt::Display for LabelSelector {
+    /// Upstream's `Selector.String()`: requirements joined with `,` (empty for everything and for
+    /// nothing).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.requirements.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
     }
-    Ok(FieldSelector(v))
+}
+
+/// The `labelSelector` query parameter, as the apiserver decodes it: a parse error is a 400
+/// BadRequest carrying upstream's message (e.g. `unable to parse requirement: …`).
+#[allow(clippy::result_large_err)] // ApiError is the crate's error type
+pub fn parse_label_selector(selector: &str) -> Result<LabelSelector, ApiError> {
+    LabelSelector::parse(selector).map_err(ApiError::bad_request)
+}
+
+/// Upstream's `metav1.FormatLabelSelector`: the selector string, `<none>` when empty, `<error>` when
+/// it does not convert.
+pub fn format_label_selector(selector: Option<&Value>) -> String {
+    match LabelSelector::from_metav1(selector) {
+        Ok(s) => {
+            let out = s.to_string();
+            if out.is_empty() {
+                "<none>".into()
+            } else {
+                out
+            }
+        }
+        Err(_) => "<error>".into(),
+    }
+}
+
+/// Upstream's `labels.FormatLabels`: `k=v` pairs sorted by key, joined with `,`; `<none>` when empty.
+pub fn format_labels(map: Option<&Map<String, Value>>) -> String {
+    let mut pairs: Vec<(&String, &str)> = map
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let s = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    if s.is_empty() {
+        "<none>".into()
+    } else {
+        s
+    }
+}
+
+// --- the lexer and parser (upstream's, token for token) ----------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    Error,
+    EndOfString,
+    ClosedPar,
+    Comma,
+    DoesNotExist,
+    DoubleEquals,
+    Equals,
+    GreaterThan,
+    Identifier,
+    In,
+    LessThan,
+    NotEquals,
+    NotIn,
+    OpenPar,
+}
+
+fn string_to_token(s: &[u8]) -> Option<Token> {
+    Some(match s {
+        b")" => Token::ClosedPar,
+        b"," => Token::Comma,
+        b"!" => Token::DoesNotExist,
+        b"==" => Token::DoubleEquals,
+        b"=" => Token::Equals,
+        b">" => Token::GreaterThan,
+        b"in" => Token::In,
+        b"<" => Token::LessThan,
+        b"!=" => Token::NotEquals,
+        b"notin" => Token::NotIn,
+        b"(" => Token::OpenPar,
+        _ => return None,
+    })
+}
+
+fn is_whitespace(ch: u8) -> bool {
+    matches!(ch, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn is_special_symbol(ch: u8) -> bool {
+    matches!(ch, b'=' | b'!' | b'(' | b')' | b',' | b'>' | b'<')
+}
+
+struct Lexer<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl Lexer<'_> {
+    /// The next byte, or 0 at the end (as upstream, which also means a NUL byte ends the input).
+    fn read(&mut self) -> u8 {
+        if self.pos < self.s.len() {
+            let b = self.s[self.pos];
+            self.pos += 1;
+            b
+        } else {
+            0
+        }
+    }
+
+    fn unread(&mut self) {
+        self.pos = self.pos.saturating_sub(1);
+    }
+
+    fn scan_id_or_keyword(&mut self) -> (Token, String) {
+        let mut buffer = Vec::new();
+        loop {
+            let ch = self.read();
+            if ch == 0 {
+                break;
+            }
+            if is_special_symbol(ch) || is_whitespace(ch) {
+                self.unread();
+                break;
+            }
+            buffer.push(ch);
+        }
+        let s = String::from_utf8_lossy(&buffer).into_owned();
+        match string_to_token(&buffer) {
+            Some(t) => (t, s),
+            None => (Token::Identifier, s),
+        }
+    }
+
+    fn scan_special_symbol(&mut self) -> (Token, String) {
+        let mut last: Option<(Token, String)> = None;
+        let mut buffer = Vec::new();
+        loop {
+            let ch = self.read();
+            if ch == 0 {
+                break;
+            }
+            if is_special_symbol(ch) {
+                buffer.push(ch);
+                if let Some(t) = string_to_token(&buffer) {
+                    last = Some((t, String::from_utf8_lossy(&buffer).into_owned()));
+                } else if last.is_some() {
+                    self.unread();
+                    break;
+                }
+            } else {
+                self.unread();
+                break;
+            }
+        }
+        match last {
+            Some(item) => item,
+            None => (
+                Token::Error,
+                format!(
+                    "error expected: keyword found '{}'",
+                    String::from_utf8_lossy(&buffer)
+                ),
+            ),
+        }
+    }
+
+    fn lex(&mut self) -> (Token, String) {
+        let mut ch = self.read();
+        while is_whitespace(ch) {
+            ch = self.read();
+        }
+        if ch == 0 {
+            return (Token::EndOfString, String::new());
+        }
+        self.unread();
+        if is_special_symbol(ch) {
+            self.scan_special_symbol()
+        } else {
+            self.scan_id_or_keyword()
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    KeyAndOperator,
+    Values,
+}
+
+struct Parser {
+    items: Vec<(Token, String)>,
+    position: usize,
+}
+
+impl Parser {
+    fn new(selector: &str) -> Parser {
+        let mut lexer = Lexer {
+            s: selector.as_bytes(),
+            pos: 0,
+        };
+        let mut items = Vec::new();
+        loop {
+            let (tok, lit) = lexer.lex();
+            items.push((tok, lit));
+            if tok == Token::EndOfString {
+                break;
+            }
+        }
+        Parser { items, position: 0 }
+    }
+
+    fn adjust(tok: Token, context: Context) -> Token {
+        if context == Context::Values && matches!(tok, Token::In | Token::NotIn) {
+            Token::Identifier
+        } else {
+            tok
+        }
+    }
+
+    fn lookahead(&self, context: Context) -> (Token, String) {
+        let (tok, lit) = &self.items[self.position.min(self.items.len() - 1)];
+        (Parser::adjust(*tok, context), lit.clone())
+    }
+
+    fn consume(&mut self, context: Context) -> (Token, String) {
+        let (tok, lit) = self.items[self.position.min(self.items.len() - 1)].clone();
+        self.position += 1;
+        (Parser::adjust(tok, context), lit)
+    }
+
+    fn parse(&mut self) -> Result<Vec<Requirement>, String> {
+        let mut requirements = Vec::new();
+        loop {
+            let (tok, lit) = self.lookahead(Context::Values);
+            match tok {
+                Token::Identifier | Token::DoesNotExist => {
+                    let r = self
+                        .parse_requirement()
+                        .map_err(|e| format!("unable to parse requirement: {e}"))?;
+                    requirements.push(r);
+                    let (t, l) = self.consume(Context::Values);
+                    match t {
+                        Token::EndOfString => return Ok(requirements),
+                        Token::Comma => {
+                            let (t2, l2) = self.lookahead(Context::Values);
+                            if t2 != Token::Identifier && t2 != Token::DoesNotExist {
+                                return Err(format!(
+                                    "found '{l2}', expected: identifier after ','"
+                                ));
+                            }
+                        }
+                        _ => return Err(format!("found '{l}', expected: ',' or 'end of string'")),
+                    }
+                }
+                Token::EndOfString => return Ok(requirements),
+                _ => {
+                    return Err(format!(
+                        "found '{lit}', expected: !, identifier, or 'end of string'"
+                    ))
+                }
+            }
+        }
+    }
+
+    fn parse_requirement(&mut self) -> Result<Requirement, String> {
+        let (key, operator) = self.parse_key_and_infer_operator()?;
+        if let Some(op @ (Operator::Exists | Operator::DoesNotExist)) = operator {
+            return Requirement::new(key, op, Vec::new(), None);
+        }
+        let operator = self.parse_operator()?;
+        let values = match operator {
+            Operator::In | Operator::NotIn => self.parse_values()?,
+            _ => self.parse_exact_value()?,
+        };
+        Requirement::new(key, operator, values.into_iter().collect(), None)
+    }
+
+    fn parse_key_and_infer_operator(&mut self) -> Result<(String, Option<Operator>), String> {
+        let mut operator = None;
+        let (mut tok, mut literal) = self.consume(Context::Values);
+        if tok == Token::DoesNotExist {
+            operator = Some(Operator::DoesNotExist);
+            (tok, literal) = self.consume(Context::Values);
+        }
+        if tok != Token::Identifier {
+            return Err(format!("found '{literal}', expected: identifier"));
+        }
+        let errs = label_key_errors(&literal);
+        if !errs.is_empty() {
+            return Err(invalid("<nil>", &go_quote(&literal), &errs.join("; ")));
+        }
+        let (t, _) = self.lookahead(Context::Values);
+        if (t == Token::EndOfString || t == Token::Comma)
+            && operator != Some(Operator::DoesNotExist)
+        {
+            operator = Some(Operator::Exists);
+        }
+        Ok((literal, operator))
+    }
+
+    fn parse_operator(&mut self) -> Result<Operator, String> {
+        let (tok, lit) = self.consume(Context::KeyAndOperator);
+        Ok(match tok {
+            Token::In => Operator::In,
+            Token::Equals => Operator::Equals,
+            Token::DoubleEquals => Operator::DoubleEquals,
+            Token::GreaterThan => Operator::GreaterThan,
+            Token::LessThan => Operator::LessThan,
+            Token::NotIn => Operator::NotIn,
+            Token::NotEquals => Operator::NotEquals,
+            _ => {
+                return Err(format!(
+                    "found '{lit}', expected: in, notin, =, ==, !=, gt, lt"
+                ))
+            }
+        })
+    }
+
+    fn parse_values(&mut self) -> Result<BTreeSet<String>, String> {
+        let (tok, lit) = self.consume(Context::Values);
+        if tok != Token::OpenPar {
+            return Err(format!("found '{lit}' expected: '('"));
+        }
+        let (tok, lit) = self.lookahead(Context::Values);
+        match tok {
+            Token::Identifier | Token::Comma => {
+                let s = self.parse_identifiers_list()?;
+                let (tok, _) = self.consume(Context::Values);
+                if tok != Token::ClosedPar {
+                    return Err(format!("found '{lit}', expected: ')'"));
+                }
+                Ok(s)
+            }
+            Token::ClosedPar => {
+                self.consume(Context::Values);
+                Ok(BTreeSet::from([String::new()]))
+            }
+            _ => Err(format!("found '{lit}', expected: ',', ')' or identifier")),
+        }
+    }
+
+    fn parse_identifiers_list(&mut self) -> Result<BTreeSet<String>, String> {
+        let mut s = BTreeSet::new();
+        loop {
+            let (tok, lit) = self.consume(Context::Values);
+            match tok {
+                Token::Identifier => {
+                    s.insert(lit);
+                    let (tok2, lit2) = self.lookahead(Context::Values);
+                    match tok2 {
+                        Token::Comma => continue,
+                        Token::ClosedPar => return Ok(s),
+                        _ => return Err(format!("found '{lit2}', expected: ',' or ')'")),
+                    }
+                }
+                Token::Comma => {
+                    if s.is_empty() {
+                        s.insert(String::new());
+                    }
+                    let (tok2, _) = self.lookahead(Context::Values);
+                    if tok2 == Token::ClosedPar {
+                        s.insert(String::new());
+                        return Ok(s);
+                    }
+                    if tok2 == Token::Comma {
+                        s.insert(String::new());
+                    }
+                }
+                _ => return Err(format!("found '{lit}', expected: ',', or identifier")),
+            }
+        }
+    }
+
+    fn parse_exact_value(&mut self) -> Result<BTreeSet<String>, String> {
+        let (tok, _) = self.lookahead(Context::Values);
+        if tok == Token::EndOfString || tok == Token::Comma {
+            return Ok(BTreeSet::from([String::new()]));
+        }
+        let (tok, lit) = self.consume(Context::Values);
+        if tok == Token::Identifier {
+            return Ok(BTreeSet::from([lit]));
+        }
+        Err(format!("found '{lit}', expected: identifier"))
+    }
+}
+
+// --- label key / value validation (k8s.io/apimachinery/pkg/util/validation) -------------------
+
+const QUALIFIED_NAME_ERR_MSG: &str =
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const LABEL_VALUE_ERR_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+const DNS1123_SUBDOMAIN_ERR_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+
+/// Upstream's `validation.RegexError`.
+fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+    if examples.is_empty() {
+        return format!("{msg} (regex used for validation is '{fmt}')");
+    }
+    let mut out = format!("{msg} (e.g. ");
+    for (i, e) in examples.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" or ");
+        }
+        out.push('\'');
+        out.push_str(e);
+        out.push_str("', ");
+    }
+    out.push_str("regex used for validation is '");
+    out.push_str(fmt);
+    out.push_str("')");
+    out
+}
+
+fn max_len_error(n: usize) -> String {
+    format!("must be no more than {n} characters")
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
+fn is_qualified_name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && is_alnum(b[0])
+        && is_alnum(b[b.len() - 1])
+        && b.iter()
+            .all(|&c| is_alnum(c) || c == b'-' || c == b'_' || c == b'.')
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`
+fn is_dns1123_subdomain_format(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|label| {
+            let b = label.as_bytes();
+            let lower_alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+            !b.is_empty()
+                && lower_alnum(b[0])
+                && lower_alnum(b[b.len() - 1])
+                && b.iter().all(|&c| lower_alnum(c) || c == b'-')
+        })
+}
+
+/// Upstream's `IsQualifiedName` (label and annotation keys): the problems, empty when valid.
+pub fn label_key_errors(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let parts: Vec<&str> = value.split('/').collect();
+    let name = match parts.len() {
+        1 => parts[0],
+        2 => {
+            let prefix = parts[0];
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".to_string());
+            } else {
+                if prefix.len() > 253 {
+                    errs.push(format!("prefix part {}", max_len_error(253)));
+                }
+                if !is_dns1123_subdomain_format(prefix) {
+                    errs.push(format!(
+                        "prefix part {}",
+                        regex_error(
+                            DNS1123_SUBDOMAIN_ERR_MSG,
+                            DNS1123_SUBDOMAIN_FMT,
+                            &["example.com"]
+                        )
+                    ));
+                }
+            }
+            parts[1]
+        }
+        _ => {
+            errs.push(format!(
+                "a qualified name {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+                regex_error(QUALIFIED_NAME_ERR_MSG, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            ));
+            return errs;
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".to_string());
+    } else if name.len() > 63 {
+        errs.push(format!("name part {}", max_len_error(63)));
+    }
+    if !is_qualified_name_part(name) {
+        errs.push(format!(
+            "name part {}",
+            regex_error(
+                QUALIFIED_NAME_ERR_MSG,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
+        ));
+    }
+    errs
+}
+
+/// Upstream's `IsValidLabelValue`: the problems, empty when valid.
+pub fn label_value_errors(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if value.len() > 63 {
+        errs.push(max_len_error(63));
+    }
+    if !value.is_empty() && !is_qualified_name_part(value) {
+        errs.push(regex_error(
+            LABEL_VALUE_ERR_MSG,
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
+    }
+    errs
+}
+
+/// A `field.Invalid` error's text: `path: Invalid value: <value>: detail`.
+fn invalid(path: &str, value: &str, detail: &str) -> String {
+    format!("{path}: Invalid value: {value}: {detail}")
+}
+
+/// Upstream's `utilerrors.NewAggregate(...).Error()`: one message as is, several deduplicated in
+/// brackets.
+fn aggregate(errs: Vec<String>) -> String {
+    if errs.len() == 1 {
+        return errs.into_iter().next().unwrap_or_default();
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for e in errs {
+        if !seen.contains(&e) {
+            seen.push(e);
+        }
+    }
+    if seen.len() == 1 {
+        return seen.pop().unwrap_or_default();
+    }
+    format!("[{}]", seen.join(", "))
+}
+
+/// Go's `%q` of a string (strconv.Quote).
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => {
+                if (c as u32) < 0x10000 {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                } else {
+                    out.push_str(&format!("\\U{:08x}", c as u32))
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `%#v` of a `[]string`.
+fn go_string_slice(values: &[String]) -> String {
+    format!(
+        "[]string{{{}}}",
+        values
+            .iter()
+            .map(|v| go_quote(v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field selectors
+// ---------------------------------------------------------------------------------------------
+
+/// Which set of selectable fields (and which conversion error wording) a resource has upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldKind {
+    /// No conversion function registered: `metadata.name` and `metadata.namespace` only.
+    Default,
+    Pod,
+    Node,
+    ReplicationController,
+    Event,
+    EventsV1,
+    Namespace,
+    Secret,
+    Job,
+    CertificateSigningRequest,
+}
+
+impl FieldKind {
+    fn of(resource: &ResourceType) -> FieldKind {
+        match (resource.group, resource.kind) {
+            ("", "Pod") => FieldKind::Pod,
+            ("", "Node") => FieldKind::Node,
+            ("", "ReplicationController") => FieldKind::ReplicationController,
+            ("", "Event") => FieldKind::Event,
+            ("events.k8s.io", "Event") => FieldKind::EventsV1,
+            ("", "Namespace") => FieldKind::Namespace,
+            ("", "Secret") => FieldKind::Secret,
+            ("batch", "Job") => FieldKind::Job,
+            ("certificates.k8s.io", "CertificateSigningRequest") => {
+                FieldKind::CertificateSigningRequest
+            }
+            _ => FieldKind::Default,
+        }
+    }
+
+    /// Upstream's field label conversion: the field name the selector matches on, or the error.
+    fn convert(self, label: &str) -> Result<String, String> {
+        let not_supported = || format!("field label not supported: {label}");
+        let ok = |l: &str| Ok(l.to_string());
+        match self {
+            FieldKind::Default => match label {
+                "metadata.name" | "metadata.namespace" => ok(label),
+                _ => Err(format!(
+                    "{} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                    go_quote(label)
+                )),
+            },
+            FieldKind::Pod => match label {
+                "metadata.name" | "metadata.namespace" | "spec.nodeName" | "spec.restartPolicy"
+                | "spec.schedulerName" | "spec.serviceAccountName" | "spec.hostNetwork" | "status.phase"
+                | "status.podIP" | "status.podIPs" | "status.nominatedNodeName" => ok(label),
+                // backwards compatibility with old v1 clients
+                "spec.host" => ok("spec.nodeName"),
+                _ => Err(not_supported()),
+            },
+            FieldKind::Node => match label {
+                "metadata.name" | "spec.unschedulable" => ok(label),
+                _ => Err(not_supported()),
+            },
+            FieldKind::ReplicationController => match label {
+                "metadata.name" | "metadata.namespace" | "status.replicas" => ok(label),
+                _ => Err(not_supported()),
+            },
+            FieldKind::Event => match label {
+                "involvedObject.kind" | "involvedObject.namespace" | "involvedObject.name" | "involvedObject.uid"
+                | "involvedObject.apiVersion" | "involvedObject.resourceVersion" | "involvedObject.fieldPath"
+                | "reason" | "reportingComponent" | "source" | "type" | "metadata.namespace" | "metadata.name" => {
+                    ok(label)
+                }
+                _ => Err(not_supported()),
+            },
+            FieldKind::EventsV1 => match label {
+                "reason" | "type" | "metadata.namespace" | "metadata.name" => ok(label),
+                "reportingController" => ok("reportingComponent"),
+                _ => match label.strip_prefix("regarding.") {
+                    Some(
+                        rest @ ("kind" | "namespace" | "name" | "uid" | "apiVersion" | "resourceVersion" | "fieldPath"),
+                    ) => Ok(format!("involvedObject.{rest}")),
+                    _ => Err(not_supported()),
+                },
+            },
+            FieldKind::Namespace => match label {
+                "metadata.name" | "status.phase" => ok(label),
+                _ => Err(not_supported()),
+            },
+            FieldKind::Secret => match label {
+                "metadata.name" | "metadata.namespace" | "type" => ok(label),
+                _ => Err(not_supported()),
+            },
+            FieldKind::Job => match label {
+                "metadata.name" | "metadata.namespace" | "status.successful" => ok(label),
+                _ => Err(format!("field label {} not supported for Job", go_quote(label))),
+            },
+            FieldKind::CertificateSigningRequest => match label {
+                "metadata.name" | "spec.signerName" => ok(label),
+                _ => Err(not_supported()),
+            },
+        }
+    }
+
+    /// The value of a (converted) field on an object in wire form, as upstream's per-kind
+    /// `GetAttrs` field set has it; a field outside the set reads as the empty string.
+    fn value(self, obj: &Value, field: &str) -> String {
+        let s = |path: &[&str]| str_at(obj, path).to_string();
+        match field {
+            "metadata.name" => return s(&["metadata", "name"]),
+            "metadata.namespace" => return s(&["metadata", "namespace"]),
+            _ => {}
+        }
+        match self {
+            FieldKind::Default => String::new(),
+            FieldKind::Pod => match field {
+                "spec.nodeName" => s(&["spec", "nodeName"]),
+                "spec.restartPolicy" => s(&["spec", "restartPolicy"]),
+                "spec.schedulerName" => s(&["spec", "schedulerName"]),
+                "spec.serviceAccountName" => {
+                    let name = str_at(obj, &["spec", "serviceAccountName"]);
+                    if name.is_empty() {
+                        s(&["spec", "serviceAccount"])
+                    } else {
+                        name.to_string()
+                    }
+                }
+                "spec.hostNetwork" => bool_at(obj, &["spec", "hostNetwork"]).to_string(),
+                "status.phase" => s(&["status", "phase"]),
+                "status.podIP" => {
+                    let ip = str_at(obj, &["status", "podIP"]);
+                    if ip.is_empty() {
+                        s(&["status", "podIPs", "0", "ip"])
+                    } else {
+                        ip.to_string()
+                    }
+                }
+                "status.nominatedNodeName" => s(&["status", "nominatedNodeName"]),
+                _ => String::new(),
+            },
+            FieldKind::Node => match field {
+                "spec.unschedulable" => bool_at(obj, &["spec", "unschedulable"]).to_string(),
+                _ => String::new(),
+            },
+            FieldKind::ReplicationController => match field {
+                "status.replicas" => int_at(obj, &["status", "replicas"]).to_string(),
+                _ => String::new(),
+            },
+            FieldKind::Event | FieldKind::EventsV1 => {
+                let v1 = self == FieldKind::EventsV1;
+                let (involved, reporting, source) = if v1 {
+                    ("regarding", "reportingController", "deprecatedSource")
+                } else {
+                    ("involvedObject", "reportingComponent", "source")
+                };
+                match field {
+                    "reason" => s(&["reason"]),
+                    "type" => s(&["type"]),
+                    "reportingComponent" => s(&[reporting]),
+                    "source" => {
+                        let c = str_at(obj, &[source, "component"]);
+                        if c.is_empty() {
+                            s(&[reporting])
+                        } else {
+                            c.to_string()
+                        }
+                    }
+                    _ => match field.strip_prefix("involvedObject.") {
+                        Some(rest) => s(&[involved, rest]),
+                        None => String::new(),
+                    },
+                }
+            }
+            FieldKind::Namespace => match field {
+                "status.phase" => s(&["status", "phase"]),
+                _ => String::new(),
+            },
+            FieldKind::Secret => match field {
+                "type" => s(&["type"]),
+                _ => String::new(),
+            },
+            FieldKind::Job => match field {
+                "status.successful" => int_at(obj, &["status", "succeeded"]).to_string(),
+                _ => String::new(),
+            },
+            FieldKind::CertificateSigningRequest => match field {
+                "spec.signerName" => s(&["spec", "signerName"]),
+                _ => String::new(),
+            },
+        }
+    }
+}
+
+fn value_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut cur = v;
+    for p in path {
+        cur = match cur {
+            Value::Object(m) => m.get(*p)?,
+            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    value_at(v, path)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn bool_at(v: &Value, path: &[&str]) -> bool {
+    value_at(v, path).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn int_at(v: &Value, path: &[&str]) -> i64 {
+    value_at(v, path).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// One `field=value` / `field!=value` term, with the field already converted to the name the
+/// resource's field set uses (e.g. `spec.host` → `spec.nodeName`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldTerm {
+    pub field: String,
+    pub value: String,
+    /// `!=`
+    pub not_equal: bool,
+}
+
+/// A field selector for one resource: the AND of its terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldSelector {
+    kind: FieldKind,
+    terms: Vec<FieldTerm>,
 }
 
 impl FieldSelector {
+    /// The selector that matches everything (for a resource's field set).
+    pub fn everything(resource: &ResourceType) -> FieldSelector {
+        FieldSelector {
+            kind: FieldKind::of(resource),
+            terms: Vec::new(),
+        }
+    }
+
+    pub fn terms(&self) -> &[FieldTerm] {
+        &self.terms
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The value `field` must equal for the selector to match, when a term pins it.
+    pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
+        self.terms
+            .iter()
+            .find(|t| !t.not_equal && t.field == field)
+            .map(|t| t.value.as_str())
+    }
+
+    /// The value the selector reads for `field` on `obj` (a missing field is the empty string,
+    /// booleans are `true`/`false`, integers decimal).
+    pub fn field_value(&self, obj: &Value, field: &str) -> String {
+        self.kind.value(obj, field)
+    }
+
+    /// Whether the object (in wire form) satisfies every term.
     pub fn matches(&self, obj: &Value) -> bool {
-        self.0.iter().all(|(k, v)| {
-            let mut cur = obj;
-            for p in k.split('.') {
-                cur = &cur[p];
-            }
-            cur.as_str().unwrap_or("") == v
+        self.terms.iter().all(|t| {
+            let have = self.kind.value(obj, &t.field);
+            (have == t.value) != t.not_equal
         })
+    }
+}
+
+impl fmt::Display for FieldSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.terms.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(
+                f,
+                "{}{}{}",
+                t.field,
+                if t.not_equal { "!=" } else { "=" },
+                t.value
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Upstream's `fields.splitTerms`: split on commas not escaped with a backslash.
+fn split_terms(selector: &str) -> Vec<&str> {
+    if selector.is_empty() {
+        return Vec::new();
+    }
+    let mut terms = Vec::new();
+    let mut start = 0;
+    let mut in_slash = false;
+    for (i, c) in selector.char_indices() {
+        if in_slash {
+            in_slash = false;
+        } else if c == '\\' {
+            in_slash = true;
+        } else if c == ',' {
+            terms.push(&selector[start..i]);
+            start = i + 1;
+        }
+    }
+    terms.push(&selector[start..]);
+    terms
+}
+
+/// Upstream's `fields.splitTerm`: the first `!=`, `==` or `=` (checked in that order at each
+/// position) splits the term.
+fn split_term(term: &str) -> Option<(&str, &str, &str)> {
+    for (i, _) in term.char_indices() {
+        let rest = &term[i..];
+        for op in ["!=", "==", "="] {
+            if rest.starts_with(op) {
+                return Some((&term[..i], op, &term[i + op.len()..]));
+            }
+        }
+    }
+    None
+}
+
+/// Upstream's `fields.UnescapeValue`.
+fn unescape_value(s: &str) -> Result<String, String> {
+    if !s.contains(['\\', ',', '=']) {
+        return Ok(s.to_string());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut in_slash = false;
+    for c in s.chars() {
+        if in_slash {
+            match c {
+                '\\' | ',' | '=' => out.push(c),
+                _ => {
+                    return Err(format!(
+                        "invalid field selector: invalid escape sequence: \\{c}"
+                    ))
+                }
+            }
+            in_slash = false;
+            continue;
+        }
+        match c {
+            '\\' => in_slash = true,
+            ',' | '=' => {
+                return Err(format!(
+                    "invalid field selector: unescaped character in value: {}",
+                    c as u32
+                ));
+            }
+            _ => out.push(c),
+        }
+    }
+    if in_slash {
+        return Err("invalid field selector: invalid escape sequence: \\".to_string());
+    }
+    Ok(out)
+}
+
+/// The `fieldSelector` query parameter for `resource`: parsed as upstream's `fields.ParseSelector`,
+/// then each field converted with the resource's field label conversion. Every failure is a 400
+/// BadRequest with upstream's message (`field label not supported: …`, or for resources without
+/// field selectors of their own `"…" is not a known field selector: only "metadata.name",
+/// "metadata.namespace"`).
+#[allow(clippy::result_large_err)] // ApiError is the crate's error type
+pub fn parse_field_selector(
+    resource: &ResourceType,
+    selector: &str,
+) -> Result<FieldSelector, ApiError> {
+    let kind = FieldKind::of(resource);
+    let mut parts = split_terms(selector);
+    parts.sort();
+    let mut raw: Vec<(String, String, bool)> = Vec::new();
+    for part in parts {
+        if part.is_empty() {
+            continue;
+        }
+        let Some((lhs, op, rhs)) = split_term(part) else {
+            return Err(ApiError::bad_request(format!(
+                "invalid selector: '{selector}'; can't understand '{part}'"
+            )));
+        };
+        let value = unescape_value(rhs).map_err(ApiError::bad_request)?;
+        raw.push((lhs.to_string(), value, op == "!="));
+    }
+    let mut terms = Vec::with_capacity(raw.len());
+    for (field, value, not_equal) in raw {
+        let field = kind.convert(&field).map_err(ApiError::bad_request)?;
+        terms.push(FieldTerm {
+            field,
+            value,
+            not_equal,
+        });
+    }
+    Ok(FieldSelector { kind, terms })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::find;
+    use serde_json::json;
+
+    fn labels(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn equality_and_set_based_selectors_match() {
+        let l = labels(json!({"app": "web", "tier": "front", "env": "prod"}));
+        let cases = [
+            ("app=web", true),
+            ("app==web", true),
+            ("app!=web", false),
+            ("app!=db", true),
+            ("missing!=x", true),
+            ("app in (web,db)", true),
+            ("app in (db)", false),
+            ("app notin (db)", true),
+            ("missing notin (db)", true),
+            ("app", true),
+            ("!app", false),
+            ("!missing", true),
+            ("app=web,tier=front", true),
+            ("app=web,tier=back", false),
+            ("  app = web , env in ( prod , staging ) ", true),
+            ("", true),
+        ];
+        for (sel, want) in cases {
+            let s = parse_label_selector(sel).unwrap_or_else(|e| panic!("{sel}: {e}"));
+            assert_eq!(s.matches(&l), want, "{sel}");
+        }
+        let obj = json!({"metadata": {"labels": {"app": "web"}}});
+        assert!(parse_label_selector("app=web").unwrap().matches(&obj));
+        assert!(!parse_label_selector("app=db").unwrap().matches(&obj));
+        assert!(parse_label_selector("!app")
+            .unwrap()
+            .matches(&json!({"metadata": {}})));
+    }
+
+    #[test]
+    fn greater_and_less_than() {
+        let l = labels(json!({"n": "5"}));
+        assert!(parse_label_selector("n>3").unwrap().matches(&l));
+        assert!(!parse_label_selector("n<3").unwrap().matches(&l));
+        assert_eq!(
+            parse_label_selector("n>x").unwrap_err().message,
+            "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value must be an integer"
+        );
+    }
+
+    #[test]
+    fn string_form_is_sorted_like_upstream() {
+        let s = parse_label_selector("z=1,a in (c,b),!m,k").unwrap();
+        assert_eq!(s.to_string(), "a in (b,c),k,!m,z=1");
+        // values are deduplicated, "in" and "notin" are identifiers in value position
+        let s = parse_label_selector("x in (in,notin,in)").unwrap();
+        assert_eq!(s.to_string(), "x in (in,notin)");
+        // empty values
+        assert_eq!(
+            parse_label_selector("x in ()").unwrap().requirements()[0].values,
+            vec![""]
+        );
+        assert_eq!(
+            parse_label_selector("x=").unwrap().requirements()[0].values,
+            vec![""]
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_worded_like_upstream() {
+        let e = parse_label_selector("a=b c").unwrap_err();
+        assert_eq!(e.code, 400);
+        assert_eq!(e.reason, "BadRequest");
+        assert_eq!(e.message, "found 'c', expected: ',' or 'end of string'");
+        assert_eq!(
+            parse_label_selector("a b").unwrap_err().message,
+            "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"
+        );
+        assert_eq!(
+            parse_label_selector("a=b,").unwrap_err().message,
+            "found '', expected: identifier after ','"
+        );
+        assert_eq!(
+            parse_label_selector("=a").unwrap_err().message,
+            "found '=', expected: !, identifier, or 'end of string'"
+        );
+        assert_eq!(
+            parse_label_selector("a in b").unwrap_err().message,
+            "unable to parse requirement: found 'b' expected: '('"
+        );
+        assert_eq!(
+            parse_label_selector("a in (b").unwrap_err().message,
+            "unable to parse requirement: found '', expected: ',' or ')'"
+        );
+        assert_eq!(
+            parse_label_selector("a foo b").unwrap_err().message,
+            "unable to parse requirement: found 'foo', expected: in, notin, =, ==, !=, gt, lt"
+        );
+        assert_eq!(
+            parse_label_selector("a=(").unwrap_err().message,
+            "unable to parse requirement: found '(', expected: identifier"
+        );
+        assert_eq!(
+            parse_label_selector("!a=b").unwrap_err().message,
+            "found '=', expected: ',' or 'end of string'"
+        );
+        assert_eq!(
+            parse_label_selector("a/b/c=d").unwrap_err().message,
+            "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        );
+        assert_eq!(
+            parse_label_selector("-a=b").unwrap_err().message,
+            "unable to parse requirement: <nil>: Invalid value: \"-a\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+        );
+        assert_eq!(
+            parse_label_selector("app=a@b").unwrap_err().message,
+            "unable to parse requirement: values[0][app]: Invalid value: \"a@b\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        );
+        assert!(parse_label_selector("Example.com/app=x")
+            .unwrap_err()
+            .message
+            .contains("prefix part a lowercase RFC 1123 subdomain"));
+        assert!(parse_label_selector("example.com/app=x,kubernetes.io/role").is_ok());
+    }
+
+    #[test]
+    fn metav1_label_selector_conversion() {
+        let sel = json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["front", "edge"]},
+                {"key": "legacy", "operator": "DoesNotExist"},
+                {"key": "env", "operator": "Exists"},
+                {"key": "zone", "operator": "NotIn", "values": ["b"]}
+            ]
+        });
+        let s = LabelSelector::from_metav1(Some(&sel)).unwrap();
+        assert_eq!(
+            s.to_string(),
+            "app=web,env,!legacy,tier in (edge,front),zone notin (b)"
+        );
+        assert!(s.matches(&labels(json!({"app": "web", "tier": "edge", "env": "x"}))));
+        assert!(!s.matches(&labels(
+            json!({"app": "web", "tier": "edge", "env": "x", "legacy": "1"})
+        )));
+        assert!(!s.matches(&labels(
+            json!({"app": "web", "tier": "edge", "env": "x", "zone": "b"})
+        )));
+
+        // nil matches nothing, {} everything
+        assert!(!LabelSelector::from_metav1(None)
+            .unwrap()
+            .matches(&labels(json!({}))));
+        assert!(!LabelSelector::from_metav1(Some(&Value::Null))
+            .unwrap()
+            .matches(&labels(json!({}))));
+        assert!(LabelSelector::from_metav1(Some(&json!({})))
+            .unwrap()
+            .matches(&labels(json!({}))));
+
+        assert_eq!(
+            LabelSelector::from_metav1(Some(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Equals"}]})
+            ))
+            .unwrap_err(),
+            "\"Equals\" is not a valid label selector operator"
+        );
+        assert_eq!(
+            LabelSelector::from_metav1(Some(&json!({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})))
+                .unwrap_err(),
+            "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"
+        );
+        assert_eq!(
+            LabelSelector::from_metav1(Some(&json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]})))
+                .unwrap_err(),
+            "values: Invalid value: []string{\"x\"}: values set must be empty for exists and does not exist"
+        );
+        assert!(
+            LabelSelector::from_metav1(Some(&json!({"matchLabels": {"bad key": "x"}})))
+                .unwrap_err()
+                .starts_with("key: Invalid value: \"bad key\": name part must consist")
+        );
+
+        assert_eq!(format_label_selector(None), "<none>");
+        assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
+        assert_eq!(
+            format_label_selector(Some(&json!({"matchLabels": {"a": "b"}}))),
+            "a=b"
+        );
+        assert_eq!(
+            format_label_selector(Some(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Bogus"}]})
+            )),
+            "<error>"
+        );
+        assert_eq!(
+            format_labels(Some(labels(json!({"b": "2", "a": "1"}))).as_ref()),
+            "a=1,b=2"
+        );
+        assert_eq!(format_labels(None), "<none>");
+        let from_map = LabelSelector::from_map(&labels(json!({"app": "web"})));
+        assert_eq!(from_map.requires_exact_match("app"), Some("web"));
+        assert!(LabelSelector::from_map(&Map::new()).is_empty());
+    }
+
+    #[test]
+    fn field_selectors_on_pods() {
+        let pods = find("", "v1", "pods").unwrap();
+        let pod = json!({
+            "metadata": {"name": "web-1", "namespace": "default"},
+            "spec": {"nodeName": "node-a", "restartPolicy": "Always", "serviceAccountName": "default"},
+            "status": {"phase": "Running", "podIP": "10.0.0.5"}
+        });
+        let cases = [
+            ("metadata.name=web-1", true),
+            ("metadata.name==web-1", true),
+            ("metadata.name!=web-1", false),
+            ("metadata.namespace=default,status.phase=Running", true),
+            ("spec.nodeName=node-a", true),
+            ("spec.host=node-a", true),
+            ("spec.nodeName=", false),
+            ("spec.schedulerName=", true),
+            ("spec.hostNetwork=false", true),
+            ("spec.hostNetwork=true", false),
+            ("status.podIP=10.0.0.5", true),
+            ("status.phase!=Pending", true),
+            ("status.nominatedNodeName=", true),
+            ("spec.serviceAccountName=default", true),
+            ("", true),
+        ];
+        for (sel, want) in cases {
+            let s = parse_field_selector(pods, sel).unwrap_or_else(|e| panic!("{sel}: {e}"));
+            assert_eq!(s.matches(&pod), want, "{sel}");
+        }
+        let s = parse_field_selector(pods, "spec.host=node-a").unwrap();
+        assert_eq!(s.requires_exact_match("spec.nodeName"), Some("node-a"));
+        assert_eq!(s.to_string(), "spec.nodeName=node-a");
+
+        let e = parse_field_selector(pods, "spec.containers=x").unwrap_err();
+        assert_eq!((e.code, e.reason), (400, "BadRequest"));
+        assert_eq!(e.message, "field label not supported: spec.containers");
+    }
+
+    #[test]
+    fn field_selector_wording_per_resource() {
+        let cm = find("", "v1", "configmaps").unwrap();
+        assert_eq!(
+            parse_field_selector(cm, "data.x=y").unwrap_err().message,
+            "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        );
+        let jobs = find("batch", "v1", "jobs").unwrap();
+        assert_eq!(
+            parse_field_selector(jobs, "spec.x=y").unwrap_err().message,
+            "field label \"spec.x\" not supported for Job"
+        );
+        let job = json!({"metadata": {"name": "j"}, "status": {"succeeded": 2}});
+        assert!(parse_field_selector(jobs, "status.successful=2")
+            .unwrap()
+            .matches(&job));
+        let nodes = find("", "v1", "nodes").unwrap();
+        assert_eq!(
+            parse_field_selector(nodes, "metadata.namespace=x")
+                .unwrap_err()
+                .message,
+            "field label not supported: metadata.namespace"
+        );
+        let node = json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}});
+        assert!(parse_field_selector(nodes, "spec.unschedulable=true")
+            .unwrap()
+            .matches(&node));
+        let secrets = find("", "v1", "secrets").unwrap();
+        let secret = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/tls"});
+        assert!(parse_field_selector(secrets, "type=kubernetes.io/tls")
+            .unwrap()
+            .matches(&secret));
+        let ns = find("", "v1", "namespaces").unwrap();
+        assert!(parse_field_selector(ns, "status.phase=Active")
+            .unwrap()
+            .matches(&json!({"metadata": {"name": "a"}, "status": {"phase": "Active"}})));
+        let rc = find("", "v1", "replicationcontrollers").unwrap();
+        assert!(parse_field_selector(rc, "status.replicas=0")
+            .unwrap()
+            .matches(&json!({"metadata": {"name": "a"}})));
+        let rs = find("apps", "v1", "replicasets").unwrap();
+        assert!(parse_field_selector(rs, "status.replicas=0").is_err());
+        let csr = find("certificates.k8s.io", "v1", "certificatesigningrequests").unwrap();
+        assert!(parse_field_selector(csr, "spec.signerName=kubernetes.io/kubelet-serving")
+            .unwrap()
+            .matches(&json!({"metadata": {"name": "c"}, "spec": {"signerName": "kubernetes.io/kubelet-serving"}})));
+    }
+
+    #[test]
+    fn field_selectors_on_events() {
+        let events = find("", "v1", "events").unwrap();
+        let ev = json!({
+            "metadata": {"name": "e", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "default", "uid": "u1"},
+            "reason": "Scheduled", "type": "Normal", "reportingComponent": "", "source": {"component": "default-scheduler"}
+        });
+        let s = parse_field_selector(
+            events,
+            "involvedObject.kind=Pod,involvedObject.name=web-1,type=Normal",
+        )
+        .unwrap();
+        assert!(s.matches(&ev));
+        assert!(parse_field_selector(events, "source=default-scheduler")
+            .unwrap()
+            .matches(&ev));
+        assert!(parse_field_selector(events, "involvedObject.uid=u1")
+            .unwrap()
+            .matches(&ev));
+        assert!(parse_field_selector(events, "note=x").is_err());
+
+        let v1 = find("events.k8s.io", "v1", "events").unwrap();
+        let ev1 = json!({
+            "metadata": {"name": "e", "namespace": "default"},
+            "regarding": {"kind": "Pod", "name": "web-1"},
+            "reason": "Scheduled", "type": "Normal", "reportingController": "default-scheduler"
+        });
+        let s = parse_field_selector(
+            v1,
+            "regarding.name=web-1,reportingController=default-scheduler",
+        )
+        .unwrap();
+        assert_eq!(
+            s.to_string(),
+            "involvedObject.name=web-1,reportingComponent=default-scheduler"
+        );
+        assert!(s.matches(&ev1));
+        assert_eq!(
+            parse_field_selector(v1, "involvedObject.name=x")
+                .unwrap_err()
+                .message,
+            "field label not supported: involvedObject.name"
+        );
+    }
+
+    #[test]
+    fn field_selector_syntax_and_escapes() {
+        let pods = find("", "v1", "pods").unwrap();
+        assert_eq!(
+            parse_field_selector(pods, "metadata.name")
+                .unwrap_err()
+                .message,
+            "invalid selector: 'metadata.name'; can't understand 'metadata.name'"
+        );
+        assert_eq!(
+            parse_field_selector(pods, "metadata.name=a=b")
+                .unwrap_err()
+                .message,
+            "invalid field selector: unescaped character in value: 61"
+        );
+        assert_eq!(
+            parse_field_selector(pods, "metadata.name=a\\x")
+                .unwrap_err()
+                .message,
+            "invalid field selector: invalid escape sequence: \\x"
+        );
+        let s = parse_field_selector(pods, "metadata.name=a\\,b\\=c").unwrap();
+        assert_eq!(s.terms()[0].value, "a,b=c");
+        assert!(s.matches(&json!({"metadata": {"name": "a,b=c"}})));
+        // empty terms are skipped
+        assert!(
+            parse_field_selector(pods, ",metadata.name=a,")
+                .unwrap()
+                .terms()
+                .len()
+                == 1
+        );
+        // terms are checked in sorted order, as upstream sorts them first
+        assert_eq!(
+            parse_field_selector(pods, "zzz=1,aaa=1")
+                .unwrap_err()
+                .message,
+            "field label not supported: aaa"
+        );
     }
 }

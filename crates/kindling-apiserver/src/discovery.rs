@@ -46,7 +46,7 @@ pub fn groups(neg: &Negotiated) -> Response<Body> {
 
 /// `GET /apis/<group>`.
 pub fn group(name: &str) -> Result<Value, ApiError> {
-    if !named_groups().iter().any(|g| *g == name) {
+    if !named_groups().contains(&name) {
         return Err(ApiError::path_not_found());
     }
     let mut g = api_group(name);

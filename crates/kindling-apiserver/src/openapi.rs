@@ -125,7 +125,11 @@ fn add_patch_metadata(name: &str, schema: &mut Value) {
         return;
     };
     for (field, prop) in props.iter_mut() {
-        if let Some((strategy, key)) = kindling_api::patch::merge_metadata(name, field) {
+        if let Some(kindling_api::patch::PatchMeta {
+            strategy,
+            merge_key: key,
+        }) = kindling_api::patch::patch_meta(name, field)
+        {
             let target = prop.as_object_mut();
             if let Some(t) = target {
                 t.insert("x-kubernetes-patch-strategy".into(), json!(strategy));

@@ -7,27 +7,46 @@ use kube::Client;
 async fn admin(s: &TestServer) -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = kube::config::Kubeconfig::read_from(&s.kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
     Client::try_from(config).unwrap()
 }
 
 /// Sends a raw request; returns (status code, parsed body).
-async fn send(client: &Client, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+async fn send(
+    client: &Client,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
     let req = http::Request::builder()
         .method(method)
         .uri(path)
         .header("Content-Type", content_type)
         .body(body)
         .unwrap();
-    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
     let code = resp.status().as_u16();
     let bytes = http_body_util_collect(resp).await;
-    (code, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        code,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 async fn http_body_util_collect(resp: http::Response<kube::client::Body>) -> Vec<u8> {
     use http_body_util::BodyExt;
-    resp.into_body().collect().await.unwrap().to_bytes().to_vec()
+    resp.into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec()
 }
 
 fn assert_status(got: &(u16, serde_json::Value), code: u16, reason: &str, message_part: &str) {
@@ -35,7 +54,10 @@ fn assert_status(got: &(u16, serde_json::Value), code: u16, reason: &str, messag
     assert_eq!(got.1["kind"], "Status", "{}", got.1);
     assert_eq!(got.1["reason"], reason, "{}", got.1);
     let msg = got.1["message"].as_str().unwrap_or_default();
-    assert!(msg.contains(message_part), "message {msg:?} lacks {message_part:?}");
+    assert!(
+        msg.contains(message_part),
+        "message {msg:?} lacks {message_part:?}"
+    );
 }
 
 const CM: &str = "/api/v1/namespaces/default/configmaps";
@@ -99,17 +121,52 @@ fn bad_queries_and_paths() {
     let s = TestServer::start();
     s.runtime().block_on(async {
         let c = admin(&s).await;
-        let got = send(&c, "GET", &format!("{CM}?labelSelector=a%20in%20(b"), "application/json", vec![]).await;
+        let got = send(
+            &c,
+            "GET",
+            &format!("{CM}?labelSelector=a%20in%20(b"),
+            "application/json",
+            vec![],
+        )
+        .await;
         assert_status(&got, 400, "BadRequest", "");
-        let got = send(&c, "GET", &format!("{CM}?fieldSelector=spec.nope%3Dx"), "application/json", vec![]).await;
+        let got = send(
+            &c,
+            "GET",
+            &format!("{CM}?fieldSelector=spec.nope%3Dx"),
+            "application/json",
+            vec![],
+        )
+        .await;
         assert_status(&got, 400, "BadRequest", "");
-        let got = send(&c, "GET", &format!("{CM}?continue=bm90LWEtdG9rZW4"), "application/json", vec![]).await;
+        let got = send(
+            &c,
+            "GET",
+            &format!("{CM}?continue=bm90LWEtdG9rZW4"),
+            "application/json",
+            vec![],
+        )
+        .await;
         assert_status(&got, 400, "BadRequest", "continue");
-        let got = send(&c, "GET", "/api/v1/namespaces/default/widgets", "application/json", vec![]).await;
+        let got = send(
+            &c,
+            "GET",
+            "/api/v1/namespaces/default/widgets",
+            "application/json",
+            vec![],
+        )
+        .await;
         assert_status(&got, 404, "NotFound", "");
         let got = send(&c, "PUT", CM, "application/json", b"{}".to_vec()).await;
         assert_status(&got, 405, "MethodNotAllowed", "");
-        let got = send(&c, "POST", &format!("{CM}?dryRun=Maybe"), "application/json", b"{}".to_vec()).await;
+        let got = send(
+            &c,
+            "POST",
+            &format!("{CM}?dryRun=Maybe"),
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await;
         assert_status(&got, 400, "BadRequest", "dryRun");
     });
 }
@@ -122,12 +179,22 @@ fn anonymous_requests_reach_only_public_paths() {
         let mut config = kube::Config::new(format!("https://{}", s.address).parse().unwrap());
         config.accept_invalid_certs = true;
         let anon = Client::try_from(config).unwrap();
-        let got = send(&anon, "GET", "/api/v1/namespaces", "application/json", vec![]).await;
+        let got = send(
+            &anon,
+            "GET",
+            "/api/v1/namespaces",
+            "application/json",
+            vec![],
+        )
+        .await;
         assert_status(&got, 401, "Unauthorized", "Unauthorized");
         let got = send(&anon, "GET", "/version", "application/json", vec![]).await;
         assert_eq!(got.0, 200);
         assert_eq!(got.1["gitVersion"], kindling_apiserver::KUBERNETES_VERSION);
-        let req = http::Request::builder().uri("/healthz").body(kube::client::Body::empty()).unwrap();
+        let req = http::Request::builder()
+            .uri("/healthz")
+            .body(kube::client::Body::empty())
+            .unwrap();
         let resp = anon.send(req).await.unwrap();
         assert_eq!(resp.status(), 200);
     });

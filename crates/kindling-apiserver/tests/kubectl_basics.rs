@@ -168,7 +168,7 @@ fn scale_label_annotate_patch() {
         "-p",
         r#"[{"op":"test","path":"/spec/replicas","value":9}]"#,
     ]);
-    assert!(err.contains("Error from server"), "{err}");
+    assert!(err.contains("The request is invalid"), "{err}");
 }
 
 #[test]

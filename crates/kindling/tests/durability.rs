@@ -9,7 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn_server(dir: &std::path::Path, port: u16) -> Child {
@@ -29,7 +33,9 @@ async fn client(dir: &std::path::Path) -> kube::Client {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(kc) = kube::config::Kubeconfig::read_from(&path) {
-            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .unwrap();
             let client = kube::Client::try_from(config).unwrap();
             if client.apiserver_version().await.is_ok() {
                 return client;
@@ -63,7 +69,10 @@ async fn acknowledged_creates_survive_kill_9() {
                 for i in 0.. {
                     let name = format!("w{w}-{i}");
                     let cm = ConfigMap {
-                        metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() },
+                        metadata: kube::api::ObjectMeta {
+                            name: Some(name.clone()),
+                            ..Default::default()
+                        },
                         ..Default::default()
                     };
                     match api.create(&PostParams::default(), &cm).await {
@@ -85,12 +94,27 @@ async fn acknowledged_creates_survive_kill_9() {
         let _ = w.await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 300, "only {} creates acknowledged", acked.len());
+    assert!(
+        acked.len() >= 300,
+        "only {} creates acknowledged",
+        acked.len()
+    );
 
     let _server = Guard(spawn_server(dir.path(), port));
     let api: Api<ConfigMap> = Api::default_namespaced(client(dir.path()).await);
-    let names: std::collections::HashSet<String> =
-        api.list(&Default::default()).await.unwrap().items.into_iter().filter_map(|c| c.metadata.name).collect();
+    let names: std::collections::HashSet<String> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
     let missing: Vec<&String> = acked.iter().filter(|n| !names.contains(*n)).collect();
-    assert!(missing.is_empty(), "{} acknowledged objects lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged objects lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 }

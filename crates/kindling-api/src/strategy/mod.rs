@@ -5,22 +5,32 @@
 //! Objects are `serde_json::Value`s in their wire form (camelCase), already checked to decode into
 //! their typed struct, so a strategy may assume fields have the right JSON types.
 
+mod batch;
+mod containers;
 mod core;
+mod cron;
+mod pod;
+pub mod podspec;
+pub mod podvalidation;
+mod service;
 mod storage;
+pub mod util;
+mod volumes;
 mod workloads;
 
 use crate::status::Cause;
 use serde_json::Value;
 
-pub use self::core::{
-    ConfigData, NamespaceStrategy, NodeStrategy, PodStrategy, SecretStrategy, ServiceStrategy,
-};
+pub use self::batch::{CronJobStrategy, JobStrategy};
+pub use self::core::{ConfigData, NamespaceStrategy, NodeStrategy, SecretStrategy};
+pub use self::cron::parse_cron_schedule;
+pub use self::pod::{qos_class, PodStrategy};
+pub use self::service::ServiceStrategy;
 pub use self::storage::{
     PersistentVolumeClaimStrategy, PersistentVolumeStrategy, StorageClassStrategy,
 };
 pub use self::workloads::{
-    CronJobStrategy, DaemonSetStrategy, DeploymentStrategy, JobStrategy, ReplicatedStrategy,
-    StatefulSetStrategy,
+    DaemonSetStrategy, DeploymentStrategy, ReplicatedStrategy, StatefulSetStrategy,
 };
 
 /// Which rule `metadata.name` must follow.

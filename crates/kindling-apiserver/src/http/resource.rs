@@ -109,11 +109,7 @@ impl Call {
 }
 
 fn include_object(q: &crate::options::Query) -> IncludeObject {
-    match q.get("includeObject") {
-        Some("None") => IncludeObject::None,
-        Some("Object") => IncludeObject::Object,
-        _ => IncludeObject::Metadata,
-    }
+    IncludeObject::parse(q.get("includeObject")).unwrap_or(IncludeObject::Metadata)
 }
 
 pub fn represent_object(
@@ -248,12 +244,12 @@ pub fn decode_body(
             rt.kind
         )));
     }
-    let mut problems = if media == "application/json" {
-        fields::duplicate_fields(&body)
+    // JSON bodies are scanned once for unknown and duplicate fields, in document order.
+    let problems = if media == "application/json" {
+        fields::strict_errors(&(rt.schema_name)(), &body)
     } else {
-        Vec::new()
+        fields::unknown_fields(&(rt.schema_name)(), &obj)
     };
-    problems.extend(fields::unknown_fields(&(rt.schema_name)(), &obj));
     field_validation(q.field_validation()?, problems).map(|w| (obj, w))
 }
 
@@ -266,10 +262,34 @@ pub fn field_validation(
         FieldValidation::Ignore => Ok(Vec::new()),
         FieldValidation::Warn => Ok(problems),
         FieldValidation::Strict if problems.is_empty() => Ok(Vec::new()),
-        FieldValidation::Strict => Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            problems.join(", ")
+        FieldValidation::Strict => Err(ApiError::bad_request(fields::strict_decoding_error(
+            &problems,
         ))),
+    }
+}
+
+/// For patches, upstream reports strict-decoding problems as 422 Invalid on the field `patch`.
+fn patch_field_validation(
+    rt: &ResourceType,
+    name: &str,
+    mode: FieldValidation,
+    problems: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    match mode {
+        FieldValidation::Strict if !problems.is_empty() => Err(ApiError::invalid(
+            rt.group,
+            rt.kind,
+            name,
+            vec![kindling_api::Cause {
+                reason: "FieldValueInvalid",
+                message: format!(
+                    "Invalid value: {}",
+                    fields::strict_decoding_error(&problems)
+                ),
+                field: "patch".into(),
+            }],
+        )),
+        other => field_validation(other, problems),
     }
 }
 
@@ -318,8 +338,13 @@ pub async fn patch(
                     ctx.field_manager.as_deref(),
                 )?,
             };
-            let problems = fields::unknown_fields(&type_name, &patched);
-            *warnings.lock().unwrap() = field_validation(mode, problems)?;
+            let mut problems = match patch_type {
+                PatchType::Json => patch::json_patch_strict_errors(&body),
+                PatchType::Merge | PatchType::StrategicMerge => fields::duplicate_fields(&body),
+                PatchType::Apply => Vec::new(),
+            };
+            problems.extend(fields::unknown_fields(&type_name, &patched));
+            *warnings.lock().unwrap() = patch_field_validation(rt, name, mode, problems)?;
             Ok(Some(patched))
         })
         .await?;

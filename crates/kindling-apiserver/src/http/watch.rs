@@ -50,7 +50,7 @@ pub async fn serve(
                     json!({}),
                 );
                 if !first_table {
-                    t["columnDefinitions"] = json!([]);
+                    table::omit_column_definitions(&mut t);
                 }
                 first_table = false;
                 t

@@ -19,10 +19,7 @@ pub struct ListOptions {
 
 impl ListOptions {
     pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj["metadata"]["labels"].as_object();
-        self.label_selector
-            .as_ref()
-            .is_none_or(|s| s.matches(labels))
+        self.label_selector.as_ref().is_none_or(|s| s.matches(obj))
             && self.field_selector.as_ref().is_none_or(|s| s.matches(obj))
     }
 }

@@ -1,0 +1,491 @@
+//! Pods: defaults, what the default admission plugins add on create (service account,
+//! not-ready/unreachable tolerations, priority), the initial status with its QoS class, spec
+//! validation, and upstream's rule of which fields a pod update may change.
+
+use super::podspec::{default_pod_only, default_pod_spec};
+use super::podvalidation::validate_pod_spec;
+use super::util::{arr_of, obj_mut, parse_quantity, quantity_text, str_of};
+use super::Strategy;
+use crate::meta::{inclusive_range_error, invalid_raw, required};
+use crate::status::Cause;
+use serde_json::{json, Map, Value};
+
+pub struct PodStrategy;
+
+impl Strategy for PodStrategy {
+    fn default(&self, obj: &mut Value) {
+        let spec = obj_mut(obj, "spec");
+        default_pod_spec(spec);
+        default_pod_only(spec);
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        let spec = obj_mut(obj, "spec");
+        admit_service_account(spec);
+        admit_default_tolerations(spec);
+        admit_priority(spec);
+        let qos = qos_class(spec);
+        obj["status"] = json!({"phase": "Pending", "qosClass": qos});
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<Cause> {
+        let empty = json!({});
+        let spec = obj.get("spec").unwrap_or(&empty);
+        let mut errs = validate_pod_spec(spec, "spec", true);
+        if !str_of(spec, "nodeName").is_empty() && !arr_of(spec, "schedulingGates").is_empty() {
+            errs.push(Cause::forbidden(
+                "spec.nodeName",
+                "cannot be set until all schedulingGates have been cleared",
+            ));
+        }
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
+        let empty = json!({});
+        validate_pod_spec_update(
+            new.get("spec").unwrap_or(&empty),
+            old.get("spec").unwrap_or(&empty),
+        )
+    }
+}
+
+/// The ServiceAccount admission plugin's default: the `default` service account.
+fn admit_service_account(spec: &mut Value) {
+    if str_of(spec, "serviceAccountName").is_empty() {
+        spec["serviceAccountName"] = json!("default");
+        spec["serviceAccount"] = json!("default");
+    }
+}
+
+/// The DefaultTolerationSeconds admission plugin: tolerate `not-ready` and `unreachable` nodes
+/// for 300 seconds unless the pod already tolerates them.
+fn admit_default_tolerations(spec: &mut Value) {
+    let tolerates = |key: &str, tols: &[Value]| {
+        tols.iter().any(|t| {
+            let k = str_of(t, "key");
+            let e = str_of(t, "effect");
+            (k == key || k.is_empty()) && (e == "NoExecute" || e.is_empty())
+        })
+    };
+    let mut added = Vec::new();
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        if !tolerates(key, arr_of(spec, "tolerations")) {
+            added.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+    if added.is_empty() {
+        return;
+    }
+    let tols = spec
+        .as_object_mut()
+        .expect("object")
+        .entry("tolerations")
+        .or_insert_with(|| json!([]));
+    if !tols.is_array() {
+        *tols = json!([]);
+    }
+    tols.as_array_mut().expect("array").extend(added);
+}
+
+/// The Priority admission plugin for the classes every cluster has (others are the server's to
+/// resolve): no class means priority 0 and `PreemptLowerPriority`.
+fn admit_priority(spec: &mut Value) {
+    let priority = match str_of(spec, "priorityClassName") {
+        "" => Some(0),
+        "system-cluster-critical" => Some(2_000_000_000),
+        "system-node-critical" => Some(2_000_001_000),
+        _ => None,
+    };
+    if let Some(p) = priority {
+        if spec.get("priority").is_none_or(Value::is_null) {
+            spec["priority"] = json!(p);
+        }
+        if spec.get("preemptionPolicy").is_none_or(Value::is_null) {
+            spec["preemptionPolicy"] = json!("PreemptLowerPriority");
+        }
+    }
+}
+
+/// The QoS class of a pod spec (`Guaranteed`, `Burstable` or `BestEffort`), from the cpu and
+/// memory requests and limits of all its containers, requests defaulting to limits.
+pub fn qos_class(spec: &Value) -> &'static str {
+    let mut requests: Map<String, Value> = Map::new();
+    let mut limits: Map<String, Value> = Map::new();
+    let mut guaranteed = true;
+    let add = |m: &mut Map<String, Value>, k: &str, q: f64| {
+        let sum = m.get(k).and_then(Value::as_f64).unwrap_or(0.0) + q;
+        m.insert(k.to_string(), json!(sum));
+    };
+    for c in arr_of(spec, "containers")
+        .iter()
+        .chain(arr_of(spec, "initContainers"))
+    {
+        let res = c.get("resources");
+        let lim = res.and_then(|r| r.get("limits")).and_then(Value::as_object);
+        let mut req = res
+            .and_then(|r| r.get("requests"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (k, v) in lim.into_iter().flatten() {
+            req.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &req {
+            if (k == "cpu" || k == "memory")
+                && parse_quantity(&quantity_text(v)).is_some_and(|q| q > 0.0)
+            {
+                add(
+                    &mut requests,
+                    k,
+                    parse_quantity(&quantity_text(v)).unwrap_or(0.0),
+                );
+            }
+        }
+        let mut found = Vec::new();
+        for (k, v) in lim.into_iter().flatten() {
+            if (k == "cpu" || k == "memory")
+                && parse_quantity(&quantity_text(v)).is_some_and(|q| q > 0.0)
+            {
+                found.push(k.as_str());
+                add(
+                    &mut limits,
+                    k,
+                    parse_quantity(&quantity_text(v)).unwrap_or(0.0),
+                );
+            }
+        }
+        if !(found.contains(&"cpu") && found.contains(&"memory")) {
+            guaranteed = false;
+        }
+    }
+    if requests.is_empty() && limits.is_empty() {
+        return "BestEffort";
+    }
+    if guaranteed
+        && requests.iter().all(|(k, r)| limits.get(k) == Some(r))
+        && requests.len() == limits.len()
+    {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+const UPDATABLE_POD_FIELDS: &str = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+/// Removes what Go's semantic equality does not see: nulls, empty strings, lists and maps.
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !crate::strategy::util::is_empty(Some(v)))
+                .map(|(k, v)| (k.clone(), normalize(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A short account of how two values differ, one `-`/`+` pair per changed leaf, in the spirit
+/// of the go-cmp diff upstream appends.
+pub fn spec_diff(old: &Value, new: &Value, type_name: &str) -> String {
+    fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<String>) {
+        match (old, new) {
+            (Some(Value::Object(a)), Some(Value::Object(b))) => {
+                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(&p, a.get(k), b.get(k), out);
+                }
+            }
+            (Some(Value::Array(a)), Some(Value::Array(b))) if a.len() == b.len() => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    walk(&format!("{path}[{i}]"), Some(x), Some(y), out);
+                }
+            }
+            (a, b) if a != b => {
+                if let Some(a) = a {
+                    out.push(format!("- \t{path}: {a},"));
+                }
+                if let Some(b) = b {
+                    out.push(format!("+ \t{path}: {b},"));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut lines = Vec::new();
+    walk("", Some(old), Some(new), &mut lines);
+    format!("  {type_name}{{\n{}\n  }}\n", lines.join("\n"))
+}
+
+/// `ValidatePodUpdate`'s spec rules.
+pub fn validate_pod_spec_update(new: &Value, old: &Value) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    for key in ["containers", "initContainers"] {
+        let (n, o) = (arr_of(new, key), arr_of(old, key));
+        if n.len() != o.len() {
+            errs.push(Cause::forbidden(
+                format!("spec.{key}"),
+                "pod updates may not add or remove containers",
+            ));
+            return errs;
+        }
+        for (i, c) in n.iter().enumerate() {
+            let image = str_of(c, "image");
+            if image.is_empty() {
+                errs.push(required(format!("spec.{key}[{i}].image"), ""));
+            }
+        }
+    }
+    let new_ads = new.get("activeDeadlineSeconds").and_then(Value::as_i64);
+    let old_ads = old.get("activeDeadlineSeconds").and_then(Value::as_i64);
+    match (new_ads, old_ads) {
+        (Some(n), _) if !(0..=i32::MAX as i64).contains(&n) => {
+            errs.push(Cause::invalid(
+                "spec.activeDeadlineSeconds",
+                n,
+                &inclusive_range_error(0, i32::MAX as i64),
+            ));
+            return errs;
+        }
+        (Some(n), Some(o)) if o < n => {
+            errs.push(Cause::invalid(
+                "spec.activeDeadlineSeconds",
+                n,
+                "must be less than or equal to previous value",
+            ));
+            return errs;
+        }
+        (None, Some(_)) => errs.push(invalid_raw(
+            "spec.activeDeadlineSeconds",
+            "null",
+            "must not update from a positive integer to nil value",
+        )),
+        _ => {}
+    }
+    // Tolerations: existing ones stay (their tolerationSeconds may change), new ones may be added.
+    let new_tols = arr_of(new, "tolerations");
+    for old_tol in arr_of(old, "tolerations") {
+        let strip = |t: &Value| {
+            let mut t = normalize(t);
+            if let Some(m) = t.as_object_mut() {
+                m.remove("tolerationSeconds");
+            }
+            t
+        };
+        if !new_tols.iter().any(|n| strip(n) == strip(old_tol)) {
+            errs.push(Cause::forbidden(
+                "spec.tolerations",
+                "existing toleration can not be modified except its tolerationSeconds",
+            ));
+            break;
+        }
+    }
+    // Everything else must be as it was.
+    let mut munged = new.clone();
+    for key in ["containers", "initContainers"] {
+        if let Some(list) = munged.get_mut(key).and_then(Value::as_array_mut) {
+            for (i, c) in list.iter_mut().enumerate() {
+                if let Some(img) = arr_of(old, key).get(i).and_then(|o| o.get("image")) {
+                    c["image"] = img.clone();
+                }
+            }
+        }
+    }
+    for key in ["activeDeadlineSeconds", "tolerations", "schedulingGates"] {
+        match old.get(key) {
+            Some(v) => munged[key] = v.clone(),
+            None => {
+                munged.as_object_mut().map(|m| m.remove(key));
+            }
+        }
+    }
+    // The binding and ephemeralcontainers subresources reach this check too (the seam has no
+    // notion of subresource): a first `nodeName` and added ephemeral containers are theirs.
+    if str_of(old, "nodeName").is_empty() {
+        match old.get("nodeName") {
+            Some(v) => munged["nodeName"] = v.clone(),
+            None => {
+                munged.as_object_mut().map(|m| m.remove("nodeName"));
+            }
+        }
+    }
+    let (old_eph, new_eph) = (
+        arr_of(old, "ephemeralContainers"),
+        arr_of(new, "ephemeralContainers"),
+    );
+    if new_eph.len() >= old_eph.len() && new_eph[..old_eph.len()] == *old_eph {
+        match old.get("ephemeralContainers") {
+            Some(v) => munged["ephemeralContainers"] = v.clone(),
+            None => {
+                munged
+                    .as_object_mut()
+                    .map(|m| m.remove("ephemeralContainers"));
+            }
+        }
+    }
+    let old_grace = old
+        .get("terminationGracePeriodSeconds")
+        .and_then(Value::as_i64);
+    let new_grace = munged
+        .get("terminationGracePeriodSeconds")
+        .and_then(Value::as_i64);
+    if old_grace.is_some_and(|g| g < 0) && new_grace == Some(1) {
+        munged["terminationGracePeriodSeconds"] = json!(old_grace);
+    }
+    let (a, b) = (normalize(old), normalize(&munged));
+    if a != b {
+        errs.push(Cause::forbidden(
+            "spec",
+            format!(
+                "pod updates may not change fields other than {UPDATABLE_POD_FIELDS}\n{}",
+                spec_diff(&a, &b, "core.PodSpec")
+            ),
+        ));
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created(pod: Value) -> Value {
+        let mut pod = pod;
+        PodStrategy.default(&mut pod);
+        PodStrategy.prepare_for_create(&mut pod);
+        pod
+    }
+
+    #[test]
+    fn minimal_pod_looks_like_a_real_cluster() {
+        let pod = created(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx", "namespace": "default"},
+            "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}}),
+        );
+        assert_eq!(
+            pod["spec"],
+            json!({
+                "containers": [{"name": "nginx", "image": "nginx", "imagePullPolicy": "Always", "resources": {},
+                    "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}],
+                "dnsPolicy": "ClusterFirst",
+                "enableServiceLinks": true,
+                "preemptionPolicy": "PreemptLowerPriority",
+                "priority": 0,
+                "restartPolicy": "Always",
+                "schedulerName": "default-scheduler",
+                "securityContext": {},
+                "serviceAccount": "default",
+                "serviceAccountName": "default",
+                "terminationGracePeriodSeconds": 30,
+                "tolerations": [
+                    {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
+                    {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}
+                ]
+            })
+        );
+        assert_eq!(
+            pod["status"],
+            json!({"phase": "Pending", "qosClass": "BestEffort"})
+        );
+        assert!(PodStrategy.validate(&pod).is_empty());
+    }
+
+    #[test]
+    fn qos_classes() {
+        let spec =
+            |res: Value| json!({"containers": [{"name": "a", "image": "x", "resources": res}]});
+        assert_eq!(qos_class(&spec(json!({}))), "BestEffort");
+        assert_eq!(
+            qos_class(&spec(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&spec(json!({"requests": {"cpu": "100m"}}))),
+            "Burstable"
+        );
+        assert_eq!(
+            qos_class(&spec(
+                json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+            )),
+            "Burstable"
+        );
+    }
+
+    #[test]
+    fn existing_tolerations_are_kept() {
+        let pod = created(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}],
+            "tolerations": [{"operator": "Exists"}]}}),
+        );
+        assert_eq!(pod["spec"]["tolerations"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn update_may_change_only_images() {
+        let old = created(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx:1", "ports": [{"containerPort": 80}]}]}}),
+        );
+        let mut new = old.clone();
+        new["spec"]["containers"][0]["image"] = json!("nginx:2");
+        assert!(PodStrategy.validate_update(&new, &old).is_empty());
+        new["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(8080);
+        let errs = PodStrategy.validate_update(&new, &old);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field, "spec");
+        assert!(errs[0].message.starts_with("Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)\n"));
+        assert!(errs[0]
+            .message
+            .contains("- \tcontainers[0].ports[0].containerPort: 80,"));
+        let mut fewer = old.clone();
+        fewer["spec"]["containers"] = json!([]);
+        assert_eq!(
+            PodStrategy.validate_update(&fewer, &old)[0].summary(),
+            "spec.containers: Forbidden: pod updates may not add or remove containers"
+        );
+    }
+
+    #[test]
+    fn binding_and_ephemeral_containers_pass() {
+        let old = created(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+        );
+        let mut new = old.clone();
+        new["spec"]["nodeName"] = json!("node-1");
+        new["spec"]["ephemeralContainers"] = json!([{"name": "debug", "image": "busybox"}]);
+        assert!(PodStrategy.validate_update(&new, &old).is_empty());
+        let mut moved = new.clone();
+        moved["spec"]["nodeName"] = json!("node-2");
+        assert_eq!(PodStrategy.validate_update(&moved, &new)[0].field, "spec");
+    }
+
+    #[test]
+    fn tolerations_may_only_be_added() {
+        let old = created(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+        );
+        let mut new = old.clone();
+        new["spec"]["tolerations"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "k", "operator": "Exists"}));
+        assert!(PodStrategy.validate_update(&new, &old).is_empty());
+        new["spec"]["tolerations"].as_array_mut().unwrap().remove(0);
+        assert_eq!(
+            PodStrategy.validate_update(&new, &old)[0].summary(),
+            "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"
+        );
+    }
+}

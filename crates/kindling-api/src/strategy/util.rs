@@ -1,0 +1,198 @@
+//! Small helpers the strategies share: reading and defaulting JSON fields, resource quantities,
+//! base64.
+
+use serde_json::{json, Map, Value};
+
+/// The string at `key`, or "".
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The array at `key` (empty if absent).
+pub fn arr_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// The object at `key`, created (or replaced, if not an object) when needed. `v` must be an
+/// object; anything else is turned into one.
+pub fn obj_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    let map = v.as_object_mut().expect("object");
+    let entry = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    entry
+}
+
+/// Sets `key` to `value` when absent or null.
+pub fn set_default(v: &mut Value, key: &str, value: Value) {
+    if let Some(map) = v.as_object_mut() {
+        let slot = map.entry(key.to_string()).or_insert(Value::Null);
+        if slot.is_null() {
+            *slot = value;
+        }
+    }
+}
+
+/// Sets a string `key` to `value` when absent, null or "".
+pub fn set_default_str(v: &mut Value, key: &str, value: &str) {
+    if let Some(map) = v.as_object_mut() {
+        let slot = map.entry(key.to_string()).or_insert(Value::Null);
+        if slot.is_null() || slot.as_str() == Some("") {
+            *slot = json!(value);
+        }
+    }
+}
+
+/// Each element of the array at `key`, mutably.
+pub fn each_mut(v: &mut Value, key: &str, mut f: impl FnMut(&mut Value)) {
+    if let Some(items) = v.get_mut(key).and_then(Value::as_array_mut) {
+        items.iter_mut().for_each(&mut f);
+    }
+}
+
+/// Whether a JSON value is absent, null, or an empty string, array or object.
+pub fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// Sorts the keys of an object (as Go prints maps), recursively not.
+pub fn sort_keys(v: &mut Value) {
+    if let Some(map) = v.as_object_mut() {
+        let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        map.extend(entries);
+    }
+}
+
+/// The regular expression upstream quotes when a quantity does not parse.
+pub const QUANTITY_FORMAT_MSG: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+/// A resource quantity (`500m`, `1Gi`, `2`, `1e3`) as a number, or `None` if malformed.
+pub fn parse_quantity(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || ((*c == '+' || *c == '-') && *i == 0)))
+        .map_or(s.len(), |(i, _)| i);
+    let (num, suffix) = s.split_at(split);
+    if num.is_empty() || num == "+" || num == "-" || num.matches('.').count() > 1 {
+        return None;
+    }
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        s if s.starts_with(['e', 'E']) => {
+            let exp: i32 = s[1..].parse().ok()?;
+            10f64.powi(exp)
+        }
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// The text of a quantity field (a JSON string, or a number some clients send).
+pub fn quantity_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 (padding optional), or `None` if malformed.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("500m"), Some(0.5));
+        assert_eq!(parse_quantity("1Gi"), Some(1073741824.0));
+        assert_eq!(parse_quantity("2"), Some(2.0));
+        assert_eq!(parse_quantity("1e3"), Some(1000.0));
+        assert_eq!(parse_quantity("-1"), Some(-1.0));
+        assert_eq!(parse_quantity("abc"), None);
+        assert_eq!(parse_quantity("1Gb"), None);
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for s in ["", "a", "ab", "abc", "hello world"] {
+            let e = base64_encode(s.as_bytes());
+            assert_eq!(base64_decode(&e).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64_encode(b"admin"), "YWRtaW4=");
+        assert_eq!(base64_decode("!!"), None);
+    }
+}

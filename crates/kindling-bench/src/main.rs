@@ -1,0 +1,269 @@
+//! `kindling-bench apiserver`: starts the release `kindling apiserver` as its own process and
+//! measures it with kube-rs: creates/s, gets/s, write latency, LIST of 10 000 pods, watch lag with
+//! 100 watchers, and the server's RSS. The floor (fsync latency, an HTTPS round trip to /version)
+//! is measured in the same run.
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PODS: usize = 10_000;
+const CONCURRENCY: usize = 32;
+const WATCHERS: usize = 100;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let what = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "apiserver".into());
+    match what.as_str() {
+        "apiserver" => apiserver().await,
+        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver"),
+    }
+}
+
+fn kindling_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let bin = exe
+        .parent()
+        .context("bench binary has a directory")?
+        .join("kindling");
+    anyhow::ensure!(
+        bin.exists(),
+        "{} not found: cargo build --release -p kindling first",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn client(dir: &Path) -> Result<kube::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(kc) = kube::config::Kubeconfig::read_from(dir.join("admin.kubeconfig")) {
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+            let c = kube::Client::try_from(config)?;
+            if c.apiserver_version().await.is_ok() {
+                return Ok(c);
+            }
+        }
+        anyhow::ensure!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn pod(name: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"app": "bench", "shard": (name.len() % 7).to_string()}},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sh", "-c", "sleep 3600"],
+                  "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]},
+    }))
+    .expect("pod literal is valid")
+}
+
+/// fsync of a 4 KiB append, p50 over 200 tries: the floor of any durable write.
+fn fsync_floor(dir: &Path) -> Duration {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("fsync-probe"))
+        .unwrap();
+    let mut samples: Vec<Duration> = (0..200)
+        .map(|_| {
+            let t = Instant::now();
+            f.write_all(&[0u8; 4096]).unwrap();
+            f.sync_data().unwrap();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    percentile(&samples, 0.5)
+}
+
+async fn apiserver() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(kindling_binary()?)
+        .args(["apiserver", "--data-dir"])
+        .arg(dir.path())
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let _server = Server(child);
+    let c = client(dir.path()).await?;
+    println!(
+        "kindling API server benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!("floor: fsync 4 KiB p50 {}", ms(fsync_floor(dir.path())));
+    let mut rtt: Vec<Duration> = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        c.apiserver_version().await?;
+        rtt.push(t.elapsed());
+    }
+    rtt.sort();
+    println!(
+        "floor: HTTPS GET /version p50 {} p99 {}",
+        ms(percentile(&rtt, 0.5)),
+        ms(percentile(&rtt, 0.99))
+    );
+    println!("server RSS idle: {:.1} MiB", rss_mib(pid));
+
+    let pods: Api<Pod> = Api::default_namespaced(c.clone());
+    // Watchers first, so their lag is measured during the create load.
+    let (lag_tx, mut lag_rx) = tokio::sync::mpsc::unbounded_channel::<Duration>();
+    let start_rv = pods
+        .list_metadata(&ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let created_at = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        Instant,
+    >::new()));
+    for _ in 0..WATCHERS {
+        let (pods, tx, created_at, rv) = (
+            pods.clone(),
+            lag_tx.clone(),
+            created_at.clone(),
+            start_rv.clone(),
+        );
+        tokio::spawn(async move {
+            let Ok(stream) = pods.watch(&WatchParams::default().timeout(290), &rv).await else {
+                return;
+            };
+            let mut stream = stream.boxed();
+            while let Some(Ok(ev)) = stream.next().await {
+                if let WatchEvent::Added(p) = ev {
+                    let name = p.metadata.name.unwrap_or_default();
+                    if let Some(t) = created_at.lock().unwrap().get(&name) {
+                        let _ = tx.send(t.elapsed());
+                    }
+                }
+            }
+        });
+    }
+    drop(lag_tx);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let t0 = Instant::now();
+    let latencies = futures::stream::iter(0..PODS)
+        .map(|i| {
+            let (pods, created_at) = (pods.clone(), created_at.clone());
+            async move {
+                let name = format!("bench-{i:05}");
+                let t = Instant::now();
+                created_at.lock().unwrap().insert(name.clone(), t);
+                pods.create(&PostParams::default(), &pod(&name))
+                    .await
+                    .map(|_| t.elapsed())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let elapsed = t0.elapsed();
+    let mut lat: Vec<Duration> = latencies.into_iter().collect::<Result<_, _>>()?;
+    lat.sort();
+    println!(
+        "creates: {PODS} pods in {:.2} s = {:.0} creates/s (concurrency {CONCURRENCY}); write latency p50 {} p99 {}",
+        elapsed.as_secs_f64(),
+        PODS as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99))
+    );
+
+    let t0 = Instant::now();
+    let gets = 5_000;
+    let results = futures::stream::iter(0..gets)
+        .map(|i| {
+            let pods = pods.clone();
+            async move {
+                pods.get(&format!("bench-{:05}", i % PODS))
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    println!(
+        "gets: {:.0} gets/s",
+        gets as f64 / t0.elapsed().as_secs_f64()
+    );
+
+    let mut list_times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let list = pods.list(&ListParams::default()).await?;
+        anyhow::ensure!(list.items.len() == PODS, "listed {} pods", list.items.len());
+        list_times.push(t.elapsed());
+    }
+    list_times.sort();
+    println!("LIST of {PODS} pods: {} (best of 3)", ms(list_times[0]));
+
+    // Watch lag: every watcher saw every create.
+    let mut lags = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while lags.len() < PODS * WATCHERS {
+        match tokio::time::timeout_at(deadline, lag_rx.recv()).await {
+            Ok(Some(l)) => lags.push(l),
+            _ => break,
+        }
+    }
+    lags.sort();
+    println!(
+        "watch: {WATCHERS} watchers received {} of {} events; lag p50 {} p99 {}",
+        lags.len(),
+        PODS * WATCHERS,
+        ms(percentile(&lags, 0.5)),
+        ms(percentile(&lags, 0.99))
+    );
+    println!(
+        "server RSS with {PODS} pods stored and {WATCHERS} watchers: {:.1} MiB",
+        rss_mib(pid)
+    );
+    Ok(())
+}
