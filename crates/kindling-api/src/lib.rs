@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod fields;
 pub mod meta;
 pub mod patch;
+pub mod proto;
 pub mod schema;
 pub mod selector;
 pub mod status;

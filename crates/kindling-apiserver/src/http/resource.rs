@@ -9,6 +9,7 @@ use crate::Server;
 use axum::body::Body;
 use axum::http::{header, Method, Response, StatusCode};
 use kindling_api::patch::{self, PatchType};
+use kindling_api::proto;
 use kindling_api::selector;
 use kindling_api::table::{self, IncludeObject};
 use kindling_api::{catalog, fields, ApiError, ResourceType};
@@ -210,7 +211,7 @@ fn delete_options(
         ..Default::default()
     };
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let v = patch::yaml_or_json_to_value(&body)?;
+        let v = any_body(&body)?;
         opts.merge_body(&v)?;
     }
     Ok(opts)
@@ -235,6 +236,10 @@ pub fn decode_body(
         })?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             patch::yaml_or_json_to_value(&body)?
+        }
+        // kubectl's typed commands (`create configmap`, `create deployment`, …) send protobuf.
+        m if proto::is_protobuf_media_type(m) => {
+            proto::decode_protobuf_body_as(&body, &rt.api_version(), rt.kind)?
         }
         other => return Err(ApiError::unsupported_media_type(other)),
     };
@@ -356,4 +361,14 @@ pub async fn patch(
     let mut resp = json_response(status, &result);
     add_warnings(&mut resp, &warnings.into_inner().unwrap());
     Ok(resp)
+}
+
+/// A body of a subresource or option type, in whichever encoding it came (protobuf envelopes
+/// start with their magic bytes; JSON is YAML).
+pub fn any_body(body: &[u8]) -> Result<Value, ApiError> {
+    if body.starts_with(proto::MAGIC) {
+        proto::decode_protobuf_body(body)
+    } else {
+        patch::yaml_or_json_to_value(body)
+    }
 }

@@ -146,7 +146,7 @@ async fn scale(
             let Some(cur) = cur else { return Ok(None) };
             let current_scale = scale_of(rt, cur);
             let new_scale = if method == Method::PUT {
-                patch::yaml_or_json_to_value(&body)?
+                super::resource::any_body(&body)?
             } else {
                 match PatchType::from_content_type(&content_type) {
                     Some(PatchType::Json) => patch::apply_json_patch(&current_scale, &body)?,
@@ -188,7 +188,7 @@ async fn bind(
     name: &str,
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
-    let body = patch::yaml_or_json_to_value(&read_body(call.body).await?)?;
+    let body = super::resource::any_body(&read_body(call.body).await?)?;
     let node = body["target"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())
@@ -260,7 +260,7 @@ async fn finalize(
     name: &str,
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
-    let body = patch::yaml_or_json_to_value(&read_body(call.body).await?)?;
+    let body = super::resource::any_body(&read_body(call.body).await?)?;
     let finalizers = body["spec"]["finalizers"].clone();
     let ctx = write_context_plain();
     let updated = server
