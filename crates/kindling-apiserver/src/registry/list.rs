@@ -27,6 +27,25 @@ impl ListOptions {
 /// Keys read per store call while filling a page.
 const SCAN_BATCH: usize = 500;
 
+/// What a list found besides its items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListMeta {
+    /// The revision every page of this list is read at.
+    pub revision: Revision,
+    /// Set when more items follow (`limit` was reached).
+    pub continue_token: Option<String>,
+}
+
+impl ListMeta {
+    pub fn to_json(&self) -> Value {
+        let mut metadata = json!({"resourceVersion": self.revision.to_string()});
+        if let Some(c) = &self.continue_token {
+            metadata["continue"] = json!(c);
+        }
+        metadata
+    }
+}
+
 impl Registry {
     /// A `<Kind>List` of the matching objects.
     pub async fn list(
@@ -35,8 +54,62 @@ impl Registry {
         ns: Option<&str>,
         opts: &ListOptions,
     ) -> Result<Value, ApiError> {
+        let mut items = Vec::new();
+        let meta = self
+            .scan(rt, ns, opts, |obj| {
+                items.push(obj);
+                Ok(())
+            })
+            .await?;
+        Ok(json!({
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version(),
+            "metadata": meta.to_json(),
+            "items": items,
+        }))
+    }
+
+    /// Calls `visit` with each matching object in key order (see [`Scan`]).
+    pub async fn scan(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+        mut visit: impl FnMut(Value) -> Result<(), ApiError>,
+    ) -> Result<ListMeta, ApiError> {
+        let mut scan = Scan::new(self.clone(), rt, ns, opts.clone())?;
+        while let Some(batch) = scan.next_batch().await? {
+            for obj in batch {
+                visit(obj)?;
+            }
+        }
+        Ok(scan.meta())
+    }
+}
+
+/// A list read batch by batch at one revision, so that a large list never holds every decoded
+/// object at once (and a response can be streamed while the store is read).
+pub struct Scan {
+    registry: Registry,
+    prefix: String,
+    opts: ListOptions,
+    start_after: Option<String>,
+    revision: Option<Revision>,
+    matched: usize,
+    more: bool,
+    last_key: Option<String>,
+    done: bool,
+}
+
+impl Scan {
+    pub fn new(
+        registry: Registry,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        opts: ListOptions,
+    ) -> Result<Scan, ApiError> {
         let prefix = key_prefix(rt, ns);
-        let (mut start_after, mut revision) = match &opts.continue_token {
+        let (start_after, mut revision) = match &opts.continue_token {
             Some(token) => {
                 let (rev, start) = decode_continue(token)?;
                 (Some(format!("{prefix}{start}")), Some(rev))
@@ -44,57 +117,74 @@ impl Registry {
             None => (None, None),
         };
         if revision.is_none() {
-            revision = exact_revision(opts)?;
+            revision = exact_revision(&opts)?;
         }
-        let limit = opts.limit.filter(|l| *l > 0);
-        let mut items = Vec::new();
-        let mut more = false;
-        let mut last_key = None;
-        loop {
-            let batch = if limit.is_some() { SCAN_BATCH } else { 0 };
-            let (p, after) = (prefix.clone(), start_after.clone());
-            let page = self
-                .blocking(move |s| s.list(&p, after.as_deref(), batch, revision))
-                .await
-                .map_err(|e| match e {
-                    StoreError::Compacted { .. } if opts.continue_token.is_some() => {
-                        expired_continue()
-                    }
-                    other => store_error(other),
-                })?;
-            revision = Some(page.revision);
-            let mut stopped_early = false;
-            for (i, kv) in page.items.iter().enumerate() {
-                let obj = decode(kv)?;
-                if opts.matches(&obj) {
-                    items.push(obj);
-                }
-                last_key = Some(kv.key.clone());
-                if limit.is_some_and(|l| items.len() >= l) {
-                    more = page.more || i + 1 < page.items.len();
-                    stopped_early = true;
-                    break;
-                }
-            }
-            if stopped_early || !page.more {
-                break;
-            }
-            start_after = last_key.clone();
+        Ok(Scan {
+            registry,
+            prefix,
+            opts,
+            start_after,
+            revision,
+            matched: 0,
+            more: false,
+            last_key: None,
+            done: false,
+        })
+    }
+
+    /// The next matching objects, or `None` when the list is complete.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Value>>, ApiError> {
+        if self.done {
+            return Ok(None);
         }
-        let revision = revision.unwrap_or(0);
-        let mut metadata = json!({"resourceVersion": revision.to_string()});
-        if more {
-            if let Some(key) = &last_key {
-                let start = key.strip_prefix(&prefix).unwrap_or(key);
-                metadata["continue"] = json!(encode_continue(revision, start));
+        let (p, after, revision) = (self.prefix.clone(), self.start_after.clone(), self.revision);
+        let continued = self.opts.continue_token.is_some();
+        let page = self
+            .registry
+            .blocking(move |s| s.list(&p, after.as_deref(), SCAN_BATCH, revision))
+            .await
+            .map_err(|e| match e {
+                StoreError::Compacted { .. } if continued => expired_continue(),
+                other => store_error(other),
+            })?;
+        self.revision = Some(page.revision);
+        let limit = self.opts.limit.filter(|l| *l > 0);
+        let mut out = Vec::new();
+        for (i, kv) in page.items.iter().enumerate() {
+            let obj = decode(kv)?;
+            if self.opts.matches(&obj) {
+                out.push(obj);
+                self.matched += 1;
+            }
+            self.last_key = Some(kv.key.clone());
+            if limit.is_some_and(|l| self.matched >= l) {
+                self.more = page.more || i + 1 < page.items.len();
+                self.done = true;
+                return Ok(Some(out));
             }
         }
-        Ok(json!({
-            "kind": rt.list_kind,
-            "apiVersion": rt.api_version(),
-            "metadata": metadata,
-            "items": items,
-        }))
+        if page.more {
+            self.start_after = self.last_key.clone();
+        } else {
+            self.done = true;
+        }
+        Ok(Some(out))
+    }
+
+    /// The list's metadata; complete once `next_batch` returned `None`.
+    pub fn meta(&self) -> ListMeta {
+        let revision = self.revision.unwrap_or(0);
+        let continue_token = match (&self.last_key, self.more) {
+            (Some(key), true) => Some(encode_continue(
+                revision,
+                key.strip_prefix(&self.prefix).unwrap_or(key),
+            )),
+            _ => None,
+        };
+        ListMeta {
+            revision,
+            continue_token,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ mod watch;
 
 pub use create::WriteContext;
 pub use delete::DeleteOptions;
-pub use list::ListOptions;
+pub use list::{ListMeta, ListOptions, Scan};
 pub use update::UpdateKind;
 pub use watch::{WatchEvent, WatchOptions};
 

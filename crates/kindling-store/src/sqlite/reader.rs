@@ -11,7 +11,7 @@ use super::schema::{self, DbResultExt};
 use crate::{Event, KeyValue, ListPage, Result, Revision, StoreError};
 
 /// Idle read connections kept for reuse; more are opened on demand when callers overlap.
-const MAX_IDLE_READERS: usize = 8;
+const MAX_IDLE_READERS: usize = 4;
 
 pub(super) struct ReadPool {
     path: PathBuf,

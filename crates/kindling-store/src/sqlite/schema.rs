@@ -95,7 +95,7 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = OFF;
-         PRAGMA cache_size = -16384;
+         PRAGMA cache_size = -4096;
          PRAGMA journal_size_limit = 67108864;",
     )
     .db()?;
@@ -133,7 +133,7 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).db()?;
     conn.busy_timeout(BUSY_TIMEOUT).db()?;
-    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -1024;")
         .db()?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
