@@ -31,8 +31,35 @@ pub struct Call {
     pub identity: Identity,
 }
 
+/// Requests served at once (watches excepted), as upstream's max-in-flight limit: beyond it a
+/// client gets 429 with Retry-After instead of the server queueing without bound.
+pub const MAX_IN_FLIGHT: usize = 600;
+
+fn in_flight() -> &'static tokio::sync::Semaphore {
+    static LIMIT: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    LIMIT.get_or_init(|| tokio::sync::Semaphore::new(MAX_IN_FLIGHT))
+}
+
 /// Serves one request.
 pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
+    let long_running = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"))
+        || req.uri().path().contains("/watch/");
+    let _permit = if long_running {
+        None
+    } else {
+        match in_flight().try_acquire() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                return error_response(&ApiError::too_many_requests(
+                    "Too many requests, please try again later.",
+                    1,
+                ))
+            }
+        }
+    };
     let identity = req
         .extensions()
         .get::<Identity>()

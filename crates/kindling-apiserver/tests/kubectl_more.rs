@@ -1,0 +1,280 @@
+//! More of S7 with the real kubectl: watch, describe, edit, diff, proxy, paging, strict field
+//! validation, namespaces.
+
+mod common;
+use common::{rows, text, TestServer};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: NAME\ndata:\n  k: v\n";
+
+fn cm(name: &str) -> String {
+    CM.replace("NAME", name)
+}
+
+/// Kills a background kubectl when the test ends, even on failure.
+struct Background(std::process::Child);
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_kubectl(s: &TestServer, args: &[&str]) -> (Background, mpsc::Receiver<String>) {
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", &s.kubeconfig)
+        .env("HOME", s.kubeconfig.parent().unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (Background(child), rx)
+}
+
+fn next_line(rx: &mpsc::Receiver<String>) -> String {
+    rx.recv_timeout(Duration::from_secs(15))
+        .expect("kubectl printed a line in time")
+}
+
+#[test]
+fn get_watch_prints_changes() {
+    let s = TestServer::start();
+    s.apply(&cm("first"));
+    let (_bg, rx) = spawn_kubectl(&s, &["get", "configmaps", "-w", "--output-watch-events"]);
+    let header = next_line(&rx);
+    assert!(
+        header.starts_with("EVENT") && header.contains("NAME") && header.contains("DATA"),
+        "{header}"
+    );
+    let mut seen = vec![next_line(&rx), next_line(&rx)];
+    seen.sort();
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("ADDED") && l.contains("first")),
+        "{seen:?}"
+    );
+    s.apply(&cm("second"));
+    let line = next_line(&rx);
+    assert!(
+        line.starts_with("ADDED") && line.contains("second"),
+        "{line}"
+    );
+    s.ok(&["label", "cm", "second", "x=y"]);
+    let line = next_line(&rx);
+    assert!(
+        line.starts_with("MODIFIED") && line.contains("second"),
+        "{line}"
+    );
+    s.ok(&["delete", "cm", "second"]);
+    let line = next_line(&rx);
+    assert!(
+        line.starts_with("DELETED") && line.contains("second"),
+        "{line}"
+    );
+}
+
+#[test]
+fn describe_shows_fields() {
+    let s = TestServer::start();
+    s.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox:1.36",
+        "--replicas=2",
+    ]);
+    let out = s.ok(&["describe", "deployment", "web"]);
+    for want in [
+        "Name:                   web",
+        "Namespace:              default",
+        "Replicas:               2 desired",
+        "StrategyType:           RollingUpdate",
+        "Image:         busybox:1.36",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    let out = s.ok(&["describe", "namespace", "default"]);
+    assert!(out.contains("Status:       Active"), "{out}");
+}
+
+#[test]
+fn edit_with_an_editor() {
+    let s = TestServer::start();
+    s.apply(&cm("conf"));
+    let out = s.kubectl_with(
+        &["edit", "cm", "conf"],
+        None,
+        &[("KUBE_EDITOR", "sed -i s/k:\\ v/k:\\ edited/")],
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "configmap/conf edited",
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        s.ok(&["get", "cm", "conf", "-o", "jsonpath={.data.k}"]),
+        "edited"
+    );
+    let out = s.kubectl_with(&["edit", "cm", "conf"], None, &[("KUBE_EDITOR", "true")]);
+    assert!(
+        text(&out.stderr).contains("Edit cancelled, no changes made."),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn diff_shows_what_apply_would_change() {
+    let s = TestServer::start();
+    s.apply(&cm("conf"));
+    let same = s.kubectl_stdin(&["diff", "-f", "-"], &cm("conf"));
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stdout));
+    let changed = s.kubectl_stdin(&["diff", "-f", "-"], &cm("conf").replace("k: v", "k: w"));
+    assert_eq!(changed.status.code(), Some(1), "{}", text(&changed.stderr));
+    let d = text(&changed.stdout);
+    assert!(d.contains("-  k: v") && d.contains("+  k: w"), "{d}");
+    assert!(
+        !d.contains("resourceVersion") && !d.contains("generation"),
+        "only the data differs:\n{d}"
+    );
+    // Nothing was written.
+    assert_eq!(
+        s.ok(&["get", "cm", "conf", "-o", "jsonpath={.data.k}"]),
+        "v"
+    );
+}
+
+#[test]
+fn strict_field_validation_rejects_typos() {
+    let s = TestServer::start();
+    let typo = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: t\n  labelz: {a: b}\n";
+    let out = s.kubectl_stdin(&["apply", "-f", "-"], typo);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("strict decoding error: unknown field \"metadata.labelz\""),
+        "{err}"
+    );
+    let out = s.kubectl_stdin(&["apply", "--validate=false", "-f", "-"], typo);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "configmap/t created",
+        "{}",
+        text(&out.stderr)
+    );
+    let out = s.kubectl_stdin(
+        &["create", "--validate=warn", "-f", "-"],
+        &typo.replace("name: t", "name: u"),
+    );
+    assert!(
+        text(&out.stderr).contains("unknown field \"metadata.labelz\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn paging_returns_everything_once() {
+    let s = TestServer::start();
+    let mut all = String::new();
+    for i in 0..25 {
+        all.push_str(&cm(&format!("cm-{i:02}")));
+        all.push_str("---\n");
+    }
+    s.apply(&all);
+    let out = s.ok(&["get", "cm", "--chunk-size=7", "-o", "name"]);
+    let names: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("configmap/cm-"))
+        .collect();
+    assert_eq!(names.len(), 25, "{out}");
+    let table = rows(&s.ok(&["get", "cm", "--chunk-size=4"]));
+    assert_eq!(table.iter().filter(|r| r[0].starts_with("cm-")).count(), 25);
+}
+
+#[test]
+fn proxy_serves_the_api() {
+    let s = TestServer::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_bg, rx) = spawn_kubectl(&s, &["proxy", &format!("--port={port}")]);
+    assert!(next_line(&rx).contains("Starting to serve"));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /api/v1/namespaces/default/services HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).unwrap();
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\"ServiceList\"") && body.contains("\"kubernetes\""),
+        "{body}"
+    );
+}
+
+#[test]
+fn namespaces_scope_and_deletion() {
+    let s = TestServer::start();
+    s.ok(&["create", "namespace", "team-a"]);
+    s.ok(&[
+        "create",
+        "configmap",
+        "c",
+        "-n",
+        "team-a",
+        "--from-literal=a=b",
+    ]);
+    let all = rows(&s.ok(&["get", "cm", "-A"]));
+    assert_eq!(all[0][..2], ["NAMESPACE".to_string(), "NAME".to_string()]);
+    assert!(all.iter().any(|r| r[0] == "team-a" && r[1] == "c"));
+    // Every namespace gets its default ServiceAccount and root CA.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !s
+        .ok(&["get", "sa", "-n", "team-a", "-o", "name"])
+        .contains("serviceaccount/default")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "default ServiceAccount never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        s.ok(&["delete", "namespace", "team-a"]).trim(),
+        "namespace \"team-a\" deleted"
+    );
+    let err = s.fails(&["get", "namespace", "team-a"]);
+    assert!(err.contains("NotFound"), "{err}");
+    let err = s.fails(&[
+        "create",
+        "configmap",
+        "d",
+        "-n",
+        "team-a",
+        "--from-literal=a=b",
+    ]);
+    assert!(err.contains("namespaces \"team-a\" not found"), "{err}");
+}
