@@ -48,6 +48,11 @@ pub struct Config {
     /// The Service IP range (first address is the `kubernetes` Service).
     pub service_cidr: String,
     pub node_port_range: std::ops::RangeInclusive<u16>,
+    /// The address other nodes and the `kubernetes` Service's Endpoints use to reach this server
+    /// (defaults to the bound address, or 127.0.0.1 when bound to all interfaces).
+    pub advertise_address: Option<std::net::IpAddr>,
+    /// Where the cluster CA lives when it is shared with other nodes (default `<data_dir>/pki`).
+    pub pki_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -58,6 +63,8 @@ impl Config {
             extra_sans: Vec::new(),
             service_cidr: "10.96.0.0/12".into(),
             node_port_range: 30000..=32767,
+            advertise_address: None,
+            pki_dir: None,
         }
     }
 }

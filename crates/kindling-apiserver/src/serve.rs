@@ -40,7 +40,7 @@ impl Drop for RunningServer {
 /// Starts a server as configured; returns once it accepts connections.
 pub async fn start(config: Config) -> Result<RunningServer> {
     ensure_dir(&config.data_dir)?;
-    let pki_dir = config.data_dir.join("pki");
+    let pki_dir = config.pki_dir.clone().unwrap_or_else(|| config.data_dir.join("pki"));
     let ca = pki::Ca::load_or_create(&pki_dir)?;
     let listener = TcpListener::bind(config.bind)
         .await
@@ -62,7 +62,11 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
     );
     rebuild_allocations(&registry).await?;
-    bootstrap::run(&registry, address)
+    let advertise = SocketAddr::new(
+        config.advertise_address.unwrap_or(if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() }),
+        address.port(),
+    );
+    bootstrap::run(&registry, advertise)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     tokio::spawn(namespaces::run(registry.clone(), ca.pair.cert_pem.clone()));
@@ -111,6 +115,11 @@ fn serving_names(config: &Config, address: SocketAddr) -> (Vec<String>, Vec<IpAd
     let mut ips: Vec<IpAddr> = vec![IpAddr::from([127, 0, 0, 1])];
     if !address.ip().is_unspecified() && !ips.contains(&address.ip()) {
         ips.push(address.ip());
+    }
+    if let Some(ip) = config.advertise_address {
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
     }
     if let Ok(cidr) = Cidr::parse(&config.service_cidr) {
         ips.push(IpAddr::V4(cidr.nth(1)));

@@ -1,0 +1,169 @@
+//! The node agent's registration and heartbeat: the Node object with its labels, taints,
+//! addresses, capacity and conditions; a Lease in kube-node-lease renewed every 10 s; the pod
+//! network's CNI config once the node has a podCIDR.
+
+use crate::config::{NodeConfig, Role};
+use crate::{cni, containerd, sysinfo};
+use anyhow::Result;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{json, Value};
+use std::net::IpAddr;
+use std::time::Duration;
+
+const HEARTBEAT: Duration = Duration::from_secs(10);
+const LEASE_SECONDS: i32 = 40;
+pub const KUBELET_VERSION: &str = kindling_apiserver::KUBERNETES_VERSION;
+
+pub struct Agent {
+    nodes: Api<Node>,
+    leases: Api<Lease>,
+    config: NodeConfig,
+    ip: IpAddr,
+}
+
+impl Agent {
+    pub fn new(client: kube::Client, config: NodeConfig, ip: IpAddr) -> Agent {
+        Agent {
+            nodes: Api::all(client.clone()),
+            leases: Api::namespaced(client, "kube-node-lease"),
+            config,
+            ip,
+        }
+    }
+
+    /// Registers the node, then keeps its lease and status fresh, forever.
+    pub async fn run(self) {
+        while let Err(e) = self.register().await {
+            tracing::warn!("registering node {}: {e:#}", self.config.name);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        loop {
+            if let Err(e) = self.heartbeat().await {
+                tracing::warn!("node heartbeat: {e:#}");
+            }
+            tokio::time::sleep(HEARTBEAT).await;
+        }
+    }
+
+    fn labels(&self) -> Value {
+        let mut labels = json!({
+            "kubernetes.io/hostname": self.config.name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": sysinfo::go_arch(),
+            "beta.kubernetes.io/os": "linux",
+            "beta.kubernetes.io/arch": sysinfo::go_arch(),
+        });
+        if self.config.role == Role::ControlPlane {
+            labels["node-role.kubernetes.io/control-plane"] = json!("");
+            labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("");
+        }
+        for (k, v) in &self.config.labels {
+            labels[k] = json!(v);
+        }
+        labels
+    }
+
+    async fn register(&self) -> Result<()> {
+        let node: Node = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": self.config.name, "labels": self.labels(),
+                         "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+            "spec": {"taints": self.config.taints},
+        }))?;
+        match self.nodes.create(&PostParams::default(), &node).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                // Back after a restart: labels may have changed; taints others added stay.
+                let patch = json!({"metadata": {"labels": self.labels()}});
+                self.nodes.patch(&self.config.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.heartbeat().await
+    }
+
+    async fn heartbeat(&self) -> Result<()> {
+        self.renew_lease().await?;
+        let node = self.nodes.get(&self.config.name).await?;
+        if self.config.default_cni {
+            if let Some(cidr) = node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref()) {
+                cni::ensure_config(cidr)?;
+            }
+        }
+        let status = self.status().await;
+        self.nodes
+            .patch_status(&self.config.name, &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
+            .await?;
+        Ok(())
+    }
+
+    async fn renew_lease(&self) -> Result<()> {
+        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let lease = json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.config.name, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": self.config.name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now},
+        });
+        let params = PatchParams::apply("kindling-node").force();
+        self.leases.patch(&self.config.name, &params, &Patch::Apply(&lease)).await?;
+        Ok(())
+    }
+
+    /// Ready only when containerd answers and a CNI config exists, as the kubelet reports it.
+    async fn status(&self) -> Value {
+        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let runtime_ok = containerd::answers().await;
+        let network_ok = cni::config_present();
+        let (ready, reason, message) = match (runtime_ok, network_ok) {
+            (true, true) => ("True", "KubeletReady", "kubelet is posting ready status".to_string()),
+            (false, _) => ("False", "KubeletNotReady", "container runtime is down".to_string()),
+            (true, false) => (
+                "False",
+                "KubeletNotReady",
+                "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized".to_string(),
+            ),
+        };
+        let condition = |type_: &str, status: &str, reason: &str, message: &str| {
+            json!({"type": type_, "status": status, "reason": reason, "message": message,
+                   "lastHeartbeatTime": now, "lastTransitionTime": now})
+        };
+        let cpus = sysinfo::cpus();
+        let memory_ki = sysinfo::memory_bytes() / 1024;
+        let storage_ki = sysinfo::ephemeral_storage_bytes() / 1024;
+        let capacity = json!({
+            "cpu": cpus.to_string(), "memory": format!("{memory_ki}Ki"),
+            "ephemeral-storage": format!("{storage_ki}Ki"), "pods": "110", "hugepages-2Mi": "0",
+        });
+        json!({
+            "capacity": capacity,
+            "allocatable": capacity,
+            "conditions": [
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                condition("Ready", ready, reason, &message),
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": self.ip.to_string()},
+                {"type": "Hostname", "address": self.config.name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": sysinfo::machine_id(),
+                "systemUUID": sysinfo::machine_id(),
+                "bootID": sysinfo::boot_id(),
+                "kernelVersion": sysinfo::kernel_version(),
+                "osImage": sysinfo::os_image(),
+                "containerRuntimeVersion": sysinfo::container_runtime_version(),
+                "kubeletVersion": KUBELET_VERSION,
+                "kubeProxyVersion": KUBELET_VERSION,
+                "operatingSystem": "linux",
+                "architecture": sysinfo::go_arch(),
+            },
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! What the host tells a node: written by `kindling create cluster` to `/kindling/node.json` in
+//! every node container, read by `kindling node` at every start.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the host puts the node's files.
+pub const KINDLING_DIR: &str = "/kindling";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    ControlPlane,
+    Worker,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeConfig {
+    pub cluster: String,
+    /// The node (and container, and host) name, e.g. `kind-control-plane`.
+    pub name: String,
+    pub role: Role,
+    /// The API server URL this node's agent uses (a control-plane node name or the load balancer
+    /// on the cluster network, resolved by Docker's DNS).
+    pub api_server_url: String,
+    pub pod_subnet: String,
+    pub service_subnet: String,
+    /// False when the config says `disableDefaultCNI: true`: then the node stays NotReady until
+    /// someone installs a CNI config, as with kind.
+    pub default_cni: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Node taints, as Kubernetes JSON (`{key, value, effect}`).
+    #[serde(default)]
+    pub taints: Vec<serde_json::Value>,
+    /// Set on control-plane nodes.
+    #[serde(default)]
+    pub control_plane: Option<ControlPlaneConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlPlaneConfig {
+    /// Extra names/addresses for the serving certificate (apiServerAddress, certSANs, the load
+    /// balancer).
+    #[serde(default)]
+    pub cert_sans: Vec<String>,
+    /// `service-node-port-range` as `30000-32767`.
+    #[serde(default)]
+    pub node_port_range: Option<String>,
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
+        let raw = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        serde_json::from_slice(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// Files under [`KINDLING_DIR`].
+pub fn kindling_path(name: &str) -> PathBuf {
+    Path::new(KINDLING_DIR).join(name)
+}

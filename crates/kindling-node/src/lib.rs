@@ -1,0 +1,54 @@
+//! `kindling node`: the program every node container runs as PID 1.
+//!
+//! Order of a start: reap orphans (we are init), start containerd and import the images the node
+//! image ships, on control-plane nodes start the API server and controllers, then the node agent
+//! registers the Node and keeps it fresh. SIGTERM ends it all.
+
+pub mod agent;
+pub mod cni;
+pub mod config;
+pub mod containerd;
+pub mod controlplane;
+pub mod init;
+pub mod ipam;
+pub mod sysinfo;
+
+use anyhow::{Context, Result};
+use config::{kindling_path, NodeConfig, Role};
+use std::path::Path;
+
+/// Runs the node until SIGTERM.
+pub async fn run() -> Result<()> {
+    init::spawn_reaper_if_init();
+    let config = NodeConfig::load(&kindling_path("node.json"))?;
+    let ip = sysinfo::node_ip(&config.name).context("finding this node's IP in /etc/hosts")?;
+    prepare_kernel();
+    containerd::start().await?;
+    containerd::import_images(&kindling_path("images")).context("importing the node image's images")?;
+    tokio::spawn(containerd::supervise());
+    let _control_plane = match config.role {
+        Role::ControlPlane => Some(controlplane::start(&config, ip).await?),
+        Role::Worker => None,
+    };
+    let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
+    tokio::spawn(agent::Agent::new(client, config, ip).run());
+    init::shutdown_signal().await;
+    Ok(())
+}
+
+/// Forwarding and bridged traffic through iptables, as pods and services need.
+fn prepare_kernel() {
+    for (path, value) in [("/proc/sys/net/ipv4/ip_forward", "1"), ("/proc/sys/net/ipv4/conf/all/route_localnet", "1")] {
+        if let Err(e) = std::fs::write(path, value) {
+            tracing::warn!("setting {path}: {e}");
+        }
+    }
+}
+
+/// A kube client from a kubeconfig file (the node's identity, or the admin's).
+pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}
