@@ -40,7 +40,10 @@ impl Drop for RunningServer {
 /// Starts a server as configured; returns once it accepts connections.
 pub async fn start(config: Config) -> Result<RunningServer> {
     ensure_dir(&config.data_dir)?;
-    let pki_dir = config.pki_dir.clone().unwrap_or_else(|| config.data_dir.join("pki"));
+    let pki_dir = config
+        .pki_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("pki"));
     let ca = pki::Ca::load_or_create(&pki_dir)?;
     let listener = TcpListener::bind(config.bind)
         .await
@@ -63,7 +66,13 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     );
     rebuild_allocations(&registry).await?;
     let advertise = SocketAddr::new(
-        config.advertise_address.unwrap_or(if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() }),
+        config
+            .advertise_address
+            .unwrap_or(if address.ip().is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                address.ip()
+            }),
         address.port(),
     );
     bootstrap::run(&registry, advertise)

@@ -78,7 +78,13 @@ impl Agent {
             Err(kube::Error::Api(e)) if e.code == 409 => {
                 // Back after a restart: labels may have changed; taints others added stay.
                 let patch = json!({"metadata": {"labels": self.labels()}});
-                self.nodes.patch(&self.config.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                self.nodes
+                    .patch(
+                        &self.config.name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -95,13 +101,19 @@ impl Agent {
         }
         let status = self.status().await;
         self.nodes
-            .patch_status(&self.config.name, &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
+            .patch_status(
+                &self.config.name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": status})),
+            )
             .await?;
         Ok(())
     }
 
     async fn renew_lease(&self) -> Result<()> {
-        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
         let lease = json!({
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -109,13 +121,17 @@ impl Agent {
             "spec": {"holderIdentity": self.config.name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now},
         });
         let params = PatchParams::apply("kindling-node").force();
-        self.leases.patch(&self.config.name, &params, &Patch::Apply(&lease)).await?;
+        self.leases
+            .patch(&self.config.name, &params, &Patch::Apply(&lease))
+            .await?;
         Ok(())
     }
 
     /// Ready only when containerd answers and a CNI config exists, as the kubelet reports it.
     async fn status(&self) -> Value {
-        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
         let runtime_ok = containerd::answers().await;
         let network_ok = cni::config_present();
         let (ready, reason, message) = match (runtime_ok, network_ok) {

@@ -54,7 +54,8 @@ pub struct ControlPlaneConfig {
 
 impl NodeConfig {
     pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
-        let raw = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let raw =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         serde_json::from_slice(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }

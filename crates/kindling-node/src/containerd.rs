@@ -17,7 +17,11 @@ pub async fn answers() -> bool {
 /// Starts containerd and waits until it answers.
 pub async fn start() -> Result<()> {
     std::fs::create_dir_all("/var/log/kindling")?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(LOG).context("opening the containerd log")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(LOG)
+        .context("opening the containerd log")?;
     Command::new("containerd")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -48,7 +52,9 @@ pub async fn supervise() {
 
 /// Imports each image archive of `dir` into containerd's `k8s.io` namespace, once.
 pub fn import_images(dir: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     let done_dir = Path::new("/var/lib/kindling/imported");
     std::fs::create_dir_all(done_dir)?;
     for entry in entries.flatten() {
@@ -66,7 +72,12 @@ pub fn import_images(dir: &Path) -> Result<()> {
             .arg(&path)
             .output()
             .context("running ctr")?;
-        anyhow::ensure!(out.status.success(), "importing {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "importing {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::write(&marker, b"")?;
     }
     Ok(())

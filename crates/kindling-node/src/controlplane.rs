@@ -12,20 +12,29 @@ pub const API_PORT: u16 = 6443;
 
 /// Starts the API server on 0.0.0.0:6443 and the controllers.
 pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver::RunningServer> {
-    let cp = config.control_plane.clone().context("control-plane config missing in node.json")?;
+    let cp = config
+        .control_plane
+        .clone()
+        .context("control-plane config missing in node.json")?;
     let mut server = kindling_apiserver::Config::local(DATA_DIR);
     server.bind = SocketAddr::from(([0, 0, 0, 0], API_PORT));
     server.advertise_address = Some(ip);
     server.pki_dir = Some(kindling_path("pki"));
     server.service_cidr = config.service_subnet.clone();
     if let Some(range) = &cp.node_port_range {
-        let (lo, hi) = range.split_once('-').context("service-node-port-range must be LOW-HIGH")?;
+        let (lo, hi) = range
+            .split_once('-')
+            .context("service-node-port-range must be LOW-HIGH")?;
         server.node_port_range = lo.trim().parse()?..=hi.trim().parse()?;
     }
     server.extra_sans = cp.cert_sans.clone();
-    server.extra_sans.extend([config.name.clone(), ip.to_string(), "localhost".into()]);
+    server
+        .extra_sans
+        .extend([config.name.clone(), ip.to_string(), "localhost".into()]);
     let running = kindling_apiserver::start(server).await?;
-    let client = crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path()).await?;
+    let client =
+        crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
+            .await?;
     tokio::spawn(ipam::run(client, config.pod_subnet.clone()));
     Ok(running)
 }

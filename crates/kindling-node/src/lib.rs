@@ -24,7 +24,8 @@ pub async fn run() -> Result<()> {
     let ip = sysinfo::node_ip(&config.name).context("finding this node's IP in /etc/hosts")?;
     prepare_kernel();
     containerd::start().await?;
-    containerd::import_images(&kindling_path("images")).context("importing the node image's images")?;
+    containerd::import_images(&kindling_path("images"))
+        .context("importing the node image's images")?;
     tokio::spawn(containerd::supervise());
     let _control_plane = match config.role {
         Role::ControlPlane => Some(controlplane::start(&config, ip).await?),
@@ -38,7 +39,10 @@ pub async fn run() -> Result<()> {
 
 /// Forwarding and bridged traffic through iptables, as pods and services need.
 fn prepare_kernel() {
-    for (path, value) in [("/proc/sys/net/ipv4/ip_forward", "1"), ("/proc/sys/net/ipv4/conf/all/route_localnet", "1")] {
+    for (path, value) in [
+        ("/proc/sys/net/ipv4/ip_forward", "1"),
+        ("/proc/sys/net/ipv4/conf/all/route_localnet", "1"),
+    ] {
         if let Err(e) = std::fs::write(path, value) {
             tracing::warn!("setting {path}: {e}");
         }
@@ -48,7 +52,8 @@ fn prepare_kernel() {
 /// A kube client from a kubeconfig file (the node's identity, or the admin's).
 pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("reading {}", path.display()))?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     Ok(kube::Client::try_from(config)?)
 }

@@ -42,7 +42,9 @@ fn own_cgroup(controller: &str) -> Option<(PathBuf, bool)> {
             return Some((unified, true));
         }
         if controllers.split(',').any(|c| c == controller) {
-            let dir = Path::new("/sys/fs/cgroup").join(controller).join(path.trim_start_matches('/'));
+            let dir = Path::new("/sys/fs/cgroup")
+                .join(controller)
+                .join(path.trim_start_matches('/'));
             return Some((dir, false));
         }
     }
@@ -50,7 +52,9 @@ fn own_cgroup(controller: &str) -> Option<(PathBuf, bool)> {
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 fn cgroup_cpu_quota() -> Option<f64> {
@@ -71,7 +75,11 @@ fn cgroup_cpu_quota() -> Option<f64> {
 
 fn cgroup_memory_limit() -> Option<u64> {
     let (dir, v2) = own_cgroup("memory")?;
-    let file = if v2 { "memory.max" } else { "memory.limit_in_bytes" };
+    let file = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
     read_trimmed(&dir.join(file))?.parse().ok()
 }
 
@@ -102,9 +110,17 @@ pub fn kernel_version() -> String {
 
 /// `containerd://1.6.20` from `containerd --version`.
 pub fn container_runtime_version() -> String {
-    let out = std::process::Command::new("containerd").arg("--version").output();
-    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    let version = text.split_whitespace().nth(2).unwrap_or("unknown").trim_start_matches('v');
+    let out = std::process::Command::new("containerd")
+        .arg("--version")
+        .output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let version = text
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("unknown")
+        .trim_start_matches('v');
     format!("containerd://{version}")
 }
 
