@@ -59,9 +59,29 @@ pub struct ResourceType {
     /// with a message naming the field.
     pub decode_check: fn(&Value) -> Result<(), String>,
     pub strategy: &'static dyn Strategy,
+    /// The verbs served. Stored resources have them all; reviews (access checks, whoami) are
+    /// create-only and computed, never stored.
+    pub verbs: &'static [&'static str],
 }
 
+/// The verbs of a stored resource.
+pub const STORED_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
 impl ResourceType {
+    /// A computed, create-only resource (a review): nothing is stored.
+    pub fn is_review(&self) -> bool {
+        self.verbs == ["create"]
+    }
+
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.to_string()
@@ -136,6 +156,30 @@ macro_rules! resource {
             add_schema: add_schema::<$ty>,
             decode_check: decode_check::<$ty>,
             strategy: $strategy,
+            verbs: STORED_VERBS,
+        }
+    };
+}
+
+/// A create-only resource whose answer the server computes (SelfSubjectAccessReview, …).
+macro_rules! review {
+    ($ty:ty, $singular:literal) => {
+        ResourceType {
+            group: <$ty as k8s_openapi::Resource>::GROUP,
+            version: <$ty as k8s_openapi::Resource>::VERSION,
+            kind: <$ty as k8s_openapi::Resource>::KIND,
+            list_kind: "",
+            plural: <$ty as k8s_openapi::Resource>::URL_PATH_SEGMENT,
+            singular: $singular,
+            namespaced: <<$ty as k8s_openapi::Resource>::Scope as ScopeFlag>::NAMESPACED,
+            short_names: &[],
+            categories: &[],
+            subresources: &[],
+            schema_name: schema_name::<$ty>,
+            add_schema: add_schema::<$ty>,
+            decode_check: decode_check::<$ty>,
+            strategy: D,
+            verbs: &["create"],
         }
     };
 }
@@ -407,6 +451,28 @@ pub static CATALOG: &[ResourceType] = &[
         [Status, Approval],
         D
     ),
+    // Reviews: computed answers to "may I?" and "who am I?", never stored.
+    review!(
+        api::authorization::v1::SelfSubjectAccessReview,
+        "selfsubjectaccessreview"
+    ),
+    review!(
+        api::authorization::v1::SelfSubjectRulesReview,
+        "selfsubjectrulesreview"
+    ),
+    review!(
+        api::authorization::v1::SubjectAccessReview,
+        "subjectaccessreview"
+    ),
+    review!(
+        api::authorization::v1::LocalSubjectAccessReview,
+        "localsubjectaccessreview"
+    ),
+    review!(
+        api::authentication::v1::SelfSubjectReview,
+        "selfsubjectreview"
+    ),
+    review!(api::authentication::v1::TokenReview, "tokenreview"),
 ];
 
 /// The resource served at `group`/`version` under `plural`.

@@ -71,7 +71,7 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": VERBS,
+            "verbs": r.verbs,
             "shortNames": r.short_names,
             "categories": r.categories,
             "storageVersionHash": "",
@@ -100,17 +100,6 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
     )
 }
-
-const VERBS: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
 
 fn named_groups() -> Vec<&'static str> {
     let mut out: Vec<&str> = Vec::new();
@@ -160,7 +149,7 @@ fn group_discovery(group: &str) -> Value {
                         "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
                         "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
                         "singularResource": r.singular,
-                        "verbs": VERBS,
+                        "verbs": r.verbs,
                         "shortNames": r.short_names,
                         "categories": r.categories,
                         "subresources": subs,

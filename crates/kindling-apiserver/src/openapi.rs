@@ -184,6 +184,13 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
     item_params.push(param("name", "path", true));
     let mut patch_params = write_params();
     patch_params.push(param("force", "query", false));
+    if r.is_review() {
+        paths.insert(
+            collection,
+            json!({"post": op("post", &format!("create{title}"), write_params()), "parameters": scope_params}),
+        );
+        return;
+    }
     paths.insert(
         collection,
         json!({

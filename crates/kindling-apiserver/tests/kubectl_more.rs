@@ -278,3 +278,15 @@ fn namespaces_scope_and_deletion() {
     ]);
     assert!(err.contains("namespaces \"team-a\" not found"), "{err}");
 }
+
+#[test]
+fn auth_can_i_and_whoami() {
+    let s = TestServer::start();
+    assert_eq!(
+        s.ok(&["auth", "can-i", "create", "deployments"]).trim(),
+        "yes"
+    );
+    let who = rows(&s.ok(&["auth", "whoami"]));
+    assert_eq!(who[1], vec!["Username", "kubernetes-admin"]);
+    assert!(who[2].join(" ").contains("system:masters"), "{who:?}");
+}

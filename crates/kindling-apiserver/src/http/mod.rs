@@ -3,6 +3,7 @@
 
 mod negotiate;
 mod resource;
+mod reviews;
 mod subresource;
 mod watch;
 

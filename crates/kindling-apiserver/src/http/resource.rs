@@ -30,6 +30,12 @@ pub async fn serve(
     }
     let ns = rp.namespace.clone();
     let ns = ns.as_deref();
+    if rt.is_review() {
+        return match (&call.method, rp.name.as_deref()) {
+            (&Method::POST, None) => super::reviews::create(rt, ns, call).await,
+            _ => Err(method_not_allowed()),
+        };
+    }
     let reg = &server.registry;
     let watching = rp.watch_prefix || call.query.flag("watch");
     match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {

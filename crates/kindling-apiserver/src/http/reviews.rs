@@ -1,0 +1,53 @@
+//! Reviews: create-only resources whose answer is computed from the request, never stored —
+//! `kubectl auth can-i` (SelfSubjectAccessReview, SelfSubjectRulesReview) and `kubectl auth
+//! whoami` (SelfSubjectReview). Authorization is coarse for now (see `auth`): every
+//! authenticated user may do everything, and the answers say so.
+
+use super::resource::decode_body;
+use super::{json_response, read_body, Call};
+use crate::auth::Identity;
+use axum::body::Body;
+use axum::http::{Response, StatusCode};
+use kindling_api::{ApiError, ResourceType};
+use serde_json::{json, Value};
+
+pub async fn create(
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    call: Call,
+) -> Result<Response<Body>, ApiError> {
+    let identity = call.identity.clone();
+    let (mut review, _) = decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    review["apiVersion"] = json!(rt.api_version());
+    review["kind"] = json!(rt.kind);
+    if let (Some(ns), Some(meta)) = (
+        ns,
+        review.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        meta.insert("namespace".into(), json!(ns));
+    }
+    review["status"] = match rt.kind {
+        "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {
+            json!({"allowed": true, "reason": "kindling allows every authenticated user"})
+        }
+        "SelfSubjectRulesReview" => json!({
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            "incomplete": false,
+        }),
+        "SelfSubjectReview" => match &identity {
+            Identity::User { name, groups } => {
+                json!({"userInfo": {"username": name, "groups": groups}})
+            }
+            Identity::Anonymous => {
+                json!({"userInfo": {"username": "system:anonymous", "groups": ["system:unauthenticated"]}})
+            }
+        },
+        // Bearer tokens are not issued yet, so none authenticates.
+        "TokenReview" => {
+            json!({"authenticated": false, "error": "token authentication is not enabled"})
+        }
+        other => return Err(ApiError::internal(format!("no review logic for {other}"))),
+    };
+    Ok(json_response(StatusCode::CREATED, &review))
+}
