@@ -8,6 +8,9 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+dpkg -s libc6-dev >/dev/null 2>&1 || need_apt+=(libc6-dev)
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

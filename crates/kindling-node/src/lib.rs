@@ -20,7 +20,7 @@ use std::path::Path;
 /// Runs the node until SIGTERM.
 pub async fn run() -> Result<()> {
     init::spawn_reaper_if_init();
-    let config = NodeConfig::load(&kindling_path("node.json"))?;
+    let config = wait_for_config().await?;
     let ip = sysinfo::node_ip(&config.name).context("finding this node's IP in /etc/hosts")?;
     prepare_kernel();
     containerd::start().await?;
@@ -35,6 +35,29 @@ pub async fn run() -> Result<()> {
     tokio::spawn(agent::Agent::new(client, config, ip).run());
     init::shutdown_signal().await;
     Ok(())
+}
+
+/// The host writes `node.json` right after starting the container; wait for it (a restarted node
+/// has it already).
+async fn wait_for_config() -> Result<NodeConfig> {
+    let path = kindling_path("node.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !path.exists() {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The upload is one tar; give it a moment to land whole, then parse (retrying a partial read).
+    for _ in 0..50 {
+        if let Ok(config) = NodeConfig::load(&path) {
+            return Ok(config);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    NodeConfig::load(&path)
 }
 
 /// Forwarding and bridged traffic through iptables, as pods and services need.

@@ -1,72 +1,217 @@
 //! `kindling`: the kind-compatible CLI on the host and the program inside every node container.
 
-use anyhow::Result;
-use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod cli;
 
-#[derive(Parser)]
-#[command(
-    name = "kindling",
-    version,
-    about = "Local Kubernetes clusters in Docker, with a Kubernetes written in Rust"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
+use cli::{
+    BuildCommand, Cli, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand,
+    LoadCommand,
+};
+use kindling_cluster::{create, manage};
+use kindling_provider::{DockerProvider, Provider};
+use std::sync::Arc;
 
-#[derive(Subcommand)]
-enum Command {
-    /// Runs an API server on this machine (the control plane's front door, usable on its own).
-    Apiserver(ApiserverArgs),
-}
-
-#[derive(clap::Args)]
-struct ApiserverArgs {
-    /// Where the PKI, the store and the admin kubeconfig live; reusing it keeps every object.
-    #[arg(long, default_value = "./kindling-data")]
-    data_dir: PathBuf,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    bind: SocketAddr,
-    /// The Service IP range.
-    #[arg(long, default_value = "10.96.0.0/12")]
-    service_cluster_ip_range: String,
-    /// Extra names or IPs for the serving certificate.
-    #[arg(long = "tls-san")]
-    tls_sans: Vec<String>,
-}
-
-fn main() -> Result<()> {
+fn main() {
+    let cli = Cli::parse();
+    let default_level = match cli.verbosity {
+        0 => "warn,kube_client=off",
+        1..=2 => "info",
+        _ => "debug",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KINDLING_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Apiserver(args) => run_apiserver(args),
+    let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("ERROR: {e:#}");
+        std::process::exit(1);
     }
 }
 
-fn run_apiserver(args: ApiserverArgs) -> Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let mut config = kindling_apiserver::Config::local(&args.data_dir);
-        config.bind = args.bind;
-        config.service_cidr = args.service_cluster_ip_range;
-        config.extra_sans = args.tls_sans;
-        let running = kindling_apiserver::start(config).await?;
-        println!("API server listening on https://{}", running.address);
-        println!("Admin kubeconfig: {}", running.kubeconfig.display());
-        println!(
-            "Try: kubectl --kubeconfig {} get namespaces",
-            running.kubeconfig.display()
-        );
-        tokio::signal::ctrl_c().await?;
-        Ok(())
-    })
+/// The cluster name: `--name`, then `KIND_CLUSTER_NAME`, then `kind`.
+fn cluster_name(flag: Option<String>) -> String {
+    kindling_config::resolve_name(
+        flag.as_deref(),
+        std::env::var("KIND_CLUSTER_NAME").ok().as_deref(),
+        None,
+    )
+}
+
+async fn docker() -> Result<Arc<dyn Provider>> {
+    let provider = DockerProvider::connect().await?;
+    provider.ping().await?;
+    Ok(Arc::new(provider))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Create(CreateCommand::Cluster(args)) => create_cluster(args, cli.quiet).await,
+        Command::Delete(DeleteCommand::Cluster { name, kubeconfig }) => {
+            manage::delete_cluster(
+                docker().await?.as_ref(),
+                &cluster_name(name),
+                kubeconfig.as_deref(),
+                cli.quiet,
+            )
+            .await
+        }
+        Command::Delete(DeleteCommand::Clusters {
+            all,
+            names,
+            kubeconfig,
+        }) => {
+            manage::delete_clusters(docker().await?.as_ref(), all, names, kubeconfig.as_deref())
+                .await
+        }
+        Command::Get(GetCommand::Clusters) => manage::get_clusters(docker().await?.as_ref()).await,
+        Command::Get(GetCommand::Nodes { name, all_clusters }) => {
+            manage::get_nodes(docker().await?.as_ref(), &cluster_name(name), all_clusters).await
+        }
+        Command::Get(GetCommand::Kubeconfig { name, internal }) => {
+            print!(
+                "{}",
+                manage::kubeconfig_text(docker().await?.as_ref(), &cluster_name(name), internal)
+                    .await?
+            );
+            Ok(())
+        }
+        Command::Export(ExportCommand::Kubeconfig {
+            name,
+            kubeconfig,
+            internal,
+        }) => {
+            let name = cluster_name(name);
+            manage::export_kubeconfig(
+                docker().await?.as_ref(),
+                &name,
+                kubeconfig.as_deref(),
+                internal,
+            )
+            .await?;
+            eprintln!("Set kubectl context to \"kind-{name}\"");
+            Ok(())
+        }
+        Command::Export(ExportCommand::Logs { output_dir, name }) => {
+            let name = cluster_name(name);
+            let dir = manage::export_logs(docker().await?.as_ref(), &name, output_dir).await?;
+            eprintln!("Exporting logs for cluster \"{name}\" to:");
+            println!("{}", dir.display());
+            Ok(())
+        }
+        Command::Load(LoadCommand::DockerImage {
+            images,
+            name,
+            nodes,
+        }) => {
+            manage::load_docker_images(
+                docker().await?.as_ref(),
+                &cluster_name(name),
+                &images,
+                &nodes,
+            )
+            .await
+        }
+        Command::Load(LoadCommand::ImageArchive {
+            archives,
+            name,
+            nodes,
+        }) => {
+            manage::load_image_archives(
+                docker().await?.as_ref(),
+                &cluster_name(name),
+                &archives,
+                &nodes,
+            )
+            .await
+        }
+        Command::Build(BuildCommand::NodeImage { image }) => {
+            let image = image.unwrap_or_else(|| kindling_image::DEFAULT_NODE_IMAGE.to_string());
+            let binary = std::env::current_exe().context("finding the kindling binary")?;
+            let progress = |line: &str| eprintln!("{line}");
+            let silent = |_: &str| {};
+            let opts = kindling_image::NodeImageOptions {
+                image: image.clone(),
+                kindling_binary: binary,
+                progress: if cli.quiet { &silent } else { &progress },
+                ..Default::default()
+            };
+            let id = kindling_image::build_node_image(&opts).await?;
+            eprintln!("Image \"{image}\" build completed ({id}).");
+            Ok(())
+        }
+        Command::Version => {
+            println!(
+                "kindling v{} (Kubernetes {}) {}/{}",
+                env!("CARGO_PKG_VERSION"),
+                kindling_apiserver::KUBERNETES_VERSION,
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            );
+            Ok(())
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "kindling",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Apiserver(args) => run_apiserver(args).await,
+        Command::Node => kindling_node::run().await,
+    }
+}
+
+async fn create_cluster(args: cli::CreateClusterArgs, quiet: bool) -> Result<()> {
+    let config = match args.config.as_deref() {
+        None => kindling_config::Config::default_config(),
+        Some("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading the config from stdin")?;
+            kindling_config::Config::parse(kindling_config::STDIN_NAME, &text)?
+        }
+        Some(path) => kindling_config::Config::load_file(path)?,
+    };
+    let name = kindling_config::resolve_name(
+        args.name.as_deref(),
+        std::env::var("KIND_CLUSTER_NAME").ok().as_deref(),
+        Some(config.cluster.name.as_str()),
+    );
+    let resolved = config.resolve(&kindling_config::ResolveOptions {
+        name,
+        image: args.image.clone(),
+        default_image: kindling_image::DEFAULT_NODE_IMAGE.to_string(),
+        working_dir: std::env::current_dir().ok(),
+    })?;
+    let opts = create::CreateOptions {
+        retain: args.retain,
+        wait: kindling_cluster::parse_duration(&args.wait)?,
+        kubeconfig: args.kubeconfig.clone(),
+        kindling_binary: None,
+        quiet,
+    };
+    create::create(docker().await?, resolved, opts).await
+}
+
+async fn run_apiserver(args: cli::ApiserverArgs) -> Result<()> {
+    let mut config = kindling_apiserver::Config::local(&args.data_dir);
+    config.bind = args.bind;
+    config.service_cidr = args.service_cluster_ip_range;
+    config.extra_sans = args.tls_sans;
+    let running = kindling_apiserver::start(config).await?;
+    println!("API server listening on https://{}", running.address);
+    println!("Admin kubeconfig: {}", running.kubeconfig.display());
+    println!(
+        "Try: kubectl --kubeconfig {} get namespaces",
+        running.kubeconfig.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

@@ -1,0 +1,34 @@
+//! The actions of `create cluster`, in kind's order.
+
+mod ensure_image;
+mod export_kubeconfig;
+mod install_storage;
+mod join_workers;
+mod pki;
+mod preflight;
+mod provision;
+mod start_control_plane;
+mod wait_ready;
+mod write_config;
+
+use super::{Action, ActionContext};
+
+pub fn pipeline(ctx: &ActionContext) -> Vec<Box<dyn Action>> {
+    let mut steps: Vec<Box<dyn Action>> = vec![
+        Box::new(preflight::Preflight),
+        Box::new(ensure_image::EnsureImage),
+        Box::new(pki::MakePki),
+        Box::new(provision::Provision),
+        Box::new(write_config::WriteConfig),
+        Box::new(start_control_plane::StartControlPlane),
+        Box::new(install_storage::InstallStorage),
+    ];
+    if ctx.cluster.worker_nodes().next().is_some() {
+        steps.push(Box::new(join_workers::JoinWorkers));
+    }
+    steps.push(Box::new(export_kubeconfig::ExportKubeconfig));
+    if !ctx.opts.wait.is_zero() {
+        steps.push(Box::new(wait_ready::WaitReady));
+    }
+    steps
+}

@@ -1,0 +1,25 @@
+//! The cluster's PKI, made on the host: a CA, the admin's client certificate, one identity per
+//! node agent. The API servers make their serving certificates from the CA at every start (their
+//! addresses are only known inside the nodes).
+
+use crate::create::{Action, ActionContext};
+use anyhow::{Context, Result};
+use futures::future::BoxFuture;
+
+pub struct MakePki;
+
+impl Action for MakePki {
+    fn title(&self, _: &ActionContext) -> Option<String> {
+        None
+    }
+
+    fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let dir = tempfile::tempdir().context("temp dir for the CA")?;
+            let ca = kindling_apiserver::pki::Ca::load_or_create(dir.path())?;
+            ctx.admin = Some(ca.client_cert("kubernetes-admin", &["system:masters"])?);
+            ctx.ca = Some(ca);
+            Ok(())
+        })
+    }
+}

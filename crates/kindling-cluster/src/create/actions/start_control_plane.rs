@@ -1,0 +1,57 @@
+//! `Starting control-plane`: the bootstrap node's API server answers the host, and its node has
+//! registered.
+
+use crate::create::{Action, ActionContext};
+use anyhow::{Context, Result};
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+use std::time::{Duration, Instant};
+
+pub struct StartControlPlane;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Action for StartControlPlane {
+    fn title(&self, _: &ActionContext) -> Option<String> {
+        Some("Starting control-plane 🕹️".into())
+    }
+
+    fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let bootstrap = ctx.cluster.bootstrap_node().name.clone();
+            let info = ctx
+                .nodes
+                .iter()
+                .find(|n| n.name == bootstrap)
+                .context("bootstrap node not created")?;
+            let port = info
+                .api_server_host_port
+                .context("the API server port is not published")?;
+            let url = crate::external_url(&ctx.cluster.api_server.address, port);
+            let ca = ctx.ca.as_ref().context("PKI not made")?;
+            let admin = ctx.admin.as_ref().context("admin certificate not made")?;
+            let client = crate::client(&url, &ca.pair.cert_pem, admin).await?;
+            let deadline = Instant::now() + TIMEOUT;
+            while client.apiserver_version().await.is_err() {
+                if Instant::now() > deadline {
+                    anyhow::bail!("the API server on {bootstrap} did not answer within {}s; see `kindling export logs`", TIMEOUT.as_secs());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let nodes: Api<Node> = Api::all(client.clone());
+            while nodes.get_opt(&bootstrap).await?.is_none() {
+                if Instant::now() > deadline {
+                    anyhow::bail!(
+                        "node {bootstrap} did not register within {}s",
+                        TIMEOUT.as_secs()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ctx.api_server_url = Some(url);
+            ctx.client = Some(client);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! `Writing configuration`: each node's `/kindling` — what it is (`node.json`), the CA (and its
+//! key on control planes), its agent's identity as a kubeconfig. The node's PID 1 waits for
+//! `node.json` before it starts anything.
+
+use crate::create::{Action, ActionContext};
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use kindling_config::{ResolvedNode, Role};
+use kindling_node::config::{ControlPlaneConfig, NodeConfig};
+use kindling_provider::FileToCopy;
+
+pub struct WriteConfig;
+
+impl Action for WriteConfig {
+    fn title(&self, _: &ActionContext) -> Option<String> {
+        Some("Writing configuration 📜".into())
+    }
+
+    fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let ca = ctx.ca.as_ref().context("PKI not made")?;
+            let api_host = ctx.cluster.bootstrap_node().name.clone();
+            let internal_url = format!("https://{api_host}:6443");
+            let mut uploads = Vec::new();
+            for node in &ctx.cluster.nodes {
+                let config = node_config(ctx, node, &internal_url);
+                let identity =
+                    ca.client_cert(&format!("system:node:{}", node.name), &["system:nodes"])?;
+                let kubeconfig = kindling_apiserver::kubeconfig::render(
+                    &ctx.cluster.context_name(),
+                    &internal_url,
+                    &ca.pair.cert_pem,
+                    &identity,
+                );
+                let mut files = vec![
+                    FileToCopy::new(
+                        "node.json",
+                        Bytes::from(serde_json::to_vec_pretty(&config)?),
+                        0o644,
+                    ),
+                    FileToCopy::new("kubeconfig", Bytes::from(kubeconfig), 0o600),
+                    FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
+                ];
+                if node.role == Role::ControlPlane {
+                    files.push(FileToCopy::new(
+                        "pki/ca.key",
+                        Bytes::from(ca.pair.key_pem.clone()),
+                        0o600,
+                    ));
+                }
+                if node.bootstrap {
+                    let admin = ctx.admin.as_ref().context("admin certificate not made")?;
+                    let admin_kubeconfig = kindling_apiserver::kubeconfig::render(
+                        &ctx.cluster.context_name(),
+                        &internal_url,
+                        &ca.pair.cert_pem,
+                        admin,
+                    );
+                    files.push(FileToCopy::new(
+                        "admin.kubeconfig",
+                        Bytes::from(admin_kubeconfig),
+                        0o600,
+                    ));
+                }
+                uploads.push((node.name.clone(), files));
+            }
+            let provider = ctx.provider.clone();
+            let results = futures::future::join_all(uploads.into_iter().map(|(name, files)| {
+                let provider = provider.clone();
+                async move {
+                    provider
+                        .copy_files(&name, kindling_node::config::KINDLING_DIR, files)
+                        .await
+                }
+            }))
+            .await;
+            for r in results {
+                r?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeConfig {
+    let net = &ctx.cluster.networking;
+    let taints = node
+        .taints
+        .iter()
+        .map(|t| serde_json::json!({"key": t.key, "value": t.value, "effect": t.effect}))
+        .collect();
+    NodeConfig {
+        cluster: ctx.cluster.name.clone(),
+        name: node.name.clone(),
+        role: match node.role {
+            Role::ControlPlane => kindling_node::config::Role::ControlPlane,
+            Role::Worker => kindling_node::config::Role::Worker,
+        },
+        api_server_url: api_url.to_string(),
+        pod_subnet: net
+            .pod_subnets
+            .first()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "10.244.0.0/16".into()),
+        service_subnet: net
+            .service_subnets
+            .first()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "10.96.0.0/16".into()),
+        default_cni: !net.disable_default_cni,
+        labels: node.labels.clone(),
+        taints,
+        control_plane: (node.role == Role::ControlPlane).then(|| ControlPlaneConfig {
+            cert_sans: ctx.cluster.api_server.cert_sans.clone(),
+            node_port_range: ctx
+                .cluster
+                .api_server
+                .extra_args
+                .get("service-node-port-range")
+                .cloned(),
+        }),
+    }
+}

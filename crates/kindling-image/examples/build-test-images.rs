@@ -1,0 +1,9 @@
+//! Builds the offline stand-ins for busybox, nginx and http-echo into the local Docker engine
+//! (`scripts/build-test-images.sh` runs this). Images already built from the same inputs are kept.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let progress = |line: &str| println!("{line}");
+    kindling_image::build_standard_test_images(&progress).await?;
+    Ok(())
+}

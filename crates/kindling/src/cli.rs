@@ -1,0 +1,197 @@
+//! The command line, as kind's: same commands, flags and defaults.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kindling",
+    version,
+    about = "kindling creates and manages local Kubernetes clusters using Docker container 'nodes'",
+    long_about = "kindling creates and manages local Kubernetes clusters using Docker container 'nodes'.\nIt speaks kind's commands and config files; the Kubernetes inside the nodes is kindling's own."
+)]
+pub struct Cli {
+    /// info log verbosity, higher value produces more output
+    #[arg(short = 'v', long = "verbosity", global = true, default_value_t = 0)]
+    pub verbosity: u8,
+    /// silence all stderr output
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Creates one of [cluster]
+    #[command(subcommand)]
+    Create(CreateCommand),
+    /// Deletes one of [cluster, clusters]
+    #[command(subcommand)]
+    Delete(DeleteCommand),
+    /// Gets one of [clusters, nodes, kubeconfig]
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// Exports one of [kubeconfig, logs]
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Loads images into nodes
+    #[command(subcommand)]
+    Load(LoadCommand),
+    /// Build one of [node-image]
+    #[command(subcommand)]
+    Build(BuildCommand),
+    /// Prints the kindling CLI version
+    Version,
+    /// Output shell completion code for the specified shell (bash, zsh or fish)
+    Completion { shell: clap_complete::Shell },
+    /// Runs an API server on this machine (the control plane's front door, usable on its own)
+    Apiserver(ApiserverArgs),
+    /// The program of every node container (PID 1); not for direct use
+    #[command(hide = true)]
+    Node,
+}
+
+#[derive(Subcommand)]
+pub enum CreateCommand {
+    /// Creates a local Kubernetes cluster
+    Cluster(CreateClusterArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct CreateClusterArgs {
+    /// cluster name, overrides KIND_CLUSTER_NAME, config (default kind)
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+    /// path to a kind config file ("-" reads standard input)
+    #[arg(long)]
+    pub config: Option<String>,
+    /// node docker image to use for booting the cluster
+    #[arg(long)]
+    pub image: Option<String>,
+    /// retain nodes for debugging when cluster creation fails
+    #[arg(long)]
+    pub retain: bool,
+    /// wait for control plane node to be ready (default 0s)
+    #[arg(long, default_value = "0s")]
+    pub wait: String,
+    /// sets kubeconfig path instead of $KUBECONFIG or $HOME/.kube/config
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum DeleteCommand {
+    /// Deletes a cluster
+    Cluster {
+        /// the cluster name
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// sets kubeconfig path instead of $KUBECONFIG or $HOME/.kube/config
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Deletes one or more clusters
+    Clusters {
+        /// delete all clusters
+        #[arg(short = 'A', long)]
+        all: bool,
+        names: Vec<String>,
+        /// sets kubeconfig path instead of $KUBECONFIG or $HOME/.kube/config
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GetCommand {
+    /// Lists existing kind clusters by their name
+    Clusters,
+    /// Lists existing kind nodes by their name
+    Nodes {
+        /// the cluster context name
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// If present, list all the available nodes across all cluster contexts
+        #[arg(short = 'A', long = "all-clusters")]
+        all_clusters: bool,
+    },
+    /// Prints cluster kubeconfig
+    Kubeconfig {
+        /// the cluster context name
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// use internal address instead of external
+        #[arg(long)]
+        internal: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Exports cluster kubeconfig
+    Kubeconfig {
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        #[arg(long)]
+        internal: bool,
+    },
+    /// Exports logs to a tempdir or [output-dir] if specified
+    Logs {
+        output_dir: Option<PathBuf>,
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LoadCommand {
+    /// Loads docker images from host into nodes
+    DockerImage {
+        #[arg(required = true)]
+        images: Vec<String>,
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// comma separated list of nodes to load images into
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<String>,
+    },
+    /// Loads docker image from archive into nodes
+    ImageArchive {
+        #[arg(required = true)]
+        archives: Vec<PathBuf>,
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BuildCommand {
+    /// Build the node image which contains Kubernetes build artifacts and other kind requirements
+    NodeImage {
+        /// name:tag of the resulting image to be built
+        #[arg(long)]
+        image: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct ApiserverArgs {
+    /// Where the PKI, the store and the admin kubeconfig live; reusing it keeps every object.
+    #[arg(long, default_value = "./kindling-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub bind: SocketAddr,
+    /// The Service IP range.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cluster_ip_range: String,
+    /// Extra names or IPs for the serving certificate.
+    #[arg(long = "tls-san")]
+    pub tls_sans: Vec<String>,
+}
