@@ -7,10 +7,12 @@
 //! - [`meta`]: object metadata rules (names, labels) shared by every resource.
 //! - [`selector`]: label and field selectors.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
+//! - [`managed`]: managed fields and server-side apply.
 //! - [`table`]: `kubectl get` columns of every resource.
 
 pub mod catalog;
 pub mod fields;
+pub mod managed;
 pub mod meta;
 pub mod patch;
 pub mod proto;

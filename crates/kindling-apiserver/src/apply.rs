@@ -1,51 +1,118 @@
-//! Server-side apply, simplified: the applied configuration is merged into the live object with
-//! strategic-merge semantics and the manager is recorded in `managedFields`. Field ownership and
-//! conflict detection (upstream's structured-merge-diff) are not implemented yet; fields a manager
-//! stops applying are therefore kept rather than removed.
+//! Field management of every write and server-side apply, on top of `kindling_api::managed`
+//! (upstream's structured-merge-diff and managedfields): creates, updates and non-apply patches
+//! record an `Update` entry for their manager in `metadata.managedFields`; apply patches merge the
+//! applied configuration with ownership, conflicts and removal of fields no longer applied.
 
-use kindling_api::patch;
-use kindling_api::ApiError;
-use serde_json::{json, Value};
+use crate::options::Query;
+use crate::registry::UpdateKind;
+use axum::http::{header, HeaderMap};
+use kindling_api::catalog::Subresource;
+use kindling_api::managed::{self, Path, Reset, Scope};
+use kindling_api::{patch, ApiError, Cause, ResourceType};
+use serde_json::Value;
 
+/// The manager of a write: the `fieldManager` parameter, or the User-Agent's product
+/// (`kubectl`), as upstream's `managerOrUserAgent`.
+pub fn write_manager(query: &Query, headers: &HeaderMap) -> String {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    managed::manager_or_user_agent(query.get("fieldManager"), agent)
+}
+
+/// PatchOptions validation: apply needs a fieldManager; `force` is for apply only.
+pub fn validate_patch_options(query: &Query, apply: bool) -> Result<(), ApiError> {
+    let cause = if apply {
+        query.get("fieldManager").is_none().then(|| Cause {
+            reason: "FieldValueRequired",
+            message: "Required value: is required for apply patch".into(),
+            field: "fieldManager".into(),
+        })
+    } else {
+        query
+            .get("force")
+            .is_some()
+            .then(|| Cause::forbidden("force", "may not be specified for non-apply patch"))
+    };
+    match cause {
+        Some(c) => Err(ApiError::invalid(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            vec![c],
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The subresource a write through `kind` goes to, as managed fields entries name it.
+pub fn subresource_of(kind: UpdateKind) -> Option<&'static str> {
+    match kind {
+        UpdateKind::Main => None,
+        UpdateKind::Status => Some("status"),
+        UpdateKind::Everything => Some("ephemeralcontainers"),
+    }
+}
+
+fn scope(rt: &ResourceType, kind: UpdateKind, subresource: Option<&str>) -> Scope {
+    let mut s = Scope::new(&(rt.schema_name)(), &rt.api_version(), rt.kind);
+    s.subresource = subresource.map(str::to_string);
+    // What the strategy resets is nobody's: status on the main resource, the rest on /status.
+    s.reset = match kind {
+        UpdateKind::Main if rt.has(Subresource::Status) => Reset::Status,
+        UpdateKind::Status => Reset::AllButStatus,
+        _ => Reset::None,
+    };
+    s
+}
+
+/// Records a create by `manager` on `obj` (before the registry creates it).
+pub fn track_create(rt: &ResourceType, obj: &mut Value, manager: &str) {
+    track_update(rt, UpdateKind::Main, None, None, obj, manager);
+}
+
+/// Records an update or non-apply patch by `manager`: `new` is the object to store, `live` the
+/// stored one (`None` on create). Defaults `new` first, as upstream records defaulted objects.
+pub fn track_update(
+    rt: &ResourceType,
+    kind: UpdateKind,
+    subresource: Option<&str>,
+    live: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+) {
+    if kind != UpdateKind::Status {
+        rt.strategy.default(new);
+    }
+    let s = scope(rt, kind, subresource);
+    managed::update(&s, live, new, manager, &managed::now());
+}
+
+/// Records a write of `/scale`: the manager takes `spec.replicas` (entries without time, as
+/// upstream's scale subresource writes them).
+pub fn track_scale(rt: &ResourceType, live: &Value, new: &mut Value, manager: &str) {
+    let mut s = scope(rt, UpdateKind::Main, Some("scale"));
+    s.reset = Reset::AllBut(vec![Path::fields(&["spec", "replicas"])]);
+    s.timestamps = false;
+    managed::update(&s, Some(live), new, manager, &managed::now());
+}
+
+/// A server-side apply of the YAML or JSON `body` onto `current` (`None`: the object is created).
+/// The result is not defaulted yet (the registry defaults it).
 pub fn server_side_apply(
-    type_name: &str,
-    current: &Value,
+    rt: &ResourceType,
+    kind: UpdateKind,
+    current: Option<&Value>,
     body: &[u8],
-    manager: Option<&str>,
+    manager: &str,
+    force: bool,
 ) -> Result<Value, ApiError> {
-    let manager = manager.ok_or_else(|| {
-        ApiError::bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
-    })?;
     let applied = patch::yaml_or_json_to_value(body)?;
     if !applied.is_object() {
         return Err(ApiError::bad_request(
             "the applied configuration must be an object",
         ));
     }
-    let as_json = serde_json::to_vec(&applied).unwrap_or_default();
-    let mut merged = patch::apply_strategic_merge_patch(type_name, current, &as_json)?;
-    record_manager(&mut merged, Some(manager), "Apply");
-    Ok(merged)
-}
-
-/// Adds or refreshes this manager's entry in `metadata.managedFields`.
-pub fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
-    let Some(manager) = manager else { return };
-    let api_version = obj["apiVersion"].clone();
-    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let entries = meta.entry("managedFields").or_insert_with(|| json!([]));
-    let Some(list) = entries.as_array_mut() else {
-        return;
-    };
-    list.retain(|e| !(e["manager"] == manager && e["operation"] == operation));
-    list.push(json!({
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": api_version,
-        "time": crate::registry::timestamp(jiff::Timestamp::now()),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    }));
+    let s = scope(rt, kind, subresource_of(kind));
+    managed::apply(&s, current, &applied, manager, force, &managed::now())
 }

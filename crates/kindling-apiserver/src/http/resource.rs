@@ -57,8 +57,10 @@ pub async fn serve(
             }
             let ctx = write_context(&call)?;
             let include = call.include_object();
-            let (obj, warnings) =
+            let manager = crate::apply::write_manager(&call.query, &call.headers);
+            let (mut obj, warnings) =
                 decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+            crate::apply::track_create(rt, &mut obj, &manager);
             let created = reg.create(rt, ns, obj, &ctx).await?;
             let mut resp = json_response(
                 StatusCode::CREATED,
@@ -69,11 +71,23 @@ pub async fn serve(
         }
         (&Method::PUT, Some(name), None) => {
             let ctx = write_context(&call)?;
+            let manager = crate::apply::write_manager(&call.query, &call.headers);
             let (obj, warnings) =
                 decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
             let updated = reg
                 .update_with(rt, ns, name, UpdateKind::Main, &ctx, |cur| {
-                    Ok(cur.map(|_| obj.clone()))
+                    Ok(cur.map(|cur| {
+                        let mut new = obj.clone();
+                        crate::apply::track_update(
+                            rt,
+                            UpdateKind::Main,
+                            None,
+                            Some(cur),
+                            &mut new,
+                            &manager,
+                        );
+                        new
+                    }))
                 })
                 .await?;
             let mut resp = json_response(StatusCode::OK, &updated);
@@ -389,8 +403,12 @@ pub async fn patch(
         .unwrap_or("");
     let patch_type = PatchType::from_content_type(content_type)
         .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+    crate::apply::validate_patch_options(&call.query, patch_type == PatchType::Apply)?;
     let ctx = write_context(&call)?;
     let mode = call.query.field_validation()?;
+    let manager = crate::apply::write_manager(&call.query, &call.headers);
+    let force = call.query.flag("force");
+    let subresource = crate::apply::subresource_of(kind);
     let body = read_body(call.body).await?;
     let type_name = (rt.schema_name)();
     let warnings = std::sync::Mutex::new(Vec::new());
@@ -399,24 +417,27 @@ pub async fn patch(
         .registry
         .update_with(rt, ns, name, kind, &ctx, |current| {
             let patched = match (patch_type, current) {
-                (PatchType::Apply, None) => {
-                    existed.store(false, std::sync::atomic::Ordering::Relaxed);
-                    let mut obj = patch::yaml_or_json_to_value(&body)?;
-                    crate::apply::record_manager(&mut obj, ctx.field_manager.as_deref(), "Apply");
-                    obj
+                (PatchType::Apply, cur) => {
+                    existed.store(cur.is_some(), std::sync::atomic::Ordering::Relaxed);
+                    crate::apply::server_side_apply(rt, kind, cur, &body, &manager, force)?
                 }
                 (_, None) => return Ok(None),
-                (PatchType::Json, Some(cur)) => patch::apply_json_patch(cur, &body)?,
-                (PatchType::Merge, Some(cur)) => patch::apply_merge_patch(cur, &body)?,
-                (PatchType::StrategicMerge, Some(cur)) => {
-                    patch::apply_strategic_merge_patch(&type_name, cur, &body)?
+                (_, Some(cur)) => {
+                    let mut patched = match patch_type {
+                        PatchType::Json => patch::apply_json_patch(cur, &body)?,
+                        PatchType::Merge => patch::apply_merge_patch(cur, &body)?,
+                        _ => patch::apply_strategic_merge_patch(&type_name, cur, &body)?,
+                    };
+                    crate::apply::track_update(
+                        rt,
+                        kind,
+                        subresource,
+                        Some(cur),
+                        &mut patched,
+                        &manager,
+                    );
+                    patched
                 }
-                (PatchType::Apply, Some(cur)) => crate::apply::server_side_apply(
-                    &type_name,
-                    cur,
-                    &body,
-                    ctx.field_manager.as_deref(),
-                )?,
             };
             let mut problems = match patch_type {
                 PatchType::Json => patch::json_patch_strict_errors(&body),

@@ -31,7 +31,7 @@ pub async fn serve(
             Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
         }
         (Subresource::Status, &Method::PUT) => {
-            put(server, rt, ns, name, UpdateKind::Status, call).await
+            put(server, rt, ns, name, UpdateKind::Status, "status", call).await
         }
         (Subresource::Status, &Method::PATCH) => {
             patch(server, rt, ns, name, UpdateKind::Status, call).await
@@ -46,7 +46,7 @@ pub async fn serve(
         (Subresource::Binding, &Method::POST) => bind(server, rt, ns, name, call).await,
         (Subresource::Finalize, &Method::PUT) => finalize(server, rt, name, call).await,
         (Subresource::Approval, &Method::PUT) => {
-            put(server, rt, ns, name, UpdateKind::Status, call).await
+            put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
         }
         (Subresource::EphemeralContainers, &Method::GET) => {
             Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
@@ -64,13 +64,28 @@ async fn put(
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
+    subresource: &str,
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
+    let manager = crate::apply::write_manager(&call.query, &call.headers);
     let (obj, _) = decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
     let updated = server
         .registry
-        .update_with(rt, ns, name, kind, &ctx, |cur| Ok(cur.map(|_| obj.clone())))
+        .update_with(rt, ns, name, kind, &ctx, |cur| {
+            Ok(cur.map(|cur| {
+                let mut new = obj.clone();
+                crate::apply::track_update(
+                    rt,
+                    kind,
+                    Some(subresource),
+                    Some(cur),
+                    &mut new,
+                    &manager,
+                );
+                new
+            }))
+        })
         .await?;
     Ok(json_response(StatusCode::OK, &updated))
 }
@@ -132,6 +147,7 @@ async fn scale(
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
+    let manager = crate::apply::write_manager(&call.query, &call.headers);
     let method = call.method.clone();
     let content_type = call
         .headers
@@ -174,6 +190,7 @@ async fn scale(
             if let Some(rv) = meta_str(&new_scale, "resourceVersion") {
                 next["metadata"]["resourceVersion"] = json!(rv);
             }
+            crate::apply::track_scale(rt, cur, &mut next, &manager);
             Ok(Some(next))
         })
         .await?;
