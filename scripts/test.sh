@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Every test of the project: unit tests and in-process API server tests driven by the real kubectl.
-# One build profile for everything, so that nothing is compiled twice.
+# Every test of the project: unit tests, in-process API server tests driven by the real kubectl,
+# and end-to-end tests that create clusters in Docker. One build profile for everything, so that
+# nothing is compiled twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/docker.sh
 export CARGO_TERM_COLOR=never
+# Docker-backed tests must run here, not skip.
+export KINDLING_REQUIRE_DOCKER=1
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked -- --test-threads=2
