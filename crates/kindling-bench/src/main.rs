@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod cluster;
+
 const PODS: usize = 10_000;
 const CONCURRENCY: usize = 32;
 const WATCHERS: usize = 100;
@@ -22,11 +24,12 @@ async fn main() -> Result<()> {
         .unwrap_or_else(|| "apiserver".into());
     match what.as_str() {
         "apiserver" => apiserver().await,
-        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver"),
+        "cluster" => cluster::run(&kindling_binary()?).await,
+        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver, cluster"),
     }
 }
 
-fn kindling_binary() -> Result<PathBuf> {
+pub(crate) fn kindling_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let bin = exe
         .parent()

@@ -34,3 +34,9 @@ pub const LABEL_VERSION: &str = "io.kindling.version";
 pub const LABEL_BINARY_SHA256: &str = "io.kindling.binary.sha256";
 pub const LABEL_PACKAGES: &str = "io.kindling.packages";
 pub const LABEL_PAUSE_IMAGE: &str = "io.kindling.pause-image";
+
+/// The size in bytes of a local image (`docker images` SIZE), or `None` when absent.
+pub async fn image_size(name: &str) -> anyhow::Result<Option<i64>> {
+    let docker = connect().await?;
+    Ok(docker::inspect(&docker, name).await?.and_then(|i| i.size))
+}

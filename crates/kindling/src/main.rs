@@ -153,7 +153,9 @@ async fn run(cli: Cli) -> Result<()> {
                 ..Default::default()
             };
             let id = kindling_image::build_node_image(&opts).await?;
-            eprintln!("Image \"{image}\" build completed ({id}).");
+            if !cli.quiet {
+                eprintln!("Image \"{image}\" build completed ({id}).");
+            }
             Ok(())
         }
         Command::Version => {

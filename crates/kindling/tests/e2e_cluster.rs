@@ -12,9 +12,15 @@ use std::sync::Mutex;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn docker_available() -> bool {
-    let ok = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(std::env::var("KINDLING_REQUIRE_DOCKER").is_err(), "KINDLING_REQUIRE_DOCKER is set but no Docker engine answers");
+        assert!(
+            std::env::var("KINDLING_REQUIRE_DOCKER").is_err(),
+            "KINDLING_REQUIRE_DOCKER is set but no Docker engine answers"
+        );
         eprintln!("SKIPPED: no Docker engine answers (run scripts/docker.sh)");
     }
     ok
@@ -27,7 +33,10 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env { home: tempfile::tempdir().unwrap(), clusters: Vec::new() }
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            clusters: Vec::new(),
+        }
     }
 
     fn kubeconfig(&self) -> PathBuf {
@@ -40,24 +49,46 @@ impl Env {
 
     fn kindling_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kindling"));
-        cmd.args(args).env("HOME", self.home.path()).env("KUBECONFIG", self.kubeconfig()).env_remove("KIND_CLUSTER_NAME");
-        cmd.stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
-        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.args(args)
+            .env("HOME", self.home.path())
+            .env("KUBECONFIG", self.kubeconfig())
+            .env_remove("KIND_CLUSTER_NAME");
+        cmd.stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        });
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(text) = stdin {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
         }
         child.wait_with_output().unwrap()
     }
 
     fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl").args(args).env("HOME", self.home.path()).env("KUBECONFIG", self.kubeconfig()).output().unwrap()
+        Command::new("kubectl")
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("KUBECONFIG", self.kubeconfig())
+            .output()
+            .unwrap()
     }
 
     fn ok_kubectl(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -69,7 +100,11 @@ impl Env {
             args.extend(["--config", "-"]);
         }
         let out = self.kindling_stdin(&args, config);
-        assert!(out.status.success(), "create {name} failed:\n{}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "create {name} failed:\n{}",
+            text(&out.stderr)
+        );
         text(&out.stderr)
     }
 }
@@ -91,20 +126,36 @@ fn unique(prefix: &str) -> String {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// What the engine still holds of a cluster: containers and their volumes.
 fn leftovers(cluster: &str) -> Vec<String> {
     let out = Command::new("docker")
-        .args(["ps", "-a", "--filter", &format!("label=io.x-k8s.kind.cluster={cluster}"), "--format", "{{.Names}}"])
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.x-k8s.kind.cluster={cluster}"),
+            "--format",
+            "{{.Names}}",
+        ])
         .output()
         .unwrap();
     text(&out.stdout).lines().map(str::to_string).collect()
 }
 
 fn node_ready(env: &Env, node: &str) -> bool {
-    let out = env.kubectl(&["get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
+    let out = env.kubectl(&[
+        "get",
+        "node",
+        node,
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ]);
     text(&out.stdout) == "True"
 }
 
@@ -117,37 +168,71 @@ fn quick_cluster_s1() {
     let mut env = Env::new();
     let name = unique("s1");
     let err = env.create(&name, None);
-    for step in ["Creating cluster", "Ensuring node image", "Preparing nodes", "Writing configuration", "Starting control-plane", "Installing StorageClass"] {
+    for step in [
+        "Creating cluster",
+        "Ensuring node image",
+        "Preparing nodes",
+        "Writing configuration",
+        "Starting control-plane",
+        "Installing StorageClass",
+    ] {
         assert!(err.contains(step), "missing {step:?} in:\n{err}");
     }
-    assert!(err.contains(&format!("Set kubectl context to \"kind-{name}\"")), "{err}");
+    assert!(
+        err.contains(&format!("Set kubectl context to \"kind-{name}\"")),
+        "{err}"
+    );
     let ctx = format!("kind-{name}");
     let info = env.ok_kubectl(&["cluster-info", "--context", &ctx]);
-    assert!(info.contains("Kubernetes control plane is running at https://127.0.0.1:"), "{info}");
+    assert!(
+        info.contains("Kubernetes control plane is running at https://127.0.0.1:"),
+        "{info}"
+    );
     // The node turns Ready once its agent reports (runtime up, CNI config written).
     let node = format!("{name}-control-plane");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !node_ready(&env, &node) {
-        assert!(std::time::Instant::now() < deadline, "node never Ready: {}", env.ok_kubectl(&["describe", "node", &node]));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node never Ready: {}",
+            env.ok_kubectl(&["describe", "node", &node])
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let nodes = env.ok_kubectl(&["get", "nodes", "--no-headers"]);
     let cols: Vec<&str> = nodes.split_whitespace().collect();
-    assert_eq!((cols[0], cols[1], cols[2], cols[4]), (node.as_str(), "Ready", "control-plane", "v1.33.0"), "{nodes}");
+    assert_eq!(
+        (cols[0], cols[1], cols[2], cols[4]),
+        (node.as_str(), "Ready", "control-plane", "v1.33.0"),
+        "{nodes}"
+    );
     let sc = env.ok_kubectl(&["get", "sc"]);
     assert!(sc.contains("standard (default)"), "{sc}");
     // The same name again is refused, and nothing of the first is harmed.
     let again = env.kindling(&["create", "cluster", "--name", &name]);
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains(&format!("node(s) already exist for a cluster with the name \"{name}\"")), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains(&format!(
+            "node(s) already exist for a cluster with the name \"{name}\""
+        )),
+        "{}",
+        text(&again.stderr)
+    );
     let clusters = text(&env.kindling(&["get", "clusters"]).stdout);
     assert!(clusters.lines().any(|l| l == name), "{clusters}");
     // Delete removes containers, volumes and kubeconfig entries.
     let out = env.kindling(&["delete", "cluster", "--name", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(leftovers(&name).is_empty(), "containers left: {:?}", leftovers(&name));
+    assert!(
+        leftovers(&name).is_empty(),
+        "containers left: {:?}",
+        leftovers(&name)
+    );
     let kubeconfig = std::fs::read_to_string(env.kubeconfig()).unwrap_or_default();
-    assert!(!kubeconfig.contains(&ctx), "kubeconfig still has {ctx}:\n{kubeconfig}");
+    assert!(
+        !kubeconfig.contains(&ctx),
+        "kubeconfig still has {ctx}:\n{kubeconfig}"
+    );
 }
 
 #[test]
@@ -160,7 +245,11 @@ fn workers_ports_and_mounts() {
     let name = unique("multi");
     let shared = tempfile::tempdir().unwrap();
     std::fs::write(shared.path().join("hello.txt"), "from the host").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = format!(
         "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n  extraPortMappings:\n  - containerPort: 8080\n    hostPort: {port}\n    listenAddress: 127.0.0.1\n  extraMounts:\n  - hostPath: {}\n    containerPath: /shared\n- role: worker\n",
         shared.path().display()
@@ -168,24 +257,51 @@ fn workers_ports_and_mounts() {
     let err = env.create(&name, Some(&config));
     assert!(err.contains("Joining worker nodes"), "{err}");
     let nodes = env.ok_kubectl(&["get", "nodes", "-o", "name"]);
-    for n in [format!("{name}-control-plane"), format!("{name}-worker"), format!("{name}-worker2")] {
-        assert!(nodes.contains(&format!("node/{n}")), "{n} missing from {nodes}");
+    for n in [
+        format!("{name}-control-plane"),
+        format!("{name}-worker"),
+        format!("{name}-worker2"),
+    ] {
+        assert!(
+            nodes.contains(&format!("node/{n}")),
+            "{n} missing from {nodes}"
+        );
     }
     let worker = format!("{name}-worker");
     let rt = runtime();
     let provider = rt.block_on(DockerProvider::connect()).unwrap();
     // The host directory is visible inside the worker.
-    let cat = rt.block_on(provider.exec(&worker, &["cat", "/shared/hello.txt"], Stdin::None)).unwrap();
+    let cat = rt
+        .block_on(provider.exec(&worker, &["cat", "/shared/hello.txt"], Stdin::None))
+        .unwrap();
     assert_eq!(text(&cat.stdout), "from the host");
     // A listener inside the worker answers on the mapped host port.
-    let busybox = std::fs::read("/bin/busybox").expect("busybox-static is installed (scripts/setup.sh)");
-    rt.block_on(provider.copy_files(&worker, "/usr/local/bin", vec![kindling_provider::FileToCopy::new("busybox", busybox, 0o755)])).unwrap();
-    rt.block_on(provider.exec(&worker, &["sh", "-c", "busybox nc -ll -p 8080 -e echo pong >/dev/null 2>&1 &"], Stdin::None)).unwrap();
+    let busybox =
+        std::fs::read("/bin/busybox").expect("busybox-static is installed (scripts/setup.sh)");
+    rt.block_on(provider.copy_files(
+        &worker,
+        "/usr/local/bin",
+        vec![kindling_provider::FileToCopy::new(
+            "busybox", busybox, 0o755,
+        )],
+    ))
+    .unwrap();
+    rt.block_on(provider.exec(
+        &worker,
+        &[
+            "sh",
+            "-c",
+            "busybox nc -ll -p 8080 -e echo pong >/dev/null 2>&1 &",
+        ],
+        Stdin::None,
+    ))
+    .unwrap();
     let mut answer = String::new();
     for _ in 0..50 {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::Read;
-            s.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
             let _ = s.read_to_string(&mut answer);
             if !answer.is_empty() {
                 break;
@@ -209,7 +325,14 @@ fn two_clusters_side_by_side() {
     env.create(&a, None);
     env.create(&b, None);
     for c in [&a, &b] {
-        let out = env.ok_kubectl(&["--context", &format!("kind-{c}"), "get", "nodes", "-o", "name"]);
+        let out = env.ok_kubectl(&[
+            "--context",
+            &format!("kind-{c}"),
+            "get",
+            "nodes",
+            "-o",
+            "name",
+        ]);
         assert_eq!(out.trim(), format!("node/{c}-control-plane"));
     }
     let out = env.kindling(&["delete", "clusters", &a, &b]);
@@ -234,11 +357,20 @@ fn bad_configs_are_named_and_create_nothing() {
         ),
     ];
     for (config, want) in cases {
-        let out = env.kindling_stdin(&["create", "cluster", "--name", &name, "--config", "-"], Some(config));
+        let out = env.kindling_stdin(
+            &["create", "cluster", "--name", &name, "--config", "-"],
+            Some(config),
+        );
         assert!(!out.status.success(), "accepted:\n{config}");
         let err = text(&out.stderr);
-        assert!(err.contains(want), "error for\n{config}\nlacks {want:?}:\n{err}");
-        assert!(err.contains("<stdin>:") || err.contains("stdin"), "no location in {err}");
+        assert!(
+            err.contains(want),
+            "error for\n{config}\nlacks {want:?}:\n{err}"
+        );
+        assert!(
+            err.contains("<stdin>:") || err.contains("stdin"),
+            "no location in {err}"
+        );
         assert!(leftovers(&name).is_empty());
     }
 }
@@ -251,22 +383,36 @@ fn load_docker_image_skips_nodes_that_have_it() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rt = runtime();
     let image = format!("kindling-e2e/busybox:{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image)).unwrap();
+    rt.block_on(kindling_image::build_test_image(&image))
+        .unwrap();
     let mut env = Env::new();
     let name = unique("load");
     env.create(&name, None);
     let first = env.kindling(&["load", "docker-image", &image, "--name", &name]);
     let err = text(&first.stderr);
     assert!(first.status.success(), "{err}");
-    assert!(err.contains(&format!("Image: \"{image}\" with ID \"sha256:")) && err.contains("not yet present on node"), "{err}");
+    assert!(
+        err.contains(&format!("Image: \"{image}\" with ID \"sha256:"))
+            && err.contains("not yet present on node"),
+        "{err}"
+    );
     let second = env.kindling(&["load", "docker-image", &image, "--name", &name]);
     let err = text(&second.stderr);
     assert!(second.status.success(), "{err}");
-    assert!(err.contains("found to be already present on all nodes"), "{err}");
+    assert!(
+        err.contains("found to be already present on all nodes"),
+        "{err}"
+    );
     // containerd in the node has it.
     let provider = rt.block_on(DockerProvider::connect()).unwrap();
     let node = format!("{name}-control-plane");
-    let ls = rt.block_on(provider.exec(&node, &["ctr", "-n", "k8s.io", "images", "ls", "-q"], Stdin::None)).unwrap();
+    let ls = rt
+        .block_on(provider.exec(
+            &node,
+            &["ctr", "-n", "k8s.io", "images", "ls", "-q"],
+            Stdin::None,
+        ))
+        .unwrap();
     assert!(text(&ls.stdout).contains(&image), "{}", text(&ls.stdout));
     let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
     let _ = Path::new("/");
