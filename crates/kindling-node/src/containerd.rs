@@ -67,11 +67,12 @@ pub fn import_images(dir: &Path) -> Result<()> {
         if marker.exists() {
             continue;
         }
-        let out = Command::new("ctr")
-            .args(["-n", "k8s.io", "images", "import"])
-            .arg(&path)
-            .output()
-            .context("running ctr")?;
+        let out = crate::init::run_owned(
+            Command::new("ctr")
+                .args(["-n", "k8s.io", "images", "import"])
+                .arg(&path),
+        )
+        .context("running ctr")?;
         anyhow::ensure!(
             out.status.success(),
             "importing {}: {}",

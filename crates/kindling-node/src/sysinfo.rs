@@ -110,9 +110,7 @@ pub fn kernel_version() -> String {
 
 /// `containerd://1.6.20` from `containerd --version`.
 pub fn container_runtime_version() -> String {
-    let out = std::process::Command::new("containerd")
-        .arg("--version")
-        .output();
+    let out = crate::init::run_owned(std::process::Command::new("containerd").arg("--version"));
     let text = out
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();

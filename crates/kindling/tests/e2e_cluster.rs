@@ -417,3 +417,47 @@ fn load_docker_image_skips_nodes_that_have_it() {
     let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
     let _ = Path::new("/");
 }
+
+#[test]
+fn cluster_survives_a_restart_of_its_nodes() {
+    if !docker_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut env = Env::new();
+    let name = unique("restart");
+    env.create(&name, Some("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n"));
+    env.ok_kubectl(&["create", "configmap", "keep", "--from-literal=a=b"]);
+    let rt = runtime();
+    let provider = rt.block_on(DockerProvider::connect()).unwrap();
+    for node in [format!("{name}-control-plane"), format!("{name}-worker")] {
+        rt.block_on(provider.stop_node(&node, 10)).unwrap();
+    }
+    for node in [format!("{name}-control-plane"), format!("{name}-worker")] {
+        rt.block_on(provider.start_node(&node)).unwrap();
+    }
+    // Same kubeconfig, same port: the API answers again with everything acknowledged before.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = env.kubectl(&["get", "configmap", "keep", "-o", "jsonpath={.data.a}"]);
+        if out.status.success() {
+            assert_eq!(text(&out.stdout), "b");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "API never came back: {}",
+            text(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for node in [format!("{name}-control-plane"), format!("{name}-worker")] {
+        while !node_ready(&env, &node) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{node} not Ready after restart"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
