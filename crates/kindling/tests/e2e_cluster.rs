@@ -461,3 +461,110 @@ fn cluster_survives_a_restart_of_its_nodes() {
         }
     }
 }
+
+#[test]
+fn clear_errors_for_daemon_image_and_port() {
+    if !docker_available() {
+        return;
+    }
+    let env = Env::new();
+    // No daemon: one line saying how to start one.
+    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(["get", "clusters"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("Cannot connect to the Docker daemon") && err.contains("dockerd"),
+        "{err}"
+    );
+    // A missing image is named, and nothing is created.
+    let name = unique("noimg");
+    let out = env.kindling(&[
+        "create",
+        "cluster",
+        "--name",
+        &name,
+        "--image",
+        "kindling/does-not-exist:v0",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("kindling/does-not-exist:v0"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(leftovers(&name).is_empty());
+    // A host port in use is named before anything is created.
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = format!("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: 80\n    hostPort: {port}\n");
+    let out = env.kindling_stdin(
+        &["create", "cluster", "--name", &name, "--config", "-"],
+        Some(&config),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(&port.to_string()) && text(&out.stderr).contains("in use"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(leftovers(&name).is_empty());
+}
+
+#[test]
+fn kubeconfig_and_logs_export() {
+    if !docker_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut env = Env::new();
+    let name = unique("export");
+    env.create(&name, None);
+    let internal = text(
+        &env.kindling(&["get", "kubeconfig", "--name", &name, "--internal"])
+            .stdout,
+    );
+    assert!(
+        internal.contains(&format!("server: https://{name}-control-plane:6443")),
+        "{internal}"
+    );
+    let external = text(&env.kindling(&["get", "kubeconfig", "--name", &name]).stdout);
+    assert!(
+        external.contains("server: https://127.0.0.1:"),
+        "{external}"
+    );
+    // Export into a separate file works like the merged one.
+    let other = env.home.path().join("other-config");
+    let out = env.kindling(&[
+        "export",
+        "kubeconfig",
+        "--name",
+        &name,
+        "--kubeconfig",
+        other.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let nodes = Command::new("kubectl")
+        .args(["get", "nodes", "-o", "name"])
+        .env("KUBECONFIG", &other)
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&nodes.stdout).trim(),
+        format!("node/{name}-control-plane")
+    );
+    let dir = env.home.path().join("logs");
+    let out = env.kindling(&["export", "logs", dir.to_str().unwrap(), "--name", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let node_dir = dir.join(format!("{name}-control-plane"));
+    for f in ["inspect.json", "containerd.log"] {
+        assert!(
+            node_dir.join(f).exists(),
+            "{f} missing in {}",
+            node_dir.display()
+        );
+    }
+}
