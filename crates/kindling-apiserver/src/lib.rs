@@ -53,6 +53,8 @@ pub struct Config {
     pub advertise_address: Option<std::net::IpAddr>,
     /// Where the cluster CA lives when it is shared with other nodes (default `<data_dir>/pki`).
     pub pki_dir: Option<PathBuf>,
+    /// Revisions of history the store keeps for watches and paged lists (older ones get 410).
+    pub retain_revisions: i64,
 }
 
 impl Config {
@@ -65,6 +67,7 @@ impl Config {
             node_port_range: 30000..=32767,
             advertise_address: None,
             pki_dir: None,
+            retain_revisions: 10_000,
         }
     }
 }

@@ -57,8 +57,14 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     admin.write(&pki_dir, "admin")?;
     let tls = tls::server_config(&ca.pair.cert_pem, &serving)?;
 
-    let store =
-        SqliteStore::open(&config.data_dir.join("store.db")).context("opening the store")?;
+    let store = SqliteStore::open_with(
+        &config.data_dir.join("store.db"),
+        kindling_store::StoreOptions {
+            retain_revisions: Some(config.retain_revisions),
+            ..Default::default()
+        },
+    )
+    .context("opening the store")?;
     let cidr = Cidr::parse(&config.service_cidr).map_err(anyhow::Error::msg)?;
     let registry = Registry::new(
         Arc::new(store),

@@ -199,3 +199,37 @@ fn anonymous_requests_reach_only_public_paths() {
         assert_eq!(resp.status(), 200);
     });
 }
+
+#[test]
+fn compacted_revisions_are_410_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = kindling_apiserver::Config::local(dir.path());
+    config.retain_revisions = 20;
+    let s = TestServer::start_with(dir, config);
+    s.runtime().block_on(async {
+        let c = admin(&s).await;
+        // A paged list's continue token pins an old revision...
+        for i in 0..5 {
+            let body = serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name": format!("c{i}")}});
+            send(&c, "POST", CM, "application/json", serde_json::to_vec(&body).unwrap()).await;
+        }
+        let page = send(&c, "GET", &format!("{CM}?limit=2"), "application/json", vec![]).await;
+        let token = page.1["metadata"]["continue"].as_str().unwrap().to_string();
+        // ...which compaction then forgets.
+        for i in 0..60 {
+            let body = serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name": format!("x{i}")}});
+            send(&c, "POST", CM, "application/json", serde_json::to_vec(&body).unwrap()).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let got = send(&c, "GET", &format!("{CM}?limit=2&continue={token}"), "application/json", vec![]).await;
+        assert_status(&got, 410, "Expired", "continue parameter is too old");
+        // A watch from a compacted revision ends with an ERROR event carrying 410.
+        let req = http::Request::builder().uri(format!("{CM}?watch=1&resourceVersion=2&timeoutSeconds=2")).body(kube::client::Body::empty()).unwrap();
+        let resp = c.send(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = http_body_util_collect(resp).await;
+        let first: serde_json::Value = serde_json::from_slice(body.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        assert_eq!(first["type"], "ERROR", "{first}");
+        assert_eq!(first["object"]["code"], 410);
+    });
+}

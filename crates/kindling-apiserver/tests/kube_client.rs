@@ -171,7 +171,9 @@ fn streaming_list_watch() {
     s.runtime().block_on(async {
         let api: Api<ConfigMap> = Api::default_namespaced(client(&s).await);
         for i in 0..5 {
-            api.create(&PostParams::default(), &configmap(&format!("s-{i}"), i)).await.unwrap();
+            api.create(&PostParams::default(), &configmap(&format!("s-{i}"), i))
+                .await
+                .unwrap();
         }
         // sendInitialEvents=true + bookmarks: the initial state, then the end-of-initial-events
         // bookmark, then live events.
@@ -179,7 +181,12 @@ fn streaming_list_watch() {
         let mut stream = watcher(api.clone(), config).boxed();
         let mut initial = Vec::new();
         loop {
-            match tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next()).await.unwrap().unwrap().unwrap() {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap()
+            {
                 watcher::Event::InitApply(cm) => initial.push(cm.metadata.name.unwrap()),
                 watcher::Event::InitDone => break,
                 _ => {}
@@ -188,7 +195,9 @@ fn streaming_list_watch() {
         initial.sort();
         let ours: Vec<&String> = initial.iter().filter(|n| n.starts_with("s-")).collect();
         assert_eq!(ours, ["s-0", "s-1", "s-2", "s-3", "s-4"], "{initial:?}");
-        api.create(&PostParams::default(), &configmap("live", 9)).await.unwrap();
+        api.create(&PostParams::default(), &configmap("live", 9))
+            .await
+            .unwrap();
         loop {
             if let watcher::Event::Apply(cm) = stream.try_next().await.unwrap().unwrap() {
                 assert_eq!(cm.metadata.name.as_deref(), Some("live"));
@@ -209,19 +218,47 @@ fn terminating_namespace_refuses_new_objects() {
     let out = s.kubectl(&["delete", "namespace", "leaving", "--wait=false"]);
     assert!(out.status.success(), "{}", common::text(&out.stderr));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while s.ok(&["get", "namespace", "leaving", "-o", "jsonpath={.status.phase}"]) != "Terminating" {
+    while s.ok(&[
+        "get",
+        "namespace",
+        "leaving",
+        "-o",
+        "jsonpath={.status.phase}",
+    ]) != "Terminating"
+    {
         assert!(std::time::Instant::now() < deadline);
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let err = s.fails(&["create", "configmap", "late", "-n", "leaving", "--from-literal=a=b"]);
-    assert!(err.contains("is forbidden") && err.contains("because it is being terminated"), "{err}");
+    let err = s.fails(&[
+        "create",
+        "configmap",
+        "late",
+        "-n",
+        "leaving",
+        "--from-literal=a=b",
+    ]);
+    assert!(
+        err.contains("is forbidden") && err.contains("because it is being terminated"),
+        "{err}"
+    );
     // The pod shows Terminating; when the node agent's final delete (grace 0) comes, it goes,
     // and the namespace with it.
     let pods = s.ok(&["get", "pods", "-n", "leaving"]);
     assert!(pods.contains("Terminating"), "{pods}");
-    s.ok(&["delete", "pod", "p", "-n", "leaving", "--grace-period=0", "--force"]);
+    s.ok(&[
+        "delete",
+        "pod",
+        "p",
+        "-n",
+        "leaving",
+        "--grace-period=0",
+        "--force",
+    ]);
     while s.kubectl(&["get", "namespace", "leaving"]).status.success() {
-        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(10), "namespace never went away");
+        assert!(
+            std::time::Instant::now() < deadline + std::time::Duration::from_secs(10),
+            "namespace never went away"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

@@ -141,19 +141,32 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
 
 /// Reads the body, refusing more than [`MAX_BODY_BYTES`].
 pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.to_string().contains("length limit"))
-                || e.to_string().contains("length limit");
-            if too_large {
-                ApiError::too_large("Request entity too large: limit is 3145728")
-            } else {
-                ApiError::bad_request(format!("reading the request body: {e}"))
-            }
-        })
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        total += chunk.len();
+        if total <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT_BYTES {
+            break;
+        }
+        // Beyond the limit the rest is read and dropped, so that the client, still sending,
+        // receives the 413 instead of a connection reset.
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(
+            "Request entity too large: limit is 3145728",
+        ));
+    }
+    Ok(buf.freeze())
 }
+
+/// How much of an oversized body is drained before giving up on the connection.
+const DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Adds `Warning: 299 - "<text>"` headers, as upstream reports field-validation warnings.
 pub fn add_warnings(resp: &mut Response<Body>, warnings: &[String]) {

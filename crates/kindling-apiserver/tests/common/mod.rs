@@ -21,12 +21,17 @@ impl TestServer {
 
     /// Starts a server on an existing data dir (to test restarts).
     pub fn start_in(dir: tempfile::TempDir) -> TestServer {
+        let config = kindling_apiserver::Config::local(dir.path());
+        Self::start_with(dir, config)
+    }
+
+    /// Starts a server with a config of the test's choosing.
+    pub fn start_with(dir: tempfile::TempDir, config: kindling_apiserver::Config) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let config = kindling_apiserver::Config::local(dir.path());
         let server = runtime
             .block_on(kindling_apiserver::start(config))
             .expect("server starts");
