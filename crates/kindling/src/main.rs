@@ -15,6 +15,9 @@ use std::sync::Arc;
 fn main() {
     limit_malloc_arenas();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Node | Command::Apiserver(_)) {
+        die_quietly_on_closed_stdout();
+    }
     let default_level = match cli.verbosity {
         0 => "warn,kube_client=off",
         1..=2 => "info",
@@ -42,6 +45,16 @@ fn limit_malloc_arenas() {
     // SAFETY: mallopt only sets an allocator tunable; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// `kindling get clusters | head` must end quietly when the reader goes away, as other CLIs do,
+/// not panic on a failed write. Only for the CLI: the servers handle EPIPE on their sockets.
+fn die_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
