@@ -11,6 +11,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 dpkg -s libc6-dev >/dev/null 2>&1 || need_apt+=(libc6-dev)
+# protoc: the k8s-cri crate compiles the CRI protos at build time.
+command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

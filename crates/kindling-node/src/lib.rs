@@ -11,6 +11,7 @@ pub mod containerd;
 pub mod controlplane;
 pub mod init;
 pub mod ipam;
+pub mod pods;
 pub mod sysinfo;
 
 use anyhow::{Context, Result};
@@ -32,6 +33,7 @@ pub async fn run() -> Result<()> {
         Role::Worker => None,
     };
     let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
+    tokio::spawn(pods::run(client.clone(), config.name.clone(), ip));
     tokio::spawn(agent::Agent::new(client, config, ip).run());
     init::shutdown_signal().await;
     Ok(())

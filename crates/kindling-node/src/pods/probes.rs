@@ -1,0 +1,368 @@
+//! Liveness, readiness and startup probes of running containers, as the kubelet's prober: exec
+//! through CRI ExecSync, httpGet and tcpSocket from the node to the pod's IP. One task per probe
+//! and container; results land in shared state and wake the pod's worker when they change.
+//! gRPC and HTTPS probes are not implemented: they count as successful (logged once).
+
+use super::cri::Cri;
+use k8s_cri::v1 as cri;
+use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProbeState {
+    pub ready: bool,
+    pub started: bool,
+    /// Set when the liveness (or startup) probe gave up: the worker kills the container.
+    pub failed: Option<String>,
+}
+
+/// The probes of one running container.
+pub struct ContainerProbes {
+    pub state: Arc<Mutex<ProbeState>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for ContainerProbes {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Liveness,
+    Readiness,
+    Startup,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Liveness => "Liveness",
+            Kind::Readiness => "Readiness",
+            Kind::Startup => "Startup",
+        }
+    }
+}
+
+/// Where probes connect and run.
+#[derive(Clone)]
+pub struct Target {
+    pub cri: Cri,
+    pub container_id: String,
+    pub pod_ip: String,
+    pub container: Container,
+}
+
+/// Called with (probe kind, failure message) when a probe fails, for the Unhealthy event.
+pub type OnFailure = Arc<dyn Fn(&str, String) + Send + Sync>;
+
+impl ContainerProbes {
+    /// Starts the container's probes; `wake` is notified when the state changes.
+    pub fn start(target: Target, wake: Arc<Notify>, on_failure: OnFailure) -> ContainerProbes {
+        let c = &target.container;
+        let state = Arc::new(Mutex::new(ProbeState {
+            ready: c.readiness_probe.is_none(),
+            started: c.startup_probe.is_none(),
+            failed: None,
+        }));
+        let mut tasks = Vec::new();
+        for (kind, probe) in [
+            (Kind::Startup, &c.startup_probe),
+            (Kind::Liveness, &c.liveness_probe),
+            (Kind::Readiness, &c.readiness_probe),
+        ] {
+            let Some(probe) = probe.clone() else { continue };
+            tasks.push(tokio::spawn(run(
+                kind,
+                probe,
+                target.clone(),
+                state.clone(),
+                wake.clone(),
+                on_failure.clone(),
+            )));
+        }
+        ContainerProbes { state, tasks }
+    }
+
+    pub fn snapshot(&self) -> ProbeState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+fn secs(v: Option<i32>, default: i32) -> Duration {
+    Duration::from_secs(v.unwrap_or(default).max(0) as u64)
+}
+
+async fn run(
+    kind: Kind,
+    probe: Probe,
+    target: Target,
+    state: Arc<Mutex<ProbeState>>,
+    wake: Arc<Notify>,
+    on_failure: OnFailure,
+) {
+    let period = secs(probe.period_seconds, 10).max(Duration::from_secs(1));
+    let timeout = secs(probe.timeout_seconds, 1).max(Duration::from_secs(1));
+    let failure_threshold = probe.failure_threshold.unwrap_or(3).max(1);
+    let success_threshold = probe.success_threshold.unwrap_or(1).max(1);
+    tokio::time::sleep(secs(probe.initial_delay_seconds, 0)).await;
+    let (mut successes, mut failures) = (0, 0);
+    loop {
+        let started = state.lock().map(|s| s.started).unwrap_or(false);
+        if kind != Kind::Startup && !started {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let result = check(&probe, &target, timeout).await;
+        let mut changed = false;
+        match result {
+            Ok(()) => {
+                failures = 0;
+                successes += 1;
+                if successes >= success_threshold {
+                    if let Ok(mut s) = state.lock() {
+                        match kind {
+                            Kind::Readiness if !s.ready => {
+                                s.ready = true;
+                                changed = true;
+                            }
+                            Kind::Startup if !s.started => {
+                                s.started = true;
+                                changed = true;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Err(message) => {
+                successes = 0;
+                failures += 1;
+                on_failure(kind.name(), message.clone());
+                if failures >= failure_threshold {
+                    if let Ok(mut s) = state.lock() {
+                        match kind {
+                            Kind::Readiness if s.ready => {
+                                s.ready = false;
+                                changed = true;
+                            }
+                            Kind::Liveness | Kind::Startup if s.failed.is_none() => {
+                                s.failed = Some(format!(
+                                    "Container {} failed {} probe, will be restarted",
+                                    target.container.name,
+                                    kind.name().to_lowercase()
+                                ));
+                                changed = true;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        if changed {
+            wake.notify_one();
+        }
+        let (started_now, failed) = state
+            .lock()
+            .map(|s| (s.started, s.failed.is_some()))
+            .unwrap_or((false, false));
+        if failed || (kind == Kind::Startup && started_now) {
+            return;
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+fn port_of(port: &IntOrString, c: &Container) -> Result<u16, String> {
+    match port {
+        IntOrString::Int(p) => u16::try_from(*p).map_err(|_| format!("invalid port {p}")),
+        IntOrString::String(name) => c
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .and_then(|p| u16::try_from(p.container_port).ok())
+            .ok_or_else(|| format!("couldn't find port {name} in container {}", c.name)),
+    }
+}
+
+/// Runs one probe: Ok on success, the failure's message otherwise.
+async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), String> {
+    if let Some(exec) = &probe.exec {
+        let mut rt = t.cri.runtime.clone();
+        let resp = tokio::time::timeout(
+            timeout + Duration::from_secs(2),
+            rt.exec_sync(cri::ExecSyncRequest {
+                container_id: t.container_id.clone(),
+                cmd: exec.command.clone().unwrap_or_default(),
+                timeout: timeout.as_secs() as i64,
+            }),
+        )
+        .await
+        .map_err(|_| format!("command timed out after {}s", timeout.as_secs()))?
+        .map_err(|e| e.message().to_string())?
+        .into_inner();
+        if resp.exit_code == 0 {
+            return Ok(());
+        }
+        let mut out = String::from_utf8_lossy(&resp.stdout).into_owned();
+        out.push_str(&String::from_utf8_lossy(&resp.stderr));
+        return Err(if out.trim().is_empty() {
+            format!(
+                "command {:?} exited with {}",
+                exec.command.clone().unwrap_or_default(),
+                resp.exit_code
+            )
+        } else {
+            out.trim_end().to_string()
+        });
+    }
+    if let Some(tcp) = &probe.tcp_socket {
+        let host = tcp.host.clone().unwrap_or_else(|| t.pod_ip.clone());
+        let port = port_of(&tcp.port, &t.container)?;
+        return match tokio::time::timeout(
+            timeout,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("dial tcp {host}:{port}: connect: {e}")),
+            Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
+        };
+    }
+    if let Some(http) = &probe.http_get {
+        if http.scheme.as_deref() == Some("HTTPS") {
+            warn_once("HTTPS probes are not implemented; counting them as successful");
+            return Ok(());
+        }
+        let host = http.host.clone().unwrap_or_else(|| t.pod_ip.clone());
+        let port = port_of(&http.port, &t.container)?;
+        let path = http.path.clone().unwrap_or_else(|| "/".into());
+        let url = format!("http://{host}:{port}{path}");
+        let attempt = async {
+            let mut s = tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .map_err(|e| format!("Get \"{url}\": dial tcp {host}:{port}: connect: {e}"))?;
+            let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
+            for h in http.http_headers.iter().flatten() {
+                req.push_str(&format!("{}: {}\r\n", h.name, h.value));
+            }
+            req.push_str("\r\n");
+            s.write_all(req.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 1024];
+            let mut got = 0;
+            while got < 12 {
+                let n = s.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            let head = String::from_utf8_lossy(&buf[..got]).into_owned();
+            let code: u16 = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))?;
+            if (200..400).contains(&code) {
+                Ok(())
+            } else {
+                Err(format!("HTTP probe failed with statuscode: {code}"))
+            }
+        };
+        return match tokio::time::timeout(timeout, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+            )),
+        };
+    }
+    if probe.grpc.is_some() {
+        warn_once("gRPC probes are not implemented; counting them as successful");
+        return Ok(());
+    }
+    Ok(())
+}
+
+fn warn_once(msg: &'static str) {
+    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    if let Ok(mut seen) = SEEN.lock() {
+        if !seen.contains(&msg) {
+            seen.push(msg);
+            tracing::warn!("{msg}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn target(probe: serde_json::Value, port: u16) -> (Target, Probe) {
+        let c: Container = serde_json::from_value(
+            json!({"name": "c", "ports": [{"name": "http", "containerPort": port}]}),
+        )
+        .unwrap();
+        let p: Probe = serde_json::from_value(probe).unwrap();
+        (
+            Target {
+                cri: Cri::new("/nonexistent.sock").unwrap(),
+                container_id: "x".into(),
+                pod_ip: "127.0.0.1".into(),
+                container: c,
+            },
+            p,
+        )
+    }
+
+    #[tokio::test]
+    async fn http_and_tcp_probes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut n = 0;
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 512];
+                let _ = s.read(&mut buf).await;
+                let code = if n == 0 {
+                    "200 OK"
+                } else {
+                    "500 Internal Server Error"
+                };
+                n += 1;
+                let _ = s
+                    .write_all(format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .await;
+            }
+        });
+        let (t, p) = target(
+            json!({"httpGet": {"path": "/healthz", "port": "http"}}),
+            port,
+        );
+        assert_eq!(check(&p, &t, Duration::from_secs(1)).await, Ok(()));
+        let err = check(&p, &t, Duration::from_secs(1)).await.unwrap_err();
+        assert_eq!(err, "HTTP probe failed with statuscode: 500");
+        let (t, p) = target(json!({"tcpSocket": {"port": port}}), port);
+        assert_eq!(check(&p, &t, Duration::from_secs(1)).await, Ok(()));
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (t, p) = target(json!({"tcpSocket": {"port": free}}), free);
+        assert!(check(&p, &t, Duration::from_secs(1)).await.is_err());
+    }
+}

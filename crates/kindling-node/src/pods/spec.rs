@@ -1,0 +1,772 @@
+//! Pod and container specs → CRI configs, as the kubelet's kuberuntime builds them: sandbox
+//! metadata, hostname, DNS, port mappings, namespaces and cgroup parent; container command/args
+//! with `$(VAR)` references expanded, env, mounts, resources → Linux cgroup values, security
+//! context. Pure: the caller resolves env values and volume paths first.
+
+use super::cri::{
+    ANNOTATION_HASH, ANNOTATION_KIND, ANNOTATION_RESTART_COUNT, ANNOTATION_TERMINATION_GRACE,
+    LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
+};
+use k8s_cri::v1 as cri;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use std::collections::{BTreeMap, HashMap};
+
+/// What the node contributes to every sandbox.
+#[derive(Clone, Debug, Default)]
+pub struct NodeFacts {
+    pub node_name: String,
+    /// The node's `/etc/resolv.conf`, for pods with `dnsPolicy: Default` (and, until the cluster
+    /// has a DNS service, `ClusterFirst`).
+    pub resolv_conf: String,
+    /// Cgroup the pods of this node nest under (e.g. `/docker/<id>/kubepods`).
+    pub cgroup_root: String,
+    /// Memory of the node in bytes (for Burstable pods' OOM score).
+    pub memory_bytes: u64,
+}
+
+pub fn uid(pod: &Pod) -> &str {
+    pod.metadata.uid.as_deref().unwrap_or_default()
+}
+pub fn name(pod: &Pod) -> &str {
+    pod.metadata.name.as_deref().unwrap_or_default()
+}
+pub fn namespace(pod: &Pod) -> &str {
+    pod.metadata.namespace.as_deref().unwrap_or("default")
+}
+pub fn spec(pod: &Pod) -> &PodSpec {
+    static EMPTY: std::sync::OnceLock<PodSpec> = std::sync::OnceLock::new();
+    pod.spec
+        .as_ref()
+        .unwrap_or_else(|| EMPTY.get_or_init(PodSpec::default))
+}
+pub fn host_network(pod: &Pod) -> bool {
+    spec(pod).host_network.unwrap_or(false)
+}
+
+/// `/var/log/pods/<ns>_<name>_<uid>`, where the runtime writes container logs.
+pub fn log_directory(pod: &Pod) -> String {
+    format!(
+        "/var/log/pods/{}_{}_{}",
+        namespace(pod),
+        name(pod),
+        uid(pod)
+    )
+}
+
+/// The pod's QoS class as upstream computes it.
+pub fn qos_class(pod: &Pod) -> &'static str {
+    let spec = serde_json::to_value(spec(pod)).unwrap_or_default();
+    kindling_api::strategy::qos_class(&spec)
+}
+
+/// The pod's cgroup: `<root>/pod<uid>` for Guaranteed pods, `<root>/burstable/pod<uid>` and
+/// `<root>/besteffort/pod<uid>` for the others, as the kubelet's cgroupfs layout.
+pub fn cgroup_parent(pod: &Pod, root: &str) -> String {
+    let root = root.trim_end_matches('/');
+    let uid = uid(pod).replace('-', "_");
+    match qos_class(pod) {
+        "Guaranteed" => format!("{root}/pod{uid}"),
+        "Burstable" => format!("{root}/burstable/pod{uid}"),
+        _ => format!("{root}/besteffort/pod{uid}"),
+    }
+}
+
+fn pod_labels(pod: &Pod) -> HashMap<String, String> {
+    let mut labels: HashMap<String, String> = pod
+        .metadata
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    labels.insert(LABEL_POD_NAME.into(), name(pod).into());
+    labels.insert(LABEL_POD_NAMESPACE.into(), namespace(pod).into());
+    labels.insert(LABEL_POD_UID.into(), uid(pod).into());
+    labels.insert(LABEL_MANAGED.into(), "true".into());
+    labels
+}
+
+/// The pod's DNS configuration (resolv.conf servers, searches, options) from its dnsPolicy and
+/// dnsConfig. Cluster DNS is not served yet, so `ClusterFirst` uses the node's resolver as the
+/// kubelet does when it has no cluster DNS configured.
+pub fn dns_config(pod: &Pod, resolv_conf: &str) -> cri::DnsConfig {
+    let spec = spec(pod);
+    let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+    let mut dns = cri::DnsConfig::default();
+    if policy != "None" {
+        for line in resolv_conf.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("nameserver") => dns.servers.extend(words.next().map(str::to_string)),
+                Some("search") | Some("domain") => {
+                    dns.searches = words.map(str::to_string).collect();
+                }
+                Some("options") => dns.options.extend(words.map(str::to_string)),
+                _ => {}
+            }
+        }
+    }
+    if let Some(extra) = &spec.dns_config {
+        for s in extra.nameservers.iter().flatten() {
+            if !dns.servers.contains(s) {
+                dns.servers.push(s.clone());
+            }
+        }
+        for s in extra.searches.iter().flatten() {
+            if !dns.searches.contains(s) {
+                dns.searches.push(s.clone());
+            }
+        }
+        for o in extra.options.iter().flatten() {
+            let text = match &o.value {
+                Some(v) => format!("{}:{v}", o.name.as_deref().unwrap_or_default()),
+                None => o.name.clone().unwrap_or_default(),
+            };
+            let key = text.split(':').next().unwrap_or_default().to_string();
+            dns.options
+                .retain(|existing| existing.split(':').next() != Some(key.as_str()));
+            dns.options.push(text);
+        }
+    }
+    dns.servers.truncate(3);
+    dns.searches.truncate(32);
+    dns
+}
+
+/// Host ports of every container, as the sandbox's port mappings (the CNI portmap plugin
+/// applies them).
+pub fn port_mappings(pod: &Pod) -> Vec<cri::PortMapping> {
+    let spec = spec(pod);
+    let mut out = Vec::new();
+    for c in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+    {
+        for p in c.ports.iter().flatten() {
+            let host_port = p.host_port.unwrap_or(0);
+            if host_port <= 0 {
+                continue;
+            }
+            let protocol = match p.protocol.as_deref() {
+                Some("UDP") => cri::Protocol::Udp,
+                Some("SCTP") => cri::Protocol::Sctp,
+                _ => cri::Protocol::Tcp,
+            };
+            out.push(cri::PortMapping {
+                protocol: protocol as i32,
+                container_port: p.container_port,
+                host_port,
+                host_ip: p.host_ip.clone().unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+fn namespace_options(spec: &PodSpec) -> cri::NamespaceOption {
+    let mode = |host: Option<bool>, otherwise: cri::NamespaceMode| {
+        if host.unwrap_or(false) {
+            cri::NamespaceMode::Node as i32
+        } else {
+            otherwise as i32
+        }
+    };
+    cri::NamespaceOption {
+        network: mode(spec.host_network, cri::NamespaceMode::Pod),
+        pid: mode(
+            spec.host_pid,
+            if spec.share_process_namespace.unwrap_or(false) {
+                cri::NamespaceMode::Pod
+            } else {
+                cri::NamespaceMode::Container
+            },
+        ),
+        ipc: mode(spec.host_ipc, cri::NamespaceMode::Pod),
+        ..Default::default()
+    }
+}
+
+/// The hostname a pod's containers see: `spec.hostname`, else the pod name (at most 63
+/// characters, no trailing dot or dash).
+pub fn hostname(pod: &Pod, node: &str) -> String {
+    if host_network(pod) {
+        return node.to_string();
+    }
+    pod_hostname(pod)
+}
+
+fn pod_hostname(pod: &Pod) -> String {
+    let h = spec(pod)
+        .hostname
+        .clone()
+        .unwrap_or_else(|| name(pod).to_string());
+    let mut h: String = h.chars().take(63).collect();
+    while h.ends_with(['-', '.']) {
+        h.pop();
+    }
+    h
+}
+
+/// The RunPodSandbox config of `pod` (sandbox attempt `attempt`).
+pub fn sandbox_config(pod: &Pod, attempt: u32, node: &NodeFacts) -> cri::PodSandboxConfig {
+    let spec = spec(pod);
+    let privileged = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .any(|c| {
+            c.security_context
+                .as_ref()
+                .and_then(|s| s.privileged)
+                .unwrap_or(false)
+        });
+    let psc = spec.security_context.clone().unwrap_or_default();
+    let mut annotations: HashMap<String, String> = pod
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    annotations.insert(
+        ANNOTATION_TERMINATION_GRACE.into(),
+        spec.termination_grace_period_seconds
+            .unwrap_or(30)
+            .to_string(),
+    );
+    cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: name(pod).into(),
+            uid: uid(pod).into(),
+            namespace: namespace(pod).into(),
+            attempt,
+        }),
+        // A host-network pod shares the node's UTS namespace: it has the node's name already
+        // and the runtime refuses to set one.
+        hostname: if host_network(pod) {
+            String::new()
+        } else {
+            hostname(pod, &node.node_name)
+        },
+        log_directory: log_directory(pod),
+        dns_config: Some(dns_config(pod, &node.resolv_conf)),
+        port_mappings: port_mappings(pod),
+        labels: pod_labels(pod),
+        annotations,
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: cgroup_parent(pod, &node.cgroup_root),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(namespace_options(spec)),
+                run_as_user: psc.run_as_user.map(|value| cri::Int64Value { value }),
+                run_as_group: psc.run_as_group.map(|value| cri::Int64Value { value }),
+                supplemental_groups: psc
+                    .supplemental_groups
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(psc.fs_group)
+                    .collect(),
+                privileged,
+                seccomp: Some(cri::SecurityProfile {
+                    profile_type: cri::security_profile::ProfileType::Unconfined as i32,
+                    localhost_ref: String::new(),
+                }),
+                ..Default::default()
+            }),
+            sysctls: psc
+                .sysctls
+                .iter()
+                .flatten()
+                .map(|s| (s.name.clone(), s.value.clone()))
+                .collect(),
+            ..Default::default()
+        }),
+        windows: None,
+    }
+}
+
+/// Expands `$(VAR)` references from `vars` as upstream does: `$$` is a literal `$`, an unknown
+/// or unterminated reference stays as written.
+pub fn expand(input: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(input.len());
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && i + 1 < bytes.len() {
+            match bytes[i + 1] {
+                b'$' => {
+                    out.push('$');
+                    i += 2;
+                    continue;
+                }
+                b'(' => {
+                    if let Some(end) = input[i + 2..].find(')') {
+                        let name = &input[i + 2..i + 2 + end];
+                        match vars(name) {
+                            Some(v) => out.push_str(&v),
+                            None => {
+                                out.push_str("$(");
+                                out.push_str(name);
+                                out.push(')');
+                            }
+                        }
+                        i += 2 + end + 1;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let ch = input[i..].chars().next().expect("in bounds");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// Milli-cores and bytes of a container's requests and limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Resources {
+    pub cpu_request_milli: Option<i64>,
+    pub cpu_limit_milli: Option<i64>,
+    pub memory_request: Option<i64>,
+    pub memory_limit: Option<i64>,
+}
+
+pub fn resources(c: &Container) -> Resources {
+    let get = |map: Option<
+        &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >,
+               key: &str,
+               scale: f64| {
+        map.and_then(|m| m.get(key))
+            .and_then(|q| kindling_api::strategy::util::parse_quantity(&q.0))
+            .map(|v| (v * scale).ceil() as i64)
+    };
+    let r = c.resources.as_ref();
+    let requests = r.and_then(|r| r.requests.as_ref());
+    let limits = r.and_then(|r| r.limits.as_ref());
+    let mut out = Resources {
+        cpu_request_milli: get(requests, "cpu", 1000.0),
+        cpu_limit_milli: get(limits, "cpu", 1000.0),
+        memory_request: get(requests, "memory", 1.0),
+        memory_limit: get(limits, "memory", 1.0),
+    };
+    // A limit without a request requests the limit (the API defaults it the same way).
+    if out.cpu_request_milli.is_none() {
+        out.cpu_request_milli = out.cpu_limit_milli;
+    }
+    if out.memory_request.is_none() {
+        out.memory_request = out.memory_limit;
+    }
+    out
+}
+
+/// Linux cgroup values for a container: CPU shares from the request (at least 2), CFS quota
+/// from the limit (period 100 ms, at least 1 ms), the memory limit, and the OOM score the QoS
+/// class gives.
+pub fn linux_resources(pod: &Pod, c: &Container, node_memory: u64) -> cri::LinuxContainerResources {
+    const PERIOD: i64 = 100_000;
+    let r = resources(c);
+    let shares = r.cpu_request_milli.map_or(2, |m| (m * 1024 / 1000).max(2));
+    let quota = r.cpu_limit_milli.map(|m| (m * PERIOD / 1000).max(1000));
+    let oom = match qos_class(pod) {
+        "Guaranteed" => -997,
+        "BestEffort" => 1000,
+        _ => {
+            let request = r.memory_request.unwrap_or(0).max(0) as f64;
+            let capacity = node_memory.max(1) as f64;
+            let score = 1000 - (1000.0 * request / capacity) as i64;
+            score.clamp(2, 999)
+        }
+    };
+    cri::LinuxContainerResources {
+        cpu_period: if quota.is_some() { PERIOD } else { 0 },
+        cpu_quota: quota.unwrap_or(0),
+        cpu_shares: shares,
+        memory_limit_in_bytes: r.memory_limit.unwrap_or(0),
+        oom_score_adj: oom,
+        ..Default::default()
+    }
+}
+
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The container's security context merged with the pod's (container fields win).
+pub fn security_context(pod: &Pod, c: &Container) -> cri::LinuxContainerSecurityContext {
+    let spec = spec(pod);
+    let psc = spec.security_context.clone().unwrap_or_default();
+    let csc = c.security_context.clone().unwrap_or_default();
+    let privileged = csc.privileged.unwrap_or(false);
+    let caps = csc.capabilities.clone().unwrap_or_default();
+    let seccomp_type = csc
+        .seccomp_profile
+        .as_ref()
+        .or(psc.seccomp_profile.as_ref())
+        .map(|p| p.type_.as_str());
+    let seccomp = match seccomp_type {
+        Some("RuntimeDefault") if !privileged => cri::SecurityProfile {
+            profile_type: cri::security_profile::ProfileType::RuntimeDefault as i32,
+            localhost_ref: String::new(),
+        },
+        _ => cri::SecurityProfile {
+            profile_type: cri::security_profile::ProfileType::Unconfined as i32,
+            localhost_ref: String::new(),
+        },
+    };
+    cri::LinuxContainerSecurityContext {
+        capabilities: Some(cri::Capability {
+            add_capabilities: caps.add.unwrap_or_default(),
+            drop_capabilities: caps.drop.unwrap_or_default(),
+            add_ambient_capabilities: Vec::new(),
+        }),
+        privileged,
+        namespace_options: Some(namespace_options(spec)),
+        run_as_user: csc
+            .run_as_user
+            .or(psc.run_as_user)
+            .map(|value| cri::Int64Value { value }),
+        run_as_group: csc
+            .run_as_group
+            .or(psc.run_as_group)
+            .map(|value| cri::Int64Value { value }),
+        readonly_rootfs: csc.read_only_root_filesystem.unwrap_or(false),
+        supplemental_groups: psc
+            .supplemental_groups
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(psc.fs_group)
+            .collect(),
+        no_new_privs: csc.allow_privilege_escalation == Some(false),
+        masked_paths: if privileged {
+            Vec::new()
+        } else {
+            MASKED_PATHS.iter().map(|s| s.to_string()).collect()
+        },
+        readonly_paths: if privileged {
+            Vec::new()
+        } else {
+            READONLY_PATHS.iter().map(|s| s.to_string()).collect()
+        },
+        seccomp: Some(seccomp),
+        ..Default::default()
+    }
+}
+
+/// A stable hash of a container's spec: a change means the container must be replaced.
+pub fn container_hash(c: &Container) -> String {
+    let text = serde_json::to_string(c).unwrap_or_default();
+    // FNV-1a: stable across builds and processes.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:x}")
+}
+
+/// Everything CreateContainer needs that the caller had to look up.
+pub struct ContainerInputs {
+    pub attempt: u32,
+    pub init: bool,
+    /// The image as ImageStatus resolved it (its ID).
+    pub image_id: String,
+    /// Resolved environment, in order.
+    pub env: Vec<(String, String)>,
+    pub mounts: Vec<cri::Mount>,
+}
+
+/// The CreateContainer config of container `c` of `pod`. Command and args go to the runtime
+/// as upstream passes them: empty command means the image's entrypoint, empty command and args
+/// the image's entrypoint and cmd; `$(VAR)` references are expanded with the container's env.
+pub fn container_config(
+    pod: &Pod,
+    c: &Container,
+    inputs: ContainerInputs,
+    node: &NodeFacts,
+) -> cri::ContainerConfig {
+    let env_map: HashMap<&str, &str> = inputs
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let lookup = |name: &str| env_map.get(name).map(|v| v.to_string());
+    let command: Vec<String> = c
+        .command
+        .iter()
+        .flatten()
+        .map(|s| expand(s, &lookup))
+        .collect();
+    let args: Vec<String> = c
+        .args
+        .iter()
+        .flatten()
+        .map(|s| expand(s, &lookup))
+        .collect();
+    let mut labels: HashMap<String, String> = HashMap::new();
+    labels.insert(LABEL_POD_NAME.into(), name(pod).into());
+    labels.insert(LABEL_POD_NAMESPACE.into(), namespace(pod).into());
+    labels.insert(LABEL_POD_UID.into(), uid(pod).into());
+    labels.insert(LABEL_CONTAINER_NAME.into(), c.name.clone());
+    labels.insert(LABEL_MANAGED.into(), "true".into());
+    let mut annotations: HashMap<String, String> = HashMap::new();
+    annotations.insert(ANNOTATION_HASH.into(), container_hash(c));
+    annotations.insert(ANNOTATION_RESTART_COUNT.into(), inputs.attempt.to_string());
+    if inputs.init {
+        annotations.insert(ANNOTATION_KIND.into(), "init".into());
+    }
+    cri::ContainerConfig {
+        metadata: Some(cri::ContainerMetadata {
+            name: c.name.clone(),
+            attempt: inputs.attempt,
+        }),
+        image: Some(cri::ImageSpec {
+            image: inputs.image_id,
+            user_specified_image: c.image.clone().unwrap_or_default(),
+            ..Default::default()
+        }),
+        command,
+        args,
+        working_dir: c.working_dir.clone().unwrap_or_default(),
+        envs: inputs
+            .env
+            .into_iter()
+            .map(|(key, value)| cri::KeyValue { key, value })
+            .collect(),
+        mounts: inputs.mounts,
+        labels,
+        annotations,
+        log_path: format!("{}/{}.log", c.name, inputs.attempt),
+        stdin: c.stdin.unwrap_or(false),
+        stdin_once: c.stdin_once.unwrap_or(false),
+        tty: c.tty.unwrap_or(false),
+        linux: Some(cri::LinuxContainerConfig {
+            resources: Some(linux_resources(pod, c, node.memory_bytes)),
+            security_context: Some(security_context(pod, c)),
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(v: serde_json::Value) -> Pod {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn basic() -> Pod {
+        pod(json!({
+            "metadata": {"name": "web", "namespace": "ns1", "uid": "1234-5678", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox",
+                "ports": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 53, "protocol": "UDP"}]}]}
+        }))
+    }
+
+    #[test]
+    fn expansion_follows_upstream_rules() {
+        let vars = |n: &str| match n {
+            "A" => Some("1".to_string()),
+            "B" => Some("two".to_string()),
+            _ => None,
+        };
+        assert_eq!(expand("$(A)-$(B)", &vars), "1-two");
+        assert_eq!(expand("$$(A)", &vars), "$(A)");
+        assert_eq!(expand("$(C)", &vars), "$(C)");
+        assert_eq!(expand("$(A", &vars), "$(A");
+        assert_eq!(expand("cost $5 é $(A)", &vars), "cost $5 é 1");
+        assert_eq!(expand("$", &vars), "$");
+    }
+
+    #[test]
+    fn sandbox_has_metadata_ports_dns_and_cgroup() {
+        let facts = NodeFacts {
+            node_name: "kind-worker".into(),
+            resolv_conf: "nameserver 10.0.0.2\nsearch example.com\noptions ndots:0\n".into(),
+            cgroup_root: "/docker/abc/kubepods".into(),
+            memory_bytes: 1 << 30,
+        };
+        let p = basic();
+        let cfg = sandbox_config(&p, 1, &facts);
+        let meta = cfg.metadata.unwrap();
+        assert_eq!(
+            (
+                meta.name.as_str(),
+                meta.namespace.as_str(),
+                meta.uid.as_str(),
+                meta.attempt
+            ),
+            ("web", "ns1", "1234-5678", 1)
+        );
+        assert_eq!(cfg.hostname, "web");
+        assert_eq!(cfg.log_directory, "/var/log/pods/ns1_web_1234-5678");
+        assert_eq!(cfg.port_mappings.len(), 1);
+        assert_eq!(cfg.port_mappings[0].host_port, 8080);
+        let dns = cfg.dns_config.unwrap();
+        assert_eq!(dns.servers, vec!["10.0.0.2"]);
+        assert_eq!(dns.searches, vec!["example.com"]);
+        assert_eq!(dns.options, vec!["ndots:0"]);
+        assert_eq!(
+            cfg.linux.unwrap().cgroup_parent,
+            "/docker/abc/kubepods/besteffort/pod1234_5678"
+        );
+        assert_eq!(cfg.labels["app"], "web");
+        assert_eq!(cfg.labels[LABEL_POD_UID], "1234-5678");
+    }
+
+    #[test]
+    fn host_network_sandbox_shares_the_node() {
+        let p = pod(
+            json!({"metadata": {"name": "h", "uid": "u"}, "spec": {"hostNetwork": true, "containers": []}}),
+        );
+        let cfg = sandbox_config(&p, 0, &NodeFacts::default());
+        assert_eq!(cfg.hostname, "");
+        let ns = cfg
+            .linux
+            .unwrap()
+            .security_context
+            .unwrap()
+            .namespace_options
+            .unwrap();
+        assert_eq!(ns.network, cri::NamespaceMode::Node as i32);
+        assert_eq!(hostname(&p, "kind-worker"), "kind-worker");
+    }
+
+    #[test]
+    fn dns_policy_none_uses_only_dns_config() {
+        let p = pod(
+            json!({"metadata": {"name": "d"}, "spec": {"dnsPolicy": "None",
+            "dnsConfig": {"nameservers": ["1.1.1.1"], "options": [{"name": "ndots", "value": "2"}]},
+            "containers": []}}),
+        );
+        let dns = dns_config(&p, "nameserver 9.9.9.9\n");
+        assert_eq!(dns.servers, vec!["1.1.1.1"]);
+        assert_eq!(dns.options, vec!["ndots:2"]);
+    }
+
+    #[test]
+    fn resources_become_cgroup_values() {
+        let p = pod(
+            json!({"metadata": {"name": "r", "uid": "u"}, "spec": {"containers": [{"name": "c",
+            "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}}}]}}),
+        );
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        let r = linux_resources(&p, c, 1 << 30);
+        assert_eq!(r.cpu_shares, 512);
+        assert_eq!((r.cpu_quota, r.cpu_period), (50_000, 100_000));
+        assert_eq!(r.memory_limit_in_bytes, 64 << 20);
+        assert_eq!(r.oom_score_adj, -997);
+        assert_eq!(cgroup_parent(&p, "/kubepods"), "/kubepods/podu");
+
+        let p = pod(
+            json!({"metadata": {"name": "r"}, "spec": {"containers": [{"name": "c",
+            "resources": {"requests": {"cpu": "1", "memory": "256Mi"}}}]}}),
+        );
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        let r = linux_resources(&p, c, 1 << 30);
+        assert_eq!((r.cpu_shares, r.cpu_quota), (1024, 0));
+        assert_eq!(r.oom_score_adj, 750);
+
+        let p = basic();
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        let r = linux_resources(&p, c, 1 << 30);
+        assert_eq!((r.cpu_shares, r.oom_score_adj), (2, 1000));
+    }
+
+    #[test]
+    fn container_config_expands_args_and_labels() {
+        let p = pod(
+            json!({"metadata": {"name": "web", "namespace": "ns1", "uid": "u1"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c"],
+                "args": ["echo $(GREETING) $$(HOME)"], "workingDir": "/tmp",
+                "securityContext": {"runAsUser": 1000, "capabilities": {"add": ["NET_ADMIN"]}}}],
+                "securityContext": {"runAsGroup": 3000}}}),
+        );
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        let cfg = container_config(
+            &p,
+            c,
+            ContainerInputs {
+                attempt: 2,
+                init: false,
+                image_id: "sha256:abc".into(),
+                env: vec![("GREETING".into(), "hi".into())],
+                mounts: vec![],
+            },
+            &NodeFacts::default(),
+        );
+        assert_eq!(cfg.command, vec!["sh", "-c"]);
+        assert_eq!(cfg.args, vec!["echo hi $(HOME)"]);
+        assert_eq!(cfg.working_dir, "/tmp");
+        assert_eq!(cfg.log_path, "c/2.log");
+        assert_eq!(cfg.metadata.as_ref().unwrap().attempt, 2);
+        assert_eq!(cfg.labels[LABEL_CONTAINER_NAME], "c");
+        assert_eq!(cfg.image.as_ref().unwrap().image, "sha256:abc");
+        let sc = cfg.linux.unwrap().security_context.unwrap();
+        assert_eq!(sc.run_as_user.unwrap().value, 1000);
+        assert_eq!(sc.run_as_group.unwrap().value, 3000);
+        assert_eq!(sc.capabilities.unwrap().add_capabilities, vec!["NET_ADMIN"]);
+        assert!(!sc.masked_paths.is_empty());
+        assert_eq!(
+            sc.namespace_options.unwrap().pid,
+            cri::NamespaceMode::Container as i32
+        );
+    }
+
+    #[test]
+    fn no_command_leaves_the_image_entrypoint() {
+        let p = pod(
+            json!({"metadata": {"name": "x"}, "spec": {"containers": [{"name": "c", "args": ["-text=hi"]}]}}),
+        );
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        let cfg = container_config(
+            &p,
+            c,
+            ContainerInputs {
+                attempt: 0,
+                init: false,
+                image_id: "i".into(),
+                env: vec![],
+                mounts: vec![],
+            },
+            &NodeFacts::default(),
+        );
+        assert!(cfg.command.is_empty());
+        assert_eq!(cfg.args, vec!["-text=hi"]);
+    }
+
+    #[test]
+    fn hash_is_stable_and_sensitive() {
+        let p = basic();
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        let mut d = c.clone();
+        assert_eq!(container_hash(c), container_hash(&d));
+        d.image = Some("busybox:1.36".into());
+        assert_ne!(container_hash(c), container_hash(&d));
+    }
+}

@@ -1,0 +1,782 @@
+//! The pod status the node agent reports, computed as the kubelet's generateAPIPodStatus does:
+//! container statuses from the runtime (the newest container gives `state`, the one before it
+//! `lastState`), waiting reasons the last sync recorded (CrashLoopBackOff, ImagePullBackOff…),
+//! the phase from the containers' states and the restart policy, and the kubelet's conditions.
+//! Pure: the worker gathers the inputs.
+
+use super::cri::{ContainerInfo, PodRuntime, State};
+use super::spec;
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::collections::HashMap;
+
+pub const CONTAINER_CREATING: &str = "ContainerCreating";
+pub const POD_INITIALIZING: &str = "PodInitializing";
+
+/// Probe results of a running container (by container ID).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProbeResults {
+    pub ready: bool,
+    pub started: bool,
+}
+
+/// What the status is computed from.
+pub struct Observed<'a> {
+    pub runtime: &'a PodRuntime,
+    /// Why a container is waiting, from the last sync: name → (reason, message).
+    pub waiting: &'a HashMap<String, (String, String)>,
+    /// Probe results by container ID; a running container without an entry is ready and
+    /// started unless it has a readiness or startup probe.
+    pub probes: &'a HashMap<String, ProbeResults>,
+    pub node_ip: &'a str,
+    pub start_time: Time,
+    pub now: jiff::Timestamp,
+}
+
+/// A timestamp in whole seconds (what the API keeps).
+pub fn time_from_nanos(nanos: i64) -> Time {
+    let secs = nanos.div_euclid(1_000_000_000);
+    Time(jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+}
+
+pub fn now_seconds() -> jiff::Timestamp {
+    jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap_or_default()
+}
+
+/// Whether the pod's policy restarts a container whose newest instance is `latest` (none: it
+/// never ran, so it starts).
+pub fn should_restart(pod: &Pod, latest: Option<&ContainerInfo>, init: bool) -> bool {
+    let Some(c) = latest else {
+        return true;
+    };
+    if matches!(c.state, State::Running | State::Created) {
+        return false;
+    }
+    let policy = spec::spec(pod)
+        .restart_policy
+        .as_deref()
+        .unwrap_or("Always");
+    if init {
+        // An init container that succeeded is done; one that failed runs again unless Never.
+        return c.exit_code != 0 && policy != "Never";
+    }
+    match policy {
+        "Never" => false,
+        "OnFailure" => c.exit_code != 0,
+        _ => true,
+    }
+}
+
+fn terminated(c: &ContainerInfo) -> ContainerStateTerminated {
+    let reason = if !c.reason.is_empty() {
+        c.reason.clone()
+    } else if c.exit_code == 0 {
+        "Completed".into()
+    } else {
+        "Error".into()
+    };
+    ContainerStateTerminated {
+        exit_code: c.exit_code,
+        reason: Some(reason),
+        message: Some(c.message.clone()).filter(|m| !m.is_empty()),
+        started_at: (c.started_at > 0).then(|| time_from_nanos(c.started_at)),
+        finished_at: (c.finished_at > 0).then(|| time_from_nanos(c.finished_at)),
+        container_id: Some(format!("containerd://{}", c.id)),
+        signal: None,
+    }
+}
+
+fn state_of(c: &ContainerInfo) -> ContainerState {
+    match c.state {
+        State::Running => ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: Some(time_from_nanos(c.started_at)),
+            }),
+            ..Default::default()
+        },
+        State::Exited => ContainerState {
+            terminated: Some(terminated(c)),
+            ..Default::default()
+        },
+        State::Created | State::Unknown => ContainerState {
+            waiting: Some(ContainerStateWaiting::default()),
+            ..Default::default()
+        },
+    }
+}
+
+fn waiting(reason: &str, message: Option<&str>) -> ContainerState {
+    ContainerState {
+        waiting: Some(ContainerStateWaiting {
+            reason: Some(reason.to_string()),
+            message: message.filter(|m| !m.is_empty()).map(str::to_string),
+        }),
+        ..Default::default()
+    }
+}
+
+fn container_statuses(
+    pod: &Pod,
+    containers: &[Container],
+    init: bool,
+    old: &[ContainerStatus],
+    o: &Observed,
+) -> Vec<ContainerStatus> {
+    let has_init = spec::spec(pod)
+        .init_containers
+        .as_ref()
+        .is_some_and(|c| !c.is_empty());
+    let default_reason = if has_init {
+        POD_INITIALIZING
+    } else {
+        CONTAINER_CREATING
+    };
+    let mut out = Vec::new();
+    for c in containers {
+        let mut status = ContainerStatus {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            state: Some(waiting(default_reason, None)),
+            started: Some(false),
+            ..Default::default()
+        };
+        if let Some(prev) = old.iter().find(|s| s.name == c.name) {
+            status.restart_count = prev.restart_count;
+            status.last_state = prev.last_state.clone();
+        }
+        let mut named = o.runtime.named(&c.name);
+        let latest = named.next();
+        if let Some(l) = latest {
+            status.state = Some(state_of(l));
+            status.restart_count = l.attempt as i32;
+            status.image = if l.image.is_empty() {
+                status.image
+            } else {
+                l.image.clone()
+            };
+            status.image_id = l.image_ref.clone();
+            status.container_id = Some(format!("containerd://{}", l.id));
+            status.last_state = named.next().map(state_of);
+            if l.state == State::Running {
+                let has_readiness = c.readiness_probe.is_some();
+                let has_startup = c.startup_probe.is_some();
+                let probe = o.probes.get(&l.id).copied().unwrap_or(ProbeResults {
+                    ready: !has_readiness && !has_startup,
+                    started: !has_startup,
+                });
+                status.started = Some(probe.started);
+                status.ready = probe.started && probe.ready;
+            }
+        }
+        let done_init =
+            init && latest.is_some_and(|l| l.state == State::Exited && l.exit_code == 0);
+        let deleting = pod.metadata.deletion_timestamp.is_some();
+        if !done_init && !deleting && should_restart(pod, latest, init) {
+            if let Some((reason, message)) = o.waiting.get(&c.name) {
+                if let Some(t) = status.state.as_ref().and_then(|s| s.terminated.clone()) {
+                    status.last_state = Some(ContainerState {
+                        terminated: Some(t),
+                        ..Default::default()
+                    });
+                }
+                status.state = Some(waiting(reason, Some(message)));
+            }
+        }
+        out.push(status);
+    }
+    if !init {
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    out
+}
+
+/// The pod phase, as upstream's getPhase (regular init containers; sidecars count as init
+/// containers).
+pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus]) -> &'static str {
+    let policy = spec::spec(pod)
+        .restart_policy
+        .as_deref()
+        .unwrap_or("Always");
+    let mut pending_init = 0;
+    let mut failed_init = 0;
+    for s in init {
+        let st = s.state.clone().unwrap_or_default();
+        if st.running.is_some() {
+            pending_init += 1;
+        } else if let Some(t) = &st.terminated {
+            if t.exit_code != 0 {
+                failed_init += 1;
+            }
+        } else if st.waiting.is_some() {
+            match s.last_state.as_ref().and_then(|l| l.terminated.as_ref()) {
+                Some(t) if t.exit_code != 0 => failed_init += 1,
+                Some(_) => {}
+                None => pending_init += 1,
+            }
+        } else {
+            pending_init += 1;
+        }
+    }
+    let (mut running, mut waiting, mut stopped, mut succeeded, mut unknown) = (0, 0, 0, 0, 0);
+    for s in regular {
+        let Some(st) = &s.state else {
+            unknown += 1;
+            continue;
+        };
+        if st.running.is_some() {
+            running += 1;
+        } else if let Some(t) = &st.terminated {
+            stopped += 1;
+            if t.exit_code == 0 {
+                succeeded += 1;
+            }
+        } else if st.waiting.is_some() {
+            if s.last_state
+                .as_ref()
+                .and_then(|l| l.terminated.as_ref())
+                .is_some()
+            {
+                stopped += 1;
+            } else {
+                waiting += 1;
+            }
+        } else {
+            unknown += 1;
+        }
+    }
+    if failed_init > 0 && policy == "Never" {
+        return "Failed";
+    }
+    if pending_init > 0 || waiting > 0 {
+        return "Pending";
+    }
+    if running > 0 && unknown == 0 {
+        return "Running";
+    }
+    if running == 0 && stopped > 0 && unknown == 0 {
+        if policy == "Always" {
+            return "Running";
+        }
+        if stopped == succeeded {
+            return "Succeeded";
+        }
+        if policy == "Never" {
+            return "Failed";
+        }
+        return "Running";
+    }
+    "Pending"
+}
+
+fn condition(type_: &str, ok: bool, reason: Option<&str>, message: Option<String>) -> PodCondition {
+    PodCondition {
+        type_: type_.to_string(),
+        status: if ok { "True" } else { "False" }.to_string(),
+        reason: reason.map(str::to_string),
+        message,
+        ..Default::default()
+    }
+}
+
+/// The status of `pod` from what was observed. `old` is the status the API holds: the phase
+/// never leaves Succeeded/Failed, the QoS class and conditions the agent does not own are kept,
+/// and transition times stay when a condition did not change.
+pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
+    let spec = spec::spec(pod);
+    let old = pod.status.clone().unwrap_or_default();
+    let init_specs = spec.init_containers.clone().unwrap_or_default();
+    let init = container_statuses(
+        pod,
+        &init_specs,
+        true,
+        old.init_container_statuses.as_deref().unwrap_or_default(),
+        o,
+    );
+    let regular = container_statuses(
+        pod,
+        &spec.containers,
+        false,
+        old.container_statuses.as_deref().unwrap_or_default(),
+        o,
+    );
+    let mut phase = phase(pod, &init, &regular).to_string();
+    if matches!(old.phase.as_deref(), Some("Succeeded") | Some("Failed")) {
+        phase = old.phase.clone().unwrap_or_default();
+    }
+
+    // Conditions, in the order kubectl shows a real cluster's.
+    let sandbox_ok = o
+        .runtime
+        .ready_sandbox()
+        .is_some_and(|s| !s.ips.is_empty() || spec::host_network(pod));
+    let mut conditions = vec![condition(
+        "PodReadyToStartContainers",
+        sandbox_ok,
+        None,
+        None,
+    )];
+    let incomplete: Vec<&str> = init
+        .iter()
+        .filter(|s| {
+            s.state
+                .as_ref()
+                .and_then(|st| st.terminated.as_ref())
+                .is_none_or(|t| t.exit_code != 0)
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    let initialized = incomplete.is_empty() || phase == "Succeeded";
+    conditions.push(if initialized {
+        condition("Initialized", true, None, None)
+    } else {
+        condition(
+            "Initialized",
+            false,
+            Some("ContainersNotInitialized"),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            )),
+        )
+    });
+    let unready: Vec<&str> = regular
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| s.name.as_str())
+        .collect();
+    let (ready_ok, ready_reason, ready_message) = if phase == "Succeeded" {
+        (false, Some("PodCompleted"), None)
+    } else if !unready.is_empty() {
+        (
+            false,
+            Some("ContainersNotReady"),
+            Some(format!(
+                "containers with unready status: [{}]",
+                unready.join(" ")
+            )),
+        )
+    } else {
+        (true, None, None)
+    };
+    // Readiness gates: their conditions must be True too.
+    let mut gate_problem = None;
+    for gate in spec.readiness_gates.iter().flatten() {
+        let found = old
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == gate.condition_type);
+        match found {
+            None => {
+                gate_problem = Some(format!(
+                    "corresponding condition of pod readiness gate \"{}\" does not exist.",
+                    gate.condition_type
+                ))
+            }
+            Some(c) if c.status != "True" => {
+                gate_problem = Some(format!(
+                    "the status of pod readiness gate \"{}\" is not \"True\", but {}",
+                    gate.condition_type, c.status
+                ))
+            }
+            _ => {}
+        }
+    }
+    let ready = match (&gate_problem, ready_ok) {
+        (Some(msg), true) => condition(
+            "Ready",
+            false,
+            Some("ReadinessGatesNotReady"),
+            Some(msg.clone()),
+        ),
+        _ => condition("Ready", ready_ok, ready_reason, ready_message.clone()),
+    };
+    conditions.push(ready);
+    conditions.push(condition(
+        "ContainersReady",
+        ready_ok,
+        ready_reason,
+        ready_message,
+    ));
+    let scheduled = old
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled")
+        .cloned()
+        .unwrap_or_else(|| condition("PodScheduled", true, None, None));
+    conditions.push(scheduled);
+    const OWNED: &[&str] = &[
+        "PodReadyToStartContainers",
+        "Initialized",
+        "Ready",
+        "ContainersReady",
+        "PodScheduled",
+    ];
+    for c in old.conditions.iter().flatten() {
+        if !OWNED.contains(&c.type_.as_str()) {
+            conditions.push(c.clone());
+        }
+    }
+    let now = Time(o.now);
+    for c in &mut conditions {
+        let previous = old.conditions.iter().flatten().find(|p| p.type_ == c.type_);
+        c.last_transition_time = match previous {
+            Some(p) if p.status == c.status && p.last_transition_time.is_some() => {
+                p.last_transition_time.clone()
+            }
+            _ => c.last_transition_time.clone().or_else(|| Some(now.clone())),
+        };
+    }
+
+    let mut pod_ips: Vec<String> = if spec::host_network(pod) {
+        vec![o.node_ip.to_string()]
+    } else {
+        o.runtime
+            .ready_sandbox()
+            .map(|s| s.ips.clone())
+            .unwrap_or_default()
+    };
+    if pod_ips.is_empty() {
+        // A finished pod keeps the address it had.
+        pod_ips = old.pod_ips.iter().flatten().map(|p| p.ip.clone()).collect();
+    }
+    PodStatus {
+        phase: Some(phase),
+        conditions: Some(conditions),
+        host_ip: Some(o.node_ip.to_string()),
+        host_ips: Some(vec![HostIP {
+            ip: o.node_ip.to_string(),
+        }]),
+        pod_ip: pod_ips.first().cloned(),
+        pod_ips: (!pod_ips.is_empty())
+            .then(|| pod_ips.iter().map(|ip| PodIP { ip: ip.clone() }).collect()),
+        start_time: old.start_time.clone().or(Some(o.start_time.clone())),
+        init_container_statuses: (!init.is_empty()).then_some(init),
+        container_statuses: Some(regular),
+        qos_class: old
+            .qos_class
+            .clone()
+            .or_else(|| Some(spec::qos_class(pod).to_string())),
+        reason: old.reason.clone(),
+        message: old.message.clone(),
+        nominated_node_name: old.nominated_node_name.clone(),
+        ..Default::default()
+    }
+}
+
+/// The JSON of the fields the agent owns, to compare with what the API holds.
+pub fn owned_json(status: &PodStatus) -> serde_json::Value {
+    let mut v = serde_json::to_value(status).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        for keep_theirs in [
+            "reason",
+            "message",
+            "nominatedNodeName",
+            "resize",
+            "resourceClaimStatuses",
+            "ephemeralContainerStatuses",
+            "observedGeneration",
+        ] {
+            obj.remove(keep_theirs);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pods::cri::SandboxInfo;
+    use serde_json::json;
+
+    fn pod(policy: &str, init: bool) -> Pod {
+        let mut spec =
+            json!({"restartPolicy": policy, "containers": [{"name": "main", "image": "busybox"}]});
+        if init {
+            spec["initContainers"] = json!([{"name": "setup", "image": "busybox"}]);
+        }
+        serde_json::from_value(
+            json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"}, "spec": spec,
+            "status": {"phase": "Pending", "qosClass": "BestEffort"}}),
+        )
+        .unwrap()
+    }
+
+    fn container(name: &str, attempt: u32, state: State, exit: i32) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{name}-{attempt}"),
+            sandbox_id: "sb".into(),
+            name: name.into(),
+            attempt,
+            init: false,
+            hash: String::new(),
+            state,
+            created_at: 1_000_000_000 * (attempt as i64 + 1),
+            started_at: 1_700_000_000_000_000_000,
+            finished_at: if state == State::Exited {
+                1_700_000_005_000_000_000
+            } else {
+                0
+            },
+            exit_code: exit,
+            reason: String::new(),
+            message: String::new(),
+            image: "docker.io/library/busybox:latest".into(),
+            image_ref: "sha256:abc".into(),
+        }
+    }
+
+    fn runtime(containers: Vec<ContainerInfo>) -> PodRuntime {
+        PodRuntime {
+            sandboxes: vec![SandboxInfo {
+                id: "sb".into(),
+                attempt: 0,
+                ready: true,
+                created_at: 1,
+                ips: vec!["10.244.1.7".into()],
+            }],
+            containers,
+        }
+    }
+
+    fn status(pod: &Pod, rt: &PodRuntime, waiting: &[(&str, &str, &str)]) -> PodStatus {
+        let waiting: HashMap<String, (String, String)> = waiting
+            .iter()
+            .map(|(c, r, m)| (c.to_string(), (r.to_string(), m.to_string())))
+            .collect();
+        pod_status(
+            pod,
+            &Observed {
+                runtime: rt,
+                waiting: &waiting,
+                probes: &HashMap::new(),
+                node_ip: "172.18.0.3",
+                start_time: time_from_nanos(1_700_000_000_000_000_000),
+                now: jiff::Timestamp::from_second(1_700_000_010).unwrap(),
+            },
+        )
+    }
+
+    fn cond<'a>(s: &'a PodStatus, t: &str) -> &'a PodCondition {
+        s.conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|c| c.type_ == t)
+            .unwrap()
+    }
+
+    #[test]
+    fn nothing_started_is_pending_container_creating() {
+        let p = pod("Always", false);
+        let rt = PodRuntime::default();
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Pending"));
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(
+            cs.state
+                .as_ref()
+                .unwrap()
+                .waiting
+                .as_ref()
+                .unwrap()
+                .reason
+                .as_deref(),
+            Some("ContainerCreating")
+        );
+        assert_eq!(cond(&s, "PodReadyToStartContainers").status, "False");
+        assert_eq!(cond(&s, "PodScheduled").status, "True");
+        assert_eq!(s.pod_ip, None);
+        assert_eq!(s.host_ip.as_deref(), Some("172.18.0.3"));
+        assert_eq!(s.qos_class.as_deref(), Some("BestEffort"));
+    }
+
+    #[test]
+    fn running_is_ready_with_ip() {
+        let p = pod("Always", false);
+        let rt = runtime(vec![container("main", 0, State::Running, 0)]);
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Running"));
+        assert_eq!(s.pod_ip.as_deref(), Some("10.244.1.7"));
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        assert!(cs.ready);
+        assert_eq!(cs.started, Some(true));
+        assert_eq!(cs.container_id.as_deref(), Some("containerd://main-0"));
+        assert_eq!(cs.image_id, "sha256:abc");
+        assert!(cs.state.as_ref().unwrap().running.is_some());
+        for t in [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+        ] {
+            assert_eq!(cond(&s, t).status, "True", "{t}");
+        }
+        let types: Vec<&str> = s
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "PodReadyToStartContainers",
+                "Initialized",
+                "Ready",
+                "ContainersReady",
+                "PodScheduled"
+            ]
+        );
+    }
+
+    #[test]
+    fn crash_loop_waits_with_last_state() {
+        let p = pod("Always", false);
+        let rt = runtime(vec![
+            container("main", 1, State::Exited, 1),
+            container("main", 0, State::Exited, 1),
+        ]);
+        let s = status(
+            &p,
+            &rt,
+            &[(
+                "main",
+                "CrashLoopBackOff",
+                "back-off 10s restarting failed container=main pod=p_default(u)",
+            )],
+        );
+        assert_eq!(s.phase.as_deref(), Some("Running"));
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(cs.restart_count, 1);
+        assert_eq!(
+            cs.state
+                .as_ref()
+                .unwrap()
+                .waiting
+                .as_ref()
+                .unwrap()
+                .reason
+                .as_deref(),
+            Some("CrashLoopBackOff")
+        );
+        let last = cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+        assert_eq!((last.exit_code, last.reason.as_deref()), (1, Some("Error")));
+        assert!(!cs.ready);
+        assert_eq!(
+            cond(&s, "Ready").reason.as_deref(),
+            Some("ContainersNotReady")
+        );
+        assert_eq!(
+            cond(&s, "Ready").message.as_deref(),
+            Some("containers with unready status: [main]")
+        );
+    }
+
+    #[test]
+    fn run_to_completion_succeeds() {
+        for policy in ["Never", "OnFailure"] {
+            let p = pod(policy, false);
+            let rt = runtime(vec![container("main", 0, State::Exited, 0)]);
+            let s = status(&p, &rt, &[]);
+            assert_eq!(s.phase.as_deref(), Some("Succeeded"), "{policy}");
+            let t = s.container_statuses.as_ref().unwrap()[0]
+                .state
+                .clone()
+                .unwrap()
+                .terminated
+                .unwrap();
+            assert_eq!(t.reason.as_deref(), Some("Completed"));
+            assert_eq!(cond(&s, "Ready").reason.as_deref(), Some("PodCompleted"));
+        }
+        let p = pod("Never", false);
+        let rt = runtime(vec![container("main", 0, State::Exited, 3)]);
+        assert_eq!(status(&p, &rt, &[]).phase.as_deref(), Some("Failed"));
+        let p = pod("OnFailure", false);
+        assert_eq!(status(&p, &rt, &[]).phase.as_deref(), Some("Running"));
+    }
+
+    #[test]
+    fn init_containers_gate_the_pod() {
+        let p = pod("Always", true);
+        let rt = runtime(vec![container("setup", 0, State::Running, 0)]);
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Pending"));
+        assert_eq!(cond(&s, "Initialized").status, "False");
+        assert_eq!(
+            cond(&s, "Initialized").message.as_deref(),
+            Some("containers with incomplete status: [setup]")
+        );
+        let main = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(
+            main.state
+                .as_ref()
+                .unwrap()
+                .waiting
+                .as_ref()
+                .unwrap()
+                .reason
+                .as_deref(),
+            Some("PodInitializing")
+        );
+        let rt = runtime(vec![
+            container("setup", 0, State::Exited, 0),
+            container("main", 0, State::Running, 0),
+        ]);
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Running"));
+        assert_eq!(cond(&s, "Initialized").status, "True");
+        let p = pod("Never", true);
+        let rt = runtime(vec![container("setup", 0, State::Exited, 1)]);
+        assert_eq!(status(&p, &rt, &[]).phase.as_deref(), Some("Failed"));
+    }
+
+    #[test]
+    fn image_errors_show_as_waiting() {
+        let p = pod("Always", false);
+        let s = status(
+            &p,
+            &PodRuntime::default(),
+            &[(
+                "main",
+                "ErrImageNeverPull",
+                "Container image \"x\" is not present with pull policy of Never",
+            )],
+        );
+        let w = s.container_statuses.as_ref().unwrap()[0]
+            .state
+            .clone()
+            .unwrap()
+            .waiting
+            .unwrap();
+        assert_eq!(w.reason.as_deref(), Some("ErrImageNeverPull"));
+        assert_eq!(s.phase.as_deref(), Some("Pending"));
+    }
+
+    #[test]
+    fn transition_times_survive_unchanged_conditions() {
+        let mut p = pod("Always", false);
+        let rt = runtime(vec![container("main", 0, State::Running, 0)]);
+        let first = status(&p, &rt, &[]);
+        p.status = Some(first.clone());
+        let waiting = HashMap::new();
+        let probes = HashMap::new();
+        let later = pod_status(
+            &p,
+            &Observed {
+                runtime: &rt,
+                waiting: &waiting,
+                probes: &probes,
+                node_ip: "172.18.0.3",
+                start_time: time_from_nanos(0),
+                now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            },
+        );
+        assert_eq!(owned_json(&first), owned_json(&later));
+    }
+}

@@ -1,0 +1,1054 @@
+//! One pod's worker: the kubelet's SyncPod for that pod, run whenever the pod object changes,
+//! the runtime reports a change (relist), a probe result changes, or a back-off runs out.
+//!
+//! Order of a sync: a pod being deleted is stopped within its grace period and then deleted
+//! for good; a finished pod only has its sandbox stopped; otherwise volumes are set up, the
+//! sandbox (re)created when it is not ready, init containers run one at a time in order, then
+//! every container is started, restarted (restart policy, crash-loop back-off) or killed
+//! (failed liveness probe, changed image); finally the status is reported if it changed.
+
+use super::backoff::{go_duration, Backoff};
+use super::cri::{ContainerInfo, Cri, PodRuntime, SandboxInfo, State};
+use super::env::{self, ApiSources, Downward};
+use super::events::Recorder;
+use super::probes::{ContainerProbes, Target};
+use super::spec::{self, NodeFacts};
+use super::status::{self, Observed, ProbeResults};
+use super::{cgroup, volumes};
+use anyhow::{Context, Result};
+use k8s_cri::v1 as cri;
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+/// What every worker shares.
+pub struct Shared {
+    pub cri: Cri,
+    pub client: kube::Client,
+    pub facts: NodeFacts,
+    pub node_ip: String,
+    pub node_cpus: u64,
+    pub recorder: Recorder,
+    pub pods_dir: PathBuf,
+}
+
+/// When to sync again.
+#[derive(Debug, PartialEq)]
+pub enum Next {
+    After(Duration),
+    /// Nothing to do until something changes.
+    Idle,
+}
+
+/// Periodic resync (configMap/secret volume refresh, missed events).
+const RESYNC: Duration = Duration::from_secs(30);
+const VOLUME_REFRESH: Duration = Duration::from_secs(30);
+const PULL_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub struct Worker {
+    shared: Arc<Shared>,
+    uid: String,
+    wake: Arc<Notify>,
+    crash_backoff: Backoff,
+    pull_backoff: Backoff,
+    /// Why each container waits, from the last attempt to start it.
+    waiting: HashMap<String, (String, String)>,
+    start_time: Option<Time>,
+    volumes: Option<(HashMap<String, volumes::Volume>, Instant)>,
+    etc_hosts: Option<PathBuf>,
+    probes: HashMap<String, ContainerProbes>,
+    /// Container IDs whose exit was announced (BackOff events once per exit).
+    announced: HashSet<String>,
+    /// The status last reported and the resourceVersion the API gave it.
+    reported: Option<(PodStatus, u64)>,
+    mount_warned: Option<Instant>,
+    /// When an image-pull back-off ends (set during a sync).
+    retry_in: Option<Duration>,
+    /// No new sandbox before this, after a failed RunPodSandbox.
+    sandbox_retry: Option<Instant>,
+    /// The dead sandbox a SandboxChanged event was recorded for.
+    sandbox_announced: Option<String>,
+}
+
+fn now_nanos() -> i64 {
+    jiff::Timestamp::now().as_nanosecond() as i64
+}
+
+fn rv(pod: &Pod) -> u64 {
+    pod.metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Worker {
+    pub fn new(shared: Arc<Shared>, uid: String, wake: Arc<Notify>) -> Worker {
+        Worker {
+            shared,
+            uid,
+            wake,
+            crash_backoff: Backoff::default(),
+            pull_backoff: Backoff::default(),
+            waiting: HashMap::new(),
+            start_time: None,
+            volumes: None,
+            etc_hosts: None,
+            probes: HashMap::new(),
+            announced: HashSet::new(),
+            reported: None,
+            mount_warned: None,
+            retry_in: None,
+            sandbox_retry: None,
+            sandbox_announced: None,
+        }
+    }
+
+    /// Syncs the pod until it is gone from the API, then removes what is left of it.
+    pub async fn run(mut self, mut pod_rx: watch::Receiver<Option<Arc<Pod>>>) {
+        loop {
+            let pod = pod_rx.borrow_and_update().clone();
+            let Some(pod) = pod else { break };
+            let next = match self.sync(&pod).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(
+                        "syncing pod {}/{}: {e:#}",
+                        spec::namespace(&pod),
+                        spec::name(&pod)
+                    );
+                    Next::After(Duration::from_secs(2))
+                }
+            };
+            let sleep = match next {
+                Next::After(d) => d.min(RESYNC),
+                Next::Idle => RESYNC,
+            };
+            tokio::select! {
+                changed = pod_rx.changed() => if changed.is_err() { break },
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+        self.probes.clear();
+        remove_pod(&self.shared, &self.uid, Duration::from_secs(2)).await;
+    }
+
+    /// One SyncPod.
+    pub async fn sync(&mut self, pod: &Pod) -> Result<Next> {
+        let shared = self.shared.clone();
+        let mut rt = shared.cri.pod_runtime(&self.uid).await?;
+        if pod.metadata.deletion_timestamp.is_some() {
+            return self.terminate(pod, &rt).await;
+        }
+        if self.start_time.is_none() {
+            self.start_time = Some(Time(status::now_seconds()));
+        }
+        let api_phase = self.current_status(pod).phase.clone().unwrap_or_default();
+        if api_phase == "Succeeded" || api_phase == "Failed" {
+            self.probes.clear();
+            if rt.ready_sandbox().is_some() {
+                stop_everything(&shared, pod, &rt, false).await;
+                rt = shared.cri.pod_runtime(&self.uid).await?;
+            }
+            self.report(pod, &rt).await?;
+            return Ok(Next::Idle);
+        }
+
+        // Volumes first, as the kubelet mounts them before the sandbox.
+        if let Err(message) = self.ensure_volumes(pod, &rt).await {
+            let warn_again = self
+                .mount_warned
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(30));
+            if warn_again {
+                shared
+                    .recorder
+                    .emit(pod, None, true, "FailedMount", message.clone());
+                self.mount_warned = Some(Instant::now());
+            }
+            tracing::info!("pod {}: {message}", spec::name(pod));
+            self.report(pod, &rt).await?;
+            return Ok(Next::After(Duration::from_secs(3)));
+        }
+
+        // The sandbox.
+        let host_net = spec::host_network(pod);
+        let usable = rt
+            .ready_sandbox()
+            .filter(|s| host_net || !s.ips.is_empty())
+            .cloned();
+        let sandbox = match usable {
+            Some(s) => s,
+            None => {
+                if !rt.sandboxes.is_empty() && pod_finished(pod, &rt) {
+                    stop_everything(&shared, pod, &rt, false).await;
+                    self.report(pod, &rt).await?;
+                    return Ok(Next::Idle);
+                }
+                if let Some(left) = self
+                    .sandbox_retry
+                    .and_then(|at| at.checked_duration_since(Instant::now()))
+                {
+                    self.report(pod, &rt).await?;
+                    return Ok(Next::After(left));
+                }
+                let newest = rt.sandboxes.first().map(|s| s.id.clone());
+                if newest.is_some() && newest != self.sandbox_announced {
+                    self.sandbox_announced = newest;
+                    shared.recorder.emit(
+                        pod,
+                        None,
+                        false,
+                        "SandboxChanged",
+                        "Pod sandbox changed, it will be killed and re-created.".into(),
+                    );
+                }
+                if !rt.sandboxes.is_empty() {
+                    self.probes.clear();
+                    stop_everything(&shared, pod, &rt, false).await;
+                }
+                let attempt = rt
+                    .sandboxes
+                    .iter()
+                    .map(|s| s.attempt + 1)
+                    .max()
+                    .unwrap_or(0);
+                let config = spec::sandbox_config(pod, attempt, &shared.facts);
+                let _ = std::fs::create_dir_all(spec::log_directory(pod));
+                let mut runtime = shared.cri.runtime.clone();
+                let started = Instant::now();
+                if let Err(e) = runtime
+                    .run_pod_sandbox(cri::RunPodSandboxRequest {
+                        config: Some(config),
+                        runtime_handler: String::new(),
+                    })
+                    .await
+                {
+                    shared.recorder.emit(
+                        pod,
+                        None,
+                        true,
+                        "FailedCreatePodSandBox",
+                        format!("Failed to create pod sandbox: {}", e.message()),
+                    );
+                    self.sandbox_retry = Some(Instant::now() + Duration::from_secs(5));
+                    self.report(pod, &rt).await?;
+                    return Ok(Next::After(Duration::from_secs(5)));
+                }
+                tracing::debug!(
+                    "pod {}: sandbox ready in {:?}",
+                    spec::name(pod),
+                    started.elapsed()
+                );
+                rt = shared.cri.pod_runtime(&self.uid).await?;
+                match rt.ready_sandbox() {
+                    Some(s) => s.clone(),
+                    None => anyhow::bail!("the new sandbox is not ready"),
+                }
+            }
+        };
+        let hostname = spec::hostname(pod, &shared.facts.node_name);
+        self.etc_hosts = if host_net {
+            None
+        } else {
+            Some(
+                volumes::write_etc_hosts(&shared.pods_dir, pod, &sandbox.ips, &hostname)
+                    .map_err(|e| anyhow::anyhow!("writing the pod's hosts file: {e}"))?,
+            )
+        };
+
+        let mut next = Next::Idle;
+        let mut changed = false;
+
+        // Init containers, one at a time, in order.
+        let pod_spec = spec::spec(pod).clone();
+        let mut initialized = true;
+        for c in pod_spec.init_containers.iter().flatten() {
+            let latest = rt.latest_in(&c.name, &sandbox.id).cloned();
+            match latest {
+                Some(l) if l.state == State::Exited && l.exit_code == 0 => continue,
+                Some(l) if matches!(l.state, State::Running | State::Created) => {
+                    initialized = false;
+                    break;
+                }
+                Some(l) => {
+                    initialized = false;
+                    if status::should_restart(pod, Some(&l), true) {
+                        match self.restart_or_back_off(pod, c, &l) {
+                            Some(wait) => next = earliest(next, Next::After(wait)),
+                            None => changed |= self.start(pod, c, true, &sandbox, &rt).await,
+                        }
+                    }
+                    break;
+                }
+                None => {
+                    initialized = false;
+                    changed |= self.start(pod, c, true, &sandbox, &rt).await;
+                    break;
+                }
+            }
+        }
+
+        if initialized {
+            for c in &pod_spec.containers {
+                let latest = rt.latest_in(&c.name, &sandbox.id).cloned();
+                match latest {
+                    Some(l) if l.state == State::Running => {
+                        if l.hash != spec::container_hash(c) {
+                            shared.recorder.emit(
+                                pod,
+                                Some(&c.name),
+                                false,
+                                "Killing",
+                                format!(
+                                    "Container {} definition changed, will be restarted",
+                                    c.name
+                                ),
+                            );
+                            self.kill(pod, &l, grace_of(pod)).await;
+                            changed = true;
+                            continue;
+                        }
+                        let failed = self.probes.get(&l.id).and_then(|p| p.snapshot().failed);
+                        if let Some(message) = failed {
+                            shared
+                                .recorder
+                                .emit(pod, Some(&c.name), false, "Killing", message);
+                            self.probes.remove(&l.id);
+                            self.kill(pod, &l, grace_of(pod)).await;
+                            changed = true;
+                            continue;
+                        }
+                        self.waiting.remove(&c.name);
+                        self.ensure_probes(c, &l, &sandbox, pod);
+                    }
+                    Some(l) if l.state == State::Created => {
+                        // Created but never started (the agent stopped half-way): replace it.
+                        remove_container(&shared.cri, &l.id).await;
+                        changed |= self.start(pod, c, false, &sandbox, &rt).await;
+                    }
+                    Some(l) => {
+                        self.probes.remove(&l.id);
+                        if status::should_restart(pod, Some(&l), false) {
+                            match self.restart_or_back_off(pod, c, &l) {
+                                Some(wait) => next = earliest(next, Next::After(wait)),
+                                None => changed |= self.start(pod, c, false, &sandbox, &rt).await,
+                            }
+                        } else {
+                            self.waiting.remove(&c.name);
+                        }
+                    }
+                    None => changed |= self.start(pod, c, false, &sandbox, &rt).await,
+                }
+            }
+        }
+        if changed {
+            rt = shared.cri.pod_runtime(&self.uid).await?;
+        }
+        // Nothing left to run (run-to-completion, or a failed init container with Never):
+        // release the sandbox's network as the kubelet does for a terminal pod.
+        let reported = self.report(pod, &rt).await?;
+        if matches!(
+            reported.phase.as_deref(),
+            Some("Succeeded") | Some("Failed")
+        ) {
+            self.probes.clear();
+            stop_everything(&shared, pod, &rt, false).await;
+            let rt = shared.cri.pod_runtime(&self.uid).await?;
+            self.report(pod, &rt).await?;
+            return Ok(Next::Idle);
+        }
+        // Retry what may fix itself: a missing configMap or image (`kindling load docker-image`
+        // after the pod was created), a failed create, the end of an image-pull back-off.
+        if self.waiting.values().any(|(r, _)| {
+            matches!(
+                r.as_str(),
+                "CreateContainerConfigError"
+                    | "CreateContainerError"
+                    | "RunContainerError"
+                    | "ErrImagePull"
+                    | "ErrImageNeverPull"
+            )
+        }) {
+            next = earliest(next, Next::After(Duration::from_secs(2)));
+        }
+        if let Some(left) = self.retry_in.take() {
+            next = earliest(next, Next::After(left + Duration::from_millis(50)));
+        }
+        Ok(next)
+    }
+
+    /// The pod's status as known best: the API object's, or the one this worker reported last
+    /// if the watch has not delivered it yet.
+    fn current_status(&self, pod: &Pod) -> PodStatus {
+        match &self.reported {
+            Some((s, at)) if *at > rv(pod) => s.clone(),
+            _ => pod.status.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Computes the status and patches it when it differs from what the API has.
+    async fn report(&mut self, pod: &Pod, rt: &PodRuntime) -> Result<PodStatus> {
+        let mut basis = pod.clone();
+        basis.status = Some(self.current_status(pod));
+        let probes: HashMap<String, ProbeResults> = self
+            .probes
+            .iter()
+            .map(|(id, p)| {
+                let s = p.snapshot();
+                (
+                    id.clone(),
+                    ProbeResults {
+                        ready: s.ready,
+                        started: s.started,
+                    },
+                )
+            })
+            .collect();
+        let new = status::pod_status(
+            &basis,
+            &Observed {
+                runtime: rt,
+                waiting: &self.waiting,
+                probes: &probes,
+                node_ip: &self.shared.node_ip,
+                start_time: self
+                    .start_time
+                    .clone()
+                    .unwrap_or(Time(status::now_seconds())),
+                now: status::now_seconds(),
+            },
+        );
+        let old = basis.status.clone().unwrap_or_default();
+        let new_json = status::owned_json(&new);
+        if new_json == status::owned_json(&old) {
+            return Ok(new);
+        }
+        let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), spec::namespace(pod));
+        let patch = serde_json::json!({"status": new_json});
+        match api
+            .patch_status(
+                spec::name(pod),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(updated) if updated.metadata.uid.as_deref() == Some(self.uid.as_str()) => {
+                let at = rv(&updated);
+                self.reported = Some((updated.status.unwrap_or(new.clone()), at));
+            }
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e).context("updating the pod status"),
+        }
+        Ok(new)
+    }
+
+    /// Sets up (or refreshes) the pod's volumes.
+    async fn ensure_volumes(&mut self, pod: &Pod, rt: &PodRuntime) -> Result<(), String> {
+        if let Some((_, at)) = &self.volumes {
+            if at.elapsed() < VOLUME_REFRESH {
+                return Ok(());
+            }
+        }
+        let downward = self.downward(rt);
+        let sources = ApiSources(self.shared.client.clone());
+        let v = volumes::prepare(&sources, pod, &downward, &self.shared.pods_dir).await?;
+        self.volumes = Some((v, Instant::now()));
+        Ok(())
+    }
+
+    fn downward(&self, rt: &PodRuntime) -> Downward {
+        Downward {
+            host_ip: self.shared.node_ip.clone(),
+            pod_ips: rt
+                .ready_sandbox()
+                .map(|s| s.ips.clone())
+                .unwrap_or_default(),
+            node_cpus: self.shared.node_cpus,
+            node_memory: self.shared.facts.memory_bytes,
+        }
+    }
+
+    /// For an exited container the policy restarts: `None` to restart now (arming the next
+    /// back-off), or how long the crash-loop back-off still holds it.
+    fn restart_or_back_off(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        last: &ContainerInfo,
+    ) -> Option<Duration> {
+        let key = c.name.as_str();
+        let now = now_nanos();
+        let finished = if last.finished_at > 0 {
+            last.finished_at
+        } else {
+            now
+        };
+        if self.crash_backoff.in_backoff_since(key, finished, now) {
+            let backoff = self.crash_backoff.get(key).unwrap_or_default();
+            let message = format!(
+                "back-off {} restarting failed container={} pod={}_{}({})",
+                go_duration(backoff),
+                c.name,
+                spec::name(pod),
+                spec::namespace(pod),
+                self.uid
+            );
+            self.waiting
+                .insert(c.name.clone(), ("CrashLoopBackOff".into(), message));
+            if self.announced.insert(last.id.clone()) {
+                self.shared.recorder.emit(
+                    pod,
+                    Some(&c.name),
+                    true,
+                    "BackOff",
+                    format!(
+                        "Back-off restarting failed container {} in pod {}_{}({})",
+                        c.name,
+                        spec::name(pod),
+                        spec::namespace(pod),
+                        self.uid
+                    ),
+                );
+            }
+            return Some(
+                self.crash_backoff.remaining(key, finished, now) + Duration::from_millis(50),
+            );
+        }
+        self.crash_backoff.next(key, finished);
+        None
+    }
+
+    /// The image of `c`, present locally or pulled: its ID, or the waiting reason and message.
+    async fn ensure_image(&mut self, pod: &Pod, c: &Container) -> Result<String, (String, String)> {
+        let image = c.image.clone().unwrap_or_default();
+        if image.is_empty() {
+            return Err((
+                "InvalidImageName".into(),
+                "the container has no image".into(),
+            ));
+        }
+        let mut images = self.shared.cri.images.clone();
+        let found = images
+            .image_status(cri::ImageStatusRequest {
+                image: Some(cri::ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+            .map_err(|e| ("ErrImageInspect".to_string(), e.message().to_string()))?
+            .into_inner()
+            .image;
+        if let Some(found) = found {
+            // Present: used as is, also with `Always` (no registry is reachable to compare).
+            self.pull_backoff.forget(&image);
+            self.shared.recorder.emit(
+                pod,
+                Some(&c.name),
+                false,
+                "Pulled",
+                format!("Container image \"{image}\" already present on machine"),
+            );
+            return Ok(found.id);
+        }
+        let policy = c.image_pull_policy.clone().unwrap_or_else(|| {
+            let tag = image.rsplit('/').next().unwrap_or_default();
+            if image.contains('@') || (tag.contains(':') && !tag.ends_with(":latest")) {
+                "IfNotPresent".into()
+            } else {
+                "Always".into()
+            }
+        });
+        if policy == "Never" {
+            let message =
+                format!("Container image \"{image}\" is not present with pull policy of Never");
+            let already = self
+                .waiting
+                .get(&c.name)
+                .is_some_and(|(r, _)| r == "ErrImageNeverPull");
+            if !already {
+                self.shared.recorder.emit(
+                    pod,
+                    Some(&c.name),
+                    true,
+                    "ErrImageNeverPull",
+                    message.clone(),
+                );
+            }
+            return Err(("ErrImageNeverPull".into(), message));
+        }
+        let now = now_nanos();
+        if let Some(left) = self.pull_backoff.waiting(&image, now) {
+            self.retry_in = Some(self.retry_in.map_or(left, |r| r.min(left)));
+            let message = format!("Back-off pulling image \"{image}\"");
+            return Err(("ImagePullBackOff".into(), message));
+        }
+        self.shared.recorder.emit(
+            pod,
+            Some(&c.name),
+            false,
+            "Pulling",
+            format!("Pulling image \"{image}\""),
+        );
+        let started = Instant::now();
+        let pulled = tokio::time::timeout(
+            PULL_TIMEOUT,
+            images.pull_image(cri::PullImageRequest {
+                image: Some(cri::ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                auth: None,
+                sandbox_config: None,
+            }),
+        )
+        .await;
+        let error = match pulled {
+            Ok(Ok(r)) => {
+                self.shared.recorder.emit(
+                    pod,
+                    Some(&c.name),
+                    false,
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image \"{image}\" in {:.3}s",
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+                return Ok(r.into_inner().image_ref);
+            }
+            Ok(Err(e)) => e.message().to_string(),
+            Err(_) => format!(
+                "pulling {image} timed out after {}s",
+                PULL_TIMEOUT.as_secs()
+            ),
+        };
+        self.pull_backoff.next(&image, now_nanos());
+        self.shared.recorder.emit(
+            pod,
+            Some(&c.name),
+            true,
+            "Failed",
+            format!("Failed to pull image \"{image}\": {error}"),
+        );
+        Err(("ErrImagePull".into(), error))
+    }
+
+    /// Creates and starts container `c` in `sandbox`; records why it waits when it cannot.
+    /// Returns whether the runtime changed.
+    async fn start(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        init: bool,
+        sandbox: &SandboxInfo,
+        rt: &PodRuntime,
+    ) -> bool {
+        let shared = self.shared.clone();
+        let image_id = match self.ensure_image(pod, c).await {
+            Ok(id) => id,
+            Err((reason, message)) => {
+                self.waiting.insert(c.name.clone(), (reason, message));
+                return false;
+            }
+        };
+        let downward = self.downward(rt);
+        let sources = ApiSources(shared.client.clone());
+        let env = match env::resolve(&sources, pod, c, &downward).await {
+            Ok(env) => env,
+            Err(env::ConfigError(message)) => {
+                self.fail(pod, c, "CreateContainerConfigError", message);
+                return false;
+            }
+        };
+        let empty = HashMap::new();
+        let vols = self.volumes.as_ref().map_or(&empty, |(v, _)| v);
+        let mounts = match volumes::mounts(c, vols, &env, self.etc_hosts.as_deref()) {
+            Ok(m) => m,
+            Err(message) => {
+                self.fail(pod, c, "CreateContainerConfigError", message);
+                return false;
+            }
+        };
+        let attempt = rt.next_attempt(&c.name);
+        let config = spec::container_config(
+            pod,
+            c,
+            spec::ContainerInputs {
+                attempt,
+                init,
+                image_id,
+                env,
+                mounts,
+            },
+            &shared.facts,
+        );
+        let sandbox_config = spec::sandbox_config(pod, sandbox.attempt, &shared.facts);
+        let mut runtime = shared.cri.runtime.clone();
+        let created = runtime
+            .create_container(cri::CreateContainerRequest {
+                pod_sandbox_id: sandbox.id.clone(),
+                config: Some(config),
+                sandbox_config: Some(sandbox_config),
+            })
+            .await;
+        let id = match created {
+            Ok(r) => r.into_inner().container_id,
+            Err(e) => {
+                let message = e.message().to_string();
+                self.fail(pod, c, "CreateContainerError", message);
+                return false;
+            }
+        };
+        shared.recorder.emit(
+            pod,
+            Some(&c.name),
+            false,
+            "Created",
+            format!("Created container: {}", c.name),
+        );
+        if let Err(e) = runtime
+            .start_container(cri::StartContainerRequest {
+                container_id: id.clone(),
+            })
+            .await
+        {
+            let message = e.message().to_string();
+            self.fail(pod, c, "RunContainerError", message);
+            return true;
+        }
+        shared.recorder.emit(
+            pod,
+            Some(&c.name),
+            false,
+            "Started",
+            format!("Started container {}", c.name),
+        );
+        self.waiting.remove(&c.name);
+        // Keep the newest exited instance (lastState, `logs --previous`); older ones go.
+        for old in rt
+            .named(&c.name)
+            .filter(|o| o.state == State::Exited)
+            .skip(1)
+        {
+            remove_container(&shared.cri, &old.id).await;
+        }
+        true
+    }
+
+    /// Records why container `c` waits, with a `Failed` event when that is news.
+    fn fail(&mut self, pod: &Pod, c: &Container, reason: &str, message: String) {
+        let same = self
+            .waiting
+            .get(&c.name)
+            .is_some_and(|(r, m)| r == reason && *m == message);
+        if !same {
+            self.shared.recorder.emit(
+                pod,
+                Some(&c.name),
+                true,
+                "Failed",
+                format!("Error: {message}"),
+            );
+        }
+        self.waiting
+            .insert(c.name.clone(), (reason.to_string(), message));
+    }
+
+    fn ensure_probes(
+        &mut self,
+        c: &Container,
+        running: &ContainerInfo,
+        sandbox: &SandboxInfo,
+        pod: &Pod,
+    ) {
+        let has =
+            c.liveness_probe.is_some() || c.readiness_probe.is_some() || c.startup_probe.is_some();
+        if !has || self.probes.contains_key(&running.id) {
+            return;
+        }
+        let recorder = self.shared.recorder.clone();
+        let pod_for_events = pod.clone();
+        let name = c.name.clone();
+        let on_failure: super::probes::OnFailure = Arc::new(move |kind: &str, message: String| {
+            recorder.emit(
+                &pod_for_events,
+                Some(&name),
+                true,
+                "Unhealthy",
+                format!("{kind} probe failed: {message}"),
+            );
+        });
+        let target = Target {
+            cri: self.shared.cri.clone(),
+            container_id: running.id.clone(),
+            pod_ip: sandbox
+                .ips
+                .first()
+                .cloned()
+                .unwrap_or_else(|| self.shared.node_ip.clone()),
+            container: c.clone(),
+        };
+        self.probes.insert(
+            running.id.clone(),
+            ContainerProbes::start(target, self.wake.clone(), on_failure),
+        );
+    }
+
+    async fn kill(&mut self, pod: &Pod, c: &ContainerInfo, grace: i64) {
+        run_pre_stop(&self.shared.cri, pod, c, grace).await;
+        let mut runtime = self.shared.cri.runtime.clone();
+        if let Err(e) = runtime
+            .stop_container(cri::StopContainerRequest {
+                container_id: c.id.clone(),
+                timeout: grace,
+            })
+            .await
+        {
+            tracing::warn!("stopping container {}: {}", c.id, e.message());
+        }
+    }
+
+    /// Graceful deletion: preStop hooks and SIGTERM, SIGKILL after the grace period, the
+    /// sandbox stopped and removed, then the pod object deleted for good.
+    async fn terminate(&mut self, pod: &Pod, rt: &PodRuntime) -> Result<Next> {
+        self.probes.clear();
+        let grace = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .unwrap_or_else(|| grace_of(pod));
+        let running: Vec<&ContainerInfo> = rt
+            .containers
+            .iter()
+            .filter(|c| matches!(c.state, State::Running | State::Created))
+            .collect();
+        for c in &running {
+            if c.state == State::Running {
+                self.shared.recorder.emit(
+                    pod,
+                    Some(&c.name),
+                    false,
+                    "Killing",
+                    format!("Stopping container {}", c.name),
+                );
+            }
+        }
+        stop_everything(&self.shared, pod, rt, true).await;
+        remove_pod(
+            &self.shared,
+            &self.uid,
+            Duration::from_secs(grace.max(0) as u64),
+        )
+        .await;
+        let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), spec::namespace(pod));
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match api.delete(spec::name(pod), &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(e) => return Err(e).context("deleting the pod"),
+        }
+        Ok(Next::Idle)
+    }
+}
+
+fn earliest(a: Next, b: Next) -> Next {
+    match (a, b) {
+        (Next::After(x), Next::After(y)) => Next::After(x.min(y)),
+        (Next::After(x), Next::Idle) | (Next::Idle, Next::After(x)) => Next::After(x),
+        (Next::Idle, Next::Idle) => Next::Idle,
+    }
+}
+
+fn grace_of(pod: &Pod) -> i64 {
+    spec::spec(pod)
+        .termination_grace_period_seconds
+        .unwrap_or(30)
+        .max(0)
+}
+
+/// Whether every container of the pod is done for good (nothing would run in a new sandbox).
+fn pod_finished(pod: &Pod, rt: &PodRuntime) -> bool {
+    let spec = spec::spec(pod);
+    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
+    if policy == "Always" {
+        return false;
+    }
+    for c in spec.init_containers.iter().flatten() {
+        if let Some(l) = rt.named(&c.name).next() {
+            if l.state == State::Exited && l.exit_code != 0 && policy == "Never" {
+                return true;
+            }
+        }
+    }
+    spec.containers.iter().all(|c| {
+        let latest = rt.named(&c.name).next();
+        latest.is_some_and(|l| l.state == State::Exited)
+            && !status::should_restart(pod, latest, false)
+    })
+}
+
+async fn run_pre_stop(cri_: &Cri, pod: &Pod, c: &ContainerInfo, grace: i64) {
+    let Some(spec_c) = spec::spec(pod).containers.iter().find(|x| x.name == c.name) else {
+        return;
+    };
+    let Some(exec) = spec_c
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .and_then(|h| h.exec.as_ref())
+    else {
+        return;
+    };
+    let mut runtime = cri_.runtime.clone();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(grace.max(1) as u64),
+        runtime.exec_sync(cri::ExecSyncRequest {
+            container_id: c.id.clone(),
+            cmd: exec.command.clone().unwrap_or_default(),
+            timeout: grace.max(1),
+        }),
+    )
+    .await;
+}
+
+async fn remove_container(cri_: &Cri, id: &str) {
+    let mut runtime = cri_.runtime.clone();
+    if let Err(e) = runtime
+        .remove_container(cri::RemoveContainerRequest {
+            container_id: id.to_string(),
+        })
+        .await
+    {
+        tracing::debug!("removing container {id}: {}", e.message());
+    }
+}
+
+/// Stops the pod's running containers (preStop hooks first when `graceful`), then its ready
+/// sandboxes (which releases the pod IP).
+async fn stop_everything(shared: &Shared, pod: &Pod, rt: &PodRuntime, graceful: bool) {
+    let grace = pod
+        .metadata
+        .deletion_grace_period_seconds
+        .unwrap_or_else(|| grace_of(pod));
+    let stops = rt
+        .containers
+        .iter()
+        .filter(|c| matches!(c.state, State::Running | State::Created))
+        .map(|c| {
+            let cri_ = shared.cri.clone();
+            let pod = pod.clone();
+            let c = c.clone();
+            async move {
+                if graceful {
+                    run_pre_stop(&cri_, &pod, &c, grace).await;
+                }
+                let mut runtime = cri_.runtime.clone();
+                if let Err(e) = runtime
+                    .stop_container(cri::StopContainerRequest {
+                        container_id: c.id.clone(),
+                        timeout: grace,
+                    })
+                    .await
+                {
+                    tracing::warn!("stopping container {}: {}", c.id, e.message());
+                }
+            }
+        });
+    futures::future::join_all(stops).await;
+    for s in rt.sandboxes.iter().filter(|s| s.ready) {
+        let mut runtime = shared.cri.runtime.clone();
+        if let Err(e) = runtime
+            .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                pod_sandbox_id: s.id.clone(),
+            })
+            .await
+        {
+            tracing::warn!("stopping sandbox {}: {}", s.id, e.message());
+        }
+    }
+}
+
+/// Removes everything of pod `uid` from the node: containers (stopped within `grace`),
+/// sandboxes, volumes, cgroups. Used after deletion and for orphans.
+pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
+    let rt = match shared.cri.pod_runtime(uid).await {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::warn!("listing pod {uid} for removal: {e:#}");
+            return;
+        }
+    };
+    let stops = rt
+        .containers
+        .iter()
+        .filter(|c| matches!(c.state, State::Running | State::Created))
+        .map(|c| {
+            let mut runtime = shared.cri.runtime.clone();
+            let id = c.id.clone();
+            async move {
+                let _ = runtime
+                    .stop_container(cri::StopContainerRequest {
+                        container_id: id,
+                        timeout: grace.as_secs() as i64,
+                    })
+                    .await;
+            }
+        });
+    futures::future::join_all(stops).await;
+    let mut cgroup_parent = None;
+    for s in &rt.sandboxes {
+        let mut runtime = shared.cri.runtime.clone();
+        if cgroup_parent.is_none() {
+            if let Ok(st) = runtime
+                .pod_sandbox_status(cri::PodSandboxStatusRequest {
+                    pod_sandbox_id: s.id.clone(),
+                    verbose: true,
+                })
+                .await
+            {
+                cgroup_parent = sandbox_cgroup_parent(&st.into_inner().info);
+            }
+        }
+        let _ = runtime
+            .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                pod_sandbox_id: s.id.clone(),
+            })
+            .await;
+        if let Err(e) = runtime
+            .remove_pod_sandbox(cri::RemovePodSandboxRequest {
+                pod_sandbox_id: s.id.clone(),
+            })
+            .await
+        {
+            tracing::warn!("removing sandbox {}: {}", s.id, e.message());
+        }
+    }
+    volumes::cleanup(&shared.pods_dir, uid);
+    if let Some(parent) = cgroup_parent {
+        cgroup::remove(&parent);
+    }
+}
+
+/// The cgroup parent from containerd's verbose sandbox info (`config.linux.cgroup_parent`).
+fn sandbox_cgroup_parent(info: &HashMap<String, String>) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(info.get("info")?).ok()?;
+    v["config"]["linux"]["cgroup_parent"]
+        .as_str()
+        .map(str::to_string)
+}
