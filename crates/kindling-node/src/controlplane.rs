@@ -35,6 +35,7 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     let client =
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
             .await?;
-    tokio::spawn(ipam::run(client, config.pod_subnet.clone()));
+    tokio::spawn(ipam::run(client.clone(), config.pod_subnet.clone()));
+    tokio::spawn(kindling_scheduler::run(client));
     Ok(running)
 }

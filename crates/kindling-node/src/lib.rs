@@ -11,6 +11,7 @@ pub mod containerd;
 pub mod controlplane;
 pub mod init;
 pub mod ipam;
+pub mod network;
 pub mod pods;
 pub mod sysinfo;
 
@@ -34,6 +35,13 @@ pub async fn run() -> Result<()> {
     };
     let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
     tokio::spawn(pods::run(client.clone(), config.name.clone(), ip));
+    if config.default_cni {
+        tokio::spawn(network::run(
+            client.clone(),
+            config.name.clone(),
+            config.pod_subnet.clone(),
+        ));
+    }
     tokio::spawn(agent::Agent::new(client, config, ip).run());
     init::shutdown_signal().await;
     Ok(())

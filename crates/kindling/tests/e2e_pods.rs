@@ -592,3 +592,70 @@ fn image_policies_and_late_loaded_images() {
     assert!(events.contains("Failed to pull image"), "{events}");
     let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }
+
+/// `kubectl run` is scheduled (no nodeName given) onto the worker, and a pod on the other node
+/// reaches it by pod IP across nodes (routes between nodes' podCIDRs).
+#[test]
+fn scheduled_pod_reachable_across_nodes() {
+    if !docker_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_node_image();
+    let rt = runtime();
+    let image = format!("kindling-e2e/net:pods-{}", std::process::id());
+    rt.block_on(kindling_image::build_test_image(&image))
+        .unwrap();
+    let mut env = Env::new();
+    let name = unique("net");
+    env.create(&name);
+    let out = env.kindling(&["load", "docker-image", &image, "--name", &name], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = env.kubectl(
+        &[
+            "run",
+            "web",
+            &format!("--image={image}"),
+            "--image-pull-policy=IfNotPresent",
+            "--",
+            "sh",
+            "-c",
+            "echo cross-node > /tmp/index.html; httpd -f -p 8080 -h /tmp",
+        ],
+        None,
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "pod/web created",
+        "{}",
+        text(&out.stderr)
+    );
+    env.wait_for("web", "Running", Duration::from_secs(60), |e| {
+        e.status_column("web").0 == "Running"
+    });
+    let worker = format!("{name}-worker");
+    assert_eq!(
+        env.jsonpath("web", "{.spec.nodeName}"),
+        worker,
+        "the control plane is tainted"
+    );
+    let ip = env.jsonpath("web", "{.status.podIP}");
+    assert!(ip.starts_with("10.244."), "{ip}");
+    let control_plane = format!("{name}-control-plane");
+    env.apply(&pod_yaml(
+        "client",
+        &control_plane,
+        &image,
+        "Never",
+        &format!("wget -qO- http://{ip}:8080/"),
+    ));
+    env.wait_for("client", "Completed", Duration::from_secs(60), |e| {
+        e.status_column("client").0 == "Completed"
+    });
+    let log = node_exec(
+        &control_plane,
+        &["sh", "-c", "cat /var/log/pods/default_client_*/main/0.log"],
+    );
+    assert!(log.contains("cross-node"), "{log}");
+    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+}
