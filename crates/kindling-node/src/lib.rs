@@ -9,6 +9,7 @@ pub mod cni;
 pub mod config;
 pub mod containerd;
 pub mod controlplane;
+pub mod dns;
 pub mod init;
 pub mod ipam;
 pub mod network;
@@ -25,6 +26,9 @@ pub async fn run() -> Result<()> {
     let config = wait_for_config().await?;
     let ip = sysinfo::node_ip(&config.name).context("finding this node's IP in /etc/hosts")?;
     prepare_kernel();
+    if let Err(e) = dns::forward_node_dns(ip) {
+        tracing::warn!("pods will not resolve names through the node: {e}");
+    }
     containerd::start().await?;
     containerd::import_images(&kindling_path("images"))
         .context("importing the node image's images")?;

@@ -176,7 +176,10 @@ pub async fn run(client: kube::Client, node: String, node_ip: IpAddr) {
     cri.wait_ready().await;
     let facts = spec::NodeFacts {
         node_name: node.clone(),
-        resolv_conf: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        resolv_conf: crate::dns::pod_resolv_conf(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            node_ip,
+        ),
         cgroup_root: cgroup::pods_root(),
         memory_bytes: crate::sysinfo::memory_bytes(),
     };
