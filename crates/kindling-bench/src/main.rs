@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod cluster;
+mod pods;
 
 const PODS: usize = 10_000;
 const CONCURRENCY: usize = 32;
@@ -25,7 +26,8 @@ async fn main() -> Result<()> {
     match what.as_str() {
         "apiserver" => apiserver().await,
         "cluster" => cluster::run(&kindling_binary()?).await,
-        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver, cluster"),
+        "pods" => pods::run(&kindling_binary()?).await,
+        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver, cluster, pods"),
     }
 }
 

@@ -1,0 +1,237 @@
+//! `kindling-bench pods`: pod create → Running latency for 100 pods on one node and across three,
+//! scheduler binds/s with 100 Node objects (in-process API server, fake nodes), and the node
+//! agent's memory with 100 pods. The busybox test image is loaded first, so nothing is pulled.
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const PODS: usize = 100;
+const IMAGE: &str = "busybox:latest";
+
+pub async fn run(kindling: &Path) -> Result<()> {
+    println!(
+        "kindling pods benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    kindling_image::build_test_image(IMAGE).await?;
+    let home = tempfile::tempdir()?;
+    for (label, workers) in [("1 node", 0usize), ("3 workers", 3)] {
+        cluster_run(kindling, home.path(), label, workers).await?;
+    }
+    binds_per_second().await
+}
+
+async fn cluster_run(kindling: &Path, home: &Path, label: &str, workers: usize) -> Result<()> {
+    let name = format!("podbench{workers}");
+    let mut config = String::from(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n",
+    );
+    for _ in 0..workers {
+        config.push_str("- role: worker\n");
+    }
+    let config_path = home.join(format!("{name}.yaml"));
+    std::fs::write(&config_path, config)?;
+    let kubeconfig = home.join("kubeconfig");
+    let kc = |args: &[&str]| {
+        Command::new(kindling)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .output()
+    };
+    let out = Command::new(kindling)
+        .args([
+            "create", "cluster", "-q", "--wait", "60s", "--name", &name, "--config",
+        ])
+        .arg(&config_path)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = measure(kindling, &kubeconfig, &name, label).await;
+    let _ = kc(&["delete", "cluster", "-q", "--name", &name]);
+    result
+}
+
+async fn measure(kindling: &Path, kubeconfig: &Path, name: &str, label: &str) -> Result<()> {
+    let out = Command::new(kindling)
+        .args(["load", "docker-image", IMAGE, "--name", name])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "load: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
+    )?;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let rv = pods
+        .list_metadata(&Default::default())
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let mut watch = pods
+        .watch(&WatchParams::default().timeout(290), &rv)
+        .await?
+        .boxed();
+    let mut created: HashMap<String, Instant> = HashMap::new();
+    // The control plane is tainted when there are workers; a single node takes the pods itself.
+    for i in 0..PODS {
+        let name = format!("p{i:03}");
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": IMAGE,
+                     "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"]}]},
+        }))?;
+        created.insert(name, Instant::now());
+        pods.create(&PostParams::default(), &pod).await?;
+    }
+    let mut latencies = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while latencies.len() < PODS && Instant::now() < deadline {
+        let Some(ev) = tokio::time::timeout(Duration::from_secs(30), watch.next())
+            .await
+            .ok()
+            .flatten()
+        else {
+            break;
+        };
+        if let Ok(WatchEvent::Modified(p)) = ev {
+            let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+            if let (true, Some(t)) = (
+                running,
+                p.metadata.name.as_ref().and_then(|n| created.remove(n)),
+            ) {
+                latencies.push(t.elapsed());
+            }
+        }
+    }
+    anyhow::ensure!(
+        latencies.len() == PODS,
+        "only {} of {PODS} pods reached Running",
+        latencies.len()
+    );
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "pods ({label}): {PODS} created back to back → Running: p50 {:.0} ms, p99 {:.0} ms",
+        pct(0.5).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0
+    );
+    // The agent is `kindling node` (PID 1 of each node container): its own RSS, not the pods'.
+    let nodes: Api<Node> = Api::all(client);
+    for node in nodes.list(&Default::default()).await?.items {
+        let node_name = node.metadata.name.unwrap_or_default();
+        let out = Command::new("docker")
+            .args(["exec", &node_name, "cat", "/proc/1/status"])
+            .output()?;
+        let status = String::from_utf8_lossy(&out.stdout);
+        let rss = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .unwrap_or("VmRSS: ?")
+            .to_string();
+        let count = Command::new("docker")
+            .args([
+                "exec",
+                &node_name,
+                "sh",
+                "-c",
+                "ctr -n k8s.io containers ls -q | wc -l",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        println!(
+            "  {node_name}: kindling node {}, {count} containers (pods + sandboxes)",
+            rss.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// Binds/s of the scheduler with 100 Node objects and 2 000 pending pods, against an in-process
+/// API server (the nodes are API objects only).
+async fn binds_per_second() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path())).await?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig)?;
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
+    )?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    for i in 0..100 {
+        let node: Node =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": format!("n{i:03}")}}))?;
+        nodes.create(&PostParams::default(), &node).await?;
+        let status = serde_json::json!({"status": {
+            "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True"}]}});
+        nodes
+            .patch_status(
+                &format!("n{i:03}"),
+                &Default::default(),
+                &kube::api::Patch::Merge(&status),
+            )
+            .await?;
+    }
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    const PENDING: usize = 2000;
+    let creates = futures::stream::iter(0..PENDING)
+        .map(|i| {
+            let pods = pods.clone();
+            async move {
+                let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": format!("b{i:04}")},
+                    "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "10m"}}}]}}))
+                    .expect("literal");
+                pods.create(&PostParams::default(), &pod).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    creates
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .context("creating pending pods")?;
+    let t = Instant::now();
+    tokio::spawn(kindling_scheduler::run(client));
+    loop {
+        let list = pods.list(&Default::default()).await?;
+        let bound = list
+            .items
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+            .count();
+        if bound == PENDING {
+            break;
+        }
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(120),
+            "only {bound} bound after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "scheduler: {PENDING} pods bound on 100 nodes in {:.2} s = {:.0} binds/s",
+        t.elapsed().as_secs_f64(),
+        PENDING as f64 / t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
