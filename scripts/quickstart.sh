@@ -15,6 +15,10 @@ else
 fi
 kubectl cluster-info --context "kind-$name"
 kubectl get nodes -o wide
-# A sample app: the API objects are real; pods run once the node agent runs them (issue 4).
-kubectl create deployment hello --image=busybox --replicas=2 --dry-run=client -o yaml | kubectl apply -f -
-kubectl get deployments -o wide
+# A sample app. No registry is reachable: build the busybox stand-in image locally and load it.
+bash scripts/build-test-images.sh
+kindling load docker-image busybox:latest --name "$name"
+kubectl run hello --image=busybox:latest --image-pull-policy=IfNotPresent \
+  -- sh -c 'echo "hello from kindling" > /tmp/index.html; httpd -f -p 8080 -h /tmp'
+kubectl wait --for=condition=Ready pod/hello --timeout=60s
+kubectl get pods -o wide
