@@ -24,6 +24,8 @@ pub enum Subresource {
     Finalize,
     /// `certificatesigningrequests/approval`.
     Approval,
+    /// `pods/log`: the container's output, read from the node's agent.
+    Log,
 }
 
 impl Subresource {
@@ -35,6 +37,7 @@ impl Subresource {
             Subresource::EphemeralContainers => "ephemeralcontainers",
             Subresource::Finalize => "finalize",
             Subresource::Approval => "approval",
+            Subresource::Log => "log",
         }
     }
 }
@@ -202,7 +205,7 @@ pub static CATALOG: &[ResourceType] = &[
         "pod",
         ["po"],
         ["all"],
-        [Status, Binding, EphemeralContainers],
+        [Status, Binding, EphemeralContainers, Log],
         &strategy::POD
     ),
     resource!(

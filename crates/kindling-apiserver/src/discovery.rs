@@ -80,6 +80,7 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
             let (kind, verbs): (&str, &[&str]) = match sub.path() {
                 "scale" => ("Scale", &["get", "patch", "update"]),
                 "binding" => ("Binding", &["create"]),
+                "log" => ("Pod", &["get"]),
                 "finalize" => (r.kind, &["update"]),
                 _ => (r.kind, &["get", "patch", "update"]),
             };

@@ -75,6 +75,8 @@ impl Config {
 /// Shared state of a running server.
 pub struct Server {
     pub registry: Registry,
+    /// The certificate the server presents to node agents (`pods/log`).
+    pub kubelet_client: pki::CertPair,
     pub config: Config,
     pub address: SocketAddr,
 }

@@ -86,8 +86,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     tokio::spawn(namespaces::run(registry.clone(), ca.pair.cert_pem.clone()));
 
+    let kubelet_client = ca.client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
     let server = Arc::new(Server {
         registry,
+        kubelet_client,
         config: config.clone(),
         address,
     });

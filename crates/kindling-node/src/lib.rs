@@ -12,6 +12,7 @@ pub mod controlplane;
 pub mod dns;
 pub mod init;
 pub mod ipam;
+pub mod logserver;
 pub mod network;
 pub mod pods;
 pub mod sysinfo;
@@ -39,6 +40,13 @@ pub async fn run() -> Result<()> {
     };
     let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
     tokio::spawn(pods::run(client.clone(), config.name.clone(), ip));
+    let ca_pem =
+        std::fs::read_to_string(kindling_path("pki/ca.crt")).context("reading the cluster CA")?;
+    tokio::spawn(async move {
+        if let Err(e) = logserver::serve(ca_pem, ip).await {
+            tracing::error!("log endpoint: {e:#}");
+        }
+    });
     if config.default_cni {
         tokio::spawn(network::run(
             client.clone(),

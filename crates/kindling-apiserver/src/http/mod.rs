@@ -1,6 +1,7 @@
 //! HTTP glue: one entry point for every request. Public probes, discovery and OpenAPI are served
 //! directly; resource paths are parsed into what they name and handed to the generic registry.
 
+mod logs;
 mod negotiate;
 mod resource;
 mod reviews;

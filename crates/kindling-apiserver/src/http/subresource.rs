@@ -45,6 +45,9 @@ pub async fn serve(
         }
         (Subresource::Binding, &Method::POST) => bind(server, rt, ns, name, call).await,
         (Subresource::Finalize, &Method::PUT) => finalize(server, rt, name, call).await,
+        (Subresource::Log, &Method::GET) => {
+            super::logs::serve(server, ns.unwrap_or("default"), name, call).await
+        }
         (Subresource::Approval, &Method::PUT) => {
             put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
         }

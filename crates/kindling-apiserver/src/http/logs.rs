@@ -1,0 +1,189 @@
+//! `pods/<name>/log`: the API server asks the pod's node agent (`:10250/containerLogs/…`) with
+//! its kubelet-client certificate and streams the answer back, as upstream's apiserver does.
+//! The agent's serving certificate is not verified, as upstream's default without
+//! `--kubelet-certificate-authority`.
+
+use super::Call;
+use crate::Server;
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Response, StatusCode};
+use kindling_api::catalog::find;
+use kindling_api::ApiError;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use std::sync::Arc;
+
+pub const AGENT_PORT: u16 = 10250;
+
+pub async fn serve(
+    server: &Arc<Server>,
+    ns: &str,
+    name: &str,
+    call: Call,
+) -> Result<Response<Body>, ApiError> {
+    let pods = find("", "v1", "pods").expect("catalog has pods");
+    let pod = server.registry.get(pods, Some(ns), name).await?;
+    let containers: Vec<String> = pod["spec"]["containers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let container = match call.query.get("container") {
+        Some(c) => {
+            let known = containers.iter().any(|n| n == c)
+                || pod["spec"]["initContainers"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|i| i["name"] == c));
+            if !known {
+                return Err(ApiError::bad_request(format!(
+                    "container {c} is not valid for pod {name}"
+                )));
+            }
+            c.to_string()
+        }
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )))
+        }
+    };
+    let node_name = pod["spec"]["nodeName"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("pod {name} does not have a host assigned"))
+        })?;
+    let nodes = find("", "v1", "nodes").expect("catalog has nodes");
+    let node = server.registry.get(nodes, None, node_name).await?;
+    let ip = node["status"]["addresses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
+        .and_then(|x| x["address"].as_str())
+        .ok_or_else(|| {
+            ApiError::service_unavailable(format!("node {node_name} has no InternalIP"))
+        })?
+        .to_string();
+    let mut query: Vec<String> = Vec::new();
+    for key in [
+        "follow",
+        "previous",
+        "timestamps",
+        "tailLines",
+        "limitBytes",
+        "sinceSeconds",
+    ] {
+        if let Some(v) = call.query.get(key) {
+            query.push(format!("{key}={v}"));
+        }
+    }
+    let path = format!("/containerLogs/{ns}/{name}/{container}?{}", query.join("&"));
+    let upstream = fetch(server, &ip, &path)
+        .await
+        .map_err(|e| ApiError::internal(format!("Get \"https://{ip}:{AGENT_PORT}{path}\": {e}")))?;
+    let status = upstream.status();
+    let body = Body::new(upstream.into_body());
+    let mut resp = Response::new(body);
+    *resp.status_mut() = if status.is_success() {
+        StatusCode::OK
+    } else {
+        status
+    };
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    if !status.is_success() {
+        // The agent's message (e.g. no logs yet) as a Status, so kubectl prints it.
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+            .await
+            .unwrap_or_default();
+        return Err(ApiError::bad_request(
+            String::from_utf8_lossy(&bytes).trim().to_string(),
+        ));
+    }
+    Ok(resp)
+}
+
+async fn fetch(
+    server: &Arc<Server>,
+    ip: &str,
+    path: &str,
+) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
+    let client_cert = &server.kubelet_client;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(client_cert.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()?;
+    let key = PrivateKeyDer::from_pem_slice(client_cert.key_pem.as_bytes())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        .with_client_auth_cert(certs, key)?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::net::TcpStream::connect((ip, AGENT_PORT)),
+    )
+    .await??;
+    let tls = connector
+        .connect(ServerName::try_from(ip.to_string())?, tcp)
+        .await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("Host", ip)
+        .body(axum::body::Body::empty())?;
+    Ok(sender.send_request(req).await?)
+}
+
+/// Accepts any serving certificate (see the module docs), still checking signatures.
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

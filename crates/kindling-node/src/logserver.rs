@@ -1,0 +1,286 @@
+//! The agent's log endpoint (the kubelet's `/containerLogs/{ns}/{pod}/{container}`), which the
+//! API server calls for `kubectl logs`. Clients must present a certificate from the cluster CA;
+//! the serving certificate is the node's own (the API server does not verify it, as upstream's
+//! default without `--kubelet-certificate-authority`).
+//!
+//! Logs are read from the CRI log files containerd writes under /var/log/pods
+//! (`<RFC 3339 time> <stream> <P|F> <text>` per line; P marks a partial line).
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const PORT: u16 = 10250;
+
+/// Serves logs on 0.0.0.0:10250 until the process ends.
+pub async fn serve(ca_pem: String, node_ip: std::net::IpAddr) -> Result<()> {
+    let dir = tempfile_dir()?;
+    let local_ca = kindling_apiserver::pki::Ca::load_or_create(&dir)?;
+    let serving = local_ca.serving_cert("kindling-node", &["localhost".into()], &[node_ip])?;
+    let tls = kindling_apiserver::tls::server_config(&ca_pem, &serving)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
+        .await
+        .context("binding :10250")?;
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let authenticated = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|c| !c.is_empty());
+            let service =
+                hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                    Ok::<_, std::convert::Infallible>(if authenticated {
+                        handle(req).await
+                    } else {
+                        text(StatusCode::UNAUTHORIZED, "Unauthorized")
+                    })
+                });
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+        });
+    }
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = PathBuf::from("/var/lib/kindling/agent-pki");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r
+}
+
+/// Query options of a log request (upstream's PodLogOptions).
+#[derive(Debug, Default, Clone)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub previous: bool,
+    pub timestamps: bool,
+    pub tail_lines: Option<usize>,
+    pub limit_bytes: Option<usize>,
+}
+
+impl LogOptions {
+    pub fn from_query(q: &str) -> LogOptions {
+        let mut o = LogOptions::default();
+        for pair in q.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "follow" => o.follow = v == "true",
+                "previous" => o.previous = v == "true",
+                "timestamps" => o.timestamps = v == "true",
+                "tailLines" => o.tail_lines = v.parse().ok(),
+                "limitBytes" => o.limit_bytes = v.parse().ok(),
+                _ => {}
+            }
+        }
+        o
+    }
+}
+
+async fn handle(req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let opts = LogOptions::from_query(req.uri().query().unwrap_or(""));
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ["containerLogs", ns, pod, container] = parts.as_slice() else {
+        return text(StatusCode::NOT_FOUND, "not found");
+    };
+    let Some(file) = log_file(
+        Path::new("/var/log/pods"),
+        ns,
+        pod,
+        container,
+        opts.previous,
+    ) else {
+        let what = if opts.previous {
+            "previous terminated container"
+        } else {
+            "container"
+        };
+        return text(
+            StatusCode::BAD_REQUEST,
+            &format!("{what} \"{container}\" in pod \"{pod}\" has no logs yet"),
+        );
+    };
+    let content = std::fs::read(&file).unwrap_or_default();
+    let mut out = render(&content, &opts);
+    if let Some(limit) = opts.limit_bytes {
+        out.truncate(limit);
+    }
+    if !opts.follow {
+        return text(StatusCode::OK, &String::from_utf8_lossy(&out));
+    }
+    // Follow: what is there, then what is appended, until the client goes away.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    let mut offset = content.len();
+    tokio::spawn(async move {
+        if tx.send(Ok(bytes::Bytes::from(out))).await.is_err() {
+            return;
+        }
+        let follow_opts = LogOptions {
+            tail_lines: None,
+            ..opts
+        };
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if tx.is_closed() {
+                return;
+            }
+            let Ok(now) = std::fs::read(&file) else {
+                return;
+            };
+            if now.len() > offset {
+                // Only whole lines: a partly written last line waits for the next round.
+                let fresh = &now[offset..];
+                let Some(end) = fresh.iter().rposition(|b| *b == b'\n') else {
+                    continue;
+                };
+                let chunk = render(&fresh[..=end], &follow_opts);
+                offset += end + 1;
+                if tx.send(Ok(bytes::Bytes::from(chunk))).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Response::new(Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+    ))
+}
+
+/// The newest log file of the container (or the one before it for `previous`).
+pub fn log_file(
+    root: &Path,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    previous: bool,
+) -> Option<PathBuf> {
+    let prefix = format!("{ns}_{pod}_");
+    let pod_dir = std::fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })?;
+    let mut files: Vec<(u32, PathBuf)> = std::fs::read_dir(pod_dir.join(container))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let n: u32 = p.file_stem()?.to_str()?.parse().ok()?;
+            (p.extension()? == "log").then_some((n, p))
+        })
+        .collect();
+    files.sort();
+    let index = files.len().checked_sub(if previous { 2 } else { 1 })?;
+    files.into_iter().nth(index).map(|(_, p)| p)
+}
+
+/// CRI log lines to what the container wrote (partial lines joined), with the options applied.
+pub fn render(content: &[u8], opts: &LogOptions) -> Vec<u8> {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut pending: Option<Vec<u8>> = None;
+    for raw in content.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let mut fields = raw.splitn(4, |b| *b == b' ');
+        let (Some(ts), Some(_stream), Some(tag), Some(msg)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            Some(fields.next().unwrap_or(b"")),
+        ) else {
+            continue;
+        };
+        let line = pending.get_or_insert_with(|| {
+            let mut start = Vec::new();
+            if opts.timestamps {
+                start.extend_from_slice(ts);
+                start.push(b' ');
+            }
+            start
+        });
+        line.extend_from_slice(msg);
+        if tag != b"P" {
+            lines.push(pending.take().unwrap_or_default());
+        }
+    }
+    if let Some(rest) = pending {
+        lines.push(rest);
+    }
+    let skip = opts.tail_lines.map_or(0, |n| lines.len().saturating_sub(n));
+    let mut out = Vec::new();
+    for l in lines.into_iter().skip(skip) {
+        out.extend_from_slice(&l);
+        out.push(b'\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cri_lines_become_output() {
+        let content = b"2026-11-22T03:08:48.604Z stdout F one\n2026-11-22T03:08:49.000Z stderr P tw\n2026-11-22T03:08:49.100Z stderr F o\n2026-11-22T03:08:50.000Z stdout F three\n";
+        assert_eq!(
+            render(content, &LogOptions::default()),
+            b"one\ntwo\nthree\n"
+        );
+        let tail = LogOptions {
+            tail_lines: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(render(content, &tail), b"three\n");
+        let ts = LogOptions {
+            timestamps: true,
+            tail_lines: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(render(content, &ts), b"2026-11-22T03:08:50.000Z three\n");
+    }
+
+    #[test]
+    fn finds_current_and_previous_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("default_web_1234").join("main");
+        std::fs::create_dir_all(&c).unwrap();
+        for n in [0, 1, 2] {
+            std::fs::write(c.join(format!("{n}.log")), b"").unwrap();
+        }
+        assert_eq!(
+            log_file(dir.path(), "default", "web", "main", false),
+            Some(c.join("2.log"))
+        );
+        assert_eq!(
+            log_file(dir.path(), "default", "web", "main", true),
+            Some(c.join("1.log"))
+        );
+        assert_eq!(
+            log_file(dir.path(), "default", "other", "main", false),
+            None
+        );
+    }
+}
