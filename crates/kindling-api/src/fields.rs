@@ -12,6 +12,7 @@
 //! `x-kubernetes-preserve-unknown-fields` accept anything. As upstream, the value of an unknown
 //! field is not looked into, and at most 100 problems are reported.
 
+use crate::meta::go_quote;
 use crate::schema::definitions;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -243,28 +244,6 @@ impl<'de> Visitor<'de> for Walk<'_> {
         }
         Ok(())
     }
-}
-
-/// Go's `strconv.Quote` for the printable text of field paths: `"` and `\` escaped, control
-/// characters as escapes.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

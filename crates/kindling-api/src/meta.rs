@@ -267,7 +267,7 @@ pub fn name_errors(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Go-style value formatting, as `field.Error` prints bad values.
 
-/// A string as Go's `%q` prints it.
+/// A string as Go's `%q` (strconv.Quote) prints it; the one copy used everywhere.
 pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -285,7 +285,10 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() && (c as u32) < 0x10000 => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\U{:08x}", c as u32)),
             c => out.push(c),
         }
     }

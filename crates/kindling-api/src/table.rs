@@ -107,7 +107,7 @@ impl IncludeObject {
             "Object" => Ok(IncludeObject::Object),
             other => Err(ApiError::bad_request(format!(
                 "unrecognized includeObject value: {}",
-                crate::selector::go_quote(other)
+                crate::meta::go_quote(other)
             ))),
         }
     }

@@ -7,6 +7,7 @@
 use super::fieldpath::{Path, Set};
 use super::updater::{Conflict, Filter, ManagedFields, UpdateError, Updater, VersionedSet};
 use super::{typed, types::Ty};
+use crate::meta::go_quote;
 use crate::status::{ApiError, Cause};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -76,10 +77,6 @@ impl ManagerId {
         }
         s
     }
-}
-
-fn go_quote(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
 }
 
 /// Reads `metadata.managedFields`.
