@@ -1,7 +1,7 @@
 //! Applying one write request inside the writer's open transaction: the compare-and-swap check,
 //! the `kv` and `log` rows, and the event watchers will get once the batch commits.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::schema::DbResultExt;
 use super::writer::{WriteOp, WriteOutcome};
@@ -24,7 +24,7 @@ pub(super) fn apply(
 ) -> Result<Result<Applied>> {
     match op {
         WriteOp::Create { key, value } => {
-            if current_value(conn, key)?.is_some() {
+            if super::reader::get(conn, key)?.is_some() {
                 return Ok(Err(StoreError::AlreadyExists(key.clone())));
             }
             conn.prepare_cached(
@@ -53,7 +53,7 @@ pub(super) fn apply(
             value,
             expected,
         } => {
-            let prev = match current_value(conn, key)? {
+            let prev = match super::reader::get(conn, key)? {
                 None => return Ok(Err(StoreError::NotFound(key.clone()))),
                 Some(prev) if prev.mod_revision != *expected => {
                     return Ok(Err(conflict(key, *expected, prev.mod_revision)))
@@ -90,7 +90,7 @@ pub(super) fn apply(
             }))
         }
         WriteOp::Delete { key, expected } => {
-            let prev = match current_value(conn, key)? {
+            let prev = match super::reader::get(conn, key)? {
                 None => return Ok(Err(StoreError::NotFound(key.clone()))),
                 Some(prev) => prev,
             };
@@ -128,21 +128,6 @@ fn conflict(key: &str, expected: Revision, current: Revision) -> StoreError {
         expected,
         current,
     }
-}
-
-fn current_value(conn: &Connection, key: &str) -> Result<Option<KeyValue>> {
-    conn.prepare_cached("SELECT create_revision, mod_revision, value FROM kv WHERE key = ?1")
-        .db()?
-        .query_row([key.as_bytes()], |row| {
-            Ok(KeyValue {
-                key: key.to_string(),
-                create_revision: row.get(0)?,
-                mod_revision: row.get(1)?,
-                value: row.get(2)?,
-            })
-        })
-        .optional()
-        .db()
 }
 
 /// Writes the log row for a write. `replaced` is the previous value and the purged revision;
