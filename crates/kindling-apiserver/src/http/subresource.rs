@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Response, StatusCode};
 use kindling_api::catalog::Subresource;
 use kindling_api::patch::{self, PatchType};
+use kindling_api::selector::LabelSelector;
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -96,7 +97,14 @@ async fn put(
 /// The autoscaling/v1 Scale view of an object with `spec.replicas`.
 fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
     let meta = &obj["metadata"];
-    let selector = selector_string(&obj["spec"]["selector"], rt.kind == "ReplicationController");
+    // The query-string form (`app=web,tier in (a,b)`) of the object's selector; a
+    // ReplicationController's is a plain map.
+    let sel = &obj["spec"]["selector"];
+    let selector = if rt.kind == "ReplicationController" {
+        sel.as_object().map(|m| LabelSelector::from_map(m).to_string()).unwrap_or_default()
+    } else {
+        LabelSelector::from_metav1(Some(sel)).map(|s| s.to_string()).unwrap_or_default()
+    };
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -107,38 +115,6 @@ fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
         "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
         "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
     })
-}
-
-/// A label selector as the query string form (`app=web,tier in (a,b)`).
-fn selector_string(sel: &Value, plain_map: bool) -> String {
-    let mut parts = Vec::new();
-    let labels = if plain_map {
-        sel.as_object()
-    } else {
-        sel["matchLabels"].as_object()
-    };
-    if let Some(m) = labels {
-        for (k, v) in m {
-            parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
-        }
-    }
-    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
-        let key = e["key"].as_str().unwrap_or_default();
-        let values: Vec<&str> = e["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        match e["operator"].as_str().unwrap_or_default() {
-            "In" => parts.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => parts.push(key.to_string()),
-            "DoesNotExist" => parts.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    parts.join(",")
 }
 
 /// PUT or PATCH of `/scale`: the new Scale's `spec.replicas` becomes the object's.
