@@ -101,9 +101,13 @@ fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
     // ReplicationController's is a plain map.
     let sel = &obj["spec"]["selector"];
     let selector = if rt.kind == "ReplicationController" {
-        sel.as_object().map(|m| LabelSelector::from_map(m).to_string()).unwrap_or_default()
+        sel.as_object()
+            .map(|m| LabelSelector::from_map(m).to_string())
+            .unwrap_or_default()
     } else {
-        LabelSelector::from_metav1(Some(sel)).map(|s| s.to_string()).unwrap_or_default()
+        LabelSelector::from_metav1(Some(sel))
+            .map(|s| s.to_string())
+            .unwrap_or_default()
     };
     json!({
         "kind": "Scale",

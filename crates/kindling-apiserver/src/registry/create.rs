@@ -40,8 +40,8 @@ impl Registry {
             self.check_namespace_accepts(rt, ns, &obj).await?;
         }
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
-        if rt.kind == "Service" && rt.group.is_empty() {
-            self.services.allocate(&mut obj, None, ctx.dry_run)?;
+        if let Some(allocator) = self.allocator(rt) {
+            allocator.allocate(&mut obj, None, ctx.dry_run)?;
         }
         if ctx.dry_run {
             return Ok(obj);
@@ -55,8 +55,8 @@ impl Registry {
                 Ok(obj)
             }
             Err(e) => {
-                if rt.kind == "Service" && rt.group.is_empty() {
-                    self.services.release(&obj);
+                if let Some(allocator) = self.allocator(rt) {
+                    allocator.release(&obj);
                 }
                 Err(match e {
                     StoreError::AlreadyExists(_) => {

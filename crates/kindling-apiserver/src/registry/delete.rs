@@ -126,8 +126,8 @@ impl Registry {
         let key = object_key(rt, ns, name);
         match self.blocking(move |s| s.delete(&key, expected)).await {
             Ok((rev, kv)) => {
-                if rt.kind == "Service" && rt.group.is_empty() {
-                    self.services.release(last);
+                if let Some(allocator) = self.allocator(rt) {
+                    allocator.release(last);
                 }
                 let mut obj = decode(&kv)?;
                 super::set_resource_version(&mut obj, rev);

@@ -38,6 +38,12 @@ impl Registry {
         }
     }
 
+    /// The allocator a write of this resource must go through (core Services only): the one
+    /// place that decides which resources hold IP and port allocations.
+    fn allocator(&self, rt: &ResourceType) -> Option<&ServiceAllocator> {
+        (rt.group.is_empty() && rt.kind == "Service").then_some(self.services.as_ref())
+    }
+
     pub fn store(&self) -> &SharedStore {
         &self.store
     }

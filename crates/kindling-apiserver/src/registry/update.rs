@@ -63,8 +63,8 @@ impl Registry {
             check_identity(rt, ns, name, &new, &old)?;
             apply_update_rules(rt, kind, &mut new, &old);
             validate(rt, &new, Some(&old))?;
-            if rt.kind == "Service" && rt.group.is_empty() {
-                self.services.allocate(&mut new, Some(&old), ctx.dry_run)?;
+            if let Some(allocator) = self.allocator(rt) {
+                allocator.allocate(&mut new, Some(&old), ctx.dry_run)?;
             }
             if same_object(&new, &old) {
                 return Ok(old);
