@@ -3,6 +3,8 @@
 //! removes everything it made, also when it fails. Without a Docker engine these tests fail when
 //! `KINDLING_REQUIRE_DOCKER=1` (CI) and are skipped with a message otherwise.
 
+mod common;
+use common::{docker_available, runtime, text, unique};
 use kindling_provider::{DockerProvider, Provider, Stdin};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,21 +12,6 @@ use std::sync::Mutex;
 
 /// Clusters are created one at a time: the machine has two cores and the `kind` network is shared.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn docker_available() -> bool {
-    let ok = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("KINDLING_REQUIRE_DOCKER").is_err(),
-            "KINDLING_REQUIRE_DOCKER is set but no Docker engine answers"
-        );
-        eprintln!("SKIPPED: no Docker engine answers (run scripts/docker.sh)");
-    }
-    ok
-}
 
 struct Env {
     home: tempfile::TempDir,
@@ -115,21 +102,6 @@ impl Drop for Env {
             let _ = self.kindling(&["delete", "cluster", "--name", c]);
         }
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", std::process::id() % 100_000)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// What the engine still holds of a cluster: containers and their volumes.

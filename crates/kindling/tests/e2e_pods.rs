@@ -5,6 +5,8 @@
 //! Without a Docker engine these tests fail when `KINDLING_REQUIRE_DOCKER=1` and are skipped
 //! with a message otherwise.
 
+mod common;
+use common::{docker_available, runtime, text, unique};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Mutex;
@@ -15,32 +17,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// The node image for these tests: built from this very binary under its own name, so builds
 /// of other binaries (other checkouts on the same engine) cannot swap it underneath.
 const NODE_IMAGE: &str = "kindling/node:e2e-pods";
-
-fn docker_available() -> bool {
-    let ok = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("KINDLING_REQUIRE_DOCKER").is_err(),
-            "KINDLING_REQUIRE_DOCKER is set but no Docker engine answers"
-        );
-        eprintln!("SKIPPED: no Docker engine answers (run scripts/docker.sh)");
-    }
-    ok
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 struct Env {
     home: tempfile::TempDir,
@@ -205,10 +181,6 @@ fn ensure_node_image() {
     };
     rt.block_on(kindling_image::ensure_node_image(&opts))
         .expect("building the node image");
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", std::process::id() % 100_000)
 }
 
 /// A pod on `node` running `script` in the busybox image.
