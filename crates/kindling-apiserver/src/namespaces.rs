@@ -28,34 +28,45 @@ pub async fn run(registry: Registry, ca_pem: String) {
                 continue;
             }
         };
+        // Passes run on namespace events; the periodic one only while a namespace is still
+        // terminating (its content may be waiting on graceful pod deletion).
+        let mut terminating = false;
         loop {
-            let pass = tokio::time::timeout(RESYNC, events.recv()).await;
-            if let Ok(None) = pass {
-                break; // The watch ended; start another.
+            match tokio::time::timeout(RESYNC, events.recv()).await {
+                Ok(None) => break, // The watch ended; start another.
+                Err(_) if !terminating => continue,
+                _ => {}
             }
             // Drain what else is queued: one pass handles them all.
             while events.try_recv().is_ok() {}
-            if let Err(e) = sync_all(&registry, &ca_pem).await {
-                tracing::warn!("namespace controller: {e}");
+            match sync_all(&registry, &ca_pem).await {
+                Ok(still) => terminating = still,
+                Err(e) => {
+                    terminating = true; // try again on the next tick
+                    tracing::warn!("namespace controller: {e}");
+                }
             }
         }
     }
 }
 
-async fn sync_all(registry: &Registry, ca_pem: &str) -> Result<(), ApiError> {
+/// One pass over every namespace; returns whether any is still terminating.
+async fn sync_all(registry: &Registry, ca_pem: &str) -> Result<bool, ApiError> {
     let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
     let list = registry
         .list(namespaces, None, &ListOptions::default())
         .await?;
+    let mut terminating = false;
     for ns in list["items"].as_array().into_iter().flatten() {
         let name = ns["metadata"]["name"].as_str().unwrap_or_default();
         if ns["metadata"].get("deletionTimestamp").is_some() {
+            terminating = true;
             finish_deletion(registry, name, ns).await?;
         } else {
             populate(registry, name, ca_pem).await?;
         }
     }
-    Ok(())
+    Ok(terminating)
 }
 
 async fn populate(registry: &Registry, ns: &str, ca_pem: &str) -> Result<(), ApiError> {

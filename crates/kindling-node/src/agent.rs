@@ -21,6 +21,9 @@ pub struct Agent {
     leases: Api<Lease>,
     config: NodeConfig,
     ip: IpAddr,
+    /// Facts that do not change while the node runs, read once (`containerd --version` is a
+    /// process start; the heartbeat would otherwise run it every 10 s).
+    node_info: Value,
 }
 
 impl Agent {
@@ -30,6 +33,7 @@ impl Agent {
             leases: Api::namespaced(client, "kube-node-lease"),
             config,
             ip,
+            node_info: node_info(),
         }
     }
 
@@ -168,18 +172,22 @@ impl Agent {
                 {"type": "Hostname", "address": self.config.name},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-            "nodeInfo": {
-                "machineID": sysinfo::machine_id(),
-                "systemUUID": sysinfo::machine_id(),
-                "bootID": sysinfo::boot_id(),
-                "kernelVersion": sysinfo::kernel_version(),
-                "osImage": sysinfo::os_image(),
-                "containerRuntimeVersion": sysinfo::container_runtime_version(),
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": KUBELET_VERSION,
-                "operatingSystem": "linux",
-                "architecture": sysinfo::go_arch(),
-            },
+            "nodeInfo": self.node_info,
         })
     }
+}
+
+fn node_info() -> Value {
+    json!({
+        "machineID": sysinfo::machine_id(),
+        "systemUUID": sysinfo::machine_id(),
+        "bootID": sysinfo::boot_id(),
+        "kernelVersion": sysinfo::kernel_version(),
+        "osImage": sysinfo::os_image(),
+        "containerRuntimeVersion": sysinfo::container_runtime_version(),
+        "kubeletVersion": KUBELET_VERSION,
+        "kubeProxyVersion": KUBELET_VERSION,
+        "operatingSystem": "linux",
+        "architecture": sysinfo::go_arch(),
+    })
 }
