@@ -22,18 +22,8 @@ pub struct Ca {
 }
 
 impl Ca {
-    /// Loads `ca.crt`/`ca.key` from `dir`, creating them the first time.
-    pub fn load_or_create(dir: &Path) -> Result<Ca> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let (crt, key) = (dir.join("ca.crt"), dir.join("ca.key"));
-        if crt.exists() && key.exists() {
-            let pair = CertPair {
-                cert_pem: read(&crt)?,
-                key_pem: read(&key)?,
-            };
-            let key = KeyPair::from_pem(&pair.key_pem).context("parsing ca.key")?;
-            return Ok(Ca { pair, key });
-        }
+    /// A new CA, in memory only.
+    pub fn generate() -> Result<Ca> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name = dn("kubernetes", &[]);
@@ -48,9 +38,25 @@ impl Ca {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         };
-        write_private(&crt, &pair.cert_pem)?;
-        write_private(&key_path(dir, "ca"), &pair.key_pem)?;
         Ok(Ca { pair, key })
+    }
+
+    /// Loads `ca.crt`/`ca.key` from `dir`, creating them the first time.
+    pub fn load_or_create(dir: &Path) -> Result<Ca> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (crt, key) = (dir.join("ca.crt"), dir.join("ca.key"));
+        if crt.exists() && key.exists() {
+            let pair = CertPair {
+                cert_pem: read(&crt)?,
+                key_pem: read(&key)?,
+            };
+            let key = KeyPair::from_pem(&pair.key_pem).context("parsing ca.key")?;
+            return Ok(Ca { pair, key });
+        }
+        let ca = Ca::generate()?;
+        write_private(&crt, &ca.pair.cert_pem)?;
+        write_private(&key_path(dir, "ca"), &ca.pair.key_pem)?;
+        Ok(ca)
     }
 
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {

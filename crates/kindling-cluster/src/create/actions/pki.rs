@@ -3,7 +3,7 @@
 //! addresses are only known inside the nodes).
 
 use crate::create::{Action, ActionContext};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures::future::BoxFuture;
 
 pub struct MakePki;
@@ -15,8 +15,7 @@ impl Action for MakePki {
 
     fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let dir = tempfile::tempdir().context("temp dir for the CA")?;
-            let ca = kindling_apiserver::pki::Ca::load_or_create(dir.path())?;
+            let ca = kindling_apiserver::pki::Ca::generate()?;
             ctx.admin = Some(ca.client_cert("kubernetes-admin", &["system:masters"])?);
             ctx.ca = Some(ca);
             Ok(())
