@@ -52,6 +52,14 @@ struct State {
     ports: BTreeSet<u16>,
 }
 
+/// What one allocation changed in the allocator's state.
+#[derive(Debug, Default)]
+pub struct Reservation {
+    ips: Vec<u32>,
+    ports: Vec<u16>,
+    dropped_ports: Vec<u16>,
+}
+
 pub struct ServiceAllocator {
     cidr: Cidr,
     node_ports: RangeInclusive<u16>,
@@ -88,12 +96,14 @@ impl ServiceAllocator {
     }
 
     /// Fills in and reserves the Service's ClusterIP and NodePorts (keeping the old object's).
+    /// The returned [`Reservation`] is then either committed, once the object is stored, or
+    /// undone (e.g. the write lost a compare-and-swap race and is retried).
     pub fn allocate(
         &self,
         svc: &mut Value,
         old: Option<&Value>,
         dry_run: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Reservation, ApiError> {
         let name = svc["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -208,16 +218,36 @@ impl ServiceAllocator {
                 }
             }
         }
+        let mut reservation = Reservation::default();
         if !dry_run {
             st.ips.extend(reserved_ip);
-            st.ports.extend(newly);
-            // Ports the update dropped are free again.
+            reservation.ips.extend(reserved_ip);
+            st.ports.extend(newly.iter().copied());
+            reservation.ports = newly;
+            // Ports the update drops are freed only once it is stored (`commit`).
             let kept: BTreeSet<u16> = node_ports(svc).into_iter().collect();
-            for p in old_ports.difference(&kept) {
-                st.ports.remove(p);
-            }
+            reservation.dropped_ports = old_ports.difference(&kept).copied().collect();
         }
-        Ok(())
+        Ok(reservation)
+    }
+
+    /// The write of an allocated Service landed: what the update dropped is free again.
+    pub fn commit(&self, reservation: Reservation) {
+        let mut st = self.state.lock().unwrap();
+        for p in reservation.dropped_ports {
+            st.ports.remove(&p);
+        }
+    }
+
+    /// The write did not land: what the allocation took is given back.
+    pub fn undo(&self, reservation: Reservation) {
+        let mut st = self.state.lock().unwrap();
+        for ip in reservation.ips {
+            st.ips.remove(&ip);
+        }
+        for p in reservation.ports {
+            st.ports.remove(&p);
+        }
     }
 
     /// Frees what a deleted Service (or a failed create) held.
@@ -305,6 +335,22 @@ mod tests {
         assert_eq!(a.allocate(&mut s3, None, false).unwrap_err().code, 422);
         a.release(&s1);
         a.allocate(&mut s3, None, false).unwrap();
+    }
+
+    #[test]
+    fn an_undone_update_can_be_retried_and_keeps_the_old_ports() {
+        let a = allocator();
+        let mut old = json!({"metadata":{"name":"a"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}});
+        a.allocate(&mut old, None, false).unwrap();
+        let update = json!({"metadata":{"name":"a"},"spec":{"type":"NodePort","clusterIP":old["spec"]["clusterIP"],"ports":[{"port":80,"nodePort":30090}]}});
+        // First attempt loses the compare-and-swap race: its reservation is given back.
+        let r = a.allocate(&mut update.clone(), Some(&old), false).unwrap();
+        a.undo(r);
+        // 30080 is still the stored Service's: nobody else may take it.
+        let mut other = json!({"metadata":{"name":"b"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}});
+        assert_eq!(a.allocate(&mut other, None, false).unwrap_err().code, 422);
+        // The retry sees 30090 free again.
+        a.allocate(&mut update.clone(), Some(&old), false).unwrap();
     }
 
     #[test]

@@ -40,31 +40,28 @@ impl Registry {
             self.check_namespace_accepts(rt, ns, &obj).await?;
         }
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
-        if let Some(allocator) = self.allocator(rt) {
-            allocator.allocate(&mut obj, None, ctx.dry_run)?;
-        }
+        let reservation = match self.allocator(rt) {
+            Some(allocator) => Some(allocator.allocate(&mut obj, None, ctx.dry_run)?),
+            None => None,
+        };
         if ctx.dry_run {
             return Ok(obj);
         }
         let key = object_key(rt, ns, &name);
         let value = encode(&obj);
         let result = self.blocking(move |s| s.create(&key, value)).await;
+        self.settle(rt, reservation, result.is_ok());
         match result {
             Ok(rev) => {
                 set_resource_version(&mut obj, rev);
                 Ok(obj)
             }
-            Err(e) => {
-                if let Some(allocator) = self.allocator(rt) {
-                    allocator.release(&obj);
+            Err(e) => Err(match e {
+                StoreError::AlreadyExists(_) => {
+                    ApiError::already_exists(rt.group, &rt.qualified_plural(), &name)
                 }
-                Err(match e {
-                    StoreError::AlreadyExists(_) => {
-                        ApiError::already_exists(rt.group, &rt.qualified_plural(), &name)
-                    }
-                    other => store_error(other),
-                })
-            }
+                other => store_error(other),
+            }),
         }
     }
 

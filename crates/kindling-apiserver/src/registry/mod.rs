@@ -17,7 +17,7 @@ pub use list::{ListMeta, ListOptions, Scan};
 pub use update::UpdateKind;
 pub use watch::{WatchEvent, WatchOptions};
 
-use crate::services::ServiceAllocator;
+use crate::services::{Reservation, ServiceAllocator};
 use kindling_api::{ApiError, ResourceType};
 use kindling_store::{KeyValue, Revision, SharedStore, StoreError};
 use serde_json::Value;
@@ -42,6 +42,17 @@ impl Registry {
     /// place that decides which resources hold IP and port allocations.
     fn allocator(&self, rt: &ResourceType) -> Option<&ServiceAllocator> {
         (rt.group.is_empty() && rt.kind == "Service").then_some(self.services.as_ref())
+    }
+
+    /// Keeps what the allocator reserved for a write if the object was stored, else gives it back.
+    fn settle(&self, rt: &ResourceType, reservation: Option<Reservation>, stored: bool) {
+        if let (Some(allocator), Some(r)) = (self.allocator(rt), reservation) {
+            if stored {
+                allocator.commit(r);
+            } else {
+                allocator.undo(r);
+            }
+        }
     }
 
     pub fn store(&self) -> &SharedStore {

@@ -63,10 +63,12 @@ impl Registry {
             check_identity(rt, ns, name, &new, &old)?;
             apply_update_rules(rt, kind, &mut new, &old);
             validate(rt, &new, Some(&old))?;
-            if let Some(allocator) = self.allocator(rt) {
-                allocator.allocate(&mut new, Some(&old), ctx.dry_run)?;
-            }
+            let reservation = match self.allocator(rt) {
+                Some(allocator) => Some(allocator.allocate(&mut new, Some(&old), ctx.dry_run)?),
+                None => None,
+            };
             if same_object(&new, &old) {
+                self.settle(rt, reservation, false);
                 return Ok(old);
             }
             if ctx.dry_run {
@@ -74,11 +76,14 @@ impl Registry {
                 return Ok(new);
             }
             if finalized(&new) {
+                self.settle(rt, reservation, false);
                 return self.remove(rt, ns, name, Some(old_rev), &old).await;
             }
             let key = object_key(rt, ns, name);
             let value = encode(&new);
-            match self.blocking(move |s| s.update(&key, value, old_rev)).await {
+            let stored = self.blocking(move |s| s.update(&key, value, old_rev)).await;
+            self.settle(rt, reservation, stored.is_ok());
+            match stored {
                 Ok(rev) => {
                     set_resource_version(&mut new, rev);
                     return Ok(new);
