@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod cluster;
+mod crifloor;
 mod pods;
 
 const PODS: usize = 10_000;
@@ -27,6 +28,14 @@ async fn main() -> Result<()> {
         "apiserver" => apiserver().await,
         "cluster" => cluster::run(&kindling_binary()?).await,
         "pods" => pods::run(&kindling_binary()?).await,
+        // Not run by hand: the pods benchmark runs it inside a node container.
+        "cri-floor" => {
+            let count = std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(100);
+            crifloor::run(count).await
+        }
         other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver, cluster, pods"),
     }
 }

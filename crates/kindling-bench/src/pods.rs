@@ -72,6 +72,9 @@ async fn measure(kindling: &Path, kubeconfig: &Path, name: &str, label: &str) ->
         "load: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    if label == "1 node" {
+        runtime_floor(&format!("{name}-control-plane"))?;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
     let client = kube::Client::try_from(
@@ -219,5 +222,31 @@ async fn binds_per_second() -> Result<()> {
         t.elapsed().as_secs_f64(),
         PENDING as f64 / t.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// The runtime's floor for the same burst, measured on `node` by this binary's `cri-floor`
+/// (copied into the node container): CRI calls only, with the agent's configs.
+fn runtime_floor(node: &str) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let copied = Command::new("docker")
+        .arg("cp")
+        .arg(&exe)
+        .arg(format!("{node}:/usr/local/bin/kindling-bench"))
+        .status()?;
+    anyhow::ensure!(
+        copied.success(),
+        "docker cp of the bench binary into {node}"
+    );
+    let out = Command::new("docker")
+        .args(["exec", node, "/usr/local/bin/kindling-bench", "cri-floor"])
+        .arg(PODS.to_string())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cri-floor: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
     Ok(())
 }
