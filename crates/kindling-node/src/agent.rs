@@ -6,7 +6,7 @@ use crate::config::{NodeConfig, Role};
 use crate::{cni, containerd, sysinfo};
 use anyhow::Result;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, NodeCondition};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -103,7 +103,8 @@ impl Agent {
                 cni::ensure_config(cidr)?;
             }
         }
-        let status = self.status().await;
+        let previous = node.status.and_then(|s| s.conditions).unwrap_or_default();
+        let status = self.status(&previous).await;
         self.nodes
             .patch_status(
                 &self.config.name,
@@ -132,7 +133,9 @@ impl Agent {
     }
 
     /// Ready only when containerd answers and a CNI config exists, as the kubelet reports it.
-    async fn status(&self) -> Value {
+    /// A condition's lastTransitionTime moves only when its status changes (`previous` are the
+    /// node's current conditions).
+    async fn status(&self, previous: &[NodeCondition]) -> Value {
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
@@ -148,8 +151,15 @@ impl Agent {
             ),
         };
         let condition = |type_: &str, status: &str, reason: &str, message: &str| {
+            let transition = previous
+                .iter()
+                .find(|c| c.type_ == type_ && c.status == status)
+                .and_then(|c| c.last_transition_time.as_ref())
+                .map_or(now.clone(), |t| {
+                    t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+                });
             json!({"type": type_, "status": status, "reason": reason, "message": message,
-                   "lastHeartbeatTime": now, "lastTransitionTime": now})
+                   "lastHeartbeatTime": now, "lastTransitionTime": transition})
         };
         let cpus = sysinfo::cpus();
         let memory_ki = sysinfo::memory_bytes() / 1024;
