@@ -196,6 +196,8 @@ fn write_image_tar(root: &Path, extra: &Overlay, out: &mut dyn Write) -> std::io
         tar.append_path_with_name(entry.path(), rel)?;
     }
     append_bytes(&mut tar, KINDLING_PATH, 0o755, &extra.binary)?;
+    // `systemctl stop kubelet` and friends, as in kind's nodes (kindling_node::control).
+    crate::tarstream::append_symlink(&mut tar, "usr/local/bin/systemctl", "kindling")?;
     append_bytes(
         &mut tar,
         CONTAINERD_CONFIG_PATH,

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod cni;
 pub mod config;
 pub mod containerd;
+pub mod control;
 pub mod controlplane;
 pub mod dns;
 pub mod init;
@@ -16,10 +17,12 @@ pub mod logserver;
 pub mod network;
 pub mod pods;
 pub mod sysinfo;
+pub mod unit;
 
 use anyhow::{Context, Result};
 use config::{kindling_path, NodeConfig, Role};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Runs the node until SIGTERM.
 pub async fn run() -> Result<()> {
@@ -39,14 +42,8 @@ pub async fn run() -> Result<()> {
         Role::Worker => None,
     };
     let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
-    tokio::spawn(pods::run(client.clone(), config.name.clone(), ip));
     let ca_pem =
         std::fs::read_to_string(kindling_path("pki/ca.crt")).context("reading the cluster CA")?;
-    tokio::spawn(async move {
-        if let Err(e) = logserver::serve(ca_pem, ip).await {
-            tracing::error!("log endpoint: {e:#}");
-        }
-    });
     if config.default_cni {
         tokio::spawn(network::run(
             client.clone(),
@@ -54,9 +51,45 @@ pub async fn run() -> Result<()> {
             config.pod_subnet.clone(),
         ));
     }
-    tokio::spawn(agent::Agent::new(client, config, ip).run());
+    let kubelet = Arc::new(kubelet_unit(config, ip, ca_pem));
+    kubelet.start()?;
+    tokio::spawn(async move {
+        if let Err(e) = control::serve(vec![kubelet]).await {
+            tracing::error!("control socket: {e:#}");
+        }
+    });
     init::shutdown_signal().await;
     Ok(())
+}
+
+/// The node agent as a unit (`systemctl stop kubelet` stops it): Node registration and
+/// heartbeat, the pod runner and the :10250 endpoint, with a client of its own.
+fn kubelet_unit(config: NodeConfig, ip: std::net::IpAddr, ca_pem: String) -> unit::Unit {
+    unit::Unit::new(
+        "kubelet",
+        "kindling node agent (the kubelet's part)",
+        move || {
+            let (config, ca_pem) = (config.clone(), ca_pem.clone());
+            Box::pin(async move {
+                let client = loop {
+                    match client_from_kubeconfig(&kindling_path("kubeconfig")).await {
+                        Ok(c) => break c,
+                        Err(e) => {
+                            tracing::error!("node agent: {e:#}");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                };
+                tokio::spawn(pods::run(client.clone(), config.name.clone(), ip));
+                tokio::spawn(async move {
+                    if let Err(e) = logserver::serve(ca_pem, ip).await {
+                        tracing::error!("log endpoint: {e:#}");
+                    }
+                });
+                agent::Agent::new(client, config, ip).run().await;
+            })
+        },
+    )
 }
 
 /// The host writes `node.json` right after starting the container; wait for it (a restarted node

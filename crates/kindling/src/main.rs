@@ -14,6 +14,12 @@ use std::sync::Arc;
 
 fn main() {
     limit_malloc_arenas();
+    // In a node image, /usr/local/bin/systemctl is this binary (see kindling_node::control).
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name() == Some("systemctl".as_ref()) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        std::process::exit(kindling_node::control::systemctl(&args));
+    }
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Node | Command::Apiserver(_)) {
         die_quietly_on_closed_stdout();
