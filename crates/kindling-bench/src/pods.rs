@@ -60,12 +60,18 @@ async fn cluster_run(kindling: &Path, home: &Path, label: &str, workers: usize) 
         "create: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let result = measure(kindling, &kubeconfig, &name, label).await;
+    let result = measure(kindling, &kubeconfig, &name, label, workers).await;
     let _ = kc(&["delete", "cluster", "-q", "--name", &name]);
     result
 }
 
-async fn measure(kindling: &Path, kubeconfig: &Path, name: &str, label: &str) -> Result<()> {
+async fn measure(
+    kindling: &Path,
+    kubeconfig: &Path,
+    name: &str,
+    label: &str,
+    workers: usize,
+) -> Result<()> {
     let out = Command::new(kindling)
         .args(["load", "docker-image", IMAGE, "--name", name])
         .output()?;
@@ -74,7 +80,7 @@ async fn measure(kindling: &Path, kubeconfig: &Path, name: &str, label: &str) ->
         "load: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    if workers_of(label) == 1 {
+    if workers == 1 {
         runtime_floor(&format!("{name}-worker"))?;
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -224,14 +230,6 @@ async fn binds_per_second() -> Result<()> {
         PENDING as f64 / t.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-fn workers_of(label: &str) -> usize {
-    label
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The runtime's floor for the same burst, measured on `node` by this binary's `cri-floor`
