@@ -4,105 +4,14 @@
 //! `KINDLING_REQUIRE_DOCKER=1` (CI) and are skipped with a message otherwise.
 
 mod common;
-use common::{docker_available, runtime, text, unique};
+use common::{docker_available, runtime, text, unique, Env};
 use kindling_provider::{DockerProvider, Provider, Stdin};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Mutex;
 
 /// Clusters are created one at a time: the machine has two cores and the `kind` network is shared.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-struct Env {
-    home: tempfile::TempDir,
-    clusters: Vec<String>,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            home: tempfile::tempdir().unwrap(),
-            clusters: Vec::new(),
-        }
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.home.path().join(".kube").join("config")
-    }
-
-    fn kindling(&self, args: &[&str]) -> Output {
-        self.kindling_stdin(args, None)
-    }
-
-    fn kindling_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kindling"));
-        cmd.args(args)
-            .env("HOME", self.home.path())
-            .env("KUBECONFIG", self.kubeconfig())
-            .env_remove("KIND_CLUSTER_NAME");
-        cmd.stdin(if stdin.is_some() {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        });
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(text) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("KUBECONFIG", self.kubeconfig())
-            .output()
-            .unwrap()
-    }
-
-    fn ok_kubectl(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    /// Creates a cluster (remembered for cleanup) and returns kindling's stderr.
-    fn create(&mut self, name: &str, config: Option<&str>) -> String {
-        self.clusters.push(name.to_string());
-        let mut args = vec!["create", "cluster", "--name", name];
-        if config.is_some() {
-            args.extend(["--config", "-"]);
-        }
-        let out = self.kindling_stdin(&args, config);
-        assert!(
-            out.status.success(),
-            "create {name} failed:\n{}",
-            text(&out.stderr)
-        );
-        text(&out.stderr)
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for c in &self.clusters {
-            let _ = self.kindling(&["delete", "cluster", "--name", c]);
-        }
-    }
-}
 
 /// What the engine still holds of a cluster: containers and their volumes.
 fn leftovers(cluster: &str) -> Vec<String> {

@@ -6,9 +6,8 @@
 //! with a message otherwise.
 
 mod common;
-use common::{docker_available, runtime, text, unique};
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use common::{docker_available, node_exec, runtime, text, unique, Env};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,169 +17,10 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// of other binaries (other checkouts on the same engine) cannot swap it underneath.
 const NODE_IMAGE: &str = "kindling/node:e2e-pods";
 
-struct Env {
-    home: tempfile::TempDir,
-    cluster: Option<String>,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            home: tempfile::tempdir().unwrap(),
-            cluster: None,
-        }
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.home.path().join(".kube").join("config")
-    }
-
-    fn kindling(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kindling"));
-        cmd.args(args)
-            .env("HOME", self.home.path())
-            .env("KUBECONFIG", self.kubeconfig())
-            .env_remove("KIND_CLUSTER_NAME")
-            .stdin(if stdin.is_some() {
-                std::process::Stdio::piped()
-            } else {
-                std::process::Stdio::null()
-            })
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(t) = stdin {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new("kubectl");
-        cmd.args(args)
-            .env("HOME", self.home.path())
-            .env("KUBECONFIG", self.kubeconfig())
-            .stdin(if stdin.is_some() {
-                std::process::Stdio::piped()
-            } else {
-                std::process::Stdio::null()
-            })
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(t) = stdin {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok_kubectl(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args, None);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn apply(&self, yaml: &str) {
-        let out = self.kubectl(&["apply", "-f", "-"], Some(yaml));
-        assert!(
-            out.status.success(),
-            "apply failed: {}\n{yaml}",
-            text(&out.stderr)
-        );
-    }
-
-    fn jsonpath(&self, pod: &str, path: &str) -> String {
-        text(
-            &self
-                .kubectl(
-                    &["get", "pod", pod, "-o", &format!("jsonpath={path}")],
-                    None,
-                )
-                .stdout,
-        )
-    }
-
-    /// Waits until `check` holds, failing with `what` and the pod's description.
-    fn wait_for(&self, pod: &str, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !check(self) {
-            if Instant::now() > deadline {
-                let describe = text(&self.kubectl(&["describe", "pod", pod], None).stdout);
-                let yaml = text(
-                    &self
-                        .kubectl(&["get", "pod", pod, "-o", "yaml"], None)
-                        .stdout,
-                );
-                panic!("pod {pod}: {what} did not happen within {timeout:?}\n{describe}\n{yaml}");
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// The STATUS column of `kubectl get pod` (what the user reads), and RESTARTS.
-    fn status_column(&self, pod: &str) -> (String, String) {
-        let out = text(
-            &self
-                .kubectl(&["get", "pod", pod, "--no-headers"], None)
-                .stdout,
-        );
-        let cols: Vec<&str> = out.split_whitespace().collect();
-        if cols.len() < 4 {
-            return (String::new(), String::new());
-        }
-        (cols[2].to_string(), cols[3].to_string())
-    }
-
-    fn create(&mut self, name: &str) {
-        self.cluster = Some(name.to_string());
-        let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
-        let out = self.kindling(
-            &[
-                "create", "cluster", "--name", name, "--image", NODE_IMAGE, "--config", "-",
-            ],
-            Some(config),
-        );
-        assert!(
-            out.status.success(),
-            "create {name}:\n{}",
-            text(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(c) = &self.cluster {
-            let _ = self.kindling(&["delete", "cluster", "--name", c], None);
-        }
-    }
-}
-
-fn node_exec(node: &str, cmd: &[&str]) -> String {
-    let out = Command::new("docker")
-        .arg("exec")
-        .arg(node)
-        .args(cmd)
-        .output()
-        .unwrap();
-    text(&out.stdout)
-}
-
-fn ensure_node_image() {
-    let rt = runtime();
-    let opts = kindling_image::NodeImageOptions {
-        image: NODE_IMAGE.to_string(),
-        kindling_binary: PathBuf::from(env!("CARGO_BIN_EXE_kindling")),
-        ..Default::default()
-    };
-    rt.block_on(kindling_image::ensure_node_image(&opts))
-        .expect("building the node image");
+/// A cluster of one control plane and one worker from this file's node image.
+fn create(env: &mut Env, name: &str) {
+    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
+    env.create_with(name, Some(NODE_IMAGE), Some(config));
 }
 
 /// A pod on `node` running `script` in the busybox image.
@@ -251,16 +91,16 @@ fn pods_run_restart_complete_and_go_away() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_node_image();
+    common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
     let image = format!("kindling-e2e/busybox:pods-{}", std::process::id());
     rt.block_on(kindling_image::build_test_image(&image))
         .unwrap();
     let mut env = Env::new();
     let name = unique("pods");
-    env.create(&name);
+    create(&mut env, &name);
     let worker = format!("{name}-worker");
-    let load = env.kindling(&["load", "docker-image", &image, "--name", &name], None);
+    let load = env.kindling(&["load", "docker-image", &image, "--name", &name]);
     assert!(load.status.success(), "{}", text(&load.stderr));
 
     // A server pod: Running, with an IP from the pod subnet, shown by `get -o wide`.
@@ -463,7 +303,7 @@ spec:
     let started = Instant::now();
     env.ok_kubectl(&["delete", "pod", "web", "--wait=true"]);
     eprintln!("delete web took {:?}", started.elapsed());
-    let gone = env.kubectl(&["get", "pod", "web"], None);
+    let gone = env.kubectl(&["get", "pod", "web"]);
     assert!(!gone.status.success() && text(&gone.stderr).contains("NotFound"));
     let left = node_containers(&worker);
     assert!(
@@ -509,14 +349,14 @@ fn image_policies_and_late_loaded_images() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_node_image();
+    common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
     let image = format!("kindling-e2e/late:pods-{}", std::process::id());
     rt.block_on(kindling_image::build_test_image(&image))
         .unwrap();
     let mut env = Env::new();
     let name = unique("pullpol");
-    env.create(&name);
+    create(&mut env, &name);
     let worker = format!("{name}-worker");
 
     // Not loaded yet, pull policy Never: ErrImageNeverPull with upstream's message.
@@ -535,7 +375,7 @@ fn image_policies_and_late_loaded_images() {
         format!("Container image \"{image}\" is not present with pull policy of Never")
     );
     // `kindling load docker-image` afterwards: the pod starts, as with kind.
-    let load = env.kindling(&["load", "docker-image", &image, "--name", &name], None);
+    let load = env.kindling(&["load", "docker-image", &image, "--name", &name]);
     assert!(load.status.success(), "{}", text(&load.stderr));
     env.wait_for(
         "late",
@@ -573,29 +413,26 @@ fn scheduled_pod_reachable_across_nodes() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_node_image();
+    common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
     let image = format!("kindling-e2e/net:pods-{}", std::process::id());
     rt.block_on(kindling_image::build_test_image(&image))
         .unwrap();
     let mut env = Env::new();
     let name = unique("net");
-    env.create(&name);
-    let out = env.kindling(&["load", "docker-image", &image, "--name", &name], None);
+    create(&mut env, &name);
+    let out = env.kindling(&["load", "docker-image", &image, "--name", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = env.kubectl(
-        &[
-            "run",
-            "web",
-            &format!("--image={image}"),
-            "--image-pull-policy=IfNotPresent",
-            "--",
-            "sh",
-            "-c",
-            "echo cross-node > /tmp/index.html; httpd -f -p 8080 -h /tmp",
-        ],
-        None,
-    );
+    let out = env.kubectl(&[
+        "run",
+        "web",
+        &format!("--image={image}"),
+        "--image-pull-policy=IfNotPresent",
+        "--",
+        "sh",
+        "-c",
+        "echo cross-node > /tmp/index.html; httpd -f -p 8080 -h /tmp",
+    ]);
     assert_eq!(
         text(&out.stdout).trim(),
         "pod/web created",

@@ -1,7 +1,10 @@
 //! What the Docker end-to-end test files share.
 #![allow(dead_code)]
 
-use std::process::Command;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Whether a Docker engine answers. Without one the test is skipped with a message, unless
 /// `KINDLING_REQUIRE_DOCKER` is set (CI), where that is a failure.
@@ -34,4 +37,172 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// A user's environment for one test: its own HOME and kubeconfig, the kindling under test and
+/// the real kubectl; every cluster it creates is deleted when it is dropped, also on failure.
+pub struct Env {
+    pub home: tempfile::TempDir,
+    pub clusters: Vec<String>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Env::new()
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            clusters: Vec::new(),
+        }
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.home.path().join(".kube").join("config")
+    }
+
+    pub fn kindling(&self, args: &[&str]) -> Output {
+        self.kindling_stdin(args, None)
+    }
+
+    pub fn kindling_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kindling"));
+        cmd.env_remove("KIND_CLUSTER_NAME");
+        self.run(cmd, args, stdin)
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_stdin(args, None)
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run(Command::new("kubectl"), args, stdin)
+    }
+
+    fn run(&self, mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Output {
+        cmd.args(args)
+            .env("HOME", self.home.path())
+            .env("KUBECONFIG", self.kubeconfig())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(t) = stdin {
+            child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// kubectl's stdout; a failure fails the test with kubectl's stderr.
+    pub fn ok_kubectl(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    pub fn apply(&self, yaml: &str) {
+        let out = self.kubectl_stdin(&["apply", "-f", "-"], Some(yaml));
+        assert!(
+            out.status.success(),
+            "apply failed: {}\n{yaml}",
+            text(&out.stderr)
+        );
+    }
+
+    /// Creates a cluster with the default node image (remembered for cleanup); returns stderr.
+    pub fn create(&mut self, name: &str, config: Option<&str>) -> String {
+        self.create_with(name, None, config)
+    }
+
+    /// Creates a cluster from `image` and `config` (remembered for cleanup); returns stderr.
+    pub fn create_with(&mut self, name: &str, image: Option<&str>, config: Option<&str>) -> String {
+        self.clusters.push(name.to_string());
+        let mut args = vec!["create", "cluster", "--name", name];
+        if let Some(image) = image {
+            args.extend(["--image", image]);
+        }
+        if config.is_some() {
+            args.extend(["--config", "-"]);
+        }
+        let out = self.kindling_stdin(&args, config);
+        assert!(
+            out.status.success(),
+            "create {name} failed:\n{}",
+            text(&out.stderr)
+        );
+        text(&out.stderr)
+    }
+
+    /// `kubectl get pod <pod> -o jsonpath=<path>`.
+    pub fn jsonpath(&self, pod: &str, path: &str) -> String {
+        let out = self.kubectl(&["get", "pod", pod, "-o", &format!("jsonpath={path}")]);
+        text(&out.stdout)
+    }
+
+    /// Waits until `check` holds, failing with `what` and the pod's description.
+    pub fn wait_for(&self, pod: &str, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !check(self) {
+            if Instant::now() > deadline {
+                let describe = text(&self.kubectl(&["describe", "pod", pod]).stdout);
+                let yaml = text(&self.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout);
+                panic!("pod {pod}: {what} did not happen within {timeout:?}\n{describe}\n{yaml}");
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// The STATUS and RESTARTS columns of `kubectl get pod` (what the user reads).
+    pub fn status_column(&self, pod: &str) -> (String, String) {
+        let out = text(&self.kubectl(&["get", "pod", pod, "--no-headers"]).stdout);
+        let cols: Vec<&str> = out.split_whitespace().collect();
+        if cols.len() < 4 {
+            return (String::new(), String::new());
+        }
+        (cols[2].to_string(), cols[3].to_string())
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for c in &self.clusters {
+            let _ = self.kindling(&["delete", "cluster", "--name", c]);
+        }
+    }
+}
+
+/// stdout of a command run in a node container.
+pub fn node_exec(node: &str, cmd: &[&str]) -> String {
+    let out = Command::new("docker")
+        .arg("exec")
+        .arg(node)
+        .args(cmd)
+        .output()
+        .unwrap();
+    text(&out.stdout)
+}
+
+/// Builds node image `tag` from the kindling under test unless it already holds this binary.
+/// Each test file uses a tag of its own, so builds of other binaries (other checkouts on the
+/// same engine) cannot swap it underneath.
+pub fn ensure_node_image(tag: &str) {
+    let opts = kindling_image::NodeImageOptions {
+        image: tag.to_string(),
+        kindling_binary: PathBuf::from(env!("CARGO_BIN_EXE_kindling")),
+        ..Default::default()
+    };
+    runtime()
+        .block_on(kindling_image::ensure_node_image(&opts))
+        .expect("building the node image");
 }
