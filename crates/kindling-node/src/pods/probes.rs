@@ -7,7 +7,7 @@
 
 use super::cri::Cri;
 use k8s_cri::v1 as cri;
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{Container, HTTPHeader, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -183,7 +183,7 @@ async fn run(
     }
 }
 
-fn port_of(port: &IntOrString, c: &Container) -> Result<u16, String> {
+pub fn port_of(port: &IntOrString, c: &Container) -> Result<u16, String> {
     match port {
         IntOrString::Int(p) => u16::try_from(*p).map_err(|_| format!("invalid port {p}")),
         IntOrString::String(name) => c
@@ -237,7 +237,10 @@ async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), Strin
         .await
         {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("dial tcp {host}:{port}: connect: {e}")),
+            Ok(Err(e)) => Err(format!(
+                "dial tcp {host}:{port}: connect: {}",
+                go_io_error(&e)
+            )),
             Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
         };
     }
@@ -249,45 +252,11 @@ async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), Strin
         let host = http.host.clone().unwrap_or_else(|| t.pod_ip.clone());
         let port = port_of(&http.port, &t.container)?;
         let path = http.path.clone().unwrap_or_else(|| "/".into());
-        let url = format!("http://{host}:{port}{path}");
-        let attempt = async {
-            let mut s = tokio::net::TcpStream::connect((host.as_str(), port))
-                .await
-                .map_err(|e| format!("Get \"{url}\": dial tcp {host}:{port}: connect: {e}"))?;
-            let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
-            for h in http.http_headers.iter().flatten() {
-                req.push_str(&format!("{}: {}\r\n", h.name, h.value));
-            }
-            req.push_str("\r\n");
-            s.write_all(req.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut buf = vec![0u8; 1024];
-            let mut got = 0;
-            while got < 12 {
-                let n = s.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;
-                if n == 0 {
-                    break;
-                }
-                got += n;
-            }
-            let head = String::from_utf8_lossy(&buf[..got]).into_owned();
-            let code: u16 = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|c| c.parse().ok())
-                .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))?;
-            if (200..400).contains(&code) {
-                Ok(())
-            } else {
-                Err(format!("HTTP probe failed with statuscode: {code}"))
-            }
-        };
-        return match tokio::time::timeout(timeout, attempt).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-            )),
+        let code = http_get(&host, port, &path, http.http_headers.as_deref(), timeout).await?;
+        return if (200..400).contains(&code) {
+            Ok(())
+        } else {
+            Err(format!("HTTP probe failed with statuscode: {code}"))
         };
     }
     if let Some(grpc) = &probe.grpc {
@@ -296,6 +265,71 @@ async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), Strin
         return grpc_check(&t.pod_ip, port, &service, timeout).await;
     }
     Ok(())
+}
+
+/// An OS error as Go prints it (`connection refused`, not `Connection refused (os error 111)`).
+fn go_io_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text.to_string(),
+    }
+}
+
+/// A plain HTTP GET as the kubelet's probes and lifecycle hooks make it (user agent
+/// `kube-probe/1.33`, the spec's headers): the status code, or the failure as Go's HTTP client
+/// words it.
+pub async fn http_get(
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: Option<&[HTTPHeader]>,
+    timeout: Duration,
+) -> Result<u16, String> {
+    let url = format!("http://{host}:{port}{path}");
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| {
+                format!(
+                    "Get \"{url}\": dial tcp {host}:{port}: connect: {}",
+                    go_io_error(&e)
+                )
+            })?;
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
+        for h in headers.into_iter().flatten() {
+            req.push_str(&format!("{}: {}\r\n", h.name, h.value));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("Get \"{url}\": {e}"))?;
+        let mut buf = vec![0u8; 1024];
+        let mut got = 0;
+        while got < 12 {
+            let n = s
+                .read(&mut buf[got..])
+                .await
+                .map_err(|e| format!("Get \"{url}\": {e}"))?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        let head = String::from_utf8_lossy(&buf[..got]).into_owned();
+        head.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )),
+    }
 }
 
 /// A gRPC health check as the kubelet's prober makes it: connect within `timeout` (plaintext,
@@ -330,9 +364,11 @@ pub async fn grpc_check(
                 error_chain(&e)
             ))
         }
-        Err(_) => return Err(format!(
+        Err(_) => {
+            return Err(format!(
             "timeout: failed to connect service {addr:?} within {shown}: context deadline exceeded"
-        )),
+        ))
+        }
     };
     let mut client = HealthClient::new(channel);
     let request = HealthCheckRequest {
