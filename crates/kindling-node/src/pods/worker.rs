@@ -682,6 +682,11 @@ impl Worker {
                 return false;
             }
         };
+        let image_user = if spec::group_without_user(pod, c) {
+            Some(self.image_user(&image_id).await)
+        } else {
+            None
+        };
         let attempt = rt.next_attempt(&c.name);
         let config = spec::container_config(
             pod,
@@ -690,6 +695,7 @@ impl Worker {
                 attempt,
                 init,
                 image_id,
+                image_user,
                 env,
                 mounts,
             },
@@ -806,6 +812,26 @@ impl Worker {
             tracing::warn!("stopping container {id}: {}", e.message());
         }
         Err(message)
+    }
+
+    /// The user image `image_id` runs as (root when the runtime does not say).
+    async fn image_user(&self, image_id: &str) -> spec::ImageUser {
+        let mut images = self.shared.cri.images.clone();
+        let found = images
+            .image_status(cri::ImageStatusRequest {
+                image: Some(cri::ImageSpec {
+                    image: image_id.to_string(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().image);
+        spec::ImageUser {
+            uid: found.as_ref().and_then(|i| i.uid.as_ref()).map(|u| u.value),
+            username: found.map(|i| i.username).unwrap_or_default(),
+        }
     }
 
     /// Records why container `c` waits, with a `Failed` event when that is news.
