@@ -402,13 +402,14 @@ fn node_agent_pod_features() {
     );
     assert!(env.describe("readiness").contains("Readiness probe failed"));
 
-    // gRPC liveness against a port nothing serves: upstream's message, restarts.
+    // gRPC liveness against a port nothing serves: upstream's message (its blocking dial times
+    // out), restarts.
     env.wait_for("grpc", "a restart", Duration::from_secs(60), |e| {
         e.columns("grpc").2.parse::<u32>().unwrap_or(0) >= 1
     });
     let describe = env.describe("grpc");
     assert!(
-        describe.contains("Liveness probe failed: error: failed to connect service at"),
+        describe.contains("Liveness probe failed: timeout: failed to connect service \"10.244."),
         "{describe}"
     );
 
