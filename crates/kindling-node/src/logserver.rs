@@ -77,6 +77,8 @@ pub struct LogOptions {
     pub timestamps: bool,
     pub tail_lines: Option<usize>,
     pub limit_bytes: Option<usize>,
+    /// Only lines logged at or after this (`sinceSeconds` from now, or `sinceTime`).
+    pub since: Option<jiff::Timestamp>,
 }
 
 impl LogOptions {
@@ -90,11 +92,47 @@ impl LogOptions {
                 "timestamps" => o.timestamps = v == "true",
                 "tailLines" => o.tail_lines = v.parse().ok(),
                 "limitBytes" => o.limit_bytes = v.parse().ok(),
+                "sinceSeconds" => {
+                    o.since = v.parse::<i64>().ok().and_then(|s| {
+                        jiff::Timestamp::now()
+                            .checked_sub(jiff::SignedDuration::from_secs(s))
+                            .ok()
+                    })
+                }
+                "sinceTime" => o.since = percent_decode(v).parse().ok(),
                 _ => {}
             }
         }
         o
     }
+}
+
+/// `%XX` escapes decoded (sinceTime arrives as `2026-01-02T03%3A04%3A05Z`).
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn handle(req: Request<hyper::body::Incoming>) -> Response<Body> {
@@ -132,15 +170,20 @@ async fn handle(req: Request<hyper::body::Incoming>) -> Response<Body> {
     // Follow: what is there, then what is appended, until the client goes away.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
     let mut offset = content.len();
+    let out_len = out.len();
     tokio::spawn(async move {
         if tx.send(Ok(bytes::Bytes::from(out))).await.is_err() {
             return;
         }
+        let mut left = opts.limit_bytes.map(|l| l.saturating_sub(out_len));
         let follow_opts = LogOptions {
             tail_lines: None,
             ..opts
         };
         loop {
+            if left == Some(0) {
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
             if tx.is_closed() {
                 return;
@@ -154,8 +197,12 @@ async fn handle(req: Request<hyper::body::Incoming>) -> Response<Body> {
                 let Some(end) = fresh.iter().rposition(|b| *b == b'\n') else {
                     continue;
                 };
-                let chunk = render(&fresh[..=end], &follow_opts);
+                let mut chunk = render(&fresh[..=end], &follow_opts);
                 offset += end + 1;
+                if let Some(left) = left.as_mut() {
+                    chunk.truncate(*left);
+                    *left -= chunk.len();
+                }
                 if tx.send(Ok(bytes::Bytes::from(chunk))).await.is_err() {
                     return;
                 }
@@ -199,10 +246,13 @@ pub fn log_file(
     files.into_iter().nth(index).map(|(_, p)| p)
 }
 
-/// CRI log lines to what the container wrote (partial lines joined), with the options applied.
+/// CRI log lines to what the container wrote (partial lines joined), with the options applied:
+/// the last `tail_lines` lines, then of those the ones logged since `since` (the kubelet's
+/// order), with their timestamps when asked.
 pub fn render(content: &[u8], opts: &LogOptions) -> Vec<u8> {
-    let mut lines: Vec<Vec<u8>> = Vec::new();
-    let mut pending: Option<Vec<u8>> = None;
+    // (timestamp of the line's first part, text)
+    let mut lines: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    let mut pending: Option<(&[u8], Vec<u8>)> = None;
     for raw in content.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let mut fields = raw.splitn(4, |b| *b == b' ');
         let (Some(ts), Some(_stream), Some(tag), Some(msg)) = (
@@ -213,26 +263,29 @@ pub fn render(content: &[u8], opts: &LogOptions) -> Vec<u8> {
         ) else {
             continue;
         };
-        let line = pending.get_or_insert_with(|| {
-            let mut start = Vec::new();
-            if opts.timestamps {
-                start.extend_from_slice(ts);
-                start.push(b' ');
-            }
-            start
-        });
+        let (_, line) = pending.get_or_insert_with(|| (ts, Vec::new()));
         line.extend_from_slice(msg);
         if tag != b"P" {
-            lines.push(pending.take().unwrap_or_default());
+            lines.extend(pending.take());
         }
     }
-    if let Some(rest) = pending {
-        lines.push(rest);
-    }
+    lines.extend(pending);
     let skip = opts.tail_lines.map_or(0, |n| lines.len().saturating_sub(n));
     let mut out = Vec::new();
-    for l in lines.into_iter().skip(skip) {
-        out.extend_from_slice(&l);
+    for (ts, text) in lines.into_iter().skip(skip) {
+        if let Some(since) = opts.since {
+            let logged = std::str::from_utf8(ts)
+                .ok()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            if logged.is_some_and(|t| t < since) {
+                continue;
+            }
+        }
+        if opts.timestamps {
+            out.extend_from_slice(ts);
+            out.push(b' ');
+        }
+        out.extend_from_slice(&text);
         out.push(b'\n');
     }
     out
@@ -260,6 +313,31 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(render(content, &ts), b"2026-11-22T03:08:50.000Z three\n");
+    }
+
+    #[test]
+    fn since_keeps_later_lines_after_tail() {
+        let content = b"2026-11-22T03:08:48.604Z stdout F one\n2026-11-22T03:08:49.000Z stderr P tw\n2026-11-22T03:08:49.100Z stderr F o\n2026-11-22T03:08:50.000Z stdout F three\n";
+        let since = |q: &str| LogOptions::from_query(q);
+        // sinceTime as the API server forwards it: percent-encoded.
+        let opts = since("sinceTime=2026-11-22T03%3A08%3A49Z");
+        assert_eq!(render(content, &opts), b"two\nthree\n");
+        // A line split in parts carries its first part's time.
+        let opts = since("sinceTime=2026-11-22T03%3A08%3A49.050Z");
+        assert_eq!(render(content, &opts), b"three\n");
+        let opts = LogOptions {
+            tail_lines: Some(2),
+            ..since("sinceTime=2026-11-22T03%3A08%3A48Z")
+        };
+        assert_eq!(render(content, &opts), b"two\nthree\n");
+        // sinceSeconds counts back from now: these lines are years old, or not.
+        assert_eq!(render(content, &since("sinceSeconds=10")), b"");
+        let now = jiff::Timestamp::now();
+        let fresh = format!("{now} stdout F now\n");
+        assert_eq!(
+            render(fresh.as_bytes(), &since("sinceSeconds=10")),
+            b"now\n"
+        );
     }
 
     #[test]

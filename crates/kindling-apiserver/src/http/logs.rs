@@ -8,6 +8,7 @@ use crate::Server;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
 use kindling_api::catalog::find;
+use kindling_api::status::Cause;
 use kindling_api::ApiError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -22,6 +23,7 @@ pub async fn serve(
     name: &str,
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
+    validate_options(&call.query, name)?;
     let pods = find("", "v1", "pods").expect("catalog has pods");
     let pod = server.registry.get(pods, Some(ns), name).await?;
     let containers: Vec<String> = pod["spec"]["containers"]
@@ -77,9 +79,10 @@ pub async fn serve(
         "tailLines",
         "limitBytes",
         "sinceSeconds",
+        "sinceTime",
     ] {
         if let Some(v) = call.query.get(key) {
-            query.push(format!("{key}={v}"));
+            query.push(format!("{key}={}", query_escape(v)));
         }
     }
     let path = format!("/containerLogs/{ns}/{name}/{container}?{}", query.join("&"));
@@ -185,5 +188,57 @@ impl ServerCertVerifier for AnyServer {
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A decoded query value escaped again for the agent's URL (sinceTime's `:` and `+`).
+fn query_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Upstream's ValidatePodLogOptions: numbers in range, at most one of the two `since`s.
+fn validate_options(query: &crate::options::Query, name: &str) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    let number = |key: &str| query.get(key).map(|v| (v, v.parse::<i64>()));
+    for (key, minimum, detail) in [
+        ("tailLines", 0, "must be greater than or equal to 0"),
+        ("limitBytes", 1, "must be greater than 0"),
+        ("sinceSeconds", 1, "must be greater than 0"),
+    ] {
+        match number(key) {
+            Some((_, Ok(n))) if n < minimum => causes.push(Cause::invalid(key, n, detail)),
+            Some((v, Err(_))) => {
+                return Err(ApiError::bad_request(format!(
+                    "{key}: invalid value {v:?}: not an integer"
+                )))
+            }
+            _ => {}
+        }
+    }
+    if let Some(t) = query.get("sinceTime") {
+        if t.parse::<jiff::Timestamp>().is_err() {
+            return Err(ApiError::bad_request(format!(
+                "sinceTime: invalid value {t:?}: not an RFC 3339 time"
+            )));
+        }
+        if query.get("sinceSeconds").is_some() {
+            causes.push(Cause::forbidden(
+                "",
+                "at most one of `sinceTime` or `sinceSeconds` may be specified",
+            ));
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("", "PodLogOptions", name, causes))
     }
 }

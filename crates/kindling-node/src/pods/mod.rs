@@ -7,14 +7,16 @@
 //!   containers changed state, and removes sandboxes of pods the API no longer has.
 //! - `spec.rs` turns specs into CRI configs, `env.rs` resolves environments, `volumes.rs` lays
 //!   volumes out on the node, `status.rs` computes the status kubectl shows, `probes.rs` runs
-//!   probes, `backoff.rs` the crash-loop and image-pull back-offs, `cgroup.rs` nests pod cgroups
-//!   under the node container's own.
+//!   probes (exec, httpGet, tcpSocket, gRPC), `lifecycle.rs` postStart/preStop hooks,
+//!   `backoff.rs` the crash-loop and image-pull back-offs, `cgroup.rs` nests pod cgroups under
+//!   the node container's own.
 
 pub mod backoff;
 pub mod cgroup;
 pub mod cri;
 pub mod env;
 pub mod events;
+pub mod lifecycle;
 pub mod probes;
 pub mod spec;
 pub mod status;

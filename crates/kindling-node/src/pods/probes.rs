@@ -1,11 +1,13 @@
 //! Liveness, readiness and startup probes of running containers, as the kubelet's prober: exec
-//! through CRI ExecSync, httpGet and tcpSocket from the node to the pod's IP. One task per probe
-//! and container; results land in shared state and wake the pod's worker when they change.
-//! gRPC and HTTPS probes are not implemented: they count as successful (logged once).
+//! through CRI ExecSync, httpGet, tcpSocket and gRPC (grpc.health.v1 Health/Check) from the node
+//! to the pod's IP. One task per probe and container; results land in shared state and wake the
+//! pod's worker when they change. Failure messages are the kubelet's, since `kubectl describe`
+//! shows them in Unhealthy events. HTTPS probes are not implemented: they count as successful
+//! (logged once).
 
 use super::cri::Cri;
 use k8s_cri::v1 as cri;
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{Container, HTTPHeader, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -181,7 +183,7 @@ async fn run(
     }
 }
 
-fn port_of(port: &IntOrString, c: &Container) -> Result<u16, String> {
+pub fn port_of(port: &IntOrString, c: &Container) -> Result<u16, String> {
     match port {
         IntOrString::Int(p) => u16::try_from(*p).map_err(|_| format!("invalid port {p}")),
         IntOrString::String(name) => c
@@ -235,7 +237,10 @@ async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), Strin
         .await
         {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("dial tcp {host}:{port}: connect: {e}")),
+            Ok(Err(e)) => Err(format!(
+                "dial tcp {host}:{port}: connect: {}",
+                go_io_error(&e)
+            )),
             Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
         };
     }
@@ -247,52 +252,172 @@ async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), Strin
         let host = http.host.clone().unwrap_or_else(|| t.pod_ip.clone());
         let port = port_of(&http.port, &t.container)?;
         let path = http.path.clone().unwrap_or_else(|| "/".into());
-        let url = format!("http://{host}:{port}{path}");
-        let attempt = async {
-            let mut s = tokio::net::TcpStream::connect((host.as_str(), port))
-                .await
-                .map_err(|e| format!("Get \"{url}\": dial tcp {host}:{port}: connect: {e}"))?;
-            let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
-            for h in http.http_headers.iter().flatten() {
-                req.push_str(&format!("{}: {}\r\n", h.name, h.value));
-            }
-            req.push_str("\r\n");
-            s.write_all(req.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut buf = vec![0u8; 1024];
-            let mut got = 0;
-            while got < 12 {
-                let n = s.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;
-                if n == 0 {
-                    break;
-                }
-                got += n;
-            }
-            let head = String::from_utf8_lossy(&buf[..got]).into_owned();
-            let code: u16 = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|c| c.parse().ok())
-                .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))?;
-            if (200..400).contains(&code) {
-                Ok(())
-            } else {
-                Err(format!("HTTP probe failed with statuscode: {code}"))
-            }
-        };
-        return match tokio::time::timeout(timeout, attempt).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-            )),
+        let code = http_get(&host, port, &path, http.http_headers.as_deref(), timeout).await?;
+        return if (200..400).contains(&code) {
+            Ok(())
+        } else {
+            Err(format!("HTTP probe failed with statuscode: {code}"))
         };
     }
-    if probe.grpc.is_some() {
-        warn_once("gRPC probes are not implemented; counting them as successful");
-        return Ok(());
+    if let Some(grpc) = &probe.grpc {
+        let port = u16::try_from(grpc.port).map_err(|_| format!("invalid port {}", grpc.port))?;
+        let service = grpc.service.clone().unwrap_or_default();
+        return grpc_check(&t.pod_ip, port, &service, timeout).await;
     }
     Ok(())
+}
+
+/// An OS error as Go prints it (`connection refused`, not `Connection refused (os error 111)`).
+fn go_io_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text.to_string(),
+    }
+}
+
+/// A plain HTTP GET as the kubelet's probes and lifecycle hooks make it (user agent
+/// `kube-probe/1.33`, the spec's headers): the status code, or the failure as Go's HTTP client
+/// words it.
+pub async fn http_get(
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: Option<&[HTTPHeader]>,
+    timeout: Duration,
+) -> Result<u16, String> {
+    let url = format!("http://{host}:{port}{path}");
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| {
+                format!(
+                    "Get \"{url}\": dial tcp {host}:{port}: connect: {}",
+                    go_io_error(&e)
+                )
+            })?;
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
+        for h in headers.into_iter().flatten() {
+            req.push_str(&format!("{}: {}\r\n", h.name, h.value));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("Get \"{url}\": {e}"))?;
+        let mut buf = vec![0u8; 1024];
+        let mut got = 0;
+        while got < 12 {
+            let n = s
+                .read(&mut buf[got..])
+                .await
+                .map_err(|e| format!("Get \"{url}\": {e}"))?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        let head = String::from_utf8_lossy(&buf[..got]).into_owned();
+        head.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )),
+    }
+}
+
+/// A gRPC health check as the kubelet's prober makes it: connect within `timeout` (plaintext,
+/// HTTP/2), then `grpc.health.v1.Health/Check` for `service` within what is left; only SERVING
+/// passes. The messages are upstream's.
+pub async fn grpc_check(
+    host: &str,
+    port: u16,
+    service: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let shown = super::backoff::go_duration(timeout);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| format!("error: failed to connect service at {addr:?}: {e}"))?
+        .user_agent("kube-probe/1.33")
+        .map_err(|e| e.to_string())?;
+    // The kubelet dials with gRPC's WithBlock: a refused or reset connection is retried until
+    // the deadline, so a port nothing serves reports the timeout.
+    let connect = async {
+        loop {
+            match endpoint.connect().await {
+                Ok(channel) => return channel,
+                Err(e) => {
+                    tracing::trace!("grpc probe of {addr}: {}", error_chain(&e));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    let Ok(channel) = tokio::time::timeout_at(deadline, connect).await else {
+        return Err(format!(
+            "timeout: failed to connect service {addr:?} within {shown}: context deadline exceeded"
+        ));
+    };
+    let mut client = HealthClient::new(channel);
+    let request = HealthCheckRequest {
+        service: service.to_string(),
+    };
+    let response = match tokio::time::timeout_at(deadline, client.check(request)).await {
+        Err(_) => return Err(format!("timeout: health rpc did not complete within {shown}")),
+        Ok(Err(status)) => {
+            return Err(match status.code() {
+                tonic::Code::Unimplemented => format!(
+                    "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): {}",
+                    status.message()
+                ),
+                tonic::Code::DeadlineExceeded => {
+                    format!("timeout: health rpc did not complete within {shown}")
+                }
+                code => format!(
+                    "error: health rpc probe failed: rpc error: code = {code:?} desc = {}",
+                    status.message()
+                ),
+            })
+        }
+        Ok(Ok(r)) => r.into_inner(),
+    };
+    let status = ServingStatus::try_from(response.status).unwrap_or(ServingStatus::Unknown);
+    if status == ServingStatus::Serving {
+        Ok(())
+    } else {
+        Err(format!(
+            "service unhealthy (responded with \"{}\")",
+            status.as_str_name()
+        ))
+    }
+}
+
+/// An error with its sources, as Go's `%+v` of a wrapped error shows them.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 fn warn_once(msg: &'static str) {
@@ -364,5 +489,99 @@ mod tests {
             .port();
         let (t, p) = target(json!({"tcpSocket": {"port": free}}), free);
         assert!(check(&p, &t, Duration::from_secs(1)).await.is_err());
+    }
+
+    /// A real grpc.health.v1 server (tonic-health) on a free port.
+    async fn health_server() -> (tonic_health::server::HealthReporter, u16) {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (reporter, port)
+    }
+
+    #[tokio::test]
+    async fn grpc_probes_follow_the_health_protocol() {
+        use tonic_health::ServingStatus;
+        let (reporter, port) = health_server().await;
+        let second = Duration::from_secs(1);
+        // The server's overall health ("") is SERVING from the start.
+        let (t, p) = target(json!({"grpc": {"port": port}}), port);
+        assert_eq!(check(&p, &t, second).await, Ok(()));
+
+        reporter
+            .set_service_status("db", ServingStatus::NotServing)
+            .await;
+        let (t, p) = target(json!({"grpc": {"port": port, "service": "db"}}), port);
+        assert_eq!(
+            check(&p, &t, second).await,
+            Err("service unhealthy (responded with \"NOT_SERVING\")".into())
+        );
+        reporter
+            .set_service_status("db", ServingStatus::Serving)
+            .await;
+        assert_eq!(check(&p, &t, second).await, Ok(()));
+
+        // An unknown service: the server answers NotFound.
+        let err = grpc_check("127.0.0.1", port, "nope", second)
+            .await
+            .unwrap_err();
+        assert!(
+            err.starts_with("error: health rpc probe failed: rpc error: code = NotFound desc = "),
+            "{err}"
+        );
+
+        // Nothing listening: dialing is retried until the timeout, as gRPC's blocking dial.
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = grpc_check("127.0.0.1", free, "", second).await.unwrap_err();
+        assert_eq!(
+            err,
+            format!("timeout: failed to connect service \"127.0.0.1:{free}\" within 1s: context deadline exceeded")
+        );
+    }
+
+    #[tokio::test]
+    async fn grpc_probe_of_a_server_without_the_health_service() {
+        // A gRPC server that serves something else: Unimplemented.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // An HTTP/2 server answering every call with grpc-status 12 (UNIMPLEMENTED), as a gRPC
+        // server does for a service it does not have.
+        tokio::spawn(async move {
+            loop {
+                let (s, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(|_req| async {
+                        let r = hyper::Response::builder()
+                            .header("content-type", "application/grpc")
+                            .header("grpc-status", "12")
+                            .header("grpc-message", "unknown service grpc.health.v1.Health")
+                            .body(axum::body::Body::empty())
+                            .unwrap();
+                        Ok::<_, std::convert::Infallible>(r)
+                    });
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), service)
+                    .await;
+                });
+            }
+        });
+        let err = grpc_check("127.0.0.1", port, "", Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): unknown service grpc.health.v1.Health"
+        );
     }
 }

@@ -261,7 +261,11 @@ pub fn sandbox_config(pod: &Pod, attempt: u32, node: &NodeFacts) -> cri::PodSand
             security_context: Some(cri::LinuxSandboxSecurityContext {
                 namespace_options: Some(namespace_options(spec)),
                 run_as_user: psc.run_as_user.map(|value| cri::Int64Value { value }),
-                run_as_group: psc.run_as_group.map(|value| cri::Int64Value { value }),
+                // containerd refuses a group without a user; the pause process needs neither.
+                run_as_group: psc
+                    .run_as_group
+                    .filter(|_| psc.run_as_user.is_some())
+                    .map(|value| cri::Int64Value { value }),
                 supplemental_groups: psc
                     .supplemental_groups
                     .clone()
@@ -488,12 +492,36 @@ pub fn container_hash(c: &Container) -> String {
     format!("{h:x}")
 }
 
+/// The user an image runs as (ImageStatus's `uid`, or `username` when it is a name). A
+/// container with `runAsGroup` but no `runAsUser` runs as this user, as the kubelet fills it in:
+/// the runtime refuses a group without a user.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageUser {
+    pub uid: Option<i64>,
+    pub username: String,
+}
+
+/// Whether the container sets a group but no user (its own or the pod's).
+pub fn group_without_user(pod: &Pod, c: &Container) -> bool {
+    let psc = spec(pod).security_context.as_ref();
+    let csc = c.security_context.as_ref();
+    let user = csc
+        .and_then(|s| s.run_as_user)
+        .or(psc.and_then(|s| s.run_as_user));
+    let group = csc
+        .and_then(|s| s.run_as_group)
+        .or(psc.and_then(|s| s.run_as_group));
+    group.is_some() && user.is_none()
+}
+
 /// Everything CreateContainer needs that the caller had to look up.
 pub struct ContainerInputs {
     pub attempt: u32,
     pub init: bool,
     /// The image as ImageStatus resolved it (its ID).
     pub image_id: String,
+    /// The image's user, when the container sets a group but no user (see `ImageUser`).
+    pub image_user: Option<ImageUser>,
     /// Resolved environment, in order.
     pub env: Vec<(String, String)>,
     pub mounts: Vec<cri::Mount>,
@@ -565,7 +593,22 @@ pub fn container_config(
         tty: c.tty.unwrap_or(false),
         linux: Some(cri::LinuxContainerConfig {
             resources: Some(linux_resources(pod, c, node.memory_bytes)),
-            security_context: Some(security_context(pod, c)),
+            security_context: Some({
+                let mut sc = security_context(pod, c);
+                if sc.run_as_user.is_none() {
+                    if let Some(user) = &inputs.image_user {
+                        match user.uid {
+                            Some(value) => sc.run_as_user = Some(cri::Int64Value { value }),
+                            None if !user.username.is_empty() => {
+                                sc.run_as_username = user.username.clone()
+                            }
+                            // No user in the image: root, as the runtime would pick.
+                            None => sc.run_as_user = Some(cri::Int64Value { value: 0 }),
+                        }
+                    }
+                }
+                sc
+            }),
         }),
         ..Default::default()
     }
@@ -715,6 +758,7 @@ mod tests {
                 attempt: 2,
                 init: false,
                 image_id: "sha256:abc".into(),
+                image_user: None,
                 env: vec![("GREETING".into(), "hi".into())],
                 mounts: vec![],
             },
@@ -739,6 +783,41 @@ mod tests {
     }
 
     #[test]
+    fn a_group_without_a_user_takes_the_image_user() {
+        let p = pod(json!({"metadata": {"name": "g", "uid": "u"},
+            "spec": {"securityContext": {"runAsGroup": 3000},
+                "containers": [{"name": "c", "image": "busybox"}]}}));
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        assert!(group_without_user(&p, c));
+        let sandbox = sandbox_config(&p, 0, &NodeFacts::default());
+        let sandbox_sc = sandbox.linux.unwrap().security_context.unwrap();
+        assert_eq!(sandbox_sc.run_as_group, None, "containerd refuses it alone");
+        let config = |image_user| {
+            let inputs = ContainerInputs {
+                attempt: 0,
+                init: false,
+                image_id: "i".into(),
+                image_user,
+                env: vec![],
+                mounts: vec![],
+            };
+            container_config(&p, c, inputs, &NodeFacts::default())
+                .linux
+                .unwrap()
+                .security_context
+                .unwrap()
+        };
+        let sc = config(Some(ImageUser::default()));
+        assert_eq!(sc.run_as_user.map(|u| u.value), Some(0));
+        assert_eq!(sc.run_as_group.map(|g| g.value), Some(3000));
+        let named = ImageUser {
+            uid: None,
+            username: "nobody".into(),
+        };
+        assert_eq!(config(Some(named)).run_as_username, "nobody");
+    }
+
+    #[test]
     fn no_command_leaves_the_image_entrypoint() {
         let p = pod(
             json!({"metadata": {"name": "x"}, "spec": {"containers": [{"name": "c", "args": ["-text=hi"]}]}}),
@@ -751,6 +830,7 @@ mod tests {
                 attempt: 0,
                 init: false,
                 image_id: "i".into(),
+                image_user: None,
                 env: vec![],
                 mounts: vec![],
             },

@@ -14,10 +14,10 @@ use super::events::Recorder;
 use super::probes::{ContainerProbes, Target};
 use super::spec::{self, NodeFacts};
 use super::status::{self, Observed, ProbeResults};
-use super::{cgroup, volumes};
+use super::{cgroup, lifecycle, volumes};
 use anyhow::{Context, Result};
 use k8s_cri::v1 as cri;
-use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use std::collections::{HashMap, HashSet};
@@ -49,6 +49,9 @@ pub enum Next {
 const RESYNC: Duration = Duration::from_secs(30);
 const VOLUME_REFRESH: Duration = Duration::from_secs(30);
 const PULL_TIMEOUT: Duration = Duration::from_secs(300);
+/// The kubelet waits for a postStart hook without limit; the worker bounds it so that a hook
+/// that never returns cannot hold the pod (and its deletion) forever.
+const POST_START_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Worker {
     shared: Arc<Shared>,
@@ -679,6 +682,11 @@ impl Worker {
                 return false;
             }
         };
+        let image_user = if spec::group_without_user(pod, c) {
+            Some(self.image_user(&image_id).await)
+        } else {
+            None
+        };
         let attempt = rt.next_attempt(&c.name);
         let config = spec::container_config(
             pod,
@@ -687,6 +695,7 @@ impl Worker {
                 attempt,
                 init,
                 image_id,
+                image_user,
                 env,
                 mounts,
             },
@@ -733,6 +742,13 @@ impl Worker {
             "Started",
             format!("Started container {}", c.name),
         );
+        if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            if let Err(message) = self.post_start(pod, c, &id, sandbox, hook).await {
+                self.waiting
+                    .insert(c.name.clone(), ("PostStartHookError".into(), message));
+                return true;
+            }
+        }
         self.waiting.remove(&c.name);
         // Keep the newest exited instance (lastState, `logs --previous`); older ones go.
         for old in rt
@@ -743,6 +759,79 @@ impl Worker {
             remove_container(&shared.cri, &old.id).await;
         }
         true
+    }
+
+    /// Runs the postStart hook of the container just started (`id`); the pod's status is not
+    /// reported before it ends, so the container shows Running only after it, as upstream. A
+    /// failed hook kills the container (FailedPostStartHook), which restarts per the policy.
+    async fn post_start(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        id: &str,
+        sandbox: &SandboxInfo,
+        hook: &LifecycleHandler,
+    ) -> Result<(), String> {
+        let pod_ip = match sandbox.ips.first() {
+            Some(ip) if !spec::host_network(pod) => ip.clone(),
+            _ => self.shared.node_ip.clone(),
+        };
+        let target = lifecycle::HookTarget {
+            cri: &self.shared.cri,
+            pod,
+            container: c,
+            container_id: id,
+            pod_ip: &pod_ip,
+        };
+        let Err(message) = lifecycle::run(&target, hook, POST_START_TIMEOUT).await else {
+            return Ok(());
+        };
+        let recorder = &self.shared.recorder;
+        recorder.emit(
+            pod,
+            Some(&c.name),
+            true,
+            "FailedPostStartHook",
+            message.clone(),
+        );
+        recorder.emit(
+            pod,
+            Some(&c.name),
+            false,
+            "Killing",
+            "FailedPostStartHook".into(),
+        );
+        let mut runtime = self.shared.cri.runtime.clone();
+        if let Err(e) = runtime
+            .stop_container(cri::StopContainerRequest {
+                container_id: id.to_string(),
+                timeout: grace_of(pod),
+            })
+            .await
+        {
+            tracing::warn!("stopping container {id}: {}", e.message());
+        }
+        Err(message)
+    }
+
+    /// The user image `image_id` runs as (root when the runtime does not say).
+    async fn image_user(&self, image_id: &str) -> spec::ImageUser {
+        let mut images = self.shared.cri.images.clone();
+        let found = images
+            .image_status(cri::ImageStatusRequest {
+                image: Some(cri::ImageSpec {
+                    image: image_id.to_string(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().image);
+        spec::ImageUser {
+            uid: found.as_ref().and_then(|i| i.uid.as_ref()).map(|u| u.value),
+            username: found.map(|i| i.username).unwrap_or_default(),
+        }
     }
 
     /// Records why container `c` waits, with a `Failed` event when that is news.
@@ -805,12 +894,12 @@ impl Worker {
     }
 
     async fn kill(&mut self, pod: &Pod, c: &ContainerInfo, grace: i64) {
-        run_pre_stop(&self.shared.cri, pod, c, grace).await;
+        let timeout = run_pre_stop(&self.shared, pod, c, grace).await;
         let mut runtime = self.shared.cri.runtime.clone();
         if let Err(e) = runtime
             .stop_container(cri::StopContainerRequest {
                 container_id: c.id.clone(),
-                timeout: grace,
+                timeout,
             })
             .await
         {
@@ -903,28 +992,47 @@ fn pod_finished(pod: &Pod, rt: &PodRuntime) -> bool {
     })
 }
 
-async fn run_pre_stop(cri_: &Cri, pod: &Pod, c: &ContainerInfo, grace: i64) {
-    let Some(spec_c) = spec::spec(pod).containers.iter().find(|x| x.name == c.name) else {
-        return;
-    };
-    let Some(exec) = spec_c
-        .lifecycle
+/// The grace period left after a preStop hook, never under the kubelet's 2 s minimum.
+const MINIMUM_GRACE: i64 = 2;
+
+/// The pod's IP as the API has it (the node's for host-network pods): where httpGet hooks go.
+fn pod_ip_of(shared: &Shared, pod: &Pod) -> String {
+    pod.status
         .as_ref()
-        .and_then(|l| l.pre_stop.as_ref())
-        .and_then(|h| h.exec.as_ref())
-    else {
-        return;
+        .and_then(|s| s.pod_ip.clone())
+        .filter(|ip| !ip.is_empty() && !spec::host_network(pod))
+        .unwrap_or_else(|| shared.node_ip.clone())
+}
+
+/// Runs container `c`'s preStop hook within `grace` seconds, with a FailedPreStopHook event
+/// when it fails, and returns the grace period left for the container to stop (upstream
+/// subtracts the hook's time).
+async fn run_pre_stop(shared: &Shared, pod: &Pod, c: &ContainerInfo, grace: i64) -> i64 {
+    let Some(spec_c) = spec::spec(pod).containers.iter().find(|x| x.name == c.name) else {
+        return grace;
     };
-    let mut runtime = cri_.runtime.clone();
-    let _ = tokio::time::timeout(
-        Duration::from_secs(grace.max(1) as u64),
-        runtime.exec_sync(cri::ExecSyncRequest {
-            container_id: c.id.clone(),
-            cmd: exec.command.clone().unwrap_or_default(),
-            timeout: grace.max(1),
-        }),
-    )
-    .await;
+    let Some(handler) = spec_c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else {
+        return grace;
+    };
+    if grace <= 0 {
+        return grace;
+    }
+    let started = Instant::now();
+    let pod_ip = pod_ip_of(shared, pod);
+    let target = lifecycle::HookTarget {
+        cri: &shared.cri,
+        pod,
+        container: spec_c,
+        container_id: &c.id,
+        pod_ip: &pod_ip,
+    };
+    let timeout = Duration::from_secs(grace as u64);
+    if let Err(message) = lifecycle::run(&target, handler, timeout).await {
+        shared
+            .recorder
+            .emit(pod, Some(&c.name), true, "FailedPreStopHook", message);
+    }
+    (grace - started.elapsed().as_secs() as i64).max(MINIMUM_GRACE)
 }
 
 async fn remove_container(cri_: &Cri, id: &str) {
@@ -950,24 +1058,21 @@ async fn stop_everything(shared: &Shared, pod: &Pod, rt: &PodRuntime, graceful: 
         .containers
         .iter()
         .filter(|c| matches!(c.state, State::Running | State::Created))
-        .map(|c| {
-            let cri_ = shared.cri.clone();
-            let pod = pod.clone();
-            let c = c.clone();
-            async move {
-                if graceful {
-                    run_pre_stop(&cri_, &pod, &c, grace).await;
-                }
-                let mut runtime = cri_.runtime.clone();
-                if let Err(e) = runtime
-                    .stop_container(cri::StopContainerRequest {
-                        container_id: c.id.clone(),
-                        timeout: grace,
-                    })
-                    .await
-                {
-                    tracing::warn!("stopping container {}: {}", c.id, e.message());
-                }
+        .map(|c| async move {
+            let timeout = if graceful {
+                run_pre_stop(shared, pod, c, grace).await
+            } else {
+                grace
+            };
+            let mut runtime = shared.cri.runtime.clone();
+            if let Err(e) = runtime
+                .stop_container(cri::StopContainerRequest {
+                    container_id: c.id.clone(),
+                    timeout,
+                })
+                .await
+            {
+                tracing::warn!("stopping container {}: {}", c.id, e.message());
             }
         });
     futures::future::join_all(stops).await;
