@@ -7,9 +7,8 @@
 //! Without a Docker engine it fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped otherwise.
 
 mod common;
-use common::{docker_available, runtime, text, unique};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use common::{docker_available, runtime, text, unique, Env};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// This file's node image, built from this very binary under its own name.
@@ -17,72 +16,15 @@ const NODE_IMAGE: &str = "kindling/node:e2e-node";
 /// Published by the first worker and used by a pod's hostPort there.
 const HOST_PORT: u16 = 18280;
 
-struct Env {
-    home: tempfile::TempDir,
-    cluster: Option<String>,
-    image: Option<String>,
+/// What this file reads of pods, on top of the shared environment.
+trait PodView {
+    /// READY, STATUS and RESTARTS columns of `kubectl get pod` (RESTARTS without its age note).
+    fn columns(&self, pod: &str) -> (String, String, String);
+    fn describe(&self, pod: &str) -> String;
+    fn logs(&self, args: &[&str]) -> String;
 }
 
-impl Env {
-    fn kubeconfig(&self) -> PathBuf {
-        self.home.path().join(".kube").join("config")
-    }
-
-    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(program)
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("KUBECONFIG", self.kubeconfig())
-            .env_remove("KIND_CLUSTER_NAME")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(t) = stdin {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn kindling(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        self.run(env!("CARGO_BIN_EXE_kindling"), args, stdin)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.run("kubectl", args, None)
-    }
-
-    fn ok_kubectl(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn apply(&self, yaml: &str) {
-        let out = self.run("kubectl", &["apply", "-f", "-"], Some(yaml));
-        assert!(
-            out.status.success(),
-            "apply failed: {}\n{yaml}",
-            text(&out.stderr)
-        );
-    }
-
-    fn jsonpath(&self, pod: &str, path: &str) -> String {
-        let out = self.kubectl(&["get", "pod", pod, "-o", &format!("jsonpath={path}")]);
-        text(&out.stdout)
-    }
-
-    /// NAME READY STATUS RESTARTS columns of `kubectl get pod` (RESTARTS without its age note).
+impl PodView for Env {
     fn columns(&self, pod: &str) -> (String, String, String) {
         let out = text(&self.kubectl(&["get", "pod", pod, "--no-headers"]).stdout);
         let cols: Vec<&str> = out.split_whitespace().collect();
@@ -103,30 +45,14 @@ impl Env {
         all.extend_from_slice(args);
         self.ok_kubectl(&all)
     }
-
-    /// Waits until `check` holds, failing with `what` and the pod's description.
-    fn wait_for(&self, pod: &str, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !check(self) {
-            if Instant::now() > deadline {
-                panic!(
-                    "pod {pod}: {what} did not happen within {timeout:?}\n{}",
-                    self.describe(pod)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
 }
 
-impl Drop for Env {
+/// Removes this test's own busybox image when the test ends, also on failure.
+struct RemoveImage(String);
+
+impl Drop for RemoveImage {
     fn drop(&mut self) {
-        if let Some(c) = &self.cluster {
-            let _ = self.kindling(&["delete", "cluster", "--name", c], None);
-        }
-        if let Some(image) = &self.image {
-            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
-        }
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
     }
 }
 
@@ -149,35 +75,19 @@ fn node_agent_pod_features() {
     if !docker_available() {
         return;
     }
+    common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
-    rt.block_on(kindling_image::ensure_node_image(
-        &kindling_image::NodeImageOptions {
-            image: NODE_IMAGE.to_string(),
-            kindling_binary: PathBuf::from(env!("CARGO_BIN_EXE_kindling")),
-            ..Default::default()
-        },
-    ))
-    .expect("building the node image");
     let image = format!("kindling-e2e/busybox:node-{}", std::process::id());
     rt.block_on(kindling_image::build_test_image(&image))
         .unwrap();
     let name = unique("nd");
-    let mut env = Env {
-        home: tempfile::tempdir().unwrap(),
-        cluster: Some(name.clone()),
-        image: Some(image.clone()),
-    };
+    let _image_guard = RemoveImage(image.clone());
+    let mut env = Env::new();
     let config = format!(
         "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n  extraPortMappings:\n  - containerPort: {HOST_PORT}\n    hostPort: {HOST_PORT}\n- role: worker\n"
     );
-    let out = env.kindling(
-        &[
-            "create", "cluster", "--name", &name, "--image", NODE_IMAGE, "--config", "-",
-        ],
-        Some(&config),
-    );
-    assert!(out.status.success(), "create:\n{}", text(&out.stderr));
-    let out = env.kindling(&["load", "docker-image", &image, "--name", &name], None);
+    env.create_with(&name, Some(NODE_IMAGE), Some(&config));
+    let out = env.kindling(&["load", "docker-image", &image, "--name", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let worker = format!("{name}-worker");
     let worker2 = format!("{name}-worker2");
@@ -575,8 +485,8 @@ fn node_agent_pod_features() {
         text(&both.stderr)
     );
 
-    env.cluster = None;
-    let out = env.kindling(&["delete", "cluster", "--name", &name], None);
+    env.clusters.clear();
+    let out = env.kindling(&["delete", "cluster", "--name", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
