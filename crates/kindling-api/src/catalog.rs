@@ -26,6 +26,8 @@ pub enum Subresource {
     Approval,
     /// `pods/log`: the container's output, read from the node's agent.
     Log,
+    /// `serviceaccounts/token`: a TokenRequest, answered with a signed token (create-only).
+    Token,
 }
 
 impl Subresource {
@@ -38,6 +40,28 @@ impl Subresource {
             Subresource::Finalize => "finalize",
             Subresource::Approval => "approval",
             Subresource::Log => "log",
+            Subresource::Token => "token",
+        }
+    }
+
+    /// The (group, version, kind) the subresource speaks, for discovery.
+    pub fn kind(self, rt: &ResourceType) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Subresource::Scale => ("autoscaling", "v1", "Scale"),
+            Subresource::Binding => ("", "v1", "Binding"),
+            Subresource::Token => ("authentication.k8s.io", "v1", "TokenRequest"),
+            _ => (rt.group, rt.version, rt.kind),
+        }
+    }
+
+    /// The verbs the subresource serves.
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            Subresource::Binding | Subresource::Token => &["create"],
+            Subresource::Log => &["get"],
+            Subresource::Finalize | Subresource::Approval => &["update"],
+            Subresource::EphemeralContainers => &["get", "patch"],
+            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
         }
     }
 }
@@ -238,7 +262,7 @@ pub static CATALOG: &[ResourceType] = &[
         "serviceaccount",
         ["sa"],
         [],
-        [],
+        [Token],
         D
     ),
     resource!(

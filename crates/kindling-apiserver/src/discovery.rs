@@ -77,17 +77,11 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
             "storageVersionHash": "",
         }));
         for sub in r.subresources {
-            let (kind, verbs): (&str, &[&str]) = match sub.path() {
-                "scale" => ("Scale", &["get", "patch", "update"]),
-                "binding" => ("Binding", &["create"]),
-                "log" => ("Pod", &["get"]),
-                "finalize" => (r.kind, &["update"]),
-                _ => (r.kind, &["get", "patch", "update"]),
-            };
-            let mut entry = json!({"name": format!("{}/{}", r.plural, sub.path()), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": verbs});
-            if sub.path() == "scale" {
-                entry["group"] = json!("autoscaling");
-                entry["version"] = json!("v1");
+            let (group, version, kind) = sub.kind(r);
+            let mut entry = json!({"name": format!("{}/{}", r.plural, sub.path()), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": sub.verbs()});
+            if (group, version) != (r.group, r.version) {
+                entry["group"] = json!(group);
+                entry["version"] = json!(version);
             }
             list.push(entry);
         }
@@ -141,8 +135,8 @@ fn group_discovery(group: &str) -> Value {
                         .subresources
                         .iter()
                         .map(|s| {
-                            let kind = if s.path() == "scale" { json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}) } else { json!({"group": r.group, "version": r.version, "kind": r.kind}) };
-                            json!({"subresource": s.path(), "responseKind": kind, "verbs": ["get", "patch", "update"]})
+                            let (group, version, kind) = s.kind(r);
+                            json!({"subresource": s.path(), "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": s.verbs()})
                         })
                         .collect();
                     json!({

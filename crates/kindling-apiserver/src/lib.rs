@@ -2,13 +2,14 @@
 //!
 //! [`start`] brings up HTTPS on the configured address with the cluster PKI, opens the store and
 //! serves every resource of `kindling_api::catalog` through the generic [`registry`]. Request flow:
-//! TLS → identity from the client certificate ([`auth`]) → [`http::handle`] → path parsing
+//! TLS → identity from the client certificate or a bearer token ([`auth`]) → [`http::handle`] → path parsing
 //! ([`request`]) → discovery / OpenAPI / the registry → store.
 
 // ApiError carries a whole Status (message, causes, details); requests fail rarely and do IO, so
 // its size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod admission;
 pub mod apply;
 pub mod auth;
 pub mod bootstrap;
@@ -24,6 +25,7 @@ pub mod request;
 pub mod serve;
 pub mod services;
 pub mod tls;
+pub mod tokens;
 
 use anyhow::{Context, Result};
 use registry::Registry;
@@ -79,6 +81,8 @@ pub struct Server {
     pub kubelet_client: pki::CertPair,
     pub config: Config,
     pub address: SocketAddr,
+    /// Signs and verifies service account tokens.
+    pub tokens: tokens::TokenIssuer,
 }
 
 impl Server {

@@ -1,7 +1,7 @@
-//! Namespace lifecycle, as upstream's namespace and service-account controllers do it: every
-//! active namespace gets a `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap; a
-//! terminating namespace has its content deleted, then its `kubernetes` finalizer removed, then
-//! goes away.
+//! Namespace lifecycle, as upstream's namespace controller does it: a terminating namespace has
+//! its content deleted, then its `kubernetes` finalizer removed, then goes away. (What every
+//! active namespace gets — the `default` ServiceAccount, `kube-root-ca.crt` — comes from the
+//! controllers of `kindling-controllers`, which talk to the server like any client.)
 
 use crate::registry::{
     DeleteOptions, ListOptions, Registry, UpdateKind, WatchOptions, WriteContext,
@@ -14,7 +14,7 @@ use std::time::Duration;
 /// How often terminating namespaces are looked at again while content remains.
 const RESYNC: Duration = Duration::from_secs(2);
 
-pub async fn run(registry: Registry, ca_pem: String) {
+pub async fn run(registry: Registry) {
     let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
     loop {
         let mut events = match registry
@@ -39,7 +39,7 @@ pub async fn run(registry: Registry, ca_pem: String) {
             }
             // Drain what else is queued: one pass handles them all.
             while events.try_recv().is_ok() {}
-            match sync_all(&registry, &ca_pem).await {
+            match sync_all(&registry).await {
                 Ok(still) => terminating = still,
                 Err(e) => {
                     terminating = true; // try again on the next tick
@@ -51,7 +51,7 @@ pub async fn run(registry: Registry, ca_pem: String) {
 }
 
 /// One pass over every namespace; returns whether any is still terminating.
-async fn sync_all(registry: &Registry, ca_pem: &str) -> Result<bool, ApiError> {
+async fn sync_all(registry: &Registry) -> Result<bool, ApiError> {
     let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
     let list = registry
         .list(namespaces, None, &ListOptions::default())
@@ -62,51 +62,9 @@ async fn sync_all(registry: &Registry, ca_pem: &str) -> Result<bool, ApiError> {
         if ns["metadata"].get("deletionTimestamp").is_some() {
             terminating = true;
             finish_deletion(registry, name, ns).await?;
-        } else {
-            populate(registry, name, ca_pem).await?;
         }
     }
     Ok(terminating)
-}
-
-async fn populate(registry: &Registry, ns: &str, ca_pem: &str) -> Result<(), ApiError> {
-    let sa = find("", "v1", "serviceaccounts").expect("catalog has serviceaccounts");
-    create_missing(
-        registry,
-        sa,
-        ns,
-        "default",
-        json!({"metadata": {"name": "default"}}),
-    )
-    .await?;
-    let cm = find("", "v1", "configmaps").expect("catalog has configmaps");
-    let root_ca = json!({
-        "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
-        "data": {"ca.crt": ca_pem},
-    });
-    create_missing(registry, cm, ns, "kube-root-ca.crt", root_ca).await
-}
-
-async fn create_missing(
-    registry: &Registry,
-    rt: &'static kindling_api::ResourceType,
-    ns: &str,
-    name: &str,
-    obj: Value,
-) -> Result<(), ApiError> {
-    match registry.get(rt, Some(ns), name).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.code == 404 => match registry
-            .create(rt, Some(ns), obj, &WriteContext::default())
-            .await
-        {
-            Ok(_) => Ok(()),
-            // The namespace went away or is terminating meanwhile, or someone else created it.
-            Err(e) if matches!(e.code, 403 | 404 | 409) => Ok(()),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    }
 }
 
 async fn finish_deletion(registry: &Registry, ns: &str, obj: &Value) -> Result<(), ApiError> {

@@ -110,6 +110,45 @@ impl Ca {
     }
 }
 
+/// The key pair that signs and verifies service account tokens (`sa.key`/`sa.pub`, as kubeadm
+/// names them). ECDSA P-256: tokens are ES256 JWTs.
+#[derive(Clone, Debug)]
+pub struct ServiceAccountKey {
+    /// PKCS#8 PEM.
+    pub private_pem: String,
+    /// SubjectPublicKeyInfo PEM.
+    pub public_pem: String,
+}
+
+impl ServiceAccountKey {
+    /// Loads `sa.key`/`sa.pub` from `dir`, creating them the first time: every token issued
+    /// before a restart must still verify after it.
+    pub fn load_or_create(dir: &Path) -> Result<ServiceAccountKey> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (private, public) = (key_path(dir, "sa"), dir.join("sa.pub"));
+        if private.exists() {
+            let private_pem = read(&private)?;
+            let key = KeyPair::from_pem(&private_pem).context("parsing sa.key")?;
+            let public_pem = key.public_key_pem();
+            if !public.exists() {
+                write_private(&public, &public_pem)?;
+            }
+            return Ok(ServiceAccountKey {
+                private_pem,
+                public_pem,
+            });
+        }
+        let key = KeyPair::generate()?;
+        let pair = ServiceAccountKey {
+            private_pem: key.serialize_pem(),
+            public_pem: key.public_key_pem(),
+        };
+        write_private(&private, &pair.private_pem)?;
+        write_private(&public, &pair.public_pem)?;
+        Ok(pair)
+    }
+}
+
 fn dn(common_name: &str, organizations: &[&str]) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     for o in organizations {

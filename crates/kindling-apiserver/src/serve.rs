@@ -4,7 +4,9 @@
 use crate::auth::Identity;
 use crate::registry::Registry;
 use crate::services::{Cidr, ServiceAllocator};
-use crate::{bootstrap, ensure_dir, http, kubeconfig, namespaces, pki, tls, Config, Server};
+use crate::{
+    bootstrap, ensure_dir, http, kubeconfig, namespaces, pki, tls, tokens, Config, Server,
+};
 use anyhow::{Context, Result};
 use axum::body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -20,6 +22,8 @@ pub struct RunningServer {
     pub address: SocketAddr,
     /// An admin kubeconfig (`system:masters`) for this server.
     pub kubeconfig: PathBuf,
+    /// The cluster CA certificate (PEM), for controllers that hand it to pods.
+    pub ca_pem: String,
     pub server: Arc<Server>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -45,6 +49,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .clone()
         .unwrap_or_else(|| config.data_dir.join("pki"));
     let ca = pki::Ca::load_or_create(&pki_dir)?;
+    let sa_key = pki::ServiceAccountKey::load_or_create(&pki_dir)?;
+    let tokens = tokens::TokenIssuer::new(&sa_key, tokens::DEFAULT_ISSUER)?;
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("listening on {}", config.bind))?;
@@ -84,7 +90,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     bootstrap::run(&registry, advertise)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
-    tokio::spawn(namespaces::run(registry.clone(), ca.pair.cert_pem.clone()));
+    tokio::spawn(namespaces::run(registry.clone()));
 
     let kubelet_client = ca.client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
     let server = Arc::new(Server {
@@ -92,6 +98,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         kubelet_client,
         config: config.clone(),
         address,
+        tokens,
     });
     let url = format!("https://{}", display_host(address));
     let kubeconfig_path = config.data_dir.join("admin.kubeconfig");
@@ -104,6 +111,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     Ok(RunningServer {
         address,
         kubeconfig: kubeconfig_path,
+        ca_pem: ca.pair.cert_pem.clone(),
         server,
         task,
     })

@@ -113,6 +113,7 @@ async fn start_one(
             attempt: 0,
             init: false,
             image_id: image_id.into(),
+            image_user: None,
             env: Vec::new(),
             mounts: Vec::new(),
         },

@@ -170,6 +170,12 @@ async fn binds_per_second() -> Result<()> {
     let client = kube::Client::try_from(
         kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
     )?;
+    tokio::spawn(kindling_controllers::run(
+        client.clone(),
+        kindling_controllers::Config {
+            root_ca_pem: server.ca_pem.clone(),
+        },
+    ));
     let nodes: Api<Node> = Api::all(client.clone());
     for i in 0..100 {
         let node: Node =

@@ -10,7 +10,7 @@ use std::path::Path;
 const DATA_DIR: &str = "/var/lib/kindling/apiserver";
 pub const API_PORT: u16 = 6443;
 
-/// Starts the API server on 0.0.0.0:6443 and the controllers.
+/// Starts the API server on 0.0.0.0:6443, node IPAM, the controllers and the scheduler.
 pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver::RunningServer> {
     let cp = config
         .control_plane
@@ -36,6 +36,12 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
             .await?;
     tokio::spawn(ipam::run(client.clone(), config.pod_subnet.clone()));
+    tokio::spawn(kindling_controllers::run(
+        client.clone(),
+        kindling_controllers::Config {
+            root_ca_pem: running.ca_pem.clone(),
+        },
+    ));
     tokio::spawn(kindling_scheduler::run(client));
     Ok(running)
 }

@@ -36,6 +36,13 @@ async fn cluster() -> Cluster {
         .await
         .unwrap();
     let client = client_from(&server.kubeconfig).await;
+    // Pods need their namespace's default ServiceAccount (admission looks it up).
+    tokio::spawn(kindling_controllers::run(
+        client.clone(),
+        kindling_controllers::Config {
+            root_ca_pem: server.ca_pem.clone(),
+        },
+    ));
     add_node(
         &client,
         "kind-control-plane",

@@ -1,6 +1,6 @@
-//! Pods: defaults, what the default admission plugins add on create (service account,
-//! not-ready/unreachable tolerations, priority), the initial status with its QoS class, spec
-//! validation, and upstream's rule of which fields a pod update may change.
+//! Pods: defaults, what the admission plugins that need no lookups add on create (not-ready/
+//! unreachable tolerations, priority), the initial status with its QoS class, spec validation,
+//! and upstream's rule of which fields a pod update may change.
 
 use super::podspec::{default_pod_only, default_pod_spec};
 use super::podvalidation::validate_pod_spec;
@@ -21,7 +21,7 @@ impl Strategy for PodStrategy {
 
     fn prepare_for_create(&self, obj: &mut Value) {
         let spec = obj_mut(obj, "spec");
-        admit_service_account(spec);
+        mirror_service_account_alias(spec);
         admit_default_tolerations(spec);
         admit_priority(spec);
         let qos = qos_class(spec);
@@ -50,11 +50,13 @@ impl Strategy for PodStrategy {
     }
 }
 
-/// The ServiceAccount admission plugin's default: the `default` service account.
-fn admit_service_account(spec: &mut Value) {
-    if str_of(spec, "serviceAccountName").is_empty() {
-        spec["serviceAccountName"] = json!("default");
-        spec["serviceAccount"] = json!("default");
+/// The deprecated `serviceAccount` field repeats `serviceAccountName`, as upstream's v1
+/// conversion writes it. (Defaulting the name to `default` is the ServiceAccount admission
+/// plugin's job, in the API server: it needs to look the account up.)
+fn mirror_service_account_alias(spec: &mut Value) {
+    let name = str_of(spec, "serviceAccountName").to_string();
+    if !name.is_empty() {
+        spec["serviceAccount"] = json!(name);
     }
 }
 
@@ -387,8 +389,6 @@ mod tests {
                 "restartPolicy": "Always",
                 "schedulerName": "default-scheduler",
                 "securityContext": {},
-                "serviceAccount": "default",
-                "serviceAccountName": "default",
                 "terminationGracePeriodSeconds": 30,
                 "tolerations": [
                     {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},

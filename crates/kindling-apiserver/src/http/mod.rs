@@ -6,6 +6,7 @@ mod negotiate;
 mod resource;
 mod reviews;
 mod subresource;
+mod token;
 mod watch;
 
 use crate::auth::{is_public_path, Identity};
@@ -62,11 +63,19 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
             }
         }
     };
-    let identity = req
+    let mut identity = req
         .extensions()
         .get::<Identity>()
         .cloned()
         .unwrap_or(Identity::Anonymous);
+    if identity.is_anonymous() {
+        if let Some(token) = bearer_token(req.headers()) {
+            identity = match crate::auth::bearer(&server.tokens, &server.registry, token).await {
+                Ok(id) => id,
+                Err(e) => return error_response(&e),
+            };
+        }
+    }
     let (parts, body) = req.into_parts();
     let call = Call {
         method: parts.method,
@@ -106,6 +115,14 @@ async fn route(server: &Arc<Server>, call: Call) -> Result<Response<Body>, ApiEr
         }
         ApiPath::Resource(rp) => resource::serve(server, call, rp, negotiated).await,
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn public(path: &str) -> Response<Body> {

@@ -32,7 +32,7 @@ pub async fn serve(
     let ns = ns.as_deref();
     if rt.is_review() {
         return match (&call.method, rp.name.as_deref()) {
-            (&Method::POST, None) => super::reviews::create(rt, ns, call).await,
+            (&Method::POST, None) => super::reviews::create(server, rt, ns, call).await,
             _ => Err(method_not_allowed()),
         };
     }

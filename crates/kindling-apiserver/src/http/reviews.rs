@@ -1,6 +1,6 @@
 //! Reviews: create-only resources whose answer is computed from the request, never stored —
 //! `kubectl auth can-i` (SelfSubjectAccessReview, SelfSubjectRulesReview) and `kubectl auth
-//! whoami` (SelfSubjectReview). Authorization is coarse for now (see `auth`): every
+//! whoami` (SelfSubjectReview), and TokenReview (is this service account token valid, and whose?). Authorization is coarse for now (see `auth`): every
 //! authenticated user may do everything, and the answers say so.
 
 use super::resource::decode_body;
@@ -12,6 +12,7 @@ use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 
 pub async fn create(
+    server: &crate::Server,
     rt: &'static ResourceType,
     ns: Option<&str>,
     call: Call,
@@ -36,18 +37,53 @@ pub async fn create(
             "incomplete": false,
         }),
         "SelfSubjectReview" => match &identity {
-            Identity::User { name, groups } => {
-                json!({"userInfo": {"username": name, "groups": groups}})
-            }
+            Identity::User {
+                name,
+                groups,
+                uid,
+                extra,
+            } => user_info(name, groups, uid, extra),
             Identity::Anonymous => {
                 json!({"userInfo": {"username": "system:anonymous", "groups": ["system:unauthenticated"]}})
             }
         },
-        // Bearer tokens are not issued yet, so none authenticates.
         "TokenReview" => {
-            json!({"authenticated": false, "error": "token authentication is not enabled"})
+            let token = review["spec"]["token"].as_str().unwrap_or_default();
+            let audiences = server.tokens.api_audiences();
+            match crate::auth::bearer(&server.tokens, &server.registry, token).await {
+                Ok(Identity::User {
+                    name,
+                    groups,
+                    uid,
+                    extra,
+                }) => {
+                    let mut status = user_info(&name, &groups, &uid, &extra);
+                    status["authenticated"] = json!(true);
+                    status["audiences"] = json!(audiences);
+                    status["user"] = status["userInfo"].take();
+                    status.as_object_mut().map(|m| m.remove("userInfo"));
+                    status
+                }
+                _ => json!({"authenticated": false, "error": "invalid bearer token"}),
+            }
         }
         other => return Err(ApiError::internal(format!("no review logic for {other}"))),
     };
     Ok(json_response(StatusCode::CREATED, &review))
+}
+
+fn user_info(
+    name: &str,
+    groups: &[String],
+    uid: &str,
+    extra: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Value {
+    let mut info = json!({"userInfo": {"username": name, "groups": groups}});
+    if !uid.is_empty() {
+        info["userInfo"]["uid"] = json!(uid);
+    }
+    if !extra.is_empty() {
+        info["userInfo"]["extra"] = json!(extra);
+    }
+    info
 }

@@ -1,4 +1,5 @@
-//! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers.
+//! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers; token and
+//! log have modules of their own.
 
 use super::negotiate::Negotiated;
 use super::resource::{decode_body, method_not_allowed, patch, write_context};
@@ -51,6 +52,9 @@ pub async fn serve(
         }
         (Subresource::Approval, &Method::PUT) => {
             put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
+        }
+        (Subresource::Token, &Method::POST) => {
+            super::token::create(server, ns.unwrap_or("default"), name, call).await
         }
         (Subresource::EphemeralContainers, &Method::GET) => {
             Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))

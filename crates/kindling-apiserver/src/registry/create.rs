@@ -1,4 +1,4 @@
-//! Create: check the body against the URL, fill in system fields, default, validate, admit, write.
+//! Create: check the body against the URL, fill in system fields, default, admit, validate, write.
 
 use super::{
     encode, meta_mut, meta_str, object_key, set_resource_version, store_error, timestamp, Registry,
@@ -34,11 +34,14 @@ impl Registry {
             }
         }
         rt.strategy.default(&mut obj);
-        rt.strategy.prepare_for_create(&mut obj);
-        validate(rt, &obj, None)?;
+        // Admission before validation, as upstream: the namespace must accept the object, then
+        // plugins that look at other objects may change it.
         if let Some(ns) = ns.filter(|_| rt.namespaced) {
             self.check_namespace_accepts(rt, ns, &obj).await?;
         }
+        crate::admission::admit_create(self, rt, ns, &mut obj).await?;
+        rt.strategy.prepare_for_create(&mut obj);
+        validate(rt, &obj, None)?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         let reservation = match self.allocator(rt) {
             Some(allocator) => Some(allocator.allocate(&mut obj, None, ctx.dry_run)?),

@@ -35,6 +35,7 @@ impl TestServer {
         let server = runtime
             .block_on(kindling_apiserver::start(config))
             .expect("server starts");
+        runtime.block_on(start_controllers(&server));
         TestServer {
             kubeconfig: server.kubeconfig.clone(),
             address: server.address,
@@ -107,6 +108,39 @@ impl Drop for TestServer {
             rt.shutdown_background();
         }
     }
+}
+
+/// The controllers a cluster runs beside its API server (default ServiceAccounts, the root CA
+/// ConfigMap), as on a control-plane node; returns once `default` has its ServiceAccount, so
+/// that tests may create pods at once.
+async fn start_controllers(server: &kindling_apiserver::RunningServer) {
+    let client = kube_client(&server.kubeconfig).await;
+    tokio::spawn(kindling_controllers::run(
+        client.clone(),
+        kindling_controllers::Config {
+            root_ca_pem: server.ca_pem.clone(),
+        },
+    ));
+    let accounts: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        kube::Api::namespaced(client, "default");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while accounts.get_opt("default").await.ok().flatten().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the default ServiceAccount never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A kube client with the admin credentials of a kubeconfig.
+pub async fn kube_client(kubeconfig: &Path) -> kube::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("client config");
+    kube::Client::try_from(config).expect("client")
 }
 
 pub fn kubectl_at(

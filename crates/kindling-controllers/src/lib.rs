@@ -1,0 +1,63 @@
+//! The controllers of a control-plane node (upstream's kube-controller-manager), each a
+//! kube-runtime `Controller` against the API server, through the same client every operator
+//! uses: nothing here reaches into the server's store.
+//!
+//! One module per controller, each with a `run` that reconciles until the process ends; [`run`]
+//! starts them all.
+//! - [`serviceaccounts`]: a `default` ServiceAccount in every active namespace.
+//! - [`rootca`]: the `kube-root-ca.crt` ConfigMap (the cluster CA) in every active namespace.
+
+pub mod rootca;
+pub mod serviceaccounts;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::controller::Action;
+use std::time::Duration;
+
+/// What the controllers need besides a client.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The cluster CA certificate (PEM) that pods are given to verify the API server.
+    pub root_ca_pem: String,
+}
+
+/// The name controllers write with (managedFields), as upstream's.
+pub const FIELD_MANAGER: &str = "kube-controller-manager";
+
+/// Runs every controller until the process ends.
+pub async fn run(client: kube::Client, config: Config) {
+    tokio::join!(
+        serviceaccounts::run(client.clone()),
+        rootca::run(client, config.root_ca_pem),
+    );
+}
+
+/// A reconcile failure; the object is looked at again shortly.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+}
+
+/// How soon a failed reconcile is retried.
+const RETRY: Duration = Duration::from_secs(1);
+
+fn retry_on_error<K>(_: std::sync::Arc<K>, error: &Error, _: std::sync::Arc<impl Sized>) -> Action {
+    tracing::debug!("reconcile failed, retrying: {error}");
+    Action::requeue(RETRY)
+}
+
+/// Namespaces that take new objects: not being deleted.
+fn is_active(ns: &Namespace) -> bool {
+    ns.metadata.deletion_timestamp.is_none()
+        && ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating")
+}
+
+/// A create that lost a race (someone else made it, or the namespace is going away) is done.
+fn created_or_moot<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if matches!(e.code, 403 | 404 | 409) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
