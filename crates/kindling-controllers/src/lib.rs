@@ -6,7 +6,10 @@
 //! starts them all.
 //! - [`serviceaccounts`]: a `default` ServiceAccount in every active namespace.
 //! - [`rootca`]: the `kube-root-ca.crt` ConfigMap (the cluster CA) in every active namespace.
+//! - [`nodelifecycle`]: nodes whose agent went silent turn NotReady (Unknown) and get the
+//!   unreachable/not-ready taints; their pods are marked not Ready.
 
+pub mod nodelifecycle;
 pub mod rootca;
 pub mod serviceaccounts;
 
@@ -28,6 +31,7 @@ pub const FIELD_MANAGER: &str = "kube-controller-manager";
 pub async fn run(client: kube::Client, config: Config) {
     tokio::join!(
         serviceaccounts::run(client.clone()),
+        nodelifecycle::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }

@@ -1,0 +1,180 @@
+//! The node lifecycle controller against a real API server on 127.0.0.1: a node whose lease and
+//! status stop changing turns Unknown with the unreachable taints and its pod not Ready; when
+//! the agent reports again, the taints go. A short grace period stands in for upstream's 50 s.
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kindling_controllers::nodelifecycle::{self, Settings, TAINT_UNREACHABLE};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// What the node agent posts: a fresh lease and a Ready status.
+async fn heartbeat(client: &kube::Client, node: &str) {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": node, "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": now()}});
+    leases
+        .patch(
+            node,
+            &PatchParams::apply("test-agent").force(),
+            &Patch::Apply(&lease),
+        )
+        .await
+        .unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let status = json!({"status": {"conditions": [
+        {"type": "Ready", "status": "True", "reason": "KubeletReady",
+         "message": "kubelet is posting ready status", "lastHeartbeatTime": now(),
+         "lastTransitionTime": now()}]}});
+    nodes
+        .patch_status(node, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} did not happen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn taint_keys(node: &Node) -> Vec<String> {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .map(|t| {
+            t.iter()
+                .map(|t| format!("{}:{}", t.key, t.effect))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn ready_status(node: &Node) -> String {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.status.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn silent_nodes_turn_unknown_and_tainted_and_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
+            .await
+            .unwrap();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap();
+        let client = kube::Client::try_from(config).unwrap();
+        let nodes: Api<Node> = Api::all(client.clone());
+        for name in ["alive", "silent"] {
+            let node: Node = serde_json::from_value(json!({
+                "metadata": {"name": name},
+                "spec": {"taints": [{"key": "dedicated", "value": "x", "effect": "NoSchedule"}]},
+            }))
+            .unwrap();
+            nodes.create(&PostParams::default(), &node).await.unwrap();
+            heartbeat(&client, name).await;
+        }
+        // Pods need their ServiceAccount (the serviceaccounts controller is not run here).
+        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(client.clone(), "default");
+        let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
+        accounts
+            .create(&PostParams::default(), &account)
+            .await
+            .unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {"nodeName": "silent", "automountServiceAccountToken": false,
+                     "containers": [{"name": "c", "image": "busybox"}]},
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let ready = json!({"status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True"}]}});
+        pods.patch_status("p", &PatchParams::default(), &Patch::Merge(&ready))
+            .await
+            .unwrap();
+
+        let settings = Settings {
+            period: Duration::from_millis(200),
+            grace: Duration::from_secs(2),
+        };
+        tokio::spawn(nodelifecycle::run_with(client.clone(), settings));
+        // "alive" keeps posting; "silent" does not.
+        let beating = client.clone();
+        let beat = tokio::spawn(async move {
+            loop {
+                heartbeat(&beating, "alive").await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+
+        eventually("silent turns Unknown", || async {
+            ready_status(&nodes.get("silent").await.unwrap()) == "Unknown"
+        })
+        .await;
+        let silent = nodes.get("silent").await.unwrap();
+        let cond = silent.status.as_ref().unwrap().conditions.as_ref().unwrap();
+        assert_eq!(cond[0].reason.as_deref(), Some("NodeStatusUnknown"));
+        assert_eq!(
+            cond[0].message.as_deref(),
+            Some("Kubelet stopped posting node status.")
+        );
+        eventually("unreachable taints", || async {
+            let keys = taint_keys(&nodes.get("silent").await.unwrap());
+            keys.contains(&format!("{TAINT_UNREACHABLE}:NoSchedule"))
+                && keys.contains(&format!("{TAINT_UNREACHABLE}:NoExecute"))
+        })
+        .await;
+        assert!(taint_keys(&nodes.get("silent").await.unwrap())
+            .contains(&"dedicated:NoSchedule".to_string()));
+        eventually("pod not ready", || async {
+            let p = pods.get("p").await.unwrap();
+            p.status
+                .and_then(|s| s.conditions)
+                .and_then(|c| c.into_iter().find(|c| c.type_ == "Ready"))
+                .is_some_and(|c| c.status == "False")
+        })
+        .await;
+        let alive = nodes.get("alive").await.unwrap();
+        assert_eq!(ready_status(&alive), "True");
+        assert_eq!(taint_keys(&alive), ["dedicated:NoSchedule"]);
+
+        // The agent is back.
+        heartbeat(&client, "silent").await;
+        eventually("taints removed", || async {
+            taint_keys(&nodes.get("silent").await.unwrap()) == ["dedicated:NoSchedule"]
+        })
+        .await;
+        beat.abort();
+        server.stop();
+    });
+}
