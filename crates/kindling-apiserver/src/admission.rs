@@ -28,7 +28,11 @@ pub async fn admit_create(
     obj: &mut Value,
 ) -> Result<(), ApiError> {
     match (rt.group, rt.kind, ns) {
-        ("", "Pod", Some(ns)) => admit_pod(registry, ns, obj).await,
+        ("", "Pod", Some(ns)) => {
+            admit_pod(registry, ns, obj).await?;
+            default_toleration_seconds(&mut obj["spec"]);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -75,6 +79,36 @@ async fn admit_pod(registry: &Registry, ns: &str, pod: &mut Value) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The DefaultTolerationSeconds plugin: a pod that does not say otherwise tolerates a node
+/// turning not-ready or unreachable for 300 s before the taint eviction would remove it.
+fn default_toleration_seconds(spec: &mut Value) {
+    const TAINTS: [&str; 2] = [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ];
+    for key in TAINTS {
+        let tolerated = spec["tolerations"].as_array().is_some_and(|ts| {
+            ts.iter().any(|t| {
+                let effect = t["effect"].as_str().unwrap_or("");
+                let key_matches = match t["key"].as_str().unwrap_or("") {
+                    "" => t["operator"] == "Exists",
+                    k => k == key,
+                };
+                key_matches && (effect.is_empty() || effect == "NoExecute")
+            })
+        });
+        if tolerated {
+            continue;
+        }
+        let toleration = json!({"key": key, "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": 300});
+        match spec["tolerations"].as_array_mut() {
+            Some(ts) => ts.push(toleration),
+            None => spec["tolerations"] = json!([toleration]),
+        }
+    }
 }
 
 /// The service account, retried for `default` (its controller may not have made it yet).
@@ -201,6 +235,27 @@ fn check_mirror_pod(pod: &Value) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pods_tolerate_not_ready_and_unreachable_for_300s_unless_they_say_otherwise() {
+        let mut spec = json!({"containers": [{"name": "a"}]});
+        default_toleration_seconds(&mut spec);
+        assert_eq!(
+            spec["tolerations"],
+            json!([
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            ])
+        );
+        let mut own = json!({"tolerations": [
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]});
+        default_toleration_seconds(&mut own);
+        assert_eq!(own["tolerations"].as_array().unwrap().len(), 2);
+        assert_eq!(own["tolerations"][0]["tolerationSeconds"], 5);
+        let mut everything = json!({"tolerations": [{"operator": "Exists"}]});
+        default_toleration_seconds(&mut everything);
+        assert_eq!(everything["tolerations"], json!([{"operator": "Exists"}]));
+    }
 
     #[test]
     fn every_container_gets_one_shared_volume_unless_its_path_is_taken() {

@@ -90,10 +90,9 @@ async fn monitor(
             .map(|t| t.0);
         let signals = (renewals.get(&name).copied(), heartbeat);
         let now = Instant::now();
-        let observed = seen.entry(name.clone()).or_insert(Observed {
-            signals: signals.clone(),
-            at: now,
-        });
+        let observed = seen
+            .entry(name.clone())
+            .or_insert(Observed { signals, at: now });
         if observed.signals != signals {
             observed.signals = signals;
             observed.at = now;
@@ -292,7 +291,7 @@ mod tests {
     #[test]
     fn taints_follow_readiness_and_keep_the_others() {
         let user = taint("dedicated", "NoSchedule");
-        let unknown = desired_taints(&[user.clone()], "Unknown");
+        let unknown = desired_taints(std::slice::from_ref(&user), "Unknown");
         let keys: Vec<(&str, &str)> = unknown
             .iter()
             .map(|t| (t.key.as_str(), t.effect.as_str()))
