@@ -35,6 +35,8 @@ pub struct Shared {
     pub node_cpus: u64,
     pub recorder: Recorder,
     pub pods_dir: PathBuf,
+    /// Service account tokens of projected volumes, cached until due for refresh.
+    pub tokens: Arc<super::tokens::TokenManager>,
 }
 
 /// When to sync again.
@@ -458,7 +460,10 @@ impl Worker {
             }
         }
         let downward = self.downward(rt);
-        let sources = ApiSources(self.shared.client.clone());
+        let sources = ApiSources {
+            client: self.shared.client.clone(),
+            tokens: self.shared.tokens.clone(),
+        };
         let v = volumes::prepare(&sources, pod, &downward, &self.shared.pods_dir).await?;
         self.volumes = Some((v, Instant::now()));
         Ok(())
@@ -662,7 +667,10 @@ impl Worker {
             }
         };
         let downward = self.downward(rt);
-        let sources = ApiSources(shared.client.clone());
+        let sources = ApiSources {
+            client: shared.client.clone(),
+            tokens: shared.tokens.clone(),
+        };
         let env = match env::resolve(&sources, pod, c, &downward).await {
             Ok(env) => env,
             Err(env::ConfigError(message)) => {
@@ -1040,6 +1048,7 @@ pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
         }
     }
     volumes::cleanup(&shared.pods_dir, uid);
+    shared.tokens.forget_pod(uid);
     if let Some(parent) = cgroup_parent {
         cgroup::remove(&parent);
     }
