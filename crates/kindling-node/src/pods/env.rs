@@ -5,6 +5,7 @@
 //! `CreateContainerConfigError` with upstream's message.
 
 use super::spec::{self, expand};
+use super::tokens::{TokenManager, TokenSource};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use kube::api::{Api, ListParams};
 use std::collections::BTreeMap;
@@ -52,14 +53,26 @@ pub trait Sources {
         ns: &str,
         name: &str,
     ) -> impl std::future::Future<Output = Result<Option<String>, String>> + Send;
+    /// A token for a projected `serviceAccountToken` source.
+    fn service_account_token(
+        &self,
+        source: &TokenSource,
+    ) -> impl std::future::Future<Output = Result<String, String>> + Send;
 }
 
-/// The API server as the source.
-pub struct ApiSources(pub kube::Client);
+/// The API server as the source (tokens through the node's token cache).
+pub struct ApiSources {
+    pub client: kube::Client,
+    pub tokens: std::sync::Arc<TokenManager>,
+}
 
 impl Sources for ApiSources {
+    async fn service_account_token(&self, source: &TokenSource) -> Result<String, String> {
+        self.tokens.token(&self.client, source).await
+    }
+
     async fn config_map(&self, ns: &str, name: &str) -> Result<Option<Data>, String> {
-        let api: Api<ConfigMap> = Api::namespaced(self.0.clone(), ns);
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
         match api.get_opt(name).await {
             Ok(Some(cm)) => {
                 let mut data: Data = cm
@@ -79,7 +92,7 @@ impl Sources for ApiSources {
     }
 
     async fn secret(&self, ns: &str, name: &str) -> Result<Option<Data>, String> {
-        let api: Api<Secret> = Api::namespaced(self.0.clone(), ns);
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
         match api.get_opt(name).await {
             Ok(Some(s)) => {
                 let mut data: Data = s
@@ -99,7 +112,7 @@ impl Sources for ApiSources {
     }
 
     async fn services(&self, ns: &str) -> Result<Vec<Service>, String> {
-        let api: Api<Service> = Api::namespaced(self.0.clone(), ns);
+        let api: Api<Service> = Api::namespaced(self.client.clone(), ns);
         api.list(&ListParams::default())
             .await
             .map(|l| l.items)
@@ -108,7 +121,7 @@ impl Sources for ApiSources {
 
     async fn claim_path(&self, ns: &str, name: &str) -> Result<Option<String>, String> {
         use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.0.clone(), ns);
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), ns);
         let claim = claims
             .get_opt(name)
             .await
@@ -121,7 +134,7 @@ impl Sources for ApiSources {
         else {
             return Ok(None);
         };
-        let volumes: Api<PersistentVolume> = Api::all(self.0.clone());
+        let volumes: Api<PersistentVolume> = Api::all(self.client.clone());
         let pv = volumes
             .get_opt(&volume)
             .await
@@ -434,6 +447,9 @@ mod tests {
         }
         async fn claim_path(&self, _ns: &str, _name: &str) -> Result<Option<String>, String> {
             Ok(Some("/data/pv1".into()))
+        }
+        async fn service_account_token(&self, source: &TokenSource) -> Result<String, String> {
+            Ok(format!("token-of-{}", source.service_account))
         }
         async fn services(&self, ns: &str) -> Result<Vec<Service>, String> {
             if ns != "default" {

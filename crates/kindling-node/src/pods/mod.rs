@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod probes;
 pub mod spec;
 pub mod status;
+pub mod tokens;
 pub mod volumes;
 pub mod worker;
 
@@ -197,6 +198,7 @@ pub async fn run(client: kube::Client, node: String, node_ip: IpAddr) {
         node_cpus: crate::sysinfo::cpus(),
         recorder: events::Recorder::new(client.clone(), node.clone()),
         pods_dir: PathBuf::from(volumes::PODS_DIR),
+        tokens: Arc::new(tokens::TokenManager::default()),
     });
     let manager = Arc::new(Manager {
         shared,

@@ -1,13 +1,16 @@
 //! Pod volumes on the node, under `/var/lib/kindling/pods/<uid>/volumes/<plugin>/<name>` as
 //! the kubelet lays them out: emptyDir (a tmpfs for `medium: Memory`), hostPath (with its
-//! type checks), configMap, secret, downwardAPI and projected volumes written as files (items,
-//! modes; rewritten when the source changes), persistentVolumeClaims bound to hostPath or local
-//! volumes. Plus the kubelet-managed `/etc/hosts` of each pod.
+//! type checks), configMap, secret, downwardAPI and projected volumes (service account tokens
+//! included) written as files (items, modes; rewritten when the source changes),
+//! persistentVolumeClaims bound to hostPath or local volumes. Plus the kubelet-managed `/etc/hosts` of each pod.
 
 use super::env::{self, Data, Downward, Sources};
 use super::spec::{self, expand};
+use super::tokens::TokenSource;
 use k8s_cri::v1 as cri;
-use k8s_openapi::api::core::v1::{Container, DownwardAPIVolumeFile, KeyToPath, Pod};
+use k8s_openapi::api::core::v1::{
+    Container, DownwardAPIVolumeFile, KeyToPath, Pod, ServiceAccountTokenProjection,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -372,8 +375,16 @@ pub async fn prepare(
                         .map_err(fail)?,
                     );
                 }
-                // serviceAccountToken sources need the TokenRequest API, which is not served
-                // yet: the file is left out.
+                if let Some(t) = &source.service_account_token {
+                    if !safe_relative(&t.path) {
+                        return Err(fail(format!("invalid token path {:?}", t.path)));
+                    }
+                    let token = sources
+                        .service_account_token(&token_source(pod, t))
+                        .await
+                        .map_err(fail)?;
+                    files.insert(t.path.clone(), (token.into_bytes(), mode));
+                }
             }
             sync_files(&d, &files).map_err(fail)?;
             Volume {
@@ -402,6 +413,23 @@ pub async fn prepare(
         out.insert(v.name.clone(), volume);
     }
     Ok(out)
+}
+
+/// The TokenRequest a projected `serviceAccountToken` source stands for: the pod's service
+/// account, bound to the pod.
+fn token_source(pod: &Pod, t: &ServiceAccountTokenProjection) -> TokenSource {
+    TokenSource {
+        namespace: spec::namespace(pod).to_string(),
+        service_account: spec::spec(pod)
+            .service_account_name
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into()),
+        pod_name: spec::name(pod).to_string(),
+        pod_uid: spec::uid(pod).to_string(),
+        audience: t.audience.clone().filter(|a| !a.is_empty()),
+        expiration_seconds: t.expiration_seconds.unwrap_or(3600),
+    }
 }
 
 /// The kubelet-managed `/etc/hosts` of a pod: localhost entries, the pod's own IP and

@@ -35,6 +35,8 @@ pub struct Shared {
     pub node_cpus: u64,
     pub recorder: Recorder,
     pub pods_dir: PathBuf,
+    /// Service account tokens of projected volumes, cached until due for refresh.
+    pub tokens: Arc<super::tokens::TokenManager>,
 }
 
 /// When to sync again.
@@ -461,7 +463,10 @@ impl Worker {
             }
         }
         let downward = self.downward(rt);
-        let sources = ApiSources(self.shared.client.clone());
+        let sources = ApiSources {
+            client: self.shared.client.clone(),
+            tokens: self.shared.tokens.clone(),
+        };
         let v = volumes::prepare(&sources, pod, &downward, &self.shared.pods_dir).await?;
         self.volumes = Some((v, Instant::now()));
         Ok(())
@@ -665,7 +670,10 @@ impl Worker {
             }
         };
         let downward = self.downward(rt);
-        let sources = ApiSources(shared.client.clone());
+        let sources = ApiSources {
+            client: shared.client.clone(),
+            tokens: shared.tokens.clone(),
+        };
         let env = match env::resolve(&sources, pod, c, &downward).await {
             Ok(env) => env,
             Err(env::ConfigError(message)) => {
@@ -1145,6 +1153,7 @@ pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
         }
     }
     volumes::cleanup(&shared.pods_dir, uid);
+    shared.tokens.forget_pod(uid);
     if let Some(parent) = cgroup_parent {
         cgroup::remove(&parent);
     }
