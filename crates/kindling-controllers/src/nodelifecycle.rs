@@ -102,7 +102,8 @@ async fn monitor(
             .map(|c| c.status.clone())
             .unwrap_or_else(|| "Unknown".into());
         if silent && (conditions.is_empty() || conditions.iter().any(|c| c.status != "Unknown")) {
-            mark_unknown(client, &name, &conditions).await?;
+            let uid = node.metadata.uid.clone().unwrap_or_default();
+            mark_unknown(client, &name, &uid, &conditions).await?;
             mark_pods_not_ready(client, &name).await?;
             ready = "Unknown".into();
         }
@@ -130,6 +131,7 @@ fn now_rfc3339() -> String {
 async fn mark_unknown(
     client: &kube::Client,
     node: &str,
+    uid: &str,
     conditions: &[NodeCondition],
 ) -> Result<(), kube::Error> {
     let now = now_rfc3339();
@@ -162,7 +164,7 @@ async fn mark_unknown(
         )
         .await?;
     tracing::info!("node {node}: no status for the grace period, now NotReady (Unknown)");
-    record_node_event(client, node).await;
+    record_node_event(client, node, uid).await;
     Ok(())
 }
 
@@ -203,13 +205,14 @@ async fn mark_pods_not_ready(client: &kube::Client, node: &str) -> Result<(), ku
     Ok(())
 }
 
-/// `Node <name> status is now: NodeNotReady`, as `kubectl describe node` shows it.
-async fn record_node_event(client: &kube::Client, node: &str) {
+/// `Node <name> status is now: NodeNotReady`, as `kubectl describe node` shows it (it finds
+/// events of a node by its uid; cluster-scoped objects' events live in `default`).
+async fn record_node_event(client: &kube::Client, node: &str, uid: &str) {
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
     let now = now_rfc3339();
     let event = json!({
         "metadata": {"generateName": format!("{node}.")},
-        "involvedObject": {"kind": "Node", "name": node, "uid": node, "apiVersion": "v1"},
+        "involvedObject": {"kind": "Node", "name": node, "uid": uid, "apiVersion": "v1"},
         "reason": "NodeNotReady", "message": format!("Node {node} status is now: NodeNotReady"),
         "type": "Normal", "source": {"component": "node-controller"},
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,

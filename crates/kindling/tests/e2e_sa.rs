@@ -8,9 +8,9 @@
 
 mod common;
 use base64::Engine;
-use common::{docker_available, runtime, text, unique};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use common::{docker_available, runtime, text, unique, Env};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// The node image of this test file, built from this very binary.
@@ -19,81 +19,14 @@ const NODE_IMAGE: &str = "kindling/node:e2e-sa";
 const BUSYBOX: &str = "kindling-e2e/busybox:sa";
 const MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-/// A cluster (deleted on drop, also when an assertion fails) and its kubeconfig.
-struct Cluster {
-    home: tempfile::TempDir,
-    name: String,
-    created: bool,
-}
-
-impl Cluster {
-    fn kubeconfig(&self) -> PathBuf {
-        self.home.path().join(".kube").join("config")
-    }
-
-    fn kindling(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        run(
-            Command::new(env!("CARGO_BIN_EXE_kindling"))
-                .args(args)
-                .env("HOME", self.home.path())
-                .env("KUBECONFIG", self.kubeconfig())
-                .env_remove("KIND_CLUSTER_NAME"),
-            stdin,
-        )
-    }
-
-    fn kubectl_with(&self, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-        run(
-            Command::new("kubectl")
-                .args(args)
-                .env("HOME", self.home.path())
-                .env("KUBECONFIG", kubeconfig),
-            stdin,
-        )
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with(&self.kubeconfig(), args, None)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if self.created {
-            let _ = self.kindling(&["delete", "cluster", "--name", &self.name], None);
-        }
-    }
-}
-
-fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
+/// kubectl with another kubeconfig than the environment's (a token as the only credential).
+fn kubectl_as(env: &Env, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .args(args)
+        .env("HOME", env.home.path())
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .unwrap()
 }
 
 fn claims(token: &str) -> serde_json::Value {
@@ -109,34 +42,15 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
     if !docker_available() {
         return;
     }
-    let rt = runtime();
-    rt.block_on(kindling_image::ensure_node_image(
-        &kindling_image::NodeImageOptions {
-            image: NODE_IMAGE.to_string(),
-            kindling_binary: PathBuf::from(env!("CARGO_BIN_EXE_kindling")),
-            ..Default::default()
-        },
-    ))
-    .expect("building the node image");
-    rt.block_on(kindling_image::build_test_image(BUSYBOX))
+    common::ensure_node_image(NODE_IMAGE);
+    runtime()
+        .block_on(kindling_image::build_test_image(BUSYBOX))
         .expect("building the busybox image");
-
-    let mut cluster = Cluster {
-        home: tempfile::tempdir().unwrap(),
-        name: unique("sa"),
-        created: false,
-    };
-    let name = cluster.name.clone();
-    cluster.created = true;
+    let mut cluster = Env::new();
+    let name = unique("sa");
     let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
-    let out = cluster.kindling(
-        &[
-            "create", "cluster", "--name", &name, "--image", NODE_IMAGE, "--config", "-",
-        ],
-        Some(config),
-    );
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let load = cluster.kindling(&["load", "docker-image", BUSYBOX, "--name", &name], None);
+    cluster.create_with(&name, Some(NODE_IMAGE), Some(config));
+    let load = cluster.kindling(&["load", "docker-image", BUSYBOX, "--name", &name]);
     assert!(load.status.success(), "{}", text(&load.stderr));
     let worker = format!("{name}-worker");
 
@@ -147,9 +61,8 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
     let pod = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: reader\nspec:\n  nodeName: {worker}\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: {BUSYBOX}\n    imagePullPolicy: IfNotPresent\n    command: [\"sh\", \"-c\", {script:?}]\n"
     );
-    let out = cluster.kubectl_with(&cluster.kubeconfig(), &["apply", "-f", "-"], Some(&pod));
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let volume = cluster.ok(&[
+    cluster.apply(&pod);
+    let volume = cluster.ok_kubectl(&[
         "get",
         "pod",
         "reader",
@@ -160,7 +73,7 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
 
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let phase = cluster.ok(&["get", "pod", "reader", "-o", "jsonpath={.status.phase}"]);
+        let phase = cluster.ok_kubectl(&["get", "pod", "reader", "-o", "jsonpath={.status.phase}"]);
         if phase == "Succeeded" {
             break;
         }
@@ -170,7 +83,7 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let logs = cluster.ok(&["logs", "reader"]);
+    let logs = cluster.ok_kubectl(&["logs", "reader"]);
     eprintln!("{logs}");
     let lines: Vec<&str> = logs.lines().collect();
     assert_eq!(lines[..3], ["ca.crt", "namespace", "token"], "{logs}");
@@ -180,7 +93,7 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
 
     // The token is bound to the pod on its node, and extended (warnafter) as upstream does.
     let c = claims(&token);
-    let pod_uid = cluster.ok(&["get", "pod", "reader", "-o", "jsonpath={.metadata.uid}"]);
+    let pod_uid = cluster.ok_kubectl(&["get", "pod", "reader", "-o", "jsonpath={.metadata.uid}"]);
     assert_eq!(c["sub"], "system:serviceaccount:default:default");
     assert_eq!(c["kubernetes.io"]["pod"]["uid"], pod_uid.as_str());
     assert_eq!(c["kubernetes.io"]["node"]["name"], worker.as_str());
@@ -191,14 +104,14 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
     );
 
     // From the host, the token is kubectl's only credential.
-    let server = cluster.ok(&[
+    let server = cluster.ok_kubectl(&[
         "config",
         "view",
         "--minify",
         "-o",
         "jsonpath={.clusters[0].cluster.server}",
     ]);
-    let ca = cluster.ok(&[
+    let ca = cluster.ok_kubectl(&[
         "config",
         "view",
         "--minify",
@@ -212,7 +125,7 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
         format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: pod\n  user:\n    token: {token}\ncontexts:\n- name: pod\n  context: {{cluster: c, user: pod, namespace: default}}\ncurrent-context: pod\n"),
     )
     .unwrap();
-    let whoami = cluster.kubectl_with(&token_config, &["auth", "whoami", "-o", "json"], None);
+    let whoami = kubectl_as(&cluster, &token_config, &["auth", "whoami", "-o", "json"]);
     assert!(whoami.status.success(), "{}", text(&whoami.stderr));
     let review: serde_json::Value = serde_json::from_slice(&whoami.stdout).unwrap();
     let user = &review["status"]["userInfo"];
@@ -221,7 +134,7 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
         user["extra"]["authentication.kubernetes.io/pod-name"],
         serde_json::json!(["reader"])
     );
-    let pods = cluster.kubectl_with(&token_config, &["get", "pods"], None);
+    let pods = kubectl_as(&cluster, &token_config, &["get", "pods"]);
     assert!(pods.status.success(), "{}", text(&pods.stderr));
     assert!(
         text(&pods.stdout).contains("reader"),
@@ -230,8 +143,8 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
     );
 
     // The pod goes; its token stops working.
-    cluster.ok(&["delete", "pod", "reader", "--wait=true"]);
-    let denied = cluster.kubectl_with(&token_config, &["get", "pods"], None);
+    cluster.ok_kubectl(&["delete", "pod", "reader", "--wait=true"]);
+    let denied = kubectl_as(&cluster, &token_config, &["get", "pods"]);
     assert!(!denied.status.success());
     assert!(
         text(&denied.stderr).contains("You must be logged in to the server"),
