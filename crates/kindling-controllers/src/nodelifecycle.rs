@@ -211,14 +211,17 @@ async fn record_node_event(client: &kube::Client, node: &str, uid: &str) {
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
     let now = now_rfc3339();
     let event = json!({
-        "metadata": {"generateName": format!("{node}.")},
+        // Named as upstream's recorder names events: the object's name and the time in hex.
+        "metadata": {"name": format!("{node}.{:x}", Timestamp::now().as_nanosecond())},
         "involvedObject": {"kind": "Node", "name": node, "uid": uid, "apiVersion": "v1"},
         "reason": "NodeNotReady", "message": format!("Node {node} status is now: NodeNotReady"),
         "type": "Normal", "source": {"component": "node-controller"},
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
     });
     if let Ok(event) = serde_json::from_value(event) {
-        let _ = events.create(&PostParams::default(), &event).await;
+        if let Err(e) = events.create(&PostParams::default(), &event).await {
+            tracing::warn!("recording NodeNotReady for {node}: {e}");
+        }
     }
 }
 

@@ -148,6 +148,21 @@ fn silent_nodes_turn_unknown_and_tainted_and_recover() {
             cond[0].message.as_deref(),
             Some("Kubelet stopped posting node status.")
         );
+        // What `kubectl describe node` looks for.
+        let events: Api<k8s_openapi::api::core::v1::Event> = Api::all(client.clone());
+        let uid = silent.metadata.uid.clone().unwrap();
+        let selector =
+            format!("involvedObject.kind=Node,involvedObject.name=silent,involvedObject.uid={uid}");
+        eventually("a NodeNotReady event", || async {
+            events
+                .list(&kube::api::ListParams::default().fields(&selector))
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("NodeNotReady"))
+        })
+        .await;
         eventually("unreachable taints", || async {
             let keys = taint_keys(&nodes.get("silent").await.unwrap());
             keys.contains(&format!("{TAINT_UNREACHABLE}:NoSchedule"))
