@@ -8,10 +8,13 @@
 //! - [`rootca`]: the `kube-root-ca.crt` ConfigMap (the cluster CA) in every active namespace.
 //! - [`nodelifecycle`]: nodes whose agent went silent turn NotReady (Unknown) and get the
 //!   unreachable/not-ready taints; their pods are marked not Ready.
+//! - [`tainteviction`]: pods on nodes with NoExecute taints they do not tolerate (or tolerate
+//!   for a while) are deleted.
 
 pub mod nodelifecycle;
 pub mod rootca;
 pub mod serviceaccounts;
+pub mod tainteviction;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::Action;
@@ -32,6 +35,7 @@ pub async fn run(client: kube::Client, config: Config) {
     tokio::join!(
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
+        tainteviction::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }

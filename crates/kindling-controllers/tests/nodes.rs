@@ -1,6 +1,7 @@
-//! The node lifecycle controller against a real API server on 127.0.0.1: a node whose lease and
-//! status stop changing turns Unknown with the unreachable taints and its pod not Ready; when
-//! the agent reports again, the taints go. A short grace period stands in for upstream's 50 s.
+//! The node controllers against a real API server on 127.0.0.1. Node lifecycle: a node whose
+//! lease and status stop changing turns Unknown with the unreachable taints and its pod not
+//! Ready; when the agent reports again, the taints go (a short grace period stands in for
+//! upstream's 50 s). Taint eviction: pods leave NoExecute-tainted nodes unless they tolerate it.
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -73,8 +74,13 @@ fn ready_status(node: &Node) -> String {
         .unwrap_or_default()
 }
 
-#[test]
-fn silent_nodes_turn_unknown_and_tainted_and_recover() {
+/// Runs `body` with a client of a fresh API server (admin), with the `default` ServiceAccount
+/// pods need (the serviceaccounts controller is not run here).
+fn with_server<F, Fut>(body: F)
+where
+    F: FnOnce(kube::Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -91,6 +97,31 @@ fn silent_nodes_turn_unknown_and_tainted_and_recover() {
             .await
             .unwrap();
         let client = kube::Client::try_from(config).unwrap();
+        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(client.clone(), "default");
+        let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
+        accounts
+            .create(&PostParams::default(), &account)
+            .await
+            .unwrap();
+        body(client).await;
+        server.stop();
+    });
+}
+
+fn pod_on(node: &str, name: &str, tolerations: serde_json::Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"nodeName": node, "automountServiceAccountToken": false,
+                 "tolerations": tolerations,
+                 "containers": [{"name": "c", "image": "busybox"}]},
+    }))
+    .unwrap()
+}
+
+#[test]
+fn silent_nodes_turn_unknown_and_tainted_and_recover() {
+    with_server(|client| async move {
         let nodes: Api<Node> = Api::all(client.clone());
         for name in ["alive", "silent"] {
             let node: Node = serde_json::from_value(json!({
@@ -101,21 +132,8 @@ fn silent_nodes_turn_unknown_and_tainted_and_recover() {
             nodes.create(&PostParams::default(), &node).await.unwrap();
             heartbeat(&client, name).await;
         }
-        // Pods need their ServiceAccount (the serviceaccounts controller is not run here).
-        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-            Api::namespaced(client.clone(), "default");
-        let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
-        accounts
-            .create(&PostParams::default(), &account)
-            .await
-            .unwrap();
         let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {"name": "p"},
-            "spec": {"nodeName": "silent", "automountServiceAccountToken": false,
-                     "containers": [{"name": "c", "image": "busybox"}]},
-        }))
-        .unwrap();
+        let pod = pod_on("silent", "p", json!([]));
         pods.create(&PostParams::default(), &pod).await.unwrap();
         let ready = json!({"status": {"phase": "Running", "conditions": [
             {"type": "Ready", "status": "True"}]}});
@@ -190,6 +208,59 @@ fn silent_nodes_turn_unknown_and_tainted_and_recover() {
         })
         .await;
         beat.abort();
-        server.stop();
+    });
+}
+
+#[test]
+fn pods_leave_no_execute_tainted_nodes_unless_tolerated() {
+    with_server(|client| async move {
+        let nodes: Api<Node> = Api::all(client.clone());
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "tainted"},
+            "spec": {"taints": [{"key": "maintenance", "effect": "NoExecute",
+                                 "timeAdded": jiff::Timestamp::now().to_string()}]},
+        }))
+        .unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let tolerate = |seconds: Option<i64>| {
+            json!([{"key": "maintenance", "operator": "Exists", "effect": "NoExecute",
+                    "tolerationSeconds": seconds}])
+        };
+        for (name, tolerations) in [
+            ("untolerated", json!([])),
+            ("for-two-seconds", tolerate(Some(2))),
+            ("forever", tolerate(None)),
+        ] {
+            let pod = pod_on("tainted", name, tolerations);
+            pods.create(&PostParams::default(), &pod).await.unwrap();
+        }
+        let started = Instant::now();
+        tokio::spawn(kindling_controllers::tainteviction::run(client.clone()));
+        let deleting = |name: &'static str| {
+            let pods = pods.clone();
+            async move {
+                // Bound to a node, the pod is deleted gracefully: it gets a deletionTimestamp
+                // (the node's agent would finish it).
+                pods.get(name)
+                    .await
+                    .map_or(true, |p| p.metadata.deletion_timestamp.is_some())
+            }
+        };
+        eventually("untolerated evicted", || deleting("untolerated")).await;
+        assert!(!deleting("for-two-seconds").await);
+        eventually("for-two-seconds evicted", || deleting("for-two-seconds")).await;
+        assert!(started.elapsed() >= Duration::from_millis(1500));
+        let evicted = pods.get("for-two-seconds").await.unwrap();
+        let disruption = evicted
+            .status
+            .and_then(|s| s.conditions)
+            .and_then(|c| c.into_iter().find(|c| c.type_ == "DisruptionTarget"));
+        assert_eq!(
+            disruption.and_then(|c| c.reason).as_deref(),
+            Some("DeletionByTaintManager")
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!deleting("forever").await);
     });
 }
