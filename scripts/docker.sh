@@ -16,7 +16,15 @@ if ! command -v dockerd >/dev/null; then
 fi
 if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
   echo "docker: starting dockerd (log: /var/log/kindling-dockerd.log)"
-  $sudo_cmd sh -c 'nohup dockerd >/var/log/kindling-dockerd.log 2>&1 &'
+  # A dockerd killed earlier leaves pid files behind that make the next one wait for a
+  # containerd that is gone ("timeout waiting for containerd to start").
+  for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      $sudo_cmd rm -f "$pidfile"
+    fi
+  done
+  # setsid: its own session, so that the end of the shell that started it does not take it along
+  $sudo_cmd sh -c 'setsid nohup dockerd >/var/log/kindling-dockerd.log 2>&1 &'
   for _ in $(seq 100); do
     docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
     sleep 0.2
