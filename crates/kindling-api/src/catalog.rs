@@ -26,6 +26,10 @@ pub enum Subresource {
     Approval,
     /// `pods/log`: the container's output, read from the node's agent.
     Log,
+    /// `pods/exec`, `pods/attach`, `pods/portforward`: streams upgraded through to the node.
+    Exec,
+    Attach,
+    PortForward,
 }
 
 impl Subresource {
@@ -38,6 +42,9 @@ impl Subresource {
             Subresource::Finalize => "finalize",
             Subresource::Approval => "approval",
             Subresource::Log => "log",
+            Subresource::Exec => "exec",
+            Subresource::Attach => "attach",
+            Subresource::PortForward => "portforward",
         }
     }
 }
@@ -205,7 +212,15 @@ pub static CATALOG: &[ResourceType] = &[
         "pod",
         ["po"],
         ["all"],
-        [Status, Binding, EphemeralContainers, Log],
+        [
+            Status,
+            Binding,
+            EphemeralContainers,
+            Log,
+            Exec,
+            Attach,
+            PortForward
+        ],
         &strategy::POD
     ),
     resource!(

@@ -81,6 +81,9 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
                 "scale" => ("Scale", &["get", "patch", "update"]),
                 "binding" => ("Binding", &["create"]),
                 "log" => ("Pod", &["get"]),
+                "exec" => ("PodExecOptions", &["create", "get"]),
+                "attach" => ("PodAttachOptions", &["create", "get"]),
+                "portforward" => ("PodPortForwardOptions", &["create", "get"]),
                 "finalize" => (r.kind, &["update"]),
                 _ => (r.kind, &["get", "patch", "update"]),
             };

@@ -15,6 +15,7 @@ pub mod ipam;
 pub mod logserver;
 pub mod network;
 pub mod pods;
+pub mod streaming;
 pub mod sysinfo;
 
 use anyhow::{Context, Result};

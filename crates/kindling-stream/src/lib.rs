@@ -10,3 +10,6 @@
 pub mod spdy;
 pub mod translate;
 pub mod upgrade;
+
+/// The WebSocket implementation the bridges use, for callers that wrap an upgraded connection.
+pub use tokio_tungstenite;

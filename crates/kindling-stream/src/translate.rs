@@ -34,6 +34,21 @@ pub struct Streams {
 }
 
 impl Streams {
+    /// From a request's query (`stdin=true&stdout=1…`, as kubectl sends them).
+    pub fn from_query(pairs: &[(String, String)]) -> Streams {
+        let flag = |key: &str| {
+            pairs
+                .iter()
+                .any(|(k, v)| k == key && matches!(v.as_str(), "1" | "true" | "True"))
+        };
+        Streams {
+            stdin: flag("stdin"),
+            stdout: flag("stdout"),
+            stderr: flag("stderr"),
+            tty: flag("tty"),
+        }
+    }
+
     /// The SPDY streams to open, in client-go's order: error first, then the data streams.
     fn spdy_streams(&self) -> Vec<(u8, &'static str)> {
         let mut out = vec![(ERROR, "error")];
@@ -130,6 +145,7 @@ where
         )?;
     }
     wr.write_all(&out).await?;
+    wr.flush().await?;
     out.clear();
     let id_of = |channel: u8| ids.iter().find(|(c, _)| *c == channel).map(|(_, id)| *id);
     let channel_of = |id: u32| ids.iter().find(|(_, i)| *i == id).map(|(c, _)| *c);
@@ -161,6 +177,7 @@ where
                 if let Some(frame) = frame {
                     codec.encode(&frame, &mut out)?;
                     wr.write_all(&out).await?;
+                    wr.flush().await?;
                     out.clear();
                 }
             }
@@ -190,6 +207,7 @@ where
                         Frame::Ping { id } if id % 2 == 0 => {
                             codec.encode(&Frame::Ping { id }, &mut out)?;
                             wr.write_all(&out).await?;
+                    wr.flush().await?;
                             out.clear();
                         }
                         Frame::GoAway { .. } => open.clear(),
@@ -225,7 +243,10 @@ where
     loop {
         tokio::select! {
             msg = ws.next() => match msg {
-                Some(Ok(Message::Binary(b))) => wr.write_all(&b).await?,
+                Some(Ok(Message::Binary(b))) => {
+                    wr.write_all(&b).await?;
+                    wr.flush().await?;
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
                 Some(Ok(_)) => {}
             },

@@ -20,6 +20,30 @@ pub const V5_CHANNEL: &str = "v5.channel.k8s.io";
 pub const PORT_FORWARD: &str = "portforward.k8s.io";
 pub const SPDY_TUNNEL_PREFIX: &str = "SPDY/3.1+";
 
+/// A query string's pairs, decoded (`+` is a space), repeated keys kept in order.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The headers of an upgrade request that the next hop needs (everything else, e.g. the
+/// client's Authorization, stays behind).
+pub fn upgrade_headers(from: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in from {
+        let n = name.as_str();
+        if n == "connection"
+            || n == "upgrade"
+            || n.starts_with("sec-websocket-")
+            || n.eq_ignore_ascii_case(PROTOCOL_VERSION)
+        {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
 /// What an upgrade request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wanted {
@@ -85,6 +109,23 @@ pub fn websocket_accept<B: Default>(headers: &HeaderMap, protocol: &str) -> Opti
         HeaderValue::from_str(protocol).ok()?,
     );
     Some(resp)
+}
+
+/// An upgrade request for `path` on `host` carrying `headers` (see [`upgrade_headers`]).
+pub fn forwarded_request(
+    method: &Method,
+    path: &str,
+    host: &str,
+    headers: HeaderMap,
+) -> Request<Empty<Bytes>> {
+    let mut req = Request::new(Empty::new());
+    *req.method_mut() = method.clone();
+    *req.uri_mut() = path.parse().unwrap_or_default();
+    *req.headers_mut() = headers;
+    if let Ok(v) = HeaderValue::from_str(host) {
+        req.headers_mut().insert(header::HOST, v);
+    }
+    req
 }
 
 /// The headers of a SPDY upgrade request offering `protocols`.
