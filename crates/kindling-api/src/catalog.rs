@@ -28,6 +28,10 @@ pub enum Subresource {
     Log,
     /// `serviceaccounts/token`: a TokenRequest, answered with a signed token (create-only).
     Token,
+    /// `pods/exec`, `pods/attach`, `pods/portforward`: streams upgraded through to the node.
+    Exec,
+    Attach,
+    PortForward,
 }
 
 impl Subresource {
@@ -41,6 +45,9 @@ impl Subresource {
             Subresource::Approval => "approval",
             Subresource::Log => "log",
             Subresource::Token => "token",
+            Subresource::Exec => "exec",
+            Subresource::Attach => "attach",
+            Subresource::PortForward => "portforward",
         }
     }
 
@@ -50,6 +57,9 @@ impl Subresource {
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Token => ("authentication.k8s.io", "v1", "TokenRequest"),
+            Subresource::Exec => ("", "v1", "PodExecOptions"),
+            Subresource::Attach => ("", "v1", "PodAttachOptions"),
+            Subresource::PortForward => ("", "v1", "PodPortForwardOptions"),
             _ => (rt.group, rt.version, rt.kind),
         }
     }
@@ -59,6 +69,7 @@ impl Subresource {
         match self {
             Subresource::Binding | Subresource::Token => &["create"],
             Subresource::Log => &["get"],
+            Subresource::Exec | Subresource::Attach | Subresource::PortForward => &["create", "get"],
             Subresource::Finalize | Subresource::Approval => &["update"],
             Subresource::EphemeralContainers => &["get", "patch"],
             Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
@@ -229,7 +240,15 @@ pub static CATALOG: &[ResourceType] = &[
         "pod",
         ["po"],
         ["all"],
-        [Status, Binding, EphemeralContainers, Log],
+        [
+            Status,
+            Binding,
+            EphemeralContainers,
+            Log,
+            Exec,
+            Attach,
+            PortForward
+        ],
         &strategy::POD
     ),
     resource!(

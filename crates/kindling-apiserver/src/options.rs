@@ -17,16 +17,20 @@ pub enum FieldValidation {
 #[derive(Clone, Debug, Default)]
 pub struct Query {
     pub params: HashMap<String, String>,
+    /// Every pair in order, repeated keys included (exec's `command`).
+    pub pairs: Vec<(String, String)>,
 }
 
 impl Query {
     pub fn parse(raw: Option<&str>) -> Query {
         let mut params = HashMap::new();
+        let mut pairs = Vec::new();
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             params.insert(decode(k), decode(v));
+            pairs.push((decode(k), decode(v)));
         }
-        Query { params }
+        Query { params, pairs }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -16,6 +16,7 @@ pub mod ipam;
 pub mod logserver;
 pub mod network;
 pub mod pods;
+pub mod streaming;
 pub mod sysinfo;
 pub mod unit;
 

@@ -1,5 +1,6 @@
-//! The agent's log endpoint (the kubelet's `/containerLogs/{ns}/{pod}/{container}`), which the
-//! API server calls for `kubectl logs`. Clients must present a certificate from the cluster CA;
+//! The agent's :10250 server, as the kubelet's: `/containerLogs/{ns}/{pod}/{container}` for
+//! `kubectl logs` (here) and the streaming endpoints for exec/attach/port-forward
+//! ([`crate::streaming`]), which the API server calls. Clients must present a certificate from the cluster CA;
 //! the serving certificate is the node's own (the API server does not verify it, as upstream's
 //! default without `--kubelet-certificate-authority`).
 //!
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 pub const PORT: u16 = 10250;
 
-/// Serves logs on 0.0.0.0:10250 until the process ends.
+/// Serves logs and streams on 0.0.0.0:10250 until the process ends.
 pub async fn serve(ca_pem: String, node_ip: std::net::IpAddr) -> Result<()> {
     let dir = tempfile_dir()?;
     let local_ca = kindling_apiserver::pki::Ca::load_or_create(&dir)?;
@@ -25,11 +26,13 @@ pub async fn serve(ca_pem: String, node_ip: std::net::IpAddr) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
         .await
         .context("binding :10250")?;
+    let cri = crate::pods::cri::Cri::containerd()?;
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
         let acceptor = acceptor.clone();
+        let cri = cri.clone();
         tokio::spawn(async move {
             let Ok(Ok(tls)) =
                 tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
@@ -41,17 +44,21 @@ pub async fn serve(ca_pem: String, node_ip: std::net::IpAddr) -> Result<()> {
                 .1
                 .peer_certificates()
                 .is_some_and(|c| !c.is_empty());
-            let service =
-                hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| async move {
-                    Ok::<_, std::convert::Infallible>(if authenticated {
-                        handle(req).await
-                    } else {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let cri = cri.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(if !authenticated {
                         text(StatusCode::UNAUTHORIZED, "Unauthorized")
+                    } else if crate::streaming::handles(req.uri().path()) {
+                        crate::streaming::serve(&cri, req).await
+                    } else {
+                        handle(req).await
                     })
-                });
+                }
+            });
             let _ =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
                     .await;
         });
     }

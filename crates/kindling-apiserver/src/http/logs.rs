@@ -17,44 +17,65 @@ use std::sync::Arc;
 
 pub const AGENT_PORT: u16 = 10250;
 
-pub async fn serve(
-    server: &Arc<Server>,
-    ns: &str,
-    name: &str,
-    call: Call,
-) -> Result<Response<Body>, ApiError> {
-    validate_options(&call.query, name)?;
-    let pods = find("", "v1", "pods").expect("catalog has pods");
-    let pod = server.registry.get(pods, Some(ns), name).await?;
-    let containers: Vec<String> = pod["spec"]["containers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let container = match call.query.get("container") {
-        Some(c) => {
-            let known = containers.iter().any(|n| n == c)
-                || pod["spec"]["initContainers"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|i| i["name"] == c));
-            if !known {
-                return Err(ApiError::bad_request(format!(
-                    "container {c} is not valid for pod {name}"
-                )));
+/// Where a pod's container lives: what logs, exec and attach address on the node's agent.
+pub struct Target {
+    pub container: String,
+    pub node_ip: String,
+}
+
+impl Target {
+    /// The pod's container (`requested`, or the only one) and its node's InternalIP, with
+    /// upstream's errors: unknown container, several to choose from, no node assigned yet.
+    pub async fn resolve(
+        server: &Arc<Server>,
+        ns: &str,
+        name: &str,
+        requested: Option<&str>,
+    ) -> Result<Target, ApiError> {
+        let pods = find("", "v1", "pods").expect("catalog has pods");
+        let pod = server.registry.get(pods, Some(ns), name).await?;
+        let names = |field: &str| -> Vec<String> {
+            pod["spec"][field]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["name"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let containers = names("containers");
+        let container = match requested {
+            Some(c) => {
+                let known = containers.iter().any(|n| n == c)
+                    || names("initContainers").iter().any(|n| n == c)
+                    || names("ephemeralContainers").iter().any(|n| n == c);
+                if !known {
+                    return Err(ApiError::bad_request(format!(
+                        "container {c} is not valid for pod {name}"
+                    )));
+                }
+                c.to_string()
             }
-            c.to_string()
-        }
-        None if containers.len() == 1 => containers[0].clone(),
-        None => {
-            return Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                containers.join(" ")
-            )))
-        }
-    };
+            None if containers.len() == 1 => containers[0].clone(),
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    containers.join(" ")
+                )))
+            }
+        };
+        let node_ip = node_ip_of(server, &pod, name).await?;
+        Ok(Target { container, node_ip })
+    }
+}
+
+/// The InternalIP of the node the pod is bound to.
+pub async fn node_ip_of(
+    server: &Arc<Server>,
+    pod: &serde_json::Value,
+    name: &str,
+) -> Result<String, ApiError> {
     let node_name = pod["spec"]["nodeName"]
         .as_str()
         .filter(|n| !n.is_empty())
@@ -63,14 +84,23 @@ pub async fn serve(
         })?;
     let nodes = find("", "v1", "nodes").expect("catalog has nodes");
     let node = server.registry.get(nodes, None, node_name).await?;
-    let ip = node["status"]["addresses"]
+    node["status"]["addresses"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
         .and_then(|x| x["address"].as_str())
-        .ok_or_else(|| {
-            ApiError::service_unavailable(format!("node {node_name} has no InternalIP"))
-        })?
-        .to_string();
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::service_unavailable(format!("node {node_name} has no InternalIP")))
+}
+
+pub async fn serve(
+    server: &Arc<Server>,
+    ns: &str,
+    name: &str,
+    call: Call,
+) -> Result<Response<Body>, ApiError> {
+    validate_options(&call.query, name)?;
+    let target = Target::resolve(server, ns, name, call.query.get("container")).await?;
+    let (container, ip) = (target.container, target.node_ip);
     let mut query: Vec<String> = Vec::new();
     for key in [
         "follow",
@@ -116,6 +146,21 @@ async fn fetch(
     ip: &str,
     path: &str,
 ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
+    let tls = connect_agent(server, ip).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("Host", ip)
+        .body(axum::body::Body::empty())?;
+    Ok(sender.send_request(req).await?)
+}
+
+/// A TLS connection to the agent at `ip`, authenticated with the kubelet-client certificate.
+pub async fn connect_agent(
+    server: &Arc<Server>,
+    ip: &str,
+) -> anyhow::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let client_cert = &server.kubelet_client;
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(client_cert.cert_pem.as_bytes())
@@ -133,16 +178,9 @@ async fn fetch(
         tokio::net::TcpStream::connect((ip, AGENT_PORT)),
     )
     .await??;
-    let tls = connector
+    Ok(connector
         .connect(ServerName::try_from(ip.to_string())?, tcp)
-        .await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
-    tokio::spawn(conn);
-    let req = hyper::Request::get(path)
-        .header("Host", ip)
-        .body(axum::body::Body::empty())?;
-    Ok(sender.send_request(req).await?)
+        .await?)
 }
 
 /// Accepts any serving certificate (see the module docs), still checking signatures.

@@ -5,6 +5,7 @@ mod logs;
 mod negotiate;
 mod resource;
 mod reviews;
+mod stream;
 mod subresource;
 mod token;
 mod watch;
@@ -32,6 +33,8 @@ pub struct Call {
     pub headers: HeaderMap,
     pub body: Body,
     pub identity: Identity,
+    /// The connection's upgrade, for the streaming subresources (exec, attach, portforward).
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 /// Requests served at once (watches excepted), as upstream's max-in-flight limit: beyond it a
@@ -76,7 +79,7 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
             };
         }
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let call = Call {
         method: parts.method,
         path: parts.uri.path().to_string(),
@@ -84,6 +87,7 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
         headers: parts.headers,
         body,
         identity,
+        upgrade: parts.extensions.remove::<hyper::upgrade::OnUpgrade>(),
     };
     match route(&server, call).await {
         Ok(resp) => resp,

@@ -1,5 +1,5 @@
-//! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers; token and
-//! log have modules of their own.
+//! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers; token, log
+//! and the streams (exec, attach, portforward) are handed to modules of their own.
 
 use super::negotiate::Negotiated;
 use super::resource::{decode_body, method_not_allowed, patch, write_context};
@@ -50,6 +50,10 @@ pub async fn serve(
         (Subresource::Log, &Method::GET) => {
             super::logs::serve(server, ns.unwrap_or("default"), name, call).await
         }
+        (
+            sub @ (Subresource::Exec | Subresource::Attach | Subresource::PortForward),
+            &Method::GET | &Method::POST,
+        ) => super::stream::serve(server, ns.unwrap_or("default"), name, sub, call).await,
         (Subresource::Approval, &Method::PUT) => {
             put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
         }

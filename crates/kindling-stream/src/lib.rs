@@ -1,0 +1,15 @@
+//! Streaming for `kubectl exec`, `attach`, `cp` and `port-forward`.
+//!
+//! - [`spdy`]: SPDY/3.1 frames and header compression (no IO).
+//! - [`translate`]: a client's WebSocket (the remotecommand channel protocol, or port-forward's
+//!   SPDY tunnel) bridged to a SPDY connection with the node, as upstream's API server
+//!   StreamTranslator and TunnelingHandler do (containerd speaks no `v5`).
+//! - [`upgrade`]: proxying an HTTP upgrade byte for byte (the kubelet's and API server's
+//!   UpgradeAwareHandler), and the WebSocket handshake answer.
+
+pub mod spdy;
+pub mod translate;
+pub mod upgrade;
+
+/// The WebSocket implementation the bridges use, for callers that wrap an upgraded connection.
+pub use tokio_tungstenite;
