@@ -69,7 +69,9 @@ impl Subresource {
         match self {
             Subresource::Binding | Subresource::Token => &["create"],
             Subresource::Log => &["get"],
-            Subresource::Exec | Subresource::Attach | Subresource::PortForward => &["create", "get"],
+            Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
+                &["create", "get"]
+            }
             Subresource::Finalize | Subresource::Approval => &["update"],
             Subresource::EphemeralContainers => &["get", "patch"],
             Subresource::Status | Subresource::Scale => &["get", "patch", "update"],

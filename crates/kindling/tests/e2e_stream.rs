@@ -6,26 +6,21 @@
 //! skipped with a message otherwise.
 
 mod common;
-use common::{docker_available, runtime, text};
+use common::{docker_available, text, unique, Env};
 use std::io::{BufRead, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const NODE_IMAGE: &str = "kindling/node:e2e-stream";
 const BUSYBOX: &str = "busybox:latest";
-const CLUSTER: &str = "str-e2e";
 
-struct Env {
-    home: tempfile::TempDir,
-    created: bool,
+/// Running any program as the user, with kubectl's switches in the environment and a time limit.
+trait Streams {
+    fn command(&self, program: &str, args: &[&str], vars: &[(&str, &str)]) -> Command;
+    fn run(&self, program: &str, args: &[&str], vars: &[(&str, &str)], stdin: &[u8]) -> Output;
 }
 
-impl Env {
-    fn kubeconfig(&self) -> PathBuf {
-        self.home.path().join(".kube").join("config")
-    }
-
+impl Streams for Env {
     /// `program` under `timeout`: a stream that hangs fails the test instead of blocking it.
     fn command(&self, program: &str, args: &[&str], vars: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new("timeout");
@@ -55,22 +50,6 @@ impl Env {
         let out = child.wait_with_output().unwrap();
         writer.join().unwrap();
         out
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.run("kubectl", args, &[], b"")
-    }
-
-    fn kindling(&self, args: &[&str], stdin: &str) -> Output {
-        self.run(env!("CARGO_BIN_EXE_kindling"), args, &[], stdin.as_bytes())
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if self.created {
-            let _ = self.kindling(&["delete", "cluster", "--name", CLUSTER], "");
-        }
     }
 }
 
@@ -157,8 +136,13 @@ fn http_get(port: u16) -> String {
     // arrived before counts.
     let mut got = Vec::new();
     let mut chunk = [0u8; 4096];
-    while let Ok(n @ 1..) = s.read(&mut chunk) {
-        got.extend_from_slice(&chunk[..n]);
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if got.is_empty() => return format!("read failed: {e}"),
+            Err(_) => break,
+        }
     }
     text(&got)
 }
@@ -179,18 +163,33 @@ fn check_port_forward(env: &Env, port: u16, vars: &[(&str, &str)]) {
         }
     }
     let stdout = child.stdout.take().unwrap();
-    let _guard = Kill(child);
-    // kubectl prints "Forwarding from 127.0.0.1:<port> -> 80" once it listens.
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("Forwarding from"), "{line}");
+    let mut stderr = child.stderr.take().unwrap();
+    let mut guard = Kill(child);
+    // kubectl prints "Forwarding from 127.0.0.1:<port> -> 80" once it listens. Its stdout is
+    // drained until it ends: kubectl (Go) dies of SIGPIPE when it prints "Handling connection"
+    // into a closed pipe, which would reset the connection under test.
+    let (first_line, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = first_line.send(line.unwrap_or_default());
+        }
+    });
+    let line = lines
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_default();
+    if !line.contains("Forwarding from") {
+        let _ = guard.0.kill();
+        let mut why = String::new();
+        let _ = stderr.read_to_string(&mut why);
+        panic!("port-forward {vars:?} did not start: {line}{why}");
+    }
     let one = http_get(port);
-    assert!(
-        one.contains("200 OK") && one.contains("hello-from-p"),
-        "{one}"
-    );
+    if !(one.contains("200 OK") && one.contains("hello-from-p")) {
+        let _ = guard.0.kill();
+        let mut why = String::new();
+        let _ = stderr.read_to_string(&mut why);
+        panic!("port-forward {vars:?}: {one}\nkubectl: {why}");
+    }
     let parallel: Vec<_> = (0..2)
         .map(|_| std::thread::spawn(move || http_get(port)))
         .collect();
@@ -204,32 +203,17 @@ fn exec_attach_cp_and_port_forward() {
     if !docker_available() {
         return;
     }
-    let rt = runtime();
-    rt.block_on(kindling_image::ensure_node_image(
-        &kindling_image::NodeImageOptions {
-            image: NODE_IMAGE.to_string(),
-            kindling_binary: PathBuf::from(env!("CARGO_BIN_EXE_kindling")),
-            ..Default::default()
-        },
-    ))
-    .expect("building the node image");
-    let mut env = Env {
-        home: tempfile::tempdir().unwrap(),
-        created: false,
-    };
-    let _ = env.kindling(&["delete", "cluster", "--name", CLUSTER], "");
-    env.created = true;
+    common::ensure_node_image(NODE_IMAGE);
+    common::runtime()
+        .block_on(kindling_image::build_test_image(BUSYBOX))
+        .expect("building the busybox image");
+    let mut env = Env::new();
+    let cluster = unique("str");
     let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
-    let out = env.kindling(
-        &[
-            "create", "cluster", "--name", CLUSTER, "--image", NODE_IMAGE, "--config", "-",
-        ],
-        config,
-    );
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let out = env.kindling(&["load", "docker-image", BUSYBOX, "--name", CLUSTER], "");
+    env.create_with(&cluster, Some(NODE_IMAGE), Some(config));
+    let out = env.kindling(&["load", "docker-image", BUSYBOX, "--name", &cluster]);
     assert!(out.status.success(), "load: {}", text(&out.stderr));
-    let worker = format!("{CLUSTER}-worker");
+    let worker = format!("{cluster}-worker");
     let out = env.run(
         "kubectl",
         &["apply", "-f", "-"],
