@@ -10,9 +10,8 @@ use axum::http::{header, HeaderValue, Response, StatusCode};
 use kindling_api::catalog::find;
 use kindling_api::status::Cause;
 use kindling_api::ApiError;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::sync::Arc;
 
 pub const AGENT_PORT: u16 = 10250;
@@ -166,13 +165,8 @@ pub async fn connect_agent(
         CertificateDer::pem_slice_iter(client_cert.cert_pem.as_bytes())
             .collect::<Result<_, _>>()?;
     let key = PrivateKeyDer::from_pem_slice(client_cert.key_pem.as_bytes())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
-        .with_client_auth_cert(certs, key)?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let config = crate::tls::unverified_client(Some((certs, key)))?;
+    let connector = tokio_rustls::TlsConnector::from(config);
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         tokio::net::TcpStream::connect((ip, AGENT_PORT)),
@@ -181,52 +175,6 @@ pub async fn connect_agent(
     Ok(connector
         .connect(ServerName::try_from(ip.to_string())?, tcp)
         .await?)
-}
-
-/// Accepts any serving certificate (see the module docs), still checking signatures.
-#[derive(Debug)]
-struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// A decoded query value escaped again for the agent's URL (sinceTime's `:` and `+`).

@@ -104,15 +104,15 @@ pub async fn run(
         } else {
             format!("/{path}")
         };
-        probes::http_get(
-            &host,
+        let target = probes::HttpTarget {
+            https: http.scheme.as_deref() == Some("HTTPS"),
+            host: &host,
             port,
-            &request_path,
-            http.http_headers.as_deref(),
-            timeout,
-        )
-        .await
-        .map_err(failed)?;
+            path: &request_path,
+        };
+        probes::http_get(&target, http.http_headers.as_deref(), timeout)
+            .await
+            .map_err(failed)?;
         return Ok(());
     }
     if let Some(sleep) = &handler.sleep {

@@ -2,8 +2,8 @@
 //! through CRI ExecSync, httpGet, tcpSocket and gRPC (grpc.health.v1 Health/Check) from the node
 //! to the pod's IP. One task per probe and container; results land in shared state and wake the
 //! pod's worker when they change. Failure messages are the kubelet's, since `kubectl describe`
-//! shows them in Unhealthy events. HTTPS probes are not implemented: they count as successful
-//! (logged once).
+//! shows them in Unhealthy events. HTTPS probes do not verify the server's certificate, as the
+//! kubelet's do not.
 
 use super::cri::Cri;
 use k8s_cri::v1 as cri;
@@ -245,14 +245,16 @@ async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), Strin
         };
     }
     if let Some(http) = &probe.http_get {
-        if http.scheme.as_deref() == Some("HTTPS") {
-            warn_once("HTTPS probes are not implemented; counting them as successful");
-            return Ok(());
-        }
         let host = http.host.clone().unwrap_or_else(|| t.pod_ip.clone());
         let port = port_of(&http.port, &t.container)?;
         let path = http.path.clone().unwrap_or_else(|| "/".into());
-        let code = http_get(&host, port, &path, http.http_headers.as_deref(), timeout).await?;
+        let target = HttpTarget {
+            https: http.scheme.as_deref() == Some("HTTPS"),
+            host: &host,
+            port,
+            path: &path,
+        };
+        let code = http_get(&target, http.http_headers.as_deref(), timeout).await?;
         return if (200..400).contains(&code) {
             Ok(())
         } else {
@@ -278,19 +280,32 @@ fn go_io_error(e: &std::io::Error) -> String {
     }
 }
 
-/// A plain HTTP GET as the kubelet's probes and lifecycle hooks make it (user agent
-/// `kube-probe/1.33`, the spec's headers): the status code, or the failure as Go's HTTP client
-/// words it.
+/// Where an httpGet probe or hook goes.
+pub struct HttpTarget<'a> {
+    pub https: bool,
+    pub host: &'a str,
+    pub port: u16,
+    pub path: &'a str,
+}
+
+/// An HTTP(S) GET as the kubelet's probes and lifecycle hooks make it (user agent
+/// `kube-probe/1.33`, the spec's headers, HTTPS without verifying the certificate): the status
+/// code, or the failure as Go's HTTP client words it.
 pub async fn http_get(
-    host: &str,
-    port: u16,
-    path: &str,
+    target: &HttpTarget<'_>,
     headers: Option<&[HTTPHeader]>,
     timeout: Duration,
 ) -> Result<u16, String> {
-    let url = format!("http://{host}:{port}{path}");
+    let HttpTarget {
+        https,
+        host,
+        port,
+        path,
+    } = *target;
+    let scheme = if https { "https" } else { "http" };
+    let url = format!("{scheme}://{host}:{port}{path}");
     let attempt = async {
-        let mut s = tokio::net::TcpStream::connect((host, port))
+        let tcp = tokio::net::TcpStream::connect((host, port))
             .await
             .map_err(|e| {
                 format!(
@@ -303,22 +318,19 @@ pub async fn http_get(
             req.push_str(&format!("{}: {}\r\n", h.name, h.value));
         }
         req.push_str("\r\n");
-        s.write_all(req.as_bytes())
-            .await
-            .map_err(|e| format!("Get \"{url}\": {e}"))?;
-        let mut buf = vec![0u8; 1024];
-        let mut got = 0;
-        while got < 12 {
-            let n = s
-                .read(&mut buf[got..])
+        let head = if https {
+            let config = kindling_apiserver::tls::unverified_client(None)
+                .map_err(|e| format!("Get \"{url}\": {e}"))?;
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| format!("Get \"{url}\": {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
                 .await
                 .map_err(|e| format!("Get \"{url}\": {e}"))?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        let head = String::from_utf8_lossy(&buf[..got]).into_owned();
+            status_line(tls, &req, &url).await?
+        } else {
+            status_line(tcp, &req, &url).await?
+        };
         head.split_whitespace()
             .nth(1)
             .and_then(|c| c.parse().ok())
@@ -330,6 +342,29 @@ pub async fn http_get(
             "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         )),
     }
+}
+
+/// Sends `request` and reads enough of the answer for its status line.
+async fn status_line<S>(mut s: S, request: &str, url: &str) -> Result<String, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    s.write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("Get \"{url}\": {e}"))?;
+    let mut buf = vec![0u8; 1024];
+    let mut got = 0;
+    while got < 12 {
+        let n = s
+            .read(&mut buf[got..])
+            .await
+            .map_err(|e| format!("Get \"{url}\": {e}"))?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(String::from_utf8_lossy(&buf[..got]).into_owned())
 }
 
 /// A gRPC health check as the kubelet's prober makes it: connect within `timeout` (plaintext,
@@ -420,16 +455,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn warn_once(msg: &'static str) {
-    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    if let Ok(mut seen) = SEEN.lock() {
-        if !seen.contains(&msg) {
-            seen.push(msg);
-            tracing::warn!("{msg}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,6 +514,55 @@ mod tests {
             .port();
         let (t, p) = target(json!({"tcpSocket": {"port": free}}), free);
         assert!(check(&p, &t, Duration::from_secs(1)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn https_probes_skip_certificate_verification() {
+        let ca = kindling_apiserver::pki::Ca::generate().unwrap();
+        // A certificate from a CA the prober knows nothing of, for another name.
+        let serving = ca
+            .serving_cert("someone-else", &["elsewhere.example".into()], &[])
+            .unwrap();
+        let tls = kindling_apiserver::tls::server_config(&ca.pair.cert_pem, &serving).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let Ok(mut s) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut buf = [0u8; 512];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let asked = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let code = if asked.starts_with("GET /ok ") {
+                    "200 OK"
+                } else {
+                    "404 Not Found"
+                };
+                let _ = s
+                    .write_all(format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .await;
+                let _ = s.shutdown().await;
+            }
+        });
+        let (t, p) = target(
+            json!({"httpGet": {"path": "/ok", "port": port, "scheme": "HTTPS"}}),
+            port,
+        );
+        assert_eq!(check(&p, &t, Duration::from_secs(2)).await, Ok(()));
+        let (t, p) = target(
+            json!({"httpGet": {"path": "/missing", "port": port, "scheme": "HTTPS"}}),
+            port,
+        );
+        assert_eq!(
+            check(&p, &t, Duration::from_secs(2)).await,
+            Err("HTTP probe failed with statuscode: 404".into())
+        );
+        // Plain HTTP to the TLS port is not an answer.
+        let (t, p) = target(json!({"httpGet": {"path": "/ok", "port": port}}), port);
+        assert!(check(&p, &t, Duration::from_secs(2)).await.is_err());
     }
 
     /// A real grpc.health.v1 server (tonic-health) on a free port.
