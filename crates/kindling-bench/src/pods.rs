@@ -136,11 +136,16 @@ async fn measure(
             .args(["exec", &node_name, "cat", "/proc/1/status"])
             .output()?;
         let status = String::from_utf8_lossy(&out.stdout);
-        let rss = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .unwrap_or("VmRSS: ?")
-            .to_string();
+        // VmRSS counts the binary's text pages, which every node shares (one file in the node
+        // image's lower layer); RssAnon is what this node's agent costs on its own.
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| "?".into())
+        };
+        let rss = format!("RSS {} (anonymous {})", field("VmRSS:"), field("RssAnon:"));
         let count = Command::new("docker")
             .args([
                 "exec",
@@ -152,10 +157,7 @@ async fn measure(
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
-        println!(
-            "  {node_name}: kindling node {}, {count} containers (pods + sandboxes)",
-            rss.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
-        );
+        println!("  {node_name}: kindling node {rss}, {count} containers (pods + sandboxes)");
     }
     Ok(())
 }

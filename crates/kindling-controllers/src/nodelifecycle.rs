@@ -47,12 +47,36 @@ pub async fn run(client: kube::Client) {
 }
 
 pub async fn run_with(client: kube::Client, settings: Settings) {
+    tokio::spawn(follow_readiness(client.clone()));
     let mut seen: HashMap<String, Observed> = HashMap::new();
     loop {
         if let Err(e) = monitor(&client, settings, &mut seen).await {
             tracing::debug!("node lifecycle: {e}");
         }
         tokio::time::sleep(settings.period).await;
+    }
+}
+
+/// Taints follow a node's reported readiness as soon as it changes, not at the next pass: a
+/// node that registers NotReady and turns Ready a moment later takes pods at once.
+async fn follow_readiness(client: kube::Client) {
+    use futures::StreamExt;
+    use kube::runtime::{watcher, WatchStreamExt};
+    let nodes: Api<Node> = Api::all(client);
+    let mut changes = watcher(nodes.clone(), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    while let Some(change) = changes.next().await {
+        let Ok(node) = change else {
+            continue;
+        };
+        let ready = condition(&conditions_of(&node), "Ready")
+            .map(|c| c.status.clone())
+            .unwrap_or_else(|| "Unknown".into());
+        if let Err(e) = sync_taints(&nodes, &node, &ready).await {
+            tracing::debug!("node lifecycle: {e}");
+        }
     }
 }
 
