@@ -165,6 +165,57 @@ fn conflicting_writers_lose_no_update() {
     });
 }
 
+/// Patches that pin no resourceVersion never see 409: a patch that loses the race is re-applied
+/// to the new object, as upstream's GuaranteedUpdate does.
+#[test]
+fn concurrent_patches_all_land() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let api: Api<ConfigMap> = Api::default_namespaced(client(&s).await);
+        api.create(&PostParams::default(), &configmap("shared", 0))
+            .await
+            .unwrap();
+        const WRITERS: usize = 8;
+        const PATCHES: usize = 50;
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let api = api.clone();
+                tokio::spawn(async move {
+                    for i in 0..PATCHES {
+                        let patch = serde_json::json!({"data": {format!("w{w}-{i}"): "x"}});
+                        api.patch(
+                            "shared",
+                            &Default::default(),
+                            &kube::api::Patch::Merge(&patch),
+                        )
+                        .await
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let cm = api.get("shared").await.unwrap();
+        assert_eq!(cm.data.unwrap().len(), 1 + WRITERS * PATCHES);
+        // A patch that pins an old resourceVersion still gets the conflict.
+        let stale =
+            serde_json::json!({"metadata": {"resourceVersion": "1"}, "data": {"late": "x"}});
+        match api
+            .patch(
+                "shared",
+                &Default::default(),
+                &kube::api::Patch::Merge(&stale),
+            )
+            .await
+        {
+            Err(kube::Error::Api(e)) => assert_eq!(e.code, 409),
+            other => panic!("expected 409, got {other:?}"),
+        }
+    });
+}
+
 #[test]
 fn streaming_list_watch() {
     let s = TestServer::start();

@@ -88,6 +88,7 @@ async fn measure(
     let client = kube::Client::try_from(
         kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
     )?;
+    wait_for_schedulable_nodes(&client, workers + 1).await?;
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     let mut created: HashMap<String, Instant> = HashMap::new();
     for i in 0..PODS {
@@ -264,4 +265,36 @@ fn runtime_floor(node: &str) -> Result<()> {
     );
     print!("{}", String::from_utf8_lossy(&out.stdout));
     Ok(())
+}
+
+/// Until every node is Ready and free of the not-ready taint: the figure is about pods, not
+/// about nodes still starting (`--wait` waits for the control plane only, as kind's).
+async fn wait_for_schedulable_nodes(client: &kube::Client, count: usize) -> Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let list = nodes.list(&Default::default()).await?.items;
+        let ready = list
+            .iter()
+            .filter(|n| {
+                let conditions = n.status.as_ref().and_then(|s| s.conditions.as_ref());
+                let is_ready = conditions
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                let tainted = n
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.taints.as_ref())
+                    .is_some_and(|t| t.iter().any(|t| t.key.starts_with("node.kubernetes.io/")));
+                is_ready && !tainted
+            })
+            .count();
+        if ready == count {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {ready} of {count} nodes became schedulable"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -73,7 +73,7 @@ async fn follow_readiness(client: kube::Client) {
         };
         let ready = condition(&conditions_of(&node), "Ready")
             .map(|c| c.status.clone())
-            .unwrap_or_else(|| "Unknown".into());
+            .unwrap_or_default();
         if let Err(e) = sync_taints(&nodes, &node, &ready).await {
             tracing::debug!("node lifecycle: {e}");
         }
@@ -124,7 +124,7 @@ async fn monitor(
         let silent = now.duration_since(observed.at) > settings.grace;
         let mut ready = condition(&conditions, "Ready")
             .map(|c| c.status.clone())
-            .unwrap_or_else(|| "Unknown".into());
+            .unwrap_or_default();
         if silent && (conditions.is_empty() || conditions.iter().any(|c| c.status != "Unknown")) {
             let uid = node.metadata.uid.clone().unwrap_or_default();
             mark_unknown(client, &name, &uid, &conditions).await?;
@@ -250,9 +250,11 @@ async fn record_node_event(client: &kube::Client, node: &str, uid: &str) {
 }
 
 /// The taints the node's Ready status calls for, with the node's other taints kept as they are.
+/// A node that has not reported any (`ready` empty) gets none until the grace period marks it
+/// Unknown, as upstream.
 fn desired_taints(current: &[Taint], ready: &str) -> Vec<Taint> {
     let wanted_key = match ready {
-        "True" => None,
+        "True" | "" => None,
         "False" => Some(TAINT_NOT_READY),
         _ => Some(TAINT_UNREACHABLE),
     };
@@ -344,7 +346,8 @@ mod tests {
                 .count(),
             2
         );
-        assert_eq!(desired_taints(&not_ready, "True"), vec![user]);
+        assert_eq!(desired_taints(&not_ready, "True"), vec![user.clone()]);
+        assert_eq!(desired_taints(&not_ready, ""), vec![user]);
         // Already right: unchanged, timeAdded kept.
         assert_eq!(desired_taints(&unknown, "Unknown"), unknown);
     }

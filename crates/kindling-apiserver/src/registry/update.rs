@@ -23,8 +23,10 @@ pub enum UpdateKind {
     Everything,
 }
 
-/// How many times a write is retried after losing a compare-and-swap race.
-const MAX_ATTEMPTS: usize = 16;
+/// How many times a write is retried after losing a compare-and-swap race. Upstream retries
+/// without a bound; a hot object with many writers needs many rounds, so the bound is only a
+/// guard against a livelock.
+const MAX_ATTEMPTS: usize = 1000;
 
 impl Registry {
     /// Updates the object by `mutate(current)`. `mutate` returns the desired object; a
@@ -88,8 +90,15 @@ impl Registry {
                     set_resource_version(&mut new, rev);
                     return Ok(new);
                 }
-                Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
-                Err(StoreError::Conflict { .. }) => return Err(modified(rt, name)),
+                // Someone wrote in between: try again on the new object. A resourceVersion the
+                // caller pinned (in a replaced body or in a patch) then no longer matches and
+                // gives the 409 above; a patch that pinned nothing is re-applied, as upstream's
+                // GuaranteedUpdate does (its resourceVersion only came from the object read).
+                Err(StoreError::Conflict { .. }) => {
+                    // Let the writer that won finish before reading again.
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 Err(StoreError::NotFound(_)) => return Err(not_found(rt, name)),
                 Err(e) => return Err(store_error(e)),
             }
