@@ -80,15 +80,15 @@ async fn measure(
         "load: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    if workers == 1 {
-        runtime_floor(&format!("{name}-worker"))?;
-    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
     let client = kube::Client::try_from(
         kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
     )?;
     wait_for_schedulable_nodes(&client, workers + 1).await?;
+    if workers == 1 {
+        runtime_floor(&format!("{name}-worker"))?;
+    }
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     let mut created: HashMap<String, Instant> = HashMap::new();
     for i in 0..PODS {
