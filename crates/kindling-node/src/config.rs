@@ -38,6 +38,9 @@ pub struct NodeConfig {
     /// Set on control-plane nodes.
     #[serde(default)]
     pub control_plane: Option<ControlPlaneConfig>,
+    /// The node image this node runs (shown as the image of its mirror pods).
+    #[serde(default)]
+    pub image: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

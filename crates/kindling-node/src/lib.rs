@@ -14,6 +14,7 @@ pub mod dns;
 pub mod init;
 pub mod ipam;
 pub mod logserver;
+pub mod mirror;
 pub mod network;
 pub mod pods;
 pub mod streaming;
@@ -82,6 +83,8 @@ fn kubelet_unit(config: NodeConfig, ip: std::net::IpAddr, ca_pem: String) -> uni
                     }
                 };
                 tokio::spawn(pods::run(client.clone(), config.name.clone(), ip));
+                let image = config.image.clone();
+                tokio::spawn(mirror::run(client.clone(), config.clone(), ip, image));
                 tokio::spawn(async move {
                     if let Err(e) = logserver::serve(ca_pem, ip).await {
                         tracing::error!("log endpoint: {e:#}");

@@ -31,6 +31,7 @@ async fn registers_and_heartbeats() {
             serde_json::json!({"key": "dedicated", "value": "edge", "effect": "NoSchedule"}),
         ],
         control_plane: None,
+        image: String::new(),
     };
     tokio::spawn(kindling_node::ipam::run(
         client.clone(),

@@ -89,6 +89,35 @@ fn quick_cluster_s1() {
     );
     let sc = env.ok_kubectl(&["get", "sc"]);
     assert!(sc.contains("standard (default)"), "{sc}");
+    // What runs shows in kube-system, as kind's static pods do; deleted, it comes back.
+    let expected = [
+        "kindnet",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ];
+    let listed = |env: &Env| env.ok_kubectl(&["get", "pods", "-A", "--no-headers"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let all_running = |pods: &str| {
+        expected.iter().all(|p| {
+            pods.lines().any(|l| {
+                l.starts_with("kube-system")
+                    && l.contains(&format!("{p}-{node} "))
+                    && l.contains(" Running ")
+            })
+        })
+    };
+    while !all_running(&listed(&env)) {
+        assert!(std::time::Instant::now() < deadline, "{}", listed(&env));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let scheduler = format!("kube-scheduler-{node}");
+    env.ok_kubectl(&["delete", "pod", "-n", "kube-system", &scheduler]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !all_running(&listed(&env)) {
+        assert!(std::time::Instant::now() < deadline, "{}", listed(&env));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     // The same name again is refused, and nothing of the first is harmed.
     let again = env.kindling(&["create", "cluster", "--name", &name]);
     assert!(!again.status.success());

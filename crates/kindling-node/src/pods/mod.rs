@@ -54,6 +54,10 @@ struct Manager {
 
 impl Manager {
     fn update(self: &Arc<Self>, pod: Pod) {
+        // Mirror pods stand for parts of kindling itself: nothing to run.
+        if crate::mirror::is_mirror(&pod) {
+            return;
+        }
         let Some(uid) = pod.metadata.uid.clone() else {
             return;
         };

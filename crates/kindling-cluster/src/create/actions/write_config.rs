@@ -109,6 +109,7 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
             .map(|c| c.to_string())
             .unwrap_or_else(|| "10.96.0.0/16".into()),
         default_cni: !net.disable_default_cni,
+        image: node.image.clone(),
         labels: node.labels.clone(),
         taints,
         control_plane: (node.role == Role::ControlPlane).then(|| ControlPlaneConfig {

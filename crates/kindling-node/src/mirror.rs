@@ -1,0 +1,289 @@
+//! Mirror pods: what kindling runs in a node, shown in `kube-system` so that `kubectl get pods
+//! -A` tells what runs, as the kubelet mirrors kubeadm's static pods. The parts are tasks of
+//! `kindling node`, not containers, so a mirror pod's container is the node's own process:
+//! Running since the agent started, on the node's IP, owned by the Node.
+//!
+//! The agent keeps them: it creates a missing one (deleted by a user, as the kubelet would) and
+//! reports its status again when someone else changed it (the node lifecycle controller marks
+//! pods not Ready while the agent is stopped). The pod runner leaves them alone.
+
+use crate::config::{NodeConfig, Role};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{json, Value};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The annotation that marks a mirror pod (upstream's `kubernetes.io/config.mirror`).
+pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+const NAMESPACE: &str = "kube-system";
+const RESYNC: Duration = Duration::from_secs(10);
+
+/// Whether `pod` is a mirror pod (the pod runner must not run it).
+pub fn is_mirror(pod: &Pod) -> bool {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(MIRROR_ANNOTATION))
+}
+
+/// One part of kindling shown as a pod.
+struct Component {
+    /// The pod name's prefix and container name, as kind's clusters name them.
+    name: &'static str,
+    labels: Value,
+}
+
+/// The parts a node runs: the control plane's on control-plane nodes, the pod network's on
+/// every node that has the default CNI.
+fn components(config: &NodeConfig) -> Vec<Component> {
+    let mut parts = Vec::new();
+    if config.role == Role::ControlPlane {
+        for name in [
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ] {
+            parts.push(Component {
+                name,
+                labels: json!({"component": name, "tier": "control-plane"}),
+            });
+        }
+    }
+    if config.default_cni {
+        parts.push(Component {
+            name: "kindnet",
+            labels: json!({"app": "kindnet", "k8s-app": "kindnet", "tier": "node"}),
+        });
+    }
+    parts
+}
+
+/// Keeps this node's mirror pods, until the agent stops.
+pub async fn run(client: kube::Client, config: NodeConfig, ip: IpAddr, image: String) {
+    let started = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let parts = components(&config);
+    if parts.is_empty() {
+        return;
+    }
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
+    // Changes to this node's pods in kube-system (a user deleting a mirror pod) are answered
+    // at once; everything else at the next resync.
+    let mut changes = kube::runtime::watcher(
+        pods.clone(),
+        kube::runtime::watcher::Config::default().fields(&format!("spec.nodeName={}", config.name)),
+    )
+    .boxed();
+    loop {
+        // The Node owns its mirror pods, so the agent waits for its registration.
+        if let Ok(Some(node)) = nodes.get_opt(&config.name).await {
+            let uid = node.metadata.uid.unwrap_or_default();
+            for part in &parts {
+                let want = Mirror {
+                    part,
+                    node: &config.name,
+                    node_uid: &uid,
+                    ip,
+                    image: &image,
+                    started: &started,
+                };
+                if let Err(e) = want.ensure(&pods).await {
+                    tracing::debug!("mirror pod {}: {e}", want.name());
+                }
+            }
+        }
+        tokio::select! {
+            _ = changes.next() => {}
+            _ = tokio::time::sleep(RESYNC) => {}
+        }
+    }
+}
+
+struct Mirror<'a> {
+    part: &'a Component,
+    node: &'a str,
+    node_uid: &'a str,
+    ip: IpAddr,
+    image: &'a str,
+    started: &'a str,
+}
+
+impl Mirror<'_> {
+    fn name(&self) -> String {
+        format!("{}-{}", self.part.name, self.node)
+    }
+
+    /// The pod as the kubelet would mirror a static pod of this part.
+    fn pod(&self) -> Value {
+        let hash = format!("{:x}", fnv1a(&format!("{}{}", self.name(), self.image)));
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "name": self.name(), "namespace": NAMESPACE, "labels": self.part.labels,
+                "annotations": {MIRROR_ANNOTATION: hash, "kubernetes.io/config.hash": hash,
+                                "kubernetes.io/config.source": "file",
+                                "kubernetes.io/config.seen": self.started},
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": self.node,
+                                     "uid": self.node_uid, "controller": true}],
+            },
+            "spec": {
+                "nodeName": self.node, "hostNetwork": true,
+                "priorityClassName": "system-node-critical",
+                "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
+                "containers": [{"name": self.part.name, "image": self.image,
+                                "command": ["kindling", "node"],
+                                "imagePullPolicy": "IfNotPresent"}],
+            },
+        })
+    }
+
+    /// Running and Ready since the agent started, on the node's IP.
+    fn status(&self) -> Value {
+        let ip = self.ip.to_string();
+        let condition = |t: &str| {
+            json!({"type": t, "status": "True", "lastProbeTime": null,
+                   "lastTransitionTime": self.started})
+        };
+        let conditions: Vec<Value> = [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ]
+        .map(condition)
+        .into();
+        json!({
+            "phase": "Running",
+            "conditions": conditions,
+            "hostIP": ip, "hostIPs": [{"ip": ip}], "podIP": ip, "podIPs": [{"ip": ip}],
+            "startTime": self.started, "qosClass": "BestEffort",
+            "containerStatuses": [{
+                "name": self.part.name, "ready": true, "started": true, "restartCount": 0,
+                "image": self.image, "imageID": "",
+                "containerID": format!("kindling://{}", self.part.name),
+                "state": {"running": {"startedAt": self.started}},
+            }],
+        })
+    }
+
+    async fn ensure(&self, pods: &Api<Pod>) -> Result<(), kube::Error> {
+        let name = self.name();
+        let current = match pods.get_opt(&name).await? {
+            // Deleted by someone: finished at once (nothing runs in it) and made again, as the
+            // kubelet does with the mirror of a static pod that still exists.
+            Some(pod) if pod.metadata.deletion_timestamp.is_some() => {
+                let params = kube::api::DeleteParams {
+                    grace_period_seconds: Some(0),
+                    preconditions: Some(kube::api::Preconditions {
+                        uid: pod.metadata.uid.clone(),
+                        resource_version: None,
+                    }),
+                    ..Default::default()
+                };
+                pods.delete(&name, &params).await?;
+                let pod: Pod =
+                    serde_json::from_value(self.pod()).map_err(kube::Error::SerdeError)?;
+                pods.create(&PostParams::default(), &pod).await?
+            }
+            Some(pod) => pod,
+            None => {
+                let pod: Pod =
+                    serde_json::from_value(self.pod()).map_err(kube::Error::SerdeError)?;
+                pods.create(&PostParams::default(), &pod).await?
+            }
+        };
+        let want = self.status();
+        let have = serde_json::to_value(&current.status).unwrap_or_default();
+        if !status_matches(&have, &want) {
+            pods.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": want})),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the reported status still says what the agent would write (phase, readiness, IP).
+fn status_matches(have: &Value, want: &Value) -> bool {
+    let ready = |s: &Value| {
+        s["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .map(|c| c["status"].clone())
+    };
+    have["phase"] == want["phase"] && have["podIP"] == want["podIP"] && ready(have) == ready(want)
+}
+
+fn fnv1a(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(role: Role, default_cni: bool) -> NodeConfig {
+        serde_json::from_value(json!({
+            "cluster": "kind", "name": "kind-control-plane",
+            "role": if role == Role::ControlPlane { "control-plane" } else { "worker" },
+            "apiServerUrl": "https://x:6443", "podSubnet": "10.244.0.0/16",
+            "serviceSubnet": "10.96.0.0/16", "defaultCni": default_cni,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn control_planes_show_the_control_plane_and_every_node_its_network() {
+        let names = |c: &NodeConfig| components(c).iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(&config(Role::ControlPlane, true)),
+            [
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kindnet"
+            ]
+        );
+        assert_eq!(names(&config(Role::Worker, true)), ["kindnet"]);
+        assert!(names(&config(Role::Worker, false)).is_empty());
+    }
+
+    #[test]
+    fn a_mirror_pod_is_owned_by_its_node_and_runs_on_its_ip() {
+        let parts = components(&config(Role::ControlPlane, true));
+        let m = Mirror {
+            part: &parts[0],
+            node: "kind-control-plane",
+            node_uid: "u1",
+            ip: "172.18.0.2".parse().unwrap(),
+            image: "kindling/node:v0.1.0",
+            started: "2026-11-22T00:00:00Z",
+        };
+        let pod: Pod = serde_json::from_value(m.pod()).unwrap();
+        assert_eq!(
+            pod.metadata.name.as_deref(),
+            Some("kube-apiserver-kind-control-plane")
+        );
+        assert!(is_mirror(&pod));
+        assert_eq!(pod.metadata.owner_references.unwrap()[0].kind, "Node");
+        let status = m.status();
+        assert_eq!(status["podIP"], "172.18.0.2");
+        assert!(status_matches(&status, &m.status()));
+        let mut not_ready = status.clone();
+        not_ready["conditions"][2]["status"] = json!("False");
+        assert!(!status_matches(&not_ready, &status));
+    }
+}
