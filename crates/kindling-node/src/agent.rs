@@ -16,6 +16,16 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 const LEASE_SECONDS: i32 = 40;
 pub const KUBELET_VERSION: &str = kindling_apiserver::KUBERNETES_VERSION;
 
+/// What a heartbeat found.
+enum Beat {
+    Posted,
+    /// The default pod network waits for the node's podCIDR (and so does Ready).
+    AwaitingPodCidr,
+}
+
+/// How soon to look again while the podCIDR is not assigned yet.
+const AWAITING_POD_CIDR: Duration = Duration::from_millis(200);
+
 pub struct Agent {
     nodes: Api<Node>,
     leases: Api<Lease>,
@@ -44,10 +54,16 @@ impl Agent {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         loop {
-            if let Err(e) = self.heartbeat().await {
-                tracing::warn!("node heartbeat: {e:#}");
-            }
-            tokio::time::sleep(HEARTBEAT).await;
+            let next = match self.heartbeat().await {
+                // Ready as soon as node IPAM hands out the podCIDR, not a heartbeat later.
+                Ok(Beat::AwaitingPodCidr) => AWAITING_POD_CIDR,
+                Ok(Beat::Posted) => HEARTBEAT,
+                Err(e) => {
+                    tracing::warn!("node heartbeat: {e:#}");
+                    HEARTBEAT
+                }
+            };
+            tokio::time::sleep(next).await;
         }
     }
 
@@ -92,15 +108,17 @@ impl Agent {
             }
             Err(e) => return Err(e.into()),
         }
-        self.heartbeat().await
+        self.heartbeat().await.map(|_| ())
     }
 
-    async fn heartbeat(&self) -> Result<()> {
+    async fn heartbeat(&self) -> Result<Beat> {
         self.renew_lease().await?;
         let node = self.nodes.get(&self.config.name).await?;
+        let mut beat = Beat::Posted;
         if self.config.default_cni {
-            if let Some(cidr) = node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref()) {
-                cni::ensure_config(cidr)?;
+            match node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref()) {
+                Some(cidr) => cni::ensure_config(cidr)?,
+                None => beat = Beat::AwaitingPodCidr,
             }
         }
         let previous = node.status.and_then(|s| s.conditions).unwrap_or_default();
@@ -112,7 +130,7 @@ impl Agent {
                 &Patch::Merge(&json!({"status": status})),
             )
             .await?;
-        Ok(())
+        Ok(beat)
     }
 
     async fn renew_lease(&self) -> Result<()> {
