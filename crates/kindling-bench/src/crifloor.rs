@@ -17,18 +17,8 @@ pub async fn run(count: usize) -> Result<()> {
     let cri = Cri::containerd()?;
     cri.wait_ready().await;
     let image_id = cri
-        .images
-        .clone()
-        .image_status(cri::ImageStatusRequest {
-            image: Some(cri::ImageSpec {
-                image: IMAGE.into(),
-                ..Default::default()
-            }),
-            verbose: false,
-        })
+        .image_status(IMAGE)
         .await?
-        .into_inner()
-        .image
         .map(|i| i.id)
         .with_context(|| format!("{IMAGE} is not loaded on this node"))?;
     let facts = spec::NodeFacts {

@@ -61,6 +61,21 @@ impl Cri {
         Cri::new(SOCKET)
     }
 
+    /// The image `image` (a reference or an ID) as the runtime has it, if it has it.
+    pub async fn image_status(&self, image: &str) -> Result<Option<cri::Image>, tonic::Status> {
+        let mut images = self.images.clone();
+        let answer = images
+            .image_status(cri::ImageStatusRequest {
+                image: Some(cri::ImageSpec {
+                    image: image.to_string(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await?;
+        Ok(answer.into_inner().image)
+    }
+
     /// Waits until the runtime answers `Version`.
     pub async fn wait_ready(&self) {
         let mut warned = false;

@@ -543,19 +543,12 @@ impl Worker {
                 "the container has no image".into(),
             ));
         }
-        let mut images = self.shared.cri.images.clone();
-        let found = images
-            .image_status(cri::ImageStatusRequest {
-                image: Some(cri::ImageSpec {
-                    image: image.clone(),
-                    ..Default::default()
-                }),
-                verbose: false,
-            })
+        let found = self
+            .shared
+            .cri
+            .image_status(&image)
             .await
-            .map_err(|e| ("ErrImageInspect".to_string(), e.message().to_string()))?
-            .into_inner()
-            .image;
+            .map_err(|e| ("ErrImageInspect".to_string(), e.message().to_string()))?;
         if let Some(found) = found {
             // Present: used as is, also with `Always` (no registry is reachable to compare).
             self.pull_backoff.forget(&image);
@@ -608,6 +601,7 @@ impl Worker {
             format!("Pulling image \"{image}\""),
         );
         let started = Instant::now();
+        let mut images = self.shared.cri.images.clone();
         let pulled = tokio::time::timeout(
             PULL_TIMEOUT,
             images.pull_image(cri::PullImageRequest {
@@ -824,18 +818,7 @@ impl Worker {
 
     /// The user image `image_id` runs as (root when the runtime does not say).
     async fn image_user(&self, image_id: &str) -> spec::ImageUser {
-        let mut images = self.shared.cri.images.clone();
-        let found = images
-            .image_status(cri::ImageStatusRequest {
-                image: Some(cri::ImageSpec {
-                    image: image_id.to_string(),
-                    ..Default::default()
-                }),
-                verbose: false,
-            })
-            .await
-            .ok()
-            .and_then(|r| r.into_inner().image);
+        let found = self.shared.cri.image_status(image_id).await.ok().flatten();
         spec::ImageUser {
             uid: found.as_ref().and_then(|i| i.uid.as_ref()).map(|u| u.value),
             username: found.map(|i| i.username).unwrap_or_default(),
