@@ -293,10 +293,14 @@ mod tests {
             let mut body = String::new();
             std::io::Read::read_to_string(&mut e, &mut body).unwrap();
             if e.header().entry_type().is_symlink() {
-                assert_eq!(
-                    e.link_name().unwrap().unwrap().to_str(),
-                    Some("/etc/shadow")
-                );
+                // The rootfs's own link stays a link (never the host file it names); ours
+                // makes `systemctl` the kindling binary.
+                let target = if path == "usr/local/bin/systemctl" {
+                    "kindling"
+                } else {
+                    "/etc/shadow"
+                };
+                assert_eq!(e.link_name().unwrap().unwrap().to_str(), Some(target));
             }
             seen.push((path, body));
         }
@@ -316,6 +320,7 @@ mod tests {
         assert_eq!(configs[0].1, "ours");
         assert!(paths.contains(&"kindling/images/pause.tar"));
         assert!(paths.contains(&KINDLING_PATH));
+        assert!(paths.contains(&"usr/local/bin/systemctl"));
     }
 
     #[test]
