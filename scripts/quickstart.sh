@@ -22,3 +22,7 @@ kubectl run hello --image=busybox:latest --image-pull-policy=IfNotPresent \
   -- sh -c 'echo "hello from kindling" > /tmp/index.html; httpd -f -p 8080 -h /tmp'
 kubectl wait --for=condition=Ready pod/hello --timeout=60s
 kubectl get pods -o wide
+# Into the pod and back out through the API server.
+kubectl exec hello -- wget -qO- http://127.0.0.1:8080/index.html
+kubectl logs hello --tail=5
+kubectl get pods -A
