@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// The node image of this test file, built from this very binary.
 const NODE_IMAGE: &str = "kindling/node:e2e-sa";
 /// The busybox test image, built locally (no registry is reachable).
-const BUSYBOX: &str = "kindling-e2e/busybox:sa";
+const BUSYBOX: &str = "busybox:latest";
 const MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// kubectl with another kubeconfig than the environment's (a token as the only credential).
