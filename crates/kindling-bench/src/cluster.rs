@@ -78,14 +78,7 @@ async fn create_and_measure(
     workers: usize,
 ) -> Result<()> {
     let name = format!("bench{workers}");
-    let mut config = String::from(
-        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n",
-    );
-    for _ in 0..workers {
-        config.push_str("- role: worker\n");
-    }
-    let config_path = home.join(format!("{name}.yaml"));
-    std::fs::write(&config_path, config)?;
+    let config_path = crate::write_cluster_config(home, &name, workers)?;
     let kubeconfig = home.join("kubeconfig");
     let t = Instant::now();
     let out = Command::new(kindling)

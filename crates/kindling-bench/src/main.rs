@@ -40,6 +40,19 @@ async fn main() -> Result<()> {
     }
 }
 
+/// A kind config of one control plane and `workers` workers, written to `<dir>/<name>.yaml`.
+pub(crate) fn write_cluster_config(dir: &Path, name: &str, workers: usize) -> Result<PathBuf> {
+    let mut config = String::from(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n",
+    );
+    for _ in 0..workers {
+        config.push_str("- role: worker\n");
+    }
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, config)?;
+    Ok(path)
+}
+
 pub(crate) fn kindling_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let bin = exe

@@ -31,14 +31,7 @@ pub async fn run(kindling: &Path) -> Result<()> {
 
 async fn cluster_run(kindling: &Path, home: &Path, label: &str, workers: usize) -> Result<()> {
     let name = format!("podbench{workers}");
-    let mut config = String::from(
-        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n",
-    );
-    for _ in 0..workers {
-        config.push_str("- role: worker\n");
-    }
-    let config_path = home.join(format!("{name}.yaml"));
-    std::fs::write(&config_path, config)?;
+    let config_path = crate::write_cluster_config(home, &name, workers)?;
     let kubeconfig = home.join("kubeconfig");
     let kc = |args: &[&str]| {
         Command::new(kindling)

@@ -266,13 +266,7 @@ pub fn sandbox_config(pod: &Pod, attempt: u32, node: &NodeFacts) -> cri::PodSand
                     .run_as_group
                     .filter(|_| psc.run_as_user.is_some())
                     .map(|value| cri::Int64Value { value }),
-                supplemental_groups: psc
-                    .supplemental_groups
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .chain(psc.fs_group)
-                    .collect(),
+                supplemental_groups: supplemental_groups(&psc),
                 privileged,
                 seccomp: Some(cri::SecurityProfile {
                     profile_type: cri::security_profile::ProfileType::Unconfined as i32,
@@ -418,6 +412,16 @@ const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
+/// The pod's supplemental groups, with its fsGroup among them (sandbox and containers alike).
+fn supplemental_groups(psc: &k8s_openapi::api::core::v1::PodSecurityContext) -> Vec<i64> {
+    psc.supplemental_groups
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .chain(psc.fs_group)
+        .collect()
+}
+
 /// The container's security context merged with the pod's (container fields win).
 pub fn security_context(pod: &Pod, c: &Container) -> cri::LinuxContainerSecurityContext {
     let spec = spec(pod);
@@ -457,13 +461,7 @@ pub fn security_context(pod: &Pod, c: &Container) -> cri::LinuxContainerSecurity
             .or(psc.run_as_group)
             .map(|value| cri::Int64Value { value }),
         readonly_rootfs: csc.read_only_root_filesystem.unwrap_or(false),
-        supplemental_groups: psc
-            .supplemental_groups
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .chain(psc.fs_group)
-            .collect(),
+        supplemental_groups: supplemental_groups(&psc),
         no_new_privs: csc.allow_privilege_escalation == Some(false),
         masked_paths: if privileged {
             Vec::new()
