@@ -319,8 +319,7 @@ pub async fn http_get(
         }
         req.push_str("\r\n");
         let head = if https {
-            let config = kindling_apiserver::tls::unverified_client(None)
-                .map_err(|e| format!("Get \"{url}\": {e}"))?;
+            let config = probe_tls().map_err(|e| format!("Get \"{url}\": {e}"))?;
             let name = rustls::pki_types::ServerName::try_from(host.to_string())
                 .map_err(|e| format!("Get \"{url}\": {e}"))?;
             let tls = tokio_rustls::TlsConnector::from(config)
@@ -342,6 +341,15 @@ pub async fn http_get(
             "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         )),
     }
+}
+
+/// The TLS client of HTTPS probes and hooks, built once rather than at every probe.
+fn probe_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| kindling_apiserver::tls::unverified_client(None).map_err(|e| e.to_string()))
+        .clone()
 }
 
 /// Sends `request` and reads enough of the answer for its status line.
