@@ -70,7 +70,8 @@ fn tempfile_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Body> {
+/// A plain-text answer of the :10250 endpoint (logs and streaming alike).
+pub(crate) fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut r = Response::new(Body::from(body.to_string()));
     *r.status_mut() = status;
     r

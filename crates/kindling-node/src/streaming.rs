@@ -5,6 +5,7 @@
 //! inside this node and proxies the client's HTTP upgrade to it byte for byte, as the kubelet
 //! does. containerd then speaks SPDY (or WebSocket up to v4) with the API server.
 
+use crate::logserver::text;
 use crate::pods::cri::{Cri, LABEL_CONTAINER_NAME, LABEL_POD_NAME, LABEL_POD_NAMESPACE};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
@@ -26,12 +27,6 @@ pub async fn serve(cri: &Cri, mut req: Request<hyper::body::Incoming>) -> Respon
         Ok(url) => proxy(&mut req, &url).await,
         Err((status, message)) => text(status, &message),
     }
-}
-
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut r = Response::new(Body::from(body.to_string()));
-    *r.status_mut() = status;
-    r
 }
 
 type Refusal = (StatusCode, String);
