@@ -11,7 +11,7 @@
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -232,21 +232,9 @@ async fn mark_pods_not_ready(client: &kube::Client, node: &str) -> Result<(), ku
 /// `Node <name> status is now: NodeNotReady`, as `kubectl describe node` shows it (it finds
 /// events of a node by its uid; cluster-scoped objects' events live in `default`).
 async fn record_node_event(client: &kube::Client, node: &str, uid: &str) {
-    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
-    let now = now_rfc3339();
-    let event = json!({
-        // Named as upstream's recorder names events: the object's name and the time in hex.
-        "metadata": {"name": format!("{node}.{:x}", Timestamp::now().as_nanosecond())},
-        "involvedObject": {"kind": "Node", "name": node, "uid": uid, "apiVersion": "v1"},
-        "reason": "NodeNotReady", "message": format!("Node {node} status is now: NodeNotReady"),
-        "type": "Normal", "source": {"component": "node-controller"},
-        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-    });
-    if let Ok(event) = serde_json::from_value(event) {
-        if let Err(e) = events.create(&PostParams::default(), &event).await {
-            tracing::warn!("recording NodeNotReady for {node}: {e}");
-        }
-    }
+    let involved = json!({"kind": "Node", "name": node, "uid": uid, "apiVersion": "v1"});
+    let message = format!("Node {node} status is now: NodeNotReady");
+    crate::record_event(client, involved, "NodeNotReady", message, "node-controller").await;
 }
 
 /// The taints the node's Ready status calls for, with the node's other taints kept as they are.

@@ -7,7 +7,7 @@
 use crate::FIELD_MANAGER;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
 
@@ -134,18 +134,17 @@ async fn evict(client: &kube::Client, pod: &Pod) {
             return;
         }
     }
-    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns);
-    let event = json!({
-        "metadata": {"name": format!("{name}.{:x}", Timestamp::now().as_nanosecond())},
-        "involvedObject": {"kind": "Pod", "namespace": ns, "name": name,
-                           "uid": pod.metadata.uid, "apiVersion": "v1"},
-        "reason": "TaintManagerEviction", "message": format!("Marking for deletion Pod {ns}/{name}"),
-        "type": "Normal", "source": {"component": "taint-eviction-controller"},
-        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-    });
-    if let Ok(event) = serde_json::from_value(event) {
-        let _ = events.create(&PostParams::default(), &event).await;
-    }
+    let involved = json!({"kind": "Pod", "namespace": ns, "name": name,
+                          "uid": pod.metadata.uid, "apiVersion": "v1"});
+    let message = format!("Marking for deletion Pod {ns}/{name}");
+    crate::record_event(
+        client,
+        involved,
+        "TaintManagerEviction",
+        message,
+        "taint-eviction-controller",
+    )
+    .await;
 }
 
 #[cfg(test)]
