@@ -7,6 +7,7 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v python3 >/dev/null || need_apt+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
@@ -20,6 +21,8 @@ if ((${#need_apt[@]})); then
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq "${need_apt[@]}"
 fi
+
+bash "$(dirname "$0")/tools.sh"
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing; install Rust with rustup (https://rustup.rs) and re-run" >&2
