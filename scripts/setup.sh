@@ -32,4 +32,7 @@ if ! command -v kubectl >/dev/null; then
   echo "setup: kubectl is missing; the tests drive the real kubectl (1.32 or newer) — install it and re-run" >&2
   exit 1
 fi
+for component in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+done
 echo "setup: ok ($(cargo --version); kubectl $(kubectl version --client -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])'))"

@@ -9,5 +9,8 @@ bash scripts/docker.sh
 export CARGO_TERM_COLOR=never
 # Docker-backed tests must run here, not skip.
 export KINDLING_REQUIRE_DOCKER=1
+# Habits are checked like tests: formatting, then lints (warnings are errors).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked -- --test-threads=2
