@@ -69,36 +69,3 @@ fn created_or_moot<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error>
         Err(e) => Err(e),
     }
 }
-
-/// A Normal event about `involved` (an ObjectReference as JSON: kind, name, uid, and namespace
-/// for namespaced objects) from `component`. Named as upstream's recorder names events (the
-/// object's name and the time in hex); cluster-scoped objects' events live in `default`.
-pub(crate) async fn record_event(
-    client: &kube::Client,
-    involved: serde_json::Value,
-    reason: &str,
-    message: String,
-    component: &str,
-) {
-    let now = jiff::Timestamp::now();
-    let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let name = involved["name"].as_str().unwrap_or_default().to_string();
-    let ns = involved["namespace"]
-        .as_str()
-        .unwrap_or("default")
-        .to_string();
-    let event = serde_json::json!({
-        "metadata": {"name": format!("{name}.{:x}", now.as_nanosecond())},
-        "involvedObject": involved,
-        "reason": reason, "message": message, "type": "Normal",
-        "source": {"component": component},
-        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
-    });
-    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
-        kube::Api::namespaced(client.clone(), &ns);
-    if let Ok(event) = serde_json::from_value(event) {
-        if let Err(e) = events.create(&Default::default(), &event).await {
-            tracing::warn!("recording {reason} for {name}: {e}");
-        }
-    }
-}

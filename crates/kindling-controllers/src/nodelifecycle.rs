@@ -11,7 +11,9 @@
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
+use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::ResourceExt;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -48,9 +50,14 @@ pub async fn run(client: kube::Client) {
 
 pub async fn run_with(client: kube::Client, settings: Settings) {
     tokio::spawn(follow_readiness(client.clone()));
+    let recorder = Recorder::spawn(
+        client.clone(),
+        Reporter::control_plane("node-controller"),
+        4,
+    );
     let mut seen: HashMap<String, Observed> = HashMap::new();
     loop {
-        if let Err(e) = monitor(&client, settings, &mut seen).await {
+        if let Err(e) = monitor(&client, &recorder, settings, &mut seen).await {
             tracing::debug!("node lifecycle: {e}");
         }
         tokio::time::sleep(settings.period).await;
@@ -83,6 +90,7 @@ async fn follow_readiness(client: kube::Client) {
 /// One pass over every node.
 async fn monitor(
     client: &kube::Client,
+    recorder: &Recorder,
     settings: Settings,
     seen: &mut HashMap<String, Observed>,
 ) -> Result<(), kube::Error> {
@@ -126,8 +134,8 @@ async fn monitor(
             .map(|c| c.status.clone())
             .unwrap_or_default();
         if silent && (conditions.is_empty() || conditions.iter().any(|c| c.status != "Unknown")) {
-            let uid = node.metadata.uid.clone().unwrap_or_default();
-            mark_unknown(client, &name, &uid, &conditions).await?;
+            mark_unknown(client, &name, &conditions).await?;
+            record_not_ready(recorder, &node);
             mark_pods_not_ready(client, &name).await?;
             ready = "Unknown".into();
         }
@@ -155,7 +163,6 @@ fn now_rfc3339() -> String {
 async fn mark_unknown(
     client: &kube::Client,
     node: &str,
-    uid: &str,
     conditions: &[NodeCondition],
 ) -> Result<(), kube::Error> {
     let now = now_rfc3339();
@@ -188,7 +195,6 @@ async fn mark_unknown(
         )
         .await?;
     tracing::info!("node {node}: no status for the grace period, now NotReady (Unknown)");
-    record_node_event(client, node, uid).await;
     Ok(())
 }
 
@@ -230,11 +236,10 @@ async fn mark_pods_not_ready(client: &kube::Client, node: &str) -> Result<(), ku
 }
 
 /// `Node <name> status is now: NodeNotReady`, as `kubectl describe node` shows it (it finds
-/// events of a node by its uid; cluster-scoped objects' events live in `default`).
-async fn record_node_event(client: &kube::Client, node: &str, uid: &str) {
-    let involved = json!({"kind": "Node", "name": node, "uid": uid, "apiVersion": "v1"});
-    let message = format!("Node {node} status is now: NodeNotReady");
-    crate::record_event(client, involved, "NodeNotReady", message, "node-controller").await;
+/// events of a node by its uid).
+fn record_not_ready(recorder: &Recorder, node: &Node) {
+    let note = format!("Node {} status is now: NodeNotReady", node.name_any());
+    recorder.normal(kindling_events::reference(node), "NodeNotReady", "", note);
 }
 
 /// The taints the node's Ready status calls for, with the node's other taints kept as they are.

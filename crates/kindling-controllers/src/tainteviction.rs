@@ -7,6 +7,7 @@
 use crate::FIELD_MANAGER;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
+use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
@@ -14,8 +15,13 @@ use std::time::Duration;
 const PERIOD: Duration = Duration::from_secs(1);
 
 pub async fn run(client: kube::Client) {
+    let recorder = Recorder::spawn(
+        client.clone(),
+        Reporter::control_plane("taint-eviction-controller"),
+        4,
+    );
     loop {
-        if let Err(e) = pass(&client, Timestamp::now()).await {
+        if let Err(e) = pass(&client, &recorder, Timestamp::now()).await {
             tracing::debug!("taint eviction: {e}");
         }
         tokio::time::sleep(PERIOD).await;
@@ -23,7 +29,11 @@ pub async fn run(client: kube::Client) {
 }
 
 /// Evicts what is due at `now` on every node with NoExecute taints.
-async fn pass(client: &kube::Client, now: Timestamp) -> Result<(), kube::Error> {
+async fn pass(
+    client: &kube::Client,
+    recorder: &Recorder,
+    now: Timestamp,
+) -> Result<(), kube::Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     for node in nodes.list(&ListParams::default()).await?.items {
         let taints: Vec<Taint> = node
@@ -52,7 +62,7 @@ async fn pass(client: &kube::Client, now: Timestamp) -> Result<(), kube::Error> 
                 .and_then(|s| s.tolerations.clone())
                 .unwrap_or_default();
             if eviction_time(&taints, &tolerations).is_some_and(|at| at <= now) {
-                evict(client, &pod).await;
+                evict(client, recorder, &pod).await;
             }
         }
     }
@@ -105,7 +115,7 @@ fn tolerates(t: &Toleration, taint: &Taint) -> bool {
 }
 
 /// Marks the pod as disrupted, deletes it, and says so in an event, as upstream does.
-async fn evict(client: &kube::Client, pod: &Pod) {
+async fn evict(client: &kube::Client, recorder: &Recorder, pod: &Pod) {
     let (Some(ns), Some(name)) = (
         pod.metadata.namespace.as_deref(),
         pod.metadata.name.as_deref(),
@@ -134,17 +144,13 @@ async fn evict(client: &kube::Client, pod: &Pod) {
             return;
         }
     }
-    let involved = json!({"kind": "Pod", "namespace": ns, "name": name,
-                          "uid": pod.metadata.uid, "apiVersion": "v1"});
-    let message = format!("Marking for deletion Pod {ns}/{name}");
-    crate::record_event(
-        client,
-        involved,
+    let note = format!("Marking for deletion Pod {ns}/{name}");
+    recorder.normal(
+        kindling_events::reference(pod),
         "TaintManagerEviction",
-        message,
-        "taint-eviction-controller",
-    )
-    .await;
+        "",
+        note,
+    );
 }
 
 #[cfg(test)]

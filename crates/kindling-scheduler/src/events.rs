@@ -1,25 +1,20 @@
 //! Writes that must not slow scheduling down: core/v1 Events (`Scheduled`,
-//! `FailedScheduling`) and the pods' `PodScheduled` condition. A worker task does them with
-//! bounded concurrency; repeats of the same event for the same pod become one Event whose
-//! `count` and `lastTimestamp` grow (as client-go's correlator does, so `kubectl describe` shows
-//! `(x3 over 2m)`), and condition writes for one pod coalesce to the latest. When the worker
-//! falls far behind, new records are dropped, as upstream's event broadcaster does.
+//! `FailedScheduling`), through the shared recorder of `kindling-events` (repeats become one
+//! Event with a growing count), and the pods' `PodScheduled` condition, written by a worker task
+//! with bounded concurrency that coalesces writes for one pod to the latest.
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Upstream truncates event notes to this many bytes.
-const NOTE_LENGTH_LIMIT: usize = 1024;
+pub use kindling_events::timestamp_now;
+
 const QUEUE_CAPACITY: usize = 8192;
-const MAX_TRACKED_EVENTS: usize = 4096;
-const EVENT_CORRELATION_WINDOW: Duration = Duration::from_secs(600);
 
 /// The pod an event or condition is about.
 #[derive(Clone, Debug)]
@@ -44,63 +39,36 @@ impl PodRef {
     fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+
+    fn reference(&self) -> ObjectReference {
+        ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            namespace: Some(self.namespace.clone()),
+            name: Some(self.name.clone()),
+            uid: Some(self.uid.clone()),
+            resource_version: Some(self.resource_version.clone()),
+            field_path: None,
+        }
+    }
 }
 
-enum Op {
-    Event {
-        pod: PodRef,
-        warning: bool,
-        reason: &'static str,
-        action: &'static str,
-        message: String,
-    },
-    Condition {
-        pod: PodRef,
-        condition: Value,
-    },
-}
-
-/// Hands writes to the worker; cheap to clone.
+/// Events go to the shared recorder; conditions to this crate's writer. Cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Op>,
-}
-
-/// Cuts a message to the event note limit the way upstream does (`…` replaced by ` ...`).
-pub fn truncate_note(message: &str) -> String {
-    if message.len() <= NOTE_LENGTH_LIMIT {
-        return message.to_string();
-    }
-    let mut end = NOTE_LENGTH_LIMIT - 4;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{} ...", &message[..end])
-}
-
-pub fn timestamp_now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    events: kindling_events::Recorder,
+    conditions: mpsc::Sender<(PodRef, Value)>,
 }
 
 impl Recorder {
     pub fn spawn(client: kube::Client, component: String, parallel: usize) -> Recorder {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let instance = format!(
-            "{component}-{}",
-            std::env::var("HOSTNAME")
-                .ok()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "kindling".into())
-        );
+        let reporter = kindling_events::Reporter::control_plane(&component);
+        let events = kindling_events::Recorder::spawn(client.clone(), reporter, parallel);
+        let (conditions, rx) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(
-            Worker {
+            ConditionWriter {
                 client,
-                component,
-                instance,
                 parallel: parallel.max(1),
-                events: HashMap::new(),
                 conditions: HashMap::new(),
                 waiting: VecDeque::new(),
                 queued: HashSet::new(),
@@ -108,23 +76,11 @@ impl Recorder {
             }
             .run(rx),
         );
-        Recorder { tx }
-    }
-
-    fn send(&self, op: Op) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(op) {
-            tracing::warn!("scheduler event queue full; dropping an event");
-        }
+        Recorder { events, conditions }
     }
 
     pub fn normal(&self, pod: PodRef, reason: &'static str, action: &'static str, message: String) {
-        self.send(Op::Event {
-            pod,
-            warning: false,
-            reason,
-            action,
-            message,
-        });
+        self.events.normal(pod.reference(), reason, action, message);
     }
 
     pub fn warning(
@@ -134,35 +90,17 @@ impl Recorder {
         action: &'static str,
         message: String,
     ) {
-        self.send(Op::Event {
-            pod,
-            warning: true,
-            reason,
-            action,
-            message: truncate_note(&message),
-        });
+        self.events
+            .warning(pod.reference(), reason, action, message);
     }
 
     /// Sets the pod's `PodScheduled` condition (a full condition object).
     pub fn condition(&self, pod: PodRef, condition: Value) {
-        self.send(Op::Condition { pod, condition });
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.conditions.try_send((pod, condition))
+        {
+            tracing::warn!("scheduler condition queue full; dropping a PodScheduled update");
+        }
     }
-}
-
-struct EventState {
-    pod: PodRef,
-    warning: bool,
-    reason: &'static str,
-    action: &'static str,
-    message: String,
-    name: String,
-    count: u32,
-    first: String,
-    last: String,
-    created: bool,
-    busy: bool,
-    dirty: bool,
-    touched: Instant,
 }
 
 struct ConditionState {
@@ -172,329 +110,104 @@ struct ConditionState {
     dirty: bool,
 }
 
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-enum Job {
-    Event(String),
-    Condition(String),
-}
+/// The key written and whether the write succeeded.
+type Running = Pin<Box<dyn Future<Output = (String, bool)> + Send>>;
 
-enum Outcome {
-    EventCreated(String),
-    EventPatched(String),
-    /// The Event is gone (expired): create it again.
-    EventMissing(String),
-    Failed(Job),
-    ConditionDone(String),
-}
-
-type Running = Pin<Box<dyn Future<Output = Outcome> + Send>>;
-
-struct Worker {
+/// Writes pods' `PodScheduled` conditions, the latest per pod, at most `parallel` at a time.
+struct ConditionWriter {
     client: kube::Client,
-    component: String,
-    instance: String,
     parallel: usize,
-    events: HashMap<String, EventState>,
     conditions: HashMap<String, ConditionState>,
-    waiting: VecDeque<Job>,
-    queued: HashSet<Job>,
+    waiting: VecDeque<String>,
+    queued: HashSet<String>,
     running: FuturesUnordered<Running>,
 }
 
-fn event_key(pod: &PodRef, warning: bool, reason: &str, message: &str) -> String {
-    format!(
-        "{}\u{0}{}\u{0}{warning}\u{0}{reason}\u{0}{message}",
-        pod.uid,
-        pod.key()
-    )
-}
-
-impl Worker {
-    async fn run(mut self, mut rx: mpsc::Receiver<Op>) {
+impl ConditionWriter {
+    async fn run(mut self, mut rx: mpsc::Receiver<(PodRef, Value)>) {
         loop {
             tokio::select! {
                 op = rx.recv() => match op {
-                    Some(op) => self.accept(op),
+                    Some((pod, condition)) => self.accept(pod, condition),
                     None if self.running.is_empty() => return,
                     None => {}
                 },
-                Some(out) = self.running.next(), if !self.running.is_empty() => self.finish(out),
+                Some((key, _)) = self.running.next(), if !self.running.is_empty() => {
+                    self.finish(key);
+                }
             }
             self.dispatch();
         }
     }
 
-    fn accept(&mut self, op: Op) {
-        match op {
-            Op::Event {
-                pod,
-                warning,
-                reason,
-                action,
-                message,
-            } => {
-                let key = event_key(&pod, warning, reason, &message);
-                let now = timestamp_now();
-                let fresh = self
-                    .events
-                    .get(&key)
-                    .is_none_or(|e| e.touched.elapsed() > EVENT_CORRELATION_WINDOW);
-                if fresh {
-                    self.evict();
-                    let nanos = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_nanos())
-                        .unwrap_or(0);
-                    self.events.insert(
-                        key.clone(),
-                        EventState {
-                            name: format!("{}.{:x}", pod.name, nanos),
-                            pod,
-                            warning,
-                            reason,
-                            action,
-                            message,
-                            count: 1,
-                            first: now.clone(),
-                            last: now,
-                            created: false,
-                            busy: false,
-                            dirty: true,
-                            touched: Instant::now(),
-                        },
-                    );
-                } else if let Some(e) = self.events.get_mut(&key) {
-                    e.count += 1;
-                    e.last = now;
-                    e.pod.resource_version = pod.resource_version;
-                    e.dirty = true;
-                    e.touched = Instant::now();
-                }
-                self.schedule(Job::Event(key));
-            }
-            Op::Condition { pod, condition } => {
-                let key = pod.key();
-                let entry = self
-                    .conditions
-                    .entry(key.clone())
-                    .or_insert_with(|| ConditionState {
-                        pod: pod.clone(),
-                        condition: Value::Null,
-                        busy: false,
-                        dirty: false,
-                    });
-                entry.pod = pod;
-                entry.condition = condition;
-                entry.dirty = true;
-                self.schedule(Job::Condition(key));
-            }
-        }
+    fn accept(&mut self, pod: PodRef, condition: Value) {
+        let key = pod.key();
+        let entry = self
+            .conditions
+            .entry(key.clone())
+            .or_insert_with(|| ConditionState {
+                pod: pod.clone(),
+                condition: Value::Null,
+                busy: false,
+                dirty: false,
+            });
+        entry.pod = pod;
+        entry.condition = condition;
+        entry.dirty = true;
+        self.schedule(key);
     }
 
-    /// Keeps the correlation table bounded: forgets idle, old entries.
-    fn evict(&mut self) {
-        if self.events.len() < MAX_TRACKED_EVENTS {
-            return;
-        }
-        self.events
-            .retain(|_, e| e.busy || e.touched.elapsed() < EVENT_CORRELATION_WINDOW / 10);
-        if self.events.len() >= MAX_TRACKED_EVENTS {
-            self.events.retain(|_, e| e.busy);
-        }
-    }
-
-    fn schedule(&mut self, job: Job) {
-        let busy = match &job {
-            Job::Event(k) => self.events.get(k).is_none_or(|e| e.busy),
-            Job::Condition(k) => self.conditions.get(k).is_none_or(|c| c.busy),
-        };
-        if !busy && self.queued.insert(job.clone()) {
-            self.waiting.push_back(job);
+    fn schedule(&mut self, key: String) {
+        let busy = self.conditions.get(&key).is_none_or(|c| c.busy);
+        if !busy && self.queued.insert(key.clone()) {
+            self.waiting.push_back(key);
         }
     }
 
     fn dispatch(&mut self) {
         while self.running.len() < self.parallel {
-            let Some(job) = self.waiting.pop_front() else {
+            let Some(key) = self.waiting.pop_front() else {
                 return;
             };
-            self.queued.remove(&job);
-            match &job {
-                Job::Event(key) => {
-                    let Some(e) = self.events.get_mut(key) else {
-                        continue;
-                    };
-                    if e.busy || !e.dirty {
-                        continue;
-                    }
-                    e.busy = true;
-                    e.dirty = false;
-                    let fut = self.event_write(key.clone());
-                    self.running.push(fut);
-                }
-                Job::Condition(key) => {
-                    let Some(c) = self.conditions.get_mut(key) else {
-                        continue;
-                    };
-                    if c.busy || !c.dirty {
-                        continue;
-                    }
-                    c.busy = true;
-                    c.dirty = false;
-                    let api: Api<Pod> = Api::namespaced(self.client.clone(), &c.pod.namespace);
-                    let name = c.pod.name.clone();
-                    let patch = json!({"status": {"conditions": [c.condition.clone()]}});
-                    let key = key.clone();
-                    self.running.push(Box::pin(async move {
-                        match api
-                            .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
-                            .await
-                        {
-                            Ok(_) => Outcome::ConditionDone(key),
-                            Err(kube::Error::Api(s)) if s.code == 404 => {
-                                Outcome::ConditionDone(key)
-                            }
-                            Err(err) => {
-                                tracing::warn!("updating PodScheduled of {key}: {err}");
-                                Outcome::Failed(Job::Condition(key))
-                            }
-                        }
-                    }));
-                }
-            }
-        }
-    }
-
-    fn event_write(&self, key: String) -> Running {
-        let e = &self.events[&key];
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &e.pod.namespace);
-        if e.created {
-            let name = e.name.clone();
-            let patch = json!({"count": e.count, "lastTimestamp": e.last});
-            return Box::pin(async move {
-                match api
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                {
-                    Ok(_) => Outcome::EventPatched(key),
-                    Err(kube::Error::Api(s)) if s.code == 404 => Outcome::EventMissing(key),
-                    Err(err) => {
-                        tracing::warn!("updating event {name}: {err}");
-                        Outcome::Failed(Job::Event(key))
-                    }
-                }
-            });
-        }
-        let body = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": e.name, "namespace": e.pod.namespace},
-            "involvedObject": {
-                "apiVersion": "v1", "kind": "Pod", "namespace": e.pod.namespace,
-                "name": e.pod.name, "uid": e.pod.uid, "resourceVersion": e.pod.resource_version,
-            },
-            "reason": e.reason,
-            "message": e.message,
-            "type": if e.warning { "Warning" } else { "Normal" },
-            "source": {"component": self.component},
-            "firstTimestamp": e.first,
-            "lastTimestamp": e.last,
-            "count": e.count,
-            "action": e.action,
-            "reportingComponent": self.component,
-            "reportingInstance": self.instance,
-        });
-        Box::pin(async move {
-            let event: Event = match serde_json::from_value(body) {
-                Ok(ev) => ev,
-                Err(err) => {
-                    tracing::warn!("building event: {err}");
-                    return Outcome::EventCreated(key);
-                }
+            self.queued.remove(&key);
+            let Some(c) = self.conditions.get_mut(&key) else {
+                continue;
             };
-            match api.create(&PostParams::default(), &event).await {
-                Ok(_) => Outcome::EventCreated(key),
-                // The namespace is going away, or the same name exists: nothing to add.
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {
-                    Outcome::EventCreated(key)
-                }
-                Err(err) => {
-                    tracing::warn!("creating event: {err}");
-                    Outcome::Failed(Job::Event(key))
-                }
+            if c.busy || !c.dirty {
+                continue;
             }
-        })
-    }
-
-    fn finish(&mut self, out: Outcome) {
-        let job = match out {
-            Outcome::EventCreated(k) | Outcome::EventPatched(k) => {
-                if let Some(e) = self.events.get_mut(&k) {
-                    e.busy = false;
-                    e.created = true;
-                }
-                Job::Event(k)
-            }
-            Outcome::EventMissing(k) => {
-                if let Some(e) = self.events.get_mut(&k) {
-                    e.busy = false;
-                    e.created = false;
-                    e.dirty = true;
-                }
-                Job::Event(k)
-            }
-            Outcome::ConditionDone(k) => {
-                let idle = self.conditions.get_mut(&k).is_some_and(|c| {
-                    c.busy = false;
-                    !c.dirty
-                });
-                if idle {
-                    self.conditions.remove(&k);
-                }
-                Job::Condition(k)
-            }
-            // Best effort, like upstream's recorder: a failed write is not retried unless a
-            // newer record for the same key comes.
-            Outcome::Failed(job) => {
-                match &job {
-                    Job::Event(k) => {
-                        if let Some(e) = self.events.get_mut(k) {
-                            e.busy = false;
-                        }
-                    }
-                    Job::Condition(k) => {
-                        if let Some(c) = self.conditions.get_mut(k) {
-                            c.busy = false;
-                        }
+            c.busy = true;
+            c.dirty = false;
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), &c.pod.namespace);
+            let name = c.pod.name.clone();
+            let patch = json!({"status": {"conditions": [c.condition.clone()]}});
+            self.running.push(Box::pin(async move {
+                let result = api
+                    .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+                    .await;
+                match result {
+                    Ok(_) => (key, true),
+                    Err(kube::Error::Api(s)) if s.code == 404 => (key, true),
+                    Err(err) => {
+                        tracing::warn!("updating PodScheduled of {key}: {err}");
+                        (key, false)
                     }
                 }
-                job
-            }
-        };
-        self.schedule(job);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notes_are_truncated_like_upstream() {
-        let short = "0/3 nodes are available.";
-        assert_eq!(truncate_note(short), short);
-        let long = "x".repeat(2000);
-        let t = truncate_note(&long);
-        assert_eq!(t.len(), NOTE_LENGTH_LIMIT);
-        assert!(t.ends_with("x ..."));
-        let multibyte = "é".repeat(1000);
-        assert!(truncate_note(&multibyte).len() <= NOTE_LENGTH_LIMIT);
+            }));
+        }
     }
 
-    #[test]
-    fn timestamps_are_rfc3339_seconds() {
-        let t = timestamp_now();
-        assert_eq!(t.len(), 20);
-        assert!(t.ends_with('Z'));
+    /// Best effort, like upstream: a failed write is not retried unless a newer condition for
+    /// the same pod comes.
+    fn finish(&mut self, key: String) {
+        let idle = self.conditions.get_mut(&key).is_some_and(|c| {
+            c.busy = false;
+            !c.dirty
+        });
+        if idle {
+            self.conditions.remove(&key);
+        } else {
+            self.schedule(key);
+        }
     }
 }
