@@ -2,7 +2,7 @@
 //! directly; resource paths are parsed into what they name and handed to the generic registry.
 
 mod logs;
-mod negotiate;
+mod represent;
 mod resource;
 mod reviews;
 mod stream;
@@ -15,12 +15,12 @@ use crate::options::Query;
 use crate::request::{self, ApiPath};
 use crate::{discovery, openapi, Server};
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use axum::http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use kindling_api::ApiError;
-use serde_json::Value;
 use std::sync::Arc;
 
-pub use negotiate::{Negotiated, Representation};
+use represent::{error_response, plain_ok};
+pub use represent::{json_response, Negotiated, Representation};
 
 /// Bodies above this size are refused with 413, as upstream's 3 MiB limit.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -133,32 +133,7 @@ fn public(path: &str) -> Response<Body> {
     if path.starts_with("/version") {
         return json_response(StatusCode::OK, &crate::version_info());
     }
-    let mut resp = Response::new(Body::from("ok"));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
-pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-pub fn error_response(e: &ApiError) -> Response<Body> {
-    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = json_response(status, &e.to_status());
-    if let Some(s) = e.retry_after {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(s));
-    }
-    resp
+    plain_ok()
 }
 
 /// Reads the body, refusing more than [`MAX_BODY_BYTES`].
@@ -189,13 +164,3 @@ pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
 
 /// How much of an oversized body is drained before giving up on the connection.
 const DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
-
-/// Adds `Warning: 299 - "<text>"` headers, as upstream reports field-validation warnings.
-pub fn add_warnings(resp: &mut Response<Body>, warnings: &[String]) {
-    for w in warnings {
-        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
-        if let Ok(v) = HeaderValue::from_str(&text) {
-            resp.headers_mut().append(header::WARNING, v);
-        }
-    }
-}

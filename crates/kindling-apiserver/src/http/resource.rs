@@ -1,20 +1,19 @@
 //! The generic REST verbs on a resource path.
 
-use super::negotiate::{Negotiated, Representation};
-use super::{add_warnings, json_response, read_body, subresource, watch, Call};
+use super::represent::{self, add_warnings, json_response, Negotiated};
+use super::{read_body, subresource, watch, Call};
 use crate::options::FieldValidation;
-use crate::registry::{DeleteOptions, ListOptions, Scan, UpdateKind, WatchOptions, WriteContext};
+use crate::registry::{DeleteOptions, ListOptions, UpdateKind, WatchOptions, WriteContext};
 use crate::request::ResourcePath;
 use crate::Server;
 use axum::body::Body;
 use axum::http::{header, Method, Response, StatusCode};
-use futures::StreamExt;
 use kindling_api::patch::{self, PatchType};
 use kindling_api::proto;
 use kindling_api::selector;
-use kindling_api::table::{self, IncludeObject};
+use kindling_api::table::IncludeObject;
 use kindling_api::{catalog, fields, ApiError, ResourceType};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 pub async fn serve(
@@ -42,13 +41,13 @@ pub async fn serve(
         (&Method::GET, None, None) if watching => watch::serve(server, rt, ns, call, neg).await,
         (&Method::GET, None, None) => {
             let opts = list_options(rt, &call)?;
-            list_response(server, rt, ns, &opts, &neg, call.include_object()).await
+            represent::list(&server.registry, rt, ns, &opts, &neg, call.include_object()).await
         }
         (&Method::GET, Some(name), None) => {
             let obj = reg.get(rt, ns, name).await?;
             Ok(json_response(
                 StatusCode::OK,
-                &represent_object(rt, obj, &neg, call.include_object()),
+                &represent::object(rt, obj, &neg, call.include_object()),
             ))
         }
         (&Method::POST, None, None) => {
@@ -64,7 +63,7 @@ pub async fn serve(
             let created = reg.create(rt, ns, obj, &ctx).await?;
             let mut resp = json_response(
                 StatusCode::CREATED,
-                &represent_object(rt, created, &neg, include),
+                &represent::object(rt, created, &neg, include),
             );
             add_warnings(&mut resp, &warnings);
             Ok(resp)
@@ -128,132 +127,6 @@ impl Call {
 
 fn include_object(q: &crate::options::Query) -> IncludeObject {
     IncludeObject::parse(q.get("includeObject")).unwrap_or(IncludeObject::Metadata)
-}
-
-pub fn represent_object(
-    rt: &ResourceType,
-    obj: Value,
-    neg: &Negotiated,
-    include: IncludeObject,
-) -> Value {
-    match neg.representation {
-        Representation::Table => {
-            let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"].clone()});
-            table::table(
-                rt,
-                std::slice::from_ref(&obj),
-                jiff::Timestamp::now(),
-                include,
-                meta,
-            )
-        }
-        Representation::Metadata => partial_metadata(&obj),
-        _ => obj,
-    }
-}
-
-const LIST_CHUNK_BYTES: usize = 64 * 1024;
-
-/// A LIST response, built item by item: objects are serialized (or turned into table rows) as the
-/// store is scanned, so a large list never holds every decoded object at once.
-async fn list_response(
-    server: &Arc<Server>,
-    rt: &ResourceType,
-    ns: Option<&str>,
-    opts: &crate::registry::ListOptions,
-    neg: &Negotiated,
-    include: IncludeObject,
-) -> Result<Response<Body>, ApiError> {
-    let reg = &server.registry;
-    match neg.representation {
-        Representation::Table => {
-            let now = jiff::Timestamp::now();
-            let mut rows = Vec::new();
-            let meta = reg
-                .scan(rt, ns, opts, |obj| {
-                    let mut one =
-                        table::table(rt, std::slice::from_ref(&obj), now, include, json!({}));
-                    if let Some(row) = one["rows"].as_array_mut().and_then(|r| r.pop()) {
-                        rows.push(row);
-                    }
-                    Ok(())
-                })
-                .await?;
-            let mut t = table::table(rt, &[], now, include, meta.to_json());
-            t["rows"] = Value::Array(rows);
-            Ok(json_response(StatusCode::OK, &t))
-        }
-        Representation::Metadata => {
-            let mut items = Vec::new();
-            let meta = reg
-                .scan(rt, ns, opts, |obj| {
-                    items.push(partial_metadata(&obj));
-                    Ok(())
-                })
-                .await?;
-            let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                              "metadata": meta.to_json(), "items": items});
-            Ok(json_response(StatusCode::OK, &list))
-        }
-        _ => {
-            // Objects are streamed as the store is read: the first batch is read before the
-            // response starts, so that errors (a bad continue token, 410) still get a Status.
-            let mut scan = Scan::new(reg.clone(), rt, ns, opts.clone())?;
-            let first = scan.next_batch().await?.unwrap_or_default();
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
-            let (kind, api_version) = (rt.list_kind, rt.api_version());
-            tokio::spawn(async move {
-                let mut batch = Some(first);
-                let mut first_item = true;
-                let mut buf = Vec::new();
-                while let Some(objects) = batch {
-                    for obj in &objects {
-                        buf.push(if first_item { b'[' } else { b',' });
-                        first_item = false;
-                        let _ = serde_json::to_writer(&mut buf, obj);
-                        // Small chunks keep what waits in the connection's send buffer small.
-                        if buf.len() >= LIST_CHUNK_BYTES
-                            && tx
-                                .send(Ok(bytes::Bytes::from(std::mem::take(&mut buf))))
-                                .await
-                                .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    drop(objects);
-                    batch = match scan.next_batch().await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                            return;
-                        }
-                    };
-                }
-                // Metadata last: its revision and continue token are known once the scan ends.
-                let head = json!({"kind": kind, "apiVersion": api_version, "metadata": scan.meta().to_json()});
-                let mut tail = buf;
-                tail.extend_from_slice(if first_item { b"[]" } else { b"]" });
-                let head = serde_json::to_vec(&head).unwrap_or_default();
-                tail.extend_from_slice(b",");
-                tail.extend_from_slice(&head[1..]);
-                let _ = tx.send(Ok(bytes::Bytes::from(tail))).await;
-            });
-            let stream =
-                futures::stream::once(async { Ok(bytes::Bytes::from_static(b"{\"items\":")) })
-                    .chain(tokio_stream::wrappers::ReceiverStream::new(rx));
-            let mut resp = Response::new(Body::from_stream(stream));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            Ok(resp)
-        }
-    }
-}
-
-pub fn partial_metadata(obj: &Value) -> Value {
-    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 
 pub fn list_options(rt: &ResourceType, call: &Call) -> Result<ListOptions, ApiError> {

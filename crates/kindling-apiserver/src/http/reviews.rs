@@ -3,8 +3,9 @@
 //! whoami` (SelfSubjectReview), and TokenReview (is this service account token valid, and whose?). Authorization is coarse for now (see `auth`): every
 //! authenticated user may do everything, and the answers say so.
 
+use super::represent::json_response;
 use super::resource::decode_body;
-use super::{json_response, read_body, Call};
+use super::{read_body, Call};
 use crate::auth::Identity;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};

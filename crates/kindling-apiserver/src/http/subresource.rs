@@ -1,9 +1,9 @@
 //! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers; token, log
 //! and the streams (exec, attach, portforward) are handed to modules of their own.
 
-use super::negotiate::Negotiated;
+use super::represent::{json_response, Negotiated};
 use super::resource::{decode_body, method_not_allowed, patch, write_context};
-use super::{json_response, read_body, Call};
+use super::{read_body, Call};
 use crate::registry::{meta_str, UpdateKind};
 use crate::Server;
 use axum::body::Body;

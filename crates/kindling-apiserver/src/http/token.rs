@@ -3,7 +3,8 @@
 //! token.go). Nothing is stored; the token may be bound to a Pod or Secret so that it stops
 //! working when that object goes.
 
-use super::{json_response, read_body, Call};
+use super::represent::json_response;
+use super::{read_body, Call};
 use crate::registry::meta_str;
 use crate::tokens::{ObjectRef, TokenGrant};
 use crate::Server;
