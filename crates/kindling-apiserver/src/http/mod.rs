@@ -20,7 +20,7 @@ use kindling_api::ApiError;
 use std::sync::Arc;
 
 use represent::{error_response, plain_ok};
-pub use represent::{json_response, Negotiated, Representation};
+use represent::{json_response, Negotiated, Representation};
 
 /// Bodies above this size are refused with 413, as upstream's 3 MiB limit.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -110,9 +110,19 @@ async fn route(server: &Arc<Server>, call: Call) -> Result<Response<Body>, ApiEr
         return Err(ApiError::path_not_found());
     };
     let negotiated = Negotiated::from_headers(&call.headers);
+    let aggregated = negotiated.representation == Representation::AggregatedDiscovery;
     match parsed {
-        ApiPath::CoreVersions => Ok(discovery::core_versions(server, &negotiated)),
-        ApiPath::Groups => Ok(discovery::groups(&negotiated)),
+        ApiPath::CoreVersions if aggregated => Ok(represent::aggregated_discovery(
+            &discovery::aggregated_core(),
+        )),
+        ApiPath::CoreVersions => Ok(json_response(
+            StatusCode::OK,
+            &discovery::core_versions(&server.advertise_address()),
+        )),
+        ApiPath::Groups if aggregated => Ok(represent::aggregated_discovery(
+            &discovery::aggregated_groups(),
+        )),
+        ApiPath::Groups => Ok(json_response(StatusCode::OK, &discovery::groups())),
         ApiPath::Group(g) => discovery::group(&g).map(|v| json_response(StatusCode::OK, &v)),
         ApiPath::Resources { group, version } => {
             discovery::resources(&group, &version).map(|v| json_response(StatusCode::OK, &v))

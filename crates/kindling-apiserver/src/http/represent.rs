@@ -111,6 +111,19 @@ pub fn plain_ok() -> Response<Body> {
     resp
 }
 
+const AGGREGATED_DISCOVERY_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// An aggregated discovery document (`APIGroupDiscoveryList`), with its media type.
+pub fn aggregated_discovery(doc: &Value) -> Response<Body> {
+    let mut resp = json_response(StatusCode::OK, doc);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(AGGREGATED_DISCOVERY_CONTENT_TYPE),
+    );
+    resp
+}
+
 /// One object as the client asked for it: itself, a one-row Table, or its metadata.
 pub fn object(rt: &ResourceType, obj: Value, neg: &Negotiated, include: IncludeObject) -> Value {
     match neg.representation {
