@@ -18,7 +18,6 @@ pub mod http;
 pub mod kubeconfig;
 pub mod namespaces;
 pub mod openapi;
-pub mod options;
 pub mod pki;
 pub mod registry;
 pub mod request;

@@ -1,6 +1,7 @@
 //! HTTP glue: one entry point for every request. Public probes, discovery and OpenAPI are served
 //! directly; resource paths are parsed into what they name and handed to the generic registry.
 
+mod decode;
 mod logs;
 mod represent;
 mod resource;
@@ -11,31 +12,16 @@ mod token;
 mod watch;
 
 use crate::auth::{is_public_path, Identity};
-use crate::options::Query;
 use crate::request::{self, ApiPath};
 use crate::{discovery, openapi, Server};
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, Response, StatusCode};
+use axum::http::{header, HeaderMap, Request, Response, StatusCode};
+use decode::{Call, Query};
 use kindling_api::ApiError;
 use std::sync::Arc;
 
 use represent::{error_response, plain_ok};
 use represent::{json_response, Negotiated, Representation};
-
-/// Bodies above this size are refused with 413, as upstream's 3 MiB limit.
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
-
-/// What a handler works with.
-pub struct Call {
-    pub method: Method,
-    pub path: String,
-    pub query: Query,
-    pub headers: HeaderMap,
-    pub body: Body,
-    pub identity: Identity,
-    /// The connection's upgrade, for the streaming subresources (exec, attach, portforward).
-    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
-}
 
 /// Requests served at once (watches excepted), as upstream's max-in-flight limit: beyond it a
 /// client gets 429 with Retry-After instead of the server queueing without bound.
@@ -145,32 +131,3 @@ fn public(path: &str) -> Response<Body> {
     }
     plain_ok()
 }
-
-/// Reads the body, refusing more than [`MAX_BODY_BYTES`].
-pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    use futures::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut buf = bytes::BytesMut::new();
-    let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-        total += chunk.len();
-        if total <= MAX_BODY_BYTES {
-            buf.extend_from_slice(&chunk);
-        } else if total > DRAIN_LIMIT_BYTES {
-            break;
-        }
-        // Beyond the limit the rest is read and dropped, so that the client, still sending,
-        // receives the 413 instead of a connection reset.
-    }
-    if total > MAX_BODY_BYTES {
-        return Err(ApiError::too_large(
-            "Request entity too large: limit is 3145728",
-        ));
-    }
-    Ok(buf.freeze())
-}
-
-/// How much of an oversized body is drained before giving up on the connection.
-const DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;

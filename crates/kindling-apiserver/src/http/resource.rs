@@ -1,19 +1,17 @@
 //! The generic REST verbs on a resource path.
 
+use super::decode::{
+    self, delete_options, list_options, patch_field_validation, read_body, write_context, Call,
+};
 use super::represent::{self, add_warnings, json_response, Negotiated};
-use super::{read_body, subresource, watch, Call};
-use crate::options::FieldValidation;
-use crate::registry::{DeleteOptions, ListOptions, UpdateKind, WatchOptions, WriteContext};
+use super::{subresource, watch};
+use crate::registry::UpdateKind;
 use crate::request::ResourcePath;
 use crate::Server;
 use axum::body::Body;
-use axum::http::{header, Method, Response, StatusCode};
+use axum::http::{Method, Response, StatusCode};
 use kindling_api::patch::{self, PatchType};
-use kindling_api::proto;
-use kindling_api::selector;
-use kindling_api::table::IncludeObject;
 use kindling_api::{catalog, fields, ApiError, ResourceType};
-use serde_json::Value;
 use std::sync::Arc;
 
 pub async fn serve(
@@ -56,9 +54,9 @@ pub async fn serve(
             }
             let ctx = write_context(&call)?;
             let include = call.include_object();
-            let manager = crate::apply::write_manager(&call.query, &call.headers);
+            let manager = decode::field_manager(&call);
             let (mut obj, warnings) =
-                decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+                decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
             crate::apply::track_create(rt, &mut obj, &manager);
             let created = reg.create(rt, ns, obj, &ctx).await?;
             let mut resp = json_response(
@@ -70,9 +68,9 @@ pub async fn serve(
         }
         (&Method::PUT, Some(name), None) => {
             let ctx = write_context(&call)?;
-            let manager = crate::apply::write_manager(&call.query, &call.headers);
+            let manager = decode::field_manager(&call);
             let (obj, warnings) =
-                decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+                decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
             let updated = reg
                 .update_with(rt, ns, name, UpdateKind::Main, &ctx, |cur| {
                     Ok(cur.map(|cur| {
@@ -118,148 +116,6 @@ pub fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed("the server does not allow this method on the requested resource")
 }
 
-impl Call {
-    /// `includeObject` of a Table request (upstream's default is the object's metadata).
-    pub fn include_object(&self) -> IncludeObject {
-        include_object(&self.query)
-    }
-}
-
-fn include_object(q: &crate::options::Query) -> IncludeObject {
-    IncludeObject::parse(q.get("includeObject")).unwrap_or(IncludeObject::Metadata)
-}
-
-pub fn list_options(rt: &ResourceType, call: &Call) -> Result<ListOptions, ApiError> {
-    let q = &call.query;
-    Ok(ListOptions {
-        label_selector: q
-            .get("labelSelector")
-            .map(selector::parse_label_selector)
-            .transpose()?,
-        field_selector: q
-            .get("fieldSelector")
-            .map(|s| selector::parse_field_selector(rt, s))
-            .transpose()?,
-        limit: q.int("limit")?.map(|l| l.max(0) as usize),
-        continue_token: q.get("continue").map(str::to_string),
-        resource_version: q.get("resourceVersion").map(str::to_string),
-    })
-}
-
-pub fn watch_options(rt: &ResourceType, call: &Call) -> Result<WatchOptions, ApiError> {
-    Ok(WatchOptions {
-        list: list_options(rt, call)?,
-        send_initial_events: call.query.flag("sendInitialEvents"),
-        allow_bookmarks: call.query.flag("allowWatchBookmarks"),
-        bookmark_interval: None,
-    })
-}
-
-pub fn write_context(call: &Call) -> Result<WriteContext, ApiError> {
-    Ok(WriteContext {
-        dry_run: call.query.dry_run()?,
-        field_manager: call.query.get("fieldManager").map(str::to_string),
-    })
-}
-
-fn delete_options(
-    q: &crate::options::Query,
-    body: bytes::Bytes,
-) -> Result<DeleteOptions, ApiError> {
-    let mut opts = DeleteOptions {
-        grace_period_seconds: q.int("gracePeriodSeconds")?,
-        propagation_policy: q.get("propagationPolicy").map(str::to_string),
-        dry_run: q.dry_run()?,
-        ..Default::default()
-    };
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let v = any_body(&body)?;
-        opts.merge_body(&v)?;
-    }
-    Ok(opts)
-}
-
-/// Parses a create/update body (JSON or YAML) and applies field validation. Returns the object
-/// and the warnings to send.
-pub fn decode_body(
-    rt: &ResourceType,
-    headers: &axum::http::HeaderMap,
-    q: &crate::options::Query,
-    body: bytes::Bytes,
-) -> Result<(Value, Vec<String>), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    let obj = match media {
-        "application/json" | "" | "*/*" => serde_json::from_slice::<Value>(&body).map_err(|e| {
-            ApiError::bad_request(format!("error decoding request body as JSON: {e}"))
-        })?,
-        "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            patch::yaml_or_json_to_value(&body)?
-        }
-        // kubectl's typed commands (`create configmap`, `create deployment`, …) send protobuf.
-        m if proto::is_protobuf_media_type(m) => {
-            proto::decode_protobuf_body_as(&body, &rt.api_version(), rt.kind)?
-        }
-        other => return Err(ApiError::unsupported_media_type(other)),
-    };
-    if !obj.is_object() {
-        return Err(ApiError::bad_request(format!(
-            "the body of the request was in an unknown format: expected a {} object",
-            rt.kind
-        )));
-    }
-    // JSON bodies are scanned once for unknown and duplicate fields, in document order.
-    let problems = if media == "application/json" {
-        fields::strict_errors(&(rt.schema_name)(), &body)
-    } else {
-        fields::unknown_fields(&(rt.schema_name)(), &obj)
-    };
-    field_validation(q.field_validation()?, problems).map(|w| (obj, w))
-}
-
-/// Strict turns field problems into a 400; Warn returns them as warnings; Ignore drops them.
-pub fn field_validation(
-    mode: FieldValidation,
-    problems: Vec<String>,
-) -> Result<Vec<String>, ApiError> {
-    match mode {
-        FieldValidation::Ignore => Ok(Vec::new()),
-        FieldValidation::Warn => Ok(problems),
-        FieldValidation::Strict if problems.is_empty() => Ok(Vec::new()),
-        FieldValidation::Strict => Err(ApiError::bad_request(fields::strict_decoding_error(
-            &problems,
-        ))),
-    }
-}
-
-/// For patches, upstream reports strict-decoding problems as 422 Invalid on the field `patch`.
-fn patch_field_validation(
-    rt: &ResourceType,
-    name: &str,
-    mode: FieldValidation,
-    problems: Vec<String>,
-) -> Result<Vec<String>, ApiError> {
-    match mode {
-        FieldValidation::Strict if !problems.is_empty() => Err(ApiError::invalid(
-            rt.group,
-            rt.kind,
-            name,
-            vec![kindling_api::Cause {
-                reason: "FieldValueInvalid",
-                message: format!(
-                    "Invalid value: {}",
-                    fields::strict_decoding_error(&problems)
-                ),
-                field: "patch".into(),
-            }],
-        )),
-        other => field_validation(other, problems),
-    }
-}
-
 /// PATCH on a resource or its status: apply the patch to the current object and update.
 pub async fn patch(
     server: &Arc<Server>,
@@ -269,17 +125,11 @@ pub async fn patch(
     kind: UpdateKind,
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
-    let content_type = call
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let patch_type = PatchType::from_content_type(content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
-    crate::apply::validate_patch_options(&call.query, patch_type == PatchType::Apply)?;
+    let patch_type = decode::patch_type(&call.headers)?;
+    decode::patch_options(&call.query, patch_type == PatchType::Apply)?;
     let ctx = write_context(&call)?;
     let mode = call.query.field_validation()?;
-    let manager = crate::apply::write_manager(&call.query, &call.headers);
+    let manager = decode::field_manager(&call);
     let force = call.query.flag("force");
     let subresource = crate::apply::subresource_of(kind);
     let body = read_body(call.body).await?;
@@ -330,14 +180,4 @@ pub async fn patch(
     let mut resp = json_response(status, &result);
     add_warnings(&mut resp, &warnings.into_inner().unwrap());
     Ok(resp)
-}
-
-/// A body of a subresource or option type, in whichever encoding it came (protobuf envelopes
-/// start with their magic bytes; JSON is YAML).
-pub fn any_body(body: &[u8]) -> Result<Value, ApiError> {
-    if body.starts_with(proto::MAGIC) {
-        proto::decode_protobuf_body(body)
-    } else {
-        patch::yaml_or_json_to_value(body)
-    }
 }

@@ -3,9 +3,8 @@
 //! whoami` (SelfSubjectReview), and TokenReview (is this service account token valid, and whose?). Authorization is coarse for now (see `auth`): every
 //! authenticated user may do everything, and the answers say so.
 
+use super::decode::{self, read_body, Call};
 use super::represent::json_response;
-use super::resource::decode_body;
-use super::{read_body, Call};
 use crate::auth::Identity;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
@@ -19,7 +18,8 @@ pub async fn create(
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
     let identity = call.identity.clone();
-    let (mut review, _) = decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    let (mut review, _) =
+        decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
     review["apiVersion"] = json!(rt.api_version());
     review["kind"] = json!(rt.kind);
     if let (Some(ns), Some(meta)) = (

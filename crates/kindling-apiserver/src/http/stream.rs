@@ -10,8 +10,8 @@
 //! Failures before the upgrade are Status responses (kubectl then falls back or prints them);
 //! after a WebSocket handshake they arrive on the error channel, worded like upstream's.
 
+use super::decode::{Call, Query};
 use super::logs::{connect_agent, node_ip_of, Target};
-use super::Call;
 use crate::Server;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
@@ -105,7 +105,7 @@ async fn agent_target(
     ns: &str,
     name: &str,
     sub: Subresource,
-    query: &crate::options::Query,
+    query: &Query,
 ) -> Result<(String, String), ApiError> {
     let forward = |keys: &[&str]| -> String {
         let mut q = form_query();

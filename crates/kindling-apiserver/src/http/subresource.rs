@@ -1,9 +1,9 @@
 //! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers; token, log
 //! and the streams (exec, attach, portforward) are handed to modules of their own.
 
+use super::decode::{self, read_body, write_context, Call};
 use super::represent::{json_response, Negotiated};
-use super::resource::{decode_body, method_not_allowed, patch, write_context};
-use super::{read_body, Call};
+use super::resource::{method_not_allowed, patch};
 use crate::registry::{meta_str, UpdateKind};
 use crate::Server;
 use axum::body::Body;
@@ -80,8 +80,8 @@ async fn put(
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
-    let manager = crate::apply::write_manager(&call.query, &call.headers);
-    let (obj, _) = decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    let manager = decode::field_manager(&call);
+    let (obj, _) = decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
     let updated = server
         .registry
         .update_with(rt, ns, name, kind, &ctx, |cur| {
@@ -138,7 +138,7 @@ async fn scale(
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
-    let manager = crate::apply::write_manager(&call.query, &call.headers);
+    let manager = decode::field_manager(&call);
     let method = call.method.clone();
     let content_type = call
         .headers
@@ -153,7 +153,7 @@ async fn scale(
             let Some(cur) = cur else { return Ok(None) };
             let current_scale = scale_of(rt, cur);
             let new_scale = if method == Method::PUT {
-                super::resource::any_body(&body)?
+                decode::any_body(&body)?
             } else {
                 match PatchType::from_content_type(&content_type) {
                     Some(PatchType::Json) => patch::apply_json_patch(&current_scale, &body)?,
@@ -196,7 +196,7 @@ async fn bind(
     name: &str,
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
-    let body = super::resource::any_body(&read_body(call.body).await?)?;
+    let body = decode::any_body(&read_body(call.body).await?)?;
     let node = body["target"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())
@@ -268,7 +268,7 @@ async fn finalize(
     name: &str,
     call: Call,
 ) -> Result<Response<Body>, ApiError> {
-    let body = super::resource::any_body(&read_body(call.body).await?)?;
+    let body = decode::any_body(&read_body(call.body).await?)?;
     let finalizers = body["spec"]["finalizers"].clone();
     let ctx = write_context_plain();
     let updated = server

@@ -1,9 +1,8 @@
 //! Watch responses: newline-delimited JSON events streamed until the client leaves or
 //! `timeoutSeconds` passes, each rendered by [`represent::WatchEncoder`].
 
+use super::decode::{watch_options, Call};
 use super::represent::{self, Negotiated, WatchEncoder};
-use super::resource::watch_options;
-use super::Call;
 use crate::Server;
 use axum::body::Body;
 use axum::http::Response;
