@@ -20,14 +20,13 @@ use std::collections::HashMap;
 /// Bodies above this size are refused with 413, as upstream's 3 MiB limit.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
-/// What a handler works with.
-pub struct Call {
+/// What a handler works with: the request with its query parsed and its body still unread.
+pub struct Call<'a> {
     pub method: Method,
-    pub path: String,
     pub query: Query,
     pub headers: HeaderMap,
     pub body: Body,
-    pub identity: Identity,
+    pub identity: &'a Identity,
     /// The connection's upgrade, for the streaming subresources (exec, attach, portforward).
     pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
@@ -112,7 +111,7 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-impl Call {
+impl Call<'_> {
     /// `includeObject` of a Table request (upstream's default is the object's metadata).
     pub fn include_object(&self) -> IncludeObject {
         include_object(&self.query)

@@ -94,7 +94,7 @@ pub async fn serve(
     server: &Arc<Server>,
     ns: &str,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     decode::log_options(&call.query, name)?;
     let target = Target::resolve(server, ns, name, call.query.get("container")).await?;

@@ -1,119 +1,128 @@
-//! The generic REST verbs on a resource path.
+//! The generic REST verbs on a resource: one handler per verb, each a thin step from the decoded
+//! request to the registry and back to its representation.
 
 use super::decode::{
     self, delete_options, list_options, patch_field_validation, read_body, write_context, Call,
 };
 use super::represent::{self, add_warnings, json_response, Negotiated};
-use super::{subresource, watch};
 use crate::registry::UpdateKind;
-use crate::request::ResourcePath;
 use crate::Server;
 use axum::body::Body;
-use axum::http::{Method, Response, StatusCode};
+use axum::http::{Response, StatusCode};
 use kindling_api::patch::{self, PatchType};
-use kindling_api::{catalog, fields, ApiError, ResourceType};
+use kindling_api::{fields, ApiError, ResourceType};
 use std::sync::Arc;
 
-pub async fn serve(
+/// `GET` of a collection (a LIST).
+pub async fn list(
     server: &Arc<Server>,
-    call: Call,
-    rp: ResourcePath,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    call: Call<'_>,
     neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    let rt =
-        catalog::find(&rp.group, &rp.version, &rp.resource).ok_or_else(ApiError::path_not_found)?;
-    if rp.namespace.is_some() && !rt.namespaced {
-        return Err(ApiError::path_not_found());
-    }
-    let ns = rp.namespace.clone();
-    let ns = ns.as_deref();
-    if rt.is_review() {
-        return match (&call.method, rp.name.as_deref()) {
-            (&Method::POST, None) => super::reviews::create(server, rt, ns, call).await,
-            _ => Err(method_not_allowed()),
-        };
-    }
-    let reg = &server.registry;
-    let watching = rp.watch_prefix || call.query.flag("watch");
-    match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {
-        (&Method::GET, None, None) if watching => watch::serve(server, rt, ns, call, neg).await,
-        (&Method::GET, None, None) => {
-            let opts = list_options(rt, &call)?;
-            represent::list(&server.registry, rt, ns, &opts, &neg, call.include_object()).await
-        }
-        (&Method::GET, Some(name), None) => {
-            let obj = reg.get(rt, ns, name).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &represent::object(rt, obj, &neg, call.include_object()),
-            ))
-        }
-        (&Method::POST, None, None) => {
-            if rt.namespaced && ns.is_none() {
-                return Err(method_not_allowed());
-            }
-            let ctx = write_context(&call)?;
-            let include = call.include_object();
-            let manager = decode::field_manager(&call);
-            let (mut obj, warnings) =
-                decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
-            crate::apply::track_create(rt, &mut obj, &manager);
-            let created = reg.create(rt, ns, obj, &ctx).await?;
-            let mut resp = json_response(
-                StatusCode::CREATED,
-                &represent::object(rt, created, &neg, include),
-            );
-            add_warnings(&mut resp, &warnings);
-            Ok(resp)
-        }
-        (&Method::PUT, Some(name), None) => {
-            let ctx = write_context(&call)?;
-            let manager = decode::field_manager(&call);
-            let (obj, warnings) =
-                decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
-            let updated = reg
-                .update_with(rt, ns, name, UpdateKind::Main, &ctx, |cur| {
-                    Ok(cur.map(|cur| {
-                        let mut new = obj.clone();
-                        crate::apply::track_update(
-                            rt,
-                            UpdateKind::Main,
-                            None,
-                            Some(cur),
-                            &mut new,
-                            &manager,
-                        );
-                        new
-                    }))
-                })
-                .await?;
-            let mut resp = json_response(StatusCode::OK, &updated);
-            add_warnings(&mut resp, &warnings);
-            Ok(resp)
-        }
-        (&Method::PATCH, Some(name), None) => {
-            patch(server, rt, ns, name, UpdateKind::Main, call).await
-        }
-        (&Method::DELETE, Some(name), None) => {
-            let opts = delete_options(&call.query, read_body(call.body).await?)?;
-            let deleted = reg.delete(rt, ns, name, &opts).await?;
-            Ok(json_response(StatusCode::OK, &deleted))
-        }
-        (&Method::DELETE, None, None) => {
-            let list = list_options(rt, &call)?;
-            let opts = delete_options(&call.query, read_body(call.body).await?)?;
-            let deleted = reg.delete_collection(rt, ns, &list, &opts).await?;
-            Ok(json_response(StatusCode::OK, &deleted))
-        }
-        (_, Some(name), Some(sub)) => {
-            subresource::serve(server, rt, ns, name, sub, call, neg).await
-        }
-        _ => Err(method_not_allowed()),
-    }
+    let opts = list_options(rt, &call)?;
+    represent::list(&server.registry, rt, ns, &opts, &neg, call.include_object()).await
 }
 
-pub fn method_not_allowed() -> ApiError {
-    ApiError::method_not_allowed("the server does not allow this method on the requested resource")
+pub async fn get(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    call: Call<'_>,
+    neg: Negotiated,
+) -> Result<Response<Body>, ApiError> {
+    let obj = server.registry.get(rt, ns, name).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &represent::object(rt, obj, &neg, call.include_object()),
+    ))
+}
+
+/// `POST` to a collection.
+pub async fn create(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    call: Call<'_>,
+    neg: Negotiated,
+) -> Result<Response<Body>, ApiError> {
+    let ctx = write_context(&call)?;
+    let include = call.include_object();
+    let manager = decode::field_manager(&call);
+    let (mut obj, warnings) =
+        decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    crate::apply::track_create(rt, &mut obj, &manager);
+    let created = server.registry.create(rt, ns, obj, &ctx).await?;
+    let mut resp = json_response(
+        StatusCode::CREATED,
+        &represent::object(rt, created, &neg, include),
+    );
+    add_warnings(&mut resp, &warnings);
+    Ok(resp)
+}
+
+/// `PUT` of an object.
+pub async fn update(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let ctx = write_context(&call)?;
+    let manager = decode::field_manager(&call);
+    let (obj, warnings) =
+        decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    let updated = server
+        .registry
+        .update_with(rt, ns, name, UpdateKind::Main, &ctx, |cur| {
+            Ok(cur.map(|cur| {
+                let mut new = obj.clone();
+                crate::apply::track_update(
+                    rt,
+                    UpdateKind::Main,
+                    None,
+                    Some(cur),
+                    &mut new,
+                    &manager,
+                );
+                new
+            }))
+        })
+        .await?;
+    let mut resp = json_response(StatusCode::OK, &updated);
+    add_warnings(&mut resp, &warnings);
+    Ok(resp)
+}
+
+pub async fn delete(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let opts = delete_options(&call.query, read_body(call.body).await?)?;
+    let deleted = server.registry.delete(rt, ns, name, &opts).await?;
+    Ok(json_response(StatusCode::OK, &deleted))
+}
+
+/// `DELETE` of a collection.
+pub async fn delete_collection(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let list = list_options(rt, &call)?;
+    let opts = delete_options(&call.query, read_body(call.body).await?)?;
+    let deleted = server
+        .registry
+        .delete_collection(rt, ns, &list, &opts)
+        .await?;
+    Ok(json_response(StatusCode::OK, &deleted))
 }
 
 /// PATCH on a resource or its status: apply the patch to the current object and update.
@@ -123,7 +132,7 @@ pub async fn patch(
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let patch_type = decode::patch_type(&call.headers)?;
     decode::patch_options(&call.query, patch_type == PatchType::Apply)?;

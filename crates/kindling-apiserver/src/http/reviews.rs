@@ -15,9 +15,9 @@ pub async fn create(
     server: &crate::Server,
     rt: &'static ResourceType,
     ns: Option<&str>,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let identity = call.identity.clone();
+    let identity = call.identity;
     let (mut review, _) =
         decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
     review["apiVersion"] = json!(rt.api_version());
@@ -37,7 +37,7 @@ pub async fn create(
             "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
             "incomplete": false,
         }),
-        "SelfSubjectReview" => match &identity {
+        "SelfSubjectReview" => match identity {
             Identity::User {
                 name,
                 groups,

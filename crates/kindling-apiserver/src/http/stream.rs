@@ -29,7 +29,7 @@ pub async fn serve(
     ns: &str,
     name: &str,
     sub: Subresource,
-    mut call: Call,
+    mut call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let wanted = upgrade::wanted(&call.headers);
     let on_upgrade = call.upgrade.take();
@@ -220,7 +220,7 @@ async fn proxy(
     server: &Arc<Server>,
     ip: &str,
     path: &str,
-    call: Call,
+    call: Call<'_>,
     on_upgrade: hyper::upgrade::OnUpgrade,
 ) -> Result<Response<Body>, ApiError> {
     let io = connect_agent(server, ip)

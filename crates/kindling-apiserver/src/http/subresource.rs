@@ -1,83 +1,54 @@
-//! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers; token, log
-//! and the streams (exec, attach, portforward) are handed to modules of their own.
+//! Subresources served through the registry: status, scale, binding, finalize, approval,
+//! ephemeralcontainers (PATCH of status and ephemeralcontainers is [`super::resource::patch`]);
+//! token, log and the streams (exec, attach, portforward) have modules of their own.
 
 use super::decode::{self, read_body, write_context, Call};
-use super::represent::{json_response, Negotiated};
-use super::resource::{method_not_allowed, patch};
+use super::represent::json_response;
 use crate::registry::{meta_str, UpdateKind};
 use crate::Server;
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode};
-use kindling_api::catalog::Subresource;
 use kindling_api::patch::{self, PatchType};
 use kindling_api::selector::LabelSelector;
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub async fn serve(
+/// `GET` of `status` or `ephemeralcontainers`: the whole object.
+pub async fn get(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
-    sub: &str,
-    call: Call,
-    _neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    let Some(sub) = rt.subresources.iter().copied().find(|s| s.path() == sub) else {
-        return Err(ApiError::path_not_found());
-    };
-    let reg = &server.registry;
-    match (sub, &call.method) {
-        (Subresource::Status, &Method::GET) => {
-            Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
-        }
-        (Subresource::Status, &Method::PUT) => {
-            put(server, rt, ns, name, UpdateKind::Status, "status", call).await
-        }
-        (Subresource::Status, &Method::PATCH) => {
-            patch(server, rt, ns, name, UpdateKind::Status, call).await
-        }
-        (Subresource::Scale, &Method::GET) => Ok(json_response(
-            StatusCode::OK,
-            &scale_of(rt, &reg.get(rt, ns, name).await?),
-        )),
-        (Subresource::Scale, &Method::PUT | &Method::PATCH) => {
-            scale(server, rt, ns, name, call).await
-        }
-        (Subresource::Binding, &Method::POST) => bind(server, rt, ns, name, call).await,
-        (Subresource::Finalize, &Method::PUT) => finalize(server, rt, name, call).await,
-        (Subresource::Log, &Method::GET) => {
-            super::logs::serve(server, ns.unwrap_or("default"), name, call).await
-        }
-        (
-            sub @ (Subresource::Exec | Subresource::Attach | Subresource::PortForward),
-            &Method::GET | &Method::POST,
-        ) => super::stream::serve(server, ns.unwrap_or("default"), name, sub, call).await,
-        (Subresource::Approval, &Method::PUT) => {
-            put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
-        }
-        (Subresource::Token, &Method::POST) => {
-            super::token::create(server, ns.unwrap_or("default"), name, call).await
-        }
-        (Subresource::EphemeralContainers, &Method::GET) => {
-            Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
-        }
-        (Subresource::EphemeralContainers, &Method::PATCH) => {
-            patch(server, rt, ns, name, UpdateKind::Everything, call).await
-        }
-        _ => Err(method_not_allowed()),
-    }
+    Ok(json_response(
+        StatusCode::OK,
+        &server.registry.get(rt, ns, name).await?,
+    ))
 }
 
-async fn put(
+/// `GET` of `scale`.
+pub async fn get_scale(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(
+        StatusCode::OK,
+        &scale_of(rt, &server.registry.get(rt, ns, name).await?),
+    ))
+}
+
+/// `PUT` of `status` or `approval`: the body replaces what the update kind lets it.
+pub async fn put(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
     subresource: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
     let manager = decode::field_manager(&call);
@@ -130,12 +101,12 @@ fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
 }
 
 /// PUT or PATCH of `/scale`: the new Scale's `spec.replicas` becomes the object's.
-async fn scale(
+pub async fn scale(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
     let manager = decode::field_manager(&call);
@@ -189,12 +160,12 @@ async fn scale(
 }
 
 /// `pods/<name>/binding`: assigns the pod to a node, once.
-async fn bind(
+pub async fn bind(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let body = decode::any_body(&read_body(call.body).await?)?;
     let node = body["target"]["name"]
@@ -262,11 +233,11 @@ fn write_context_plain() -> crate::registry::WriteContext {
 }
 
 /// `namespaces/<name>/finalize`: only `spec.finalizers` changes.
-async fn finalize(
+pub async fn finalize(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let body = decode::any_body(&read_body(call.body).await?)?;
     let finalizers = body["spec"]["finalizers"].clone();

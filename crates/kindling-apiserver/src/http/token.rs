@@ -27,7 +27,7 @@ pub async fn create(
     server: &Arc<Server>,
     ns: &str,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let body = read_body(call.body).await?;
     let mut request = decode::typed_body(&call.headers, &body, API_VERSION, KIND)?;

@@ -18,7 +18,7 @@ pub async fn serve(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
-    call: Call,
+    call: Call<'_>,
     neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
     let opts = watch_options(rt, &call)?;
