@@ -15,40 +15,73 @@ mod subresource;
 mod token;
 mod watch;
 
-use crate::auth::is_public_path;
+use crate::auth::{is_public_path, Identity};
 use crate::registry::UpdateKind;
 use crate::request::{self, ApiPath, ResourcePath};
 use crate::{discovery, openapi, Server};
 use axum::body::Body;
-use axum::http::{Method, Request, Response, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{Method, Request, Response, StatusCode, Uri};
 use decode::{Call, Query};
+use filters::RequestLog;
 use kindling_api::catalog::{self, Subresource};
 use kindling_api::{ApiError, ResourceType};
 use represent::{error_response, json_response, Negotiated, Representation};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Serves one request.
 pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
-    let _permit = match filters::limit_in_flight(&parts.uri) {
+    let uri = std::mem::take(&mut parts.uri);
+    let query = Query::parse(uri.query());
+    let target = request::parse(uri.path());
+    let log = RequestLog::start(&parts.method, uri.path(), &query, target.as_ref());
+    let mut identity = Identity::Anonymous;
+    let resp = serve(
+        &server,
+        parts,
+        &uri,
+        body,
+        query,
+        target.as_ref(),
+        &mut identity,
+    )
+    .instrument(log.span().clone())
+    .await;
+    log.finish(&identity, resp.status());
+    resp
+}
+
+/// The filters, then the route (`parts.uri` was taken out: it is `uri`); `identity` is who the
+/// request turned out to be from.
+async fn serve(
+    server: &Arc<Server>,
+    mut parts: Parts,
+    uri: &Uri,
+    body: Body,
+    query: Query,
+    target: Option<&ApiPath>,
+    identity: &mut Identity,
+) -> Response<Body> {
+    let _permit = match filters::limit_in_flight(uri) {
         Ok(p) => p,
         Err(e) => return error_response(&e),
     };
-    let identity = match filters::authenticate(&server, &mut parts.extensions, &parts.headers).await
-    {
+    *identity = match filters::authenticate(server, &mut parts.extensions, &parts.headers).await {
         Ok(id) => id,
         Err(e) => return error_response(&e),
     };
-    let path = parts.uri.path();
+    RequestLog::record_user(identity);
     let call = Call {
         method: parts.method,
-        query: Query::parse(parts.uri.query()),
+        query,
         headers: parts.headers,
         body,
-        identity: &identity,
+        identity,
         upgrade: parts.extensions.remove::<hyper::upgrade::OnUpgrade>(),
     };
-    match route(&server, path, call).await {
+    match route(server, uri.path(), target, call).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
     }
@@ -57,6 +90,7 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
 async fn route(
     server: &Arc<Server>,
     path: &str,
+    target: Option<&ApiPath>,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     if is_public_path(path) {
@@ -68,12 +102,12 @@ async fn route(
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
         return openapi::serve(path).map(|v| json_response(StatusCode::OK, &v));
     }
-    let Some(parsed) = request::parse(path) else {
+    let Some(target) = target else {
         return Err(ApiError::path_not_found());
     };
     let negotiated = Negotiated::from_headers(&call.headers);
     let aggregated = negotiated.representation == Representation::AggregatedDiscovery;
-    match parsed {
+    match target {
         ApiPath::CoreVersions if aggregated => Ok(represent::aggregated_discovery(
             &discovery::aggregated_core(),
         )),
@@ -85,11 +119,11 @@ async fn route(
             &discovery::aggregated_groups(),
         )),
         ApiPath::Groups => Ok(json_response(StatusCode::OK, &discovery::groups())),
-        ApiPath::Group(g) => discovery::group(&g).map(|v| json_response(StatusCode::OK, &v)),
+        ApiPath::Group(g) => discovery::group(g).map(|v| json_response(StatusCode::OK, &v)),
         ApiPath::Resources { group, version } => {
-            discovery::resources(&group, &version).map(|v| json_response(StatusCode::OK, &v))
+            discovery::resources(group, version).map(|v| json_response(StatusCode::OK, &v))
         }
-        ApiPath::Resource(rp) => route_resource(server, &rp, call, negotiated).await,
+        ApiPath::Resource(rp) => route_resource(server, rp, call, negotiated).await,
     }
 }
 
