@@ -196,7 +196,6 @@ pub fn watch_options(rt: &ResourceType, call: &Call) -> Result<WatchOptions, Api
 pub fn write_context(call: &Call) -> Result<WriteContext, ApiError> {
     Ok(WriteContext {
         dry_run: call.query.dry_run()?,
-        field_manager: call.query.get("fieldManager").map(str::to_string),
     })
 }
 
