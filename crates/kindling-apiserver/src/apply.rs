@@ -3,47 +3,11 @@
 //! record an `Update` entry for their manager in `metadata.managedFields`; apply patches merge the
 //! applied configuration with ownership, conflicts and removal of fields no longer applied.
 
-use crate::options::Query;
 use crate::registry::UpdateKind;
-use axum::http::{header, HeaderMap};
 use kindling_api::catalog::Subresource;
 use kindling_api::managed::{self, Path, Reset, Scope};
-use kindling_api::{patch, ApiError, Cause, ResourceType};
+use kindling_api::{patch, ApiError, ResourceType};
 use serde_json::Value;
-
-/// The manager of a write: the `fieldManager` parameter, or the User-Agent's product
-/// (`kubectl`), as upstream's `managerOrUserAgent`.
-pub fn write_manager(query: &Query, headers: &HeaderMap) -> String {
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    managed::manager_or_user_agent(query.get("fieldManager"), agent)
-}
-
-/// PatchOptions validation: apply needs a fieldManager; `force` is for apply only.
-pub fn validate_patch_options(query: &Query, apply: bool) -> Result<(), ApiError> {
-    let cause = if apply {
-        query.get("fieldManager").is_none().then(|| Cause {
-            reason: "FieldValueRequired",
-            message: "Required value: is required for apply patch".into(),
-            field: "fieldManager".into(),
-        })
-    } else {
-        query
-            .get("force")
-            .is_some()
-            .then(|| Cause::forbidden("force", "may not be specified for non-apply patch"))
-    };
-    match cause {
-        Some(c) => Err(ApiError::invalid(
-            "meta.k8s.io",
-            "PatchOptions",
-            "",
-            vec![c],
-        )),
-        None => Ok(()),
-    }
-}
 
 /// The subresource a write through `kind` goes to, as managed fields entries name it.
 pub fn subresource_of(kind: UpdateKind) -> Option<&'static str> {

@@ -60,6 +60,14 @@ impl Identity {
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Identity::Anonymous)
     }
+
+    /// The user's name; `system:anonymous` without one.
+    pub fn username(&self) -> &str {
+        match self {
+            Identity::Anonymous => "system:anonymous",
+            Identity::User { name, .. } => name,
+        }
+    }
 }
 
 /// Paths anyone may read: probes and the version, as upstream's `system:public-info-viewer`.

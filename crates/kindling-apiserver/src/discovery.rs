@@ -1,47 +1,36 @@
-//! API discovery, legacy (`/api`, `/apis`, `/apis/<g>/<v>`) and aggregated (v2), from the catalog.
+//! API discovery documents, legacy (`/api`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`) and
+//! aggregated (apidiscovery.k8s.io/v2), built from the catalog. Data only: `http` decides which
+//! document a request gets and how it is sent.
 
-use crate::http::{json_response, Negotiated};
-use crate::Server;
-use axum::body::Body;
-use axum::http::{header, HeaderValue, Response, StatusCode};
 use kindling_api::catalog::{group_versions, ResourceType, CATALOG};
 use kindling_api::ApiError;
 use serde_json::{json, Value};
-use std::sync::Arc;
 
-use crate::http::Representation;
+/// `GET /api`: the core group's versions, reached at `server_address`.
+pub fn core_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    })
+}
 
-const AGGREGATED_CONTENT_TYPE: &str =
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
-
-/// `GET /api`.
-pub fn core_versions(server: &Arc<Server>, neg: &Negotiated) -> Response<Body> {
-    if neg.representation == Representation::AggregatedDiscovery {
-        return aggregated(json!([group_discovery("")]));
-    }
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "kind": "APIVersions",
-            "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server.advertise_address()}],
-        }),
-    )
+/// `GET /api` in the aggregated form: the core group's `APIGroupDiscoveryList`.
+pub fn aggregated_core() -> Value {
+    aggregated(json!([group_discovery("")]))
 }
 
 /// `GET /apis`.
-pub fn groups(neg: &Negotiated) -> Response<Body> {
-    let names = named_groups();
-    if neg.representation == Representation::AggregatedDiscovery {
-        return aggregated(Value::Array(
-            names.iter().map(|g| group_discovery(g)).collect(),
-        ));
-    }
-    let groups: Vec<Value> = names.iter().map(|g| api_group(g)).collect();
-    json_response(
-        StatusCode::OK,
-        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
-    )
+pub fn groups() -> Value {
+    let groups: Vec<Value> = named_groups().iter().map(|g| api_group(g)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `GET /apis` in the aggregated form: every named group's `APIGroupDiscovery`.
+pub fn aggregated_groups() -> Value {
+    aggregated(Value::Array(
+        named_groups().iter().map(|g| group_discovery(g)).collect(),
+    ))
 }
 
 /// `GET /apis/<group>`.
@@ -157,12 +146,6 @@ fn group_discovery(group: &str) -> Value {
     json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
 }
 
-fn aggregated(items: Value) -> Response<Body> {
-    let doc = json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items});
-    let mut resp = json_response(StatusCode::OK, &doc);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(AGGREGATED_CONTENT_TYPE),
-    );
-    resp
+fn aggregated(items: Value) -> Value {
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }

@@ -16,6 +16,6 @@ pub fn render(name: &str, server_url: &str, ca_pem: &str, client: &CertPair) -> 
     )
 }
 
-pub fn write(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write(path: &Path, contents: &str) -> Result<()> {
     write_private(path, contents)
 }

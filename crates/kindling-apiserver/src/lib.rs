@@ -1,31 +1,35 @@
 //! kindling-apiserver: the Kubernetes API server of a kindling cluster.
 //!
 //! [`start`] brings up HTTPS on the configured address with the cluster PKI, opens the store and
-//! serves every resource of `kindling_api::catalog` through the generic [`registry`]. Request flow:
-//! TLS → identity from the client certificate or a bearer token ([`auth`]) → [`http::handle`] → path parsing
-//! ([`request`]) → discovery / OpenAPI / the registry → store.
+//! serves every resource of `kindling_api::catalog` through the generic registry. Request flow:
+//! TLS → identity from the client certificate or a bearer token (`auth`) → `http::handle`
+//! (filters, path parsing by `request`, routing) → discovery / OpenAPI / the registry → store.
+//!
+//! The public surface is what other crates use: [`start`], [`Config`], [`RunningServer`],
+//! [`KUBERNETES_VERSION`], the [`pki`], [`tls`] and [`kubeconfig`] helpers, and the service
+//! account token types. Everything else is private to the crate.
 
 // ApiError carries a whole Status (message, causes, details); requests fail rarely and do IO, so
 // its size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod admission;
-pub mod apply;
-pub mod auth;
-pub mod bootstrap;
-pub mod discovery;
-pub mod http;
+mod admission;
+mod apply;
+mod auth;
+mod bootstrap;
+mod discovery;
+mod http;
+/// Used by kindling-cluster (`kubeconfig::render`) for the kubeconfigs it writes.
 pub mod kubeconfig;
-pub mod namespaces;
-pub mod openapi;
-pub mod options;
+mod namespaces;
+mod openapi;
 pub mod pki;
-pub mod registry;
-pub mod request;
-pub mod serve;
-pub mod services;
+mod registry;
+mod request;
+mod serve;
+mod services;
 pub mod tls;
-pub mod tokens;
+mod tokens;
 
 use anyhow::{Context, Result};
 use registry::Registry;
@@ -34,6 +38,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use serve::{start, RunningServer};
+/// Service account tokens as this server signs them (tests forge expired ones).
+pub use tokens::{ObjectRef, TokenGrant, TokenIssuer, DEFAULT_ISSUER};
 
 /// The Kubernetes version this server speaks.
 pub const KUBERNETES_VERSION: &str = "v1.33.0";
@@ -75,11 +81,10 @@ impl Config {
 }
 
 /// Shared state of a running server.
-pub struct Server {
+pub(crate) struct Server {
     pub registry: Registry,
     /// The certificate the server presents to node agents (`pods/log`).
     pub kubelet_client: pki::CertPair,
-    pub config: Config,
     pub address: SocketAddr,
     /// Signs and verifies service account tokens.
     pub tokens: tokens::TokenIssuer,
@@ -93,7 +98,7 @@ impl Server {
 }
 
 /// `/version`.
-pub fn version_info() -> Value {
+pub(crate) fn version_info() -> Value {
     json!({
         "major": "1",
         "minor": "33",

@@ -24,7 +24,8 @@ pub struct RunningServer {
     pub kubeconfig: PathBuf,
     /// The cluster CA certificate (PEM), for controllers that hand it to pods.
     pub ca_pem: String,
-    pub server: Arc<Server>,
+    /// The server's state (registry, store) lives at least as long as this handle.
+    _server: Arc<Server>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -96,7 +97,6 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let server = Arc::new(Server {
         registry,
         kubelet_client,
-        config: config.clone(),
         address,
         tokens,
     });
@@ -112,7 +112,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         address,
         kubeconfig: kubeconfig_path,
         ca_pem: ca.pair.cert_pem.clone(),
-        server,
+        _server: server,
         task,
     })
 }

@@ -204,15 +204,12 @@ fn bad_tokens_get_401() {
     // An expired one, signed with the cluster's own key (beyond the minute of leeway).
     let key = kindling_apiserver::pki::ServiceAccountKey::load_or_create(&s.dir.path().join("pki"))
         .unwrap();
-    let issuer = kindling_apiserver::tokens::TokenIssuer::new(
-        &key,
-        kindling_apiserver::tokens::DEFAULT_ISSUER,
-    )
-    .unwrap();
+    let issuer =
+        kindling_apiserver::TokenIssuer::new(&key, kindling_apiserver::DEFAULT_ISSUER).unwrap();
     let sa_uid = s.ok(&["get", "sa", "default", "-o", "jsonpath={.metadata.uid}"]);
-    let (old, _) = issuer.claims(kindling_apiserver::tokens::TokenGrant {
+    let (old, _) = issuer.claims(kindling_apiserver::TokenGrant {
         namespace: "default",
-        service_account: kindling_apiserver::tokens::ObjectRef {
+        service_account: kindling_apiserver::ObjectRef {
             name: "default".into(),
             uid: sa_uid,
         },
@@ -226,7 +223,7 @@ fn bad_tokens_get_401() {
     let expired = issuer.sign(&old).unwrap();
     assert_unauthorized(&as_token(&s, &expired, &["get", "pods"]));
     // The same claims, fresh, work: only the time was wrong.
-    let (fresh, _) = issuer.claims(kindling_apiserver::tokens::TokenGrant {
+    let (fresh, _) = issuer.claims(kindling_apiserver::TokenGrant {
         namespace: "default",
         service_account: old.kubernetes.serviceaccount.clone(),
         pod: None,

@@ -16,13 +16,13 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-pub const STDIN: u8 = 0;
-pub const STDOUT: u8 = 1;
-pub const STDERR: u8 = 2;
-pub const ERROR: u8 = 3;
-pub const RESIZE: u8 = 4;
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const ERROR: u8 = 3;
+const RESIZE: u8 = 4;
 /// v5: `[CLOSE, channel]` half-closes a channel.
-pub const CLOSE: u8 = 255;
+const CLOSE: u8 = 255;
 
 /// Which streams a remote command uses (the request's stdin/stdout/stderr/tty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

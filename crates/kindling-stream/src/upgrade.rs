@@ -10,7 +10,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub const SPDY_31: &str = "SPDY/3.1";
+const SPDY_31: &str = "SPDY/3.1";
 /// The header SPDY clients and servers negotiate the stream protocol with.
 pub const PROTOCOL_VERSION: &str = "X-Stream-Protocol-Version";
 /// Remote command protocols (exec, attach).

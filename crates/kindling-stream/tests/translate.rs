@@ -4,8 +4,8 @@
 
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use kindling_stream::spdy::{headers, Codec, Frame, FLAG_FIN};
 use kindling_stream::translate::{remote_command, tunnel, Streams};
+use kindling_stream::{Codec, Frame, Headers, FLAG_FIN};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -14,6 +14,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 const EXIT_3: &str = r#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c cat; exit 3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}"#;
+
+/// The value of header `name` (case-insensitive), if present.
+fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
 
 async fn read_frame(io: &mut DuplexStream, codec: &mut Codec, buf: &mut BytesMut) -> Frame {
     loop {
@@ -37,7 +45,7 @@ async fn fake_node(mut io: DuplexStream) -> Vec<String> {
                 headers: h,
                 ..
             } => {
-                let kind = headers::get(&h, "streamType").unwrap().to_string();
+                let kind = header(&h, "streamType").unwrap().to_string();
                 streams.insert(kind, stream_id);
                 codec
                     .encode(
@@ -159,7 +167,7 @@ async fn tty_streams_and_no_stdin() {
         if let Frame::SynStream { headers: h, .. } =
             read_frame(&mut node_io, &mut codec, &mut buf).await
         {
-            kinds.push(headers::get(&h, "streamtype").unwrap().to_string());
+            kinds.push(header(&h, "streamtype").unwrap().to_string());
         }
     }
     assert_eq!(kinds, ["error", "stdin", "stdout", "resize"]);

@@ -3,12 +3,11 @@
 //! The agent's serving certificate is not verified, as upstream's default without
 //! `--kubelet-certificate-authority`.
 
-use super::Call;
+use super::decode::{self, Call};
 use crate::Server;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
 use kindling_api::catalog::find;
-use kindling_api::status::Cause;
 use kindling_api::ApiError;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -95,9 +94,9 @@ pub async fn serve(
     server: &Arc<Server>,
     ns: &str,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    validate_options(&call.query, name)?;
+    decode::log_options(&call.query, name)?;
     let target = Target::resolve(server, ns, name, call.query.get("container")).await?;
     let (container, ip) = (target.container, target.node_ip);
     let mut query: Vec<String> = Vec::new();
@@ -188,43 +187,4 @@ fn query_escape(v: &str) -> String {
         }
     }
     out
-}
-
-/// Upstream's ValidatePodLogOptions: numbers in range, at most one of the two `since`s.
-fn validate_options(query: &crate::options::Query, name: &str) -> Result<(), ApiError> {
-    let mut causes = Vec::new();
-    let number = |key: &str| query.get(key).map(|v| (v, v.parse::<i64>()));
-    for (key, minimum, detail) in [
-        ("tailLines", 0, "must be greater than or equal to 0"),
-        ("limitBytes", 1, "must be greater than 0"),
-        ("sinceSeconds", 1, "must be greater than 0"),
-    ] {
-        match number(key) {
-            Some((_, Ok(n))) if n < minimum => causes.push(Cause::invalid(key, n, detail)),
-            Some((v, Err(_))) => {
-                return Err(ApiError::bad_request(format!(
-                    "{key}: invalid value {v:?}: not an integer"
-                )))
-            }
-            _ => {}
-        }
-    }
-    if let Some(t) = query.get("sinceTime") {
-        if t.parse::<jiff::Timestamp>().is_err() {
-            return Err(ApiError::bad_request(format!(
-                "sinceTime: invalid value {t:?}: not an RFC 3339 time"
-            )));
-        }
-        if query.get("sinceSeconds").is_some() {
-            causes.push(Cause::forbidden(
-                "",
-                "at most one of `sinceTime` or `sinceSeconds` may be specified",
-            ));
-        }
-    }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid("", "PodLogOptions", name, causes))
-    }
 }

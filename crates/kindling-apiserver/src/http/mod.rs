@@ -1,8 +1,13 @@
-//! HTTP glue: one entry point for every request. Public probes, discovery and OpenAPI are served
-//! directly; resource paths are parsed into what they name and handed to the generic registry.
+//! The HTTP layer. This file only routes: probes, OpenAPI and discovery, then a resource path to
+//! the handler of its verb — [`resource`] (get, list, create, update, patch, delete,
+//! deletecollection), [`watch`], [`subresource`] (and [`logs`], [`stream`], [`token`] for the
+//! subresources that leave the registry), [`reviews`]. What a request says is read by
+//! [`decode`]; what a response is, by [`represent`]; [`filters`] run before routing.
 
+mod decode;
+mod filters;
 mod logs;
-mod negotiate;
+mod represent;
 mod resource;
 mod reviews;
 mod stream;
@@ -11,191 +16,216 @@ mod token;
 mod watch;
 
 use crate::auth::{is_public_path, Identity};
-use crate::options::Query;
-use crate::request::{self, ApiPath};
+use crate::registry::UpdateKind;
+use crate::request::{self, ApiPath, ResourcePath};
 use crate::{discovery, openapi, Server};
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use kindling_api::ApiError;
-use serde_json::Value;
+use axum::http::request::Parts;
+use axum::http::{Method, Request, Response, StatusCode, Uri};
+use decode::{Call, Query};
+use filters::RequestLog;
+use kindling_api::catalog::{self, Subresource};
+use kindling_api::{ApiError, ResourceType};
+use represent::{error_response, json_response, Negotiated, Representation};
 use std::sync::Arc;
-
-pub use negotiate::{Negotiated, Representation};
-
-/// Bodies above this size are refused with 413, as upstream's 3 MiB limit.
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
-
-/// What a handler works with.
-pub struct Call {
-    pub method: Method,
-    pub path: String,
-    pub query: Query,
-    pub headers: HeaderMap,
-    pub body: Body,
-    pub identity: Identity,
-    /// The connection's upgrade, for the streaming subresources (exec, attach, portforward).
-    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
-}
-
-/// Requests served at once (watches excepted), as upstream's max-in-flight limit: beyond it a
-/// client gets 429 with Retry-After instead of the server queueing without bound.
-pub const MAX_IN_FLIGHT: usize = 600;
-
-fn in_flight() -> &'static tokio::sync::Semaphore {
-    static LIMIT: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    LIMIT.get_or_init(|| tokio::sync::Semaphore::new(MAX_IN_FLIGHT))
-}
+use tracing::Instrument;
 
 /// Serves one request.
 pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
-    let long_running = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"))
-        || req.uri().path().contains("/watch/");
-    let _permit = if long_running {
-        None
-    } else {
-        match in_flight().try_acquire() {
-            Ok(p) => Some(p),
-            Err(_) => {
-                return error_response(&ApiError::too_many_requests(
-                    "Too many requests, please try again later.",
-                    1,
-                ))
-            }
-        }
-    };
-    let mut identity = req
-        .extensions()
-        .get::<Identity>()
-        .cloned()
-        .unwrap_or(Identity::Anonymous);
-    if identity.is_anonymous() {
-        if let Some(token) = bearer_token(req.headers()) {
-            identity = match crate::auth::bearer(&server.tokens, &server.registry, token).await {
-                Ok(id) => id,
-                Err(e) => return error_response(&e),
-            };
-        }
-    }
     let (mut parts, body) = req.into_parts();
+    let uri = std::mem::take(&mut parts.uri);
+    let query = Query::parse(uri.query());
+    let target = request::parse(uri.path());
+    let log = RequestLog::start(&parts.method, uri.path(), &query, target.as_ref());
+    let mut identity = Identity::Anonymous;
+    let resp = serve(
+        &server,
+        parts,
+        &uri,
+        body,
+        query,
+        target.as_ref(),
+        &mut identity,
+    )
+    .instrument(log.span().clone())
+    .await;
+    log.finish(&identity, resp.status());
+    resp
+}
+
+/// The filters, then the route (`parts.uri` was taken out: it is `uri`); `identity` is who the
+/// request turned out to be from.
+async fn serve(
+    server: &Arc<Server>,
+    mut parts: Parts,
+    uri: &Uri,
+    body: Body,
+    query: Query,
+    target: Option<&ApiPath>,
+    identity: &mut Identity,
+) -> Response<Body> {
+    let _permit = match filters::limit_in_flight(uri) {
+        Ok(p) => p,
+        Err(e) => return error_response(&e),
+    };
+    *identity = match filters::authenticate(server, &mut parts.extensions, &parts.headers).await {
+        Ok(id) => id,
+        Err(e) => return error_response(&e),
+    };
+    RequestLog::record_user(identity);
     let call = Call {
         method: parts.method,
-        path: parts.uri.path().to_string(),
-        query: Query::parse(parts.uri.query()),
+        query,
         headers: parts.headers,
         body,
         identity,
         upgrade: parts.extensions.remove::<hyper::upgrade::OnUpgrade>(),
     };
-    match route(&server, call).await {
+    match route(server, uri.path(), target, call).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
     }
 }
 
-async fn route(server: &Arc<Server>, call: Call) -> Result<Response<Body>, ApiError> {
-    if is_public_path(&call.path) {
-        return Ok(public(&call.path));
+async fn route(
+    server: &Arc<Server>,
+    path: &str,
+    target: Option<&ApiPath>,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    if is_public_path(path) {
+        return Ok(public(path));
     }
     if call.identity.is_anonymous() {
         return Err(ApiError::unauthorized());
     }
-    let path = call.path.clone();
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
-        return openapi::serve(&path).map(|v| json_response(StatusCode::OK, &v));
+        return openapi::serve(path).map(|v| json_response(StatusCode::OK, &v));
     }
-    let Some(parsed) = request::parse(&path) else {
+    let Some(target) = target else {
         return Err(ApiError::path_not_found());
     };
     let negotiated = Negotiated::from_headers(&call.headers);
-    match parsed {
-        ApiPath::CoreVersions => Ok(discovery::core_versions(server, &negotiated)),
-        ApiPath::Groups => Ok(discovery::groups(&negotiated)),
-        ApiPath::Group(g) => discovery::group(&g).map(|v| json_response(StatusCode::OK, &v)),
+    let aggregated = negotiated.representation == Representation::AggregatedDiscovery;
+    match target {
+        ApiPath::CoreVersions if aggregated => Ok(represent::aggregated_discovery(
+            &discovery::aggregated_core(),
+        )),
+        ApiPath::CoreVersions => Ok(json_response(
+            StatusCode::OK,
+            &discovery::core_versions(&server.advertise_address()),
+        )),
+        ApiPath::Groups if aggregated => Ok(represent::aggregated_discovery(
+            &discovery::aggregated_groups(),
+        )),
+        ApiPath::Groups => Ok(json_response(StatusCode::OK, &discovery::groups())),
+        ApiPath::Group(g) => discovery::group(g).map(|v| json_response(StatusCode::OK, &v)),
         ApiPath::Resources { group, version } => {
-            discovery::resources(&group, &version).map(|v| json_response(StatusCode::OK, &v))
+            discovery::resources(group, version).map(|v| json_response(StatusCode::OK, &v))
         }
-        ApiPath::Resource(rp) => resource::serve(server, call, rp, negotiated).await,
+        ApiPath::Resource(rp) => route_resource(server, rp, call, negotiated).await,
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
+/// `/healthz`, `/livez`, `/readyz` (and their sub-paths) and `/version`.
 fn public(path: &str) -> Response<Body> {
     if path.starts_with("/version") {
         return json_response(StatusCode::OK, &crate::version_info());
     }
-    let mut resp = Response::new(Body::from("ok"));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
+    represent::plain_ok()
 }
 
-pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-pub fn error_response(e: &ApiError) -> Response<Body> {
-    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = json_response(status, &e.to_status());
-    if let Some(s) = e.retry_after {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+/// A resource path: its catalog entry, then the handler of the verb.
+async fn route_resource(
+    server: &Arc<Server>,
+    rp: &ResourcePath,
+    call: Call<'_>,
+    neg: Negotiated,
+) -> Result<Response<Body>, ApiError> {
+    let rt =
+        catalog::find(&rp.group, &rp.version, &rp.resource).ok_or_else(ApiError::path_not_found)?;
+    if rp.namespace.is_some() && !rt.namespaced {
+        return Err(ApiError::path_not_found());
     }
-    resp
-}
-
-/// Reads the body, refusing more than [`MAX_BODY_BYTES`].
-pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    use futures::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut buf = bytes::BytesMut::new();
-    let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-        total += chunk.len();
-        if total <= MAX_BODY_BYTES {
-            buf.extend_from_slice(&chunk);
-        } else if total > DRAIN_LIMIT_BYTES {
-            break;
+    let ns = rp.namespace.as_deref();
+    if rt.is_review() {
+        return match (&call.method, rp.name.as_deref()) {
+            (&Method::POST, None) => reviews::create(server, rt, ns, call).await,
+            _ => Err(method_not_allowed()),
+        };
+    }
+    let watching = rp.watch_prefix || call.query.flag("watch");
+    match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {
+        (&Method::GET, None, None) if watching => watch::serve(server, rt, ns, call, neg).await,
+        (&Method::GET, None, None) => resource::list(server, rt, ns, call, neg).await,
+        (&Method::GET, Some(name), None) => resource::get(server, rt, ns, name, call, neg).await,
+        (&Method::POST, None, None) if rt.namespaced && ns.is_none() => Err(method_not_allowed()),
+        (&Method::POST, None, None) => resource::create(server, rt, ns, call, neg).await,
+        (&Method::PUT, Some(name), None) => resource::update(server, rt, ns, name, call).await,
+        (&Method::PATCH, Some(name), None) => {
+            resource::patch(server, rt, ns, name, UpdateKind::Main, call).await
         }
-        // Beyond the limit the rest is read and dropped, so that the client, still sending,
-        // receives the 413 instead of a connection reset.
+        (&Method::DELETE, Some(name), None) => resource::delete(server, rt, ns, name, call).await,
+        (&Method::DELETE, None, None) => resource::delete_collection(server, rt, ns, call).await,
+        (_, Some(name), Some(sub)) => route_subresource(server, rt, ns, name, sub, call).await,
+        _ => Err(method_not_allowed()),
     }
-    if total > MAX_BODY_BYTES {
-        return Err(ApiError::too_large(
-            "Request entity too large: limit is 3145728",
-        ));
-    }
-    Ok(buf.freeze())
 }
 
-/// How much of an oversized body is drained before giving up on the connection.
-const DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
-
-/// Adds `Warning: 299 - "<text>"` headers, as upstream reports field-validation warnings.
-pub fn add_warnings(resp: &mut Response<Body>, warnings: &[String]) {
-    for w in warnings {
-        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
-        if let Ok(v) = HeaderValue::from_str(&text) {
-            resp.headers_mut().append(header::WARNING, v);
+/// `<resource>/<name>/<subresource>`: status, scale, binding, finalize, approval and
+/// ephemeralcontainers go through the registry; log, exec/attach/portforward to the pod's node;
+/// token is computed.
+async fn route_subresource(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    sub: &str,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let Some(sub) = rt.subresources.iter().copied().find(|s| s.path() == sub) else {
+        return Err(ApiError::path_not_found());
+    };
+    match (sub, &call.method) {
+        (Subresource::Status | Subresource::EphemeralContainers, &Method::GET) => {
+            subresource::get(server, rt, ns, name).await
         }
+        (Subresource::Status, &Method::PUT) => {
+            subresource::put(server, rt, ns, name, UpdateKind::Status, "status", call).await
+        }
+        (Subresource::Status, &Method::PATCH) => {
+            resource::patch(server, rt, ns, name, UpdateKind::Status, call).await
+        }
+        (Subresource::Scale, &Method::GET) => subresource::get_scale(server, rt, ns, name).await,
+        (Subresource::Scale, &Method::PUT | &Method::PATCH) => {
+            subresource::scale(server, rt, ns, name, call).await
+        }
+        (Subresource::Binding, &Method::POST) => {
+            subresource::bind(server, rt, ns, name, call).await
+        }
+        (Subresource::Finalize, &Method::PUT) => {
+            subresource::finalize(server, rt, name, call).await
+        }
+        (Subresource::Log, &Method::GET) => {
+            logs::serve(server, ns.unwrap_or("default"), name, call).await
+        }
+        (
+            sub @ (Subresource::Exec | Subresource::Attach | Subresource::PortForward),
+            &Method::GET | &Method::POST,
+        ) => stream::serve(server, ns.unwrap_or("default"), name, sub, call).await,
+        (Subresource::Approval, &Method::PUT) => {
+            subresource::put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
+        }
+        (Subresource::Token, &Method::POST) => {
+            token::create(server, ns.unwrap_or("default"), name, call).await
+        }
+        (Subresource::EphemeralContainers, &Method::PATCH) => {
+            resource::patch(server, rt, ns, name, UpdateKind::Everything, call).await
+        }
+        _ => Err(method_not_allowed()),
     }
+}
+
+fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed("the server does not allow this method on the requested resource")
 }

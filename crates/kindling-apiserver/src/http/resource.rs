@@ -1,390 +1,128 @@
-//! The generic REST verbs on a resource path.
+//! The generic REST verbs on a resource: one handler per verb, each a thin step from the decoded
+//! request to the registry and back to its representation.
 
-use super::negotiate::{Negotiated, Representation};
-use super::{add_warnings, json_response, read_body, subresource, watch, Call};
-use crate::options::FieldValidation;
-use crate::registry::{DeleteOptions, ListOptions, Scan, UpdateKind, WatchOptions, WriteContext};
-use crate::request::ResourcePath;
+use super::decode::{
+    self, delete_options, list_options, patch_field_validation, read_body, write_context, Call,
+};
+use super::represent::{self, add_warnings, json_response, Negotiated};
+use crate::registry::UpdateKind;
 use crate::Server;
 use axum::body::Body;
-use axum::http::{header, Method, Response, StatusCode};
-use futures::StreamExt;
+use axum::http::{Response, StatusCode};
 use kindling_api::patch::{self, PatchType};
-use kindling_api::proto;
-use kindling_api::selector;
-use kindling_api::table::{self, IncludeObject};
-use kindling_api::{catalog, fields, ApiError, ResourceType};
-use serde_json::{json, Value};
+use kindling_api::{fields, ApiError, ResourceType};
 use std::sync::Arc;
 
-pub async fn serve(
+/// `GET` of a collection (a LIST).
+pub async fn list(
     server: &Arc<Server>,
-    call: Call,
-    rp: ResourcePath,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    call: Call<'_>,
     neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    let rt =
-        catalog::find(&rp.group, &rp.version, &rp.resource).ok_or_else(ApiError::path_not_found)?;
-    if rp.namespace.is_some() && !rt.namespaced {
-        return Err(ApiError::path_not_found());
-    }
-    let ns = rp.namespace.clone();
-    let ns = ns.as_deref();
-    if rt.is_review() {
-        return match (&call.method, rp.name.as_deref()) {
-            (&Method::POST, None) => super::reviews::create(server, rt, ns, call).await,
-            _ => Err(method_not_allowed()),
-        };
-    }
-    let reg = &server.registry;
-    let watching = rp.watch_prefix || call.query.flag("watch");
-    match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {
-        (&Method::GET, None, None) if watching => watch::serve(server, rt, ns, call, neg).await,
-        (&Method::GET, None, None) => {
-            let opts = list_options(rt, &call)?;
-            list_response(server, rt, ns, &opts, &neg, call.include_object()).await
-        }
-        (&Method::GET, Some(name), None) => {
-            let obj = reg.get(rt, ns, name).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &represent_object(rt, obj, &neg, call.include_object()),
-            ))
-        }
-        (&Method::POST, None, None) => {
-            if rt.namespaced && ns.is_none() {
-                return Err(method_not_allowed());
-            }
-            let ctx = write_context(&call)?;
-            let include = call.include_object();
-            let manager = crate::apply::write_manager(&call.query, &call.headers);
-            let (mut obj, warnings) =
-                decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
-            crate::apply::track_create(rt, &mut obj, &manager);
-            let created = reg.create(rt, ns, obj, &ctx).await?;
-            let mut resp = json_response(
-                StatusCode::CREATED,
-                &represent_object(rt, created, &neg, include),
-            );
-            add_warnings(&mut resp, &warnings);
-            Ok(resp)
-        }
-        (&Method::PUT, Some(name), None) => {
-            let ctx = write_context(&call)?;
-            let manager = crate::apply::write_manager(&call.query, &call.headers);
-            let (obj, warnings) =
-                decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
-            let updated = reg
-                .update_with(rt, ns, name, UpdateKind::Main, &ctx, |cur| {
-                    Ok(cur.map(|cur| {
-                        let mut new = obj.clone();
-                        crate::apply::track_update(
-                            rt,
-                            UpdateKind::Main,
-                            None,
-                            Some(cur),
-                            &mut new,
-                            &manager,
-                        );
-                        new
-                    }))
-                })
-                .await?;
-            let mut resp = json_response(StatusCode::OK, &updated);
-            add_warnings(&mut resp, &warnings);
-            Ok(resp)
-        }
-        (&Method::PATCH, Some(name), None) => {
-            patch(server, rt, ns, name, UpdateKind::Main, call).await
-        }
-        (&Method::DELETE, Some(name), None) => {
-            let opts = delete_options(&call.query, read_body(call.body).await?)?;
-            let deleted = reg.delete(rt, ns, name, &opts).await?;
-            Ok(json_response(StatusCode::OK, &deleted))
-        }
-        (&Method::DELETE, None, None) => {
-            let list = list_options(rt, &call)?;
-            let opts = delete_options(&call.query, read_body(call.body).await?)?;
-            let deleted = reg.delete_collection(rt, ns, &list, &opts).await?;
-            Ok(json_response(StatusCode::OK, &deleted))
-        }
-        (_, Some(name), Some(sub)) => {
-            subresource::serve(server, rt, ns, name, sub, call, neg).await
-        }
-        _ => Err(method_not_allowed()),
-    }
+    let opts = list_options(rt, &call)?;
+    represent::list(&server.registry, rt, ns, &opts, &neg, call.include_object()).await
 }
 
-pub fn method_not_allowed() -> ApiError {
-    ApiError::method_not_allowed("the server does not allow this method on the requested resource")
-}
-
-impl Call {
-    /// `includeObject` of a Table request (upstream's default is the object's metadata).
-    pub fn include_object(&self) -> IncludeObject {
-        include_object(&self.query)
-    }
-}
-
-fn include_object(q: &crate::options::Query) -> IncludeObject {
-    IncludeObject::parse(q.get("includeObject")).unwrap_or(IncludeObject::Metadata)
-}
-
-pub fn represent_object(
-    rt: &ResourceType,
-    obj: Value,
-    neg: &Negotiated,
-    include: IncludeObject,
-) -> Value {
-    match neg.representation {
-        Representation::Table => {
-            let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"].clone()});
-            table::table(
-                rt,
-                std::slice::from_ref(&obj),
-                jiff::Timestamp::now(),
-                include,
-                meta,
-            )
-        }
-        Representation::Metadata => partial_metadata(&obj),
-        _ => obj,
-    }
-}
-
-const LIST_CHUNK_BYTES: usize = 64 * 1024;
-
-/// A LIST response, built item by item: objects are serialized (or turned into table rows) as the
-/// store is scanned, so a large list never holds every decoded object at once.
-async fn list_response(
+pub async fn get(
     server: &Arc<Server>,
-    rt: &ResourceType,
+    rt: &'static ResourceType,
     ns: Option<&str>,
-    opts: &crate::registry::ListOptions,
-    neg: &Negotiated,
-    include: IncludeObject,
-) -> Result<Response<Body>, ApiError> {
-    let reg = &server.registry;
-    match neg.representation {
-        Representation::Table => {
-            let now = jiff::Timestamp::now();
-            let mut rows = Vec::new();
-            let meta = reg
-                .scan(rt, ns, opts, |obj| {
-                    let mut one =
-                        table::table(rt, std::slice::from_ref(&obj), now, include, json!({}));
-                    if let Some(row) = one["rows"].as_array_mut().and_then(|r| r.pop()) {
-                        rows.push(row);
-                    }
-                    Ok(())
-                })
-                .await?;
-            let mut t = table::table(rt, &[], now, include, meta.to_json());
-            t["rows"] = Value::Array(rows);
-            Ok(json_response(StatusCode::OK, &t))
-        }
-        Representation::Metadata => {
-            let mut items = Vec::new();
-            let meta = reg
-                .scan(rt, ns, opts, |obj| {
-                    items.push(partial_metadata(&obj));
-                    Ok(())
-                })
-                .await?;
-            let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                              "metadata": meta.to_json(), "items": items});
-            Ok(json_response(StatusCode::OK, &list))
-        }
-        _ => {
-            // Objects are streamed as the store is read: the first batch is read before the
-            // response starts, so that errors (a bad continue token, 410) still get a Status.
-            let mut scan = Scan::new(reg.clone(), rt, ns, opts.clone())?;
-            let first = scan.next_batch().await?.unwrap_or_default();
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
-            let (kind, api_version) = (rt.list_kind, rt.api_version());
-            tokio::spawn(async move {
-                let mut batch = Some(first);
-                let mut first_item = true;
-                let mut buf = Vec::new();
-                while let Some(objects) = batch {
-                    for obj in &objects {
-                        buf.push(if first_item { b'[' } else { b',' });
-                        first_item = false;
-                        let _ = serde_json::to_writer(&mut buf, obj);
-                        // Small chunks keep what waits in the connection's send buffer small.
-                        if buf.len() >= LIST_CHUNK_BYTES
-                            && tx
-                                .send(Ok(bytes::Bytes::from(std::mem::take(&mut buf))))
-                                .await
-                                .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    drop(objects);
-                    batch = match scan.next_batch().await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                            return;
-                        }
-                    };
-                }
-                // Metadata last: its revision and continue token are known once the scan ends.
-                let head = json!({"kind": kind, "apiVersion": api_version, "metadata": scan.meta().to_json()});
-                let mut tail = buf;
-                tail.extend_from_slice(if first_item { b"[]" } else { b"]" });
-                let head = serde_json::to_vec(&head).unwrap_or_default();
-                tail.extend_from_slice(b",");
-                tail.extend_from_slice(&head[1..]);
-                let _ = tx.send(Ok(bytes::Bytes::from(tail))).await;
-            });
-            let stream =
-                futures::stream::once(async { Ok(bytes::Bytes::from_static(b"{\"items\":")) })
-                    .chain(tokio_stream::wrappers::ReceiverStream::new(rx));
-            let mut resp = Response::new(Body::from_stream(stream));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            Ok(resp)
-        }
-    }
-}
-
-pub fn partial_metadata(obj: &Value) -> Value {
-    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
-}
-
-pub fn list_options(rt: &ResourceType, call: &Call) -> Result<ListOptions, ApiError> {
-    let q = &call.query;
-    Ok(ListOptions {
-        label_selector: q
-            .get("labelSelector")
-            .map(selector::parse_label_selector)
-            .transpose()?,
-        field_selector: q
-            .get("fieldSelector")
-            .map(|s| selector::parse_field_selector(rt, s))
-            .transpose()?,
-        limit: q.int("limit")?.map(|l| l.max(0) as usize),
-        continue_token: q.get("continue").map(str::to_string),
-        resource_version: q.get("resourceVersion").map(str::to_string),
-    })
-}
-
-pub fn watch_options(rt: &ResourceType, call: &Call) -> Result<WatchOptions, ApiError> {
-    Ok(WatchOptions {
-        list: list_options(rt, call)?,
-        send_initial_events: call.query.flag("sendInitialEvents"),
-        allow_bookmarks: call.query.flag("allowWatchBookmarks"),
-        bookmark_interval: None,
-    })
-}
-
-pub fn write_context(call: &Call) -> Result<WriteContext, ApiError> {
-    Ok(WriteContext {
-        dry_run: call.query.dry_run()?,
-        field_manager: call.query.get("fieldManager").map(str::to_string),
-    })
-}
-
-fn delete_options(
-    q: &crate::options::Query,
-    body: bytes::Bytes,
-) -> Result<DeleteOptions, ApiError> {
-    let mut opts = DeleteOptions {
-        grace_period_seconds: q.int("gracePeriodSeconds")?,
-        propagation_policy: q.get("propagationPolicy").map(str::to_string),
-        dry_run: q.dry_run()?,
-        ..Default::default()
-    };
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let v = any_body(&body)?;
-        opts.merge_body(&v)?;
-    }
-    Ok(opts)
-}
-
-/// Parses a create/update body (JSON or YAML) and applies field validation. Returns the object
-/// and the warnings to send.
-pub fn decode_body(
-    rt: &ResourceType,
-    headers: &axum::http::HeaderMap,
-    q: &crate::options::Query,
-    body: bytes::Bytes,
-) -> Result<(Value, Vec<String>), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    let obj = match media {
-        "application/json" | "" | "*/*" => serde_json::from_slice::<Value>(&body).map_err(|e| {
-            ApiError::bad_request(format!("error decoding request body as JSON: {e}"))
-        })?,
-        "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            patch::yaml_or_json_to_value(&body)?
-        }
-        // kubectl's typed commands (`create configmap`, `create deployment`, …) send protobuf.
-        m if proto::is_protobuf_media_type(m) => {
-            proto::decode_protobuf_body_as(&body, &rt.api_version(), rt.kind)?
-        }
-        other => return Err(ApiError::unsupported_media_type(other)),
-    };
-    if !obj.is_object() {
-        return Err(ApiError::bad_request(format!(
-            "the body of the request was in an unknown format: expected a {} object",
-            rt.kind
-        )));
-    }
-    // JSON bodies are scanned once for unknown and duplicate fields, in document order.
-    let problems = if media == "application/json" {
-        fields::strict_errors(&(rt.schema_name)(), &body)
-    } else {
-        fields::unknown_fields(&(rt.schema_name)(), &obj)
-    };
-    field_validation(q.field_validation()?, problems).map(|w| (obj, w))
-}
-
-/// Strict turns field problems into a 400; Warn returns them as warnings; Ignore drops them.
-pub fn field_validation(
-    mode: FieldValidation,
-    problems: Vec<String>,
-) -> Result<Vec<String>, ApiError> {
-    match mode {
-        FieldValidation::Ignore => Ok(Vec::new()),
-        FieldValidation::Warn => Ok(problems),
-        FieldValidation::Strict if problems.is_empty() => Ok(Vec::new()),
-        FieldValidation::Strict => Err(ApiError::bad_request(fields::strict_decoding_error(
-            &problems,
-        ))),
-    }
-}
-
-/// For patches, upstream reports strict-decoding problems as 422 Invalid on the field `patch`.
-fn patch_field_validation(
-    rt: &ResourceType,
     name: &str,
-    mode: FieldValidation,
-    problems: Vec<String>,
-) -> Result<Vec<String>, ApiError> {
-    match mode {
-        FieldValidation::Strict if !problems.is_empty() => Err(ApiError::invalid(
-            rt.group,
-            rt.kind,
-            name,
-            vec![kindling_api::Cause {
-                reason: "FieldValueInvalid",
-                message: format!(
-                    "Invalid value: {}",
-                    fields::strict_decoding_error(&problems)
-                ),
-                field: "patch".into(),
-            }],
-        )),
-        other => field_validation(other, problems),
-    }
+    call: Call<'_>,
+    neg: Negotiated,
+) -> Result<Response<Body>, ApiError> {
+    let obj = server.registry.get(rt, ns, name).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &represent::object(rt, obj, &neg, call.include_object()),
+    ))
+}
+
+/// `POST` to a collection.
+pub async fn create(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    call: Call<'_>,
+    neg: Negotiated,
+) -> Result<Response<Body>, ApiError> {
+    let ctx = write_context(&call)?;
+    let include = call.include_object();
+    let manager = decode::field_manager(&call);
+    let (mut obj, warnings) =
+        decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    crate::apply::track_create(rt, &mut obj, &manager);
+    let created = server.registry.create(rt, ns, obj, &ctx).await?;
+    let mut resp = json_response(
+        StatusCode::CREATED,
+        &represent::object(rt, created, &neg, include),
+    );
+    add_warnings(&mut resp, &warnings);
+    Ok(resp)
+}
+
+/// `PUT` of an object.
+pub async fn update(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let ctx = write_context(&call)?;
+    let manager = decode::field_manager(&call);
+    let (obj, warnings) =
+        decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    let updated = server
+        .registry
+        .update_with(rt, ns, name, UpdateKind::Main, &ctx, |cur| {
+            Ok(cur.map(|cur| {
+                let mut new = obj.clone();
+                crate::apply::track_update(
+                    rt,
+                    UpdateKind::Main,
+                    None,
+                    Some(cur),
+                    &mut new,
+                    &manager,
+                );
+                new
+            }))
+        })
+        .await?;
+    let mut resp = json_response(StatusCode::OK, &updated);
+    add_warnings(&mut resp, &warnings);
+    Ok(resp)
+}
+
+pub async fn delete(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let opts = delete_options(&call.query, read_body(call.body).await?)?;
+    let deleted = server.registry.delete(rt, ns, name, &opts).await?;
+    Ok(json_response(StatusCode::OK, &deleted))
+}
+
+/// `DELETE` of a collection.
+pub async fn delete_collection(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let list = list_options(rt, &call)?;
+    let opts = delete_options(&call.query, read_body(call.body).await?)?;
+    let deleted = server
+        .registry
+        .delete_collection(rt, ns, &list, &opts)
+        .await?;
+    Ok(json_response(StatusCode::OK, &deleted))
 }
 
 /// PATCH on a resource or its status: apply the patch to the current object and update.
@@ -394,19 +132,13 @@ pub async fn patch(
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let content_type = call
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let patch_type = PatchType::from_content_type(content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
-    crate::apply::validate_patch_options(&call.query, patch_type == PatchType::Apply)?;
+    let patch_type = decode::patch_type(&call.headers)?;
+    decode::patch_options(&call.query, patch_type == PatchType::Apply)?;
     let ctx = write_context(&call)?;
     let mode = call.query.field_validation()?;
-    let manager = crate::apply::write_manager(&call.query, &call.headers);
+    let manager = decode::field_manager(&call);
     let force = call.query.flag("force");
     let subresource = crate::apply::subresource_of(kind);
     let body = read_body(call.body).await?;
@@ -457,14 +189,4 @@ pub async fn patch(
     let mut resp = json_response(status, &result);
     add_warnings(&mut resp, &warnings.into_inner().unwrap());
     Ok(resp)
-}
-
-/// A body of a subresource or option type, in whichever encoding it came (protobuf envelopes
-/// start with their magic bytes; JSON is YAML).
-pub fn any_body(body: &[u8]) -> Result<Value, ApiError> {
-    if body.starts_with(proto::MAGIC) {
-        proto::decode_protobuf_body(body)
-    } else {
-        patch::yaml_or_json_to_value(body)
-    }
 }

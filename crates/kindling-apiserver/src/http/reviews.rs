@@ -3,8 +3,8 @@
 //! whoami` (SelfSubjectReview), and TokenReview (is this service account token valid, and whose?). Authorization is coarse for now (see `auth`): every
 //! authenticated user may do everything, and the answers say so.
 
-use super::resource::decode_body;
-use super::{json_response, read_body, Call};
+use super::decode::{self, read_body, Call};
+use super::represent::json_response;
 use crate::auth::Identity;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
@@ -15,10 +15,11 @@ pub async fn create(
     server: &crate::Server,
     rt: &'static ResourceType,
     ns: Option<&str>,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let identity = call.identity.clone();
-    let (mut review, _) = decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    let identity = call.identity;
+    let (mut review, _) =
+        decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
     review["apiVersion"] = json!(rt.api_version());
     review["kind"] = json!(rt.kind);
     if let (Some(ns), Some(meta)) = (
@@ -36,7 +37,7 @@ pub async fn create(
             "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
             "incomplete": false,
         }),
-        "SelfSubjectReview" => match &identity {
+        "SelfSubjectReview" => match identity {
             Identity::User {
                 name,
                 groups,

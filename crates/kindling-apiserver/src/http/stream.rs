@@ -10,8 +10,8 @@
 //! Failures before the upgrade are Status responses (kubectl then falls back or prints them);
 //! after a WebSocket handshake they arrive on the error channel, worded like upstream's.
 
+use super::decode::{Call, Query};
 use super::logs::{connect_agent, node_ip_of, Target};
-use super::Call;
 use crate::Server;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
@@ -29,7 +29,7 @@ pub async fn serve(
     ns: &str,
     name: &str,
     sub: Subresource,
-    mut call: Call,
+    mut call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let wanted = upgrade::wanted(&call.headers);
     let on_upgrade = call.upgrade.take();
@@ -105,7 +105,7 @@ async fn agent_target(
     ns: &str,
     name: &str,
     sub: Subresource,
-    query: &crate::options::Query,
+    query: &Query,
 ) -> Result<(String, String), ApiError> {
     let forward = |keys: &[&str]| -> String {
         let mut q = form_query();
@@ -220,7 +220,7 @@ async fn proxy(
     server: &Arc<Server>,
     ip: &str,
     path: &str,
-    call: Call,
+    call: Call<'_>,
     on_upgrade: hyper::upgrade::OnUpgrade,
 ) -> Result<Response<Body>, ApiError> {
     let io = connect_agent(server, ip)

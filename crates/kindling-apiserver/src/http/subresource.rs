@@ -1,87 +1,58 @@
-//! Subresources: status, scale, binding, finalize, approval, ephemeralcontainers; token, log
-//! and the streams (exec, attach, portforward) are handed to modules of their own.
+//! Subresources served through the registry: status, scale, binding, finalize, approval,
+//! ephemeralcontainers (PATCH of status and ephemeralcontainers is [`super::resource::patch`]);
+//! token, log and the streams (exec, attach, portforward) have modules of their own.
 
-use super::negotiate::Negotiated;
-use super::resource::{decode_body, method_not_allowed, patch, write_context};
-use super::{json_response, read_body, Call};
+use super::decode::{self, read_body, write_context, Call};
+use super::represent::json_response;
 use crate::registry::{meta_str, UpdateKind};
 use crate::Server;
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode};
-use kindling_api::catalog::Subresource;
 use kindling_api::patch::{self, PatchType};
 use kindling_api::selector::LabelSelector;
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub async fn serve(
+/// `GET` of `status` or `ephemeralcontainers`: the whole object.
+pub async fn get(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
-    sub: &str,
-    call: Call,
-    _neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    let Some(sub) = rt.subresources.iter().copied().find(|s| s.path() == sub) else {
-        return Err(ApiError::path_not_found());
-    };
-    let reg = &server.registry;
-    match (sub, &call.method) {
-        (Subresource::Status, &Method::GET) => {
-            Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
-        }
-        (Subresource::Status, &Method::PUT) => {
-            put(server, rt, ns, name, UpdateKind::Status, "status", call).await
-        }
-        (Subresource::Status, &Method::PATCH) => {
-            patch(server, rt, ns, name, UpdateKind::Status, call).await
-        }
-        (Subresource::Scale, &Method::GET) => Ok(json_response(
-            StatusCode::OK,
-            &scale_of(rt, &reg.get(rt, ns, name).await?),
-        )),
-        (Subresource::Scale, &Method::PUT | &Method::PATCH) => {
-            scale(server, rt, ns, name, call).await
-        }
-        (Subresource::Binding, &Method::POST) => bind(server, rt, ns, name, call).await,
-        (Subresource::Finalize, &Method::PUT) => finalize(server, rt, name, call).await,
-        (Subresource::Log, &Method::GET) => {
-            super::logs::serve(server, ns.unwrap_or("default"), name, call).await
-        }
-        (
-            sub @ (Subresource::Exec | Subresource::Attach | Subresource::PortForward),
-            &Method::GET | &Method::POST,
-        ) => super::stream::serve(server, ns.unwrap_or("default"), name, sub, call).await,
-        (Subresource::Approval, &Method::PUT) => {
-            put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
-        }
-        (Subresource::Token, &Method::POST) => {
-            super::token::create(server, ns.unwrap_or("default"), name, call).await
-        }
-        (Subresource::EphemeralContainers, &Method::GET) => {
-            Ok(json_response(StatusCode::OK, &reg.get(rt, ns, name).await?))
-        }
-        (Subresource::EphemeralContainers, &Method::PATCH) => {
-            patch(server, rt, ns, name, UpdateKind::Everything, call).await
-        }
-        _ => Err(method_not_allowed()),
-    }
+    Ok(json_response(
+        StatusCode::OK,
+        &server.registry.get(rt, ns, name).await?,
+    ))
 }
 
-async fn put(
+/// `GET` of `scale`.
+pub async fn get_scale(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(
+        StatusCode::OK,
+        &scale_of(rt, &server.registry.get(rt, ns, name).await?),
+    ))
+}
+
+/// `PUT` of `status` or `approval`: the body replaces what the update kind lets it.
+pub async fn put(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
     subresource: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
-    let manager = crate::apply::write_manager(&call.query, &call.headers);
-    let (obj, _) = decode_body(rt, &call.headers, &call.query, read_body(call.body).await?)?;
+    let manager = decode::field_manager(&call);
+    let (obj, _) = decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
     let updated = server
         .registry
         .update_with(rt, ns, name, kind, &ctx, |cur| {
@@ -130,15 +101,15 @@ fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
 }
 
 /// PUT or PATCH of `/scale`: the new Scale's `spec.replicas` becomes the object's.
-async fn scale(
+pub async fn scale(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
-    let manager = crate::apply::write_manager(&call.query, &call.headers);
+    let manager = decode::field_manager(&call);
     let method = call.method.clone();
     let content_type = call
         .headers
@@ -153,7 +124,7 @@ async fn scale(
             let Some(cur) = cur else { return Ok(None) };
             let current_scale = scale_of(rt, cur);
             let new_scale = if method == Method::PUT {
-                super::resource::any_body(&body)?
+                decode::any_body(&body)?
             } else {
                 match PatchType::from_content_type(&content_type) {
                     Some(PatchType::Json) => patch::apply_json_patch(&current_scale, &body)?,
@@ -189,14 +160,14 @@ async fn scale(
 }
 
 /// `pods/<name>/binding`: assigns the pod to a node, once.
-async fn bind(
+pub async fn bind(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let body = super::resource::any_body(&read_body(call.body).await?)?;
+    let body = decode::any_body(&read_body(call.body).await?)?;
     let node = body["target"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())
@@ -262,13 +233,13 @@ fn write_context_plain() -> crate::registry::WriteContext {
 }
 
 /// `namespaces/<name>/finalize`: only `spec.finalizers` changes.
-async fn finalize(
+pub async fn finalize(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let body = super::resource::any_body(&read_body(call.body).await?)?;
+    let body = decode::any_body(&read_body(call.body).await?)?;
     let finalizers = body["spec"]["finalizers"].clone();
     let ctx = write_context_plain();
     let updated = server

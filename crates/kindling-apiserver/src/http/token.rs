@@ -3,15 +3,14 @@
 //! token.go). Nothing is stored; the token may be bound to a Pod or Secret so that it stops
 //! working when that object goes.
 
-use super::{json_response, read_body, Call};
+use super::decode::{self, read_body, Call};
+use super::represent::json_response;
 use crate::registry::meta_str;
 use crate::tokens::{ObjectRef, TokenGrant};
 use crate::Server;
 use axum::body::Body;
-use axum::http::{header, Response, StatusCode};
+use axum::http::{Response, StatusCode};
 use kindling_api::catalog::find;
-use kindling_api::patch;
-use kindling_api::proto;
 use kindling_api::status::Cause;
 use kindling_api::ApiError;
 use serde_json::{json, Value};
@@ -28,16 +27,13 @@ pub async fn create(
     server: &Arc<Server>,
     ns: &str,
     name: &str,
-    call: Call,
+    call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let content_type = call
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_string();
     let body = read_body(call.body).await?;
-    let mut request = decode(&content_type, &body)?;
+    let mut request = decode::typed_body(&call.headers, &body, API_VERSION, KIND)?;
+    if !request["spec"].is_object() {
+        request["spec"] = json!({});
+    }
     let spec = &mut request["spec"];
     let expiration = match spec.get("expirationSeconds") {
         None | Some(Value::Null) => DEFAULT_EXPIRATION_SECONDS,
@@ -82,38 +78,6 @@ pub async fn create(
         "status": {"token": token, "expirationTimestamp": expiration_timestamp},
     });
     Ok(json_response(StatusCode::CREATED, &response))
-}
-
-/// The request body: JSON, YAML or protobuf (client-go's typed `CreateToken`).
-fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    let obj = if proto::is_protobuf_media_type(media) {
-        proto::decode_protobuf_body_as(body, API_VERSION, KIND)?
-    } else if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        patch::yaml_or_json_to_value(body)?
-    };
-    if !obj.is_object() {
-        return Err(ApiError::bad_request(
-            "the body of the request must be a TokenRequest object",
-        ));
-    }
-    for (field, expected) in [("apiVersion", API_VERSION), ("kind", KIND)] {
-        if let Some(got) = obj[field]
-            .as_str()
-            .filter(|s| !s.is_empty() && *s != expected)
-        {
-            return Err(ApiError::bad_request(format!(
-                "the {field} in the data ({got}) does not match the expected {field} ({expected})"
-            )));
-        }
-    }
-    let mut obj = obj;
-    if !obj["spec"].is_object() {
-        obj["spec"] = json!({});
-    }
-    Ok(obj)
 }
 
 fn validate(name: &str, expiration: i64) -> Result<(), ApiError> {

@@ -1,17 +1,13 @@
 //! Watch responses: newline-delimited JSON events streamed until the client leaves or
-//! `timeoutSeconds` passes. With `as=Table` each event's object is a one-row Table.
+//! `timeoutSeconds` passes, each rendered by [`represent::WatchEncoder`].
 
-use super::negotiate::{Negotiated, Representation};
-use super::resource::{partial_metadata, watch_options};
-use super::Call;
-use crate::registry::WatchEvent;
+use super::decode::{watch_options, Call};
+use super::represent::{self, Negotiated, WatchEncoder};
 use crate::Server;
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Response};
+use axum::http::Response;
 use futures::StreamExt;
-use kindling_api::table;
 use kindling_api::{ApiError, ResourceType};
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +18,7 @@ pub async fn serve(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
-    call: Call,
+    call: Call<'_>,
     neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
     let opts = watch_options(rt, &call)?;
@@ -36,41 +32,8 @@ pub async fn serve(
     let rx = server.registry.watch(rt, ns, opts).await?;
     let deadline = tokio::time::sleep(timeout);
     let events = tokio_stream::wrappers::ReceiverStream::new(rx).take_until(deadline);
-    let mut first_table = true;
-    let body = events.map(move |ev| {
-        let kind = ev.type_name();
-        let object = match (&ev, neg.representation) {
-            (WatchEvent::Error(o) | WatchEvent::Bookmark(o), _) => o.clone(),
-            (_, Representation::Table) => {
-                let mut t = table::table(
-                    rt,
-                    std::slice::from_ref(ev.object()),
-                    jiff::Timestamp::now(),
-                    include,
-                    json!({}),
-                );
-                if !first_table {
-                    table::omit_column_definitions(&mut t);
-                }
-                first_table = false;
-                t
-            }
-            (_, Representation::Metadata) => partial_metadata(ev.object()),
-            _ => ev.object().clone(),
-        };
-        let mut line =
-            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        line.push(b'\n');
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
-    });
-    let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    Ok(resp)
+    let mut encoder = WatchEncoder::new(rt, &neg, include);
+    Ok(represent::watch_stream(
+        events.map(move |ev| encoder.line(&ev)),
+    ))
 }

@@ -12,7 +12,6 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default)]
 pub struct WriteContext {
     pub dry_run: bool,
-    pub field_manager: Option<String>,
 }
 
 impl Registry {

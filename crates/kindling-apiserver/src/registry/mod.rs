@@ -13,7 +13,7 @@ mod watch;
 
 pub use create::WriteContext;
 pub use delete::DeleteOptions;
-pub use list::{ListMeta, ListOptions, Scan};
+pub use list::{ListOptions, Scan};
 pub use update::UpdateKind;
 pub use watch::{WatchEvent, WatchOptions};
 
@@ -53,10 +53,6 @@ impl Registry {
                 allocator.undo(r);
             }
         }
-    }
-
-    pub fn store(&self) -> &SharedStore {
-        &self.store
     }
 
     /// Runs a (blocking) store call off the async workers.

@@ -9,14 +9,6 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 /// Header pairs in the order they were sent. Names are lowercase on the wire.
 pub type Headers = Vec<(String, String)>;
 
-/// The value of `name` (case-insensitive), if present.
-pub fn get<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// Serializes a header block before compression.
 pub fn serialize(headers: &Headers) -> Vec<u8> {
     let mut out = Vec::new();

@@ -19,9 +19,6 @@ pub const VERSION: u16 = 3;
 pub const FLAG_FIN: u8 = 0x01;
 /// Frames larger than this are refused (SPDY's length field allows 16 MiB).
 pub const MAX_FRAME: usize = 1 << 24;
-/// RST_STREAM status codes used here.
-pub const RST_PROTOCOL_ERROR: u32 = 1;
-pub const RST_CANCEL: u32 = 5;
 
 const TYPE_SYN_STREAM: u16 = 1;
 const TYPE_SYN_REPLY: u16 = 2;
@@ -375,7 +372,7 @@ mod tests {
             Frame::fin(3),
             Frame::RstStream {
                 stream_id: 5,
-                status: RST_CANCEL,
+                status: 5, // CANCEL
             },
             Frame::Settings {
                 flags: 0,

@@ -1,0 +1,340 @@
+//! What a response is: the representation the client negotiated (`Accept` with `as=Table`,
+//! `as=PartialObjectMetadata`, aggregated discovery), objects and watch events rendered in it,
+//! JSON encoding, `Status` errors, `Warning` headers, and LIST responses streamed as the store is
+//! read.
+
+use crate::registry::{ListOptions, Registry, Scan, WatchEvent};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use futures::{Stream, StreamExt};
+use kindling_api::table::{self, IncludeObject};
+use kindling_api::{ApiError, ResourceType};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Representation {
+    #[default]
+    Object,
+    /// `as=Table;g=meta.k8s.io`: rows and columns for `kubectl get`.
+    Table,
+    /// `as=PartialObjectMetadata[List]`: metadata only.
+    Metadata,
+    /// `as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2`.
+    AggregatedDiscovery,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Negotiated {
+    pub representation: Representation,
+}
+
+impl Negotiated {
+    /// The first acceptable alternative of the `Accept` header that we serve wins.
+    pub fn from_headers(headers: &HeaderMap) -> Negotiated {
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        for alternative in accept.split(',') {
+            let mut params = alternative.split(';').map(str::trim);
+            let media = params.next().unwrap_or("");
+            if !matches!(media, "application/json" | "*/*" | "application/*") {
+                continue;
+            }
+            let mut as_ = None;
+            let mut group = None;
+            let mut version = None;
+            for p in params {
+                match p.split_once('=') {
+                    Some(("as", v)) => as_ = Some(v),
+                    Some(("g", v)) => group = Some(v),
+                    Some(("v", v)) => version = Some(v),
+                    _ => {}
+                }
+            }
+            let representation = match (as_, group, version) {
+                (None, _, _) => Representation::Object,
+                (Some("Table"), Some("meta.k8s.io"), Some("v1")) => Representation::Table,
+                (
+                    Some("PartialObjectMetadata" | "PartialObjectMetadataList"),
+                    Some("meta.k8s.io"),
+                    Some("v1"),
+                ) => Representation::Metadata,
+                (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some("v2")) => {
+                    Representation::AggregatedDiscovery
+                }
+                _ => continue,
+            };
+            return Negotiated { representation };
+        }
+        Negotiated::default()
+    }
+}
+
+pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut resp = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_response(status, &e.to_status());
+    if let Some(s) = e.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    resp
+}
+
+/// Adds `Warning: 299 - "<text>"` headers, as upstream reports field-validation warnings.
+pub fn add_warnings(resp: &mut Response<Body>, warnings: &[String]) {
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+}
+
+/// A probe's `ok`.
+pub fn plain_ok() -> Response<Body> {
+    let mut resp = Response::new(Body::from("ok"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+const AGGREGATED_DISCOVERY_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// An aggregated discovery document (`APIGroupDiscoveryList`), with its media type.
+pub fn aggregated_discovery(doc: &Value) -> Response<Body> {
+    let mut resp = json_response(StatusCode::OK, doc);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(AGGREGATED_DISCOVERY_CONTENT_TYPE),
+    );
+    resp
+}
+
+/// One object as the client asked for it: itself, a one-row Table, or its metadata.
+pub fn object(rt: &ResourceType, obj: Value, neg: &Negotiated, include: IncludeObject) -> Value {
+    match neg.representation {
+        Representation::Table => {
+            let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"].clone()});
+            table::table(
+                rt,
+                std::slice::from_ref(&obj),
+                jiff::Timestamp::now(),
+                include,
+                meta,
+            )
+        }
+        Representation::Metadata => partial_metadata(&obj),
+        _ => obj,
+    }
+}
+
+pub fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
+}
+
+const LIST_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A LIST response, built item by item: objects are serialized (or turned into table rows) as the
+/// store is scanned, so a large list never holds every decoded object at once.
+pub async fn list(
+    reg: &Registry,
+    rt: &ResourceType,
+    ns: Option<&str>,
+    opts: &ListOptions,
+    neg: &Negotiated,
+    include: IncludeObject,
+) -> Result<Response<Body>, ApiError> {
+    match neg.representation {
+        Representation::Table => {
+            let now = jiff::Timestamp::now();
+            let mut rows = Vec::new();
+            let meta = reg
+                .scan(rt, ns, opts, |obj| {
+                    let mut one =
+                        table::table(rt, std::slice::from_ref(&obj), now, include, json!({}));
+                    if let Some(row) = one["rows"].as_array_mut().and_then(|r| r.pop()) {
+                        rows.push(row);
+                    }
+                    Ok(())
+                })
+                .await?;
+            let mut t = table::table(rt, &[], now, include, meta.to_json());
+            t["rows"] = Value::Array(rows);
+            Ok(json_response(StatusCode::OK, &t))
+        }
+        Representation::Metadata => {
+            let mut items = Vec::new();
+            let meta = reg
+                .scan(rt, ns, opts, |obj| {
+                    items.push(partial_metadata(&obj));
+                    Ok(())
+                })
+                .await?;
+            let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                              "metadata": meta.to_json(), "items": items});
+            Ok(json_response(StatusCode::OK, &list))
+        }
+        _ => {
+            // Objects are streamed as the store is read: the first batch is read before the
+            // response starts, so that errors (a bad continue token, 410) still get a Status.
+            let mut scan = Scan::new(reg.clone(), rt, ns, opts.clone())?;
+            let first = scan.next_batch().await?.unwrap_or_default();
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+            let (kind, api_version) = (rt.list_kind, rt.api_version());
+            tokio::spawn(async move {
+                let mut batch = Some(first);
+                let mut first_item = true;
+                let mut buf = Vec::new();
+                while let Some(objects) = batch {
+                    for obj in &objects {
+                        buf.push(if first_item { b'[' } else { b',' });
+                        first_item = false;
+                        let _ = serde_json::to_writer(&mut buf, obj);
+                        // Small chunks keep what waits in the connection's send buffer small.
+                        if buf.len() >= LIST_CHUNK_BYTES
+                            && tx
+                                .send(Ok(bytes::Bytes::from(std::mem::take(&mut buf))))
+                                .await
+                                .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    drop(objects);
+                    batch = match scan.next_batch().await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                            return;
+                        }
+                    };
+                }
+                // Metadata last: its revision and continue token are known once the scan ends.
+                let head = json!({"kind": kind, "apiVersion": api_version, "metadata": scan.meta().to_json()});
+                let mut tail = buf;
+                tail.extend_from_slice(if first_item { b"[]" } else { b"]" });
+                let head = serde_json::to_vec(&head).unwrap_or_default();
+                tail.extend_from_slice(b",");
+                tail.extend_from_slice(&head[1..]);
+                let _ = tx.send(Ok(bytes::Bytes::from(tail))).await;
+            });
+            let stream =
+                futures::stream::once(async { Ok(bytes::Bytes::from_static(b"{\"items\":")) })
+                    .chain(tokio_stream::wrappers::ReceiverStream::new(rx));
+            let mut resp = Response::new(Body::from_stream(stream));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(resp)
+        }
+    }
+}
+
+/// Watch events as newline-delimited JSON lines, each object in the negotiated representation:
+/// with `as=Table` a one-row Table, whose column definitions only the first event carries.
+pub struct WatchEncoder {
+    rt: &'static ResourceType,
+    representation: Representation,
+    include: IncludeObject,
+    first_table: bool,
+}
+
+impl WatchEncoder {
+    pub fn new(rt: &'static ResourceType, neg: &Negotiated, include: IncludeObject) -> Self {
+        WatchEncoder {
+            rt,
+            representation: neg.representation,
+            include,
+            first_table: true,
+        }
+    }
+
+    /// `{"type": …, "object": …}` and a newline.
+    pub fn line(&mut self, ev: &WatchEvent) -> bytes::Bytes {
+        let kind = ev.type_name();
+        let object = match (ev, self.representation) {
+            (WatchEvent::Error(o) | WatchEvent::Bookmark(o), _) => o.clone(),
+            (_, Representation::Table) => {
+                let mut t = table::table(
+                    self.rt,
+                    std::slice::from_ref(ev.object()),
+                    jiff::Timestamp::now(),
+                    self.include,
+                    json!({}),
+                );
+                if !self.first_table {
+                    table::omit_column_definitions(&mut t);
+                }
+                self.first_table = false;
+                t
+            }
+            (_, Representation::Metadata) => partial_metadata(ev.object()),
+            _ => ev.object().clone(),
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        bytes::Bytes::from(line)
+    }
+}
+
+/// A watch response: the encoded lines as they come, never cached.
+pub fn watch_stream<S>(lines: S) -> Response<Body>
+where
+    S: Stream<Item = bytes::Bytes> + Send + 'static,
+{
+    let body = lines.map(Ok::<_, std::convert::Infallible>);
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn neg(accept: &str) -> Representation {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(accept).unwrap());
+        Negotiated::from_headers(&h).representation
+    }
+
+    #[test]
+    fn kubectl_get_asks_for_tables() {
+        assert_eq!(
+            neg("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"),
+            Representation::Table
+        );
+        assert_eq!(
+            neg("application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"),
+            Representation::Object
+        );
+        assert_eq!(neg("application/json"), Representation::Object);
+        assert_eq!(
+            neg("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"),
+            Representation::AggregatedDiscovery
+        );
+    }
+}
