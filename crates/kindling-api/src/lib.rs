@@ -6,6 +6,7 @@
 //! - [`schema`]: OpenAPI definitions generated from the k8s-openapi types.
 //! - [`meta`]: object metadata rules (names, labels) shared by every resource.
 //! - [`selector`]: label and field selectors.
+//! - [`quantity`]: resource quantities (`500m`, `1Gi`), exact.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 //! - [`managed`]: managed fields and server-side apply.
 //! - [`table`]: `kubectl get` columns of every resource.
@@ -16,6 +17,7 @@ pub mod managed;
 pub mod meta;
 pub mod patch;
 pub mod proto;
+pub mod quantity;
 pub mod schema;
 pub mod selector;
 pub mod status;
@@ -23,4 +25,5 @@ pub mod strategy;
 pub mod table;
 
 pub use catalog::{ResourceType, Subresource, CATALOG};
+pub use quantity::Quantity;
 pub use status::{ApiError, Cause};

@@ -3,7 +3,6 @@
 //! allocatable, taints.
 
 use crate::labels::{self, Labels, NodeSelector, NodeTerm, Op, Requirement, Selector};
-use crate::quantity;
 use k8s_openapi::api::core::v1::{
     Container, Node, Pod, PodAffinityTerm, PodSpec, Taint, Toleration, TopologySpreadConstraint,
 };
@@ -37,20 +36,24 @@ impl Resources {
     pub fn from_list(list: Option<&BTreeMap<String, Quantity>>) -> Resources {
         let mut r = Resources::default();
         for (name, q) in list.into_iter().flatten() {
-            r.set(name, &q.0);
+            r.set(
+                name,
+                kindling_api::Quantity::try_from(q).unwrap_or_default(),
+            );
         }
         r
     }
 
-    fn set(&mut self, name: &str, q: &str) {
+    /// CPU in millicores, everything else in whole units, both rounded up (as upstream reads
+    /// them); a malformed quantity counts as zero.
+    fn set(&mut self, name: &str, q: kindling_api::Quantity) {
         match name {
-            "cpu" => self.milli_cpu = quantity::milli_value(q).unwrap_or(0),
-            "memory" => self.memory = quantity::value(q).unwrap_or(0),
-            "ephemeral-storage" => self.ephemeral_storage = quantity::value(q).unwrap_or(0),
+            "cpu" => self.milli_cpu = q.milli_value(),
+            "memory" => self.memory = q.value(),
+            "ephemeral-storage" => self.ephemeral_storage = q.value(),
             "pods" => {}
             other => {
-                self.scalar
-                    .insert(other.to_string(), quantity::value(q).unwrap_or(0));
+                self.scalar.insert(other.to_string(), q.value());
             }
         }
     }
@@ -491,7 +494,8 @@ impl NodeData {
             allocatable: Resources::from_list(list),
             allowed_pods: list
                 .and_then(|l| l.get("pods"))
-                .and_then(|q| quantity::value(&q.0))
+                .and_then(|q| kindling_api::Quantity::try_from(q).ok())
+                .map(|q| q.value())
                 .unwrap_or(0),
         }
     }

@@ -1,13 +1,14 @@
 //! Validation of containers: name, image, ports, env, envFrom, volume mounts, pull policy,
 //! resources, probes, lifecycle handlers, security context ids.
 
-use super::util::{arr_of, parse_quantity, quantity_text, str_of, QUANTITY_FORMAT_MSG};
+use super::util::{arr_of, quantity_text, str_of};
 use super::volumes::validate_local_descending_path;
 use crate::meta::{
     dns1123_subdomain_errors, duplicate_str, inclusive_range_error, invalid_raw, invalid_str,
     not_found, not_supported_str, required, validate_dns1123_label, validate_nonnegative,
     validate_qualified_name, IS_NEGATIVE_ERROR_MSG,
 };
+use crate::quantity::Quantity;
 use crate::status::Cause;
 use serde_json::Value;
 
@@ -390,16 +391,16 @@ fn validate_container_resource_name(name: &str, field: &str) -> Vec<Cause> {
     errs
 }
 
-/// A quantity value: well formed and not negative.
-pub fn validate_quantity(v: &Value, field: &str) -> (Vec<Cause>, Option<f64>) {
+/// A quantity value: well formed (upstream's parse error otherwise) and not negative.
+pub fn validate_quantity(v: &Value, field: &str) -> (Vec<Cause>, Option<Quantity>) {
     let text = quantity_text(v);
-    match parse_quantity(&text) {
-        None => (vec![invalid_str(field, &text, QUANTITY_FORMAT_MSG)], None),
-        Some(q) if q < 0.0 => (
+    match Quantity::from_json(v) {
+        Err(e) => (vec![invalid_str(field, &text, &e.to_string())], None),
+        Ok(q) if q.sign() < 0 => (
             vec![invalid_str(field, &text, IS_NEGATIVE_ERROR_MSG)],
             Some(q),
         ),
-        Some(q) => (Vec::new(), Some(q)),
+        Ok(q) => (Vec::new(), Some(q)),
     }
 }
 
@@ -436,7 +437,7 @@ pub fn validate_resources(res: Option<&Value>, field: &str) -> Vec<Cause> {
         match limits.and_then(|l| l.get(name)) {
             Some(lq) => {
                 let limit_text = quantity_text(lq);
-                if let (Some(r), Some(l)) = (request, parse_quantity(&limit_text)) {
+                if let (Some(r), Ok(l)) = (request, Quantity::from_json(lq)) {
                     if r != l && !overcommit_allowed(name) {
                         errs.push(invalid_str(
                             &req_path,

@@ -4,11 +4,13 @@
 
 use super::podspec::{default_pod_only, default_pod_spec};
 use super::podvalidation::validate_pod_spec;
-use super::util::{arr_of, obj_mut, parse_quantity, quantity_text, str_of};
+use super::util::{arr_of, obj_mut, str_of};
 use super::Strategy;
 use crate::meta::{inclusive_range_error, invalid_raw, required};
+use crate::quantity::Quantity;
 use crate::status::Cause;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 pub struct PodStrategy;
 
@@ -115,13 +117,10 @@ fn admit_priority(spec: &mut Value) {
 /// The QoS class of a pod spec (`Guaranteed`, `Burstable` or `BestEffort`), from the cpu and
 /// memory requests and limits of all its containers, requests defaulting to limits.
 pub fn qos_class(spec: &Value) -> &'static str {
-    let mut requests: Map<String, Value> = Map::new();
-    let mut limits: Map<String, Value> = Map::new();
+    let mut requests: BTreeMap<String, Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<String, Quantity> = BTreeMap::new();
     let mut guaranteed = true;
-    let add = |m: &mut Map<String, Value>, k: &str, q: f64| {
-        let sum = m.get(k).and_then(Value::as_f64).unwrap_or(0.0) + q;
-        m.insert(k.to_string(), json!(sum));
-    };
+    let positive = |v: &Value| Quantity::from_json(v).ok().filter(|q| q.sign() > 0);
     for c in arr_of(spec, "containers")
         .iter()
         .chain(arr_of(spec, "initContainers"))
@@ -137,27 +136,15 @@ pub fn qos_class(spec: &Value) -> &'static str {
             req.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in &req {
-            if (k == "cpu" || k == "memory")
-                && parse_quantity(&quantity_text(v)).is_some_and(|q| q > 0.0)
-            {
-                add(
-                    &mut requests,
-                    k,
-                    parse_quantity(&quantity_text(v)).unwrap_or(0.0),
-                );
+            if let Some(q) = positive(v).filter(|_| k == "cpu" || k == "memory") {
+                *requests.entry(k.clone()).or_default() += q;
             }
         }
         let mut found = Vec::new();
         for (k, v) in lim.into_iter().flatten() {
-            if (k == "cpu" || k == "memory")
-                && parse_quantity(&quantity_text(v)).is_some_and(|q| q > 0.0)
-            {
+            if let Some(q) = positive(v).filter(|_| k == "cpu" || k == "memory") {
                 found.push(k.as_str());
-                add(
-                    &mut limits,
-                    k,
-                    parse_quantity(&quantity_text(v)).unwrap_or(0.0),
-                );
+                *limits.entry(k.clone()).or_default() += q;
             }
         }
         if !(found.contains(&"cpu") && found.contains(&"memory")) {

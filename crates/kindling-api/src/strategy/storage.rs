@@ -2,14 +2,13 @@
 
 use super::pod::spec_diff;
 use super::podvalidation::validate_quantity;
-use super::util::{
-    arr_of, obj_mut, parse_quantity, quantity_text, set_default, set_default_str, str_of,
-};
+use super::util::{arr_of, obj_mut, quantity_text, set_default, set_default_str, str_of};
 use super::Strategy;
 use crate::meta::{
     go_quote, invalid_str, not_supported_str, qualified_name_errors, required, too_long,
     validate_dns1123_subdomain, validate_immutable, validate_label_selector,
 };
+use crate::quantity::Quantity;
 use crate::status::Cause;
 use serde_json::{json, Value};
 
@@ -87,7 +86,7 @@ fn validate_positive_quantity(v: &Value, field: &str) -> Vec<Cause> {
     if !errs.is_empty() {
         return errs;
     }
-    if q.is_some_and(|q| q <= 0.0) {
+    if q.is_some_and(|q| q.sign() <= 0) {
         return vec![invalid_str(
             field,
             &quantity_text(v),
@@ -321,13 +320,11 @@ impl Strategy for PersistentVolumeClaimStrategy {
         }
         let size = |s: &Value| {
             s.pointer("/resources/requests/storage")
-                .map(quantity_text)
-                .and_then(|t| parse_quantity(&t))
+                .and_then(|q| Quantity::from_json(q).ok())
         };
         let status_size = old
             .pointer("/status/capacity/storage")
-            .map(quantity_text)
-            .and_then(|t| parse_quantity(&t));
+            .and_then(|q| Quantity::from_json(q).ok());
         if let (Some(ns), Some(os)) = (size(n), size(o)) {
             if ns < os && status_size.is_some_and(|s| ns <= s) {
                 errs.push(Cause::forbidden(
