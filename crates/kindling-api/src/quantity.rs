@@ -420,12 +420,12 @@ impl Quantity {
         let magnitude = self.nanos.unsigned_abs();
         let mut format = self.format;
         if format == Format::BinarySI {
-            if magnitude < 1024 * NANO as u128 || magnitude % NANO as u128 != 0 {
+            if magnitude < 1024 * NANO as u128 || !magnitude.is_multiple_of(NANO as u128) {
                 format = Format::DecimalSI;
             } else {
                 let mut amount = magnitude / NANO as u128;
                 let mut exp = 0;
-                while amount >= 1024 && amount % 1024 == 0 {
+                while amount >= 1024 && amount.is_multiple_of(1024) {
                     amount /= 1024;
                     exp += 1;
                 }
@@ -441,7 +441,7 @@ impl Quantity {
         // three (Go's truncated remainder, as upstream).
         let mut amount = magnitude;
         let mut exp: i64 = -9;
-        while amount >= 10 && amount % 10 == 0 {
+        while amount >= 10 && amount.is_multiple_of(10) {
             amount /= 10;
             exp += 1;
         }
