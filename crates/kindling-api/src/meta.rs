@@ -825,50 +825,6 @@ pub fn validate_label_selector(sel: Option<&Value>, field: &str) -> Vec<Cause> {
     errs
 }
 
-/// Whether a label selector (`matchLabels` and `matchExpressions`) selects `labels`. An absent
-/// selector selects nothing; an empty one selects everything.
-pub fn selector_matches(sel: Option<&Value>, labels: Option<&Value>) -> bool {
-    let Some(sel) = sel.filter(|s| s.is_object()) else {
-        return false;
-    };
-    let empty = Map::new();
-    let labels = labels.and_then(Value::as_object).unwrap_or(&empty);
-    if let Some(ml) = sel.get("matchLabels").and_then(Value::as_object) {
-        for (k, v) in ml {
-            if labels.get(k) != Some(v) {
-                return false;
-            }
-        }
-    }
-    for expr in sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = expr
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let have = labels.get(key).and_then(Value::as_str);
-        let ok = match expr.get("operator").and_then(Value::as_str).unwrap_or("") {
-            "In" => have.is_some_and(|h| values.contains(&h)),
-            "NotIn" => have.is_none_or(|h| !values.contains(&h)),
-            "Exists" => have.is_some(),
-            "DoesNotExist" => have.is_none(),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
 /// Whether a selector has no requirements at all.
 pub fn selector_is_empty(sel: &Value) -> bool {
     sel.get("matchLabels")
@@ -1031,12 +987,6 @@ mod tests {
 
     #[test]
     fn selectors() {
-        let sel = json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["fe"]}]});
-        assert!(selector_matches(
-            Some(&sel),
-            Some(&json!({"app": "web", "tier": "fe"}))
-        ));
-        assert!(!selector_matches(Some(&sel), Some(&json!({"app": "web"}))));
         let bad = json!({"matchExpressions": [{"key": "k", "operator": "In"}]});
         assert_eq!(
             validate_label_selector(Some(&bad), "spec.selector")[0].summary(),

@@ -8,8 +8,9 @@ use super::util::{obj_mut, set_default, set_default_str, sort_keys, str_of};
 use super::Strategy;
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, invalid_str, max_len_error, not_supported_str,
-    required, selector_matches, validate_immutable, validate_label_selector, validate_nonnegative,
+    required, validate_immutable, validate_label_selector, validate_nonnegative,
 };
+use crate::selector::selector_matches;
 use crate::status::Cause;
 use serde_json::{json, Value};
 
@@ -276,7 +277,7 @@ fn validate_generated_selector(obj: &Value) -> Vec<Cause> {
         CONTROLLER_UID_LABEL: uid, JOB_NAME_LABEL: name,
         LEGACY_CONTROLLER_UID_LABEL: uid, LEGACY_JOB_NAME_LABEL: name,
     });
-    if !selector_matches(Some(selector), Some(&expected)) {
+    if selector_matches(Some(selector), Some(&expected)) == Some(false) {
         errs.push(invalid_raw(
             "spec.selector",
             &go_label_selector(selector),
@@ -383,7 +384,7 @@ fn validate_job_spec(spec: &Value, path: &str, with_selector: bool) -> Vec<Cause
                 &format!("{path}.selector"),
             )),
         }
-        if !selector_matches(selector, spec.pointer("/template/metadata/labels")) {
+        if selector_matches(selector, spec.pointer("/template/metadata/labels")) == Some(false) {
             errs.push(invalid_raw(
                 format!("{tpath}.metadata.labels"),
                 &go_string_map(spec.pointer("/template/metadata/labels")),

@@ -7,9 +7,10 @@ use super::util::{obj_mut, set_default, set_default_str, str_of};
 use super::{NameRule, Strategy};
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, not_supported_str, required, selector_is_empty,
-    selector_matches, validate_immutable, validate_label_selector, validate_nonnegative,
-    validate_template_meta, IS_NEGATIVE_ERROR_MSG,
+    validate_immutable, validate_label_selector, validate_nonnegative, validate_template_meta,
+    IS_NEGATIVE_ERROR_MSG,
 };
+use crate::selector::{selector_matches, LabelSelector};
 use crate::status::Cause;
 use serde_json::{json, Value};
 
@@ -51,7 +52,7 @@ fn validate_template_for_replica_set(spec: &Value, kind: &str) -> Vec<Cause> {
     };
     let selector = spec.get("selector").filter(|s| !s.is_null());
     let selects_something = selector.is_none_or(|s| !selector_is_empty(s));
-    if selects_something && !selector_matches(selector, template_labels(spec)) {
+    if selects_something && selector_matches(selector, template_labels(spec)) == Some(false) {
         errs.push(mismatch(spec, "spec.template.metadata.labels"));
     }
     errs.extend(validate_pod_template(Some(template), "spec.template"));
@@ -364,10 +365,7 @@ fn validate_rc_spec(spec: &Value) -> Vec<Cause> {
         Some(template) => {
             if let Some(sel) = selector {
                 let labels = template_labels(spec).and_then(Value::as_object);
-                if !sel
-                    .iter()
-                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-                {
+                if !labels.is_some_and(|l| LabelSelector::from_map(sel).matches(l)) {
                     errs.push(mismatch(spec, "spec.template.metadata.labels"));
                 }
             }
@@ -491,7 +489,7 @@ impl Strategy for StatefulSetStrategy {
         // Upstream checks only the template's metadata for StatefulSets, not its pod spec.
         let selector = spec.get("selector").filter(|s| !s.is_null());
         if selector.is_none_or(|s| !selector_is_empty(s))
-            && !selector_matches(selector, template_labels(spec))
+            && selector_matches(selector, template_labels(spec)) == Some(false)
         {
             errs.push(mismatch(spec, "spec.template.metadata.labels"));
         }
@@ -577,7 +575,7 @@ impl Strategy for DaemonSetStrategy {
         let spec = spec_of(obj);
         let selector = spec.get("selector").filter(|s| !s.is_null());
         let mut errs = validate_label_selector(selector, "spec.selector");
-        if !selector_matches(selector, template_labels(spec)) {
+        if selector_matches(selector, template_labels(spec)) == Some(false) {
             errs.push(mismatch(spec, "spec.template.metadata.labels"));
         }
         if let Some(sel) = selector.filter(|s| selector_is_empty(s)) {
