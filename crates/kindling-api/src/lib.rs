@@ -7,12 +7,14 @@
 //! - [`meta`]: object metadata rules (names, labels) shared by every resource.
 //! - [`selector`]: label and field selectors.
 //! - [`quantity`]: resource quantities (`500m`, `1Gi`), exact.
+//! - [`json_path`]: reading and writing JSON values by path.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 //! - [`managed`]: managed fields and server-side apply.
 //! - [`table`]: `kubectl get` columns of every resource.
 
 pub mod catalog;
 pub mod fields;
+pub mod json_path;
 pub mod managed;
 pub mod meta;
 pub mod patch;

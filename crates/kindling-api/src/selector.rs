@@ -16,6 +16,7 @@
 //! against a real cluster.
 
 use crate::catalog::ResourceType;
+use crate::json_path::{bool_at, i64_at, str_at};
 use crate::meta::go_quote;
 use crate::status::ApiError;
 use serde_json::{Map, Value};
@@ -1045,7 +1046,9 @@ impl FieldKind {
                         name.to_string()
                     }
                 }
-                "spec.hostNetwork" => bool_at(obj, &["spec", "hostNetwork"]).to_string(),
+                "spec.hostNetwork" => bool_at(obj, &["spec", "hostNetwork"])
+                    .unwrap_or(false)
+                    .to_string(),
                 "status.phase" => s(&["status", "phase"]),
                 "status.podIP" => {
                     let ip = str_at(obj, &["status", "podIP"]);
@@ -1059,11 +1062,13 @@ impl FieldKind {
                 _ => String::new(),
             },
             FieldKind::Node => match field {
-                "spec.unschedulable" => bool_at(obj, &["spec", "unschedulable"]).to_string(),
+                "spec.unschedulable" => bool_at(obj, &["spec", "unschedulable"])
+                    .unwrap_or(false)
+                    .to_string(),
                 _ => String::new(),
             },
             FieldKind::ReplicationController => match field {
-                "status.replicas" => int_at(obj, &["status", "replicas"]).to_string(),
+                "status.replicas" => i64_at(obj, &["status", "replicas"]).to_string(),
                 _ => String::new(),
             },
             FieldKind::Event | FieldKind::EventsV1 => {
@@ -1100,7 +1105,7 @@ impl FieldKind {
                 _ => String::new(),
             },
             FieldKind::Job => match field {
-                "status.successful" => int_at(obj, &["status", "succeeded"]).to_string(),
+                "status.successful" => i64_at(obj, &["status", "succeeded"]).to_string(),
                 _ => String::new(),
             },
             FieldKind::CertificateSigningRequest => match field {
@@ -1109,32 +1114,6 @@ impl FieldKind {
             },
         }
     }
-}
-
-fn value_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = v;
-    for p in path {
-        cur = match cur {
-            Value::Object(m) => m.get(*p)?,
-            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    value_at(v, path)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-fn bool_at(v: &Value, path: &[&str]) -> bool {
-    value_at(v, path).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn int_at(v: &Value, path: &[&str]) -> i64 {
-    value_at(v, path).and_then(Value::as_i64).unwrap_or(0)
 }
 
 /// One `field=value` / `field!=value` term, with the field already converted to the name the

@@ -11,6 +11,7 @@
 //! against the `now` the caller passes (so tests are deterministic).
 
 use crate::catalog::ResourceType;
+use crate::json_path::{array_at, at, bool_at, i64_at, object_at, str_at};
 use crate::selector::{format_label_selector, format_labels, LabelSelector};
 use crate::status::ApiError;
 use jiff::{SignedDuration, Timestamp};
@@ -207,46 +208,6 @@ fn since(t: Option<Timestamp>, now: Timestamp) -> String {
 // Reading wire-form objects
 // ---------------------------------------------------------------------------------------------
 
-/// The value at `path` (object keys, or array indexes); `null` counts as absent.
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = v;
-    for p in path {
-        cur = match cur {
-            Value::Object(m) => m.get(*p)?,
-            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    if cur.is_null() {
-        None
-    } else {
-        Some(cur)
-    }
-}
-
-fn st<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    at(v, path).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn int(v: &Value, path: &[&str]) -> i64 {
-    at(v, path).and_then(Value::as_i64).unwrap_or(0)
-}
-
-fn boolean(v: &Value, path: &[&str]) -> Option<bool> {
-    at(v, path).and_then(Value::as_bool)
-}
-
-fn arr<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
-    at(v, path)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-fn map<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Map<String, Value>> {
-    at(v, path).and_then(Value::as_object)
-}
-
 fn ts(v: &Value, path: &[&str]) -> Option<Timestamp> {
     at(v, path)
         .and_then(Value::as_str)
@@ -254,7 +215,7 @@ fn ts(v: &Value, path: &[&str]) -> Option<Timestamp> {
 }
 
 fn name(obj: &Value) -> Value {
-    Value::String(st(obj, &["metadata", "name"]).to_string())
+    Value::String(str_at(obj, &["metadata", "name"]).to_string())
 }
 
 fn age(obj: &Value, now: Timestamp) -> Value {
@@ -302,8 +263,8 @@ fn or(v: &str, default: &str) -> String {
 
 /// Upstream's `layoutContainerCells`: names and images joined with `,`.
 fn container_cells(containers: &[Value]) -> (Value, Value) {
-    let names: Vec<&str> = containers.iter().map(|c| st(c, &["name"])).collect();
-    let images: Vec<&str> = containers.iter().map(|c| st(c, &["image"])).collect();
+    let names: Vec<&str> = containers.iter().map(|c| str_at(c, &["name"])).collect();
+    let images: Vec<&str> = containers.iter().map(|c| str_at(c, &["image"])).collect();
     (s(names.join(",")), s(images.join(",")))
 }
 
@@ -836,12 +797,16 @@ impl Printer {
         match self {
             Printer::Pod => pod_row(o, now),
             Printer::PodTemplate => {
-                let (names, images) = container_cells(arr(o, &["template", "spec", "containers"]));
+                let (names, images) =
+                    container_cells(array_at(o, &["template", "spec", "containers"]));
                 vec![
                     name(o),
                     names,
                     images,
-                    s(format_labels(map(o, &["template", "metadata", "labels"]))),
+                    s(format_labels(object_at(
+                        o,
+                        &["template", "metadata", "labels"],
+                    ))),
                 ]
             }
             Printer::PodDisruptionBudget => {
@@ -855,32 +820,32 @@ impl Printer {
                     name(o),
                     s(min),
                     s(max),
-                    json!(int(o, &["status", "disruptionsAllowed"])),
+                    json!(i64_at(o, &["status", "disruptionsAllowed"])),
                     age(o, now),
                 ]
             }
             Printer::ReplicationController => {
                 let (names, images) =
-                    container_cells(arr(o, &["spec", "template", "spec", "containers"]));
+                    container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
                 vec![
                     name(o),
-                    json!(int(o, &["spec", "replicas"])),
-                    json!(int(o, &["status", "replicas"])),
-                    json!(int(o, &["status", "readyReplicas"])),
+                    json!(i64_at(o, &["spec", "replicas"])),
+                    json!(i64_at(o, &["status", "replicas"])),
+                    json!(i64_at(o, &["status", "readyReplicas"])),
                     age(o, now),
                     names,
                     images,
-                    s(format_labels(map(o, &["spec", "selector"]))),
+                    s(format_labels(object_at(o, &["spec", "selector"]))),
                 ]
             }
             Printer::ReplicaSet => {
                 let (names, images) =
-                    container_cells(arr(o, &["spec", "template", "spec", "containers"]));
+                    container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
                 vec![
                     name(o),
-                    json!(int(o, &["spec", "replicas"])),
-                    json!(int(o, &["status", "replicas"])),
-                    json!(int(o, &["status", "readyReplicas"])),
+                    json!(i64_at(o, &["spec", "replicas"])),
+                    json!(i64_at(o, &["status", "replicas"])),
+                    json!(i64_at(o, &["status", "readyReplicas"])),
                     age(o, now),
                     names,
                     images,
@@ -889,15 +854,15 @@ impl Printer {
             }
             Printer::DaemonSet => {
                 let (names, images) =
-                    container_cells(arr(o, &["spec", "template", "spec", "containers"]));
+                    container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
                 vec![
                     name(o),
-                    json!(int(o, &["status", "desiredNumberScheduled"])),
-                    json!(int(o, &["status", "currentNumberScheduled"])),
-                    json!(int(o, &["status", "numberReady"])),
-                    json!(int(o, &["status", "updatedNumberScheduled"])),
-                    json!(int(o, &["status", "numberAvailable"])),
-                    s(format_labels(map(
+                    json!(i64_at(o, &["status", "desiredNumberScheduled"])),
+                    json!(i64_at(o, &["status", "currentNumberScheduled"])),
+                    json!(i64_at(o, &["status", "numberReady"])),
+                    json!(i64_at(o, &["status", "updatedNumberScheduled"])),
+                    json!(i64_at(o, &["status", "numberAvailable"])),
+                    s(format_labels(object_at(
                         o,
                         &["spec", "template", "spec", "nodeSelector"],
                     ))),
@@ -916,12 +881,12 @@ impl Printer {
                 let tz = at(o, &["spec", "timeZone"])
                     .and_then(Value::as_str)
                     .unwrap_or("<none>");
-                let suspend = match boolean(o, &["spec", "suspend"]) {
+                let suspend = match bool_at(o, &["spec", "suspend"]) {
                     Some(true) => "True",
                     Some(false) => "False",
                     None => "<unset>",
                 };
-                let (names, images) = container_cells(arr(
+                let (names, images) = container_cells(array_at(
                     o,
                     &[
                         "spec",
@@ -934,10 +899,10 @@ impl Printer {
                 ));
                 vec![
                     name(o),
-                    s(st(o, &["spec", "schedule"])),
+                    s(str_at(o, &["spec", "schedule"])),
                     s(tz),
                     s(suspend),
-                    json!(arr(o, &["status", "active"]).len()),
+                    json!(array_at(o, &["status", "active"]).len()),
                     s(last),
                     age(o, now),
                     names,
@@ -953,14 +918,14 @@ impl Printer {
                 let class = at(o, &["spec", "ingressClassName"])
                     .and_then(Value::as_str)
                     .unwrap_or("<none>");
-                let rules = arr(o, &["spec", "rules"]);
+                let rules = array_at(o, &["spec", "rules"]);
                 let mut hosts: Vec<&str> = Vec::new();
                 let mut more = false;
                 for rule in rules {
                     if hosts.len() == 3 {
                         more = true;
                     }
-                    let host = st(rule, &["host"]);
+                    let host = str_at(rule, &["host"]);
                     if !more && !host.is_empty() {
                         hosts.push(host);
                     }
@@ -972,7 +937,7 @@ impl Printer {
                 } else {
                     hosts.join(",")
                 };
-                let ports = if arr(o, &["spec", "tls"]).is_empty() {
+                let ports = if array_at(o, &["spec", "tls"]).is_empty() {
                     "80"
                 } else {
                     "80, 443"
@@ -981,7 +946,7 @@ impl Printer {
                     name(o),
                     s(class),
                     s(hosts),
-                    s(load_balancer_ingress(arr(
+                    s(load_balancer_ingress(array_at(
                         o,
                         &["status", "loadBalancer", "ingress"],
                     ))),
@@ -992,28 +957,28 @@ impl Printer {
             Printer::IngressClass => {
                 let params = match at(o, &["spec", "parameters"]) {
                     Some(p) => {
-                        let mut out = st(p, &["kind"]).to_string();
+                        let mut out = str_at(p, &["kind"]).to_string();
                         if let Some(g) = at(p, &["apiGroup"]).and_then(Value::as_str) {
                             out = format!("{out}.{g}");
                         }
-                        format!("{out}/{}", st(p, &["name"]))
+                        format!("{out}/{}", str_at(p, &["name"]))
                     }
                     None => "<none>".into(),
                 };
                 vec![
                     name(o),
-                    s(st(o, &["spec", "controller"])),
+                    s(str_at(o, &["spec", "controller"])),
                     s(params),
                     age(o, now),
                 ]
             }
             Printer::StatefulSet => {
                 let (names, images) =
-                    container_cells(arr(o, &["spec", "template", "spec", "containers"]));
+                    container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
                 let ready = format!(
                     "{}/{}",
-                    int(o, &["status", "readyReplicas"]),
-                    int(o, &["spec", "replicas"])
+                    i64_at(o, &["status", "readyReplicas"]),
+                    i64_at(o, &["spec", "replicas"])
                 );
                 vec![name(o), s(ready), age(o, now), names, images]
             }
@@ -1021,15 +986,15 @@ impl Printer {
             Printer::Node => node_row(o, now),
             Printer::Event => event_row(o, now, false),
             Printer::EventsV1 => event_row(o, now, true),
-            Printer::Namespace => vec![name(o), s(st(o, &["status", "phase"])), age(o, now)],
+            Printer::Namespace => vec![name(o), s(str_at(o, &["status", "phase"])), age(o, now)],
             Printer::Secret => vec![
                 name(o),
-                s(st(o, &["type"])),
-                json!(map(o, &["data"]).map_or(0, Map::len)),
+                s(str_at(o, &["type"])),
+                json!(object_at(o, &["data"]).map_or(0, Map::len)),
                 age(o, now),
             ],
             Printer::ServiceAccount => {
-                vec![name(o), json!(arr(o, &["secrets"]).len()), age(o, now)]
+                vec![name(o), json!(array_at(o, &["secrets"]).len()), age(o, now)]
             }
             Printer::PersistentVolume => pv_row(o, now),
             Printer::PersistentVolumeClaim => pvc_row(o, now),
@@ -1039,16 +1004,16 @@ impl Printer {
                     Err(_) => "<invalid>".into(),
                 };
                 let (names, images) =
-                    container_cells(arr(o, &["spec", "template", "spec", "containers"]));
+                    container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
                 vec![
                     name(o),
                     s(format!(
                         "{}/{}",
-                        int(o, &["status", "readyReplicas"]),
-                        int(o, &["spec", "replicas"])
+                        i64_at(o, &["status", "readyReplicas"]),
+                        i64_at(o, &["spec", "replicas"])
                     )),
-                    json!(int(o, &["status", "updatedReplicas"])),
-                    json!(int(o, &["status", "availableReplicas"])),
+                    json!(i64_at(o, &["status", "updatedReplicas"])),
+                    json!(i64_at(o, &["status", "availableReplicas"])),
                     age(o, now),
                     names,
                     images,
@@ -1058,8 +1023,8 @@ impl Printer {
             Printer::HorizontalPodAutoscaler => {
                 let reference = format!(
                     "{}/{}",
-                    st(o, &["spec", "scaleTargetRef", "kind"]),
-                    st(o, &["spec", "scaleTargetRef", "name"])
+                    str_at(o, &["spec", "scaleTargetRef", "kind"]),
+                    str_at(o, &["spec", "scaleTargetRef", "name"])
                 );
                 let min = match at(o, &["spec", "minReplicas"]).and_then(Value::as_i64) {
                     Some(n) => n.to_string(),
@@ -1069,18 +1034,18 @@ impl Printer {
                     name(o),
                     s(reference),
                     s(hpa_metrics(
-                        arr(o, &["spec", "metrics"]),
-                        arr(o, &["status", "currentMetrics"]),
+                        array_at(o, &["spec", "metrics"]),
+                        array_at(o, &["status", "currentMetrics"]),
                     )),
                     s(min),
-                    json!(int(o, &["spec", "maxReplicas"])),
-                    json!(int(o, &["status", "currentReplicas"])),
+                    json!(i64_at(o, &["spec", "maxReplicas"])),
+                    json!(i64_at(o, &["status", "currentReplicas"])),
                     age(o, now),
                 ]
             }
             Printer::ConfigMap => {
-                let n = map(o, &["data"]).map_or(0, Map::len)
-                    + map(o, &["binaryData"]).map_or(0, Map::len);
+                let n = object_at(o, &["data"]).map_or(0, Map::len)
+                    + object_at(o, &["binaryData"]).map_or(0, Map::len);
                 vec![name(o), json!(n), age(o, now)]
             }
             Printer::NetworkPolicy => {
@@ -1092,19 +1057,19 @@ impl Printer {
             Printer::RoleBinding | Printer::ClusterRoleBinding => {
                 let role = format!(
                     "{}/{}",
-                    st(o, &["roleRef", "kind"]),
-                    st(o, &["roleRef", "name"])
+                    str_at(o, &["roleRef", "kind"]),
+                    str_at(o, &["roleRef", "name"])
                 );
                 let (mut users, mut groups, mut sas) = (Vec::new(), Vec::new(), Vec::new());
-                for subject in arr(o, &["subjects"]) {
-                    match st(subject, &["kind"]) {
+                for subject in array_at(o, &["subjects"]) {
+                    match str_at(subject, &["kind"]) {
                         "ServiceAccount" => sas.push(format!(
                             "{}/{}",
-                            st(subject, &["namespace"]),
-                            st(subject, &["name"])
+                            str_at(subject, &["namespace"]),
+                            str_at(subject, &["name"])
                         )),
-                        "User" => users.push(st(subject, &["name"]).to_string()),
-                        "Group" => groups.push(st(subject, &["name"]).to_string()),
+                        "User" => users.push(str_at(subject, &["name"]).to_string()),
+                        "Group" => groups.push(str_at(subject, &["name"]).to_string()),
                         _ => {}
                     }
                 }
@@ -1125,15 +1090,19 @@ impl Printer {
                 vec![
                     name(o),
                     age(o, now),
-                    s(or(st(o, &["spec", "signerName"]), "<none>")),
-                    s(st(o, &["spec", "username"])),
+                    s(or(str_at(o, &["spec", "signerName"]), "<none>")),
+                    s(str_at(o, &["spec", "username"])),
                     s(duration),
                     s(csr_condition(o)),
                 ]
             }
-            Printer::Lease => vec![name(o), s(st(o, &["spec", "holderIdentity"])), age(o, now)],
+            Printer::Lease => vec![
+                name(o),
+                s(str_at(o, &["spec", "holderIdentity"])),
+                age(o, now),
+            ],
             Printer::StorageClass => {
-                let annotations = map(o, &["metadata", "annotations"]);
+                let annotations = object_at(o, &["metadata", "annotations"]);
                 let is_default = annotations.is_some_and(|a| {
                     a.get("storageclass.kubernetes.io/is-default-class")
                         .and_then(Value::as_str)
@@ -1142,64 +1111,64 @@ impl Printer {
                             .and_then(Value::as_str)
                             == Some("true")
                 });
-                let mut n = st(o, &["metadata", "name"]).to_string();
+                let mut n = str_at(o, &["metadata", "name"]).to_string();
                 if is_default {
                     n.push_str(" (default)");
                 }
                 vec![
                     s(n),
-                    s(st(o, &["provisioner"])),
+                    s(str_at(o, &["provisioner"])),
                     s(at(o, &["reclaimPolicy"])
                         .and_then(Value::as_str)
                         .unwrap_or("Delete")),
                     s(at(o, &["volumeBindingMode"])
                         .and_then(Value::as_str)
                         .unwrap_or("Immediate")),
-                    json!(boolean(o, &["allowVolumeExpansion"]).unwrap_or(false)),
+                    json!(bool_at(o, &["allowVolumeExpansion"]).unwrap_or(false)),
                     age(o, now),
                 ]
             }
             Printer::ControllerRevision => {
-                let controller = arr(o, &["metadata", "ownerReferences"])
+                let controller = array_at(o, &["metadata", "ownerReferences"])
                     .iter()
-                    .find(|r| boolean(r, &["controller"]) == Some(true))
+                    .find(|r| bool_at(r, &["controller"]) == Some(true))
                     .map(|r| {
-                        let group = match st(r, &["apiVersion"]).split_once('/') {
+                        let group = match str_at(r, &["apiVersion"]).split_once('/') {
                             Some((g, _)) => g,
                             None => "",
                         };
-                        let kind = st(r, &["kind"]);
+                        let kind = str_at(r, &["kind"]);
                         let gk = if group.is_empty() {
                             kind.to_string()
                         } else {
                             format!("{kind}.{group}")
                         };
                         if gk.is_empty() {
-                            st(r, &["name"]).to_string()
+                            str_at(r, &["name"]).to_string()
                         } else {
-                            format!("{}/{}", gk.to_lowercase(), st(r, &["name"]))
+                            format!("{}/{}", gk.to_lowercase(), str_at(r, &["name"]))
                         }
                     })
                     .unwrap_or_else(|| "<none>".into());
                 vec![
                     name(o),
                     s(controller),
-                    json!(int(o, &["revision"])),
+                    json!(i64_at(o, &["revision"])),
                     age(o, now),
                 ]
             }
             Printer::ResourceQuota => {
-                let mut resources: Vec<&String> = map(o, &["status", "hard"])
+                let mut resources: Vec<&String> = object_at(o, &["status", "hard"])
                     .map(|m| m.keys().collect())
                     .unwrap_or_default();
                 resources.sort();
                 let (mut requests, mut limits) = (Vec::new(), Vec::new());
                 for r in resources {
                     let used = quantity_or_zero(
-                        map(o, &["status", "used"]).and_then(|m| m.get(r.as_str())),
+                        object_at(o, &["status", "used"]).and_then(|m| m.get(r.as_str())),
                     );
                     let hard = quantity_or_zero(
-                        map(o, &["status", "hard"]).and_then(|m| m.get(r.as_str())),
+                        object_at(o, &["status", "hard"]).and_then(|m| m.get(r.as_str())),
                     );
                     let entry = format!("{r}: {used}/{hard}");
                     let pieces: Vec<&str> = r.split('.').collect();
@@ -1218,21 +1187,21 @@ impl Printer {
             }
             Printer::PriorityClass => vec![
                 name(o),
-                json!(int(o, &["value"])),
-                json!(boolean(o, &["globalDefault"]).unwrap_or(false)),
+                json!(i64_at(o, &["value"])),
+                json!(bool_at(o, &["globalDefault"]).unwrap_or(false)),
                 age(o, now),
-                s(st(o, &["preemptionPolicy"])),
+                s(str_at(o, &["preemptionPolicy"])),
             ],
             Printer::VolumeAttachment => vec![
                 name(o),
-                s(st(o, &["spec", "attacher"])),
-                s(st(o, &["spec", "source", "persistentVolumeName"])),
-                s(st(o, &["spec", "nodeName"])),
-                json!(boolean(o, &["status", "attached"]).unwrap_or(false)),
+                s(str_at(o, &["spec", "attacher"])),
+                s(str_at(o, &["spec", "source", "persistentVolumeName"])),
+                s(str_at(o, &["spec", "nodeName"])),
+                json!(bool_at(o, &["status", "attached"]).unwrap_or(false)),
                 age(o, now),
             ],
             Printer::EndpointSlice => {
-                let ports: Vec<String> = arr(o, &["ports"])
+                let ports: Vec<String> = array_at(o, &["ports"])
                     .iter()
                     .map(|p| match at(p, &["port"]).and_then(Value::as_i64) {
                         Some(n) => n.to_string(),
@@ -1242,17 +1211,17 @@ impl Printer {
                         },
                     })
                     .collect();
-                let addresses: Vec<String> = arr(o, &["endpoints"])
+                let addresses: Vec<String> = array_at(o, &["endpoints"])
                     .iter()
                     .flat_map(|e| {
-                        arr(e, &["addresses"])
+                        array_at(e, &["addresses"])
                             .iter()
                             .map(|a| a.as_str().unwrap_or_default().to_string())
                     })
                     .collect();
                 vec![
                     name(o),
-                    s(st(o, &["addressType"])),
+                    s(str_at(o, &["addressType"])),
                     s(list_with_more(ports)),
                     s(list_with_more(addresses)),
                     age(o, now),
@@ -1260,7 +1229,7 @@ impl Printer {
             }
             Printer::CsiNode => vec![
                 name(o),
-                json!(arr(o, &["spec", "drivers"]).len()),
+                json!(array_at(o, &["spec", "drivers"]).len()),
                 age(o, now),
             ],
             Printer::CsiDriver => {
@@ -1268,22 +1237,22 @@ impl Printer {
                     match at(o, &["spec", "tokenRequests"]).and_then(Value::as_array) {
                         Some(list) => list
                             .iter()
-                            .map(|t| st(t, &["audience"]))
+                            .map(|t| str_at(t, &["audience"]))
                             .collect::<Vec<_>>()
                             .join(","),
                         None => "<unset>".into(),
                     };
-                let modes: Vec<&str> = arr(o, &["spec", "volumeLifecycleModes"])
+                let modes: Vec<&str> = array_at(o, &["spec", "volumeLifecycleModes"])
                     .iter()
                     .filter_map(Value::as_str)
                     .collect();
                 vec![
                     name(o),
-                    json!(boolean(o, &["spec", "attachRequired"]).unwrap_or(true)),
-                    json!(boolean(o, &["spec", "podInfoOnMount"]).unwrap_or(false)),
-                    json!(boolean(o, &["spec", "storageCapacity"]).unwrap_or(false)),
+                    json!(bool_at(o, &["spec", "attachRequired"]).unwrap_or(true)),
+                    json!(bool_at(o, &["spec", "podInfoOnMount"]).unwrap_or(false)),
+                    json!(bool_at(o, &["spec", "storageCapacity"]).unwrap_or(false)),
                     s(token_requests),
-                    json!(boolean(o, &["spec", "requiresRepublish"]).unwrap_or(false)),
+                    json!(bool_at(o, &["spec", "requiresRepublish"]).unwrap_or(false)),
                     s(or(&modes.join(","), "<none>")),
                     age(o, now),
                 ]
@@ -1318,8 +1287,8 @@ fn list_with_more(list: Vec<String>) -> String {
 fn load_balancer_ingress(ingress: &[Value]) -> String {
     let mut set = BTreeSet::new();
     for i in ingress {
-        let ip = st(i, &["ip"]);
-        let host = st(i, &["hostname"]);
+        let ip = str_at(i, &["ip"]);
+        let host = str_at(i, &["hostname"]);
         if !ip.is_empty() {
             set.insert(ip);
         } else if !host.is_empty() {
@@ -1330,20 +1299,20 @@ fn load_balancer_ingress(ingress: &[Value]) -> String {
 }
 
 fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
-    let init_specs = arr(o, &["spec", "initContainers"]);
-    let mut total = arr(o, &["spec", "containers"]).len();
+    let init_specs = array_at(o, &["spec", "initContainers"]);
+    let mut total = array_at(o, &["spec", "containers"]).len();
     let mut restartable: HashSet<&str> = HashSet::new();
     for c in init_specs {
-        if st(c, &["restartPolicy"]) == "Always" {
-            restartable.insert(st(c, &["name"]));
+        if str_at(c, &["restartPolicy"]) == "Always" {
+            restartable.insert(str_at(c, &["name"]));
             total += 1;
         }
     }
-    let conditions = arr(o, &["status", "conditions"]);
-    let phase = st(o, &["status", "phase"]);
-    let mut reason = or(st(o, &["status", "reason"]), phase);
+    let conditions = array_at(o, &["status", "conditions"]);
+    let phase = str_at(o, &["status", "phase"]);
+    let mut reason = or(str_at(o, &["status", "reason"]), phase);
     for c in conditions {
-        if st(c, &["type"]) == "PodScheduled" && st(c, &["reason"]) == "SchedulingGated" {
+        if str_at(c, &["type"]) == "PodScheduled" && str_at(c, &["reason"]) == "SchedulingGated" {
             reason = "SchedulingGated".into();
         }
     }
@@ -1365,42 +1334,42 @@ fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
     let mut last_restart: Option<Timestamp> = None;
     let mut last_restartable_restart: Option<Timestamp> = None;
     let mut initializing = false;
-    for (i, c) in arr(o, &["status", "initContainerStatuses"])
+    for (i, c) in array_at(o, &["status", "initContainerStatuses"])
         .iter()
         .enumerate()
     {
-        restarts += int(c, &["restartCount"]);
+        restarts += i64_at(c, &["restartCount"]);
         last_restart = later(last_restart, c);
-        let is_restartable = restartable.contains(st(c, &["name"]));
+        let is_restartable = restartable.contains(str_at(c, &["name"]));
         if is_restartable {
-            restartable_restarts += int(c, &["restartCount"]);
+            restartable_restarts += i64_at(c, &["restartCount"]);
             last_restartable_restart = later(last_restartable_restart, c);
         }
         let terminated = at(c, &["state", "terminated"]);
         let waiting = at(c, &["state", "waiting"]);
-        if terminated.is_some_and(|t| int(t, &["exitCode"]) == 0) {
+        if terminated.is_some_and(|t| i64_at(t, &["exitCode"]) == 0) {
             continue;
         }
-        if is_restartable && boolean(c, &["started"]) == Some(true) {
-            if boolean(c, &["ready"]) == Some(true) {
+        if is_restartable && bool_at(c, &["started"]) == Some(true) {
+            if bool_at(c, &["ready"]) == Some(true) {
                 ready += 1;
             }
             continue;
         }
         if let Some(t) = terminated {
-            reason = if st(t, &["reason"]).is_empty() {
-                if int(t, &["signal"]) != 0 {
-                    format!("Init:Signal:{}", int(t, &["signal"]))
+            reason = if str_at(t, &["reason"]).is_empty() {
+                if i64_at(t, &["signal"]) != 0 {
+                    format!("Init:Signal:{}", i64_at(t, &["signal"]))
                 } else {
-                    format!("Init:ExitCode:{}", int(t, &["exitCode"]))
+                    format!("Init:ExitCode:{}", i64_at(t, &["exitCode"]))
                 }
             } else {
-                format!("Init:{}", st(t, &["reason"]))
+                format!("Init:{}", str_at(t, &["reason"]))
             };
-        } else if let Some(w) = waiting
-            .filter(|w| !st(w, &["reason"]).is_empty() && st(w, &["reason"]) != "PodInitializing")
-        {
-            reason = format!("Init:{}", st(w, &["reason"]));
+        } else if let Some(w) = waiting.filter(|w| {
+            !str_at(w, &["reason"]).is_empty() && str_at(w, &["reason"]) != "PodInitializing"
+        }) {
+            reason = format!("Init:{}", str_at(w, &["reason"]));
         } else {
             reason = format!("Init:{i}/{}", init_specs.len());
         }
@@ -1410,31 +1379,31 @@ fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
 
     let initialized = conditions
         .iter()
-        .find(|c| st(c, &["type"]) == "Initialized")
-        .is_some_and(|c| st(c, &["status"]) == "True");
+        .find(|c| str_at(c, &["type"]) == "Initialized")
+        .is_some_and(|c| str_at(c, &["status"]) == "True");
     if !initializing || initialized {
         restarts = restartable_restarts;
         last_restart = last_restartable_restart;
         let mut has_running = false;
         let mut error_reason = String::new();
-        for c in arr(o, &["status", "containerStatuses"]).iter().rev() {
-            restarts += int(c, &["restartCount"]);
+        for c in array_at(o, &["status", "containerStatuses"]).iter().rev() {
+            restarts += i64_at(c, &["restartCount"]);
             last_restart = later(last_restart, c);
-            let waiting_reason = st(c, &["state", "waiting", "reason"]);
+            let waiting_reason = str_at(c, &["state", "waiting", "reason"]);
             if !waiting_reason.is_empty() {
                 reason = waiting_reason.to_string();
             } else if let Some(t) = at(c, &["state", "terminated"]) {
-                reason = if !st(t, &["reason"]).is_empty() {
-                    st(t, &["reason"]).to_string()
-                } else if int(t, &["signal"]) != 0 {
-                    format!("Signal:{}", int(t, &["signal"]))
+                reason = if !str_at(t, &["reason"]).is_empty() {
+                    str_at(t, &["reason"]).to_string()
+                } else if i64_at(t, &["signal"]) != 0 {
+                    format!("Signal:{}", i64_at(t, &["signal"]))
                 } else {
-                    format!("ExitCode:{}", int(t, &["exitCode"]))
+                    format!("ExitCode:{}", i64_at(t, &["exitCode"]))
                 };
-                if int(t, &["exitCode"]) != 0 {
+                if i64_at(t, &["exitCode"]) != 0 {
                     error_reason = reason.clone();
                 }
-            } else if boolean(c, &["ready"]) == Some(true) && at(c, &["state", "running"]).is_some()
+            } else if bool_at(c, &["ready"]) == Some(true) && at(c, &["state", "running"]).is_some()
             {
                 has_running = true;
                 ready += 1;
@@ -1443,7 +1412,7 @@ fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
         if reason == "Completed" {
             let pod_ready = conditions
                 .iter()
-                .any(|c| st(c, &["type"]) == "Ready" && st(c, &["status"]) == "True");
+                .any(|c| str_at(c, &["type"]) == "Ready" && str_at(c, &["status"]) == "True");
             if has_running && pod_ready {
                 reason = "Running".into();
             } else if !error_reason.is_empty() {
@@ -1455,7 +1424,7 @@ fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
     }
 
     let deleting = at(o, &["metadata", "deletionTimestamp"]).is_some();
-    if deleting && st(o, &["status", "reason"]) == "NodeLost" {
+    if deleting && str_at(o, &["status", "reason"]) == "NodeLost" {
         reason = "Unknown".into();
     } else if deleting && phase != "Failed" && phase != "Succeeded" {
         reason = "Terminating".into();
@@ -1467,25 +1436,25 @@ fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
     };
 
     let pod_ip = {
-        let ip = st(o, &["status", "podIP"]);
+        let ip = str_at(o, &["status", "podIP"]);
         if ip.is_empty() {
-            st(o, &["status", "podIPs", "0", "ip"])
+            str_at(o, &["status", "podIPs", "0", "ip"])
         } else {
             ip
         }
     };
-    let gates = arr(o, &["spec", "readinessGates"]);
+    let gates = array_at(o, &["spec", "readinessGates"]);
     let readiness_gates = if gates.is_empty() {
         "<none>".to_string()
     } else {
         let true_conditions = gates
             .iter()
             .filter(|g| {
-                let t = st(g, &["conditionType"]);
+                let t = str_at(g, &["conditionType"]);
                 conditions
                     .iter()
-                    .find(|c| st(c, &["type"]) == t)
-                    .is_some_and(|c| st(c, &["status"]) == "True")
+                    .find(|c| str_at(c, &["type"]) == t)
+                    .is_some_and(|c| str_at(c, &["status"]) == "True")
             })
             .count();
         format!("{true_conditions}/{}", gates.len())
@@ -1497,26 +1466,26 @@ fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
         s(restarts_str),
         age(o, now),
         s(or(pod_ip, "<none>")),
-        s(or(st(o, &["spec", "nodeName"]), "<none>")),
-        s(or(st(o, &["status", "nominatedNodeName"]), "<none>")),
+        s(or(str_at(o, &["spec", "nodeName"]), "<none>")),
+        s(or(str_at(o, &["status", "nominatedNodeName"]), "<none>")),
         s(readiness_gates),
     ]
 }
 
 /// The first condition of `type_` decides (upstream's `hasJobCondition`).
 fn has_condition(o: &Value, type_: &str) -> bool {
-    arr(o, &["status", "conditions"])
+    array_at(o, &["status", "conditions"])
         .iter()
-        .find(|c| st(c, &["type"]) == type_)
-        .is_some_and(|c| st(c, &["status"]) == "True")
+        .find(|c| str_at(c, &["type"]) == type_)
+        .is_some_and(|c| str_at(c, &["status"]) == "True")
 }
 
 fn job_row(o: &Value, now: Timestamp) -> Vec<Value> {
-    let succeeded = int(o, &["status", "succeeded"]);
+    let succeeded = i64_at(o, &["status", "succeeded"]);
     let completions = match at(o, &["spec", "completions"]).and_then(Value::as_i64) {
         Some(c) => format!("{succeeded}/{c}"),
         None => {
-            let parallelism = int(o, &["spec", "parallelism"]);
+            let parallelism = i64_at(o, &["spec", "parallelism"]);
             if parallelism > 1 {
                 format!("{succeeded}/1 of {parallelism}")
             } else {
@@ -1549,7 +1518,7 @@ fn job_row(o: &Value, now: Timestamp) -> Vec<Value> {
     } else {
         "Running"
     };
-    let (names, images) = container_cells(arr(o, &["spec", "template", "spec", "containers"]));
+    let (names, images) = container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
     vec![
         name(o),
         s(status),
@@ -1563,14 +1532,14 @@ fn job_row(o: &Value, now: Timestamp) -> Vec<Value> {
 }
 
 fn service_row(o: &Value, now: Timestamp) -> Vec<Value> {
-    let svc_type = st(o, &["spec", "type"]);
+    let svc_type = str_at(o, &["spec", "type"]);
     // clusterIPs[0]; upstream's defaulting copies a lone clusterIP into clusterIPs.
     let cluster_ip = at(o, &["spec", "clusterIPs", "0"])
         .or_else(|| at(o, &["spec", "clusterIP"]))
         .and_then(Value::as_str)
         .filter(|ip| !ip.is_empty())
         .unwrap_or("<none>");
-    let external_ips: Vec<&str> = arr(o, &["spec", "externalIPs"])
+    let external_ips: Vec<&str> = array_at(o, &["spec", "externalIPs"])
         .iter()
         .filter_map(Value::as_str)
         .collect();
@@ -1583,7 +1552,7 @@ fn service_row(o: &Value, now: Timestamp) -> Vec<Value> {
             }
         }
         "LoadBalancer" => {
-            let lb = load_balancer_ingress(arr(o, &["status", "loadBalancer", "ingress"]));
+            let lb = load_balancer_ingress(array_at(o, &["status", "loadBalancer", "ingress"]));
             if !external_ips.is_empty() {
                 let mut results: Vec<&str> = Vec::new();
                 if !lb.is_empty() {
@@ -1597,15 +1566,15 @@ fn service_row(o: &Value, now: Timestamp) -> Vec<Value> {
                 "<pending>".to_string()
             }
         }
-        "ExternalName" => st(o, &["spec", "externalName"]).to_string(),
+        "ExternalName" => str_at(o, &["spec", "externalName"]).to_string(),
         _ => "<unknown>".to_string(),
     };
-    let ports: Vec<String> = arr(o, &["spec", "ports"])
+    let ports: Vec<String> = array_at(o, &["spec", "ports"])
         .iter()
         .map(|p| {
-            let port = int(p, &["port"]);
-            let protocol = st(p, &["protocol"]);
-            let node_port = int(p, &["nodePort"]);
+            let port = i64_at(p, &["port"]);
+            let protocol = str_at(p, &["protocol"]);
+            let node_port = i64_at(p, &["nodePort"]);
             if node_port > 0 {
                 format!("{port}:{node_port}/{protocol}")
             } else {
@@ -1620,13 +1589,13 @@ fn service_row(o: &Value, now: Timestamp) -> Vec<Value> {
         s(external),
         s(or(&ports.join(","), "<none>")),
         age(o, now),
-        s(format_labels(map(o, &["spec", "selector"]))),
+        s(format_labels(object_at(o, &["spec", "selector"]))),
     ]
 }
 
 /// Upstream's `formatEndpoints` over all ports: at most 3 `ip:port`, then `+ N more...`.
 fn format_endpoints(o: &Value) -> String {
-    let subsets = arr(o, &["subsets"]);
+    let subsets = array_at(o, &["subsets"]);
     if subsets.is_empty() {
         return "<none>".into();
     }
@@ -1635,8 +1604,8 @@ fn format_endpoints(o: &Value) -> String {
     let mut more = false;
     let mut count = 0usize;
     for ss in subsets {
-        let addresses = arr(ss, &["addresses"]);
-        let ports = arr(ss, &["ports"]);
+        let addresses = array_at(ss, &["addresses"]);
+        let ports = array_at(ss, &["ports"]);
         if ports.is_empty() {
             count += addresses.len();
             for a in addresses {
@@ -1644,7 +1613,7 @@ fn format_endpoints(o: &Value) -> String {
                     more = true;
                     break;
                 }
-                list.push(st(a, &["ip"]).to_string());
+                list.push(str_at(a, &["ip"]).to_string());
             }
             continue;
         }
@@ -1655,8 +1624,8 @@ fn format_endpoints(o: &Value) -> String {
                     more = true;
                     break;
                 }
-                let ip = st(a, &["ip"]);
-                let p = int(port, &["port"]);
+                let ip = str_at(a, &["ip"]);
+                let p = i64_at(port, &["port"]);
                 if ip.contains(':') {
                     list.push(format!("[{ip}]:{p}"));
                 } else {
@@ -1676,12 +1645,12 @@ fn format_endpoints(o: &Value) -> String {
 fn node_row(o: &Value, now: Timestamp) -> Vec<Value> {
     // The last condition of each type wins, as upstream builds a map; only Ready is shown.
     let mut by_type: HashMap<&str, &Value> = HashMap::new();
-    for c in arr(o, &["status", "conditions"]) {
-        by_type.insert(st(c, &["type"]), c);
+    for c in array_at(o, &["status", "conditions"]) {
+        by_type.insert(str_at(c, &["type"]), c);
     }
     let mut status: Vec<String> = Vec::new();
     if let Some(c) = by_type.get("Ready") {
-        if st(c, &["status"]) == "True" {
+        if str_at(c, &["status"]) == "True" {
             status.push("Ready".into());
         } else {
             status.push("NotReady".into());
@@ -1690,11 +1659,11 @@ fn node_row(o: &Value, now: Timestamp) -> Vec<Value> {
     if status.is_empty() {
         status.push("Unknown".into());
     }
-    if boolean(o, &["spec", "unschedulable"]) == Some(true) {
+    if bool_at(o, &["spec", "unschedulable"]) == Some(true) {
         status.push("SchedulingDisabled".into());
     }
     let mut roles = BTreeSet::new();
-    if let Some(labels) = map(o, &["metadata", "labels"]) {
+    if let Some(labels) = object_at(o, &["metadata", "labels"]) {
         for (k, v) in labels {
             if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
                 if !role.is_empty() {
@@ -1710,10 +1679,10 @@ fn node_row(o: &Value, now: Timestamp) -> Vec<Value> {
     }
     let roles = roles.into_iter().collect::<Vec<_>>().join(",");
     let address = |t: &str| {
-        arr(o, &["status", "addresses"])
+        array_at(o, &["status", "addresses"])
             .iter()
-            .find(|a| st(a, &["type"]) == t)
-            .map(|a| st(a, &["address"]).to_string())
+            .find(|a| str_at(a, &["type"]) == t)
+            .map(|a| str_at(a, &["address"]).to_string())
             .unwrap_or_else(|| "<none>".into())
     };
     vec![
@@ -1721,16 +1690,19 @@ fn node_row(o: &Value, now: Timestamp) -> Vec<Value> {
         s(status.join(",")),
         s(or(&roles, "<none>")),
         age(o, now),
-        s(st(o, &["status", "nodeInfo", "kubeletVersion"])),
+        s(str_at(o, &["status", "nodeInfo", "kubeletVersion"])),
         s(address("InternalIP")),
         s(address("ExternalIP")),
-        s(or(st(o, &["status", "nodeInfo", "osImage"]), "<unknown>")),
         s(or(
-            st(o, &["status", "nodeInfo", "kernelVersion"]),
+            str_at(o, &["status", "nodeInfo", "osImage"]),
             "<unknown>",
         )),
         s(or(
-            st(o, &["status", "nodeInfo", "containerRuntimeVersion"]),
+            str_at(o, &["status", "nodeInfo", "kernelVersion"]),
+            "<unknown>",
+        )),
+        s(or(
+            str_at(o, &["status", "nodeInfo", "containerRuntimeVersion"]),
             "<unknown>",
         )),
     ]
@@ -1768,22 +1740,25 @@ fn event_row(o: &Value, now: Timestamp, v1: bool) -> Vec<Value> {
         Some(t) => since(Some(t), now),
         None => first.clone(),
     };
-    let mut count = int(o, &[count_field]);
+    let mut count = i64_at(o, &[count_field]);
     if at(o, &["series"]).is_some() {
         last = since(ts(o, &["series", "lastObservedTime"]), now);
-        count = int(o, &["series", "count"]);
+        count = i64_at(o, &["series", "count"]);
     } else if count == 0 {
         count = 1;
     }
-    let kind = st(o, &[involved, "kind"]).to_lowercase();
-    let involved_name = st(o, &[involved, "name"]);
+    let kind = str_at(o, &[involved, "kind"]).to_lowercase();
+    let involved_name = str_at(o, &[involved, "name"]);
     let target = if involved_name.is_empty() {
         kind
     } else {
         format!("{kind}/{involved_name}")
     };
-    let component = or(st(o, &[source, "component"]), st(o, &[reporting]));
-    let instance = or(st(o, &[source, "host"]), st(o, &["reportingInstance"]));
+    let component = or(str_at(o, &[source, "component"]), str_at(o, &[reporting]));
+    let instance = or(
+        str_at(o, &[source, "host"]),
+        str_at(o, &["reportingInstance"]),
+    );
     let source_str = if instance.is_empty() {
         component
     } else {
@@ -1791,12 +1766,12 @@ fn event_row(o: &Value, now: Timestamp, v1: bool) -> Vec<Value> {
     };
     vec![
         s(last),
-        s(st(o, &["type"])),
-        s(st(o, &["reason"])),
+        s(str_at(o, &["type"])),
+        s(str_at(o, &["reason"])),
         s(target),
-        s(st(o, &[involved, "fieldPath"])),
+        s(str_at(o, &[involved, "fieldPath"])),
         s(source_str),
-        s(st(o, &[message]).trim()),
+        s(str_at(o, &[message]).trim()),
         s(first),
         json!(count),
         name(o),
@@ -1824,13 +1799,13 @@ const BETA_STORAGE_CLASS_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-c
 
 fn pv_row(o: &Value, now: Timestamp) -> Vec<Value> {
     let claim = match at(o, &["spec", "claimRef"]) {
-        Some(c) => format!("{}/{}", st(c, &["namespace"]), st(c, &["name"])),
+        Some(c) => format!("{}/{}", str_at(c, &["namespace"]), str_at(c, &["name"])),
         None => String::new(),
     };
     let phase = if at(o, &["metadata", "deletionTimestamp"]).is_some() {
         "Terminating"
     } else {
-        st(o, &["status", "phase"])
+        str_at(o, &["status", "phase"])
     };
     let class = match at(
         o,
@@ -1839,20 +1814,20 @@ fn pv_row(o: &Value, now: Timestamp) -> Vec<Value> {
     .and_then(Value::as_str)
     {
         Some(c) => c,
-        None => st(o, &["spec", "storageClassName"]),
+        None => str_at(o, &["spec", "storageClassName"]),
     };
     vec![
         name(o),
         s(quantity_or_zero(at(o, &["spec", "capacity", "storage"]))),
-        s(access_modes(arr(o, &["spec", "accessModes"]))),
-        s(st(o, &["spec", "persistentVolumeReclaimPolicy"])),
+        s(access_modes(array_at(o, &["spec", "accessModes"]))),
+        s(str_at(o, &["spec", "persistentVolumeReclaimPolicy"])),
         s(phase),
         s(claim),
         s(class),
         s(at(o, &["spec", "volumeAttributesClassName"])
             .and_then(Value::as_str)
             .unwrap_or("<unset>")),
-        s(st(o, &["status", "reason"])),
+        s(str_at(o, &["status", "reason"])),
         age(o, now),
         s(at(o, &["spec", "volumeMode"])
             .and_then(Value::as_str)
@@ -1864,15 +1839,15 @@ fn pvc_row(o: &Value, now: Timestamp) -> Vec<Value> {
     let phase = if at(o, &["metadata", "deletionTimestamp"]).is_some() {
         "Terminating"
     } else {
-        st(o, &["status", "phase"])
+        str_at(o, &["status", "phase"])
     };
-    let volume = st(o, &["spec", "volumeName"]);
+    let volume = str_at(o, &["spec", "volumeName"]);
     let (capacity, modes) = if volume.is_empty() {
         (String::new(), String::new())
     } else {
         (
             quantity_or_zero(at(o, &["status", "capacity", "storage"])),
-            access_modes(arr(o, &["status", "accessModes"])),
+            access_modes(array_at(o, &["status", "accessModes"])),
         )
     };
     let class = match at(
@@ -1882,7 +1857,7 @@ fn pvc_row(o: &Value, now: Timestamp) -> Vec<Value> {
     .and_then(Value::as_str)
     {
         Some(c) => c,
-        None => st(o, &["spec", "storageClassName"]),
+        None => str_at(o, &["spec", "storageClassName"]),
     };
     vec![
         name(o),
@@ -1910,7 +1885,7 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
     for (i, spec) in specs.iter().enumerate() {
         let status = statuses.get(i);
         let status_of = |field: &str| status.and_then(|s| at(s, &[field]));
-        let entry = match st(spec, &["type"]) {
+        let entry = match str_at(spec, &["type"]) {
             kind @ ("External" | "Object") => {
                 let field = if kind == "External" {
                     "external"
@@ -1952,7 +1927,7 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
                 } else {
                     "containerResource"
                 };
-                let resource_name = st(spec, &[field, "name"]);
+                let resource_name = str_at(spec, &[field, "name"]);
                 match at(spec, &[field, "target", "averageValue"]) {
                     Some(avg) => {
                         let current = status_of(field)
@@ -1989,8 +1964,8 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
 /// Upstream's `extractCSRStatus`: `Denied`, `Approved` or `Pending`, then `,Failed`, `,Issued`.
 fn csr_condition(o: &Value) -> String {
     let (mut approved, mut denied, mut failed) = (false, false, false);
-    for c in arr(o, &["status", "conditions"]) {
-        match st(c, &["type"]) {
+    for c in array_at(o, &["status", "conditions"]) {
+        match str_at(c, &["type"]) {
             "Approved" => approved = true,
             "Denied" => denied = true,
             "Failed" => failed = true,
@@ -2007,7 +1982,7 @@ fn csr_condition(o: &Value) -> String {
     if failed {
         status.push_str(",Failed");
     }
-    if !st(o, &["status", "certificate"]).is_empty() {
+    if !str_at(o, &["status", "certificate"]).is_empty() {
         status.push_str(",Issued");
     }
     status
@@ -2034,7 +2009,7 @@ pub fn row_conditions(resource: &ResourceType, obj: &Value) -> Option<Value> {
     if printer(resource) != Printer::Pod {
         return None;
     }
-    match st(obj, &["status", "phase"]) {
+    match str_at(obj, &["status", "phase"]) {
         "Succeeded" => Some(json!([{
             "type": "Completed", "status": "True", "reason": "Succeeded",
             "message": "The pod has completed successfully."

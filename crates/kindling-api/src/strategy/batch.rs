@@ -4,8 +4,9 @@
 use super::cron::parse_cron_schedule;
 use super::podspec::default_pod_template;
 use super::podvalidation::validate_pod_template;
-use super::util::{obj_mut, set_default, set_default_str, sort_keys, str_of};
+use super::util::{set_default, set_default_str, sort_keys, str_of};
 use super::Strategy;
+use crate::json_path::object_mut;
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, invalid_str, max_len_error, not_supported_str,
     required, validate_immutable, validate_label_selector, validate_nonnegative,
@@ -72,9 +73,9 @@ impl Strategy for JobStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         default_job_spec(spec);
-        default_pod_template(obj_mut(spec, "template"));
+        default_pod_template(object_mut(spec, &["template"]));
         copy_template_labels(obj);
     }
 
@@ -91,9 +92,9 @@ impl Strategy for JobStrategy {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         if spec.get("manualSelector").and_then(Value::as_bool) != Some(true) {
-            let labels = obj_mut(obj_mut(obj_mut(spec, "template"), "metadata"), "labels");
+            let labels = object_mut(spec, &["template", "metadata", "labels"]);
             for (key, value) in [
                 (LEGACY_JOB_NAME_LABEL, &name),
                 (JOB_NAME_LABEL, &name),
@@ -103,7 +104,7 @@ impl Strategy for JobStrategy {
                 set_default(labels, key, json!(value));
             }
             sort_keys(labels);
-            let match_labels = obj_mut(obj_mut(spec, "selector"), "matchLabels");
+            let match_labels = object_mut(spec, &["selector", "matchLabels"]);
             set_default(match_labels, CONTROLLER_UID_LABEL, json!(uid));
         }
         copy_template_labels(obj);
@@ -182,7 +183,7 @@ impl Strategy for JobStrategy {
                 ("/metadata", "annotations"),
             ] {
                 let nv = new_t.pointer(&format!("{ptr}/{key}")).cloned();
-                let parent = obj_mut(&mut old_t, &ptr[1..]);
+                let parent = object_mut(&mut old_t, &[&ptr[1..]]);
                 match nv {
                     Some(v) => parent[key] = v,
                     None => {
@@ -221,7 +222,7 @@ fn copy_template_labels(obj: &mut Value) {
         .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
         .cloned();
     if let Some(labels) = labels {
-        let meta = obj_mut(obj, "metadata");
+        let meta = object_mut(obj, &["metadata"]);
         if meta
             .get("labels")
             .and_then(Value::as_object)
@@ -404,13 +405,13 @@ impl Strategy for CronJobStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "concurrencyPolicy", "Allow");
         set_default(spec, "suspend", json!(false));
         set_default(spec, "successfulJobsHistoryLimit", json!(3));
         set_default(spec, "failedJobsHistoryLimit", json!(1));
-        let job_spec = obj_mut(obj_mut(spec, "jobTemplate"), "spec");
-        default_pod_template(obj_mut(job_spec, "template"));
+        let job_spec = object_mut(spec, &["jobTemplate", "spec"]);
+        default_pod_template(object_mut(job_spec, &["template"]));
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {

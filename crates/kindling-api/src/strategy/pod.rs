@@ -4,8 +4,9 @@
 
 use super::podspec::{default_pod_only, default_pod_spec};
 use super::podvalidation::validate_pod_spec;
-use super::util::{arr_of, obj_mut, str_of};
+use super::util::{arr_of, str_of};
 use super::Strategy;
+use crate::json_path::object_mut;
 use crate::meta::{inclusive_range_error, invalid_raw, required};
 use crate::quantity::Quantity;
 use crate::status::Cause;
@@ -16,13 +17,13 @@ pub struct PodStrategy;
 
 impl Strategy for PodStrategy {
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         default_pod_spec(spec);
         default_pod_only(spec);
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         mirror_service_account_alias(spec);
         admit_default_tolerations(spec);
         admit_priority(spec);

@@ -3,8 +3,9 @@
 //! `ValidateServiceUpdate`. Allocation of cluster IPs and node ports is the server's.
 
 use super::podvalidation::{validate_port_num_or_name, validate_protocol};
-use super::util::{arr_of, each_mut, is_empty, obj_mut, set_default, set_default_str, str_of};
+use super::util::{arr_of, each_mut, is_empty, set_default, set_default_str, str_of};
 use super::{NameRule, Strategy};
+use crate::json_path::object_mut;
 use crate::meta::{
     duplicate_str, go_string_slice, go_value, inclusive_range_error, invalid_raw, invalid_str,
     not_supported_str, required, validate_dns1123_label, validate_dns1123_subdomain,
@@ -49,7 +50,7 @@ impl Strategy for ServiceStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "sessionAffinity", "None");
         match str_of(spec, "sessionAffinity") {
             "None" => {
@@ -121,7 +122,7 @@ impl Strategy for ServiceStrategy {
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         let empty = json!({});
         let old_spec = old.get("spec").unwrap_or(&empty);
-        let spec = obj_mut(new, "spec");
+        let spec = object_mut(new, &["spec"]);
         patch_allocated_values(spec, old_spec);
         normalize_cluster_ips(spec, old_spec);
         drop_type_dependent_fields(spec, old_spec);

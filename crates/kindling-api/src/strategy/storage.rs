@@ -2,8 +2,9 @@
 
 use super::pod::spec_diff;
 use super::podvalidation::validate_quantity;
-use super::util::{arr_of, obj_mut, quantity_text, set_default, set_default_str, str_of};
+use super::util::{arr_of, quantity_text, set_default, set_default_str, str_of};
 use super::Strategy;
+use crate::json_path::object_mut;
 use crate::meta::{
     go_quote, invalid_str, not_supported_str, qualified_name_errors, required, too_long,
     validate_dns1123_subdomain, validate_immutable, validate_label_selector,
@@ -112,7 +113,7 @@ fn go_resource_list(v: Option<&Value>) -> String {
 pub struct PersistentVolumeStrategy;
 impl Strategy for PersistentVolumeStrategy {
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
         set_default(spec, "volumeMode", json!("Filesystem"));
     }
@@ -243,7 +244,11 @@ impl Strategy for PersistentVolumeStrategy {
 pub struct PersistentVolumeClaimStrategy;
 impl Strategy for PersistentVolumeClaimStrategy {
     fn default(&self, obj: &mut Value) {
-        set_default(obj_mut(obj, "spec"), "volumeMode", json!("Filesystem"));
+        set_default(
+            object_mut(obj, &["spec"]),
+            "volumeMode",
+            json!("Filesystem"),
+        );
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
@@ -298,7 +303,7 @@ impl Strategy for PersistentVolumeClaimStrategy {
             .and_then(Value::as_str);
         if phase == Some("Bound") {
             if let Some(s) = o.pointer("/resources/requests/storage") {
-                obj_mut(obj_mut(&mut new_c, "resources"), "requests")["storage"] = s.clone();
+                object_mut(&mut new_c, &["resources", "requests"])["storage"] = s.clone();
             }
             match o.get("volumeAttributesClassName") {
                 Some(v) => new_c["volumeAttributesClassName"] = v.clone(),

@@ -1,35 +1,17 @@
 //! Small helpers the strategies share: reading and defaulting JSON fields, the text of quantity
 //! fields, base64.
 
-use serde_json::{json, Map, Value};
+use crate::json_path;
+use serde_json::{json, Value};
 
-/// The string at `key`, or "".
+/// The string at `key`, or "" (a one-segment [`json_path::str_at`]).
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
+    json_path::str_at(v, &[key])
 }
 
-/// The array at `key` (empty if absent).
+/// The array at `key` (empty if absent; a one-segment [`json_path::array_at`]).
 pub fn arr_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
-/// The object at `key`, created (or replaced, if not an object) when needed. `v` must be an
-/// object; anything else is turned into one.
-pub fn obj_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
-    if !v.is_object() {
-        *v = Value::Object(Map::new());
-    }
-    let map = v.as_object_mut().expect("object");
-    let entry = map
-        .entry(key.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
-        *entry = Value::Object(Map::new());
-    }
-    entry
+    json_path::array_at(v, &[key])
 }
 
 /// Sets `key` to `value` when absent or null.

@@ -3,8 +3,9 @@
 
 use super::podspec::default_pod_template;
 use super::podvalidation::validate_pod_template;
-use super::util::{obj_mut, set_default, set_default_str, str_of};
+use super::util::{set_default, set_default_str, str_of};
 use super::{NameRule, Strategy};
+use crate::json_path::object_mut;
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, not_supported_str, required, selector_is_empty,
     validate_immutable, validate_label_selector, validate_nonnegative, validate_template_meta,
@@ -38,7 +39,7 @@ fn mismatch(spec: &Value, field: &str) -> Cause {
 /// The template's pod spec defaults, when the object has a template.
 fn default_template(spec: &mut Value) {
     if spec.get("template").is_some_and(|t| !t.is_null()) {
-        default_pod_template(obj_mut(spec, "template"));
+        default_pod_template(object_mut(spec, &["template"]));
     }
 }
 
@@ -193,12 +194,12 @@ impl Strategy for DeploymentStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default(spec, "replicas", json!(1));
-        let strategy = obj_mut(spec, "strategy");
+        let strategy = object_mut(spec, &["strategy"]);
         set_default_str(strategy, "type", "RollingUpdate");
         if str_of(strategy, "type") == "RollingUpdate" {
-            let ru = obj_mut(strategy, "rollingUpdate");
+            let ru = object_mut(strategy, &["rollingUpdate"]);
             set_default(ru, "maxUnavailable", json!("25%"));
             set_default(ru, "maxSurge", json!("25%"));
         }
@@ -302,7 +303,7 @@ impl Strategy for ReplicatedStrategy {
                 .filter(|l| l.is_object())
                 .cloned();
             if let Some(labels) = labels {
-                let spec = obj_mut(obj, "spec");
+                let spec = object_mut(obj, &["spec"]);
                 if spec
                     .get("selector")
                     .and_then(Value::as_object)
@@ -310,7 +311,7 @@ impl Strategy for ReplicatedStrategy {
                 {
                     spec["selector"] = labels.clone();
                 }
-                let meta = obj_mut(obj, "metadata");
+                let meta = object_mut(obj, &["metadata"]);
                 if meta
                     .get("labels")
                     .and_then(Value::as_object)
@@ -320,7 +321,7 @@ impl Strategy for ReplicatedStrategy {
                 }
             }
         }
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default(spec, "replicas", json!(1));
         default_template(spec);
     }
@@ -389,9 +390,9 @@ impl Strategy for StatefulSetStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "podManagementPolicy", "OrderedReady");
-        let us = obj_mut(spec, "updateStrategy");
+        let us = object_mut(spec, &["updateStrategy"]);
         if str_of(us, "type").is_empty() {
             us["type"] = json!("RollingUpdate");
             set_default(us, "rollingUpdate", json!({}));
@@ -401,7 +402,7 @@ impl Strategy for StatefulSetStrategy {
                 set_default(ru, "partition", json!(0));
             }
         }
-        let retention = obj_mut(spec, "persistentVolumeClaimRetentionPolicy");
+        let retention = object_mut(spec, &["persistentVolumeClaimRetentionPolicy"]);
         set_default_str(retention, "whenDeleted", "Retain");
         set_default_str(retention, "whenScaled", "Retain");
         set_default(spec, "replicas", json!(1));
@@ -412,8 +413,12 @@ impl Strategy for StatefulSetStrategy {
             .and_then(Value::as_array_mut)
         {
             for pvc in vcts.iter_mut().filter(|p| p.is_object()) {
-                set_default(obj_mut(pvc, "spec"), "volumeMode", json!("Filesystem"));
-                set_default_str(obj_mut(pvc, "status"), "phase", "Pending");
+                set_default(
+                    object_mut(pvc, &["spec"]),
+                    "volumeMode",
+                    json!("Filesystem"),
+                );
+                set_default_str(object_mut(pvc, &["status"]), "phase", "Pending");
             }
         }
     }
@@ -559,11 +564,11 @@ impl Strategy for DaemonSetStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
-        let us = obj_mut(spec, "updateStrategy");
+        let spec = object_mut(obj, &["spec"]);
+        let us = object_mut(spec, &["updateStrategy"]);
         set_default_str(us, "type", "RollingUpdate");
         if str_of(us, "type") == "RollingUpdate" {
-            let ru = obj_mut(us, "rollingUpdate");
+            let ru = object_mut(us, &["rollingUpdate"]);
             set_default(ru, "maxUnavailable", json!(1));
             set_default(ru, "maxSurge", json!(0));
         }
