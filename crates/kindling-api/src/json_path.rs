@@ -69,6 +69,19 @@ pub fn object_mut<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Value {
     cur
 }
 
+/// Makes `to`'s `key` what `from`'s is: a copy of it, or absent when `from` has none (what an
+/// update rule does with the fields it lets through or keeps).
+pub fn copy_key(from: &Value, to: &mut Value, key: &str) {
+    match from.get(key) {
+        Some(v) => to[key] = v.clone(),
+        None => {
+            if let Some(m) = to.as_object_mut() {
+                m.remove(key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +133,12 @@ mod tests {
         let mut v = json!({"a": {"b": 1}});
         object_mut(&mut v, &["a"])["c"] = json!(2);
         assert_eq!(v, json!({"a": {"b": 1, "c": 2}}));
+        // copy_key copies a field, or removes it when the source has none
+        let from = json!({"a": [1], "n": null});
+        let mut to = json!({"a": 0, "b": 2, "n": 3});
+        for key in ["a", "b", "n"] {
+            copy_key(&from, &mut to, key);
+        }
+        assert_eq!(to, json!({"a": [1], "n": null}));
     }
 }

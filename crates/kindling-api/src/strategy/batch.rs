@@ -4,9 +4,9 @@
 use super::cron::parse_cron_schedule;
 use super::podspec::default_pod_template;
 use super::podvalidation::validate_pod_template;
-use super::util::{set_default, set_default_str, sort_keys, str_of};
+use super::util::{set_default, set_default_str, sort_keys, spec_of, str_of};
 use super::Strategy;
-use crate::json_path::object_mut;
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, invalid_str, max_len_error, not_supported_str,
     required, validate_immutable, validate_label_selector, validate_nonnegative,
@@ -19,12 +19,6 @@ pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 pub const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
-
-fn spec_of(obj: &Value) -> &Value {
-    static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    obj.get("spec")
-        .unwrap_or_else(|| EMPTY.get_or_init(|| json!({})))
-}
 
 /// `SetDefaults_Job` on a job spec (not on the job templates of cron jobs, as upstream).
 fn default_job_spec(spec: &mut Value) {
@@ -182,14 +176,8 @@ impl Strategy for JobStrategy {
                 ("/metadata", "labels"),
                 ("/metadata", "annotations"),
             ] {
-                let nv = new_t.pointer(&format!("{ptr}/{key}")).cloned();
-                let parent = object_mut(&mut old_t, &[&ptr[1..]]);
-                match nv {
-                    Some(v) => parent[key] = v,
-                    None => {
-                        parent.as_object_mut().map(|m| m.remove(key));
-                    }
-                }
+                let from = new_t.pointer(ptr).unwrap_or(&Value::Null);
+                copy_key(from, object_mut(&mut old_t, &[&ptr[1..]]), key);
             }
         }
         errs.extend(validate_immutable(

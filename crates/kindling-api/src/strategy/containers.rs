@@ -565,7 +565,7 @@ fn validate_handler(h: &Value, field: &str, grace: Option<i64>, allow_sleep: boo
     errs
 }
 
-pub(super) fn validate_probe(
+fn validate_probe(
     probe: Option<&Value>,
     field: &str,
     grace: Option<i64>,
@@ -621,7 +621,26 @@ pub(super) fn validate_probe(
     errs
 }
 
-pub(super) fn validate_lifecycle(c: &Value, field: &str, grace: Option<i64>) -> Vec<Cause> {
+/// The lifecycle hooks and the three probes of a container that runs them (a regular container,
+/// or a restartable init container).
+pub(super) fn validate_lifecycle_and_probes(
+    c: &Value,
+    field: &str,
+    grace: Option<i64>,
+) -> Vec<Cause> {
+    let mut errs = validate_lifecycle(c, field, grace);
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        errs.extend(validate_probe(
+            c.get(probe),
+            &format!("{field}.{probe}"),
+            grace,
+            probe,
+        ));
+    }
+    errs
+}
+
+fn validate_lifecycle(c: &Value, field: &str, grace: Option<i64>) -> Vec<Cause> {
     let mut errs = Vec::new();
     if let Some(lc) = c.get("lifecycle").filter(|l| l.is_object()) {
         for hook in ["postStart", "preStop"] {

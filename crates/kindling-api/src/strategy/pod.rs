@@ -4,9 +4,9 @@
 
 use super::podspec::{default_pod_only, default_pod_spec};
 use super::podvalidation::validate_pod_spec;
-use super::util::{arr_of, str_of};
+use super::util::{arr_of, spec_of, str_of};
 use super::Strategy;
-use crate::json_path::object_mut;
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{inclusive_range_error, invalid_raw, required};
 use crate::quantity::Quantity;
 use crate::status::Cause;
@@ -32,8 +32,7 @@ impl Strategy for PodStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let spec = obj.get("spec").unwrap_or(&empty);
+        let spec = spec_of(obj);
         let mut errs = validate_pod_spec(spec, "spec", true);
         if !str_of(spec, "nodeName").is_empty() && !arr_of(spec, "schedulingGates").is_empty() {
             errs.push(Cause::forbidden(
@@ -45,11 +44,7 @@ impl Strategy for PodStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        validate_pod_spec_update(
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        )
+        validate_pod_spec_update(spec_of(new), spec_of(old))
     }
 }
 
@@ -295,36 +290,19 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value) -> Vec<Cause> {
         }
     }
     for key in ["activeDeadlineSeconds", "tolerations", "schedulingGates"] {
-        match old.get(key) {
-            Some(v) => munged[key] = v.clone(),
-            None => {
-                munged.as_object_mut().map(|m| m.remove(key));
-            }
-        }
+        copy_key(old, &mut munged, key);
     }
     // The binding and ephemeralcontainers subresources reach this check too (the seam has no
     // notion of subresource): a first `nodeName` and added ephemeral containers are theirs.
     if str_of(old, "nodeName").is_empty() {
-        match old.get("nodeName") {
-            Some(v) => munged["nodeName"] = v.clone(),
-            None => {
-                munged.as_object_mut().map(|m| m.remove("nodeName"));
-            }
-        }
+        copy_key(old, &mut munged, "nodeName");
     }
     let (old_eph, new_eph) = (
         arr_of(old, "ephemeralContainers"),
         arr_of(new, "ephemeralContainers"),
     );
     if new_eph.len() >= old_eph.len() && new_eph[..old_eph.len()] == *old_eph {
-        match old.get("ephemeralContainers") {
-            Some(v) => munged["ephemeralContainers"] = v.clone(),
-            None => {
-                munged
-                    .as_object_mut()
-                    .map(|m| m.remove("ephemeralContainers"));
-            }
-        }
+        copy_key(old, &mut munged, "ephemeralContainers");
     }
     let old_grace = old
         .get("terminationGracePeriodSeconds")

@@ -3,7 +3,7 @@
 //! `ValidateServiceUpdate`. Allocation of cluster IPs and node ports is the server's.
 
 use super::podvalidation::{validate_port_num_or_name, validate_protocol};
-use super::util::{arr_of, each_mut, is_empty, set_default, set_default_str, str_of};
+use super::util::{arr_of, each_mut, is_empty, set_default, set_default_str, spec_of, str_of};
 use super::{NameRule, Strategy};
 use crate::json_path::object_mut;
 use crate::meta::{
@@ -120,8 +120,7 @@ impl Strategy for ServiceStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let empty = json!({});
-        let old_spec = old.get("spec").unwrap_or(&empty);
+        let old_spec = spec_of(old);
         let spec = object_mut(new, &["spec"]);
         patch_allocated_values(spec, old_spec);
         normalize_cluster_ips(spec, old_spec);
@@ -133,11 +132,7 @@ impl Strategy for ServiceStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let (n, o) = (
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        );
+        let (n, o) = (spec_of(new), spec_of(old));
         let mut errs = validate_cluster_ips_update(n, o);
         errs.extend(validate_ip_families_update(n, o));
         if str_of(n, "type") == "LoadBalancer"
@@ -348,8 +343,7 @@ fn validate_service_port(
 /// `ValidateService` (without the object metadata, which the server validates).
 pub fn validate_service(obj: &Value) -> Vec<Cause> {
     let mut errs = Vec::new();
-    let empty = json!({});
-    let spec = obj.get("spec").unwrap_or(&empty);
+    let spec = spec_of(obj);
     let t = str_of(spec, "type");
     let ports = arr_of(spec, "ports");
     let headless = is_headless(spec);

@@ -2,9 +2,9 @@
 
 use super::pod::spec_diff;
 use super::podvalidation::validate_quantity;
-use super::util::{arr_of, quantity_text, set_default, set_default_str, str_of};
+use super::util::{arr_of, quantity_text, set_default, set_default_str, spec_of, str_of};
 use super::Strategy;
-use crate::json_path::object_mut;
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{
     go_quote, invalid_str, not_supported_str, qualified_name_errors, required, too_long,
     validate_dns1123_subdomain, validate_immutable, validate_label_selector,
@@ -123,8 +123,7 @@ impl Strategy for PersistentVolumeStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let spec = obj.get("spec").unwrap_or(&empty);
+        let spec = spec_of(obj);
         let mut errs = validate_access_modes(spec, "");
         let cap = spec.get("capacity").and_then(Value::as_object);
         if cap.is_none_or(|c| c.is_empty()) {
@@ -206,11 +205,7 @@ impl Strategy for PersistentVolumeStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let (n, o) = (
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        );
+        let (n, o) = (spec_of(new), spec_of(old));
         let source = |s: &Value| {
             let mut m = serde_json::Map::new();
             for key in PV_SOURCES {
@@ -256,8 +251,7 @@ impl Strategy for PersistentVolumeClaimStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let spec = obj.get("spec").unwrap_or(&empty);
+        let spec = spec_of(obj);
         let mut errs = validate_access_modes(spec, "at least 1 access mode is required");
         errs.extend(validate_label_selector(
             spec.get("selector"),
@@ -276,21 +270,12 @@ impl Strategy for PersistentVolumeClaimStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let (n, o) = (
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        );
+        let (n, o) = (spec_of(new), spec_of(old));
         let mut errs = Vec::new();
         let (mut new_c, mut old_c) = (n.clone(), o.clone());
         if str_of(o, "volumeName").is_empty() {
             // The volume name may be set once.
-            match n.get("volumeName") {
-                Some(v) => old_c["volumeName"] = v.clone(),
-                None => {
-                    old_c.as_object_mut().map(|m| m.remove("volumeName"));
-                }
-            }
+            copy_key(n, &mut old_c, "volumeName");
         }
         if o.get("storageClassName").is_none_or(Value::is_null) {
             if let Some(v) = n.get("storageClassName").filter(|v| !v.is_null()) {
@@ -305,14 +290,7 @@ impl Strategy for PersistentVolumeClaimStrategy {
             if let Some(s) = o.pointer("/resources/requests/storage") {
                 object_mut(&mut new_c, &["resources", "requests"])["storage"] = s.clone();
             }
-            match o.get("volumeAttributesClassName") {
-                Some(v) => new_c["volumeAttributesClassName"] = v.clone(),
-                None => {
-                    new_c
-                        .as_object_mut()
-                        .map(|m| m.remove("volumeAttributesClassName"));
-                }
-            }
+            copy_key(o, &mut new_c, "volumeAttributesClassName");
         }
         if new_c != old_c {
             errs.push(Cause::forbidden(

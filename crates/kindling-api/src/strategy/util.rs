@@ -14,6 +14,13 @@ pub fn arr_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     json_path::array_at(v, &[key])
 }
 
+/// An object's `spec` (`{}` when absent), the way the strategies read it.
+pub fn spec_of(obj: &Value) -> &Value {
+    static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    obj.get("spec")
+        .unwrap_or_else(|| EMPTY.get_or_init(|| json!({})))
+}
+
 /// Sets `key` to `value` when absent or null.
 pub fn set_default(v: &mut Value, key: &str, value: Value) {
     if let Some(map) = v.as_object_mut() {

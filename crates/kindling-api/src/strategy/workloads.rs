@@ -3,9 +3,9 @@
 
 use super::podspec::default_pod_template;
 use super::podvalidation::validate_pod_template;
-use super::util::{set_default, set_default_str, str_of};
+use super::util::{set_default, set_default_str, spec_of, str_of};
 use super::{NameRule, Strategy};
-use crate::json_path::object_mut;
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, not_supported_str, required, selector_is_empty,
     validate_immutable, validate_label_selector, validate_nonnegative, validate_template_meta,
@@ -16,12 +16,6 @@ use crate::status::Cause;
 use serde_json::{json, Value};
 
 const SELECTOR_MISMATCH: &str = "`selector` does not match template `labels`";
-
-fn spec_of(obj: &Value) -> &Value {
-    static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    obj.get("spec")
-        .unwrap_or_else(|| EMPTY.get_or_init(|| json!({})))
-}
 
 fn template_labels(spec: &Value) -> Option<&Value> {
     spec.pointer("/template/metadata/labels")
@@ -503,26 +497,7 @@ impl Strategy for StatefulSetStrategy {
             "spec.template",
         ));
         let template = spec.get("template").cloned().unwrap_or(json!({}));
-        let rp = template
-            .pointer("/spec/restartPolicy")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if rp != "Always" {
-            errs.push(not_supported_str(
-                "spec.template.spec.restartPolicy",
-                rp,
-                &["Always"],
-            ));
-        }
-        if template
-            .pointer("/spec/activeDeadlineSeconds")
-            .is_some_and(|v| !v.is_null())
-        {
-            errs.push(Cause::forbidden(
-                "spec.template.spec.activeDeadlineSeconds",
-                "activeDeadlineSeconds in StatefulSet is not Supported",
-            ));
-        }
+        errs.extend(validate_always_restart(&template, "StatefulSet"));
         errs
     }
 
@@ -537,12 +512,7 @@ impl Strategy for StatefulSetStrategy {
             "ordinals",
             "persistentVolumeClaimRetentionPolicy",
         ] {
-            match o.get(key) {
-                Some(v) => n[key] = v.clone(),
-                None => {
-                    n.as_object_mut().map(|m| m.remove(key));
-                }
-            }
+            copy_key(o, &mut n, key);
         }
         if n != *o {
             vec![Cause::forbidden(
