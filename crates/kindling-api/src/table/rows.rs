@@ -93,9 +93,15 @@ impl Printer {
                     age(o, now),
                 ]
             }
-            Printer::ReplicationController => {
+            Printer::ReplicationController | Printer::ReplicaSet => {
                 let (names, images) =
                     container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
+                // A replication controller's selector is a map, a replica set's a LabelSelector.
+                let selector = if self == Printer::ReplicationController {
+                    format_labels(object_at(o, &["spec", "selector"]))
+                } else {
+                    format_label_selector(at(o, &["spec", "selector"]))
+                };
                 vec![
                     name(o),
                     json!(i64_at(o, &["spec", "replicas"])),
@@ -104,21 +110,7 @@ impl Printer {
                     age(o, now),
                     names,
                     images,
-                    s(format_labels(object_at(o, &["spec", "selector"]))),
-                ]
-            }
-            Printer::ReplicaSet => {
-                let (names, images) =
-                    container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
-                vec![
-                    name(o),
-                    json!(i64_at(o, &["spec", "replicas"])),
-                    json!(i64_at(o, &["status", "replicas"])),
-                    json!(i64_at(o, &["status", "readyReplicas"])),
-                    age(o, now),
-                    names,
-                    images,
-                    s(format_label_selector(at(o, &["spec", "selector"]))),
+                    s(selector),
                 ]
             }
             Printer::DaemonSet => {
