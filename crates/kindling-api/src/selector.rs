@@ -17,7 +17,7 @@
 
 use crate::catalog::ResourceType;
 use crate::json_path::{bool_at, i64_at, str_at};
-use crate::meta::go_quote;
+use crate::meta::{go_quote, go_strings};
 use crate::status::ApiError;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -145,7 +145,7 @@ impl Requirement {
                 if values.is_empty() {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "for 'in', 'notin' operators, values set can't be empty",
                     ));
                 }
@@ -154,7 +154,7 @@ impl Requirement {
                 if values.len() != 1 {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "exact-match compatibility requires one single value",
                     ));
                 }
@@ -163,7 +163,7 @@ impl Requirement {
                 if !values.is_empty() {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "values set must be empty for exists and does not exist",
                     ));
                 }
@@ -172,7 +172,7 @@ impl Requirement {
                 if values.len() != 1 {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "for 'Gt', 'Lt' operators, exactly one value is required",
                     ));
                 }
@@ -906,18 +906,6 @@ fn aggregate(errs: Vec<String>) -> String {
         return seen.pop().unwrap_or_default();
     }
     format!("[{}]", seen.join(", "))
-}
-
-/// Go's `%#v` of a `[]string`.
-fn go_string_slice(values: &[String]) -> String {
-    format!(
-        "[]string{{{}}}",
-        values
-            .iter()
-            .map(|v| go_quote(v))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

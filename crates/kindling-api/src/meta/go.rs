@@ -58,15 +58,14 @@ pub fn go_string_map(m: Option<&Value>) -> String {
 pub fn go_string_slice(v: Option<&Value>) -> String {
     match v.and_then(Value::as_array) {
         None => "[]string(nil)".to_string(),
-        Some(items) => format!(
-            "[]string{{{}}}",
-            items
-                .iter()
-                .map(|i| go_quote(i.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Some(items) => go_strings(items.iter().map(|i| i.as_str().unwrap_or(""))),
     }
+}
+
+/// Strings as Go's `%#v` prints a non-nil `[]string`: `[]string{"a", "b"}`.
+pub fn go_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items.into_iter().map(go_quote).collect();
+    format!("[]string{{{}}}", quoted.join(", "))
 }
 
 /// A label selector as Go's `%#v` prints a `metav1.LabelSelector`.

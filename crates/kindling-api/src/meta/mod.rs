@@ -23,7 +23,7 @@ pub use errors::{
     FIELD_IMMUTABLE_ERROR_MSG, IS_NEGATIVE_ERROR_MSG,
 };
 pub use finalizers::validate_finalizer_name;
-pub use go::{go_label_selector, go_quote, go_string_map, go_string_slice, go_value};
+pub use go::{go_label_selector, go_quote, go_string_map, go_string_slice, go_strings, go_value};
 pub use labels::{
     label_value_errors, qualified_name_errors, selector_is_empty, validate_annotations,
     validate_label_selector, validate_label_value, validate_labels, validate_qualified_name,

@@ -2,7 +2,7 @@
 //! `ValidateObjectMeta` / `ValidateObjectMetaUpdate`), and of an embedded template.
 
 use super::{
-    finalizers::validate_finalizers, go_quote, go_value, invalid_str, name_errors,
+    finalizers::validate_finalizers, go_strings, go_value, invalid_str, name_errors,
     owners::validate_owner_references, required, validate_annotations, validate_immutable,
     validate_labels, validate_nonnegative,
 };
@@ -87,14 +87,12 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<Cause> {
         extra.sort();
         extra.dedup();
         if !extra.is_empty() {
-            let shown = extra
-                .iter()
-                .map(|f| go_quote(f))
-                .collect::<Vec<_>>()
-                .join(", ");
             errs.push(Cause::forbidden(
                 "metadata.finalizers",
-                format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{{shown}}}"),
+                format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers {}",
+                    go_strings(extra)
+                ),
             ));
         }
     }
