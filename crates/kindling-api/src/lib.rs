@@ -6,16 +6,20 @@
 //! - [`schema`]: OpenAPI definitions generated from the k8s-openapi types.
 //! - [`meta`]: object metadata rules (names, labels) shared by every resource.
 //! - [`selector`]: label and field selectors.
+//! - [`quantity`]: resource quantities (`500m`, `1Gi`), exact.
+//! - [`json_path`]: reading and writing JSON values by path.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 //! - [`managed`]: managed fields and server-side apply.
 //! - [`table`]: `kubectl get` columns of every resource.
 
 pub mod catalog;
 pub mod fields;
+pub mod json_path;
 pub mod managed;
 pub mod meta;
 pub mod patch;
 pub mod proto;
+pub mod quantity;
 pub mod schema;
 pub mod selector;
 pub mod status;
@@ -23,4 +27,5 @@ pub mod strategy;
 pub mod table;
 
 pub use catalog::{ResourceType, Subresource, CATALOG};
+pub use quantity::Quantity;
 pub use status::{ApiError, Cause};

@@ -66,6 +66,16 @@ impl Definitions {
             .map(|f| self.resolve(f))
     }
 
+    /// The documentation of `field` in the definition `definition` (upstream's
+    /// `SwaggerDoc()[field]`), as written on the property, before any `$ref` is followed.
+    pub fn field_description(&self, definition: &str, field: &str) -> Option<&str> {
+        self.get(definition)?
+            .get("properties")?
+            .get(field)?
+            .get("description")?
+            .as_str()
+    }
+
     /// The item schema of an array schema, resolved.
     pub fn items<'a>(&'a self, schema: &'a Value) -> Option<&'a Value> {
         self.resolve(schema).get("items").map(|i| self.resolve(i))
@@ -101,5 +111,22 @@ mod tests {
         let container = defs.items(containers).unwrap();
         assert!(defs.property(container, "image").is_some());
         assert!(defs.property(container, "imagex").is_none());
+    }
+
+    #[test]
+    fn field_descriptions_are_the_fields_own() {
+        let defs = definitions();
+        let meta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+        assert!(defs
+            .field_description(meta, "name")
+            .unwrap()
+            .starts_with("Name must be unique within a namespace."));
+        // a `$ref` field keeps its own description, not its type's
+        assert!(defs
+            .field_description(meta, "creationTimestamp")
+            .unwrap()
+            .starts_with("CreationTimestamp is a timestamp"));
+        assert_eq!(defs.field_description(meta, "nosuchfield"), None);
+        assert_eq!(defs.field_description("io.k8s.NoSuchType", "name"), None);
     }
 }

@@ -3,8 +3,12 @@
 //! conversions of k8s.io/kubernetes/pkg/apis/*/v1).
 //!
 //! - [`parse_label_selector`]: the `labelSelector` query parameter (`a=b,c in (x,y),!d`).
-//! - [`LabelSelector::from_metav1`]: a `metav1.LabelSelector` object (`matchLabels`,
-//!   `matchExpressions`), as workloads and controllers use it.
+//! - [`LabelSelector::from_metav1`] (wire form) and [`LabelSelector::from_typed`] (k8s-openapi
+//!   type): a `metav1.LabelSelector` object (`matchLabels`, `matchExpressions`), as workloads,
+//!   controllers and the scheduler use it; [`selector_matches`] is the check validation makes.
+//! - [`Requirement`] is also what node selector terms are made of (with `Gt`/`Lt`).
+//!
+//! This is the one label-selector matcher: every crate matches labels through it.
 //! - [`parse_field_selector`]: the `fieldSelector` query parameter, checked against the fields the
 //!   resource supports and matched against objects in wire (camelCase) form.
 //!
@@ -12,7 +16,8 @@
 //! against a real cluster.
 
 use crate::catalog::ResourceType;
-use crate::meta::go_quote;
+use crate::json_path::{bool_at, i64_at, str_at};
+use crate::meta::{go_quote, go_strings};
 use crate::status::ApiError;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -104,9 +109,18 @@ impl Labels for HashMap<String, String> {
 
 impl Requirement {
     /// Upstream's `labels.NewRequirement`: validates the key, the operator's value count and every
-    /// value. `path` is the field path errors are reported under (upstream's `field.Path`, `None`
+    /// value; the error is upstream's message.
+    pub fn new(
+        key: impl Into<String>,
+        operator: Operator,
+        values: Vec<String>,
+    ) -> Result<Requirement, String> {
+        Requirement::new_at(key.into(), operator, values, None)
+    }
+
+    /// [`Requirement::new`] with errors reported under `path` (upstream's `field.Path`, `None`
     /// for a nil path).
-    fn new(
+    fn new_at(
         key: String,
         operator: Operator,
         values: Vec<String>,
@@ -131,7 +145,7 @@ impl Requirement {
                 if values.is_empty() {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "for 'in', 'notin' operators, values set can't be empty",
                     ));
                 }
@@ -140,7 +154,7 @@ impl Requirement {
                 if values.len() != 1 {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "exact-match compatibility requires one single value",
                     ));
                 }
@@ -149,7 +163,7 @@ impl Requirement {
                 if !values.is_empty() {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "values set must be empty for exists and does not exist",
                     ));
                 }
@@ -158,7 +172,7 @@ impl Requirement {
                 if values.len() != 1 {
                     errs.push(invalid(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_strings(values.iter().map(String::as_str)),
                         "for 'Gt', 'Lt' operators, exactly one value is required",
                     ));
                 }
@@ -200,21 +214,26 @@ impl Requirement {
 
     /// Upstream's `Requirement.Matches`.
     pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
+        self.matches_value(labels.label(&self.key))
+    }
+
+    /// Whether the value of the requirement's key (`None` when absent) satisfies it: what
+    /// [`Requirement::matches`] asks of a label, and what node selector terms ask of a field
+    /// (`metadata.name`).
+    pub fn matches_value(&self, value: Option<&str>) -> bool {
         match self.operator {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => {
-                match labels.label(&self.key) {
-                    Some(v) => self.has_value(v),
-                    None => false,
-                }
-            }
-            Operator::NotIn | Operator::NotEquals => match labels.label(&self.key) {
+            Operator::In | Operator::Equals | Operator::DoubleEquals => match value {
+                Some(v) => self.has_value(v),
+                None => false,
+            },
+            Operator::NotIn | Operator::NotEquals => match value {
                 Some(v) => !self.has_value(v),
                 None => true,
             },
-            Operator::Exists => labels.label(&self.key).is_some(),
-            Operator::DoesNotExist => labels.label(&self.key).is_none(),
+            Operator::Exists => value.is_some(),
+            Operator::DoesNotExist => value.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
-                let Some(v) = labels.label(&self.key) else {
+                let Some(v) = value else {
                     return false;
                 };
                 let Ok(have) = v.parse::<i64>() else {
@@ -305,63 +324,78 @@ impl LabelSelector {
     }
 
     /// Upstream's `metav1.LabelSelectorAsSelector`: `None`/`null` → matches nothing; `{}` → matches
-    /// everything; otherwise the AND of `matchLabels` and `matchExpressions`.
+    /// everything; otherwise the AND of `matchLabels` and `matchExpressions`. The error is
+    /// upstream's (an unknown operator, an invalid key or value, a wrong number of values).
     pub fn from_metav1(selector: Option<&Value>) -> Result<LabelSelector, String> {
         let Some(sel) = selector.filter(|v| !v.is_null()) else {
             return Ok(LabelSelector::nothing());
         };
+        let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
         let match_labels = sel.get("matchLabels").and_then(Value::as_object);
         let match_expressions = sel.get("matchExpressions").and_then(Value::as_array);
-        let n = match_labels.map_or(0, Map::len) + match_expressions.map_or(0, Vec::len);
-        if n == 0 {
-            return Ok(LabelSelector::everything());
-        }
-        let mut requirements = Vec::with_capacity(n);
-        if let Some(ml) = match_labels {
-            for (k, v) in ml {
-                let v = v.as_str().unwrap_or_default().to_string();
-                requirements.push(Requirement::new(
-                    k.clone(),
-                    Operator::Equals,
-                    vec![v],
-                    None,
-                )?);
-            }
-        }
-        if let Some(exprs) = match_expressions {
-            for expr in exprs {
-                let op_str = expr
-                    .get("operator")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let op = match op_str {
-                    "In" => Operator::In,
-                    "NotIn" => Operator::NotIn,
-                    "Exists" => Operator::Exists,
-                    "DoesNotExist" => Operator::DoesNotExist,
-                    other => {
-                        return Err(format!(
-                            "{} is not a valid label selector operator",
-                            go_quote(other)
-                        ))
-                    }
-                };
-                let key = expr
-                    .get("key")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let values: Vec<String> = expr
+        LabelSelector::from_parts(
+            match_labels
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), str_of(v))),
+            match_expressions.into_iter().flatten().map(|e| {
+                let field = |k: &str| e.get(k).map(str_of).unwrap_or_default();
+                let values = e
                     .get("values")
                     .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .map(|v| v.as_str().unwrap_or_default().to_string())
-                            .collect()
-                    })
+                    .map(|a| a.iter().map(str_of).collect())
                     .unwrap_or_default();
-                requirements.push(Requirement::new(key, op, values, None)?);
-            }
+                (field("key"), field("operator"), values)
+            }),
+        )
+    }
+
+    /// [`LabelSelector::from_metav1`] for the typed `metav1.LabelSelector`.
+    pub fn from_typed(
+        selector: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+    ) -> Result<LabelSelector, String> {
+        let Some(sel) = selector else {
+            return Ok(LabelSelector::nothing());
+        };
+        LabelSelector::from_parts(
+            sel.match_labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone())),
+            sel.match_expressions.iter().flatten().map(|e| {
+                (
+                    e.key.clone(),
+                    e.operator.clone(),
+                    e.values.clone().unwrap_or_default(),
+                )
+            }),
+        )
+    }
+
+    /// A non-nil `metav1.LabelSelector` from its `matchLabels` pairs and its `matchExpressions`
+    /// as `(key, operator, values)`.
+    fn from_parts(
+        match_labels: impl Iterator<Item = (String, String)>,
+        match_expressions: impl Iterator<Item = (String, String, Vec<String>)>,
+    ) -> Result<LabelSelector, String> {
+        let mut requirements = Vec::new();
+        for (k, v) in match_labels {
+            requirements.push(Requirement::new_at(k, Operator::Equals, vec![v], None)?);
+        }
+        for (key, op, values) in match_expressions {
+            let op = match op.as_str() {
+                "In" => Operator::In,
+                "NotIn" => Operator::NotIn,
+                "Exists" => Operator::Exists,
+                "DoesNotExist" => Operator::DoesNotExist,
+                other => {
+                    return Err(format!(
+                        "{} is not a valid label selector operator",
+                        go_quote(other)
+                    ))
+                }
+            };
+            requirements.push(Requirement::new_at(key, op, values, None)?);
         }
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(LabelSelector {
@@ -370,15 +404,34 @@ impl LabelSelector {
         })
     }
 
-    /// Upstream's `labels.SelectorFromSet` (a service's or replication controller's `selector`
-    /// map): each entry an equality; an empty map matches everything. Not validated.
+    /// The selector with one more requirement (upstream's `Selector.Add`); the selector that
+    /// matches nothing stays so.
+    pub fn and(mut self, requirement: Requirement) -> LabelSelector {
+        if !self.nothing {
+            self.requirements.push(requirement);
+            self.requirements.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        self
+    }
+
+    /// Upstream's `labels.SelectorFromSet` for a wire-form map (a service's or replication
+    /// controller's `selector`): see [`LabelSelector::from_set`].
     pub fn from_map(map: &Map<String, Value>) -> LabelSelector {
-        let mut requirements: Vec<Requirement> = map
-            .iter()
+        LabelSelector::from_set(
+            map.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default())),
+        )
+    }
+
+    /// Upstream's `labels.SelectorFromSet` (a `selector` or `nodeSelector` map): each entry an
+    /// equality; an empty set matches everything. Not validated.
+    pub fn from_set<'a>(set: impl IntoIterator<Item = (&'a str, &'a str)>) -> LabelSelector {
+        let mut requirements: Vec<Requirement> = set
+            .into_iter()
             .map(|(k, v)| Requirement {
-                key: k.clone(),
+                key: k.to_string(),
                 operator: Operator::Equals,
-                values: vec![v.as_str().unwrap_or_default().to_string()],
+                values: vec![v.to_string()],
             })
             .collect();
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
@@ -432,6 +485,16 @@ impl fmt::Display for LabelSelector {
         }
         Ok(())
     }
+}
+
+/// Upstream's `metav1.LabelSelectorAsSelector(selector)` then `Matches(labels)`, as validation
+/// asks whether a workload's selector selects its template's labels (a labels map): `None` when
+/// the selector does not convert (validation reports that itself, and upstream then skips the
+/// match); a nil selector matches nothing.
+pub fn selector_matches(selector: Option<&Value>, labels: Option<&Value>) -> Option<bool> {
+    let selector = LabelSelector::from_metav1(selector).ok()?;
+    let empty = Map::new();
+    Some(selector.matches(labels.and_then(Value::as_object).unwrap_or(&empty)))
 }
 
 /// The `labelSelector` query parameter, as the apiserver decodes it: a parse error is a 400
@@ -699,14 +762,14 @@ impl Parser {
     fn parse_requirement(&mut self) -> Result<Requirement, String> {
         let (key, operator) = self.parse_key_and_infer_operator()?;
         if let Some(op @ (Operator::Exists | Operator::DoesNotExist)) = operator {
-            return Requirement::new(key, op, Vec::new(), None);
+            return Requirement::new_at(key, op, Vec::new(), None);
         }
         let operator = self.parse_operator()?;
         let values = match operator {
             Operator::In | Operator::NotIn => self.parse_values()?,
             _ => self.parse_exact_value()?,
         };
-        Requirement::new(key, operator, values.into_iter().collect(), None)
+        Requirement::new_at(key, operator, values.into_iter().collect(), None)
     }
 
     fn parse_key_and_infer_operator(&mut self) -> Result<(String, Option<Operator>), String> {
@@ -845,18 +908,6 @@ fn aggregate(errs: Vec<String>) -> String {
     format!("[{}]", seen.join(", "))
 }
 
-/// Go's `%#v` of a `[]string`.
-fn go_string_slice(values: &[String]) -> String {
-    format!(
-        "[]string{{{}}}",
-        values
-            .iter()
-            .map(|v| go_quote(v))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // Field selectors
 // ---------------------------------------------------------------------------------------------
@@ -983,7 +1034,9 @@ impl FieldKind {
                         name.to_string()
                     }
                 }
-                "spec.hostNetwork" => bool_at(obj, &["spec", "hostNetwork"]).to_string(),
+                "spec.hostNetwork" => bool_at(obj, &["spec", "hostNetwork"])
+                    .unwrap_or(false)
+                    .to_string(),
                 "status.phase" => s(&["status", "phase"]),
                 "status.podIP" => {
                     let ip = str_at(obj, &["status", "podIP"]);
@@ -997,11 +1050,13 @@ impl FieldKind {
                 _ => String::new(),
             },
             FieldKind::Node => match field {
-                "spec.unschedulable" => bool_at(obj, &["spec", "unschedulable"]).to_string(),
+                "spec.unschedulable" => bool_at(obj, &["spec", "unschedulable"])
+                    .unwrap_or(false)
+                    .to_string(),
                 _ => String::new(),
             },
             FieldKind::ReplicationController => match field {
-                "status.replicas" => int_at(obj, &["status", "replicas"]).to_string(),
+                "status.replicas" => i64_at(obj, &["status", "replicas"]).to_string(),
                 _ => String::new(),
             },
             FieldKind::Event | FieldKind::EventsV1 => {
@@ -1038,7 +1093,7 @@ impl FieldKind {
                 _ => String::new(),
             },
             FieldKind::Job => match field {
-                "status.successful" => int_at(obj, &["status", "succeeded"]).to_string(),
+                "status.successful" => i64_at(obj, &["status", "succeeded"]).to_string(),
                 _ => String::new(),
             },
             FieldKind::CertificateSigningRequest => match field {
@@ -1047,32 +1102,6 @@ impl FieldKind {
             },
         }
     }
-}
-
-fn value_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = v;
-    for p in path {
-        cur = match cur {
-            Value::Object(m) => m.get(*p)?,
-            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    value_at(v, path)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-fn bool_at(v: &Value, path: &[&str]) -> bool {
-    value_at(v, path).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn int_at(v: &Value, path: &[&str]) -> i64 {
-    value_at(v, path).and_then(Value::as_i64).unwrap_or(0)
 }
 
 /// One `field=value` / `field!=value` term, with the field already converted to the name the
@@ -1468,6 +1497,136 @@ mod tests {
         let from_map = LabelSelector::from_map(&labels(json!({"app": "web"})));
         assert_eq!(from_map.requires_exact_match("app"), Some("web"));
         assert!(LabelSelector::from_map(&Map::new()).is_empty());
+    }
+
+    /// What the scheduler matched with its own copy: typed selectors, `matchLabelKeys` added
+    /// with `and`, every operator against a `BTreeMap` of labels.
+    #[test]
+    fn typed_selectors_and_added_requirements() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+            LabelSelector as Typed, LabelSelectorRequirement,
+        };
+        let l: BTreeMap<String, String> = [("app", "web"), ("tier", "front")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert!(
+            !LabelSelector::from_typed(None).unwrap().matches(&l),
+            "nil: nothing"
+        );
+        assert!(LabelSelector::from_typed(Some(&Typed::default()))
+            .unwrap()
+            .matches(&l));
+        let sel = Typed {
+            match_labels: Some([("app".to_string(), "web".to_string())].into()),
+            match_expressions: Some(vec![
+                LabelSelectorRequirement {
+                    key: "tier".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["front".into(), "back".into()]),
+                },
+                LabelSelectorRequirement {
+                    key: "canary".into(),
+                    operator: "DoesNotExist".into(),
+                    values: None,
+                },
+            ]),
+        };
+        let s = LabelSelector::from_typed(Some(&sel)).unwrap();
+        assert_eq!(
+            s,
+            LabelSelector::from_metav1(Some(&serde_json::to_value(&sel).unwrap())).unwrap()
+        );
+        assert!(s.matches(&l));
+        let mut other = l.clone();
+        other.insert("tier".into(), "db".into());
+        assert!(!s.matches(&other));
+        let mut canary = l.clone();
+        canary.insert("canary".into(), "1".into());
+        assert!(!s.matches(&canary));
+        // Gt is not a label selector operator (only a node selector one).
+        let bad = Typed {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "x".into(),
+                operator: "Gt".into(),
+                values: Some(vec!["1".into()]),
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(
+            LabelSelector::from_typed(Some(&bad)).unwrap_err(),
+            "\"Gt\" is not a valid label selector operator"
+        );
+        // Requirements added to a selector; the nil selector stays nil.
+        let web = Requirement::new("app", Operator::In, vec!["web".into()]).unwrap();
+        let s = LabelSelector::everything().and(web.clone());
+        assert!(s.matches(&l) && !s.is_empty());
+        assert_eq!(
+            LabelSelector::nothing().and(web.clone()),
+            LabelSelector::nothing()
+        );
+        let not_web = Requirement::new("app", Operator::NotIn, vec!["web".into()]).unwrap();
+        assert!(!LabelSelector::everything().and(not_web).matches(&l));
+        assert!(Requirement::new("bad key", Operator::In, vec!["x".into()]).is_err());
+    }
+
+    #[test]
+    fn requirement_operators_on_values() {
+        let l: BTreeMap<String, String> = [("cores", "8"), ("disk", "ssd")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let r = |key: &str, operator, values: &[&str]| Requirement {
+            key: key.to_string(),
+            operator,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        assert!(r("cores", Operator::GreaterThan, &["4"]).matches(&l));
+        assert!(!r("cores", Operator::LessThan, &["4"]).matches(&l));
+        assert!(
+            !r("disk", Operator::GreaterThan, &["4"]).matches(&l),
+            "not a number"
+        );
+        assert!(
+            !r("gpu", Operator::GreaterThan, &["0"]).matches(&l),
+            "absent"
+        );
+        assert!(
+            r("gpu", Operator::NotIn, &["a"]).matches(&l),
+            "absent is NotIn"
+        );
+        assert!(!r("disk", Operator::NotIn, &["ssd"]).matches(&l));
+        assert!(r("disk", Operator::Exists, &[]).matches(&l));
+        assert!(r("gpu", Operator::DoesNotExist, &[]).matches(&l));
+        // Node selector terms match `metadata.name` through the same rules.
+        assert!(r("metadata.name", Operator::In, &["n1", "n2"]).matches_value(Some("n2")));
+        assert!(!r("metadata.name", Operator::In, &["n1"]).matches_value(None));
+        assert!(r("metadata.name", Operator::NotIn, &["n1"]).matches_value(Some("n2")));
+    }
+
+    /// What validation asks: a selector converted, then matched against template labels.
+    #[test]
+    fn validation_matches_template_labels() {
+        let sel = json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["fe"]}]});
+        let both = json!({"app": "web", "tier": "fe"});
+        assert_eq!(selector_matches(Some(&sel), Some(&both)), Some(true));
+        assert_eq!(
+            selector_matches(Some(&sel), Some(&json!({"app": "web"}))),
+            Some(false)
+        );
+        assert_eq!(selector_matches(Some(&sel), None), Some(false));
+        // nil selects nothing, {} everything
+        assert_eq!(selector_matches(None, Some(&both)), Some(false));
+        assert_eq!(selector_matches(Some(&json!({})), None), Some(true));
+        // a selector that does not convert is validation's to report: no verdict
+        for bad in [
+            json!({"matchExpressions": [{"key": "k", "operator": "In"}]}),
+            json!({"matchExpressions": [{"key": "k", "operator": "Bogus", "values": ["x"]}]}),
+            json!({"matchExpressions": [{"key": "k", "operator": "Exists", "values": ["x"]}]}),
+            json!({"matchLabels": {"bad key": "x"}}),
+        ] {
+            assert_eq!(selector_matches(Some(&bad), Some(&both)), None, "{bad}");
+        }
     }
 
     #[test]

@@ -38,6 +38,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kindling_api::json_path::get;
 use serde_json::{json, Map, Value};
 
 use crate::error::{ConfigError, ConfigErrors, Location, Warning};
@@ -816,10 +817,6 @@ fn parse_pairs(s: &str) -> BTreeMap<String, String> {
             None => (item.to_string(), "true".to_string()),
         })
         .collect()
-}
-
-fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(*k))
 }
 
 /// Interprets every kubeadm patch of a defaulted cluster (see [`crate::set_defaults`]) whose

@@ -15,7 +15,9 @@ fn is_name_part(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
-fn is_dns_subdomain(s: &str) -> bool {
+/// A lowercase RFC 1123 subdomain of at most 253 characters, each label at most 63 (label key
+/// prefixes, `networking.dnsDomain`).
+pub(crate) fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|label| {

@@ -12,7 +12,7 @@ use crate::cidr::Cidr;
 use crate::defaults::{set_defaults, DEFAULT_CLUSTER_NAME};
 use crate::error::{ConfigError, ConfigErrors, Location, Warning};
 use crate::kubeadm::{interpret, Patched};
-use crate::labels::Taint;
+use crate::labels::{is_dns_subdomain, Taint};
 use crate::load::Config;
 use crate::source::Source;
 use crate::types::*;
@@ -356,20 +356,6 @@ fn subnets(
     }
 }
 
-fn is_dns_domain(d: &str) -> bool {
-    !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|l| {
-            let b = l.as_bytes();
-            !b.is_empty()
-                && b.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        })
-}
-
 fn absolute(host_path: &str, working_dir: Option<&Path>) -> String {
     match working_dir {
         Some(dir) if !Path::new(host_path).is_absolute() => {
@@ -493,7 +479,7 @@ impl Config {
             warnings.push(w);
         }
         let dns_domain = match &interp.dns_domain {
-            Some(p) if !is_dns_domain(&p.value) => {
+            Some(p) if !is_dns_subdomain(&p.value) => {
                 errs.push(ConfigError::new(
                     &source.name,
                     p.location,

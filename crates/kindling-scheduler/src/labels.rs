@@ -1,130 +1,19 @@
 //! Label selectors, node selectors and tolerations: the matching rules every filter builds on,
 //! with upstream's edge cases (a nil selector matches nothing, an empty one everything; an empty
 //! node selector term matches nothing; an empty toleration key with `Exists` tolerates all).
+//! Label selectors and requirements are `kindling_api::selector`'s, the one matcher.
 
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as MetaLabelSelector;
+pub use kindling_api::selector::{LabelSelector, Operator, Requirement};
 use std::collections::BTreeMap;
 
 pub type Labels = BTreeMap<String, String>;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    In,
-    NotIn,
-    Exists,
-    DoesNotExist,
-    Gt,
-    Lt,
-}
-
-/// One `key op values` requirement.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Requirement {
-    pub key: String,
-    pub op: Op,
-    pub values: Vec<String>,
-}
-
-impl Requirement {
-    pub fn new(key: &str, op: Op, values: &[&str]) -> Requirement {
-        Requirement {
-            key: key.to_string(),
-            op,
-            values: values.iter().map(|v| v.to_string()).collect(),
-        }
-    }
-
-    /// Whether `value` (the label's value, `None` when the label is absent) satisfies this.
-    pub fn matches_value(&self, value: Option<&str>) -> bool {
-        match self.op {
-            Op::In => value.is_some_and(|v| self.values.iter().any(|x| x == v)),
-            Op::NotIn => value.is_none_or(|v| !self.values.iter().any(|x| x == v)),
-            Op::Exists => value.is_some(),
-            Op::DoesNotExist => value.is_none(),
-            Op::Gt | Op::Lt => {
-                let (Some(v), [bound]) = (value, self.values.as_slice()) else {
-                    return false;
-                };
-                let (Ok(v), Ok(bound)) = (v.parse::<i64>(), bound.parse::<i64>()) else {
-                    return false;
-                };
-                if self.op == Op::Gt {
-                    v > bound
-                } else {
-                    v < bound
-                }
-            }
-        }
-    }
-
-    pub fn matches(&self, labels: &Labels) -> bool {
-        self.matches_value(labels.get(&self.key).map(String::as_str))
-    }
-}
-
-/// A label selector. `Nothing` is upstream's nil selector (matches no object); `Match` with no
-/// requirements matches every object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Selector {
-    Nothing,
-    Match(Vec<Requirement>),
-}
-
-impl Selector {
-    pub fn everything() -> Selector {
-        Selector::Match(Vec::new())
-    }
-
-    /// From a `metav1.LabelSelector`: `None` (or an invalid operator) selects nothing.
-    pub fn from_label_selector(sel: Option<&LabelSelector>) -> Selector {
-        let Some(sel) = sel else {
-            return Selector::Nothing;
-        };
-        let mut reqs = Vec::new();
-        for (k, v) in sel.match_labels.iter().flatten() {
-            reqs.push(Requirement {
-                key: k.clone(),
-                op: Op::In,
-                values: vec![v.clone()],
-            });
-        }
-        for e in sel.match_expressions.iter().flatten() {
-            let op = match e.operator.as_str() {
-                "In" => Op::In,
-                "NotIn" => Op::NotIn,
-                "Exists" => Op::Exists,
-                "DoesNotExist" => Op::DoesNotExist,
-                _ => return Selector::Nothing,
-            };
-            reqs.push(Requirement {
-                key: e.key.clone(),
-                op,
-                values: e.values.clone().unwrap_or_default(),
-            });
-        }
-        Selector::Match(reqs)
-    }
-
-    pub fn matches(&self, labels: &Labels) -> bool {
-        match self {
-            Selector::Nothing => false,
-            Selector::Match(reqs) => reqs.iter().all(|r| r.matches(labels)),
-        }
-    }
-
-    /// No requirements at all (selects everything).
-    pub fn is_empty(&self) -> bool {
-        matches!(self, Selector::Match(r) if r.is_empty())
-    }
-
-    /// Adds a requirement (a nil selector stays nil, as upstream's merge leaves it).
-    pub fn and(mut self, req: Requirement) -> Selector {
-        if let Selector::Match(reqs) = &mut self {
-            reqs.push(req);
-        }
-        self
-    }
+/// A pod's `metav1.LabelSelector` as the scheduler uses it: `None`, and a selector that does not
+/// convert (which the API server's validation keeps out), select nothing.
+pub fn selector(sel: Option<&MetaLabelSelector>) -> LabelSelector {
+    LabelSelector::from_typed(sel).unwrap_or_else(|_| LabelSelector::nothing())
 }
 
 /// One node selector term: label expressions and `metadata.name` field expressions, ANDed.
@@ -138,13 +27,13 @@ impl NodeTerm {
     /// `None` for a term upstream would fail to parse (it then never matches).
     pub fn parse(term: &NodeSelectorTerm) -> Option<NodeTerm> {
         let conv = |r: &NodeSelectorRequirement, field: bool| -> Option<Requirement> {
-            let op = match r.operator.as_str() {
-                "In" => Op::In,
-                "NotIn" => Op::NotIn,
-                "Exists" if !field => Op::Exists,
-                "DoesNotExist" if !field => Op::DoesNotExist,
-                "Gt" if !field => Op::Gt,
-                "Lt" if !field => Op::Lt,
+            let operator = match r.operator.as_str() {
+                "In" => Operator::In,
+                "NotIn" => Operator::NotIn,
+                "Exists" if !field => Operator::Exists,
+                "DoesNotExist" if !field => Operator::DoesNotExist,
+                "Gt" if !field => Operator::GreaterThan,
+                "Lt" if !field => Operator::LessThan,
                 _ => return None,
             };
             if field && r.key != "metadata.name" {
@@ -152,7 +41,7 @@ impl NodeTerm {
             }
             Some(Requirement {
                 key: r.key.clone(),
-                op,
+                operator,
                 values: r.values.clone().unwrap_or_default(),
             })
         };
@@ -248,82 +137,12 @@ pub fn is_hard_taint(t: &Taint) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-
-    #[test]
-    fn label_selector_semantics() {
-        let l = labels(&[("app", "web"), ("tier", "front")]);
-        assert!(
-            !Selector::from_label_selector(None).matches(&l),
-            "nil matches nothing"
-        );
-        assert!(Selector::from_label_selector(Some(&LabelSelector::default())).matches(&l));
-        let sel = LabelSelector {
-            match_labels: Some([("app".to_string(), "web".to_string())].into()),
-            match_expressions: Some(vec![
-                LabelSelectorRequirement {
-                    key: "tier".into(),
-                    operator: "In".into(),
-                    values: Some(vec!["front".into(), "back".into()]),
-                },
-                LabelSelectorRequirement {
-                    key: "canary".into(),
-                    operator: "DoesNotExist".into(),
-                    values: None,
-                },
-            ]),
-        };
-        let s = Selector::from_label_selector(Some(&sel));
-        assert!(s.matches(&l));
-        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "db")])));
-        assert!(!s.matches(&labels(&[
-            ("app", "web"),
-            ("tier", "front"),
-            ("canary", "1")
-        ])));
-        let bad = LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "x".into(),
-                operator: "Gt".into(),
-                values: Some(vec!["1".into()]),
-            }]),
-            ..Default::default()
-        };
-        assert_eq!(Selector::from_label_selector(Some(&bad)), Selector::Nothing);
-        assert!(Selector::everything().is_empty());
-        assert_eq!(
-            Selector::Nothing.and(Requirement::new("a", Op::In, &["b"])),
-            Selector::Nothing
-        );
-    }
-
-    #[test]
-    fn requirement_operators() {
-        let l = labels(&[("cores", "8"), ("disk", "ssd")]);
-        assert!(Requirement::new("cores", Op::Gt, &["4"]).matches(&l));
-        assert!(!Requirement::new("cores", Op::Lt, &["4"]).matches(&l));
-        assert!(
-            !Requirement::new("disk", Op::Gt, &["4"]).matches(&l),
-            "not a number"
-        );
-        assert!(
-            !Requirement::new("gpu", Op::Gt, &["0"]).matches(&l),
-            "absent"
-        );
-        assert!(
-            Requirement::new("gpu", Op::NotIn, &["a"]).matches(&l),
-            "absent is NotIn"
-        );
-        assert!(!Requirement::new("disk", Op::NotIn, &["ssd"]).matches(&l));
-        assert!(Requirement::new("disk", Op::Exists, &[]).matches(&l));
-        assert!(Requirement::new("gpu", Op::DoesNotExist, &[]).matches(&l));
     }
 
     fn term(exprs: &[(&str, &str, &[&str])], fields: &[(&str, &str, &[&str])]) -> NodeSelectorTerm {

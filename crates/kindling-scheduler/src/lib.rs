@@ -1,8 +1,8 @@
 //! kindling's scheduler: binds pending pods of `default-scheduler` to nodes, with the filters
 //! and scores of upstream kube-scheduler's default profile.
 //!
-//! - [`types`], [`labels`], [`quantity`]: what a pod and a node mean to scheduling, computed
-//!   once from the API objects.
+//! - [`types`], [`labels`]: what a pod and a node mean to scheduling, computed once from the
+//!   API objects (quantities and label selectors are `kindling_api`'s).
 //! - [`plugins`]: the filters and scores, pure functions (one module per upstream plugin).
 //! - [`framework`]: one scheduling cycle over a snapshot, and the `FailedScheduling` wording.
 //! - [`cache`] and [`queue`]: the scheduler's view of the cluster (bound and assumed pods per
@@ -28,7 +28,6 @@ pub mod cache;
 pub mod framework;
 pub mod labels;
 pub mod plugins;
-pub mod quantity;
 pub mod queue;
 pub mod types;
 

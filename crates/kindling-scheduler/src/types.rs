@@ -2,8 +2,7 @@
 //! filters and scores are cheap: requests, host ports, affinity terms, spread constraints,
 //! allocatable, taints.
 
-use crate::labels::{self, Labels, NodeSelector, NodeTerm, Op, Requirement, Selector};
-use crate::quantity;
+use crate::labels::{self, LabelSelector, Labels, NodeSelector, NodeTerm, Operator, Requirement};
 use k8s_openapi::api::core::v1::{
     Container, Node, Pod, PodAffinityTerm, PodSpec, Taint, Toleration, TopologySpreadConstraint,
 };
@@ -37,20 +36,24 @@ impl Resources {
     pub fn from_list(list: Option<&BTreeMap<String, Quantity>>) -> Resources {
         let mut r = Resources::default();
         for (name, q) in list.into_iter().flatten() {
-            r.set(name, &q.0);
+            r.set(
+                name,
+                kindling_api::Quantity::try_from(q).unwrap_or_default(),
+            );
         }
         r
     }
 
-    fn set(&mut self, name: &str, q: &str) {
+    /// CPU in millicores, everything else in whole units, both rounded up (as upstream reads
+    /// them); a malformed quantity counts as zero.
+    fn set(&mut self, name: &str, q: kindling_api::Quantity) {
         match name {
-            "cpu" => self.milli_cpu = quantity::milli_value(q).unwrap_or(0),
-            "memory" => self.memory = quantity::value(q).unwrap_or(0),
-            "ephemeral-storage" => self.ephemeral_storage = quantity::value(q).unwrap_or(0),
+            "cpu" => self.milli_cpu = q.milli_value(),
+            "memory" => self.memory = q.value(),
+            "ephemeral-storage" => self.ephemeral_storage = q.value(),
             "pods" => {}
             other => {
-                self.scalar
-                    .insert(other.to_string(), quantity::value(q).unwrap_or(0));
+                self.scalar.insert(other.to_string(), q.value());
             }
         }
     }
@@ -182,8 +185,8 @@ fn host_ports(spec: &PodSpec) -> Vec<HostPort> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AffinityTerm {
     pub namespaces: BTreeSet<String>,
-    pub namespace_selector: Selector,
-    pub selector: Selector,
+    pub namespace_selector: LabelSelector,
+    pub selector: LabelSelector,
     pub topology_key: String,
 }
 
@@ -191,16 +194,18 @@ static NO_LABELS: Labels = Labels::new();
 
 impl AffinityTerm {
     pub fn new(owner_ns: &str, owner_labels: &Labels, term: &PodAffinityTerm) -> AffinityTerm {
-        let mut selector = Selector::from_label_selector(term.label_selector.as_ref());
+        let mut selector = labels::selector(term.label_selector.as_ref());
         if term.label_selector.is_some() {
-            for key in term.match_label_keys.iter().flatten() {
-                if let Some(v) = owner_labels.get(key) {
-                    selector = selector.and(Requirement::new(key, Op::In, &[v]));
-                }
-            }
-            for key in term.mismatch_label_keys.iter().flatten() {
-                if let Some(v) = owner_labels.get(key) {
-                    selector = selector.and(Requirement::new(key, Op::NotIn, &[v]));
+            for (keys, operator) in [
+                (&term.match_label_keys, Operator::In),
+                (&term.mismatch_label_keys, Operator::NotIn),
+            ] {
+                for key in keys.iter().flatten() {
+                    if let Some(v) = owner_labels.get(key) {
+                        if let Ok(r) = Requirement::new(key, operator, vec![v.clone()]) {
+                            selector = selector.and(r);
+                        }
+                    }
                 }
             }
         }
@@ -210,10 +215,7 @@ impl AffinityTerm {
         }
         AffinityTerm {
             namespaces,
-            namespace_selector: match &term.namespace_selector {
-                Some(s) => Selector::from_label_selector(Some(s)),
-                None => Selector::Nothing,
-            },
+            namespace_selector: labels::selector(term.namespace_selector.as_ref()),
             selector,
             topology_key: term.topology_key.clone(),
         }
@@ -232,7 +234,7 @@ impl AffinityTerm {
 /// Which pods a spread constraint counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PodSelector {
-    Labels(Selector),
+    Labels(LabelSelector),
     /// The system default constraints' selector, approximated by "pods of the same controller"
     /// (upstream derives it from the Services, ReplicaSets, StatefulSets selecting the pod).
     SameController(String),
@@ -267,10 +269,12 @@ pub struct SpreadConstraint {
 
 impl SpreadConstraint {
     fn new(c: &TopologySpreadConstraint, labels: &Labels) -> SpreadConstraint {
-        let mut selector = Selector::from_label_selector(c.label_selector.as_ref());
+        let mut selector = labels::selector(c.label_selector.as_ref());
         for key in c.match_label_keys.iter().flatten() {
             if let Some(v) = labels.get(key) {
-                selector = selector.and(Requirement::new(key, Op::In, &[v]));
+                if let Ok(r) = Requirement::new(key, Operator::In, vec![v.clone()]) {
+                    selector = selector.and(r);
+                }
             }
         }
         SpreadConstraint {
@@ -289,15 +293,13 @@ impl SpreadConstraint {
 /// `RequiredNodeAffinity`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequiredNodeAffinity {
-    pub node_selector: Labels,
+    pub node_selector: LabelSelector,
     pub required: Option<NodeSelector>,
 }
 
 impl RequiredNodeAffinity {
     pub fn matches(&self, node_name: &str, labels: &Labels) -> bool {
-        self.node_selector
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
+        self.node_selector.matches(labels)
             && self
                 .required
                 .as_ref()
@@ -358,7 +360,12 @@ impl PodInfo {
             requests,
             host_ports: host_ports(spec),
             node_affinity: RequiredNodeAffinity {
-                node_selector: spec.node_selector.clone().unwrap_or_default(),
+                node_selector: LabelSelector::from_set(
+                    spec.node_selector
+                        .iter()
+                        .flatten()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                ),
                 required: node_aff
                     .and_then(|a| {
                         a.required_during_scheduling_ignored_during_execution
@@ -491,7 +498,8 @@ impl NodeData {
             allocatable: Resources::from_list(list),
             allowed_pods: list
                 .and_then(|l| l.get("pods"))
-                .and_then(|q| quantity::value(&q.0))
+                .and_then(|q| kindling_api::Quantity::try_from(q).ok())
+                .map(|q| q.value())
                 .unwrap_or(0),
         }
     }

@@ -4,12 +4,14 @@
 use super::cron::parse_cron_schedule;
 use super::podspec::default_pod_template;
 use super::podvalidation::validate_pod_template;
-use super::util::{obj_mut, set_default, set_default_str, sort_keys, str_of};
+use super::util::{set_default, set_default_str, sort_keys, spec_of, str_of};
 use super::Strategy;
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, invalid_str, max_len_error, not_supported_str,
-    required, selector_matches, validate_immutable, validate_label_selector, validate_nonnegative,
+    required, validate_immutable, validate_label_selector, validate_nonnegative,
 };
+use crate::selector::selector_matches;
 use crate::status::Cause;
 use serde_json::{json, Value};
 
@@ -17,12 +19,6 @@ pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 pub const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
-
-fn spec_of(obj: &Value) -> &Value {
-    static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    obj.get("spec")
-        .unwrap_or_else(|| EMPTY.get_or_init(|| json!({})))
-}
 
 /// `SetDefaults_Job` on a job spec (not on the job templates of cron jobs, as upstream).
 fn default_job_spec(spec: &mut Value) {
@@ -71,9 +67,9 @@ impl Strategy for JobStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         default_job_spec(spec);
-        default_pod_template(obj_mut(spec, "template"));
+        default_pod_template(object_mut(spec, &["template"]));
         copy_template_labels(obj);
     }
 
@@ -90,9 +86,9 @@ impl Strategy for JobStrategy {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         if spec.get("manualSelector").and_then(Value::as_bool) != Some(true) {
-            let labels = obj_mut(obj_mut(obj_mut(spec, "template"), "metadata"), "labels");
+            let labels = object_mut(spec, &["template", "metadata", "labels"]);
             for (key, value) in [
                 (LEGACY_JOB_NAME_LABEL, &name),
                 (JOB_NAME_LABEL, &name),
@@ -102,7 +98,7 @@ impl Strategy for JobStrategy {
                 set_default(labels, key, json!(value));
             }
             sort_keys(labels);
-            let match_labels = obj_mut(obj_mut(spec, "selector"), "matchLabels");
+            let match_labels = object_mut(spec, &["selector", "matchLabels"]);
             set_default(match_labels, CONTROLLER_UID_LABEL, json!(uid));
         }
         copy_template_labels(obj);
@@ -180,14 +176,8 @@ impl Strategy for JobStrategy {
                 ("/metadata", "labels"),
                 ("/metadata", "annotations"),
             ] {
-                let nv = new_t.pointer(&format!("{ptr}/{key}")).cloned();
-                let parent = obj_mut(&mut old_t, &ptr[1..]);
-                match nv {
-                    Some(v) => parent[key] = v,
-                    None => {
-                        parent.as_object_mut().map(|m| m.remove(key));
-                    }
-                }
+                let from = new_t.pointer(ptr).unwrap_or(&Value::Null);
+                copy_key(from, object_mut(&mut old_t, &[&ptr[1..]]), key);
             }
         }
         errs.extend(validate_immutable(
@@ -220,7 +210,7 @@ fn copy_template_labels(obj: &mut Value) {
         .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
         .cloned();
     if let Some(labels) = labels {
-        let meta = obj_mut(obj, "metadata");
+        let meta = object_mut(obj, &["metadata"]);
         if meta
             .get("labels")
             .and_then(Value::as_object)
@@ -276,7 +266,7 @@ fn validate_generated_selector(obj: &Value) -> Vec<Cause> {
         CONTROLLER_UID_LABEL: uid, JOB_NAME_LABEL: name,
         LEGACY_CONTROLLER_UID_LABEL: uid, LEGACY_JOB_NAME_LABEL: name,
     });
-    if !selector_matches(Some(selector), Some(&expected)) {
+    if selector_matches(Some(selector), Some(&expected)) == Some(false) {
         errs.push(invalid_raw(
             "spec.selector",
             &go_label_selector(selector),
@@ -383,7 +373,7 @@ fn validate_job_spec(spec: &Value, path: &str, with_selector: bool) -> Vec<Cause
                 &format!("{path}.selector"),
             )),
         }
-        if !selector_matches(selector, spec.pointer("/template/metadata/labels")) {
+        if selector_matches(selector, spec.pointer("/template/metadata/labels")) == Some(false) {
             errs.push(invalid_raw(
                 format!("{tpath}.metadata.labels"),
                 &go_string_map(spec.pointer("/template/metadata/labels")),
@@ -403,13 +393,13 @@ impl Strategy for CronJobStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "concurrencyPolicy", "Allow");
         set_default(spec, "suspend", json!(false));
         set_default(spec, "successfulJobsHistoryLimit", json!(3));
         set_default(spec, "failedJobsHistoryLimit", json!(1));
-        let job_spec = obj_mut(obj_mut(spec, "jobTemplate"), "spec");
-        default_pod_template(obj_mut(job_spec, "template"));
+        let job_spec = object_mut(spec, &["jobTemplate", "spec"]);
+        default_pod_template(object_mut(job_spec, &["template"]));
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {

@@ -1,13 +1,14 @@
 //! Validation of containers: name, image, ports, env, envFrom, volume mounts, pull policy,
 //! resources, probes, lifecycle handlers, security context ids.
 
-use super::util::{arr_of, parse_quantity, quantity_text, str_of, QUANTITY_FORMAT_MSG};
+use super::util::{arr_of, quantity_text, str_of};
 use super::volumes::validate_local_descending_path;
 use crate::meta::{
     dns1123_subdomain_errors, duplicate_str, inclusive_range_error, invalid_raw, invalid_str,
     not_found, not_supported_str, required, validate_dns1123_label, validate_nonnegative,
     validate_qualified_name, IS_NEGATIVE_ERROR_MSG,
 };
+use crate::quantity::Quantity;
 use crate::status::Cause;
 use serde_json::Value;
 
@@ -390,16 +391,16 @@ fn validate_container_resource_name(name: &str, field: &str) -> Vec<Cause> {
     errs
 }
 
-/// A quantity value: well formed and not negative.
-pub fn validate_quantity(v: &Value, field: &str) -> (Vec<Cause>, Option<f64>) {
+/// A quantity value: well formed (upstream's parse error otherwise) and not negative.
+pub fn validate_quantity(v: &Value, field: &str) -> (Vec<Cause>, Option<Quantity>) {
     let text = quantity_text(v);
-    match parse_quantity(&text) {
-        None => (vec![invalid_str(field, &text, QUANTITY_FORMAT_MSG)], None),
-        Some(q) if q < 0.0 => (
+    match Quantity::from_json(v) {
+        Err(e) => (vec![invalid_str(field, &text, &e.to_string())], None),
+        Ok(q) if q.sign() < 0 => (
             vec![invalid_str(field, &text, IS_NEGATIVE_ERROR_MSG)],
             Some(q),
         ),
-        Some(q) => (Vec::new(), Some(q)),
+        Ok(q) => (Vec::new(), Some(q)),
     }
 }
 
@@ -436,7 +437,7 @@ pub fn validate_resources(res: Option<&Value>, field: &str) -> Vec<Cause> {
         match limits.and_then(|l| l.get(name)) {
             Some(lq) => {
                 let limit_text = quantity_text(lq);
-                if let (Some(r), Some(l)) = (request, parse_quantity(&limit_text)) {
+                if let (Some(r), Ok(l)) = (request, Quantity::from_json(lq)) {
                     if r != l && !overcommit_allowed(name) {
                         errs.push(invalid_str(
                             &req_path,
@@ -564,7 +565,7 @@ fn validate_handler(h: &Value, field: &str, grace: Option<i64>, allow_sleep: boo
     errs
 }
 
-pub(super) fn validate_probe(
+fn validate_probe(
     probe: Option<&Value>,
     field: &str,
     grace: Option<i64>,
@@ -620,7 +621,26 @@ pub(super) fn validate_probe(
     errs
 }
 
-pub(super) fn validate_lifecycle(c: &Value, field: &str, grace: Option<i64>) -> Vec<Cause> {
+/// The lifecycle hooks and the three probes of a container that runs them (a regular container,
+/// or a restartable init container).
+pub(super) fn validate_lifecycle_and_probes(
+    c: &Value,
+    field: &str,
+    grace: Option<i64>,
+) -> Vec<Cause> {
+    let mut errs = validate_lifecycle(c, field, grace);
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        errs.extend(validate_probe(
+            c.get(probe),
+            &format!("{field}.{probe}"),
+            grace,
+            probe,
+        ));
+    }
+    errs
+}
+
+fn validate_lifecycle(c: &Value, field: &str, grace: Option<i64>) -> Vec<Cause> {
     let mut errs = Vec::new();
     if let Some(lc) = c.get("lifecycle").filter(|l| l.is_object()) {
         for hook in ["postStart", "preStop"] {

@@ -1,8 +1,9 @@
 //! core/v1 strategies other than pods and services: namespaces, config maps, secrets, nodes.
 
 use super::podvalidation::validate_taint_effect;
-use super::util::{base64_decode, base64_encode, obj_mut, set_default, set_default_str, str_of};
+use super::util::{base64_decode, base64_encode, set_default, set_default_str, str_of};
 use super::{NameRule, Strategy};
+use crate::json_path::object_mut;
 use crate::meta::{
     config_map_key_errors, duplicate_str, go_quote, invalid_str, label_value_errors, required,
     too_long, validate_finalizer_name, validate_immutable, validate_qualified_name,
@@ -29,15 +30,14 @@ impl Strategy for NamespaceStrategy {
             .unwrap_or("")
             .to_string();
         if !name.is_empty() {
-            obj_mut(obj_mut(obj, "metadata"), "labels")["kubernetes.io/metadata.name"] =
-                json!(name);
+            object_mut(obj, &["metadata", "labels"])["kubernetes.io/metadata.name"] = json!(name);
         }
     }
 
     /// Status `Active`, and the `kubernetes` finalizer in `spec.finalizers`.
     fn prepare_for_create(&self, obj: &mut Value) {
         obj["status"] = json!({"phase": "Active"});
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         let fins = spec
             .as_object_mut()
             .expect("object")
@@ -154,7 +154,7 @@ impl Strategy for SecretStrategy {
         set_default_str(obj, "type", "Opaque");
         if let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
             if let Some(sd) = string_data.as_object() {
-                let data = obj_mut(obj, "data");
+                let data = object_mut(obj, &["data"]);
                 for (k, v) in sd {
                     data[k.as_str()] = json!(base64_encode(v.as_str().unwrap_or("").as_bytes()));
                 }
@@ -247,7 +247,7 @@ impl Strategy for NodeStrategy {
             .filter(|c| c.is_object())
             .cloned()
         {
-            set_default(obj_mut(obj, "status"), "allocatable", cap);
+            set_default(object_mut(obj, &["status"]), "allocatable", cap);
         }
     }
 

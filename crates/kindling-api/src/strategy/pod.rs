@@ -4,23 +4,26 @@
 
 use super::podspec::{default_pod_only, default_pod_spec};
 use super::podvalidation::validate_pod_spec;
-use super::util::{arr_of, obj_mut, parse_quantity, quantity_text, str_of};
+use super::util::{arr_of, spec_of, str_of};
 use super::Strategy;
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{inclusive_range_error, invalid_raw, required};
+use crate::quantity::Quantity;
 use crate::status::Cause;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 pub struct PodStrategy;
 
 impl Strategy for PodStrategy {
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         default_pod_spec(spec);
         default_pod_only(spec);
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         mirror_service_account_alias(spec);
         admit_default_tolerations(spec);
         admit_priority(spec);
@@ -29,8 +32,7 @@ impl Strategy for PodStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let spec = obj.get("spec").unwrap_or(&empty);
+        let spec = spec_of(obj);
         let mut errs = validate_pod_spec(spec, "spec", true);
         if !str_of(spec, "nodeName").is_empty() && !arr_of(spec, "schedulingGates").is_empty() {
             errs.push(Cause::forbidden(
@@ -42,11 +44,7 @@ impl Strategy for PodStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        validate_pod_spec_update(
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        )
+        validate_pod_spec_update(spec_of(new), spec_of(old))
     }
 }
 
@@ -115,13 +113,10 @@ fn admit_priority(spec: &mut Value) {
 /// The QoS class of a pod spec (`Guaranteed`, `Burstable` or `BestEffort`), from the cpu and
 /// memory requests and limits of all its containers, requests defaulting to limits.
 pub fn qos_class(spec: &Value) -> &'static str {
-    let mut requests: Map<String, Value> = Map::new();
-    let mut limits: Map<String, Value> = Map::new();
+    let mut requests: BTreeMap<String, Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<String, Quantity> = BTreeMap::new();
     let mut guaranteed = true;
-    let add = |m: &mut Map<String, Value>, k: &str, q: f64| {
-        let sum = m.get(k).and_then(Value::as_f64).unwrap_or(0.0) + q;
-        m.insert(k.to_string(), json!(sum));
-    };
+    let positive = |v: &Value| Quantity::from_json(v).ok().filter(|q| q.sign() > 0);
     for c in arr_of(spec, "containers")
         .iter()
         .chain(arr_of(spec, "initContainers"))
@@ -137,27 +132,15 @@ pub fn qos_class(spec: &Value) -> &'static str {
             req.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in &req {
-            if (k == "cpu" || k == "memory")
-                && parse_quantity(&quantity_text(v)).is_some_and(|q| q > 0.0)
-            {
-                add(
-                    &mut requests,
-                    k,
-                    parse_quantity(&quantity_text(v)).unwrap_or(0.0),
-                );
+            if let Some(q) = positive(v).filter(|_| k == "cpu" || k == "memory") {
+                *requests.entry(k.clone()).or_default() += q;
             }
         }
         let mut found = Vec::new();
         for (k, v) in lim.into_iter().flatten() {
-            if (k == "cpu" || k == "memory")
-                && parse_quantity(&quantity_text(v)).is_some_and(|q| q > 0.0)
-            {
+            if let Some(q) = positive(v).filter(|_| k == "cpu" || k == "memory") {
                 found.push(k.as_str());
-                add(
-                    &mut limits,
-                    k,
-                    parse_quantity(&quantity_text(v)).unwrap_or(0.0),
-                );
+                *limits.entry(k.clone()).or_default() += q;
             }
         }
         if !(found.contains(&"cpu") && found.contains(&"memory")) {
@@ -307,36 +290,19 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value) -> Vec<Cause> {
         }
     }
     for key in ["activeDeadlineSeconds", "tolerations", "schedulingGates"] {
-        match old.get(key) {
-            Some(v) => munged[key] = v.clone(),
-            None => {
-                munged.as_object_mut().map(|m| m.remove(key));
-            }
-        }
+        copy_key(old, &mut munged, key);
     }
     // The binding and ephemeralcontainers subresources reach this check too (the seam has no
     // notion of subresource): a first `nodeName` and added ephemeral containers are theirs.
     if str_of(old, "nodeName").is_empty() {
-        match old.get("nodeName") {
-            Some(v) => munged["nodeName"] = v.clone(),
-            None => {
-                munged.as_object_mut().map(|m| m.remove("nodeName"));
-            }
-        }
+        copy_key(old, &mut munged, "nodeName");
     }
     let (old_eph, new_eph) = (
         arr_of(old, "ephemeralContainers"),
         arr_of(new, "ephemeralContainers"),
     );
     if new_eph.len() >= old_eph.len() && new_eph[..old_eph.len()] == *old_eph {
-        match old.get("ephemeralContainers") {
-            Some(v) => munged["ephemeralContainers"] = v.clone(),
-            None => {
-                munged
-                    .as_object_mut()
-                    .map(|m| m.remove("ephemeralContainers"));
-            }
-        }
+        copy_key(old, &mut munged, "ephemeralContainers");
     }
     let old_grace = old
         .get("terminationGracePeriodSeconds")

@@ -4,7 +4,8 @@
 //! `serviceAccount`/`serviceAccountName` pairing that v1 conversion keeps. Pod-only defaults
 //! (`SetDefaults_Pod`) are in [`default_pod_only`].
 
-use super::util::{each_mut, obj_mut, set_default, set_default_str};
+use super::util::{each_mut, set_default, set_default_str};
+use crate::json_path::object_mut;
 use serde_json::{json, Value};
 
 /// The pull policy a container gets when it sets none: `Always` for `:latest` or an untagged
@@ -64,7 +65,7 @@ pub fn default_pod_template(template: &mut Value) {
     if !template.is_object() {
         *template = json!({});
     }
-    default_pod_spec(obj_mut(template, "spec"));
+    default_pod_spec(object_mut(template, &["spec"]));
 }
 
 /// `SetDefaults_Container` and what is nested in a container.
@@ -191,7 +192,7 @@ pub fn default_pod_only(spec: &mut Value) {
             let Some(limits) = res.get("limits").and_then(Value::as_object).cloned() else {
                 return;
             };
-            let requests = obj_mut(res, "requests");
+            let requests = object_mut(res, &["requests"]);
             for (k, v) in limits {
                 set_default(requests, &k, v);
             }

@@ -13,10 +13,10 @@ pub use super::containers::{
 pub use super::volumes::validate_volumes;
 
 use super::containers::{
-    host_port_conflicts, validate_container_common, validate_lifecycle, validate_probe,
+    host_port_conflicts, validate_container_common, validate_lifecycle_and_probes,
     validate_security_context, MAX_INT32,
 };
-use super::util::{arr_of, str_of};
+use super::util::{arr_of, spec_of, str_of};
 use crate::meta::{
     duplicate_str, inclusive_range_error, invalid_str, label_value_errors, not_supported_str,
     required, validate_annotations, validate_dns1123_label, validate_dns1123_subdomain,
@@ -138,15 +138,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool) -> Vec<Cause> {
             } else {
                 names.push(name);
             }
-            errs.extend(validate_lifecycle(c, &p, grace));
-            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-                errs.extend(validate_probe(
-                    c.get(probe),
-                    &format!("{p}.{probe}"),
-                    grace,
-                    probe,
-                ));
-            }
+            errs.extend(validate_lifecycle_and_probes(c, &p, grace));
             if c.get("restartPolicy").is_some_and(|v| !v.is_null()) {
                 errs.push(Cause::forbidden(
                     format!("{p}.restartPolicy"),
@@ -184,15 +176,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool) -> Vec<Cause> {
         }
         errs.extend(host_port_conflicts(&[c], &ipath, &mut Vec::new()));
         if restart_always {
-            errs.extend(validate_lifecycle(c, &p, grace));
-            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-                errs.extend(validate_probe(
-                    c.get(probe),
-                    &format!("{p}.{probe}"),
-                    grace,
-                    probe,
-                ));
-            }
+            errs.extend(validate_lifecycle_and_probes(c, &p, grace));
         } else {
             for key in [
                 "lifecycle",
@@ -370,8 +354,7 @@ pub fn validate_pod_template(template: Option<&Value>, path: &str) -> Vec<Cause>
         meta.and_then(|m| m.get("annotations")),
         &format!("{path}.annotations"),
     ));
-    let empty = Value::Object(Default::default());
-    let spec = t.get("spec").unwrap_or(&empty);
+    let spec = spec_of(t);
     errs.extend(validate_pod_spec(spec, &format!("{path}.spec"), false));
     if !arr_of(spec, "ephemeralContainers").is_empty() {
         errs.push(Cause::forbidden(

@@ -3,8 +3,9 @@
 //! `ValidateServiceUpdate`. Allocation of cluster IPs and node ports is the server's.
 
 use super::podvalidation::{validate_port_num_or_name, validate_protocol};
-use super::util::{arr_of, each_mut, is_empty, obj_mut, set_default, set_default_str, str_of};
+use super::util::{arr_of, each_mut, is_empty, set_default, set_default_str, spec_of, str_of};
 use super::{NameRule, Strategy};
+use crate::json_path::object_mut;
 use crate::meta::{
     duplicate_str, go_string_slice, go_value, inclusive_range_error, invalid_raw, invalid_str,
     not_supported_str, required, validate_dns1123_label, validate_dns1123_subdomain,
@@ -49,7 +50,7 @@ impl Strategy for ServiceStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "sessionAffinity", "None");
         match str_of(spec, "sessionAffinity") {
             "None" => {
@@ -119,9 +120,8 @@ impl Strategy for ServiceStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let empty = json!({});
-        let old_spec = old.get("spec").unwrap_or(&empty);
-        let spec = obj_mut(new, "spec");
+        let old_spec = spec_of(old);
+        let spec = object_mut(new, &["spec"]);
         patch_allocated_values(spec, old_spec);
         normalize_cluster_ips(spec, old_spec);
         drop_type_dependent_fields(spec, old_spec);
@@ -132,11 +132,7 @@ impl Strategy for ServiceStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let (n, o) = (
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        );
+        let (n, o) = (spec_of(new), spec_of(old));
         let mut errs = validate_cluster_ips_update(n, o);
         errs.extend(validate_ip_families_update(n, o));
         if str_of(n, "type") == "LoadBalancer"
@@ -347,8 +343,7 @@ fn validate_service_port(
 /// `ValidateService` (without the object metadata, which the server validates).
 pub fn validate_service(obj: &Value) -> Vec<Cause> {
     let mut errs = Vec::new();
-    let empty = json!({});
-    let spec = obj.get("spec").unwrap_or(&empty);
+    let spec = spec_of(obj);
     let t = str_of(spec, "type");
     let ports = arr_of(spec, "ports");
     let headless = is_headless(spec);

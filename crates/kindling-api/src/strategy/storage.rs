@@ -2,14 +2,14 @@
 
 use super::pod::spec_diff;
 use super::podvalidation::validate_quantity;
-use super::util::{
-    arr_of, obj_mut, parse_quantity, quantity_text, set_default, set_default_str, str_of,
-};
+use super::util::{arr_of, quantity_text, set_default, set_default_str, spec_of, str_of};
 use super::Strategy;
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{
     go_quote, invalid_str, not_supported_str, qualified_name_errors, required, too_long,
     validate_dns1123_subdomain, validate_immutable, validate_label_selector,
 };
+use crate::quantity::Quantity;
 use crate::status::Cause;
 use serde_json::{json, Value};
 
@@ -87,7 +87,7 @@ fn validate_positive_quantity(v: &Value, field: &str) -> Vec<Cause> {
     if !errs.is_empty() {
         return errs;
     }
-    if q.is_some_and(|q| q <= 0.0) {
+    if q.is_some_and(|q| q.sign() <= 0) {
         return vec![invalid_str(
             field,
             &quantity_text(v),
@@ -113,7 +113,7 @@ fn go_resource_list(v: Option<&Value>) -> String {
 pub struct PersistentVolumeStrategy;
 impl Strategy for PersistentVolumeStrategy {
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
         set_default(spec, "volumeMode", json!("Filesystem"));
     }
@@ -123,8 +123,7 @@ impl Strategy for PersistentVolumeStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let spec = obj.get("spec").unwrap_or(&empty);
+        let spec = spec_of(obj);
         let mut errs = validate_access_modes(spec, "");
         let cap = spec.get("capacity").and_then(Value::as_object);
         if cap.is_none_or(|c| c.is_empty()) {
@@ -206,11 +205,7 @@ impl Strategy for PersistentVolumeStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let (n, o) = (
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        );
+        let (n, o) = (spec_of(new), spec_of(old));
         let source = |s: &Value| {
             let mut m = serde_json::Map::new();
             for key in PV_SOURCES {
@@ -244,7 +239,11 @@ impl Strategy for PersistentVolumeStrategy {
 pub struct PersistentVolumeClaimStrategy;
 impl Strategy for PersistentVolumeClaimStrategy {
     fn default(&self, obj: &mut Value) {
-        set_default(obj_mut(obj, "spec"), "volumeMode", json!("Filesystem"));
+        set_default(
+            object_mut(obj, &["spec"]),
+            "volumeMode",
+            json!("Filesystem"),
+        );
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
@@ -252,8 +251,7 @@ impl Strategy for PersistentVolumeClaimStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let spec = obj.get("spec").unwrap_or(&empty);
+        let spec = spec_of(obj);
         let mut errs = validate_access_modes(spec, "at least 1 access mode is required");
         errs.extend(validate_label_selector(
             spec.get("selector"),
@@ -272,21 +270,12 @@ impl Strategy for PersistentVolumeClaimStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        let empty = json!({});
-        let (n, o) = (
-            new.get("spec").unwrap_or(&empty),
-            old.get("spec").unwrap_or(&empty),
-        );
+        let (n, o) = (spec_of(new), spec_of(old));
         let mut errs = Vec::new();
         let (mut new_c, mut old_c) = (n.clone(), o.clone());
         if str_of(o, "volumeName").is_empty() {
             // The volume name may be set once.
-            match n.get("volumeName") {
-                Some(v) => old_c["volumeName"] = v.clone(),
-                None => {
-                    old_c.as_object_mut().map(|m| m.remove("volumeName"));
-                }
-            }
+            copy_key(n, &mut old_c, "volumeName");
         }
         if o.get("storageClassName").is_none_or(Value::is_null) {
             if let Some(v) = n.get("storageClassName").filter(|v| !v.is_null()) {
@@ -299,16 +288,9 @@ impl Strategy for PersistentVolumeClaimStrategy {
             .and_then(Value::as_str);
         if phase == Some("Bound") {
             if let Some(s) = o.pointer("/resources/requests/storage") {
-                obj_mut(obj_mut(&mut new_c, "resources"), "requests")["storage"] = s.clone();
+                object_mut(&mut new_c, &["resources", "requests"])["storage"] = s.clone();
             }
-            match o.get("volumeAttributesClassName") {
-                Some(v) => new_c["volumeAttributesClassName"] = v.clone(),
-                None => {
-                    new_c
-                        .as_object_mut()
-                        .map(|m| m.remove("volumeAttributesClassName"));
-                }
-            }
+            copy_key(o, &mut new_c, "volumeAttributesClassName");
         }
         if new_c != old_c {
             errs.push(Cause::forbidden(
@@ -321,13 +303,11 @@ impl Strategy for PersistentVolumeClaimStrategy {
         }
         let size = |s: &Value| {
             s.pointer("/resources/requests/storage")
-                .map(quantity_text)
-                .and_then(|t| parse_quantity(&t))
+                .and_then(|q| Quantity::from_json(q).ok())
         };
         let status_size = old
             .pointer("/status/capacity/storage")
-            .map(quantity_text)
-            .and_then(|t| parse_quantity(&t));
+            .and_then(|q| Quantity::from_json(q).ok());
         if let (Some(ns), Some(os)) = (size(n), size(o)) {
             if ns < os && status_size.is_some_and(|s| ns <= s) {
                 errs.push(Cause::forbidden(

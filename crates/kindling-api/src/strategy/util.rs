@@ -1,35 +1,24 @@
-//! Small helpers the strategies share: reading and defaulting JSON fields, resource quantities,
-//! base64.
+//! Small helpers the strategies share: reading and defaulting JSON fields, the text of quantity
+//! fields, base64.
 
-use serde_json::{json, Map, Value};
+use crate::json_path;
+use serde_json::{json, Value};
 
-/// The string at `key`, or "".
+/// The string at `key`, or "" (a one-segment [`json_path::str_at`]).
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
+    json_path::str_at(v, &[key])
 }
 
-/// The array at `key` (empty if absent).
+/// The array at `key` (empty if absent; a one-segment [`json_path::array_at`]).
 pub fn arr_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    json_path::array_at(v, &[key])
 }
 
-/// The object at `key`, created (or replaced, if not an object) when needed. `v` must be an
-/// object; anything else is turned into one.
-pub fn obj_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
-    if !v.is_object() {
-        *v = Value::Object(Map::new());
-    }
-    let map = v.as_object_mut().expect("object");
-    let entry = map
-        .entry(key.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
-        *entry = Value::Object(Map::new());
-    }
-    entry
+/// An object's `spec` (`{}` when absent), the way the strategies read it.
+pub fn spec_of(obj: &Value) -> &Value {
+    static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    obj.get("spec")
+        .unwrap_or_else(|| EMPTY.get_or_init(|| json!({})))
 }
 
 /// Sets `key` to `value` when absent or null.
@@ -77,48 +66,6 @@ pub fn sort_keys(v: &mut Value) {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         map.extend(entries);
     }
-}
-
-/// The regular expression upstream quotes when a quantity does not parse.
-pub const QUANTITY_FORMAT_MSG: &str =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
-
-/// A resource quantity (`500m`, `1Gi`, `2`, `1e3`) as a number, or `None` if malformed.
-pub fn parse_quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s
-        .char_indices()
-        .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || ((*c == '+' || *c == '-') && *i == 0)))
-        .map_or(s.len(), |(i, _)| i);
-    let (num, suffix) = s.split_at(split);
-    if num.is_empty() || num == "+" || num == "-" || num.matches('.').count() > 1 {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let mult = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        s if s.starts_with(['e', 'E']) => {
-            let exp: i32 = s[1..].parse().ok()?;
-            10f64.powi(exp)
-        }
-        _ => return None,
-    };
-    Some(n * mult)
 }
 
 /// The text of a quantity field (a JSON string, or a number some clients send).
@@ -174,17 +121,6 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantities() {
-        assert_eq!(parse_quantity("500m"), Some(0.5));
-        assert_eq!(parse_quantity("1Gi"), Some(1073741824.0));
-        assert_eq!(parse_quantity("2"), Some(2.0));
-        assert_eq!(parse_quantity("1e3"), Some(1000.0));
-        assert_eq!(parse_quantity("-1"), Some(-1.0));
-        assert_eq!(parse_quantity("abc"), None);
-        assert_eq!(parse_quantity("1Gb"), None);
-    }
 
     #[test]
     fn base64_round_trip() {

@@ -3,23 +3,19 @@
 
 use super::podspec::default_pod_template;
 use super::podvalidation::validate_pod_template;
-use super::util::{obj_mut, set_default, set_default_str, str_of};
+use super::util::{set_default, set_default_str, spec_of, str_of};
 use super::{NameRule, Strategy};
+use crate::json_path::{copy_key, object_mut};
 use crate::meta::{
     go_label_selector, go_string_map, invalid_raw, not_supported_str, required, selector_is_empty,
-    selector_matches, validate_immutable, validate_label_selector, validate_nonnegative,
-    validate_template_meta, IS_NEGATIVE_ERROR_MSG,
+    validate_immutable, validate_label_selector, validate_nonnegative, validate_template_meta,
+    IS_NEGATIVE_ERROR_MSG,
 };
+use crate::selector::{selector_matches, LabelSelector};
 use crate::status::Cause;
 use serde_json::{json, Value};
 
 const SELECTOR_MISMATCH: &str = "`selector` does not match template `labels`";
-
-fn spec_of(obj: &Value) -> &Value {
-    static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    obj.get("spec")
-        .unwrap_or_else(|| EMPTY.get_or_init(|| json!({})))
-}
 
 fn template_labels(spec: &Value) -> Option<&Value> {
     spec.pointer("/template/metadata/labels")
@@ -37,7 +33,7 @@ fn mismatch(spec: &Value, field: &str) -> Cause {
 /// The template's pod spec defaults, when the object has a template.
 fn default_template(spec: &mut Value) {
     if spec.get("template").is_some_and(|t| !t.is_null()) {
-        default_pod_template(obj_mut(spec, "template"));
+        default_pod_template(object_mut(spec, &["template"]));
     }
 }
 
@@ -51,7 +47,7 @@ fn validate_template_for_replica_set(spec: &Value, kind: &str) -> Vec<Cause> {
     };
     let selector = spec.get("selector").filter(|s| !s.is_null());
     let selects_something = selector.is_none_or(|s| !selector_is_empty(s));
-    if selects_something && !selector_matches(selector, template_labels(spec)) {
+    if selects_something && selector_matches(selector, template_labels(spec)) == Some(false) {
         errs.push(mismatch(spec, "spec.template.metadata.labels"));
     }
     errs.extend(validate_pod_template(Some(template), "spec.template"));
@@ -192,12 +188,12 @@ impl Strategy for DeploymentStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default(spec, "replicas", json!(1));
-        let strategy = obj_mut(spec, "strategy");
+        let strategy = object_mut(spec, &["strategy"]);
         set_default_str(strategy, "type", "RollingUpdate");
         if str_of(strategy, "type") == "RollingUpdate" {
-            let ru = obj_mut(strategy, "rollingUpdate");
+            let ru = object_mut(strategy, &["rollingUpdate"]);
             set_default(ru, "maxUnavailable", json!("25%"));
             set_default(ru, "maxSurge", json!("25%"));
         }
@@ -301,7 +297,7 @@ impl Strategy for ReplicatedStrategy {
                 .filter(|l| l.is_object())
                 .cloned();
             if let Some(labels) = labels {
-                let spec = obj_mut(obj, "spec");
+                let spec = object_mut(obj, &["spec"]);
                 if spec
                     .get("selector")
                     .and_then(Value::as_object)
@@ -309,7 +305,7 @@ impl Strategy for ReplicatedStrategy {
                 {
                     spec["selector"] = labels.clone();
                 }
-                let meta = obj_mut(obj, "metadata");
+                let meta = object_mut(obj, &["metadata"]);
                 if meta
                     .get("labels")
                     .and_then(Value::as_object)
@@ -319,7 +315,7 @@ impl Strategy for ReplicatedStrategy {
                 }
             }
         }
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default(spec, "replicas", json!(1));
         default_template(spec);
     }
@@ -364,10 +360,7 @@ fn validate_rc_spec(spec: &Value) -> Vec<Cause> {
         Some(template) => {
             if let Some(sel) = selector {
                 let labels = template_labels(spec).and_then(Value::as_object);
-                if !sel
-                    .iter()
-                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-                {
+                if !labels.is_some_and(|l| LabelSelector::from_map(sel).matches(l)) {
                     errs.push(mismatch(spec, "spec.template.metadata.labels"));
                 }
             }
@@ -391,9 +384,9 @@ impl Strategy for StatefulSetStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
+        let spec = object_mut(obj, &["spec"]);
         set_default_str(spec, "podManagementPolicy", "OrderedReady");
-        let us = obj_mut(spec, "updateStrategy");
+        let us = object_mut(spec, &["updateStrategy"]);
         if str_of(us, "type").is_empty() {
             us["type"] = json!("RollingUpdate");
             set_default(us, "rollingUpdate", json!({}));
@@ -403,7 +396,7 @@ impl Strategy for StatefulSetStrategy {
                 set_default(ru, "partition", json!(0));
             }
         }
-        let retention = obj_mut(spec, "persistentVolumeClaimRetentionPolicy");
+        let retention = object_mut(spec, &["persistentVolumeClaimRetentionPolicy"]);
         set_default_str(retention, "whenDeleted", "Retain");
         set_default_str(retention, "whenScaled", "Retain");
         set_default(spec, "replicas", json!(1));
@@ -414,8 +407,12 @@ impl Strategy for StatefulSetStrategy {
             .and_then(Value::as_array_mut)
         {
             for pvc in vcts.iter_mut().filter(|p| p.is_object()) {
-                set_default(obj_mut(pvc, "spec"), "volumeMode", json!("Filesystem"));
-                set_default_str(obj_mut(pvc, "status"), "phase", "Pending");
+                set_default(
+                    object_mut(pvc, &["spec"]),
+                    "volumeMode",
+                    json!("Filesystem"),
+                );
+                set_default_str(object_mut(pvc, &["status"]), "phase", "Pending");
             }
         }
     }
@@ -491,7 +488,7 @@ impl Strategy for StatefulSetStrategy {
         // Upstream checks only the template's metadata for StatefulSets, not its pod spec.
         let selector = spec.get("selector").filter(|s| !s.is_null());
         if selector.is_none_or(|s| !selector_is_empty(s))
-            && !selector_matches(selector, template_labels(spec))
+            && selector_matches(selector, template_labels(spec)) == Some(false)
         {
             errs.push(mismatch(spec, "spec.template.metadata.labels"));
         }
@@ -500,26 +497,7 @@ impl Strategy for StatefulSetStrategy {
             "spec.template",
         ));
         let template = spec.get("template").cloned().unwrap_or(json!({}));
-        let rp = template
-            .pointer("/spec/restartPolicy")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if rp != "Always" {
-            errs.push(not_supported_str(
-                "spec.template.spec.restartPolicy",
-                rp,
-                &["Always"],
-            ));
-        }
-        if template
-            .pointer("/spec/activeDeadlineSeconds")
-            .is_some_and(|v| !v.is_null())
-        {
-            errs.push(Cause::forbidden(
-                "spec.template.spec.activeDeadlineSeconds",
-                "activeDeadlineSeconds in StatefulSet is not Supported",
-            ));
-        }
+        errs.extend(validate_always_restart(&template, "StatefulSet"));
         errs
     }
 
@@ -534,12 +512,7 @@ impl Strategy for StatefulSetStrategy {
             "ordinals",
             "persistentVolumeClaimRetentionPolicy",
         ] {
-            match o.get(key) {
-                Some(v) => n[key] = v.clone(),
-                None => {
-                    n.as_object_mut().map(|m| m.remove(key));
-                }
-            }
+            copy_key(o, &mut n, key);
         }
         if n != *o {
             vec![Cause::forbidden(
@@ -561,11 +534,11 @@ impl Strategy for DaemonSetStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        let spec = obj_mut(obj, "spec");
-        let us = obj_mut(spec, "updateStrategy");
+        let spec = object_mut(obj, &["spec"]);
+        let us = object_mut(spec, &["updateStrategy"]);
         set_default_str(us, "type", "RollingUpdate");
         if str_of(us, "type") == "RollingUpdate" {
-            let ru = obj_mut(us, "rollingUpdate");
+            let ru = object_mut(us, &["rollingUpdate"]);
             set_default(ru, "maxUnavailable", json!(1));
             set_default(ru, "maxSurge", json!(0));
         }
@@ -577,7 +550,7 @@ impl Strategy for DaemonSetStrategy {
         let spec = spec_of(obj);
         let selector = spec.get("selector").filter(|s| !s.is_null());
         let mut errs = validate_label_selector(selector, "spec.selector");
-        if !selector_matches(selector, template_labels(spec)) {
+        if selector_matches(selector, template_labels(spec)) == Some(false) {
             errs.push(mismatch(spec, "spec.template.metadata.labels"));
         }
         if let Some(sel) = selector.filter(|s| selector_is_empty(s)) {

@@ -235,7 +235,9 @@ pub fn resource_value(
         other => return Err(format!("unsupported resource: {other}")),
     };
     let divisor = divisor.unwrap_or(unit_default);
-    let d = kindling_api::strategy::util::parse_quantity(divisor)
+    let d = kindling_api::Quantity::parse(divisor.trim())
+        .map(|d| d.as_approximate_f64())
+        .ok()
         .filter(|d| *d > 0.0)
         .ok_or_else(|| format!("invalid divisor {divisor}"))?;
     Ok(format!("{}", (value / d).ceil() as i64))

@@ -341,8 +341,8 @@ pub fn resources(c: &Container) -> Resources {
                key: &str,
                scale: f64| {
         map.and_then(|m| m.get(key))
-            .and_then(|q| kindling_api::strategy::util::parse_quantity(&q.0))
-            .map(|v| (v * scale).ceil() as i64)
+            .and_then(|q| kindling_api::Quantity::try_from(q).ok())
+            .map(|q| q.scaled_value(if scale == 1.0 { 0 } else { -3 }))
     };
     let r = c.resources.as_ref();
     let requests = r.and_then(|r| r.requests.as_ref());

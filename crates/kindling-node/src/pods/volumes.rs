@@ -264,8 +264,8 @@ pub async fn prepare(
                 let size = e
                     .size_limit
                     .as_ref()
-                    .and_then(|q| kindling_api::strategy::util::parse_quantity(&q.0))
-                    .map(|b| b as u64);
+                    .and_then(|q| kindling_api::Quantity::try_from(q).ok())
+                    .map(|b| b.value().max(0) as u64);
                 mount_tmpfs(&d, size).map_err(fail)?;
             }
             let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777));

@@ -2,7 +2,7 @@
 //! sum of the weights they match.
 
 use crate::framework::{Code, Plugin, Status};
-use crate::labels::Op;
+use crate::labels::Operator;
 use crate::plugins::normalize;
 use crate::types::{NodeData, NodeInfo, PodInfo};
 use std::collections::BTreeSet;
@@ -22,7 +22,7 @@ pub fn candidate_names(pod: &PodInfo) -> Option<BTreeSet<String>> {
     for term in &required.terms {
         let term = term.as_ref()?;
         let mut term_names: Option<BTreeSet<String>> = None;
-        for r in term.fields.iter().filter(|r| r.op == Op::In) {
+        for r in term.fields.iter().filter(|r| r.operator == Operator::In) {
             let these: BTreeSet<String> = r.values.iter().cloned().collect();
             term_names = Some(match term_names {
                 None => these,
