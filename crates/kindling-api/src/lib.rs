@@ -25,6 +25,7 @@ pub mod selector;
 pub mod status;
 pub mod strategy;
 pub mod table;
+pub mod taints;
 
 pub use catalog::{ResourceType, Subresource, CATALOG};
 pub use quantity::Quantity;

@@ -7,6 +7,7 @@
 use crate::FIELD_MANAGER;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
+use kindling_api::taints::tolerates;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -95,23 +96,6 @@ pub fn eviction_time(taints: &[Taint], tolerations: &[Toleration]) -> Option<Tim
     let from = earliest_added.unwrap_or_else(Timestamp::now);
     from.checked_add(SignedDuration::from_secs(seconds.max(0)))
         .ok()
-}
-
-/// Upstream's Toleration.ToleratesTaint.
-fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    let effect = t.effect.as_deref().unwrap_or("");
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        _ => false,
-    }
 }
 
 /// Marks the pod as disrupted, deletes it, and says so in an event, as upstream does.
