@@ -184,7 +184,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let items = match self.mode {
-            Mode::Typed(s) => s.get("items").map(Mode::typed).unwrap_or(Mode::Opaque),
+            Mode::Typed(s) => s.get("items").map_or(Mode::Opaque, Mode::typed),
             other => other,
         };
         let mut i = 0usize;

@@ -1264,7 +1264,7 @@ pub fn parse_field_selector(
 ) -> Result<FieldSelector, ApiError> {
     let kind = FieldKind::of(resource);
     let mut parts = split_terms(selector);
-    parts.sort();
+    parts.sort_unstable();
     let mut raw: Vec<(String, String, bool)> = Vec::new();
     for part in parts {
         if part.is_empty() {
@@ -1579,7 +1579,10 @@ mod tests {
         let r = |key: &str, operator, values: &[&str]| Requirement {
             key: key.to_string(),
             operator,
-            values: values.iter().map(|v| v.to_string()).collect(),
+            values: values
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
         };
         assert!(r("cores", Operator::GreaterThan, &["4"]).matches(&l));
         assert!(!r("cores", Operator::LessThan, &["4"]).matches(&l));

@@ -121,7 +121,7 @@ async fn service_account(registry: &Registry, ns: &str, name: &str) -> Result<Va
     };
     for attempt in 0..attempts {
         if attempt > 0 {
-            let jitter = uuid::Uuid::new_v4().as_bytes()[0] as u64 % 100;
+            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 100;
             tokio::time::sleep(Duration::from_millis(100 + jitter)).await;
         }
         match registry.get(sas, Some(ns), name).await {

@@ -70,8 +70,8 @@ pub fn parse(path: &str) -> Option<ApiPath> {
         return None;
     }
     info.resource = rest.first()?.to_string();
-    info.name = rest.get(1).map(|s| s.to_string());
-    info.subresource = rest.get(2).map(|s| s.to_string());
+    info.name = rest.get(1).map(std::string::ToString::to_string);
+    info.subresource = rest.get(2).map(std::string::ToString::to_string);
     Some(ApiPath::Resource(info))
 }
 

@@ -135,7 +135,7 @@ fn serving_names(config: &Config, address: SocketAddr) -> (Vec<String>, Vec<IpAd
         "localhost",
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect();
     let mut ips: Vec<IpAddr> = vec![IpAddr::from([127, 0, 0, 1])];
     if !address.ip().is_unspecified() && !ips.contains(&address.ip()) {
@@ -166,7 +166,7 @@ async fn rebuild_allocations(registry: &Registry) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("listing services: {e}"))?;
     registry
         .services
-        .rebuild(list["items"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+        .rebuild(list["items"].as_array().map_or(&[], Vec::as_slice));
     Ok(())
 }
 
@@ -195,8 +195,7 @@ async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, serv
                 .1
                 .peer_certificates()
                 .and_then(|c| c.first())
-                .map(|c| Identity::from_certificate(c))
-                .unwrap_or(Identity::Anonymous);
+                .map_or(Identity::Anonymous, |c| Identity::from_certificate(c));
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(identity.clone());

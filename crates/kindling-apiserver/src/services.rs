@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// An IPv4 CIDR such as 10.96.0.0/12.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,21 +28,21 @@ impl Cidr {
             .ok()
             .filter(|p| *p <= 30)
             .ok_or_else(|| format!("invalid CIDR {s:?}: bad prefix"))?;
-        let mask = u32::MAX.checked_shl(32 - prefix as u32).unwrap_or(0);
+        let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
         Ok(Cidr {
             base: u32::from(ip) & mask,
             prefix,
         })
     }
-    fn size(&self) -> u32 {
-        1u32 << (32 - self.prefix as u32)
+    fn size(self) -> u32 {
+        1u32 << (32 - u32::from(self.prefix))
     }
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+    pub fn contains(self, ip: Ipv4Addr) -> bool {
         let ip = u32::from(ip);
         ip >= self.base && ip - self.base < self.size()
     }
     /// The n-th address (n = 1 is the first usable one, the `kubernetes` Service's).
-    pub fn nth(&self, n: u32) -> Ipv4Addr {
+    pub fn nth(self, n: u32) -> Ipv4Addr {
         Ipv4Addr::from(self.base + n)
     }
 }
@@ -84,7 +84,7 @@ impl ServiceAllocator {
 
     /// Marks what stored Services hold (at start).
     pub fn rebuild(&self, services: &[Value]) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         st.ips.clear();
         st.ports.clear();
         for svc in services {
@@ -109,7 +109,7 @@ impl ServiceAllocator {
             .unwrap_or_default()
             .to_string();
         let invalid = |c: Cause| ApiError::invalid("", "Service", &name, vec![c]);
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let svc_type = svc["spec"]["type"]
             .as_str()
             .unwrap_or("ClusterIP")
@@ -125,10 +125,7 @@ impl ServiceAllocator {
             }
         } else if svc["spec"]["clusterIP"] == "None" {
             svc["spec"]["clusterIPs"] = json!(["None"]);
-        } else if !old_ips.is_empty()
-            && svc["spec"]["clusterIP"]
-                .as_str()
-                .is_none_or(|s| s.is_empty())
+        } else if !old_ips.is_empty() && svc["spec"]["clusterIP"].as_str().is_none_or(str::is_empty)
         {
             svc["spec"]["clusterIP"] = json!(old_ips[0].to_string());
             svc["spec"]["clusterIPs"] = json!([old_ips[0].to_string()]);
@@ -233,7 +230,7 @@ impl ServiceAllocator {
 
     /// The write of an allocated Service landed: what the update dropped is free again.
     pub fn commit(&self, reservation: Reservation) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         for p in reservation.dropped_ports {
             st.ports.remove(&p);
         }
@@ -241,7 +238,7 @@ impl ServiceAllocator {
 
     /// The write did not land: what the allocation took is given back.
     pub fn undo(&self, reservation: Reservation) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         for ip in reservation.ips {
             st.ips.remove(&ip);
         }
@@ -252,7 +249,7 @@ impl ServiceAllocator {
 
     /// Frees what a deleted Service (or a failed create) held.
     pub fn release(&self, svc: &Value) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         for ip in cluster_ips(svc) {
             st.ips.remove(&u32::from(ip));
         }
@@ -268,7 +265,7 @@ impl ServiceAllocator {
         if usable == 0 {
             return None;
         }
-        let start = (uuid::Uuid::new_v4().as_u128() % usable as u128) as u32;
+        let start = (uuid::Uuid::new_v4().as_u128() % u128::from(usable)) as u32;
         (0..usable)
             .map(|i| self.cidr.base + 2 + (start + i) % usable)
             .find(|ip| !st.ips.contains(ip))
@@ -277,7 +274,11 @@ impl ServiceAllocator {
 
     /// Reserves a specific address (the `kubernetes` Service's at start).
     pub fn reserve_ip(&self, ip: Ipv4Addr) {
-        self.state.lock().unwrap().ips.insert(u32::from(ip));
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ips
+            .insert(u32::from(ip));
     }
 }
 

@@ -1,4 +1,5 @@
 //! Bad requests get the right Status (code, reason, causes), never a 500 or a panic.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::TestServer;

@@ -1,5 +1,6 @@
 //! kube-rs, the client every Rust operator uses, against the server: watch ordering under
 //! concurrent writers and optimistic concurrency under contention.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::TestServer;
@@ -105,7 +106,7 @@ fn watcher_sees_every_concurrent_update_in_order() {
             "revisions out of order"
         );
         let mut acked_revs: Vec<i64> = acked.iter().map(|rv| rv.parse().unwrap()).collect();
-        acked_revs.sort();
+        acked_revs.sort_unstable();
         assert_eq!(revs, acked_revs);
         // And per object, the values come in the order they were written.
         for i in 0..OBJECTS {

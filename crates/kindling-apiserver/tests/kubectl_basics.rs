@@ -1,5 +1,6 @@
 //! The real kubectl against an in-process server: the everyday commands of REQUIREMENTS.md S7
 //! that need no running pod. Assertions are on what kubectl prints.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{rows, text, TestServer};

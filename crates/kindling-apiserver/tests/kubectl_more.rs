@@ -1,5 +1,6 @@
 //! More of S7 with the real kubectl: watch, describe, edit, diff, proxy, paging, strict field
 //! validation, namespaces.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{rows, text, TestServer};

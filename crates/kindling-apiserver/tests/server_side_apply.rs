@@ -1,6 +1,7 @@
 //! Server-side apply and managed fields with the real kubectl: ownership, conflicts and their
 //! messages, forcing, removal of fields no longer applied, the scale subresource, and the
 //! `managedFields` entries kubectl shows with --show-managed-fields.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{text, TestServer};

@@ -2,6 +2,7 @@
 //! the real kubectl: `kubectl create token`, the token as kubectl's only credential, what makes
 //! a token stop working, the ServiceAccount admission plugin, and the controllers that give
 //! every namespace its `default` account and `kube-root-ca.crt`.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use base64::Engine;

@@ -14,7 +14,7 @@ pub async fn run(kindling: &Path) -> Result<()> {
     let home = tempfile::tempdir()?;
     println!(
         "kindling cluster benchmark ({} cores)",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
     // The image first (built from this kindling binary if missing or stale), so it is not timed.
     let status = Command::new(kindling)

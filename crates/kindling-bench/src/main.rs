@@ -2,6 +2,7 @@
 //! measures it with kube-rs: creates/s, gets/s, write latency, LIST of 10 000 pods, watch lag with
 //! 100 watchers, and the server's RSS. The floor (fsync latency, an HTTPS round trip to /version)
 //! is measured in the same run.
+#![allow(clippy::unwrap_used)] // a benchmark: a failed step ends the run with its location
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
@@ -159,7 +160,7 @@ async fn apiserver() -> Result<()> {
     let c = client(dir.path()).await?;
     println!(
         "kindling API server benchmark ({} cores)",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
     println!("floor: fsync 4 KiB p50 {}", ms(fsync_floor(dir.path())));
     let mut rtt: Vec<Duration> = Vec::new();
@@ -274,7 +275,11 @@ async fn watch_lag(pods: &Api<Pod>, pid: u32) -> Result<()> {
             while let Some(Ok(ev)) = stream.next().await {
                 if let WatchEvent::Added(p) = ev {
                     let name = p.metadata.name.unwrap_or_default();
-                    if let Some(t) = created_at.lock().unwrap().get(&name) {
+                    if let Some(t) = created_at
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get(&name)
+                    {
                         let _ = tx.send(t.elapsed());
                     }
                 }

@@ -17,7 +17,7 @@ const IMAGE: &str = "busybox:latest";
 pub async fn run(kindling: &Path) -> Result<()> {
     println!(
         "kindling pods benchmark ({} cores)",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
     kindling_image::build_test_image(IMAGE).await?;
     let home = tempfile::tempdir()?;
@@ -133,11 +133,10 @@ async fn measure(
         // VmRSS counts the binary's text pages, which every node shares (one file in the node
         // image's lower layer); RssAnon is what this node's agent costs on its own.
         let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
-                .unwrap_or_else(|| "?".into())
+            status.lines().find(|l| l.starts_with(name)).map_or_else(
+                || "?".into(),
+                |l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "),
+            )
         };
         let rss = format!("RSS {} (anonymous {})", field("VmRSS:"), field("RssAnon:"));
         let count = Command::new("docker")

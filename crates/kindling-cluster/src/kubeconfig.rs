@@ -18,9 +18,7 @@ pub fn target_path(flag: Option<&Path>) -> PathBuf {
             return first;
         }
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
     home.join(".kube").join("config")
 }
 

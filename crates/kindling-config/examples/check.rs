@@ -1,4 +1,5 @@
 //! `cargo run -p kindling-config --example check -- FILE`: prints the resolved cluster or the errors.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 fn main() {
     let path = std::env::args().nth(1).expect("usage: check FILE");
     let config = match kindling_config::Config::load_file(&path) {

@@ -258,7 +258,7 @@ fn parse_merge_patches(
                     field: label.clone(),
                     message,
                     location,
-                })
+                });
             };
             let obj = match doc {
                 Value::Null => continue,
@@ -306,7 +306,7 @@ fn check_target(
             field: label.to_string(),
             message,
             location,
-        })
+        });
     };
     let Some(doc_kind) = DocKind::from_kind(kind) else {
         warn(if kind.is_empty() {
@@ -643,10 +643,7 @@ fn changed(kind: DocKind, before: &Value, after: &Value) -> Vec<Vec<String>> {
 /// Whether kindling honours a changed field (`None`), or why not.
 fn unsupported(kind: DocKind, path: &[String]) -> Option<String> {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
-    if matches!(
-        p.first(),
-        Some(&"metadata") | Some(&"apiVersion") | Some(&"kind")
-    ) {
+    if matches!(p.first(), Some(&"metadata" | &"apiVersion" | &"kind")) {
         return None; // kind strips metadata; apiVersion/kind only select the document
     }
     let ok = match kind {
@@ -1102,14 +1099,14 @@ fn read_cluster(
                         value: m.to_string(),
                         patch: o.0,
                         location: o.1,
-                    })
+                    });
                 }
                 _ => errs.push(patch_error(
                     source,
                     o,
                     format!(
                         "KubeProxyConfiguration.mode: invalid kube-proxy mode {} (expected iptables, ipvs or nftables)",
-                        now.map(Value::to_string).unwrap_or_else(|| "(removed)".to_string())
+                        now.map_or_else(|| "(removed)".to_string(), Value::to_string)
                     ),
                 )),
             }

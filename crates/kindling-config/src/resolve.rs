@@ -608,8 +608,7 @@ impl Config {
                     interp
                         .kube_proxy_mode
                         .as_ref()
-                        .map(|p| p.value.as_str())
-                        .unwrap_or(&net.kube_proxy_mode),
+                        .map_or(&net.kube_proxy_mode, |p| p.value.as_str()),
                 ),
                 dns_search: net.dns_search.clone(),
             },

@@ -283,8 +283,7 @@ impl Source {
         let is_block = spot
             .offset
             .and_then(|o| self.text.get(o..))
-            .map(|rest| !rest.starts_with('"') && !rest.starts_with('\''))
-            .unwrap_or(false);
+            .is_some_and(|rest| !rest.starts_with('"') && !rest.starts_with('\''));
         if is_block {
             // A literal block: patch line k is file line start+k-1, shifted by the indentation.
             Some(Location {

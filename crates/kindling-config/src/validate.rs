@@ -210,7 +210,7 @@ pub(crate) fn validate(
         }
         for (k, v) in &n.labels {
             let field = format!("labels.{k}");
-            if let Err(m) = check_label_key(k).and_then(|_| check_label_value(k, v)) {
+            if let Err(m) = check_label_key(k).and_then(|()| check_label_value(k, v)) {
                 errs.push(node_err(&field, m));
             }
         }

@@ -1,5 +1,6 @@
 //! The user's configs from REQUIREMENTS (S2, S3, S5) and kind's own examples resolve as kind
 //! would; each bad config gets its error with `file:line:column` and the field.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -45,7 +45,7 @@ struct Observed {
 }
 
 pub async fn run(client: kube::Client) {
-    run_with(client, Settings::default()).await
+    run_with(client, Settings::default()).await;
 }
 
 pub async fn run_with(client: kube::Client, settings: Settings) {

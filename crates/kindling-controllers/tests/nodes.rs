@@ -2,6 +2,7 @@
 //! lease and status stop changing turns Unknown with the unreachable taints and its pod not
 //! Ready; when the agent reports again, the taints go (a short grace period stands in for
 //! upstream's 50 s). Taint eviction: pods leave NoExecute-tainted nodes unless they tolerate it.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};

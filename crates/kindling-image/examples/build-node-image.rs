@@ -1,6 +1,7 @@
 //! Builds a node image by hand, until the `kindling build node-image` command calls the library:
 //! `cargo run --release -p kindling-image --example build-node-image -- BINARY [IMAGE] [EXTRA_PACKAGES]`
 //! (EXTRA_PACKAGES comma-separated, e.g. `etcd-server`; KINDLING_IMAGE_CACHE overrides the cache dir).
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! Builds the offline stand-ins for busybox, nginx and http-echo into the local Docker engine
 //! (`scripts/build-test-images.sh` runs this). Images already built from the same inputs are kept.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

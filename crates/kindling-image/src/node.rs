@@ -51,7 +51,7 @@ impl NodeImageOptions<'_> {
     pub fn packages(&self) -> Vec<String> {
         let mut all: Vec<String> = rootfs::BASE_PACKAGES
             .iter()
-            .map(|p| p.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
         all.extend(self.extra_packages.iter().cloned());
         all

@@ -58,7 +58,7 @@ pub(crate) async fn prepare(
     let result = build(&work, packages, mirror, progress).await;
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&work);
-        return result.map(|_| dir);
+        return result.map(|()| dir);
     }
     std::fs::write(work.join(COMPLETE), b"")?;
     if std::fs::rename(&work, &dir).is_err() {

@@ -1,6 +1,7 @@
 //! Builds the images for real and runs containers from them, with the flags a node gets on a host
 //! without `--privileged` (DESIGN.md). Skips, saying so, only when no Docker daemon answers.
 //! Everything created here is removed again, also when a step fails.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use std::collections::HashMap;
 use std::time::Duration;

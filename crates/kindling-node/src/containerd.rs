@@ -62,7 +62,7 @@ pub fn import_images(dir: &Path) -> Result<()> {
         if path.extension().and_then(|e| e.to_str()) != Some("tar") {
             continue;
         }
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let size = entry.metadata().map_or(0, |m| m.len());
         let marker = done_dir.join(format!("{}.{size}", entry.file_name().to_string_lossy()));
         if marker.exists() {
             continue;

@@ -16,7 +16,9 @@ static OWNED: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 /// Runs a command to completion and returns its output, safe from the reaper.
 pub fn run_owned(cmd: &mut Command) -> std::io::Result<Output> {
     let child = {
-        let mut owned = OWNED.lock().unwrap_or_else(|e| e.into_inner());
+        let mut owned = OWNED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let child = cmd
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -27,7 +29,11 @@ pub fn run_owned(cmd: &mut Command) -> std::io::Result<Output> {
     };
     let pid = child.id();
     let out = child.wait_with_output();
-    if let Some(set) = OWNED.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+    if let Some(set) = OWNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_mut()
+    {
         set.remove(&pid);
     }
     out
@@ -55,7 +61,7 @@ pub fn spawn_reaper_if_init() {
             let pid = unsafe { info.si_pid() };
             let owned = OWNED
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .as_ref()
                 .is_some_and(|s| s.contains(&(pid as u32)));
             if owned {

@@ -105,7 +105,7 @@ impl LogOptions {
                         jiff::Timestamp::now()
                             .checked_sub(jiff::SignedDuration::from_secs(s))
                             .ok()
-                    })
+                    });
                 }
                 "sinceTime" => o.since = percent_decode(v).parse().ok(),
                 _ => {}

@@ -98,7 +98,7 @@ pub async fn run(client: kube::Client, config: NodeConfig, ip: IpAddr, image: St
         }
         tokio::select! {
             _ = changes.next() => {}
-            _ = tokio::time::sleep(RESYNC) => {}
+            () = tokio::time::sleep(RESYNC) => {}
         }
     }
 }

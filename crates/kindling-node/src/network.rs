@@ -40,7 +40,7 @@ pub async fn run(client: kube::Client, this_node: String, pod_subnet: String) {
                             installed.insert(cidr, ip);
                         }
                         Err(e) => {
-                            tracing::warn!("pod network: route to {cidr} via {ip} ({name}): {e}")
+                            tracing::warn!("pod network: route to {cidr} via {ip} ({name}): {e}");
                         }
                     }
                 }

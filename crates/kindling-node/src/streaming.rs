@@ -208,7 +208,7 @@ async fn proxy(req: &mut Request<hyper::body::Incoming>, url: &str) -> Response<
             tokio::spawn(async move {
                 match on_client_upgrade.await {
                     Ok(client) => {
-                        upgrade::join(hyper_util::rt::TokioIo::new(client), runtime_io).await
+                        upgrade::join(hyper_util::rt::TokioIo::new(client), runtime_io).await;
                     }
                     Err(e) => tracing::debug!("client upgrade failed: {e}"),
                 }

@@ -100,8 +100,7 @@ pub fn os_image() -> String {
     release
         .lines()
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_else(|| "Linux".into())
+        .map_or_else(|| "Linux".into(), |v| v.trim_matches('"').to_string())
 }
 
 pub fn kernel_version() -> String {

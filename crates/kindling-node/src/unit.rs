@@ -51,7 +51,10 @@ impl Unit {
 
     /// Starts the unit unless it runs. Returns whether it was started.
     pub fn start(&self) -> std::io::Result<bool> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if state
             .running
             .as_ref()
@@ -71,7 +74,7 @@ impl Unit {
             .spawn(move || {
                 runtime.block_on(async move {
                     tokio::select! {
-                        _ = work => {}
+                        () = work => {}
                         _ = stopped => {}
                     }
                 });
@@ -87,7 +90,10 @@ impl Unit {
     /// Stops the unit if it runs and waits until it has. Returns whether it was running.
     pub fn stop(&self) -> bool {
         let running = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let running = state.running.take();
             if running.is_some() {
                 state.since = Some(Timestamp::now());
@@ -105,7 +111,10 @@ impl Unit {
 
     /// Whether it runs, and since when it is in that state.
     pub fn status(&self) -> (bool, Option<Timestamp>) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let active = state
             .running
             .as_ref()
@@ -134,7 +143,7 @@ mod tests {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 });
-                futures::future::pending::<()>().await
+                futures::future::pending::<()>().await;
             })
         });
         assert!(unit.start().unwrap());

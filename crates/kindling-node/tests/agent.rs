@@ -1,6 +1,7 @@
 //! The node agent against a real API server (in-process, no containerd): it registers its Node
 //! with labels, taints, addresses and capacity, reports NotReady with the runtime down, keeps a
 //! Lease, and node IPAM hands it a podCIDR.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;

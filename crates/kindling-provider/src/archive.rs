@@ -49,8 +49,7 @@ fn file_components(path: &str) -> Result<Vec<&str>, String> {
 pub(crate) fn build_tar(missing_dirs: &[String], files: &[FileToCopy]) -> Result<Vec<u8>, String> {
     let mtime = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs());
     let mut builder = tar::Builder::new(Vec::new());
     let io_err = |e: io::Error| e.to_string();
 

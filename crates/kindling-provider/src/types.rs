@@ -386,7 +386,7 @@ impl From<Bytes> for Stdin {
 
 impl From<Option<Vec<u8>>> for Stdin {
     fn from(v: Option<Vec<u8>>) -> Self {
-        v.map(Stdin::from).unwrap_or(Stdin::None)
+        v.map_or(Stdin::None, Stdin::from)
     }
 }
 

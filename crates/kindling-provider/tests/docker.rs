@@ -3,6 +3,7 @@
 //! nothing else on the engine is touched. When no engine answers the tests say so and pass,
 //! unless `KINDLING_REQUIRE_DOCKER=1` (then they fail). The node image is made on the spot from
 //! the host's static busybox (Debian `busybox-static`).
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -3,6 +3,7 @@
 //! to the last bind), how evenly the pods spread, and when the `Scheduled` events caught up.
 //!
 //! `cargo run -p kindling-scheduler --example bind_bench [--release] -- [PODS] [NODES] [PARALLEL_BINDS]`
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
@@ -135,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "scheduler bind benchmark ({} cores, {} build): {pods_n} pending pods, {nodes_n} nodes, \
          {} binds in flight",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -200,8 +201,8 @@ async fn main() -> anyhow::Result<()> {
                 .expect("runtime");
             rt.block_on(async move {
                 let client = client_from(&kubeconfig).await.expect("client");
-                kindling_scheduler::run_with(client, options).await
-            })
+                kindling_scheduler::run_with(client, options).await;
+            });
         })?;
     let mut bound = HashSet::new();
     let mut first = None;
@@ -219,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
     let cpu = scheduler_cpu();
     let process = process_cpu()
         .zip(cpu_at_start)
-        .map(|(end, start)| end - start);
+        .map(|(end, start)| end.checked_sub(start).unwrap());
     let total = last - start;
     let first = first.unwrap_or(start);
     let steady = last - first;
@@ -242,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(process) = process {
         let per_bind = process.as_secs_f64() / pods_n as f64;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         println!(
             "whole process CPU while binding: {:.2} s = {:.0} µs per bind (API server + scheduler); \
              {cores} idle cores would sustain ≈ {:.0} binds/s",
@@ -271,8 +272,7 @@ async fn main() -> anyhow::Result<()> {
         let n = events
             .list_metadata(&ListParams::default().fields("reason=Scheduled"))
             .await
-            .map(|l| l.items.len())
-            .unwrap_or(0);
+            .map_or(0, |l| l.items.len());
         if n >= pods_n || Instant::now() > deadline {
             println!(
                 "Scheduled events: {n} of {pods_n}, all written {:.2} s after the scheduler started",

@@ -46,7 +46,7 @@ pub fn pod_key(pod: &Pod) -> String {
 pub fn is_terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded") | Some("Failed")
+        Some("Succeeded" | "Failed")
     )
 }
 

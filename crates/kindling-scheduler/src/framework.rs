@@ -148,8 +148,7 @@ impl Rng {
     pub fn from_time() -> Rng {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+            .map_or(0x9e37_79b9_7f4a_7c15, |d| d.as_nanos() as u64);
         Rng::new(nanos ^ u64::from(std::process::id()).rotate_left(32))
     }
 
@@ -213,7 +212,7 @@ impl fmt::Display for FitError {
                     f,
                     "{}",
                     nodes_available_message(self.num_all_nodes, reasons)
-                )?
+                )?;
             }
         }
         if !self.post_filter_msg.is_empty() {

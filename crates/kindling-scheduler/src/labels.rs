@@ -114,7 +114,7 @@ mod tests {
                     .map(|(k, op, vals)| NodeSelectorRequirement {
                         key: k.to_string(),
                         operator: op.to_string(),
-                        values: Some(vals.iter().map(|s| s.to_string()).collect()),
+                        values: Some(vals.iter().map(std::string::ToString::to_string).collect()),
                     })
                     .collect(),
             )

@@ -427,7 +427,11 @@ mod tests {
             assert_eq!(q.pop().as_deref(), Some("p"));
             q.unschedulable("p", BTreeSet::from([Plugin::TaintToleration]), t);
             q.on_event(ClusterEvent::NodeUpdated, t);
-            q.flush(t + s(expected) - Duration::from_millis(1));
+            q.flush(
+                (t + s(expected))
+                    .checked_sub(Duration::from_millis(1))
+                    .unwrap(),
+            );
             assert_eq!(q.pop(), None, "still backing off after {expected}s");
             assert_eq!(q.next_wakeup(), Some(t + s(expected)));
             t += s(expected);

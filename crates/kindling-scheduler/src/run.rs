@@ -48,7 +48,7 @@ impl Default for Options {
 
 /// Schedules pods forever with the default options.
 pub async fn run(client: kube::Client) {
-    run_with(client, Options::default()).await
+    run_with(client, Options::default()).await;
 }
 
 pub async fn run_with(client: kube::Client, options: Options) {
@@ -79,7 +79,7 @@ pub async fn run_with(client: kube::Client, options: Options) {
     let pods = watch::<Pod>(&client);
     let nodes = watch::<Node>(&client);
     let namespaces = watch::<Namespace>(&client);
-    s.run(pods, nodes, namespaces, bind_rx).await
+    s.run(pods, nodes, namespaces, bind_rx).await;
 }
 
 fn watch<K>(client: &kube::Client) -> impl Stream<Item = Event<K>> + Send + Unpin + 'static
@@ -161,7 +161,7 @@ impl Scheduler {
                 Some(ev) = namespaces.next() => self.on_namespace_event(ev),
                 Some(ev) = pods.next() => self.on_pod_event(ev),
                 _ = tick.tick() => self.queue.flush(Instant::now()),
-                _ = std::future::ready(()), if ready => self.schedule_one(),
+                () = std::future::ready(()), if ready => self.schedule_one(),
             }
         }
     }
@@ -396,8 +396,10 @@ impl Scheduler {
         let transition = current
             .filter(|_| same_status)
             .and_then(|c| c.last_transition_time.as_ref())
-            .map(|t| Value::String(t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()))
-            .unwrap_or_else(|| Value::String(timestamp_now()));
+            .map_or_else(
+                || Value::String(timestamp_now()),
+                |t| Value::String(t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            );
         self.recorder.condition(
             PodRef::of(pod),
             json!({

@@ -499,8 +499,7 @@ impl NodeData {
             allowed_pods: list
                 .and_then(|l| l.get("pods"))
                 .and_then(|q| kindling_api::Quantity::try_from(q).ok())
-                .map(|q| q.value())
-                .unwrap_or(0),
+                .map_or(0, |q| q.value()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The scheduler against a real (in-process) API server, no Docker: Nodes are created with the
 //! status a node agent would report, pods are created, and the scheduler must bind them where
 //! upstream's would — or leave them Pending with upstream's event and condition.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};

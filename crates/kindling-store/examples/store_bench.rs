@@ -3,6 +3,7 @@
 //!
 //! cargo run --release -p kindling-store --example store_bench -- [--writers 32] [--creates 20000]
 //!     [--value-bytes 1024] [--dir PATH]
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -18,7 +18,7 @@ mod writer;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self as std_mpsc, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use reader::ReadPool;
@@ -163,7 +163,11 @@ impl Drop for SqliteStore {
                 tracing::error!("the store writer thread panicked");
             }
         }
-        self.shared.hub.lock().unwrap().close_all();
+        self.shared
+            .hub
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .close_all();
     }
 }
 
@@ -220,7 +224,11 @@ impl Store for SqliteStore {
     /// store gets there. A watcher that falls behind is dropped (see [`StoreOptions::watch_buffer`]).
     fn watch(&self, prefix: &str, after: Revision) -> Result<Watch> {
         let (sender, events) = tokio::sync::mpsc::channel(self.shared.watch_buffer);
-        let mut hub = self.shared.hub.lock().unwrap();
+        let mut hub = self
+            .shared
+            .hub
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // Read under the hub lock: see `watch.rs` for why this gives no gap and no duplicate.
         let current = self.shared.current.load(Ordering::SeqCst);
         let compacted = self.shared.compacted.load(Ordering::SeqCst);
@@ -242,7 +250,11 @@ impl Store for SqliteStore {
             .name("kindling-store-replay".to_string())
             .spawn(move || watch::replay(shared, id, replay_prefix, after, current, sender));
         if let Err(error) = spawned {
-            self.shared.hub.lock().unwrap().remove(id);
+            self.shared
+                .hub
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(id);
             return Err(StoreError::Internal(format!(
                 "starting a watch replay: {error}"
             )));

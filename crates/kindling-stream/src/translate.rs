@@ -50,7 +50,7 @@ impl Streams {
     }
 
     /// The SPDY streams to open, in client-go's order: error first, then the data streams.
-    fn spdy_streams(&self) -> Vec<(u8, &'static str)> {
+    fn spdy_streams(self) -> Vec<(u8, &'static str)> {
         let mut out = vec![(ERROR, "error")];
         if self.stdin {
             out.push((STDIN, "stdin"));
@@ -162,7 +162,7 @@ where
                 let data = match msg {
                     Some(Ok(Message::Binary(b))) => b,
                     Some(Ok(Message::Text(t))) => Bytes::from(t.as_bytes().to_vec()),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(()),
                     Some(Ok(_)) => continue, // ping/pong: answered by tungstenite
                 };
                 let Some((&channel, payload)) = data.split_first() else { continue };
@@ -247,7 +247,7 @@ where
                     wr.write_all(&b).await?;
                     wr.flush().await?;
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(()),
                 Some(Ok(_)) => {}
             },
             n = rd.read_buf(&mut buf) => {

@@ -169,7 +169,7 @@ where
         let bytes = limited
             .collect()
             .await
-            .map(|c| c.to_bytes())
+            .map(http_body_util::Collected::to_bytes)
             .unwrap_or_default();
         return Ok(Outcome::Refused(parts.status, parts.headers, bytes));
     }

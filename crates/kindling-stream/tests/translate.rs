@@ -1,6 +1,7 @@
 //! The WebSocket → SPDY translator against a SPDY peer playing containerd's streaming server,
 //! in process: a client speaking v5.channel.k8s.io must see what the node wrote, its stdin
 //! half-close must arrive as a FIN, and the exit status must come back on the error channel.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};

@@ -1,6 +1,7 @@
 //! Nothing acknowledged is lost: writers create objects through the real API server process,
 //! which is killed with SIGKILL mid-load; a new server on the same data dir has every object whose
 //! create was acknowledged.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};

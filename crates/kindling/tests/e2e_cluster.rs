@@ -2,6 +2,7 @@
 //! the real kubectl and the Docker engine. Each test uses its own cluster name and kubeconfig and
 //! removes everything it made, also when it fails. Without a Docker engine these tests fail when
 //! `KINDLING_REQUIRE_DOCKER=1` (CI) and are skipped with a message otherwise.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{docker_available, runtime, text, unique, Env};
@@ -45,7 +46,9 @@ fn quick_cluster_s1() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut env = Env::new();
     let name = unique("s1");
     let err = env.create(&name, None);
@@ -150,7 +153,9 @@ fn workers_ports_and_mounts() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut env = Env::new();
     let name = unique("multi");
     let shared = tempfile::tempdir().unwrap();
@@ -229,7 +234,9 @@ fn two_clusters_side_by_side() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut env = Env::new();
     let (a, b) = (unique("side-a"), unique("side-b"));
     env.create(&a, None);
@@ -290,7 +297,9 @@ fn load_docker_image_skips_nodes_that_have_it() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let rt = runtime();
     let image = format!("kindling-e2e/busybox:{}", std::process::id());
     rt.block_on(kindling_image::build_test_image(&image))
@@ -333,7 +342,9 @@ fn cluster_survives_a_restart_of_its_nodes() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut env = Env::new();
     let name = unique("restart");
     env.create(&name, Some("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n"));
@@ -429,7 +440,9 @@ fn kubeconfig_and_logs_export() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut env = Env::new();
     let name = unique("export");
     env.create(&name, None);

@@ -2,6 +2,7 @@
 //! plane and two workers; `systemctl stop kubelet` in a worker, as the books do it with kind →
 //! the node turns NotReady within the grace period, its pod keeps running but is not Ready,
 //! new pods go elsewhere; `systemctl start kubelet` brings it back Ready.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{docker_available, node_exec, text, unique, Env};

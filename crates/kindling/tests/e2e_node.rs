@@ -5,6 +5,7 @@
 //! modes, the downward API, security contexts, OOM kills and `kubectl logs` options.
 //! The pods start together and are checked one by one, so the whole file takes about a minute.
 //! Without a Docker engine it fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped otherwise.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{docker_available, runtime, text, unique, Env};

@@ -4,6 +4,7 @@
 //! inside the node (containerd's `ctr`, the CRI log files, the pod volume directories).
 //! Without a Docker engine these tests fail when `KINDLING_REQUIRE_DOCKER=1` and are skipped
 //! with a message otherwise.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{docker_available, node_exec, runtime, text, unique, Env};
@@ -90,7 +91,9 @@ fn pods_run_restart_complete_and_go_away() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
     let image = format!("kindling-e2e/busybox:pods-{}", std::process::id());
@@ -348,7 +351,9 @@ fn image_policies_and_late_loaded_images() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
     let image = format!("kindling-e2e/late:pods-{}", std::process::id());
@@ -412,7 +417,9 @@ fn scheduled_pod_reachable_across_nodes() {
     if !docker_available() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
     let image = format!("kindling-e2e/net:pods-{}", std::process::id());

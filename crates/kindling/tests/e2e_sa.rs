@@ -5,6 +5,7 @@
 //! against the API server from the host with the real kubectl — until the pod is deleted.
 //! Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with
 //! a message otherwise.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use base64::Engine;

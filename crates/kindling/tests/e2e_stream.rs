@@ -4,6 +4,7 @@
 //! default, translated to SPDY by the API server) and over SPDY (the fallback, proxied byte
 //! for byte). Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
 //! skipped with a message otherwise.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{docker_available, text, unique, Env};

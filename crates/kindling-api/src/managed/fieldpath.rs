@@ -556,7 +556,7 @@ mod tests {
             PathElement::Value(json!(1)),
         ];
         v.sort();
-        let s: Vec<String> = v.iter().map(|p| p.to_string()).collect();
+        let s: Vec<String> = v.iter().map(std::string::ToString::to_string).collect();
         assert_eq!(
             s,
             [

@@ -178,8 +178,7 @@ pub fn encode(managed: &Managed) -> Option<Value> {
 fn seconds(t: &Option<String>) -> i64 {
     t.as_deref()
         .and_then(|s| s.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_second())
-        .unwrap_or(0)
+        .map_or(0, jiff::Timestamp::as_second)
 }
 
 fn set_managed_fields(obj: &mut Value, managed: &Managed) {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 pub type Errors = Vec<String>;
 
 fn path_string(path: &[PathElement]) -> String {
-    path.iter().map(|p| p.to_string()).collect()
+    path.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// The path element of an item of an associative list.

@@ -84,7 +84,7 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<Cause> {
             .filter_map(Value::as_str)
             .filter(|f| !olds.contains(f))
             .collect();
-        extra.sort();
+        extra.sort_unstable();
         extra.dedup();
         if !extra.is_empty() {
             errs.push(Cause::forbidden(

@@ -92,7 +92,7 @@ fn check_op_shape(op: &Value) -> Result<(), ApiError> {
     };
     for name in ["op", "path", "from"] {
         match fields.get(name) {
-            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            None | Some(Value::Null | Value::String(_)) => {}
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
                     "error decoding patch: json: cannot unmarshal {} into Go struct field jsonPatchOp.{name} of type string",

@@ -84,7 +84,7 @@ pub fn yaml_or_json_to_value(body: &[u8]) -> Result<Value, ApiError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         None => Ok(Value::Null),
-        Some(b'{') | Some(b'[') => serde_json::from_slice(body).or_else(|e| {
+        Some(b'{' | b'[') => serde_json::from_slice(body).or_else(|e| {
             parse_yaml(body).map_err(|_| {
                 ApiError::bad_request(format!("error decoding JSON: {}", json_error_text(&e)))
             })

@@ -224,9 +224,9 @@ fn merge_slice<S: PatchSchema>(
         let (mut p, mut s) = (Vec::new(), Vec::new());
         for v in merged {
             if patch.contains(&v) {
-                p.push(v)
+                p.push(v);
             } else {
-                s.push(v)
+                s.push(v);
             }
         }
         (p, s)

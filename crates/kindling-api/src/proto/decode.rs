@@ -34,10 +34,10 @@ fn parse_unknown(data: &[u8]) -> Result<Unknown<'_>> {
                     let (n, wire_type) = t.key()?;
                     match (n, t.value(n, wire_type)?) {
                         (1, Some(Raw::Len(s))) => {
-                            out.api_version = String::from_utf8_lossy(s).into_owned()
+                            out.api_version = String::from_utf8_lossy(s).into_owned();
                         }
                         (2, Some(Raw::Len(s))) => {
-                            out.kind = String::from_utf8_lossy(s).into_owned()
+                            out.kind = String::from_utf8_lossy(s).into_owned();
                         }
                         (1 | 2, Some(_)) => {
                             return Err(WireError::new("typeMeta: wrong wire type"))

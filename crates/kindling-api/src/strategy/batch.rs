@@ -31,7 +31,7 @@ fn default_job_spec(spec: &mut Value) {
     let backoff = if unset(spec, "backoffLimitPerIndex") {
         6
     } else {
-        i32::MAX as i64
+        i64::from(i32::MAX)
     };
     set_default(spec, "backoffLimit", json!(backoff));
     set_default(spec, "completionMode", json!("NonIndexed"));
@@ -184,7 +184,7 @@ impl Strategy for JobStrategy {
             Some(&new_t),
             Some(&old_t),
             "spec.template",
-            || format!("core.PodTemplateSpec{}", new_t),
+            || format!("core.PodTemplateSpec{new_t}"),
         ));
         for key in [
             "completionMode",
@@ -214,7 +214,7 @@ fn copy_template_labels(obj: &mut Value) {
         if meta
             .get("labels")
             .and_then(Value::as_object)
-            .is_none_or(|l| l.is_empty())
+            .is_none_or(serde_json::Map::is_empty)
         {
             meta["labels"] = labels;
         }

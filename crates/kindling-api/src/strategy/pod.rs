@@ -237,11 +237,11 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value) -> Vec<Cause> {
     let new_ads = new.get("activeDeadlineSeconds").and_then(Value::as_i64);
     let old_ads = old.get("activeDeadlineSeconds").and_then(Value::as_i64);
     match (new_ads, old_ads) {
-        (Some(n), _) if !(0..=i32::MAX as i64).contains(&n) => {
+        (Some(n), _) if !(0..=i64::from(i32::MAX)).contains(&n) => {
             errs.push(Cause::invalid(
                 "spec.activeDeadlineSeconds",
                 n,
-                &inclusive_range_error(0, i32::MAX as i64),
+                &inclusive_range_error(0, i64::from(i32::MAX)),
             ));
             return errs;
         }

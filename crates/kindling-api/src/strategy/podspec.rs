@@ -208,7 +208,7 @@ pub fn default_pod_only(spec: &mut Value) {
                             p["hostPort"] = cp;
                         }
                     }
-                })
+                });
             });
         }
     }

@@ -307,8 +307,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool) -> Vec<Cause> {
             for (vi, vol) in arr_of(spec, "volumes").iter().enumerate() {
                 for (si, src) in vol
                     .get("projected")
-                    .map(|p| arr_of(p, "sources"))
-                    .unwrap_or(&[])
+                    .map_or(&[][..], |p| arr_of(p, "sources"))
                     .iter()
                     .enumerate()
                 {

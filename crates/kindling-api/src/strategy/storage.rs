@@ -126,7 +126,7 @@ impl Strategy for PersistentVolumeStrategy {
         let spec = spec_of(obj);
         let mut errs = validate_access_modes(spec, "");
         let cap = spec.get("capacity").and_then(Value::as_object);
-        if cap.is_none_or(|c| c.is_empty()) {
+        if cap.is_none_or(serde_json::Map::is_empty) {
             errs.push(required("spec.capacity", ""));
         }
         if cap.is_none_or(|c| !c.contains_key("storage") || c.len() > 1) {

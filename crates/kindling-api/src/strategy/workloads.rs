@@ -301,7 +301,7 @@ impl Strategy for ReplicatedStrategy {
                 if spec
                     .get("selector")
                     .and_then(Value::as_object)
-                    .is_none_or(|s| s.is_empty())
+                    .is_none_or(serde_json::Map::is_empty)
                 {
                     spec["selector"] = labels.clone();
                 }
@@ -309,7 +309,7 @@ impl Strategy for ReplicatedStrategy {
                 if meta
                     .get("labels")
                     .and_then(Value::as_object)
-                    .is_none_or(|l| l.is_empty())
+                    .is_none_or(serde_json::Map::is_empty)
                 {
                     meta["labels"] = labels;
                 }

@@ -80,11 +80,9 @@ impl Printer {
             }
             Printer::PodDisruptionBudget => {
                 let min = at(o, &["spec", "minAvailable"])
-                    .map(|v| text_or(Some(v), ""))
-                    .unwrap_or_else(|| "N/A".into());
+                    .map_or_else(|| "N/A".into(), |v| text_or(Some(v), ""));
                 let max = at(o, &["spec", "maxUnavailable"])
-                    .map(|v| text_or(Some(v), ""))
-                    .unwrap_or_else(|| "N/A".into());
+                    .map_or_else(|| "N/A".into(), |v| text_or(Some(v), ""));
                 vec![
                     name(o),
                     s(min),
@@ -345,7 +343,7 @@ impl Printer {
             }
             Printer::CertificateSigningRequest => {
                 let duration = match at(o, &["spec", "expirationSeconds"]).and_then(Value::as_i64) {
-                    Some(secs) => human_duration_nanos(secs as i128 * NS_PER_SEC),
+                    Some(secs) => human_duration_nanos(i128::from(secs) * NS_PER_SEC),
                     None => "<none>".into(),
                 };
                 vec![
@@ -393,24 +391,26 @@ impl Printer {
                 let controller = array_at(o, &["metadata", "ownerReferences"])
                     .iter()
                     .find(|r| bool_at(r, &["controller"]) == Some(true))
-                    .map(|r| {
-                        let group = match str_at(r, &["apiVersion"]).split_once('/') {
-                            Some((g, _)) => g,
-                            None => "",
-                        };
-                        let kind = str_at(r, &["kind"]);
-                        let gk = if group.is_empty() {
-                            kind.to_string()
-                        } else {
-                            format!("{kind}.{group}")
-                        };
-                        if gk.is_empty() {
-                            str_at(r, &["name"]).to_string()
-                        } else {
-                            format!("{}/{}", gk.to_lowercase(), str_at(r, &["name"]))
-                        }
-                    })
-                    .unwrap_or_else(|| "<none>".into());
+                    .map_or_else(
+                        || "<none>".into(),
+                        |r| {
+                            let group = match str_at(r, &["apiVersion"]).split_once('/') {
+                                Some((g, _)) => g,
+                                None => "",
+                            };
+                            let kind = str_at(r, &["kind"]);
+                            let gk = if group.is_empty() {
+                                kind.to_string()
+                            } else {
+                                format!("{kind}.{group}")
+                            };
+                            if gk.is_empty() {
+                                str_at(r, &["name"]).to_string()
+                            } else {
+                                format!("{}/{}", gk.to_lowercase(), str_at(r, &["name"]))
+                            }
+                        },
+                    );
                 vec![
                     name(o),
                     s(controller),
@@ -945,8 +945,7 @@ fn node_row(o: &Value, now: Timestamp) -> Vec<Value> {
         array_at(o, &["status", "addresses"])
             .iter()
             .find(|a| str_at(a, &["type"]) == t)
-            .map(|a| str_at(a, &["address"]).to_string())
-            .unwrap_or_else(|| "<none>".into())
+            .map_or_else(|| "<none>".into(), |a| str_at(a, &["address"]).to_string())
     };
     vec![
         name(o),
@@ -1160,14 +1159,14 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
                     Some(avg) => {
                         let current = status_of(field)
                             .and_then(|s| at(s, &["current", "averageValue"]))
-                            .map(|q| text_or(Some(q), "<nil>"))
-                            .unwrap_or_else(|| "<unknown>".into());
+                            .map_or_else(|| "<unknown>".into(), |q| text_or(Some(q), "<nil>"));
                         format!("{current}/{} (avg)", text_or(Some(avg), "<nil>"))
                     }
                     None => {
-                        let current = status_of(field)
-                            .map(|s| text_or(at(s, &["current", "value"]), "<nil>"))
-                            .unwrap_or_else(|| "<unknown>".into());
+                        let current = status_of(field).map_or_else(
+                            || "<unknown>".into(),
+                            |s| text_or(at(s, &["current", "value"]), "<nil>"),
+                        );
                         format!(
                             "{current}/{}",
                             text_or(target.and_then(|t| at(t, &["value"])), "<nil>")
@@ -1176,9 +1175,10 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
                 }
             }
             "Pods" => {
-                let current = status_of("pods")
-                    .map(|s| text_or(at(s, &["current", "averageValue"]), "<nil>"))
-                    .unwrap_or_else(|| "<unknown>".into());
+                let current = status_of("pods").map_or_else(
+                    || "<unknown>".into(),
+                    |s| text_or(at(s, &["current", "averageValue"]), "<nil>"),
+                );
                 format!(
                     "{current}/{}",
                     text_or(at(spec, &["pods", "target", "averageValue"]), "<nil>")
@@ -1193,21 +1193,20 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
                 let resource_name = str_at(spec, &[field, "name"]);
                 match at(spec, &[field, "target", "averageValue"]) {
                     Some(avg) => {
-                        let current = status_of(field)
-                            .map(|s| text_or(at(s, &["current", "averageValue"]), "<nil>"))
-                            .unwrap_or_else(|| "<unknown>".into());
+                        let current = status_of(field).map_or_else(
+                            || "<unknown>".into(),
+                            |s| text_or(at(s, &["current", "averageValue"]), "<nil>"),
+                        );
                         format!("{resource_name}: {current}/{}", text_or(Some(avg), "<nil>"))
                     }
                     None => {
                         let current = status_of(field)
                             .and_then(|s| at(s, &["current", "averageUtilization"]))
                             .and_then(Value::as_i64)
-                            .map(|u| format!("{u}%"))
-                            .unwrap_or_else(|| "<unknown>".into());
+                            .map_or_else(|| "<unknown>".into(), |u| format!("{u}%"));
                         let target = at(spec, &[field, "target", "averageUtilization"])
                             .and_then(Value::as_i64)
-                            .map(|u| format!("{u}%"))
-                            .unwrap_or_else(|| "<auto>".into());
+                            .map_or_else(|| "<auto>".into(), |u| format!("{u}%"));
                         format!("{resource_name}: {current}/{target}")
                     }
                 }

@@ -69,7 +69,7 @@ impl Query {
     }
 
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true") | Some("1"))
+        matches!(self.get(key), Some("true" | "1"))
     }
 
     pub fn dry_run(&self) -> Result<bool, ApiError> {

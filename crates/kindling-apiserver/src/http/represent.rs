@@ -166,7 +166,7 @@ pub async fn list(
                 .scan(rt, ns, opts, |obj| {
                     let mut one =
                         table::table(rt, std::slice::from_ref(&obj), now, include, json!({}));
-                    if let Some(row) = one["rows"].as_array_mut().and_then(|r| r.pop()) {
+                    if let Some(row) = one["rows"].as_array_mut().and_then(std::vec::Vec::pop) {
                         rows.push(row);
                     }
                     Ok(())

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use kindling_api::patch::{self, PatchType};
 use kindling_api::{fields, ApiError, ResourceType};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 /// `GET` of a collection (a LIST).
 pub async fn list(
@@ -177,7 +177,8 @@ pub async fn patch(
                 PatchType::Apply => Vec::new(),
             };
             problems.extend(fields::unknown_fields(&type_name, &patched));
-            *warnings.lock().unwrap() = patch_field_validation(rt, name, mode, problems)?;
+            *warnings.lock().unwrap_or_else(PoisonError::into_inner) =
+                patch_field_validation(rt, name, mode, problems)?;
             Ok(Some(patched))
         })
         .await?;
@@ -187,6 +188,11 @@ pub async fn patch(
         StatusCode::CREATED
     };
     let mut resp = json_response(status, &result);
-    add_warnings(&mut resp, &warnings.into_inner().unwrap());
+    add_warnings(
+        &mut resp,
+        &warnings
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
     Ok(resp)
 }

@@ -128,7 +128,7 @@ pub async fn scale(
             } else {
                 match PatchType::from_content_type(&content_type) {
                     Some(PatchType::Json) => patch::apply_json_patch(&current_scale, &body)?,
-                    Some(PatchType::Merge) | Some(PatchType::StrategicMerge) => {
+                    Some(PatchType::Merge | PatchType::StrategicMerge) => {
                         patch::apply_merge_patch(&current_scale, &body)?
                     }
                     _ => return Err(ApiError::unsupported_media_type(&content_type)),

@@ -25,8 +25,7 @@ pub async fn serve(
     let timeout = call
         .query
         .int("timeoutSeconds")?
-        .map(|s| Duration::from_secs(s.max(0) as u64))
-        .unwrap_or(DEFAULT_TIMEOUT);
+        .map_or(DEFAULT_TIMEOUT, |s| Duration::from_secs(s.max(0) as u64));
     let include = call.include_object();
     drop(call);
     let rx = server.registry.watch(rt, ns, opts).await?;

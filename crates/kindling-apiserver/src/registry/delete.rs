@@ -38,7 +38,7 @@ impl DeleteOptions {
             self.dry_run |= d.iter().any(|v| v == "All");
         }
         match self.propagation_policy.as_deref() {
-            None | Some("Orphan") | Some("Background") | Some("Foreground") => Ok(()),
+            None | Some("Orphan" | "Background" | "Foreground") => Ok(()),
             Some(other) => Err(ApiError::invalid(
                 "meta.k8s.io",
                 "DeleteOptions",
@@ -221,7 +221,7 @@ fn grace_period(rt: &ResourceType, obj: &Value, opts: &DeleteOptions) -> i64 {
         .is_some_and(|n| !n.is_empty());
     let finished = matches!(
         obj["status"]["phase"].as_str(),
-        Some("Succeeded") | Some("Failed")
+        Some("Succeeded" | "Failed")
     );
     if !on_node || finished {
         return 0;

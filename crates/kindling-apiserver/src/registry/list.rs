@@ -191,7 +191,7 @@ impl Scan {
 /// A list with `resourceVersion=N` and `resourceVersionMatch=Exact`, or the default "most recent".
 fn exact_revision(opts: &ListOptions) -> Result<Option<Revision>, ApiError> {
     match opts.resource_version.as_deref() {
-        None | Some("") | Some("0") => Ok(None),
+        None | Some("" | "0") => Ok(None),
         Some(rv) => rv
             .parse::<Revision>()
             .map(|_| None)

@@ -263,10 +263,12 @@ fn same_object(new: &Value, old: &Value) -> bool {
 fn finalized(obj: &Value) -> bool {
     let meta = &obj["metadata"];
     meta.get("deletionTimestamp").is_some()
-        && meta["finalizers"].as_array().is_none_or(|f| f.is_empty())
+        && meta["finalizers"]
+            .as_array()
+            .is_none_or(std::vec::Vec::is_empty)
         && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
         && (obj["kind"] != "Namespace"
             || obj["spec"]["finalizers"]
                 .as_array()
-                .is_none_or(|f| f.is_empty()))
+                .is_none_or(std::vec::Vec::is_empty))
 }

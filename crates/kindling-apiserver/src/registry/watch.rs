@@ -62,7 +62,7 @@ impl Registry {
         let (tx, rx) = mpsc::channel(256);
         let start =
             match opts.list.resource_version.as_deref() {
-                None | Some("") | Some("0") => None,
+                None | Some("" | "0") => None,
                 Some(rv) => Some(rv.parse::<Revision>().map_err(|_| {
                     ApiError::bad_request(format!("invalid resource version: {rv}"))
                 })?),
@@ -143,7 +143,7 @@ impl Registry {
                             return;
                         }
                     }
-                    _ = tx.closed() => return,
+                    () = tx.closed() => return,
                 }
             }
         });

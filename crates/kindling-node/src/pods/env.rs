@@ -214,23 +214,16 @@ pub fn resource_value(
     let (value, unit_default) = match resource {
         "limits.cpu" => (
             r.cpu_limit_milli
-                .map(|m| m as f64 / 1000.0)
-                .unwrap_or(downward.node_cpus as f64),
+                .map_or(downward.node_cpus as f64, |m| m as f64 / 1000.0),
             "1",
         ),
-        "requests.cpu" => (
-            r.cpu_request_milli
-                .map(|m| m as f64 / 1000.0)
-                .unwrap_or(0.0),
-            "1",
-        ),
+        "requests.cpu" => (r.cpu_request_milli.map_or(0.0, |m| m as f64 / 1000.0), "1"),
         "limits.memory" => (
             r.memory_limit
-                .map(|b| b as f64)
-                .unwrap_or(downward.node_memory as f64),
+                .map_or(downward.node_memory as f64, |b| b as f64),
             "1",
         ),
-        "requests.memory" => (r.memory_request.map(|b| b as f64).unwrap_or(0.0), "1"),
+        "requests.memory" => (r.memory_request.map_or(0.0, |b| b as f64), "1"),
         "limits.ephemeral-storage" | "requests.ephemeral-storage" => (0.0, "1"),
         other => return Err(format!("unsupported resource: {other}")),
     };

@@ -117,7 +117,7 @@ async fn run(
     tokio::time::sleep(secs(probe.initial_delay_seconds, 0)).await;
     let (mut successes, mut failures) = (0, 0);
     loop {
-        let started = state.lock().map(|s| s.started).unwrap_or(false);
+        let started = state.lock().is_ok_and(|s| s.started);
         if kind != Kind::Startup && !started {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
@@ -174,8 +174,7 @@ async fn run(
         }
         let (started_now, failed) = state
             .lock()
-            .map(|s| (s.started, s.failed.is_some()))
-            .unwrap_or((false, false));
+            .map_or((false, false), |s| (s.started, s.failed.is_some()));
         if failed || (kind == Kind::Startup && started_now) {
             return;
         }

@@ -98,7 +98,7 @@ pub fn dns_config(pod: &Pod, resolv_conf: &str) -> cri::DnsConfig {
             let mut words = line.split_whitespace();
             match words.next() {
                 Some("nameserver") => dns.servers.extend(words.next().map(str::to_string)),
-                Some("search") | Some("domain") => {
+                Some("search" | "domain") => {
                     dns.searches = words.map(str::to_string).collect();
                 }
                 Some("options") => dns.options.extend(words.map(str::to_string)),
@@ -466,12 +466,18 @@ pub fn security_context(pod: &Pod, c: &Container) -> cri::LinuxContainerSecurity
         masked_paths: if privileged {
             Vec::new()
         } else {
-            MASKED_PATHS.iter().map(|s| s.to_string()).collect()
+            MASKED_PATHS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect()
         },
         readonly_paths: if privileged {
             Vec::new()
         } else {
-            READONLY_PATHS.iter().map(|s| s.to_string()).collect()
+            READONLY_PATHS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect()
         },
         seccomp: Some(seccomp),
         ..Default::default()
@@ -539,7 +545,7 @@ pub fn container_config(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let lookup = |name: &str| env_map.get(name).map(|v| v.to_string());
+    let lookup = |name: &str| env_map.get(name).map(std::string::ToString::to_string);
     let command: Vec<String> = c
         .command
         .iter()
@@ -598,7 +604,7 @@ pub fn container_config(
                         match user.uid {
                             Some(value) => sc.run_as_user = Some(cri::Int64Value { value }),
                             None if !user.username.is_empty() => {
-                                sc.run_as_username = user.username.clone()
+                                sc.run_as_username = user.username.clone();
                             }
                             // No user in the image: root, as the runtime would pick.
                             None => sc.run_as_user = Some(cri::Int64Value { value: 0 }),

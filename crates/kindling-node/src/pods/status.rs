@@ -303,7 +303,7 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         o,
     );
     let mut phase = phase(pod, &init, &regular).to_string();
-    if matches!(old.phase.as_deref(), Some("Succeeded") | Some("Failed")) {
+    if matches!(old.phase.as_deref(), Some("Succeeded" | "Failed")) {
         phase = old.phase.clone().unwrap_or_default();
     }
 
@@ -374,13 +374,13 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
                 gate_problem = Some(format!(
                     "corresponding condition of pod readiness gate \"{}\" does not exist.",
                     gate.condition_type
-                ))
+                ));
             }
             Some(c) if c.status != "True" => {
                 gate_problem = Some(format!(
                     "the status of pod readiness gate \"{}\" is not \"True\", but {}",
                     gate.condition_type, c.status
-                ))
+                ));
             }
             _ => {}
         }
@@ -515,7 +515,7 @@ mod tests {
             init: false,
             hash: String::new(),
             state,
-            created_at: 1_000_000_000 * (attempt as i64 + 1),
+            created_at: 1_000_000_000 * (i64::from(attempt) + 1),
             started_at: 1_700_000_000_000_000_000,
             finished_at: if state == State::Exited {
                 1_700_000_005_000_000_000

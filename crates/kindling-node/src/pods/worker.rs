@@ -136,8 +136,8 @@ impl Worker {
             };
             tokio::select! {
                 changed = pod_rx.changed() => if changed.is_err() { break },
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(sleep) => {}
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
             }
         }
         self.probes.clear();
@@ -358,10 +358,7 @@ impl Worker {
         // Nothing left to run (run-to-completion, or a failed init container with Never):
         // release the sandbox's network as the kubelet does for a terminal pod.
         let reported = self.report(pod, &rt).await?;
-        if matches!(
-            reported.phase.as_deref(),
-            Some("Succeeded") | Some("Failed")
-        ) {
+        if matches!(reported.phase.as_deref(), Some("Succeeded" | "Failed")) {
             self.probes.clear();
             stop_everything(&shared, pod, &rt, false).await;
             let rt = shared.cri.pod_runtime(&self.uid).await?;

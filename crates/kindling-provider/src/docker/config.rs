@@ -170,7 +170,7 @@ fn cgroupns(host: &HostInfo) -> HostConfigCgroupnsModeEnum {
 fn restart_policy(r: RestartPolicy) -> DockerRestart {
     let (name, retries) = match r {
         RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
-        RestartPolicy::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, Some(n as i64)),
+        RestartPolicy::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, Some(i64::from(n))),
         RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
         RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
     };

@@ -642,7 +642,7 @@ impl DockerProvider {
         // Not `--privileged` as kind's `docker exec` is: an exec inherits the node container's
         // capabilities anyway, and a privileged exec fails where privileged containers do.
         let cfg = ExecConfig {
-            cmd: Some(argv.iter().map(|s| s.to_string()).collect()),
+            cmd: Some(argv.iter().map(std::string::ToString::to_string).collect()),
             attach_stdin: Some(has_stdin),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -705,7 +705,7 @@ impl DockerProvider {
             while let Some(item) = output.next().await {
                 match item.map_err(|e| self.engine_err(action(), e))? {
                     LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                        out.stdout.extend_from_slice(&message)
+                        out.stdout.extend_from_slice(&message);
                     }
                     LogOutput::StdErr { message } => out.stderr.extend_from_slice(&message),
                     LogOutput::StdIn { .. } => {}

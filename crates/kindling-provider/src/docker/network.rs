@@ -27,9 +27,9 @@ fn info_from(n: &NetworkInspect, created: bool) -> NetworkInfo {
     {
         if let Some(s) = &c.subnet {
             if s.contains(':') {
-                v6.push(s.clone())
+                v6.push(s.clone());
             } else {
-                v4.push(s.clone())
+                v4.push(s.clone());
             }
         }
     }
@@ -90,8 +90,14 @@ impl DockerProvider {
             }
         }
         out.sort_by(|a, b| {
-            let ca = a.containers.as_ref().map_or(0, |c| c.len());
-            let cb = b.containers.as_ref().map_or(0, |c| c.len());
+            let ca = a
+                .containers
+                .as_ref()
+                .map_or(0, std::collections::HashMap::len);
+            let cb = b
+                .containers
+                .as_ref()
+                .map_or(0, std::collections::HashMap::len);
             cb.cmp(&ca).then_with(|| a.id.cmp(&b.id))
         });
         Ok(out)
@@ -105,7 +111,11 @@ impl DockerProvider {
             return Ok(None);
         }
         for dup in nets.drain(1..) {
-            if dup.containers.as_ref().is_none_or(|c| c.is_empty()) {
+            if dup
+                .containers
+                .as_ref()
+                .is_none_or(std::collections::HashMap::is_empty)
+            {
                 if let Some(id) = &dup.id {
                     let _ = self.docker.remove_network(id).await;
                 }

@@ -366,7 +366,9 @@ mod tests {
         // weight ln(5) ≈ 1.609: raw 3·1.609 = 5, 1.609 = 2, 0 → 100·(5+0-s)/5.
         assert_eq!(s, vec![0, 60, 100]);
         assert!(
-            run_filter(&p, &nodes).iter().all(|r| r.is_ok()),
+            run_filter(&p, &nodes)
+                .iter()
+                .all(std::result::Result::is_ok),
             "soft never filters"
         );
     }

@@ -28,12 +28,7 @@ pub fn score(pod: &PodInfo, nodes: &[&NodeInfo]) -> Option<Vec<i64>> {
     let tolerations: Vec<_> = pod
         .tolerations
         .iter()
-        .filter(|t| {
-            matches!(
-                t.effect.as_deref(),
-                None | Some("") | Some("PreferNoSchedule")
-            )
-        })
+        .filter(|t| matches!(t.effect.as_deref(), None | Some("" | "PreferNoSchedule")))
         .cloned()
         .collect();
     let mut scores: Vec<i64> = nodes

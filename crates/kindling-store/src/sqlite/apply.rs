@@ -90,9 +90,8 @@ pub(super) fn apply(
             }))
         }
         WriteOp::Delete { key, expected } => {
-            let prev = match super::reader::get(conn, key)? {
-                None => return Ok(Err(StoreError::NotFound(key.clone()))),
-                Some(prev) => prev,
+            let Some(prev) = super::reader::get(conn, key)? else {
+                return Ok(Err(StoreError::NotFound(key.clone())));
             };
             if let Some(expected) = *expected {
                 if prev.mod_revision != expected {

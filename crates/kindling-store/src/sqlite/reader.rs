@@ -2,7 +2,7 @@
 //! on a pooled read-only connection; WAL gives it a consistent snapshot while the writer commits.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -28,13 +28,17 @@ impl ReadPool {
 
     /// Runs `read` on an idle connection (or a new one) and returns the connection to the pool.
     pub fn with<T>(&self, read: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let pooled = self.idle.lock().unwrap().pop();
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         let mut conn = match pooled {
             Some(conn) => conn,
             None => schema::open_reader(&self.path)?,
         };
         let result = read(&mut conn);
-        let mut idle = self.idle.lock().unwrap();
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }

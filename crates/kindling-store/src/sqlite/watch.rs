@@ -17,7 +17,7 @@
 //! and needs no async runtime.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use tokio::sync::mpsc;
 
@@ -144,7 +144,12 @@ pub(super) fn replay(
 ) {
     let mut cursor = after;
     while cursor < until {
-        if !shared.hub.lock().unwrap().contains(id) {
+        if !shared
+            .hub
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(id)
+        {
             return;
         }
         let chunk = shared
@@ -157,11 +162,15 @@ pub(super) fn replay(
                 // re-watches and gets a proper error then.
                 match error {
                     StoreError::Compacted { .. } => {
-                        tracing::debug!(%prefix, %error, "ending watch")
+                        tracing::debug!(%prefix, %error, "ending watch");
                     }
                     _ => tracing::warn!(%prefix, %error, "ending watch: replay failed"),
                 }
-                shared.hub.lock().unwrap().remove(id);
+                shared
+                    .hub
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(id);
                 return;
             }
         };
@@ -169,7 +178,11 @@ pub(super) fn replay(
         for event in events {
             cursor = event.revision();
             if sender.blocking_send(event).is_err() {
-                shared.hub.lock().unwrap().remove(id);
+                shared
+                    .hub
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(id);
                 return;
             }
         }
@@ -178,12 +191,20 @@ pub(super) fn replay(
         }
     }
     loop {
-        let next = shared.hub.lock().unwrap().after_replay(id);
+        let next = shared
+            .hub
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .after_replay(id);
         match next {
             AfterReplay::Send(events) => {
                 for event in events {
                     if sender.blocking_send(event).is_err() {
-                        shared.hub.lock().unwrap().remove(id);
+                        shared
+                            .hub
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(id);
                         return;
                     }
                 }

@@ -222,7 +222,7 @@ impl Writer {
             self.shared
                 .hub
                 .lock()
-                .unwrap()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .publish(&events, max_held_back);
         }
         for ((_, reply), result) in writes.into_iter().zip(results) {

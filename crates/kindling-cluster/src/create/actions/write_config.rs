@@ -101,13 +101,11 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         pod_subnet: net
             .pod_subnets
             .first()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "10.244.0.0/16".into()),
+            .map_or_else(|| "10.244.0.0/16".into(), std::string::ToString::to_string),
         service_subnet: net
             .service_subnets
             .first()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "10.96.0.0/16".into()),
+            .map_or_else(|| "10.96.0.0/16".into(), std::string::ToString::to_string),
         default_cni: !net.disable_default_cni,
         image: node.image.clone(),
         labels: node.labels.clone(),
