@@ -24,7 +24,7 @@ pub mod registry;
 pub mod request;
 pub mod serve;
 pub mod services;
-pub mod tls;
+mod tls;
 pub mod tokens;
 
 use anyhow::{Context, Result};

@@ -19,9 +19,9 @@ pub const PORT: u16 = 10250;
 /// Serves logs and streams on 0.0.0.0:10250 until the process ends.
 pub async fn serve(ca_pem: String, node_ip: std::net::IpAddr) -> Result<()> {
     let dir = tempfile_dir()?;
-    let local_ca = kindling_apiserver::pki::Ca::load_or_create(&dir)?;
+    let local_ca = kindling_pki::Ca::load_or_create(&dir)?;
     let serving = local_ca.serving_cert("kindling-node", &["localhost".into()], &[node_ip])?;
-    let tls = kindling_apiserver::tls::server_config(&ca_pem, &serving)?;
+    let tls = kindling_pki::server_config(&ca_pem, &serving)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
         .await

@@ -348,7 +348,7 @@ fn probe_tls() -> Result<Arc<rustls::ClientConfig>, String> {
     static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
         std::sync::OnceLock::new();
     CONFIG
-        .get_or_init(|| kindling_apiserver::tls::unverified_client(None).map_err(|e| e.to_string()))
+        .get_or_init(|| kindling_pki::unverified_client(None).map_err(|e| e.to_string()))
         .clone()
 }
 
@@ -526,12 +526,12 @@ mod tests {
 
     #[tokio::test]
     async fn https_probes_skip_certificate_verification() {
-        let ca = kindling_apiserver::pki::Ca::generate().unwrap();
+        let ca = kindling_pki::Ca::generate().unwrap();
         // A certificate from a CA the prober knows nothing of, for another name.
         let serving = ca
             .serving_cert("someone-else", &["elsewhere.example".into()], &[])
             .unwrap();
-        let tls = kindling_apiserver::tls::server_config(&ca.pair.cert_pem, &serving).unwrap();
+        let tls = kindling_pki::server_config(&ca.pair.cert_pem, &serving).unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
