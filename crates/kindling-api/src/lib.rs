@@ -23,4 +23,8 @@ pub mod strategy;
 pub mod table;
 
 pub use catalog::{ResourceType, Subresource, CATALOG};
+
+/// The Kubernetes version kindling speaks: the API server's `/version`, the kubelet's
+/// `nodeInfo.kubeletVersion`.
+pub const KUBERNETES_VERSION: &str = "v1.33.0";
 pub use status::{ApiError, Cause};

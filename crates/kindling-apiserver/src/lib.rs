@@ -36,7 +36,7 @@ use std::path::PathBuf;
 pub use serve::{start, RunningServer};
 
 /// The Kubernetes version this server speaks.
-pub const KUBERNETES_VERSION: &str = "v1.33.0";
+pub use kindling_api::KUBERNETES_VERSION;
 
 /// How to run a server.
 #[derive(Clone, Debug)]

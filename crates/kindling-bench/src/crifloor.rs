@@ -7,26 +7,21 @@
 use anyhow::{Context, Result};
 use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::Pod;
-use kindling_node::pods::cri::{Cri, LABEL_MANAGED};
-use kindling_node::pods::{cgroup, spec};
+use kindling_kubelet::{self as spec, Cri, LABEL_MANAGED};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "busybox:latest";
 
 pub async fn run(count: usize) -> Result<()> {
-    let cri = Cri::containerd()?;
+    let cri = Cri::new(kindling_node::containerd::SOCKET)?;
     cri.wait_ready().await;
     let image_id = cri
         .image_status(IMAGE)
         .await?
         .map(|i| i.id)
         .with_context(|| format!("{IMAGE} is not loaded on this node"))?;
-    let facts = spec::NodeFacts {
-        node_name: "floor".into(),
-        resolv_conf: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        cgroup_root: cgroup::pods_root(),
-        memory_bytes: kindling_node::sysinfo::memory_bytes(),
-    };
+    let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let facts = spec::NodeFacts::detect("floor", &resolv_conf);
     let started = Instant::now();
     let tasks: Vec<_> = (0..count)
         .map(|i| {

@@ -2,7 +2,6 @@
 //! crate's generated stubs), and what the pod runner reads back from it: a pod's sandboxes and
 //! containers with their full status.
 
-use crate::containerd::SOCKET;
 use anyhow::{Context, Result};
 use hyper_util::rt::TokioIo;
 use k8s_cri::v1 as cri;
@@ -54,11 +53,6 @@ impl Cri {
             runtime: RuntimeServiceClient::new(channel.clone()),
             images: ImageServiceClient::new(channel),
         })
-    }
-
-    /// The node's containerd.
-    pub fn containerd() -> Result<Cri> {
-        Cri::new(SOCKET)
     }
 
     /// The image `image` (a reference or an ID) as the runtime has it, if it has it.

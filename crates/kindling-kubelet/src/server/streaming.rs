@@ -5,7 +5,7 @@
 //! inside this node and proxies the client's HTTP upgrade to it byte for byte, as the kubelet
 //! does. containerd then speaks SPDY (or WebSocket up to v4) with the API server.
 
-use crate::logserver::text;
+use super::reply::text;
 use crate::pods::cri::{Cri, LABEL_CONTAINER_NAME, LABEL_POD_NAME, LABEL_POD_NAMESPACE};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
@@ -15,14 +15,7 @@ use kindling_stream::upgrade::{self, Outcome};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Whether `path` is one of the streaming endpoints.
-pub fn handles(path: &str) -> bool {
-    ["/exec/", "/attach/", "/portforward/"]
-        .iter()
-        .any(|p| path.starts_with(p))
-}
-
-pub async fn serve(cri: &Cri, mut req: Request<hyper::body::Incoming>) -> Response<Body> {
+pub(super) async fn serve(cri: &Cri, mut req: Request<hyper::body::Incoming>) -> Response<Body> {
     match url_for(cri, &req).await {
         Ok(url) => proxy(&mut req, &url).await,
         Err((status, message)) => text(status, &message),

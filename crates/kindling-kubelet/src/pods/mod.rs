@@ -11,25 +11,25 @@
 //!   `backoff.rs` the crash-loop and image-pull back-offs, `cgroup.rs` nests pod cgroups under
 //!   the node container's own.
 
-pub mod backoff;
-pub mod cgroup;
-pub mod cri;
-pub mod env;
-pub mod events;
-pub mod lifecycle;
-pub mod probes;
-pub mod spec;
-pub mod status;
-pub mod tokens;
-pub mod volumes;
-pub mod worker;
+mod backoff;
+mod cgroup;
+pub(crate) mod cri;
+mod env;
+mod events;
+mod lifecycle;
+mod probes;
+pub(crate) mod spec;
+mod status;
+mod tokens;
+mod volumes;
+mod worker;
 
+use crate::Config;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::watcher;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -170,10 +170,24 @@ impl Manager {
     }
 }
 
-/// Runs the pods bound to node `node`, forever.
-pub async fn run(client: kube::Client, node: String, node_ip: IpAddr) {
+impl spec::NodeFacts {
+    /// This machine's facts: pod cgroups under the node container's own, its memory.
+    pub fn detect(node_name: &str, resolv_conf: &str) -> spec::NodeFacts {
+        spec::NodeFacts {
+            node_name: node_name.to_string(),
+            resolv_conf: resolv_conf.to_string(),
+            cgroup_root: cgroup::pods_root(),
+            memory_bytes: crate::sysinfo::memory_bytes(),
+        }
+    }
+}
+
+/// Runs the pods bound to this node, forever.
+pub async fn run(client: kube::Client, config: Config) {
+    let node = config.node_name.clone();
+    let node_ip = config.node_ip;
     cgroup::prepare();
-    let cri = match cri::Cri::containerd() {
+    let cri = match cri::Cri::new(&config.runtime_endpoint) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("pod runner disabled: {e:#}");
@@ -181,15 +195,7 @@ pub async fn run(client: kube::Client, node: String, node_ip: IpAddr) {
         }
     };
     cri.wait_ready().await;
-    let facts = spec::NodeFacts {
-        node_name: node.clone(),
-        resolv_conf: crate::dns::pod_resolv_conf(
-            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-            node_ip,
-        ),
-        cgroup_root: cgroup::pods_root(),
-        memory_bytes: crate::sysinfo::memory_bytes(),
-    };
+    let facts = spec::NodeFacts::detect(&node, &config.pod_resolv_conf);
     tracing::info!(
         "pod runner for {node}: pod cgroups under {}",
         facts.cgroup_root
