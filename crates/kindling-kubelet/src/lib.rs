@@ -12,12 +12,13 @@ mod agent;
 mod cni;
 mod mirror;
 mod pods;
+mod runtime;
 mod server;
 mod sysinfo;
 
 pub use agent::{Agent, KUBELET_VERSION};
-pub use pods::cri::{Cri, LABEL_MANAGED};
 pub use pods::spec::{container_config, log_directory, sandbox_config, ContainerInputs, NodeFacts};
+pub use runtime::{CriRuntime, Runtime, RuntimeError, LABEL_MANAGED};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

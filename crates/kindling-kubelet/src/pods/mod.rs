@@ -13,7 +13,6 @@
 
 mod backoff;
 mod cgroup;
-pub(crate) mod cri;
 mod env;
 mod events;
 mod lifecycle;
@@ -24,6 +23,7 @@ mod tokens;
 mod volumes;
 mod worker;
 
+use crate::runtime::{CriRuntime, Runtime, Seen};
 use crate::Config;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -110,28 +110,16 @@ impl Manager {
 
     /// The runtime's view every second: wake workers whose pod changed, remove orphans.
     async fn relist(self: Arc<Self>) {
-        let mut previous: HashMap<String, Vec<(String, i32)>> = HashMap::new();
+        let mut previous: HashMap<String, Vec<Seen>> = HashMap::new();
         loop {
             tokio::time::sleep(RELIST).await;
-            let (sandboxes, containers) = match tokio::try_join!(
-                self.shared.cri.sandboxes_by_pod(),
-                self.shared.cri.containers_by_pod()
-            ) {
+            let mut current = match self.shared.runtime.list_managed().await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::debug!("relist: {e:#}");
                     continue;
                 }
             };
-            let mut current: HashMap<String, Vec<(String, i32)>> = HashMap::new();
-            for (uid, list) in &sandboxes {
-                let entry = current.entry(uid.clone()).or_default();
-                entry.extend(list.iter().map(|s| (s.id.clone(), s.state)));
-            }
-            for (uid, list) in &containers {
-                let entry = current.entry(uid.clone()).or_default();
-                entry.extend(list.iter().map(|c| (c.id.clone(), c.state)));
-            }
             for v in current.values_mut() {
                 v.sort();
             }
@@ -187,21 +175,21 @@ pub async fn run(client: kube::Client, config: Config) {
     let node = config.node_name.clone();
     let node_ip = config.node_ip;
     cgroup::prepare();
-    let cri = match cri::Cri::new(&config.runtime_endpoint) {
-        Ok(c) => c,
+    let runtime: Arc<dyn Runtime> = match CriRuntime::new(&config.runtime_endpoint) {
+        Ok(c) => Arc::new(c),
         Err(e) => {
             tracing::error!("pod runner disabled: {e:#}");
             return;
         }
     };
-    cri.wait_ready().await;
+    runtime.wait_ready().await;
     let facts = spec::NodeFacts::detect(&node, &config.pod_resolv_conf);
     tracing::info!(
         "pod runner for {node}: pod cgroups under {}",
         facts.cgroup_root
     );
     let shared = Arc::new(Shared {
-        cri,
+        runtime,
         client: client.clone(),
         facts,
         node_ip: node_ip.to_string(),

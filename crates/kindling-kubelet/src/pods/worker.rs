@@ -8,15 +8,14 @@
 //! (failed liveness probe, changed image); finally the status is reported if it changed.
 
 use super::backoff::{go_duration, Backoff};
-use super::cri::{ContainerInfo, Cri, PodRuntime, SandboxInfo, State};
 use super::env::{self, ApiSources, Downward};
 use super::events::Recorder;
 use super::probes::{ContainerProbes, Target};
 use super::spec::{self, NodeFacts};
 use super::status::{self, Observed, ProbeResults};
 use super::{cgroup, lifecycle, volumes};
+use crate::runtime::{ContainerInfo, PodRuntime, Runtime, SandboxInfo, State};
 use anyhow::{Context, Result};
-use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
@@ -28,7 +27,7 @@ use tokio::sync::{watch, Notify};
 
 /// What every worker shares.
 pub struct Shared {
-    pub cri: Cri,
+    pub runtime: Arc<dyn Runtime>,
     pub client: kube::Client,
     pub facts: NodeFacts,
     pub node_ip: String,
@@ -147,7 +146,7 @@ impl Worker {
     /// One SyncPod.
     pub async fn sync(&mut self, pod: &Pod) -> Result<Next> {
         let shared = self.shared.clone();
-        let mut rt = shared.cri.pod_runtime(&self.uid).await?;
+        let mut rt = shared.runtime.pod(&self.uid).await?;
         if pod.metadata.deletion_timestamp.is_some() {
             return self.terminate(pod, &rt).await;
         }
@@ -159,7 +158,7 @@ impl Worker {
             self.probes.clear();
             if rt.ready_sandbox().is_some() {
                 stop_everything(&shared, pod, &rt, false).await;
-                rt = shared.cri.pod_runtime(&self.uid).await?;
+                rt = shared.runtime.pod(&self.uid).await?;
             }
             self.report(pod, &rt).await?;
             return Ok(Next::Idle);
@@ -225,15 +224,8 @@ impl Worker {
                     .unwrap_or(0);
                 let config = spec::sandbox_config(pod, attempt, &shared.facts);
                 let _ = std::fs::create_dir_all(spec::log_directory(pod));
-                let mut runtime = shared.cri.runtime.clone();
                 let started = Instant::now();
-                if let Err(e) = runtime
-                    .run_pod_sandbox(cri::RunPodSandboxRequest {
-                        config: Some(config),
-                        runtime_handler: String::new(),
-                    })
-                    .await
-                {
+                if let Err(e) = shared.runtime.run_pod_sandbox(config).await {
                     shared.recorder.emit(
                         pod,
                         None,
@@ -250,7 +242,7 @@ impl Worker {
                     spec::name(pod),
                     started.elapsed()
                 );
-                rt = shared.cri.pod_runtime(&self.uid).await?;
+                rt = shared.runtime.pod(&self.uid).await?;
                 match rt.ready_sandbox() {
                     Some(s) => s.clone(),
                     None => anyhow::bail!("the new sandbox is not ready"),
@@ -334,7 +326,7 @@ impl Worker {
                     }
                     Some(l) if l.state == State::Created => {
                         // Created but never started (the agent stopped half-way): replace it.
-                        remove_container(&shared.cri, &l.id).await;
+                        remove_container(shared.runtime.as_ref(), &l.id).await;
                         changed |= self.start(pod, c, false, &sandbox, &rt).await;
                     }
                     Some(l) => {
@@ -353,7 +345,7 @@ impl Worker {
             }
         }
         if changed {
-            rt = shared.cri.pod_runtime(&self.uid).await?;
+            rt = shared.runtime.pod(&self.uid).await?;
         }
         // Nothing left to run (run-to-completion, or a failed init container with Never):
         // release the sandbox's network as the kubelet does for a terminal pod.
@@ -364,7 +356,7 @@ impl Worker {
         ) {
             self.probes.clear();
             stop_everything(&shared, pod, &rt, false).await;
-            let rt = shared.cri.pod_runtime(&self.uid).await?;
+            let rt = shared.runtime.pod(&self.uid).await?;
             self.report(pod, &rt).await?;
             return Ok(Next::Idle);
         }
@@ -545,7 +537,7 @@ impl Worker {
         }
         let found = self
             .shared
-            .cri
+            .runtime
             .image_status(&image)
             .await
             .map_err(|e| ("ErrImageInspect".to_string(), e.message().to_string()))?;
@@ -601,19 +593,8 @@ impl Worker {
             format!("Pulling image \"{image}\""),
         );
         let started = Instant::now();
-        let mut images = self.shared.cri.images.clone();
-        let pulled = tokio::time::timeout(
-            PULL_TIMEOUT,
-            images.pull_image(cri::PullImageRequest {
-                image: Some(cri::ImageSpec {
-                    image: image.clone(),
-                    ..Default::default()
-                }),
-                auth: None,
-                sandbox_config: None,
-            }),
-        )
-        .await;
+        let pulled =
+            tokio::time::timeout(PULL_TIMEOUT, self.shared.runtime.pull_image(&image)).await;
         let error = match pulled {
             Ok(Ok(r)) => {
                 self.shared.recorder.emit(
@@ -626,7 +607,7 @@ impl Worker {
                         started.elapsed().as_secs_f64()
                     ),
                 );
-                return Ok(r.into_inner().image_ref);
+                return Ok(r);
             }
             Ok(Err(e)) => e.message().to_string(),
             Err(_) => format!(
@@ -704,16 +685,12 @@ impl Worker {
             &shared.facts,
         );
         let sandbox_config = spec::sandbox_config(pod, sandbox.attempt, &shared.facts);
-        let mut runtime = shared.cri.runtime.clone();
-        let created = runtime
-            .create_container(cri::CreateContainerRequest {
-                pod_sandbox_id: sandbox.id.clone(),
-                config: Some(config),
-                sandbox_config: Some(sandbox_config),
-            })
+        let created = shared
+            .runtime
+            .create_container(&sandbox.id, config, sandbox_config)
             .await;
         let id = match created {
-            Ok(r) => r.into_inner().container_id,
+            Ok(id) => id,
             Err(e) => {
                 let message = e.message().to_string();
                 self.fail(pod, c, "CreateContainerError", message);
@@ -727,12 +704,7 @@ impl Worker {
             "Created",
             format!("Created container: {}", c.name),
         );
-        if let Err(e) = runtime
-            .start_container(cri::StartContainerRequest {
-                container_id: id.clone(),
-            })
-            .await
-        {
+        if let Err(e) = shared.runtime.start_container(&id).await {
             let message = e.message().to_string();
             self.fail(pod, c, "RunContainerError", message);
             return true;
@@ -758,7 +730,7 @@ impl Worker {
             .filter(|o| o.state == State::Exited)
             .skip(1)
         {
-            remove_container(&shared.cri, &old.id).await;
+            remove_container(shared.runtime.as_ref(), &old.id).await;
         }
         true
     }
@@ -779,7 +751,7 @@ impl Worker {
             _ => self.shared.node_ip.clone(),
         };
         let target = lifecycle::HookTarget {
-            cri: &self.shared.cri,
+            runtime: self.shared.runtime.as_ref(),
             pod,
             container: c,
             container_id: id,
@@ -803,14 +775,7 @@ impl Worker {
             "Killing",
             "FailedPostStartHook".into(),
         );
-        let mut runtime = self.shared.cri.runtime.clone();
-        if let Err(e) = runtime
-            .stop_container(cri::StopContainerRequest {
-                container_id: id.to_string(),
-                timeout: grace_of(pod),
-            })
-            .await
-        {
+        if let Err(e) = self.shared.runtime.stop_container(id, grace_of(pod)).await {
             tracing::warn!("stopping container {id}: {}", e.message());
         }
         Err(message)
@@ -818,9 +783,15 @@ impl Worker {
 
     /// The user image `image_id` runs as (root when the runtime does not say).
     async fn image_user(&self, image_id: &str) -> spec::ImageUser {
-        let found = self.shared.cri.image_status(image_id).await.ok().flatten();
+        let found = self
+            .shared
+            .runtime
+            .image_status(image_id)
+            .await
+            .ok()
+            .flatten();
         spec::ImageUser {
-            uid: found.as_ref().and_then(|i| i.uid.as_ref()).map(|u| u.value),
+            uid: found.as_ref().and_then(|i| i.uid),
             username: found.map(|i| i.username).unwrap_or_default(),
         }
     }
@@ -869,7 +840,7 @@ impl Worker {
             );
         });
         let target = Target {
-            cri: self.shared.cri.clone(),
+            runtime: self.shared.runtime.clone(),
             container_id: running.id.clone(),
             pod_ip: sandbox
                 .ips
@@ -886,14 +857,7 @@ impl Worker {
 
     async fn kill(&mut self, pod: &Pod, c: &ContainerInfo, grace: i64) {
         let timeout = run_pre_stop(&self.shared, pod, c, grace).await;
-        let mut runtime = self.shared.cri.runtime.clone();
-        if let Err(e) = runtime
-            .stop_container(cri::StopContainerRequest {
-                container_id: c.id.clone(),
-                timeout,
-            })
-            .await
-        {
+        if let Err(e) = self.shared.runtime.stop_container(&c.id, timeout).await {
             tracing::warn!("stopping container {}: {}", c.id, e.message());
         }
     }
@@ -1011,7 +975,7 @@ async fn run_pre_stop(shared: &Shared, pod: &Pod, c: &ContainerInfo, grace: i64)
     let started = Instant::now();
     let pod_ip = pod_ip_of(shared, pod);
     let target = lifecycle::HookTarget {
-        cri: &shared.cri,
+        runtime: shared.runtime.as_ref(),
         pod,
         container: spec_c,
         container_id: &c.id,
@@ -1026,14 +990,8 @@ async fn run_pre_stop(shared: &Shared, pod: &Pod, c: &ContainerInfo, grace: i64)
     (grace - started.elapsed().as_secs() as i64).max(MINIMUM_GRACE)
 }
 
-async fn remove_container(cri_: &Cri, id: &str) {
-    let mut runtime = cri_.runtime.clone();
-    if let Err(e) = runtime
-        .remove_container(cri::RemoveContainerRequest {
-            container_id: id.to_string(),
-        })
-        .await
-    {
+async fn remove_container(runtime: &dyn Runtime, id: &str) {
+    if let Err(e) = runtime.remove_container(id).await {
         tracing::debug!("removing container {id}: {}", e.message());
     }
 }
@@ -1055,26 +1013,13 @@ async fn stop_everything(shared: &Shared, pod: &Pod, rt: &PodRuntime, graceful: 
             } else {
                 grace
             };
-            let mut runtime = shared.cri.runtime.clone();
-            if let Err(e) = runtime
-                .stop_container(cri::StopContainerRequest {
-                    container_id: c.id.clone(),
-                    timeout,
-                })
-                .await
-            {
+            if let Err(e) = shared.runtime.stop_container(&c.id, timeout).await {
                 tracing::warn!("stopping container {}: {}", c.id, e.message());
             }
         });
     futures::future::join_all(stops).await;
     for s in rt.sandboxes.iter().filter(|s| s.ready) {
-        let mut runtime = shared.cri.runtime.clone();
-        if let Err(e) = runtime
-            .stop_pod_sandbox(cri::StopPodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
+        if let Err(e) = shared.runtime.stop_pod_sandbox(&s.id).await {
             tracing::warn!("stopping sandbox {}: {}", s.id, e.message());
         }
     }
@@ -1083,7 +1028,7 @@ async fn stop_everything(shared: &Shared, pod: &Pod, rt: &PodRuntime, graceful: 
 /// Removes everything of pod `uid` from the node: containers (stopped within `grace`),
 /// sandboxes, volumes, cgroups. Used after deletion and for orphans.
 pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
-    let rt = match shared.cri.pod_runtime(uid).await {
+    let rt = match shared.runtime.pod(uid).await {
         Ok(rt) => rt,
         Err(e) => {
             tracing::warn!("listing pod {uid} for removal: {e:#}");
@@ -1094,44 +1039,20 @@ pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
         .containers
         .iter()
         .filter(|c| matches!(c.state, State::Running | State::Created))
-        .map(|c| {
-            let mut runtime = shared.cri.runtime.clone();
-            let id = c.id.clone();
-            async move {
-                let _ = runtime
-                    .stop_container(cri::StopContainerRequest {
-                        container_id: id,
-                        timeout: grace.as_secs() as i64,
-                    })
-                    .await;
-            }
+        .map(|c| async move {
+            let _ = shared
+                .runtime
+                .stop_container(&c.id, grace.as_secs() as i64)
+                .await;
         });
     futures::future::join_all(stops).await;
     let mut cgroup_parent = None;
     for s in &rt.sandboxes {
-        let mut runtime = shared.cri.runtime.clone();
         if cgroup_parent.is_none() {
-            if let Ok(st) = runtime
-                .pod_sandbox_status(cri::PodSandboxStatusRequest {
-                    pod_sandbox_id: s.id.clone(),
-                    verbose: true,
-                })
-                .await
-            {
-                cgroup_parent = sandbox_cgroup_parent(&st.into_inner().info);
-            }
+            cgroup_parent = shared.runtime.sandbox_cgroup_parent(&s.id).await;
         }
-        let _ = runtime
-            .stop_pod_sandbox(cri::StopPodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await;
-        if let Err(e) = runtime
-            .remove_pod_sandbox(cri::RemovePodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
+        let _ = shared.runtime.stop_pod_sandbox(&s.id).await;
+        if let Err(e) = shared.runtime.remove_pod_sandbox(&s.id).await {
             tracing::warn!("removing sandbox {}: {}", s.id, e.message());
         }
     }
@@ -1140,12 +1061,4 @@ pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
     if let Some(parent) = cgroup_parent {
         cgroup::remove(&parent);
     }
-}
-
-/// The cgroup parent from containerd's verbose sandbox info (`config.linux.cgroup_parent`).
-fn sandbox_cgroup_parent(info: &HashMap<String, String>) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(info.get("info")?).ok()?;
-    v["config"]["linux"]["cgroup_parent"]
-        .as_str()
-        .map(str::to_string)
 }

@@ -8,7 +8,7 @@ mod logs;
 mod reply;
 mod streaming;
 
-use crate::pods::cri::Cri;
+use crate::runtime::{CriRuntime, Runtime};
 use crate::Config;
 use anyhow::{Context, Result};
 use axum::body::Body;
@@ -16,6 +16,7 @@ use axum::http::{Request, Response, StatusCode};
 use reply::text;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const PORT: u16 = 10250;
@@ -31,13 +32,13 @@ pub async fn serve(config: &Config) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
         .await
         .context("binding :10250")?;
-    let cri = Cri::new(&config.runtime_endpoint)?;
+    let runtime: Arc<dyn Runtime> = Arc::new(CriRuntime::new(&config.runtime_endpoint)?);
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
         let acceptor = acceptor.clone();
-        let cri = cri.clone();
+        let runtime = runtime.clone();
         tokio::spawn(async move {
             let Ok(Ok(tls)) =
                 tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
@@ -50,12 +51,12 @@ pub async fn serve(config: &Config) -> Result<()> {
                 .peer_certificates()
                 .is_some_and(|c| !c.is_empty());
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let cri = cri.clone();
+                let runtime = runtime.clone();
                 async move {
                     Ok::<_, std::convert::Infallible>(if !authenticated {
                         text(StatusCode::UNAUTHORIZED, "Unauthorized")
                     } else {
-                        route(&cri, req).await
+                        route(runtime.as_ref(), req).await
                     })
                 }
             });
@@ -69,13 +70,13 @@ pub async fn serve(config: &Config) -> Result<()> {
 
 /// The streaming endpoints by their prefix; everything else is the log endpoint's (which
 /// answers 404 to what it does not know).
-async fn route(cri: &Cri, req: Request<hyper::body::Incoming>) -> Response<Body> {
+async fn route(runtime: &dyn Runtime, req: Request<hyper::body::Incoming>) -> Response<Body> {
     let path = req.uri().path();
     let streaming = ["/exec/", "/attach/", "/portforward/"]
         .iter()
         .any(|p| path.starts_with(p));
     if streaming {
-        streaming::serve(cri, req).await
+        streaming::serve(runtime, req).await
     } else {
         logs::serve(req).await
     }
