@@ -1,8 +1,10 @@
-//! The node agent's pod runner: runs the pods bound to this node through CRI v1 on the node's
-//! containerd, as the kubelet does.
+//! The node agent's pod runner: runs the pods bound to this node through the container runtime
+//! (`crate::runtime`, CRI v1 on the node's containerd), as the kubelet does.
 //!
 //! - A watch on pods with `spec.nodeName=<node>` feeds one worker per pod (`worker.rs`, the
-//!   kubelet's SyncPod): sandbox, init containers, containers, restarts, termination, status.
+//!   kubelet's SyncPod): `actions.rs` decides what to do for the pod (a pure function, upstream's
+//!   computePodActions: sandbox, init containers, containers, restarts, termination), the worker
+//!   does it through the `Runtime` trait and reports the status.
 //! - A relist of the runtime every second (the kubelet's PLEG) wakes the workers whose
 //!   containers changed state, and removes sandboxes of pods the API no longer has.
 //! - `spec.rs` turns specs into CRI configs, `env.rs` resolves environments, `volumes.rs` lays
@@ -11,6 +13,7 @@
 //!   `backoff.rs` the crash-loop and image-pull back-offs, `cgroup.rs` nests pod cgroups under
 //!   the node container's own.
 
+mod actions;
 mod backoff;
 mod cgroup;
 mod env;
