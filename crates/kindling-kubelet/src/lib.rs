@@ -16,9 +16,9 @@ mod runtime;
 mod server;
 mod sysinfo;
 
-pub use agent::{Agent, KUBELET_VERSION};
+pub use agent::Agent;
 pub use pods::spec::{container_config, log_directory, sandbox_config, ContainerInputs, NodeFacts};
-pub use runtime::{CriRuntime, Runtime, RuntimeError, LABEL_MANAGED};
+pub use runtime::{CriRuntime, Runtime, LABEL_MANAGED};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
