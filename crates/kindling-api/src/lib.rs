@@ -29,4 +29,8 @@ pub mod taints;
 
 pub use catalog::{ResourceType, Subresource, CATALOG};
 pub use quantity::Quantity;
+
+/// The Kubernetes version kindling speaks: the API server's `/version`, the kubelet's
+/// `nodeInfo.kubeletVersion`.
+pub const KUBERNETES_VERSION: &str = "v1.33.0";
 pub use status::{ApiError, Cause};

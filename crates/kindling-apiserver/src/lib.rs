@@ -28,7 +28,7 @@ mod registry;
 mod request;
 mod serve;
 mod services;
-pub mod tls;
+mod tls;
 mod tokens;
 
 use anyhow::{Context, Result};
@@ -42,7 +42,7 @@ pub use serve::{start, RunningServer};
 pub use tokens::{ObjectRef, TokenGrant, TokenIssuer, DEFAULT_ISSUER};
 
 /// The Kubernetes version this server speaks.
-pub const KUBERNETES_VERSION: &str = "v1.33.0";
+pub use kindling_api::KUBERNETES_VERSION;
 
 /// How to run a server.
 #[derive(Clone, Debug)]

@@ -1,114 +1,10 @@
-//! The cluster's PKI: a CA, the API server's serving certificate and client certificates
-//! (admin, components, nodes). Files are PEM in one directory, kubeadm-style names.
+//! The service account key pair. The cluster CA and certificates are kindling-pki's; the names
+//! below are the ones the server's modules use.
 
 use anyhow::{Context, Result};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
-};
-use std::path::{Path, PathBuf};
-
-/// A certificate and its key, PEM-encoded.
-#[derive(Clone, Debug)]
-pub struct CertPair {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-/// The cluster CA, able to sign more certificates.
-pub struct Ca {
-    pub pair: CertPair,
-    key: KeyPair,
-}
-
-impl Ca {
-    /// A new CA, in memory only.
-    pub fn generate() -> Result<Ca> {
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::default();
-        params.distinguished_name = dn("kubernetes", &[]);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key)?;
-        let pair = CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        };
-        Ok(Ca { pair, key })
-    }
-
-    /// Loads `ca.crt`/`ca.key` from `dir`, creating them the first time.
-    pub fn load_or_create(dir: &Path) -> Result<Ca> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let (crt, key) = (dir.join("ca.crt"), dir.join("ca.key"));
-        if crt.exists() && key.exists() {
-            let pair = CertPair {
-                cert_pem: read(&crt)?,
-                key_pem: read(&key)?,
-            };
-            let key = KeyPair::from_pem(&pair.key_pem).context("parsing ca.key")?;
-            return Ok(Ca { pair, key });
-        }
-        let ca = Ca::generate()?;
-        write_private(&crt, &ca.pair.cert_pem)?;
-        write_private(&key_path(dir, "ca"), &ca.pair.key_pem)?;
-        Ok(ca)
-    }
-
-    fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
-        Ok(Issuer::from_ca_cert_pem(&self.pair.cert_pem, &self.key)?)
-    }
-
-    /// A serving certificate for the given DNS names and IP addresses.
-    pub fn serving_cert(
-        &self,
-        common_name: &str,
-        dns_names: &[String],
-        ips: &[std::net::IpAddr],
-    ) -> Result<CertPair> {
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::default();
-        params.distinguished_name = dn(common_name, &[]);
-        params.subject_alt_names = dns_names
-            .iter()
-            .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
-            .collect::<Result<Vec<_>>>()?;
-        params
-            .subject_alt_names
-            .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params.signed_by(&key, &self.issuer()?)?;
-        Ok(CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
-    }
-
-    /// A client certificate: the user is the common name, the groups are the organizations.
-    pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<CertPair> {
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::default();
-        params.distinguished_name = dn(user, groups);
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params.signed_by(&key, &self.issuer()?)?;
-        Ok(CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
-    }
-}
+pub(crate) use kindling_pki::{write_private, Ca, CertPair};
+use rcgen::KeyPair;
+use std::path::Path;
 
 /// The key pair that signs and verifies service account tokens (`sa.key`/`sa.pub`, as kubeadm
 /// names them). ECDSA P-256: tokens are ES256 JWTs.
@@ -125,7 +21,7 @@ impl ServiceAccountKey {
     /// before a restart must still verify after it.
     pub fn load_or_create(dir: &Path) -> Result<ServiceAccountKey> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let (private, public) = (key_path(dir, "sa"), dir.join("sa.pub"));
+        let (private, public) = (dir.join("sa.key"), dir.join("sa.pub"));
         if private.exists() {
             let private_pem = read(&private)?;
             let key = KeyPair::from_pem(&private_pem).context("parsing sa.key")?;
@@ -149,45 +45,6 @@ impl ServiceAccountKey {
     }
 }
 
-fn dn(common_name: &str, organizations: &[&str]) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    for o in organizations {
-        dn.push(DnType::OrganizationName, *o);
-    }
-    dn.push(DnType::CommonName, common_name);
-    dn
-}
-
-fn key_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.key"))
-}
-
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-}
-
-/// Writes a file readable only by its owner (keys must not leak to other users of the host).
-pub fn write_private(path: &Path, contents: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(contents.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-impl CertPair {
-    /// Writes `<name>.crt` and `<name>.key` into `dir`.
-    pub fn write(&self, dir: &Path, name: &str) -> Result<()> {
-        write_private(&dir.join(format!("{name}.crt")), &self.cert_pem)?;
-        write_private(&key_path(dir, name), &self.key_pem)
-    }
 }

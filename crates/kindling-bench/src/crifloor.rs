@@ -5,28 +5,22 @@
 //! or agent bookkeeping is involved, so the gap between this and the pods benchmark is kindling's.
 
 use anyhow::{Context, Result};
-use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::Pod;
-use kindling_node::pods::cri::{Cri, LABEL_MANAGED};
-use kindling_node::pods::{cgroup, spec};
+use kindling_kubelet::{self as spec, CriRuntime, Runtime, LABEL_MANAGED};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "busybox:latest";
 
 pub async fn run(count: usize) -> Result<()> {
-    let cri = Cri::containerd()?;
+    let cri = CriRuntime::new(kindling_node::containerd::SOCKET)?;
     cri.wait_ready().await;
     let image_id = cri
         .image_status(IMAGE)
         .await?
         .map(|i| i.id)
         .with_context(|| format!("{IMAGE} is not loaded on this node"))?;
-    let facts = spec::NodeFacts {
-        node_name: "floor".into(),
-        resolv_conf: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        cgroup_root: cgroup::pods_root(),
-        memory_bytes: kindling_node::sysinfo::memory_bytes(),
-    };
+    let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let facts = spec::NodeFacts::detect("floor", &resolv_conf);
     let started = Instant::now();
     let tasks: Vec<_> = (0..count)
         .map(|i| {
@@ -51,15 +45,8 @@ pub async fn run(count: usize) -> Result<()> {
         all.as_secs_f64()
     );
     for id in sandboxes {
-        let mut rt = cri.runtime.clone();
-        let _ = rt
-            .stop_pod_sandbox(cri::StopPodSandboxRequest {
-                pod_sandbox_id: id.clone(),
-            })
-            .await;
-        let _ = rt
-            .remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
-            .await;
+        let _ = cri.stop_pod_sandbox(&id).await;
+        let _ = cri.remove_pod_sandbox(&id).await;
     }
     Ok(())
 }
@@ -70,7 +57,7 @@ fn ms(d: Duration) -> f64 {
 
 /// One pod: sandbox, then its container created and started. Returns the sandbox and the time.
 async fn start_one(
-    cri: &Cri,
+    cri: &CriRuntime,
     facts: &spec::NodeFacts,
     image_id: &str,
     i: usize,
@@ -86,15 +73,7 @@ async fn start_one(
     // label: without it the agent leaves the floor's alone.
     sandbox_config.labels.remove(LABEL_MANAGED);
     let _ = std::fs::create_dir_all(spec::log_directory(&pod));
-    let mut rt = cri.runtime.clone();
-    let sandbox = rt
-        .run_pod_sandbox(cri::RunPodSandboxRequest {
-            config: Some(sandbox_config.clone()),
-            runtime_handler: String::new(),
-        })
-        .await?
-        .into_inner()
-        .pod_sandbox_id;
+    let sandbox = cri.run_pod_sandbox(sandbox_config.clone()).await?;
     let container = &pod.spec.as_ref().context("spec")?.containers[0];
     let mut config = spec::container_config(
         &pod,
@@ -110,16 +89,9 @@ async fn start_one(
         facts,
     );
     config.labels.remove(LABEL_MANAGED);
-    let id = rt
-        .create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: sandbox.clone(),
-            config: Some(config),
-            sandbox_config: Some(sandbox_config),
-        })
-        .await?
-        .into_inner()
-        .container_id;
-    rt.start_container(cri::StartContainerRequest { container_id: id })
+    let id = cri
+        .create_container(&sandbox, config, sandbox_config)
         .await?;
+    cri.start_container(&id).await?;
     Ok((sandbox, started.elapsed()))
 }

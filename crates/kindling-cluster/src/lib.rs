@@ -7,7 +7,7 @@ pub mod manage;
 pub mod status;
 
 use anyhow::{Context, Result};
-use kindling_apiserver::pki::CertPair;
+use kindling_pki::CertPair;
 use std::time::Duration;
 
 /// The API server URL the host uses: the published address (all-interfaces becomes loopback).

@@ -1,11 +1,9 @@
 //! `kindling node`: the program every node container runs as PID 1.
 //!
 //! Order of a start: reap orphans (we are init), start containerd and import the images the node
-//! image ships, on control-plane nodes start the API server and controllers, then the node agent
-//! registers the Node and keeps it fresh. SIGTERM ends it all.
+//! image ships, on control-plane nodes start the API server and controllers, then the kubelet
+//! (kindling-kubelet, the `kubelet` unit) registers the Node and runs its pods. SIGTERM ends it all.
 
-pub mod agent;
-pub mod cni;
 pub mod config;
 pub mod containerd;
 pub mod control;
@@ -13,11 +11,7 @@ pub mod controlplane;
 pub mod dns;
 pub mod init;
 pub mod ipam;
-pub mod logserver;
-pub mod mirror;
 pub mod network;
-pub mod pods;
-pub mod streaming;
 pub mod sysinfo;
 pub mod unit;
 
@@ -64,8 +58,8 @@ pub async fn run() -> Result<()> {
     Ok(())
 }
 
-/// The node agent as a unit (`systemctl stop kubelet` stops it): Node registration and
-/// heartbeat, the pod runner and the :10250 endpoint, with a client of its own.
+/// The kubelet as a unit (`systemctl stop kubelet` stops it): Node registration and heartbeat,
+/// the pod runner and the :10250 endpoint (kindling-kubelet), with a client of its own.
 fn kubelet_unit(config: NodeConfig, ip: std::net::IpAddr, ca_pem: String) -> unit::Unit {
     unit::Unit::new(
         "kubelet",
@@ -82,18 +76,33 @@ fn kubelet_unit(config: NodeConfig, ip: std::net::IpAddr, ca_pem: String) -> uni
                         }
                     }
                 };
-                tokio::spawn(pods::run(client.clone(), config.name.clone(), ip));
-                let image = config.image.clone();
-                tokio::spawn(mirror::run(client.clone(), config.clone(), ip, image));
-                tokio::spawn(async move {
-                    if let Err(e) = logserver::serve(ca_pem, ip).await {
-                        tracing::error!("log endpoint: {e:#}");
-                    }
-                });
-                agent::Agent::new(client, config, ip).run().await;
+                kindling_kubelet::run(client, kubelet_config(&config, ip, ca_pem)).await;
             })
         },
     )
+}
+
+/// What the kubelet is told: the node's identity from `node.json`, the CRI socket, the runtime
+/// version and the resolv.conf pods get (Docker's resolver replaced by the node, see [`dns`]).
+fn kubelet_config(
+    config: &NodeConfig,
+    ip: std::net::IpAddr,
+    ca_pem: String,
+) -> kindling_kubelet::Config {
+    let node_resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    kindling_kubelet::Config {
+        node_name: config.name.clone(),
+        node_ip: ip,
+        control_plane: config.role == Role::ControlPlane,
+        labels: config.labels.clone(),
+        taints: config.taints.clone(),
+        default_cni: config.default_cni,
+        image: config.image.clone(),
+        client_ca_pem: ca_pem,
+        runtime_endpoint: containerd::SOCKET.to_string(),
+        runtime_version: sysinfo::container_runtime_version(),
+        pod_resolv_conf: dns::pod_resolv_conf(&node_resolv_conf, ip),
+    }
 }
 
 /// The host writes `node.json` right after starting the container; wait for it (a restarted node

@@ -1,12 +1,12 @@
-//! The node agent against a real API server (in-process, no containerd): it registers its Node
-//! with labels, taints, addresses and capacity, reports NotReady with the runtime down, keeps a
-//! Lease, and node IPAM hands it a podCIDR.
+//! The kubelet's agent against a real API server (in-process, no containerd): it registers its
+//! Node with labels, taints, addresses and capacity, reports NotReady with the runtime down, keeps
+//! a Lease, and the node's IPAM hands it a podCIDR. (Here rather than in kindling-kubelet, which
+//! must not link the API server, not even for its tests.)
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
-use kindling_node::agent::Agent;
-use kindling_node::config::{NodeConfig, Role};
+use kindling_kubelet::{Agent, Config};
 use kube::api::Api;
 use std::time::{Duration, Instant};
 
@@ -19,26 +19,26 @@ async fn registers_and_heartbeats() {
     let client = kindling_node::client_from_kubeconfig(&server.kubeconfig)
         .await
         .unwrap();
-    let config = NodeConfig {
-        cluster: "kind".into(),
-        name: "kind-worker".into(),
-        role: Role::Worker,
-        api_server_url: format!("https://{}", server.address),
-        pod_subnet: "10.244.0.0/16".into(),
-        service_subnet: "10.96.0.0/16".into(),
-        default_cni: false,
+    let config = Config {
+        node_name: "kind-worker".into(),
+        node_ip: "172.18.0.3".parse().unwrap(),
+        control_plane: false,
         labels: [("tier".to_string(), "edge".to_string())].into(),
         taints: vec![
             serde_json::json!({"key": "dedicated", "value": "edge", "effect": "NoSchedule"}),
         ],
-        control_plane: None,
+        default_cni: false,
         image: String::new(),
+        client_ca_pem: String::new(),
+        runtime_endpoint: "/nonexistent/containerd.sock".into(),
+        runtime_version: "containerd://test".into(),
+        pod_resolv_conf: String::new(),
     };
     tokio::spawn(kindling_node::ipam::run(
         client.clone(),
         "10.244.0.0/16".into(),
     ));
-    tokio::spawn(Agent::new(client.clone(), config, "172.18.0.3".parse().unwrap()).run());
+    tokio::spawn(Agent::new(client.clone(), config).run());
     let nodes: Api<Node> = Api::all(client.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
     let node = loop {

@@ -678,11 +678,11 @@ fn wait_port_free(port: u16) -> bool {
 
 #[tokio::test]
 async fn unreachable_daemon_says_how_to_start_one() {
-    let err =
-        match DockerProvider::connect_with_host("unix:///nonexistent/kindling/docker.sock").await {
-            Err(e) => e,
-            Ok(_) => panic!("connected to a socket that does not exist"),
-        };
+    let Err(err) =
+        DockerProvider::connect_with_host("unix:///nonexistent/kindling/docker.sock").await
+    else {
+        panic!("connected to a socket that does not exist")
+    };
     assert!(err.is_daemon_unavailable(), "{err:?}");
     let msg = err.to_string();
     assert!(
@@ -694,9 +694,8 @@ async fn unreachable_daemon_says_how_to_start_one() {
     // a TCP address where nothing listens
     let port = free_port();
     let host = format!("tcp://127.0.0.1:{port}");
-    let err = match DockerProvider::connect_with_host(&host).await {
-        Err(e) => e,
-        Ok(_) => panic!("connected to a closed port"),
+    let Err(err) = DockerProvider::connect_with_host(&host).await else {
+        panic!("connected to a closed port")
     };
     assert!(err.is_daemon_unavailable(), "{err:?}");
     assert!(err

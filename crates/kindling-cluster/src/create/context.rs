@@ -1,8 +1,8 @@
 //! What the actions of one `create cluster` share.
 
 use crate::status::Status;
-use kindling_apiserver::pki::{Ca, CertPair};
 use kindling_config::ResolvedCluster;
+use kindling_pki::{Ca, CertPair};
 use kindling_provider::{NodeInfo, Provider};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -15,7 +15,7 @@ impl Action for MakePki {
 
     fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let ca = kindling_apiserver::pki::Ca::generate()?;
+            let ca = kindling_pki::Ca::generate()?;
             ctx.admin = Some(ca.client_cert("kubernetes-admin", &["system:masters"])?);
             ctx.ca = Some(ca);
             Ok(())

@@ -1,81 +1,12 @@
-//! The agent's :10250 server, as the kubelet's: `/containerLogs/{ns}/{pod}/{container}` for
-//! `kubectl logs` (here) and the streaming endpoints for exec/attach/port-forward
-//! ([`crate::streaming`]), which the API server calls. Clients must present a certificate from the cluster CA;
-//! the serving certificate is the node's own (the API server does not verify it, as upstream's
-//! default without `--kubelet-certificate-authority`).
-//!
-//! Logs are read from the CRI log files containerd writes under /var/log/pods
-//! (`<RFC 3339 time> <stream> <P|F> <text>` per line; P marks a partial line).
+//! `/containerLogs/{ns}/{pod}/{container}` for `kubectl logs`, read from the CRI log files
+//! containerd writes under /var/log/pods (`<RFC 3339 time> <stream> <P|F> <text>` per line; P
+//! marks a partial line): tail, since, limitBytes, timestamps, previous, follow.
 
-use anyhow::{Context, Result};
+use super::reply::text;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-pub const PORT: u16 = 10250;
-
-/// Serves logs and streams on 0.0.0.0:10250 until the process ends.
-pub async fn serve(ca_pem: String, node_ip: std::net::IpAddr) -> Result<()> {
-    let dir = tempfile_dir()?;
-    let local_ca = kindling_apiserver::pki::Ca::load_or_create(&dir)?;
-    let serving = local_ca.serving_cert("kindling-node", &["localhost".into()], &[node_ip])?;
-    let tls = kindling_apiserver::tls::server_config(&ca_pem, &serving)?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
-        .await
-        .context("binding :10250")?;
-    let cri = crate::pods::cri::Cri::containerd()?;
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let acceptor = acceptor.clone();
-        let cri = cri.clone();
-        tokio::spawn(async move {
-            let Ok(Ok(tls)) =
-                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let authenticated = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .is_some_and(|c| !c.is_empty());
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let cri = cri.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(if !authenticated {
-                        text(StatusCode::UNAUTHORIZED, "Unauthorized")
-                    } else if crate::streaming::handles(req.uri().path()) {
-                        crate::streaming::serve(&cri, req).await
-                    } else {
-                        handle(req).await
-                    })
-                }
-            });
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
-                    .await;
-        });
-    }
-}
-
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = PathBuf::from("/var/lib/kindling/agent-pki");
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-/// A plain-text answer of the :10250 endpoint (logs and streaming alike).
-pub(crate) fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut r = Response::new(Body::from(body.to_string()));
-    *r.status_mut() = status;
-    r
-}
 
 /// Query options of a log request (upstream's PodLogOptions).
 #[derive(Debug, Default, Clone)]
@@ -143,7 +74,7 @@ fn percent_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(req: Request<hyper::body::Incoming>) -> Response<Body> {
+pub(super) async fn serve(req: Request<hyper::body::Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let opts = LogOptions::from_query(req.uri().query().unwrap_or(""));
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();

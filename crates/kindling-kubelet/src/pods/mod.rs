@@ -1,8 +1,10 @@
-//! The node agent's pod runner: runs the pods bound to this node through CRI v1 on the node's
-//! containerd, as the kubelet does.
+//! The node agent's pod runner: runs the pods bound to this node through the container runtime
+//! (`crate::runtime`, CRI v1 on the node's containerd), as the kubelet does.
 //!
 //! - A watch on pods with `spec.nodeName=<node>` feeds one worker per pod (`worker.rs`, the
-//!   kubelet's SyncPod): sandbox, init containers, containers, restarts, termination, status.
+//!   kubelet's SyncPod): `actions.rs` decides what to do for the pod (a pure function, upstream's
+//!   computePodActions: sandbox, init containers, containers, restarts, termination), the worker
+//!   does it through the `Runtime` trait and reports the status.
 //! - A relist of the runtime every second (the kubelet's PLEG) wakes the workers whose
 //!   containers changed state, and removes sandboxes of pods the API no longer has.
 //! - `spec.rs` turns specs into CRI configs, `env.rs` resolves environments, `volumes.rs` lays
@@ -11,25 +13,26 @@
 //!   `backoff.rs` the crash-loop and image-pull back-offs, `cgroup.rs` nests pod cgroups under
 //!   the node container's own.
 
-pub mod backoff;
-pub mod cgroup;
-pub mod cri;
-pub mod env;
-pub mod events;
-pub mod lifecycle;
-pub mod probes;
-pub mod spec;
-pub mod status;
-pub mod tokens;
-pub mod volumes;
-pub mod worker;
+mod actions;
+mod backoff;
+mod cgroup;
+mod env;
+mod events;
+mod lifecycle;
+mod probes;
+pub(crate) mod spec;
+mod status;
+mod tokens;
+mod volumes;
+mod worker;
 
+use crate::runtime::{CriRuntime, Runtime, Seen};
+use crate::Config;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::watcher;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -110,28 +113,16 @@ impl Manager {
 
     /// The runtime's view every second: wake workers whose pod changed, remove orphans.
     async fn relist(self: Arc<Self>) {
-        let mut previous: HashMap<String, Vec<(String, i32)>> = HashMap::new();
+        let mut previous: HashMap<String, Vec<Seen>> = HashMap::new();
         loop {
             tokio::time::sleep(RELIST).await;
-            let (sandboxes, containers) = match tokio::try_join!(
-                self.shared.cri.sandboxes_by_pod(),
-                self.shared.cri.containers_by_pod()
-            ) {
+            let mut current = match self.shared.runtime.list_managed().await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::debug!("relist: {e:#}");
                     continue;
                 }
             };
-            let mut current: HashMap<String, Vec<(String, i32)>> = HashMap::new();
-            for (uid, list) in &sandboxes {
-                let entry = current.entry(uid.clone()).or_default();
-                entry.extend(list.iter().map(|s| (s.id.clone(), s.state)));
-            }
-            for (uid, list) in &containers {
-                let entry = current.entry(uid.clone()).or_default();
-                entry.extend(list.iter().map(|c| (c.id.clone(), c.state)));
-            }
             for v in current.values_mut() {
                 v.sort();
             }
@@ -170,37 +161,43 @@ impl Manager {
     }
 }
 
-/// Runs the pods bound to node `node`, forever.
-pub async fn run(client: kube::Client, node: String, node_ip: IpAddr) {
+impl spec::NodeFacts {
+    /// This machine's facts: pod cgroups under the node container's own, its memory.
+    pub fn detect(node_name: &str, resolv_conf: &str) -> spec::NodeFacts {
+        spec::NodeFacts {
+            node_name: node_name.to_string(),
+            resolv_conf: resolv_conf.to_string(),
+            cgroup_root: cgroup::pods_root(),
+            memory_bytes: crate::sysinfo::memory_bytes(),
+        }
+    }
+}
+
+/// Runs the pods bound to this node, forever.
+pub async fn run(client: kube::Client, config: Config) {
+    let node = config.node_name.clone();
+    let node_ip = config.node_ip;
     cgroup::prepare();
-    let cri = match cri::Cri::containerd() {
-        Ok(c) => c,
+    let runtime: Arc<dyn Runtime> = match CriRuntime::new(&config.runtime_endpoint) {
+        Ok(c) => Arc::new(c),
         Err(e) => {
             tracing::error!("pod runner disabled: {e:#}");
             return;
         }
     };
-    cri.wait_ready().await;
-    let facts = spec::NodeFacts {
-        node_name: node.clone(),
-        resolv_conf: crate::dns::pod_resolv_conf(
-            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-            node_ip,
-        ),
-        cgroup_root: cgroup::pods_root(),
-        memory_bytes: crate::sysinfo::memory_bytes(),
-    };
+    runtime.wait_ready().await;
+    let facts = spec::NodeFacts::detect(&node, &config.pod_resolv_conf);
     tracing::info!(
         "pod runner for {node}: pod cgroups under {}",
         facts.cgroup_root
     );
     let shared = Arc::new(Shared {
-        cri,
+        runtime,
         client: client.clone(),
         facts,
         node_ip: node_ip.to_string(),
         node_cpus: crate::sysinfo::cpus(),
-        recorder: events::Recorder::new(client.clone(), node.clone()),
+        recorder: events::Recorder::new(client.clone(), &node),
         pods_dir: PathBuf::from(volumes::PODS_DIR),
         tokens: Arc::new(tokens::TokenManager::default()),
     });

@@ -3,7 +3,7 @@
 //! with `$(VAR)` references expanded, env, mounts, resources → Linux cgroup values, security
 //! context. Pure: the caller resolves env values and volume paths first.
 
-use super::cri::{
+use crate::runtime::{
     ANNOTATION_HASH, ANNOTATION_KIND, ANNOTATION_RESTART_COUNT, ANNOTATION_TERMINATION_GRACE,
     LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
 };

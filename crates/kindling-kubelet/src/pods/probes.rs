@@ -5,8 +5,7 @@
 //! shows them in Unhealthy events. HTTPS probes do not verify the server's certificate, as the
 //! kubelet's do not.
 
-use super::cri::Cri;
-use k8s_cri::v1 as cri;
+use crate::runtime::Runtime;
 use k8s_openapi::api::core::v1::{Container, HTTPHeader, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::sync::{Arc, Mutex};
@@ -56,7 +55,7 @@ impl Kind {
 /// Where probes connect and run.
 #[derive(Clone)]
 pub struct Target {
-    pub cri: Cri,
+    pub runtime: Arc<dyn Runtime>,
     pub container_id: String,
     pub pod_ip: String,
     pub container: Container,
@@ -198,19 +197,17 @@ pub fn port_of(port: &IntOrString, c: &Container) -> Result<u16, String> {
 /// Runs one probe: Ok on success, the failure's message otherwise.
 async fn check(probe: &Probe, t: &Target, timeout: Duration) -> Result<(), String> {
     if let Some(exec) = &probe.exec {
-        let mut rt = t.cri.runtime.clone();
         let resp = tokio::time::timeout(
             timeout + Duration::from_secs(2),
-            rt.exec_sync(cri::ExecSyncRequest {
-                container_id: t.container_id.clone(),
-                cmd: exec.command.clone().unwrap_or_default(),
-                timeout: timeout.as_secs() as i64,
-            }),
+            t.runtime.exec_sync(
+                &t.container_id,
+                exec.command.clone().unwrap_or_default(),
+                timeout.as_secs() as i64,
+            ),
         )
         .await
         .map_err(|_| format!("command timed out after {}s", timeout.as_secs()))?
-        .map_err(|e| e.message().to_string())?
-        .into_inner();
+        .map_err(|e| e.message().to_string())?;
         if resp.exit_code == 0 {
             return Ok(());
         }
@@ -347,7 +344,7 @@ fn probe_tls() -> Result<Arc<rustls::ClientConfig>, String> {
     static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
         std::sync::OnceLock::new();
     CONFIG
-        .get_or_init(|| kindling_apiserver::tls::unverified_client(None).map_err(|e| e.to_string()))
+        .get_or_init(|| kindling_pki::unverified_client(None).map_err(|e| e.to_string()))
         .clone()
 }
 
@@ -475,7 +472,7 @@ mod tests {
         let p: Probe = serde_json::from_value(probe).unwrap();
         (
             Target {
-                cri: Cri::new("/nonexistent.sock").unwrap(),
+                runtime: Arc::new(crate::runtime::CriRuntime::new("/nonexistent.sock").unwrap()),
                 container_id: "x".into(),
                 pod_ip: "127.0.0.1".into(),
                 container: c,
@@ -525,12 +522,12 @@ mod tests {
 
     #[tokio::test]
     async fn https_probes_skip_certificate_verification() {
-        let ca = kindling_apiserver::pki::Ca::generate().unwrap();
+        let ca = kindling_pki::Ca::generate().unwrap();
         // A certificate from a CA the prober knows nothing of, for another name.
         let serving = ca
             .serving_cert("someone-else", &["elsewhere.example".into()], &[])
             .unwrap();
-        let tls = kindling_apiserver::tls::server_config(&ca.pair.cert_pem, &serving).unwrap();
+        let tls = kindling_pki::server_config(&ca.pair.cert_pem, &serving).unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();

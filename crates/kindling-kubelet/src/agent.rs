@@ -2,19 +2,17 @@
 //! addresses, capacity and conditions; a Lease in kube-node-lease renewed every 10 s; the pod
 //! network's CNI config once the node has a podCIDR.
 
-use crate::config::{NodeConfig, Role};
-use crate::{cni, containerd, sysinfo};
+use crate::{cni, sysinfo, Config};
 use anyhow::Result;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
-use std::net::IpAddr;
 use std::time::Duration;
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const LEASE_SECONDS: i32 = 40;
-pub const KUBELET_VERSION: &str = kindling_apiserver::KUBERNETES_VERSION;
+pub const KUBELET_VERSION: &str = kindling_api::KUBERNETES_VERSION;
 
 /// What a heartbeat found.
 enum Beat {
@@ -29,28 +27,26 @@ const AWAITING_POD_CIDR: Duration = Duration::from_millis(200);
 pub struct Agent {
     nodes: Api<Node>,
     leases: Api<Lease>,
-    config: NodeConfig,
-    ip: IpAddr,
+    config: Config,
     /// Facts that do not change while the node runs, read once (`containerd --version` is a
     /// process start; the heartbeat would otherwise run it every 10 s).
     node_info: Value,
 }
 
 impl Agent {
-    pub fn new(client: kube::Client, config: NodeConfig, ip: IpAddr) -> Agent {
+    pub fn new(client: kube::Client, config: Config) -> Agent {
         Agent {
             nodes: Api::all(client.clone()),
             leases: Api::namespaced(client, "kube-node-lease"),
+            node_info: node_info(&config.runtime_version),
             config,
-            ip,
-            node_info: node_info(),
         }
     }
 
     /// Registers the node, then keeps its lease and status fresh, forever.
     pub async fn run(self) {
         while let Err(e) = self.register().await {
-            tracing::warn!("registering node {}: {e:#}", self.config.name);
+            tracing::warn!("registering node {}: {e:#}", self.config.node_name);
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         loop {
@@ -69,13 +65,13 @@ impl Agent {
 
     fn labels(&self) -> Value {
         let mut labels = json!({
-            "kubernetes.io/hostname": self.config.name,
+            "kubernetes.io/hostname": self.config.node_name,
             "kubernetes.io/os": "linux",
             "kubernetes.io/arch": sysinfo::go_arch(),
             "beta.kubernetes.io/os": "linux",
             "beta.kubernetes.io/arch": sysinfo::go_arch(),
         });
-        if self.config.role == Role::ControlPlane {
+        if self.config.control_plane {
             labels["node-role.kubernetes.io/control-plane"] = json!("");
             labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("");
         }
@@ -89,7 +85,7 @@ impl Agent {
         let node: Node = serde_json::from_value(json!({
             "apiVersion": "v1",
             "kind": "Node",
-            "metadata": {"name": self.config.name, "labels": self.labels(),
+            "metadata": {"name": self.config.node_name, "labels": self.labels(),
                          "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
             "spec": {"taints": self.config.taints},
         }))?;
@@ -100,7 +96,7 @@ impl Agent {
                 let patch = json!({"metadata": {"labels": self.labels()}});
                 self.nodes
                     .patch(
-                        &self.config.name,
+                        &self.config.node_name,
                         &PatchParams::default(),
                         &Patch::Merge(&patch),
                     )
@@ -113,7 +109,7 @@ impl Agent {
 
     async fn heartbeat(&self) -> Result<Beat> {
         self.renew_lease().await?;
-        let node = self.nodes.get(&self.config.name).await?;
+        let node = self.nodes.get(&self.config.node_name).await?;
         let mut beat = Beat::Posted;
         if self.config.default_cni {
             match node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref()) {
@@ -125,7 +121,7 @@ impl Agent {
         let status = self.status(&previous).await;
         self.nodes
             .patch_status(
-                &self.config.name,
+                &self.config.node_name,
                 &PatchParams::default(),
                 &Patch::Merge(&json!({"status": status})),
             )
@@ -140,12 +136,12 @@ impl Agent {
         let lease = json!({
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {"name": self.config.name, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": self.config.name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now},
+            "metadata": {"name": self.config.node_name, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": self.config.node_name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now},
         });
         let params = PatchParams::apply("kindling-node").force();
         self.leases
-            .patch(&self.config.name, &params, &Patch::Apply(&lease))
+            .patch(&self.config.node_name, &params, &Patch::Apply(&lease))
             .await?;
         Ok(())
     }
@@ -157,7 +153,9 @@ impl Agent {
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
-        let runtime_ok = containerd::answers().await;
+        let runtime_ok = tokio::net::UnixStream::connect(&self.config.runtime_endpoint)
+            .await
+            .is_ok();
         let network_ok = cni::config_present();
         let (ready, reason, message) = match (runtime_ok, network_ok) {
             (true, true) => ("True", "KubeletReady", "kubelet is posting ready status".to_string()),
@@ -196,8 +194,8 @@ impl Agent {
                 condition("Ready", ready, reason, &message),
             ],
             "addresses": [
-                {"type": "InternalIP", "address": self.ip.to_string()},
-                {"type": "Hostname", "address": self.config.name},
+                {"type": "InternalIP", "address": self.config.node_ip.to_string()},
+                {"type": "Hostname", "address": self.config.node_name},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": self.node_info,
@@ -205,14 +203,14 @@ impl Agent {
     }
 }
 
-fn node_info() -> Value {
+fn node_info(runtime_version: &str) -> Value {
     json!({
         "machineID": sysinfo::machine_id(),
         "systemUUID": sysinfo::machine_id(),
         "bootID": sysinfo::boot_id(),
         "kernelVersion": sysinfo::kernel_version(),
         "osImage": sysinfo::os_image(),
-        "containerRuntimeVersion": sysinfo::container_runtime_version(),
+        "containerRuntimeVersion": runtime_version,
         "kubeletVersion": KUBELET_VERSION,
         "kubeProxyVersion": KUBELET_VERSION,
         "operatingSystem": "linux",

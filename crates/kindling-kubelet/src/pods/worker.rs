@@ -1,22 +1,23 @@
 //! One pod's worker: the kubelet's SyncPod for that pod, run whenever the pod object changes,
 //! the runtime reports a change (relist), a probe result changes, or a back-off runs out.
 //!
-//! Order of a sync: a pod being deleted is stopped within its grace period and then deleted
-//! for good; a finished pod only has its sandbox stopped; otherwise volumes are set up, the
-//! sandbox (re)created when it is not ready, init containers run one at a time in order, then
-//! every container is started, restarted (restart policy, crash-loop back-off) or killed
-//! (failed liveness probe, changed image); finally the status is reported if it changed.
+//! A sync decides, then acts: `actions.rs` computes the pod's [`PodActions`] from the Pod, the
+//! runtime's state of it and this worker's state (back-offs, probe results); this module carries
+//! them out through the [`Runtime`], with what they need besides (volumes before the sandbox,
+//! images, environments, hooks, probes, events), and finally reports the status if it changed.
 
+use super::actions::{
+    self, grace_of, Action, Input, KillPod, KillReason, PodActions, Start, Step, SyncActions,
+};
 use super::backoff::{go_duration, Backoff};
-use super::cri::{ContainerInfo, Cri, PodRuntime, SandboxInfo, State};
 use super::env::{self, ApiSources, Downward};
 use super::events::Recorder;
 use super::probes::{ContainerProbes, Target};
 use super::spec::{self, NodeFacts};
 use super::status::{self, Observed, ProbeResults};
 use super::{cgroup, lifecycle, volumes};
+use crate::runtime::{PodRuntime, Runtime, SandboxInfo, State};
 use anyhow::{Context, Result};
-use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
@@ -25,10 +26,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 /// What every worker shares.
 pub struct Shared {
-    pub cri: Cri,
+    pub runtime: Arc<dyn Runtime>,
     pub client: kube::Client,
     pub facts: NodeFacts,
     pub node_ip: String,
@@ -119,7 +121,12 @@ impl Worker {
         loop {
             let pod = pod_rx.borrow_and_update().clone();
             let Some(pod) = pod else { break };
-            let next = match self.sync(&pod).await {
+            let span = tracing::info_span!(
+                "sync_pod",
+                pod = %format_args!("{}/{}", spec::namespace(&pod), spec::name(&pod)),
+                uid = %self.uid,
+            );
+            let next = match self.sync(&pod).instrument(span).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(
@@ -144,26 +151,29 @@ impl Worker {
         remove_pod(&self.shared, &self.uid, Duration::from_secs(2)).await;
     }
 
-    /// One SyncPod.
+    /// One SyncPod: the actions decided for the pod, carried out.
     pub async fn sync(&mut self, pod: &Pod) -> Result<Next> {
         let shared = self.shared.clone();
-        let mut rt = shared.cri.pod_runtime(&self.uid).await?;
-        if pod.metadata.deletion_timestamp.is_some() {
-            return self.terminate(pod, &rt).await;
-        }
-        if self.start_time.is_none() {
-            self.start_time = Some(Time(status::now_seconds()));
-        }
-        let api_phase = self.current_status(pod).phase.clone().unwrap_or_default();
-        if api_phase == "Succeeded" || api_phase == "Failed" {
-            self.probes.clear();
-            if rt.ready_sandbox().is_some() {
-                stop_everything(&shared, pod, &rt, false).await;
-                rt = shared.cri.pod_runtime(&self.uid).await?;
+        let mut rt = shared.runtime.pod(&self.uid).await?;
+        let actions = self.decide(pod, &rt, actions::compute_pod_actions);
+        tracing::debug!(%actions, "pod actions");
+        let sync = match actions {
+            PodActions::Terminate(kill) => return self.terminate(pod, &kill).await,
+            PodActions::Finished(kill) => {
+                self.note_start();
+                self.probes.clear();
+                if let Some(kill) = kill {
+                    stop_everything(&shared, pod, &kill, false).await;
+                    rt = shared.runtime.pod(&self.uid).await?;
+                }
+                self.report(pod, &rt).await?;
+                return Ok(Next::Idle);
             }
-            self.report(pod, &rt).await?;
-            return Ok(Next::Idle);
-        }
+            PodActions::Sync(sync) => {
+                self.note_start();
+                sync
+            }
+        };
 
         // Volumes first, as the kubelet mounts them before the sandbox.
         if let Err(message) = self.ensure_volumes(pod, &rt).await {
@@ -182,29 +192,24 @@ impl Worker {
         }
 
         // The sandbox.
-        let host_net = spec::host_network(pod);
-        let usable = rt
-            .ready_sandbox()
-            .filter(|s| host_net || !s.ips.is_empty())
-            .cloned();
-        let sandbox = match usable {
-            Some(s) => s,
-            None => {
-                if !rt.sandboxes.is_empty() && pod_finished(pod, &rt) {
-                    stop_everything(&shared, pod, &rt, false).await;
-                    self.report(pod, &rt).await?;
-                    return Ok(Next::Idle);
-                }
-                if let Some(left) = self
-                    .sandbox_retry
-                    .and_then(|at| at.checked_duration_since(Instant::now()))
-                {
-                    self.report(pod, &rt).await?;
-                    return Ok(Next::After(left));
-                }
-                let newest = rt.sandboxes.first().map(|s| s.id.clone());
-                if newest.is_some() && newest != self.sandbox_announced {
-                    self.sandbox_announced = newest;
+        let containers = match sync {
+            SyncActions::Containers(containers) => containers,
+            SyncActions::StopFinished(kill) => {
+                stop_everything(&shared, pod, &kill, false).await;
+                self.report(pod, &rt).await?;
+                return Ok(Next::Idle);
+            }
+            SyncActions::AwaitSandboxRetry(left) => {
+                self.report(pod, &rt).await?;
+                return Ok(Next::After(left));
+            }
+            SyncActions::CreateSandbox {
+                attempt,
+                kill,
+                replaces,
+            } => {
+                if replaces.is_some() && replaces != self.sandbox_announced {
+                    self.sandbox_announced = replaces;
                     shared.recorder.emit(
                         pod,
                         None,
@@ -213,27 +218,14 @@ impl Worker {
                         "Pod sandbox changed, it will be killed and re-created.".into(),
                     );
                 }
-                if !rt.sandboxes.is_empty() {
+                if let Some(kill) = kill {
                     self.probes.clear();
-                    stop_everything(&shared, pod, &rt, false).await;
+                    stop_everything(&shared, pod, &kill, false).await;
                 }
-                let attempt = rt
-                    .sandboxes
-                    .iter()
-                    .map(|s| s.attempt + 1)
-                    .max()
-                    .unwrap_or(0);
                 let config = spec::sandbox_config(pod, attempt, &shared.facts);
                 let _ = std::fs::create_dir_all(spec::log_directory(pod));
-                let mut runtime = shared.cri.runtime.clone();
                 let started = Instant::now();
-                if let Err(e) = runtime
-                    .run_pod_sandbox(cri::RunPodSandboxRequest {
-                        config: Some(config),
-                        runtime_handler: String::new(),
-                    })
-                    .await
-                {
+                if let Err(e) = shared.runtime.run_pod_sandbox(config).await {
                     shared.recorder.emit(
                         pod,
                         None,
@@ -250,15 +242,20 @@ impl Worker {
                     spec::name(pod),
                     started.elapsed()
                 );
-                rt = shared.cri.pod_runtime(&self.uid).await?;
-                match rt.ready_sandbox() {
-                    Some(s) => s.clone(),
-                    None => anyhow::bail!("the new sandbox is not ready"),
-                }
+                rt = shared.runtime.pod(&self.uid).await?;
+                let Some(sandbox) = rt.ready_sandbox().cloned() else {
+                    anyhow::bail!("the new sandbox is not ready");
+                };
+                let containers = self.decide(pod, &rt, |input| {
+                    actions::container_actions(input, &sandbox)
+                });
+                tracing::debug!(actions = %containers, "in the new sandbox");
+                containers
             }
         };
+        let sandbox = &containers.sandbox;
         let hostname = spec::hostname(pod, &shared.facts.node_name);
-        self.etc_hosts = if host_net {
+        self.etc_hosts = if spec::host_network(pod) {
             None
         } else {
             Some(
@@ -267,101 +264,26 @@ impl Worker {
             )
         };
 
+        // The containers.
         let mut next = Next::Idle;
         let mut changed = false;
-
-        // Init containers, one at a time, in order.
-        let pod_spec = spec::spec(pod).clone();
-        let mut initialized = true;
-        for c in pod_spec.init_containers.iter().flatten() {
-            let latest = rt.latest_in(&c.name, &sandbox.id).cloned();
-            match latest {
-                Some(l) if l.state == State::Exited && l.exit_code == 0 => continue,
-                Some(l) if matches!(l.state, State::Running | State::Created) => {
-                    initialized = false;
-                    break;
-                }
-                Some(l) => {
-                    initialized = false;
-                    if status::should_restart(pod, Some(&l), true) {
-                        match self.restart_or_back_off(pod, c, &l) {
-                            Some(wait) => next = earliest(next, Next::After(wait)),
-                            None => changed |= self.start(pod, c, true, &sandbox, &rt).await,
-                        }
-                    }
-                    break;
-                }
-                None => {
-                    initialized = false;
-                    changed |= self.start(pod, c, true, &sandbox, &rt).await;
-                    break;
-                }
-            }
-        }
-
-        if initialized {
-            for c in &pod_spec.containers {
-                let latest = rt.latest_in(&c.name, &sandbox.id).cloned();
-                match latest {
-                    Some(l) if l.state == State::Running => {
-                        if l.hash != spec::container_hash(c) {
-                            shared.recorder.emit(
-                                pod,
-                                Some(&c.name),
-                                false,
-                                "Killing",
-                                format!(
-                                    "Container {} definition changed, will be restarted",
-                                    c.name
-                                ),
-                            );
-                            self.kill(pod, &l, grace_of(pod)).await;
-                            changed = true;
-                            continue;
-                        }
-                        let failed = self.probes.get(&l.id).and_then(|p| p.snapshot().failed);
-                        if let Some(message) = failed {
-                            shared
-                                .recorder
-                                .emit(pod, Some(&c.name), false, "Killing", message);
-                            self.probes.remove(&l.id);
-                            self.kill(pod, &l, grace_of(pod)).await;
-                            changed = true;
-                            continue;
-                        }
-                        self.waiting.remove(&c.name);
-                        self.ensure_probes(c, &l, &sandbox, pod);
-                    }
-                    Some(l) if l.state == State::Created => {
-                        // Created but never started (the agent stopped half-way): replace it.
-                        remove_container(&shared.cri, &l.id).await;
-                        changed |= self.start(pod, c, false, &sandbox, &rt).await;
-                    }
-                    Some(l) => {
-                        self.probes.remove(&l.id);
-                        if status::should_restart(pod, Some(&l), false) {
-                            match self.restart_or_back_off(pod, c, &l) {
-                                Some(wait) => next = earliest(next, Next::After(wait)),
-                                None => changed |= self.start(pod, c, false, &sandbox, &rt).await,
-                            }
-                        } else {
-                            self.waiting.remove(&c.name);
-                        }
-                    }
-                    None => changed |= self.start(pod, c, false, &sandbox, &rt).await,
-                }
+        for step in &containers.steps {
+            let (step_changed, wait) = self.act(pod, step, sandbox, &rt).await;
+            changed |= step_changed;
+            if let Some(wait) = wait {
+                next = earliest(next, Next::After(wait));
             }
         }
         if changed {
-            rt = shared.cri.pod_runtime(&self.uid).await?;
+            rt = shared.runtime.pod(&self.uid).await?;
         }
         // Nothing left to run (run-to-completion, or a failed init container with Never):
         // release the sandbox's network as the kubelet does for a terminal pod.
         let reported = self.report(pod, &rt).await?;
         if matches!(reported.phase.as_deref(), Some("Succeeded" | "Failed")) {
             self.probes.clear();
-            stop_everything(&shared, pod, &rt, false).await;
-            let rt = shared.cri.pod_runtime(&self.uid).await?;
+            stop_everything(&shared, pod, &KillPod::of(pod, &rt), false).await;
+            let rt = shared.runtime.pod(&self.uid).await?;
             self.report(pod, &rt).await?;
             return Ok(Next::Idle);
         }
@@ -481,54 +403,140 @@ impl Worker {
         }
     }
 
-    /// For an exited container the policy restarts: `None` to restart now (arming the next
-    /// back-off), or how long the crash-loop back-off still holds it.
-    fn restart_or_back_off(
+    /// The decision `decide` makes from the pod, its runtime state `rt` and this worker's state.
+    fn decide<T>(&self, pod: &Pod, rt: &PodRuntime, decide: impl FnOnce(&Input) -> T) -> T {
+        let phase = self.current_status(pod).phase.unwrap_or_default();
+        let probe_failures: HashMap<String, String> = self
+            .probes
+            .iter()
+            .filter_map(|(id, p)| p.snapshot().failed.map(|m| (id.clone(), m)))
+            .collect();
+        decide(&Input {
+            pod,
+            runtime: rt,
+            phase: &phase,
+            probe_failures: &probe_failures,
+            crash_backoff: &self.crash_backoff,
+            sandbox_retry: self
+                .sandbox_retry
+                .and_then(|at| at.checked_duration_since(Instant::now())),
+            now: now_nanos(),
+        })
+    }
+
+    /// The pod's start time is when this worker first synced it (unless being deleted).
+    fn note_start(&mut self) {
+        if self.start_time.is_none() {
+            self.start_time = Some(Time(status::now_seconds()));
+        }
+    }
+
+    /// Carries out one container step: whether the runtime changed, and how long a crash-loop
+    /// back-off holds the container.
+    async fn act(
         &mut self,
         pod: &Pod,
-        c: &Container,
-        last: &ContainerInfo,
-    ) -> Option<Duration> {
-        let key = c.name.as_str();
-        let now = now_nanos();
-        let finished = if last.finished_at > 0 {
-            last.finished_at
+        step: &Step,
+        sandbox: &SandboxInfo,
+        rt: &PodRuntime,
+    ) -> (bool, Option<Duration>) {
+        let pod_spec = spec::spec(pod);
+        let spec_container = if step.init {
+            pod_spec
+                .init_containers
+                .iter()
+                .flatten()
+                .find(|c| c.name == step.container)
         } else {
-            now
+            pod_spec
+                .containers
+                .iter()
+                .find(|c| c.name == step.container)
         };
-        if self.crash_backoff.in_backoff_since(key, finished, now) {
-            let backoff = self.crash_backoff.get(key).unwrap_or_default();
-            let message = format!(
-                "back-off {} restarting failed container={} pod={}_{}({})",
-                go_duration(backoff),
-                c.name,
-                spec::name(pod),
-                spec::namespace(pod),
-                self.uid
-            );
-            self.waiting
-                .insert(c.name.clone(), ("CrashLoopBackOff".into(), message));
-            if self.announced.insert(last.id.clone()) {
-                self.shared.recorder.emit(
-                    pod,
-                    Some(&c.name),
-                    true,
-                    "BackOff",
-                    format!(
-                        "Back-off restarting failed container {} in pod {}_{}({})",
-                        c.name,
-                        spec::name(pod),
-                        spec::namespace(pod),
-                        self.uid
-                    ),
+        let Some(c) = spec_container else {
+            return (false, None);
+        };
+        let name = &step.container;
+        match &step.action {
+            Action::Keep { id } => {
+                self.waiting.remove(name);
+                self.ensure_probes(c, id, sandbox, pod);
+            }
+            Action::Kill { id, reason } => {
+                let message = match reason {
+                    KillReason::DefinitionChanged => {
+                        format!("Container {name} definition changed, will be restarted")
+                    }
+                    KillReason::ProbeFailed(message) => {
+                        self.probes.remove(id);
+                        message.clone()
+                    }
+                };
+                self.shared
+                    .recorder
+                    .emit(pod, Some(name), false, "Killing", message);
+                self.kill(pod, name, id, grace_of(pod)).await;
+                return (true, None);
+            }
+            Action::Replace { id, start } => {
+                remove_container(self.shared.runtime.as_ref(), id).await;
+                return (
+                    self.start(pod, c, step.init, sandbox, rt, start).await,
+                    None,
                 );
             }
-            return Some(
-                self.crash_backoff.remaining(key, finished, now) + Duration::from_millis(50),
-            );
+            Action::Start(start) => {
+                if let Some(restart) = &start.restart {
+                    self.probes.remove(&restart.exited);
+                    // Restarting now arms the next back-off.
+                    self.crash_backoff.next(name, restart.finished_at);
+                }
+                return (
+                    self.start(pod, c, step.init, sandbox, rt, start).await,
+                    None,
+                );
+            }
+            Action::BackOff {
+                exited,
+                backoff,
+                left,
+            } => {
+                self.probes.remove(exited);
+                let message = format!(
+                    "back-off {} restarting failed container={} pod={}_{}({})",
+                    go_duration(*backoff),
+                    name,
+                    spec::name(pod),
+                    spec::namespace(pod),
+                    self.uid
+                );
+                self.waiting
+                    .insert(name.clone(), ("CrashLoopBackOff".into(), message));
+                if self.announced.insert(exited.clone()) {
+                    self.shared.recorder.emit(
+                        pod,
+                        Some(name),
+                        true,
+                        "BackOff",
+                        format!(
+                            "Back-off restarting failed container {} in pod {}_{}({})",
+                            name,
+                            spec::name(pod),
+                            spec::namespace(pod),
+                            self.uid
+                        ),
+                    );
+                }
+                return (false, Some(*left));
+            }
+            Action::Done { exited } => {
+                self.probes.remove(exited);
+                self.waiting.remove(name);
+            }
+            // The status reports the pod Failed; the sync then releases its sandbox.
+            Action::InitFailed { .. } => {}
         }
-        self.crash_backoff.next(key, finished);
-        None
+        (false, None)
     }
 
     /// The image of `c`, present locally or pulled: its ID, or the waiting reason and message.
@@ -542,7 +550,7 @@ impl Worker {
         }
         let found = self
             .shared
-            .cri
+            .runtime
             .image_status(&image)
             .await
             .map_err(|e| ("ErrImageInspect".to_string(), e.message().to_string()))?;
@@ -598,19 +606,8 @@ impl Worker {
             format!("Pulling image \"{image}\""),
         );
         let started = Instant::now();
-        let mut images = self.shared.cri.images.clone();
-        let pulled = tokio::time::timeout(
-            PULL_TIMEOUT,
-            images.pull_image(cri::PullImageRequest {
-                image: Some(cri::ImageSpec {
-                    image: image.clone(),
-                    ..Default::default()
-                }),
-                auth: None,
-                sandbox_config: None,
-            }),
-        )
-        .await;
+        let pulled =
+            tokio::time::timeout(PULL_TIMEOUT, self.shared.runtime.pull_image(&image)).await;
         let error = match pulled {
             Ok(Ok(r)) => {
                 self.shared.recorder.emit(
@@ -623,7 +620,7 @@ impl Worker {
                         started.elapsed().as_secs_f64()
                     ),
                 );
-                return Ok(r.into_inner().image_ref);
+                return Ok(r);
             }
             Ok(Err(e)) => e.message().to_string(),
             Err(_) => format!(
@@ -651,6 +648,7 @@ impl Worker {
         init: bool,
         sandbox: &SandboxInfo,
         rt: &PodRuntime,
+        plan: &Start,
     ) -> bool {
         let shared = self.shared.clone();
         let image_id = match self.ensure_image(pod, c).await {
@@ -686,12 +684,11 @@ impl Worker {
         } else {
             None
         };
-        let attempt = rt.next_attempt(&c.name);
         let config = spec::container_config(
             pod,
             c,
             spec::ContainerInputs {
-                attempt,
+                attempt: plan.attempt,
                 init,
                 image_id,
                 image_user,
@@ -701,16 +698,12 @@ impl Worker {
             &shared.facts,
         );
         let sandbox_config = spec::sandbox_config(pod, sandbox.attempt, &shared.facts);
-        let mut runtime = shared.cri.runtime.clone();
-        let created = runtime
-            .create_container(cri::CreateContainerRequest {
-                pod_sandbox_id: sandbox.id.clone(),
-                config: Some(config),
-                sandbox_config: Some(sandbox_config),
-            })
+        let created = shared
+            .runtime
+            .create_container(&sandbox.id, config, sandbox_config)
             .await;
         let id = match created {
-            Ok(r) => r.into_inner().container_id,
+            Ok(id) => id,
             Err(e) => {
                 let message = e.message().to_string();
                 self.fail(pod, c, "CreateContainerError", message);
@@ -724,12 +717,7 @@ impl Worker {
             "Created",
             format!("Created container: {}", c.name),
         );
-        if let Err(e) = runtime
-            .start_container(cri::StartContainerRequest {
-                container_id: id.clone(),
-            })
-            .await
-        {
+        if let Err(e) = shared.runtime.start_container(&id).await {
             let message = e.message().to_string();
             self.fail(pod, c, "RunContainerError", message);
             return true;
@@ -750,12 +738,8 @@ impl Worker {
         }
         self.waiting.remove(&c.name);
         // Keep the newest exited instance (lastState, `logs --previous`); older ones go.
-        for old in rt
-            .named(&c.name)
-            .filter(|o| o.state == State::Exited)
-            .skip(1)
-        {
-            remove_container(&shared.cri, &old.id).await;
+        for old in &plan.prune {
+            remove_container(shared.runtime.as_ref(), old).await;
         }
         true
     }
@@ -776,7 +760,7 @@ impl Worker {
             _ => self.shared.node_ip.clone(),
         };
         let target = lifecycle::HookTarget {
-            cri: &self.shared.cri,
+            runtime: self.shared.runtime.as_ref(),
             pod,
             container: c,
             container_id: id,
@@ -800,14 +784,7 @@ impl Worker {
             "Killing",
             "FailedPostStartHook".into(),
         );
-        let mut runtime = self.shared.cri.runtime.clone();
-        if let Err(e) = runtime
-            .stop_container(cri::StopContainerRequest {
-                container_id: id.to_string(),
-                timeout: grace_of(pod),
-            })
-            .await
-        {
+        if let Err(e) = self.shared.runtime.stop_container(id, grace_of(pod)).await {
             tracing::warn!("stopping container {id}: {}", e.message());
         }
         Err(message)
@@ -815,9 +792,15 @@ impl Worker {
 
     /// The user image `image_id` runs as (root when the runtime does not say).
     async fn image_user(&self, image_id: &str) -> spec::ImageUser {
-        let found = self.shared.cri.image_status(image_id).await.ok().flatten();
+        let found = self
+            .shared
+            .runtime
+            .image_status(image_id)
+            .await
+            .ok()
+            .flatten();
         spec::ImageUser {
-            uid: found.as_ref().and_then(|i| i.uid.as_ref()).map(|u| u.value),
+            uid: found.as_ref().and_then(|i| i.uid),
             username: found.map(|i| i.username).unwrap_or_default(),
         }
     }
@@ -841,16 +824,10 @@ impl Worker {
             .insert(c.name.clone(), (reason.to_string(), message));
     }
 
-    fn ensure_probes(
-        &mut self,
-        c: &Container,
-        running: &ContainerInfo,
-        sandbox: &SandboxInfo,
-        pod: &Pod,
-    ) {
+    fn ensure_probes(&mut self, c: &Container, running: &str, sandbox: &SandboxInfo, pod: &Pod) {
         let has =
             c.liveness_probe.is_some() || c.readiness_probe.is_some() || c.startup_probe.is_some();
-        if !has || self.probes.contains_key(&running.id) {
+        if !has || self.probes.contains_key(running) {
             return;
         }
         let recorder = self.shared.recorder.clone();
@@ -866,8 +843,8 @@ impl Worker {
             );
         });
         let target = Target {
-            cri: self.shared.cri.clone(),
-            container_id: running.id.clone(),
+            runtime: self.shared.runtime.clone(),
+            container_id: running.to_string(),
             pod_ip: sandbox
                 .ips
                 .first()
@@ -876,40 +853,24 @@ impl Worker {
             container: c.clone(),
         };
         self.probes.insert(
-            running.id.clone(),
+            running.to_string(),
             ContainerProbes::start(target, self.wake.clone(), on_failure),
         );
     }
 
-    async fn kill(&mut self, pod: &Pod, c: &ContainerInfo, grace: i64) {
-        let timeout = run_pre_stop(&self.shared, pod, c, grace).await;
-        let mut runtime = self.shared.cri.runtime.clone();
-        if let Err(e) = runtime
-            .stop_container(cri::StopContainerRequest {
-                container_id: c.id.clone(),
-                timeout,
-            })
-            .await
-        {
-            tracing::warn!("stopping container {}: {}", c.id, e.message());
+    async fn kill(&mut self, pod: &Pod, name: &str, id: &str, grace: i64) {
+        let timeout = run_pre_stop(&self.shared, pod, name, id, grace).await;
+        if let Err(e) = self.shared.runtime.stop_container(id, timeout).await {
+            tracing::warn!("stopping container {id}: {}", e.message());
         }
     }
 
     /// Graceful deletion: preStop hooks and SIGTERM, SIGKILL after the grace period, the
     /// sandbox stopped and removed, then the pod object deleted for good.
-    async fn terminate(&mut self, pod: &Pod, rt: &PodRuntime) -> Result<Next> {
+    async fn terminate(&mut self, pod: &Pod, kill: &KillPod) -> Result<Next> {
         self.probes.clear();
-        let grace = pod
-            .metadata
-            .deletion_grace_period_seconds
-            .unwrap_or_else(|| grace_of(pod));
-        let running: Vec<&ContainerInfo> = rt
-            .containers
-            .iter()
-            .filter(|c| matches!(c.state, State::Running | State::Created))
-            .collect();
-        for c in &running {
-            if c.state == State::Running {
+        for c in &kill.containers {
+            if c.running {
                 self.shared.recorder.emit(
                     pod,
                     Some(&c.name),
@@ -919,11 +880,11 @@ impl Worker {
                 );
             }
         }
-        stop_everything(&self.shared, pod, rt, true).await;
+        stop_everything(&self.shared, pod, kill, true).await;
         remove_pod(
             &self.shared,
             &self.uid,
-            Duration::from_secs(grace.max(0) as u64),
+            Duration::from_secs(kill.grace.max(0) as u64),
         )
         .await;
         let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), spec::namespace(pod));
@@ -952,34 +913,6 @@ fn earliest(a: Next, b: Next) -> Next {
     }
 }
 
-fn grace_of(pod: &Pod) -> i64 {
-    spec::spec(pod)
-        .termination_grace_period_seconds
-        .unwrap_or(30)
-        .max(0)
-}
-
-/// Whether every container of the pod is done for good (nothing would run in a new sandbox).
-fn pod_finished(pod: &Pod, rt: &PodRuntime) -> bool {
-    let spec = spec::spec(pod);
-    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
-    if policy == "Always" {
-        return false;
-    }
-    for c in spec.init_containers.iter().flatten() {
-        if let Some(l) = rt.named(&c.name).next() {
-            if l.state == State::Exited && l.exit_code != 0 && policy == "Never" {
-                return true;
-            }
-        }
-    }
-    spec.containers.iter().all(|c| {
-        let latest = rt.named(&c.name).next();
-        latest.is_some_and(|l| l.state == State::Exited)
-            && !status::should_restart(pod, latest, false)
-    })
-}
-
 /// The grace period left after a preStop hook, never under the kubelet's 2 s minimum.
 const MINIMUM_GRACE: i64 = 2;
 
@@ -995,8 +928,8 @@ fn pod_ip_of(shared: &Shared, pod: &Pod) -> String {
 /// Runs container `c`'s preStop hook within `grace` seconds, with a FailedPreStopHook event
 /// when it fails, and returns the grace period left for the container to stop (upstream
 /// subtracts the hook's time).
-async fn run_pre_stop(shared: &Shared, pod: &Pod, c: &ContainerInfo, grace: i64) -> i64 {
-    let Some(spec_c) = spec::spec(pod).containers.iter().find(|x| x.name == c.name) else {
+async fn run_pre_stop(shared: &Shared, pod: &Pod, name: &str, id: &str, grace: i64) -> i64 {
+    let Some(spec_c) = spec::spec(pod).containers.iter().find(|x| x.name == name) else {
         return grace;
     };
     let Some(handler) = spec_c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else {
@@ -1008,71 +941,45 @@ async fn run_pre_stop(shared: &Shared, pod: &Pod, c: &ContainerInfo, grace: i64)
     let started = Instant::now();
     let pod_ip = pod_ip_of(shared, pod);
     let target = lifecycle::HookTarget {
-        cri: &shared.cri,
+        runtime: shared.runtime.as_ref(),
         pod,
         container: spec_c,
-        container_id: &c.id,
+        container_id: id,
         pod_ip: &pod_ip,
     };
     let timeout = Duration::from_secs(grace as u64);
     if let Err(message) = lifecycle::run(&target, handler, timeout).await {
         shared
             .recorder
-            .emit(pod, Some(&c.name), true, "FailedPreStopHook", message);
+            .emit(pod, Some(name), true, "FailedPreStopHook", message);
     }
     (grace - started.elapsed().as_secs() as i64).max(MINIMUM_GRACE)
 }
 
-async fn remove_container(cri_: &Cri, id: &str) {
-    let mut runtime = cri_.runtime.clone();
-    if let Err(e) = runtime
-        .remove_container(cri::RemoveContainerRequest {
-            container_id: id.to_string(),
-        })
-        .await
-    {
+async fn remove_container(runtime: &dyn Runtime, id: &str) {
+    if let Err(e) = runtime.remove_container(id).await {
         tracing::debug!("removing container {id}: {}", e.message());
     }
 }
 
 /// Stops the pod's running containers (preStop hooks first when `graceful`), then its ready
 /// sandboxes (which releases the pod IP).
-async fn stop_everything(shared: &Shared, pod: &Pod, rt: &PodRuntime, graceful: bool) {
-    let grace = pod
-        .metadata
-        .deletion_grace_period_seconds
-        .unwrap_or_else(|| grace_of(pod));
-    let stops = rt
-        .containers
-        .iter()
-        .filter(|c| matches!(c.state, State::Running | State::Created))
-        .map(|c| async move {
-            let timeout = if graceful {
-                run_pre_stop(shared, pod, c, grace).await
-            } else {
-                grace
-            };
-            let mut runtime = shared.cri.runtime.clone();
-            if let Err(e) = runtime
-                .stop_container(cri::StopContainerRequest {
-                    container_id: c.id.clone(),
-                    timeout,
-                })
-                .await
-            {
-                tracing::warn!("stopping container {}: {}", c.id, e.message());
-            }
-        });
+async fn stop_everything(shared: &Shared, pod: &Pod, kill: &KillPod, graceful: bool) {
+    let grace = kill.grace;
+    let stops = kill.containers.iter().map(|c| async move {
+        let timeout = if graceful {
+            run_pre_stop(shared, pod, &c.name, &c.id, grace).await
+        } else {
+            grace
+        };
+        if let Err(e) = shared.runtime.stop_container(&c.id, timeout).await {
+            tracing::warn!("stopping container {}: {}", c.id, e.message());
+        }
+    });
     futures::future::join_all(stops).await;
-    for s in rt.sandboxes.iter().filter(|s| s.ready) {
-        let mut runtime = shared.cri.runtime.clone();
-        if let Err(e) = runtime
-            .stop_pod_sandbox(cri::StopPodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
-            tracing::warn!("stopping sandbox {}: {}", s.id, e.message());
+    for id in &kill.sandboxes {
+        if let Err(e) = shared.runtime.stop_pod_sandbox(id).await {
+            tracing::warn!("stopping sandbox {id}: {}", e.message());
         }
     }
 }
@@ -1080,7 +987,7 @@ async fn stop_everything(shared: &Shared, pod: &Pod, rt: &PodRuntime, graceful: 
 /// Removes everything of pod `uid` from the node: containers (stopped within `grace`),
 /// sandboxes, volumes, cgroups. Used after deletion and for orphans.
 pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
-    let rt = match shared.cri.pod_runtime(uid).await {
+    let rt = match shared.runtime.pod(uid).await {
         Ok(rt) => rt,
         Err(e) => {
             tracing::warn!("listing pod {uid} for removal: {e:#}");
@@ -1091,44 +998,20 @@ pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
         .containers
         .iter()
         .filter(|c| matches!(c.state, State::Running | State::Created))
-        .map(|c| {
-            let mut runtime = shared.cri.runtime.clone();
-            let id = c.id.clone();
-            async move {
-                let _ = runtime
-                    .stop_container(cri::StopContainerRequest {
-                        container_id: id,
-                        timeout: grace.as_secs() as i64,
-                    })
-                    .await;
-            }
+        .map(|c| async move {
+            let _ = shared
+                .runtime
+                .stop_container(&c.id, grace.as_secs() as i64)
+                .await;
         });
     futures::future::join_all(stops).await;
     let mut cgroup_parent = None;
     for s in &rt.sandboxes {
-        let mut runtime = shared.cri.runtime.clone();
         if cgroup_parent.is_none() {
-            if let Ok(st) = runtime
-                .pod_sandbox_status(cri::PodSandboxStatusRequest {
-                    pod_sandbox_id: s.id.clone(),
-                    verbose: true,
-                })
-                .await
-            {
-                cgroup_parent = sandbox_cgroup_parent(&st.into_inner().info);
-            }
+            cgroup_parent = shared.runtime.sandbox_cgroup_parent(&s.id).await;
         }
-        let _ = runtime
-            .stop_pod_sandbox(cri::StopPodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await;
-        if let Err(e) = runtime
-            .remove_pod_sandbox(cri::RemovePodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
+        let _ = shared.runtime.stop_pod_sandbox(&s.id).await;
+        if let Err(e) = shared.runtime.remove_pod_sandbox(&s.id).await {
             tracing::warn!("removing sandbox {}: {}", s.id, e.message());
         }
     }
@@ -1137,12 +1020,4 @@ pub async fn remove_pod(shared: &Shared, uid: &str, grace: Duration) {
     if let Some(parent) = cgroup_parent {
         cgroup::remove(&parent);
     }
-}
-
-/// The cgroup parent from containerd's verbose sandbox info (`config.linux.cgroup_parent`).
-fn sandbox_cgroup_parent(info: &HashMap<String, String>) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(info.get("info")?).ok()?;
-    v["config"]["linux"]["cgroup_parent"]
-        .as_str()
-        .map(str::to_string)
 }

@@ -4,8 +4,8 @@
 //! the phase from the containers' states and the restart policy, and the kubelet's conditions.
 //! Pure: the worker gathers the inputs.
 
-use super::cri::{ContainerInfo, PodRuntime, State};
 use super::spec;
+use crate::runtime::{ContainerInfo, PodRuntime, State};
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
     ContainerStateWaiting, ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
@@ -490,7 +490,7 @@ pub fn owned_json(status: &PodStatus) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pods::cri::SandboxInfo;
+    use crate::runtime::SandboxInfo;
     use serde_json::json;
 
     fn pod(policy: &str, init: bool) -> Pod {

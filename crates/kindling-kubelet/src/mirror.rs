@@ -7,7 +7,7 @@
 //! reports its status again when someone else changed it (the node lifecycle controller marks
 //! pods not Ready while the agent is stopped). The pod runner leaves them alone.
 
-use crate::config::{NodeConfig, Role};
+use crate::Config;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -37,9 +37,9 @@ struct Component {
 
 /// The parts a node runs: the control plane's on control-plane nodes, the pod network's on
 /// every node that has the default CNI.
-fn components(config: &NodeConfig) -> Vec<Component> {
+fn components(config: &Config) -> Vec<Component> {
     let mut parts = Vec::new();
-    if config.role == Role::ControlPlane {
+    if config.control_plane {
         for name in [
             "kube-apiserver",
             "kube-controller-manager",
@@ -61,7 +61,7 @@ fn components(config: &NodeConfig) -> Vec<Component> {
 }
 
 /// Keeps this node's mirror pods, until the agent stops.
-pub async fn run(client: kube::Client, config: NodeConfig, ip: IpAddr, image: String) {
+pub async fn run(client: kube::Client, config: Config) {
     let started = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -75,20 +75,21 @@ pub async fn run(client: kube::Client, config: NodeConfig, ip: IpAddr, image: St
     // at once; everything else at the next resync.
     let mut changes = kube::runtime::watcher(
         pods.clone(),
-        kube::runtime::watcher::Config::default().fields(&format!("spec.nodeName={}", config.name)),
+        kube::runtime::watcher::Config::default()
+            .fields(&format!("spec.nodeName={}", config.node_name)),
     )
     .boxed();
     loop {
         // The Node owns its mirror pods, so the agent waits for its registration.
-        if let Ok(Some(node)) = nodes.get_opt(&config.name).await {
+        if let Ok(Some(node)) = nodes.get_opt(&config.node_name).await {
             let uid = node.metadata.uid.unwrap_or_default();
             for part in &parts {
                 let want = Mirror {
                     part,
-                    node: &config.name,
+                    node: &config.node_name,
                     node_uid: &uid,
-                    ip,
-                    image: &image,
+                    ip: config.node_ip,
+                    image: &config.image,
                     started: &started,
                 };
                 if let Err(e) = want.ensure(&pods).await {
@@ -235,19 +236,23 @@ fn fnv1a(text: &str) -> u64 {
 mod tests {
     use super::*;
 
-    fn config(role: Role, default_cni: bool) -> NodeConfig {
-        serde_json::from_value(json!({
-            "cluster": "kind", "name": "kind-control-plane",
-            "role": if role == Role::ControlPlane { "control-plane" } else { "worker" },
-            "apiServerUrl": "https://x:6443", "podSubnet": "10.244.0.0/16",
-            "serviceSubnet": "10.96.0.0/16", "defaultCni": default_cni,
-        }))
-        .unwrap()
+    #[derive(PartialEq)]
+    enum Role {
+        ControlPlane,
+        Worker,
+    }
+
+    fn config(role: Role, default_cni: bool) -> Config {
+        Config {
+            control_plane: role == Role::ControlPlane,
+            default_cni,
+            ..Config::for_tests("kind-control-plane")
+        }
     }
 
     #[test]
     fn control_planes_show_the_control_plane_and_every_node_its_network() {
-        let names = |c: &NodeConfig| components(c).iter().map(|p| p.name).collect::<Vec<_>>();
+        let names = |c: &Config| components(c).iter().map(|p| p.name).collect::<Vec<_>>();
         assert_eq!(
             names(&config(Role::ControlPlane, true)),
             [

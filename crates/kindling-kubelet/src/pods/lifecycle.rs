@@ -4,17 +4,16 @@
 //! messages are upstream's, since `kubectl describe` shows them in FailedPostStartHook and
 //! FailedPreStopHook events.
 
-use super::cri::Cri;
 use super::probes;
 use super::spec;
-use k8s_cri::v1 as cri;
+use crate::runtime::Runtime;
 use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod};
 use kindling_api::meta::go_quote;
 use std::time::Duration;
 
 /// Where a hook runs.
 pub struct HookTarget<'a> {
-    pub cri: &'a Cri,
+    pub runtime: &'a dyn Runtime,
     pub pod: &'a Pod,
     pub container: &'a Container,
     pub container_id: &'a str,
@@ -49,12 +48,11 @@ pub async fn run(
                 go_quote(output)
             )
         };
-        let mut runtime = t.cri.runtime.clone();
-        let call = runtime.exec_sync(cri::ExecSyncRequest {
-            container_id: t.container_id.to_string(),
-            cmd: command.clone(),
-            timeout: timeout.as_secs().max(1) as i64,
-        });
+        let call = t.runtime.exec_sync(
+            t.container_id,
+            command.clone(),
+            timeout.as_secs().max(1) as i64,
+        );
         let response = match tokio::time::timeout(timeout + Duration::from_secs(2), call).await {
             Err(_) => {
                 return Err(failed(
@@ -66,8 +64,8 @@ pub async fn run(
                     "",
                 ))
             }
-            Ok(Err(status)) => return Err(failed(status.message().to_string(), "")),
-            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(e)) => return Err(failed(e.message().to_string(), "")),
+            Ok(Ok(r)) => r,
         };
         if response.exit_code == 0 {
             return Ok(());
@@ -155,9 +153,9 @@ mod tests {
         )
         .unwrap();
         let c: Container = serde_json::from_value(json!({"name": "c"})).unwrap();
-        let cri = Cri::new("/nonexistent.sock").unwrap();
+        let runtime = crate::runtime::CriRuntime::new("/nonexistent.sock").unwrap();
         let t = HookTarget {
-            cri: &cri,
+            runtime: &runtime,
             pod: &pod,
             container: &c,
             container_id: "x",

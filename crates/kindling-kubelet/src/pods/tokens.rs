@@ -8,7 +8,7 @@ use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, T
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// A token is refreshed when it is older than this, whatever its lifetime.
 const MAX_AGE_SECONDS: i64 = 24 * 60 * 60;
@@ -52,7 +52,12 @@ impl TokenManager {
         source: &TokenSource,
     ) -> Result<String, String> {
         let now = jiff::Timestamp::now().as_second();
-        let cached = self.cache.lock().unwrap().get(source).cloned();
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(source)
+            .cloned();
         if let Some(t) = &cached {
             if !needs_refresh(t.issued_at, t.expires_at, now) {
                 return Ok(t.token.clone());
@@ -61,7 +66,10 @@ impl TokenManager {
         match request(client, source, now).await {
             Ok(issued) => {
                 let token = issued.token.clone();
-                self.cache.lock().unwrap().insert(source.clone(), issued);
+                self.cache
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(source.clone(), issued);
                 Ok(token)
             }
             // Better the old token while it lasts than no file at all.
@@ -83,7 +91,7 @@ impl TokenManager {
     pub fn forget_pod(&self, pod_uid: &str) {
         self.cache
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .retain(|k, _| k.pod_uid != pod_uid);
     }
 }

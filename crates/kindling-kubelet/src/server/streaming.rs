@@ -5,25 +5,19 @@
 //! inside this node and proxies the client's HTTP upgrade to it byte for byte, as the kubelet
 //! does. containerd then speaks SPDY (or WebSocket up to v4) with the API server.
 
-use crate::logserver::text;
-use crate::pods::cri::{Cri, LABEL_CONTAINER_NAME, LABEL_POD_NAME, LABEL_POD_NAMESPACE};
+use super::reply::text;
+use crate::runtime::{self, Runtime, RuntimeError};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
-use k8s_cri::v1 as cri;
 use kindling_stream::translate::Streams;
 use kindling_stream::upgrade::{self, Outcome};
-use std::collections::HashMap;
 use std::time::Duration;
 
-/// Whether `path` is one of the streaming endpoints.
-pub fn handles(path: &str) -> bool {
-    ["/exec/", "/attach/", "/portforward/"]
-        .iter()
-        .any(|p| path.starts_with(p))
-}
-
-pub async fn serve(cri: &Cri, mut req: Request<hyper::body::Incoming>) -> Response<Body> {
-    match url_for(cri, &req).await {
+pub(super) async fn serve(
+    runtime: &dyn Runtime,
+    mut req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
+    match url_for(runtime, &req).await {
         Ok(url) => proxy(&mut req, &url).await,
         Err((status, message)) => text(status, &message),
     }
@@ -32,12 +26,13 @@ pub async fn serve(cri: &Cri, mut req: Request<hyper::body::Incoming>) -> Respon
 type Refusal = (StatusCode, String);
 
 /// Asks containerd for the streaming URL of this request.
-async fn url_for(cri: &Cri, req: &Request<hyper::body::Incoming>) -> Result<String, Refusal> {
+async fn url_for(
+    runtime: &dyn Runtime,
+    req: &Request<hyper::body::Incoming>,
+) -> Result<String, Refusal> {
     let path = req.uri().path().to_string();
     let pairs = upgrade::query_pairs(req.uri().query().unwrap_or(""));
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let mut rt = cri.runtime.clone();
-    let internal = |e: tonic::Status| (StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string());
     match parts.as_slice() {
         [verb @ ("exec" | "attach"), ns, pod, container] => {
             let streams = Streams::from_query(&pairs);
@@ -47,9 +42,24 @@ async fn url_for(cri: &Cri, req: &Request<hyper::body::Incoming>) -> Result<Stri
                     "you must specify at least 1 of stdin, stdout, stderr".into(),
                 ));
             }
-            let id = running_container(cri, ns, pod, container).await?;
-            // As the kubelet: with a TTY, stderr is part of stdout.
-            let stderr = streams.stderr && !streams.tty;
+            let id = runtime
+                .running_container(ns, pod, container)
+                .await
+                .map_err(internal)?
+                // The kubelet's "container not found", which the API server shows the user.
+                .ok_or_else(|| {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("container not found (\"{container}\")"),
+                    )
+                })?;
+            let wanted = runtime::Streams {
+                stdin: streams.stdin,
+                stdout: streams.stdout,
+                // As the kubelet: with a TTY, stderr is part of stdout.
+                stderr: streams.stderr && !streams.tty,
+                tty: streams.tty,
+            };
             let url = if *verb == "exec" {
                 let cmd: Vec<String> = pairs
                     .iter()
@@ -59,114 +69,34 @@ async fn url_for(cri: &Cri, req: &Request<hyper::body::Incoming>) -> Result<Stri
                 if cmd.is_empty() {
                     return Err((StatusCode::BAD_REQUEST, "no command specified".into()));
                 }
-                rt.exec(cri::ExecRequest {
-                    container_id: id,
-                    cmd,
-                    tty: streams.tty,
-                    stdin: streams.stdin,
-                    stdout: streams.stdout,
-                    stderr,
-                })
-                .await
-                .map_err(internal)?
-                .into_inner()
-                .url
+                runtime.exec_url(&id, cmd, wanted).await
             } else {
-                rt.attach(cri::AttachRequest {
-                    container_id: id,
-                    stdin: streams.stdin,
-                    tty: streams.tty,
-                    stdout: streams.stdout,
-                    stderr,
-                })
-                .await
-                .map_err(internal)?
-                .into_inner()
-                .url
+                runtime.attach_url(&id, wanted).await
             };
-            Ok(url)
+            url.map_err(internal)
         }
         ["portforward", ns, pod] => {
-            let sandbox = ready_sandbox(cri, ns, pod).await?;
+            let sandbox = runtime
+                .ready_sandbox(ns, pod)
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| (StatusCode::NOT_FOUND, "pod does not exist".to_string()))?;
             let port = pairs
                 .iter()
                 .filter(|(k, _)| k == "port")
                 .filter_map(|(_, v)| v.parse().ok())
                 .collect();
-            let url = rt
-                .port_forward(cri::PortForwardRequest {
-                    pod_sandbox_id: sandbox,
-                    port,
-                })
+            runtime
+                .port_forward_url(&sandbox, port)
                 .await
-                .map_err(internal)?
-                .into_inner()
-                .url;
-            Ok(url)
+                .map_err(internal)
         }
         _ => Err((StatusCode::NOT_FOUND, "404 page not found".into())),
     }
 }
 
-fn pod_labels(ns: &str, pod: &str) -> HashMap<String, String> {
-    [
-        (LABEL_POD_NAMESPACE.to_string(), ns.to_string()),
-        (LABEL_POD_NAME.to_string(), pod.to_string()),
-    ]
-    .into()
-}
-
-/// The newest running container `name` of the pod (the kubelet's "container not found" when
-/// there is none, which the API server shows the user).
-async fn running_container(cri: &Cri, ns: &str, pod: &str, name: &str) -> Result<String, Refusal> {
-    let mut labels = pod_labels(ns, pod);
-    labels.insert(LABEL_CONTAINER_NAME.to_string(), name.to_string());
-    let mut rt = cri.runtime.clone();
-    let list = rt
-        .list_containers(cri::ListContainersRequest {
-            filter: Some(cri::ContainerFilter {
-                state: Some(cri::ContainerStateValue {
-                    state: cri::ContainerState::ContainerRunning as i32,
-                }),
-                label_selector: labels,
-                ..Default::default()
-            }),
-        })
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string()))?
-        .into_inner();
-    list.containers
-        .into_iter()
-        .max_by_key(|c| c.created_at)
-        .map(|c| c.id)
-        .ok_or_else(|| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("container not found (\"{name}\")"),
-            )
-        })
-}
-
-async fn ready_sandbox(cri: &Cri, ns: &str, pod: &str) -> Result<String, Refusal> {
-    let mut rt = cri.runtime.clone();
-    let list = rt
-        .list_pod_sandbox(cri::ListPodSandboxRequest {
-            filter: Some(cri::PodSandboxFilter {
-                state: Some(cri::PodSandboxStateValue {
-                    state: cri::PodSandboxState::SandboxReady as i32,
-                }),
-                label_selector: pod_labels(ns, pod),
-                ..Default::default()
-            }),
-        })
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string()))?
-        .into_inner();
-    list.items
-        .into_iter()
-        .max_by_key(|s| s.created_at)
-        .map(|s| s.id)
-        .ok_or_else(|| (StatusCode::NOT_FOUND, "pod does not exist".to_string()))
+fn internal(e: RuntimeError) -> Refusal {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.message().to_string())
 }
 
 /// Forwards the upgrade to containerd's URL; on 101 the two connections are joined.

@@ -1,0 +1,89 @@
+//! The kubelet's :10250 server, which the API server calls: `/containerLogs/…` for `kubectl
+//! logs` ([`logs`]) and `/exec/…`, `/attach/…`, `/portforward/…` for exec, attach, cp and
+//! port-forward ([`streaming`]). Clients must present a certificate from the cluster CA; the
+//! serving certificate is the node's own (the API server does not verify it, as upstream's
+//! default without `--kubelet-certificate-authority`).
+
+mod logs;
+mod reply;
+mod streaming;
+
+use crate::runtime::{CriRuntime, Runtime};
+use crate::Config;
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use reply::text;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const PORT: u16 = 10250;
+
+/// Serves logs and streams on 0.0.0.0:10250 until the process ends.
+pub async fn serve(config: &Config) -> Result<()> {
+    let dir = tempfile_dir()?;
+    let local_ca = kindling_pki::Ca::load_or_create(&dir)?;
+    let serving =
+        local_ca.serving_cert("kindling-node", &["localhost".into()], &[config.node_ip])?;
+    let tls = kindling_pki::server_config(&config.client_ca_pem, &serving)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
+        .await
+        .context("binding :10250")?;
+    let runtime: Arc<dyn Runtime> = Arc::new(CriRuntime::new(&config.runtime_endpoint)?);
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let authenticated = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|c| !c.is_empty());
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let runtime = runtime.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(if !authenticated {
+                        text(StatusCode::UNAUTHORIZED, "Unauthorized")
+                    } else {
+                        route(runtime.as_ref(), req).await
+                    })
+                }
+            });
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+        });
+    }
+}
+
+/// The streaming endpoints by their prefix; everything else is the log endpoint's (which
+/// answers 404 to what it does not know).
+async fn route(runtime: &dyn Runtime, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let path = req.uri().path();
+    let streaming = ["/exec/", "/attach/", "/portforward/"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    if streaming {
+        streaming::serve(runtime, req).await
+    } else {
+        logs::serve(req).await
+    }
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = PathBuf::from("/var/lib/kindling/agent-pki");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
