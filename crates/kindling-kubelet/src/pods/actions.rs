@@ -533,6 +533,7 @@ mod tests {
             message: String::new(),
             image: "busybox".into(),
             image_ref: String::new(),
+            resources: Some(spec::cgroup_values(c)),
         }
     }
 

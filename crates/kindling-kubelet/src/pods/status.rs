@@ -527,6 +527,7 @@ mod tests {
             message: String::new(),
             image: "docker.io/library/busybox:latest".into(),
             image_ref: "sha256:abc".into(),
+            resources: None,
         }
     }
 
