@@ -3,8 +3,8 @@
 //!
 //! - A watch on pods with `spec.nodeName=<node>` feeds one worker per pod (`worker.rs`, the
 //!   kubelet's SyncPod): `actions.rs` decides what to do for the pod (a pure function, upstream's
-//!   computePodActions: sandbox, init containers, containers, restarts, termination), the worker
-//!   does it through the `Runtime` trait and reports the status.
+//!   computePodActions: sandbox, init containers and sidecars, containers, restarts,
+//!   termination), the worker does it through the `Runtime` trait and reports the status.
 //! - A relist of the runtime every second (the kubelet's PLEG) wakes the workers whose
 //!   containers changed state, and removes sandboxes of pods the API no longer has.
 //! - `spec.rs` turns specs into CRI configs, `env.rs` resolves environments, `volumes.rs` lays

@@ -44,6 +44,38 @@ pub fn host_network(pod: &Pod) -> bool {
     spec(pod).host_network.unwrap_or(false)
 }
 
+/// Whether an init container is a sidecar (`restartPolicy: Always`, KEP-753): started in order
+/// with the init containers, then kept running beside the app containers.
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+/// The pod's sidecars in definition order, with their index among the init containers.
+pub fn sidecars(pod: &Pod) -> impl Iterator<Item = (usize, &Container)> {
+    spec(pod)
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, c)| is_sidecar(c))
+}
+
+/// Container `name` of the pod (app, init or sidecar) and whether it is an init container.
+pub fn container<'a>(pod: &'a Pod, name: &str) -> Option<(&'a Container, bool)> {
+    let s = spec(pod);
+    s.containers
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| (c, false))
+        .or_else(|| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .find(|c| c.name == name)
+                .map(|c| (c, true))
+        })
+}
+
 /// `/var/log/pods/<ns>_<name>_<uid>`, where the runtime writes container logs.
 pub fn log_directory(pod: &Pod) -> String {
     format!(

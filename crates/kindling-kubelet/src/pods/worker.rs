@@ -7,7 +7,7 @@
 //! images, environments, hooks, probes, events), and finally reports the status if it changed.
 
 use super::actions::{
-    self, grace_of, Action, Input, KillPod, KillReason, PodActions, Start, Step, SyncActions,
+    self, grace_of, Action, ContainerRef, Input, KillPod, PodActions, Start, Step, SyncActions,
 };
 use super::backoff::{go_duration, Backoff};
 use super::env::{self, ApiSources, Downward};
@@ -195,7 +195,14 @@ impl Worker {
         let containers = match sync {
             SyncActions::Containers(containers) => containers,
             SyncActions::StopFinished(kill) => {
-                stop_everything(&shared, pod, &kill, false).await;
+                // What the app containers did is reported first (the sidecars still run, the
+                // pod too), then what is left stops, app containers first, then the sidecars.
+                self.report(pod, &rt).await?;
+                self.probes.clear();
+                self.waiting.clear();
+                announce_kills(&shared, pod, &kill);
+                stop_everything(&shared, pod, &kill, true).await;
+                let rt = shared.runtime.pod(&self.uid).await?;
                 self.report(pod, &rt).await?;
                 return Ok(Next::Idle);
             }
@@ -411,11 +418,18 @@ impl Worker {
             .iter()
             .filter_map(|(id, p)| p.snapshot().failed.map(|m| (id.clone(), m)))
             .collect();
+        let started: HashSet<String> = self
+            .probes
+            .iter()
+            .filter(|(_, p)| p.snapshot().started)
+            .map(|(id, _)| id.clone())
+            .collect();
         decide(&Input {
             pod,
             runtime: rt,
             phase: &phase,
             probe_failures: &probe_failures,
+            started: &started,
             crash_backoff: &self.crash_backoff,
             sandbox_retry: self
                 .sandbox_retry
@@ -463,18 +477,10 @@ impl Worker {
                 self.ensure_probes(c, id, sandbox, pod);
             }
             Action::Kill { id, reason } => {
-                let message = match reason {
-                    KillReason::DefinitionChanged => {
-                        format!("Container {name} definition changed, will be restarted")
-                    }
-                    KillReason::ProbeFailed(message) => {
-                        self.probes.remove(id);
-                        message.clone()
-                    }
-                };
+                self.probes.remove(id);
                 self.shared
                     .recorder
-                    .emit(pod, Some(name), false, "Killing", message);
+                    .emit(pod, Some(name), false, "Killing", reason.message(name));
                 self.kill(pod, name, id, grace_of(pod)).await;
                 return (true, None);
             }
@@ -869,17 +875,7 @@ impl Worker {
     /// sandbox stopped and removed, then the pod object deleted for good.
     async fn terminate(&mut self, pod: &Pod, kill: &KillPod) -> Result<Next> {
         self.probes.clear();
-        for c in &kill.containers {
-            if c.running {
-                self.shared.recorder.emit(
-                    pod,
-                    Some(&c.name),
-                    false,
-                    "Killing",
-                    format!("Stopping container {}", c.name),
-                );
-            }
-        }
+        announce_kills(&self.shared, pod, kill);
         stop_everything(&self.shared, pod, kill, true).await;
         remove_pod(
             &self.shared,
@@ -929,7 +925,7 @@ fn pod_ip_of(shared: &Shared, pod: &Pod) -> String {
 /// when it fails, and returns the grace period left for the container to stop (upstream
 /// subtracts the hook's time).
 async fn run_pre_stop(shared: &Shared, pod: &Pod, name: &str, id: &str, grace: i64) -> i64 {
-    let Some(spec_c) = spec::spec(pod).containers.iter().find(|x| x.name == name) else {
+    let Some((spec_c, _)) = spec::container(pod, name) else {
         return grace;
     };
     let Some(handler) = spec_c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else {
@@ -962,21 +958,63 @@ async fn remove_container(runtime: &dyn Runtime, id: &str) {
     }
 }
 
-/// Stops the pod's running containers (preStop hooks first when `graceful`), then its ready
-/// sandboxes (which releases the pod IP).
+/// A Killing event for each running container of `kill`.
+fn announce_kills(shared: &Shared, pod: &Pod, kill: &KillPod) {
+    for c in kill.all().filter(|c| c.running) {
+        shared.recorder.emit(
+            pod,
+            Some(&c.name),
+            false,
+            "Killing",
+            format!("Stopping container {}", c.name),
+        );
+    }
+}
+
+/// Stops the pod's running containers, then its ready sandboxes (which releases the pod IP), in
+/// upstream's termination order: preStop hooks (when `graceful`) all at once, the app containers
+/// stopped together, then each sidecar once everything defined after it stopped, the last one
+/// first — all within the one grace period (never less than the minimum each).
 async fn stop_everything(shared: &Shared, pod: &Pod, kill: &KillPod, graceful: bool) {
     let grace = kill.grace;
-    let stops = kill.containers.iter().map(|c| async move {
-        let timeout = if graceful {
-            run_pre_stop(shared, pod, &c.name, &c.id, grace).await
+    let began = Instant::now();
+    let stop = |c: &ContainerRef, timeout: i64| {
+        let id = c.id.clone();
+        async move {
+            if let Err(e) = shared.runtime.stop_container(&id, timeout).await {
+                tracing::warn!("stopping container {id}: {}", e.message());
+            }
+        }
+    };
+    let pre_stop = |c: &ContainerRef| {
+        let (name, id) = (c.name.clone(), c.id.clone());
+        async move {
+            if graceful {
+                run_pre_stop(shared, pod, &name, &id, grace).await
+            } else {
+                grace
+            }
+        }
+    };
+    let app = kill.containers.iter().map(|c| async move {
+        let timeout = pre_stop(c).await;
+        stop(c, timeout).await;
+    });
+    let sidecar_hooks = kill.sidecars.iter().map(pre_stop);
+    futures::future::join(
+        futures::future::join_all(app),
+        futures::future::join_all(sidecar_hooks),
+    )
+    .await;
+    for c in &kill.sidecars {
+        let spent = i64::try_from(began.elapsed().as_secs()).unwrap_or(i64::MAX);
+        let left = if grace > 0 {
+            grace.saturating_sub(spent).max(MINIMUM_GRACE)
         } else {
             grace
         };
-        if let Err(e) = shared.runtime.stop_container(&c.id, timeout).await {
-            tracing::warn!("stopping container {}: {}", c.id, e.message());
-        }
-    });
-    futures::future::join_all(stops).await;
+        stop(c, left).await;
+    }
     for id in &kill.sandboxes {
         if let Err(e) = shared.runtime.stop_pod_sandbox(id).await {
             tracing::warn!("stopping sandbox {id}: {}", e.message());
