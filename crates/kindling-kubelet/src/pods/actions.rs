@@ -1,6 +1,7 @@
 //! What to do for a pod, as a pure function of what is wanted and what is: upstream's
-//! `computePodActions` (pkg/kubelet/kuberuntime/kuberuntime_manager.go). The inputs are the Pod,
-//! the runtime's state of it ([`PodRuntime`]) and what the worker knows besides (its crash-loop back-offs, the probes that gave up or passed, a
+//! `computePodActions` (pkg/kubelet/kuberuntime/kuberuntime_manager.go). The inputs are the Pod
+//! (as this node allocated it: `resize.rs`), the runtime's state of it ([`PodRuntime`]) and what
+//! the worker knows besides (its crash-loop back-offs, the probes that gave up or passed, a
 //! failed sandbox creation's retry time, the clock); the output is a [`PodActions`] value. The
 //! worker (`worker.rs`) carries it out through the `Runtime` trait, records the events and
 //! reports the status. No IO and no clock here: the tests below run without containerd.
@@ -12,13 +13,15 @@
 //! must succeed before the next starts, a sidecar (`restartPolicy: Always`, KEP-753) must be
 //! started (running, and its startup probe passed) and is then kept running beside everything
 //! after it, restarted with back-off whatever the pod's restart policy. Then every app
-//! container is kept, started, restarted (restart policy, crash-loop back-off) or killed (a
-//! changed definition, a failed liveness or startup probe). Once every app container is done for
-//! good, what still runs (the sidecars) is stopped: sidecars never keep a pod from completing.
+//! container is kept, started, restarted (restart policy, crash-loop back-off), resized in
+//! place (KEP-1287) or killed (a changed definition, a failed liveness or startup probe, a
+//! resize whose policy restarts it). Once every app container is done for good, what still runs
+//! (the sidecars) is stopped: sidecars never keep a pod from completing.
 
 use super::backoff::{go_duration, Backoff};
+use super::resize::{self, ResizeAction};
 use super::{spec, status};
-use crate::runtime::{ContainerInfo, PodRuntime, SandboxInfo, State};
+use crate::runtime::{ContainerInfo, LinuxResources, PodRuntime, SandboxInfo, State};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -26,6 +29,7 @@ use std::time::Duration;
 
 /// What a decision depends on besides the pod.
 pub struct Input<'a> {
+    /// The pod, with its containers' resources as this node allocated them.
     pub pod: &'a Pod,
     pub runtime: &'a PodRuntime,
     /// The pod's phase as known best (the API's, or the one the worker reported last).
@@ -118,6 +122,17 @@ pub enum Action {
     Keep { id: String },
     /// Kill it; the restart policy decides on it once it exited.
     Kill { id: String, reason: KillReason },
+    /// Kill it and start the next instance at once, whatever the restart policy.
+    Restart {
+        id: String,
+        reason: KillReason,
+        start: Start,
+    },
+    /// Running with other CPU or memory values than allocated: apply these in place.
+    Resize {
+        id: String,
+        resources: LinuxResources,
+    },
     /// Created but never started (the agent stopped half-way): remove it, start another.
     Replace { id: String, start: Start },
     /// Start a new instance.
@@ -142,6 +157,8 @@ pub enum KillReason {
     DefinitionChanged,
     /// A liveness or startup probe gave up (its message).
     ProbeFailed(String),
+    /// A resize of a resource whose resize policy is RestartContainer.
+    ResizeRestart,
 }
 
 impl KillReason {
@@ -152,6 +169,7 @@ impl KillReason {
                 format!("Container {name} definition changed, will be restarted")
             }
             KillReason::ProbeFailed(message) => message.clone(),
+            KillReason::ResizeRestart => format!("Container {name} resize requires restart"),
         }
     }
 }
@@ -312,8 +330,8 @@ pub fn container_actions(input: &Input, sandbox: &SandboxInfo) -> ContainerActio
     }
 }
 
-/// For a running container (app or sidecar): keep it, or kill it (a changed definition, a probe
-/// that gave up).
+/// For a running container (app or sidecar): keep it, kill it (a changed definition, a probe
+/// that gave up), or resize it (in place, or by a restart when its resize policy says so).
 fn running_action(input: &Input, c: &Container, l: &ContainerInfo) -> Action {
     if l.hash != spec::container_hash(c) {
         return Action::Kill {
@@ -327,7 +345,33 @@ fn running_action(input: &Input, c: &Container, l: &ContainerInfo) -> Action {
             reason: KillReason::ProbeFailed(message.clone()),
         };
     }
-    Action::Keep { id: l.id.clone() }
+    match resize::resize_action(c, l) {
+        None => Action::Keep { id: l.id.clone() },
+        Some(ResizeAction::InPlace(resources)) => Action::Resize {
+            id: l.id.clone(),
+            resources,
+        },
+        Some(ResizeAction::Restart) => {
+            let rt = input.runtime;
+            Action::Restart {
+                id: l.id.clone(),
+                reason: KillReason::ResizeRestart,
+                start: Start {
+                    attempt: rt.next_attempt(&c.name),
+                    restart: Some(Restart {
+                        exited: l.id.clone(),
+                        finished_at: input.now,
+                    }),
+                    // The killed instance becomes the newest exited one: the older ones go.
+                    prune: rt
+                        .named(&c.name)
+                        .filter(|c| c.state == State::Exited)
+                        .map(|c| c.id.clone())
+                        .collect(),
+                },
+            }
+        }
+    }
 }
 
 /// For an exited container the policy restarts: restart it now, or wait out its back-off.
@@ -530,7 +574,21 @@ impl fmt::Display for Step {
             Action::Kill { id, reason } => match reason {
                 KillReason::DefinitionChanged => write!(f, "kill {name} {id} (definition changed)"),
                 KillReason::ProbeFailed(m) => write!(f, "kill {name} {id} ({m})"),
+                KillReason::ResizeRestart => write!(f, "kill {name} {id} (resize)"),
             },
+            Action::Restart { id, reason, start } => {
+                let why = match reason {
+                    KillReason::DefinitionChanged => "definition changed".to_string(),
+                    KillReason::ProbeFailed(m) => m.clone(),
+                    KillReason::ResizeRestart => "resize".to_string(),
+                };
+                write!(f, "kill {name} {id} ({why}), then {start}")
+            }
+            Action::Resize { id, resources: r } => write!(
+                f,
+                "resize {name} {id} to cpu shares {} quota {}/{} memory {}",
+                r.cpu_shares, r.cpu_quota, r.cpu_period, r.memory_limit
+            ),
             Action::Replace { id, start } => write!(f, "replace {name} {id}: {start}"),
             Action::Start(start) => write!(f, "{name} {start}"),
             Action::BackOff { backoff, left, .. } => write!(
@@ -1010,6 +1068,76 @@ mod tests {
         ]
     }
 
+    /// In-place resize (KEP-1287): a running container whose allocated resources differ from
+    /// the cgroup values it runs with.
+    fn resize_cases() -> Vec<Case> {
+        let resized = |policy: Value| {
+            pod(
+                json!({"initContainers": [{"name": "side", "image": "busybox",
+                    "restartPolicy": "Always", "resources": {"limits": {"cpu": "300m"}}}],
+                "containers": [{"name": "c", "image": "busybox",
+                    "resources": {"limits": {"cpu": "400m", "memory": "64Mi"}},
+                    "resizePolicy": policy}]}),
+            )
+        };
+        let p = resized(json!([]));
+        let memory_restarts = resized(json!([
+            {"resourceName": "memory", "restartPolicy": "RestartContainer"}]));
+        let s1 = || sandbox("s1", 0, true);
+        // What the containers were created with: 200m CPU, 32Mi (side: 100m).
+        let was = |pod: &Pod, id: &str| {
+            let mut c = container(pod, id, "s1", 0, "running");
+            let r = c.resources.as_mut().unwrap();
+            if id.starts_with("side") {
+                (r.cpu_shares, r.cpu_quota) = (102, 10_000);
+            } else {
+                (r.cpu_shares, r.cpu_quota, r.memory_limit) = (204, 20_000, 32 << 20);
+            }
+            c
+        };
+        let only_cpu = |pod: &Pod| {
+            let mut c = was(pod, "c-0");
+            c.resources.as_mut().unwrap().memory_limit = 64 << 20;
+            c
+        };
+        let mut unknown = was(&p, "c-0");
+        unknown.resources = None;
+        vec![
+            case("a running container's new CPU limit is applied in place", p.clone(),
+                runtime(vec![s1()], vec![container(&p, "side-0", "s1", 0, "running"), only_cpu(&p)]),
+                "in s1: keep init side; resize c c-0 to cpu shares 409 quota 40000/100000 memory 67108864"),
+            case("CPU and memory are applied together", p.clone(),
+                runtime(vec![s1()], vec![container(&p, "side-0", "s1", 0, "running"), was(&p, "c-0")]),
+                "in s1: keep init side; resize c c-0 to cpu shares 409 quota 40000/100000 memory 67108864"),
+            case("a resize of a resource whose policy is RestartContainer restarts the container",
+                memory_restarts.clone(),
+                runtime(vec![s1()], vec![
+                    container(&memory_restarts, "side-0", "s1", 0, "running"),
+                    was(&memory_restarts, "c-0"),
+                ]),
+                "in s1: keep init side; kill c c-0 (resize), then restart c-0 as attempt 1"),
+            case("a resize of other resources than the restarting ones is applied in place",
+                memory_restarts.clone(),
+                runtime(vec![s1()], vec![
+                    container(&memory_restarts, "side-0", "s1", 0, "running"),
+                    only_cpu(&memory_restarts),
+                ]),
+                "in s1: keep init side; resize c c-0 to cpu shares 409 quota 40000/100000 memory 67108864"),
+            case("a sidecar is resized in place too", p.clone(),
+                runtime(vec![s1()], vec![was(&p, "side-0"), container(&p, "c-0", "s1", 0, "running")]),
+                "in s1: resize init side side-0 to cpu shares 307 quota 30000/100000 memory 0; keep c"),
+            case("a container whose resources are unknown is left as it runs", p.clone(),
+                runtime(vec![s1()], vec![container(&p, "side-0", "s1", 0, "running"), unknown]),
+                "in s1: keep init side; keep c"),
+            case("an exited container is not resized: it restarts with its allocation", p.clone(),
+                runtime(vec![s1()], vec![
+                    container(&p, "side-0", "s1", 0, "running"),
+                    ContainerInfo { state: State::Exited, finished_at: NOW - 30 * S, ..was(&p, "c-0") },
+                ]),
+                "in s1: keep init side; c restart c-0 as attempt 1"),
+        ]
+    }
+
     fn check(cases: &[Case]) {
         let mut failed = Vec::new();
         for c in cases {
@@ -1025,6 +1153,13 @@ mod tests {
     fn sidecar_actions() {
         let cases = sidecar_cases();
         assert!(cases.len() >= 8);
+        check(&cases);
+    }
+
+    #[test]
+    fn resize_actions() {
+        let cases = resize_cases();
+        assert!(cases.len() >= 5);
         check(&cases);
     }
 

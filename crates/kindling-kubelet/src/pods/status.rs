@@ -1,11 +1,12 @@
 //! The pod status the node agent reports, computed as the kubelet's generateAPIPodStatus does:
 //! container statuses from the runtime (the newest container gives `state`, the one before it
-//! `lastState`), waiting reasons the last sync recorded (CrashLoopBackOff, ImagePullBackOff…),
-//! the phase from the containers' states and the restart policy (sidecars count only while the
-//! pod starts), and the kubelet's conditions.
+//! `lastState`; the resources it runs with and those allocated to it), waiting reasons the last
+//! sync recorded (CrashLoopBackOff, ImagePullBackOff…), the phase from the containers' states
+//! and the restart policy (sidecars count only while the pod starts), and the kubelet's
+//! conditions (resize ones included), stamped with the generation observed.
 //! Pure: the worker gathers the inputs.
 
-use super::spec;
+use super::{resize, spec};
 use crate::runtime::{ContainerInfo, PodRuntime, State};
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
@@ -35,6 +36,16 @@ pub struct Observed<'a> {
     pub node_ip: &'a str,
     pub start_time: Time,
     pub now: jiff::Timestamp,
+    pub resize: &'a ResizeReport,
+}
+
+/// What the worker knows of the pod's resize besides the runtime's state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResizeReport {
+    /// A resize the node did not allocate: reason (`Infeasible`, `Deferred`) and message.
+    pub pending: Option<(String, String)>,
+    /// Why applying the allocated resources failed last.
+    pub error: Option<String>,
 }
 
 /// A timestamp in whole seconds (what the API keeps).
@@ -162,6 +173,8 @@ fn container_statuses(
         let sidecar = init && spec::is_sidecar(c);
         if let Some(l) = latest {
             status.state = Some(state_of(l));
+            status.resources = Some(resize::status_resources(c, l));
+            status.allocated_resources = c.resources.as_ref().and_then(|r| r.requests.clone());
             status.restart_count = l.attempt as i32;
             status.image = if l.image.is_empty() {
                 status.image
@@ -361,8 +374,9 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         phase = old.phase.clone().unwrap_or_default();
     }
 
-    // Conditions, in the order kubectl shows a real cluster's.
-    let mut conditions = Vec::new();
+    // Conditions, in the order kubectl shows a real cluster's: resize conditions first (when
+    // any), then the kubelet's usual ones, then those the agent does not own.
+    let mut conditions = resize_conditions(pod, o, &old, &phase);
     let sandbox_ok = o
         .runtime
         .ready_sandbox()
@@ -480,12 +494,19 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         .cloned()
         .unwrap_or_else(|| condition("PodScheduled", true, None, None));
     conditions.push(scheduled);
+    // Every condition above is the kubelet's, stamped with the generation it acted on.
+    let generation = pod.metadata.generation;
+    for c in &mut conditions {
+        c.observed_generation = generation;
+    }
     const OWNED: &[&str] = &[
         "PodReadyToStartContainers",
         "Initialized",
         "Ready",
         "ContainersReady",
         "PodScheduled",
+        resize::PENDING,
+        resize::IN_PROGRESS,
     ];
     for c in old.conditions.iter().flatten() {
         if !OWNED.contains(&c.type_.as_str()) {
@@ -493,7 +514,10 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         }
     }
     let now = Time(o.now);
-    for c in &mut conditions {
+    for c in conditions
+        .iter_mut()
+        .filter(|c| c.last_transition_time.is_none())
+    {
         let previous = old.conditions.iter().flatten().find(|p| p.type_ == c.type_);
         c.last_transition_time = match previous {
             Some(p) if p.status == c.status && p.last_transition_time.is_some() => {
@@ -535,8 +559,55 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         reason: old.reason.clone(),
         message: old.message.clone(),
         nominated_node_name: old.nominated_node_name.clone(),
+        observed_generation: pod.metadata.generation,
         ..Default::default()
     }
+}
+
+/// PodResizePending (a resize the node did not allocate) and PodResizeInProgress (allocated,
+/// not yet what runs; reason `Error` when applying failed), as upstream's status manager keeps
+/// them; none once the pod finished.
+fn resize_conditions(pod: &Pod, o: &Observed, old: &PodStatus, phase: &str) -> Vec<PodCondition> {
+    if matches!(phase, "Succeeded" | "Failed") {
+        return Vec::new();
+    }
+    let now = Time(o.now);
+    // The probe time moves when the condition says something new, the transition time when
+    // its reason changes (upstream's updatedPodResizeCondition).
+    let stamped = |mut c: PodCondition| {
+        let previous = old.conditions.iter().flatten().find(|p| p.type_ == c.type_);
+        c.last_probe_time = match previous {
+            Some(p) if p.reason == c.reason && p.message == c.message => p.last_probe_time.clone(),
+            _ => Some(now.clone()),
+        };
+        c.last_transition_time = match previous {
+            Some(p) if p.reason == c.reason && p.last_transition_time.is_some() => {
+                p.last_transition_time.clone()
+            }
+            _ => Some(now.clone()),
+        };
+        c
+    };
+    let mut out = Vec::new();
+    if let Some((reason, message)) = &o.resize.pending {
+        out.push(stamped(condition(
+            resize::PENDING,
+            true,
+            Some(reason),
+            Some(message.clone()),
+        )));
+    }
+    if let Some(error) = &o.resize.error {
+        out.push(stamped(condition(
+            resize::IN_PROGRESS,
+            true,
+            Some("Error"),
+            Some(error.clone()),
+        )));
+    } else if resize::in_progress(pod, o.runtime) {
+        out.push(stamped(condition(resize::IN_PROGRESS, true, None, None)));
+    }
+    out
 }
 
 /// The JSON of the fields the agent owns, to compare with what the API holds.
@@ -550,7 +621,6 @@ pub fn owned_json(status: &PodStatus) -> serde_json::Value {
             "resize",
             "resourceClaimStatuses",
             "ephemeralContainerStatuses",
-            "observedGeneration",
         ] {
             obj.remove(keep_theirs);
         }
@@ -561,7 +631,7 @@ pub fn owned_json(status: &PodStatus) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::SandboxInfo;
+    use crate::runtime::{LinuxResources, SandboxInfo};
     use serde_json::json;
 
     fn pod(policy: &str, init: bool) -> Pod {
@@ -629,6 +699,7 @@ mod tests {
                 node_ip: "172.18.0.3",
                 start_time: time_from_nanos(1_700_000_000_000_000_000),
                 now: jiff::Timestamp::from_second(1_700_000_010).unwrap(),
+                resize: &ResizeReport::default(),
             },
         )
     }
@@ -844,7 +915,12 @@ mod tests {
         .unwrap()
     }
 
-    fn observed(pod: &Pod, rt: &PodRuntime, probes: &HashMap<String, ProbeResults>) -> PodStatus {
+    fn observed(
+        pod: &Pod,
+        rt: &PodRuntime,
+        probes: &HashMap<String, ProbeResults>,
+        resize: &ResizeReport,
+    ) -> PodStatus {
         pod_status(
             pod,
             &Observed {
@@ -854,6 +930,7 @@ mod tests {
                 node_ip: "172.18.0.3",
                 start_time: time_from_nanos(0),
                 now: jiff::Timestamp::from_second(1_700_000_010).unwrap(),
+                resize,
             },
         )
     }
@@ -894,7 +971,7 @@ mod tests {
             container("side", 0, State::Running, 0),
             container("main", 0, State::Exited, 1),
         ]);
-        let s = observed(&p, &rt, &probes);
+        let s = observed(&p, &rt, &probes, &ResizeReport::default());
         assert_eq!(
             cond(&s, "ContainersReady").message.as_deref(),
             Some("containers with unready status: [side main]")
@@ -975,6 +1052,106 @@ mod tests {
         assert_eq!(setup.started, Some(false));
     }
 
+    fn resized_pod() -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u", "generation": 3},
+            "spec": {"containers": [{"name": "main", "image": "busybox",
+                "resources": {"requests": {"cpu": "400m"}, "limits": {"cpu": "400m"}}}]},
+            "status": {"phase": "Running", "qosClass": "Burstable"}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_resize_in_progress_shows_what_runs_and_what_is_allocated() {
+        let p = resized_pod();
+        let mut main = container("main", 0, State::Running, 0);
+        main.resources = Some(LinuxResources {
+            cpu_shares: 204,
+            cpu_quota: 20_000,
+            cpu_period: 100_000,
+            memory_limit: 0,
+        });
+        let rt = runtime(vec![main.clone()]);
+        let none = HashMap::new();
+        let s = observed(&p, &rt, &none, &ResizeReport::default());
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        let r = cs.resources.as_ref().unwrap();
+        assert_eq!(r.limits.as_ref().unwrap()["cpu"].0, "200m");
+        assert_eq!(r.requests.as_ref().unwrap()["cpu"].0, "200m");
+        assert_eq!(cs.allocated_resources.as_ref().unwrap()["cpu"].0, "400m");
+        let in_progress = cond(&s, "PodResizeInProgress");
+        assert_eq!(
+            (in_progress.status.as_str(), in_progress.reason.as_deref()),
+            ("True", None)
+        );
+        assert_eq!(in_progress.observed_generation, Some(3));
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(cond(&s, "Ready").observed_generation, Some(3));
+        // Resize conditions come first, the kubelet's usual ones after.
+        assert_eq!(
+            s.conditions.as_ref().unwrap()[0].type_,
+            "PodResizeInProgress"
+        );
+
+        // Applied: the condition goes, the status shows the new values.
+        main.resources = Some(spec::cgroup_values(&p.spec.as_ref().unwrap().containers[0]));
+        let rt = runtime(vec![main]);
+        let s = observed(&p, &rt, &none, &ResizeReport::default());
+        assert!(s
+            .conditions
+            .iter()
+            .flatten()
+            .all(|c| c.type_ != "PodResizeInProgress"));
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(
+            cs.resources.as_ref().unwrap().limits.as_ref().unwrap()["cpu"].0,
+            "400m"
+        );
+
+        // Applying failed: in progress, with the error.
+        let failed = ResizeReport {
+            pending: None,
+            error: Some("cannot set memory limit".into()),
+        };
+        let s = observed(&p, &rt, &none, &failed);
+        let c = cond(&s, "PodResizeInProgress");
+        assert_eq!(
+            (c.reason.as_deref(), c.message.as_deref()),
+            (Some("Error"), Some("cannot set memory limit"))
+        );
+    }
+
+    #[test]
+    fn a_resize_the_node_cannot_fit_is_pending() {
+        let p = resized_pod();
+        let rt = runtime(vec![container("main", 0, State::Running, 0)]);
+        let pending = ResizeReport {
+            pending: Some((
+                "Infeasible".into(),
+                "Node didn't have enough capacity: cpu, requested: 64000, capacity: 4000".into(),
+            )),
+            error: None,
+        };
+        let s = observed(&p, &rt, &HashMap::new(), &pending);
+        let c = cond(&s, "PodResizePending");
+        assert_eq!(c.status, "True");
+        assert_eq!(c.reason.as_deref(), Some("Infeasible"));
+        assert_eq!(
+            c.message.as_deref(),
+            Some("Node didn't have enough capacity: cpu, requested: 64000, capacity: 4000")
+        );
+        assert!(c.last_probe_time.is_some() && c.last_transition_time.is_some());
+        // A finished pod reports no resize.
+        let mut done = p.clone();
+        done.status.as_mut().unwrap().phase = Some("Succeeded".into());
+        let s = observed(&done, &rt, &HashMap::new(), &pending);
+        assert!(s
+            .conditions
+            .iter()
+            .flatten()
+            .all(|c| c.type_ != "PodResizePending"));
+    }
+
     #[test]
     fn transition_times_survive_unchanged_conditions() {
         let mut p = pod("Always", false);
@@ -992,6 +1169,7 @@ mod tests {
                 node_ip: "172.18.0.3",
                 start_time: time_from_nanos(0),
                 now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+                resize: &ResizeReport::default(),
             },
         );
         assert_eq!(owned_json(&first), owned_json(&later));

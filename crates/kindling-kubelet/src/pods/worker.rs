@@ -1,10 +1,12 @@
 //! One pod's worker: the kubelet's SyncPod for that pod, run whenever the pod object changes,
 //! the runtime reports a change (relist), a probe result changes, or a back-off runs out.
 //!
-//! A sync decides, then acts: `actions.rs` computes the pod's [`PodActions`] from the Pod, the
-//! runtime's state of it and this worker's state (back-offs, probe results); this module carries
-//! them out through the [`Runtime`], with what they need besides (volumes before the sandbox,
-//! images, environments, hooks, probes, events), and finally reports the status if it changed.
+//! A sync decides, then acts: the pod is first taken *as this node allocated it* (`resize.rs`: a
+//! resize the node cannot fit stays pending), then `actions.rs` computes the pod's
+//! [`PodActions`] from it, the runtime's state of it and this worker's state (back-offs, probe
+//! results); this module carries them out through the [`Runtime`], with what they need besides
+//! (volumes before the sandbox, images, environments, hooks, probes, events, in-place resizes),
+//! and finally reports the status if it changed.
 
 use super::actions::{
     self, grace_of, Action, ContainerRef, Input, KillPod, PodActions, Start, Step, SyncActions,
@@ -13,10 +15,11 @@ use super::backoff::{go_duration, Backoff};
 use super::env::{self, ApiSources, Downward};
 use super::events::Recorder;
 use super::probes::{ContainerProbes, Target};
+use super::resize::{self, Allocated, Allocations};
 use super::spec::{self, NodeFacts};
-use super::status::{self, Observed, ProbeResults};
+use super::status::{self, Observed, ProbeResults, ResizeReport};
 use super::{cgroup, lifecycle, volumes};
-use crate::runtime::{PodRuntime, Runtime, SandboxInfo, State};
+use crate::runtime::{LinuxResources, PodRuntime, Runtime, SandboxInfo, State};
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -39,6 +42,8 @@ pub struct Shared {
     pub pods_dir: PathBuf,
     /// Service account tokens of projected volumes, cached until due for refresh.
     pub tokens: Arc<super::tokens::TokenManager>,
+    /// What every pod of the node was allocated (in-place resize's fit check).
+    pub allocations: Allocations,
 }
 
 /// When to sync again.
@@ -56,6 +61,8 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(300);
 /// The kubelet waits for a postStart hook without limit; the worker bounds it so that a hook
 /// that never returns cannot hold the pod (and its deletion) forever.
 const POST_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How soon a resize that waits for room (Deferred) or failed to apply is tried again.
+const RESIZE_RETRY: Duration = Duration::from_secs(10);
 
 pub struct Worker {
     shared: Arc<Shared>,
@@ -80,6 +87,13 @@ pub struct Worker {
     sandbox_retry: Option<Instant>,
     /// The dead sandbox a SandboxChanged event was recorded for.
     sandbox_announced: Option<String>,
+    /// The resources this node allocated to the pod's containers (set on the first sync).
+    allocated: Option<Allocated>,
+    /// A resize not allocated, or that failed to apply.
+    resize: ResizeReport,
+    /// CPU and memory values applied in place, by container ID: what the runtime does not
+    /// report itself (containerd before 1.7).
+    applied: HashMap<String, LinuxResources>,
 }
 
 fn now_nanos() -> i64 {
@@ -113,6 +127,9 @@ impl Worker {
             retry_in: None,
             sandbox_retry: None,
             sandbox_announced: None,
+            allocated: None,
+            resize: ResizeReport::default(),
+            applied: HashMap::new(),
         }
     }
 
@@ -148,13 +165,15 @@ impl Worker {
             }
         }
         self.probes.clear();
+        self.shared.allocations.release(&self.uid);
         remove_pod(&self.shared, &self.uid, Duration::from_secs(2)).await;
     }
 
-    /// One SyncPod: the actions decided for the pod, carried out.
+    /// One SyncPod: the actions decided for the pod (as allocated), carried out.
     pub async fn sync(&mut self, pod: &Pod) -> Result<Next> {
         let shared = self.shared.clone();
-        let mut rt = shared.runtime.pod(&self.uid).await?;
+        let pod = &self.allocate(pod);
+        let mut rt = self.observe().await?;
         let actions = self.decide(pod, &rt, actions::compute_pod_actions);
         tracing::debug!(%actions, "pod actions");
         let sync = match actions {
@@ -164,7 +183,7 @@ impl Worker {
                 self.probes.clear();
                 if let Some(kill) = kill {
                     stop_everything(&shared, pod, &kill, false).await;
-                    rt = shared.runtime.pod(&self.uid).await?;
+                    rt = self.observe().await?;
                 }
                 self.report(pod, &rt).await?;
                 return Ok(Next::Idle);
@@ -202,7 +221,7 @@ impl Worker {
                 self.waiting.clear();
                 announce_kills(&shared, pod, &kill);
                 stop_everything(&shared, pod, &kill, true).await;
-                let rt = shared.runtime.pod(&self.uid).await?;
+                let rt = self.observe().await?;
                 self.report(pod, &rt).await?;
                 return Ok(Next::Idle);
             }
@@ -249,7 +268,7 @@ impl Worker {
                     spec::name(pod),
                     started.elapsed()
                 );
-                rt = shared.runtime.pod(&self.uid).await?;
+                rt = self.observe().await?;
                 let Some(sandbox) = rt.ready_sandbox().cloned() else {
                     anyhow::bail!("the new sandbox is not ready");
                 };
@@ -271,7 +290,14 @@ impl Worker {
             )
         };
 
-        // The containers.
+        // The containers. A resize shows as in progress before it is applied.
+        if containers
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Resize { .. }))
+        {
+            self.report(pod, &rt).await?;
+        }
         let mut next = Next::Idle;
         let mut changed = false;
         for step in &containers.steps {
@@ -282,7 +308,7 @@ impl Worker {
             }
         }
         if changed {
-            rt = shared.runtime.pod(&self.uid).await?;
+            rt = self.observe().await?;
         }
         // Nothing left to run (run-to-completion, or a failed init container with Never):
         // release the sandbox's network as the kubelet does for a terminal pod.
@@ -290,9 +316,18 @@ impl Worker {
         if matches!(reported.phase.as_deref(), Some("Succeeded" | "Failed")) {
             self.probes.clear();
             stop_everything(&shared, pod, &KillPod::of(pod, &rt), false).await;
-            let rt = shared.runtime.pod(&self.uid).await?;
+            let rt = self.observe().await?;
             self.report(pod, &rt).await?;
             return Ok(Next::Idle);
+        }
+        // A resize waiting for room, or that failed to apply, is tried again.
+        let deferred = self
+            .resize
+            .pending
+            .as_ref()
+            .is_some_and(|(reason, _)| reason == resize::DEFERRED);
+        if deferred || self.resize.error.is_some() {
+            next = earliest(next, Next::After(RESIZE_RETRY));
         }
         // Retry what may fix itself: a missing configMap or image (`kindling load docker-image`
         // after the pod was created), a failed create, the end of an image-pull back-off.
@@ -312,6 +347,72 @@ impl Worker {
             next = earliest(next, Next::After(left + Duration::from_millis(50)));
         }
         Ok(next)
+    }
+
+    /// What the runtime holds of the pod, with the CPU and memory values this worker applied in
+    /// place (the runtime may not report them).
+    async fn observe(&mut self) -> Result<PodRuntime> {
+        let mut rt = self.shared.runtime.pod(&self.uid).await?;
+        self.applied
+            .retain(|id, _| rt.containers.iter().any(|c| c.id == *id));
+        for c in &mut rt.containers {
+            if let Some(r) = self.applied.get(&c.id) {
+                c.resources = Some(*r);
+            }
+        }
+        Ok(rt)
+    }
+
+    /// The pod as this node allocated it (upstream's allocation manager): admitted with its
+    /// spec's resources; a spec that changed since (a resize) is allocated when the node can fit
+    /// it, else it waits as PodResizePending (Infeasible or Deferred).
+    fn allocate(&mut self, pod: &Pod) -> Pod {
+        let wanted = resize::allocation_of(pod);
+        let finishing = pod.metadata.deletion_timestamp.is_some()
+            || matches!(
+                self.current_status(pod).phase.as_deref(),
+                Some("Succeeded" | "Failed")
+            );
+        match &self.allocated {
+            None => self.allocated = Some(wanted),
+            Some(current) if *current == wanted => self.resize.pending = None,
+            Some(_) if finishing => {}
+            Some(_) => {
+                let capacity = resize::Requests {
+                    milli_cpu: i64::try_from(self.shared.node_cpus.saturating_mul(1000))
+                        .unwrap_or(i64::MAX),
+                    // The Node's allocatable memory, in whole Ki as the agent reports it.
+                    memory: i64::try_from(self.shared.facts.memory_bytes / 1024 * 1024)
+                        .unwrap_or(i64::MAX),
+                };
+                let others = self.shared.allocations.others(&self.uid);
+                match resize::decide(resize::pod_requests(pod), others, capacity) {
+                    resize::Decision::Allocate => {
+                        tracing::info!("pod {}: resize allocated", spec::name(pod));
+                        self.allocated = Some(wanted);
+                        self.resize.pending = None;
+                    }
+                    resize::Decision::Pending { reason, message } => {
+                        if self.resize.pending.as_ref().map(|(r, _)| r.as_str()) != Some(reason) {
+                            tracing::info!("pod {}: resize {reason}: {message}", spec::name(pod));
+                        }
+                        self.resize.pending = Some((reason.to_string(), message));
+                    }
+                }
+            }
+        }
+        let allocated = self.allocated.as_ref().map_or_else(
+            || pod.clone(),
+            |allocated| resize::with_allocation(pod, allocated),
+        );
+        if finishing {
+            self.shared.allocations.release(&self.uid);
+        } else {
+            self.shared
+                .allocations
+                .set(&self.uid, resize::pod_requests(&allocated));
+        }
+        allocated
     }
 
     /// The pod's status as known best: the API object's, or the one this worker reported last
@@ -353,6 +454,7 @@ impl Worker {
                     .clone()
                     .unwrap_or(Time(status::now_seconds())),
                 now: status::now_seconds(),
+                resize: &self.resize,
             },
         );
         let old = basis.status.clone().unwrap_or_default();
@@ -483,6 +585,44 @@ impl Worker {
                     .emit(pod, Some(name), false, "Killing", reason.message(name));
                 self.kill(pod, name, id, grace_of(pod)).await;
                 return (true, None);
+            }
+            Action::Restart { id, reason, start } => {
+                self.probes.remove(id);
+                self.shared
+                    .recorder
+                    .emit(pod, Some(name), false, "Killing", reason.message(name));
+                self.kill(pod, name, id, grace_of(pod)).await;
+                if let Some(restart) = &start.restart {
+                    self.crash_backoff.next(name, restart.finished_at);
+                }
+                self.start(pod, c, step.init, sandbox, rt, start).await;
+                return (true, None);
+            }
+            Action::Resize { id, resources } => {
+                self.waiting.remove(name);
+                self.ensure_probes(c, id, sandbox, pod);
+                let applied = self
+                    .shared
+                    .runtime
+                    .update_container_resources(id, resources.to_cri())
+                    .await;
+                return match applied {
+                    Ok(()) => {
+                        tracing::info!("pod {}: resized container {name}", spec::name(pod));
+                        self.applied.insert(id.clone(), *resources);
+                        self.resize.error = None;
+                        (true, None)
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "pod {}: resizing container {name}: {}",
+                            spec::name(pod),
+                            e.message()
+                        );
+                        self.resize.error = Some(e.message().to_string());
+                        (false, Some(RESIZE_RETRY))
+                    }
+                };
             }
             Action::Replace { id, start } => {
                 remove_container(self.shared.runtime.as_ref(), id).await;
