@@ -76,7 +76,11 @@ fn sidecars_and_in_place_resize() {
             }
         }
     }
+    let image = cluster.image.clone();
     drop(cluster);
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
     if let Some(first) = failures.into_iter().next() {
         std::panic::resume_unwind(first);
     }
