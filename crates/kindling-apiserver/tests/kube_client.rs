@@ -2,7 +2,7 @@
 //! concurrent writers and optimistic concurrency under contention.
 
 mod common;
-use common::TestServer;
+use common::{Kubectl, TestServer};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -258,9 +258,8 @@ fn streaming_list_watch() {
     });
 }
 
-#[test]
-fn terminating_namespace_refuses_new_objects() {
-    let s = TestServer::start();
+fn terminating_namespace_refuses_new_objects(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.ok(&["create", "namespace", "leaving"]);
     // A pod bound to a node keeps the namespace Terminating until its node agent finishes it.
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: leaving\nspec:\n  nodeName: some-node\n  containers:\n  - name: c\n    image: busybox\n";
@@ -313,3 +312,5 @@ fn terminating_namespace_refuses_new_objects() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+common::kubectl_tests!(terminating_namespace_refuses_new_objects,);

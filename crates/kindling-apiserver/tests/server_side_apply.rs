@@ -3,7 +3,7 @@
 //! `managedFields` entries kubectl shows with --show-managed-fields.
 
 mod common;
-use common::{text, TestServer};
+use common::{text, Kubectl, TestServer};
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -67,9 +67,8 @@ fn entry<'a>(mf: &'a serde_json::Value, manager: &str, op: &str) -> Option<&'a s
         .find(|e| e["manager"] == manager && e["operation"] == op)
 }
 
-#[test]
-fn applying_twice_changes_nothing_the_second_time() {
-    let s = TestServer::start();
+fn applying_twice_changes_nothing_the_second_time(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     assert_eq!(
         apply_ok(&s, DEPLOYMENT, &[]).trim(),
         "deployment.apps/web serverside-applied"
@@ -104,9 +103,8 @@ fn applying_twice_changes_nothing_the_second_time() {
     );
 }
 
-#[test]
-fn another_manager_conflicts_until_it_forces() {
-    let s = TestServer::start();
+fn another_manager_conflicts_until_it_forces(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     let other = DEPLOYMENT.replace("replicas: 2", "replicas: 5");
     let out = apply_ssa(&s, &other, &["--field-manager=other"]);
@@ -146,9 +144,8 @@ fn another_manager_conflicts_until_it_forces() {
     );
 }
 
-#[test]
-fn fields_no_longer_applied_are_removed() {
-    let s = TestServer::start();
+fn fields_no_longer_applied_are_removed(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     let fewer = DEPLOYMENT
         .replace("labels: {app: web, tier: front}", "labels: {app: web}")
@@ -176,9 +173,8 @@ metadata:
     );
 }
 
-#[test]
-fn scale_takes_replicas_and_reapplying_conflicts() {
-    let s = TestServer::start();
+fn scale_takes_replicas_and_reapplying_conflicts(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     s.ok(&["scale", "deploy", "web", "--replicas=4"]);
     assert_eq!(jsonpath(&s, "{.spec.replicas}"), "4");
@@ -207,9 +203,8 @@ fn scale_takes_replicas_and_reapplying_conflicts() {
     assert_eq!(jsonpath(&s, "{.spec.replicas}"), "2");
 }
 
-#[test]
-fn ordinary_writes_record_update_entries() {
-    let s = TestServer::start();
+fn ordinary_writes_record_update_entries(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     // Client-side apply creates, then patches: both as kubectl-client-side-apply.
     s.apply(DEPLOYMENT);
     let mf = managed_fields(&s);
@@ -264,9 +259,8 @@ fn ordinary_writes_record_update_entries() {
     );
 }
 
-#[test]
-fn managed_fields_show_only_when_asked() {
-    let s = TestServer::start();
+fn managed_fields_show_only_when_asked(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     let plain = s.ok(&["get", "deploy", "web", "-o", "yaml"]);
     assert!(!plain.contains("managedFields"), "{plain}");
@@ -292,9 +286,8 @@ fn managed_fields_show_only_when_asked() {
     }
 }
 
-#[test]
-fn patch_records_its_manager_and_apply_needs_one() {
-    let s = TestServer::start();
+fn patch_records_its_manager_and_apply_needs_one(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     s.ok(&[
         "patch",
@@ -319,9 +312,8 @@ fn patch_records_its_manager_and_apply_needs_one() {
     );
 }
 
-#[test]
-fn created_objects_look_like_upstreams() {
-    let s = TestServer::start();
+fn created_objects_look_like_upstreams(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.ok(&["create", "deployment", "web", "--image=nginx"]);
     let mf = managed_fields(&s);
     let e = entry(&mf, "kubectl-create", "Update").unwrap_or_else(|| panic!("{mf}"));
@@ -344,3 +336,14 @@ fn created_objects_look_like_upstreams() {
         assert_eq!(c[f], serde_json::json!({}), "{f} in {c}");
     }
 }
+
+common::kubectl_tests!(
+    applying_twice_changes_nothing_the_second_time,
+    another_manager_conflicts_until_it_forces,
+    fields_no_longer_applied_are_removed,
+    scale_takes_replicas_and_reapplying_conflicts,
+    ordinary_writes_record_update_entries,
+    managed_fields_show_only_when_asked,
+    patch_records_its_manager_and_apply_needs_one,
+    created_objects_look_like_upstreams,
+);
