@@ -105,7 +105,8 @@ pub(crate) use kubectl_tests;
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// A file `scripts/tools.sh` installs under `tools/`, if it is there. A missing one fails the test
