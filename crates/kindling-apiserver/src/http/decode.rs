@@ -161,9 +161,10 @@ pub fn patch_options(query: &Query, apply: bool) -> Result<(), ApiError> {
             field: "fieldManager".into(),
         })
     } else {
+        // Given at all, even empty or false, as upstream's `*bool` is then set.
         query
-            .get("force")
-            .is_some()
+            .params
+            .contains_key("force")
             .then(|| Cause::forbidden("force", "may not be specified for non-apply patch"))
     };
     match cause {
@@ -481,6 +482,16 @@ mod tests {
         // The first of repeated values counts.
         assert!(Query::parse(Some("watch=True&watch=false")).flag("watch"));
         assert!(!Query::parse(Some("watch=0&watch=true")).flag("watch"));
+        // force, a *bool upstream, is "given" whatever its value.
+        for given in ["force=", "force=false", "force=True"] {
+            assert!(patch_options(&Query::parse(Some(given)), false).is_err());
+            assert!(patch_options(
+                &Query::parse(Some(&format!("{given}&fieldManager=m"))),
+                true
+            )
+            .is_ok());
+        }
+        assert!(patch_options(&Query::parse(None), false).is_ok());
         // The Python client's exec and log options reach the node as upstream sends them.
         let q = Query::parse(Some("stdin=True&stdout=True&stderr=False&tty=0"));
         let streams = remote_command_streams(&q);
