@@ -42,7 +42,7 @@ pub use serve::{start, RunningServer};
 pub use tokens::{ObjectRef, TokenGrant, TokenIssuer, DEFAULT_ISSUER};
 
 /// The Kubernetes version this server speaks.
-pub const KUBERNETES_VERSION: &str = "v1.33.0";
+pub const KUBERNETES_VERSION: &str = "v1.35.0";
 
 /// How to run a server.
 #[derive(Clone, Debug)]
@@ -101,7 +101,7 @@ impl Server {
 pub(crate) fn version_info() -> Value {
     json!({
         "major": "1",
-        "minor": "33",
+        "minor": "35",
         "gitVersion": KUBERNETES_VERSION,
         "gitCommit": env!("CARGO_PKG_VERSION"),
         "gitTreeState": "clean",

@@ -481,7 +481,7 @@ fn node_rows() {
         "status": {
             "conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}],
             "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}, {"type": "Hostname", "address": "node-1"}],
-            "nodeInfo": {"kubeletVersion": "v1.33.0", "osImage": "Debian GNU/Linux 12", "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.0"}
+            "nodeInfo": {"kubeletVersion": "v1.35.0", "osImage": "Debian GNU/Linux 12", "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.0"}
         }
     });
     let c = cells("", "nodes", n);
@@ -492,7 +492,7 @@ fn node_rows() {
             "Ready,SchedulingDisabled",
             "control-plane,infra,master",
             "3d",
-            "v1.33.0",
+            "v1.35.0",
             "172.18.0.2",
             "<none>",
             "Debian GNU/Linux 12",
