@@ -24,7 +24,7 @@ impl Drop for Background {
 }
 
 fn spawn_kubectl(s: &TestServer, args: &[&str]) -> (Background, mpsc::Receiver<String>) {
-    let mut child = Command::new("kubectl")
+    let mut child = Command::new(common::kubectl_program())
         .args(args)
         .env("KUBECONFIG", &s.kubeconfig)
         .env("HOME", s.kubeconfig.parent().unwrap())

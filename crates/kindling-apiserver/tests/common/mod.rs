@@ -143,13 +143,25 @@ pub async fn kube_client(kubeconfig: &Path) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
+/// The kubectl the tests run: kubectl 1.35 (the minor kindling serves) from `<repo>/tools/bin`
+/// when it is there (scripts/tools.sh puts it there), else `kubectl` from the PATH.
+pub fn kubectl_program() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let pinned = repo.join("tools/bin/kubectl-1.35");
+    if pinned.is_file() {
+        pinned
+    } else {
+        PathBuf::from("kubectl")
+    }
+}
+
 pub fn kubectl_at(
     kubeconfig: &Path,
     args: &[&str],
     stdin: Option<&str>,
     env: &[(&str, &str)],
 ) -> Output {
-    let mut cmd = Command::new("kubectl");
+    let mut cmd = Command::new(kubectl_program());
     cmd.args(args)
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", kubeconfig.parent().unwrap())
