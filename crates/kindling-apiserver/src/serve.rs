@@ -164,9 +164,12 @@ async fn rebuild_allocations(registry: &Registry) -> Result<()> {
         .list(services, None, &Default::default())
         .await
         .map_err(|e| anyhow::anyhow!("listing services: {e}"))?;
+    let services = list["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    registry.services.rebuild(services);
     registry
-        .services
-        .rebuild(list["items"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+        .reconcile_addresses(services)
+        .await
+        .map_err(|e| anyhow::anyhow!("recording service addresses: {e}"))?;
     Ok(())
 }
 
