@@ -106,7 +106,7 @@ async fn service_cidr(registry: &Registry) -> Result<(), ApiError> {
 
 /// The API priority and fairness objects every API server starts with. Each FlowSchema's status
 /// says whether its priority level exists (the `Dangling` condition).
-async fn flow_control(registry: &Registry) -> Result<(), ApiError> {
+pub(crate) async fn flow_control(registry: &Registry) -> Result<(), ApiError> {
     let levels = find(
         "flowcontrol.apiserver.k8s.io",
         "v1",

@@ -18,6 +18,7 @@ mod apply;
 mod auth;
 mod bootstrap;
 mod discovery;
+mod flowcontrol;
 mod http;
 /// Used by kindling-cluster (`kubeconfig::render`) for the kubeconfigs it writes.
 pub mod kubeconfig;

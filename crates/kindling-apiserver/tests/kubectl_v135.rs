@@ -681,6 +681,32 @@ fn the_bootstrap_flow_control_and_service_cidr_are_there() {
         err.contains("spec of 'exempt' must equal the fixed value"),
         "{err}"
     );
+    // The configuration controller: a deleted mandatory object comes back, and a FlowSchema
+    // learns whether its priority level exists.
+    s.ok(&["delete", "flowschema", "catch-all"]);
+    s.apply("apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nmetadata: {name: orphan}\nspec:\n  priorityLevelConfiguration: {name: nowhere}\n  rules:\n  - subjects: [{kind: User, user: {name: alice}}]\n    nonResourceRules: [{verbs: ['*'], nonResourceURLs: ['*']}]\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let back = s
+            .kubectl(&["get", "flowschema", "catch-all"])
+            .status
+            .success();
+        let dangling = s.ok(&[
+            "get",
+            "flowschema",
+            "orphan",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Dangling\")].status}",
+        ]);
+        if back && dangling == "True" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "catch-all back: {back}, orphan dangling: {dangling:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]

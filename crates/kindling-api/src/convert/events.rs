@@ -58,7 +58,7 @@ fn convert(obj: Value, api_version: &str, to_core: bool) -> Map<String, Value> {
 }
 
 fn always(out: &mut Map<String, Value>, field: &str, zero: Value) {
-    if !out.get(field).is_some_and(|v| !v.is_null()) {
+    if out.get(field).is_none_or(|v| v.is_null()) {
         out.insert(field.into(), zero);
     }
 }
