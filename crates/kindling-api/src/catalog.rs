@@ -96,8 +96,9 @@ pub enum Serving {
     Review,
     /// Create-only `bindings` (core/v1): binds the pod the body names, as `pods/binding` does.
     PodBinding,
-    /// Read-only (get, list), computed on each read (`componentstatuses`).
-    Computed(fn() -> Vec<Value>),
+    /// Read-only (get, list), computed on each read (`componentstatuses`), with the warning
+    /// upstream sends with every answer, if any.
+    Computed(fn() -> Vec<Value>, Option<&'static str>),
 }
 
 /// A resource served in one version and stored in the form of another (autoscaling/v1
@@ -341,7 +342,10 @@ pub static CATALOG: &[ResourceType] = &[
     review!(api::core::v1::Binding, "binding", Serving::PodBinding),
     ResourceType {
         verbs: &["get", "list"],
-        serving: Serving::Computed(computed::component_statuses),
+        serving: Serving::Computed(
+            computed::component_statuses,
+            Some("v1 ComponentStatus is deprecated in v1.19+"),
+        ),
         ..resource!(
             api::core::v1::ComponentStatus,
             "componentstatus",

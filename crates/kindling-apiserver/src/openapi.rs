@@ -184,7 +184,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
     item_params.push(param("name", "path", true));
     let mut patch_params = write_params();
     patch_params.push(param("force", "query", false));
-    if matches!(r.serving, Serving::Computed(_)) {
+    if matches!(r.serving, Serving::Computed(..)) {
         paths.insert(
             collection,
             json!({"get": op("list", &format!("list{title}"), vec![]), "parameters": scope_params}),

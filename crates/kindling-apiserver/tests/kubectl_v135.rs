@@ -612,10 +612,16 @@ fn each_new_kind_is_created_and_printed_with_upstreams_columns() {
         "{}",
         text(&out.stderr)
     );
-    // The component statuses are computed; bindings are create-only.
+    // The component statuses are computed, with upstream's deprecation warning.
     let (h, r) = header_and_row(&s, &["componentstatuses", "scheduler"]);
     assert_eq!(h, ["NAME", "STATUS", "MESSAGE", "ERROR"]);
     assert_eq!(r, ["scheduler", "Healthy", "ok"]);
+    let out = s.kubectl(&["get", "cs"]);
+    assert!(
+        text(&out.stderr).contains("Warning: v1 ComponentStatus is deprecated in v1.19+"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -166,9 +166,9 @@ async fn route_resource(
                 _ => Err(method_not_allowed()),
             };
         }
-        Serving::Computed(objects) => {
+        Serving::Computed(objects, warning) => {
             let watching = rp.watch_prefix || call.query.flag("watch");
-            return match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {
+            let mut resp = match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {
                 (&Method::GET, None, None) if !watching => {
                     computed::list(rt, objects(), &call, &negotiated)
                 }
@@ -176,7 +176,10 @@ async fn route_resource(
                     computed::get(rt, objects(), name, &call, &negotiated)
                 }
                 _ => Err(method_not_allowed()),
-            };
+            }?;
+            let warnings: Vec<String> = warning.iter().map(|w| w.to_string()).collect();
+            represent::add_warnings(&mut resp, &warnings);
+            return Ok(resp);
         }
     }
     let neg = negotiated;
