@@ -87,7 +87,7 @@ fn quick_cluster_s1() {
     let cols: Vec<&str> = nodes.split_whitespace().collect();
     assert_eq!(
         (cols[0], cols[1], cols[2], cols[4]),
-        (node.as_str(), "Ready", "control-plane", "v1.33.0"),
+        (node.as_str(), "Ready", "control-plane", "v1.35.0"),
         "{nodes}"
     );
     let sc = env.ok_kubectl(&["get", "sc"]);

@@ -128,8 +128,9 @@ impl Registry {
             Ok((rev, kv)) => {
                 if let Some(allocator) = self.allocator(rt) {
                     allocator.release(last);
+                    self.release_addresses(last).await;
                 }
-                let mut obj = decode(&kv)?;
+                let mut obj = decode(rt, &kv)?;
                 super::set_resource_version(&mut obj, rev);
                 Ok(obj)
             }
