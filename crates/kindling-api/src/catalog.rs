@@ -79,6 +79,17 @@ impl Subresource {
     }
 }
 
+/// What a delete that names no propagation policy does to the object's dependents: upstream's
+/// `DefaultGarbageCollectionPolicy` of the resource's strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultPropagation {
+    /// The object goes at once; the garbage collector deletes its dependents afterwards.
+    Background,
+    /// The object gets the `orphan` finalizer: its dependents lose their reference to it and
+    /// stay (core/v1 ReplicationControllers, for backward compatibility).
+    Orphan,
+}
+
 /// One served resource.
 pub struct ResourceType {
     pub group: &'static str,
@@ -102,6 +113,8 @@ pub struct ResourceType {
     /// The verbs served. Stored resources have them all; reviews (access checks, whoami) are
     /// create-only and computed, never stored.
     pub verbs: &'static [&'static str],
+    /// What deleting an object without a propagation policy does to its dependents.
+    pub default_propagation: DefaultPropagation,
 }
 
 /// The verbs of a stored resource.
@@ -197,6 +210,7 @@ macro_rules! resource {
             decode_check: decode_check::<$ty>,
             strategy: $strategy,
             verbs: STORED_VERBS,
+            default_propagation: DefaultPropagation::Background,
         }
     };
 }
@@ -220,6 +234,7 @@ macro_rules! review {
             decode_check: decode_check::<$ty>,
             strategy: D,
             verbs: &["create"],
+            default_propagation: DefaultPropagation::Background,
         }
     };
 }
@@ -327,14 +342,18 @@ pub static CATALOG: &[ResourceType] = &[
         [Status],
         D
     ),
-    resource!(
-        api::core::v1::ReplicationController,
-        "replicationcontroller",
-        ["rc"],
-        ["all"],
-        [Status, Scale],
-        &strategy::REPLICATED
-    ),
+    // core/v1 keeps the orphaning default it had before server-side garbage collection.
+    ResourceType {
+        default_propagation: DefaultPropagation::Orphan,
+        ..resource!(
+            api::core::v1::ReplicationController,
+            "replicationcontroller",
+            ["rc"],
+            ["all"],
+            [Status, Scale],
+            &strategy::REPLICATED
+        )
+    },
     resource!(api::core::v1::PodTemplate, "podtemplate", [], [], [], D),
     // apps/v1
     resource!(
