@@ -10,8 +10,15 @@
 //!   unreachable/not-ready taints; their pods are marked not Ready.
 //! - [`tainteviction`]: pods on nodes with NoExecute taints they do not tolerate (or tolerate
 //!   for a while) are deleted.
+//! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
+//!
+//! Shared, without IO: [`pods`] (active, ready, available, scale-down order) and [`owners`]
+//! (controller references, adoption and release).
 
 pub mod nodelifecycle;
+pub mod owners;
+pub mod pods;
+pub mod replicaset;
 pub mod rootca;
 pub mod serviceaccounts;
 pub mod tainteviction;
@@ -36,6 +43,7 @@ pub async fn run(client: kube::Client, config: Config) {
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
+        replicaset::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }
@@ -45,6 +53,9 @@ pub async fn run(client: kube::Client, config: Config) {
 pub enum Error {
     #[error(transparent)]
     Kube(#[from] kube::Error),
+    /// An orphan could not be adopted: the owner is gone or going.
+    #[error("cannot adopt: {0}")]
+    Adoption(String),
 }
 
 /// How soon a failed reconcile is retried.
