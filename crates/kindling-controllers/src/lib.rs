@@ -11,10 +11,12 @@
 //! - [`tainteviction`]: pods on nodes with NoExecute taints they do not tolerate (or tolerate
 //!   for a while) are deleted.
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
+//! - [`deployment`]: Deployments roll their pod template out through replica sets.
 //!
 //! Shared, without IO: [`pods`] (active, ready, available, scale-down order) and [`owners`]
 //! (controller references, adoption and release).
 
+pub mod deployment;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
@@ -44,6 +46,7 @@ pub async fn run(client: kube::Client, config: Config) {
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
         replicaset::run(client.clone()),
+        deployment::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }
@@ -56,6 +59,9 @@ pub enum Error {
     /// An orphan could not be adopted: the owner is gone or going.
     #[error("cannot adopt: {0}")]
     Adoption(String),
+    /// Anything else that makes a reconcile try again.
+    #[error("{0}")]
+    Retry(String),
 }
 
 /// How soon a failed reconcile is retried.
