@@ -12,11 +12,14 @@
 //!   for a while) are deleted.
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
+//! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
+//!   are finished.
 //!
 //! Shared, without IO: [`pods`] (active, ready, available, scale-down order) and [`owners`]
 //! (controller references, adoption and release).
 
 pub mod deployment;
+pub mod garbagecollector;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
@@ -47,6 +50,7 @@ pub async fn run(client: kube::Client, config: Config) {
         tainteviction::run(client.clone()),
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
+        garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }
