@@ -81,7 +81,10 @@ fn settled(s: &TestServer) -> String {
         if replicas == "2" && rv == last {
             return rv;
         }
-        assert!(std::time::Instant::now() < deadline, "the Deployment never settled");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Deployment never settled"
+        );
         last = rv;
         std::thread::sleep(std::time::Duration::from_millis(500));
     }

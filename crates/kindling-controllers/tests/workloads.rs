@@ -777,22 +777,20 @@ fn a_selector_that_does_not_match_the_template_is_invalid() {
 }
 
 #[test]
-fn deployment_events_and_status_for_a_failing_replica_set() {
-    // A quota-like failure: pods are refused (a template the API server rejects at pod
-    // creation is not possible, so make the namespace's default ServiceAccount vanish).
+fn a_replica_set_whose_pods_are_refused_reports_replica_failure() {
+    // Pods naming a ServiceAccount that does not exist are refused by admission.
     let c = Cluster::start();
-    let _ = c.runtime.block_on(async {
-        let _ = c
-            .api::<ReplicaSet>()
-            .create(&PostParams::default(), &serde_json::from_value(json!({
-                "metadata": {"name": "fails"},
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "fails"}},
-                         "template": {"metadata": {"labels": {"app": "fails"}},
-                                      "spec": {"serviceAccountName": "missing",
-                                               "containers": [{"name": "main", "image": "busybox"}]}}},
-            })).unwrap())
-            .await;
-    });
+    let rs: ReplicaSet = serde_json::from_value(json!({
+        "metadata": {"name": "fails"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "fails"}},
+                 "template": {"metadata": {"labels": {"app": "fails"}},
+                              "spec": {"serviceAccountName": "missing",
+                                       "containers": [{"name": "main", "image": "busybox"}]}}},
+    }))
+    .unwrap();
+    c.runtime
+        .block_on(c.api::<ReplicaSet>().create(&PostParams::default(), &rs))
+        .unwrap();
     c.eventually("ReplicaFailure", Duration::from_secs(20), |c| {
         let rs = c
             .runtime

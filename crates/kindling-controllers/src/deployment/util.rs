@@ -113,9 +113,10 @@ pub fn scaled_value(v: Option<&IntOrString>, total: i32, round_up: bool) -> Resu
         Some(IntOrString::Int(n)) => Ok(*n),
         Some(IntOrString::String(s)) => {
             let Some(digits) = s.strip_suffix('%') else {
-                return Err(format!(
+                return Err(
                     "invalid value for IntOrString: invalid type: string is not a percentage"
-                ));
+                        .into(),
+                );
             };
             let percent: i64 = digits
                 .parse()

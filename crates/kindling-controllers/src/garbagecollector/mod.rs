@@ -76,7 +76,10 @@ impl Resources {
 
 enum Input {
     Discovered(Vec<Served>),
-    Watch(String, watcher::Event<PartialObjectMeta<DynamicObject>>),
+    Watch(
+        String,
+        Box<watcher::Event<PartialObjectMeta<DynamicObject>>>,
+    ),
 }
 
 type Running = Pin<Box<dyn Future<Output = (Work, Result<Vec<Work>, kube::Error>)> + Send>>;
@@ -164,7 +167,7 @@ async fn watch(client: kube::Client, served: Served, inputs: mpsc::Sender<Input>
         match event {
             Ok(e) => {
                 if inputs
-                    .send(Input::Watch(resource.clone(), e))
+                    .send(Input::Watch(resource.clone(), Box::new(e)))
                     .await
                     .is_err()
                 {
@@ -210,7 +213,7 @@ impl Collector {
         match input {
             Input::Discovered(served) => self.discovered(served),
             Input::Watch(resource, event) => {
-                let work = match event {
+                let work = match *event {
                     watcher::Event::Init => {
                         self.graph.relist_start(&resource);
                         Vec::new()
@@ -399,7 +402,13 @@ async fn execute(
                 let Some(served) = resources.by_key.get(&dependent.resource) else {
                     continue;
                 };
-                remove_owner_references(client, served, dependent, &[owner.uid.clone()]).await?;
+                remove_owner_references(
+                    client,
+                    served,
+                    dependent,
+                    std::slice::from_ref(&owner.uid),
+                )
+                .await?;
             }
             if let Some(served) = resources.by_key.get(&owner.resource) {
                 remove_finalizer(client, served, &owner, graph::ORPHAN).await?;

@@ -73,7 +73,13 @@ fn annotated(mut rs: ReplicaSet, pairs: &[(&str, &str)]) -> ReplicaSet {
 #[test]
 fn resolve_fenceposts_like_upstream() {
     // (maxSurge, maxUnavailable, desired) → (surge, unavailable) or error
-    let cases: &[(Option<&str>, Option<&str>, i32, Result<(i32, i32), ()>)] = &[
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        i32,
+        Result<(i32, i32), ()>,
+    );
+    let cases: &[Case] = &[
         (Some("0%"), Some("0%"), 0, Ok((0, 1))),
         (Some("39%"), Some("39%"), 10, Ok((4, 3))),
         (Some("oops"), Some("39%"), 10, Err(())),
@@ -300,7 +306,8 @@ fn scale_down_old_never_counts_more_available_than_the_size() {
 #[test]
 fn replica_set_fraction_like_upstream() {
     // (deployment replicas, status replicas, maxSurge, rs replicas, max-replicas) → fraction
-    let cases: &[(&str, i32, i32, i32, i32, Option<&str>, i32)] = &[
+    type Case<'a> = (&'a str, i32, i32, i32, i32, Option<&'a str>, i32);
+    let cases: &[Case] = &[
         (
             "empty deployment always scales to 0",
             0,
@@ -391,14 +398,16 @@ fn sizes(pairs: &[(&str, i32)]) -> BTreeMap<String, i32> {
 #[test]
 fn proportional_scaling_like_upstream() {
     let d = |n| deployment(n, None, None);
-    let cases: Vec<(
-        &str,
+    type Rs<'a> = (&'a str, i32, u32);
+    type Case<'a> = (
+        &'a str,
         Deployment,
         Deployment,
-        Option<(&str, i32, u32)>,
-        Vec<(&str, i32, u32)>,
-        Vec<(&str, i32)>,
-    )> = vec![
+        Option<Rs<'a>>,
+        Vec<Rs<'a>>,
+        Vec<(&'a str, i32)>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "normal scaling event: 10 -> 12",
             d(12),
