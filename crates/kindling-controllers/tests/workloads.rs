@@ -394,22 +394,25 @@ fn watch_bounds(
     let stop = Arc::new(AtomicBool::new(false));
     let (rs_store, rs_writer) = reflector::store::<ReplicaSet>();
     let (pod_store, pod_writer) = reflector::store::<Pod>();
+    // Each stream says when its initial list is complete; checks start once both are.
     let rs_events = watcher(c.api::<ReplicaSet>(), watcher::Config::default())
         .reflect(rs_writer)
-        .map(|_| ());
+        .map(|e| matches!(e, Ok(watcher::Event::InitDone)));
     let pod_events = watcher(c.api::<Pod>(), watcher::Config::default())
         .reflect(pod_writer)
-        .map(|_| ());
+        .map(|e| matches!(e, Ok(watcher::Event::InitDone)));
     let mut events = futures::stream::select(rs_events, pod_events).boxed();
     let (v, s) = (violations.clone(), stop.clone());
-    let (rs_ready, pods_ready) = (rs_store.clone(), pod_store.clone());
     c.runtime.spawn(async move {
-        rs_ready.wait_until_ready().await.unwrap();
-        pods_ready.wait_until_ready().await.unwrap();
+        let mut listed = 0;
         while !s.load(Ordering::SeqCst) {
-            let Some(()) = events.next().await else {
+            let Some(init_done) = events.next().await else {
                 return;
             };
+            listed += usize::from(init_done);
+            if listed < 2 {
+                continue;
+            }
             let total: i32 = rs_store
                 .state()
                 .iter()
