@@ -29,7 +29,10 @@ pub mod serviceaccounts;
 pub mod tainteviction;
 
 use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::Resource;
+use serde_json::Value;
 use std::time::Duration;
 
 /// What the controllers need besides a client.
@@ -74,6 +77,26 @@ const RETRY: Duration = Duration::from_secs(1);
 fn retry_on_error<K>(_: std::sync::Arc<K>, error: &Error, _: std::sync::Arc<impl Sized>) -> Action {
     tracing::debug!("reconcile failed, retrying: {error}");
     Action::requeue(RETRY)
+}
+
+/// Sends an adoption or release patch. A vanished object is not an error (nothing to claim).
+pub(crate) async fn send_claim<K>(
+    api: &Api<K>,
+    name: &str,
+    patch: &Value,
+) -> Result<bool, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.patch(name, &params, &Patch::Strategic(patch)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Namespaces that take new objects: not being deleted.

@@ -1,9 +1,9 @@
 //! Controller references (upstream's ControllerRefManager): which objects a controller owns,
 //! adopts (orphans its selector matches) or releases (owned ones it no longer selects), and the
-//! patches that say so. Deciding is pure; the callers send the patches.
+//! patches that say so. Deciding is pure; the callers send the patches
+//! ([`crate::send_claim`]).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
 use serde_json::{json, Value};
 
@@ -67,22 +67,6 @@ pub fn release_patch(object_uid: &str, owner_uid: &str) -> Value {
         "ownerReferences": [{"$patch": "delete", "uid": owner_uid}],
         "uid": object_uid,
     }})
-}
-
-/// Sends an adoption or release patch. A vanished object is not an error (nothing to claim).
-pub async fn send<K>(api: &Api<K>, name: &str, patch: &Value) -> Result<bool, kube::Error>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let params = PatchParams {
-        field_manager: Some(crate::FIELD_MANAGER.into()),
-        ..Default::default()
-    };
-    match api.patch(name, &params, &Patch::Strategic(patch)).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

@@ -166,7 +166,8 @@ async fn claim_replica_sets(
             Claim::Owned => owned.push((*rs).clone()),
             Claim::Ignore => {}
             Claim::Release => {
-                owners::send(&api, &rs.name_any(), &owners::release_patch(&rs_uid, &uid)).await?;
+                crate::send_claim(&api, &rs.name_any(), &owners::release_patch(&rs_uid, &uid))
+                    .await?;
             }
             Claim::Adopt => {
                 if !checked_fresh {
@@ -174,7 +175,7 @@ async fn claim_replica_sets(
                     checked_fresh = true;
                 }
                 let patch = owners::adopt_patch(&rs_uid, &owners::controller_ref(d));
-                if owners::send(&api, &rs.name_any(), &patch).await? {
+                if crate::send_claim(&api, &rs.name_any(), &patch).await? {
                     owned.push((*rs).clone());
                 }
             }

@@ -343,7 +343,7 @@ async fn claim_pods<K: Replicated>(
             Claim::Owned => owned.push(pod),
             Claim::Ignore => {}
             Claim::Release => {
-                owners::send(
+                crate::send_claim(
                     &api,
                     &pod.name_any(),
                     &owners::release_patch(&pod_uid, &uid),
@@ -356,7 +356,7 @@ async fn claim_pods<K: Replicated>(
                     checked_fresh = true;
                 }
                 let patch = owners::adopt_patch(&pod_uid, &owners::controller_ref(rs));
-                if owners::send(&api, &pod.name_any(), &patch).await? {
+                if crate::send_claim(&api, &pod.name_any(), &patch).await? {
                     owned.push(pod);
                 }
             }
