@@ -15,6 +15,10 @@
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //!
+//! There is no leader election yet: every control-plane node runs all of them, which is right
+//! for one control plane; with several, the workload controllers would act twice (upstream
+//! elects one kube-controller-manager through a Lease).
+//!
 //! Shared, without IO: [`pods`] (active, ready, available, scale-down order) and [`owners`]
 //! (controller references, adoption and release).
 
