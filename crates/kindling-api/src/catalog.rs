@@ -124,6 +124,17 @@ impl Storage {
     }
 }
 
+/// What a delete that names no propagation policy does to the object's dependents: upstream's
+/// `DefaultGarbageCollectionPolicy` of the resource's strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultPropagation {
+    /// The object goes at once; the garbage collector deletes its dependents afterwards.
+    Background,
+    /// The object gets the `orphan` finalizer: its dependents lose their reference to it and
+    /// stay (core/v1 ReplicationControllers, for backward compatibility).
+    Orphan,
+}
+
 /// One served resource.
 pub struct ResourceType {
     pub group: &'static str,
@@ -151,6 +162,8 @@ pub struct ResourceType {
     pub serving: Serving,
     /// Set when objects are stored in another entry's form.
     pub storage: Option<&'static Storage>,
+    /// What deleting an object without a propagation policy does to its dependents.
+    pub default_propagation: DefaultPropagation,
 }
 
 /// The verbs of a stored resource.
@@ -277,6 +290,7 @@ macro_rules! resource {
             verbs: STORED_VERBS,
             serving: Serving::Stored,
             storage: None,
+            default_propagation: DefaultPropagation::Background,
         }
     };
 }
@@ -305,6 +319,7 @@ macro_rules! review {
             verbs: &["create"],
             serving: $serving,
             storage: None,
+            default_propagation: DefaultPropagation::Background,
         }
     };
 }
@@ -436,14 +451,18 @@ pub static CATALOG: &[ResourceType] = &[
         [Status],
         D
     ),
-    resource!(
-        api::core::v1::ReplicationController,
-        "replicationcontroller",
-        ["rc"],
-        ["all"],
-        [Status, Scale],
-        &strategy::REPLICATED
-    ),
+    // core/v1 keeps the orphaning default it had before server-side garbage collection.
+    ResourceType {
+        default_propagation: DefaultPropagation::Orphan,
+        ..resource!(
+            api::core::v1::ReplicationController,
+            "replicationcontroller",
+            ["rc"],
+            ["all"],
+            [Status, Scale],
+            &strategy::REPLICATED
+        )
+    },
     resource!(api::core::v1::PodTemplate, "podtemplate", [], [], [], D),
     // apps/v1
     resource!(

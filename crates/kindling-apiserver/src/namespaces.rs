@@ -75,7 +75,9 @@ async fn finish_deletion(registry: &Registry, ns: &str, obj: &Value) -> Result<(
                 rt,
                 Some(ns),
                 &ListOptions::default(),
-                &DeleteOptions::default(),
+                // As upstream's namespace controller: dependents go in the background, so no
+                // object waits on the garbage collector to orphan them.
+                &DeleteOptions::background(),
             )
             .await?;
         remaining += deleted["items"].as_array().map_or(0, Vec::len);

@@ -98,7 +98,11 @@ impl ServiceAllocator {
 
     /// Whether `ip` is held by a Service.
     pub fn holds(&self, ip: Ipv4Addr) -> bool {
-        self.state.lock().unwrap().ips.contains(&u32::from(ip))
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ips
+            .contains(&u32::from(ip))
     }
 
     /// Marks what stored Services hold (at start).

@@ -3,6 +3,7 @@
 //! added to the default set read back with upstream's columns, the versions that share one
 //! storage (autoscaling/v1 and v2, core and events.k8s.io Events), the Service allocator's
 //! IPAddresses, and the pods/resize subresource.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 use common::{rows, text, TestServer};

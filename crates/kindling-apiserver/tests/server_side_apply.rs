@@ -49,6 +49,8 @@ fn jsonpath(s: &TestServer, path: &str) -> String {
     s.ok(&["get", "deploy", "web", "-o", &format!("jsonpath={path}")])
 }
 
+/// The managedFields entries of the clients under test. The Deployment controller's own
+/// (`kube-controller-manager`: the revision annotation, the status) are left out.
 fn managed_fields(s: &TestServer) -> serde_json::Value {
     let out = s.ok(&[
         "get",
@@ -59,7 +61,34 @@ fn managed_fields(s: &TestServer) -> serde_json::Value {
         "--show-managed-fields",
     ]);
     let obj: serde_json::Value = serde_json::from_str(&out).unwrap();
-    obj["metadata"]["managedFields"].clone()
+    let entries: Vec<serde_json::Value> = obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["manager"] != "kube-controller-manager")
+        .cloned()
+        .collect();
+    serde_json::Value::Array(entries)
+}
+
+/// Waits until the controllers are done with the new Deployment (its replica set made, its
+/// status written; no node runs the pods) and its resourceVersion stays put.
+fn settled(s: &TestServer) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut last = String::new();
+    loop {
+        let replicas = jsonpath(s, "{.status.replicas}");
+        let rv = jsonpath(s, "{.metadata.resourceVersion}");
+        if replicas == "2" && rv == last {
+            return rv;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Deployment never settled"
+        );
+        last = rv;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 fn entry<'a>(mf: &'a serde_json::Value, manager: &str, op: &str) -> Option<&'a serde_json::Value> {
@@ -74,7 +103,7 @@ fn applying_twice_changes_nothing_the_second_time(kubectl: &Kubectl) {
         apply_ok(&s, DEPLOYMENT, &[]).trim(),
         "deployment.apps/web serverside-applied"
     );
-    let rv = jsonpath(&s, "{.metadata.resourceVersion}");
+    let rv = settled(&s);
     let time = jsonpath(&s, "{.metadata.managedFields[0].time}");
     assert_eq!(
         apply_ok(&s, DEPLOYMENT, &[]).trim(),

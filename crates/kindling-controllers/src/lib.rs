@@ -10,14 +10,33 @@
 //!   unreachable/not-ready taints; their pods are marked not Ready.
 //! - [`tainteviction`]: pods on nodes with NoExecute taints they do not tolerate (or tolerate
 //!   for a while) are deleted.
+//! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
+//! - [`deployment`]: Deployments roll their pod template out through replica sets.
+//! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
+//!   are finished.
+//!
+//! There is no leader election yet: every control-plane node runs all of them, which is right
+//! for one control plane; with several, the workload controllers would act twice (upstream
+//! elects one kube-controller-manager through a Lease).
+//!
+//! Shared, without IO: [`pods`] (active, ready, available, scale-down order) and [`owners`]
+//! (controller references, adoption and release).
 
+pub mod deployment;
+pub mod garbagecollector;
 pub mod nodelifecycle;
+pub mod owners;
+pub mod pods;
+pub mod replicaset;
 pub mod rootca;
 pub mod serviceaccounts;
 pub mod tainteviction;
 
 use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::Resource;
+use serde_json::Value;
 use std::time::Duration;
 
 /// What the controllers need besides a client.
@@ -36,6 +55,9 @@ pub async fn run(client: kube::Client, config: Config) {
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
+        replicaset::run(client.clone()),
+        deployment::run(client.clone()),
+        garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }
@@ -45,6 +67,12 @@ pub async fn run(client: kube::Client, config: Config) {
 pub enum Error {
     #[error(transparent)]
     Kube(#[from] kube::Error),
+    /// An orphan could not be adopted: the owner is gone or going.
+    #[error("cannot adopt: {0}")]
+    Adoption(String),
+    /// Anything else that makes a reconcile try again.
+    #[error("{0}")]
+    Retry(String),
 }
 
 /// How soon a failed reconcile is retried.
@@ -53,6 +81,26 @@ const RETRY: Duration = Duration::from_secs(1);
 fn retry_on_error<K>(_: std::sync::Arc<K>, error: &Error, _: std::sync::Arc<impl Sized>) -> Action {
     tracing::debug!("reconcile failed, retrying: {error}");
     Action::requeue(RETRY)
+}
+
+/// Sends an adoption or release patch. A vanished object is not an error (nothing to claim).
+pub(crate) async fn send_claim<K>(
+    api: &Api<K>,
+    name: &str,
+    patch: &Value,
+) -> Result<bool, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.patch(name, &params, &Patch::Strategic(patch)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Namespaces that take new objects: not being deleted.

@@ -214,6 +214,7 @@ pub fn delete_options(q: &Query, body: bytes::Bytes) -> Result<DeleteOptions, Ap
     let mut opts = DeleteOptions {
         grace_period_seconds: q.int("gracePeriodSeconds")?,
         propagation_policy: q.get("propagationPolicy").map(str::to_string),
+        orphan_dependents: q.get("orphanDependents").map(|v| v == "true" || v == "1"),
         dry_run: q.dry_run()?,
         ..Default::default()
     };
@@ -221,6 +222,7 @@ pub fn delete_options(q: &Query, body: bytes::Bytes) -> Result<DeleteOptions, Ap
         let v = any_body(&body)?;
         opts.merge_body(&v)?;
     }
+    opts.validate()?;
     Ok(opts)
 }
 
