@@ -33,6 +33,8 @@ struct Component {
     /// The pod name's prefix and container name, as kind's clusters name them.
     name: &'static str,
     labels: Value,
+    /// The container's ports (`[]` for most).
+    ports: Value,
 }
 
 /// The parts a node runs: the control plane's on control-plane nodes, the pod network's on
@@ -48,6 +50,7 @@ fn components(config: &Config) -> Vec<Component> {
             parts.push(Component {
                 name,
                 labels: json!({"component": name, "tier": "control-plane"}),
+                ports: json!([]),
             });
         }
     }
@@ -55,6 +58,20 @@ fn components(config: &Config) -> Vec<Component> {
         parts.push(Component {
             name: "kindnet",
             labels: json!({"app": "kindnet", "k8s-app": "kindnet", "tier": "node"}),
+            ports: json!([]),
+        });
+    }
+    // Cluster DNS (kindling-dns in `kindling node`) answers on every node; its pods carry
+    // CoreDNS's label, which the kube-dns Service selects, and its ports.
+    if !config.cluster_dns.is_empty() {
+        parts.push(Component {
+            name: "coredns",
+            labels: json!({"k8s-app": "kube-dns"}),
+            ports: json!([
+                {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+            ]),
         });
     }
     parts
@@ -136,7 +153,7 @@ impl Mirror<'_> {
                 "priorityClassName": "system-node-critical",
                 "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
                 "containers": [{"name": self.part.name, "image": self.image,
-                                "command": ["kindling", "node"],
+                                "command": ["kindling", "node"], "ports": self.part.ports,
                                 "imagePullPolicy": "IfNotPresent"}],
             },
         })
@@ -248,6 +265,33 @@ mod tests {
             default_cni,
             ..Config::for_tests("kind-control-plane")
         }
+    }
+
+    #[test]
+    fn every_node_with_cluster_dns_shows_coredns_with_its_ports() {
+        let c = Config {
+            cluster_dns: vec!["10.96.0.10".parse().unwrap()],
+            ..config(Role::Worker, true)
+        };
+        let parts = components(&c);
+        assert_eq!(
+            parts.iter().map(|p| p.name).collect::<Vec<_>>(),
+            ["kindnet", "coredns"]
+        );
+        let m = Mirror {
+            part: &parts[1],
+            node: "kind-worker",
+            node_uid: "u1",
+            ip: "172.18.0.3".parse().unwrap(),
+            image: "kindling/node:v0.1.0",
+            started: "2026-11-22T00:00:00Z",
+        };
+        let pod: Pod = serde_json::from_value(m.pod()).unwrap();
+        assert_eq!(pod.metadata.name.as_deref(), Some("coredns-kind-worker"));
+        assert_eq!(pod.metadata.labels.unwrap()["k8s-app"], "kube-dns");
+        let ports = pod.spec.unwrap().containers[0].ports.clone().unwrap();
+        assert_eq!(ports.len(), 3);
+        assert_eq!(ports[0].container_port, 53);
     }
 
     #[test]

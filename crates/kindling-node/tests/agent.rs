@@ -33,6 +33,8 @@ async fn registers_and_heartbeats() {
         runtime_endpoint: "/nonexistent/containerd.sock".into(),
         runtime_version: "containerd://test".into(),
         pod_resolv_conf: String::new(),
+        cluster_dns: Vec::new(),
+        cluster_domain: "cluster.local".into(),
     };
     tokio::spawn(kindling_node::ipam::run(
         client.clone(),

@@ -110,6 +110,9 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         image: node.image.clone(),
         labels: node.labels.clone(),
         taints,
+        dns_domain: net.dns_domain.clone(),
+        dns_service_ip: net.dns_service_ip().map(|ip| ip.to_string()),
+        dns_search: net.dns_search.clone(),
         control_plane: (node.role == Role::ControlPlane).then(|| ControlPlaneConfig {
             cert_sans: ctx.cluster.api_server.cert_sans.clone(),
             node_port_range: ctx
