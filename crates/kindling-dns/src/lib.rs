@@ -42,6 +42,29 @@ pub struct Running {
     pub tcp: Vec<SocketAddr>,
 }
 
+/// A UDP socket and a TCP listener on the same address. With port 0 (tests) the system picks
+/// the UDP port and the TCP listener takes the same number, which another program may hold:
+/// then a fresh pair is tried.
+async fn bind_pair(
+    addr: SocketAddr,
+) -> anyhow::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    const ATTEMPTS: usize = 20;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("binding udp {addr}"))?;
+        let bound = socket.local_addr()?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(listener) => return Ok((socket, listener)),
+            Err(e) if addr.port() == 0 => last = Some((bound, e)),
+            Err(e) => return Err(e).with_context(|| format!("binding tcp {bound}")),
+        }
+    }
+    let (bound, e) = last.expect("ATTEMPTS > 0");
+    Err(e).with_context(|| format!("binding tcp {bound}"))
+}
+
 /// Binds the listeners and starts answering from an unsynced (SERVFAIL in the zone) zone;
 /// the caller publishes zones through [`Running::zone`].
 pub async fn serve(config: &Config) -> anyhow::Result<Running> {
@@ -51,15 +74,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<Running> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let (mut udp, mut tcp) = (Vec::new(), Vec::new());
     for ip in &config.listen {
-        let addr = SocketAddr::new(*ip, config.port);
-        let socket = tokio::net::UdpSocket::bind(addr)
-            .await
-            .with_context(|| format!("binding udp {addr}"))?;
-        // The TCP listener takes the port UDP got (port 0 in tests).
+        let (socket, listener) = bind_pair(SocketAddr::new(*ip, config.port)).await?;
         let addr = socket.local_addr()?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding tcp {addr}"))?;
         udp.push(addr);
         tcp.push(listener.local_addr()?);
         server::serve_udp(socket, handler.clone(), workers);
