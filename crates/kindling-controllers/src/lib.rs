@@ -10,10 +10,22 @@
 //!   unreachable/not-ready taints; their pods are marked not Ready.
 //! - [`tainteviction`]: pods on nodes with NoExecute taints they do not tolerate (or tolerate
 //!   for a while) are deleted.
+//! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
+//! - [`endpoints`]: the Endpoints object of every Service with a selector.
+//! - [`endpointslicemirroring`]: EndpointSlices mirroring hand-written Endpoints of Services
+//!   without a selector.
+//!
+//! Shared, without IO: [`slices`] (desired vs existing EndpointSlices → creates, updates,
+//! deletes); `servicepods` feeds the two pod-driven controllers from one pod watch.
 
+pub mod endpoints;
+pub mod endpointslice;
+pub mod endpointslicemirroring;
 pub mod nodelifecycle;
 pub mod rootca;
 pub mod serviceaccounts;
+mod servicepods;
+pub mod slices;
 pub mod tainteviction;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -33,10 +45,26 @@ pub const FIELD_MANAGER: &str = "kube-controller-manager";
 /// Runs every controller until the process ends.
 pub async fn run(client: kube::Client, config: Config) {
     tokio::join!(
+        run_service_endpoints(client.clone()),
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
+    );
+}
+
+/// Runs the Endpoints, EndpointSlice and mirroring controllers (and the pod watch the first
+/// two share) until the process ends.
+pub async fn run_service_endpoints(client: kube::Client) {
+    let mut service_pods = servicepods::ServicePods::new();
+    let endpoint_slices = endpointslice::run(client.clone(), &mut service_pods);
+    let endpoints = endpoints::run(client.clone(), &mut service_pods);
+    let mirroring = endpointslicemirroring::run(client.clone(), &mut service_pods);
+    tokio::join!(
+        service_pods.run(client),
+        endpoint_slices,
+        endpoints,
+        mirroring
     );
 }
 
@@ -66,6 +94,15 @@ fn created_or_moot<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error>
     match result {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if matches!(e.code, 403 | 404 | 409) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A delete of something already gone is done.
+fn deleted_or_gone<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),
     }
 }
