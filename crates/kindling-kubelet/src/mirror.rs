@@ -36,7 +36,7 @@ struct Component {
 }
 
 /// The parts a node runs: the control plane's on control-plane nodes, the pod network's on
-/// every node that has the default CNI.
+/// every node that has the default CNI, the service proxy's unless `kubeProxyMode: none`.
 fn components(config: &Config) -> Vec<Component> {
     let mut parts = Vec::new();
     if config.control_plane {
@@ -55,6 +55,12 @@ fn components(config: &Config) -> Vec<Component> {
         parts.push(Component {
             name: "kindnet",
             labels: json!({"app": "kindnet", "k8s-app": "kindnet", "tier": "node"}),
+        });
+    }
+    if config.service_proxy {
+        parts.push(Component {
+            name: "kube-proxy",
+            labels: json!({"k8s-app": "kube-proxy"}),
         });
     }
     parts
@@ -246,6 +252,7 @@ mod tests {
         Config {
             control_plane: role == Role::ControlPlane,
             default_cni,
+            service_proxy: default_cni,
             ..Config::for_tests("kind-control-plane")
         }
     }
@@ -259,10 +266,14 @@ mod tests {
                 "kube-apiserver",
                 "kube-controller-manager",
                 "kube-scheduler",
-                "kindnet"
+                "kindnet",
+                "kube-proxy"
             ]
         );
-        assert_eq!(names(&config(Role::Worker, true)), ["kindnet"]);
+        assert_eq!(
+            names(&config(Role::Worker, true)),
+            ["kindnet", "kube-proxy"]
+        );
         assert!(names(&config(Role::Worker, false)).is_empty());
     }
 

@@ -41,6 +41,15 @@ pub struct NodeConfig {
     /// The node image this node runs (shown as the image of its mirror pods).
     #[serde(default)]
     pub image: String,
+    /// `networking.kubeProxyMode`: `none` runs no service proxy; any other mode runs
+    /// kindling's, which programs iptables.
+    #[serde(default = "default_proxy_mode")]
+    pub kube_proxy_mode: String,
+}
+
+/// What a node.json written before the proxy existed means.
+fn default_proxy_mode() -> String {
+    "iptables".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
