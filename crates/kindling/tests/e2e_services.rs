@@ -3,7 +3,8 @@
 //! client. Checked with the real kubectl, from the client pod and from the host: a ClusterIP
 //! Service balances over both backends (its targetPort is the pods' named port), a NodePort
 //! answers through a kind extraPortMapping and on every node's IP, sessionAffinity ClientIP
-//! sticks, a deleted backend leaves the Endpoints and EndpointSlices within a second and gets no
+//! sticks, external and internal traffic policy Local keep traffic on the node, a pod reaches
+//! itself through its Service (hairpin), a deleted backend leaves the Endpoints and EndpointSlices within a second and gets no
 //! more traffic, and a Service without endpoints refuses connections at once. Rule sync
 //! latencies are measured and printed. Without a Docker engine the test fails when
 //! `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
@@ -86,6 +87,32 @@ spec:
 apiVersion: v1
 kind: Service
 metadata:
+  name: web-local
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector:
+    app: web
+  ports:
+  - port: 80
+    targetPort: 8080
+    nodePort: 30081
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-itp
+spec:
+  internalTrafficPolicy: Local
+  selector:
+    app: web
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
   name: nobody
 spec:
   selector:
@@ -111,7 +138,8 @@ fn http_get(addr: SocketAddr) -> Result<String, String> {
     Ok(body.trim().to_string())
 }
 
-/// Runs `sh -c script` in the client pod; (success, stdout, stderr).
+/// Runs `sh -c script` in the client pod; (success, stdout, stderr). (busybox 1.35's
+/// `wget -T` crashes, so requests are bounded with `timeout`.)
 fn in_client(env: &Env, script: &str) -> (bool, String, String) {
     let out = env.kubectl(&["exec", "client", "--", "sh", "-c", script]);
     (out.status.success(), text(&out.stdout), text(&out.stderr))
@@ -119,7 +147,8 @@ fn in_client(env: &Env, script: &str) -> (bool, String, String) {
 
 /// How many times each backend answered `count` wgets of `url` from the client pod.
 fn hits(env: &Env, url: &str, count: usize) -> BTreeMap<String, usize> {
-    let script = format!("for i in $(seq {count}); do wget -qO- -T 2 {url} || echo FAIL; done");
+    let script =
+        format!("for i in $(seq {count}); do timeout 3 wget -qO- {url} || echo FAIL; done");
     let (_, out, err) = in_client(env, &script);
     let mut seen = BTreeMap::new();
     for line in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -144,6 +173,56 @@ fn until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Dura
         std::thread::sleep(Duration::from_millis(20));
     }
     started.elapsed()
+}
+
+/// Whether `check` holds within `timeout`.
+fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while !check() {
+        if started.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// What a failed request leaves to look at: the client's view, the objects, the nodes' rules.
+fn diagnose(env: &Env, nodes: &[&str], url: &str) {
+    let (_, out, err) = in_client(env, &format!("timeout 3 wget -O- {url}; ip addr; ip route"));
+    eprintln!("--- client: wget {url}\n{out}\n{err}");
+    for args in [
+        &["get", "pods", "-A", "-o", "wide"][..],
+        &["get", "svc,endpoints", "-o", "wide"],
+        &["get", "endpointslices", "-o", "yaml"],
+    ] {
+        let o = env.kubectl(args);
+        eprintln!(
+            "--- kubectl {}\n{}{}",
+            args.join(" "),
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+    }
+    for node in nodes {
+        eprintln!(
+            "--- {node}: iptables-save\n{}",
+            node_exec(node, &["iptables-save"])
+        );
+        eprintln!(
+            "--- {node}: ip route\n{}",
+            node_exec(node, &["ip", "route"])
+        );
+        let logs = std::process::Command::new("docker")
+            .args(["logs", "--tail", "80", node])
+            .output()
+            .unwrap();
+        eprintln!(
+            "--- {node}: logs\n{}{}",
+            text(&logs.stdout),
+            text(&logs.stderr)
+        );
+    }
 }
 
 /// A kube client with the test's kubeconfig, for timing what kubectl would be too slow for.
@@ -177,18 +256,21 @@ fn services_balance_stick_follow_their_pods_and_refuse_without_endpoints() {
     let load = env.kindling(&["load", "docker-image", &image, "--name", &name]);
     assert!(load.status.success(), "{}", text(&load.stderr));
 
-    // Every node runs the proxy, shown as a mirror pod.
-    let system = env.ok_kubectl(&["get", "pods", "-n", "kube-system", "-o", "name"]);
-    for node in [
+    // Every node runs the proxy, shown as a mirror pod (once its Node is registered).
+    let nodes = [
         format!("{name}-control-plane"),
         worker.clone(),
         worker2.clone(),
-    ] {
-        assert!(
-            system.contains(&format!("pod/kube-proxy-{node}")),
-            "no kube-proxy mirror pod for {node}:\n{system}"
+    ];
+    until("kube-proxy mirror pods", Duration::from_secs(60), || {
+        let system = text(
+            &env.kubectl(&["get", "pods", "-n", "kube-system", "-o", "name"])
+                .stdout,
         );
-    }
+        nodes
+            .iter()
+            .all(|node| system.contains(&format!("pod/kube-proxy-{node}")))
+    });
 
     for (pod, node, web) in [
         ("web-1", &worker, true),
@@ -220,9 +302,12 @@ fn services_balance_stick_follow_their_pods_and_refuse_without_endpoints() {
 
     // ClusterIP from a pod: both backends over 20 requests.
     let url = format!("http://{web_ip}:80");
-    until("web answers", Duration::from_secs(20), || {
-        in_client(&env, &format!("wget -qO- -T 2 {url}")).0
-    });
+    if !eventually(Duration::from_secs(20), || {
+        in_client(&env, &format!("timeout 3 wget -qO- {url}")).0
+    }) {
+        diagnose(&env, &[&worker, &worker2], &url);
+        panic!("{url} never answered");
+    }
     let seen = hits(&env, &url, 20);
     eprintln!("ClusterIP {url}, 20 requests: {seen:?}");
     assert_eq!(
@@ -285,10 +370,43 @@ fn services_balance_stick_follow_their_pods_and_refuse_without_endpoints() {
         assert!(body == "web-1" || body == "web-2", "{body}");
     }
 
+    // externalTrafficPolicy Local: a node port answers only from the node's own pod.
+    for (node, pod) in [(&worker, "web-1"), (&worker2, "web-2")] {
+        let ip = env.ok_kubectl(&[
+            "get",
+            "node",
+            node,
+            "-o",
+            "jsonpath={.status.addresses[?(@.type==\"InternalIP\")].address}",
+        ]);
+        let addr: SocketAddr = format!("{ip}:30081").parse().unwrap();
+        until(
+            "the Local node port answers",
+            Duration::from_secs(20),
+            || http_get(addr).is_ok(),
+        );
+        let answers: Vec<String> = (0..6).map(|_| http_get(addr).unwrap()).collect();
+        eprintln!("externalTrafficPolicy Local via {addr}: {answers:?}");
+        assert!(answers.iter().all(|a| a == pod), "{answers:?}");
+    }
+
+    // internalTrafficPolicy Local: the client on the first worker reaches web-1 only.
+    let itp = format!("http://{}:80", cluster_ip(&env, "web-itp"));
+    until("web-itp answers", Duration::from_secs(20), || {
+        in_client(&env, &format!("timeout 3 wget -qO- {itp}")).0
+    });
+    let seen = hits(&env, &itp, 6);
+    eprintln!("internalTrafficPolicy Local, 6 requests: {seen:?}");
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        ["web-1"],
+        "{seen:?}"
+    );
+
     // sessionAffinity ClientIP: the same backend 10 times out of 10.
     let sticky = format!("http://{}:80", cluster_ip(&env, "web-sticky"));
     until("web-sticky answers", Duration::from_secs(20), || {
-        in_client(&env, &format!("wget -qO- -T 2 {sticky}")).0
+        in_client(&env, &format!("timeout 3 wget -qO- {sticky}")).0
     });
     let seen = hits(&env, &sticky, 10);
     eprintln!("sessionAffinity ClientIP, 10 requests: {seen:?}");
@@ -298,7 +416,7 @@ fn services_balance_stick_follow_their_pods_and_refuse_without_endpoints() {
     // No endpoints: refused at once, not a hang.
     let nobody = format!("http://{}:80", cluster_ip(&env, "nobody"));
     let started = Instant::now();
-    let (ok, _, err) = in_client(&env, &format!("wget -qO- -T 10 {nobody}"));
+    let (ok, _, err) = in_client(&env, &format!("timeout 10 wget -qO- {nobody}"));
     let took = started.elapsed();
     eprintln!(
         "no endpoints: wget failed after {took:?} (kubectl exec included): {}",
@@ -396,4 +514,20 @@ fn services_balance_stick_follow_their_pods_and_refuse_without_endpoints() {
         ["web-1"],
         "{seen:?}"
     );
+
+    // Hairpin: web-1 reaches itself through its Service (masqueraded back to itself).
+    let out = env.kubectl(&[
+        "exec",
+        "web-1",
+        "--",
+        "sh",
+        "-c",
+        &format!("timeout 3 wget -qO- {url}"),
+    ]);
+    eprintln!(
+        "hairpin web-1 → {url}: {}{}",
+        text(&out.stdout).trim(),
+        text(&out.stderr).trim()
+    );
+    assert_eq!(text(&out.stdout).trim(), "web-1");
 }
