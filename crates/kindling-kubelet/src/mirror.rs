@@ -19,6 +19,11 @@ use std::time::Duration;
 pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 const NAMESPACE: &str = "kube-system";
 const RESYNC: Duration = Duration::from_secs(10);
+/// How long a deleted mirror pod stays away before it is made again. The kubelet recreates
+/// mirror pods at a later sync, not at once; `kubectl delete` waits for the name to go by
+/// looking twice (a GET, then a LIST and watch), and a pod back under the same name between the
+/// two makes it wait forever.
+const RECREATE_AFTER: Duration = Duration::from_secs(1);
 
 /// Whether `pod` is a mirror pod (the pod runner must not run it).
 pub fn is_mirror(pod: &Pod) -> bool {
@@ -87,6 +92,7 @@ pub async fn run(client: kube::Client, config: Config) {
     .boxed();
     loop {
         // The Node owns its mirror pods, so the agent waits for its registration.
+        let mut finished_deletion = false;
         if let Ok(Some(node)) = nodes.get_opt(&config.node_name).await {
             let uid = node.metadata.uid.unwrap_or_default();
             for part in &parts {
@@ -98,16 +104,30 @@ pub async fn run(client: kube::Client, config: Config) {
                     image: &config.image,
                     started: &started,
                 };
-                if let Err(e) = want.ensure(&pods).await {
-                    tracing::debug!("mirror pod {}: {e}", want.name());
+                match want.ensure(&pods).await {
+                    Ok(Ensured::Deleted) => finished_deletion = true,
+                    Ok(Ensured::Present) => {}
+                    Err(e) => tracing::debug!("mirror pod {}: {e}", want.name()),
                 }
             }
+        }
+        if finished_deletion {
+            tokio::time::sleep(RECREATE_AFTER).await;
+            continue;
         }
         tokio::select! {
             _ = changes.next() => {}
             () = tokio::time::sleep(RESYNC) => {}
         }
     }
+}
+
+/// What [`Mirror::ensure`] left.
+enum Ensured {
+    /// The mirror pod exists with the agent's status.
+    Present,
+    /// Someone deleted it: the deletion was finished; it is made again on a later pass.
+    Deleted,
 }
 
 struct Mirror<'a> {
@@ -178,11 +198,12 @@ impl Mirror<'_> {
         })
     }
 
-    async fn ensure(&self, pods: &Api<Pod>) -> Result<(), kube::Error> {
+    async fn ensure(&self, pods: &Api<Pod>) -> Result<Ensured, kube::Error> {
         let name = self.name();
         let current = match pods.get_opt(&name).await? {
-            // Deleted by someone: finished at once (nothing runs in it) and made again, as the
-            // kubelet does with the mirror of a static pod that still exists.
+            // Deleted by someone: finished at once (nothing runs in it) and made again later
+            // ([`RECREATE_AFTER`]), as the kubelet does with the mirror of a static pod that
+            // still exists.
             Some(pod) if pod.metadata.deletion_timestamp.is_some() => {
                 let params = kube::api::DeleteParams {
                     grace_period_seconds: Some(0),
@@ -193,9 +214,7 @@ impl Mirror<'_> {
                     ..Default::default()
                 };
                 pods.delete(&name, &params).await?;
-                let pod: Pod =
-                    serde_json::from_value(self.pod()).map_err(kube::Error::SerdeError)?;
-                pods.create(&PostParams::default(), &pod).await?
+                return Ok(Ensured::Deleted);
             }
             Some(pod) => pod,
             None => {
@@ -214,7 +233,7 @@ impl Mirror<'_> {
             )
             .await?;
         }
-        Ok(())
+        Ok(Ensured::Present)
     }
 }
 
