@@ -1,8 +1,9 @@
 //! What every cluster has from its first second: the four system namespaces, the `kubernetes`
-//! Service with its Endpoints pointing at this API server, the default ServiceCIDR `kubernetes`
-//! (the cluster's service range, Ready) and the API priority and fairness configuration
-//! (upstream's mandatory and suggested FlowSchemas and PriorityLevelConfigurations, kept when
-//! present, recreated when missing).
+//! Service with its Endpoints and EndpointSlice pointing at this API server (upstream's
+//! endpoints reconciler writes both; the slice is what service proxies read), the default
+//! ServiceCIDR `kubernetes` (the cluster's service range, Ready) and the API priority and
+//! fairness configuration (upstream's mandatory and suggested FlowSchemas and
+//! PriorityLevelConfigurations, kept when present, recreated when missing).
 
 use crate::registry::{Registry, UpdateKind, WriteContext};
 use kindling_api::catalog::find;
@@ -49,16 +50,37 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
                      "ports": [{"name": "https", "port": advertise.port(), "protocol": "TCP"}]}],
     });
     // The address changes when the server moves (e.g. a restarted node gets a new port).
+    put(registry, endpoints, ep).await?;
+    let slices =
+        find("discovery.k8s.io", "v1", "endpointslices").expect("catalog has endpointslices");
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [advertise.ip().to_string()], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": advertise.port(), "protocol": "TCP"}],
+    });
+    put(registry, slices, slice).await?;
+    Ok(())
+}
+
+/// Writes `obj` (named `kubernetes` in `default`) over what is there, keeping its metadata.
+async fn put(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    obj: Value,
+) -> Result<(), ApiError> {
     let ctx = WriteContext::default();
     registry
         .update_with(
-            endpoints,
+            rt,
             Some("default"),
             "kubernetes",
             UpdateKind::Main,
             &ctx,
             |cur| {
-                let mut next = ep.clone();
+                let mut next = obj.clone();
                 if let Some(cur) = cur {
                     next["metadata"] = cur["metadata"].clone();
                     next["metadata"]

@@ -14,15 +14,24 @@
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
+//! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
+//! - [`endpoints`]: the Endpoints object of every Service with a selector.
+//! - [`endpointslicemirroring`]: EndpointSlices mirroring hand-written Endpoints of Services
+//!   without a selector.
 //!
 //! There is no leader election yet: every control-plane node runs all of them, which is right
 //! for one control plane; with several, the workload controllers would act twice (upstream
 //! elects one kube-controller-manager through a Lease).
 //!
-//! Shared, without IO: [`pods`] (active, ready, available, scale-down order) and [`owners`]
-//! (controller references, adoption and release).
+//! Shared, without IO: [`pods`] (active, ready, available, scale-down order), [`owners`]
+//! (controller references, adoption and release) and [`slices`] (desired vs existing
+//! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
+//! controllers from one pod watch.
 
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
+pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod nodelifecycle;
 pub mod owners;
@@ -30,6 +39,8 @@ pub mod pods;
 pub mod replicaset;
 pub mod rootca;
 pub mod serviceaccounts;
+mod servicepods;
+pub mod slices;
 pub mod tainteviction;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -52,6 +63,7 @@ pub const FIELD_MANAGER: &str = "kube-controller-manager";
 /// Runs every controller until the process ends.
 pub async fn run(client: kube::Client, config: Config) {
     tokio::join!(
+        run_service_endpoints(client.clone()),
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
@@ -59,6 +71,21 @@ pub async fn run(client: kube::Client, config: Config) {
         deployment::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
+    );
+}
+
+/// Runs the Endpoints, EndpointSlice and mirroring controllers (and the pod watch the first
+/// two share) until the process ends.
+pub async fn run_service_endpoints(client: kube::Client) {
+    let mut service_pods = servicepods::ServicePods::new();
+    let endpoint_slices = endpointslice::run(client.clone(), &mut service_pods);
+    let endpoints = endpoints::run(client.clone(), &mut service_pods);
+    let mirroring = endpointslicemirroring::run(client.clone(), &mut service_pods);
+    tokio::join!(
+        service_pods.run(client),
+        endpoint_slices,
+        endpoints,
+        mirroring
     );
 }
 
@@ -114,6 +141,15 @@ fn created_or_moot<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error>
     match result {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if matches!(e.code, 403 | 404 | 409) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A delete of something already gone is done.
+fn deleted_or_gone<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -41,6 +41,8 @@ pub struct Config {
     /// The default pod network is on: its CNI config is written once the Node has a podCIDR,
     /// and kindnet's mirror pod is shown.
     pub default_cni: bool,
+    /// The node runs the service proxy: kube-proxy's mirror pod is shown.
+    pub service_proxy: bool,
     /// The node image (the image of the mirror pods).
     pub image: String,
     /// The cluster CA (PEM) that :10250 verifies client certificates against.
@@ -84,6 +86,7 @@ impl Config {
             labels: BTreeMap::new(),
             taints: Vec::new(),
             default_cni: false,
+            service_proxy: false,
             image: String::new(),
             client_ca_pem: String::new(),
             runtime_endpoint: "/nonexistent.sock".into(),

@@ -54,6 +54,15 @@ pub struct NodeConfig {
     /// kind's `networking.dnsSearch`: the node's search domains (None: the host's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_search: Option<Vec<String>>,
+    /// `networking.kubeProxyMode`: `none` runs no service proxy; any other mode runs
+    /// kindling's, which programs iptables.
+    #[serde(default = "default_proxy_mode")]
+    pub kube_proxy_mode: String,
+}
+
+/// What a node.json written before the proxy existed means.
+fn default_proxy_mode() -> String {
+    "iptables".into()
 }
 
 fn default_dns_domain() -> String {

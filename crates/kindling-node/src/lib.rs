@@ -1,8 +1,9 @@
 //! `kindling node`: the program every node container runs as PID 1.
 //!
 //! Order of a start: reap orphans (we are init), start containerd and import the images the node
-//! image ships, on control-plane nodes start the API server and controllers, then the kubelet
-//! (kindling-kubelet, the `kubelet` unit) registers the Node and runs its pods. SIGTERM ends it all.
+//! image ships, on control-plane nodes start the API server and controllers, then the pod
+//! network, the service proxy (kindling-proxy) and the kubelet (kindling-kubelet, the `kubelet`
+//! unit), which registers the Node and runs its pods. SIGTERM ends it all.
 
 pub mod config;
 pub mod containerd;
@@ -66,6 +67,13 @@ pub async fn run() -> Result<()> {
         pod_resolv_conf: dns::pod_resolv_conf(&node_resolv_conf, ip),
         ..kubelet_config(&config, ip, ca_pem)
     };
+    if runs_service_proxy(&config) {
+        tokio::spawn(kindling_proxy::run(
+            client.clone(),
+            proxy_config(&config),
+            Arc::new(init::run_owned),
+        ));
+    }
     let kubelet = Arc::new(kubelet_unit(kubelet));
     kubelet.start()?;
     tokio::spawn(async move {
@@ -101,6 +109,32 @@ fn kubelet_unit(kubelet: kindling_kubelet::Config) -> unit::Unit {
     )
 }
 
+/// Whether this node runs the service proxy (kind's `kubeProxyMode: none` turns it off; any
+/// other mode gets kindling's, which programs iptables).
+fn runs_service_proxy(config: &NodeConfig) -> bool {
+    if config.kube_proxy_mode == "none" {
+        return false;
+    }
+    if config.kube_proxy_mode != "iptables" {
+        tracing::warn!(
+            "kubeProxyMode {} is served by kindling's iptables service proxy",
+            config.kube_proxy_mode
+        );
+    }
+    true
+}
+
+/// The service proxy's view of this node.
+fn proxy_config(config: &NodeConfig) -> kindling_proxy::Config {
+    kindling_proxy::Config {
+        node: kindling_proxy::Node {
+            name: config.name.clone(),
+            cluster_cidr: Some(config.pod_subnet.clone()),
+        },
+        work_dir: "/var/lib/kindling/proxy".into(),
+    }
+}
+
 /// What the kubelet is told: the node's identity from `node.json`, the CRI socket, the runtime
 /// version, the cluster domain; [`run`] adds the cluster DNS address and the resolv.conf pods
 /// get (Docker's resolver replaced by the node, see [`dns`]).
@@ -116,6 +150,7 @@ fn kubelet_config(
         labels: config.labels.clone(),
         taints: config.taints.clone(),
         default_cni: config.default_cni,
+        service_proxy: config.kube_proxy_mode != "none",
         image: config.image.clone(),
         client_ca_pem: ca_pem,
         runtime_endpoint: containerd::SOCKET.to_string(),

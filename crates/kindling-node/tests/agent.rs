@@ -28,6 +28,7 @@ async fn registers_and_heartbeats() {
             serde_json::json!({"key": "dedicated", "value": "edge", "effect": "NoSchedule"}),
         ],
         default_cni: false,
+        service_proxy: false,
         image: String::new(),
         client_ca_pem: String::new(),
         runtime_endpoint: "/nonexistent/containerd.sock".into(),

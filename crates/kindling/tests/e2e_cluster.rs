@@ -98,6 +98,7 @@ fn quick_cluster_s1() {
         "kube-apiserver",
         "kube-controller-manager",
         "kube-scheduler",
+        "kube-proxy",
     ];
     let listed = |env: &Env| env.ok_kubectl(&["get", "pods", "-A", "--no-headers"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
