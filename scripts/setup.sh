@@ -8,6 +8,8 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+# tools.sh makes virtual environments for the Python client.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)

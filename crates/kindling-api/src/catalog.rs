@@ -6,6 +6,7 @@
 //! here (and a strategy if it has rules of its own).
 
 use crate::strategy::{self, Strategy};
+use crate::{computed, convert};
 use k8s_openapi::api;
 use serde_json::Value;
 
@@ -32,6 +33,9 @@ pub enum Subresource {
     Exec,
     Attach,
     PortForward,
+    /// `pods/resize`: writes only the containers' resources and resize policies (upstream's
+    /// pod resize strategy); the strategy's subresource rules decide what changes.
+    Resize,
 }
 
 impl Subresource {
@@ -48,6 +52,7 @@ impl Subresource {
             Subresource::Exec => "exec",
             Subresource::Attach => "attach",
             Subresource::PortForward => "portforward",
+            Subresource::Resize => "resize",
         }
     }
 
@@ -74,9 +79,60 @@ impl Subresource {
             }
             Subresource::Finalize | Subresource::Approval => &["update"],
             Subresource::EphemeralContainers => &["get", "patch"],
-            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Status | Subresource::Scale | Subresource::Resize => {
+                &["get", "patch", "update"]
+            }
         }
     }
+}
+
+/// How the server answers a resource's requests.
+#[derive(Clone, Copy)]
+pub enum Serving {
+    /// Objects in the store, every verb through the generic registry.
+    Stored,
+    /// Create-only, answered from the request and never stored (access reviews, whoami,
+    /// TokenReview).
+    Review,
+    /// Create-only `bindings` (core/v1): binds the pod the body names, as `pods/binding` does.
+    PodBinding,
+    /// Read-only (get, list), computed on each read (`componentstatuses`), with the warning
+    /// upstream sends with every answer, if any.
+    Computed(fn() -> Vec<Value>, Option<&'static str>),
+}
+
+/// A resource served in one version and stored in the form of another (autoscaling/v1
+/// HorizontalPodAutoscalers are stored as autoscaling/v2, events.k8s.io/v1 Events as core/v1
+/// Events), as upstream stores every version of a resource in one storage version. Objects are
+/// converted on their way to the store and back, so both versions see the same objects.
+pub struct Storage {
+    /// group, version and plural of the catalog entry whose form is stored.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    /// The served form to the stored form (a conversion that can fail: bad round-trip
+    /// annotations).
+    pub to_stored: fn(Value) -> Result<Value, String>,
+    /// The stored form to the served form.
+    pub from_stored: fn(Value) -> Value,
+}
+
+impl Storage {
+    /// The catalog entry whose form is stored.
+    pub fn resource(&self) -> &'static ResourceType {
+        find(self.group, self.version, self.plural).expect("a storage version is in the catalog")
+    }
+}
+
+/// What a delete that names no propagation policy does to the object's dependents: upstream's
+/// `DefaultGarbageCollectionPolicy` of the resource's strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultPropagation {
+    /// The object goes at once; the garbage collector deletes its dependents afterwards.
+    Background,
+    /// The object gets the `orphan` finalizer: its dependents lose their reference to it and
+    /// stay (core/v1 ReplicationControllers, for backward compatibility).
+    Orphan,
 }
 
 /// One served resource.
@@ -102,6 +158,12 @@ pub struct ResourceType {
     /// The verbs served. Stored resources have them all; reviews (access checks, whoami) are
     /// create-only and computed, never stored.
     pub verbs: &'static [&'static str],
+    /// How requests are answered.
+    pub serving: Serving,
+    /// Set when objects are stored in another entry's form.
+    pub storage: Option<&'static Storage>,
+    /// What deleting an object without a propagation policy does to its dependents.
+    pub default_propagation: DefaultPropagation,
 }
 
 /// The verbs of a stored resource.
@@ -119,7 +181,36 @@ pub const STORED_VERBS: &[&str] = &[
 impl ResourceType {
     /// A computed, create-only resource (a review): nothing is stored.
     pub fn is_review(&self) -> bool {
-        self.verbs == ["create"]
+        matches!(self.serving, Serving::Review)
+    }
+
+    /// Whether objects of this resource live in the store.
+    pub fn is_stored(&self) -> bool {
+        matches!(self.serving, Serving::Stored)
+    }
+
+    /// The entry whose form and keys the store holds: this one, or its storage version's.
+    pub fn stored_as(&'static self) -> &'static ResourceType {
+        match self.storage {
+            Some(s) => s.resource(),
+            None => self,
+        }
+    }
+
+    /// `obj` (in this resource's form) as the store holds it.
+    pub fn to_stored(&self, obj: Value) -> Result<Value, String> {
+        match self.storage {
+            Some(s) => (s.to_stored)(obj),
+            None => Ok(obj),
+        }
+    }
+
+    /// A stored object in this resource's form.
+    pub fn from_stored(&self, obj: Value) -> Value {
+        match self.storage {
+            Some(s) => (s.from_stored)(obj),
+            None => obj,
+        }
     }
 
     pub fn api_version(&self) -> String {
@@ -197,6 +288,9 @@ macro_rules! resource {
             decode_check: decode_check::<$ty>,
             strategy: $strategy,
             verbs: STORED_VERBS,
+            serving: Serving::Stored,
+            storage: None,
+            default_propagation: DefaultPropagation::Background,
         }
     };
 }
@@ -204,6 +298,9 @@ macro_rules! resource {
 /// A create-only resource whose answer the server computes (SelfSubjectAccessReview, …).
 macro_rules! review {
     ($ty:ty, $singular:literal) => {
+        review!($ty, $singular, Serving::Review)
+    };
+    ($ty:ty, $singular:literal, $serving:expr) => {
         ResourceType {
             group: <$ty as k8s_openapi::Resource>::GROUP,
             version: <$ty as k8s_openapi::Resource>::VERSION,
@@ -220,6 +317,9 @@ macro_rules! review {
             decode_check: decode_check::<$ty>,
             strategy: D,
             verbs: &["create"],
+            serving: $serving,
+            storage: None,
+            default_propagation: DefaultPropagation::Background,
         }
     };
 }
@@ -249,10 +349,27 @@ pub static CATALOG: &[ResourceType] = &[
             Log,
             Exec,
             Attach,
-            PortForward
+            PortForward,
+            Resize
         ],
         &strategy::POD
     ),
+    review!(api::core::v1::Binding, "binding", Serving::PodBinding),
+    ResourceType {
+        verbs: &["get", "list"],
+        serving: Serving::Computed(
+            computed::component_statuses,
+            Some("v1 ComponentStatus is deprecated in v1.19+"),
+        ),
+        ..resource!(
+            api::core::v1::ComponentStatus,
+            "componentstatus",
+            ["cs"],
+            [],
+            [],
+            D
+        )
+    },
     resource!(
         api::core::v1::Service,
         "service",
@@ -294,7 +411,14 @@ pub static CATALOG: &[ResourceType] = &[
         [Status],
         &strategy::NODE
     ),
-    resource!(api::core::v1::Event, "event", ["ev"], [], [], D),
+    resource!(
+        api::core::v1::Event,
+        "event",
+        ["ev"],
+        [],
+        [],
+        &strategy::EVENT
+    ),
     resource!(
         api::core::v1::PersistentVolume,
         "persistentvolume",
@@ -327,14 +451,18 @@ pub static CATALOG: &[ResourceType] = &[
         [Status],
         D
     ),
-    resource!(
-        api::core::v1::ReplicationController,
-        "replicationcontroller",
-        ["rc"],
-        ["all"],
-        [Status, Scale],
-        &strategy::REPLICATED
-    ),
+    // core/v1 keeps the orphaning default it had before server-side garbage collection.
+    ResourceType {
+        default_propagation: DefaultPropagation::Orphan,
+        ..resource!(
+            api::core::v1::ReplicationController,
+            "replicationcontroller",
+            ["rc"],
+            ["all"],
+            [Status, Scale],
+            &strategy::REPLICATED
+        )
+    },
     resource!(api::core::v1::PodTemplate, "podtemplate", [], [], [], D),
     // apps/v1
     resource!(
@@ -394,15 +522,26 @@ pub static CATALOG: &[ResourceType] = &[
         [Status],
         &strategy::CRON_JOB
     ),
-    // autoscaling/v2
+    // autoscaling/v2 (the preferred and stored version), autoscaling/v1
     resource!(
         api::autoscaling::v2::HorizontalPodAutoscaler,
         "horizontalpodautoscaler",
         ["hpa"],
         ["all"],
         [Status],
-        D
+        &strategy::HORIZONTAL_POD_AUTOSCALER
     ),
+    ResourceType {
+        storage: Some(&convert::HPA_V1),
+        ..resource!(
+            api::autoscaling::v1::HorizontalPodAutoscaler,
+            "horizontalpodautoscaler",
+            ["hpa"],
+            ["all"],
+            [Status],
+            &strategy::HORIZONTAL_POD_AUTOSCALER_V1
+        )
+    },
     // coordination.k8s.io/v1
     resource!(api::coordination::v1::Lease, "lease", [], [], [], D),
     // discovery.k8s.io/v1
@@ -439,6 +578,22 @@ pub static CATALOG: &[ResourceType] = &[
         [],
         D
     ),
+    resource!(
+        api::networking::v1::IPAddress,
+        "ipaddress",
+        ["ip"],
+        [],
+        [],
+        &strategy::IP_ADDRESS
+    ),
+    resource!(
+        api::networking::v1::ServiceCIDR,
+        "servicecidr",
+        [],
+        [],
+        [Status],
+        &strategy::SERVICE_CIDR
+    ),
     // storage.k8s.io/v1
     resource!(
         api::storage::v1::StorageClass,
@@ -457,6 +612,22 @@ pub static CATALOG: &[ResourceType] = &[
         [],
         [Status],
         D
+    ),
+    resource!(
+        api::storage::v1::CSIStorageCapacity,
+        "csistoragecapacity",
+        [],
+        [],
+        [],
+        &strategy::CSI_STORAGE_CAPACITY
+    ),
+    resource!(
+        api::storage::v1::VolumeAttributesClass,
+        "volumeattributesclass",
+        ["vac"],
+        [],
+        [],
+        &strategy::VOLUME_ATTRIBUTES_CLASS
     ),
     // rbac.authorization.k8s.io/v1
     resource!(api::rbac::v1::Role, "role", [], [], [], D),
@@ -488,8 +659,18 @@ pub static CATALOG: &[ResourceType] = &[
         [],
         D
     ),
-    // events.k8s.io/v1
-    resource!(api::events::v1::Event, "event", ["ev"], [], [], D),
+    // events.k8s.io/v1, stored as core/v1 Events
+    ResourceType {
+        storage: Some(&convert::EVENTS_V1),
+        ..resource!(
+            api::events::v1::Event,
+            "event",
+            ["ev"],
+            [],
+            [],
+            &strategy::EVENTS_V1
+        )
+    },
     // certificates.k8s.io/v1
     resource!(
         api::certificates::v1::CertificateSigningRequest,
@@ -498,6 +679,100 @@ pub static CATALOG: &[ResourceType] = &[
         [],
         [Status, Approval],
         D
+    ),
+    // node.k8s.io/v1
+    resource!(
+        api::node::v1::RuntimeClass,
+        "runtimeclass",
+        [],
+        [],
+        [],
+        &strategy::RUNTIME_CLASS
+    ),
+    // flowcontrol.apiserver.k8s.io/v1
+    resource!(
+        api::flowcontrol::v1::FlowSchema,
+        "flowschema",
+        [],
+        [],
+        [Status],
+        &strategy::FLOW_SCHEMA
+    ),
+    resource!(
+        api::flowcontrol::v1::PriorityLevelConfiguration,
+        "prioritylevelconfiguration",
+        [],
+        [],
+        [Status],
+        &strategy::PRIORITY_LEVEL_CONFIGURATION
+    ),
+    // admissionregistration.k8s.io/v1: stored and validated; webhooks are not called and
+    // policies not enforced (see docs/STATUS.md).
+    resource!(
+        api::admissionregistration::v1::MutatingWebhookConfiguration,
+        "mutatingwebhookconfiguration",
+        [],
+        ["api-extensions"],
+        [],
+        &strategy::WEBHOOK_CONFIGURATION
+    ),
+    resource!(
+        api::admissionregistration::v1::ValidatingAdmissionPolicy,
+        "validatingadmissionpolicy",
+        [],
+        ["api-extensions"],
+        [Status],
+        &strategy::VALIDATING_ADMISSION_POLICY
+    ),
+    resource!(
+        api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+        "validatingadmissionpolicybinding",
+        [],
+        ["api-extensions"],
+        [],
+        &strategy::VALIDATING_ADMISSION_POLICY_BINDING
+    ),
+    resource!(
+        api::admissionregistration::v1::ValidatingWebhookConfiguration,
+        "validatingwebhookconfiguration",
+        [],
+        ["api-extensions"],
+        [],
+        &strategy::WEBHOOK_CONFIGURATION
+    ),
+    // resource.k8s.io/v1 (dynamic resource allocation): served and validated; no driver
+    // publishes devices and nothing allocates claims.
+    resource!(
+        api::resource::v1::DeviceClass,
+        "deviceclass",
+        [],
+        [],
+        [],
+        &strategy::DEVICE_CLASS
+    ),
+    resource!(
+        api::resource::v1::ResourceClaim,
+        "resourceclaim",
+        [],
+        [],
+        [Status],
+        &strategy::RESOURCE_CLAIM
+    ),
+    resource!(
+        api::resource::v1::ResourceClaimTemplate,
+        "resourceclaimtemplate",
+        [],
+        [],
+        [],
+        &strategy::RESOURCE_CLAIM_TEMPLATE
+    ),
+    resource!(
+        api::resource::v1::ResourceSlice,
+        "resourceslice",
+        [],
+        [],
+        [],
+        &strategy::RESOURCE_SLICE
     ),
     // Reviews: computed answers to "may I?" and "who am I?", never stored.
     review!(

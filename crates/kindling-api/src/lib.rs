@@ -1,6 +1,8 @@
 //! kindling-api: the Kubernetes API as data and rules, with no IO.
 //!
 //! - [`catalog`]: every served resource and its strategy.
+//! - [`convert`]: conversions between versions that share one storage version.
+//! - [`computed`]: resources computed on each read (component statuses).
 //! - [`strategy`]: defaults, validation and update rules per resource.
 //! - [`status`]: errors as `Status` objects.
 //! - [`schema`]: OpenAPI definitions generated from the k8s-openapi types.
@@ -13,6 +15,8 @@
 //! - [`table`]: `kubectl get` columns of every resource.
 
 pub mod catalog;
+pub mod computed;
+pub mod convert;
 pub mod fields;
 pub mod json_path;
 pub mod managed;
@@ -32,5 +36,5 @@ pub use quantity::Quantity;
 
 /// The Kubernetes version kindling speaks: the API server's `/version`, the kubelet's
 /// `nodeInfo.kubeletVersion`.
-pub const KUBERNETES_VERSION: &str = "v1.33.0";
+pub const KUBERNETES_VERSION: &str = "v1.35.0";
 pub use status::{ApiError, Cause};

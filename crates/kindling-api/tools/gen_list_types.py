@@ -22,10 +22,10 @@ such defaults among list-map keys are the `+default="TCP"` markers on the `proto
 `ContainerPort` and `ServicePort` in k8s.io/api/core/v1/types.go. They are listed in
 KEY_DEFAULTS below, and the script checks that each one names a real list-map key.
 
-Input: the swagger.json of the Kubernetes release kindling serves (1.33), i.e.
-`api/openapi-spec/swagger.json` of kubernetes/kubernetes at branch release-1.33. The committed
+Input: the swagger.json of the Kubernetes release kindling serves (1.35), i.e.
+`api/openapi-spec/swagger.json` of kubernetes/kubernetes at branch release-1.35. The committed
 table was generated from `kubernetes/swagger.json.unprocessed` of kubernetes-client/python at
-tag v33.1.0, which is that same file (see gen_patch_meta.py).
+tag v35.0.0, which is that same file (see gen_patch_meta.py).
 
 Usage:
 

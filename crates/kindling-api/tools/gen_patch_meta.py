@@ -7,14 +7,14 @@ it in the OpenAPI document as `x-kubernetes-patch-strategy` and `x-kubernetes-pa
 on the properties of each definition. The schemas that kindling generates from k8s-openapi lack
 these extensions, so this script extracts them into a static table.
 
-Input: the swagger.json of the Kubernetes release kindling serves (1.33), i.e.
-`api/openapi-spec/swagger.json` of kubernetes/kubernetes at branch release-1.33, e.g.
+Input: the swagger.json of the Kubernetes release kindling serves (1.35), i.e.
+`api/openapi-spec/swagger.json` of kubernetes/kubernetes at branch release-1.35, e.g.
 
     curl -fsSLo /tmp/swagger.json \
-      https://raw.githubusercontent.com/kubernetes/kubernetes/release-1.33/api/openapi-spec/swagger.json
+      https://raw.githubusercontent.com/kubernetes/kubernetes/release-1.35/api/openapi-spec/swagger.json
 
 (The committed table was generated from `kubernetes/swagger.json.unprocessed` of
-kubernetes-client/python at tag v33.1.0, which is that same file taken from release-1.33 of
+kubernetes-client/python at tag v35.0.0, which is that same file taken from release-1.35 of
 kubernetes/kubernetes, per that repository's scripts/constants.py KUBERNETES_BRANCH.)
 
 Usage:

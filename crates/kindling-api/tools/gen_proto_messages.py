@@ -4,7 +4,7 @@
 
 Inputs are plain checkouts of two upstream Go modules (not vendored here):
 
-  * k8s.io/api          (github.com/kubernetes/api, tag v0.33.x)
+  * k8s.io/api          (github.com/kubernetes/api, tag v0.35.x)
   * k8s.io/apimachinery (github.com/kubernetes/apimachinery, same tag)
 
 From each package directory it reads two things, as facts about the wire and JSON formats:
@@ -21,11 +21,11 @@ From each package directory it reads two things, as facts about the wire and JSO
 Usage (rerun after bumping the Kubernetes version; `proto/mod.rs` declares the output module
 `#[rustfmt::skip]`, so the one-line-per-field layout stays):
 
-  git clone --depth 1 --branch v0.33.9 https://github.com/kubernetes/api /tmp/k8s-api
-  git clone --depth 1 --branch v0.33.9 https://github.com/kubernetes/apimachinery /tmp/k8s-apimachinery
+  git clone --depth 1 --branch v0.35.2 https://github.com/kubernetes/api /tmp/k8s-api
+  git clone --depth 1 --branch v0.35.2 https://github.com/kubernetes/apimachinery /tmp/k8s-apimachinery
   python3 crates/kindling-api/tools/gen_proto_messages.py \
       --api /tmp/k8s-api --apimachinery /tmp/k8s-apimachinery \
-      --version v0.33.9 > crates/kindling-api/src/proto/messages.rs
+      --version v0.35.2 > crates/kindling-api/src/proto/messages.rs
 
 The script fails loudly on anything it does not understand (a proto construct, a message without
 a Go type, a proto field without a Go field of the same number), rather than guessing.
@@ -55,6 +55,10 @@ PACKAGES = [
     ("api", "certificates/v1"),
     ("api", "authentication/v1"),
     ("api", "authorization/v1"),
+    ("api", "admissionregistration/v1"),
+    ("api", "flowcontrol/v1"),
+    ("api", "node/v1"),
+    ("api", "resource/v1"),
     ("apimachinery", "pkg/apis/meta/v1"),
     ("apimachinery", "pkg/runtime"),
     ("apimachinery", "pkg/runtime/schema"),

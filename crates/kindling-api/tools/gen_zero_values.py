@@ -17,10 +17,10 @@ are looked up in turn), or a JSON literal (`null`, `""`, `0`, `false`, and the z
 the types with their own JSON form: `null` for Time, `"0"` for Quantity, `0` for IntOrString).
 
 Input: the k8s.io/api and k8s.io/apimachinery sources of the release kindling serves (tag
-v0.33.1 of kubernetes/api and kubernetes/apimachinery), e.g. unpacked with
+v0.35.2 of kubernetes/api and kubernetes/apimachinery), e.g. unpacked with
 
-    git -C api archive v0.33.1 | tar -x -C /tmp/goapi/api
-    git -C apimachinery archive v0.33.1 pkg/apis/meta/v1 pkg/types | tar -x -C /tmp/goapi/apimachinery
+    git -C api archive v0.35.2 | tar -x -C /tmp/goapi/api
+    git -C apimachinery archive v0.35.2 pkg/apis/meta/v1 pkg/types | tar -x -C /tmp/goapi/apimachinery
 
 Usage:
 

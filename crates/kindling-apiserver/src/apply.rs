@@ -15,6 +15,7 @@ pub fn subresource_of(kind: UpdateKind) -> Option<&'static str> {
         UpdateKind::Main => None,
         UpdateKind::Status => Some("status"),
         UpdateKind::Everything => Some("ephemeralcontainers"),
+        UpdateKind::Subresource(sub) => Some(sub.path()),
     }
 }
 
@@ -23,7 +24,9 @@ fn scope(rt: &ResourceType, kind: UpdateKind, subresource: Option<&str>) -> Scop
     s.subresource = subresource.map(str::to_string);
     // What the strategy resets is nobody's: status on the main resource, the rest on /status.
     s.reset = match kind {
-        UpdateKind::Main if rt.has(Subresource::Status) => Reset::Status,
+        UpdateKind::Main | UpdateKind::Subresource(_) if rt.has(Subresource::Status) => {
+            Reset::Status
+        }
         UpdateKind::Status => Reset::AllButStatus,
         _ => Reset::None,
     };

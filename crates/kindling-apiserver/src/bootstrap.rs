@@ -1,8 +1,13 @@
-//! What every cluster has from its first second: the four system namespaces and the `kubernetes`
-//! Service with its Endpoints pointing at this API server.
+//! What every cluster has from its first second: the four system namespaces, the `kubernetes`
+//! Service with its Endpoints and EndpointSlice pointing at this API server (upstream's
+//! endpoints reconciler writes both; the slice is what service proxies read), the default
+//! ServiceCIDR `kubernetes` (the cluster's service range, Ready) and the API priority and
+//! fairness configuration (upstream's mandatory and suggested FlowSchemas and
+//! PriorityLevelConfigurations, kept when present, recreated when missing).
 
 use crate::registry::{Registry, UpdateKind, WriteContext};
 use kindling_api::catalog::find;
+use kindling_api::strategy::flowcontrol;
 use kindling_api::ApiError;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -45,16 +50,37 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
                      "ports": [{"name": "https", "port": advertise.port(), "protocol": "TCP"}]}],
     });
     // The address changes when the server moves (e.g. a restarted node gets a new port).
+    put(registry, endpoints, ep).await?;
+    let slices =
+        find("discovery.k8s.io", "v1", "endpointslices").expect("catalog has endpointslices");
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [advertise.ip().to_string()], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": advertise.port(), "protocol": "TCP"}],
+    });
+    put(registry, slices, slice).await?;
+    Ok(())
+}
+
+/// Writes `obj` (named `kubernetes` in `default`) over what is there, keeping its metadata.
+async fn put(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    obj: Value,
+) -> Result<(), ApiError> {
     let ctx = WriteContext::default();
     registry
         .update_with(
-            endpoints,
+            rt,
             Some("default"),
             "kubernetes",
             UpdateKind::Main,
             &ctx,
             |cur| {
-                let mut next = ep.clone();
+                let mut next = obj.clone();
                 if let Some(cur) = cur {
                     next["metadata"] = cur["metadata"].clone();
                     next["metadata"]
@@ -65,7 +91,120 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
             },
         )
         .await?;
+    service_cidr(registry).await?;
+    flow_control(registry).await?;
     Ok(())
+}
+
+/// The default ServiceCIDR, as upstream's default-servicecidr controller keeps it: created with
+/// the configured range and marked Ready.
+async fn service_cidr(registry: &Registry) -> Result<(), ApiError> {
+    let cidrs = find("networking.k8s.io", "v1", "servicecidrs").expect("catalog has servicecidrs");
+    let range = registry.services.cidr().to_string();
+    ensure(
+        registry,
+        cidrs,
+        None,
+        json!({"metadata": {"name": "kubernetes"}, "spec": {"cidrs": [range]}}),
+    )
+    .await?;
+    let cidr = registry.get(cidrs, None, "kubernetes").await?;
+    let ready = cidr["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready"));
+    if ready || cidr["spec"]["cidrs"] != json!([range]) {
+        return Ok(());
+    }
+    let now = crate::registry::timestamp(jiff::Timestamp::now());
+    set_status(
+        registry,
+        cidrs,
+        "kubernetes",
+        json!({"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now,
+            "reason": "", "message": "Kubernetes default Service CIDR is ready"}]}),
+    )
+    .await
+}
+
+/// The API priority and fairness objects every API server starts with. Each FlowSchema's status
+/// says whether its priority level exists (the `Dangling` condition).
+pub(crate) async fn flow_control(registry: &Registry) -> Result<(), ApiError> {
+    let levels = find(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "prioritylevelconfigurations",
+    )
+    .expect("catalog has prioritylevelconfigurations");
+    let schemas =
+        find("flowcontrol.apiserver.k8s.io", "v1", "flowschemas").expect("catalog has flowschemas");
+    for pl in flowcontrol::mandatory_priority_levels()
+        .into_iter()
+        .chain(flowcontrol::suggested_priority_levels())
+    {
+        ensure(registry, levels, None, pl).await?;
+    }
+    for fs in flowcontrol::mandatory_flow_schemas()
+        .into_iter()
+        .chain(flowcontrol::suggested_flow_schemas())
+    {
+        ensure(registry, schemas, None, fs).await?;
+    }
+    let existing = registry.list(levels, None, &Default::default()).await?;
+    let names: Vec<&str> = existing["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["metadata"]["name"].as_str())
+        .collect();
+    let all = registry.list(schemas, None, &Default::default()).await?;
+    let now = crate::registry::timestamp(jiff::Timestamp::now());
+    for fs in all["items"].as_array().into_iter().flatten() {
+        let pl = fs["spec"]["priorityLevelConfiguration"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        let exists = names.contains(&pl);
+        let want = if exists { "False" } else { "True" };
+        let current = fs["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Dangling");
+        if current.is_some_and(|c| c["status"] == want) {
+            continue;
+        }
+        let name = fs["metadata"]["name"].as_str().unwrap_or_default();
+        set_status(
+            registry,
+            schemas,
+            name,
+            json!({"conditions": [flowcontrol::dangling_condition(pl, exists, &now)]}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces the status of a cluster-scoped object.
+async fn set_status(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    name: &str,
+    status: Value,
+) -> Result<(), ApiError> {
+    let ctx = WriteContext::default();
+    registry
+        .update_with(rt, None, name, UpdateKind::Status, &ctx, |cur| {
+            Ok(cur.map(|cur| {
+                let mut next = cur.clone();
+                next["status"] = status.clone();
+                if let Some(m) = next["metadata"].as_object_mut() {
+                    m.remove("resourceVersion");
+                }
+                next
+            }))
+        })
+        .await
+        .map(|_| ())
 }
 
 /// Creates the object unless it exists.

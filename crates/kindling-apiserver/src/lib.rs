@@ -18,6 +18,7 @@ mod apply;
 mod auth;
 mod bootstrap;
 mod discovery;
+mod flowcontrol;
 mod http;
 /// Used by kindling-cluster (`kubeconfig::render`) for the kubeconfigs it writes.
 pub mod kubeconfig;
@@ -101,7 +102,7 @@ impl Server {
 pub(crate) fn version_info() -> Value {
     json!({
         "major": "1",
-        "minor": "33",
+        "minor": "35",
         "gitVersion": KUBERNETES_VERSION,
         "gitCommit": env!("CARGO_PKG_VERSION"),
         "gitTreeState": "clean",

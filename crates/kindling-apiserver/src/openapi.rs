@@ -3,7 +3,7 @@
 //! out that the server validates fields itself (the `fieldValidation` parameter on PATCH), for
 //! `explain`, and for client-side apply's patch metadata.
 
-use kindling_api::catalog::{group_versions, ResourceType, CATALOG};
+use kindling_api::catalog::{group_versions, ResourceType, Serving, CATALOG};
 use kindling_api::schema::{definitions, Definitions, REF_PREFIX};
 use kindling_api::ApiError;
 use serde_json::{json, Map, Value};
@@ -184,7 +184,18 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
     item_params.push(param("name", "path", true));
     let mut patch_params = write_params();
     patch_params.push(param("force", "query", false));
-    if r.is_review() {
+    if matches!(r.serving, Serving::Computed(..)) {
+        paths.insert(
+            collection,
+            json!({"get": op("list", &format!("list{title}"), vec![]), "parameters": scope_params}),
+        );
+        paths.insert(
+            item,
+            json!({"get": op("get", &format!("read{title}"), vec![]), "parameters": item_params}),
+        );
+        return;
+    }
+    if !r.is_stored() {
         paths.insert(
             collection,
             json!({"post": op("post", &format!("create{title}"), write_params()), "parameters": scope_params}),

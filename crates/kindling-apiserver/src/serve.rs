@@ -5,7 +5,8 @@ use crate::auth::Identity;
 use crate::registry::Registry;
 use crate::services::{Cidr, ServiceAllocator};
 use crate::{
-    bootstrap, ensure_dir, http, kubeconfig, namespaces, pki, tls, tokens, Config, Server,
+    bootstrap, ensure_dir, flowcontrol, http, kubeconfig, namespaces, pki, tls, tokens, Config,
+    Server,
 };
 use anyhow::{Context, Result};
 use axum::body::Body;
@@ -92,6 +93,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     tokio::spawn(namespaces::run(registry.clone()));
+    tokio::spawn(flowcontrol::run(registry.clone()));
 
     let kubelet_client = ca.client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
     let server = Arc::new(Server {
@@ -164,9 +166,12 @@ async fn rebuild_allocations(registry: &Registry) -> Result<()> {
         .list(services, None, &Default::default())
         .await
         .map_err(|e| anyhow::anyhow!("listing services: {e}"))?;
+    let services = list["items"].as_array().map_or(&[][..], Vec::as_slice);
+    registry.services.rebuild(services);
     registry
-        .services
-        .rebuild(list["items"].as_array().map_or(&[], Vec::as_slice));
+        .reconcile_addresses(services)
+        .await
+        .map_err(|e| anyhow::anyhow!("recording service addresses: {e}"))?;
     Ok(())
 }
 

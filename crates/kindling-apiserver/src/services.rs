@@ -15,6 +15,13 @@ pub struct Cidr {
     pub prefix: u8,
 }
 
+impl std::fmt::Display for Cidr {
+    /// The canonical form, `10.96.0.0/12`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.base), self.prefix)
+    }
+}
+
 impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr, String> {
         let (ip, prefix) = s
@@ -60,6 +67,13 @@ pub struct Reservation {
     dropped_ports: Vec<u16>,
 }
 
+impl Reservation {
+    /// The addresses this allocation took.
+    pub fn ips(&self) -> Vec<Ipv4Addr> {
+        self.ips.iter().map(|ip| Ipv4Addr::from(*ip)).collect()
+    }
+}
+
 pub struct ServiceAllocator {
     cidr: Cidr,
     node_ports: RangeInclusive<u16>,
@@ -80,6 +94,15 @@ impl ServiceAllocator {
 
     pub fn cidr(&self) -> Cidr {
         self.cidr
+    }
+
+    /// Whether `ip` is held by a Service.
+    pub fn holds(&self, ip: Ipv4Addr) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ips
+            .contains(&u32::from(ip))
     }
 
     /// Marks what stored Services hold (at start).
@@ -282,7 +305,8 @@ impl ServiceAllocator {
     }
 }
 
-fn cluster_ips(svc: &Value) -> Vec<Ipv4Addr> {
+/// The ClusterIPs a Service holds.
+pub fn cluster_ips(svc: &Value) -> Vec<Ipv4Addr> {
     let mut out: Vec<Ipv4Addr> = svc["spec"]["clusterIPs"]
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())

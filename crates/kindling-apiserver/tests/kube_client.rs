@@ -1,12 +1,13 @@
-//! kube-rs, the client every Rust operator uses, against the server: watch ordering under
-//! concurrent writers and optimistic concurrency under contention.
+//! kube-rs, the client every Rust operator uses, against the server: the everyday calls (list,
+//! create, watch, every kind of patch, delete), watch ordering under concurrent writers and
+//! optimistic concurrency under contention.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::TestServer;
+use common::{Kubectl, TestServer};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,6 +30,164 @@ fn configmap(name: &str, n: u64) -> ConfigMap {
         data: Some(BTreeMap::from([("n".to_string(), n.to_string())])),
         ..Default::default()
     }
+}
+
+/// The next object a watcher applies (skipping the bookmarks and init markers), in time.
+async fn next_apply<S>(stream: &mut S) -> ConfigMap
+where
+    S: futures::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>> + Unpin,
+{
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+            .await
+            .expect("the watcher saw the change in time")
+            .unwrap()
+            .expect("the watch goes on");
+        match event {
+            watcher::Event::Apply(cm) | watcher::Event::InitApply(cm) => return cm,
+            watcher::Event::Delete(cm) => panic!("unexpected delete of {:?}", cm.metadata.name),
+            watcher::Event::Init | watcher::Event::InitDone => {}
+        }
+    }
+}
+
+#[test]
+fn list_create_watch_patch_and_delete() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let client = client(&s).await;
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let names: Vec<String> = namespaces
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        for ns in ["default", "kube-node-lease", "kube-public", "kube-system"] {
+            assert!(names.iter().any(|n| n == ns), "{ns} not in {names:?}");
+        }
+
+        let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
+        let before = api.list(&ListParams::default()).await.unwrap();
+        let mut stream = watcher(api.clone(), watcher::Config::default().labels("app=rs")).boxed();
+        loop {
+            if let watcher::Event::InitDone = stream.try_next().await.unwrap().unwrap() {
+                break;
+            }
+        }
+        let mut cm = configmap("rs", 0);
+        cm.metadata.labels = Some(BTreeMap::from([("app".into(), "rs".into())]));
+        let created = api.create(&PostParams::default(), &cm).await.unwrap();
+        let seen = next_apply(&mut stream).await;
+        assert_eq!(seen.metadata.uid, created.metadata.uid);
+        assert_eq!(seen.data, created.data);
+
+        // Server-side apply: the manager owns what it applied.
+        let applied = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "rs", "labels": {"app": "rs"}},
+            "data": {"applied": "yes"},
+        });
+        let after = api
+            .patch("rs", &PatchParams::apply("kindling-test"), &Patch::Apply(&applied))
+            .await
+            .unwrap();
+        let data = after.data.as_ref().unwrap();
+        assert_eq!((data["n"].as_str(), data["applied"].as_str()), ("0", "yes"));
+        let managers: Vec<(String, String)> = after
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .map(|e| (e.manager.clone().unwrap(), e.operation.clone().unwrap()))
+            .collect();
+        assert!(
+            managers.contains(&("kindling-test".into(), "Apply".into())),
+            "{managers:?}"
+        );
+        assert_eq!(next_apply(&mut stream).await.data, after.data);
+
+        // JSON merge patch: null removes a key.
+        let merge = serde_json::json!({"data": {"n": null, "merged": "yes"}});
+        api.patch("rs", &PatchParams::default(), &Patch::Merge(&merge))
+            .await
+            .unwrap();
+        // JSON patch, with a test that holds.
+        let ops = serde_json::json!([
+            {"op": "test", "path": "/data/merged", "value": "yes"},
+            {"op": "add", "path": "/data/json", "value": "yes"},
+        ]);
+        api.patch(
+            "rs",
+            &PatchParams::default(),
+            &Patch::Json::<()>(serde_json::from_value(ops).unwrap()),
+        )
+        .await
+        .unwrap();
+        // Strategic merge patch.
+        let strategic = serde_json::json!({"metadata": {"labels": {"tier": "x"}}});
+        let last = api
+            .patch("rs", &PatchParams::default(), &Patch::Strategic(&strategic))
+            .await
+            .unwrap();
+        let want = BTreeMap::from([
+            ("applied".to_string(), "yes".to_string()),
+            ("json".to_string(), "yes".to_string()),
+            ("merged".to_string(), "yes".to_string()),
+        ]);
+        assert_eq!(last.data.as_ref(), Some(&want));
+        assert_eq!(last.metadata.labels.as_ref().unwrap()["tier"], "x");
+        // The watcher saw each update, in order.
+        let mut updates = Vec::new();
+        for _ in 0..3 {
+            updates.push(next_apply(&mut stream).await);
+        }
+        assert!(!updates[0].data.as_ref().unwrap().contains_key("n"));
+        assert_eq!(updates[1].data.as_ref().unwrap()["json"], "yes");
+        assert_eq!(updates[2].metadata.resource_version, last.metadata.resource_version);
+
+        // A watch as the Python client up to v36 asks for it: `watch=True`.
+        let rv = before.metadata.resource_version.unwrap();
+        let req = http::Request::get(format!(
+            "/api/v1/namespaces/default/configmaps?watch=True&labelSelector=app%3Drs&resourceVersion={rv}&timeoutSeconds=1"
+        ))
+        .body(kube::client::Body::empty())
+        .unwrap();
+        let resp = client.send(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let types: Vec<String> = body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let event: serde_json::Value = serde_json::from_slice(l).unwrap();
+                event["type"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(
+            types,
+            ["ADDED", "MODIFIED", "MODIFIED", "MODIFIED", "MODIFIED"]
+        );
+
+        api.delete("rs", &DeleteParams::default()).await.unwrap();
+        loop {
+            let event = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if let watcher::Event::Delete(cm) = event {
+                assert_eq!(cm.metadata.name.as_deref(), Some("rs"));
+                break;
+            }
+        }
+        assert!(api.get_opt("rs").await.unwrap().is_none());
+    });
 }
 
 #[test]
@@ -259,9 +418,8 @@ fn streaming_list_watch() {
     });
 }
 
-#[test]
-fn terminating_namespace_refuses_new_objects() {
-    let s = TestServer::start();
+fn terminating_namespace_refuses_new_objects(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.ok(&["create", "namespace", "leaving"]);
     // A pod bound to a node keeps the namespace Terminating until its node agent finishes it.
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: leaving\nspec:\n  nodeName: some-node\n  containers:\n  - name: c\n    image: busybox\n";
@@ -314,3 +472,5 @@ fn terminating_namespace_refuses_new_objects() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+common::kubectl_tests!(terminating_namespace_refuses_new_objects,);

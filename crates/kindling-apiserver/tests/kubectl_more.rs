@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{rows, text, TestServer};
+use common::{rows, text, Kubectl, TestServer};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -25,10 +25,10 @@ impl Drop for Background {
 }
 
 fn spawn_kubectl(s: &TestServer, args: &[&str]) -> (Background, mpsc::Receiver<String>) {
-    let mut child = Command::new("kubectl")
+    let mut child = s
+        .kubectl
+        .command(&s.kubeconfig)
         .args(args)
-        .env("KUBECONFIG", &s.kubeconfig)
-        .env("HOME", s.kubeconfig.parent().unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -50,9 +50,8 @@ fn next_line(rx: &mpsc::Receiver<String>) -> String {
         .expect("kubectl printed a line in time")
 }
 
-#[test]
-fn get_watch_prints_changes() {
-    let s = TestServer::start();
+fn get_watch_prints_changes(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.apply(&cm("first"));
     let (_bg, rx) = spawn_kubectl(&s, &["get", "configmaps", "-w", "--output-watch-events"]);
     let header = next_line(&rx);
@@ -87,9 +86,39 @@ fn get_watch_prints_changes() {
     );
 }
 
-#[test]
-fn describe_shows_fields() {
-    let s = TestServer::start();
+/// `kubectl wait` watches until a condition holds. kubectl 1.35 does it with a streaming list
+/// (`sendInitialEvents=true`, ended by the bookmark annotated `k8s.io/initial-events-end`),
+/// older kubectls list then watch.
+fn wait_for_conditions(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(&cm("conf"));
+    let met = "configmap/conf condition met";
+    let already = [
+        "wait",
+        "--for=jsonpath={.data.k}=v",
+        "cm/conf",
+        "--timeout=10s",
+    ];
+    assert_eq!(s.ok(&already).trim(), met);
+    let not_yet = [
+        "wait",
+        "--for=jsonpath={.metadata.labels.ready}=yes",
+        "cm/conf",
+    ];
+    let err = s.fails(&[&not_yet[..], &["--timeout=1s"]].concat());
+    assert!(err.contains("timed out waiting for the condition"), "{err}");
+    let (_bg, rx) = spawn_kubectl(&s, &[&not_yet[..], &["--timeout=20s"]].concat());
+    std::thread::sleep(Duration::from_millis(300));
+    s.ok(&["label", "cm", "conf", "ready=yes"]);
+    assert_eq!(next_line(&rx), met);
+    let (_bg, rx) = spawn_kubectl(&s, &["wait", "--for=delete", "cm/conf", "--timeout=20s"]);
+    std::thread::sleep(Duration::from_millis(300));
+    s.ok(&["delete", "cm", "conf"]);
+    assert_eq!(next_line(&rx), met);
+}
+
+fn describe_shows_fields(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.ok(&[
         "create",
         "deployment",
@@ -111,9 +140,8 @@ fn describe_shows_fields() {
     assert!(out.contains("Status:       Active"), "{out}");
 }
 
-#[test]
-fn edit_with_an_editor() {
-    let s = TestServer::start();
+fn edit_with_an_editor(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.apply(&cm("conf"));
     let out = s.kubectl_with(
         &["edit", "cm", "conf"],
@@ -138,9 +166,8 @@ fn edit_with_an_editor() {
     );
 }
 
-#[test]
-fn diff_shows_what_apply_would_change() {
-    let s = TestServer::start();
+fn diff_shows_what_apply_would_change(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.apply(&cm("conf"));
     let same = s.kubectl_stdin(&["diff", "-f", "-"], &cm("conf"));
     assert_eq!(same.status.code(), Some(0), "{}", text(&same.stdout));
@@ -159,9 +186,8 @@ fn diff_shows_what_apply_would_change() {
     );
 }
 
-#[test]
-fn strict_field_validation_rejects_typos() {
-    let s = TestServer::start();
+fn strict_field_validation_rejects_typos(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let typo = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: t\n  labelz: {a: b}\n";
     let out = s.kubectl_stdin(&["apply", "-f", "-"], typo);
     assert!(!out.status.success());
@@ -188,9 +214,8 @@ fn strict_field_validation_rejects_typos() {
     );
 }
 
-#[test]
-fn paging_returns_everything_once() {
-    let s = TestServer::start();
+fn paging_returns_everything_once(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let mut all = String::new();
     for i in 0..25 {
         all.push_str(&cm(&format!("cm-{i:02}")));
@@ -207,9 +232,8 @@ fn paging_returns_everything_once() {
     assert_eq!(table.iter().filter(|r| r[0].starts_with("cm-")).count(), 25);
 }
 
-#[test]
-fn proxy_serves_the_api() {
-    let s = TestServer::start();
+fn proxy_serves_the_api(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -236,9 +260,8 @@ fn proxy_serves_the_api() {
     );
 }
 
-#[test]
-fn namespaces_scope_and_deletion() {
-    let s = TestServer::start();
+fn namespaces_scope_and_deletion(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.ok(&["create", "namespace", "team-a"]);
     s.ok(&[
         "create",
@@ -280,9 +303,8 @@ fn namespaces_scope_and_deletion() {
     assert!(err.contains("namespaces \"team-a\" not found"), "{err}");
 }
 
-#[test]
-fn auth_can_i_and_whoami() {
-    let s = TestServer::start();
+fn auth_can_i_and_whoami(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     assert_eq!(
         s.ok(&["auth", "can-i", "create", "deployments"]).trim(),
         "yes"
@@ -291,3 +313,16 @@ fn auth_can_i_and_whoami() {
     assert_eq!(who[1], vec!["Username", "kubernetes-admin"]);
     assert!(who[2].join(" ").contains("system:masters"), "{who:?}");
 }
+
+common::kubectl_tests!(
+    get_watch_prints_changes,
+    wait_for_conditions,
+    describe_shows_fields,
+    edit_with_an_editor,
+    diff_shows_what_apply_would_change,
+    strict_field_validation_rejects_typos,
+    paging_returns_everything_once,
+    proxy_serves_the_api,
+    namespaces_scope_and_deletion,
+    auth_can_i_and_whoami,
+);

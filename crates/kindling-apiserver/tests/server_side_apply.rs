@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{text, TestServer};
+use common::{text, Kubectl, TestServer};
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -49,6 +49,8 @@ fn jsonpath(s: &TestServer, path: &str) -> String {
     s.ok(&["get", "deploy", "web", "-o", &format!("jsonpath={path}")])
 }
 
+/// The managedFields entries of the clients under test. The Deployment controller's own
+/// (`kube-controller-manager`: the revision annotation, the status) are left out.
 fn managed_fields(s: &TestServer) -> serde_json::Value {
     let out = s.ok(&[
         "get",
@@ -59,7 +61,34 @@ fn managed_fields(s: &TestServer) -> serde_json::Value {
         "--show-managed-fields",
     ]);
     let obj: serde_json::Value = serde_json::from_str(&out).unwrap();
-    obj["metadata"]["managedFields"].clone()
+    let entries: Vec<serde_json::Value> = obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["manager"] != "kube-controller-manager")
+        .cloned()
+        .collect();
+    serde_json::Value::Array(entries)
+}
+
+/// Waits until the controllers are done with the new Deployment (its replica set made, its
+/// status written; no node runs the pods) and its resourceVersion stays put.
+fn settled(s: &TestServer) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut last = String::new();
+    loop {
+        let replicas = jsonpath(s, "{.status.replicas}");
+        let rv = jsonpath(s, "{.metadata.resourceVersion}");
+        if replicas == "2" && rv == last {
+            return rv;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Deployment never settled"
+        );
+        last = rv;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 fn entry<'a>(mf: &'a serde_json::Value, manager: &str, op: &str) -> Option<&'a serde_json::Value> {
@@ -68,14 +97,13 @@ fn entry<'a>(mf: &'a serde_json::Value, manager: &str, op: &str) -> Option<&'a s
         .find(|e| e["manager"] == manager && e["operation"] == op)
 }
 
-#[test]
-fn applying_twice_changes_nothing_the_second_time() {
-    let s = TestServer::start();
+fn applying_twice_changes_nothing_the_second_time(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     assert_eq!(
         apply_ok(&s, DEPLOYMENT, &[]).trim(),
         "deployment.apps/web serverside-applied"
     );
-    let rv = jsonpath(&s, "{.metadata.resourceVersion}");
+    let rv = settled(&s);
     let time = jsonpath(&s, "{.metadata.managedFields[0].time}");
     assert_eq!(
         apply_ok(&s, DEPLOYMENT, &[]).trim(),
@@ -105,9 +133,8 @@ fn applying_twice_changes_nothing_the_second_time() {
     );
 }
 
-#[test]
-fn another_manager_conflicts_until_it_forces() {
-    let s = TestServer::start();
+fn another_manager_conflicts_until_it_forces(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     let other = DEPLOYMENT.replace("replicas: 2", "replicas: 5");
     let out = apply_ssa(&s, &other, &["--field-manager=other"]);
@@ -147,9 +174,8 @@ fn another_manager_conflicts_until_it_forces() {
     );
 }
 
-#[test]
-fn fields_no_longer_applied_are_removed() {
-    let s = TestServer::start();
+fn fields_no_longer_applied_are_removed(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     let fewer = DEPLOYMENT
         .replace("labels: {app: web, tier: front}", "labels: {app: web}")
@@ -177,9 +203,8 @@ metadata:
     );
 }
 
-#[test]
-fn scale_takes_replicas_and_reapplying_conflicts() {
-    let s = TestServer::start();
+fn scale_takes_replicas_and_reapplying_conflicts(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     s.ok(&["scale", "deploy", "web", "--replicas=4"]);
     assert_eq!(jsonpath(&s, "{.spec.replicas}"), "4");
@@ -208,9 +233,8 @@ fn scale_takes_replicas_and_reapplying_conflicts() {
     assert_eq!(jsonpath(&s, "{.spec.replicas}"), "2");
 }
 
-#[test]
-fn ordinary_writes_record_update_entries() {
-    let s = TestServer::start();
+fn ordinary_writes_record_update_entries(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     // Client-side apply creates, then patches: both as kubectl-client-side-apply.
     s.apply(DEPLOYMENT);
     let mf = managed_fields(&s);
@@ -265,9 +289,8 @@ fn ordinary_writes_record_update_entries() {
     );
 }
 
-#[test]
-fn managed_fields_show_only_when_asked() {
-    let s = TestServer::start();
+fn managed_fields_show_only_when_asked(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     let plain = s.ok(&["get", "deploy", "web", "-o", "yaml"]);
     assert!(!plain.contains("managedFields"), "{plain}");
@@ -293,9 +316,8 @@ fn managed_fields_show_only_when_asked() {
     }
 }
 
-#[test]
-fn patch_records_its_manager_and_apply_needs_one() {
-    let s = TestServer::start();
+fn patch_records_its_manager_and_apply_needs_one(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     apply_ok(&s, DEPLOYMENT, &[]);
     s.ok(&[
         "patch",
@@ -320,9 +342,8 @@ fn patch_records_its_manager_and_apply_needs_one() {
     );
 }
 
-#[test]
-fn created_objects_look_like_upstreams() {
-    let s = TestServer::start();
+fn created_objects_look_like_upstreams(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     s.ok(&["create", "deployment", "web", "--image=nginx"]);
     let mf = managed_fields(&s);
     let e = entry(&mf, "kubectl-create", "Update").unwrap_or_else(|| panic!("{mf}"));
@@ -345,3 +366,14 @@ fn created_objects_look_like_upstreams() {
         assert_eq!(c[f], serde_json::json!({}), "{f} in {c}");
     }
 }
+
+common::kubectl_tests!(
+    applying_twice_changes_nothing_the_second_time,
+    another_manager_conflicts_until_it_forces,
+    fields_no_longer_applied_are_removed,
+    scale_takes_replicas_and_reapplying_conflicts,
+    ordinary_writes_record_update_entries,
+    managed_fields_show_only_when_asked,
+    patch_records_its_manager_and_apply_needs_one,
+    created_objects_look_like_upstreams,
+);

@@ -6,7 +6,7 @@
 
 mod common;
 use base64::Engine;
-use common::{kubectl_at, text, TestServer};
+use common::{text, Kubectl, TestServer};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Output;
@@ -51,7 +51,7 @@ fn uuid_like(token: &str) -> String {
 }
 
 fn as_token(s: &TestServer, token: &str, args: &[&str]) -> Output {
-    kubectl_at(&token_kubeconfig(s, token), args, None, &[])
+    s.kubectl.run(&token_kubeconfig(s, token), args, None, &[])
 }
 
 fn assert_unauthorized(out: &Output) {
@@ -76,9 +76,8 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-#[test]
-fn create_token_prints_a_jwt_with_upstreams_claims() {
-    let s = TestServer::start();
+fn create_token_prints_a_jwt_with_upstreams_claims(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let sa_uid = s.ok(&["get", "sa", "default", "-o", "jsonpath={.metadata.uid}"]);
     let token = create_token(&s, &[]);
     let h = header(&token);
@@ -136,9 +135,8 @@ fn create_token_prints_a_jwt_with_upstreams_claims() {
     );
 }
 
-#[test]
-fn the_token_is_a_credential_for_kubectl() {
-    let s = TestServer::start();
+fn the_token_is_a_credential_for_kubectl(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let token = create_token(&s, &[]);
     let out = as_token(&s, &token, &["get", "pods"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -187,9 +185,8 @@ fn the_token_is_a_credential_for_kubectl() {
     );
 }
 
-#[test]
-fn bad_tokens_get_401() {
-    let s = TestServer::start();
+fn bad_tokens_get_401(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     assert_unauthorized(&as_token(&s, "garbage", &["get", "pods"]));
     // Another audience is not this server.
     let foreign = create_token(&s, &["--audience=vault"]);
@@ -283,9 +280,8 @@ fn create(s: &TestServer, obj: &Value) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[test]
-fn a_token_bound_to_a_pod_dies_with_the_pod() {
-    let s = TestServer::start();
+fn a_token_bound_to_a_pod_dies_with_the_pod(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let created = create(&s, &pod("web"));
     let pod_uid = created["metadata"]["uid"].as_str().unwrap().to_string();
     let token = create_token(&s, &["--bound-object-kind=Pod", "--bound-object-name=web"]);
@@ -332,9 +328,8 @@ fn a_token_bound_to_a_pod_dies_with_the_pod() {
     assert_unauthorized(&as_token(&s, &token, &["get", "pods"]));
 }
 
-#[test]
-fn admission_mounts_the_token_volume_unless_told_not_to() {
-    let s = TestServer::start();
+fn admission_mounts_the_token_volume_unless_told_not_to(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let created = create(&s, &pod("web"));
     let spec = &created["spec"];
     assert_eq!(spec["serviceAccountName"], "default");
@@ -396,9 +391,8 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn controllers_keep_every_namespace_supplied() {
-    let s = TestServer::start();
+fn controllers_keep_every_namespace_supplied(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
     let ca = std::fs::read_to_string(s.dir.path().join("pki/ca.crt")).unwrap();
     s.ok(&["create", "namespace", "team-a"]);
     // A pod right after its namespace: admission waits for the controller's `default`.
@@ -448,3 +442,12 @@ fn controllers_keep_every_namespace_supplied() {
         });
     }
 }
+
+common::kubectl_tests!(
+    create_token_prints_a_jwt_with_upstreams_claims,
+    the_token_is_a_credential_for_kubectl,
+    bad_tokens_get_401,
+    a_token_bound_to_a_pod_dies_with_the_pod,
+    admission_mounts_the_token_volume_unless_told_not_to,
+    controllers_keep_every_namespace_supplied,
+);

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 mod cluster;
 mod crifloor;
+mod dns;
 mod pods;
 
 const PODS: usize = 10_000;
@@ -29,6 +30,7 @@ async fn main() -> Result<()> {
         "apiserver" => apiserver().await,
         "cluster" => cluster::run(&kindling_binary()?).await,
         "pods" => pods::run(&kindling_binary()?).await,
+        "dns" => dns::run(std::env::args().nth(2)).await,
         // Not run by hand: the pods benchmark runs it inside a node container.
         "cri-floor" => {
             let count = std::env::args()
@@ -37,7 +39,7 @@ async fn main() -> Result<()> {
                 .unwrap_or(100);
             crifloor::run(count).await
         }
-        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver, cluster, pods"),
+        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver, cluster, pods, dns"),
     }
 }
 

@@ -47,7 +47,7 @@ use crate::source::Source;
 use crate::types::*;
 
 /// The Kubernetes version kindling serves (what `kubernetesVersion` is in the generated config).
-pub const KUBERNETES_VERSION: &str = "v1.33.0";
+pub const KUBERNETES_VERSION: &str = "v1.35.0";
 
 /// kubeadm API versions whose patches are interpreted.
 pub const KUBEADM_API_VERSIONS: &[&str] = &[

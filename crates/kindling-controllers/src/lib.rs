@@ -10,14 +10,44 @@
 //!   unreachable/not-ready taints; their pods are marked not Ready.
 //! - [`tainteviction`]: pods on nodes with NoExecute taints they do not tolerate (or tolerate
 //!   for a while) are deleted.
+//! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
+//! - [`deployment`]: Deployments roll their pod template out through replica sets.
+//! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
+//!   are finished.
+//! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
+//! - [`endpoints`]: the Endpoints object of every Service with a selector.
+//! - [`endpointslicemirroring`]: EndpointSlices mirroring hand-written Endpoints of Services
+//!   without a selector.
+//!
+//! There is no leader election yet: every control-plane node runs all of them, which is right
+//! for one control plane; with several, the workload controllers would act twice (upstream
+//! elects one kube-controller-manager through a Lease).
+//!
+//! Shared, without IO: [`pods`] (active, ready, available, scale-down order), [`owners`]
+//! (controller references, adoption and release) and [`slices`] (desired vs existing
+//! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
+//! controllers from one pod watch.
 
+pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
+pub mod endpointslicemirroring;
+pub mod garbagecollector;
 pub mod nodelifecycle;
+pub mod owners;
+pub mod pods;
+pub mod replicaset;
 pub mod rootca;
 pub mod serviceaccounts;
+mod servicepods;
+pub mod slices;
 pub mod tainteviction;
 
 use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::Resource;
+use serde_json::Value;
 use std::time::Duration;
 
 /// What the controllers need besides a client.
@@ -33,10 +63,29 @@ pub const FIELD_MANAGER: &str = "kube-controller-manager";
 /// Runs every controller until the process ends.
 pub async fn run(client: kube::Client, config: Config) {
     tokio::join!(
+        run_service_endpoints(client.clone()),
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
+        replicaset::run(client.clone()),
+        deployment::run(client.clone()),
+        garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
+    );
+}
+
+/// Runs the Endpoints, EndpointSlice and mirroring controllers (and the pod watch the first
+/// two share) until the process ends.
+pub async fn run_service_endpoints(client: kube::Client) {
+    let mut service_pods = servicepods::ServicePods::new();
+    let endpoint_slices = endpointslice::run(client.clone(), &mut service_pods);
+    let endpoints = endpoints::run(client.clone(), &mut service_pods);
+    let mirroring = endpointslicemirroring::run(client.clone(), &mut service_pods);
+    tokio::join!(
+        service_pods.run(client),
+        endpoint_slices,
+        endpoints,
+        mirroring
     );
 }
 
@@ -45,6 +94,12 @@ pub async fn run(client: kube::Client, config: Config) {
 pub enum Error {
     #[error(transparent)]
     Kube(#[from] kube::Error),
+    /// An orphan could not be adopted: the owner is gone or going.
+    #[error("cannot adopt: {0}")]
+    Adoption(String),
+    /// Anything else that makes a reconcile try again.
+    #[error("{0}")]
+    Retry(String),
 }
 
 /// How soon a failed reconcile is retried.
@@ -53,6 +108,26 @@ const RETRY: Duration = Duration::from_secs(1);
 fn retry_on_error<K>(_: std::sync::Arc<K>, error: &Error, _: std::sync::Arc<impl Sized>) -> Action {
     tracing::debug!("reconcile failed, retrying: {error}");
     Action::requeue(RETRY)
+}
+
+/// Sends an adoption or release patch. A vanished object is not an error (nothing to claim).
+pub(crate) async fn send_claim<K>(
+    api: &Api<K>,
+    name: &str,
+    patch: &Value,
+) -> Result<bool, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.patch(name, &params, &Patch::Strategic(patch)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Namespaces that take new objects: not being deleted.
@@ -66,6 +141,15 @@ fn created_or_moot<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error>
     match result {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if matches!(e.code, 403 | 404 | 409) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A delete of something already gone is done.
+fn deleted_or_gone<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),
     }
 }

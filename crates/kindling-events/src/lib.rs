@@ -6,8 +6,9 @@
 //! `lastTimestamp` grow ([`correlate`]); when the worker falls far behind, new records are
 //! dropped, as upstream's event broadcaster does. A lost event is only logged.
 //!
-//! core/v1 rather than kube-runtime's `events.k8s.io/v1` recorder: kindling stores the two
-//! groups' Events apart for now, and `kubectl describe` reads core/v1.
+//! core/v1 rather than kube-runtime's `events.k8s.io/v1` recorder: `kubectl describe` reads
+//! core/v1, and the API server stores both groups' Events as one (events.k8s.io/v1 shows these
+//! same Events, converted), as upstream does.
 
 mod correlate;
 mod worker;

@@ -10,11 +10,14 @@ use sha2::{Digest, Sha256};
 pub const SUITE: &str = "bookworm";
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/kindling";
 /// What every node needs. `etcd-server` (21 MB) is not here: it would push the image past its
-/// 200 MB budget; pass it in `NodeImageOptions::extra_packages` for an HA store.
+/// 200 MB budget; pass it in `NodeImageOptions::extra_packages` for an HA store. `conntrack`
+/// (120 kB; its libraries come with iptables) lets the service proxy forget UDP flows to
+/// endpoints that are gone.
 pub const BASE_PACKAGES: &[&str] = &[
     "containerd",
     "runc",
     "iptables",
+    "conntrack",
     "iproute2",
     "ca-certificates",
     "containernetworking-plugins",

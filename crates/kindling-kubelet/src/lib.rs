@@ -17,6 +17,7 @@ mod server;
 mod sysinfo;
 
 pub use agent::Agent;
+pub use pods::dns::ClusterDns;
 pub use pods::spec::{container_config, log_directory, sandbox_config, ContainerInputs, NodeFacts};
 pub use runtime::{CriRuntime, Runtime, LABEL_MANAGED};
 
@@ -40,6 +41,8 @@ pub struct Config {
     /// The default pod network is on: its CNI config is written once the Node has a podCIDR,
     /// and kindnet's mirror pod is shown.
     pub default_cni: bool,
+    /// The node runs the service proxy: kube-proxy's mirror pod is shown.
+    pub service_proxy: bool,
     /// The node image (the image of the mirror pods).
     pub image: String,
     /// The cluster CA (PEM) that :10250 verifies client certificates against.
@@ -48,8 +51,14 @@ pub struct Config {
     pub runtime_endpoint: String,
     /// `nodeInfo.containerRuntimeVersion`, e.g. `containerd://2.1.1`.
     pub runtime_version: String,
-    /// The resolv.conf pods get.
+    /// The node's resolv.conf as pods see it: what `dnsPolicy: Default` pods get, and the
+    /// search domains `ClusterFirst` appends to the cluster's.
     pub pod_resolv_conf: String,
+    /// The cluster DNS servers (`clusterDNS`: the kube-dns Service's address); empty: pods with
+    /// `ClusterFirst` fall back to `Default`, as upstream's kubelet does.
+    pub cluster_dns: Vec<IpAddr>,
+    /// The cluster domain (`clusterDomain`), e.g. `cluster.local`.
+    pub cluster_domain: String,
 }
 
 /// Runs the kubelet until its runtime is dropped: pod runner, mirror pods and :10250 on tasks of
@@ -77,11 +86,14 @@ impl Config {
             labels: BTreeMap::new(),
             taints: Vec::new(),
             default_cni: false,
+            service_proxy: false,
             image: String::new(),
             client_ca_pem: String::new(),
             runtime_endpoint: "/nonexistent.sock".into(),
             runtime_version: String::new(),
             pod_resolv_conf: String::new(),
+            cluster_dns: Vec::new(),
+            cluster_domain: "cluster.local".into(),
         }
     }
 }

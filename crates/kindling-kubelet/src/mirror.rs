@@ -19,6 +19,11 @@ use std::time::Duration;
 pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 const NAMESPACE: &str = "kube-system";
 const RESYNC: Duration = Duration::from_secs(10);
+/// How long a deleted mirror pod stays away before it is made again. The kubelet recreates
+/// mirror pods at a later sync, not at once; `kubectl delete` waits for the name to go by
+/// looking twice (a GET, then a LIST and watch), and a pod back under the same name between the
+/// two makes it wait forever.
+const RECREATE_AFTER: Duration = Duration::from_secs(1);
 
 /// Whether `pod` is a mirror pod (the pod runner must not run it).
 pub fn is_mirror(pod: &Pod) -> bool {
@@ -33,10 +38,12 @@ struct Component {
     /// The pod name's prefix and container name, as kind's clusters name them.
     name: &'static str,
     labels: Value,
+    /// The container's ports (`[]` for most).
+    ports: Value,
 }
 
 /// The parts a node runs: the control plane's on control-plane nodes, the pod network's on
-/// every node that has the default CNI.
+/// every node that has the default CNI, the service proxy's unless `kubeProxyMode: none`.
 fn components(config: &Config) -> Vec<Component> {
     let mut parts = Vec::new();
     if config.control_plane {
@@ -48,6 +55,7 @@ fn components(config: &Config) -> Vec<Component> {
             parts.push(Component {
                 name,
                 labels: json!({"component": name, "tier": "control-plane"}),
+                ports: json!([]),
             });
         }
     }
@@ -55,6 +63,27 @@ fn components(config: &Config) -> Vec<Component> {
         parts.push(Component {
             name: "kindnet",
             labels: json!({"app": "kindnet", "k8s-app": "kindnet", "tier": "node"}),
+            ports: json!([]),
+        });
+    }
+    // Cluster DNS (kindling-dns in `kindling node`) answers on every node; its pods carry
+    // CoreDNS's label, which the kube-dns Service selects, and its ports.
+    if !config.cluster_dns.is_empty() {
+        parts.push(Component {
+            name: "coredns",
+            labels: json!({"k8s-app": "kube-dns"}),
+            ports: json!([
+                {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+            ]),
+        });
+    }
+    if config.service_proxy {
+        parts.push(Component {
+            name: "kube-proxy",
+            labels: json!({"k8s-app": "kube-proxy"}),
+            ports: json!([]),
         });
     }
     parts
@@ -81,6 +110,7 @@ pub async fn run(client: kube::Client, config: Config) {
     .boxed();
     loop {
         // The Node owns its mirror pods, so the agent waits for its registration.
+        let mut finished_deletion = false;
         if let Ok(Some(node)) = nodes.get_opt(&config.node_name).await {
             let uid = node.metadata.uid.unwrap_or_default();
             for part in &parts {
@@ -92,16 +122,30 @@ pub async fn run(client: kube::Client, config: Config) {
                     image: &config.image,
                     started: &started,
                 };
-                if let Err(e) = want.ensure(&pods).await {
-                    tracing::debug!("mirror pod {}: {e}", want.name());
+                match want.ensure(&pods).await {
+                    Ok(Ensured::Deleted) => finished_deletion = true,
+                    Ok(Ensured::Present) => {}
+                    Err(e) => tracing::debug!("mirror pod {}: {e}", want.name()),
                 }
             }
+        }
+        if finished_deletion {
+            tokio::time::sleep(RECREATE_AFTER).await;
+            continue;
         }
         tokio::select! {
             _ = changes.next() => {}
             () = tokio::time::sleep(RESYNC) => {}
         }
     }
+}
+
+/// What [`Mirror::ensure`] left.
+enum Ensured {
+    /// The mirror pod exists with the agent's status.
+    Present,
+    /// Someone deleted it: the deletion was finished; it is made again on a later pass.
+    Deleted,
 }
 
 struct Mirror<'a> {
@@ -136,7 +180,7 @@ impl Mirror<'_> {
                 "priorityClassName": "system-node-critical",
                 "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
                 "containers": [{"name": self.part.name, "image": self.image,
-                                "command": ["kindling", "node"],
+                                "command": ["kindling", "node"], "ports": self.part.ports,
                                 "imagePullPolicy": "IfNotPresent"}],
             },
         })
@@ -172,11 +216,12 @@ impl Mirror<'_> {
         })
     }
 
-    async fn ensure(&self, pods: &Api<Pod>) -> Result<(), kube::Error> {
+    async fn ensure(&self, pods: &Api<Pod>) -> Result<Ensured, kube::Error> {
         let name = self.name();
         let current = match pods.get_opt(&name).await? {
-            // Deleted by someone: finished at once (nothing runs in it) and made again, as the
-            // kubelet does with the mirror of a static pod that still exists.
+            // Deleted by someone: finished at once (nothing runs in it) and made again later
+            // ([`RECREATE_AFTER`]), as the kubelet does with the mirror of a static pod that
+            // still exists.
             Some(pod) if pod.metadata.deletion_timestamp.is_some() => {
                 let params = kube::api::DeleteParams {
                     grace_period_seconds: Some(0),
@@ -187,9 +232,7 @@ impl Mirror<'_> {
                     ..Default::default()
                 };
                 pods.delete(&name, &params).await?;
-                let pod: Pod =
-                    serde_json::from_value(self.pod()).map_err(kube::Error::SerdeError)?;
-                pods.create(&PostParams::default(), &pod).await?
+                return Ok(Ensured::Deleted);
             }
             Some(pod) => pod,
             None => {
@@ -208,7 +251,7 @@ impl Mirror<'_> {
             )
             .await?;
         }
-        Ok(())
+        Ok(Ensured::Present)
     }
 }
 
@@ -246,8 +289,36 @@ mod tests {
         Config {
             control_plane: role == Role::ControlPlane,
             default_cni,
+            service_proxy: default_cni,
             ..Config::for_tests("kind-control-plane")
         }
+    }
+
+    #[test]
+    fn every_node_with_cluster_dns_shows_coredns_with_its_ports() {
+        let c = Config {
+            cluster_dns: vec!["10.96.0.10".parse().unwrap()],
+            ..config(Role::Worker, true)
+        };
+        let parts = components(&c);
+        assert_eq!(
+            parts.iter().map(|p| p.name).collect::<Vec<_>>(),
+            ["kindnet", "coredns"]
+        );
+        let m = Mirror {
+            part: &parts[1],
+            node: "kind-worker",
+            node_uid: "u1",
+            ip: "172.18.0.3".parse().unwrap(),
+            image: "kindling/node:v0.1.0",
+            started: "2026-11-22T00:00:00Z",
+        };
+        let pod: Pod = serde_json::from_value(m.pod()).unwrap();
+        assert_eq!(pod.metadata.name.as_deref(), Some("coredns-kind-worker"));
+        assert_eq!(pod.metadata.labels.unwrap()["k8s-app"], "kube-dns");
+        let ports = pod.spec.unwrap().containers[0].ports.clone().unwrap();
+        assert_eq!(ports.len(), 3);
+        assert_eq!(ports[0].container_port, 53);
     }
 
     #[test]
@@ -259,10 +330,14 @@ mod tests {
                 "kube-apiserver",
                 "kube-controller-manager",
                 "kube-scheduler",
-                "kindnet"
+                "kindnet",
+                "kube-proxy"
             ]
         );
-        assert_eq!(names(&config(Role::Worker, true)), ["kindnet"]);
+        assert_eq!(
+            names(&config(Role::Worker, true)),
+            ["kindnet", "kube-proxy"]
+        );
         assert!(names(&config(Role::Worker, false)).is_empty());
     }
 

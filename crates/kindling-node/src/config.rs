@@ -41,6 +41,32 @@ pub struct NodeConfig {
     /// The node image this node runs (shown as the image of its mirror pods).
     #[serde(default)]
     pub image: String,
+    /// The cluster domain (`networking.dnsDomain` of a ClusterConfiguration patch).
+    #[serde(default = "default_dns_domain")]
+    pub dns_domain: String,
+    /// The kube-dns Service's ClusterIP; absent: the 10th address of the service subnet.
+    #[serde(
+        default,
+        rename = "dnsServiceIP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dns_service_ip: Option<String>,
+    /// kind's `networking.dnsSearch`: the node's search domains (None: the host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_search: Option<Vec<String>>,
+    /// `networking.kubeProxyMode`: `none` runs no service proxy; any other mode runs
+    /// kindling's, which programs iptables.
+    #[serde(default = "default_proxy_mode")]
+    pub kube_proxy_mode: String,
+}
+
+/// What a node.json written before the proxy existed means.
+fn default_proxy_mode() -> String {
+    "iptables".into()
+}
+
+fn default_dns_domain() -> String {
+    "cluster.local".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -36,6 +36,9 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
             .await?;
     tokio::spawn(ipam::run(client.clone(), config.pod_subnet.clone()));
+    if let Some(dns_ip) = crate::dns::service_ip(config) {
+        tokio::spawn(ensure_kube_dns(client.clone(), dns_ip));
+    }
     tokio::spawn(kindling_controllers::run(
         client.clone(),
         kindling_controllers::Config {
@@ -44,4 +47,77 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     ));
     tokio::spawn(kindling_scheduler::run(client));
     Ok(running)
+}
+
+/// The kube-dns Service as kubeadm's CoreDNS addon makes it: the 10th address of the service
+/// subnet, `dns` 53/UDP, `dns-tcp` 53/TCP, `metrics` 9153/TCP, selecting `k8s-app: kube-dns`
+/// (the nodes' `coredns-<node>` mirror pods). Pods reach each node's own server at that address
+/// without a proxy (see `dns.rs`).
+pub fn kube_dns_service(dns_ip: IpAddr) -> serde_json::Value {
+    let ip = dns_ip.to_string();
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {
+            "name": "kube-dns", "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                       "kubernetes.io/name": "CoreDNS"},
+            "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"},
+        },
+        "spec": {
+            "type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip],
+            "selector": {"k8s-app": "kube-dns"},
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
+            ],
+        },
+    })
+}
+
+/// Creates the kube-dns Service unless it exists, retrying until the API server takes it.
+async fn ensure_kube_dns(client: kube::Client, dns_ip: IpAddr) {
+    use k8s_openapi::api::core::v1::Service;
+    let services: kube::Api<Service> = kube::Api::namespaced(client, "kube-system");
+    let service: Service = match serde_json::from_value(kube_dns_service(dns_ip)) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("kube-dns service: {e}");
+            return;
+        }
+    };
+    loop {
+        match services
+            .create(&kube::api::PostParams::default(), &service)
+            .await
+        {
+            Ok(_) => return,
+            Err(kube::Error::Api(e)) if e.code == 409 => return,
+            Err(e) => {
+                tracing::warn!("creating the kube-dns service: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kube_dns_is_kubeadms() {
+        let svc: k8s_openapi::api::core::v1::Service =
+            serde_json::from_value(kube_dns_service("10.96.0.10".parse().unwrap())).unwrap();
+        let spec = svc.spec.unwrap();
+        assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.10"));
+        let ports: Vec<String> = spec
+            .ports
+            .unwrap()
+            .iter()
+            .map(|p| format!("{}/{}", p.port, p.protocol.as_deref().unwrap_or_default()))
+            .collect();
+        assert_eq!(ports, ["53/UDP", "53/TCP", "9153/TCP"]);
+        assert_eq!(spec.selector.unwrap()["k8s-app"], "kube-dns");
+    }
 }

@@ -1,8 +1,9 @@
 //! `kindling node`: the program every node container runs as PID 1.
 //!
 //! Order of a start: reap orphans (we are init), start containerd and import the images the node
-//! image ships, on control-plane nodes start the API server and controllers, then the kubelet
-//! (kindling-kubelet, the `kubelet` unit) registers the Node and runs its pods. SIGTERM ends it all.
+//! image ships, on control-plane nodes start the API server and controllers, then the pod
+//! network, the service proxy (kindling-proxy) and the kubelet (kindling-kubelet, the `kubelet`
+//! unit), which registers the Node and runs its pods. SIGTERM ends it all.
 
 pub mod config;
 pub mod containerd;
@@ -26,9 +27,16 @@ pub async fn run() -> Result<()> {
     let config = wait_for_config().await?;
     let ip = sysinfo::node_ip(&config.name).context("finding this node's IP in /etc/hosts")?;
     prepare_kernel();
-    if let Err(e) = dns::forward_node_dns(ip) {
-        tracing::warn!("pods will not resolve names through the node: {e}");
-    }
+    let node_resolv_conf = node_resolv_conf(&config);
+    // Pods reach cluster DNS at the kube-dns ClusterIP when it could be put on the node,
+    // else at the node's IP.
+    let service_ip = dns::service_ip(&config).filter(|ip| match dns::bind_service_ip(*ip) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("dns: the kube-dns address {ip} is not served on this node: {e}");
+            false
+        }
+    });
     containerd::start().await?;
     containerd::import_images(&kindling_path("images"))
         .context("importing the node image's images")?;
@@ -47,7 +55,26 @@ pub async fn run() -> Result<()> {
             config.pod_subnet.clone(),
         ));
     }
-    let kubelet = Arc::new(kubelet_unit(config, ip, ca_pem));
+    let dns_config = dns::server_config(&config, ip, service_ip, &node_resolv_conf);
+    let dns_client = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = kindling_dns::run(dns_client, dns_config).await {
+            tracing::error!("dns: {e:#}");
+        }
+    });
+    let kubelet = kindling_kubelet::Config {
+        cluster_dns: vec![service_ip.unwrap_or(ip)],
+        pod_resolv_conf: dns::pod_resolv_conf(&node_resolv_conf, ip),
+        ..kubelet_config(&config, ip, ca_pem)
+    };
+    if runs_service_proxy(&config) {
+        tokio::spawn(kindling_proxy::run(
+            client.clone(),
+            proxy_config(&config),
+            Arc::new(init::run_owned),
+        ));
+    }
+    let kubelet = Arc::new(kubelet_unit(kubelet));
     kubelet.start()?;
     tokio::spawn(async move {
         if let Err(e) = control::serve(vec![kubelet]).await {
@@ -60,12 +87,12 @@ pub async fn run() -> Result<()> {
 
 /// The kubelet as a unit (`systemctl stop kubelet` stops it): Node registration and heartbeat,
 /// the pod runner and the :10250 endpoint (kindling-kubelet), with a client of its own.
-fn kubelet_unit(config: NodeConfig, ip: std::net::IpAddr, ca_pem: String) -> unit::Unit {
+fn kubelet_unit(kubelet: kindling_kubelet::Config) -> unit::Unit {
     unit::Unit::new(
         "kubelet",
         "kindling node agent (the kubelet's part)",
         move || {
-            let (config, ca_pem) = (config.clone(), ca_pem.clone());
+            let kubelet = kubelet.clone();
             Box::pin(async move {
                 let client = loop {
                     match client_from_kubeconfig(&kindling_path("kubeconfig")).await {
@@ -76,20 +103,46 @@ fn kubelet_unit(config: NodeConfig, ip: std::net::IpAddr, ca_pem: String) -> uni
                         }
                     }
                 };
-                kindling_kubelet::run(client, kubelet_config(&config, ip, ca_pem)).await;
+                kindling_kubelet::run(client, kubelet).await;
             })
         },
     )
 }
 
+/// Whether this node runs the service proxy (kind's `kubeProxyMode: none` turns it off; any
+/// other mode gets kindling's, which programs iptables).
+fn runs_service_proxy(config: &NodeConfig) -> bool {
+    if config.kube_proxy_mode == "none" {
+        return false;
+    }
+    if config.kube_proxy_mode != "iptables" {
+        tracing::warn!(
+            "kubeProxyMode {} is served by kindling's iptables service proxy",
+            config.kube_proxy_mode
+        );
+    }
+    true
+}
+
+/// The service proxy's view of this node.
+fn proxy_config(config: &NodeConfig) -> kindling_proxy::Config {
+    kindling_proxy::Config {
+        node: kindling_proxy::Node {
+            name: config.name.clone(),
+            cluster_cidr: Some(config.pod_subnet.clone()),
+        },
+        work_dir: "/var/lib/kindling/proxy".into(),
+    }
+}
+
 /// What the kubelet is told: the node's identity from `node.json`, the CRI socket, the runtime
-/// version and the resolv.conf pods get (Docker's resolver replaced by the node, see [`dns`]).
+/// version, the cluster domain; [`run`] adds the cluster DNS address and the resolv.conf pods
+/// get (Docker's resolver replaced by the node, see [`dns`]).
 fn kubelet_config(
     config: &NodeConfig,
     ip: std::net::IpAddr,
     ca_pem: String,
 ) -> kindling_kubelet::Config {
-    let node_resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     kindling_kubelet::Config {
         node_name: config.name.clone(),
         node_ip: ip,
@@ -97,12 +150,29 @@ fn kubelet_config(
         labels: config.labels.clone(),
         taints: config.taints.clone(),
         default_cni: config.default_cni,
+        service_proxy: config.kube_proxy_mode != "none",
         image: config.image.clone(),
         client_ca_pem: ca_pem,
         runtime_endpoint: containerd::SOCKET.to_string(),
         runtime_version: sysinfo::container_runtime_version(),
-        pod_resolv_conf: dns::pod_resolv_conf(&node_resolv_conf, ip),
+        pod_resolv_conf: String::new(),
+        cluster_dns: Vec::new(),
+        cluster_domain: config.dns_domain.clone(),
     }
+}
+
+/// The node's /etc/resolv.conf (as Docker wrote it), with `networking.dnsSearch` applied to the
+/// file itself, as kind's entrypoint does, so the node and its pods search the same domains.
+fn node_resolv_conf(config: &NodeConfig) -> String {
+    const PATH: &str = "/etc/resolv.conf";
+    let current = std::fs::read_to_string(PATH).unwrap_or_default();
+    let wanted = dns::with_search(&current, config.dns_search.as_deref());
+    if wanted != current {
+        if let Err(e) = std::fs::write(PATH, &wanted) {
+            tracing::warn!("dns: applying dnsSearch to {PATH}: {e}");
+        }
+    }
+    wanted
 }
 
 /// The host writes `node.json` right after starting the container; wait for it (a restarted node

@@ -28,11 +28,14 @@ async fn registers_and_heartbeats() {
             serde_json::json!({"key": "dedicated", "value": "edge", "effect": "NoSchedule"}),
         ],
         default_cni: false,
+        service_proxy: false,
         image: String::new(),
         client_ca_pem: String::new(),
         runtime_endpoint: "/nonexistent/containerd.sock".into(),
         runtime_version: "containerd://test".into(),
         pod_resolv_conf: String::new(),
+        cluster_dns: Vec::new(),
+        cluster_domain: "cluster.local".into(),
     };
     tokio::spawn(kindling_node::ipam::run(
         client.clone(),

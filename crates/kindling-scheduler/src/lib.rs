@@ -12,7 +12,7 @@
 //! Entry point: `tokio::spawn(kindling_scheduler::run(client))` with a client allowed to watch
 //! pods, nodes and namespaces, create `pods/binding` and events, and patch `pods/status`.
 //!
-//! Deliberate differences from upstream (v1.33):
+//! Deliberate differences from upstream (v1.35):
 //! - Ties between equally scored nodes are broken at random, as upstream does
 //!   ([`Options::seed`] makes it reproducible).
 //! - Preemption runs only as a dry run to word `FailedScheduling` exactly; nothing is evicted.

@@ -87,7 +87,7 @@ fn quick_cluster_s1() {
     let cols: Vec<&str> = nodes.split_whitespace().collect();
     assert_eq!(
         (cols[0], cols[1], cols[2], cols[4]),
-        (node.as_str(), "Ready", "control-plane", "v1.33.0"),
+        (node.as_str(), "Ready", "control-plane", "v1.35.0"),
         "{nodes}"
     );
     let sc = env.ok_kubectl(&["get", "sc"]);
@@ -98,6 +98,7 @@ fn quick_cluster_s1() {
         "kube-apiserver",
         "kube-controller-manager",
         "kube-scheduler",
+        "kube-proxy",
     ];
     let listed = |env: &Env| env.ok_kubectl(&["get", "pods", "-A", "--no-headers"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -2,6 +2,7 @@
 //! DNS-1035 labels, path segments, ConfigMap keys, and the name rule of each resource.
 //! `*_errors` return upstream's messages (empty = valid); `is_*` return a bool.
 
+use super::go_quote;
 use super::{invalid_str, max_len_error, regex_error};
 use crate::status::Cause;
 use crate::strategy::NameRule;
@@ -150,6 +151,17 @@ pub fn name_errors(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
         NameRule::Label => dns1123_label_errors(name),
         NameRule::Rfc1035Label => dns1035_label_errors(name),
         NameRule::PathSegment => path_segment_errors(name, prefix),
+        NameRule::IpAddress => ip_address_name_errors(name),
+    }
+}
+
+/// IPAddress object names (`ValidateIPAddressName`): an IP address, written canonically. Go's
+/// `netip.ParseAddr` words the parse error.
+pub fn ip_address_name_errors(name: &str) -> Vec<String> {
+    match name.parse::<std::net::IpAddr>() {
+        Err(_) => vec![format!("ParseAddr({}): unable to parse IP", go_quote(name))],
+        Ok(ip) if ip.to_string() != name => vec!["must be a canonical format IP address".into()],
+        Ok(_) => Vec::new(),
     }
 }
 

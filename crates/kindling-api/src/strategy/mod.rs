@@ -5,10 +5,17 @@
 //! Objects are `serde_json::Value`s in their wire form (camelCase), already checked to decode into
 //! their typed struct, so a strategy may assume fields have the right JSON types.
 
+mod admissionregistration;
+mod autoscaling;
 mod batch;
 mod containers;
 mod core;
 mod cron;
+mod dra;
+mod events;
+pub mod flowcontrol;
+mod networking;
+mod nodeapi;
 mod pod;
 pub mod podspec;
 pub mod podvalidation;
@@ -18,8 +25,23 @@ pub mod util;
 mod volumes;
 mod workloads;
 
+use crate::catalog::Subresource;
 use crate::status::Cause;
 use serde_json::Value;
+
+pub use self::admissionregistration::{
+    ValidatingAdmissionPolicyBindingStrategy, ValidatingAdmissionPolicyStrategy,
+    WebhookConfigurationStrategy,
+};
+pub use self::autoscaling::{HpaStrategy, HpaV1Strategy};
+pub use self::dra::{
+    DeviceClassStrategy, ResourceClaimStrategy, ResourceClaimTemplateStrategy,
+    ResourceSliceStrategy,
+};
+pub use self::events::{EventStrategy, EventsV1Strategy};
+pub use self::flowcontrol::{FlowSchemaStrategy, PriorityLevelConfigurationStrategy};
+pub use self::networking::{IpAddressStrategy, ServiceCidrStrategy};
+pub use self::nodeapi::RuntimeClassStrategy;
 
 pub use self::batch::{CronJobStrategy, JobStrategy};
 pub use self::core::{ConfigData, NamespaceStrategy, NodeStrategy, SecretStrategy};
@@ -27,7 +49,8 @@ pub use self::cron::parse_cron_schedule;
 pub use self::pod::{qos_class, PodStrategy};
 pub use self::service::ServiceStrategy;
 pub use self::storage::{
-    PersistentVolumeClaimStrategy, PersistentVolumeStrategy, StorageClassStrategy,
+    CsiStorageCapacityStrategy, PersistentVolumeClaimStrategy, PersistentVolumeStrategy,
+    StorageClassStrategy, VolumeAttributesClassStrategy,
 };
 pub use self::workloads::{
     DaemonSetStrategy, DeploymentStrategy, ReplicatedStrategy, StatefulSetStrategy,
@@ -44,6 +67,8 @@ pub enum NameRule {
     Rfc1035Label,
     /// Path segment: anything but '/', '%', '.' and '..' (RBAC objects, events).
     PathSegment,
+    /// An IP address in canonical form (IPAddress objects).
+    IpAddress,
 }
 
 pub trait Strategy: Sync + Send {
@@ -75,6 +100,22 @@ pub trait Strategy: Sync + Send {
     fn tracks_generation(&self) -> bool {
         false
     }
+
+    /// A write through a subresource with rules of its own (`pods/resize`, upstream's
+    /// per-subresource strategies): makes `new` what the write may change of `old`, and nothing
+    /// else. Runs instead of [`Strategy::prepare_for_update`].
+    fn prepare_for_subresource_update(&self, _sub: Subresource, _new: &mut Value, _old: &Value) {}
+
+    /// Validation of such a write, instead of [`Strategy::validate`] and
+    /// [`Strategy::validate_update`].
+    fn validate_subresource_update(
+        &self,
+        _sub: Subresource,
+        _new: &Value,
+        _old: &Value,
+    ) -> Vec<Cause> {
+        Vec::new()
+    }
 }
 
 /// The strategy of resources with no rules of their own.
@@ -97,3 +138,24 @@ pub static STATEFUL_SET: StatefulSetStrategy = StatefulSetStrategy;
 pub static DAEMON_SET: DaemonSetStrategy = DaemonSetStrategy;
 pub static JOB: JobStrategy = JobStrategy;
 pub static CRON_JOB: CronJobStrategy = CronJobStrategy;
+pub static EVENT: EventStrategy = EventStrategy;
+pub static EVENTS_V1: EventsV1Strategy = EventsV1Strategy;
+pub static HORIZONTAL_POD_AUTOSCALER: HpaStrategy = HpaStrategy;
+pub static HORIZONTAL_POD_AUTOSCALER_V1: HpaV1Strategy = HpaV1Strategy;
+pub static IP_ADDRESS: IpAddressStrategy = IpAddressStrategy;
+pub static SERVICE_CIDR: ServiceCidrStrategy = ServiceCidrStrategy;
+pub static CSI_STORAGE_CAPACITY: CsiStorageCapacityStrategy = CsiStorageCapacityStrategy;
+pub static VOLUME_ATTRIBUTES_CLASS: VolumeAttributesClassStrategy = VolumeAttributesClassStrategy;
+pub static RUNTIME_CLASS: RuntimeClassStrategy = RuntimeClassStrategy;
+pub static FLOW_SCHEMA: FlowSchemaStrategy = FlowSchemaStrategy;
+pub static PRIORITY_LEVEL_CONFIGURATION: PriorityLevelConfigurationStrategy =
+    PriorityLevelConfigurationStrategy;
+pub static WEBHOOK_CONFIGURATION: WebhookConfigurationStrategy = WebhookConfigurationStrategy;
+pub static VALIDATING_ADMISSION_POLICY: ValidatingAdmissionPolicyStrategy =
+    ValidatingAdmissionPolicyStrategy;
+pub static VALIDATING_ADMISSION_POLICY_BINDING: ValidatingAdmissionPolicyBindingStrategy =
+    ValidatingAdmissionPolicyBindingStrategy;
+pub static DEVICE_CLASS: DeviceClassStrategy = DeviceClassStrategy;
+pub static RESOURCE_CLAIM: ResourceClaimStrategy = ResourceClaimStrategy;
+pub static RESOURCE_CLAIM_TEMPLATE: ResourceClaimTemplateStrategy = ResourceClaimTemplateStrategy;
+pub static RESOURCE_SLICE: ResourceSliceStrategy = ResourceSliceStrategy;

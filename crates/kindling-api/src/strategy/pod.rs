@@ -6,6 +6,7 @@ use super::podspec::{default_pod_only, default_pod_spec};
 use super::podvalidation::validate_pod_spec;
 use super::util::{arr_of, spec_of, str_of};
 use super::Strategy;
+use crate::catalog::Subresource;
 use crate::json_path::{copy_key, object_mut};
 use crate::meta::{inclusive_range_error, invalid_raw, required};
 use crate::quantity::Quantity;
@@ -46,6 +47,162 @@ impl Strategy for PodStrategy {
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
         validate_pod_spec_update(spec_of(new), spec_of(old))
     }
+
+    /// `pods/resize` (upstream's podResizeStrategy): the stored pod with only its containers'
+    /// (and sidecars') `resources` and `resizePolicy` taken from the request.
+    fn prepare_for_subresource_update(&self, sub: Subresource, new: &mut Value, old: &Value) {
+        if sub != Subresource::Resize {
+            return;
+        }
+        let mut pod = old.clone();
+        for field in ["resourceVersion", "managedFields"] {
+            match new["metadata"].get(field) {
+                Some(v) => pod["metadata"][field] = v.clone(),
+                None => {
+                    if let Some(m) = pod["metadata"].as_object_mut() {
+                        m.remove(field);
+                    }
+                }
+            }
+        }
+        for key in ["containers", "initContainers"] {
+            let wanted = arr_of(spec_of(new), key).to_vec();
+            let Some(list) = pod["spec"].get_mut(key).and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for c in list.iter_mut() {
+                if key == "initContainers" && str_of(c, "restartPolicy") != "Always" {
+                    continue;
+                }
+                let Some(w) = wanted.iter().find(|w| w["name"] == c["name"]) else {
+                    continue;
+                };
+                for field in ["resources", "resizePolicy"] {
+                    match w.get(field) {
+                        Some(v) => c[field] = v.clone(),
+                        None => {
+                            if let Some(m) = c.as_object_mut() {
+                                m.remove(field);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        *new = pod;
+    }
+
+    fn validate_subresource_update(
+        &self,
+        sub: Subresource,
+        new: &Value,
+        old: &Value,
+    ) -> Vec<Cause> {
+        if sub != Subresource::Resize {
+            return Vec::new();
+        }
+        let mut errs = self.validate(new);
+        errs.extend(validate_pod_resize(new, old));
+        errs
+    }
+}
+
+const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// `ValidatePodResize`: which resource changes a resize may make.
+pub fn validate_pod_resize(new: &Value, old: &Value) -> Vec<Cause> {
+    if old["metadata"]["annotations"]
+        .get(MIRROR_POD_ANNOTATION)
+        .is_some()
+    {
+        return vec![Cause::forbidden("", "static pods cannot be resized")];
+    }
+    if str_of(&spec_of(old)["os"], "name") == "windows" {
+        return vec![Cause::forbidden("", "windows pods cannot be resized")];
+    }
+    let mut errs = Vec::new();
+    let (new_spec, old_spec) = (spec_of(new), spec_of(old));
+    let old_qos = match str_of(&old["status"], "qosClass") {
+        "" => qos_class(old_spec),
+        q => match q {
+            "Guaranteed" => "Guaranteed",
+            "Burstable" => "Burstable",
+            _ => "BestEffort",
+        },
+    };
+    if qos_class(new_spec) != old_qos {
+        errs.push(crate::meta::invalid_str(
+            "spec",
+            old_qos,
+            "Pod QOS Class may not change as a result of resizing",
+        ));
+    }
+    for key in ["initContainers", "containers"] {
+        for (i, c) in arr_of(old_spec, key).iter().enumerate() {
+            if key == "initContainers" && str_of(c, "restartPolicy") != "Always" {
+                continue;
+            }
+            let n = arr_of(new_spec, key).get(i).unwrap_or(&Value::Null);
+            for (field, what) in [
+                ("requests", "resource requests"),
+                ("limits", "resource limits"),
+            ] {
+                let len = |v: &Value| {
+                    v["resources"][field]
+                        .as_object()
+                        .map_or(0, serde_json::Map::len)
+                };
+                if len(c) > len(n) {
+                    errs.push(Cause::forbidden(
+                        format!("spec.{key}[{i}].resources.{field}"),
+                        format!("{what} cannot be removed"),
+                    ));
+                }
+            }
+        }
+    }
+    // Everything but cpu and memory must be as it was.
+    let mut munged = new_spec.clone();
+    for key in ["containers", "initContainers"] {
+        let old_list = arr_of(old_spec, key);
+        let Some(list) = munged.get_mut(key).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for (i, c) in list.iter_mut().enumerate() {
+            let Some(o) = old_list.get(i) else { continue };
+            // The request's resources with cpu and memory as they were (`dropCPUMemoryUpdates`).
+            let mut resources = c.get("resources").cloned().unwrap_or_else(|| json!({}));
+            for field in ["requests", "limits"] {
+                for res in ["cpu", "memory"] {
+                    match o["resources"][field].get(res) {
+                        Some(v) => resources[field][res] = v.clone(),
+                        None => {
+                            if let Some(m) = resources.get_mut(field).and_then(Value::as_object_mut)
+                            {
+                                m.remove(res);
+                            }
+                        }
+                    }
+                }
+            }
+            c["resources"] = resources;
+            match o.get("resizePolicy") {
+                Some(p) => c["resizePolicy"] = p.clone(),
+                None => {
+                    if let Some(m) = c.as_object_mut() {
+                        m.remove("resizePolicy");
+                    }
+                }
+            }
+        }
+    }
+    if normalize(&munged) != normalize(old_spec) {
+        errs.push(Cause::forbidden(
+            "spec",
+            "only cpu and memory resources are mutable",
+        ));
+    }
+    errs
 }
 
 /// The deprecated `serviceAccount` field repeats `serviceAccountName`, as upstream's v1

@@ -414,6 +414,82 @@ impl Strategy for StorageClassStrategy {
     }
 }
 
+/// storage.k8s.io/v1 VolumeAttributesClass: a driver and its (immutable, non-empty) parameters.
+pub struct VolumeAttributesClassStrategy;
+
+impl Strategy for VolumeAttributesClassStrategy {
+    fn validate(&self, obj: &Value) -> Vec<Cause> {
+        let mut errs = Vec::new();
+        let driver = str_of(obj, "driverName");
+        if driver.is_empty() {
+            errs.push(required("driverName", ""));
+        } else {
+            let lower = driver.to_lowercase();
+            for msg in qualified_name_errors(&lower) {
+                errs.push(invalid_str("driverName", &lower, &msg));
+            }
+        }
+        let params = obj.get("parameters").and_then(Value::as_object);
+        if params.is_none_or(serde_json::Map::is_empty) {
+            errs.push(required(
+                "parameters",
+                "must contain at least one key/value pair",
+            ));
+        }
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
+        let mut errs = validate_immutable(
+            new.get("driverName"),
+            old.get("driverName"),
+            "driverName",
+            || go_quote(str_of(new, "driverName")),
+        );
+        if new.get("parameters") != old.get("parameters") {
+            errs.push(Cause::forbidden(
+                "parameters",
+                "updates to parameters are forbidden.",
+            ));
+        }
+        errs
+    }
+}
+
+/// storage.k8s.io/v1 CSIStorageCapacity: a storage class, the nodes it is reachable from and
+/// non-negative capacities.
+pub struct CsiStorageCapacityStrategy;
+
+impl Strategy for CsiStorageCapacityStrategy {
+    fn validate(&self, obj: &Value) -> Vec<Cause> {
+        let mut errs = validate_label_selector(obj.get("nodeTopology"), "nodeTopology");
+        let class = str_of(obj, "storageClassName");
+        errs.extend(validate_dns1123_subdomain(class, "storageClassName"));
+        for field in ["capacity", "maximumVolumeSize"] {
+            if let Some(q) = obj.get(field).filter(|q| !q.is_null()) {
+                errs.extend(validate_quantity(q, field).0);
+            }
+        }
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
+        let mut errs = validate_immutable(
+            new.get("nodeTopology"),
+            old.get("nodeTopology"),
+            "nodeTopology",
+            || new["nodeTopology"].to_string(),
+        );
+        errs.extend(validate_immutable(
+            new.get("storageClassName"),
+            old.get("storageClassName"),
+            "storageClassName",
+            || go_quote(str_of(new, "storageClassName")),
+        ));
+        errs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,8 @@ const COORDINATION: &str = "io.k8s.api.coordination.v1";
 const STORAGE: &str = "io.k8s.api.storage.v1";
 const SCHEDULING: &str = "io.k8s.api.scheduling.v1";
 const DISCOVERY: &str = "io.k8s.api.discovery.v1";
+const FLOWCONTROL: &str = "io.k8s.api.flowcontrol.v1";
+const RESOURCE: &str = "io.k8s.api.resource.v1";
 
 const fn field(package: &'static str, kind: &'static str, field: &'static str) -> Doc {
     Doc::Field {
@@ -880,6 +882,196 @@ static CSI_DRIVER_COLUMNS: &[Column] = &[
     AGE,
 ];
 
+static CSI_STORAGE_CAPACITY_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "StorageClassName",
+        "string",
+        field(STORAGE, "CSIStorageCapacity", "storageClassName"),
+    ),
+    col(
+        "Capacity",
+        "string",
+        field(STORAGE, "CSIStorageCapacity", "capacity"),
+    ),
+];
+
+static VOLUME_ATTRIBUTES_CLASS_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "DriverName",
+        "string",
+        field(STORAGE, "VolumeAttributesClass", "driverName"),
+    ),
+    AGE,
+];
+
+static COMPONENT_STATUS_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "Status",
+        "string",
+        text("Status of the component conditions"),
+    ),
+    col(
+        "Message",
+        "string",
+        text("Message of the component conditions"),
+    ),
+    col("Error", "string", text("Error of the component conditions")),
+];
+
+/// Upstream describes the column with `ObjectMeta{}.SwaggerDoc()["handler"]`, which is empty.
+static RUNTIME_CLASS_COLUMNS: &[Column] = &[NAME, col("Handler", "string", text("")), AGE];
+
+static FLOW_SCHEMA_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "PriorityLevel",
+        "string",
+        field(FLOWCONTROL, "PriorityLevelConfigurationReference", "name"),
+    ),
+    col(
+        "MatchingPrecedence",
+        "string",
+        field(FLOWCONTROL, "FlowSchemaSpec", "matchingPrecedence"),
+    ),
+    col(
+        "DistinguisherMethod",
+        "string",
+        field(FLOWCONTROL, "FlowSchemaSpec", "distinguisherMethod"),
+    ),
+    AGE,
+    col(
+        "MissingPL",
+        "string",
+        text("references a broken or non-existent PriorityLevelConfiguration"),
+    ),
+];
+
+static PRIORITY_LEVEL_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "Type",
+        "string",
+        field(FLOWCONTROL, "PriorityLevelConfigurationSpec", "type"),
+    ),
+    col(
+        "NominalConcurrencyShares",
+        "string",
+        field(
+            FLOWCONTROL,
+            "LimitedPriorityLevelConfiguration",
+            "nominalConcurrencyShares",
+        ),
+    ),
+    col(
+        "Queues",
+        "string",
+        field(FLOWCONTROL, "QueuingConfiguration", "queues"),
+    ),
+    col(
+        "HandSize",
+        "string",
+        field(FLOWCONTROL, "QueuingConfiguration", "handSize"),
+    ),
+    col(
+        "QueueLengthLimit",
+        "string",
+        field(FLOWCONTROL, "QueuingConfiguration", "queueLengthLimit"),
+    ),
+    AGE,
+];
+
+static SERVICE_CIDR_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "CIDRs",
+        "string",
+        field(NETWORKING, "ServiceCIDRSpec", "cidrs"),
+    ),
+    AGE,
+];
+
+/// Upstream defines no Age column for IP addresses (its rows carry the age as a third cell that
+/// no column shows).
+static IP_ADDRESS_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "ParentRef",
+        "string",
+        field(NETWORKING, "IPAddressSpec", "parentRef"),
+    ),
+];
+
+static NAME_AGE_COLUMNS: &[Column] = &[NAME, AGE];
+
+static RESOURCE_CLAIM_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "State",
+        "string",
+        text("A summary of the current state (allocated, pending, reserved, etc.)."),
+    ),
+    AGE,
+];
+
+static RESOURCE_SLICE_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "Node",
+        "string",
+        field(RESOURCE, "ResourceSliceSpec", "nodeName"),
+    ),
+    col(
+        "Driver",
+        "string",
+        field(RESOURCE, "ResourceSliceSpec", "driver"),
+    ),
+    col("Pool", "string", field(RESOURCE, "ResourcePool", "name")),
+    AGE,
+];
+
+static WEBHOOK_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "Webhooks",
+        "integer",
+        text("Webhooks indicates the number of webhooks registered in this configuration"),
+    ),
+    AGE,
+];
+
+static VALIDATING_ADMISSION_POLICY_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "Validations",
+        "integer",
+        text("Validations indicates the number of validation rules defined in this configuration"),
+    ),
+    col(
+        "ParamKind",
+        "string",
+        text("ParamKind specifies the kind of resources used to parameterize this policy"),
+    ),
+    AGE,
+];
+
+static VALIDATING_ADMISSION_POLICY_BINDING_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "PolicyName",
+        "string",
+        text("PolicyName indicates the policy definition which the policy binding binded to"),
+    ),
+    col(
+        "ParamRef",
+        "string",
+        text("ParamRef indicates the param resource which sets the configration param"),
+    ),
+    AGE,
+];
+
 static DEFAULT_COLUMNS: &[Column] = &[
     NAME,
     col(
@@ -928,6 +1120,22 @@ impl Printer {
             Printer::EndpointSlice => ENDPOINT_SLICE_COLUMNS,
             Printer::CsiNode => CSI_NODE_COLUMNS,
             Printer::CsiDriver => CSI_DRIVER_COLUMNS,
+            Printer::CsiStorageCapacity => CSI_STORAGE_CAPACITY_COLUMNS,
+            Printer::VolumeAttributesClass => VOLUME_ATTRIBUTES_CLASS_COLUMNS,
+            Printer::ComponentStatus => COMPONENT_STATUS_COLUMNS,
+            Printer::RuntimeClass => RUNTIME_CLASS_COLUMNS,
+            Printer::FlowSchema => FLOW_SCHEMA_COLUMNS,
+            Printer::PriorityLevelConfiguration => PRIORITY_LEVEL_COLUMNS,
+            Printer::ServiceCidr => SERVICE_CIDR_COLUMNS,
+            Printer::IpAddress => IP_ADDRESS_COLUMNS,
+            Printer::DeviceClass | Printer::ResourceClaimTemplate => NAME_AGE_COLUMNS,
+            Printer::ResourceClaim => RESOURCE_CLAIM_COLUMNS,
+            Printer::ResourceSlice => RESOURCE_SLICE_COLUMNS,
+            Printer::WebhookConfiguration => WEBHOOK_COLUMNS,
+            Printer::ValidatingAdmissionPolicy => VALIDATING_ADMISSION_POLICY_COLUMNS,
+            Printer::ValidatingAdmissionPolicyBinding => {
+                VALIDATING_ADMISSION_POLICY_BINDING_COLUMNS
+            }
             Printer::Default => DEFAULT_COLUMNS,
         }
     }

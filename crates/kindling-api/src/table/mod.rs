@@ -95,6 +95,21 @@ enum Printer {
     EndpointSlice,
     CsiNode,
     CsiDriver,
+    CsiStorageCapacity,
+    VolumeAttributesClass,
+    ComponentStatus,
+    RuntimeClass,
+    FlowSchema,
+    PriorityLevelConfiguration,
+    ServiceCidr,
+    IpAddress,
+    DeviceClass,
+    ResourceClaim,
+    ResourceClaimTemplate,
+    ResourceSlice,
+    WebhookConfiguration,
+    ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding,
     /// No printer upstream: the apiserver's default `Name` / `Created At` table.
     Default,
 }
@@ -138,19 +153,62 @@ fn printer(r: &ResourceType) -> Printer {
         ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
         ("storage.k8s.io", "CSINode") => Printer::CsiNode,
         ("storage.k8s.io", "CSIDriver") => Printer::CsiDriver,
+        ("storage.k8s.io", "CSIStorageCapacity") => Printer::CsiStorageCapacity,
+        ("storage.k8s.io", "VolumeAttributesClass") => Printer::VolumeAttributesClass,
+        ("", "ComponentStatus") => Printer::ComponentStatus,
+        ("node.k8s.io", "RuntimeClass") => Printer::RuntimeClass,
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema") => Printer::FlowSchema,
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => {
+            Printer::PriorityLevelConfiguration
+        }
+        ("networking.k8s.io", "ServiceCIDR") => Printer::ServiceCidr,
+        ("networking.k8s.io", "IPAddress") => Printer::IpAddress,
+        ("resource.k8s.io", "DeviceClass") => Printer::DeviceClass,
+        ("resource.k8s.io", "ResourceClaim") => Printer::ResourceClaim,
+        ("resource.k8s.io", "ResourceClaimTemplate") => Printer::ResourceClaimTemplate,
+        ("resource.k8s.io", "ResourceSlice") => Printer::ResourceSlice,
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
+        ) => Printer::WebhookConfiguration,
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+            Printer::ValidatingAdmissionPolicy
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
+            Printer::ValidatingAdmissionPolicyBinding
+        }
         _ => Printer::Default,
     }
 }
 
 /// Every column of `resource`'s table, the wide ones (priority 1) included.
 pub fn columns(resource: &ResourceType) -> Vec<Column> {
-    printer(resource).columns().to_vec()
+    printer(printed(resource)).columns().to_vec()
 }
 
 /// The cells of `obj`'s row, one per column of [`columns`] (wide ones included). Ages are computed
 /// against `now`.
 pub fn row(resource: &ResourceType, obj: &Value, now: Timestamp) -> Vec<Value> {
-    printer(resource).row(obj, now)
+    printer(printed(resource)).row(&stored_form(resource, obj), now)
+}
+
+/// The resource whose printer prints `resource`: a version stored in another's form is printed
+/// from that form, as upstream prints every version from its internal form (an autoscaling/v1
+/// HorizontalPodAutoscaler shows its targets as autoscaling/v2 would).
+fn printed(resource: &ResourceType) -> &ResourceType {
+    match resource.storage {
+        Some(s) => s.resource(),
+        None => resource,
+    }
+}
+
+fn stored_form(resource: &ResourceType, obj: &Value) -> Value {
+    match resource.storage {
+        Some(_) => resource
+            .to_stored(obj.clone())
+            .unwrap_or_else(|_| obj.clone()),
+        None => obj.clone(),
+    }
 }
 
 /// The row's `conditions`, when upstream sets any: a finished pod's row carries
@@ -202,13 +260,16 @@ pub fn table_in(
     list_meta: Value,
     table_api_version: &str,
 ) -> Value {
-    let p = printer(resource);
+    let p = printer(printed(resource));
     let column_definitions: Vec<Value> = p.columns().iter().map(Column::to_json).collect();
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
             let mut r = Map::new();
-            r.insert("cells".into(), Value::Array(p.row(o, now)));
+            r.insert(
+                "cells".into(),
+                Value::Array(p.row(&stored_form(resource, o), now)),
+            );
             if let Some(c) = row_conditions(resource, o) {
                 r.insert("conditions".into(), c);
             }
@@ -257,6 +318,21 @@ pub fn table_in(
         "columnDefinitions": column_definitions,
         "rows": rows,
     })
+}
+
+/// Puts a list's rows in the order upstream's list printer gives them: flow schemas by matching
+/// precedence, then name (`FlowSchemaSequence`); every other list keeps the store's order.
+pub fn order_rows(resource: &ResourceType, rows: &mut [Value]) {
+    if printer(printed(resource)) != Printer::FlowSchema {
+        return;
+    }
+    let key = |r: &Value| {
+        (
+            r["cells"][2].as_i64().unwrap_or(0),
+            r["cells"][0].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    rows.sort_by_key(key);
 }
 
 /// Drops the column definitions (`"columnDefinitions": null`), as upstream does for every watch

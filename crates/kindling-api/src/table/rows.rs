@@ -520,6 +520,161 @@ impl Printer {
                     age(o, now),
                 ]
             }
+            Printer::CsiStorageCapacity => vec![
+                name(o),
+                s(str_at(o, &["storageClassName"])),
+                s(text_or(at(o, &["capacity"]), "<unset>")),
+            ],
+            Printer::VolumeAttributesClass => {
+                vec![name(o), s(str_at(o, &["driverName"])), age(o, now)]
+            }
+            Printer::ComponentStatus => {
+                let healthy = array_at(o, &["conditions"])
+                    .iter()
+                    .find(|c| str_at(c, &["type"]) == "Healthy");
+                let (status, message, error) = match healthy {
+                    Some(c) => (
+                        if str_at(c, &["status"]) == "True" {
+                            "Healthy"
+                        } else {
+                            "Unhealthy"
+                        },
+                        str_at(c, &["message"]),
+                        str_at(c, &["error"]),
+                    ),
+                    None => ("Unknown", "", ""),
+                };
+                vec![name(o), s(status), s(message), s(error)]
+            }
+            Printer::RuntimeClass => vec![name(o), s(str_at(o, &["handler"])), age(o, now)],
+            Printer::FlowSchema => {
+                let method = match str_at(o, &["spec", "distinguisherMethod", "type"]) {
+                    "" => "<none>",
+                    m => m,
+                };
+                let missing = array_at(o, &["status", "conditions"])
+                    .iter()
+                    .find(|c| str_at(c, &["type"]) == "Dangling")
+                    .map_or("?", |c| str_at(c, &["status"]));
+                vec![
+                    name(o),
+                    s(str_at(o, &["spec", "priorityLevelConfiguration", "name"])),
+                    json!(i64_at(o, &["spec", "matchingPrecedence"])),
+                    s(method),
+                    age(o, now),
+                    s(missing),
+                ]
+            }
+            Printer::PriorityLevelConfiguration => {
+                let none = || s("<none>");
+                let limited = at(o, &["spec", "limited"]).filter(|l| l.is_object());
+                let shares =
+                    limited.map_or_else(none, |l| json!(i64_at(l, &["nominalConcurrencyShares"])));
+                let queuing = limited
+                    .and_then(|l| at(l, &["limitResponse", "queuing"]))
+                    .filter(|q| q.is_object());
+                let q = |field: &str| queuing.map_or_else(none, |q| json!(i64_at(q, &[field])));
+                vec![
+                    name(o),
+                    s(str_at(o, &["spec", "type"])),
+                    shares,
+                    q("queues"),
+                    q("handSize"),
+                    q("queueLengthLimit"),
+                    age(o, now),
+                ]
+            }
+            Printer::ServiceCidr => {
+                let cidrs: Vec<&str> = array_at(o, &["spec", "cidrs"])
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                vec![name(o), s(cidrs.join(",")), age(o, now)]
+            }
+            Printer::IpAddress => {
+                let parent = match at(o, &["spec", "parentRef"]).filter(|p| p.is_object()) {
+                    None => "<none>".to_string(),
+                    Some(p) => {
+                        let (group, resource) = (str_at(p, &["group"]), str_at(p, &["resource"]));
+                        let mut out = if group.is_empty() {
+                            resource.to_lowercase()
+                        } else {
+                            format!("{resource}.{group}").to_lowercase()
+                        };
+                        let ns = str_at(p, &["namespace"]);
+                        if !ns.is_empty() {
+                            out = format!("{out}/{ns}");
+                        }
+                        format!("{out}/{}", str_at(p, &["name"]))
+                    }
+                };
+                vec![name(o), s(parent)]
+            }
+            Printer::DeviceClass | Printer::ResourceClaimTemplate => vec![name(o), age(o, now)],
+            Printer::ResourceClaim => {
+                let deleted = at(o, &["metadata", "deletionTimestamp"]).is_some();
+                let mut states = Vec::new();
+                if deleted {
+                    states.push("deleted");
+                }
+                if at(o, &["status", "allocation"]).is_none_or(Value::is_null) {
+                    if !deleted {
+                        states.push("pending");
+                    }
+                } else {
+                    states.push("allocated");
+                    if !array_at(o, &["status", "reservedFor"]).is_empty() {
+                        states.push("reserved");
+                    }
+                }
+                vec![name(o), s(states.join(",")), age(o, now)]
+            }
+            Printer::ResourceSlice => vec![
+                name(o),
+                s(str_at(o, &["spec", "nodeName"])),
+                s(str_at(o, &["spec", "driver"])),
+                s(str_at(o, &["spec", "pool", "name"])),
+                age(o, now),
+            ],
+            Printer::WebhookConfiguration => vec![
+                name(o),
+                json!(array_at(o, &["webhooks"]).len()),
+                age(o, now),
+            ],
+            Printer::ValidatingAdmissionPolicy => {
+                let param_kind = match at(o, &["spec", "paramKind"]).filter(|p| p.is_object()) {
+                    Some(p) => format!("{}/{}", str_at(p, &["apiVersion"]), str_at(p, &["kind"])),
+                    None => "<unset>".into(),
+                };
+                vec![
+                    name(o),
+                    json!(array_at(o, &["spec", "validations"]).len()),
+                    s(param_kind),
+                    age(o, now),
+                ]
+            }
+            Printer::ValidatingAdmissionPolicyBinding => {
+                let param = match at(o, &["spec", "paramRef"]).filter(|p| p.is_object()) {
+                    None => "<unset>".to_string(),
+                    Some(p) => {
+                        let (ns, n) = (str_at(p, &["namespace"]), str_at(p, &["name"]));
+                        match (n.is_empty(), ns.is_empty(), at(p, &["selector"])) {
+                            (false, false, _) => format!("{ns}/{n}"),
+                            (false, true, _) => format!("*/{n}"),
+                            (true, _, Some(sel)) if !sel.is_null() => {
+                                crate::meta::go_label_selector(sel)
+                            }
+                            _ => "<unset>".to_string(),
+                        }
+                    }
+                };
+                vec![
+                    name(o),
+                    s(str_at(o, &["spec", "policyName"])),
+                    s(param),
+                    age(o, now),
+                ]
+            }
             Printer::Default => {
                 let created = match ts(o, &["metadata", "creationTimestamp"]) {
                     Some(t) => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),

@@ -14,6 +14,7 @@ use kindling_api::selector;
 use kindling_api::status::Cause;
 use kindling_api::table::IncludeObject;
 use kindling_api::{fields, ApiError, ResourceType};
+use kindling_stream::translate::Streams;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -55,7 +56,9 @@ impl Query {
         let mut pairs = Vec::new();
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            params.insert(decode(k), decode(v));
+            // A repeated key: its first value counts, as `url.Values.Get` and upstream's
+            // parameter conversions read it.
+            params.entry(decode(k)).or_insert_with(|| decode(v));
             pairs.push((decode(k), decode(v)));
         }
         Query { params, pairs }
@@ -68,8 +71,15 @@ impl Query {
             .filter(|s| !s.is_empty())
     }
 
+    /// A boolean option (watch, allowWatchBookmarks, sendInitialEvents, force, follow, stdin …),
+    /// read as upstream reads every boolean query parameter (apimachinery's
+    /// `Convert_Slice_string_To_bool`): absent is false; present, it is false when it is `0` or
+    /// `false` in any case and true otherwise — `true`, `True` (the Python client's), `1`, even
+    /// an empty value. No value is an error.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
+        self.params
+            .get(key)
+            .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
     }
 
     pub fn dry_run(&self) -> Result<bool, ApiError> {
@@ -151,9 +161,10 @@ pub fn patch_options(query: &Query, apply: bool) -> Result<(), ApiError> {
             field: "fieldManager".into(),
         })
     } else {
+        // Given at all, even empty or false, as upstream's `*bool` is then set.
         query
-            .get("force")
-            .is_some()
+            .params
+            .contains_key("force")
             .then(|| Cause::forbidden("force", "may not be specified for non-apply patch"))
     };
     match cause {
@@ -203,6 +214,7 @@ pub fn delete_options(q: &Query, body: bytes::Bytes) -> Result<DeleteOptions, Ap
     let mut opts = DeleteOptions {
         grace_period_seconds: q.int("gracePeriodSeconds")?,
         propagation_policy: q.get("propagationPolicy").map(str::to_string),
+        orphan_dependents: q.get("orphanDependents").map(|v| v == "true" || v == "1"),
         dry_run: q.dry_run()?,
         ..Default::default()
     };
@@ -210,6 +222,7 @@ pub fn delete_options(q: &Query, body: bytes::Bytes) -> Result<DeleteOptions, Ap
         let v = any_body(&body)?;
         opts.merge_body(&v)?;
     }
+    opts.validate()?;
     Ok(opts)
 }
 
@@ -371,6 +384,34 @@ pub fn typed_body(
     Ok(obj)
 }
 
+/// The streams an exec or attach asks for (PodExecOptions/PodAttachOptions' booleans).
+pub fn remote_command_streams(query: &Query) -> Streams {
+    Streams {
+        stdin: query.flag("stdin"),
+        stdout: query.flag("stdout"),
+        stderr: query.flag("stderr"),
+        tty: query.flag("tty"),
+    }
+}
+
+/// PodLogOptions as the node agent is asked for them, as upstream's LogLocation builds the
+/// kubelet's query: the booleans that hold as `true` (absent otherwise), the numbers and the
+/// time as given (after [`log_options`] checked them).
+pub fn log_query(query: &Query) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for key in ["follow", "previous", "timestamps"] {
+        if query.flag(key) {
+            out.push((key, "true".to_string()));
+        }
+    }
+    for key in ["tailLines", "limitBytes", "sinceSeconds", "sinceTime"] {
+        if let Some(v) = query.get(key) {
+            out.push((key, v.to_string()));
+        }
+    }
+    out
+}
+
 /// Upstream's ValidatePodLogOptions: numbers in range, at most one of the two `since`s.
 pub fn log_options(query: &Query, name: &str) -> Result<(), ApiError> {
     let mut causes = Vec::new();
@@ -423,5 +464,48 @@ mod tests {
         assert_eq!(q.int("limit").unwrap(), Some(500));
         assert!(q.dry_run().unwrap());
         assert!(Query::parse(Some("dryRun=Some")).dry_run().is_err());
+    }
+
+    /// Every boolean option reads like upstream's: only `0` and `false` (any case) are false.
+    #[test]
+    fn booleans_read_like_upstreams() {
+        for yes in ["true", "True", "TRUE", "1", "t", "yes", "", "%54rue"] {
+            let q = Query::parse(Some(&format!("watch={yes}&limit=1")));
+            assert!(q.flag("watch"), "watch={yes}");
+        }
+        assert!(Query::parse(Some("watch")).flag("watch"), "a bare key");
+        for no in ["false", "False", "FALSE", "fAlSe", "0"] {
+            assert!(
+                !Query::parse(Some(&format!("watch={no}"))).flag("watch"),
+                "{no}"
+            );
+        }
+        assert!(!Query::parse(Some("limit=1")).flag("watch"), "absent");
+        // The first of repeated values counts.
+        assert!(Query::parse(Some("watch=True&watch=false")).flag("watch"));
+        assert!(!Query::parse(Some("watch=0&watch=true")).flag("watch"));
+        // force, a *bool upstream, is "given" whatever its value.
+        for given in ["force=", "force=false", "force=True"] {
+            assert!(patch_options(&Query::parse(Some(given)), false).is_err());
+            assert!(patch_options(
+                &Query::parse(Some(&format!("{given}&fieldManager=m"))),
+                true
+            )
+            .is_ok());
+        }
+        assert!(patch_options(&Query::parse(None), false).is_ok());
+        // The Python client's exec and log options reach the node as upstream sends them.
+        let q = Query::parse(Some("stdin=True&stdout=True&stderr=False&tty=0"));
+        let streams = remote_command_streams(&q);
+        assert!(streams.stdin && streams.stdout && !streams.stderr && !streams.tty);
+        let q = Query::parse(Some("follow=True&previous=False&timestamps=1&tailLines=5"));
+        assert_eq!(
+            log_query(&q),
+            [
+                ("follow", "true".to_string()),
+                ("timestamps", "true".to_string()),
+                ("tailLines", "5".to_string())
+            ]
+        );
     }
 }

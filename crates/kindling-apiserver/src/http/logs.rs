@@ -99,20 +99,10 @@ pub async fn serve(
     decode::log_options(&call.query, name)?;
     let target = Target::resolve(server, ns, name, call.query.get("container")).await?;
     let (container, ip) = (target.container, target.node_ip);
-    let mut query: Vec<String> = Vec::new();
-    for key in [
-        "follow",
-        "previous",
-        "timestamps",
-        "tailLines",
-        "limitBytes",
-        "sinceSeconds",
-        "sinceTime",
-    ] {
-        if let Some(v) = call.query.get(key) {
-            query.push(format!("{key}={}", query_escape(v)));
-        }
-    }
+    let query: Vec<String> = decode::log_query(&call.query)
+        .into_iter()
+        .map(|(key, v)| format!("{key}={}", query_escape(&v)))
+        .collect();
     let path = format!("/containerLogs/{ns}/{name}/{container}?{}", query.join("&"));
     let upstream = fetch(server, &ip, &path)
         .await

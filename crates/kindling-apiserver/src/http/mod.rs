@@ -4,6 +4,7 @@
 //! subresources that leave the registry), [`reviews`]. What a request says is read by
 //! [`decode`]; what a response is, by [`represent`]; [`filters`] run before routing.
 
+mod computed;
 mod decode;
 mod filters;
 mod logs;
@@ -24,7 +25,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, Request, Response, StatusCode, Uri};
 use decode::{Call, Query};
 use filters::RequestLog;
-use kindling_api::catalog::{self, Subresource};
+use kindling_api::catalog::{self, Serving, Subresource};
 use kindling_api::{ApiError, ResourceType};
 use represent::{error_response, json_response, Negotiated, Representation};
 use std::sync::Arc;
@@ -140,7 +141,7 @@ async fn route_resource(
     server: &Arc<Server>,
     rp: &ResourcePath,
     call: Call<'_>,
-    neg: Negotiated,
+    negotiated: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
     let rt =
         catalog::find(&rp.group, &rp.version, &rp.resource).ok_or_else(ApiError::path_not_found)?;
@@ -148,12 +149,43 @@ async fn route_resource(
         return Err(ApiError::path_not_found());
     }
     let ns = rp.namespace.as_deref();
-    if rt.is_review() {
-        return match (&call.method, rp.name.as_deref()) {
-            (&Method::POST, None) => reviews::create(server, rt, ns, call).await,
-            _ => Err(method_not_allowed()),
-        };
+    match rt.serving {
+        Serving::Stored => {}
+        Serving::Review => {
+            return match (&call.method, rp.name.as_deref()) {
+                (&Method::POST, None) => reviews::create(server, rt, ns, call).await,
+                _ => Err(method_not_allowed()),
+            };
+        }
+        Serving::PodBinding => {
+            return match (&call.method, rp.name.as_deref(), ns) {
+                (&Method::POST, None, Some(ns)) => {
+                    let pods = catalog::find("", "v1", "pods").expect("pods are in the catalog");
+                    subresource::bind_named(server, pods, ns, call).await
+                }
+                _ => Err(method_not_allowed()),
+            };
+        }
+        Serving::Computed(objects, warning) => {
+            let watching = rp.watch_prefix || call.query.flag("watch");
+            let mut resp = match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {
+                (&Method::GET, None, None) if !watching => {
+                    computed::list(rt, objects(), &call, &negotiated)
+                }
+                (&Method::GET, Some(name), None) => {
+                    computed::get(rt, objects(), name, &call, &negotiated)
+                }
+                _ => Err(method_not_allowed()),
+            }?;
+            let warnings: Vec<String> = warning
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect();
+            represent::add_warnings(&mut resp, &warnings);
+            return Ok(resp);
+        }
     }
+    let neg = negotiated;
     let watching = rp.watch_prefix || call.query.flag("watch");
     match (&call.method, rp.name.as_deref(), rp.subresource.as_deref()) {
         (&Method::GET, None, None) if watching => watch::serve(server, rt, ns, call, neg).await,
@@ -172,7 +204,7 @@ async fn route_resource(
     }
 }
 
-/// `<resource>/<name>/<subresource>`: status, scale, binding, finalize, approval and
+/// `<resource>/<name>/<subresource>`: status, scale, binding, finalize, approval, resize and
 /// ephemeralcontainers go through the registry; log, exec/attach/portforward to the pod's node;
 /// token is computed.
 async fn route_subresource(
@@ -187,8 +219,17 @@ async fn route_subresource(
         return Err(ApiError::path_not_found());
     };
     match (sub, &call.method) {
-        (Subresource::Status | Subresource::EphemeralContainers, &Method::GET) => {
-            subresource::get(server, rt, ns, name).await
+        (
+            Subresource::Status | Subresource::EphemeralContainers | Subresource::Resize,
+            &Method::GET,
+        ) => subresource::get(server, rt, ns, name).await,
+        (Subresource::Resize, &Method::PUT) => {
+            let kind = UpdateKind::Subresource(Subresource::Resize);
+            subresource::put(server, rt, ns, name, kind, "resize", call).await
+        }
+        (Subresource::Resize, &Method::PATCH) => {
+            let kind = UpdateKind::Subresource(Subresource::Resize);
+            resource::patch(server, rt, ns, name, kind, call).await
         }
         (Subresource::Status, &Method::PUT) => {
             subresource::put(server, rt, ns, name, UpdateKind::Status, "status", call).await

@@ -152,7 +152,7 @@ const LIST_CHUNK_BYTES: usize = 64 * 1024;
 /// store is scanned, so a large list never holds every decoded object at once.
 pub async fn list(
     reg: &Registry,
-    rt: &ResourceType,
+    rt: &'static ResourceType,
     ns: Option<&str>,
     opts: &ListOptions,
     neg: &Negotiated,
@@ -172,6 +172,7 @@ pub async fn list(
                     Ok(())
                 })
                 .await?;
+            table::order_rows(rt, &mut rows);
             let mut t = table::table(rt, &[], now, include, meta.to_json());
             t["rows"] = Value::Array(rows);
             Ok(json_response(StatusCode::OK, &t))

@@ -10,7 +10,7 @@
 //! Failures before the upgrade are Status responses (kubectl then falls back or prints them);
 //! after a WebSocket handshake they arrive on the error channel, worded like upstream's.
 
-use super::decode::{Call, Query};
+use super::decode::{self, Call, Query};
 use super::logs::{connect_agent, node_ip_of, Target};
 use crate::Server;
 use axum::body::Body;
@@ -48,7 +48,7 @@ pub async fn serve(
             };
             let accept = upgrade::websocket_accept::<Body>(&call.headers, protocol)
                 .ok_or_else(|| ApiError::bad_request("missing Sec-WebSocket-Key"))?;
-            let streams = Streams::from_query(&call.query.pairs);
+            let streams = decode::remote_command_streams(&call.query);
             let v5 = protocol == upgrade::V5_CHANNEL;
             tokio::spawn(async move {
                 let Ok(client) = on_upgrade.await else { return };
@@ -129,19 +129,30 @@ async fn agent_target(
         _ => {
             let target = Target::resolve(server, ns, name, query.get("container")).await?;
             let verb = sub.path();
-            let mut keys = vec!["stdin", "stdout", "stderr", "tty"];
-            if sub == Subresource::Exec {
-                if !query.pairs.iter().any(|(k, _)| k == "command") {
-                    return Err(ApiError::bad_request("you must specify a command"));
+            if sub == Subresource::Exec && !query.pairs.iter().any(|(k, _)| k == "command") {
+                return Err(ApiError::bad_request("you must specify a command"));
+            }
+            // The streams as upstream's streamParams sends them to the kubelet (`1` when
+            // asked for), then the command's words in order.
+            let streams = decode::remote_command_streams(query);
+            let mut q = form_query();
+            for (key, on) in [
+                ("stdin", streams.stdin),
+                ("stdout", streams.stdout),
+                ("stderr", streams.stderr),
+                ("tty", streams.tty),
+            ] {
+                if on {
+                    q.append_pair(key, "1");
                 }
-                keys.push("command");
+            }
+            if sub == Subresource::Exec {
+                for (k, v) in query.pairs.iter().filter(|(k, _)| k == "command") {
+                    q.append_pair(k, v);
+                }
             }
             Ok((
-                format!(
-                    "/{verb}/{ns}/{name}/{}?{}",
-                    target.container,
-                    forward(&keys)
-                ),
+                format!("/{verb}/{ns}/{name}/{}?{}", target.container, q.finish()),
                 target.node_ip,
             ))
         }

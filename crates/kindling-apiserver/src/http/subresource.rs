@@ -1,5 +1,5 @@
-//! Subresources served through the registry: status, scale, binding, finalize, approval,
-//! ephemeralcontainers (PATCH of status and ephemeralcontainers is [`super::resource::patch`]);
+//! Subresources served through the registry: status, scale, binding (and the `bindings`
+//! resource), finalize, approval, resize, ephemeralcontainers (PATCH of status and ephemeralcontainers is [`super::resource::patch`]);
 //! token, log and the streams (exec, attach, portforward) have modules of their own.
 
 use super::decode::{self, read_body, write_context, Call};
@@ -14,7 +14,7 @@ use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// `GET` of `status` or `ephemeralcontainers`: the whole object.
+/// `GET` of `status`, `resize` or `ephemeralcontainers`: the whole object.
 pub async fn get(
     server: &Arc<Server>,
     rt: &'static ResourceType,
@@ -40,7 +40,7 @@ pub async fn get_scale(
     ))
 }
 
-/// `PUT` of `status` or `approval`: the body replaces what the update kind lets it.
+/// `PUT` of `status`, `approval` or `resize`: the body replaces what the update kind lets it.
 pub async fn put(
     server: &Arc<Server>,
     rt: &'static ResourceType,
@@ -168,6 +168,37 @@ pub async fn bind(
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let body = decode::any_body(&read_body(call.body).await?)?;
+    bind_pod(server, rt, ns, name, &body).await
+}
+
+/// `POST …/namespaces/<ns>/bindings`: the pod the Binding names (`metadata.name`) is bound, as
+/// through `pods/<name>/binding`.
+pub async fn bind_named(
+    server: &Arc<Server>,
+    pods: &'static ResourceType,
+    ns: &str,
+    call: Call<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let body = decode::any_body(&read_body(call.body).await?)?;
+    let name = meta_str(&body, "name").unwrap_or_default().to_string();
+    if name.is_empty() {
+        return Err(ApiError::invalid(
+            "",
+            "Binding",
+            "",
+            vec![kindling_api::Cause::required("metadata.name")],
+        ));
+    }
+    bind_pod(server, pods, Some(ns), &name, &body).await
+}
+
+async fn bind_pod(
+    server: &Arc<Server>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    body: &Value,
+) -> Result<Response<Body>, ApiError> {
     let node = body["target"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())

@@ -50,8 +50,25 @@ impl Registry {
             return Ok(obj);
         }
         let key = object_key(rt, ns, &name);
-        let value = encode(&obj);
+        let (value, shown) = match encode(rt, &obj) {
+            Ok(v) => v,
+            Err(e) => {
+                self.settle(rt, reservation, false);
+                return Err(e);
+            }
+        };
+        let claimed = match self.claim_addresses(&shown, reservation.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.settle(rt, reservation, false);
+                return Err(e);
+            }
+        };
+        obj = shown;
         let result = self.blocking(move |s| s.create(&key, value)).await;
+        if result.is_err() {
+            self.drop_addresses(&claimed).await;
+        }
         self.settle(rt, reservation, result.is_ok());
         match result {
             Ok(rev) => {
@@ -206,12 +223,25 @@ fn set_system_fields(rt: &ResourceType, obj: &mut Value) {
 
 /// Metadata and strategy validation; `old` for updates.
 pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
-    let mut causes =
-        meta::validate_object_meta(&obj["metadata"], rt.namespaced, rt.strategy.name_rule());
+    let mut causes = validate_meta(rt, obj);
     causes.extend(rt.strategy.validate(obj));
     if let Some(old) = old {
         causes.extend(rt.strategy.validate_update(obj, old));
     }
+    invalid_if_any(rt, obj, causes)
+}
+
+/// The object metadata rules every resource follows.
+pub fn validate_meta(rt: &ResourceType, obj: &Value) -> Vec<kindling_api::Cause> {
+    meta::validate_object_meta(&obj["metadata"], rt.namespaced, rt.strategy.name_rule())
+}
+
+/// 422 Invalid with `causes`, unless there are none.
+pub fn invalid_if_any(
+    rt: &ResourceType,
+    obj: &Value,
+    causes: Vec<kindling_api::Cause>,
+) -> Result<(), ApiError> {
     if causes.is_empty() {
         Ok(())
     } else {

@@ -4,9 +4,15 @@ use super::create::WriteContext;
 use super::list::ListOptions;
 use super::update::UpdateKind;
 use super::{decode, meta_mut, meta_str, not_found, object_key, store_error, timestamp, Registry};
+use kindling_api::catalog::DefaultPropagation;
 use kindling_api::{ApiError, ResourceType};
 use kindling_store::{Revision, StoreError};
 use serde_json::{json, Value};
+
+/// The finalizer that makes the garbage collector orphan an object's dependents before it goes.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// The finalizer that makes the garbage collector delete an object's blocking dependents first.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 
 /// DeleteOptions from the body and the query.
 #[derive(Clone, Debug, Default)]
@@ -15,10 +21,21 @@ pub struct DeleteOptions {
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
     pub propagation_policy: Option<String>,
+    /// The deprecated `orphanDependents` (true: Orphan, false: not Orphan).
+    pub orphan_dependents: Option<bool>,
     pub dry_run: bool,
 }
 
 impl DeleteOptions {
+    /// Options that delete the dependents in the background, whatever the resource's default
+    /// (what the namespace controller deletes a namespace's content with).
+    pub fn background() -> DeleteOptions {
+        DeleteOptions {
+            propagation_policy: Some("Background".into()),
+            ..Default::default()
+        }
+    }
+
     /// Reads a `DeleteOptions` body (may be empty) over what the query already set.
     pub fn merge_body(&mut self, body: &Value) -> Result<(), ApiError> {
         if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
@@ -26,6 +43,9 @@ impl DeleteOptions {
         }
         if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
             self.propagation_policy = Some(p.to_string());
+        }
+        if let Some(o) = body.get("orphanDependents").and_then(Value::as_bool) {
+            self.orphan_dependents = Some(o);
         }
         if let Some(pre) = body.get("preconditions") {
             self.precondition_uid = pre.get("uid").and_then(Value::as_str).map(str::to_string);
@@ -37,20 +57,83 @@ impl DeleteOptions {
         if let Some(d) = body.get("dryRun").and_then(Value::as_array) {
             self.dry_run |= d.iter().any(|v| v == "All");
         }
-        match self.propagation_policy.as_deref() {
-            None | Some("Orphan" | "Background" | "Foreground") => Ok(()),
-            Some(other) => Err(ApiError::invalid(
-                "meta.k8s.io",
-                "DeleteOptions",
-                "",
-                vec![kindling_api::Cause::not_supported(
-                    "propagationPolicy",
-                    other,
-                    &["Foreground", "Background", "Orphan", "nil"],
-                )],
-            )),
-        }
+        Ok(())
     }
+
+    /// Upstream's ValidateDeleteOptions: a known propagation policy, not both it and
+    /// `orphanDependents`.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let invalid = |cause| ApiError::invalid("meta.k8s.io", "DeleteOptions", "", vec![cause]);
+        match self.propagation_policy.as_deref() {
+            None | Some("Orphan" | "Background" | "Foreground") => {}
+            Some(other) => {
+                return Err(invalid(kindling_api::Cause::not_supported(
+                    "propagationPolicy",
+                    kindling_api::meta::go_quote(other),
+                    &["Foreground", "Background", "Orphan", "nil"],
+                )))
+            }
+        }
+        if let (Some(policy), Some(_)) = (&self.propagation_policy, self.orphan_dependents) {
+            return Err(invalid(kindling_api::Cause::invalid(
+                "propagationPolicy",
+                kindling_api::meta::go_quote(policy),
+                "orphanDependents and deletionPropagation cannot be both set",
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Upstream's deletionFinalizersForGarbageCollection: the finalizers an object being deleted
+/// should carry for the garbage collector, from (in this order) the options, the finalizers it
+/// already has and the resource's default; `None` when they are already right.
+pub fn finalizers_for_deletion(
+    default: DefaultPropagation,
+    finalizers: &[String],
+    opts: &DeleteOptions,
+) -> Option<Vec<String>> {
+    let has = |name: &str| finalizers.iter().any(|f| f == name);
+    // Whichever of the two the object has first decides when the options do not.
+    let first_gc = finalizers
+        .iter()
+        .find(|f| *f == ORPHAN_FINALIZER || *f == FOREGROUND_FINALIZER)
+        .map(String::as_str);
+    let policy = match (opts.orphan_dependents, opts.propagation_policy.as_deref()) {
+        (Some(true), _) => "Orphan",
+        (Some(false), _) => "Background",
+        (None, Some(p)) => p,
+        (None, None) => match first_gc {
+            Some(ORPHAN_FINALIZER) => "Orphan",
+            Some(_) => "Foreground",
+            None if default == DefaultPropagation::Orphan => "Orphan",
+            None => "Background",
+        },
+    };
+    let mut wanted: Vec<String> = finalizers
+        .iter()
+        .filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER)
+        .cloned()
+        .collect();
+    match policy {
+        "Orphan" => wanted.push(ORPHAN_FINALIZER.into()),
+        "Foreground" => wanted.push(FOREGROUND_FINALIZER.into()),
+        _ => {}
+    }
+    let same = wanted.len() == finalizers.len() && wanted.iter().all(|f| has(f));
+    (!same).then_some(wanted)
+}
+
+fn finalizers_of(obj: &Value) -> Vec<String> {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Registry {
@@ -72,9 +155,12 @@ impl Registry {
             return Ok(obj);
         }
         let grace = grace_period(rt, &obj, opts);
-        let has_finalizers = obj["metadata"]["finalizers"]
-            .as_array()
-            .is_some_and(|f| !f.is_empty());
+        let gc_finalizers =
+            finalizers_for_deletion(rt.default_propagation, &finalizers_of(&obj), opts);
+        let has_finalizers = match &gc_finalizers {
+            Some(f) => !f.is_empty(),
+            None => !finalizers_of(&obj).is_empty(),
+        };
         let is_namespace = rt.kind == "Namespace" && rt.group.is_empty();
         let namespace_content = is_namespace
             && obj["spec"]["finalizers"]
@@ -83,28 +169,46 @@ impl Registry {
         if !(has_finalizers || grace > 0 || namespace_content) {
             return self.remove(rt, ns, name, Some(rev), &obj).await;
         }
-        if obj["metadata"].get("deletionTimestamp").is_some() {
-            // Already being deleted; a shorter grace period for a pod is the only change allowed.
-            let current = obj["metadata"]["deletionGracePeriodSeconds"]
-                .as_i64()
-                .unwrap_or(0);
-            if grace >= current {
-                return Ok(obj);
-            }
+        let deleting = obj["metadata"].get("deletionTimestamp").is_some();
+        // A pending graceful deletion (a pod on its node) may only be shortened, and its
+        // finalizers are no longer the options' to change; an object waiting on finalizers may
+        // have the garbage collector's finalizers changed by another delete.
+        let current_grace = obj["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(0);
+        let shorten = deleting && current_grace > 0 && grace < current_grace;
+        if deleting && !shorten && (current_grace > 0 || gc_finalizers.is_none()) {
+            return Ok(obj);
         }
         let ctx = WriteContext::default();
         let now = jiff::Timestamp::now();
         let deadline = now + jiff::SignedDuration::from_secs(grace);
+        let default = rt.default_propagation;
         let marked = self
             .update_with(rt, ns, name, UpdateKind::Everything, &ctx, |current| {
                 let Some(current) = current else {
                     return Ok(None);
                 };
                 let mut next = current.clone();
+                let pending_graceful = current["metadata"].get("deletionTimestamp").is_some()
+                    && current["metadata"]["deletionGracePeriodSeconds"]
+                        .as_i64()
+                        .unwrap_or(0)
+                        > 0;
+                let finalizers = if pending_graceful {
+                    None
+                } else {
+                    finalizers_for_deletion(default, &finalizers_of(current), opts)
+                };
                 let meta = meta_mut(&mut next);
                 meta.remove("resourceVersion");
-                meta.insert("deletionTimestamp".into(), json!(timestamp(deadline)));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                if let Some(f) = finalizers {
+                    meta.insert("finalizers".into(), json!(f));
+                }
+                if !deleting || shorten {
+                    meta.insert("deletionTimestamp".into(), json!(timestamp(deadline)));
+                    meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                }
                 if is_namespace {
                     next["status"]["phase"] = json!("Terminating");
                 }
@@ -128,8 +232,9 @@ impl Registry {
             Ok((rev, kv)) => {
                 if let Some(allocator) = self.allocator(rt) {
                     allocator.release(last);
+                    self.release_addresses(last).await;
                 }
-                let mut obj = decode(&kv)?;
+                let mut obj = decode(rt, &kv)?;
                 super::set_resource_version(&mut obj, rev);
                 Ok(obj)
             }
@@ -230,4 +335,84 @@ fn grace_period(rt: &ResourceType, obj: &Value, opts: &DeleteOptions) -> i64 {
         .as_i64()
         .unwrap_or(30);
     opts.grace_period_seconds.unwrap_or(default).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(policy: Option<&str>, orphan: Option<bool>) -> DeleteOptions {
+        DeleteOptions {
+            propagation_policy: policy.map(str::to_string),
+            orphan_dependents: orphan,
+            ..Default::default()
+        }
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(std::string::ToString::to_string).collect()
+    }
+
+    #[test]
+    fn finalizers_follow_options_then_finalizers_then_the_default() {
+        use DefaultPropagation::{Background, Orphan};
+        let none: &[String] = &[];
+        // No policy: the resource's default.
+        assert_eq!(
+            finalizers_for_deletion(Background, none, &opts(None, None)),
+            None
+        );
+        assert_eq!(
+            finalizers_for_deletion(Orphan, none, &opts(None, None)),
+            Some(names(&["orphan"]))
+        );
+        // A policy wins over the default.
+        assert_eq!(
+            finalizers_for_deletion(Orphan, none, &opts(Some("Background"), None)),
+            None
+        );
+        assert_eq!(
+            finalizers_for_deletion(Background, none, &opts(Some("Foreground"), None)),
+            Some(names(&["foregroundDeletion"]))
+        );
+        // Other finalizers stay; the two GC finalizers replace each other.
+        let theirs = names(&["example.com/keep", "orphan"]);
+        assert_eq!(
+            finalizers_for_deletion(Background, &theirs, &opts(Some("Foreground"), None)),
+            Some(names(&["example.com/keep", "foregroundDeletion"]))
+        );
+        assert_eq!(
+            finalizers_for_deletion(Background, &theirs, &opts(Some("Background"), None)),
+            Some(names(&["example.com/keep"]))
+        );
+        // Without options, a finalizer the object has wins over the default.
+        let fg = names(&["foregroundDeletion"]);
+        assert_eq!(
+            finalizers_for_deletion(Orphan, &fg, &opts(None, None)),
+            None
+        );
+        // The deprecated orphanDependents.
+        assert_eq!(
+            finalizers_for_deletion(Background, none, &opts(None, Some(true))),
+            Some(names(&["orphan"]))
+        );
+        assert_eq!(
+            finalizers_for_deletion(Orphan, none, &opts(None, Some(false))),
+            None
+        );
+    }
+
+    #[test]
+    fn options_are_validated_like_upstream() {
+        assert!(opts(Some("Foreground"), None).validate().is_ok());
+        let bad = opts(Some("Sideways"), None).validate().unwrap_err();
+        assert_eq!(bad.code, 422);
+        let both = opts(Some("Orphan"), Some(true)).validate().unwrap_err();
+        assert!(
+            both.message
+                .contains("orphanDependents and deletionPropagation cannot be both set"),
+            "{}",
+            both.message
+        );
+    }
 }

@@ -50,7 +50,7 @@ impl Registry {
     /// A `<Kind>List` of the matching objects.
     pub async fn list(
         &self,
-        rt: &ResourceType,
+        rt: &'static ResourceType,
         ns: Option<&str>,
         opts: &ListOptions,
     ) -> Result<Value, ApiError> {
@@ -72,7 +72,7 @@ impl Registry {
     /// Calls `visit` with each matching object in key order (see [`Scan`]).
     pub async fn scan(
         &self,
-        rt: &ResourceType,
+        rt: &'static ResourceType,
         ns: Option<&str>,
         opts: &ListOptions,
         mut visit: impl FnMut(Value) -> Result<(), ApiError>,
@@ -91,6 +91,7 @@ impl Registry {
 /// object at once (and a response can be streamed while the store is read).
 pub struct Scan {
     registry: Registry,
+    rt: &'static ResourceType,
     prefix: String,
     opts: ListOptions,
     start_after: Option<String>,
@@ -104,7 +105,7 @@ pub struct Scan {
 impl Scan {
     pub fn new(
         registry: Registry,
-        rt: &ResourceType,
+        rt: &'static ResourceType,
         ns: Option<&str>,
         opts: ListOptions,
     ) -> Result<Scan, ApiError> {
@@ -121,6 +122,7 @@ impl Scan {
         }
         Ok(Scan {
             registry,
+            rt,
             prefix,
             opts,
             start_after,
@@ -151,7 +153,7 @@ impl Scan {
         let limit = self.opts.limit.filter(|l| *l > 0);
         let mut out = Vec::new();
         for (i, kv) in page.items.iter().enumerate() {
-            let obj = decode(kv)?;
+            let obj = decode(self.rt, kv)?;
             if self.opts.matches(&obj) {
                 out.push(obj);
                 self.matched += 1;

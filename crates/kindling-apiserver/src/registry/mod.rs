@@ -1,10 +1,15 @@
 //! The generic registry: one implementation of create/get/list/update/patch/delete/watch for every
 //! resource of the catalog, as upstream's `generic/registry.Store`. Per-resource rules come from
-//! the resource's strategy; the few that need state (service IP allocation) are hooks.
+//! the resource's strategy; the few that need state (service IP allocation, with its IPAddress
+//! records: `addresses.rs`) are hooks.
 //!
 //! Objects are stored as JSON under `/registry/<group>/<plural>/[<namespace>/]<name>`, without
 //! `metadata.resourceVersion`: the store's revision of the key is the resourceVersion, set on read.
+//! A resource served in one version and stored in another's form (its catalog entry's
+//! `storage`) lives under the storage version's keys and is converted on its way in
+//! ([`encode`]) and out ([`decode`]): both versions see the same objects.
 
+mod addresses;
 mod create;
 mod delete;
 mod list;
@@ -90,7 +95,7 @@ impl Registry {
             .blocking(move |s| s.get(&key))
             .await
             .map_err(store_error)?;
-        kv.map(|kv| decode(&kv).map(|obj| (obj, kv.mod_revision)))
+        kv.map(|kv| decode(rt, &kv).map(|obj| (obj, kv.mod_revision)))
             .transpose()
     }
 }
@@ -100,23 +105,26 @@ pub fn object_key(rt: &ResourceType, ns: Option<&str>, name: &str) -> String {
     format!("{}{name}", key_prefix(rt, ns))
 }
 
-/// The prefix of every key of `rt` in `ns` (or in all namespaces, or cluster-scoped).
+/// The prefix of every key of `rt` in `ns` (or in all namespaces, or cluster-scoped): its
+/// storage version's keys.
 pub fn key_prefix(rt: &ResourceType, ns: Option<&str>) -> String {
-    let group = if rt.group.is_empty() {
-        "core"
-    } else {
-        rt.group
+    let (group, plural) = match rt.storage {
+        Some(s) => (s.group, s.plural),
+        None => (rt.group, rt.plural),
     };
+    let group = if group.is_empty() { "core" } else { group };
     match ns {
-        Some(ns) if rt.namespaced => format!("/registry/{group}/{}/{ns}/", rt.plural),
-        _ => format!("/registry/{group}/{}/", rt.plural),
+        Some(ns) if rt.namespaced => format!("/registry/{group}/{plural}/{ns}/"),
+        _ => format!("/registry/{group}/{plural}/"),
     }
 }
 
-/// A stored value back to an object, its revision as resourceVersion.
-pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
-    let mut obj: Value = serde_json::from_slice(&kv.value)
+/// A stored value back to an object of `rt` (converted from its storage version), its revision
+/// as resourceVersion.
+pub fn decode(rt: &ResourceType, kv: &KeyValue) -> Result<Value, ApiError> {
+    let obj: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
+    let mut obj = rt.from_stored(obj);
     set_resource_version(&mut obj, kv.mod_revision);
     Ok(obj)
 }
@@ -127,13 +135,21 @@ pub fn set_resource_version(obj: &mut Value, rev: Revision) {
     }
 }
 
-/// The object as stored: without its resourceVersion.
-fn encode(obj: &Value) -> Vec<u8> {
-    let mut obj = obj.clone();
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+/// The object as stored: in its storage version's form, without its resourceVersion. Also
+/// returns the object as `rt` shows what was stored (the conversion may fill in fields).
+fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> {
+    let mut stored = rt
+        .to_stored(obj.clone())
+        .map_err(|e| ApiError::bad_request(format!("{} in body: {e}", rt.kind)))?;
+    if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
     }
-    serde_json::to_vec(&obj).unwrap_or_default()
+    let bytes = serde_json::to_vec(&stored).unwrap_or_default();
+    let shown = match rt.storage {
+        Some(_) => rt.from_stored(stored),
+        None => obj.clone(),
+    };
+    Ok((bytes, shown))
 }
 
 pub fn not_found(rt: &ResourceType, name: &str) -> ApiError {

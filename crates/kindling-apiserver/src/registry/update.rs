@@ -2,7 +2,7 @@
 //! one, apply the update rules, compare-and-swap; retry when someone else wrote in between, unless
 //! the client pinned a resourceVersion (then it gets 409 Conflict, as upstream).
 
-use super::create::{check_type, validate, WriteContext};
+use super::create::{check_type, validate, validate_meta, WriteContext};
 use super::{
     encode, meta_mut, meta_str, not_found, object_key, set_resource_version, store_error, Registry,
 };
@@ -21,6 +21,9 @@ pub enum UpdateKind {
     Status,
     /// Anything (internal callers: finalization, deletion bookkeeping).
     Everything,
+    /// A subresource whose rules are its strategy's (`pods/resize`): the strategy decides what
+    /// of the write is kept and validates it.
+    Subresource(Subresource),
 }
 
 /// How many times a write is retried after losing a compare-and-swap race. Upstream retries
@@ -64,7 +67,14 @@ impl Registry {
             check_type(rt, &mut new)?;
             check_identity(rt, ns, name, &new, &old)?;
             apply_update_rules(rt, kind, &mut new, &old);
-            validate(rt, &new, Some(&old))?;
+            match kind {
+                UpdateKind::Subresource(sub) => {
+                    let mut causes = validate_meta(rt, &new);
+                    causes.extend(rt.strategy.validate_subresource_update(sub, &new, &old));
+                    super::create::invalid_if_any(rt, &new, causes)?;
+                }
+                _ => validate(rt, &new, Some(&old))?,
+            }
             let reservation = match self.allocator(rt) {
                 Some(allocator) => Some(allocator.allocate(&mut new, Some(&old), ctx.dry_run)?),
                 None => None,
@@ -82,8 +92,25 @@ impl Registry {
                 return self.remove(rt, ns, name, Some(old_rev), &old).await;
             }
             let key = object_key(rt, ns, name);
-            let value = encode(&new);
+            let (value, shown) = match encode(rt, &new) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.settle(rt, reservation, false);
+                    return Err(e);
+                }
+            };
+            let claimed = match self.claim_addresses(&shown, reservation.as_ref()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.settle(rt, reservation, false);
+                    return Err(e);
+                }
+            };
+            new = shown;
             let stored = self.blocking(move |s| s.update(&key, value, old_rev)).await;
+            if stored.is_err() {
+                self.drop_addresses(&claimed).await;
+            }
             self.settle(rt, reservation, stored.is_ok());
             match stored {
                 Ok(rev) => {
@@ -215,20 +242,25 @@ fn apply_update_rules(rt: &ResourceType, kind: UpdateKind, new: &mut Value, old:
             }
             *new = merged;
         }
-        UpdateKind::Main if rt.has(Subresource::Status) => match old.get("status") {
-            Some(s) => new["status"] = s.clone(),
-            None => {
-                if let Some(m) = new.as_object_mut() {
-                    m.remove("status");
+        UpdateKind::Main | UpdateKind::Subresource(_) if rt.has(Subresource::Status) => {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
                 }
             }
-        },
+        }
         _ => {}
     }
     if kind != UpdateKind::Status {
         rt.strategy.default(new);
     }
-    rt.strategy.prepare_for_update(new, old);
+    match kind {
+        UpdateKind::Subresource(sub) => rt.strategy.prepare_for_subresource_update(sub, new, old),
+        _ => rt.strategy.prepare_for_update(new, old),
+    }
     if rt.strategy.tracks_generation() && !same_outside_meta_and_status(new, old) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         meta_mut(new).insert("generation".into(), Value::from(generation));

@@ -130,7 +130,7 @@ impl Registry {
                     ev = events.recv() => {
                         let Some(ev) = ev else { return };
                         last = ev.revision();
-                        if let Some(out) = transition(&ev, &opts.list) {
+                        if let Some(out) = transition(rt, &ev, &opts.list) {
                             if tx.send(out).await.is_err() {
                                 return;
                             }
@@ -156,14 +156,14 @@ fn bookmark_object(rt: &ResourceType) -> Value {
 }
 
 /// What this watcher sees of a store event, given its selectors.
-fn transition(ev: &Event, opts: &ListOptions) -> Option<WatchEvent> {
+fn transition(rt: &ResourceType, ev: &Event, opts: &ListOptions) -> Option<WatchEvent> {
     match ev {
         Event::Put { kv, prev } => {
-            let obj = decode(kv).ok()?;
+            let obj = decode(rt, kv).ok()?;
             let now = opts.matches(&obj);
             let before = prev
                 .as_ref()
-                .and_then(|p| decode(p).ok())
+                .and_then(|p| decode(rt, p).ok())
                 .is_some_and(|p| opts.matches(&p));
             match (prev.is_some() && before, now) {
                 (false, true) => Some(WatchEvent::Added(obj)),
@@ -173,7 +173,7 @@ fn transition(ev: &Event, opts: &ListOptions) -> Option<WatchEvent> {
             }
         }
         Event::Delete { prev, revision } => {
-            let mut obj = decode(prev).ok()?;
+            let mut obj = decode(rt, prev).ok()?;
             super::set_resource_version(&mut obj, *revision);
             opts.matches(&obj).then_some(WatchEvent::Deleted(obj))
         }

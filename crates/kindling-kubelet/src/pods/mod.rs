@@ -18,6 +18,7 @@
 mod actions;
 mod backoff;
 mod cgroup;
+pub(crate) mod dns;
 mod env;
 mod events;
 mod lifecycle;
@@ -170,6 +171,7 @@ impl spec::NodeFacts {
         spec::NodeFacts {
             node_name: node_name.to_string(),
             resolv_conf: resolv_conf.to_string(),
+            cluster_dns: dns::ClusterDns::default(),
             cgroup_root: cgroup::pods_root(),
             memory_bytes: crate::sysinfo::memory_bytes(),
         }
@@ -189,7 +191,11 @@ pub async fn run(client: kube::Client, config: Config) {
         }
     };
     runtime.wait_ready().await;
-    let facts = spec::NodeFacts::detect(&node, &config.pod_resolv_conf);
+    let mut facts = spec::NodeFacts::detect(&node, &config.pod_resolv_conf);
+    facts.cluster_dns = dns::ClusterDns {
+        servers: config.cluster_dns.iter().map(ToString::to_string).collect(),
+        domain: config.cluster_domain.clone(),
+    };
     tracing::info!(
         "pod runner for {node}: pod cgroups under {}",
         facts.cgroup_root

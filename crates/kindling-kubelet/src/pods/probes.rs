@@ -285,7 +285,7 @@ pub struct HttpTarget<'a> {
 }
 
 /// An HTTP(S) GET as the kubelet's probes and lifecycle hooks make it (user agent
-/// `kube-probe/1.33`, the spec's headers, HTTPS without verifying the certificate): the status
+/// `kube-probe/1.35`, the spec's headers, HTTPS without verifying the certificate): the status
 /// code, or the failure as Go's HTTP client words it.
 pub async fn http_get(
     target: &HttpTarget<'_>,
@@ -309,7 +309,7 @@ pub async fn http_get(
                     go_io_error(&e)
                 )
             })?;
-        let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.35\r\nAccept: */*\r\nConnection: close\r\n");
         for h in headers.into_iter().flatten() {
             req.push_str(&format!("{}: {}\r\n", h.name, h.value));
         }
@@ -393,7 +393,7 @@ pub async fn grpc_check(
     let deadline = tokio::time::Instant::now() + timeout;
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| format!("error: failed to connect service at {addr:?}: {e}"))?
-        .user_agent("kube-probe/1.33")
+        .user_agent("kube-probe/1.35")
         .map_err(|e| e.to_string())?;
     // The kubelet dials with gRPC's WithBlock: a refused or reset connection is retried until
     // the deadline, so a port nothing serves reports the timeout.

@@ -16,9 +16,11 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Clone, Debug, Default)]
 pub struct NodeFacts {
     pub node_name: String,
-    /// The node's `/etc/resolv.conf`, for pods with `dnsPolicy: Default` (and, until the cluster
-    /// has a DNS service, `ClusterFirst`).
+    /// The node's `/etc/resolv.conf`, for pods with `dnsPolicy: Default` (its search domains
+    /// follow the cluster's for `ClusterFirst`).
     pub resolv_conf: String,
+    /// The cluster DNS servers and domain, for `ClusterFirst`.
+    pub cluster_dns: super::dns::ClusterDns,
     /// Cgroup the pods of this node nest under (e.g. `/docker/<id>/kubepods`).
     pub cgroup_root: String,
     /// Memory of the node in bytes (for Burstable pods' OOM score).
@@ -120,50 +122,9 @@ fn pod_labels(pod: &Pod) -> HashMap<String, String> {
 }
 
 /// The pod's DNS configuration (resolv.conf servers, searches, options) from its dnsPolicy and
-/// dnsConfig. Cluster DNS is not served yet, so `ClusterFirst` uses the node's resolver as the
-/// kubelet does when it has no cluster DNS configured.
-pub fn dns_config(pod: &Pod, resolv_conf: &str) -> cri::DnsConfig {
-    let spec = spec(pod);
-    let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
-    let mut dns = cri::DnsConfig::default();
-    if policy != "None" {
-        for line in resolv_conf.lines() {
-            let mut words = line.split_whitespace();
-            match words.next() {
-                Some("nameserver") => dns.servers.extend(words.next().map(str::to_string)),
-                Some("search" | "domain") => {
-                    dns.searches = words.map(str::to_string).collect();
-                }
-                Some("options") => dns.options.extend(words.map(str::to_string)),
-                _ => {}
-            }
-        }
-    }
-    if let Some(extra) = &spec.dns_config {
-        for s in extra.nameservers.iter().flatten() {
-            if !dns.servers.contains(s) {
-                dns.servers.push(s.clone());
-            }
-        }
-        for s in extra.searches.iter().flatten() {
-            if !dns.searches.contains(s) {
-                dns.searches.push(s.clone());
-            }
-        }
-        for o in extra.options.iter().flatten() {
-            let text = match &o.value {
-                Some(v) => format!("{}:{v}", o.name.as_deref().unwrap_or_default()),
-                None => o.name.clone().unwrap_or_default(),
-            };
-            let key = text.split(':').next().unwrap_or_default().to_string();
-            dns.options
-                .retain(|existing| existing.split(':').next() != Some(key.as_str()));
-            dns.options.push(text);
-        }
-    }
-    dns.servers.truncate(3);
-    dns.searches.truncate(32);
-    dns
+/// dnsConfig: [`super::dns::pod_dns`].
+pub fn dns_config(pod: &Pod, node: &NodeFacts) -> cri::DnsConfig {
+    super::dns::pod_dns(pod, &node.resolv_conf, &node.cluster_dns).config
 }
 
 /// Host ports of every container, as the sandbox's port mappings (the CNI portmap plugin
@@ -285,7 +246,7 @@ pub fn sandbox_config(pod: &Pod, attempt: u32, node: &NodeFacts) -> cri::PodSand
             hostname(pod, &node.node_name)
         },
         log_directory: log_directory(pod),
-        dns_config: Some(dns_config(pod, &node.resolv_conf)),
+        dns_config: Some(dns_config(pod, node)),
         port_mappings: port_mappings(pod),
         labels: pod_labels(pod),
         annotations,
@@ -702,6 +663,7 @@ mod tests {
             resolv_conf: "nameserver 10.0.0.2\nsearch example.com\noptions ndots:0\n".into(),
             cgroup_root: "/docker/abc/kubepods".into(),
             memory_bytes: 1 << 30,
+            ..NodeFacts::default()
         };
         let p = basic();
         let cfg = sandbox_config(&p, 1, &facts);
@@ -756,7 +718,11 @@ mod tests {
             "dnsConfig": {"nameservers": ["1.1.1.1"], "options": [{"name": "ndots", "value": "2"}]},
             "containers": []}}),
         );
-        let dns = dns_config(&p, "nameserver 9.9.9.9\n");
+        let facts = NodeFacts {
+            resolv_conf: "nameserver 9.9.9.9\n".into(),
+            ..NodeFacts::default()
+        };
+        let dns = dns_config(&p, &facts);
         assert_eq!(dns.servers, vec!["1.1.1.1"]);
         assert_eq!(dns.options, vec!["ndots:2"]);
     }

@@ -248,6 +248,11 @@ impl Worker {
                     self.probes.clear();
                     stop_everything(&shared, pod, &kill, false).await;
                 }
+                let facts = &shared.facts;
+                let dns = super::dns::pod_dns(pod, &facts.resolv_conf, &facts.cluster_dns);
+                for (reason, message) in dns.warnings {
+                    shared.recorder.emit(pod, None, true, reason, message);
+                }
                 let config = spec::sandbox_config(pod, attempt, &shared.facts);
                 let _ = std::fs::create_dir_all(spec::log_directory(pod));
                 let started = Instant::now();

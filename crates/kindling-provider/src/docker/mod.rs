@@ -988,8 +988,8 @@ mod tests {
     #[test]
     fn image_names() {
         assert_eq!(
-            split_image_name("kindling/node:v1.33.0"),
-            ("kindling/node".into(), "v1.33.0".into())
+            split_image_name("kindling/node:v1.35.0"),
+            ("kindling/node".into(), "v1.35.0".into())
         );
         assert_eq!(
             split_image_name("busybox"),

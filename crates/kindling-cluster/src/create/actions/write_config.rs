@@ -6,7 +6,7 @@ use crate::create::{Action, ActionContext};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use kindling_config::{ResolvedNode, Role};
+use kindling_config::{ProxyMode, ResolvedNode, Role};
 use kindling_node::config::{ControlPlaneConfig, NodeConfig};
 use kindling_provider::FileToCopy;
 
@@ -107,9 +107,19 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
             .first()
             .map_or_else(|| "10.96.0.0/16".into(), std::string::ToString::to_string),
         default_cni: !net.disable_default_cni,
+        kube_proxy_mode: match net.kube_proxy_mode {
+            ProxyMode::Iptables => "iptables",
+            ProxyMode::Ipvs => "ipvs",
+            ProxyMode::Nftables => "nftables",
+            ProxyMode::None => "none",
+        }
+        .into(),
         image: node.image.clone(),
         labels: node.labels.clone(),
         taints,
+        dns_domain: net.dns_domain.clone(),
+        dns_service_ip: net.dns_service_ip().map(|ip| ip.to_string()),
+        dns_search: net.dns_search.clone(),
         control_plane: (node.role == Role::ControlPlane).then(|| ControlPlaneConfig {
             cert_sans: ctx.cluster.api_server.cert_sans.clone(),
             node_port_range: ctx
