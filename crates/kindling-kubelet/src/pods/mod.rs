@@ -3,15 +3,17 @@
 //!
 //! - A watch on pods with `spec.nodeName=<node>` feeds one worker per pod (`worker.rs`, the
 //!   kubelet's SyncPod): `actions.rs` decides what to do for the pod (a pure function, upstream's
-//!   computePodActions: sandbox, init containers, containers, restarts, termination), the worker
-//!   does it through the `Runtime` trait and reports the status.
+//!   computePodActions: sandbox, init containers and sidecars, containers, restarts, in-place
+//!   resizes, termination), the worker does it through the `Runtime` trait and reports the
+//!   status.
 //! - A relist of the runtime every second (the kubelet's PLEG) wakes the workers whose
 //!   containers changed state, and removes sandboxes of pods the API no longer has.
 //! - `spec.rs` turns specs into CRI configs, `env.rs` resolves environments, `volumes.rs` lays
 //!   volumes out on the node, `status.rs` computes the status kubectl shows, `probes.rs` runs
 //!   probes (exec, httpGet, tcpSocket, gRPC), `lifecycle.rs` postStart/preStop hooks,
 //!   `backoff.rs` the crash-loop and image-pull back-offs, `cgroup.rs` nests pod cgroups under
-//!   the node container's own.
+//!   the node container's own, `resize.rs` decides what a node allocates to a resized pod and
+//!   what its running containers must change.
 
 mod actions;
 mod backoff;
@@ -21,6 +23,7 @@ mod env;
 mod events;
 mod lifecycle;
 mod probes;
+mod resize;
 pub(crate) mod spec;
 mod status;
 mod tokens;
@@ -206,6 +209,7 @@ pub async fn run(client: kube::Client, config: Config) {
         recorder: events::Recorder::new(client.clone(), &node),
         pods_dir: PathBuf::from(volumes::PODS_DIR),
         tokens: Arc::new(tokens::TokenManager::default()),
+        allocations: resize::Allocations::default(),
     });
     let manager = Arc::new(Manager {
         shared,

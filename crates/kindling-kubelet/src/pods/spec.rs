@@ -4,8 +4,9 @@
 //! context. Pure: the caller resolves env values and volume paths first.
 
 use crate::runtime::{
-    ANNOTATION_HASH, ANNOTATION_KIND, ANNOTATION_RESTART_COUNT, ANNOTATION_TERMINATION_GRACE,
-    LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
+    LinuxResources, ANNOTATION_HASH, ANNOTATION_KIND, ANNOTATION_RESOURCES,
+    ANNOTATION_RESTART_COUNT, ANNOTATION_TERMINATION_GRACE, LABEL_CONTAINER_NAME, LABEL_MANAGED,
+    LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
 };
 use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
@@ -43,6 +44,38 @@ pub fn spec(pod: &Pod) -> &PodSpec {
 }
 pub fn host_network(pod: &Pod) -> bool {
     spec(pod).host_network.unwrap_or(false)
+}
+
+/// Whether an init container is a sidecar (`restartPolicy: Always`, KEP-753): started in order
+/// with the init containers, then kept running beside the app containers.
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+/// The pod's sidecars in definition order, with their index among the init containers.
+pub fn sidecars(pod: &Pod) -> impl Iterator<Item = (usize, &Container)> {
+    spec(pod)
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, c)| is_sidecar(c))
+}
+
+/// Container `name` of the pod (app, init or sidecar) and whether it is an init container.
+pub fn container<'a>(pod: &'a Pod, name: &str) -> Option<(&'a Container, bool)> {
+    let s = spec(pod);
+    s.containers
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| (c, false))
+        .or_else(|| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .find(|c| c.name == name)
+                .map(|c| (c, true))
+        })
 }
 
 /// `/var/log/pods/<ns>_<name>_<uid>`, where the runtime writes container logs.
@@ -324,14 +357,27 @@ pub fn resources(c: &Container) -> Resources {
     out
 }
 
-/// Linux cgroup values for a container: CPU shares from the request (at least 2), CFS quota
-/// from the limit (period 100 ms, at least 1 ms), the memory limit, and the OOM score the QoS
-/// class gives.
-pub fn linux_resources(pod: &Pod, c: &Container, node_memory: u64) -> cri::LinuxContainerResources {
-    const PERIOD: i64 = 100_000;
+/// The CFS period every CPU limit uses (100 ms).
+pub const CPU_PERIOD: i64 = 100_000;
+
+/// The CPU and memory cgroup values of a container's resources: CPU shares from the request (at
+/// least 2), CFS quota from the limit (period 100 ms, at least 1 ms), the memory limit. The one
+/// place they are computed: container creation and in-place resize both use it.
+pub fn cgroup_values(c: &Container) -> LinuxResources {
     let r = resources(c);
-    let shares = r.cpu_request_milli.map_or(2, |m| (m * 1024 / 1000).max(2));
-    let quota = r.cpu_limit_milli.map(|m| (m * PERIOD / 1000).max(1000));
+    let quota = r.cpu_limit_milli.map(|m| (m * CPU_PERIOD / 1000).max(1000));
+    LinuxResources {
+        cpu_shares: r.cpu_request_milli.map_or(2, |m| (m * 1024 / 1000).max(2)),
+        cpu_quota: quota.unwrap_or(0),
+        cpu_period: if quota.is_some() { CPU_PERIOD } else { 0 },
+        memory_limit: r.memory_limit.unwrap_or(0),
+    }
+}
+
+/// Linux cgroup values for a container: [`cgroup_values`], and the OOM score the QoS class
+/// gives.
+pub fn linux_resources(pod: &Pod, c: &Container, node_memory: u64) -> cri::LinuxContainerResources {
+    let r = resources(c);
     let oom = match qos_class(pod) {
         "Guaranteed" => -997,
         "BestEffort" => 1000,
@@ -343,12 +389,8 @@ pub fn linux_resources(pod: &Pod, c: &Container, node_memory: u64) -> cri::Linux
         }
     };
     cri::LinuxContainerResources {
-        cpu_period: if quota.is_some() { PERIOD } else { 0 },
-        cpu_quota: quota.unwrap_or(0),
-        cpu_shares: shares,
-        memory_limit_in_bytes: r.memory_limit.unwrap_or(0),
         oom_score_adj: oom,
-        ..Default::default()
+        ..cgroup_values(c).to_cri()
     }
 }
 
@@ -445,9 +487,11 @@ pub fn security_context(pod: &Pod, c: &Container) -> cri::LinuxContainerSecurity
     }
 }
 
-/// A stable hash of a container's spec: a change means the container must be replaced.
+/// A stable hash of the fields of a container whose change means the container must be
+/// replaced: its name and image, the only ones a pod update may change besides resources (which
+/// a resize applies in place), as upstream's `HashContainer`.
 pub fn container_hash(c: &Container) -> String {
-    let text = serde_json::to_string(c).unwrap_or_default();
+    let text = serde_json::json!({"name": c.name, "image": c.image}).to_string();
     // FNV-1a: stable across builds and processes.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in text.as_bytes() {
@@ -528,6 +572,7 @@ pub fn container_config(
     let mut annotations: HashMap<String, String> = HashMap::new();
     annotations.insert(ANNOTATION_HASH.into(), container_hash(c));
     annotations.insert(ANNOTATION_RESTART_COUNT.into(), inputs.attempt.to_string());
+    annotations.insert(ANNOTATION_RESOURCES.into(), cgroup_values(c).annotation());
     if inputs.init {
         annotations.insert(ANNOTATION_KIND.into(), "init".into());
     }
@@ -740,6 +785,10 @@ mod tests {
         assert_eq!(cfg.log_path, "c/2.log");
         assert_eq!(cfg.metadata.as_ref().unwrap().attempt, 2);
         assert_eq!(cfg.labels[LABEL_CONTAINER_NAME], "c");
+        assert_eq!(
+            LinuxResources::parse_annotation(&cfg.annotations[ANNOTATION_RESOURCES]),
+            Some(cgroup_values(c))
+        );
         assert_eq!(cfg.image.as_ref().unwrap().image, "sha256:abc");
         let sc = cfg.linux.unwrap().security_context.unwrap();
         assert_eq!(sc.run_as_user.unwrap().value, 1000);
@@ -815,6 +864,10 @@ mod tests {
         let p = basic();
         let c = &p.spec.as_ref().unwrap().containers[0];
         let mut d = c.clone();
+        assert_eq!(container_hash(c), container_hash(&d));
+        // Resources change in place (a resize), not by a new container.
+        d.resources = Some(Default::default());
+        d.args = Some(vec!["x".into()]);
         assert_eq!(container_hash(c), container_hash(&d));
         d.image = Some("busybox:1.36".into());
         assert_ne!(container_hash(c), container_hash(&d));

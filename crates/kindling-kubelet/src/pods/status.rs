@@ -1,10 +1,12 @@
 //! The pod status the node agent reports, computed as the kubelet's generateAPIPodStatus does:
 //! container statuses from the runtime (the newest container gives `state`, the one before it
-//! `lastState`), waiting reasons the last sync recorded (CrashLoopBackOff, ImagePullBackOff…),
-//! the phase from the containers' states and the restart policy, and the kubelet's conditions.
+//! `lastState`; the resources it runs with and those allocated to it), waiting reasons the last
+//! sync recorded (CrashLoopBackOff, ImagePullBackOff…), the phase from the containers' states
+//! and the restart policy (sidecars count only while the pod starts), and the kubelet's
+//! conditions (resize ones included), stamped with the generation observed.
 //! Pure: the worker gathers the inputs.
 
-use super::spec;
+use super::{resize, spec};
 use crate::runtime::{ContainerInfo, PodRuntime, State};
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
@@ -34,6 +36,16 @@ pub struct Observed<'a> {
     pub node_ip: &'a str,
     pub start_time: Time,
     pub now: jiff::Timestamp,
+    pub resize: &'a ResizeReport,
+}
+
+/// What the worker knows of the pod's resize besides the runtime's state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResizeReport {
+    /// A resize the node did not allocate: reason (`Infeasible`, `Deferred`) and message.
+    pub pending: Option<(String, String)>,
+    /// Why applying the allocated resources failed last.
+    pub error: Option<String>,
 }
 
 /// A timestamp in whole seconds (what the API keeps).
@@ -46,14 +58,23 @@ pub fn now_seconds() -> jiff::Timestamp {
     jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap_or_default()
 }
 
-/// Whether the pod's policy restarts a container whose newest instance is `latest` (none: it
-/// never ran, so it starts).
-pub fn should_restart(pod: &Pod, latest: Option<&ContainerInfo>, init: bool) -> bool {
+/// Whether container `container` (an init container when `init`) restarts when its newest
+/// instance is `latest` (none: it never ran, so it starts). Sidecars always do; the others as
+/// the pod's policy says.
+pub fn should_restart(
+    pod: &Pod,
+    container: &Container,
+    latest: Option<&ContainerInfo>,
+    init: bool,
+) -> bool {
     let Some(c) = latest else {
         return true;
     };
     if matches!(c.state, State::Running | State::Created) {
         return false;
+    }
+    if init && spec::is_sidecar(container) {
+        return true;
     }
     let policy = spec::spec(pod)
         .restart_policy
@@ -149,8 +170,11 @@ fn container_statuses(
         }
         let mut named = o.runtime.named(&c.name);
         let latest = named.next();
+        let sidecar = init && spec::is_sidecar(c);
         if let Some(l) = latest {
             status.state = Some(state_of(l));
+            status.resources = Some(resize::status_resources(c, l));
+            status.allocated_resources = c.resources.as_ref().and_then(|r| r.requests.clone());
             status.restart_count = l.attempt as i32;
             status.image = if l.image.is_empty() {
                 status.image
@@ -171,10 +195,13 @@ fn container_statuses(
                 status.ready = probe.started && probe.ready;
             }
         }
-        let done_init =
-            init && latest.is_some_and(|l| l.state == State::Exited && l.exit_code == 0);
+        let done_init = init
+            && !sidecar
+            && latest.is_some_and(|l| l.state == State::Exited && l.exit_code == 0);
+        // A run-once init container that succeeded is ready, as upstream's prober says.
+        status.ready |= done_init;
         let deleting = pod.metadata.deletion_timestamp.is_some();
-        if !done_init && !deleting && should_restart(pod, latest, init) {
+        if !done_init && !deleting && should_restart(pod, c, latest, init) {
             if let Some((reason, message)) = o.waiting.get(&c.name) {
                 if let Some(t) = status.state.as_ref().and_then(|s| s.terminated.clone()) {
                     status.last_state = Some(ContainerState {
@@ -193,26 +220,59 @@ fn container_statuses(
     out
 }
 
-/// The pod phase, as upstream's getPhase (regular init containers; sidecars count as init
-/// containers).
+/// The pod phase, as upstream's getPhase: run-once init containers must succeed; sidecars hold
+/// the pod Pending until they started (unless the app containers ran already) and count as
+/// running while they run, but their exits never decide the phase.
 pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus]) -> &'static str {
-    let policy = spec::spec(pod)
-        .restart_policy
-        .as_deref()
-        .unwrap_or("Always");
-    let mut pending_init = 0;
-    let mut failed_init = 0;
-    for s in init {
+    let spec = spec::spec(pod);
+    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
+    let status_of = |list: &'_ [ContainerStatus], name: &str| -> Option<ContainerStatus> {
+        list.iter().find(|s| s.name == name).cloned()
+    };
+    let last_terminated = |s: &ContainerStatus| -> Option<i32> {
+        s.last_state
+            .as_ref()
+            .and_then(|l| l.terminated.as_ref())
+            .map(|t| t.exit_code)
+    };
+    let (mut pending_init, mut pending_sidecars, mut failed_init) = (0, 0, 0);
+    let (mut running, mut waiting, mut stopped, mut succeeded, mut unknown) = (0, 0, 0, 0, 0);
+    for c in spec.init_containers.iter().flatten() {
+        let Some(s) = status_of(init, &c.name) else {
+            if spec::is_sidecar(c) {
+                unknown += 1;
+            } else {
+                pending_init += 1;
+            }
+            continue;
+        };
         let st = s.state.clone().unwrap_or_default();
-        if st.running.is_some() {
+        if spec::is_sidecar(c) {
+            if st.running.is_some() {
+                if s.started != Some(true) {
+                    pending_sidecars += 1;
+                }
+                running += 1;
+            } else if st.terminated.is_some() {
+                // An exited sidecar does not count.
+            } else if st.waiting.is_some() {
+                if last_terminated(&s).is_none() {
+                    pending_sidecars += 1;
+                    waiting += 1;
+                }
+            } else {
+                pending_sidecars += 1;
+                unknown += 1;
+            }
+        } else if st.running.is_some() {
             pending_init += 1;
         } else if let Some(t) = &st.terminated {
             if t.exit_code != 0 {
                 failed_init += 1;
             }
         } else if st.waiting.is_some() {
-            match s.last_state.as_ref().and_then(|l| l.terminated.as_ref()) {
-                Some(t) if t.exit_code != 0 => failed_init += 1,
+            match last_terminated(&s) {
+                Some(code) if code != 0 => failed_init += 1,
                 Some(_) => {}
                 None => pending_init += 1,
             }
@@ -220,12 +280,13 @@ pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus]) -
             pending_init += 1;
         }
     }
-    let (mut running, mut waiting, mut stopped, mut succeeded, mut unknown) = (0, 0, 0, 0, 0);
-    for s in regular {
-        let Some(st) = &s.state else {
+    for c in &spec.containers {
+        let Some(st) = status_of(regular, &c.name).and_then(|s| s.state.clone().map(|st| (s, st)))
+        else {
             unknown += 1;
             continue;
         };
+        let (s, st) = st;
         if st.running.is_some() {
             running += 1;
         } else if let Some(t) = &st.terminated {
@@ -234,11 +295,7 @@ pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus]) -
                 succeeded += 1;
             }
         } else if st.waiting.is_some() {
-            if s.last_state
-                .as_ref()
-                .and_then(|l| l.terminated.as_ref())
-                .is_some()
-            {
+            if last_terminated(&s).is_some() {
                 stopped += 1;
             } else {
                 waiting += 1;
@@ -250,7 +307,7 @@ pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus]) -
     if failed_init > 0 && policy == "Never" {
         return "Failed";
     }
-    if pending_init > 0 || waiting > 0 {
+    if pending_init > 0 || (pending_sidecars > 0 && !app_started(regular)) || waiting > 0 {
         return "Pending";
     }
     if running > 0 && unknown == 0 {
@@ -269,6 +326,16 @@ pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus]) -
         return "Running";
     }
     "Pending"
+}
+
+/// Whether an app container ever started (upstream's HasAnyRegularContainerStarted): the pod
+/// was initialized once, whatever its sidecars do now.
+fn app_started(regular: &[ContainerStatus]) -> bool {
+    regular.iter().any(|s| {
+        s.state
+            .as_ref()
+            .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+    })
 }
 
 fn condition(type_: &str, ok: bool, reason: Option<&str>, message: Option<String>) -> PodCondition {
@@ -307,29 +374,37 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         phase = old.phase.clone().unwrap_or_default();
     }
 
-    // Conditions, in the order kubectl shows a real cluster's.
+    // Conditions, in the order kubectl shows a real cluster's: resize conditions first (when
+    // any), then the kubelet's usual ones, then those the agent does not own.
+    let mut conditions = resize_conditions(pod, o, &old, &phase);
     let sandbox_ok = o
         .runtime
         .ready_sandbox()
         .is_some_and(|s| !s.ips.is_empty() || spec::host_network(pod));
-    let mut conditions = vec![condition(
+    conditions.push(condition(
         "PodReadyToStartContainers",
         sandbox_ok,
         None,
         None,
-    )];
-    let incomplete: Vec<&str> = init
+    ));
+    // Run-once init containers must have succeeded, sidecars started.
+    let incomplete: Vec<&str> = init_specs
         .iter()
-        .filter(|s| {
+        .zip(&init)
+        .filter(|(c, s)| {
+            if spec::is_sidecar(c) {
+                return s.started != Some(true);
+            }
             s.state
                 .as_ref()
                 .and_then(|st| st.terminated.as_ref())
                 .is_none_or(|t| t.exit_code != 0)
         })
-        .map(|s| s.name.as_str())
+        .map(|(c, _)| c.name.as_str())
         .collect();
-    let initialized = incomplete.is_empty() || phase == "Succeeded";
-    conditions.push(if initialized {
+    conditions.push(if phase == "Succeeded" {
+        condition("Initialized", true, Some("PodCompleted"), None)
+    } else if incomplete.is_empty() || app_started(&regular) {
         condition("Initialized", true, None, None)
     } else {
         condition(
@@ -342,13 +417,23 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
             )),
         )
     });
-    let unready: Vec<&str> = regular
+    // Sidecars count for readiness, before the app containers (upstream's order).
+    let unready: Vec<&str> = init_specs
         .iter()
-        .filter(|s| !s.ready)
-        .map(|s| s.name.as_str())
+        .zip(&init)
+        .filter(|(c, s)| spec::is_sidecar(c) && !s.ready)
+        .map(|(c, _)| c.name.as_str())
+        .chain(
+            spec.containers
+                .iter()
+                .filter(|c| regular.iter().any(|s| s.name == c.name && !s.ready))
+                .map(|c| c.name.as_str()),
+        )
         .collect();
     let (ready_ok, ready_reason, ready_message) = if phase == "Succeeded" {
         (false, Some("PodCompleted"), None)
+    } else if phase == "Failed" {
+        (false, Some("PodFailed"), None)
     } else if !unready.is_empty() {
         (
             false,
@@ -409,12 +494,19 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         .cloned()
         .unwrap_or_else(|| condition("PodScheduled", true, None, None));
     conditions.push(scheduled);
+    // Every condition above is the kubelet's, stamped with the generation it acted on.
+    let generation = pod.metadata.generation;
+    for c in &mut conditions {
+        c.observed_generation = generation;
+    }
     const OWNED: &[&str] = &[
         "PodReadyToStartContainers",
         "Initialized",
         "Ready",
         "ContainersReady",
         "PodScheduled",
+        resize::PENDING,
+        resize::IN_PROGRESS,
     ];
     for c in old.conditions.iter().flatten() {
         if !OWNED.contains(&c.type_.as_str()) {
@@ -422,7 +514,10 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         }
     }
     let now = Time(o.now);
-    for c in &mut conditions {
+    for c in conditions
+        .iter_mut()
+        .filter(|c| c.last_transition_time.is_none())
+    {
         let previous = old.conditions.iter().flatten().find(|p| p.type_ == c.type_);
         c.last_transition_time = match previous {
             Some(p) if p.status == c.status && p.last_transition_time.is_some() => {
@@ -464,8 +559,55 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         reason: old.reason.clone(),
         message: old.message.clone(),
         nominated_node_name: old.nominated_node_name.clone(),
+        observed_generation: pod.metadata.generation,
         ..Default::default()
     }
+}
+
+/// PodResizePending (a resize the node did not allocate) and PodResizeInProgress (allocated,
+/// not yet what runs; reason `Error` when applying failed), as upstream's status manager keeps
+/// them; none once the pod finished.
+fn resize_conditions(pod: &Pod, o: &Observed, old: &PodStatus, phase: &str) -> Vec<PodCondition> {
+    if matches!(phase, "Succeeded" | "Failed") {
+        return Vec::new();
+    }
+    let now = Time(o.now);
+    // The probe time moves when the condition says something new, the transition time when
+    // its reason changes (upstream's updatedPodResizeCondition).
+    let stamped = |mut c: PodCondition| {
+        let previous = old.conditions.iter().flatten().find(|p| p.type_ == c.type_);
+        c.last_probe_time = match previous {
+            Some(p) if p.reason == c.reason && p.message == c.message => p.last_probe_time.clone(),
+            _ => Some(now.clone()),
+        };
+        c.last_transition_time = match previous {
+            Some(p) if p.reason == c.reason && p.last_transition_time.is_some() => {
+                p.last_transition_time.clone()
+            }
+            _ => Some(now.clone()),
+        };
+        c
+    };
+    let mut out = Vec::new();
+    if let Some((reason, message)) = &o.resize.pending {
+        out.push(stamped(condition(
+            resize::PENDING,
+            true,
+            Some(reason),
+            Some(message.clone()),
+        )));
+    }
+    if let Some(error) = &o.resize.error {
+        out.push(stamped(condition(
+            resize::IN_PROGRESS,
+            true,
+            Some("Error"),
+            Some(error.clone()),
+        )));
+    } else if resize::in_progress(pod, o.runtime) {
+        out.push(stamped(condition(resize::IN_PROGRESS, true, None, None)));
+    }
+    out
 }
 
 /// The JSON of the fields the agent owns, to compare with what the API holds.
@@ -479,7 +621,6 @@ pub fn owned_json(status: &PodStatus) -> serde_json::Value {
             "resize",
             "resourceClaimStatuses",
             "ephemeralContainerStatuses",
-            "observedGeneration",
         ] {
             obj.remove(keep_theirs);
         }
@@ -490,7 +631,7 @@ pub fn owned_json(status: &PodStatus) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::SandboxInfo;
+    use crate::runtime::{LinuxResources, SandboxInfo};
     use serde_json::json;
 
     fn pod(policy: &str, init: bool) -> Pod {
@@ -527,6 +668,7 @@ mod tests {
             message: String::new(),
             image: "docker.io/library/busybox:latest".into(),
             image_ref: "sha256:abc".into(),
+            resources: None,
         }
     }
 
@@ -557,6 +699,7 @@ mod tests {
                 node_ip: "172.18.0.3",
                 start_time: time_from_nanos(1_700_000_000_000_000_000),
                 now: jiff::Timestamp::from_second(1_700_000_010).unwrap(),
+                resize: &ResizeReport::default(),
             },
         )
     }
@@ -758,6 +901,257 @@ mod tests {
         assert_eq!(s.phase.as_deref(), Some("Pending"));
     }
 
+    /// A pod with a sidecar (`side`, optional probes) and an app container, policy Never.
+    fn sidecar_pod(side: serde_json::Value) -> Pod {
+        let mut side_spec = json!({"name": "side", "image": "busybox", "restartPolicy": "Always"});
+        if let (Some(target), Some(extra)) = (side_spec.as_object_mut(), side.as_object()) {
+            target.extend(extra.clone());
+        }
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u"},
+            "spec": {"restartPolicy": "Never", "initContainers": [side_spec],
+                "containers": [{"name": "main", "image": "busybox"}]},
+            "status": {"phase": "Pending", "qosClass": "BestEffort"}}))
+        .unwrap()
+    }
+
+    fn observed(
+        pod: &Pod,
+        rt: &PodRuntime,
+        probes: &HashMap<String, ProbeResults>,
+        resize: &ResizeReport,
+    ) -> PodStatus {
+        pod_status(
+            pod,
+            &Observed {
+                runtime: rt,
+                waiting: &HashMap::new(),
+                probes,
+                node_ip: "172.18.0.3",
+                start_time: time_from_nanos(0),
+                now: jiff::Timestamp::from_second(1_700_000_010).unwrap(),
+                resize,
+            },
+        )
+    }
+
+    fn init_status<'a>(s: &'a PodStatus, name: &str) -> &'a ContainerStatus {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .find(|c| c.name == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_running_sidecar_is_started_ready_and_counts_for_readiness() {
+        let p = sidecar_pod(json!({}));
+        let rt = runtime(vec![
+            container("side", 0, State::Running, 0),
+            container("main", 0, State::Running, 0),
+        ]);
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Running"));
+        let side = init_status(&s, "side");
+        assert_eq!((side.started, side.ready), (Some(true), true));
+        assert_eq!(cond(&s, "Initialized").status, "True");
+        assert_eq!(cond(&s, "ContainersReady").status, "True");
+
+        // A readiness probe that did not pass yet makes the pod unready, sidecar first.
+        let p = sidecar_pod(json!({"readinessProbe": {"exec": {"command": ["true"]}}}));
+        let mut probes = HashMap::new();
+        probes.insert(
+            "side-0".to_string(),
+            ProbeResults {
+                ready: false,
+                started: true,
+            },
+        );
+        let rt = runtime(vec![
+            container("side", 0, State::Running, 0),
+            container("main", 0, State::Exited, 1),
+        ]);
+        let s = observed(&p, &rt, &probes, &ResizeReport::default());
+        assert_eq!(
+            cond(&s, "ContainersReady").message.as_deref(),
+            Some("containers with unready status: [side main]")
+        );
+    }
+
+    #[test]
+    fn a_sidecar_not_started_holds_the_pod_pending() {
+        let p = sidecar_pod(json!({"startupProbe": {"exec": {"command": ["true"]}}}));
+        let rt = runtime(vec![container("side", 0, State::Running, 0)]);
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Pending"));
+        assert_eq!(init_status(&s, "side").started, Some(false));
+        assert_eq!(
+            cond(&s, "Initialized").message.as_deref(),
+            Some("containers with incomplete status: [side]")
+        );
+        let main = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(
+            main.state
+                .as_ref()
+                .unwrap()
+                .waiting
+                .as_ref()
+                .unwrap()
+                .reason
+                .as_deref(),
+            Some("PodInitializing")
+        );
+    }
+
+    #[test]
+    fn sidecars_do_not_decide_a_completed_pods_phase() {
+        let p = sidecar_pod(json!({}));
+        // The app is done, the sidecar still runs: Running until it is stopped.
+        let rt = runtime(vec![
+            container("side", 0, State::Running, 0),
+            container("main", 0, State::Exited, 0),
+        ]);
+        assert_eq!(status(&p, &rt, &[]).phase.as_deref(), Some("Running"));
+        // Stopped (SIGTERM, 143): the pod succeeded from its app container alone.
+        let rt = runtime(vec![
+            container("side", 0, State::Exited, 143),
+            container("main", 0, State::Exited, 0),
+        ]);
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Succeeded"));
+        assert_eq!(
+            cond(&s, "Initialized").reason.as_deref(),
+            Some("PodCompleted")
+        );
+        assert_eq!(cond(&s, "Ready").reason.as_deref(), Some("PodCompleted"));
+        let side = init_status(&s, "side");
+        assert!(side.state.as_ref().unwrap().terminated.is_some());
+        assert!(!side.ready);
+        let rt = runtime(vec![
+            container("side", 0, State::Exited, 0),
+            container("main", 0, State::Exited, 2),
+        ]);
+        let s = status(&p, &rt, &[]);
+        assert_eq!(s.phase.as_deref(), Some("Failed"));
+        assert_eq!(
+            cond(&s, "ContainersReady").reason.as_deref(),
+            Some("PodFailed")
+        );
+    }
+
+    #[test]
+    fn a_completed_init_container_is_ready() {
+        let p = pod("Always", true);
+        let rt = runtime(vec![
+            container("setup", 0, State::Exited, 0),
+            container("main", 0, State::Running, 0),
+        ]);
+        let s = status(&p, &rt, &[]);
+        let setup = init_status(&s, "setup");
+        assert!(setup.ready);
+        assert_eq!(setup.started, Some(false));
+    }
+
+    fn resized_pod() -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u", "generation": 3},
+            "spec": {"containers": [{"name": "main", "image": "busybox",
+                "resources": {"requests": {"cpu": "400m"}, "limits": {"cpu": "400m"}}}]},
+            "status": {"phase": "Running", "qosClass": "Burstable"}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_resize_in_progress_shows_what_runs_and_what_is_allocated() {
+        let p = resized_pod();
+        let mut main = container("main", 0, State::Running, 0);
+        main.resources = Some(LinuxResources {
+            cpu_shares: 204,
+            cpu_quota: 20_000,
+            cpu_period: 100_000,
+            memory_limit: 0,
+        });
+        let rt = runtime(vec![main.clone()]);
+        let none = HashMap::new();
+        let s = observed(&p, &rt, &none, &ResizeReport::default());
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        let r = cs.resources.as_ref().unwrap();
+        assert_eq!(r.limits.as_ref().unwrap()["cpu"].0, "200m");
+        assert_eq!(r.requests.as_ref().unwrap()["cpu"].0, "200m");
+        assert_eq!(cs.allocated_resources.as_ref().unwrap()["cpu"].0, "400m");
+        let in_progress = cond(&s, "PodResizeInProgress");
+        assert_eq!(
+            (in_progress.status.as_str(), in_progress.reason.as_deref()),
+            ("True", None)
+        );
+        assert_eq!(in_progress.observed_generation, Some(3));
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(cond(&s, "Ready").observed_generation, Some(3));
+        // Resize conditions come first, the kubelet's usual ones after.
+        assert_eq!(
+            s.conditions.as_ref().unwrap()[0].type_,
+            "PodResizeInProgress"
+        );
+
+        // Applied: the condition goes, the status shows the new values.
+        main.resources = Some(spec::cgroup_values(&p.spec.as_ref().unwrap().containers[0]));
+        let rt = runtime(vec![main]);
+        let s = observed(&p, &rt, &none, &ResizeReport::default());
+        assert!(s
+            .conditions
+            .iter()
+            .flatten()
+            .all(|c| c.type_ != "PodResizeInProgress"));
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(
+            cs.resources.as_ref().unwrap().limits.as_ref().unwrap()["cpu"].0,
+            "400m"
+        );
+
+        // Applying failed: in progress, with the error.
+        let failed = ResizeReport {
+            pending: None,
+            error: Some("cannot set memory limit".into()),
+        };
+        let s = observed(&p, &rt, &none, &failed);
+        let c = cond(&s, "PodResizeInProgress");
+        assert_eq!(
+            (c.reason.as_deref(), c.message.as_deref()),
+            (Some("Error"), Some("cannot set memory limit"))
+        );
+    }
+
+    #[test]
+    fn a_resize_the_node_cannot_fit_is_pending() {
+        let p = resized_pod();
+        let rt = runtime(vec![container("main", 0, State::Running, 0)]);
+        let pending = ResizeReport {
+            pending: Some((
+                "Infeasible".into(),
+                "Node didn't have enough capacity: cpu, requested: 64000, capacity: 4000".into(),
+            )),
+            error: None,
+        };
+        let s = observed(&p, &rt, &HashMap::new(), &pending);
+        let c = cond(&s, "PodResizePending");
+        assert_eq!(c.status, "True");
+        assert_eq!(c.reason.as_deref(), Some("Infeasible"));
+        assert_eq!(
+            c.message.as_deref(),
+            Some("Node didn't have enough capacity: cpu, requested: 64000, capacity: 4000")
+        );
+        assert!(c.last_probe_time.is_some() && c.last_transition_time.is_some());
+        // A finished pod reports no resize.
+        let mut done = p.clone();
+        done.status.as_mut().unwrap().phase = Some("Succeeded".into());
+        let s = observed(&done, &rt, &HashMap::new(), &pending);
+        assert!(s
+            .conditions
+            .iter()
+            .flatten()
+            .all(|c| c.type_ != "PodResizePending"));
+    }
+
     #[test]
     fn transition_times_survive_unchanged_conditions() {
         let mut p = pod("Always", false);
@@ -775,6 +1169,7 @@ mod tests {
                 node_ip: "172.18.0.3",
                 start_time: time_from_nanos(0),
                 now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+                resize: &ResizeReport::default(),
             },
         );
         assert_eq!(owned_json(&first), owned_json(&later));

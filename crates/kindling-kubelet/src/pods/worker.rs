@@ -1,22 +1,25 @@
 //! One pod's worker: the kubelet's SyncPod for that pod, run whenever the pod object changes,
 //! the runtime reports a change (relist), a probe result changes, or a back-off runs out.
 //!
-//! A sync decides, then acts: `actions.rs` computes the pod's [`PodActions`] from the Pod, the
-//! runtime's state of it and this worker's state (back-offs, probe results); this module carries
-//! them out through the [`Runtime`], with what they need besides (volumes before the sandbox,
-//! images, environments, hooks, probes, events), and finally reports the status if it changed.
+//! A sync decides, then acts: the pod is first taken *as this node allocated it* (`resize.rs`: a
+//! resize the node cannot fit stays pending), then `actions.rs` computes the pod's
+//! [`PodActions`] from it, the runtime's state of it and this worker's state (back-offs, probe
+//! results); this module carries them out through the [`Runtime`], with what they need besides
+//! (volumes before the sandbox, images, environments, hooks, probes, events, in-place resizes),
+//! and finally reports the status if it changed.
 
 use super::actions::{
-    self, grace_of, Action, Input, KillPod, KillReason, PodActions, Start, Step, SyncActions,
+    self, grace_of, Action, ContainerRef, Input, KillPod, PodActions, Start, Step, SyncActions,
 };
 use super::backoff::{go_duration, Backoff};
 use super::env::{self, ApiSources, Downward};
 use super::events::Recorder;
 use super::probes::{ContainerProbes, Target};
+use super::resize::{self, Allocated, Allocations};
 use super::spec::{self, NodeFacts};
-use super::status::{self, Observed, ProbeResults};
+use super::status::{self, Observed, ProbeResults, ResizeReport};
 use super::{cgroup, lifecycle, volumes};
-use crate::runtime::{PodRuntime, Runtime, SandboxInfo, State};
+use crate::runtime::{LinuxResources, PodRuntime, Runtime, SandboxInfo, State};
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -39,6 +42,8 @@ pub struct Shared {
     pub pods_dir: PathBuf,
     /// Service account tokens of projected volumes, cached until due for refresh.
     pub tokens: Arc<super::tokens::TokenManager>,
+    /// What every pod of the node was allocated (in-place resize's fit check).
+    pub allocations: Allocations,
 }
 
 /// When to sync again.
@@ -56,6 +61,8 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(300);
 /// The kubelet waits for a postStart hook without limit; the worker bounds it so that a hook
 /// that never returns cannot hold the pod (and its deletion) forever.
 const POST_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How soon a resize that waits for room (Deferred) or failed to apply is tried again.
+const RESIZE_RETRY: Duration = Duration::from_secs(10);
 
 pub struct Worker {
     shared: Arc<Shared>,
@@ -80,6 +87,13 @@ pub struct Worker {
     sandbox_retry: Option<Instant>,
     /// The dead sandbox a SandboxChanged event was recorded for.
     sandbox_announced: Option<String>,
+    /// The resources this node allocated to the pod's containers (set on the first sync).
+    allocated: Option<Allocated>,
+    /// A resize not allocated, or that failed to apply.
+    resize: ResizeReport,
+    /// CPU and memory values applied in place, by container ID: what the runtime does not
+    /// report itself (containerd before 1.7).
+    applied: HashMap<String, LinuxResources>,
 }
 
 fn now_nanos() -> i64 {
@@ -113,6 +127,9 @@ impl Worker {
             retry_in: None,
             sandbox_retry: None,
             sandbox_announced: None,
+            allocated: None,
+            resize: ResizeReport::default(),
+            applied: HashMap::new(),
         }
     }
 
@@ -148,13 +165,15 @@ impl Worker {
             }
         }
         self.probes.clear();
+        self.shared.allocations.release(&self.uid);
         remove_pod(&self.shared, &self.uid, Duration::from_secs(2)).await;
     }
 
-    /// One SyncPod: the actions decided for the pod, carried out.
+    /// One SyncPod: the actions decided for the pod (as allocated), carried out.
     pub async fn sync(&mut self, pod: &Pod) -> Result<Next> {
         let shared = self.shared.clone();
-        let mut rt = shared.runtime.pod(&self.uid).await?;
+        let pod = &self.allocate(pod);
+        let mut rt = self.observe().await?;
         let actions = self.decide(pod, &rt, actions::compute_pod_actions);
         tracing::debug!(%actions, "pod actions");
         let sync = match actions {
@@ -164,7 +183,7 @@ impl Worker {
                 self.probes.clear();
                 if let Some(kill) = kill {
                     stop_everything(&shared, pod, &kill, false).await;
-                    rt = shared.runtime.pod(&self.uid).await?;
+                    rt = self.observe().await?;
                 }
                 self.report(pod, &rt).await?;
                 return Ok(Next::Idle);
@@ -195,7 +214,14 @@ impl Worker {
         let containers = match sync {
             SyncActions::Containers(containers) => containers,
             SyncActions::StopFinished(kill) => {
-                stop_everything(&shared, pod, &kill, false).await;
+                // What the app containers did is reported first (the sidecars still run, the
+                // pod too), then what is left stops, app containers first, then the sidecars.
+                self.report(pod, &rt).await?;
+                self.probes.clear();
+                self.waiting.clear();
+                announce_kills(&shared, pod, &kill);
+                stop_everything(&shared, pod, &kill, true).await;
+                let rt = self.observe().await?;
                 self.report(pod, &rt).await?;
                 return Ok(Next::Idle);
             }
@@ -247,7 +273,7 @@ impl Worker {
                     spec::name(pod),
                     started.elapsed()
                 );
-                rt = shared.runtime.pod(&self.uid).await?;
+                rt = self.observe().await?;
                 let Some(sandbox) = rt.ready_sandbox().cloned() else {
                     anyhow::bail!("the new sandbox is not ready");
                 };
@@ -269,7 +295,14 @@ impl Worker {
             )
         };
 
-        // The containers.
+        // The containers. A resize shows as in progress before it is applied.
+        if containers
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Resize { .. }))
+        {
+            self.report(pod, &rt).await?;
+        }
         let mut next = Next::Idle;
         let mut changed = false;
         for step in &containers.steps {
@@ -280,7 +313,7 @@ impl Worker {
             }
         }
         if changed {
-            rt = shared.runtime.pod(&self.uid).await?;
+            rt = self.observe().await?;
         }
         // Nothing left to run (run-to-completion, or a failed init container with Never):
         // release the sandbox's network as the kubelet does for a terminal pod.
@@ -288,9 +321,18 @@ impl Worker {
         if matches!(reported.phase.as_deref(), Some("Succeeded" | "Failed")) {
             self.probes.clear();
             stop_everything(&shared, pod, &KillPod::of(pod, &rt), false).await;
-            let rt = shared.runtime.pod(&self.uid).await?;
+            let rt = self.observe().await?;
             self.report(pod, &rt).await?;
             return Ok(Next::Idle);
+        }
+        // A resize waiting for room, or that failed to apply, is tried again.
+        let deferred = self
+            .resize
+            .pending
+            .as_ref()
+            .is_some_and(|(reason, _)| reason == resize::DEFERRED);
+        if deferred || self.resize.error.is_some() {
+            next = earliest(next, Next::After(RESIZE_RETRY));
         }
         // Retry what may fix itself: a missing configMap or image (`kindling load docker-image`
         // after the pod was created), a failed create, the end of an image-pull back-off.
@@ -310,6 +352,72 @@ impl Worker {
             next = earliest(next, Next::After(left + Duration::from_millis(50)));
         }
         Ok(next)
+    }
+
+    /// What the runtime holds of the pod, with the CPU and memory values this worker applied in
+    /// place (the runtime may not report them).
+    async fn observe(&mut self) -> Result<PodRuntime> {
+        let mut rt = self.shared.runtime.pod(&self.uid).await?;
+        self.applied
+            .retain(|id, _| rt.containers.iter().any(|c| c.id == *id));
+        for c in &mut rt.containers {
+            if let Some(r) = self.applied.get(&c.id) {
+                c.resources = Some(*r);
+            }
+        }
+        Ok(rt)
+    }
+
+    /// The pod as this node allocated it (upstream's allocation manager): admitted with its
+    /// spec's resources; a spec that changed since (a resize) is allocated when the node can fit
+    /// it, else it waits as PodResizePending (Infeasible or Deferred).
+    fn allocate(&mut self, pod: &Pod) -> Pod {
+        let wanted = resize::allocation_of(pod);
+        let finishing = pod.metadata.deletion_timestamp.is_some()
+            || matches!(
+                self.current_status(pod).phase.as_deref(),
+                Some("Succeeded" | "Failed")
+            );
+        match &self.allocated {
+            None => self.allocated = Some(wanted),
+            Some(current) if *current == wanted => self.resize.pending = None,
+            Some(_) if finishing => {}
+            Some(_) => {
+                let capacity = resize::Requests {
+                    milli_cpu: i64::try_from(self.shared.node_cpus.saturating_mul(1000))
+                        .unwrap_or(i64::MAX),
+                    // The Node's allocatable memory, in whole Ki as the agent reports it.
+                    memory: i64::try_from(self.shared.facts.memory_bytes / 1024 * 1024)
+                        .unwrap_or(i64::MAX),
+                };
+                let others = self.shared.allocations.others(&self.uid);
+                match resize::decide(resize::pod_requests(pod), others, capacity) {
+                    resize::Decision::Allocate => {
+                        tracing::info!("pod {}: resize allocated", spec::name(pod));
+                        self.allocated = Some(wanted);
+                        self.resize.pending = None;
+                    }
+                    resize::Decision::Pending { reason, message } => {
+                        if self.resize.pending.as_ref().map(|(r, _)| r.as_str()) != Some(reason) {
+                            tracing::info!("pod {}: resize {reason}: {message}", spec::name(pod));
+                        }
+                        self.resize.pending = Some((reason.to_string(), message));
+                    }
+                }
+            }
+        }
+        let allocated = self.allocated.as_ref().map_or_else(
+            || pod.clone(),
+            |allocated| resize::with_allocation(pod, allocated),
+        );
+        if finishing {
+            self.shared.allocations.release(&self.uid);
+        } else {
+            self.shared
+                .allocations
+                .set(&self.uid, resize::pod_requests(&allocated));
+        }
+        allocated
     }
 
     /// The pod's status as known best: the API object's, or the one this worker reported last
@@ -351,6 +459,7 @@ impl Worker {
                     .clone()
                     .unwrap_or(Time(status::now_seconds())),
                 now: status::now_seconds(),
+                resize: &self.resize,
             },
         );
         let old = basis.status.clone().unwrap_or_default();
@@ -416,11 +525,18 @@ impl Worker {
             .iter()
             .filter_map(|(id, p)| p.snapshot().failed.map(|m| (id.clone(), m)))
             .collect();
+        let started: HashSet<String> = self
+            .probes
+            .iter()
+            .filter(|(_, p)| p.snapshot().started)
+            .map(|(id, _)| id.clone())
+            .collect();
         decide(&Input {
             pod,
             runtime: rt,
             phase: &phase,
             probe_failures: &probe_failures,
+            started: &started,
             crash_backoff: &self.crash_backoff,
             sandbox_retry: self
                 .sandbox_retry
@@ -468,20 +584,50 @@ impl Worker {
                 self.ensure_probes(c, id, sandbox, pod);
             }
             Action::Kill { id, reason } => {
-                let message = match reason {
-                    KillReason::DefinitionChanged => {
-                        format!("Container {name} definition changed, will be restarted")
-                    }
-                    KillReason::ProbeFailed(message) => {
-                        self.probes.remove(id);
-                        message.clone()
-                    }
-                };
+                self.probes.remove(id);
                 self.shared
                     .recorder
-                    .emit(pod, Some(name), false, "Killing", message);
+                    .emit(pod, Some(name), false, "Killing", reason.message(name));
                 self.kill(pod, name, id, grace_of(pod)).await;
                 return (true, None);
+            }
+            Action::Restart { id, reason, start } => {
+                self.probes.remove(id);
+                self.shared
+                    .recorder
+                    .emit(pod, Some(name), false, "Killing", reason.message(name));
+                self.kill(pod, name, id, grace_of(pod)).await;
+                if let Some(restart) = &start.restart {
+                    self.crash_backoff.next(name, restart.finished_at);
+                }
+                self.start(pod, c, step.init, sandbox, rt, start).await;
+                return (true, None);
+            }
+            Action::Resize { id, resources } => {
+                self.waiting.remove(name);
+                self.ensure_probes(c, id, sandbox, pod);
+                let applied = self
+                    .shared
+                    .runtime
+                    .update_container_resources(id, resources.to_cri())
+                    .await;
+                return match applied {
+                    Ok(()) => {
+                        tracing::info!("pod {}: resized container {name}", spec::name(pod));
+                        self.applied.insert(id.clone(), *resources);
+                        self.resize.error = None;
+                        (true, None)
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "pod {}: resizing container {name}: {}",
+                            spec::name(pod),
+                            e.message()
+                        );
+                        self.resize.error = Some(e.message().to_string());
+                        (false, Some(RESIZE_RETRY))
+                    }
+                };
             }
             Action::Replace { id, start } => {
                 remove_container(self.shared.runtime.as_ref(), id).await;
@@ -874,17 +1020,7 @@ impl Worker {
     /// sandbox stopped and removed, then the pod object deleted for good.
     async fn terminate(&mut self, pod: &Pod, kill: &KillPod) -> Result<Next> {
         self.probes.clear();
-        for c in &kill.containers {
-            if c.running {
-                self.shared.recorder.emit(
-                    pod,
-                    Some(&c.name),
-                    false,
-                    "Killing",
-                    format!("Stopping container {}", c.name),
-                );
-            }
-        }
+        announce_kills(&self.shared, pod, kill);
         stop_everything(&self.shared, pod, kill, true).await;
         remove_pod(
             &self.shared,
@@ -934,7 +1070,7 @@ fn pod_ip_of(shared: &Shared, pod: &Pod) -> String {
 /// when it fails, and returns the grace period left for the container to stop (upstream
 /// subtracts the hook's time).
 async fn run_pre_stop(shared: &Shared, pod: &Pod, name: &str, id: &str, grace: i64) -> i64 {
-    let Some(spec_c) = spec::spec(pod).containers.iter().find(|x| x.name == name) else {
+    let Some((spec_c, _)) = spec::container(pod, name) else {
         return grace;
     };
     let Some(handler) = spec_c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else {
@@ -967,21 +1103,63 @@ async fn remove_container(runtime: &dyn Runtime, id: &str) {
     }
 }
 
-/// Stops the pod's running containers (preStop hooks first when `graceful`), then its ready
-/// sandboxes (which releases the pod IP).
+/// A Killing event for each running container of `kill`.
+fn announce_kills(shared: &Shared, pod: &Pod, kill: &KillPod) {
+    for c in kill.all().filter(|c| c.running) {
+        shared.recorder.emit(
+            pod,
+            Some(&c.name),
+            false,
+            "Killing",
+            format!("Stopping container {}", c.name),
+        );
+    }
+}
+
+/// Stops the pod's running containers, then its ready sandboxes (which releases the pod IP), in
+/// upstream's termination order: preStop hooks (when `graceful`) all at once, the app containers
+/// stopped together, then each sidecar once everything defined after it stopped, the last one
+/// first — all within the one grace period (never less than the minimum each).
 async fn stop_everything(shared: &Shared, pod: &Pod, kill: &KillPod, graceful: bool) {
     let grace = kill.grace;
-    let stops = kill.containers.iter().map(|c| async move {
-        let timeout = if graceful {
-            run_pre_stop(shared, pod, &c.name, &c.id, grace).await
+    let began = Instant::now();
+    let stop = |c: &ContainerRef, timeout: i64| {
+        let id = c.id.clone();
+        async move {
+            if let Err(e) = shared.runtime.stop_container(&id, timeout).await {
+                tracing::warn!("stopping container {id}: {}", e.message());
+            }
+        }
+    };
+    let pre_stop = |c: &ContainerRef| {
+        let (name, id) = (c.name.clone(), c.id.clone());
+        async move {
+            if graceful {
+                run_pre_stop(shared, pod, &name, &id, grace).await
+            } else {
+                grace
+            }
+        }
+    };
+    let app = kill.containers.iter().map(|c| async move {
+        let timeout = pre_stop(c).await;
+        stop(c, timeout).await;
+    });
+    let sidecar_hooks = kill.sidecars.iter().map(pre_stop);
+    futures::future::join(
+        futures::future::join_all(app),
+        futures::future::join_all(sidecar_hooks),
+    )
+    .await;
+    for c in &kill.sidecars {
+        let spent = i64::try_from(began.elapsed().as_secs()).unwrap_or(i64::MAX);
+        let left = if grace > 0 {
+            grace.saturating_sub(spent).max(MINIMUM_GRACE)
         } else {
             grace
         };
-        if let Err(e) = shared.runtime.stop_container(&c.id, timeout).await {
-            tracing::warn!("stopping container {}: {}", c.id, e.message());
-        }
-    });
-    futures::future::join_all(stops).await;
+        stop(c, left).await;
+    }
     for id in &kill.sandboxes {
         if let Err(e) = shared.runtime.stop_pod_sandbox(id).await {
             tracing::warn!("stopping sandbox {id}: {}", e.message());

@@ -3,9 +3,10 @@
 //! gRPC clients.
 
 use super::{
-    ContainerInfo, ExecResult, Image, PodRuntime, Runtime, RuntimeError, RuntimeResult,
-    SandboxInfo, Seen, SeenState, State, Streams, ANNOTATION_HASH, ANNOTATION_KIND,
-    LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
+    ContainerInfo, ExecResult, Image, LinuxResources, PodRuntime, Runtime, RuntimeError,
+    RuntimeResult, SandboxInfo, Seen, SeenState, State, Streams, ANNOTATION_HASH, ANNOTATION_KIND,
+    ANNOTATION_RESOURCES, LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_POD_NAME, LABEL_POD_NAMESPACE,
+    LABEL_POD_UID,
 };
 use anyhow::{Context, Result};
 use async_trait::async_trait;
@@ -303,6 +304,22 @@ impl Runtime for CriRuntime {
         Ok(())
     }
 
+    async fn update_container_resources(
+        &self,
+        id: &str,
+        resources: cri::LinuxContainerResources,
+    ) -> RuntimeResult<()> {
+        let mut rt = self.runtime.clone();
+        rt.update_container_resources(cri::UpdateContainerResourcesRequest {
+            container_id: id.to_string(),
+            linux: Some(resources),
+            windows: None,
+            annotations: HashMap::new(),
+        })
+        .await?;
+        Ok(())
+    }
+
     async fn exec_sync(
         &self,
         id: &str,
@@ -488,6 +505,17 @@ fn container_info(c: &cri::Container, st: &cri::ContainerStatus) -> ContainerInf
             .map(|i| i.image.clone())
             .unwrap_or_default(),
         image_ref: st.image_ref.clone(),
+        // What the runtime reports (containerd ≥ 1.7), else what the container was created with.
+        resources: st
+            .resources
+            .as_ref()
+            .and_then(|r| r.linux.as_ref())
+            .and_then(LinuxResources::from_cri)
+            .or_else(|| {
+                c.annotations
+                    .get(ANNOTATION_RESOURCES)
+                    .and_then(|a| LinuxResources::parse_annotation(a))
+            }),
     }
 }
 

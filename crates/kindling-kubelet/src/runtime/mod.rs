@@ -30,6 +30,9 @@ pub const ANNOTATION_RESTART_COUNT: &str = "io.kubernetes.container.restartCount
 pub const ANNOTATION_TERMINATION_GRACE: &str = "io.kubernetes.pod.terminationGracePeriod";
 /// Annotation: `init` for init containers.
 pub const ANNOTATION_KIND: &str = "io.kindling.container.kind";
+/// Annotation: the cgroup values the container was created with ([`LinuxResources`]), for
+/// runtimes whose ContainerStatus does not report them (containerd before 1.7).
+pub const ANNOTATION_RESOURCES: &str = "io.kindling.container.resources";
 
 /// A runtime call that failed, with the runtime's message (what events and container statuses
 /// show the user).
@@ -84,6 +87,13 @@ pub trait Runtime: Send + Sync {
     /// Stops a container: SIGTERM, SIGKILL after `timeout_seconds`.
     async fn stop_container(&self, id: &str, timeout_seconds: i64) -> RuntimeResult<()>;
     async fn remove_container(&self, id: &str) -> RuntimeResult<()>;
+    /// Applies new CPU and memory cgroup values to a running container (in-place resize); a
+    /// zero field is left as it is.
+    async fn update_container_resources(
+        &self,
+        id: &str,
+        resources: api::LinuxContainerResources,
+    ) -> RuntimeResult<()>;
     /// Runs `cmd` in a container and waits for it (the runtime gives up after
     /// `timeout_seconds`).
     async fn exec_sync(
@@ -197,6 +207,70 @@ pub struct ContainerInfo {
     pub message: String,
     pub image: String,
     pub image_ref: String,
+    /// The CPU and memory cgroup values it runs with, when known (the runtime's status, else
+    /// what it was created with).
+    pub resources: Option<LinuxResources>,
+}
+
+/// The CPU and memory cgroup values of a container (the part of CRI's
+/// `LinuxContainerResources` a resize changes). Zero means unset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinuxResources {
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub memory_limit: i64,
+}
+
+impl LinuxResources {
+    /// From CRI's message (none when it carries nothing: the runtime does not report them).
+    pub fn from_cri(r: &api::LinuxContainerResources) -> Option<LinuxResources> {
+        let out = LinuxResources {
+            cpu_shares: r.cpu_shares,
+            cpu_quota: r.cpu_quota,
+            cpu_period: r.cpu_period,
+            memory_limit: r.memory_limit_in_bytes,
+        };
+        (out != LinuxResources::default()).then_some(out)
+    }
+
+    /// Into CRI's message, the other fields unset (the runtime keeps them as they are).
+    pub fn to_cri(self) -> api::LinuxContainerResources {
+        api::LinuxContainerResources {
+            cpu_shares: self.cpu_shares,
+            cpu_quota: self.cpu_quota,
+            cpu_period: self.cpu_period,
+            memory_limit_in_bytes: self.memory_limit,
+            ..Default::default()
+        }
+    }
+
+    /// The annotation form: `cpu.shares=204 cpu.quota=20000 cpu.period=100000 memory.limit=0`.
+    pub fn annotation(self) -> String {
+        format!(
+            "cpu.shares={} cpu.quota={} cpu.period={} memory.limit={}",
+            self.cpu_shares, self.cpu_quota, self.cpu_period, self.memory_limit
+        )
+    }
+
+    /// Parses [`LinuxResources::annotation`]'s form; none when anything is off.
+    pub fn parse_annotation(text: &str) -> Option<LinuxResources> {
+        let mut out = LinuxResources::default();
+        let mut seen = 0;
+        for pair in text.split_whitespace() {
+            let (key, value) = pair.split_once('=')?;
+            let value: i64 = value.parse().ok()?;
+            match key {
+                "cpu.shares" => out.cpu_shares = value,
+                "cpu.quota" => out.cpu_quota = value,
+                "cpu.period" => out.cpu_period = value,
+                "memory.limit" => out.memory_limit = value,
+                _ => return None,
+            }
+            seen += 1;
+        }
+        (seen == 4).then_some(out)
+    }
 }
 
 /// Sandboxes and containers of one pod, newest first.
@@ -227,5 +301,32 @@ impl PodRuntime {
     /// The attempt number the next container named `name` gets.
     pub fn next_attempt(&self, name: &str) -> u32 {
         self.named(name).map(|c| c.attempt + 1).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_annotation_round_trips() {
+        let r = LinuxResources {
+            cpu_shares: 204,
+            cpu_quota: 20_000,
+            cpu_period: 100_000,
+            memory_limit: 64 << 20,
+        };
+        assert_eq!(
+            r.annotation(),
+            "cpu.shares=204 cpu.quota=20000 cpu.period=100000 memory.limit=67108864"
+        );
+        assert_eq!(LinuxResources::parse_annotation(&r.annotation()), Some(r));
+        assert_eq!(LinuxResources::parse_annotation("cpu.shares=2"), None);
+        assert_eq!(LinuxResources::parse_annotation("cpu.shares=x"), None);
+        assert_eq!(LinuxResources::from_cri(&r.to_cri()), Some(r));
+        assert_eq!(
+            LinuxResources::from_cri(&api::LinuxContainerResources::default()),
+            None
+        );
     }
 }
