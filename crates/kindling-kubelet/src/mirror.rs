@@ -303,7 +303,7 @@ mod tests {
         let parts = components(&c);
         assert_eq!(
             parts.iter().map(|p| p.name).collect::<Vec<_>>(),
-            ["kindnet", "coredns"]
+            ["kindnet", "coredns", "kube-proxy"]
         );
         let m = Mirror {
             part: &parts[1],
