@@ -1,7 +1,9 @@
 //! End to end, with Docker: a node whose agent stops (S6 of the requirements). One control
 //! plane and two workers; `systemctl stop kubelet` in a worker, as the books do it with kind →
 //! the node turns NotReady within the grace period, its pod keeps running but is not Ready,
-//! new pods go elsewhere; `systemctl start kubelet` brings it back Ready.
+//! new pods go elsewhere; a Deployment's pod with a host port, tolerating the unreachable taint
+//! for 10 s, is evicted and replaced on the other worker; `systemctl start kubelet` brings the
+//! node back Ready and the evicted pod goes.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
@@ -74,6 +76,39 @@ fn a_node_whose_agent_stops_turns_not_ready_and_comes_back() {
         ) == "True"
     });
 
+    // S6's Deployment with a host port, on worker2 (worker cordoned while it is placed), its
+    // pods tolerating an unreachable or not-ready node for 10 s only.
+    env.ok_kubectl(&["cordon", &worker]);
+    env.apply(&format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations:
+      - {{key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 10}}
+      - {{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 10}}
+      containers:
+      - name: main
+        image: {IMAGE}
+        imagePullPolicy: IfNotPresent
+        command: ["httpd", "-f", "-p", "80"]
+        ports:
+        - {{containerPort: 80, hostPort: 80}}
+"#
+    ));
+    env.ok_kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert_eq!(web_pods_running_on(&env), vec![worker2.clone()]);
+    env.ok_kubectl(&["uncordon", &worker]);
+
     // The books' way to break a kind node.
     let out = std::process::Command::new("docker")
         .args(["exec", &worker2, "systemctl", "stop", "kubelet"])
@@ -116,7 +151,17 @@ fn a_node_whose_agent_stops_turns_not_ready_and_comes_back() {
         ) == "False"
     });
 
-    // Nothing new is scheduled there.
+    // The Deployment's pod is evicted once its 10 s toleration is over and replaced on worker.
+    let took = wait_until("web replaced on worker", Duration::from_secs(40), || {
+        web_pods_running_on(&env) == vec![worker.clone()]
+    });
+    eprintln!(
+        "web's replacement Running on {worker} {:.0} s after the unreachable taint",
+        took.as_secs_f64()
+    );
+    let describe = env.ok_kubectl(&["describe", "pods", "-l", "app=web"]);
+    assert!(describe.contains("TaintManagerEviction"), "{describe}");
+
     for i in 0..3 {
         env.apply(&format!(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: newbie{i}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {IMAGE}\n    imagePullPolicy: IfNotPresent\n    command: [\"sleep\", \"3600\"]\n"
@@ -156,4 +201,27 @@ fn a_node_whose_agent_stops_turns_not_ready_and_comes_back() {
         env.jsonpath("keeper", "{.status.containerStatuses[0].restartCount}"),
         "0"
     );
+    // The evicted pod, Terminating while its node was away, is gone once the node is back.
+    wait_until("the evicted web pod gone", Duration::from_secs(30), || {
+        env.ok_kubectl(&["get", "pods", "-l", "app=web", "-o", "name"])
+            .lines()
+            .count()
+            == 1
+    });
+}
+
+/// The nodes of the Deployment's pods that run and are not being deleted.
+fn web_pods_running_on(env: &Env) -> Vec<String> {
+    let out = env.ok_kubectl(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        r#"jsonpath={range .items[?(@.status.phase=="Running")]}{.metadata.deletionTimestamp}|{.spec.nodeName}{"\n"}{end}"#,
+    ]);
+    out.lines()
+        .filter_map(|l| l.strip_prefix('|'))
+        .map(str::to_string)
+        .collect()
 }
