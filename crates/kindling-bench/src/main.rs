@@ -16,6 +16,7 @@ mod cluster;
 mod crifloor;
 mod dns;
 mod pods;
+mod workloads;
 
 const PODS: usize = 10_000;
 const CONCURRENCY: usize = 32;
@@ -31,6 +32,13 @@ async fn main() -> Result<()> {
         "cluster" => cluster::run(&kindling_binary()?).await,
         "pods" => pods::run(&kindling_binary()?).await,
         "dns" => dns::run(std::env::args().nth(2)).await,
+        "workloads" => workloads::run(&kindling_binary()?).await,
+        // Not run by hand: the workloads benchmark runs these in a node and as a child.
+        "rule-watch" => workloads::rule_watch(&std::env::args().nth(2).unwrap_or_default()),
+        "controllers" => {
+            let arg = |n| std::env::args().nth(n).unwrap_or_default();
+            workloads::controllers(&arg(2), &arg(3)).await
+        }
         // Not run by hand: the pods benchmark runs it inside a node container.
         "cri-floor" => {
             let count = std::env::args()
@@ -39,7 +47,9 @@ async fn main() -> Result<()> {
                 .unwrap_or(100);
             crifloor::run(count).await
         }
-        other => anyhow::bail!("unknown benchmark {other:?}; known: apiserver, cluster, pods, dns"),
+        other => anyhow::bail!(
+            "unknown benchmark {other:?}; known: apiserver, cluster, pods, dns, workloads"
+        ),
     }
 }
 

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, PostParams};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -30,57 +30,87 @@ pub async fn run(kindling: &Path) -> Result<()> {
 }
 
 async fn cluster_run(kindling: &Path, home: &Path, label: &str, workers: usize) -> Result<()> {
-    let name = format!("podbench{workers}");
-    let config_path = crate::write_cluster_config(home, &name, workers)?;
-    let kubeconfig = home.join("kubeconfig");
-    let kc = |args: &[&str]| {
-        Command::new(kindling)
-            .args(args)
+    let cluster = BenchCluster::create(kindling, home, "podbench", workers)?;
+    measure(kindling, &cluster, label, workers).await
+}
+
+/// A cluster of one control plane and `workers` workers made by the kindling under test,
+/// deleted when dropped.
+pub(crate) struct BenchCluster {
+    pub name: String,
+    kindling: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl BenchCluster {
+    pub fn create(kindling: &Path, home: &Path, prefix: &str, workers: usize) -> Result<Self> {
+        let name = format!("{prefix}{workers}");
+        let config_path = crate::write_cluster_config(home, &name, workers)?;
+        let kubeconfig = home.join("kubeconfig");
+        let out = Command::new(kindling)
+            .args([
+                "create", "cluster", "-q", "--wait", "60s", "--name", &name, "--config",
+            ])
+            .arg(&config_path)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
-            .output()
-    };
-    let out = Command::new(kindling)
-        .args([
-            "create", "cluster", "-q", "--wait", "60s", "--name", &name, "--config",
-        ])
-        .arg(&config_path)
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result = measure(kindling, &kubeconfig, &name, label, workers).await;
-    let _ = kc(&["delete", "cluster", "-q", "--name", &name]);
-    result
+            .output()?;
+        let cluster = BenchCluster {
+            name,
+            kindling: kindling.to_path_buf(),
+            kubeconfig,
+        };
+        anyhow::ensure!(
+            out.status.success(),
+            "create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(cluster)
+    }
+
+    /// `kindling load docker-image` into every node.
+    pub fn load(&self, kindling: &Path, image: &str) -> Result<()> {
+        let out = Command::new(kindling)
+            .args(["load", "docker-image", image, "--name", &self.name])
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "load: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    pub async fn client(&self) -> Result<kube::Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        Ok(kube::Client::try_from(
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
+        )?)
+    }
+}
+
+impl Drop for BenchCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.kindling)
+            .args(["delete", "cluster", "-q", "--name", &self.name])
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .output();
+    }
 }
 
 async fn measure(
     kindling: &Path,
-    kubeconfig: &Path,
-    name: &str,
+    cluster: &BenchCluster,
     label: &str,
     workers: usize,
 ) -> Result<()> {
-    let out = Command::new(kindling)
-        .args(["load", "docker-image", IMAGE, "--name", name])
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "load: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
-    let client = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
-    )?;
+    cluster.load(kindling, IMAGE)?;
+    let client = cluster.client().await?;
     wait_for_schedulable_nodes(&client, workers + 1).await?;
     if workers == 1 {
-        runtime_floor(&format!("{name}-worker"))?;
+        runtime_floor(&format!("{}-worker", cluster.name), PODS)?;
     }
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     let mut created: HashMap<String, Instant> = HashMap::new();
@@ -233,22 +263,13 @@ async fn binds_per_second() -> Result<()> {
     Ok(())
 }
 
-/// The runtime's floor for the same burst, measured on `node` by this binary's `cri-floor`
-/// (copied into the node container): CRI calls only, with the agent's configs.
-fn runtime_floor(node: &str) -> Result<()> {
-    let exe = std::env::current_exe()?;
-    let copied = Command::new("docker")
-        .arg("cp")
-        .arg(&exe)
-        .arg(format!("{node}:/usr/local/bin/kindling-bench"))
-        .status()?;
-    anyhow::ensure!(
-        copied.success(),
-        "docker cp of the bench binary into {node}"
-    );
+/// The runtime's floor for a burst of `count` pods, measured on `node` by this binary's
+/// `cri-floor` (copied into the node container): CRI calls only, with the agent's configs.
+pub(crate) fn runtime_floor(node: &str, count: usize) -> Result<()> {
+    copy_bench_into(node)?;
     let out = Command::new("docker")
         .args(["exec", node, "/usr/local/bin/kindling-bench", "cri-floor"])
-        .arg(PODS.to_string())
+        .arg(count.to_string())
         .output()?;
     anyhow::ensure!(
         out.status.success(),
@@ -259,9 +280,25 @@ fn runtime_floor(node: &str) -> Result<()> {
     Ok(())
 }
 
+/// This binary, copied into a node container as `/usr/local/bin/kindling-bench` (the node
+/// image is Debian like the host, so it runs there).
+pub(crate) fn copy_bench_into(node: &str) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let copied = Command::new("docker")
+        .arg("cp")
+        .arg(&exe)
+        .arg(format!("{node}:/usr/local/bin/kindling-bench"))
+        .status()?;
+    anyhow::ensure!(
+        copied.success(),
+        "docker cp of the bench binary into {node}"
+    );
+    Ok(())
+}
+
 /// Until every node is Ready and free of the not-ready taint: the figure is about pods, not
 /// about nodes still starting (`--wait` waits for the control plane only, as kind's).
-async fn wait_for_schedulable_nodes(client: &kube::Client, count: usize) -> Result<()> {
+pub(crate) async fn wait_for_schedulable_nodes(client: &kube::Client, count: usize) -> Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

@@ -210,7 +210,7 @@ fn helm_create_chart_installs_tests_upgrades_rolls_back_and_uninstalls() {
     assert_eq!(left.trim(), "", "left behind: {left}");
     let releases = env.ok_kubectl(&["get", "secrets", "-l", "owner=helm", "-o", "name"]);
     assert_eq!(releases.trim(), "", "Helm's release Secrets: {releases}");
-    let listed = helm(&env, &binary, dir, &["list", "--all", "-q"]);
+    let listed = helm(&env, &binary, dir, &["list", "-q"]);
     assert_eq!(listed.trim(), "");
     eprintln!("whole test {:.1?}", started.elapsed());
 }
