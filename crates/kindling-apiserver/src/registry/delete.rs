@@ -2,7 +2,7 @@
 
 use super::create::WriteContext;
 use super::list::ListOptions;
-use super::update::UpdateKind;
+use super::update::{too_many_writers, UpdateKind, MAX_ATTEMPTS};
 use super::{decode, meta_mut, meta_str, not_found, object_key, store_error, timestamp, Registry};
 use kindling_api::catalog::DefaultPropagation;
 use kindling_api::{ApiError, ResourceType};
@@ -140,6 +140,10 @@ impl Registry {
     /// Deletes the object, or marks it for deletion when something must finish first (finalizers,
     /// a pod's grace period on its node, a namespace's content). Returns the object as it was
     /// deleted or as marked.
+    ///
+    /// A write by someone else between the read and the removal is not the client's conflict:
+    /// the deletion starts again on the new object (its preconditions checked again), as
+    /// upstream's store deletes; only preconditions the client sent give 409.
     pub async fn delete(
         &self,
         rt: &'static ResourceType,
@@ -147,12 +151,30 @@ impl Registry {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(done) = self.try_delete(rt, ns, name, opts).await? {
+                return Ok(done);
+            }
+            // Let the writer that won finish before reading again.
+            tokio::task::yield_now().await;
+        }
+        Err(too_many_writers(rt, name))
+    }
+
+    /// One attempt of [`Registry::delete`]; `None` when the removal lost a race.
+    async fn try_delete(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Option<Value>, ApiError> {
         let Some((obj, rev)) = self.read(rt, ns, name).await? else {
             return Err(not_found(rt, name));
         };
         check_preconditions(rt, name, &obj, opts)?;
         if opts.dry_run {
-            return Ok(obj);
+            return Ok(Some(obj));
         }
         let grace = grace_period(rt, &obj, opts);
         let gc_finalizers =
@@ -178,7 +200,7 @@ impl Registry {
             .unwrap_or(0);
         let shorten = deleting && current_grace > 0 && grace < current_grace;
         if deleting && !shorten && (current_grace > 0 || gc_finalizers.is_none()) {
-            return Ok(obj);
+            return Ok(Some(obj));
         }
         let ctx = WriteContext::default();
         let now = jiff::Timestamp::now();
@@ -215,10 +237,11 @@ impl Registry {
                 Ok(Some(next))
             })
             .await?;
-        Ok(marked)
+        Ok(Some(marked))
     }
 
-    /// Removes the key (the end of every deletion).
+    /// Removes the key (the end of every deletion) if it is still at `expected`; `None` when
+    /// someone wrote in between (the caller reads again and decides again).
     pub(crate) async fn remove(
         &self,
         rt: &'static ResourceType,
@@ -226,7 +249,7 @@ impl Registry {
         name: &str,
         expected: Option<Revision>,
         last: &Value,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Option<Value>, ApiError> {
         let key = object_key(rt, ns, name);
         match self.blocking(move |s| s.delete(&key, expected)).await {
             Ok((rev, kv)) => {
@@ -236,10 +259,10 @@ impl Registry {
                 }
                 let mut obj = decode(rt, &kv)?;
                 super::set_resource_version(&mut obj, rev);
-                Ok(obj)
+                Ok(Some(obj))
             }
             Err(StoreError::NotFound(_)) => Err(not_found(rt, name)),
-            Err(StoreError::Conflict { .. }) => Err(super::update::modified(rt, name)),
+            Err(StoreError::Conflict { .. }) => Ok(None),
             Err(e) => Err(store_error(e)),
         }
     }

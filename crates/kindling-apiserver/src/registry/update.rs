@@ -29,7 +29,7 @@ pub enum UpdateKind {
 /// How many times a write is retried after losing a compare-and-swap race. Upstream retries
 /// without a bound; a hot object with many writers needs many rounds, so the bound is only a
 /// guard against a livelock.
-const MAX_ATTEMPTS: usize = 1000;
+pub(crate) const MAX_ATTEMPTS: usize = 1000;
 
 impl Registry {
     /// Updates the object by `mutate(current)`. `mutate` returns the desired object; a
@@ -89,7 +89,14 @@ impl Registry {
             }
             if finalized(&new) {
                 self.settle(rt, reservation, false);
-                return self.remove(rt, ns, name, Some(old_rev), &old).await;
+                match self.remove(rt, ns, name, Some(old_rev), &old).await? {
+                    Some(removed) => return Ok(removed),
+                    // Written in between: decide again on the new object.
+                    None => {
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                }
             }
             let key = object_key(rt, ns, name);
             let (value, shown) = match encode(rt, &new) {
@@ -130,13 +137,18 @@ impl Registry {
                 Err(e) => return Err(store_error(e)),
             }
         }
-        Err(ApiError::conflict(
-            rt.group,
-            &rt.qualified_plural(),
-            name,
-            "too many concurrent writers, try again",
-        ))
+        Err(too_many_writers(rt, name))
     }
+}
+
+/// After [`MAX_ATTEMPTS`] lost races: a livelock guard, not a state a client sees in practice.
+pub(crate) fn too_many_writers(rt: &ResourceType, name: &str) -> ApiError {
+    ApiError::conflict(
+        rt.group,
+        &rt.qualified_plural(),
+        name,
+        "too many concurrent writers, try again",
+    )
 }
 
 pub fn modified(rt: &ResourceType, name: &str) -> ApiError {
