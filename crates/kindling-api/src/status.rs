@@ -140,6 +140,14 @@ impl ApiError {
         .about(group, plural, name)
     }
 
+    /// `namespaces "default" is forbidden: this namespace may not be deleted`, with the object
+    /// in the details (upstream's NewForbidden).
+    pub fn forbidden_object(group: &str, resource: &str, name: &str, why: &str) -> ApiError {
+        let plural = resource.split('.').next().unwrap_or(resource);
+        ApiError::forbidden(format!("{resource} \"{name}\" is forbidden: {why}"))
+            .about(group, plural, name)
+    }
+
     /// `Deployment.apps "x" is invalid: spec.replicas: Invalid value: …`
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> ApiError {
         let qualified = if group.is_empty() {
@@ -268,6 +276,7 @@ impl ApiError {
         if let Some(s) = self.retry_after {
             details.insert("retryAfterSeconds".into(), json!(s));
         }
+        // Upstream's field order: details (when there are any) before code.
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
@@ -275,11 +284,11 @@ impl ApiError {
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         });
         if !details.is_empty() {
             status["details"] = Value::Object(details);
         }
+        status["code"] = json!(self.code);
         status
     }
 }

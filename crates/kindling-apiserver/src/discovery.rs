@@ -55,16 +55,24 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
     }
     let mut list = Vec::new();
     for r in in_gv {
-        list.push(json!({
+        // Field order and omitted empties as upstream's APIResource.
+        let mut entry = json!({
             "name": r.plural,
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
             "verbs": r.verbs,
-            "shortNames": r.short_names,
-            "categories": r.categories,
-            "storageVersionHash": "",
-        }));
+        });
+        if !r.short_names.is_empty() {
+            entry["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            entry["categories"] = json!(r.categories);
+        }
+        if let Some(hash) = storage_version_hash(r) {
+            entry["storageVersionHash"] = json!(hash);
+        }
+        list.push(entry);
         for sub in r.subresources {
             let (group, version, kind) = sub.kind(r);
             let mut entry = json!({"name": format!("{}/{}", r.plural, sub.path()), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": sub.verbs()});
@@ -144,6 +152,23 @@ fn group_discovery(group: &str) -> Value {
         })
         .collect();
     json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+}
+
+/// Upstream's `storageVersionHash` of a stored resource: base64 of the first 8 bytes of the
+/// SHA-256 of its stored form's `group/version/kind`. Clients compare it to notice that the
+/// storage version changed (storage migration); resources not kept in the store have none.
+fn storage_version_hash(r: &'static ResourceType) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    if !r.is_stored() {
+        return None;
+    }
+    let stored = r.stored_as();
+    let digest = sha2::Sha256::digest(format!(
+        "{}/{}/{}",
+        stored.group, stored.version, stored.kind
+    ));
+    Some(base64::engine::general_purpose::STANDARD.encode(&digest[..8]))
 }
 
 fn aggregated(items: Value) -> Value {

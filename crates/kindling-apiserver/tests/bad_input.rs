@@ -234,3 +234,43 @@ fn compacted_revisions_are_410_gone() {
         assert_eq!(first["object"]["code"], 410);
     });
 }
+
+/// The bytes of a Status and of a discovery entry are upstream's: clients compare them
+/// (issue 11, item 4).
+#[test]
+fn status_bodies_and_discovery_entries_are_upstreams_bytes() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = admin(&s).await;
+        let req = http::Request::builder()
+            .uri("/api/v1/namespaces/default/pods/nope")
+            .body(Vec::new())
+            .unwrap();
+        let resp = c.send(req.map(kube::client::Body::from)).await.unwrap();
+        let body = http_body_util_collect(resp).await;
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"pods \\\"nope\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"nope\",\"kind\":\"pods\"},\"code\":404}\n"
+        );
+        let (code, v1) = send(&c, "GET", "/api/v1", "application/json", vec![]).await;
+        assert_eq!(code, 200);
+        let entry = |name: &str| {
+            v1["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == name)
+                .cloned()
+                .unwrap()
+        };
+        // Upstream's hashes: base64(sha256("<group>/<version>/<kind>")[..8]).
+        assert_eq!(entry("pods")["storageVersionHash"], "xPOwRZ+Yhw8=");
+        assert_eq!(entry("configmaps")["storageVersionHash"], "qFsyl6wFWjQ=");
+        assert_eq!(entry("pods")["categories"], serde_json::json!(["all"]));
+        let configmaps = entry("configmaps");
+        assert!(configmaps.get("categories").is_none(), "{configmaps}");
+        let bindings = entry("bindings");
+        assert!(bindings.get("storageVersionHash").is_none(), "{bindings}");
+        assert!(bindings.get("shortNames").is_none(), "{bindings}");
+    });
+}

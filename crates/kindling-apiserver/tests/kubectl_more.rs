@@ -301,6 +301,32 @@ fn namespaces_scope_and_deletion(kubectl: &Kubectl) {
         "--from-literal=a=b",
     ]);
     assert!(err.contains("namespaces \"team-a\" not found"), "{err}");
+    // The system namespaces stay, as upstream's NamespaceLifecycle admission keeps them.
+    let err = s.fails(&[
+        "delete",
+        "namespace",
+        "default",
+        "kube-system",
+        "kube-public",
+    ]);
+    for ns in ["default", "kube-system", "kube-public"] {
+        assert!(
+            err.contains(&format!(
+                "Error from server (Forbidden): namespaces \"{ns}\" is forbidden: this namespace may not be deleted"
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "namespace",
+            "default",
+            "-o",
+            "jsonpath={.status.phase}"
+        ]),
+        "Active"
+    );
 }
 
 fn auth_can_i_and_whoami(kubectl: &Kubectl) {
@@ -314,7 +340,56 @@ fn auth_can_i_and_whoami(kubectl: &Kubectl) {
     assert!(who[2].join(" ").contains("system:masters"), "{who:?}");
 }
 
+/// A node registers with its status (upstream's node strategy keeps it on create; other
+/// resources with a status subresource start without one).
+fn nodes_keep_their_status_on_create(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\nstatus:\n  capacity:\n    cpu: \"4\"\n    memory: 8Gi\n    pods: \"110\"\n  conditions:\n  - type: Ready\n    status: \"True\"\n    reason: KubeletReady\n    message: ready\n",
+    );
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "node",
+            "n1",
+            "-o",
+            "jsonpath={.status.capacity.cpu} {.status.allocatable.memory}"
+        ]),
+        "4 8Gi"
+    );
+    let describe = s.ok(&["describe", "node", "n1"]);
+    assert!(describe.contains("Capacity:"), "{describe}");
+    assert!(describe.contains("KubeletReady"), "{describe}");
+    let nodes = rows(&s.ok(&["get", "nodes"]));
+    assert_eq!(nodes[1][..2], ["n1".to_string(), "Ready".to_string()]);
+    // Writes to nodes are tracked like any other's (issue 11, item 7).
+    s.ok(&["taint", "nodes", "n1", "dedicated=db:NoSchedule"]);
+    s.ok(&["label", "nodes", "n1", "disk=ssd"]);
+    let managers = s.ok(&[
+        "get",
+        "node",
+        "n1",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    for manager in [
+        "kubectl-client-side-apply",
+        "kubectl-taint",
+        "kubectl-label",
+    ] {
+        assert!(managers.split(' ').any(|m| m == manager), "{managers}");
+    }
+    // A Deployment's status is the controller's to write, not the creator's.
+    s.apply("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  selector:\n    matchLabels: {a: b}\n  template:\n    metadata:\n      labels: {a: b}\n    spec:\n      containers:\n      - {name: c, image: x}\nstatus:\n  replicas: 7\n");
+    assert_ne!(
+        s.ok(&["get", "deploy", "d", "-o", "jsonpath={.status.replicas}"]),
+        "7"
+    );
+}
+
 common::kubectl_tests!(
+    nodes_keep_their_status_on_create,
     get_watch_prints_changes,
     wait_for_conditions,
     describe_shows_fields,

@@ -486,9 +486,48 @@ fn node_agent_pod_features() {
         text(&both.stderr)
     );
 
+    // `kubectl logs -f` ends when the container does: at once for a finished one, after its
+    // last line for one that exits while followed (issue 11, item 15).
+    let (out, took) = follow_logs(&env, "secret");
+    assert_eq!(out, "mode=400\nuser=admin\nauth\n");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    env.apply(&pod(
+        "short",
+        &format!(
+            "  restartPolicy: Never\n{}",
+            container(&image, "echo hi; sleep 3; echo bye", "")
+        ),
+    ));
+    env.wait_for("short", "Running", Duration::from_secs(30), |e| {
+        e.columns("short").1 == "Running"
+    });
+    let (out, took) = follow_logs(&env, "short");
+    assert_eq!(out, "hi\nbye\n");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
     env.clusters.clear();
     let out = env.kindling(&["delete", "cluster", "--name", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// `kubectl logs -f pod`, bounded by `timeout` (a stream that never ends fails the test):
+/// what it printed and how long it took.
+fn follow_logs(env: &Env, pod: &str) -> (String, Duration) {
+    let started = Instant::now();
+    let out = Command::new("timeout")
+        .args(["30", "kubectl", "logs", "-f", pod])
+        .env("HOME", env.home.path())
+        .env("KUBECONFIG", env.kubeconfig())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "kubectl logs -f {pod} (exit {:?} after {took:?}): {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    (text(&out.stdout), took)
 }
 
 /// GET / on 127.0.0.1:`port` with a plain socket: the body, or what went wrong.

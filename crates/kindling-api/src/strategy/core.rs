@@ -17,9 +17,18 @@ pub const MAX_DATA_SIZE: usize = 1024 * 1024;
 const IMMUTABLE_WHEN_SET: &str = "field is immutable when `immutable` is set";
 
 pub struct NamespaceStrategy;
+/// The namespaces upstream's NamespaceLifecycle admission keeps forever.
+const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
 impl Strategy for NamespaceStrategy {
     fn name_rule(&self) -> NameRule {
         NameRule::Label
+    }
+
+    fn refuse_delete(&self, name: &str) -> Option<&'static str> {
+        IMMORTAL_NAMESPACES
+            .contains(&name)
+            .then_some("this namespace may not be deleted")
     }
 
     /// The `kubernetes.io/metadata.name` label always names the namespace.
@@ -240,6 +249,10 @@ impl Strategy for SecretStrategy {
 
 pub struct NodeStrategy;
 impl Strategy for NodeStrategy {
+    fn keeps_status_on_create(&self) -> bool {
+        true
+    }
+
     /// `status.allocatable` defaults to `status.capacity`.
     fn default(&self, obj: &mut Value) {
         if let Some(cap) = obj

@@ -79,6 +79,13 @@ pub trait Strategy: Sync + Send {
     /// subresource is reset by the generic path already; this is for the rest).
     fn prepare_for_create(&self, _obj: &mut Value) {}
 
+    /// Whether a create keeps the client's `status` although the resource has a status
+    /// subresource (upstream resets it, except for Nodes: a node registers with its capacity,
+    /// allocatable and conditions).
+    fn keeps_status_on_create(&self) -> bool {
+        false
+    }
+
     /// Adjusts an update given the stored object (e.g. keeps fields only a controller may set).
     fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
 
@@ -99,6 +106,12 @@ pub trait Strategy: Sync + Send {
     /// Whether `metadata.generation` tracks changes of everything outside metadata and status.
     fn tracks_generation(&self) -> bool {
         false
+    }
+
+    /// Why the object named `name` may never be deleted (upstream refuses it in admission), as
+    /// the detail of a 403 Forbidden; `None`: it may be.
+    fn refuse_delete(&self, _name: &str) -> Option<&'static str> {
+        None
     }
 
     /// A write through a subresource with rules of its own (`pods/resize`, upstream's

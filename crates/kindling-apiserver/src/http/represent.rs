@@ -71,8 +71,11 @@ impl Negotiated {
     }
 }
 
+/// `value` as upstream's JSON encoder writes it: one line, ended by a newline.
 pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
+    let mut body = serde_json::to_vec(value).unwrap_or_default();
+    body.push(b'\n');
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -231,6 +234,7 @@ pub async fn list(
                 let head = serde_json::to_vec(&head).unwrap_or_default();
                 tail.extend_from_slice(b",");
                 tail.extend_from_slice(&head[1..]);
+                tail.push(b'\n');
                 let _ = tx.send(Ok(bytes::Bytes::from(tail))).await;
             });
             let stream =

@@ -27,7 +27,7 @@ impl Registry {
         place_in_namespace(rt, ns, &mut obj)?;
         resolve_generate_name(&mut obj);
         set_system_fields(rt, &mut obj);
-        if rt.has(Subresource::Status) {
+        if rt.has(Subresource::Status) && !rt.strategy.keeps_status_on_create() {
             if let Some(map) = obj.as_object_mut() {
                 map.remove("status");
             }

@@ -151,6 +151,14 @@ impl Registry {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
+        if let Some(why) = rt.strategy.refuse_delete(name) {
+            return Err(ApiError::forbidden_object(
+                rt.group,
+                &rt.qualified_plural(),
+                name,
+                why,
+            ));
+        }
         for _ in 0..MAX_ATTEMPTS {
             if let Some(done) = self.try_delete(rt, ns, name, opts).await? {
                 return Ok(done);

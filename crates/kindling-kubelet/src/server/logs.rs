@@ -3,9 +3,11 @@
 //! marks a partial line): tail, since, limitBytes, timestamps, previous, follow.
 
 use super::reply::text;
+use crate::runtime::Runtime;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Query options of a log request (upstream's PodLogOptions).
@@ -74,7 +76,10 @@ fn percent_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub(super) async fn serve(req: Request<hyper::body::Incoming>) -> Response<Body> {
+pub(super) async fn serve(
+    runtime: Arc<dyn Runtime>,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let opts = LogOptions::from_query(req.uri().query().unwrap_or(""));
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -106,7 +111,10 @@ pub(super) async fn serve(req: Request<hyper::body::Incoming>) -> Response<Body>
     if !opts.follow {
         return text(StatusCode::OK, &String::from_utf8_lossy(&out));
     }
-    // Follow: what is there, then what is appended, until the client goes away.
+    // Follow: what is there, then what is appended, until the client goes away or the
+    // container stops (as upstream's kubelet: then the rest of the file is sent and the
+    // stream ends, so `kubectl logs -f` returns).
+    let (ns, pod, container) = (ns.to_string(), pod.to_string(), container.to_string());
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
     let mut offset = content.len();
     let out_len = out.len();
@@ -119,6 +127,7 @@ pub(super) async fn serve(req: Request<hyper::body::Incoming>) -> Response<Body>
             tail_lines: None,
             ..opts
         };
+        let mut stopped = false;
         loop {
             if left == Some(0) {
                 return;
@@ -130,7 +139,17 @@ pub(super) async fn serve(req: Request<hyper::body::Incoming>) -> Response<Body>
             let Ok(now) = std::fs::read(&file) else {
                 return;
             };
-            if now.len() > offset {
+            if now.len() <= offset {
+                // Nothing new. A container that stopped (or was replaced by a newer attempt,
+                // which writes another file) writes no more: one more read drains what it
+                // wrote last, then the stream ends.
+                if stopped {
+                    return;
+                }
+                stopped = !still_writing(runtime.as_ref(), &ns, &pod, &container, &file).await;
+                continue;
+            }
+            {
                 // Only whole lines: a partly written last line waits for the next round.
                 let fresh = &now[offset..];
                 let Some(end) = fresh.iter().rposition(|b| *b == b'\n') else {
@@ -151,6 +170,25 @@ pub(super) async fn serve(req: Request<hyper::body::Incoming>) -> Response<Body>
     Response::new(Body::from_stream(
         tokio_stream::wrappers::ReceiverStream::new(rx),
     ))
+}
+
+/// Whether `file` is the log of a container that is still running.
+async fn still_writing(
+    runtime: &dyn Runtime,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    file: &Path,
+) -> bool {
+    let newest = log_file(Path::new("/var/log/pods"), ns, pod, container, false);
+    if newest.as_deref() != Some(file) {
+        return false;
+    }
+    // A runtime that does not answer is not a stopped container: keep following.
+    !matches!(
+        runtime.running_container(ns, pod, container).await,
+        Ok(None)
+    )
 }
 
 /// The newest log file of the container (or the one before it for `previous`).

@@ -56,7 +56,7 @@ pub async fn serve(config: &Config) -> Result<()> {
                     Ok::<_, std::convert::Infallible>(if !authenticated {
                         text(StatusCode::UNAUTHORIZED, "Unauthorized")
                     } else {
-                        route(runtime.as_ref(), req).await
+                        route(runtime, req).await
                     })
                 }
             });
@@ -70,15 +70,15 @@ pub async fn serve(config: &Config) -> Result<()> {
 
 /// The streaming endpoints by their prefix; everything else is the log endpoint's (which
 /// answers 404 to what it does not know).
-async fn route(runtime: &dyn Runtime, req: Request<hyper::body::Incoming>) -> Response<Body> {
+async fn route(runtime: Arc<dyn Runtime>, req: Request<hyper::body::Incoming>) -> Response<Body> {
     let path = req.uri().path();
     let streaming = ["/exec/", "/attach/", "/portforward/"]
         .iter()
         .any(|p| path.starts_with(p));
     if streaming {
-        streaming::serve(runtime, req).await
+        streaming::serve(runtime.as_ref(), req).await
     } else {
-        logs::serve(req).await
+        logs::serve(runtime, req).await
     }
 }
 
