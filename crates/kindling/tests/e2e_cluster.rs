@@ -170,8 +170,34 @@ fn workers_ports_and_mounts() {
         "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n  extraPortMappings:\n  - containerPort: 8080\n    hostPort: {port}\n    listenAddress: 127.0.0.1\n  extraMounts:\n  - hostPath: {}\n    containerPath: /shared\n- role: worker\n",
         shared.path().display()
     );
-    let err = env.create(&name, Some(&config));
+    // `--wait` means usable: every node and every system pod Ready when create returns.
+    env.clusters.push(name.clone());
+    let out = env.kindling_stdin(
+        &[
+            "create", "cluster", "--name", &name, "--wait", "90s", "--config", "-",
+        ],
+        Some(&config),
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
     assert!(err.contains("Joining worker nodes"), "{err}");
+    assert!(
+        err.contains("Waiting ≤ 1m30s for nodes and system pods = Ready"),
+        "{err}"
+    );
+    assert!(!err.contains("WARNING"), "{err}");
+    let statuses = env.ok_kubectl(&[
+        "get",
+        "nodes,pods",
+        "-n",
+        "kube-system",
+        "-o",
+        r#"jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+    ]);
+    // 3 nodes; the control plane's 6 system pods (API server, controller manager, scheduler,
+    // kindnet, coredns, kube-proxy) and 3 on each worker.
+    assert_eq!(statuses.lines().count(), 3 + 6 + 3 + 3, "{statuses}");
+    assert!(statuses.lines().all(|l| l.ends_with("=True")), "{statuses}");
     let nodes = env.ok_kubectl(&["get", "nodes", "-o", "name"]);
     for n in [
         format!("{name}-control-plane"),
