@@ -13,6 +13,7 @@
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
 //! - [`statefulset`]: StatefulSets keep pods with stable names and claims, in order.
+//! - [`daemonset`]: DaemonSets run one pod on every node that should run it.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -30,6 +31,7 @@
 //! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
 //! controllers from one pod watch.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
@@ -74,6 +76,7 @@ pub async fn run(client: kube::Client, config: Config) {
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
         statefulset::run(client.clone()),
+        daemonset::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
