@@ -1,4 +1,4 @@
-//! The StatefulSet controller against a real API server on 127.0.0.1, with the real kubectl
+//! The StatefulSet and DaemonSet controllers against a real API server on 127.0.0.1, with the real kubectl
 //! (the machine's and 1.35 from tools/bin when installed). No node runs the pods: a fake
 //! kubelet marks every new pod Running and Ready, as a node agent would report it.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
@@ -103,6 +103,7 @@ impl Cluster {
                 .await
                 .unwrap();
             tokio::spawn(kindling_controllers::statefulset::run(client.clone()));
+            tokio::spawn(kindling_controllers::daemonset::run(client.clone()));
             tokio::spawn(kindling_controllers::garbagecollector::run(client.clone()));
             tokio::spawn(fake_kubelet(client.clone(), log.clone()));
             (server, client)
@@ -509,4 +510,103 @@ fn bad_stateful_sets_are_refused_with_upstream_messages() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"), "{err}");
+}
+
+#[test]
+fn a_daemon_set_runs_on_every_eligible_node_and_rolls() {
+    use k8s_openapi::api::core::v1::Node;
+    let c = Cluster::start();
+    let nodes: Api<Node> = Api::all(c.client.clone());
+    for (name, taints) in [
+        ("n1", json!([])),
+        ("n2", json!([])),
+        (
+            "n3",
+            json!([{"key": "dedicated", "value": "x", "effect": "NoSchedule"}]),
+        ),
+    ] {
+        let node =
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"taints": taints}}))
+                .unwrap();
+        c.runtime
+            .block_on(nodes.create(&PostParams::default(), &node))
+            .unwrap();
+    }
+    let yaml = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: main\n        image: busybox:1\n";
+    let out = c.apply(yaml);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let on_nodes = |c: &Cluster| -> Vec<String> {
+        let mut v: Vec<String> = c
+            .pods()
+            .iter()
+            .filter(|p| p.labels().get("app").map(String::as_str) == Some("agent"))
+            .map(|p| {
+                let terms = &p
+                    .spec
+                    .as_ref()
+                    .unwrap()
+                    .affinity
+                    .as_ref()
+                    .unwrap()
+                    .node_affinity
+                    .as_ref()
+                    .unwrap()
+                    .required_during_scheduling_ignored_during_execution
+                    .as_ref()
+                    .unwrap()
+                    .node_selector_terms;
+                terms[0].match_fields.as_ref().unwrap()[0]
+                    .values
+                    .as_ref()
+                    .unwrap()[0]
+                    .clone()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    c.eventually("a pod on each untainted node", |c| {
+        on_nodes(c) == ["n1", "n2"]
+    });
+    let out = c.ok(&["rollout", "status", "ds/agent", "--timeout=20s"]);
+    assert!(
+        out.contains("daemon set \"agent\" successfully rolled out"),
+        "{out}"
+    );
+    let table = c.ok(&["get", "ds", "agent"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..6], ["agent", "2", "2", "2", "2", "2"], "{table}");
+    // Untainted, n3 gets its pod; a new node gets one too.
+    c.ok(&["taint", "nodes", "n3", "dedicated-"]);
+    let n4 = serde_json::from_value(json!({"metadata": {"name": "n4"}})).unwrap();
+    c.runtime
+        .block_on(nodes.create(&PostParams::default(), &n4))
+        .unwrap();
+    c.eventually("pods follow the nodes", |c| {
+        on_nodes(c) == ["n1", "n2", "n3", "n4"]
+    });
+    // A deleted node's pod goes.
+    c.runtime
+        .block_on(nodes.delete("n4", &Default::default()))
+        .unwrap();
+    c.eventually("the deleted node's pod gone", |c| {
+        on_nodes(c) == ["n1", "n2", "n3"]
+    });
+    // A new image rolls out; the history has two revisions.
+    c.ok(&["set", "image", "ds/agent", "main=busybox:2"]);
+    let out = c.ok(&["rollout", "status", "ds/agent", "--timeout=30s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    c.eventually("every pod at the new image", |c| {
+        let p = c.pods();
+        p.len() == 3 && p.iter().all(|p| image(p) == "busybox:2")
+    });
+    let history = c.ok(&["rollout", "history", "ds/agent"]);
+    assert!(
+        history.contains("1 ") && history.contains("2 "),
+        "{history}"
+    );
+    c.eventually("the events", |c| {
+        let d = c.ok(&["describe", "ds", "agent"]);
+        d.contains("SuccessfulCreate") && d.contains("Created pod: agent-")
+    });
 }
