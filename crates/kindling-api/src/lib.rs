@@ -21,6 +21,7 @@ pub mod fields;
 pub mod json_path;
 pub mod managed;
 pub mod meta;
+pub mod nodeselector;
 pub mod patch;
 pub mod proto;
 pub mod quantity;

@@ -12,6 +12,8 @@
 //!   for a while) are deleted.
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
+//! - [`statefulset`]: StatefulSets keep pods with stable names and claims, in order.
+//! - [`daemonset`]: DaemonSets run one pod on every node that should run it.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -24,15 +26,18 @@
 //! elects one kube-controller-manager through a Lease).
 //!
 //! Shared, without IO: [`pods`] (active, ready, available, scale-down order), [`owners`]
-//! (controller references, adoption and release) and [`slices`] (desired vs existing
+//! (controller references, adoption and release), [`history`] (ControllerRevisions of
+//! StatefulSets and DaemonSets) and [`slices`] (desired vs existing
 //! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
 //! controllers from one pod watch.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
+pub mod history;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
@@ -41,6 +46,7 @@ pub mod rootca;
 pub mod serviceaccounts;
 mod servicepods;
 pub mod slices;
+pub mod statefulset;
 pub mod tainteviction;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -69,6 +75,8 @@ pub async fn run(client: kube::Client, config: Config) {
         tainteviction::run(client.clone()),
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
+        statefulset::run(client.clone()),
+        daemonset::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
