@@ -41,10 +41,12 @@ impl Streams {
                 .iter()
                 .any(|(k, v)| k == key && matches!(v.as_str(), "1" | "true" | "True"))
         };
+        // The kubelet's own names (`input`, `output`, `error`: what the API server sends it and
+        // what tools talking to a kubelet use) or PodExecOptions' (`stdin`, …).
         Streams {
-            stdin: flag("stdin"),
-            stdout: flag("stdout"),
-            stderr: flag("stderr"),
+            stdin: flag("input") || flag("stdin"),
+            stdout: flag("output") || flag("stdout"),
+            stderr: flag("error") || flag("stderr"),
             tty: flag("tty"),
         }
     }
@@ -258,5 +260,44 @@ where
                 ws.send(Message::Binary(buf.split().freeze())).await?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Streams;
+
+    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+        q.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn streams_are_read_by_the_kubelets_names_and_the_exec_options_names() {
+        let kubelet = Streams::from_query(&pairs(&[("input", "1"), ("output", "1"), ("tty", "1")]));
+        assert_eq!(
+            kubelet,
+            Streams {
+                stdin: true,
+                stdout: true,
+                stderr: false,
+                tty: true
+            }
+        );
+        let exec = Streams::from_query(&pairs(&[("stdout", "true"), ("stderr", "1")]));
+        assert_eq!(
+            exec,
+            Streams {
+                stdin: false,
+                stdout: true,
+                stderr: true,
+                tty: false
+            }
+        );
+        assert_eq!(
+            Streams::from_query(&pairs(&[("error", "0")])),
+            Streams::default()
+        );
     }
 }

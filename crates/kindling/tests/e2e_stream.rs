@@ -9,6 +9,7 @@
 mod common;
 use common::{docker_available, text, unique, Env};
 use std::io::{BufRead, Read, Write};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -379,4 +380,61 @@ fn exec_attach_cp_and_port_forward() {
 
     check_port_forward(&env, 18080, &[]);
     check_port_forward(&env, 18081, &[("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")]);
+    for version in PYTHON_CLIENTS {
+        check_python_client(&env, version);
+    }
+}
+
+/// The Python `kubernetes` clients `scripts/tools.sh` installs.
+const PYTHON_CLIENTS: [&str; 2] = ["36.0.3", "37.0.3"];
+
+/// The Python client's exec (WebSocket `v4.channel.k8s.io`, streams named in the query) and
+/// port-forward (`?ports=80`, PodPortForwardOptions' name; issue 11, item 2) against pod `p`.
+fn check_python_client(env: &Env, version: &str) {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../../tools/python/kubernetes-{version}/bin/python"
+    ));
+    if !python.exists() {
+        assert!(
+            std::env::var("KINDLING_REQUIRE_TOOLS").map_or(true, |v| v != "1"),
+            "KINDLING_REQUIRE_TOOLS=1 but {} is missing: run scripts/tools.sh",
+            python.display()
+        );
+        eprintln!("SKIPPED: the Python client {version} is not installed (scripts/tools.sh)");
+        return;
+    }
+    let script = r#"
+from kubernetes import client, config
+from kubernetes.stream import portforward, stream
+config.load_kube_config()
+api = client.CoreV1Api()
+out = stream(api.connect_get_namespaced_pod_exec, "p", "default", container="web",
+             command=["sh", "-c", "echo exec-ok"], stderr=True, stdin=False, stdout=True, tty=False)
+print(out.strip())
+pf = portforward(api.connect_get_namespaced_pod_portforward, "p", "default", ports="80")
+sock = pf.socket(80)
+sock.setblocking(True)
+sock.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+data = b""
+while True:
+    chunk = sock.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+sock.close()
+pf.close()
+print(data.decode().split("\r\n\r\n", 1)[-1].strip())
+"#;
+    let out = env.run(python.to_str().unwrap(), &["-c", script], &[], b"");
+    assert!(
+        out.status.success(),
+        "python client {version}: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "exec-ok\nhello-from-p\n",
+        "python client {version}: {}",
+        text(&out.stderr)
+    );
 }

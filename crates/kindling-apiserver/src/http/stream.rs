@@ -99,6 +99,20 @@ pub async fn serve(
     }
 }
 
+/// PodPortForwardOptions' `ports` (and the kubelet's `port`, which kubectl's tunnel may carry)
+/// as the kubelet reads them: `port=` once per port.
+fn forward_ports(query: &Query) -> String {
+    let mut q = form_query();
+    for (_, v) in query
+        .pairs
+        .iter()
+        .filter(|(k, _)| k == "ports" || k == "port")
+    {
+        q.append_pair("port", v);
+    }
+    q.finish()
+}
+
 /// The agent's path for this request and the node's address, after upstream's checks.
 async fn agent_target(
     server: &Arc<Server>,
@@ -107,22 +121,13 @@ async fn agent_target(
     sub: Subresource,
     query: &Query,
 ) -> Result<(String, String), ApiError> {
-    let forward = |keys: &[&str]| -> String {
-        let mut q = form_query();
-        for (k, v) in &query.pairs {
-            if keys.contains(&k.as_str()) {
-                q.append_pair(k, v);
-            }
-        }
-        q.finish()
-    };
     match sub {
         Subresource::PortForward => {
             let pods = find("", "v1", "pods").expect("catalog has pods");
             let pod = server.registry.get(pods, Some(ns), name).await?;
             let ip = node_ip_of(server, &pod, name).await?;
             Ok((
-                format!("/portforward/{ns}/{name}?{}", forward(&["port"])),
+                format!("/portforward/{ns}/{name}?{}", forward_ports(query)),
                 ip,
             ))
         }
@@ -132,14 +137,14 @@ async fn agent_target(
             if sub == Subresource::Exec && !query.pairs.iter().any(|(k, _)| k == "command") {
                 return Err(ApiError::bad_request("you must specify a command"));
             }
-            // The streams as upstream's streamParams sends them to the kubelet (`1` when
-            // asked for), then the command's words in order.
+            // The streams as upstream's streamParams sends them to the kubelet (its names,
+            // `1` when asked for), then the command's words in order.
             let streams = decode::remote_command_streams(query);
             let mut q = form_query();
             for (key, on) in [
-                ("stdin", streams.stdin),
-                ("stdout", streams.stdout),
-                ("stderr", streams.stderr),
+                ("input", streams.stdin),
+                ("output", streams.stdout),
+                ("error", streams.stderr),
                 ("tty", streams.tty),
             ] {
                 if on {
