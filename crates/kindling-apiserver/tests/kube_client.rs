@@ -376,6 +376,55 @@ fn concurrent_patches_all_land() {
     });
 }
 
+/// Every verb that returns an object honours `Accept: …;as=PartialObjectMetadata` (issue 11,
+/// item 17): kube-rs' `patch_metadata`, `get_metadata`, and the same negotiation on PUT and
+/// DELETE.
+#[test]
+fn metadata_only_answers_for_every_verb() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = client(&s).await;
+        let api: Api<ConfigMap> = Api::default_namespaced(c.clone());
+        api.create(&PostParams::default(), &configmap("meta", 1))
+            .await
+            .unwrap();
+        let patch = serde_json::json!({"metadata": {"labels": {"seen": "yes"}}});
+        let patched = api
+            .patch_metadata("meta", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+        assert_eq!(
+            patched.types.as_ref().unwrap().kind,
+            "PartialObjectMetadata"
+        );
+        assert_eq!(patched.metadata.labels.unwrap()["seen"], "yes");
+        let got = api.get_metadata("meta").await.unwrap();
+        assert_eq!(got.types.unwrap().kind, "PartialObjectMetadata");
+        // PUT and DELETE, by hand: kube-rs asks for metadata only on GET/LIST/PATCH.
+        let accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+        let path = "/api/v1/namespaces/default/configmaps/meta";
+        let current = api.get("meta").await.unwrap();
+        for (method, body) in [
+            ("PUT", serde_json::to_vec(&current).unwrap()),
+            ("DELETE", Vec::new()),
+        ] {
+            let req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("Accept", accept)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .unwrap();
+            let answer: serde_json::Value = c.request(req).await.unwrap();
+            assert_eq!(
+                answer["kind"], "PartialObjectMetadata",
+                "{method}: {answer}"
+            );
+            assert!(answer.get("data").is_none(), "{method}: {answer}");
+        }
+    });
+}
+
 #[test]
 fn streaming_list_watch() {
     let s = TestServer::start();

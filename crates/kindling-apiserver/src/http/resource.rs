@@ -72,6 +72,8 @@ pub async fn update(
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;
+    let neg = Negotiated::from_headers(&call.headers);
+    let include = call.include_object();
     let manager = decode::field_manager(&call);
     let (obj, warnings) =
         decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
@@ -92,7 +94,10 @@ pub async fn update(
             }))
         })
         .await?;
-    let mut resp = json_response(StatusCode::OK, &updated);
+    let mut resp = json_response(
+        StatusCode::OK,
+        &represent::object(rt, updated, &neg, include),
+    );
     add_warnings(&mut resp, &warnings);
     Ok(resp)
 }
@@ -104,9 +109,14 @@ pub async fn delete(
     name: &str,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
+    let neg = Negotiated::from_headers(&call.headers);
+    let include = call.include_object();
     let opts = delete_options(&call.query, read_body(call.body).await?)?;
     let deleted = server.registry.delete(rt, ns, name, &opts).await?;
-    Ok(json_response(StatusCode::OK, &deleted))
+    Ok(json_response(
+        StatusCode::OK,
+        &represent::object(rt, deleted, &neg, include),
+    ))
 }
 
 /// `DELETE` of a collection.
@@ -136,6 +146,8 @@ pub async fn patch(
 ) -> Result<Response<Body>, ApiError> {
     let patch_type = decode::patch_type(&call.headers)?;
     decode::patch_options(&call.query, patch_type == PatchType::Apply)?;
+    let neg = Negotiated::from_headers(&call.headers);
+    let include = call.include_object();
     let ctx = write_context(&call)?;
     let mode = call.query.field_validation()?;
     let manager = decode::field_manager(&call);
@@ -187,7 +199,7 @@ pub async fn patch(
     } else {
         StatusCode::CREATED
     };
-    let mut resp = json_response(status, &result);
+    let mut resp = json_response(status, &represent::object(rt, result, &neg, include));
     add_warnings(
         &mut resp,
         &warnings
