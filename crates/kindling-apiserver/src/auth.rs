@@ -91,7 +91,20 @@ pub async fn bearer(
     registry: &Registry,
     token: &str,
 ) -> Result<Identity, ApiError> {
-    let claims = issuer.verify(token).map_err(|e| {
+    bearer_for(issuer, registry, token, issuer.api_audiences())
+        .await
+        .map(|(identity, _)| identity)
+}
+
+/// [`bearer`] for a token meant for one of `audiences`; also returns the audiences the token
+/// and `audiences` share (what a TokenReview reports).
+pub async fn bearer_for(
+    issuer: &TokenIssuer,
+    registry: &Registry,
+    token: &str,
+    audiences: &[String],
+) -> Result<(Identity, Vec<String>), ApiError> {
+    let claims = issuer.verify_for(token, audiences).map_err(|e| {
         match e {
             TokenError::NotOurs => tracing::debug!("bearer token: not a service account token"),
             TokenError::Invalid(why) => tracing::debug!("bearer token: {why}"),
@@ -102,7 +115,12 @@ pub async fn bearer(
         tracing::debug!("bearer token of {}: {why}", claims.sub);
         ApiError::unauthorized()
     })?;
-    Ok(service_account_identity(&claims))
+    let shared = audiences
+        .iter()
+        .filter(|a| claims.aud.contains(a))
+        .cloned()
+        .collect();
+    Ok((service_account_identity(&claims), shared))
 }
 
 async fn check_still_valid(registry: &Registry, claims: &Claims) -> Result<(), String> {

@@ -171,6 +171,11 @@ impl TokenIssuer {
 
     /// Checks signature, issuer, validity window and audience (one of the API audiences).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify_for(token, &self.api_audiences)
+    }
+
+    /// [`TokenIssuer::verify`] for a token meant for one of `audiences` (a TokenReview's).
+    pub fn verify_for(&self, token: &str, audiences: &[String]) -> Result<Claims, TokenError> {
         // Only tokens that claim our issuer are ours to judge.
         let unverified = unverified_issuer(token).ok_or(TokenError::NotOurs)?;
         if unverified != self.issuer {
@@ -180,7 +185,7 @@ impl TokenIssuer {
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&self.api_audiences);
+        validation.set_audience(audiences);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;

@@ -185,12 +185,45 @@ fn the_token_is_a_credential_for_kubectl(kubectl: &Kubectl) {
     );
 }
 
+/// A TokenReview with `spec.audiences` judges the token for those audiences and reports the
+/// ones it shares (issue 11, item 16); without them, for the API server's own.
+fn token_review(s: &TestServer, token: &str, audiences: Option<&[&str]>) -> Value {
+    let mut spec = json!({"token": token});
+    if let Some(a) = audiences {
+        spec["audiences"] = json!(a);
+    }
+    let review = s.kubectl_stdin(
+        &[
+            "create",
+            "--raw",
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            "-f",
+            "-",
+        ],
+        &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec})
+            .to_string(),
+    );
+    assert!(review.status.success(), "{}", text(&review.stderr));
+    serde_json::from_slice::<Value>(&review.stdout).unwrap()["status"].take()
+}
+
 fn bad_tokens_get_401(kubectl: &Kubectl) {
     let s = TestServer::start_using(kubectl);
     assert_unauthorized(&as_token(&s, "garbage", &["get", "pods"]));
     // Another audience is not this server.
     let foreign = create_token(&s, &["--audience=vault"]);
     assert_unauthorized(&as_token(&s, &foreign, &["get", "pods"]));
+    // …but a TokenReview for that audience accepts it and says so.
+    let status = token_review(&s, &foreign, Some(&["vault", "other"]));
+    assert_eq!(status["authenticated"], true, "{status}");
+    assert_eq!(status["audiences"], json!(["vault"]), "{status}");
+    assert_eq!(
+        status["user"]["username"],
+        "system:serviceaccount:default:default"
+    );
+    let status = token_review(&s, &foreign, None);
+    assert_eq!(status["authenticated"], false, "{status}");
+    assert!(status.get("audiences").is_none(), "{status}");
     // A tampered token: the claims say kube-system, the signature does not.
     let token = create_token(&s, &[]);
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();

@@ -50,14 +50,28 @@ pub async fn create(
         },
         "TokenReview" => {
             let token = review["spec"]["token"].as_str().unwrap_or_default();
-            let audiences = server.tokens.api_audiences();
-            match crate::auth::bearer(&server.tokens, &server.registry, token).await {
-                Ok(Identity::User {
-                    name,
-                    groups,
-                    uid,
-                    extra,
-                }) => {
+            // The review's audiences, or the API server's own when it names none.
+            let requested: Vec<String> = review["spec"]["audiences"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .filter(|a: &Vec<String>| !a.is_empty())
+                .unwrap_or_else(|| server.tokens.api_audiences().to_vec());
+            let reviewed =
+                crate::auth::bearer_for(&server.tokens, &server.registry, token, &requested).await;
+            match reviewed {
+                Ok((
+                    Identity::User {
+                        name,
+                        groups,
+                        uid,
+                        extra,
+                    },
+                    audiences,
+                )) => {
                     let mut status = user_info(&name, &groups, &uid, &extra);
                     status["authenticated"] = json!(true);
                     status["audiences"] = json!(audiences);
