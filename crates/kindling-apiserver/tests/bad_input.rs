@@ -274,3 +274,55 @@ fn status_bodies_and_discovery_entries_are_upstreams_bytes() {
         assert!(bindings.get("shortNames").is_none(), "{bindings}");
     });
 }
+
+/// Objects and lists come back in upstream's field order (issue 11, item 20): `kind`,
+/// `apiVersion`, `metadata` (in ObjectMeta's order), then the rest in struct order — for
+/// objects the server made itself, for objects a client wrote in another order, and for LIST
+/// bodies, whose metadata precedes the items.
+#[test]
+fn objects_and_lists_are_in_upstreams_field_order() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = admin(&s).await;
+        let raw = |path: &'static str| {
+            let c = c.clone();
+            async move {
+                let req = http::Request::builder().uri(path).body(Vec::new()).unwrap();
+                let resp = c.send(req.map(kube::client::Body::from)).await.unwrap();
+                String::from_utf8(http_body_util_collect(resp).await).unwrap()
+            }
+        };
+        let service = raw("/api/v1/namespaces/default/services/kubernetes").await;
+        assert!(
+            service.starts_with(
+                "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"kubernetes\",\"namespace\":\"default\",\"uid\":"
+            ),
+            "{service}"
+        );
+        let rv_then_created = service.find("\"resourceVersion\"").unwrap()
+            < service.find("\"creationTimestamp\"").unwrap();
+        assert!(rv_then_created, "{service}");
+        // Written backwards by the client.
+        let body = br#"{"data":{"k":"v"},"metadata":{"labels":{"z":"1"},"name":"backwards"},"apiVersion":"v1","kind":"ConfigMap"}"#.to_vec();
+        let got = send(&c, "POST", CM, "application/json", body).await;
+        assert_eq!(got.0, 201);
+        let created: Vec<&String> = got.1.as_object().unwrap().keys().collect();
+        assert_eq!(created, ["kind", "apiVersion", "metadata", "data"]);
+        let list = raw(CM).await;
+        assert!(
+            list.starts_with(
+                "{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+            ),
+            "{list}"
+        );
+        assert!(
+            list.contains("\"items\":[{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"backwards\",\"namespace\":\"default\",\"uid\":"),
+            "{list}"
+        );
+        assert!(list.ends_with("]}\n"), "{list}");
+        // A limited list: its continue token, still before the items.
+        let page = raw("/api/v1/namespaces?limit=1").await;
+        let meta_at = page.find("\"continue\"").unwrap_or(usize::MAX);
+        assert!(meta_at < page.find("\"items\"").unwrap(), "{page}");
+    });
+}

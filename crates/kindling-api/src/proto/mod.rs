@@ -57,8 +57,11 @@
 mod decode;
 #[rustfmt::skip]
 mod messages;
+mod order;
 mod schema;
 mod wire;
+
+pub use order::order_like_upstream;
 
 #[cfg(test)]
 mod tests;

@@ -195,17 +195,32 @@ pub async fn list(
         _ => {
             // Objects are streamed as the store is read: the first batch is read before the
             // response starts, so that errors (a bad continue token, 410) still get a Status.
+            // The list's metadata comes first, as upstream writes it: its revision is the
+            // first batch's snapshot; a continue token exists only for a limited list, whose
+            // page (at most `limit` objects) is read whole before anything is sent.
             let mut scan = Scan::new(reg.clone(), rt, ns, opts.clone())?;
-            let first = scan.next_batch().await?.unwrap_or_default();
+            let mut batches = vec![scan.next_batch().await?.unwrap_or_default()];
+            if opts.limit.is_some_and(|l| l > 0) {
+                while let Some(batch) = scan.next_batch().await? {
+                    batches.push(batch);
+                }
+            }
+            let head = json!({"kind": rt.list_kind, "apiVersion": rt.api_version(),
+                              "metadata": scan.meta().to_json(), "items": []});
+            let mut head = serde_json::to_vec(&head).unwrap_or_default();
+            head.truncate(head.len() - 3); // `[]}`: the items follow
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
-            let (kind, api_version) = (rt.list_kind, rt.api_version());
             tokio::spawn(async move {
-                let mut batch = Some(first);
+                let mut batches = batches.into_iter();
+                let mut batch = batches.next();
+                let mut buf = head;
+                buf.push(b'[');
                 let mut first_item = true;
-                let mut buf = Vec::new();
                 while let Some(objects) = batch {
                     for obj in &objects {
-                        buf.push(if first_item { b'[' } else { b',' });
+                        if !first_item {
+                            buf.push(b',');
+                        }
                         first_item = false;
                         let _ = serde_json::to_writer(&mut buf, obj);
                         // Small chunks keep what waits in the connection's send buffer small.
@@ -219,27 +234,21 @@ pub async fn list(
                         }
                     }
                     drop(objects);
-                    batch = match scan.next_batch().await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                            return;
-                        }
+                    batch = match batches.next() {
+                        Some(b) => Some(b),
+                        None => match scan.next_batch().await {
+                            Ok(b) => b,
+                            Err(e) => {
+                                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                                return;
+                            }
+                        },
                     };
                 }
-                // Metadata last: its revision and continue token are known once the scan ends.
-                let head = json!({"kind": kind, "apiVersion": api_version, "metadata": scan.meta().to_json()});
-                let mut tail = buf;
-                tail.extend_from_slice(if first_item { b"[]" } else { b"]" });
-                let head = serde_json::to_vec(&head).unwrap_or_default();
-                tail.extend_from_slice(b",");
-                tail.extend_from_slice(&head[1..]);
-                tail.push(b'\n');
-                let _ = tx.send(Ok(bytes::Bytes::from(tail))).await;
+                buf.extend_from_slice(b"]}\n");
+                let _ = tx.send(Ok(bytes::Bytes::from(buf))).await;
             });
-            let stream =
-                futures::stream::once(async { Ok(bytes::Bytes::from_static(b"{\"items\":")) })
-                    .chain(tokio_stream::wrappers::ReceiverStream::new(rx));
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
             let mut resp = Response::new(Body::from_stream(stream));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,

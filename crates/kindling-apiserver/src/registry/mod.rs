@@ -23,6 +23,7 @@ pub use update::UpdateKind;
 pub use watch::{WatchEvent, WatchOptions};
 
 use crate::services::{Reservation, ServiceAllocator};
+use kindling_api::proto::order_like_upstream;
 use kindling_api::{ApiError, ResourceType};
 use kindling_store::{KeyValue, Revision, SharedStore, StoreError};
 use serde_json::Value;
@@ -130,25 +131,54 @@ pub fn decode(rt: &ResourceType, kv: &KeyValue) -> Result<Value, ApiError> {
 }
 
 pub fn set_resource_version(obj: &mut Value, rev: Revision) {
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let rv = Value::String(rev.to_string());
+    if let Some(slot) = meta.get_mut("resourceVersion") {
+        *slot = rv;
+        return;
     }
+    // Where ObjectMeta has it: before the first field that follows it in the struct.
+    let at = meta
+        .keys()
+        .position(|k| AFTER_RESOURCE_VERSION.contains(&k.as_str()))
+        .unwrap_or(meta.len());
+    meta.shift_insert(at, "resourceVersion".into(), rv);
 }
+
+/// The fields of ObjectMeta after `resourceVersion`, in struct order.
+const AFTER_RESOURCE_VERSION: [&str; 9] = [
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
 
 /// The object as stored: in its storage version's form, without its resourceVersion. Also
 /// returns the object as `rt` shows what was stored (the conversion may fill in fields).
 fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> {
+    // Stored (and so served) in upstream's field order, whatever order the writer used.
     let mut stored = rt
         .to_stored(obj.clone())
         .map_err(|e| ApiError::bad_request(format!("{} in body: {e}", rt.kind)))?;
+    order_like_upstream(&mut stored);
     if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
+        meta.shift_remove("resourceVersion");
     }
     let bytes = serde_json::to_vec(&stored).unwrap_or_default();
-    let shown = match rt.storage {
+    let mut shown = match rt.storage {
         Some(_) => rt.from_stored(stored),
-        None => obj.clone(),
+        None => stored,
     };
+    if rt.storage.is_some() {
+        order_like_upstream(&mut shown);
+    }
     Ok((bytes, shown))
 }
 
