@@ -12,6 +12,7 @@
 //!   for a while) are deleted.
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
+//! - [`job`]: Jobs run pods to completion (counted through the tracking finalizer).
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -33,6 +34,7 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
+pub mod job;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
@@ -69,6 +71,7 @@ pub async fn run(client: kube::Client, config: Config) {
         tainteviction::run(client.clone()),
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
+        job::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
