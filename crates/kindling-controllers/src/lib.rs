@@ -13,6 +13,8 @@
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
 //! - [`job`]: Jobs run pods to completion (counted through the tracking finalizer).
+//! - [`ttlafterfinished`]: finished Jobs with ttlSecondsAfterFinished are deleted that long
+//!   after finishing.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -44,6 +46,7 @@ pub mod serviceaccounts;
 mod servicepods;
 pub mod slices;
 pub mod tainteviction;
+pub mod ttlafterfinished;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
@@ -72,6 +75,7 @@ pub async fn run(client: kube::Client, config: Config) {
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
         job::run(client.clone()),
+        ttlafterfinished::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
