@@ -13,6 +13,7 @@
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
 //! - [`job`]: Jobs run pods to completion (counted through the tracking finalizer).
+//! - [`cronjob`]: CronJobs create Jobs on their schedule.
 //! - [`ttlafterfinished`]: finished Jobs with ttlSecondsAfterFinished are deleted that long
 //!   after finishing.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
@@ -31,6 +32,7 @@
 //! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
 //! controllers from one pod watch.
 
+pub mod cronjob;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
@@ -75,6 +77,7 @@ pub async fn run(client: kube::Client, config: Config) {
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
         job::run(client.clone()),
+        cronjob::run(client.clone()),
         ttlafterfinished::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),

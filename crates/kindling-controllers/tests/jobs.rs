@@ -403,3 +403,135 @@ fn jobs_run_to_completion_fail_and_expire() {
         "--timeout=5s",
     ]);
 }
+
+#[test]
+fn cronjobs_create_jobs_and_bad_specs_are_refused() {
+    let c = Cluster::start();
+    c.apply(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: tick\nspec:\n  schedule: \"@every 2s\"\n  successfulJobsHistoryLimit: 2\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: main\n            image: busybox\n",
+    );
+    let cronjobs: Api<k8s_openapi::api::batch::v1::CronJob> =
+        Api::namespaced(c.client.clone(), "default");
+    c.eventually(
+        "tick runs a Job to completion",
+        Duration::from_secs(20),
+        |c| {
+            let cj = c.runtime.block_on(cronjobs.get("tick")).unwrap();
+            cj.status.and_then(|s| s.last_successful_time).is_some()
+        },
+    );
+    let jobs = c
+        .runtime
+        .block_on(c.jobs().list(&ListParams::default()))
+        .unwrap()
+        .items;
+    let job = jobs
+        .iter()
+        .find(|j| j.name_any().starts_with("tick-"))
+        .unwrap();
+    let minutes: i64 = job.name_any()["tick-".len()..].parse().unwrap();
+    let stamp: jiff::Timestamp = job.annotations()
+        ["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+        .parse()
+        .unwrap();
+    assert_eq!(minutes, stamp.as_second() / 60);
+    c.ok(&[
+        "patch",
+        "cronjob",
+        "tick",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ]);
+    // kubectl makes the Job itself, owned by the CronJob (a second later, so the scheduled
+    // Job is the oldest).
+    std::thread::sleep(Duration::from_millis(1100));
+    c.ok(&["create", "job", "manual", "--from=cronjob/tick"]);
+    c.eventually("manual completes", Duration::from_secs(20), |c| {
+        c.condition("manual", "Complete").is_some()
+    });
+    let manual = c.job("manual").unwrap();
+    assert_eq!(
+        manual.annotations()["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    assert_eq!(manual.owner_references()[0].kind, "CronJob");
+    // successfulJobsHistoryLimit 2: with a third finished Job, the oldest goes.
+    c.ok(&["create", "job", "manual2", "--from=cronjob/tick"]);
+    c.eventually(
+        "the oldest Job is cleaned up",
+        Duration::from_secs(20),
+        |c| {
+            let jobs = c
+                .runtime
+                .block_on(c.jobs().list(&ListParams::default()))
+                .unwrap()
+                .items;
+            let mut names: Vec<String> = jobs.iter().map(ResourceExt::name_any).collect();
+            names.sort();
+            names == ["manual", "manual2"]
+        },
+    );
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=tick",
+    ]);
+    for reason in ["SuccessfulCreate", "SawCompletedJob", "SuccessfulDelete"] {
+        assert!(events.contains(reason), "{reason}:\n{events}");
+    }
+
+    // 422s with upstream's field paths.
+    let refused = |yaml: &str, want: &str| {
+        let out = c.kubectl(&["apply", "-f", "-"], Some(yaml));
+        let err = text(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want),
+            "want {want}:\n{err}"
+        );
+    };
+    let cron = |schedule: &str, tz: &str| {
+        format!("apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: bad\nspec:\n  schedule: \"{schedule}\"\n{tz}  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: main\n            image: busybox\n")
+    };
+    refused(
+        &cron("61 * * * *", ""),
+        "spec.schedule: Invalid value: \"61 * * * *\": end of range (61) above maximum (59): 61",
+    );
+    refused(
+        &cron("* * * * *", "  timeZone: Mars/Olympus\n"),
+        "spec.timeZone: Invalid value: \"Mars/Olympus\": unknown time zone Mars/Olympus",
+    );
+    refused(
+        &job_yaml("neg", "  completions: -1\n", ""),
+        "spec.completions: Invalid value: -1: must be greater than or equal to 0",
+    );
+    refused(
+        &job_yaml("negp", "  parallelism: -1\n", ""),
+        "spec.parallelism: Invalid value: -1: must be greater than or equal to 0",
+    );
+    refused(
+        &job_yaml(
+            "sel",
+            "  manualSelector: true\n  selector:\n    matchLabels:\n      app: other\n",
+            "",
+        ),
+        "spec.template.metadata.labels: Invalid value:",
+    );
+    // The template is immutable, but for scheduling directives while suspended.
+    c.apply(&job_yaml("fixed", "  suspend: true\n", ""));
+    c.ok(&[
+        "patch",
+        "job",
+        "fixed",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"nodeSelector":{"disk":"ssd"}}}}}"#,
+    ]);
+    let out = c.kubectl(&["set", "image", "job/fixed", "main=busybox:3"], None);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("spec.template: Invalid value:")
+            && err.contains("field is immutable"),
+        "{err}"
+    );
+}
