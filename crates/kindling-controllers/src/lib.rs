@@ -14,6 +14,10 @@
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
 //! - [`statefulset`]: StatefulSets keep pods with stable names and claims, in order.
 //! - [`daemonset`]: DaemonSets run one pod on every node that should run it.
+//! - [`job`]: Jobs run pods to completion (counted through the tracking finalizer).
+//! - [`cronjob`]: CronJobs create Jobs on their schedule.
+//! - [`ttlafterfinished`]: finished Jobs with ttlSecondsAfterFinished are deleted that long
+//!   after finishing.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -31,6 +35,7 @@
 //! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
 //! controllers from one pod watch.
 
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
@@ -38,6 +43,7 @@ pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod history;
+pub mod job;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
@@ -48,6 +54,7 @@ mod servicepods;
 pub mod slices;
 pub mod statefulset;
 pub mod tainteviction;
+pub mod ttlafterfinished;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
@@ -77,6 +84,9 @@ pub async fn run(client: kube::Client, config: Config) {
         deployment::run(client.clone()),
         statefulset::run(client.clone()),
         daemonset::run(client.clone()),
+        job::run(client.clone()),
+        cronjob::run(client.clone()),
+        ttlafterfinished::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );

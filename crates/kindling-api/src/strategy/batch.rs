@@ -465,6 +465,13 @@ fn validate_cron_job_spec(spec: &Value, allow_tz: bool) -> Vec<Cause> {
                 &shown,
                 "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
             ));
+        } else if jiff::tz::db().get(tz).is_err() {
+            // Go's time.LoadLocation against the IANA database (built into the binary).
+            errs.push(invalid_raw(
+                "spec.timeZone",
+                &shown,
+                &format!("unknown time zone {tz}"),
+            ));
         }
     }
     match str_of(spec, "concurrencyPolicy") {
@@ -612,6 +619,14 @@ mod tests {
             "ClusterFirst"
         );
         assert!(CronJobStrategy.validate(&cj).is_empty());
+        cj["spec"]["timeZone"] = json!("Europe/Paris");
+        assert!(CronJobStrategy.validate(&cj).is_empty());
+        cj["spec"]["timeZone"] = json!("Mars/Olympus");
+        assert_eq!(
+            CronJobStrategy.validate(&cj)[0].summary(),
+            "spec.timeZone: Invalid value: \"Mars/Olympus\": unknown time zone Mars/Olympus"
+        );
+        cj["spec"]["timeZone"] = Value::Null;
         cj["spec"]["schedule"] = json!("* * * *");
         assert_eq!(
             CronJobStrategy.validate(&cj)[0].summary(),

@@ -10,7 +10,7 @@ mod autoscaling;
 mod batch;
 mod containers;
 mod core;
-mod cron;
+pub mod cron;
 mod dra;
 mod events;
 pub mod flowcontrol;
