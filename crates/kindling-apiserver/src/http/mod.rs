@@ -8,6 +8,7 @@ mod computed;
 mod decode;
 mod filters;
 mod logs;
+mod openapi_v2;
 mod represent;
 mod resource;
 mod reviews;
@@ -101,7 +102,13 @@ async fn route(
         return Err(ApiError::unauthorized());
     }
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
-        return openapi::serve(path).map(|v| json_response(StatusCode::OK, &v));
+        return openapi::serve_v3(path).map(|v| json_response(StatusCode::OK, &v));
+    }
+    if path == "/openapi/v2" {
+        return match call.method {
+            Method::GET | Method::HEAD => Ok(openapi_v2::serve(&call.headers).await),
+            _ => Err(method_not_allowed()),
+        };
     }
     let Some(target) = target else {
         return Err(ApiError::path_not_found());
