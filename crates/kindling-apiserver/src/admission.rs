@@ -33,6 +33,13 @@ pub async fn admit_create(
             default_toleration_seconds(&mut obj["spec"]);
             Ok(())
         }
+        ("", "PersistentVolumeClaim", Some(_)) => {
+            crate::admission_storage::admit_claim(registry, obj).await
+        }
+        ("", "PersistentVolume", None) => {
+            crate::admission_storage::admit_volume(obj);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }

@@ -18,6 +18,12 @@
 //! - [`cronjob`]: CronJobs create Jobs on their schedule.
 //! - [`ttlafterfinished`]: finished Jobs with ttlSecondsAfterFinished are deleted that long
 //!   after finishing.
+//! - [`persistentvolume`]: claims bind to volumes (or wait for the first consumer, or ask a
+//!   provisioner), volumes follow their claims and reclaim policy, expansion; the pvc- and
+//!   pv-protection finalizers are released once nothing uses the object.
+//! - [`localpath`]: the `rancher.io/local-path` provisioner's volumes for claims of the
+//!   default class, on the node the scheduler selected.
+//! - [`ephemeral`]: the claims of pods' generic ephemeral volumes.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -41,11 +47,14 @@ pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
+pub mod ephemeral;
 pub mod garbagecollector;
 pub mod history;
 pub mod job;
+pub mod localpath;
 pub mod nodelifecycle;
 pub mod owners;
+pub mod persistentvolume;
 pub mod pods;
 pub mod replicaset;
 pub mod rootca;
@@ -88,6 +97,7 @@ pub async fn run(client: kube::Client, config: Config) {
         cronjob::run(client.clone()),
         ttlafterfinished::run(client.clone()),
         garbagecollector::run(client.clone()),
+        run_storage(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }
@@ -104,6 +114,16 @@ pub async fn run_service_endpoints(client: kube::Client) {
         endpoint_slices,
         endpoints,
         mirroring
+    );
+}
+
+/// Runs the storage controllers: the PV controller (with claim and volume protection), the
+/// local-path provisioner's control-plane half and the ephemeral volume controller.
+pub async fn run_storage(client: kube::Client) {
+    tokio::join!(
+        persistentvolume::run(client.clone()),
+        localpath::run(client.clone()),
+        ephemeral::run(client),
     );
 }
 
