@@ -180,7 +180,7 @@ pub fn is_delay_binding(class: Option<&StorageClass>) -> bool {
     class.and_then(|c| c.volume_binding_mode.as_deref()) == Some("WaitForFirstConsumer")
 }
 
-fn access_modes<'a>(modes: Option<&'a Vec<String>>) -> BTreeSet<&'a str> {
+fn access_modes(modes: Option<&Vec<String>>) -> BTreeSet<&str> {
     modes.into_iter().flatten().map(String::as_str).collect()
 }
 
@@ -206,12 +206,10 @@ pub fn find_matching_volume<'a>(
     let class = claim_class(claim);
     let want_modes = access_modes(spec.access_modes.as_ref());
     let want_mode = volume_mode(spec.volume_mode.as_ref());
-    let selector = match spec.selector.as_ref() {
-        Some(s) => {
-            Some(LabelSelector::from_typed(Some(s)).unwrap_or_else(|_| LabelSelector::nothing()))
-        }
-        None => None,
-    };
+    let selector = spec
+        .selector
+        .as_ref()
+        .map(|s| LabelSelector::from_typed(Some(s)).unwrap_or_else(|_| LabelSelector::nothing()));
     let mut best: Option<(&PersistentVolume, Quantity, usize)> = None;
     for volume in volumes {
         let name = volume.metadata.name.as_deref().unwrap_or_default();

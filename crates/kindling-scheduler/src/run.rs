@@ -85,10 +85,10 @@ pub async fn run_with(client: kube::Client, options: Options) {
     let nodes = watch::<Node>(&client);
     let namespaces = watch::<Namespace>(&client);
     let volumes = futures::stream::select(
-        watch::<PersistentVolumeClaim>(&client).map(VolumeEvent::Claim),
+        watch::<PersistentVolumeClaim>(&client).map(|e| VolumeEvent::Claim(Box::new(e))),
         futures::stream::select(
-            watch::<PersistentVolume>(&client).map(VolumeEvent::Volume),
-            watch::<StorageClass>(&client).map(VolumeEvent::Class),
+            watch::<PersistentVolume>(&client).map(|e| VolumeEvent::Volume(Box::new(e))),
+            watch::<StorageClass>(&client).map(|e| VolumeEvent::Class(Box::new(e))),
         ),
     );
     s.run(pods, nodes, namespaces, volumes, bind_rx).await;
@@ -136,9 +136,9 @@ enum BindError {
 
 /// A watch event of one of the kinds VolumeBinding reads.
 enum VolumeEvent {
-    Claim(Event<PersistentVolumeClaim>),
-    Volume(Event<PersistentVolume>),
-    Class(Event<StorageClass>),
+    Claim(Box<Event<PersistentVolumeClaim>>),
+    Volume(Box<Event<PersistentVolume>>),
+    Class(Box<Event<StorageClass>>),
 }
 
 struct Scheduler {
@@ -273,13 +273,13 @@ impl Scheduler {
         let view = &mut self.cache.volumes;
         let changed = match ev {
             VolumeEvent::Claim(ev) => {
-                crate::volumes::apply(&mut view.claims, ev, crate::volumes::claim_key)
+                crate::volumes::apply(&mut view.claims, *ev, crate::volumes::claim_key)
             }
             VolumeEvent::Volume(ev) => {
-                crate::volumes::apply(&mut view.volumes, ev, crate::volumes::name_key)
+                crate::volumes::apply(&mut view.volumes, *ev, crate::volumes::name_key)
             }
             VolumeEvent::Class(ev) => {
-                crate::volumes::apply(&mut view.classes, ev, crate::volumes::name_key)
+                crate::volumes::apply(&mut view.classes, *ev, crate::volumes::name_key)
             }
         };
         if changed {

@@ -77,8 +77,11 @@ pub async fn run(client: kube::Client) {
         .reflect(pod_writer)
         .touched_objects();
     let by_class = claims.clone();
+    let waiting = claims.clone();
     let claims_run = claim_controller
-        .watches_stream(volume_events, |pv: PersistentVolume| claim_of_volume(&pv))
+        .watches_stream(volume_events, move |pv: PersistentVolume| {
+            claims_for_volume(&waiting, &pv)
+        })
         .watches_stream(class_events, move |sc: StorageClass| {
             let class = sc.name_any();
             by_class
@@ -113,6 +116,24 @@ pub async fn run(client: kube::Client) {
     .run(reconcile_volume, retry_on_error, ctx)
     .for_each(|_| async {});
     tokio::join!(claims_run, volumes_run);
+}
+
+/// The claims a volume change concerns: the one it is bound to, or, for a free volume, the
+/// unbound claims of its class (which may now match it).
+fn claims_for_volume(
+    claims: &Store<PersistentVolumeClaim>,
+    pv: &PersistentVolume,
+) -> Vec<ObjectRef<PersistentVolumeClaim>> {
+    if let Some(r) = claim_of_volume(pv) {
+        return vec![r];
+    }
+    let class = volumes::volume_class(pv);
+    claims
+        .state()
+        .iter()
+        .filter(|c| volumes::claim_class(c) == class && volumes::claim_volume_name(c).is_empty())
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
 }
 
 fn claim_of_volume(pv: &PersistentVolume) -> Option<ObjectRef<PersistentVolumeClaim>> {
@@ -302,9 +323,10 @@ async fn reconcile_volume(
     let claim = match claim_of_volume(&volume) {
         None => None,
         Some(r) => match ctx.claims.get(&r) {
-            Some(c) => Some((*c).clone()),
-            // The cache may be behind: a claim is gone only when the server says so.
-            None => {
+            Some(c) if c.metadata.deletion_timestamp.is_none() => Some((*c).clone()),
+            // The cache may be behind: whether a claim is gone (or still going) the server
+            // says.
+            _ => {
                 let api: Api<PersistentVolumeClaim> = Api::namespaced(
                     ctx.client.clone(),
                     r.namespace.as_deref().unwrap_or_default(),
@@ -336,5 +358,7 @@ async fn reconcile_volume(
             _ => {}
         }
     }
-    Ok(Action::await_change())
+    // Upstream resyncs volumes periodically too: a claim deleted while the cache still had it
+    // is noticed at the latest then.
+    Ok(Action::requeue(Duration::from_secs(plan::RESYNC_SECONDS)))
 }
