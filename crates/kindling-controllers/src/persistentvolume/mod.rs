@@ -187,7 +187,21 @@ async fn reconcile_claim(
     let volumes: Vec<PersistentVolume> =
         ctx.volumes.state().iter().map(|v| (**v).clone()).collect();
     let classes: Vec<StorageClass> = ctx.classes.state().iter().map(|c| (**c).clone()).collect();
-    let steps = plan::sync_claim(&claim, &volumes, &classes);
+    let name = claim.name_any();
+    let unscheduled: Vec<String> = ctx
+        .pods
+        .state()
+        .iter()
+        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|p| {
+            p.spec
+                .as_ref()
+                .is_none_or(|s| s.node_name.as_deref().unwrap_or("").is_empty())
+        })
+        .filter(|p| volumes::pod_claims(p).iter().any(|(c, _)| *c == name))
+        .map(|p| p.name_any())
+        .collect();
+    let steps = plan::sync_claim(&claim, &volumes, &classes, &unscheduled);
     carry_out(&ctx, &claim, &volumes, steps).await?;
     if volumes::is_fully_bound(&claim) {
         Ok(Action::await_change())

@@ -61,11 +61,13 @@ fn find_class<'a>(classes: &'a [StorageClass], name: &str) -> Option<&'a Storage
         .find(|c| c.metadata.name.as_deref() == Some(name))
 }
 
-/// One sync of a claim against the volumes and classes the controller knows.
+/// One sync of a claim against the volumes and classes the controller knows; `unscheduled`
+/// are the pods that use the claim and wait for a node.
 pub fn sync_claim(
     claim: &PersistentVolumeClaim,
     volumes: &[PersistentVolume],
     classes: &[StorageClass],
+    unscheduled: &[String],
 ) -> Vec<Action> {
     let volume_name = claim_volume_name(claim);
     let volume = (!volume_name.is_empty())
@@ -114,11 +116,23 @@ pub fn sync_claim(
     }
     let mut out = Vec::new();
     if delay && volumes::selected_node(claim).is_none() {
-        out.push(event(
-            false,
-            "WaitForFirstConsumer",
-            "waiting for first consumer to be created before binding",
-        ));
+        out.push(match unscheduled {
+            [] => event(
+                false,
+                "WaitForFirstConsumer",
+                "waiting for first consumer to be created before binding",
+            ),
+            [one] => event(
+                false,
+                "WaitForPodScheduled",
+                format!("waiting for pod {one} to be scheduled"),
+            ),
+            many => event(
+                false,
+                "WaitForPodScheduled",
+                format!("waiting for pods {} to be scheduled", many.join(",")),
+            ),
+        });
     } else if !class_name.is_empty() {
         match class {
             None => out.push(event(

@@ -115,22 +115,32 @@ fn unbound_claims_bind_wait_or_ask_a_provisioner() {
         ),
     ];
     for (what, claim, want) in cases {
-        let got = sync_claim(&claim, std::slice::from_ref(&manual), &classes);
+        let got = sync_claim(&claim, std::slice::from_ref(&manual), &classes, &[]);
         assert_eq!(reasons(&got), want, "{what}");
     }
     let missing = sync_claim(
         &pvc(json!({"spec": {"storageClassName": "nope"}})),
         &[],
         &classes,
+        &[],
     );
     assert_eq!(
         message(&missing),
         "storageclass.storage.k8s.io \"nope\" not found"
     );
+    let waiting = sync_claim(
+        &pvc(json!({"spec": {"storageClassName": "standard"}})),
+        &[],
+        &classes,
+        &["web-0".to_string()],
+    );
+    assert_eq!(reasons(&waiting), vec!["WaitForPodScheduled"]);
+    assert_eq!(message(&waiting), "waiting for pod web-0 to be scheduled");
     let asked = sync_claim(
         &pvc(json!({"spec": {"storageClassName": "fast"}})),
         &[],
         &classes,
+        &[],
     );
     assert_eq!(message(&asked), "Waiting for a volume to be created either by the external provisioner 'rancher.io/local-path' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.");
 }
@@ -149,7 +159,7 @@ fn a_provisioned_volume_pre_bound_to_the_claim_completes_the_binding() {
                "status": {"phase": "Pending"}}),
     );
     let classes = [sc("standard", "WaitForFirstConsumer", json!({}))];
-    let got = sync_claim(&claim, std::slice::from_ref(&volume), &classes);
+    let got = sync_claim(&claim, std::slice::from_ref(&volume), &classes, &[]);
     assert_eq!(
         got,
         vec![
@@ -176,7 +186,7 @@ fn claims_naming_a_volume() {
     let classes: [StorageClass; 0] = [];
     let named = |extra: Value| pvc(merged(json!({"spec": {"volumeName": "v"}}), extra));
     assert_eq!(
-        reasons(&sync_claim(&named(json!({})), &[], &classes)),
+        reasons(&sync_claim(&named(json!({})), &[], &classes, &[])),
         Vec::<&str>::new()
     );
     let free = pv("v", json!({}));
@@ -184,12 +194,18 @@ fn claims_naming_a_volume() {
         reasons(&sync_claim(
             &named(json!({})),
             std::slice::from_ref(&free),
-            &classes
+            &classes,
+            &[]
         )),
         vec!["bind-volume", "Bound", "bind-claim", "Bound"]
     );
     let small = pv("v", json!({"spec": {"capacity": {"storage": "1Mi"}}}));
-    let got = sync_claim(&named(json!({})), std::slice::from_ref(&small), &classes);
+    let got = sync_claim(
+        &named(json!({})),
+        std::slice::from_ref(&small),
+        &classes,
+        &[],
+    );
     assert_eq!(reasons(&got), vec!["VolumeMismatch"]);
     assert_eq!(
         message(&got),
@@ -199,7 +215,12 @@ fn claims_naming_a_volume() {
         "v",
         json!({"spec": {"claimRef": {"namespace": "ns", "name": "other", "uid": "u9"}}}),
     );
-    let got = sync_claim(&named(json!({})), std::slice::from_ref(&taken), &classes);
+    let got = sync_claim(
+        &named(json!({})),
+        std::slice::from_ref(&taken),
+        &classes,
+        &[],
+    );
     assert_eq!(
         message(&got),
         "volume \"v\" already bound to a different claim."
@@ -227,16 +248,22 @@ fn bound_claims_stay_bound_lose_their_volume_or_expand() {
         "WaitForFirstConsumer",
         json!({"allowVolumeExpansion": true}),
     )];
-    assert!(sync_claim(&bound(json!({})), std::slice::from_ref(&volume), &fixed).is_empty());
-    let lost = sync_claim(&bound(json!({})), &[], &fixed);
+    assert!(sync_claim(
+        &bound(json!({})),
+        std::slice::from_ref(&volume),
+        &fixed,
+        &[]
+    )
+    .is_empty());
+    let lost = sync_claim(&bound(json!({})), &[], &fixed, &[]);
     assert_eq!(reasons(&lost), vec!["Lost", "ClaimLost"]);
     assert_eq!(
         message(&lost),
         "Bound claim has lost its PersistentVolume. Data on the volume is lost!"
     );
     let bigger = bound(json!({"spec": {"resources": {"requests": {"storage": "5Gi"}}}}));
-    assert!(sync_claim(&bigger, std::slice::from_ref(&volume), &fixed).is_empty());
-    let got = sync_claim(&bigger, std::slice::from_ref(&volume), &growing);
+    assert!(sync_claim(&bigger, std::slice::from_ref(&volume), &fixed, &[]).is_empty());
+    let got = sync_claim(&bigger, std::slice::from_ref(&volume), &growing, &[]);
     assert_eq!(
         reasons(&got),
         vec!["Resizing", "expand", "VolumeResizeSuccessful"]
@@ -250,7 +277,7 @@ fn bound_claims_stay_bound_lose_their_volume_or_expand() {
         json!({"spec": {"claimRef": {"namespace": "ns", "name": "other", "uid": "u2"}}}),
     );
     assert_eq!(
-        reasons(&sync_claim(&bound(json!({})), &[misbound], &fixed)),
+        reasons(&sync_claim(&bound(json!({})), &[misbound], &fixed, &[])),
         vec!["Lost", "ClaimMisbound"]
     );
 }
