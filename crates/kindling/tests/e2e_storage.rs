@@ -153,6 +153,7 @@ fn the_books_pvctest(env: &Env, cluster: &str) {
         format!("{cluster}-worker2"),
     ];
     // The default class, as kind's.
+    ok(env, &["get", "sc"]);
     let sc = row(env, &["sc"]);
     assert_eq!(
         &sc[..6],
@@ -185,6 +186,7 @@ fn the_books_pvctest(env: &Env, cluster: &str) {
                 .any(|l| l.split_whitespace().take(2).eq([n.as_str(), "0"]))
         })
     });
+    ok(env, &["get", "pods", "-A"]);
     ok(env, &["get", "csinodes"]);
     let drivers = run(env, &["get", "csidrivers"]);
     assert!(text(&drivers.stderr).contains("No resources found"));

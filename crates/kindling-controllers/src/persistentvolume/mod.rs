@@ -78,6 +78,7 @@ pub async fn run(client: kube::Client) {
         .touched_objects();
     let by_class = claims.clone();
     let waiting = claims.clone();
+    let going = claims.clone();
     let claims_run = claim_controller
         .watches_stream(volume_events, move |pv: PersistentVolume| {
             claims_for_volume(&waiting, &pv)
@@ -91,11 +92,18 @@ pub async fn run(client: kube::Client) {
                 .map(|c| ObjectRef::from_obj(c.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .watches_stream(pod_events, |pod: Pod| {
+        // Pods matter to claims being deleted (protection), as to upstream's pvc-protection
+        // controller; the PV controller itself syncs claims on their own changes and resyncs.
+        .watches_stream(pod_events, move |pod: Pod| {
             let ns = pod.namespace().unwrap_or_default();
             volumes::pod_claims(&pod)
                 .into_iter()
                 .map(|(c, _)| ObjectRef::new(&c).within(&ns))
+                .filter(|r| {
+                    going
+                        .get(r)
+                        .is_some_and(|c| c.metadata.deletion_timestamp.is_some())
+                })
                 .collect::<Vec<_>>()
         })
         .run(reconcile_claim, retry_on_error, ctx.clone())
