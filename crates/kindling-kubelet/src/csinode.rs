@@ -10,6 +10,7 @@ use serde_json::json;
 use std::time::Duration;
 
 const RESYNC: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_secs(1);
 
 /// The CSINode of `node` (uid: the Node's, for the owner reference).
 pub fn csinode(node: &str, node_uid: &str) -> serde_json::Value {
@@ -25,17 +26,46 @@ pub async fn run(client: kube::Client, config: Config) {
     let nodes: Api<Node> = Api::all(client.clone());
     let csinodes: Api<CSINode> = Api::all(client);
     loop {
-        if let Ok(Some(node)) = nodes.get_opt(&config.node_name).await {
+        // Until the Node is registered and its CSINode exists, look again soon.
+        let present = ensure(&nodes, &csinodes, &config.node_name).await;
+        tokio::time::sleep(if present { RESYNC } else { RETRY }).await;
+    }
+}
+
+/// Makes the CSINode if it is missing; whether it exists now.
+async fn ensure(nodes: &Api<Node>, csinodes: &Api<CSINode>, name: &str) -> bool {
+    let Ok(Some(node)) = nodes.get_opt(name).await else {
+        return false;
+    };
+    match csinodes.get_opt(name).await {
+        Ok(Some(_)) => true,
+        Ok(None) => {
             let uid = node.metadata.uid.unwrap_or_default();
-            if let Ok(None) = csinodes.get_opt(&config.node_name).await {
-                if let Ok(obj) = serde_json::from_value::<CSINode>(csinode(&config.node_name, &uid))
-                {
-                    if let Err(e) = csinodes.create(&PostParams::default(), &obj).await {
-                        tracing::debug!("creating CSINode: {e}");
-                    }
+            let Ok(obj) = serde_json::from_value::<CSINode>(csinode(name, &uid)) else {
+                return false;
+            };
+            match csinodes.create(&PostParams::default(), &obj).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::debug!("creating CSINode: {e}");
+                    false
                 }
             }
         }
-        tokio::time::sleep(RESYNC).await;
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csinode_without_drivers_owned_by_its_node() {
+        let obj: CSINode = serde_json::from_value(csinode("kind-worker", "u1")).unwrap();
+        assert_eq!(obj.metadata.name.as_deref(), Some("kind-worker"));
+        assert!(obj.spec.drivers.is_empty());
+        let owner = &obj.metadata.owner_references.unwrap()[0];
+        assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("Node", "u1"));
     }
 }
