@@ -3,6 +3,7 @@
 //! - [`catalog`]: every served resource and its strategy.
 //! - [`convert`]: conversions between versions that share one storage version.
 //! - [`computed`]: resources computed on each read (component statuses).
+//! - [`disruption`]: PodDisruptionBudget rules (coverage, condition, evictions).
 //! - [`strategy`]: defaults, validation and update rules per resource.
 //! - [`status`]: errors as `Status` objects.
 //! - [`schema`]: OpenAPI definitions generated from the k8s-openapi types.
@@ -17,6 +18,7 @@
 pub mod catalog;
 pub mod computed;
 pub mod convert;
+pub mod disruption;
 pub mod fields;
 pub mod json_path;
 pub mod managed;

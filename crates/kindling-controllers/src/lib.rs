@@ -12,6 +12,7 @@
 //!   for a while) are deleted.
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
+//! - [`disruption`]: PodDisruptionBudgets' status (what evictions may take).
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -29,6 +30,7 @@
 //! controllers from one pod watch.
 
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
@@ -69,6 +71,7 @@ pub async fn run(client: kube::Client, config: Config) {
         tainteviction::run(client.clone()),
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
+        disruption::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );

@@ -19,6 +19,7 @@ mod nodeapi;
 mod pod;
 pub mod podspec;
 pub mod podvalidation;
+mod policy;
 mod service;
 mod storage;
 pub mod util;
@@ -47,6 +48,7 @@ pub use self::batch::{CronJobStrategy, JobStrategy};
 pub use self::core::{ConfigData, NamespaceStrategy, NodeStrategy, SecretStrategy};
 pub use self::cron::parse_cron_schedule;
 pub use self::pod::{qos_class, PodStrategy};
+pub use self::policy::PodDisruptionBudgetStrategy;
 pub use self::service::ServiceStrategy;
 pub use self::storage::{
     CsiStorageCapacityStrategy, PersistentVolumeClaimStrategy, PersistentVolumeStrategy,
@@ -125,6 +127,7 @@ impl Strategy for DefaultStrategy {}
 pub static DEFAULT: &DefaultStrategy = &DefaultStrategy;
 pub static NAMESPACE: NamespaceStrategy = NamespaceStrategy;
 pub static POD: PodStrategy = PodStrategy;
+pub static POD_DISRUPTION_BUDGET: PodDisruptionBudgetStrategy = PodDisruptionBudgetStrategy;
 pub static SERVICE: ServiceStrategy = ServiceStrategy;
 pub static CONFIG_DATA: ConfigData = ConfigData;
 pub static SECRET: SecretStrategy = SecretStrategy;

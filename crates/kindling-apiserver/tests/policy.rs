@@ -1,0 +1,278 @@
+//! Policy with the real kubectl: PodDisruptionBudgets (their status from the disruption
+//! controller, `kubectl get pdb`), the pods/eviction subresource (429 while the budget forbids,
+//! 201 otherwise), `kubectl drain` retrying until the budget is relaxed; LimitRange defaults and
+//! limits; ResourceQuota usage and admission.
+//! No kubelet runs: the tests report pods Running and Ready themselves, as a node agent would.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
+
+mod common;
+use common::{rows, text, Kubectl, TestServer};
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A bare pod on node `n1` (deleted at once: no grace period), labelled app=web.
+fn web_pod(name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    app: web\nspec:\n  nodeName: n1\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n    image: busybox\n"
+    )
+}
+
+const NODE: &str = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n";
+
+const PDB: &str = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\nspec:\n  minAvailable: 2\n  selector:\n    matchLabels:\n      app: web\n";
+
+/// Reports the pod Running and Ready, as its node's agent would.
+fn mark_ready(s: &TestServer, pod: &str) {
+    let status =
+        r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#;
+    s.ok(&[
+        "patch",
+        "pod",
+        pod,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        status,
+    ]);
+}
+
+/// Waits until `kubectl get <args> -o jsonpath=<path>` prints `want`.
+fn wait_for(s: &TestServer, args: &[&str], path: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let jsonpath = format!("jsonpath={path}");
+    let mut full: Vec<&str> = vec!["get"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["-o", &jsonpath]);
+    loop {
+        let got = text(&s.kubectl(&full).stdout);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{args:?} {path}: {got:?}, wanted {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn eviction(pod: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}","namespace":"default"}}}}"#
+    )
+}
+
+fn evict(s: &TestServer, pod: &str) -> std::process::Output {
+    let path = format!("/api/v1/namespaces/default/pods/{pod}/eviction");
+    s.kubectl_stdin(&["create", "--raw", &path, "-f", "-"], &eviction(pod))
+}
+
+fn eviction_respects_the_budget(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(NODE);
+    for p in ["p1", "p2"] {
+        s.apply(&web_pod(p));
+        mark_ready(&s, p);
+    }
+    s.apply(PDB);
+    wait_for(&s, &["pdb", "web"], "{.status.currentHealthy}", "2");
+    wait_for(&s, &["pdb", "web"], "{.status.observedGeneration}", "1");
+    let pdb = s.ok(&["get", "pdb", "web", "-o", "json"]);
+    let pdb: serde_json::Value = serde_json::from_str(&pdb).unwrap();
+    let status = &pdb["status"];
+    assert_eq!(
+        (
+            &status["expectedPods"],
+            &status["desiredHealthy"],
+            &status["disruptionsAllowed"]
+        ),
+        (&2.into(), &2.into(), &0.into()),
+        "{status}"
+    );
+    let cond = &status["conditions"][0];
+    assert_eq!(
+        (&cond["type"], &cond["status"], &cond["reason"]),
+        (
+            &"DisruptionAllowed".into(),
+            &"False".into(),
+            &"InsufficientPods".into()
+        )
+    );
+    let table = rows(&s.ok(&["get", "pdb"]));
+    assert_eq!(
+        table[0],
+        [
+            "NAME",
+            "MIN",
+            "AVAILABLE",
+            "MAX",
+            "UNAVAILABLE",
+            "ALLOWED",
+            "DISRUPTIONS",
+            "AGE"
+        ]
+    );
+    assert_eq!(&table[1][..4], ["web", "2", "N/A", "0"]);
+
+    // The budget forbids: 429 with upstream's message; the pod stays.
+    let refused = evict(&s, "p1");
+    assert!(!refused.status.success());
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{err}"
+    );
+    s.ok(&["get", "pod", "p1"]);
+    // The Status itself: code, reason and the budget's explanation.
+    let status = s.runtime().block_on(async {
+        // Without kube's own retries of 429s, to see the Status itself.
+        let kc = kube::config::Kubeconfig::read_from(&s.kubeconfig).unwrap();
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        config.default_retry = false;
+        let client = kube::Client::try_from(config).unwrap();
+        let request = http::Request::post("/api/v1/namespaces/default/pods/p1/eviction")
+            .header("content-type", "application/json")
+            .body(eviction("p1").into_bytes())
+            .unwrap();
+        match client.request::<serde_json::Value>(request).await {
+            Err(kube::Error::Api(e)) => e,
+            other => panic!("{other:?}"),
+        }
+    });
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (429, "TooManyRequests")
+    );
+    let cause = &status.details.unwrap().causes[0];
+    assert_eq!(cause.reason, "DisruptionBudget");
+    assert_eq!(
+        cause.message,
+        "The disruption budget web needs 2 healthy pods and has 2 currently"
+    );
+
+    // Relaxed: one eviction is allowed, charged to the budget, and the pod goes (201).
+    s.ok(&[
+        "patch",
+        "pdb",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":1}}"#,
+    ]);
+    wait_for(&s, &["pdb", "web"], "{.status.disruptionsAllowed}", "1");
+    let dry = s.kubectl_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/pods/p1/eviction?dryRun=All",
+            "-f",
+            "-",
+        ],
+        &eviction("p1"),
+    );
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    s.ok(&["get", "pod", "p1"]);
+    let ok = evict(&s, "p1");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("\"status\":\"Success\""),
+        "{}",
+        text(&ok.stdout)
+    );
+    assert!(!s.kubectl(&["get", "pod", "p1"]).status.success());
+    // The second one would take the budget below minAvailable.
+    let err = text(&evict(&s, "p2").stderr);
+    assert!(err.contains("disruption budget"), "{err}");
+
+    // A pod two budgets cover: upstream's 500.
+    s.apply(
+        &PDB.replace("name: web", "name: also")
+            .replace("minAvailable: 2", "minAvailable: 0"),
+    );
+    let err = text(&evict(&s, "p2").stderr);
+    assert!(
+        err.contains("This pod has more than one PodDisruptionBudget"),
+        "{err}"
+    );
+    // Pending pods disrupt nothing: evicted whatever the budgets say.
+    s.apply(&web_pod("pending"));
+    let ok = evict(&s, "pending");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+}
+
+/// `kubectl drain` retries evictions the budget refuses, and finishes once it is relaxed.
+fn drain_waits_for_the_budget(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(NODE);
+    for p in ["p1", "p2"] {
+        s.apply(&web_pod(p));
+        mark_ready(&s, p);
+    }
+    s.apply(PDB);
+    wait_for(&s, &["pdb", "web"], "{.status.currentHealthy}", "2");
+    let mut drain = s
+        .kubectl
+        .command(&s.kubeconfig)
+        .args([
+            "drain",
+            "n1",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+            "--timeout=60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    s.ok(&[
+        "patch",
+        "pdb",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":0}}"#,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = drain.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = drain.kill();
+            panic!("kubectl drain did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    drain
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    drain
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "stdout: {out}\nstderr: {err}");
+    assert!(
+        err.contains("error when evicting pods/\"p1\" -n \"default\" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.")
+            || err.contains("error when evicting pods/\"p2\" -n \"default\" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget."),
+        "{err}"
+    );
+    assert!(out.contains("node/n1 drained"), "{out}");
+    assert!(
+        out.contains("pod/p1 evicted") && out.contains("pod/p2 evicted"),
+        "{out}"
+    );
+    wait_for(&s, &["node", "n1"], "{.spec.unschedulable}", "true");
+}
+
+common::kubectl_tests!(eviction_respects_the_budget, drain_waits_for_the_budget);
