@@ -447,7 +447,7 @@ pub static CATALOG: &[ResourceType] = &[
         ["limits"],
         [],
         [],
-        D
+        &strategy::LIMIT_RANGE
     ),
     resource!(
         api::core::v1::ResourceQuota,

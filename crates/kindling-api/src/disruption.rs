@@ -231,7 +231,9 @@ pub fn check_and_decrement(
     if allowed < 0 {
         return Err(forbidden("pdb disruptions allowed is negative"));
     }
-    let disrupted = status["disruptedPods"].as_object().map_or(0, serde_json::Map::len);
+    let disrupted = status["disruptedPods"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
     if disrupted > MAX_DISRUPTED_POD_SIZE {
         return Err(forbidden(
             "DisruptedPods map too big - too many evictions not confirmed by PDB controller",

@@ -10,6 +10,7 @@
 //! - [`meta`]: object metadata rules (names, labels) shared by every resource.
 //! - [`selector`]: label and field selectors.
 //! - [`quantity`]: resource quantities (`500m`, `1Gi`), exact.
+//! - [`limitrange`]: LimitRange admission (defaults, min/max/ratio).
 //! - [`json_path`]: reading and writing JSON values by path.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 //! - [`managed`]: managed fields and server-side apply.
@@ -21,6 +22,7 @@ pub mod convert;
 pub mod disruption;
 pub mod fields;
 pub mod json_path;
+pub mod limitrange;
 pub mod managed;
 pub mod meta;
 pub mod patch;

@@ -29,9 +29,53 @@ pub async fn admit_create(
 ) -> Result<(), ApiError> {
     match (rt.group, rt.kind, ns) {
         ("", "Pod", Some(ns)) => {
+            if obj["metadata"]["annotations"]
+                .get(MIRROR_ANNOTATION)
+                .is_none()
+            {
+                crate::admission_limits::default_pod(registry, ns, obj).await?;
+            }
             admit_pod(registry, ns, obj).await?;
             default_toleration_seconds(&mut obj["spec"]);
             Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Validating admission of a new object, after its validation and just before it is stored:
+/// LimitRanges (pods, claims), then ResourceQuota, which charges the quota (unless `dry_run`).
+pub async fn validate_create(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    ns: Option<&str>,
+    obj: &Value,
+    dry_run: bool,
+) -> Result<(), ApiError> {
+    let Some(ns) = ns.filter(|_| rt.namespaced) else {
+        return Ok(());
+    };
+    let mirror = obj["metadata"]["annotations"]
+        .get(MIRROR_ANNOTATION)
+        .is_some();
+    if !mirror {
+        crate::admission_limits::validate(registry, rt, ns, obj).await?;
+    }
+    let _ = dry_run;
+    Ok(())
+}
+
+/// Validating admission of an update (after its validation): LimitRanges for claims.
+pub async fn validate_update(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    ns: Option<&str>,
+    new: &Value,
+    _old: &Value,
+) -> Result<(), ApiError> {
+    match ns {
+        Some(ns) if rt.group.is_empty() && rt.kind == "PersistentVolumeClaim" => {
+            crate::admission_limits::validate(registry, rt, ns, new).await
         }
         _ => Ok(()),
     }

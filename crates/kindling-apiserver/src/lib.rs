@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admission;
+mod admission_limits;
 mod apply;
 mod auth;
 mod bootstrap;

@@ -275,4 +275,82 @@ fn drain_waits_for_the_budget(kubectl: &Kubectl) {
     wait_for(&s, &["node", "n1"], "{.spec.unschedulable}", "true");
 }
 
-common::kubectl_tests!(eviction_respects_the_budget, drain_waits_for_the_budget);
+const LIMITS: &str = "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: limits\nspec:\n  limits:\n  - type: Container\n    default:\n      cpu: 500m\n      memory: 128Mi\n    defaultRequest:\n      cpu: 100m\n    max:\n      cpu: 500m\n  - type: PersistentVolumeClaim\n    max:\n      storage: 1Gi\n";
+
+fn pod_with(name: &str, resources: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: busybox\n{resources}"
+    )
+}
+
+/// LimitRange defaults fill new pods' containers; min/max refuse with upstream's 403.
+fn limit_ranges_default_and_refuse(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(LIMITS);
+    s.apply(&pod_with("plain", ""));
+    let resources = s.ok(&[
+        "get",
+        "pod",
+        "plain",
+        "-o",
+        "jsonpath={.spec.containers[0].resources}",
+    ]);
+    let resources: serde_json::Value = serde_json::from_str(&resources).unwrap();
+    assert_eq!(
+        resources,
+        serde_json::json!({"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "100m"}})
+    );
+    let note = s.ok(&[
+        "get",
+        "pod",
+        "plain",
+        "-o",
+        "jsonpath={.metadata.annotations.kubernetes\\.io/limit-ranger}",
+    ]);
+    assert_eq!(
+        note,
+        "LimitRanger plugin set: cpu request for container c; cpu, memory limit for container c"
+    );
+    assert_eq!(
+        s.ok(&["get", "pod", "plain", "-o", "jsonpath={.status.qosClass}"]),
+        "Burstable"
+    );
+
+    let out = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        &pod_with("x", "    resources:\n      limits:\n        cpu: \"1\"\n"),
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "Error from server (Forbidden): error when creating \"STDIN\": pods \"x\" is forbidden: maximum cpu usage per Container is 500m, but limit is 1"
+    );
+    assert!(!s.kubectl(&["get", "pod", "x"]).status.success());
+
+    let claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: big\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 2Gi\n";
+    let out = s.kubectl_stdin(&["create", "-f", "-"], claim);
+    assert!(
+        text(&out.stderr).contains("persistentvolumeclaims \"big\" is forbidden: maximum storage usage per PersistentVolumeClaim is 1Gi, but request is 2Gi"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A LimitRange that contradicts itself is refused (422).
+    let bad = LIMITS.replace("name: limits", "name: bad").replace(
+        "defaultRequest:\n      cpu: 100m",
+        "defaultRequest:\n      cpu: 700m",
+    );
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &bad);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("LimitRange \"bad\" is invalid")
+            && err.contains("spec.limits[0].defaultRequest[cpu]: Invalid value: \"700m\": default request value 700m is greater than max value 500m"),
+        "{err}"
+    );
+}
+
+common::kubectl_tests!(
+    eviction_respects_the_budget,
+    drain_waits_for_the_budget,
+    limit_ranges_default_and_refuse
+);
