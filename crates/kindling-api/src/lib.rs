@@ -9,6 +9,7 @@
 //! - [`schema`]: OpenAPI definitions generated from the k8s-openapi types.
 //! - [`meta`]: object metadata rules (names, labels) shared by every resource.
 //! - [`selector`]: label and field selectors.
+//! - [`quota`]: ResourceQuota usage, scopes and admission decisions.
 //! - [`quantity`]: resource quantities (`500m`, `1Gi`), exact.
 //! - [`limitrange`]: LimitRange admission (defaults, min/max/ratio).
 //! - [`json_path`]: reading and writing JSON values by path.
@@ -28,6 +29,7 @@ pub mod meta;
 pub mod patch;
 pub mod proto;
 pub mod quantity;
+pub mod quota;
 pub mod schema;
 pub mod selector;
 pub mod status;

@@ -237,10 +237,10 @@ fn resources_of(container: &Value) -> (List, List) {
     )
 }
 
-/// The pod's effective requests or limits (`key`): its containers and sidecars summed, at least
+/// The pod's effective requests or limits (`key`: `requests` or `limits`): its containers and sidecars summed, at least
 /// what any init container needs beside the sidecars started before it (upstream's
 /// PodRequests/PodLimits without overhead).
-fn pod_total(pod: &Value, key: &str) -> List {
+pub fn pod_total(pod: &Value, key: &str) -> BTreeMap<String, Quantity> {
     let of = |c: &Value| quantities(&c["resources"][key]);
     let add = |into: &mut List, from: &List| {
         for (k, v) in from {

@@ -15,6 +15,7 @@
 
 mod admission;
 mod admission_limits;
+mod admission_quota;
 mod apply;
 mod auth;
 mod bootstrap;

@@ -349,8 +349,106 @@ fn limit_ranges_default_and_refuse(kubectl: &Kubectl) {
     );
 }
 
+const QUOTA: &str = "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: q\nspec:\n  hard:\n    pods: \"2\"\n    services: \"2\"\n    count/configmaps: \"5\"\n";
+
+/// A quota's usage from the controller (the `kubernetes` Service and `kube-root-ca.crt` count), refusals with upstream's 403, `get`/`describe quota`.
+fn quotas_count_and_refuse(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(QUOTA);
+    wait_for(&s, &["quota", "q"], "{.status.hard.pods}", "2");
+    for p in ["p1", "p2"] {
+        s.apply(&pod_with(p, ""));
+    }
+    wait_for(&s, &["quota", "q"], "{.status.used.pods}", "2");
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &pod_with("p3", ""));
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "Error from server (Forbidden): error when creating \"STDIN\": pods \"p3\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2"
+    );
+    let table = rows(&s.ok(&["get", "quota"]));
+    assert_eq!(table[0], ["NAME", "REQUEST", "LIMIT", "AGE"]);
+    assert_eq!(table[1][0], "q");
+    let request = table[1][1..table[1].len() - 1].join(" ");
+    assert_eq!(request, "count/configmaps: 1/5, pods: 2/2, services: 1/2");
+    let described = s.ok(&["describe", "quota", "q"]);
+    let lines = rows(&described);
+    assert!(
+        lines.contains(&vec!["pods".to_string(), "2".into(), "2".into()]),
+        "{described}"
+    );
+    assert!(
+        lines.contains(&vec!["services".to_string(), "1".into(), "2".into()]),
+        "{described}"
+    );
+    assert!(
+        lines.contains(&vec!["Resource".to_string(), "Used".into(), "Hard".into()]),
+        "{described}"
+    );
+
+    // Deleting a pod gives its place back.
+    s.ok(&["delete", "pod", "p1", "--grace-period=0", "--force"]);
+    wait_for(&s, &["quota", "q"], "{.status.used.pods}", "1");
+    s.apply(&pod_with("p3", ""));
+
+    // A quota on cpu limits: every container must state one.
+    let cpu = "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: cpu\nspec:\n  hard:\n    limits.cpu: \"1\"\n";
+    s.apply(cpu);
+    wait_for(&s, &["quota", "cpu"], "{.status.hard.limits\\.cpu}", "1");
+    s.ok(&["delete", "pod", "p2", "--grace-period=0", "--force"]);
+    wait_for(&s, &["quota", "q"], "{.status.used.pods}", "1");
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &pod_with("nolimit", ""));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "Error from server (Forbidden): error when creating \"STDIN\": pods \"nolimit\" is forbidden: failed quota: cpu: must specify limits.cpu for: c"
+    );
+    let big = pod_with("big", "    resources:\n      limits:\n        cpu: \"2\"\n");
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &big);
+    assert!(
+        text(&out.stderr).contains("pods \"big\" is forbidden: exceeded quota: cpu, requested: limits.cpu=2, used: limits.cpu=0, limited: limits.cpu=1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Concurrent creates never take a quota past its limit: the charge is a compare-and-swap.
+fn concurrent_creates_do_not_overshoot(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(&QUOTA.replace("pods: \"2\"", "pods: \"5\""));
+    wait_for(&s, &["quota", "q"], "{.status.hard.pods}", "5");
+    let created = s.runtime().block_on(async {
+        let client = common::kube_client(&s.kubeconfig).await;
+        let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+            kube::Api::namespaced(client, "default");
+        let attempts = (0..12).map(|i| {
+            let pods = pods.clone();
+            async move {
+                let pod: k8s_openapi::api::core::v1::Pod =
+                    serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": format!("c{i}")},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+                    .unwrap();
+                pods.create(&Default::default(), &pod).await
+            }
+        });
+        let results = futures::future::join_all(attempts).await;
+        for r in &results {
+            if let Err(kube::Error::Api(e)) = r {
+                assert_eq!(e.code, 403, "{e:?}");
+                assert!(e.message.contains("exceeded quota: q"), "{}", e.message);
+            }
+        }
+        results.iter().filter(|r| r.is_ok()).count()
+    });
+    assert_eq!(created, 5);
+    assert_eq!(rows(&s.ok(&["get", "pods", "--no-headers"])).len(), 5);
+    wait_for(&s, &["quota", "q"], "{.status.used.pods}", "5");
+}
+
 common::kubectl_tests!(
     eviction_respects_the_budget,
     drain_waits_for_the_budget,
-    limit_ranges_default_and_refuse
+    limit_ranges_default_and_refuse,
+    quotas_count_and_refuse,
+    concurrent_creates_do_not_overshoot
 );

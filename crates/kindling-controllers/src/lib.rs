@@ -13,6 +13,7 @@
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep `replicas` pods.
 //! - [`deployment`]: Deployments roll their pod template out through replica sets.
 //! - [`disruption`]: PodDisruptionBudgets' status (what evictions may take).
+//! - [`resourcequota`]: ResourceQuotas' status (hard and used).
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -39,6 +40,7 @@ pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod rootca;
 pub mod serviceaccounts;
 mod servicepods;
@@ -72,6 +74,7 @@ pub async fn run(client: kube::Client, config: Config) {
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
         disruption::run(client.clone()),
+        resourcequota::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
