@@ -18,6 +18,8 @@
 //! - [`cronjob`]: CronJobs create Jobs on their schedule.
 //! - [`ttlafterfinished`]: finished Jobs with ttlSecondsAfterFinished are deleted that long
 //!   after finishing.
+//! - [`disruption`]: PodDisruptionBudgets' status (what evictions may take).
+//! - [`resourcequota`]: ResourceQuotas' status (hard and used).
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -38,6 +40,7 @@
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
@@ -48,6 +51,7 @@ pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod rootca;
 pub mod serviceaccounts;
 mod servicepods;
@@ -87,6 +91,8 @@ pub async fn run(client: kube::Client, config: Config) {
         job::run(client.clone()),
         cronjob::run(client.clone()),
         ttlafterfinished::run(client.clone()),
+        disruption::run(client.clone()),
+        resourcequota::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
