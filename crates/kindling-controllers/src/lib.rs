@@ -113,6 +113,13 @@ pub async fn run_service_endpoints(client: kube::Client) {
     );
 }
 
+/// Drops `metadata.managedFields` from a watched object before it is cached: no controller
+/// reads them and they are a large part of every pod (kube-controller-manager's informers drop
+/// them too).
+pub(crate) fn without_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
 /// A reconcile failure; the object is looked at again shortly.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -119,6 +119,7 @@ impl ServicePods {
         };
         let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
             .default_backoff()
+            .modify(crate::without_managed_fields)
             .map(Either::Pod)
             .boxed();
         let service_events = watcher(Api::<Service>::all(client), watcher::Config::default())

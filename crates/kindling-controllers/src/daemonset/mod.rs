@@ -100,6 +100,7 @@ pub async fn run(client: kube::Client) {
     let counted = expectations.clone();
     let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::without_managed_fields)
         .map_ok(move |event| {
             observe(&counted, &seen, &event);
             event

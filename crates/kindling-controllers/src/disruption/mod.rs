@@ -41,6 +41,7 @@ pub async fn run(client: kube::Client) {
     let (pods, writer) = reflector::store();
     let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::without_managed_fields)
         .reflect(writer)
         .touched_objects();
     let controller = Controller::new(

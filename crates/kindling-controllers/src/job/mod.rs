@@ -166,6 +166,7 @@ pub async fn run(client: kube::Client) {
     let job_store = jobs.clone();
     let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::without_managed_fields)
         .map_ok(move |event| {
             observe(&seen, &event);
             if let watcher::Event::Apply(p) | watcher::Event::InitApply(p) = &event {

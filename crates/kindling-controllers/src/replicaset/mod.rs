@@ -213,6 +213,7 @@ async fn run_kind<K: Replicated>(client: kube::Client) {
     let counted = expectations.clone();
     let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::without_managed_fields)
         .map_ok(move |event| {
             observe::<K>(&counted, &seen, &event);
             event

@@ -73,6 +73,7 @@ pub async fn run(client: kube::Client) {
     let (pods, pod_writer) = reflector::store();
     let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::without_managed_fields)
         .reflect(pod_writer)
         .touched_objects();
     let (revision_store, revision_writer) = reflector::store();
