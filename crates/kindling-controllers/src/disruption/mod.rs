@@ -10,6 +10,7 @@
 
 pub mod plan;
 
+use crate::informer::{self, PodChange, PodInformer};
 use crate::{owners, retry_on_error, Error, FIELD_MANAGER};
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -21,8 +22,8 @@ use kindling_api::disruption;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use plan::Scale;
 use serde_json::Value;
@@ -36,14 +37,20 @@ struct Context {
     recorder: Recorder,
 }
 
-/// Runs the disruption controller until the process ends.
-pub async fn run(client: kube::Client) {
-    let (pods, writer) = reflector::store();
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(crate::without_managed_fields)
-        .reflect(writer)
-        .touched_objects();
+/// Subscribes to the shared pod watch now; the returned future runs the controller.
+pub fn run(
+    client: kube::Client,
+    informer: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    run_on(client, informer.store(), informer.subscribe())
+}
+
+async fn run_on(
+    client: kube::Client,
+    pods: Store<Pod>,
+    changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
+) {
+    let pod_events = informer::triggers(changes, |_| {});
     let controller = Controller::new(
         Api::<PodDisruptionBudget>::all(client.clone()),
         watcher::Config::default(),
