@@ -36,6 +36,9 @@ pub enum Subresource {
     /// `pods/resize`: writes only the containers' resources and resize policies (upstream's
     /// pod resize strategy); the strategy's subresource rules decide what changes.
     Resize,
+    /// `pods/eviction`: a policy/v1 Eviction deletes the pod unless a PodDisruptionBudget
+    /// forbids it (create-only).
+    Eviction,
 }
 
 impl Subresource {
@@ -53,6 +56,7 @@ impl Subresource {
             Subresource::Attach => "attach",
             Subresource::PortForward => "portforward",
             Subresource::Resize => "resize",
+            Subresource::Eviction => "eviction",
         }
     }
 
@@ -61,6 +65,7 @@ impl Subresource {
         match self {
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
+            Subresource::Eviction => ("policy", "v1", "Eviction"),
             Subresource::Token => ("authentication.k8s.io", "v1", "TokenRequest"),
             Subresource::Exec => ("", "v1", "PodExecOptions"),
             Subresource::Attach => ("", "v1", "PodAttachOptions"),
@@ -72,7 +77,7 @@ impl Subresource {
     /// The verbs the subresource serves.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Binding | Subresource::Token => &["create"],
+            Subresource::Binding | Subresource::Token | Subresource::Eviction => &["create"],
             Subresource::Log => &["get"],
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
                 &["create", "get"]
@@ -350,7 +355,8 @@ pub static CATALOG: &[ResourceType] = &[
             Exec,
             Attach,
             PortForward,
-            Resize
+            Resize,
+            Eviction
         ],
         &strategy::POD
     ),
@@ -441,7 +447,7 @@ pub static CATALOG: &[ResourceType] = &[
         ["limits"],
         [],
         [],
-        D
+        &strategy::LIMIT_RANGE
     ),
     resource!(
         api::core::v1::ResourceQuota,
@@ -648,7 +654,7 @@ pub static CATALOG: &[ResourceType] = &[
         ["pdb"],
         [],
         [Status],
-        D
+        &strategy::POD_DISRUPTION_BUDGET
     ),
     // scheduling.k8s.io/v1
     resource!(

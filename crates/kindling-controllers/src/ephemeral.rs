@@ -3,12 +3,12 @@
 //! `<pod>-<volume>`, owned by the pod (controller, blockOwnerDeletion), so it is made before the
 //! pod is scheduled and goes with the pod. [`claims_for`] decides without IO.
 
+use crate::informer::{self, PodInformer};
 use crate::{created_or_moot, retry_on_error, Error, FIELD_MANAGER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
 use kube::ResourceExt;
 use std::sync::Arc;
 
@@ -46,11 +46,19 @@ pub fn claims_for(pod: &Pod) -> Vec<PersistentVolumeClaim> {
     out
 }
 
-pub async fn run(client: kube::Client) {
-    Controller::new(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .run(reconcile, retry_on_error, Arc::new(client))
-        .for_each(|_| async {})
-        .await;
+/// The controller, on the shared pod watch: subscribed now, run by the returned future.
+pub fn run(
+    client: kube::Client,
+    informer: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    let triggers = informer::triggers(informer.subscribe(), |_| {});
+    let store = informer.store();
+    async move {
+        Controller::for_stream(triggers, store)
+            .run(reconcile, retry_on_error, Arc::new(client))
+            .for_each(|_| async {})
+            .await;
+    }
 }
 
 async fn reconcile(pod: Arc<Pod>, client: Arc<kube::Client>) -> Result<Action, Error> {

@@ -49,7 +49,9 @@ impl Cluster {
                 .create(&PostParams::default(), &account)
                 .await
                 .unwrap();
-            tokio::spawn(kindling_controllers::run_storage(client.clone()));
+            let mut pods = kindling_controllers::informer::PodInformer::new();
+            tokio::spawn(kindling_controllers::run_storage(client.clone(), &mut pods));
+            tokio::spawn(pods.run(client.clone()));
             tokio::spawn(kindling_controllers::garbagecollector::run(client.clone()));
             (server, client)
         });

@@ -41,6 +41,7 @@ impl Registry {
         crate::admission::admit_create(self, rt, ns, &mut obj).await?;
         rt.strategy.prepare_for_create(&mut obj);
         validate(rt, &obj, None)?;
+        crate::admission::validate_create(self, rt, ns, &obj, ctx.dry_run).await?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         let reservation = match self.allocator(rt) {
             Some(allocator) => Some(allocator.allocate(&mut obj, None, ctx.dry_run)?),

@@ -7,6 +7,7 @@
 
 pub mod plan;
 
+use crate::informer::{self, PodChange, PodInformer};
 use crate::{retry_on_error, Error, FIELD_MANAGER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
@@ -35,10 +36,21 @@ struct Context {
     pods: Store<Pod>,
 }
 
-/// Runs the claim and volume workers until the process ends.
-pub async fn run(client: kube::Client) {
+/// The claim and volume workers, on the shared pod watch: subscribed now, run by the returned
+/// future.
+pub fn run(
+    client: kube::Client,
+    informer: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    run_on(client, informer.store(), informer.subscribe())
+}
+
+async fn run_on(
+    client: kube::Client,
+    pods: Store<Pod>,
+    changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
+) {
     let (classes, class_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
     let (volumes, volume_writer) = reflector::store();
     let claim_controller = Controller::new(
         Api::<PersistentVolumeClaim>::all(client.clone()),
@@ -72,10 +84,7 @@ pub async fn run(client: kube::Client) {
     .default_backoff()
     .reflect(class_writer)
     .touched_objects();
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
-        .touched_objects();
+    let pod_events = informer::triggers(changes, |_| {});
     let by_class = claims.clone();
     let waiting = claims.clone();
     let going = claims.clone();
