@@ -106,6 +106,7 @@ async fn validate_update_now(
         return Ok(());
     };
     if rt.group.is_empty() && rt.kind == "PersistentVolumeClaim" {
+        crate::admission_storage::validate_claim_resize(registry, new, old).await?;
         crate::admission_limits::validate(registry, rt, ns, new).await?;
     }
     crate::admission_quota::admit_update(registry, rt, ns, new, old).await

@@ -3,7 +3,8 @@
 //! `storageClassName`, no beta annotation — `""` is a choice) gets the default StorageClass,
 //! the newest of those annotated default; claims get the `kubernetes.io/pvc-protection`
 //! finalizer and volumes `kubernetes.io/pv-protection`, which the controllers release once
-//! nothing uses them.
+//! nothing uses them. On update, PersistentVolumeClaimResize: a claim may ask for more storage
+//! only when it is bound and its class allows volume expansion.
 
 use crate::registry::{ListOptions, Registry};
 use kindling_api::catalog::find;
@@ -32,6 +33,48 @@ pub async fn admit_claim(registry: &Registry, claim: &mut Value) -> Result<(), A
 
 pub fn admit_volume(volume: &mut Value) {
     add_finalizer(volume, PV_PROTECTION_FINALIZER);
+}
+
+/// Upstream's PersistentVolumeClaimResize validation of a claim update.
+pub async fn validate_claim_resize(
+    registry: &Registry,
+    new: &Value,
+    old: &Value,
+) -> Result<(), ApiError> {
+    let size = |c: &Value| {
+        c.pointer("/spec/resources/requests/storage")
+            .and_then(|q| kindling_api::Quantity::from_json(q).ok())
+    };
+    let (Some(grown), Some(before)) = (size(new), size(old)) else {
+        return Ok(());
+    };
+    if grown <= before {
+        return Ok(());
+    }
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    let forbidden = |why: &str| {
+        ApiError::forbidden(format!(
+            "persistentvolumeclaims \"{name}\" is forbidden: {why}"
+        ))
+    };
+    if old.pointer("/status/phase").and_then(Value::as_str) != Some("Bound") {
+        return Err(forbidden(
+            "Only bound persistent volume claims can be expanded",
+        ));
+    }
+    let class = new["spec"]["storageClassName"].as_str().unwrap_or_default();
+    let classes =
+        find("storage.k8s.io", "v1", "storageclasses").expect("catalog has storageclasses");
+    let allowed = !class.is_empty()
+        && match registry.get(classes, None, class).await {
+            Ok(sc) => sc["allowVolumeExpansion"] == true,
+            Err(e) if e.code == 404 => false,
+            Err(e) => return Err(e),
+        };
+    if !allowed {
+        return Err(forbidden("only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"));
+    }
+    Ok(())
 }
 
 fn add_finalizer(obj: &mut Value, finalizer: &str) {

@@ -325,6 +325,24 @@ fn bound_claims_grow_when_their_class_allows_it_and_ephemeral_volumes_get_claims
                 .patch("grow", &PatchParams::default(), &Patch::Merge(&patch)),
         )
         .unwrap();
+    // A class without allowVolumeExpansion: upstream's PersistentVolumeClaimResize refuses.
+    c.create(&c.volumes(), static_pv("pv-m", "manual", "1Gi"));
+    c.create(&c.claims(), claim("fixed", Some("manual"), "1Gi"));
+    c.until_claim("fixed", "claim Bound", |v| phase(v) == "Bound");
+    let err = c
+        .runtime
+        .block_on(
+            c.claims()
+                .patch("fixed", &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .unwrap_err();
+    match err {
+        kube::Error::Api(e) => {
+            assert_eq!(e.code, 403);
+            assert_eq!(e.message, "persistentvolumeclaims \"fixed\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize");
+        }
+        other => panic!("{other}"),
+    }
     c.until_claim("grow", "claim capacity 2Gi", |v| {
         v["status"]["capacity"]["storage"] == "2Gi"
     });
