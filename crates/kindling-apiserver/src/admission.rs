@@ -39,6 +39,13 @@ pub async fn admit_create(
             default_toleration_seconds(&mut obj["spec"]);
             Ok(())
         }
+        ("", "PersistentVolumeClaim", Some(_)) => {
+            crate::admission_storage::admit_claim(registry, obj).await
+        }
+        ("", "PersistentVolume", None) => {
+            crate::admission_storage::admit_volume(obj);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -99,6 +106,7 @@ async fn validate_update_now(
         return Ok(());
     };
     if rt.group.is_empty() && rt.kind == "PersistentVolumeClaim" {
+        crate::admission_storage::validate_claim_resize(registry, new, old).await?;
         crate::admission_limits::validate(registry, rt, ns, new).await?;
     }
     crate::admission_quota::admit_update(registry, rt, ns, new, old).await

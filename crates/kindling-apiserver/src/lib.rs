@@ -16,6 +16,7 @@
 mod admission;
 mod admission_limits;
 mod admission_quota;
+mod admission_storage;
 mod apply;
 mod auth;
 mod bootstrap;

@@ -20,6 +20,12 @@
 //!   after finishing.
 //! - [`disruption`]: PodDisruptionBudgets' status (what evictions may take).
 //! - [`resourcequota`]: ResourceQuotas' status (hard and used).
+//! - [`persistentvolume`]: claims bind to volumes (or wait for the first consumer, or ask a
+//!   provisioner), volumes follow their claims and reclaim policy, expansion; the pvc- and
+//!   pv-protection finalizers are released once nothing uses the object.
+//! - [`localpath`]: the `rancher.io/local-path` provisioner's volumes for claims of the
+//!   default class, on the node the scheduler selected.
+//! - [`ephemeral`]: the claims of pods' generic ephemeral volumes.
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -45,12 +51,15 @@ pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
+pub mod ephemeral;
 pub mod garbagecollector;
 pub mod history;
 pub mod informer;
 pub mod job;
+pub mod localpath;
 pub mod nodelifecycle;
 pub mod owners;
+pub mod persistentvolume;
 pub mod pods;
 pub mod replicaset;
 pub mod resourcequota;
@@ -90,6 +99,7 @@ pub async fn run(client: kube::Client, config: Config) {
     let jobs = job::run(client.clone(), &mut pods);
     let budgets = disruption::run(client.clone(), &mut pods);
     let service_endpoints = run_service_endpoints(client.clone(), &mut pods);
+    let storage = run_storage(client.clone(), &mut pods);
     tokio::join!(
         pods.run(client.clone()),
         service_endpoints,
@@ -106,6 +116,7 @@ pub async fn run(client: kube::Client, config: Config) {
         budgets,
         resourcequota::run(client.clone()),
         garbagecollector::run(client.clone()),
+        storage,
         rootca::run(client, config.root_ca_pem),
     );
 }
@@ -135,6 +146,20 @@ pub fn run_service_endpoints(
 /// them too).
 pub(crate) fn without_managed_fields<K: Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
+}
+
+/// The storage controllers — the PV controller (with claim and volume protection), the
+/// local-path provisioner's control-plane half and the ephemeral volume controller — on the
+/// shared pod watch: subscribed now, run by the returned future.
+pub fn run_storage(
+    client: kube::Client,
+    pods: &mut informer::PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    let volumes = persistentvolume::run(client.clone(), pods);
+    let ephemeral = ephemeral::run(client.clone(), pods);
+    async move {
+        tokio::join!(volumes, localpath::run(client), ephemeral);
+    }
 }
 
 /// A reconcile failure; the object is looked at again shortly.

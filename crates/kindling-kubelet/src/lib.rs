@@ -2,7 +2,7 @@
 //!
 //! [`run`] starts it on a node: the Node's registration, Lease and status ([`Agent`]), the pod
 //! runner (`pods/`: the pods bound to this node run over CRI), the mirror pods of kindling's own
-//! parts, and the :10250 server for logs, exec, attach and port-forward. `kindling node` (PID 1,
+//! parts, the node's CSINode, the node half of the local-path provisioner, and the :10250 server for logs, exec, attach and port-forward. `kindling node` (PID 1,
 //! containerd, the control plane) runs it as its `kubelet` unit.
 //!
 //! The kubelet talks to the API server only through its client, so this crate links neither the
@@ -10,6 +10,8 @@
 
 mod agent;
 mod cni;
+mod csinode;
+mod localpath;
 mod mirror;
 mod pods;
 mod runtime;
@@ -66,6 +68,8 @@ pub struct Config {
 pub async fn run(client: kube::Client, config: Config) {
     tokio::spawn(pods::run(client.clone(), config.clone()));
     tokio::spawn(mirror::run(client.clone(), config.clone()));
+    tokio::spawn(csinode::run(client.clone(), config.clone()));
+    tokio::spawn(localpath::run(client.clone(), config.clone()));
     let server_config = config.clone();
     tokio::spawn(async move {
         if let Err(e) = server::serve(&server_config).await {

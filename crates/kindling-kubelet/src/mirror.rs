@@ -1,5 +1,6 @@
-//! Mirror pods: what kindling runs in a node, shown in `kube-system` so that `kubectl get pods
-//! -A` tells what runs, as the kubelet mirrors kubeadm's static pods. The parts are tasks of
+//! Mirror pods: what kindling runs in a node, shown in `kube-system` (the local-path
+//! provisioner in `local-path-storage`, where kind runs it) so that `kubectl get pods -A` tells
+//! what runs, as the kubelet mirrors kubeadm's static pods. The parts are tasks of
 //! `kindling node`, not containers, so a mirror pod's container is the node's own process:
 //! Running since the agent started, on the node's IP, owned by the Node.
 //!
@@ -18,6 +19,8 @@ use std::time::Duration;
 /// The annotation that marks a mirror pod (upstream's `kubernetes.io/config.mirror`).
 pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 const NAMESPACE: &str = "kube-system";
+/// Where kind's default StorageClass provisioner runs.
+const STORAGE_NAMESPACE: &str = "local-path-storage";
 const RESYNC: Duration = Duration::from_secs(10);
 /// How long a deleted mirror pod stays away before it is made again. The kubelet recreates
 /// mirror pods at a later sync, not at once; `kubectl delete` waits for the name to go by
@@ -37,6 +40,7 @@ pub fn is_mirror(pod: &Pod) -> bool {
 struct Component {
     /// The pod name's prefix and container name, as kind's clusters name them.
     name: &'static str,
+    namespace: &'static str,
     labels: Value,
     /// The container's ports (`[]` for most).
     ports: Value,
@@ -54,14 +58,24 @@ fn components(config: &Config) -> Vec<Component> {
         ] {
             parts.push(Component {
                 name,
+                namespace: NAMESPACE,
                 labels: json!({"component": name, "tier": "control-plane"}),
                 ports: json!([]),
             });
         }
+        // The `rancher.io/local-path` provisioner is a controller of the control plane (its
+        // node half is in every node agent).
+        parts.push(Component {
+            name: "local-path-provisioner",
+            namespace: STORAGE_NAMESPACE,
+            labels: json!({"app": "local-path-provisioner"}),
+            ports: json!([]),
+        });
     }
     if config.default_cni {
         parts.push(Component {
             name: "kindnet",
+            namespace: NAMESPACE,
             labels: json!({"app": "kindnet", "k8s-app": "kindnet", "tier": "node"}),
             ports: json!([]),
         });
@@ -71,6 +85,7 @@ fn components(config: &Config) -> Vec<Component> {
     if !config.cluster_dns.is_empty() {
         parts.push(Component {
             name: "coredns",
+            namespace: NAMESPACE,
             labels: json!({"k8s-app": "kube-dns"}),
             ports: json!([
                 {"name": "dns", "containerPort": 53, "protocol": "UDP"},
@@ -82,6 +97,7 @@ fn components(config: &Config) -> Vec<Component> {
     if config.service_proxy {
         parts.push(Component {
             name: "kube-proxy",
+            namespace: NAMESPACE,
             labels: json!({"k8s-app": "kube-proxy"}),
             ports: json!([]),
         });
@@ -99,11 +115,10 @@ pub async fn run(client: kube::Client, config: Config) {
         return;
     }
     let nodes: Api<Node> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
-    // Changes to this node's pods in kube-system (a user deleting a mirror pod) are answered
-    // at once; everything else at the next resync.
+    // Changes to this node's pods (a user deleting a mirror pod) are answered at once;
+    // everything else at the next resync.
     let mut changes = kube::runtime::watcher(
-        pods.clone(),
+        Api::<Pod>::all(client.clone()),
         kube::runtime::watcher::Config::default()
             .fields(&format!("spec.nodeName={}", config.node_name)),
     )
@@ -122,6 +137,7 @@ pub async fn run(client: kube::Client, config: Config) {
                     image: &config.image,
                     started: &started,
                 };
+                let pods: Api<Pod> = Api::namespaced(client.clone(), part.namespace);
                 match want.ensure(&pods).await {
                     Ok(Ensured::Deleted) => finished_deletion = true,
                     Ok(Ensured::Present) => {}
@@ -165,10 +181,12 @@ impl Mirror<'_> {
     /// The pod as the kubelet would mirror a static pod of this part.
     fn pod(&self) -> Value {
         let hash = format!("{:x}", fnv1a(&format!("{}{}", self.name(), self.image)));
+        // Upstream admits system-node-critical only in kube-system.
+        let priority = (self.part.namespace == NAMESPACE).then_some("system-node-critical");
         json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {
-                "name": self.name(), "namespace": NAMESPACE, "labels": self.part.labels,
+                "name": self.name(), "namespace": self.part.namespace, "labels": self.part.labels,
                 "annotations": {MIRROR_ANNOTATION: hash, "kubernetes.io/config.hash": hash,
                                 "kubernetes.io/config.source": "file",
                                 "kubernetes.io/config.seen": self.started},
@@ -177,7 +195,7 @@ impl Mirror<'_> {
             },
             "spec": {
                 "nodeName": self.node, "hostNetwork": true,
-                "priorityClassName": "system-node-critical",
+                "priorityClassName": priority,
                 "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
                 "containers": [{"name": self.part.name, "image": self.image,
                                 "command": ["kindling", "node"], "ports": self.part.ports,
@@ -330,6 +348,7 @@ mod tests {
                 "kube-apiserver",
                 "kube-controller-manager",
                 "kube-scheduler",
+                "local-path-provisioner",
                 "kindnet",
                 "kube-proxy"
             ]

@@ -1,9 +1,10 @@
 //! The scheduler's view of the cluster, fed by watch events: nodes, the pods bound to each
 //! (non-terminal ones), the pods this scheduler has *assumed* onto a node while their binding is
-//! in flight, and namespace labels. No IO.
+//! in flight, namespace labels, and the claims, volumes and classes VolumeBinding reads. No IO.
 
 use crate::framework::Snapshot;
 use crate::labels::Labels;
+use crate::plugins::volume_binding::VolumeView;
 use crate::types::{NodeData, NodeInfo, PodInfo};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +32,8 @@ pub struct Cache {
     nodes: BTreeMap<String, NodeInfo>,
     pods: HashMap<String, CachedPod>,
     namespaces: HashMap<String, Labels>,
+    /// Claims, volumes and storage classes (VolumeBinding reads them).
+    pub volumes: VolumeView,
 }
 
 /// `namespace/name` of a pod object.
@@ -68,6 +71,7 @@ impl Cache {
         Snapshot {
             nodes: self.nodes.values().filter(|n| n.node.is_some()).collect(),
             namespaces: &self.namespaces,
+            volumes: &self.volumes,
         }
     }
 

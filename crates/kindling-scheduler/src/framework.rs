@@ -6,7 +6,7 @@
 use crate::labels::Labels;
 use crate::plugins::{
     inter_pod_affinity, node_affinity, node_ports, node_resources, node_unschedulable,
-    pod_topology_spread, taint_toleration,
+    pod_topology_spread, taint_toleration, volume_binding,
 };
 use crate::types::{NodeInfo, PodInfo};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,6 +28,7 @@ pub enum Plugin {
     NodeResourcesFit,
     PodTopologySpread,
     InterPodAffinity,
+    VolumeBinding,
 }
 
 impl Plugin {
@@ -40,6 +41,7 @@ impl Plugin {
             Plugin::NodeResourcesFit => "NodeResourcesFit",
             Plugin::PodTopologySpread => "PodTopologySpread",
             Plugin::InterPodAffinity => "InterPodAffinity",
+            Plugin::VolumeBinding => "VolumeBinding",
         }
     }
 }
@@ -76,6 +78,8 @@ pub struct Snapshot<'a> {
     pub nodes: Vec<&'a NodeInfo>,
     /// Namespace labels, for affinity terms' `namespaceSelector`.
     pub namespaces: &'a HashMap<String, Labels>,
+    /// Claims, volumes and classes, for VolumeBinding.
+    pub volumes: &'a volume_binding::VolumeView,
 }
 
 impl Snapshot<'_> {
@@ -88,17 +92,24 @@ impl Snapshot<'_> {
 pub struct CycleState {
     pub spread: pod_topology_spread::FilterState,
     pub affinity: inter_pod_affinity::FilterState,
+    pub volumes: volume_binding::FilterState,
 }
 
 pub fn pre_filter(pod: &PodInfo, snap: &Snapshot) -> CycleState {
     CycleState {
         spread: pod_topology_spread::pre_filter(pod, snap),
         affinity: inter_pod_affinity::pre_filter(pod, snap),
+        volumes: volume_binding::FilterState::default(),
     }
 }
 
 /// Runs the filters in upstream's order; the first rejection wins.
-pub fn filter(state: &CycleState, pod: &PodInfo, info: &NodeInfo) -> Result<(), Status> {
+pub fn filter(
+    state: &CycleState,
+    snap: &Snapshot,
+    pod: &PodInfo,
+    info: &NodeInfo,
+) -> Result<(), Status> {
     let Some(node) = info.node.as_ref() else {
         return Err(Status::new(
             Code::UnschedulableAndUnresolvable,
@@ -111,6 +122,9 @@ pub fn filter(state: &CycleState, pod: &PodInfo, info: &NodeInfo) -> Result<(), 
     node_affinity::filter(pod, &info.name, node)?;
     node_ports::filter(pod, info)?;
     node_resources::fit_filter(pod, info, node)?;
+    if state.volumes.has_claims() {
+        volume_binding::filter(&state.volumes, snap.volumes, &info.name, &node.labels)?;
+    }
     pod_topology_spread::filter(&state.spread, pod, node)?;
     inter_pod_affinity::filter(&state.affinity, node)?;
     Ok(())
@@ -174,6 +188,8 @@ pub struct FitError {
     pub num_all_nodes: usize,
     /// A pre-filter's rejection of the pod as a whole (then `statuses` is empty).
     pub pre_filter_msg: Option<String>,
+    /// The plugin whose pre-filter rejected the pod.
+    pub pre_filter_plugin: Plugin,
     /// One status per rejected node.
     pub statuses: Vec<Status>,
     /// `preemption: …`, or empty when preemption found a candidate (or was not tried).
@@ -243,7 +259,7 @@ impl ScheduleError {
         match self {
             ScheduleError::NoNodes => BTreeSet::new(),
             ScheduleError::Unschedulable(e) if e.pre_filter_msg.is_some() => {
-                BTreeSet::from([Plugin::NodeAffinity])
+                BTreeSet::from([e.pre_filter_plugin])
             }
             ScheduleError::Unschedulable(e) => e.statuses.iter().map(|s| s.plugin).collect(),
         }
@@ -289,7 +305,26 @@ impl Framework {
         if all == 0 {
             return Err(ScheduleError::NoNodes);
         }
-        let state = pre_filter(pod, snap);
+        let volumes = match volume_binding::pre_filter(pod, snap.volumes) {
+            Ok(v) => v,
+            Err(msg) => {
+                let unresolvable = |i| {
+                    let code = Code::UnschedulableAndUnresolvable;
+                    (i, Status::new(code, Plugin::VolumeBinding, msg.clone()))
+                };
+                let all_rejected: Vec<(usize, Status)> = (0..all).map(unresolvable).collect();
+                let state = pre_filter(pod, snap);
+                return Err(ScheduleError::Unschedulable(FitError {
+                    num_all_nodes: all,
+                    pre_filter_msg: Some(msg.clone()),
+                    pre_filter_plugin: Plugin::VolumeBinding,
+                    statuses: Vec::new(),
+                    post_filter_msg: preemption_message(pod, snap, &state, &all_rejected),
+                }));
+            }
+        };
+        let mut state = pre_filter(pod, snap);
+        state.volumes = volumes;
         // Node affinity's pre-filter may narrow the candidates to named nodes.
         let mut statuses: Vec<(usize, Status)> = Vec::new();
         let candidates: Vec<usize> = match node_affinity::candidate_names(pod) {
@@ -303,6 +338,7 @@ impl Framework {
                 return Err(ScheduleError::Unschedulable(FitError {
                     num_all_nodes: all,
                     pre_filter_msg: Some(node_affinity::REASON_CONFLICT.to_string()),
+                    pre_filter_plugin: Plugin::NodeAffinity,
                     statuses: Vec::new(),
                     post_filter_msg: preemption_message(pod, snap, &state, &all_rejected),
                 }));
@@ -328,7 +364,7 @@ impl Framework {
         for k in 0..candidates.len() {
             let i = candidates[(self.next_start_node_index + k) % candidates.len()];
             processed += 1;
-            match filter(&state, pod, snap.nodes[i]) {
+            match filter(&state, snap, pod, snap.nodes[i]) {
                 Ok(()) => {
                     feasible.push(snap.nodes[i]);
                     if feasible.len() >= want {
@@ -347,6 +383,7 @@ impl Framework {
             return Err(ScheduleError::Unschedulable(FitError {
                 num_all_nodes: all,
                 pre_filter_msg: None,
+                pre_filter_plugin: Plugin::NodeAffinity,
                 statuses: statuses.into_iter().map(|(_, s)| s).collect(),
                 post_filter_msg,
             }));
@@ -402,7 +439,7 @@ fn preemption_message(
                     continue;
                 }
                 let trimmed = info.without(|p| p.priority < pod.priority);
-                match filter(state, pod, &trimmed) {
+                match filter(state, snap, pod, &trimmed) {
                     Ok(()) => candidates += 1,
                     Err(s) => reasons.extend(s.reasons),
                 }
@@ -429,6 +466,7 @@ mod tests {
         Snapshot {
             nodes: nodes.iter().collect(),
             namespaces: ns,
+            volumes: &crate::plugins::volume_binding::NO_VOLUMES,
         }
     }
 

@@ -33,5 +33,6 @@ pub mod types;
 
 mod events;
 mod run;
+mod volumes;
 
 pub use run::{run, run_with, Options, SCHEDULER_NAME};

@@ -44,6 +44,8 @@ pub enum ClusterEvent {
     AssignedPodAdded,
     /// Namespace labels changed: affinity terms' namespace selectors.
     NamespaceChanged,
+    /// A claim, volume or storage class was added or changed.
+    VolumeChanged,
 }
 
 impl ClusterEvent {
@@ -63,6 +65,7 @@ impl ClusterEvent {
                 .iter()
                 .any(|p| matches!(p, PodTopologySpread | InterPodAffinity)),
             ClusterEvent::NamespaceChanged => plugins.contains(&InterPodAffinity),
+            ClusterEvent::VolumeChanged => plugins.contains(&VolumeBinding),
         }
     }
 }

@@ -1,15 +1,20 @@
-//! The scheduler against an API server: watches Pods, Nodes and Namespaces (kube-runtime
-//! watchers feeding the [`Cache`]), takes pods from the [`Queue`], runs the [`Framework`] and
-//! binds through `pods/binding` concurrently, assuming each decision in the cache so the next
-//! pod already sees it. Events and `PodScheduled` conditions go through a separate writer.
+//! The scheduler against an API server: watches Pods, Nodes, Namespaces and the claims,
+//! volumes and storage classes VolumeBinding reads (kube-runtime watchers feeding the
+//! [`Cache`]), takes pods from the [`Queue`], runs the [`Framework`] and binds through
+//! `pods/binding` concurrently, assuming each decision in the cache so the next pod already
+//! sees it. Before a pod with WaitForFirstConsumer claims is bound, its volumes are
+//! (`volumes.rs`: pre-bound or handed to a provisioner, then awaited). Events and
+//! `PodScheduled` conditions go through a separate writer.
 
 use crate::cache::{is_terminal, node_name, pod_key, Cache, NodeChange};
 use crate::events::{timestamp_now, PodRef, Recorder};
 use crate::framework::{Framework, Rng, ScheduleError};
+use crate::plugins::volume_binding::{self, Bindings};
 use crate::queue::{ClusterEvent, Queue, QueueConfig};
 use crate::types::PodInfo;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
@@ -79,7 +84,14 @@ pub async fn run_with(client: kube::Client, options: Options) {
     let pods = watch::<Pod>(&client);
     let nodes = watch::<Node>(&client);
     let namespaces = watch::<Namespace>(&client);
-    s.run(pods, nodes, namespaces, bind_rx).await;
+    let volumes = futures::stream::select(
+        watch::<PersistentVolumeClaim>(&client).map(|e| VolumeEvent::Claim(Box::new(e))),
+        futures::stream::select(
+            watch::<PersistentVolume>(&client).map(|e| VolumeEvent::Volume(Box::new(e))),
+            watch::<StorageClass>(&client).map(|e| VolumeEvent::Class(Box::new(e))),
+        ),
+    );
+    s.run(pods, nodes, namespaces, volumes, bind_rx).await;
 }
 
 fn watch<K>(client: &kube::Client) -> impl Stream<Item = Event<K>> + Send + Unpin + 'static
@@ -113,7 +125,20 @@ struct BindResult {
     key: String,
     node: String,
     pod: Arc<Pod>,
-    result: Result<(), kube::Error>,
+    result: Result<(), BindError>,
+}
+
+enum BindError {
+    /// The pod's volumes could not be bound (VolumeBinding's PreBind).
+    Volumes(String),
+    Api(kube::Error),
+}
+
+/// A watch event of one of the kinds VolumeBinding reads.
+enum VolumeEvent {
+    Claim(Box<Event<PersistentVolumeClaim>>),
+    Volume(Box<Event<PersistentVolume>>),
+    Class(Box<Event<StorageClass>>),
 }
 
 struct Scheduler {
@@ -143,6 +168,7 @@ impl Scheduler {
         mut pods: impl Stream<Item = Event<Pod>> + Unpin,
         mut nodes: impl Stream<Item = Event<Node>> + Unpin,
         mut namespaces: impl Stream<Item = Event<Namespace>> + Unpin,
+        mut volumes: impl Stream<Item = VolumeEvent> + Unpin,
         mut bind_rx: mpsc::UnboundedReceiver<BindResult>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -159,6 +185,7 @@ impl Scheduler {
                 Some(r) = bind_rx.recv() => self.on_bind_result(r),
                 Some(ev) = nodes.next() => self.on_node_event(ev),
                 Some(ev) = namespaces.next() => self.on_namespace_event(ev),
+                Some(ev) = volumes.next() => self.on_volume_event(ev),
                 Some(ev) = pods.next() => self.on_pod_event(ev),
                 _ = tick.tick() => self.queue.flush(Instant::now()),
                 () = std::future::ready(()), if ready => self.schedule_one(),
@@ -239,6 +266,25 @@ impl Scheduler {
             Event::Delete(ns) => self
                 .cache
                 .remove_namespace(ns.metadata.name.as_deref().unwrap_or_default()),
+        }
+    }
+
+    fn on_volume_event(&mut self, ev: VolumeEvent) {
+        let view = &mut self.cache.volumes;
+        let changed = match ev {
+            VolumeEvent::Claim(ev) => {
+                crate::volumes::apply(&mut view.claims, *ev, crate::volumes::claim_key)
+            }
+            VolumeEvent::Volume(ev) => {
+                crate::volumes::apply(&mut view.volumes, *ev, crate::volumes::name_key)
+            }
+            VolumeEvent::Class(ev) => {
+                crate::volumes::apply(&mut view.classes, *ev, crate::volumes::name_key)
+            }
+        };
+        if changed {
+            self.queue
+                .on_event(ClusterEvent::VolumeChanged, Instant::now());
         }
     }
 
@@ -357,8 +403,12 @@ impl Scheduler {
         match result {
             Ok(node) => {
                 self.queue.done(&key);
-                self.cache.assume(&key, info, &node);
-                self.bind(key, node, pod);
+                let bindings = self.volume_bindings(&info, &node);
+                if let Some(b) = &bindings {
+                    crate::volumes::assume(&mut self.cache.volumes, b, &node);
+                }
+                self.cache.assume(&key, info.clone(), &node);
+                self.bind(key, node, pod, bindings);
             }
             Err(err) => self.unschedulable(&key, &pod, err),
         }
@@ -409,14 +459,38 @@ impl Scheduler {
         );
     }
 
-    fn bind(&mut self, key: String, node: String, pod: Arc<Pod>) {
+    /// What VolumeBinding must do on `node` before the pod is bound (None: nothing).
+    fn volume_bindings(&self, info: &PodInfo, node: &str) -> Option<Bindings> {
+        if info.claims.is_empty() {
+            return None;
+        }
+        let labels = self.cache.node(node)?.node.as_ref()?.labels.clone();
+        let state = volume_binding::pre_filter(info, &self.cache.volumes).ok()?;
+        volume_binding::filter(&state, &self.cache.volumes, node, &labels)
+            .ok()
+            .filter(|b| !b.wait_for.is_empty())
+    }
+
+    fn bind(&mut self, key: String, node: String, pod: Arc<Pod>, volumes: Option<Bindings>) {
         self.binds_in_flight += 1;
         let tx = self.bind_tx.clone();
         let api: Api<Pod> = Api::namespaced(
             self.client.clone(),
             pod.metadata.namespace.as_deref().unwrap_or("default"),
         );
+        let client = self.client.clone();
         tokio::spawn(async move {
+            if let Some(b) = volumes {
+                if let Err(e) = crate::volumes::bind_volumes(&client, &b, &node).await {
+                    let _ = tx.send(BindResult {
+                        key,
+                        node,
+                        pod,
+                        result: Err(BindError::Volumes(e)),
+                    });
+                    return;
+                }
+            }
             let name = pod.metadata.name.clone().unwrap_or_default();
             let binding = json!({
                 "apiVersion": "v1",
@@ -427,7 +501,8 @@ impl Scheduler {
             let result = api
                 .create_subresource::<_, Value>("binding", &name, &PostParams::default(), &binding)
                 .await
-                .map(|_| ());
+                .map(|_| ())
+                .map_err(BindError::Api);
             let _ = tx.send(BindResult {
                 key,
                 node,
@@ -458,15 +533,28 @@ impl Scheduler {
                 self.queue
                     .on_event(ClusterEvent::AssignedPodDeleted, Instant::now());
                 match &err {
-                    kube::Error::Api(s) if s.code == 404 => {
+                    BindError::Api(kube::Error::Api(s)) if s.code == 404 => {
                         self.pending.remove(&r.key);
                         return;
                     }
                     // Bound by someone else or being deleted: the watch will tell.
-                    kube::Error::Api(s) if s.code == 409 => {
+                    BindError::Api(kube::Error::Api(s)) if s.code == 409 => {
                         tracing::info!(pod = %r.key, "binding refused: {}", s.message);
                     }
-                    _ => {
+                    BindError::Volumes(cause) => {
+                        let message = format!(
+                            "running PreBind plugin \"VolumeBinding\": binding volumes: {cause}"
+                        );
+                        tracing::info!(pod = %r.key, node = %r.node, "{message}");
+                        self.recorder.warning(
+                            pod_ref,
+                            "FailedScheduling",
+                            "Scheduling",
+                            message.clone(),
+                        );
+                        self.set_condition(&r.pod, "SchedulerError", &message);
+                    }
+                    BindError::Api(err) => {
                         tracing::warn!(pod = %r.key, node = %r.node, "binding failed: {err}");
                         let cause = match &err {
                             kube::Error::Api(s) => s.message.clone(),

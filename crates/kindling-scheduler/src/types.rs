@@ -333,6 +333,8 @@ pub struct PodInfo {
     pub spread_constraints: Vec<SpreadConstraint>,
     /// The uid of the owner reference with `controller: true`.
     pub controller_uid: Option<String>,
+    /// The claims the pod's volumes use, and whether each is a generic ephemeral volume's.
+    pub claims: Vec<(String, bool)>,
 }
 
 impl PodInfo {
@@ -435,6 +437,7 @@ impl PodInfo {
                 .map(|o| o.uid.clone()),
             labels,
             namespace,
+            claims: kindling_api::volumes::pod_claims(pod),
         }
     }
 

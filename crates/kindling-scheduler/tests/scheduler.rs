@@ -528,3 +528,84 @@ async fn scheduling_gates_hold_a_pod_and_not_ready_nodes_are_avoided() {
          4 Preemption is not helpful for scheduling."
     );
 }
+
+/// VolumeBinding with the real PV controller and local-path provisioner (no node agent: the
+/// volume's directory is never made, which scheduling does not need).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_decide_where_pods_go() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let c = cluster().await;
+    let classes: Api<StorageClass> = Api::all(c.client.clone());
+    let class = serde_json::from_value(json!({"metadata": {"name": "standard"},
+        "provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer"}))
+    .unwrap();
+    classes
+        .create(&PostParams::default(), &class)
+        .await
+        .unwrap();
+    let claim_vol =
+        |claim: &str| json!([{"name": "d", "persistentVolumeClaim": {"claimName": claim}}]);
+
+    // A claim that does not exist: the pre-filter's reason for every node.
+    create(
+        &c,
+        pod(
+            "orphan",
+            json!({}),
+            json!({"volumes": claim_vol("missing")}),
+        ),
+    )
+    .await;
+    let (reason, message) = wait_unschedulable(&c, "orphan").await;
+    assert_eq!(reason, "Unschedulable");
+    assert_eq!(
+        message,
+        "0/3 nodes are available: persistentvolumeclaim \"missing\" not found. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    );
+
+    // A WaitForFirstConsumer claim is provisioned on the node of its first pod.
+    let claims: Api<PersistentVolumeClaim> = Api::default_namespaced(c.client.clone());
+    let claim = serde_json::from_value(json!({"metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
+                 "resources": {"requests": {"storage": "1Mi"}}}}))
+    .unwrap();
+    claims.create(&PostParams::default(), &claim).await.unwrap();
+    create(
+        &c,
+        pod(
+            "first",
+            json!({}),
+            json!({"nodeSelector": {"kubernetes.io/hostname": "kind-worker"},
+            "containers": [{"name": "c", "image": "busybox"}], "volumes": claim_vol("data")}),
+        ),
+    )
+    .await;
+    assert_eq!(wait_bound(&c, "first").await, "kind-worker");
+    let bound = claims.get("data").await.unwrap();
+    assert_eq!(
+        bound.metadata.annotations.unwrap()["volume.kubernetes.io/selected-node"],
+        "kind-worker"
+    );
+    assert_eq!(bound.status.unwrap().phase.as_deref(), Some("Bound"));
+
+    // Its volume is pinned there: a pod that may only run elsewhere stays Pending with
+    // upstream's reason; one that may run anywhere goes there.
+    create(
+        &c,
+        pod(
+            "edge",
+            json!({}),
+            json!({"nodeSelector": {"tier": "edge"},
+            "containers": [{"name": "c", "image": "busybox"}], "volumes": claim_vol("data")}),
+        ),
+    )
+    .await;
+    let (_, message) = wait_unschedulable(&c, "edge").await;
+    assert!(
+        message.starts_with("0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 1 node(s) had volume node affinity conflict."),
+        "{message}"
+    );
+    create(&c, pod("anywhere", json!({}), json!({"containers": [{"name": "c", "image": "busybox"}], "volumes": claim_vol("data")}))).await;
+    assert_eq!(wait_bound(&c, "anywhere").await, "kind-worker");
+}

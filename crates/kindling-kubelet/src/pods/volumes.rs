@@ -2,7 +2,8 @@
 //! the kubelet lays them out: emptyDir (a tmpfs for `medium: Memory`), hostPath (with its
 //! type checks), configMap, secret, downwardAPI and projected volumes (service account tokens
 //! included) written as files (items, modes; rewritten when the source changes),
-//! persistentVolumeClaims bound to hostPath or local volumes. Plus the kubelet-managed `/etc/hosts` of each pod.
+//! persistentVolumeClaims (and generic ephemeral volumes' claims) bound to hostPath or local
+//! volumes. Plus the kubelet-managed `/etc/hosts` of each pod.
 
 use super::env::{self, Data, Downward, Sources};
 use super::spec::{self, expand};
@@ -391,19 +392,24 @@ pub async fn prepare(
                 host_path: d,
                 read_only: true,
             }
-        } else if let Some(c) = &v.persistent_volume_claim {
-            match sources.claim_path(ns, &c.claim_name).await.map_err(fail)? {
+        } else if let Some((claim, _)) = kindling_api::volumes::pod_volume_claim(pod, v) {
+            // A claim named by the volume, or the `<pod>-<volume>` claim of an ephemeral one.
+            let read_only = v
+                .persistent_volume_claim
+                .as_ref()
+                .and_then(|c| c.read_only)
+                .unwrap_or(false);
+            match sources.claim_path(ns, &claim).await.map_err(fail)? {
                 Some(path) => {
                     std::fs::create_dir_all(&path).map_err(|e| fail(format!("{path}: {e}")))?;
                     Volume {
                         host_path: PathBuf::from(path),
-                        read_only: c.read_only.unwrap_or(false),
+                        read_only,
                     }
                 }
                 None => {
                     return Err(fail(format!(
-                        "persistentvolumeclaim \"{}\" is not bound",
-                        c.claim_name
+                        "persistentvolumeclaim \"{claim}\" is not bound"
                     )))
                 }
             }

@@ -253,6 +253,7 @@ mod tests {
         let snap = Snapshot {
             nodes: nodes.iter().collect(),
             namespaces: &ns,
+            volumes: &crate::plugins::volume_binding::NO_VOLUMES,
         };
         let state = pre_filter(p, &snap);
         nodes
@@ -383,6 +384,7 @@ mod tests {
         let snap = Snapshot {
             nodes: nodes.iter().collect(),
             namespaces: &ns,
+            volumes: &crate::plugins::volume_binding::NO_VOLUMES,
         };
         let feasible: Vec<&NodeInfo> = nodes.iter().collect();
         // a: +10 (zone) -5 (host) = 5; b: +10; c: 0 → (5, 10, 0) scaled by max-min.
@@ -411,6 +413,7 @@ mod tests {
         let snap = Snapshot {
             nodes: nodes.iter().collect(),
             namespaces: &ns,
+            volumes: &crate::plugins::volume_binding::NO_VOLUMES,
         };
         let feasible: Vec<&NodeInfo> = nodes.iter().collect();
         assert_eq!(

@@ -4,8 +4,8 @@
 //! candidate node (or `None` when the plugin has nothing to say, upstream's `Skip`).
 //!
 //! Filter order (the first rejection is the node's reason, as upstream): NodeUnschedulable,
-//! TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, PodTopologySpread,
-//! InterPodAffinity. Score weights: TaintToleration 3, NodeAffinity 2, PodTopologySpread 2,
+//! TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, VolumeBinding,
+//! PodTopologySpread, InterPodAffinity. Score weights: TaintToleration 3, NodeAffinity 2, PodTopologySpread 2,
 //! InterPodAffinity 2, NodeResourcesFit (least allocated) 1, BalancedAllocation 1.
 
 pub mod inter_pod_affinity;
@@ -15,6 +15,7 @@ pub mod node_resources;
 pub mod node_unschedulable;
 pub mod pod_topology_spread;
 pub mod taint_toleration;
+pub mod volume_binding;
 
 use crate::framework::MAX_NODE_SCORE;
 

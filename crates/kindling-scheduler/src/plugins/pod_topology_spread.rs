@@ -269,6 +269,7 @@ mod tests {
         let snap = Snapshot {
             nodes: nodes.iter().collect(),
             namespaces: &ns,
+            volumes: &crate::plugins::volume_binding::NO_VOLUMES,
         };
         let state = pre_filter(p, &snap);
         nodes
@@ -360,6 +361,7 @@ mod tests {
         let snap = Snapshot {
             nodes: nodes.iter().collect(),
             namespaces: &ns,
+            volumes: &crate::plugins::volume_binding::NO_VOLUMES,
         };
         let feasible: Vec<&NodeInfo> = nodes.iter().collect();
         let s = score(&p, &snap, &feasible).unwrap();
@@ -390,6 +392,7 @@ mod tests {
         let snap = Snapshot {
             nodes: nodes.iter().collect(),
             namespaces: &ns,
+            volumes: &crate::plugins::volume_binding::NO_VOLUMES,
         };
         let feasible: Vec<&NodeInfo> = nodes.iter().collect();
         let s = score(&owned("r4"), &snap, &feasible).unwrap();
