@@ -31,6 +31,7 @@ pub mod status;
 pub mod strategy;
 pub mod table;
 pub mod taints;
+pub mod user;
 
 pub use catalog::{ResourceType, Subresource, CATALOG};
 pub use quantity::Quantity;

@@ -10,6 +10,7 @@
 use crate::registry::{meta_str, Registry};
 use crate::tokens::{Claims, ObjectRef, TokenError, TokenIssuer};
 use kindling_api::catalog::find;
+use kindling_api::user::UserInfo;
 use kindling_api::ApiError;
 use std::collections::BTreeMap;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -59,6 +60,29 @@ impl Identity {
 
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Identity::Anonymous)
+    }
+
+    /// The user as the API's rules see it (anonymous is `system:anonymous` in
+    /// `system:unauthenticated`, as upstream's).
+    pub fn user_info(&self) -> UserInfo {
+        match self {
+            Identity::Anonymous => UserInfo {
+                name: "system:anonymous".into(),
+                groups: vec!["system:unauthenticated".into()],
+                ..UserInfo::default()
+            },
+            Identity::User {
+                name,
+                groups,
+                uid,
+                extra,
+            } => UserInfo {
+                name: name.clone(),
+                uid: uid.clone(),
+                groups: groups.clone(),
+                extra: extra.clone(),
+            },
+        }
     }
 
     /// The user's name; `system:anonymous` without one.
