@@ -1,7 +1,8 @@
 //! Subresources with rules of their own, driven by the clients that use them:
 //! `pods/ephemeralcontainers` (`kubectl debug`; GET, PUT and PATCH through kube-rs, only
 //! ephemeral containers change, upstream's validation) and CertificateSigningRequests (the
-//! requester recorded on create, `kubectl certificate approve|deny`, `approval` GET/PATCH/PUT).
+//! requester recorded on create, with `--as` too, `kubectl certificate approve|deny`,
+//! `approval` GET/PATCH/PUT).
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
@@ -237,6 +238,20 @@ fn kubectl_certificate_approve_and_deny(kubectl: &Kubectl) {
         who,
         format!("{me} [\"system:masters\",\"system:authenticated\"] {{}}")
     );
+    // With --as, the impersonated user is the requester.
+    let out = s.kubectl_stdin(
+        &["create", "-f", "-", "--as=dave", "--as-group=devs"],
+        &csr_yaml("dave"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let who = s.ok(&[
+        "get",
+        "csr",
+        "dave",
+        "-o",
+        "jsonpath={.spec.username} {.spec.groups}",
+    ]);
+    assert_eq!(who, "dave [\"devs\",\"system:authenticated\"]");
     let out = s.ok(&["certificate", "approve", "alice"]);
     assert_eq!(
         out.trim(),
@@ -255,7 +270,7 @@ fn kubectl_certificate_approve_and_deny(kubectl: &Kubectl) {
     ]);
     assert_eq!(
         conditions.trim(),
-        "alice=Approved/KubectlApprove/True bob=Denied/KubectlDeny/True"
+        "alice=Approved/KubectlApprove/True bob=Denied/KubectlDeny/True dave=//"
     );
     let table = s.ok(&["get", "csr", "alice"]);
     assert!(table.contains("Approved"), "{table}");
