@@ -22,6 +22,7 @@ mod flowcontrol;
 mod http;
 /// Used by kindling-cluster (`kubeconfig::render`) for the kubeconfigs it writes.
 pub mod kubeconfig;
+mod metrics;
 mod namespaces;
 mod openapi;
 pub mod pki;
@@ -89,6 +90,8 @@ pub(crate) struct Server {
     pub address: SocketAddr,
     /// Signs and verifies service account tokens.
     pub tokens: tokens::TokenIssuer,
+    /// What `/metrics` reports.
+    pub metrics: metrics::Metrics,
 }
 
 impl Server {

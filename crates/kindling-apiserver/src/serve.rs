@@ -101,6 +101,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         kubelet_client,
         address,
         tokens,
+        metrics: crate::metrics::Metrics::new(),
     });
     let url = format!("https://{}", display_host(address));
     let kubeconfig_path = config.data_dir.join("admin.kubeconfig");

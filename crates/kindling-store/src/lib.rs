@@ -146,6 +146,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The oldest revision a list or watch may still ask for.
     fn compacted_revision(&self) -> Result<Revision>;
+
+    /// How many keys start with `prefix` now (the API server's `apiserver_storage_objects`).
+    /// A backend that can count without reading values should.
+    fn count(&self, prefix: &str) -> Result<u64> {
+        Ok(self.list(prefix, None, 0, None)?.items.len() as u64)
+    }
 }
 
 pub type SharedStore = Arc<dyn Store>;

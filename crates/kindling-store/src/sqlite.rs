@@ -176,6 +176,10 @@ impl Store for SqliteStore {
         self.shared.reads.with(|conn| reader::get(conn, key))
     }
 
+    fn count(&self, prefix: &str) -> Result<u64> {
+        self.shared.reads.with(|conn| reader::count(conn, prefix))
+    }
+
     fn list(
         &self,
         prefix: &str,

@@ -8,6 +8,8 @@ mod computed;
 mod decode;
 mod filters;
 mod logs;
+mod measure;
+mod openapi_v2;
 mod represent;
 mod resource;
 mod reviews;
@@ -38,6 +40,7 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
     let query = Query::parse(uri.query());
     let target = request::parse(uri.path());
     let log = RequestLog::start(&parts.method, uri.path(), &query, target.as_ref());
+    let measured = measure::Measured::start(&server.metrics, &parts, &query, target.as_ref());
     let mut identity = Identity::Anonymous;
     let resp = serve(
         &server,
@@ -51,7 +54,10 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response<Body> {
     .instrument(log.span().clone())
     .await;
     log.finish(&identity, resp.status());
-    resp
+    match measured {
+        Some(m) => m.finish(&server.metrics, resp),
+        None => resp,
+    }
 }
 
 /// The filters, then the route (`parts.uri` was taken out: it is `uri`); `identity` is who the
@@ -101,7 +107,16 @@ async fn route(
         return Err(ApiError::unauthorized());
     }
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
-        return openapi::serve(path).map(|v| json_response(StatusCode::OK, &v));
+        return openapi::serve_v3(path).map(|v| json_response(StatusCode::OK, &v));
+    }
+    if path == "/metrics" {
+        return Ok(measure::exposition(server).await);
+    }
+    if path == "/openapi/v2" {
+        return match call.method {
+            Method::GET | Method::HEAD => Ok(openapi_v2::serve(&call.headers).await),
+            _ => Err(method_not_allowed()),
+        };
     }
     let Some(target) = target else {
         return Err(ApiError::path_not_found());

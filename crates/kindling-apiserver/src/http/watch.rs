@@ -32,7 +32,10 @@ pub async fn serve(
     let deadline = tokio::time::sleep(timeout);
     let events = tokio_stream::wrappers::ReceiverStream::new(rx).take_until(deadline);
     let mut encoder = WatchEncoder::new(rt, &neg, include);
-    Ok(represent::watch_stream(
-        events.map(move |ev| encoder.line(&ev)),
-    ))
+    let sent = server.metrics.watch_events(rt);
+    Ok(represent::watch_stream(events.map(move |ev| {
+        let line = encoder.line(&ev);
+        sent.sent(line.len());
+        line
+    })))
 }

@@ -10,6 +10,7 @@
 //! ([`encode`]) and out ([`decode`]): both versions see the same objects.
 
 mod addresses;
+mod count;
 mod create;
 mod delete;
 mod list;

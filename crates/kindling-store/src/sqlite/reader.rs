@@ -108,6 +108,23 @@ pub(super) fn list(
     })
 }
 
+/// How many live keys start with `prefix`, read from the key index alone.
+pub(super) fn count(conn: &mut Connection, prefix: &str) -> Result<u64> {
+    let range = KeyRange::new(prefix, None);
+    let sql = format!(
+        "SELECT COUNT(*) FROM kv WHERE key {} ?1 AND key < ?2",
+        range.lower_op
+    );
+    let n: i64 = conn
+        .prepare_cached(&sql)
+        .db()?
+        .query_row(rusqlite::params![range.lower, range.upper], |row| {
+            row.get(0)
+        })
+        .db()?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Live keys whose current value was already there at `at`.
 fn unchanged_since(
     conn: &Connection,
