@@ -435,27 +435,22 @@ fn wait_ephemeral_state(env: &Env, name: &str, done: impl Fn(&str) -> bool) -> S
 /// ephemeral containers with a raw PUT is upstream's 422.
 fn check_debug(env: &Env, kubectl: &str, round: usize) {
     let before = ephemeral_names(env);
-    let out = env.run(
-        kubectl,
-        &[
-            "debug",
-            "-i",
-            "p",
-            &format!("--image={BUSYBOX}"),
-            "--target=web",
-            "--profile=general",
-            "--",
-            "sh",
-        ],
-        &[],
-        b"ps; exit\n",
+    // containerd ends an attach session once the client's stdin closes (the container is not
+    // `stdinOnce`), so stdin stays open until the shell has answered and exited; and it
+    // starts copying stdin before it adds the output streams, so the shell waits a moment
+    // before it prints (what a container prints at once is lost: hence kubectl's "If you
+    // don't see a command prompt, try pressing enter.").
+    let session = format!(
+        "(echo 'sleep 1; ps; exit'; sleep 4) | {kubectl} debug -i p --image={BUSYBOX} \
+         --target=web --profile=general -- sh"
     );
+    let out = env.run("sh", &["-c", &session], &[], b"");
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(
         out.status.success(),
         "{kubectl} debug -i: {stdout} {stderr}"
     );
-    eprintln!("{kubectl} debug -i p --target=web -- sh <<< 'ps; exit':\n{stdout}");
+    eprintln!("{session}:\n{stdout}");
     // The target's processes: httpd is PID 1 of the namespace it joined.
     assert!(
         stdout.contains("httpd"),
