@@ -38,6 +38,9 @@ pub enum Subresource {
     /// `pods/resize`: writes only the containers' resources and resize policies (upstream's
     /// pod resize strategy); the strategy's subresource rules decide what changes.
     Resize,
+    /// `pods/eviction`: a policy/v1 Eviction deletes the pod unless a PodDisruptionBudget
+    /// forbids it (create-only).
+    Eviction,
 }
 
 impl Subresource {
@@ -55,6 +58,7 @@ impl Subresource {
             Subresource::Attach => "attach",
             Subresource::PortForward => "portforward",
             Subresource::Resize => "resize",
+            Subresource::Eviction => "eviction",
         }
     }
 
@@ -63,6 +67,7 @@ impl Subresource {
         match self {
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
+            Subresource::Eviction => ("policy", "v1", "Eviction"),
             Subresource::Token => ("authentication.k8s.io", "v1", "TokenRequest"),
             Subresource::Exec => ("", "v1", "PodExecOptions"),
             Subresource::Attach => ("", "v1", "PodAttachOptions"),
@@ -74,7 +79,7 @@ impl Subresource {
     /// The verbs the subresource serves.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Binding | Subresource::Token => &["create"],
+            Subresource::Binding | Subresource::Token | Subresource::Eviction => &["create"],
             Subresource::Log => &["get"],
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
                 &["create", "get"]
@@ -353,7 +358,8 @@ pub static CATALOG: &[ResourceType] = &[
             Exec,
             Attach,
             PortForward,
-            Resize
+            Resize,
+            Eviction
         ],
         &strategy::POD
     ),
@@ -444,7 +450,7 @@ pub static CATALOG: &[ResourceType] = &[
         ["limits"],
         [],
         [],
-        D
+        &strategy::LIMIT_RANGE
     ),
     resource!(
         api::core::v1::ResourceQuota,
@@ -651,7 +657,7 @@ pub static CATALOG: &[ResourceType] = &[
         ["pdb"],
         [],
         [Status],
-        D
+        &strategy::POD_DISRUPTION_BUDGET
     ),
     // scheduling.k8s.io/v1
     resource!(

@@ -3,12 +3,15 @@
 //! - [`catalog`]: every served resource and its strategy.
 //! - [`convert`]: conversions between versions that share one storage version.
 //! - [`computed`]: resources computed on each read (component statuses).
+//! - [`disruption`]: PodDisruptionBudget rules (coverage, condition, evictions).
 //! - [`strategy`]: defaults, validation and update rules per resource.
 //! - [`status`]: errors as `Status` objects.
 //! - [`schema`]: OpenAPI definitions generated from the k8s-openapi types.
 //! - [`meta`]: object metadata rules (names, labels) shared by every resource.
 //! - [`selector`]: label and field selectors.
+//! - [`quota`]: ResourceQuota usage, scopes and admission decisions.
 //! - [`quantity`]: resource quantities (`500m`, `1Gi`), exact.
+//! - [`limitrange`]: LimitRange admission (defaults, min/max/ratio).
 //! - [`json_path`]: reading and writing JSON values by path.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 //! - [`managed`]: managed fields and server-side apply.
@@ -17,14 +20,17 @@
 pub mod catalog;
 pub mod computed;
 pub mod convert;
+pub mod disruption;
 pub mod fields;
 pub mod json_path;
+pub mod limitrange;
 pub mod managed;
 pub mod meta;
 pub mod nodeselector;
 pub mod patch;
 pub mod proto;
 pub mod quantity;
+pub mod quota;
 pub mod schema;
 pub mod selector;
 pub mod status;

@@ -29,12 +29,79 @@ pub async fn admit_create(
 ) -> Result<(), ApiError> {
     match (rt.group, rt.kind, ns) {
         ("", "Pod", Some(ns)) => {
+            if obj["metadata"]["annotations"]
+                .get(MIRROR_ANNOTATION)
+                .is_none()
+            {
+                crate::admission_limits::default_pod(registry, ns, obj).await?;
+            }
             admit_pod(registry, ns, obj).await?;
             default_toleration_seconds(&mut obj["spec"]);
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+/// Validating admission of a new object, after its validation and just before it is stored:
+/// LimitRanges (pods, claims), then ResourceQuota, which charges the quota (unless `dry_run`).
+/// Boxed: charging a quota is a write, and a write may create (server-side apply), whose
+/// admission comes back here.
+pub fn validate_create<'a>(
+    registry: &'a Registry,
+    rt: &'static kindling_api::ResourceType,
+    ns: Option<&'a str>,
+    obj: &'a Value,
+    dry_run: bool,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>> {
+    Box::pin(validate_create_now(registry, rt, ns, obj, dry_run))
+}
+
+async fn validate_create_now(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    ns: Option<&str>,
+    obj: &Value,
+    dry_run: bool,
+) -> Result<(), ApiError> {
+    let Some(ns) = ns.filter(|_| rt.namespaced) else {
+        return Ok(());
+    };
+    let mirror = obj["metadata"]["annotations"]
+        .get(MIRROR_ANNOTATION)
+        .is_some();
+    if !mirror {
+        crate::admission_limits::validate(registry, rt, ns, obj).await?;
+    }
+    crate::admission_quota::admit_create(registry, rt, ns, obj, dry_run).await
+}
+
+/// Validating admission of an update (after its validation): LimitRanges for claims, then
+/// ResourceQuota for what the update adds. Boxed, as [`validate_create`].
+pub fn validate_update<'a>(
+    registry: &'a Registry,
+    rt: &'static kindling_api::ResourceType,
+    ns: Option<&'a str>,
+    new: &'a Value,
+    old: &'a Value,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>> {
+    Box::pin(validate_update_now(registry, rt, ns, new, old))
+}
+
+async fn validate_update_now(
+    registry: &Registry,
+    rt: &'static kindling_api::ResourceType,
+    ns: Option<&str>,
+    new: &Value,
+    old: &Value,
+) -> Result<(), ApiError> {
+    let Some(ns) = ns.filter(|_| rt.namespaced) else {
+        return Ok(());
+    };
+    if rt.group.is_empty() && rt.kind == "PersistentVolumeClaim" {
+        crate::admission_limits::validate(registry, rt, ns, new).await?;
+    }
+    crate::admission_quota::admit_update(registry, rt, ns, new, old).await
 }
 
 async fn admit_pod(registry: &Registry, ns: &str, pod: &mut Value) -> Result<(), ApiError> {

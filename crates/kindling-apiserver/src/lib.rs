@@ -14,6 +14,8 @@
 #![allow(clippy::result_large_err)]
 
 mod admission;
+mod admission_limits;
+mod admission_quota;
 mod apply;
 mod auth;
 mod bootstrap;

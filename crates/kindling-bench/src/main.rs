@@ -32,6 +32,10 @@ async fn main() -> Result<()> {
         "cluster" => cluster::run(&kindling_binary()?).await,
         "pods" => pods::run(&kindling_binary()?).await,
         "dns" => dns::run(std::env::args().nth(2)).await,
+        // `workloads controllers`: only the controllers' memory (no Docker).
+        "workloads" if std::env::args().nth(2).as_deref() == Some("controllers") => {
+            workloads::controllers_memory().await
+        }
         "workloads" => workloads::run(&kindling_binary()?).await,
         // Not run by hand: the workloads benchmark runs these in a node and as a child.
         "rule-watch" => workloads::rule_watch(&std::env::args().nth(2).unwrap_or_default()),

@@ -305,7 +305,7 @@ async fn dns_from_a_pod(client: &kube::Client) -> Result<()> {
 }
 
 /// RSS of the controllers alone (a child process) once a 1 000-replica Deployment's pods exist.
-async fn controllers_memory() -> Result<()> {
+pub async fn controllers_memory() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path())).await?;
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -18,6 +18,8 @@
 //! - [`cronjob`]: CronJobs create Jobs on their schedule.
 //! - [`ttlafterfinished`]: finished Jobs with ttlSecondsAfterFinished are deleted that long
 //!   after finishing.
+//! - [`disruption`]: PodDisruptionBudgets' status (what evictions may take).
+//! - [`resourcequota`]: ResourceQuotas' status (hard and used).
 //! - [`garbagecollector`]: dependents of deleted owners go; foreground and orphan deletions
 //!   are finished.
 //! - [`endpointslice`]: EndpointSlices of every Service with a selector (its pods).
@@ -29,7 +31,8 @@
 //! for one control plane; with several, the workload controllers would act twice (upstream
 //! elects one kube-controller-manager through a Lease).
 //!
-//! Shared, without IO: [`pods`] (active, ready, available, scale-down order), [`owners`]
+//! Shared: [`informer`] (one pod watch and cache for every controller that follows pods, as
+//! upstream's shared informer). Shared, without IO: [`pods`] (active, ready, available, scale-down order), [`owners`]
 //! (controller references, adoption and release), [`history`] (ControllerRevisions of
 //! StatefulSets and DaemonSets) and [`slices`] (desired vs existing
 //! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
@@ -38,16 +41,19 @@
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod history;
+pub mod informer;
 pub mod job;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod pods;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod rootca;
 pub mod serviceaccounts;
 mod servicepods;
@@ -75,36 +81,60 @@ pub const FIELD_MANAGER: &str = "kube-controller-manager";
 
 /// Runs every controller until the process ends.
 pub async fn run(client: kube::Client, config: Config) {
+    // One pod watch and cache for every controller that follows pods (upstream's shared
+    // informer): subscribed before it starts, so none misses a change.
+    let mut pods = informer::PodInformer::new();
+    let replica_sets = replicaset::run(client.clone(), &mut pods);
+    let stateful_sets = statefulset::run(client.clone(), &mut pods);
+    let daemon_sets = daemonset::run(client.clone(), &mut pods);
+    let jobs = job::run(client.clone(), &mut pods);
+    let budgets = disruption::run(client.clone(), &mut pods);
+    let service_endpoints = run_service_endpoints(client.clone(), &mut pods);
     tokio::join!(
-        run_service_endpoints(client.clone()),
+        pods.run(client.clone()),
+        service_endpoints,
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
-        replicaset::run(client.clone()),
+        replica_sets,
         deployment::run(client.clone()),
-        statefulset::run(client.clone()),
-        daemonset::run(client.clone()),
-        job::run(client.clone()),
+        stateful_sets,
+        daemon_sets,
+        jobs,
         cronjob::run(client.clone()),
         ttlafterfinished::run(client.clone()),
+        budgets,
+        resourcequota::run(client.clone()),
         garbagecollector::run(client.clone()),
         rootca::run(client, config.root_ca_pem),
     );
 }
 
-/// Runs the Endpoints, EndpointSlice and mirroring controllers (and the pod watch the first
-/// two share) until the process ends.
-pub async fn run_service_endpoints(client: kube::Client) {
-    let mut service_pods = servicepods::ServicePods::new();
+/// The Endpoints, EndpointSlice and mirroring controllers (and the Service watch the first two
+/// share), on the shared pod watch: subscribed now, run by the returned future.
+pub fn run_service_endpoints(
+    client: kube::Client,
+    pods: &mut informer::PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    let mut service_pods = servicepods::ServicePods::new(pods);
     let endpoint_slices = endpointslice::run(client.clone(), &mut service_pods);
     let endpoints = endpoints::run(client.clone(), &mut service_pods);
     let mirroring = endpointslicemirroring::run(client.clone(), &mut service_pods);
-    tokio::join!(
-        service_pods.run(client),
-        endpoint_slices,
-        endpoints,
-        mirroring
-    );
+    async move {
+        tokio::join!(
+            service_pods.run(client),
+            endpoint_slices,
+            endpoints,
+            mirroring
+        );
+    }
+}
+
+/// Drops `metadata.managedFields` from a watched object before it is cached: no controller
+/// reads them and they are a large part of every pod (kube-controller-manager's informers drop
+/// them too).
+pub(crate) fn without_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
 }
 
 /// A reconcile failure; the object is looked at again shortly.

@@ -1,16 +1,18 @@
 //! Which Services select which pods, for the Endpoints and EndpointSlice controllers (upstream's
-//! pod event handlers of both): one watch of every pod feeds a store that reconciles read, and
-//! each pod change is turned into the Services whose selector matched the pod before *or*
-//! after it, so a pod whose labels stop matching leaves its old Service's endpoints too.
+//! pod event handlers of both): the shared pod watch ([`crate::informer`]) feeds the store that
+//! reconciles read, and each pod change is turned into the Services whose selector matched the
+//! pod before *or* after it, so a pod whose labels stop matching leaves its old Service's
+//! endpoints too.
 //!
-//! The store is written before the triggers go out, so a reconcile always sees the pod at least
-//! as new as the change that asked for it. Service deletions are passed on as well: a deleted
+//! The informer writes its store before it hands a change out, so a reconcile always sees the
+//! pod at least as new as the change that asked for it. Service deletions are passed on as well: a deleted
 //! Service is never reconciled by a kube-runtime controller (its object is gone from the
 //! store), so the controllers clean up after it on this signal.
 //!
 //! Also here, without IO: the pod rules both controllers share (readiness, whether a pod belongs
 //! in endpoints, named target ports).
 
+use crate::informer::{PodChange, PodInformer};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -31,10 +33,10 @@ pub(crate) enum Change {
     Deleted(ObjectRef<Service>),
 }
 
-/// The pod and service watches, their stores, and who listens.
+/// The pod changes and the service watch, their stores, and who listens.
 pub(crate) struct ServicePods {
     pods: Store<Pod>,
-    pods_writer: reflector::store::Writer<Pod>,
+    pod_changes: futures::stream::BoxStream<'static, std::sync::Arc<PodChange>>,
     services: Store<Service>,
     services_writer: reflector::store::Writer<Service>,
     listeners: Vec<Listener>,
@@ -47,12 +49,11 @@ struct Listener {
 }
 
 impl ServicePods {
-    pub(crate) fn new() -> ServicePods {
-        let (pods, pods_writer) = reflector::store();
+    pub(crate) fn new(informer: &mut PodInformer) -> ServicePods {
         let (services, services_writer) = reflector::store();
         ServicePods {
-            pods,
-            pods_writer,
+            pods: informer.store(),
+            pod_changes: informer.subscribe().boxed(),
             services,
             services_writer,
             listeners: Vec::new(),
@@ -101,8 +102,8 @@ impl ServicePods {
     /// Follows pods and services until the process ends.
     pub(crate) async fn run(self, client: kube::Client) {
         let ServicePods {
-            pods,
-            mut pods_writer,
+            pods: _,
+            pod_changes,
             services,
             mut services_writer,
             listeners,
@@ -117,10 +118,7 @@ impl ServicePods {
                 }
             }
         };
-        let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-            .default_backoff()
-            .map(Either::Pod)
-            .boxed();
+        let pod_events = pod_changes.map(Either::Pod).boxed();
         let service_events = watcher(Api::<Service>::all(client), watcher::Config::default())
             .default_backoff()
             .map(Either::Service)
@@ -128,12 +126,10 @@ impl ServicePods {
         let mut events = futures::stream::select(pod_events, service_events);
         while let Some(event) = events.next().await {
             match event {
-                Either::Pod(Ok(event)) => {
-                    let before = touched(&event).and_then(|p| pods.get(&ObjectRef::from_obj(p)));
-                    pods_writer.apply_watcher_event(&event);
-                    let changed = match &event {
+                Either::Pod(change) => {
+                    let changed = match &change.event {
                         watcher::Event::Apply(pod) | watcher::Event::Delete(pod) => {
-                            services_of(&services.state(), before.as_deref(), Some(pod))
+                            services_of(&services.state(), change.previous.as_deref(), Some(pod))
                         }
                         // A relist may have dropped pods without a Delete: look at everything.
                         watcher::Event::InitDone => all_selecting(&services.state()),
@@ -173,7 +169,7 @@ impl ServicePods {
                     services_writer.apply_watcher_event(&event);
                     send(gone);
                 }
-                Either::Pod(Err(e)) | Either::Service(Err(e)) => {
+                Either::Service(Err(e)) => {
                     tracing::debug!("endpoints: watch failed, retrying: {e}");
                 }
             }
@@ -184,13 +180,6 @@ impl ServicePods {
 enum Either<P, S> {
     Pod(P),
     Service(S),
-}
-
-fn touched<K>(event: &watcher::Event<K>) -> Option<&K> {
-    match event {
-        watcher::Event::Apply(o) | watcher::Event::Delete(o) => Some(o),
-        _ => None,
-    }
 }
 
 /// Services of the pod's namespace whose selector matches `before` or `after`.

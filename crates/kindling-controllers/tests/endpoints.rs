@@ -40,7 +40,12 @@ where
             .create(&PostParams::default(), &account)
             .await
             .unwrap();
-        let controllers = tokio::spawn(kindling_controllers::run_service_endpoints(client.clone()));
+        let mut pods = kindling_controllers::informer::PodInformer::new();
+        let endpoints = kindling_controllers::run_service_endpoints(client.clone(), &mut pods);
+        let informer = pods.run(client.clone());
+        let controllers = tokio::spawn(async move {
+            tokio::join!(informer, endpoints);
+        });
         body(client).await;
         controllers.abort();
         server.stop();

@@ -102,8 +102,16 @@ impl Cluster {
                 .create(&PostParams::default(), &account)
                 .await
                 .unwrap();
-            tokio::spawn(kindling_controllers::statefulset::run(client.clone()));
-            tokio::spawn(kindling_controllers::daemonset::run(client.clone()));
+            let mut pods = kindling_controllers::informer::PodInformer::new();
+            tokio::spawn(kindling_controllers::statefulset::run(
+                client.clone(),
+                &mut pods,
+            ));
+            tokio::spawn(kindling_controllers::daemonset::run(
+                client.clone(),
+                &mut pods,
+            ));
+            tokio::spawn(pods.run(client.clone()));
             tokio::spawn(kindling_controllers::garbagecollector::run(client.clone()));
             tokio::spawn(fake_kubelet(client.clone(), log.clone()));
             (server, client)

@@ -15,11 +15,13 @@ pub mod cron;
 mod dra;
 mod events;
 pub mod flowcontrol;
+mod limitrange;
 mod networking;
 mod nodeapi;
 mod pod;
 pub mod podspec;
 pub mod podvalidation;
+mod policy;
 mod service;
 mod storage;
 pub mod util;
@@ -49,7 +51,9 @@ pub use self::batch::{CronJobStrategy, JobStrategy};
 pub use self::certificates::CertificateSigningRequestStrategy;
 pub use self::core::{ConfigData, NamespaceStrategy, NodeStrategy, SecretStrategy};
 pub use self::cron::parse_cron_schedule;
+pub use self::limitrange::LimitRangeStrategy;
 pub use self::pod::{qos_class, PodStrategy};
+pub use self::policy::PodDisruptionBudgetStrategy;
 pub use self::service::ServiceStrategy;
 pub use self::storage::{
     CsiStorageCapacityStrategy, PersistentVolumeClaimStrategy, PersistentVolumeStrategy,
@@ -147,6 +151,8 @@ impl Strategy for DefaultStrategy {}
 pub static DEFAULT: &DefaultStrategy = &DefaultStrategy;
 pub static NAMESPACE: NamespaceStrategy = NamespaceStrategy;
 pub static POD: PodStrategy = PodStrategy;
+pub static LIMIT_RANGE: LimitRangeStrategy = LimitRangeStrategy;
+pub static POD_DISRUPTION_BUDGET: PodDisruptionBudgetStrategy = PodDisruptionBudgetStrategy;
 pub static SERVICE: ServiceStrategy = ServiceStrategy;
 pub static CONFIG_DATA: ConfigData = ConfigData;
 pub static SECRET: SecretStrategy = SecretStrategy;

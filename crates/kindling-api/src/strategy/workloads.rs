@@ -146,7 +146,7 @@ fn int_or_percent_value(v: Option<&Value>) -> i64 {
     }
 }
 
-fn validate_positive_int_or_percent(v: Option<&Value>, field: &str) -> Vec<Cause> {
+pub(super) fn validate_positive_int_or_percent(v: Option<&Value>, field: &str) -> Vec<Cause> {
     match v {
         Some(Value::String(s)) if percent_value(&json!(s)).is_none() => vec![invalid_raw(
             field,
@@ -168,7 +168,7 @@ fn validate_positive_int_or_percent(v: Option<&Value>, field: &str) -> Vec<Cause
     }
 }
 
-fn validate_not_more_than_100_percent(v: Option<&Value>, field: &str) -> Vec<Cause> {
+pub(super) fn validate_not_more_than_100_percent(v: Option<&Value>, field: &str) -> Vec<Cause> {
     match v.and_then(percent_value) {
         Some(p) if p > 100 => vec![invalid_raw(
             field,

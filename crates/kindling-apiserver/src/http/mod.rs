@@ -6,6 +6,7 @@
 
 mod computed;
 mod decode;
+mod eviction;
 mod filters;
 mod logs;
 mod measure;
@@ -219,8 +220,8 @@ async fn route_resource(
     }
 }
 
-/// `<resource>/<name>/<subresource>`: status, scale, binding, finalize, approval, resize and
-/// ephemeralcontainers go through the registry; log, exec/attach/portforward to the pod's node;
+/// `<resource>/<name>/<subresource>`: status, scale, binding, finalize, approval, resize,
+/// ephemeralcontainers and eviction go through the registry; log, exec/attach/portforward to the pod's node;
 /// token is computed.
 async fn route_subresource(
     server: &Arc<Server>,
@@ -268,6 +269,9 @@ async fn route_subresource(
         }
         (Subresource::Binding, &Method::POST) => {
             subresource::bind(server, rt, ns, name, call).await
+        }
+        (Subresource::Eviction, &Method::POST) => {
+            eviction::create(server, rt, ns, name, call).await
         }
         (Subresource::Finalize, &Method::PUT) => {
             subresource::finalize(server, rt, name, call).await

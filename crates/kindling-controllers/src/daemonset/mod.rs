@@ -14,11 +14,12 @@
 pub mod plan;
 
 use crate::history::{self, client as revisions};
+use crate::informer::{self, PodChange, PodInformer};
 use crate::owners::{self, Claim};
 use crate::replicaset::expectations::{self, Expectations};
 use crate::replicaset::message;
 use crate::{retry_on_error, Error, FIELD_MANAGER};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -71,8 +72,8 @@ fn sets_of_pod(sets: &Store<DaemonSet>, pod: &Pod) -> Vec<ObjectRef<DaemonSet>> 
 }
 
 /// Counts what the pod watch shows against the expectations, before the store is updated.
-fn observe(exp: &Expectations, store: &Store<Pod>, event: &watcher::Event<Pod>) {
-    let (pod, deleted) = match event {
+fn observe(exp: &Expectations, change: &PodChange) {
+    let (pod, deleted) = match &change.event {
         watcher::Event::Apply(p) | watcher::Event::InitApply(p) => (p, false),
         watcher::Event::Delete(p) => (p, true),
         _ => return,
@@ -81,7 +82,7 @@ fn observe(exp: &Expectations, store: &Store<Pod>, event: &watcher::Event<Pod>) 
         return;
     };
     let key = key_of(set.namespace.as_deref().unwrap_or_default(), &set.name);
-    if !deleted && store.get(&ObjectRef::from_obj(pod)).is_none() {
+    if !deleted && change.previous.is_none() {
         exp.creation_observed(&key);
     }
     if deleted || pod.metadata.deletion_timestamp.is_some() {
@@ -93,19 +94,24 @@ fn observe(exp: &Expectations, store: &Store<Pod>, event: &watcher::Event<Pod>) 
     }
 }
 
-pub async fn run(client: kube::Client) {
+/// Subscribes to the shared pod watch now; the returned future runs the controller.
+pub fn run(
+    client: kube::Client,
+    informer: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    run_on(client, informer.store(), informer.subscribe())
+}
+
+async fn run_on(
+    client: kube::Client,
+    pods: Store<Pod>,
+    changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
+) {
     let expectations = Arc::new(Expectations::default());
-    let (pods, pod_writer) = reflector::store();
-    let seen = pods.clone();
     let counted = expectations.clone();
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .map_ok(move |event| {
-            observe(&counted, &seen, &event);
-            event
-        })
-        .reflect(pod_writer)
-        .touched_objects();
+    let pod_events = informer::triggers(changes, move |change| {
+        observe(&counted, change);
+    });
     let (nodes, node_writer) = reflector::store();
     let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()

@@ -22,11 +22,12 @@ pub mod policy;
 pub mod removals;
 pub mod template;
 
+use crate::informer::{self, PodChange, PodInformer};
 use crate::owners::{self, Claim};
 use crate::replicaset::expectations::{self, Expectations};
 use crate::replicaset::message;
 use crate::{retry_on_error, Error, FIELD_MANAGER};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
@@ -34,8 +35,8 @@ use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use removals::Removals;
 use serde_json::json;
@@ -73,8 +74,8 @@ fn controlling_job(pod: &Pod) -> Option<(String, String)> {
 }
 
 /// Counts what the pod watch shows against the expectations, before the store is updated.
-fn observe(ctx: &Context, event: &watcher::Event<Pod>) {
-    let (pod, deleted) = match event {
+fn observe(ctx: &Context, change: &PodChange) {
+    let (pod, deleted) = match &change.event {
         watcher::Event::Apply(p) | watcher::Event::InitApply(p) => (p, false),
         watcher::Event::Delete(p) => (p, true),
         _ => return,
@@ -82,7 +83,7 @@ fn observe(ctx: &Context, event: &watcher::Event<Pod>) {
     let Some((key, _)) = controlling_job(pod) else {
         return;
     };
-    if !deleted && ctx.pods.get(&ObjectRef::from_obj(pod)).is_none() {
+    if !deleted && change.previous.is_none() {
         ctx.expectations.creation_observed(&key);
     }
     if deleted || pod.metadata.deletion_timestamp.is_some() {
@@ -150,8 +151,19 @@ fn selector(job: &Job) -> Option<LabelSelector> {
     LabelSelector::from_typed(job.spec.as_ref()?.selector.as_ref()).ok()
 }
 
-pub async fn run(client: kube::Client) {
-    let (pods, writer) = reflector::store();
+/// Subscribes to the shared pod watch now; the returned future runs the controller.
+pub fn run(
+    client: kube::Client,
+    informer: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    run_on(client, informer.store(), informer.subscribe())
+}
+
+async fn run_on(
+    client: kube::Client,
+    pods: Store<Pod>,
+    changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
+) {
     let controller = Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default());
     let jobs = controller.store();
     let ctx = Arc::new(Context {
@@ -164,19 +176,14 @@ pub async fn run(client: kube::Client) {
     let (orphans, orphaned) = mpsc::unbounded_channel::<Pod>();
     let seen = ctx.clone();
     let job_store = jobs.clone();
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .map_ok(move |event| {
-            observe(&seen, &event);
-            if let watcher::Event::Apply(p) | watcher::Event::InitApply(p) = &event {
-                if maybe_orphaned(&job_store, p) {
-                    let _ = orphans.send(p.clone());
-                }
+    let pod_events = informer::triggers(changes, move |change| {
+        observe(&seen, change);
+        if let watcher::Event::Apply(p) | watcher::Event::InitApply(p) = &change.event {
+            if maybe_orphaned(&job_store, p) {
+                let _ = orphans.send(p.clone());
             }
-            event
-        })
-        .reflect(writer)
-        .touched_objects();
+        }
+    });
     let mapping = jobs.clone();
     let controller = controller
         .watches_stream(pod_events, move |pod: Pod| jobs_of_pod(&mapping, &pod))

@@ -12,10 +12,11 @@
 pub mod expectations;
 pub mod plan;
 
+use crate::informer::{self, PodChange, PodInformer};
 use crate::owners::{self, Claim};
 use crate::{pods, retry_on_error, Error, FIELD_MANAGER};
 use expectations::Expectations;
-use futures::{StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
@@ -24,8 +25,8 @@ use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use plan::{Manage, Spec, Status};
 use serde::de::DeserializeOwned;
@@ -135,12 +136,17 @@ struct Context<K: Replicated> {
     recorder: Recorder,
 }
 
-/// Runs the ReplicaSet and the ReplicationController controllers.
-pub async fn run(client: kube::Client) {
-    tokio::join!(
-        run_kind::<ReplicaSet>(client.clone()),
-        run_kind::<ReplicationController>(client),
-    );
+/// Runs the ReplicaSet and the ReplicationController controllers on the shared pod watch
+/// (subscribed now; the returned future runs them).
+pub fn run(
+    client: kube::Client,
+    pods: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    let rs = run_kind::<ReplicaSet>(client.clone(), pods.store(), pods.subscribe());
+    let rc = run_kind::<ReplicationController>(client, pods.store(), pods.subscribe());
+    async move {
+        tokio::join!(rs, rc);
+    }
 }
 
 /// `namespace/name`.
@@ -160,10 +166,10 @@ fn controller_key<K: Replicated>(pod: &Pod) -> Option<String> {
     })
 }
 
-/// Counts what the pod watch shows against the expectations, before the pod store is updated:
-/// a pod new to the store is a creation, one gone or terminating a deletion.
-fn observe<K: Replicated>(exp: &Expectations, store: &Store<Pod>, event: &watcher::Event<Pod>) {
-    let (pod, deleted) = match event {
+/// Counts what the pod watch shows against the expectations: a pod the cache did not hold is a
+/// creation, one gone or terminating a deletion.
+fn observe<K: Replicated>(exp: &Expectations, change: &PodChange) {
+    let (pod, deleted) = match &change.event {
         watcher::Event::Apply(p) | watcher::Event::InitApply(p) => (p, false),
         watcher::Event::Delete(p) => (p, true),
         _ => return,
@@ -171,7 +177,7 @@ fn observe<K: Replicated>(exp: &Expectations, store: &Store<Pod>, event: &watche
     let Some(key) = controller_key::<K>(pod) else {
         return;
     };
-    if !deleted && store.get(&ObjectRef::from_obj(pod)).is_none() {
+    if !deleted && change.previous.is_none() {
         exp.creation_observed(&key);
     }
     if deleted || pod.metadata.deletion_timestamp.is_some() {
@@ -206,19 +212,14 @@ fn controllers_of_pod<K: Replicated>(owners: &Store<K>, pod: &Pod) -> Vec<Object
         .collect()
 }
 
-async fn run_kind<K: Replicated>(client: kube::Client) {
+async fn run_kind<K: Replicated>(
+    client: kube::Client,
+    pods: Store<Pod>,
+    changes: impl Stream<Item = Arc<PodChange>> + Send + 'static,
+) {
     let expectations = Arc::new(Expectations::default());
-    let (pods, writer) = reflector::store();
-    let seen = pods.clone();
     let counted = expectations.clone();
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .map_ok(move |event| {
-            observe::<K>(&counted, &seen, &event);
-            event
-        })
-        .reflect(writer)
-        .touched_objects();
+    let pod_events = informer::triggers(changes, move |change| observe::<K>(&counted, change));
     let controller = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default());
     let owners = controller.store();
     let ctx = Arc::new(Context {

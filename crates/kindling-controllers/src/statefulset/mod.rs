@@ -14,6 +14,7 @@
 pub mod plan;
 
 use crate::history::{self, client as revisions};
+use crate::informer::{self, PodChange, PodInformer};
 use crate::owners::{self, Claim};
 use crate::replicaset::message;
 use crate::{retry_on_error, Error, FIELD_MANAGER};
@@ -69,12 +70,20 @@ fn sets_of_pod(sets: &Store<StatefulSet>, pod: &Pod) -> Vec<ObjectRef<StatefulSe
         .collect()
 }
 
-pub async fn run(client: kube::Client) {
-    let (pods, pod_writer) = reflector::store();
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
-        .touched_objects();
+/// Subscribes to the shared pod watch now; the returned future runs the controller.
+pub fn run(
+    client: kube::Client,
+    informer: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    run_on(client, informer.store(), informer.subscribe())
+}
+
+async fn run_on(
+    client: kube::Client,
+    pods: Store<Pod>,
+    changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
+) {
+    let pod_events = informer::triggers(changes, |_| {});
     let (revision_store, revision_writer) = reflector::store();
     let revision_events = watcher(
         Api::<ControllerRevision>::all(client.clone()),
