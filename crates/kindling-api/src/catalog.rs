@@ -19,11 +19,13 @@ pub enum Subresource {
     Scale,
     /// `pods/binding`: assigns a pod to a node.
     Binding,
-    /// `pods/ephemeralcontainers`.
+    /// `pods/ephemeralcontainers`: writes only `spec.ephemeralContainers` (upstream's
+    /// ephemeral containers strategy); the strategy's subresource rules decide what changes.
     EphemeralContainers,
     /// `namespaces/finalize`.
     Finalize,
-    /// `certificatesigningrequests/approval`.
+    /// `certificatesigningrequests/approval`: writes only the status's conditions (upstream's
+    /// approval strategy), through the strategy's subresource rules.
     Approval,
     /// `pods/log`: the container's output, read from the node's agent.
     Log,
@@ -82,11 +84,12 @@ impl Subresource {
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
                 &["create", "get"]
             }
-            Subresource::Finalize | Subresource::Approval => &["update"],
-            Subresource::EphemeralContainers => &["get", "patch"],
-            Subresource::Status | Subresource::Scale | Subresource::Resize => {
-                &["get", "patch", "update"]
-            }
+            Subresource::Finalize => &["update"],
+            Subresource::Status
+            | Subresource::Scale
+            | Subresource::Resize
+            | Subresource::EphemeralContainers
+            | Subresource::Approval => &["get", "patch", "update"],
         }
     }
 }
@@ -684,7 +687,7 @@ pub static CATALOG: &[ResourceType] = &[
         ["csr"],
         [],
         [Status, Approval],
-        D
+        &strategy::CERTIFICATE_SIGNING_REQUEST
     ),
     // node.k8s.io/v1
     resource!(

@@ -37,6 +37,7 @@ pub mod status;
 pub mod strategy;
 pub mod table;
 pub mod taints;
+pub mod user;
 pub mod volumes;
 
 pub use catalog::{ResourceType, Subresource, CATALOG};

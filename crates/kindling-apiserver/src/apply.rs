@@ -14,7 +14,7 @@ pub fn subresource_of(kind: UpdateKind) -> Option<&'static str> {
     match kind {
         UpdateKind::Main => None,
         UpdateKind::Status => Some("status"),
-        UpdateKind::Everything => Some("ephemeralcontainers"),
+        UpdateKind::Everything => None,
         UpdateKind::Subresource(sub) => Some(sub.path()),
     }
 }
@@ -24,6 +24,8 @@ fn scope(rt: &ResourceType, kind: UpdateKind, subresource: Option<&str>) -> Scop
     s.subresource = subresource.map(str::to_string);
     // What the strategy resets is nobody's: status on the main resource, the rest on /status.
     s.reset = match kind {
+        // The approval writes status conditions: they are its manager's.
+        UpdateKind::Subresource(Subresource::Approval) => Reset::None,
         UpdateKind::Main | UpdateKind::Subresource(_) if rt.has(Subresource::Status) => {
             Reset::Status
         }

@@ -4,12 +4,15 @@
 //! the connection is attached to every request. A request without one may carry
 //! `Authorization: Bearer <token>`: a service account token this server signed ([`bearer`]).
 //! As upstream's authenticator union, a verified certificate wins over a token. Anonymous
-//! requests may only reach the health and version endpoints. Authorization is coarse for now: any authenticated user may do anything
+//! requests may only reach the health and version endpoints. `Impersonate-*` headers then make
+//! the request another user's ([`impersonate`]). Authorization is coarse for now: any authenticated user may do anything
 //! (RBAC evaluation comes with the controllers that need it); `system:masters` is the admin group.
 
 use crate::registry::{meta_str, Registry};
 use crate::tokens::{Claims, ObjectRef, TokenError, TokenIssuer};
+use axum::http::HeaderMap;
 use kindling_api::catalog::find;
+use kindling_api::user::UserInfo;
 use kindling_api::ApiError;
 use std::collections::BTreeMap;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -61,6 +64,29 @@ impl Identity {
         matches!(self, Identity::Anonymous)
     }
 
+    /// The user as the API's rules see it (anonymous is `system:anonymous` in
+    /// `system:unauthenticated`, as upstream's).
+    pub fn user_info(&self) -> UserInfo {
+        match self {
+            Identity::Anonymous => UserInfo {
+                name: "system:anonymous".into(),
+                groups: vec!["system:unauthenticated".into()],
+                ..UserInfo::default()
+            },
+            Identity::User {
+                name,
+                groups,
+                uid,
+                extra,
+            } => UserInfo {
+                name: name.clone(),
+                uid: uid.clone(),
+                groups: groups.clone(),
+                extra: extra.clone(),
+            },
+        }
+    }
+
     /// The user's name; `system:anonymous` without one.
     pub fn username(&self) -> &str {
         match self {
@@ -68,6 +94,76 @@ impl Identity {
             Identity::User { name, .. } => name,
         }
     }
+}
+
+/// Upstream's impersonation filter: `Impersonate-User` (with `Impersonate-Group`s,
+/// `Impersonate-Uid` and `Impersonate-Extra-<key>`s) makes the request the named user's, as
+/// `kubectl --as`/`--as-group` ask. Authorization is coarse here: every authenticated user may
+/// impersonate (RBAC will check the `impersonate` verb); anonymous may not.
+pub fn impersonate(identity: Identity, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    };
+    let user = values("impersonate-user").into_iter().next();
+    let mut groups = values("impersonate-group");
+    let uid = values("impersonate-uid").into_iter().next();
+    let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in headers {
+        if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
+            let key = percent_encoding::percent_decode_str(key)
+                .decode_utf8_lossy()
+                .into_owned();
+            if let Ok(v) = value.to_str() {
+                extra.entry(key).or_default().push(v.to_string());
+            }
+        }
+    }
+    let Some(name) = user else {
+        if groups.is_empty() && uid.is_none() && extra.is_empty() {
+            return Ok(identity);
+        }
+        return Err(ApiError::bad_request(
+            "requested impersonation of groups, uid or extra without impersonating a user",
+        ));
+    };
+    if identity.is_anonymous() {
+        return Err(ApiError::forbidden(format!(
+            "users {} is forbidden: User \"system:anonymous\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+            kindling_api::meta::go_quote(&name)
+        )));
+    }
+    // A service account's groups follow from its name when none are asked for.
+    if groups.is_empty() {
+        if let Some(ns) = name
+            .strip_prefix("system:serviceaccount:")
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(ns, _)| ns)
+        {
+            groups = vec![
+                "system:serviceaccounts".to_string(),
+                format!("system:serviceaccounts:{ns}"),
+            ];
+        }
+    }
+    let implied = if name == "system:anonymous" {
+        "system:unauthenticated"
+    } else {
+        "system:authenticated"
+    };
+    if !groups.iter().any(|g| g == implied) {
+        groups.push(implied.to_string());
+    }
+    Ok(Identity::User {
+        name,
+        groups,
+        uid: uid.unwrap_or_default(),
+        extra,
+    })
 }
 
 /// Paths anyone may read: probes and the version, as upstream's `system:public-info-viewer`.
@@ -198,5 +294,74 @@ fn service_account_identity(claims: &Claims) -> Identity {
         ],
         uid: k.serviceaccount.uid.clone(),
         extra,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin() -> Identity {
+        Identity::User {
+            name: "kubernetes-admin".into(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+            uid: String::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn impersonation_is_upstreams() {
+        assert_eq!(impersonate(admin(), &headers(&[])).unwrap(), admin());
+        let alice = impersonate(
+            admin(),
+            &headers(&[
+                ("Impersonate-User", "alice"),
+                ("Impersonate-Group", "devs"),
+                ("Impersonate-Group", "ops"),
+                ("Impersonate-Uid", "u-1"),
+                ("Impersonate-Extra-Scopes%2Fx", "a"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            alice,
+            Identity::User {
+                name: "alice".into(),
+                groups: vec!["devs".into(), "ops".into(), "system:authenticated".into()],
+                uid: "u-1".into(),
+                extra: BTreeMap::from([("scopes/x".to_string(), vec!["a".to_string()])]),
+            }
+        );
+        let sa = impersonate(
+            admin(),
+            &headers(&[("Impersonate-User", "system:serviceaccount:ns1:builder")]),
+        )
+        .unwrap()
+        .user_info();
+        assert_eq!(
+            sa.groups,
+            vec![
+                "system:serviceaccounts",
+                "system:serviceaccounts:ns1",
+                "system:authenticated"
+            ]
+        );
+        let err = impersonate(admin(), &headers(&[("Impersonate-Group", "x")])).unwrap_err();
+        assert_eq!(err.code, 400);
+        let err =
+            impersonate(Identity::Anonymous, &headers(&[("Impersonate-User", "a")])).unwrap_err();
+        assert_eq!(err.code, 403);
     }
 }

@@ -80,7 +80,8 @@ async fn start_one(
         container,
         spec::ContainerInputs {
             attempt: 0,
-            init: false,
+            kind: spec::ContainerKind::App,
+            target: None,
             image_id: image_id.into(),
             image_user: None,
             env: Vec::new(),

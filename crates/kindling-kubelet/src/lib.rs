@@ -20,7 +20,10 @@ mod sysinfo;
 
 pub use agent::Agent;
 pub use pods::dns::ClusterDns;
-pub use pods::spec::{container_config, log_directory, sandbox_config, ContainerInputs, NodeFacts};
+pub use pods::spec::{
+    container_config, log_directory, sandbox_config, ContainerInputs, Kind as ContainerKind,
+    NodeFacts,
+};
 pub use runtime::{CriRuntime, Runtime, LABEL_MANAGED};
 
 use std::collections::BTreeMap;

@@ -1,8 +1,8 @@
-//! End to end, with Docker: `kubectl exec`, `attach`, `cp` and `port-forward` through the API
-//! server, the worker's node agent and containerd's streaming server. One cluster (control
-//! plane + worker) for every case; each remote command runs over WebSocket v5 (kubectl's
-//! default, translated to SPDY by the API server) and over SPDY (the fallback, proxied byte
-//! for byte). Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
+//! End to end, with Docker: `kubectl exec`, `attach`, `cp`, `port-forward` and `debug`
+//! (ephemeral containers) through the API server, the worker's node agent and containerd's
+//! streaming server. One cluster (control plane + worker) for every case; each remote command
+//! runs over WebSocket v5 (kubectl's default, translated to SPDY by the API server) and over
+//! SPDY (the fallback, proxied byte for byte). Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
 //! skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -378,11 +378,184 @@ fn exec_attach_cp_and_port_forward() {
         );
     }
 
+    let kubectl_1_35 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/bin/kubectl-1.35");
+    let mut kubectls = vec!["kubectl".to_string()];
+    if kubectl_1_35.exists() {
+        kubectls.push(kubectl_1_35.to_string_lossy().into_owned());
+    } else {
+        assert!(
+            std::env::var("KINDLING_REQUIRE_TOOLS").map_or(true, |v| v != "1"),
+            "KINDLING_REQUIRE_TOOLS=1 but {} is missing: run scripts/tools.sh",
+            kubectl_1_35.display()
+        );
+    }
+    for (round, kubectl) in kubectls.iter().enumerate() {
+        check_debug(&env, kubectl, round);
+    }
     check_port_forward(&env, 18080, &[]);
     check_port_forward(&env, 18081, &[("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")]);
     for version in PYTHON_CLIENTS {
         check_python_client(&env, version);
     }
+}
+
+/// The names of pod `p`'s ephemeral containers.
+fn ephemeral_names(env: &Env) -> Vec<String> {
+    let out = env.kubectl(&[
+        "get",
+        "pod",
+        "p",
+        "-o",
+        "jsonpath={.spec.ephemeralContainers[*].name}",
+    ]);
+    text(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until ephemeral container `name`'s state (JSON) satisfies `done`; returns it.
+fn wait_ephemeral_state(env: &Env, name: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let path =
+        format!("jsonpath={{.status.ephemeralContainerStatuses[?(@.name==\"{name}\")].state}}");
+    loop {
+        let state = text(&env.kubectl(&["get", "pod", "p", "-o", &path]).stdout);
+        if done(&state) {
+            return state;
+        }
+        assert!(Instant::now() < deadline, "{name}: {state:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// `kubectl debug` with `kubectl` (round `round` of the test): an interactive debugger that
+/// shares `web`'s process namespace sees httpd and is reported terminated once it exits; a
+/// second, long-running one is attached to, exec'ed into and read with `logs -c`; removing
+/// ephemeral containers with a raw PUT is upstream's 422.
+fn check_debug(env: &Env, kubectl: &str, round: usize) {
+    let before = ephemeral_names(env);
+    // containerd ends an attach session once the client's stdin closes (the container is not
+    // `stdinOnce`), so stdin stays open until the shell has answered and exited; and it
+    // starts copying stdin before it adds the output streams, so the shell waits a moment
+    // before it prints (what a container prints at once is lost: hence kubectl's "If you
+    // don't see a command prompt, try pressing enter.").
+    let session = format!(
+        "(echo 'sleep 1; ps; exit'; sleep 4) | {kubectl} debug -i p --image={BUSYBOX} \
+         --target=web --profile=general -- sh"
+    );
+    let out = env.run("sh", &["-c", &session], &[], b"");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{kubectl} debug -i: {stdout} {stderr}"
+    );
+    eprintln!("{session}:\n{stdout}");
+    // The target's processes: httpd is PID 1 of the namespace it joined.
+    assert!(
+        stdout.contains("httpd"),
+        "{kubectl} debug -i: {stdout} {stderr}"
+    );
+    let names = ephemeral_names(env);
+    assert_eq!(names.len(), before.len() + 1, "{names:?}");
+    let first = names.iter().find(|n| !before.contains(n)).unwrap().clone();
+    assert!(first.starts_with("debugger-"), "{first}");
+    let state = wait_ephemeral_state(env, &first, |s| s.contains("terminated"));
+    assert!(state.contains("\"exitCode\":0"), "{state}");
+    let status = text(
+        &env.kubectl(&[
+            "get",
+            "pod",
+            "p",
+            "-o",
+            &format!("jsonpath={{.status.ephemeralContainerStatuses[?(@.name==\"{first}\")].containerID}} {{.status.ephemeralContainerStatuses[?(@.name==\"{first}\")].imageID}} {{.status.phase}}"),
+        ])
+        .stdout,
+    );
+    assert!(status.starts_with("containerd://"), "{status}");
+    assert!(status.ends_with(" Running"), "{status}");
+
+    // A second one, not interactive: it runs on; attach, exec and logs find it by name.
+    let out = env.run(
+        kubectl,
+        &[
+            "debug",
+            "p",
+            &format!("--image={BUSYBOX}"),
+            "--profile=general",
+            "--",
+            "sh",
+            "-c",
+            "echo debug-log-line; while true; do echo tick; sleep 1; done",
+        ],
+        &[],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{kubectl} debug: {}",
+        text(&out.stderr)
+    );
+    let names2 = ephemeral_names(env);
+    assert_eq!(names2.len(), names.len() + 1, "{names2:?}");
+    let second = names2.iter().find(|n| !names.contains(n)).unwrap().clone();
+    wait_ephemeral_state(env, &second, |s| s.contains("running"));
+    let out = env.run(kubectl, &["logs", "p", "-c", &second], &[], b"");
+    assert!(
+        text(&out.stdout).starts_with("debug-log-line\n"),
+        "logs -c {second}: {} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = env.run(
+        kubectl,
+        &["exec", "p", "-c", &second, "--", "echo", "inside-debugger"],
+        &[],
+        b"",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "inside-debugger\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let attach = format!("timeout 4 {kubectl} attach p -c {second}");
+    let out = env.run("sh", &["-c", &attach], &[], b"");
+    assert!(
+        text(&out.stdout).contains("tick"),
+        "attach -c {second}: {} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // Removing them through the subresource (a raw PUT) is refused as upstream refuses it.
+    let pod = text(&env.kubectl(&["get", "pod", "p", "-o", "json"]).stdout);
+    let mut pod: serde_json::Value = serde_json::from_str(&pod).unwrap();
+    pod["spec"]["ephemeralContainers"] = serde_json::json!([]);
+    let body = env.home.path().join(format!("no-debuggers-{round}.json"));
+    std::fs::write(&body, pod.to_string()).unwrap();
+    let out = env.run(
+        kubectl,
+        &[
+            "replace",
+            "--raw",
+            "/api/v1/namespaces/default/pods/p/ephemeralcontainers",
+            "-f",
+            body.to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "spec.ephemeralContainers: Forbidden: existing ephemeral containers \"{}\" may not be removed",
+            names2[0]
+        )),
+        "{stderr}"
+    );
+    assert_eq!(ephemeral_names(env), names2);
 }
 
 /// The Python `kubernetes` clients `scripts/tools.sh` installs.

@@ -8,6 +8,7 @@
 mod admissionregistration;
 mod autoscaling;
 mod batch;
+mod certificates;
 mod containers;
 mod core;
 pub mod cron;
@@ -29,6 +30,7 @@ mod workloads;
 
 use crate::catalog::Subresource;
 use crate::status::Cause;
+use crate::user::UserInfo;
 use serde_json::Value;
 
 pub use self::admissionregistration::{
@@ -46,6 +48,7 @@ pub use self::networking::{IpAddressStrategy, ServiceCidrStrategy};
 pub use self::nodeapi::RuntimeClassStrategy;
 
 pub use self::batch::{CronJobStrategy, JobStrategy};
+pub use self::certificates::CertificateSigningRequestStrategy;
 pub use self::core::{ConfigData, NamespaceStrategy, NodeStrategy, SecretStrategy};
 pub use self::cron::parse_cron_schedule;
 pub use self::limitrange::LimitRangeStrategy;
@@ -89,6 +92,12 @@ pub trait Strategy: Sync + Send {
     fn keeps_status_on_create(&self) -> bool {
         false
     }
+
+    /// What a create records of the user who sent it (upstream's PrepareForCreate reading the
+    /// user from the request's context: a CertificateSigningRequest names its requester). Runs
+    /// after [`Strategy::prepare_for_create`], for requests only (the server's own creates have
+    /// no user).
+    fn prepare_for_create_by(&self, _obj: &mut Value, _user: &UserInfo) {}
 
     /// Adjusts an update given the stored object (e.g. keeps fields only a controller may set).
     fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
@@ -157,6 +166,8 @@ pub static STATEFUL_SET: StatefulSetStrategy = StatefulSetStrategy;
 pub static DAEMON_SET: DaemonSetStrategy = DaemonSetStrategy;
 pub static JOB: JobStrategy = JobStrategy;
 pub static CRON_JOB: CronJobStrategy = CronJobStrategy;
+pub static CERTIFICATE_SIGNING_REQUEST: CertificateSigningRequestStrategy =
+    CertificateSigningRequestStrategy;
 pub static EVENT: EventStrategy = EventStrategy;
 pub static EVENTS_V1: EventsV1Strategy = EventsV1Strategy;
 pub static HORIZONTAL_POD_AUTOSCALER: HpaStrategy = HpaStrategy;

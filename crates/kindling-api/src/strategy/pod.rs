@@ -8,7 +8,7 @@ use super::util::{arr_of, spec_of, str_of};
 use super::Strategy;
 use crate::catalog::Subresource;
 use crate::json_path::{copy_key, object_mut};
-use crate::meta::{inclusive_range_error, invalid_raw, required};
+use crate::meta::{go_quote, inclusive_range_error, invalid_raw, required};
 use crate::quantity::Quantity;
 use crate::status::Cause;
 use serde_json::{json, Value};
@@ -50,10 +50,9 @@ impl Strategy for PodStrategy {
 
     /// `pods/resize` (upstream's podResizeStrategy): the stored pod with only its containers'
     /// (and sidecars') `resources` and `resizePolicy` taken from the request.
+    /// `pods/ephemeralcontainers` (upstream's ephemeralContainersStrategy): the stored pod with
+    /// only `spec.ephemeralContainers` taken from the request.
     fn prepare_for_subresource_update(&self, sub: Subresource, new: &mut Value, old: &Value) {
-        if sub != Subresource::Resize {
-            return;
-        }
         let mut pod = old.clone();
         for field in ["resourceVersion", "managedFields"] {
             match new["metadata"].get(field) {
@@ -65,29 +64,20 @@ impl Strategy for PodStrategy {
                 }
             }
         }
-        for key in ["containers", "initContainers"] {
-            let wanted = arr_of(spec_of(new), key).to_vec();
-            let Some(list) = pod["spec"].get_mut(key).and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for c in list.iter_mut() {
-                if key == "initContainers" && str_of(c, "restartPolicy") != "Always" {
-                    continue;
-                }
-                let Some(w) = wanted.iter().find(|w| w["name"] == c["name"]) else {
-                    continue;
-                };
-                for field in ["resources", "resizePolicy"] {
-                    match w.get(field) {
-                        Some(v) => c[field] = v.clone(),
-                        None => {
-                            if let Some(m) = c.as_object_mut() {
-                                m.remove(field);
-                            }
+        match sub {
+            Subresource::Resize => take_resources(&mut pod, new),
+            Subresource::EphemeralContainers => {
+                let spec = object_mut(&mut pod, &["spec"]);
+                match spec_of(new).get("ephemeralContainers") {
+                    Some(list) if !list.is_null() => spec["ephemeralContainers"] = list.clone(),
+                    _ => {
+                        if let Some(m) = spec.as_object_mut() {
+                            m.remove("ephemeralContainers");
                         }
                     }
                 }
             }
+            _ => return,
         }
         *new = pod;
     }
@@ -98,13 +88,91 @@ impl Strategy for PodStrategy {
         new: &Value,
         old: &Value,
     ) -> Vec<Cause> {
-        if sub != Subresource::Resize {
-            return Vec::new();
+        match sub {
+            Subresource::Resize => {
+                let mut errs = self.validate(new);
+                errs.extend(validate_pod_resize(new, old));
+                errs
+            }
+            Subresource::EphemeralContainers => {
+                // A static pod's answer is that alone, as upstream's.
+                if is_mirror(old) {
+                    return vec![Cause::forbidden(
+                        "",
+                        "static pods do not support ephemeral containers",
+                    )];
+                }
+                let mut errs = self.validate(new);
+                errs.extend(validate_ephemeral_containers_update(new, old));
+                errs
+            }
+            _ => Vec::new(),
         }
-        let mut errs = self.validate(new);
-        errs.extend(validate_pod_resize(new, old));
-        errs
     }
+}
+
+/// The request's containers' (and sidecars') `resources` and `resizePolicy` into `pod`.
+fn take_resources(pod: &mut Value, new: &Value) {
+    for key in ["containers", "initContainers"] {
+        let wanted = arr_of(spec_of(new), key).to_vec();
+        let Some(list) = pod["spec"].get_mut(key).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for c in list.iter_mut() {
+            if key == "initContainers" && str_of(c, "restartPolicy") != "Always" {
+                continue;
+            }
+            let Some(w) = wanted.iter().find(|w| w["name"] == c["name"]) else {
+                continue;
+            };
+            for field in ["resources", "resizePolicy"] {
+                match w.get(field) {
+                    Some(v) => c[field] = v.clone(),
+                    None => {
+                        if let Some(m) = c.as_object_mut() {
+                            m.remove(field);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_mirror(pod: &Value) -> bool {
+    pod["metadata"]["annotations"]
+        .get(MIRROR_POD_ANNOTATION)
+        .is_some()
+}
+
+/// `ValidatePodEphemeralContainersUpdate`'s own part: an ephemeral container, once added, may
+/// be neither removed nor changed (matched by name: a patch need not keep the order).
+pub fn validate_ephemeral_containers_update(new: &Value, old: &Value) -> Vec<Cause> {
+    let path = "spec.ephemeralContainers";
+    let new_list = arr_of(spec_of(new), "ephemeralContainers");
+    let mut errs = Vec::new();
+    for o in arr_of(spec_of(old), "ephemeralContainers") {
+        let name = str_of(o, "name");
+        match new_list.iter().find(|n| str_of(n, "name") == name) {
+            None => errs.push(Cause::forbidden(
+                path,
+                format!(
+                    "existing ephemeral containers {} may not be removed\n",
+                    go_quote(name)
+                ),
+            )),
+            Some(n) if normalize(n) != normalize(o) => errs.push(Cause::forbidden(
+                path,
+                format!(
+                    "existing ephemeral containers {} may not be changed\n{}",
+                    go_quote(name),
+                    spec_diff(&normalize(o), &normalize(n), "core.EphemeralContainer")
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    errs
 }
 
 const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
@@ -449,17 +517,10 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value) -> Vec<Cause> {
     for key in ["activeDeadlineSeconds", "tolerations", "schedulingGates"] {
         copy_key(old, &mut munged, key);
     }
-    // The binding and ephemeralcontainers subresources reach this check too (the seam has no
-    // notion of subresource): a first `nodeName` and added ephemeral containers are theirs.
+    // The binding subresource reaches this check too (it writes the whole pod): a first
+    // `nodeName` is its. Ephemeral containers change only through their subresource.
     if str_of(old, "nodeName").is_empty() {
         copy_key(old, &mut munged, "nodeName");
-    }
-    let (old_eph, new_eph) = (
-        arr_of(old, "ephemeralContainers"),
-        arr_of(new, "ephemeralContainers"),
-    );
-    if new_eph.len() >= old_eph.len() && new_eph[..old_eph.len()] == *old_eph {
-        copy_key(old, &mut munged, "ephemeralContainers");
     }
     let old_grace = old
         .get("terminationGracePeriodSeconds")
@@ -581,17 +642,122 @@ mod tests {
     }
 
     #[test]
-    fn binding_and_ephemeral_containers_pass() {
+    fn binding_passes_ephemeral_containers_do_not() {
         let old = created(
             json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
         );
         let mut new = old.clone();
         new["spec"]["nodeName"] = json!("node-1");
-        new["spec"]["ephemeralContainers"] = json!([{"name": "debug", "image": "busybox"}]);
         assert!(PodStrategy.validate_update(&new, &old).is_empty());
         let mut moved = new.clone();
         moved["spec"]["nodeName"] = json!("node-2");
         assert_eq!(PodStrategy.validate_update(&moved, &new)[0].field, "spec");
+        // Through the pod itself, not its ephemeralcontainers subresource: forbidden.
+        let mut debugged = new.clone();
+        debugged["spec"]["ephemeralContainers"] = json!([{"name": "debug", "image": "busybox"}]);
+        assert_eq!(
+            PodStrategy.validate_update(&debugged, &new)[0].field,
+            "spec"
+        );
+    }
+
+    /// What `pods/<name>/ephemeralcontainers` makes of a write: the stored pod with the
+    /// request's ephemeral containers, defaulted as the registry does, then validated.
+    fn ephemeral_write(old: &Value, mut new: Value) -> (Value, Vec<String>) {
+        PodStrategy.default(&mut new);
+        PodStrategy.prepare_for_subresource_update(Subresource::EphemeralContainers, &mut new, old);
+        let errs = PodStrategy
+            .validate_subresource_update(Subresource::EphemeralContainers, &new, old)
+            .iter()
+            .map(Cause::summary)
+            .collect();
+        (new, errs)
+    }
+
+    #[test]
+    fn ephemeral_containers_are_added_and_nothing_else() {
+        let old = created(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "x"}]}}),
+        );
+        let mut new = old.clone();
+        new["spec"]["containers"][0]["image"] = json!("changed");
+        new["metadata"]["labels"] = json!({"sneaky": "yes"});
+        new["spec"]["ephemeralContainers"] = json!([{"name": "debugger-abcde", "image": "busybox",
+            "targetContainerName": "app", "stdin": true, "tty": true}]);
+        let (written, errs) = ephemeral_write(&old, new);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(written["spec"]["containers"], old["spec"]["containers"]);
+        assert!(written["metadata"].get("labels").is_none());
+        assert_eq!(
+            written["spec"]["ephemeralContainers"][0],
+            json!({"name": "debugger-abcde", "image": "busybox", "targetContainerName": "app",
+                "stdin": true, "tty": true, "imagePullPolicy": "Always", "resources": {},
+                "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"})
+        );
+    }
+
+    #[test]
+    fn ephemeral_container_rules_are_upstreams() {
+        let old = created(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "x"}],
+                "ephemeralContainers": [{"name": "one", "image": "busybox"}]}}),
+        );
+        let with = |list: Value| {
+            let mut new = old.clone();
+            new["spec"]["ephemeralContainers"] = list;
+            ephemeral_write(&old, new).1
+        };
+        let kept = json!({"name": "one", "image": "busybox"});
+        assert!(with(json!([kept.clone(), {"name": "two", "image": "busybox"}])).is_empty());
+        assert_eq!(
+            with(json!([{"name": "two", "image": "busybox"}])),
+            vec!["spec.ephemeralContainers: Forbidden: existing ephemeral containers \"one\" may not be removed\n"]
+        );
+        let changed = with(json!([{"name": "one", "image": "other"}]));
+        assert_eq!(changed.len(), 1);
+        assert!(changed[0].starts_with(
+            "spec.ephemeralContainers: Forbidden: existing ephemeral containers \"one\" may not be changed\n  core.EphemeralContainer{\n"
+        ), "{changed:?}");
+        assert!(
+            changed[0].contains("- \timage: \"busybox\","),
+            "{changed:?}"
+        );
+        assert_eq!(
+            with(json!([kept.clone(), {"name": "app", "image": "busybox"}])),
+            vec!["spec.ephemeralContainers[1].name: Duplicate value: \"app\""]
+        );
+        assert_eq!(
+            with(
+                json!([kept.clone(), {"name": "two", "image": "busybox", "targetContainerName": "nope"}])
+            ),
+            vec!["spec.ephemeralContainers[1].targetContainerName: Not found: \"nope\""]
+        );
+        assert_eq!(
+            with(json!([kept, {"name": "two", "image": "busybox",
+                "ports": [{"containerPort": 80}], "resources": {"limits": {"cpu": "1"}},
+                "restartPolicy": "Always", "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}],
+                "readinessProbe": {"exec": {"command": ["true"]}}, "lifecycle": {"preStop": {"exec": {"command": ["true"]}}},
+                "volumeMounts": [{"name": "v", "mountPath": "/v", "subPath": "x"}]}])),
+            vec![
+                "spec.ephemeralContainers[1].volumeMounts[0].name: Not found: \"v\"",
+                "spec.ephemeralContainers[1].ports: Forbidden: cannot be set for an Ephemeral Container",
+                "spec.ephemeralContainers[1].resources: Forbidden: cannot be set for an Ephemeral Container",
+                "spec.ephemeralContainers[1].resizePolicy: Forbidden: cannot be set for an Ephemeral Container",
+                "spec.ephemeralContainers[1].restartPolicy: Forbidden: cannot be set for an Ephemeral Container",
+                "spec.ephemeralContainers[1].readinessProbe: Forbidden: cannot be set for an Ephemeral Container",
+                "spec.ephemeralContainers[1].lifecycle: Forbidden: cannot be set for an Ephemeral Container",
+                "spec.ephemeralContainers[1].volumeMounts[0].subPath: Forbidden: cannot be set for an Ephemeral Container",
+            ]
+        );
+        let mut mirror = old.clone();
+        mirror["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "x"});
+        let mut new = mirror.clone();
+        new["spec"]["ephemeralContainers"] =
+            json!([{"name": "one", "image": "busybox"}, {"name": "two", "image": "busybox"}]);
+        assert_eq!(
+            ephemeral_write(&mirror, new).1,
+            vec!["Forbidden: static pods do not support ephemeral containers"]
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `ValidatePodTemplateSpec` and what they call), with upstream's field paths and messages.
 //! Covered: volumes and their common sources, containers and init containers (names, images,
 //! ports, env, envFrom, volume mounts, pull policy, resources, probes, lifecycle, security
-//! context ids), restart and DNS policies, node selector, tolerations, names of service account,
+//! context ids), ephemeral containers (upstream's allow list of their fields, unique names,
+//! targets), restart and DNS policies, node selector, tolerations, names of service account,
 //! node, priority class, hostname/subdomain, active deadline, OS. Not covered: affinity, topology
 //! spread, host aliases, sysctls, seccomp/AppArmor, resource claims, volume devices' details.
 
@@ -18,9 +19,9 @@ use super::containers::{
 };
 use super::util::{arr_of, spec_of, str_of};
 use crate::meta::{
-    duplicate_str, inclusive_range_error, invalid_str, label_value_errors, not_supported_str,
-    required, validate_annotations, validate_dns1123_label, validate_dns1123_subdomain,
-    validate_labels, validate_qualified_name,
+    duplicate_str, inclusive_range_error, invalid_str, label_value_errors, not_found,
+    not_supported_str, required, validate_annotations, validate_dns1123_label,
+    validate_dns1123_subdomain, validate_labels, validate_qualified_name,
 };
 use crate::status::Cause;
 use serde_json::Value;
@@ -194,6 +195,9 @@ pub fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool) -> Vec<Cause> {
         }
     }
 
+    // Ephemeral containers (added through `pods/<name>/ephemeralcontainers`).
+    errs.extend(validate_ephemeral_containers(spec, &volumes, path, is_pod));
+
     // Host network: host ports must match container ports.
     if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
         for (i, c) in containers.iter().enumerate() {
@@ -330,6 +334,91 @@ pub fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool) -> Vec<Cause> {
                         format!("{path}.{key}[{i}].image"),
                         image,
                         "must not have leading or trailing whitespace",
+                    ));
+                }
+            }
+        }
+    }
+    errs
+}
+
+/// The fields of an ephemeral container (in `EphemeralContainerCommon`'s order) that it may
+/// not set: upstream's allow list, inverted (`validateFieldAllowList`).
+const EPHEMERAL_FORBIDDEN: &[&str] = &[
+    "ports",
+    "resources",
+    "resizePolicy",
+    "restartPolicy",
+    "restartPolicyRules",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+];
+
+/// Whether a field is set in Go's sense (differs from its zero value): present and not null;
+/// a list, map or string must not be empty. `resources` is a struct value: `{}` is its zero.
+fn is_set(key: &str, v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Object(m)) if key == "resources" => m.values().any(|v| is_set("", Some(v))),
+        Some(_) => true,
+    }
+}
+
+/// `validateEphemeralContainers`: each ephemeral container is a container (name, image, env,
+/// mounts…), its name unique among every container of the pod, its target an existing
+/// (init) container, and none of the fields that would make the pod rely on it.
+fn validate_ephemeral_containers(
+    spec: &Value,
+    volumes: &[(String, &'static str)],
+    path: &str,
+    is_pod: bool,
+) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    let others: Vec<&str> = arr_of(spec, "containers")
+        .iter()
+        .chain(arr_of(spec, "initContainers"))
+        .map(|c| str_of(c, "name"))
+        .collect();
+    let mut all_names = others.clone();
+    for (i, ec) in arr_of(spec, "ephemeralContainers").iter().enumerate() {
+        let p = format!("{path}.ephemeralContainers[{i}]");
+        errs.extend(validate_container_common(ec, volumes, &p));
+        let image = str_of(ec, "image");
+        if is_pod && image.len() != image.trim().len() {
+            errs.push(invalid_str(
+                format!("{p}.image"),
+                image,
+                "must not have leading or trailing whitespace",
+            ));
+        }
+        let name = str_of(ec, "name");
+        if all_names.contains(&name) {
+            errs.push(duplicate_str(format!("{p}.name"), name));
+        } else {
+            all_names.push(name);
+        }
+        let target = str_of(ec, "targetContainerName");
+        if !target.is_empty() && !others.contains(&target) {
+            errs.push(not_found(format!("{p}.targetContainerName"), target));
+        }
+        for key in EPHEMERAL_FORBIDDEN {
+            if is_set(key, ec.get(*key)) {
+                errs.push(Cause::forbidden(
+                    format!("{p}.{key}"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        for (j, m) in arr_of(ec, "volumeMounts").iter().enumerate() {
+            for key in ["subPath", "subPathExpr"] {
+                if !str_of(m, key).is_empty() {
+                    errs.push(Cause::forbidden(
+                        format!("{p}.volumeMounts[{j}].{key}"),
+                        "cannot be set for an Ephemeral Container",
                     ));
                 }
             }

@@ -207,6 +207,7 @@ pub fn watch_options(rt: &ResourceType, call: &Call) -> Result<WatchOptions, Api
 pub fn write_context(call: &Call) -> Result<WriteContext, ApiError> {
     Ok(WriteContext {
         dry_run: call.query.dry_run()?,
+        user: Some(call.identity.user_info()),
     })
 }
 

@@ -1,6 +1,6 @@
 //! What wraps every request before it is routed, as upstream's handler chain: the request log
 //! (httplog), the max-in-flight limit and authentication (the connection's client certificate,
-//! else a bearer token).
+//! else a bearer token; then impersonation).
 
 use super::decode::Query;
 use crate::auth::{self, Identity};
@@ -163,21 +163,21 @@ pub fn limit_in_flight(uri: &Uri) -> Result<Option<SemaphorePermit<'static>>, Ap
 
 /// Who sent the request: the user of the connection's client certificate; without one, the
 /// service account of an `Authorization: Bearer` token (401 if it does not verify); else
-/// anonymous.
+/// anonymous — then the user it impersonates, if it does.
 pub async fn authenticate(
     server: &Server,
     extensions: &mut Extensions,
     headers: &HeaderMap,
 ) -> Result<Identity, ApiError> {
-    let identity = extensions
+    let mut identity = extensions
         .remove::<Identity>()
         .unwrap_or(Identity::Anonymous);
     if identity.is_anonymous() {
         if let Some(token) = bearer_token(headers) {
-            return auth::bearer(&server.tokens, &server.registry, token).await;
+            identity = auth::bearer(&server.tokens, &server.registry, token).await?;
         }
     }
-    Ok(identity)
+    auth::impersonate(identity, headers)
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -236,15 +236,25 @@ async fn route_subresource(
     };
     match (sub, &call.method) {
         (
-            Subresource::Status | Subresource::EphemeralContainers | Subresource::Resize,
+            Subresource::Status
+            | Subresource::EphemeralContainers
+            | Subresource::Resize
+            | Subresource::Approval,
             &Method::GET,
         ) => subresource::get(server, rt, ns, name).await,
-        (Subresource::Resize, &Method::PUT) => {
-            let kind = UpdateKind::Subresource(Subresource::Resize);
-            subresource::put(server, rt, ns, name, kind, "resize", call).await
+        // Subresources whose strategy decides what a write changes.
+        (
+            Subresource::Resize | Subresource::EphemeralContainers | Subresource::Approval,
+            &Method::PUT,
+        ) => {
+            let kind = UpdateKind::Subresource(sub);
+            subresource::put(server, rt, ns, name, kind, sub.path(), call).await
         }
-        (Subresource::Resize, &Method::PATCH) => {
-            let kind = UpdateKind::Subresource(Subresource::Resize);
+        (
+            Subresource::Resize | Subresource::EphemeralContainers | Subresource::Approval,
+            &Method::PATCH,
+        ) => {
+            let kind = UpdateKind::Subresource(sub);
             resource::patch(server, rt, ns, name, kind, call).await
         }
         (Subresource::Status, &Method::PUT) => {
@@ -273,14 +283,8 @@ async fn route_subresource(
             sub @ (Subresource::Exec | Subresource::Attach | Subresource::PortForward),
             &Method::GET | &Method::POST,
         ) => stream::serve(server, ns.unwrap_or("default"), name, sub, call).await,
-        (Subresource::Approval, &Method::PUT) => {
-            subresource::put(server, rt, ns, name, UpdateKind::Status, "approval", call).await
-        }
         (Subresource::Token, &Method::POST) => {
             token::create(server, ns.unwrap_or("default"), name, call).await
-        }
-        (Subresource::EphemeralContainers, &Method::PATCH) => {
-            resource::patch(server, rt, ns, name, UpdateKind::Everything, call).await
         }
         _ => Err(method_not_allowed()),
     }

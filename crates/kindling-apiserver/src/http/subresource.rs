@@ -1,5 +1,6 @@
 //! Subresources served through the registry: status, scale, binding (and the `bindings`
-//! resource), finalize, approval, resize, ephemeralcontainers (PATCH of status and ephemeralcontainers is [`super::resource::patch`]);
+//! resource), finalize, approval, resize, ephemeralcontainers (their PATCH is
+//! [`super::resource::patch`]);
 //! token, log and the streams (exec, attach, portforward) have modules of their own.
 
 use super::decode::{self, read_body, write_context, Call};
@@ -14,7 +15,7 @@ use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// `GET` of `status`, `resize` or `ephemeralcontainers`: the whole object.
+/// `GET` of `status`, `resize`, `ephemeralcontainers` or `approval`: the whole object.
 pub async fn get(
     server: &Arc<Server>,
     rt: &'static ResourceType,
@@ -40,14 +41,15 @@ pub async fn get_scale(
     ))
 }
 
-/// `PUT` of `status`, `approval` or `resize`: the body replaces what the update kind lets it.
+/// `PUT` of `status`, `approval`, `resize` or `ephemeralcontainers`: the body replaces what
+/// the update kind lets it.
 pub async fn put(
     server: &Arc<Server>,
     rt: &'static ResourceType,
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
-    subresource: &str,
+    subresource: &'static str,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let ctx = write_context(&call)?;

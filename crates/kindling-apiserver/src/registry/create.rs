@@ -4,6 +4,7 @@ use super::{
     encode, meta_mut, meta_str, object_key, set_resource_version, store_error, timestamp, Registry,
 };
 use kindling_api::catalog::Subresource;
+use kindling_api::user::UserInfo;
 use kindling_api::{meta, ApiError, ResourceType};
 use kindling_store::StoreError;
 use serde_json::Value;
@@ -12,6 +13,9 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default)]
 pub struct WriteContext {
     pub dry_run: bool,
+    /// Who asks for the write (upstream's user in the request context); `None` for the
+    /// server's own writes.
+    pub user: Option<UserInfo>,
 }
 
 impl Registry {
@@ -40,6 +44,9 @@ impl Registry {
         }
         crate::admission::admit_create(self, rt, ns, &mut obj).await?;
         rt.strategy.prepare_for_create(&mut obj);
+        if let Some(user) = &ctx.user {
+            rt.strategy.prepare_for_create_by(&mut obj, user);
+        }
         validate(rt, &obj, None)?;
         crate::admission::validate_create(self, rt, ns, &obj, ctx.dry_run).await?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();

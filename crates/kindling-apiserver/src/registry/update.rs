@@ -21,8 +21,9 @@ pub enum UpdateKind {
     Status,
     /// Anything (internal callers: finalization, deletion bookkeeping).
     Everything,
-    /// A subresource whose rules are its strategy's (`pods/resize`): the strategy decides what
-    /// of the write is kept and validates it.
+    /// A subresource whose rules are its strategy's (`pods/resize`, `pods/ephemeralcontainers`,
+    /// `certificatesigningrequests/approval`): the strategy decides what of the write is kept
+    /// and validates it.
     Subresource(Subresource),
 }
 
@@ -257,16 +258,16 @@ fn apply_update_rules(rt: &ResourceType, kind: UpdateKind, new: &mut Value, old:
             }
             *new = merged;
         }
-        UpdateKind::Main | UpdateKind::Subresource(_) if rt.has(Subresource::Status) => {
-            match old.get("status") {
-                Some(s) => new["status"] = s.clone(),
-                None => {
-                    if let Some(m) = new.as_object_mut() {
-                        m.remove("status");
-                    }
+        // A subresource with rules of its own gets the request as it came: its strategy takes
+        // from it what the write may change (the approval's conditions are in `status`).
+        UpdateKind::Main if rt.has(Subresource::Status) => match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(m) = new.as_object_mut() {
+                    m.remove("status");
                 }
             }
-        }
+        },
         _ => {}
     }
     if kind != UpdateKind::Status {

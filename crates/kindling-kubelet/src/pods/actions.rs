@@ -16,11 +16,14 @@
 //! container is kept, started, restarted (restart policy, crash-loop back-off), resized in
 //! place (KEP-1287) or killed (a changed definition, a failed liveness or startup probe, a
 //! resize whose policy restarts it). Once every app container is done for good, what still runs
-//! (the sidecars) is stopped: sidecars never keep a pod from completing.
+//! (the sidecars) is stopped: sidecars never keep a pod from completing. Ephemeral containers
+//! (`kubectl debug`) start as soon as they appear in the spec — ahead of the init containers,
+//! as upstream's SyncPod starts them — and once one ran it is never run again.
 
 use super::backoff::{go_duration, Backoff};
 use super::resize::{self, ResizeAction};
-use super::{spec, status};
+use super::spec::{self, Kind};
+use super::status;
 use crate::runtime::{ContainerInfo, LinuxResources, PodRuntime, SandboxInfo, State};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::collections::{HashMap, HashSet};
@@ -112,7 +115,7 @@ pub struct ContainerActions {
 pub struct Step {
     /// The container's name in the spec.
     pub container: String,
-    pub init: bool,
+    pub kind: Kind,
     pub action: Action,
 }
 
@@ -249,12 +252,21 @@ pub fn container_actions(input: &Input, sandbox: &SandboxInfo) -> ContainerActio
         .any(|c| in_sandbox(&c.name).is_some());
     let got_past =
         |i: usize| app_ran || inits[i + 1..].iter().any(|c| in_sandbox(&c.name).is_some());
-    let mut steps = Vec::new();
+    // Ephemeral containers that never ran start now, whatever the init containers do.
+    let mut steps: Vec<Step> = spec::ephemeral_containers(pod)
+        .into_iter()
+        .filter(|(c, _)| rt.named(&c.name).next().is_none())
+        .map(|(c, _)| Step {
+            action: Action::Start(start(rt, &c.name, None)),
+            container: c.name,
+            kind: Kind::Ephemeral,
+        })
+        .collect();
     let mut initialized = true;
     for (i, c) in inits.iter().enumerate() {
         let step = |action| Step {
             container: c.name.clone(),
-            init: true,
+            kind: Kind::Init,
             action,
         };
         let latest = in_sandbox(&c.name);
@@ -319,7 +331,7 @@ pub fn container_actions(input: &Input, sandbox: &SandboxInfo) -> ContainerActio
             };
             steps.push(Step {
                 container: c.name.clone(),
-                init: false,
+                kind: Kind::App,
                 action,
             });
         }
@@ -415,7 +427,7 @@ impl ContainerActions {
     /// (exited, and its restart policy does not restart it): the pod completed, whatever its
     /// sidecars do.
     fn app_containers_done(&self, pod: &Pod) -> bool {
-        let app: Vec<&Step> = self.steps.iter().filter(|s| !s.init).collect();
+        let app: Vec<&Step> = self.steps.iter().filter(|s| s.kind == Kind::App).collect();
         !app.is_empty()
             && app.len() == spec::spec(pod).containers.len()
             && app.iter().all(|s| matches!(s.action, Action::Done { .. }))
@@ -564,10 +576,10 @@ impl fmt::Display for ContainerActions {
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = if self.init {
-            format!("init {}", self.container)
-        } else {
-            self.container.clone()
+        let name = match self.kind {
+            Kind::Init => format!("init {}", self.container),
+            Kind::Ephemeral => format!("ephemeral {}", self.container),
+            Kind::App => self.container.clone(),
         };
         match &self.action {
             Action::Keep { .. } => write!(f, "keep {name}"),
@@ -686,16 +698,22 @@ mod tests {
     fn container(pod: &Pod, id: &str, sandbox: &str, attempt: u32, state: &str) -> ContainerInfo {
         let name = id.split('-').next().unwrap();
         let s = spec::spec(pod);
+        let ephemeral: Vec<Container> = spec::ephemeral_containers(pod)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         let (c, init) = match s.containers.iter().find(|c| c.name == name) {
-            Some(c) => (c, false),
-            None => (
-                s.init_containers
-                    .iter()
-                    .flatten()
-                    .find(|c| c.name == name)
-                    .expect("a container of the pod"),
-                true,
-            ),
+            Some(c) => (c.clone(), false),
+            None => match s.init_containers.iter().flatten().find(|c| c.name == name) {
+                Some(c) => (c.clone(), true),
+                None => (
+                    ephemeral
+                        .into_iter()
+                        .find(|c| c.name == name)
+                        .expect("a container of the pod"),
+                    false,
+                ),
+            },
         };
         let (state, exit_code, finished_at) = match state.split_once(':') {
             Some(("exited", code)) => (State::Exited, code.parse().unwrap(), NOW - 30 * S),
@@ -709,7 +727,7 @@ mod tests {
             name: name.into(),
             attempt,
             init,
-            hash: spec::container_hash(c),
+            hash: spec::container_hash(&c),
             state,
             created_at: i64::from(attempt),
             started_at: 0,
@@ -719,7 +737,7 @@ mod tests {
             message: String::new(),
             image: "busybox".into(),
             image_ref: String::new(),
-            resources: Some(spec::cgroup_values(c)),
+            resources: Some(spec::cgroup_values(&c)),
         }
     }
 
@@ -1136,6 +1154,100 @@ mod tests {
                 ]),
                 "in s1: keep init side; c restart c-0 as attempt 1"),
         ]
+    }
+
+    /// Ephemeral containers (`kubectl debug`): started once when they appear, even while the
+    /// pod initializes, never restarted, no reason to keep a finished pod.
+    fn ephemeral_cases() -> Vec<Case> {
+        let debugged = |policy: &str, ephemeral: &[&str]| {
+            pod(json!({"restartPolicy": policy,
+                "initContainers": [{"name": "i0", "image": "busybox"}],
+                "containers": [{"name": "c", "image": "busybox"}],
+                "ephemeralContainers": ephemeral.iter()
+                    .map(|n| json!({"name": n, "image": "busybox", "targetContainerName": "c"}))
+                    .collect::<Vec<_>>()}))
+        };
+        let p = debugged("Always", &["debug"]);
+        let two = debugged("Always", &["debug", "debug2"]);
+        let never = debugged("Never", &["debug"]);
+        let s1 = || sandbox("s1", 0, true);
+        let initialized = |pod: &Pod| container(pod, "i0-0", "s1", 0, "exited:0");
+        vec![
+            case(
+                "an ephemeral container starts while the pod initializes",
+                p.clone(),
+                runtime(vec![s1()], vec![container(&p, "i0-0", "s1", 0, "running")]),
+                "in s1: ephemeral debug start attempt 0",
+            ),
+            case(
+                "an ephemeral container starts beside the running app",
+                p.clone(),
+                runtime(
+                    vec![s1()],
+                    vec![initialized(&p), container(&p, "c-0", "s1", 0, "running")],
+                ),
+                "in s1: ephemeral debug start attempt 0; keep c",
+            ),
+            case(
+                "a running ephemeral container is left alone",
+                p.clone(),
+                runtime(
+                    vec![s1()],
+                    vec![
+                        initialized(&p),
+                        container(&p, "c-0", "s1", 0, "running"),
+                        container(&p, "debug-0", "s1", 0, "running"),
+                    ],
+                ),
+                "in s1: keep c",
+            ),
+            case(
+                "an exited ephemeral container is never restarted",
+                p.clone(),
+                runtime(
+                    vec![s1()],
+                    vec![
+                        initialized(&p),
+                        container(&p, "c-0", "s1", 0, "running"),
+                        container(&p, "debug-0", "s1", 0, "exited:1"),
+                    ],
+                ),
+                "in s1: keep c",
+            ),
+            case(
+                "a second one starts, the first is left alone",
+                two.clone(),
+                runtime(
+                    vec![s1()],
+                    vec![
+                        initialized(&two),
+                        container(&two, "c-0", "s1", 0, "running"),
+                        container(&two, "debug-0", "s1", 0, "running"),
+                    ],
+                ),
+                "in s1: ephemeral debug2 start attempt 0; keep c",
+            ),
+            case(
+                "an ephemeral container does not keep a finished pod",
+                never.clone(),
+                runtime(
+                    vec![s1()],
+                    vec![
+                        initialized(&never),
+                        container(&never, "c-0", "s1", 0, "exited:0"),
+                        container(&never, "debug-0", "s1", 0, "running"),
+                    ],
+                ),
+                "done for good: stop [debug-0] and sandboxes [s1] within 30s",
+            ),
+        ]
+    }
+
+    #[test]
+    fn ephemeral_actions() {
+        let cases = ephemeral_cases();
+        assert!(cases.len() >= 5);
+        check(&cases);
     }
 
     fn check(cases: &[Case]) {

@@ -62,6 +62,39 @@ pub fn sidecars(pod: &Pod) -> impl Iterator<Item = (usize, &Container)> {
         .filter(|(_, c)| is_sidecar(c))
 }
 
+/// Which list of the pod's spec a container comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Init,
+    App,
+    /// Added through `pods/<name>/ephemeralcontainers` (`kubectl debug`): started once, never
+    /// restarted, no part of the pod's phase or readiness.
+    Ephemeral,
+}
+
+/// The pod's ephemeral containers as containers (what they share with one), each with its
+/// `targetContainerName`.
+pub fn ephemeral_containers(pod: &Pod) -> Vec<(Container, Option<String>)> {
+    spec(pod)
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|ec| {
+            let mut value = serde_json::to_value(ec).unwrap_or_default();
+            if let Some(m) = value.as_object_mut() {
+                m.remove("targetContainerName");
+            }
+            let container = serde_json::from_value(value).unwrap_or_else(|_| Container {
+                name: ec.name.clone(),
+                image: ec.image.clone(),
+                ..Container::default()
+            });
+            let target = ec.target_container_name.clone().filter(|t| !t.is_empty());
+            (container, target)
+        })
+        .collect()
+}
+
 /// Container `name` of the pod (app, init or sidecar) and whether it is an init container.
 pub fn container<'a>(pod: &'a Pod, name: &str) -> Option<(&'a Container, bool)> {
     let s = spec(pod);
@@ -526,7 +559,10 @@ pub fn group_without_user(pod: &Pod, c: &Container) -> bool {
 /// Everything CreateContainer needs that the caller had to look up.
 pub struct ContainerInputs {
     pub attempt: u32,
-    pub init: bool,
+    pub kind: Kind,
+    /// An ephemeral container's target (`targetContainerName`): the runtime ID of the
+    /// container whose process namespace it joins.
+    pub target: Option<String>,
     /// The image as ImageStatus resolved it (its ID).
     pub image_id: String,
     /// The image's user, when the container sets a group but no user (see `ImageUser`).
@@ -573,8 +609,14 @@ pub fn container_config(
     annotations.insert(ANNOTATION_HASH.into(), container_hash(c));
     annotations.insert(ANNOTATION_RESTART_COUNT.into(), inputs.attempt.to_string());
     annotations.insert(ANNOTATION_RESOURCES.into(), cgroup_values(c).annotation());
-    if inputs.init {
-        annotations.insert(ANNOTATION_KIND.into(), "init".into());
+    match inputs.kind {
+        Kind::Init => {
+            annotations.insert(ANNOTATION_KIND.into(), "init".into());
+        }
+        Kind::Ephemeral => {
+            annotations.insert(ANNOTATION_KIND.into(), "ephemeral".into());
+        }
+        Kind::App => {}
     }
     cri::ContainerConfig {
         metadata: Some(cri::ContainerMetadata {
@@ -605,6 +647,14 @@ pub fn container_config(
             resources: Some(linux_resources(pod, c, node.memory_bytes)),
             security_context: Some({
                 let mut sc = security_context(pod, c);
+                // An ephemeral container with a target sees the target's processes (CRI's
+                // TARGET mode), unless the whole pod shares one process namespace already.
+                if let (Some(target), Some(ns)) = (&inputs.target, sc.namespace_options.as_mut()) {
+                    if ns.pid == cri::NamespaceMode::Container as i32 {
+                        ns.pid = cri::NamespaceMode::Target as i32;
+                        ns.target_id = target.clone();
+                    }
+                }
                 if sc.run_as_user.is_none() {
                     if let Some(user) = &inputs.image_user {
                         match user.uid {
@@ -771,7 +821,8 @@ mod tests {
             c,
             ContainerInputs {
                 attempt: 2,
-                init: false,
+                kind: Kind::App,
+                target: None,
                 image_id: "sha256:abc".into(),
                 image_user: None,
                 env: vec![("GREETING".into(), "hi".into())],
@@ -802,6 +853,64 @@ mod tests {
     }
 
     #[test]
+    fn an_ephemeral_container_joins_its_targets_processes() {
+        let spec = |share: bool| {
+            pod(
+                json!({"metadata": {"name": "web", "namespace": "ns1", "uid": "u1"},
+                "spec": {"shareProcessNamespace": share,
+                    "containers": [{"name": "app", "image": "busybox"}],
+                    "ephemeralContainers": [{"name": "debugger", "image": "busybox",
+                        "targetContainerName": "app", "stdin": true, "tty": true}]}}),
+            )
+        };
+        let config = |p: &Pod| {
+            let (c, target) = ephemeral_containers(p).remove(0);
+            assert_eq!(target.as_deref(), Some("app"));
+            container_config(
+                p,
+                &c,
+                ContainerInputs {
+                    attempt: 0,
+                    kind: Kind::Ephemeral,
+                    target: Some("app-id".into()),
+                    image_id: "sha256:abc".into(),
+                    image_user: None,
+                    env: vec![],
+                    mounts: vec![],
+                },
+                &NodeFacts::default(),
+            )
+        };
+        let cfg = config(&spec(false));
+        assert_eq!(cfg.annotations[ANNOTATION_KIND], "ephemeral");
+        assert!(cfg.stdin && cfg.tty && !cfg.stdin_once);
+        let ns = cfg
+            .linux
+            .unwrap()
+            .security_context
+            .unwrap()
+            .namespace_options
+            .unwrap();
+        assert_eq!(
+            (ns.pid, ns.target_id.as_str()),
+            (cri::NamespaceMode::Target as i32, "app-id")
+        );
+        // A pod that shares one process namespace keeps it.
+        let cfg = config(&spec(true));
+        let ns = cfg
+            .linux
+            .unwrap()
+            .security_context
+            .unwrap()
+            .namespace_options
+            .unwrap();
+        assert_eq!(
+            (ns.pid, ns.target_id.as_str()),
+            (cri::NamespaceMode::Pod as i32, "")
+        );
+    }
+
+    #[test]
     fn a_group_without_a_user_takes_the_image_user() {
         let p = pod(json!({"metadata": {"name": "g", "uid": "u"},
             "spec": {"securityContext": {"runAsGroup": 3000},
@@ -814,7 +923,8 @@ mod tests {
         let config = |image_user| {
             let inputs = ContainerInputs {
                 attempt: 0,
-                init: false,
+                kind: Kind::App,
+                target: None,
                 image_id: "i".into(),
                 image_user,
                 env: vec![],
@@ -847,7 +957,8 @@ mod tests {
             c,
             ContainerInputs {
                 attempt: 0,
-                init: false,
+                kind: Kind::App,
+                target: None,
                 image_id: "i".into(),
                 image_user: None,
                 env: vec![],

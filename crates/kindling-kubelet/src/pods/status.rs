@@ -1,12 +1,14 @@
 //! The pod status the node agent reports, computed as the kubelet's generateAPIPodStatus does:
 //! container statuses from the runtime (the newest container gives `state`, the one before it
 //! `lastState`; the resources it runs with and those allocated to it), waiting reasons the last
-//! sync recorded (CrashLoopBackOff, ImagePullBackOff…), the phase from the containers' states
+//! sync recorded (CrashLoopBackOff, ImagePullBackOff…), ephemeral containers' statuses beside
+//! them (never ready, never part of the phase), the phase from the containers' states
 //! and the restart policy (sidecars count only while the pod starts), and the kubelet's
 //! conditions (resize ones included), stamped with the generation observed.
 //! Pure: the worker gathers the inputs.
 
-use super::{resize, spec};
+use super::resize;
+use super::spec::{self, Kind};
 use crate::runtime::{ContainerInfo, PodRuntime, State};
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
@@ -142,10 +144,12 @@ fn waiting(reason: &str, message: Option<&str>) -> ContainerState {
 fn container_statuses(
     pod: &Pod,
     containers: &[Container],
-    init: bool,
+    kind: Kind,
     old: &[ContainerStatus],
     o: &Observed,
 ) -> Vec<ContainerStatus> {
+    let init = kind == Kind::Init;
+    let ephemeral = kind == Kind::Ephemeral;
     let has_init = spec::spec(pod)
         .init_containers
         .as_ref()
@@ -161,7 +165,8 @@ fn container_statuses(
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
             state: Some(waiting(default_reason, None)),
-            started: Some(false),
+            // Nothing probes an ephemeral container: it is never started or ready.
+            started: (!ephemeral).then_some(false),
             ..Default::default()
         };
         if let Some(prev) = old.iter().find(|s| s.name == c.name) {
@@ -173,8 +178,11 @@ fn container_statuses(
         let sidecar = init && spec::is_sidecar(c);
         if let Some(l) = latest {
             status.state = Some(state_of(l));
-            status.resources = Some(resize::status_resources(c, l));
-            status.allocated_resources = c.resources.as_ref().and_then(|r| r.requests.clone());
+            // Ephemeral containers have no resources of their own to report.
+            if !ephemeral {
+                status.resources = Some(resize::status_resources(c, l));
+                status.allocated_resources = c.resources.as_ref().and_then(|r| r.requests.clone());
+            }
             status.restart_count = l.attempt as i32;
             status.image = if l.image.is_empty() {
                 status.image
@@ -184,7 +192,7 @@ fn container_statuses(
             status.image_id = l.image_ref.clone();
             status.container_id = Some(format!("containerd://{}", l.id));
             status.last_state = named.next().map(state_of);
-            if l.state == State::Running {
+            if l.state == State::Running && !ephemeral {
                 let has_readiness = c.readiness_probe.is_some();
                 let has_startup = c.startup_probe.is_some();
                 let probe = o.probes.get(&l.id).copied().unwrap_or(ProbeResults {
@@ -201,7 +209,13 @@ fn container_statuses(
         // A run-once init container that succeeded is ready, as upstream's prober says.
         status.ready |= done_init;
         let deleting = pod.metadata.deletion_timestamp.is_some();
-        if !done_init && !deleting && should_restart(pod, c, latest, init) {
+        // An ephemeral container waits only until it first ran.
+        let restarts = if ephemeral {
+            latest.is_none()
+        } else {
+            should_restart(pod, c, latest, init)
+        };
+        if !done_init && !deleting && restarts {
             if let Some((reason, message)) = o.waiting.get(&c.name) {
                 if let Some(t) = status.state.as_ref().and_then(|s| s.terminated.clone()) {
                     status.last_state = Some(ContainerState {
@@ -358,15 +372,28 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
     let init = container_statuses(
         pod,
         &init_specs,
-        true,
+        Kind::Init,
         old.init_container_statuses.as_deref().unwrap_or_default(),
         o,
     );
     let regular = container_statuses(
         pod,
         &spec.containers,
-        false,
+        Kind::App,
         old.container_statuses.as_deref().unwrap_or_default(),
+        o,
+    );
+    let ephemeral_specs: Vec<Container> = spec::ephemeral_containers(pod)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    let ephemeral = container_statuses(
+        pod,
+        &ephemeral_specs,
+        Kind::Ephemeral,
+        old.ephemeral_container_statuses
+            .as_deref()
+            .unwrap_or_default(),
         o,
     );
     let mut phase = phase(pod, &init, &regular).to_string();
@@ -552,6 +579,7 @@ pub fn pod_status(pod: &Pod, o: &Observed) -> PodStatus {
         start_time: old.start_time.clone().or(Some(o.start_time.clone())),
         init_container_statuses: (!init.is_empty()).then_some(init),
         container_statuses: Some(regular),
+        ephemeral_container_statuses: (!ephemeral.is_empty()).then_some(ephemeral),
         qos_class: old
             .qos_class
             .clone()
@@ -620,7 +648,6 @@ pub fn owned_json(status: &PodStatus) -> serde_json::Value {
             "nominatedNodeName",
             "resize",
             "resourceClaimStatuses",
-            "ephemeralContainerStatuses",
         ] {
             obj.remove(keep_theirs);
         }
@@ -711,6 +738,51 @@ mod tests {
             .iter()
             .find(|c| c.type_ == t)
             .unwrap()
+    }
+
+    #[test]
+    fn ephemeral_containers_are_reported_apart() {
+        let mut p = pod("Never", false);
+        p.spec.as_mut().unwrap().ephemeral_containers = Some(
+            serde_json::from_value(json!([
+                {"name": "debug", "image": "busybox", "targetContainerName": "main"},
+                {"name": "again", "image": "busybox"}]))
+            .unwrap(),
+        );
+        let rt = runtime(vec![
+            container("main", 0, State::Running, 0),
+            container("debug", 0, State::Exited, 1),
+        ]);
+        let s = status(&p, &rt, &[("again", "ErrImagePull", "no such image")]);
+        let eph = s.ephemeral_container_statuses.as_ref().unwrap();
+        // Sorted by name, as the app containers' statuses.
+        assert_eq!(
+            serde_json::to_value(eph).unwrap(),
+            json!([
+                {"name": "again", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": "ErrImagePull", "message": "no such image"}}},
+                {"name": "debug", "image": "docker.io/library/busybox:latest", "imageID": "sha256:abc",
+                    "containerID": "containerd://debug-0", "ready": false, "restartCount": 0,
+                    "state": {"terminated": {"exitCode": 1, "reason": "Error",
+                        "containerID": "containerd://debug-0",
+                        "startedAt": "2023-11-14T22:13:20Z", "finishedAt": "2023-11-14T22:13:25Z"}}},
+            ])
+        );
+        // The pod's phase and readiness are the app container's alone.
+        assert_eq!(s.phase.as_deref(), Some("Running"));
+        assert_eq!(cond(&s, "Ready").status, "True");
+        // An exited one stays terminated: it never waits to restart.
+        let s = status(&p, &rt, &[("debug", "CrashLoopBackOff", "x")]);
+        assert!(s.ephemeral_container_statuses.unwrap()[1]
+            .state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .is_some());
+        // What the agent reports includes them.
+        assert!(owned_json(&status(&p, &rt, &[]))
+            .get("ephemeralContainerStatuses")
+            .is_some());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::env::{self, ApiSources, Downward};
 use super::events::Recorder;
 use super::probes::{ContainerProbes, Target};
 use super::resize::{self, Allocated, Allocations};
-use super::spec::{self, NodeFacts};
+use super::spec::{self, Kind, NodeFacts};
 use super::status::{self, Observed, ProbeResults, ResizeReport};
 use super::{cgroup, lifecycle, volumes};
 use crate::runtime::{LinuxResources, PodRuntime, Runtime, SandboxInfo, State};
@@ -562,19 +562,24 @@ impl Worker {
         rt: &PodRuntime,
     ) -> (bool, Option<Duration>) {
         let pod_spec = spec::spec(pod);
-        let spec_container = if step.init {
-            pod_spec
+        let spec_container = match step.kind {
+            Kind::Init => pod_spec
                 .init_containers
                 .iter()
                 .flatten()
                 .find(|c| c.name == step.container)
-        } else {
-            pod_spec
+                .cloned(),
+            Kind::App => pod_spec
                 .containers
                 .iter()
                 .find(|c| c.name == step.container)
+                .cloned(),
+            Kind::Ephemeral => spec::ephemeral_containers(pod)
+                .into_iter()
+                .map(|(c, _)| c)
+                .find(|c| c.name == step.container),
         };
-        let Some(c) = spec_container else {
+        let Some(c) = &spec_container else {
             return (false, None);
         };
         let name = &step.container;
@@ -600,7 +605,7 @@ impl Worker {
                 if let Some(restart) = &start.restart {
                     self.crash_backoff.next(name, restart.finished_at);
                 }
-                self.start(pod, c, step.init, sandbox, rt, start).await;
+                self.start(pod, c, step.kind, sandbox, rt, start).await;
                 return (true, None);
             }
             Action::Resize { id, resources } => {
@@ -632,7 +637,7 @@ impl Worker {
             Action::Replace { id, start } => {
                 remove_container(self.shared.runtime.as_ref(), id).await;
                 return (
-                    self.start(pod, c, step.init, sandbox, rt, start).await,
+                    self.start(pod, c, step.kind, sandbox, rt, start).await,
                     None,
                 );
             }
@@ -643,7 +648,7 @@ impl Worker {
                     self.crash_backoff.next(name, restart.finished_at);
                 }
                 return (
-                    self.start(pod, c, step.init, sandbox, rt, start).await,
+                    self.start(pod, c, step.kind, sandbox, rt, start).await,
                     None,
                 );
             }
@@ -796,7 +801,7 @@ impl Worker {
         &mut self,
         pod: &Pod,
         c: &Container,
-        init: bool,
+        kind: Kind,
         sandbox: &SandboxInfo,
         rt: &PodRuntime,
         plan: &Start,
@@ -835,12 +840,22 @@ impl Worker {
         } else {
             None
         };
+        // An ephemeral container's target: the newest instance of the container it names.
+        let target = match kind {
+            Kind::Ephemeral => spec::ephemeral_containers(pod)
+                .into_iter()
+                .find(|(e, _)| e.name == c.name)
+                .and_then(|(_, target)| target)
+                .and_then(|t| rt.named(&t).next().map(|i| i.id.clone())),
+            _ => None,
+        };
         let config = spec::container_config(
             pod,
             c,
             spec::ContainerInputs {
                 attempt: plan.attempt,
-                init,
+                kind,
+                target,
                 image_id,
                 image_user,
                 env,
