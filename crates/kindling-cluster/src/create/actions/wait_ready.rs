@@ -57,6 +57,20 @@ pub fn not_ready_yet(nodes: &[Node], system_pods: &[Pod], expected: usize) -> Op
     if ready < expected {
         return Some(format!("{ready} of {expected} nodes Ready"));
     }
+    // A node's agent reports its system pods (mirror pods) a moment after the node turns
+    // Ready: none yet means they are still to come, not that there are none.
+    let without: Vec<&str> = nodes
+        .iter()
+        .filter_map(|n| n.metadata.name.as_deref())
+        .filter(|name| {
+            !system_pods
+                .iter()
+                .any(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(*name))
+        })
+        .collect();
+    if !without.is_empty() {
+        return Some(format!("no system pods yet on {}", without.join(", ")));
+    }
     let unready: Vec<&str> = system_pods
         .iter()
         .filter(|p| !pod_is_ready(p))
@@ -93,8 +107,11 @@ mod tests {
         .unwrap_or_default()
     }
 
+    /// A system pod on the node its name ends with (`kube-proxy-w` runs on `w`).
     fn pod(name: &str, ready: bool) -> Pod {
+        let node = name.rsplit('-').next().unwrap_or_default();
         serde_json::from_value(serde_json::json!({"metadata": {"name": name},
+            "spec": {"nodeName": node, "containers": []},
             "status": {"conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}}))
         .unwrap_or_default()
     }
@@ -122,6 +139,7 @@ mod tests {
             (
                 vec![node("cp", true), node("w", true)],
                 vec![
+                    pod("kube-apiserver-cp", true),
                     pod("kube-proxy-w", false),
                     pod("coredns-w", false),
                     pod("kindnet-w", true),
@@ -129,9 +147,16 @@ mod tests {
                 2,
                 Some("not Ready: kube-proxy-w, coredns-w"),
             ),
+            // Node w is Ready but its agent has not reported its pods yet.
             (
                 vec![node("cp", true), node("w", true)],
-                vec![pod("kube-proxy-w", true)],
+                vec![pod("kube-apiserver-cp", true)],
+                2,
+                Some("no system pods yet on w"),
+            ),
+            (
+                vec![node("cp", true), node("w", true)],
+                vec![pod("kube-apiserver-cp", true), pod("kube-proxy-w", true)],
                 2,
                 None,
             ),
