@@ -437,12 +437,13 @@ fn check_debug(env: &Env, kubectl: &str, round: usize) {
     let before = ephemeral_names(env);
     // containerd ends an attach session once the client's stdin closes (the container is not
     // `stdinOnce`), so stdin stays open until the shell has answered and exited; and it
-    // starts copying stdin before it adds the output streams, so the shell waits a moment
-    // before it prints (what a container prints at once is lost: hence kubectl's "If you
-    // don't see a command prompt, try pressing enter.").
+    // starts copying stdin before it adds the output streams, so what the shell prints
+    // before they are added is lost (hence kubectl's "If you don't see a command prompt, try
+    // pressing enter."): the shell prints the process list once a second for a few seconds,
+    // so a busy machine's slower attach still sees one.
     let session = format!(
-        "(echo 'sleep 1; ps; exit'; sleep 4) | {kubectl} debug -i p --image={BUSYBOX} \
-         --target=web --profile=general -- sh"
+        "(echo 'for i in 1 2 3 4 5; do sleep 1; ps; done; exit'; sleep 8) | {kubectl} debug -i p \
+         --image={BUSYBOX} --target=web --profile=general -- sh"
     );
     let out = env.run("sh", &["-c", &session], &[], b"");
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
