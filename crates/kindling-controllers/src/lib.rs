@@ -141,6 +141,32 @@ pub fn run_service_endpoints(
     }
 }
 
+/// Every `K` of the cluster, cached: the cache, and the objects as they change (a trigger for
+/// `Controller::watches_stream`), written to the cache before they are handed on.
+pub(crate) fn cached_watch<K>(
+    client: &kube::Client,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::WatchStreamExt;
+    let (store, writer) = kube::runtime::reflector::store();
+    let changes = kube::runtime::watcher(Api::<K>::all(client.clone()), Default::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    (store, changes)
+}
+
 /// Drops `metadata.managedFields` from a watched object before it is cached: no controller
 /// reads them and they are a large part of every pod (kube-controller-manager's informers drop
 /// them too).

@@ -22,8 +22,8 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, PostParams, Preconditions, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -43,11 +43,7 @@ fn cronjob_of(job: &Job) -> Option<ObjectRef<CronJob>> {
 }
 
 pub async fn run(client: kube::Client) {
-    let (jobs, writer) = reflector::store();
-    let job_events = watcher(Api::<Job>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects();
+    let (jobs, job_events) = crate::cached_watch::<Job>(&client);
     let ctx = Arc::new(Context {
         recorder: Recorder::spawn(
             client.clone(),

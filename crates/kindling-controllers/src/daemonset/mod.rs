@@ -27,8 +27,8 @@ use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::json;
 use std::collections::HashSet;
@@ -112,19 +112,8 @@ async fn run_on(
     let pod_events = informer::triggers(changes, move |change| {
         observe(&counted, change);
     });
-    let (nodes, node_writer) = reflector::store();
-    let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(node_writer)
-        .touched_objects();
-    let (revision_store, revision_writer) = reflector::store();
-    let revision_events = watcher(
-        Api::<ControllerRevision>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(revision_writer)
-    .touched_objects();
+    let (nodes, node_events) = crate::cached_watch::<Node>(&client);
+    let (revision_store, revision_events) = crate::cached_watch::<ControllerRevision>(&client);
     let controller = Controller::new(
         Api::<DaemonSet>::all(client.clone()),
         watcher::Config::default(),

@@ -24,8 +24,8 @@ use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
@@ -43,14 +43,7 @@ struct Context {
 }
 
 pub async fn run(client: kube::Client) {
-    let (replica_sets, writer) = reflector::store();
-    let rs_events = watcher(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .touched_objects();
+    let (replica_sets, rs_events) = crate::cached_watch::<ReplicaSet>(&client);
     let controller = Controller::new(
         Api::<Deployment>::all(client.clone()),
         watcher::Config::default(),

@@ -19,8 +19,8 @@ use kindling_api::volumes;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use std::sync::Arc;
 
@@ -35,19 +35,12 @@ struct Context {
 const COMPONENT: &str = "rancher.io/local-path_local-path-provisioner";
 
 pub async fn run(client: kube::Client) {
-    let (classes, writer) = reflector::store();
     let controller = Controller::new(
         Api::<PersistentVolumeClaim>::all(client.clone()),
         watcher::Config::default(),
     );
     let claims = controller.store();
-    let class_events = watcher(
-        Api::<StorageClass>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .touched_objects();
+    let (classes, class_events) = crate::cached_watch::<StorageClass>(&client);
     let ctx = Arc::new(Context {
         recorder: Recorder::spawn(client.clone(), Reporter::control_plane(COMPONENT), 4),
         client,

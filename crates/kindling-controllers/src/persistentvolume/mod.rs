@@ -19,8 +19,8 @@ use kindling_api::volumes::{
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use plan::Action as Step;
 use serde_json::json;
@@ -50,14 +50,14 @@ async fn run_on(
     pods: Store<Pod>,
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
-    let (classes, class_writer) = reflector::store();
-    let (volumes, volume_writer) = reflector::store();
     let claim_controller = Controller::new(
         Api::<PersistentVolumeClaim>::all(client.clone()),
         watcher::Config::default(),
     )
     .with_config(controller::Config::default().concurrency(1));
     let claims = claim_controller.store();
+    let (volumes, volume_events) = crate::cached_watch::<PersistentVolume>(&client);
+    let (classes, class_events) = crate::cached_watch::<StorageClass>(&client);
     let ctx = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::spawn(
@@ -70,20 +70,6 @@ async fn run_on(
         classes: classes.clone(),
         pods,
     });
-    let volume_events = watcher(
-        Api::<PersistentVolume>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(volume_writer)
-    .touched_objects();
-    let class_events = watcher(
-        Api::<StorageClass>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(class_writer)
-    .touched_objects();
     let pod_events = informer::triggers(changes, |_| {});
     let by_class = claims.clone();
     let waiting = claims.clone();

@@ -26,8 +26,8 @@ use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -84,22 +84,8 @@ async fn run_on(
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
     let pod_events = informer::triggers(changes, |_| {});
-    let (revision_store, revision_writer) = reflector::store();
-    let revision_events = watcher(
-        Api::<ControllerRevision>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(revision_writer)
-    .touched_objects();
-    let (claims, claim_writer) = reflector::store();
-    let claim_events = watcher(
-        Api::<PersistentVolumeClaim>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(claim_writer)
-    .touched_objects();
+    let (revision_store, revision_events) = crate::cached_watch::<ControllerRevision>(&client);
+    let (claims, claim_events) = crate::cached_watch::<PersistentVolumeClaim>(&client);
     let controller = Controller::new(
         Api::<StatefulSet>::all(client.clone()),
         watcher::Config::default(),
