@@ -245,7 +245,7 @@ fn subsets(svc: &Service, pods: &[Arc<Pod>]) -> (Vec<EndpointSubset>, bool) {
         if !servicepods::belongs_in_endpoints(pod, publish) {
             continue;
         }
-        let ready = publish || servicepods::is_ready(pod);
+        let ready = publish || crate::pods::is_ready(pod);
         let serving: Vec<Option<EndpointPort>> = if ports.is_empty() {
             if servicepods::is_headless(svc) {
                 vec![None]

@@ -279,7 +279,7 @@ fn pod_endpoint(svc: &Service, pod: &Pod) -> Endpoint {
         .as_ref()
         .and_then(|s| s.publish_not_ready_addresses)
         .unwrap_or(false);
-    let serving = servicepods::is_ready(pod);
+    let serving = crate::pods::is_ready(pod);
     let terminating = pod.metadata.deletion_timestamp.is_some();
     Endpoint {
         addresses: servicepods::pod_ips(pod),

@@ -9,7 +9,7 @@
 //! Service is never reconciled by a kube-runtime controller (its object is gone from the
 //! store), so the controllers clean up after it on this signal.
 //!
-//! Also here, without IO: the pod rules both controllers share (readiness, whether a pod belongs
+//! Also here, without IO: the pod rules both controllers share (whether a pod belongs
 //! in endpoints, named target ports).
 
 use crate::informer::{PodChange, PodInformer};
@@ -226,15 +226,6 @@ pub(crate) fn selects(svc: &Service, pod: &Pod) -> bool {
 /// The pods of `pods` the Service selects.
 pub(crate) fn selected(svc: &Service, pods: &[std::sync::Arc<Pod>]) -> Vec<std::sync::Arc<Pod>> {
     pods.iter().filter(|p| selects(svc, p)).cloned().collect()
-}
-
-/// Whether the pod's Ready condition is True.
-pub(crate) fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .is_some_and(|c| c.status == "True")
 }
 
 /// Whether a pod belongs in a Service's endpoints at all (upstream's ShouldPodBeInEndpoints):
