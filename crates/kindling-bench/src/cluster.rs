@@ -120,11 +120,7 @@ async fn measure(
     stderr: &[u8],
 ) -> Result<()> {
     anyhow::ensure!(ok, "create failed: {}", String::from_utf8_lossy(stderr));
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
-    let client = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
-    )?;
+    let client = crate::kubeconfig_client(kubeconfig).await?;
     let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
     let ready_at = loop {
         let list = api.list(&Default::default()).await?;

@@ -82,11 +82,7 @@ impl BenchCluster {
     }
 
     pub async fn client(&self) -> Result<kube::Client> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
-        Ok(kube::Client::try_from(
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
-        )?)
+        crate::kubeconfig_client(&self.kubeconfig).await
     }
 }
 
@@ -190,11 +186,7 @@ async fn measure(
 async fn binds_per_second() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path())).await?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig)?;
-    let client = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
-    )?;
+    let client = crate::kubeconfig_client(&server.kubeconfig).await?;
     tokio::spawn(kindling_controllers::run(
         client.clone(),
         kindling_controllers::Config {

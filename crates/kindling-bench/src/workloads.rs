@@ -308,11 +308,7 @@ async fn dns_from_a_pod(client: &kube::Client) -> Result<()> {
 pub async fn controllers_memory() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path())).await?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig)?;
-    let client = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
-    )?;
+    let client = crate::kubeconfig_client(&server.kubeconfig).await?;
     let mut child = crate::Server(
         Command::new(std::env::current_exe()?)
             .arg("controllers")
@@ -364,11 +360,7 @@ pub async fn controllers_memory() -> Result<()> {
 
 /// `kindling-bench controllers KUBECONFIG CA_PEM`: the controllers alone, until killed.
 pub async fn controllers(kubeconfig: &str, ca_pem: &str) -> Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
-    let client = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
-    )?;
+    let client = crate::kubeconfig_client(std::path::Path::new(kubeconfig)).await?;
     kindling_controllers::run(
         client,
         kindling_controllers::Config {
