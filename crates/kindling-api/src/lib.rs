@@ -17,6 +17,7 @@
 //! - [`managed`]: managed fields and server-side apply.
 //! - [`table`]: `kubectl get` columns of every resource.
 
+pub mod apiextensions;
 pub mod catalog;
 pub mod computed;
 pub mod convert;
@@ -40,7 +41,7 @@ pub mod taints;
 pub mod user;
 pub mod volumes;
 
-pub use catalog::{ResourceType, Subresource, CATALOG};
+pub use catalog::{Catalog, LiveCatalog, ResourceType, Subresource};
 pub use quantity::Quantity;
 
 /// The Kubernetes version kindling speaks: the API server's `/version`, the kubelet's

@@ -6,9 +6,10 @@
 //! CA, namespace) mounted read-only in every container and init container.
 
 use crate::registry::{meta_str, Registry};
-use kindling_api::catalog::find;
+use kindling_api::catalog::Admission;
 use kindling_api::ApiError;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where every container finds its service account credentials.
@@ -27,8 +28,8 @@ pub async fn admit_create(
     ns: Option<&str>,
     obj: &mut Value,
 ) -> Result<(), ApiError> {
-    match (rt.group, rt.kind, ns) {
-        ("", "Pod", Some(ns)) => {
+    match (rt.admission, ns) {
+        (Some(Admission::Pod), Some(ns)) => {
             if obj["metadata"]["annotations"]
                 .get(MIRROR_ANNOTATION)
                 .is_none()
@@ -39,10 +40,10 @@ pub async fn admit_create(
             default_toleration_seconds(&mut obj["spec"]);
             Ok(())
         }
-        ("", "PersistentVolumeClaim", Some(_)) => {
+        (Some(Admission::PersistentVolumeClaim), Some(_)) => {
             crate::admission_storage::admit_claim(registry, obj).await
         }
-        ("", "PersistentVolume", None) => {
+        (Some(Admission::PersistentVolume), None) => {
             crate::admission_storage::admit_volume(obj);
             Ok(())
         }
@@ -56,7 +57,7 @@ pub async fn admit_create(
 /// admission comes back here.
 pub fn validate_create<'a>(
     registry: &'a Registry,
-    rt: &'static kindling_api::ResourceType,
+    rt: &'a Arc<kindling_api::ResourceType>,
     ns: Option<&'a str>,
     obj: &'a Value,
     dry_run: bool,
@@ -66,7 +67,7 @@ pub fn validate_create<'a>(
 
 async fn validate_create_now(
     registry: &Registry,
-    rt: &'static kindling_api::ResourceType,
+    rt: &Arc<kindling_api::ResourceType>,
     ns: Option<&str>,
     obj: &Value,
     dry_run: bool,
@@ -87,7 +88,7 @@ async fn validate_create_now(
 /// ResourceQuota for what the update adds. Boxed, as [`validate_create`].
 pub fn validate_update<'a>(
     registry: &'a Registry,
-    rt: &'static kindling_api::ResourceType,
+    rt: &'a Arc<kindling_api::ResourceType>,
     ns: Option<&'a str>,
     new: &'a Value,
     old: &'a Value,
@@ -97,7 +98,7 @@ pub fn validate_update<'a>(
 
 async fn validate_update_now(
     registry: &Registry,
-    rt: &'static kindling_api::ResourceType,
+    rt: &Arc<kindling_api::ResourceType>,
     ns: Option<&str>,
     new: &Value,
     old: &Value,
@@ -105,7 +106,7 @@ async fn validate_update_now(
     let Some(ns) = ns.filter(|_| rt.namespaced) else {
         return Ok(());
     };
-    if rt.group.is_empty() && rt.kind == "PersistentVolumeClaim" {
+    if rt.admission == Some(Admission::PersistentVolumeClaim) {
         crate::admission_storage::validate_claim_resize(registry, new, old).await?;
         crate::admission_limits::validate(registry, rt, ns, new).await?;
     }
@@ -188,7 +189,7 @@ fn default_toleration_seconds(spec: &mut Value) {
 
 /// The service account, retried for `default` (its controller may not have made it yet).
 async fn service_account(registry: &Registry, ns: &str, name: &str) -> Result<Value, ApiError> {
-    let sas = find("", "v1", "serviceaccounts").expect("catalog has serviceaccounts");
+    let sas = kindling_api::catalog::builtin("", "v1", "serviceaccounts");
     let attempts = if name == "default" {
         DEFAULT_SA_ATTEMPTS
     } else {

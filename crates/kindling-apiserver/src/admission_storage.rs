@@ -7,7 +7,6 @@
 //! only when it is bound and its class allows volume expansion.
 
 use crate::registry::{ListOptions, Registry};
-use kindling_api::catalog::find;
 use kindling_api::volumes::{
     ANN_BETA_CLASS, ANN_DEFAULT_CLASS, PVC_PROTECTION_FINALIZER, PV_PROTECTION_FINALIZER,
 };
@@ -63,8 +62,7 @@ pub async fn validate_claim_resize(
         ));
     }
     let class = new["spec"]["storageClassName"].as_str().unwrap_or_default();
-    let classes =
-        find("storage.k8s.io", "v1", "storageclasses").expect("catalog has storageclasses");
+    let classes = kindling_api::catalog::builtin("storage.k8s.io", "v1", "storageclasses");
     let allowed = !class.is_empty()
         && match registry.get(classes, None, class).await {
             Ok(sc) => sc["allowVolumeExpansion"] == true,
@@ -91,8 +89,7 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
 
 /// The default class: among those annotated default, the newest (then the first by name).
 async fn default_class(registry: &Registry) -> Result<Option<String>, ApiError> {
-    let classes =
-        find("storage.k8s.io", "v1", "storageclasses").expect("catalog has storageclasses");
+    let classes = kindling_api::catalog::builtin("storage.k8s.io", "v1", "storageclasses");
     let list = registry
         .list(classes, None, &ListOptions::default())
         .await?;

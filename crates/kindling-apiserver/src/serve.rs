@@ -162,7 +162,7 @@ fn serving_names(config: &Config, address: SocketAddr) -> (Vec<String>, Vec<IpAd
 }
 
 async fn rebuild_allocations(registry: &Registry) -> Result<()> {
-    let services = kindling_api::catalog::find("", "v1", "services").expect("catalog has services");
+    let services = kindling_api::catalog::builtin("", "v1", "services");
     let list = registry
         .list(services, None, &Default::default())
         .await

@@ -127,6 +127,31 @@ pub trait Strategy: Sync + Send {
         None
     }
 
+    /// Seconds a delete waits before the object goes (upstream's `CheckGracefulDelete`), given
+    /// the grace period the client asked for; 0 removes it at once.
+    fn grace_period(&self, _obj: &Value, _requested: Option<i64>) -> i64 {
+        0
+    }
+
+    /// What a delete does to the object beyond the generic path (upstream's own `Delete` of
+    /// namespaces and CustomResourceDefinitions): changes `obj` as it is marked for deletion
+    /// and returns whether it must stay (marked) rather than go at once.
+    fn prepare_for_delete(&self, _obj: &mut Value) -> bool {
+        false
+    }
+
+    /// Whether a deleted object whose finalizers are all gone must still wait (a namespace
+    /// with `spec.finalizers` left).
+    fn deletion_pending(&self, _obj: &Value) -> bool {
+        false
+    }
+
+    /// The fields of `obj` its schema does not know, as strict decoding reports them, when the
+    /// strategy holds the schema (custom resources); `None`: the OpenAPI definitions decide.
+    fn unknown_fields(&self, _obj: &Value) -> Option<Vec<String>> {
+        None
+    }
+
     /// A write through a subresource with rules of its own (`pods/resize`, upstream's
     /// per-subresource strategies): makes `new` what the write may change of `old`, and nothing
     /// else. Runs instead of [`Strategy::prepare_for_update`].

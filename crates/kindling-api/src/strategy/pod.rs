@@ -17,6 +17,25 @@ use std::collections::BTreeMap;
 pub struct PodStrategy;
 
 impl Strategy for PodStrategy {
+    /// Only pods bound to a node and not yet finished wait: their node agent stops the
+    /// containers and then deletes them for good.
+    fn grace_period(&self, obj: &Value, requested: Option<i64>) -> i64 {
+        let on_node = obj["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            obj["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
+        if !on_node || finished {
+            return 0;
+        }
+        let default = obj["spec"]["terminationGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(30);
+        requested.unwrap_or(default).max(0)
+    }
+
     fn default(&self, obj: &mut Value) {
         let spec = object_mut(obj, &["spec"]);
         default_pod_spec(spec);

@@ -278,7 +278,7 @@ pub fn object(
         }
         // kubectl's typed commands (`create configmap`, `create deployment`, …) send protobuf.
         m if proto::is_protobuf_media_type(m) => {
-            proto::decode_protobuf_body_as(&body, &rt.api_version(), rt.kind)?
+            proto::decode_protobuf_body_as(&body, &rt.api_version(), &rt.kind)?
         }
         other => return Err(ApiError::unsupported_media_type(other)),
     };
@@ -290,9 +290,9 @@ pub fn object(
     }
     // JSON bodies are scanned once for unknown and duplicate fields, in document order.
     let problems = if media == "application/json" {
-        fields::strict_errors(&(rt.schema_name)(), &body)
+        fields::strict_errors(&rt.schema_name(), &body)
     } else {
-        fields::unknown_fields(&(rt.schema_name)(), &obj)
+        fields::unknown_fields(&rt.schema_name(), &obj)
     };
     field_validation(q.field_validation()?, problems).map(|w| (obj, w))
 }
@@ -321,8 +321,8 @@ pub fn patch_field_validation(
 ) -> Result<Vec<String>, ApiError> {
     match mode {
         FieldValidation::Strict if !problems.is_empty() => Err(ApiError::invalid(
-            rt.group,
-            rt.kind,
+            &rt.group,
+            &rt.kind,
             name,
             vec![kindling_api::Cause {
                 reason: "FieldValueInvalid",

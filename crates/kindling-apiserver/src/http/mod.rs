@@ -108,14 +108,17 @@ async fn route(
         return Err(ApiError::unauthorized());
     }
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
-        return openapi::serve_v3(path).map(|v| json_response(StatusCode::OK, &v));
+        let catalog = server.registry.catalog.load();
+        return openapi::serve_v3(&catalog, path).map(|v| json_response(StatusCode::OK, &v));
     }
     if path == "/metrics" {
         return Ok(measure::exposition(server).await);
     }
     if path == "/openapi/v2" {
         return match call.method {
-            Method::GET | Method::HEAD => Ok(openapi_v2::serve(&call.headers).await),
+            Method::GET | Method::HEAD => {
+                Ok(openapi_v2::serve(server.registry.catalog.load(), &call.headers).await)
+            }
             _ => Err(method_not_allowed()),
         };
     }
@@ -124,22 +127,27 @@ async fn route(
     };
     let negotiated = Negotiated::from_headers(&call.headers);
     let aggregated = negotiated.representation == Representation::AggregatedDiscovery;
+    let catalog = || server.registry.catalog.load();
     match target {
         ApiPath::CoreVersions if aggregated => Ok(represent::aggregated_discovery(
-            &discovery::aggregated_core(),
+            &discovery::aggregated_core(&catalog()),
         )),
         ApiPath::CoreVersions => Ok(json_response(
             StatusCode::OK,
             &discovery::core_versions(&server.advertise_address()),
         )),
         ApiPath::Groups if aggregated => Ok(represent::aggregated_discovery(
-            &discovery::aggregated_groups(),
+            &discovery::aggregated_groups(&catalog()),
         )),
-        ApiPath::Groups => Ok(json_response(StatusCode::OK, &discovery::groups())),
-        ApiPath::Group(g) => discovery::group(g).map(|v| json_response(StatusCode::OK, &v)),
-        ApiPath::Resources { group, version } => {
-            discovery::resources(group, version).map(|v| json_response(StatusCode::OK, &v))
+        ApiPath::Groups => Ok(json_response(
+            StatusCode::OK,
+            &discovery::groups(&catalog()),
+        )),
+        ApiPath::Group(g) => {
+            discovery::group(&catalog(), g).map(|v| json_response(StatusCode::OK, &v))
         }
+        ApiPath::Resources { group, version } => discovery::resources(&catalog(), group, version)
+            .map(|v| json_response(StatusCode::OK, &v)),
         ApiPath::Resource(rp) => route_resource(server, rp, call, negotiated).await,
     }
 }
@@ -159,8 +167,12 @@ async fn route_resource(
     call: Call<'_>,
     negotiated: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    let rt =
-        catalog::find(&rp.group, &rp.version, &rp.resource).ok_or_else(ApiError::path_not_found)?;
+    let rt = server
+        .registry
+        .catalog
+        .find(&rp.group, &rp.version, &rp.resource)
+        .ok_or_else(ApiError::path_not_found)?;
+    let rt = &rt;
     if rp.namespace.is_some() && !rt.namespaced {
         return Err(ApiError::path_not_found());
     }
@@ -176,7 +188,7 @@ async fn route_resource(
         Serving::PodBinding => {
             return match (&call.method, rp.name.as_deref(), ns) {
                 (&Method::POST, None, Some(ns)) => {
-                    let pods = catalog::find("", "v1", "pods").expect("pods are in the catalog");
+                    let pods = catalog::builtin("", "v1", "pods");
                     subresource::bind_named(server, pods, ns, call).await
                 }
                 _ => Err(method_not_allowed()),
@@ -225,7 +237,7 @@ async fn route_resource(
 /// token is computed.
 async fn route_subresource(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     sub: &str,

@@ -10,6 +10,7 @@ use futures::{Stream, StreamExt};
 use kindling_api::table::{self, IncludeObject};
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Representation {
@@ -155,7 +156,7 @@ const LIST_CHUNK_BYTES: usize = 64 * 1024;
 /// store is scanned, so a large list never holds every decoded object at once.
 pub async fn list(
     reg: &Registry,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     opts: &ListOptions,
     neg: &Negotiated,
@@ -262,16 +263,16 @@ pub async fn list(
 /// Watch events as newline-delimited JSON lines, each object in the negotiated representation:
 /// with `as=Table` a one-row Table, whose column definitions only the first event carries.
 pub struct WatchEncoder {
-    rt: &'static ResourceType,
+    rt: Arc<ResourceType>,
     representation: Representation,
     include: IncludeObject,
     first_table: bool,
 }
 
 impl WatchEncoder {
-    pub fn new(rt: &'static ResourceType, neg: &Negotiated, include: IncludeObject) -> Self {
+    pub fn new(rt: &Arc<ResourceType>, neg: &Negotiated, include: IncludeObject) -> Self {
         WatchEncoder {
-            rt,
+            rt: rt.clone(),
             representation: neg.representation,
             include,
             first_table: true,
@@ -285,7 +286,7 @@ impl WatchEncoder {
             (WatchEvent::Error(o) | WatchEvent::Bookmark(o), _) => o.clone(),
             (_, Representation::Table) => {
                 let mut t = table::table(
-                    self.rt,
+                    &self.rt,
                     std::slice::from_ref(ev.object()),
                     jiff::Timestamp::now(),
                     self.include,

@@ -16,7 +16,7 @@ use std::sync::{Arc, PoisonError};
 /// `GET` of a collection (a LIST).
 pub async fn list(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     call: Call<'_>,
     neg: Negotiated,
@@ -27,7 +27,7 @@ pub async fn list(
 
 pub async fn get(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -43,7 +43,7 @@ pub async fn get(
 /// `POST` to a collection.
 pub async fn create(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     call: Call<'_>,
     neg: Negotiated,
@@ -66,7 +66,7 @@ pub async fn create(
 /// `PUT` of an object.
 pub async fn update(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -104,7 +104,7 @@ pub async fn update(
 
 pub async fn delete(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -122,7 +122,7 @@ pub async fn delete(
 /// `DELETE` of a collection.
 pub async fn delete_collection(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
@@ -138,7 +138,7 @@ pub async fn delete_collection(
 /// PATCH on a resource or its status: apply the patch to the current object and update.
 pub async fn patch(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
@@ -154,7 +154,7 @@ pub async fn patch(
     let force = call.query.flag("force");
     let subresource = crate::apply::subresource_of(kind);
     let body = read_body(call.body).await?;
-    let type_name = (rt.schema_name)();
+    let type_name = rt.schema_name();
     let warnings = std::sync::Mutex::new(Vec::new());
     let existed = std::sync::atomic::AtomicBool::new(true);
     let result = server

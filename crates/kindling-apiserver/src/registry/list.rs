@@ -6,6 +6,7 @@ use kindling_api::selector::{FieldSelector, LabelSelector};
 use kindling_api::{ApiError, ResourceType};
 use kindling_store::{Revision, StoreError};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions {
@@ -50,7 +51,7 @@ impl Registry {
     /// A `<Kind>List` of the matching objects.
     pub async fn list(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: &ListOptions,
     ) -> Result<Value, ApiError> {
@@ -72,7 +73,7 @@ impl Registry {
     /// Calls `visit` with each matching object in key order (see [`Scan`]).
     pub async fn scan(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: &ListOptions,
         mut visit: impl FnMut(Value) -> Result<(), ApiError>,
@@ -91,7 +92,7 @@ impl Registry {
 /// object at once (and a response can be streamed while the store is read).
 pub struct Scan {
     registry: Registry,
-    rt: &'static ResourceType,
+    rt: Arc<ResourceType>,
     prefix: String,
     opts: ListOptions,
     start_after: Option<String>,
@@ -105,7 +106,7 @@ pub struct Scan {
 impl Scan {
     pub fn new(
         registry: Registry,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: ListOptions,
     ) -> Result<Scan, ApiError> {
@@ -122,7 +123,7 @@ impl Scan {
         }
         Ok(Scan {
             registry,
-            rt,
+            rt: rt.clone(),
             prefix,
             opts,
             start_after,
@@ -153,7 +154,7 @@ impl Scan {
         let limit = self.opts.limit.filter(|l| *l > 0);
         let mut out = Vec::new();
         for (i, kv) in page.items.iter().enumerate() {
-            let obj = decode(self.rt, kv)?;
+            let obj = decode(&self.rt, kv)?;
             if self.opts.matches(&obj) {
                 out.push(obj);
                 self.matched += 1;

@@ -24,8 +24,9 @@ pub use update::UpdateKind;
 pub use watch::{WatchEvent, WatchOptions};
 
 use crate::services::{Reservation, ServiceAllocator};
+use kindling_api::catalog::Allocation;
 use kindling_api::proto::order_like_upstream;
-use kindling_api::{ApiError, ResourceType};
+use kindling_api::{ApiError, LiveCatalog, ResourceType};
 use kindling_store::{KeyValue, Revision, SharedStore, StoreError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ use std::sync::Arc;
 pub struct Registry {
     store: SharedStore,
     pub services: Arc<ServiceAllocator>,
+    /// The resources served now: the built-in ones and those of CustomResourceDefinitions.
+    pub catalog: Arc<LiveCatalog>,
 }
 
 impl Registry {
@@ -42,13 +45,15 @@ impl Registry {
         Registry {
             store,
             services: Arc::new(services),
+            catalog: Arc::new(LiveCatalog::new()),
         }
     }
 
-    /// The allocator a write of this resource must go through (core Services only): the one
-    /// place that decides which resources hold IP and port allocations.
+    /// The allocator a write of this resource must go through, as its catalog entry says.
     fn allocator(&self, rt: &ResourceType) -> Option<&ServiceAllocator> {
-        (rt.group.is_empty() && rt.kind == "Service").then_some(self.services.as_ref())
+        match rt.allocation? {
+            Allocation::ServiceAddresses => Some(self.services.as_ref()),
+        }
     }
 
     /// Keeps what the allocator reserved for a write if the object was stored, else gives it back.
@@ -112,7 +117,7 @@ pub fn object_key(rt: &ResourceType, ns: Option<&str>, name: &str) -> String {
 pub fn key_prefix(rt: &ResourceType, ns: Option<&str>) -> String {
     let (group, plural) = match rt.storage {
         Some(s) => (s.group, s.plural),
-        None => (rt.group, rt.plural),
+        None => (rt.group.as_str(), rt.plural.as_str()),
     };
     let group = if group.is_empty() { "core" } else { group };
     match ns {
@@ -184,7 +189,7 @@ fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> 
 }
 
 pub fn not_found(rt: &ResourceType, name: &str) -> ApiError {
-    ApiError::not_found(rt.group, &rt.qualified_plural(), name)
+    ApiError::not_found(&rt.group, &rt.qualified_plural(), name)
 }
 
 /// Store failures that reach a client. Precondition failures are mapped by the caller, which knows

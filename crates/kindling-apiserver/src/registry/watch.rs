@@ -7,6 +7,7 @@ use super::{decode, key_prefix, Registry};
 use kindling_api::{ApiError, ResourceType};
 use kindling_store::{Event, Revision, StoreError};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -55,7 +56,7 @@ impl Registry {
     /// Starts a watch; events arrive on the returned channel until the client goes away.
     pub async fn watch(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: WatchOptions,
     ) -> Result<mpsc::Receiver<WatchEvent>, ApiError> {
@@ -107,6 +108,7 @@ impl Registry {
             Err(e) => return Err(super::store_error(e)),
         };
         let bookmark = bookmark_object(rt);
+        let rt = rt.clone();
         tokio::spawn(async move {
             for item in initial_items {
                 if tx.send(WatchEvent::Added(item)).await.is_err() {
@@ -130,7 +132,7 @@ impl Registry {
                     ev = events.recv() => {
                         let Some(ev) = ev else { return };
                         last = ev.revision();
-                        if let Some(out) = transition(rt, &ev, &opts.list) {
+                        if let Some(out) = transition(&rt, &ev, &opts.list) {
                             if tx.send(out).await.is_err() {
                                 return;
                             }

@@ -287,7 +287,7 @@ async fn scale_subresource(
     r: &OwnerReference,
 ) -> Result<Option<Scale>, kube::Error> {
     let group = group_of(r);
-    let Some(rt) = kindling_api::CATALOG.iter().find(|rt| {
+    let Some(rt) = kindling_api::catalog::builtin_catalog().iter().find(|rt| {
         rt.group == group && rt.kind == r.kind && rt.has(kindling_api::Subresource::Scale)
     }) else {
         return Ok(None);
