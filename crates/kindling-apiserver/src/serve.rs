@@ -5,8 +5,8 @@ use crate::auth::Identity;
 use crate::registry::Registry;
 use crate::services::{Cidr, ServiceAllocator};
 use crate::{
-    bootstrap, ensure_dir, flowcontrol, http, kubeconfig, namespaces, pki, tls, tokens, Config,
-    Server,
+    bootstrap, crds, ensure_dir, flowcontrol, http, kubeconfig, namespaces, pki, tls, tokens,
+    Config, Server,
 };
 use anyhow::{Context, Result};
 use axum::body::Body;
@@ -92,6 +92,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     bootstrap::run(&registry, advertise)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    // Custom resources of stored definitions are served from the first request on.
+    crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
     tokio::spawn(flowcontrol::run(registry.clone()));
 

@@ -14,7 +14,7 @@ pub mod schema;
 mod strategy;
 mod validation;
 
-pub use strategy::{CustomResourceDefinitionStrategy, CustomResourceStrategy};
+pub use strategy::{set_condition, CustomResourceDefinitionStrategy, CustomResourceStrategy};
 pub use validation::validate_crd;
 
 use crate::catalog::{

@@ -635,7 +635,18 @@ pub(super) fn entries() -> Vec<ResourceType> {
             &strategy::PRIORITY_LEVEL_CONFIGURATION,
             PriorityLevelConfiguration
         ),
-        // admissionregistration.k8s.io/v1: stored and validated; webhooks are not called and
+        // apiextensions.k8s.io/v1: definitions of custom resources, served as catalog entries
+    // made at run time (see crate::apiextensions).
+    resource!(
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        "customresourcedefinition",
+        ["crd", "crds"],
+        ["api-extensions"],
+        [Status],
+        &crate::apiextensions::CustomResourceDefinitionStrategy,
+        Default
+    ),
+    // admissionregistration.k8s.io/v1: stored and validated; webhooks are not called and
         // policies not enforced (see docs/STATUS.md).
         resource!(
             api::admissionregistration::v1::MutatingWebhookConfiguration,

@@ -405,6 +405,16 @@ impl ResourceType {
         }
     }
 
+    /// The patches it accepts, as upstream's handler lists them: a custom resource has no Go
+    /// struct to take strategic merge patch's merge keys from.
+    pub fn patch_types(&self) -> &'static [crate::patch::PatchType] {
+        use crate::patch::PatchType::{Apply, Json, Merge, StrategicMerge};
+        match self.type_info {
+            TypeInfo::Builtin { .. } => &[Json, Merge, StrategicMerge, Apply],
+            TypeInfo::Custom { .. } => &[Json, Merge, Apply],
+        }
+    }
+
     /// Whether this entry serves (group, version, plural).
     pub fn is(&self, group: &str, version: &str, plural: &str) -> bool {
         self.group == group && self.version == version && self.plural == plural

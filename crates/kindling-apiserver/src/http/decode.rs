@@ -142,14 +142,21 @@ pub fn field_manager(call: &Call) -> String {
     managed::manager_or_user_agent(call.query.get("fieldManager"), agent)
 }
 
-/// The patch a PATCH body is, by its content type (415 for any other).
-pub fn patch_type(headers: &HeaderMap) -> Result<PatchType, ApiError> {
+/// The patch a PATCH body is, by its content type (415 for any other, and for one the resource
+/// does not take, with upstream's list of those it takes).
+pub fn patch_type(rt: &ResourceType, headers: &HeaderMap) -> Result<PatchType, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    PatchType::from_content_type(content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(content_type))
+    let patch = PatchType::from_content_type(content_type)
+        .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+    let accepted = rt.patch_types();
+    if accepted.contains(&patch) {
+        return Ok(patch);
+    }
+    let list: Vec<&str> = accepted.iter().map(|p| p.content_type()).collect();
+    Err(ApiError::unsupported_media_type_of(&list))
 }
 
 /// PatchOptions validation: apply needs a fieldManager; `force` is for apply only.
@@ -289,10 +296,19 @@ pub fn object(
         )));
     }
     // JSON bodies are scanned once for unknown and duplicate fields, in document order.
-    let problems = if media == "application/json" {
-        fields::strict_errors(&rt.schema_name(), &body)
-    } else {
-        fields::unknown_fields(&rt.schema_name(), &obj)
+    let problems = match rt.strategy.unknown_fields(&obj) {
+        // A custom resource: what pruning drops, after the body's duplicate keys.
+        Some(unknown) => {
+            let mut problems = if media == "application/json" {
+                fields::duplicate_fields(&body)
+            } else {
+                Vec::new()
+            };
+            problems.extend(unknown);
+            problems
+        }
+        None if media == "application/json" => fields::strict_errors(&rt.schema_name(), &body),
+        None => fields::unknown_fields(&rt.schema_name(), &obj),
     };
     field_validation(q.field_validation()?, problems).map(|w| (obj, w))
 }

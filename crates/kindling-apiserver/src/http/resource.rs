@@ -144,7 +144,7 @@ pub async fn patch(
     kind: UpdateKind,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let patch_type = decode::patch_type(&call.headers)?;
+    let patch_type = decode::patch_type(rt, &call.headers)?;
     decode::patch_options(&call.query, patch_type == PatchType::Apply)?;
     let neg = Negotiated::from_headers(&call.headers);
     let include = call.include_object();

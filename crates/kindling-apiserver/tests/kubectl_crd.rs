@@ -1,0 +1,284 @@
+//! CustomResourceDefinitions with the real kubectl: a definition applied, `kubectl get crd`,
+//! its resource in `kubectl api-resources` at once, objects created, listed with the printer
+//! columns, patched, scaled, their status through the status subresource, invalid objects and
+//! definitions refused with upstream's messages, unknown fields pruned, and the definition's
+//! deletion taking its objects with it.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
+
+mod common;
+use common::{kubectl_tests, rows, Kubectl, TestServer};
+use std::time::{Duration, Instant};
+
+const CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names:
+    plural: widgets
+    singular: widget
+    kind: Widget
+    shortNames: [wd]
+    categories: [all]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+    additionalPrinterColumns:
+    - name: Replicas
+      type: integer
+      jsonPath: .spec.replicas
+    - name: Color
+      type: string
+      jsonPath: .spec.color
+    - name: Age
+      type: date
+      jsonPath: .metadata.creationTimestamp
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [replicas]
+            properties:
+              replicas:
+                type: integer
+                minimum: 0
+                maximum: 10
+              color:
+                type: string
+                enum: [red, green, blue]
+                default: red
+          status:
+            type: object
+            properties:
+              replicas:
+                type: integer
+"#;
+
+/// Waits (≤ 5 s) until `kubectl api-resources` lists the resource.
+fn wait_for_resource(s: &TestServer, name: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let out = s.ok(&["api-resources", "--api-group=example.com"]);
+        if out.lines().any(|l| l.starts_with(name)) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{name} never served:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn crd_lifecycle(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    let applied = s.apply(CRD);
+    assert!(
+        applied
+            .contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"),
+        "{applied}"
+    );
+    let waited = wait_for_resource(&s, "widgets");
+    assert!(waited < Duration::from_secs(1), "discovery took {waited:?}");
+    let crds = s.ok(&["get", "crd"]);
+    assert_eq!(rows(&crds)[0], ["NAME", "CREATED", "AT"], "{crds}");
+    assert_eq!(rows(&crds)[1][0], "widgets.example.com");
+    let established = s.ok(&["get", "crd", "widgets.example.com", "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Established\")].status} {.status.acceptedNames.kind}"]);
+    assert_eq!(established, "True Widget");
+    let resources = s.ok(&["api-resources", "--api-group=example.com"]);
+    let row = &rows(&resources)[1];
+    assert_eq!(
+        row,
+        &["widgets", "wd", "example.com/v1", "true", "Widget"],
+        "{resources}"
+    );
+
+    // Objects: defaults, pruning (kubectl's default --validate=strict makes unknown fields a 400).
+    s.apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  replicas: 2\n",
+    );
+    let w1: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "wd", "w1", "-o", "json"])).unwrap();
+    assert_eq!(w1["spec"]["color"], "red");
+    assert_eq!(w1["metadata"]["generation"], 1);
+    let strict = s.kubectl_stdin(&["create", "-f", "-"], "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  replicas: 1\n  extra: 1\n");
+    let err = common::text(&strict.stderr);
+    assert!(err.contains("unknown field \"spec.extra\""), "{err}");
+    let loose = s.kubectl_stdin(&["create", "--validate=ignore", "-f", "-"], "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  replicas: 1\n  extra: 1\n");
+    assert!(loose.status.success(), "{}", common::text(&loose.stderr));
+    let w2: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "widget", "w2", "-o", "json"])).unwrap();
+    assert!(w2["spec"].get("extra").is_none(), "{w2}");
+
+    // Invalid objects: upstream's messages.
+    let bad = s.kubectl_stdin(&["create", "-f", "-"], "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: bad\nspec:\n  replicas: 11\n  color: purple\n");
+    let err = common::text(&bad.stderr);
+    assert!(err.contains("The Widget \"bad\" is invalid"), "{err}");
+    assert!(err.contains("spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10"), "{err}");
+    assert!(err.contains("spec.color: Unsupported value: \"purple\": supported values: \"red\", \"green\", \"blue\""), "{err}");
+    let missing = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: bad\nspec: {}\n",
+    );
+    assert!(
+        common::text(&missing.stderr).contains("spec.replicas: Required value"),
+        "{}",
+        common::text(&missing.stderr)
+    );
+
+    // Printer columns, patches, scale, status.
+    let list = s.ok(&["get", "widgets"]);
+    let table = rows(&list);
+    assert_eq!(table[0], ["NAME", "REPLICAS", "COLOR", "AGE"], "{list}");
+    assert_eq!(&table[1][..3], ["w1", "2", "red"], "{list}");
+    s.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"color":"green"}}"#,
+    ]);
+    s.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":3}]"#,
+    ]);
+    let smp = s.kubectl(&[
+        "patch",
+        "widget",
+        "w1",
+        "-p",
+        r#"{"spec":{"color":"blue"}}"#,
+    ]);
+    assert!(!smp.status.success());
+    let smp_err = common::text(&smp.stderr);
+    assert!(smp_err.contains("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"), "{smp_err}");
+    s.ok(&["scale", "widget", "w1", "--replicas=5"]);
+    let replicas = s.ok(&[
+        "get",
+        "widget",
+        "w1",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.color} {.metadata.generation}",
+    ]);
+    assert_eq!(replicas, "5 green 4");
+    s.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":5}}"#,
+    ]);
+    s.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":1}}"#,
+    ]);
+    let status = s.ok(&["get", "widget", "w1", "-o", "jsonpath={.status.replicas}"]);
+    assert_eq!(status, "5", "a main-resource write leaves status alone");
+    let scale: serde_json::Value = serde_json::from_str(&s.ok(&[
+        "get",
+        "--raw",
+        "/apis/example.com/v1/namespaces/default/widgets/w1/scale",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (
+            scale["spec"]["replicas"].as_i64(),
+            scale["status"]["replicas"].as_i64()
+        ),
+        (Some(5), Some(5))
+    );
+    let ssa = s.kubectl_stdin(
+        &["apply", "--server-side", "-f", "-"],
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w3\nspec:\n  replicas: 1\n",
+    );
+    assert!(ssa.status.success(), "{}", common::text(&ssa.stderr));
+    let all = s.ok(&["get", "all"]);
+    assert!(all.contains("widget.example.com/w3"), "{all}");
+
+    // Deleting the definition deletes its objects, then the definition.
+    s.ok(&["delete", "crd", "widgets.example.com", "--timeout=20s"]);
+    let gone = s.kubectl(&["get", "widgets"]);
+    assert!(!gone.status.success());
+    let crds = s.ok(&["get", "crd"]);
+    assert!(!crds.contains("widgets"), "{crds}");
+}
+
+fn invalid_definitions(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    let bad_name = CRD.replace("name: widgets.example.com", "name: gadgets.example.com");
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &bad_name);
+    let err = common::text(&out.stderr);
+    assert!(
+        err.contains("The CustomResourceDefinition \"gadgets.example.com\" is invalid"),
+        "{err}"
+    );
+    assert!(err.contains("metadata.name: Invalid value: \"gadgets.example.com\": must be spec.names.plural+\".\"+spec.group"), "{err}");
+    let not_structural = CRD.replace(
+        "                type: integer\n                minimum: 0",
+        "                minimum: 0",
+    );
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &not_structural);
+    let err = common::text(&out.stderr);
+    assert!(err.contains("spec.validation.openAPIV3Schema.properties[spec].properties[replicas].type: Required value: must not be empty for specified object fields"), "{err}");
+    let two_storage = CRD.replace("    storage: true\n", "    storage: false\n");
+    let err = common::text(&s.kubectl_stdin(&["create", "-f", "-"], &two_storage).stderr);
+    assert!(
+        err.contains("must have exactly one version marked as storage version"),
+        "{err}"
+    );
+    let crds = s.ok(&["get", "crd"]);
+    assert!(
+        !crds.contains("example.com"),
+        "nothing half-registered: {crds}"
+    );
+
+    // Two definitions claiming one kind: the second's names are not accepted.
+    s.apply(CRD);
+    let rival = CRD
+        .replace("name: widgets.example.com", "name: gizmos.example.com")
+        .replace("plural: widgets", "plural: gizmos")
+        .replace("singular: widget", "singular: gizmo")
+        .replace("shortNames: [wd]", "shortNames: [gz]");
+    s.apply(&rival);
+    let start = Instant::now();
+    loop {
+        let cond = s.ok(&["get", "crd", "gizmos.example.com", "-o",
+            "jsonpath={.status.conditions[?(@.type==\"NamesAccepted\")].reason}: {.status.conditions[?(@.type==\"NamesAccepted\")].message}"]);
+        if !cond.trim().starts_with(':') {
+            assert_eq!(cond, "KindConflict: \"Widget\" is already in use");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no NamesAccepted condition"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let resources = s.ok(&["api-resources", "--api-group=example.com"]);
+    assert!(!resources.contains("gizmos"), "{resources}");
+}
+
+kubectl_tests!(crd_lifecycle, invalid_definitions);
