@@ -302,7 +302,7 @@ impl Metrics {
                 .and_then(|n| i64::try_from(n).ok())
                 .unwrap_or(-1);
             let qualified = if rt.group.is_empty() {
-                rt.plural.to_string()
+                rt.plural.clone()
             } else {
                 format!("{}.{}", rt.plural, rt.group)
             };

@@ -229,7 +229,7 @@ pub fn table_in(
                         m.entry("apiVersion")
                             .or_insert_with(|| Value::String(resource.api_version()));
                         m.entry("kind")
-                            .or_insert_with(|| Value::String(resource.kind.to_string()));
+                            .or_insert_with(|| Value::String(resource.kind.clone()));
                     }
                     full
                 }

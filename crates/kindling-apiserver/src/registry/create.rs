@@ -136,7 +136,7 @@ pub fn check_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
     }
     match map.get("kind").and_then(Value::as_str) {
         None | Some("") => {
-            map.insert("kind".into(), Value::String(rt.kind.to_string()));
+            map.insert("kind".into(), Value::String(rt.kind.clone()));
         }
         Some(k) if k == rt.kind => {}
         Some(k) => {
