@@ -281,4 +281,102 @@ fn invalid_definitions(kubectl: &Kubectl) {
     assert!(!resources.contains("gizmos"), "{resources}");
 }
 
-kubectl_tests!(crd_lifecycle, invalid_definitions);
+/// `get -w` of custom objects: the list, then each change as it happens.
+fn watch_and_restart(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(CRD);
+    wait_for_resource(&s, "widgets");
+    s.apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  replicas: 1\n",
+    );
+    let mut watch = s
+        .kubectl
+        .command(&s.kubeconfig)
+        .args(["get", "widgets", "-w", "--request-timeout=5s", "-o", "name"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    s.apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  replicas: 1\n",
+    );
+    s.ok(&["delete", "widget", "w1"]);
+    let out = watch.wait_with_output().unwrap();
+    let seen = common::text(&out.stdout);
+    assert!(
+        seen.contains("widget.example.com/w1") && seen.contains("widget.example.com/w2"),
+        "{seen}"
+    );
+    // A restarted server serves the stored definitions' objects from its first request on.
+    let dir = s.stop();
+    let s = TestServer::start_in(dir);
+    let listed = s.ok(&["get", "widgets", "-o", "name"]);
+    assert_eq!(listed.trim(), "widget.example.com/w2");
+}
+
+kubectl_tests!(crd_lifecycle, invalid_definitions, watch_and_restart);
+
+/// `helm install` of a chart whose `crds/` holds a definition and whose templates create an
+/// object of it; `helm uninstall` removes the object (and keeps the definition, as Helm does).
+#[test]
+fn helm_installs_a_chart_with_crds() {
+    let Some(helm) = common::tool("bin/helm") else {
+        return;
+    };
+    let s = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crdchart");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&helm)
+            .args(args)
+            .env("KUBECONFIG", &s.kubeconfig)
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "helm {args:?}: {}{}",
+            common::text(&out.stdout),
+            common::text(&out.stderr)
+        );
+        common::text(&out.stdout)
+    };
+    let installed = run(&[
+        "install",
+        "demo",
+        chart.to_str().unwrap(),
+        "--wait",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(installed.contains("STATUS: deployed"), "{installed}");
+    let gadgets = s.ok(&["get", "gadgets"]);
+    let table = rows(&gadgets);
+    assert_eq!(table[0], ["NAME", "AGE"], "{gadgets}");
+    assert_eq!(table[1][0], "demo-gadget");
+    run(&[
+        "upgrade",
+        "demo",
+        chart.to_str().unwrap(),
+        "--set",
+        "replicas=3",
+    ]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "gadget",
+            "demo-gadget",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "3"
+    );
+    run(&["uninstall", "demo"]);
+    assert!(s.ok(&["get", "gadgets", "-o", "name"]).trim().is_empty());
+    assert!(s
+        .ok(&["get", "crd", "-o", "name"])
+        .contains("gadgets.example.com"));
+}

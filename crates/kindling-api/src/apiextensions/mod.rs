@@ -255,7 +255,8 @@ mod tests {
     fn names_taken_by_another_definition_conflict() {
         let mut other = widget_crd();
         other["metadata"]["name"] = json!("gadgets.example.com");
-        other["spec"]["names"] = json!({"plural": "gadgets", "kind": "Widget"});
+        other["spec"]["names"] =
+            json!({"plural": "gadgets", "singular": "gadget", "kind": "Widget"});
         other["status"]["acceptedNames"] = accepted_names(&other);
         let err = names_accepted(&widget_crd(), &[other]).unwrap_err();
         assert_eq!(err.0, "KindConflict");

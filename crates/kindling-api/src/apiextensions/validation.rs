@@ -426,7 +426,13 @@ mod tests {
     }
 
     fn messages(crd: &Value) -> Vec<String> {
-        validate_crd(crd)
+        // As the server validates: after the defaults.
+        let mut crd = crd.clone();
+        crate::strategy::Strategy::default(
+            &super::super::CustomResourceDefinitionStrategy,
+            &mut crd,
+        );
+        validate_crd(&crd)
             .iter()
             .map(|c| format!("{}: {}", c.field, c.message))
             .collect()
