@@ -105,6 +105,17 @@ fn crd_lifecycle(kubectl: &Kubectl) {
         "{resources}"
     );
 
+    // The published schema: `kubectl explain`.
+    let explained = s.ok(&["explain", "widgets.spec.color"]);
+    assert!(
+        explained.contains("KIND:       Widget") || explained.contains("KIND:     Widget"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("enum: red, green, blue") || explained.contains("color"),
+        "{explained}"
+    );
+
     // Objects: defaults, pruning (kubectl's default --validate=strict makes unknown fields a 400).
     s.apply(
         "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  replicas: 2\n",

@@ -318,13 +318,54 @@ fn operations(r: &ResourceType) -> Vec<PathOps> {
     ]
 }
 
-/// The media types a patch body may have.
+/// The media types a patch body may have, in upstream's order.
 const PATCH_TYPES: &[&str] = &[
     "application/apply-patch+yaml",
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
 ];
+
+/// The patch media types `r` takes (a custom resource takes no strategic merge patch: kubectl
+/// reads this to choose the patch its client-side apply sends).
+fn patch_types(r: &ResourceType) -> Vec<&'static str> {
+    let accepted: Vec<&str> = r.patch_types().iter().map(|p| p.content_type()).collect();
+    PATCH_TYPES
+        .iter()
+        .copied()
+        .filter(|t| accepted.contains(t))
+        .collect()
+}
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/// The definition of a custom resource's kind, as upstream publishes it from the CRD's schema:
+/// `apiVersion`, `kind` and `metadata` (a reference to ObjectMeta) added to its properties.
+/// `ref_prefix` is where references point (`#/components/schemas/` or `#/definitions/`).
+fn custom_definition(r: &ResourceType, ref_prefix: &str) -> Option<(String, Value)> {
+    let kindling_api::catalog::TypeInfo::Custom {
+        schema_name,
+        schema,
+    } = &r.type_info
+    else {
+        return None;
+    };
+    let mut out = schema.as_ref().clone();
+    if !out.is_object() {
+        out = json!({"type": "object"});
+    }
+    let props = out
+        .as_object_mut()
+        .map(|o| o.entry("properties").or_insert_with(|| json!({})));
+    if let Some(props) = props.and_then(Value::as_object_mut) {
+        props.insert("apiVersion".into(), json!({"description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources", "type": "string"}));
+        props.insert("kind".into(), json!({"description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds", "type": "string"}));
+        props.insert("metadata".into(), json!({"allOf": [{"$ref": format!("{ref_prefix}{OBJECT_META}")}], "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}));
+    }
+    out["x-kubernetes-group-version-kind"] =
+        json!([{"group": r.group, "version": r.version, "kind": r.kind}]);
+    Some((schema_name.clone(), out))
+}
 
 /// The extensions upstream puts on every resource operation.
 fn operation_extensions(r: &ResourceType, op: &Operation) -> Map<String, Value> {

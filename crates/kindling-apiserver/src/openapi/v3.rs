@@ -4,8 +4,8 @@
 //! `explain`, and for client-side apply's patch metadata.
 
 use super::{
-    add_patch_metadata, group_version_kinds, operation_extensions, operations, tag, Body, In,
-    Param, PATCH_TYPES,
+    add_patch_metadata, custom_definition, group_version_kinds, operation_extensions, operations,
+    patch_types, tag, Body, In, Param,
 };
 use kindling_api::catalog::{Catalog, ResourceType};
 use kindling_api::schema::{definitions, Definitions, REF_PREFIX};
@@ -76,7 +76,14 @@ fn document(catalog: &Catalog, group: &str, version: &str) -> Value {
     for r in &resources {
         add_paths(&mut paths, r);
     }
-    let roots: Vec<String> = resources.iter().map(|r| r.schema_name()).collect();
+    let customs: Vec<(String, Value)> = resources
+        .iter()
+        .filter_map(|r| custom_definition(r, REF_PREFIX))
+        .collect();
+    let mut roots: Vec<String> = resources.iter().map(|r| r.schema_name()).collect();
+    if !customs.is_empty() {
+        roots.push(super::OBJECT_META.to_string());
+    }
     let mut schemas = Map::new();
     for name in reachable(defs, &roots) {
         let mut schema = defs.get(&name).cloned().unwrap_or_else(|| json!({}));
@@ -84,6 +91,9 @@ fn document(catalog: &Catalog, group: &str, version: &str) -> Value {
             schema["x-kubernetes-group-version-kind"] = Value::Array(gvks);
         }
         add_patch_metadata(&name, &mut schema);
+        schemas.insert(name, schema);
+    }
+    for (name, schema) in customs {
         schemas.insert(name, schema);
     }
     json!({
@@ -155,7 +165,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
                     );
                 }
                 Body::Patch => {
-                    let content: Map<String, Value> = PATCH_TYPES
+                    let content: Map<String, Value> = patch_types(r)
                         .iter()
                         .map(|t| ((*t).to_string(), json!({"schema": {"type": "object"}})))
                         .collect();
