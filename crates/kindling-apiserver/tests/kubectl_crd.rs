@@ -300,7 +300,7 @@ fn watch_and_restart(kubectl: &Kubectl) {
     s.apply(
         "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  replicas: 1\n",
     );
-    let mut watch = s
+    let watch = s
         .kubectl
         .command(&s.kubeconfig)
         .args(["get", "widgets", "-w", "--request-timeout=5s", "-o", "name"])
