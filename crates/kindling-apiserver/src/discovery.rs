@@ -171,11 +171,8 @@ fn storage_version_hash(r: &ResourceType) -> Option<String> {
     if !r.is_stored() {
         return None;
     }
-    let stored = r.stored_as();
-    let digest = sha2::Sha256::digest(format!(
-        "{}/{}/{}",
-        stored.group, stored.version, stored.kind
-    ));
+    let (group, version, kind) = r.storage_gvk();
+    let digest = sha2::Sha256::digest(format!("{group}/{version}/{kind}"));
     Some(base64::engine::general_purpose::STANDARD.encode(&digest[..8]))
 }
 

@@ -293,7 +293,7 @@ impl Metrics {
         let catalog = registry.catalog.load();
         for rt in catalog
             .iter()
-            .filter(|r| r.is_stored() && r.storage.is_none())
+            .filter(|r| r.is_stored() && r.is_storage_entry())
         {
             let count = registry
                 .count(rt)

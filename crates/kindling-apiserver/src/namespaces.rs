@@ -137,7 +137,7 @@ async fn finish_deletion(registry: &Registry, ns: &str, obj: &Value) -> Result<(
 fn namespaced_stored(catalog: &Catalog) -> Vec<Arc<kindling_api::ResourceType>> {
     catalog
         .iter()
-        .filter(|r| r.namespaced && r.is_stored() && r.storage.is_none())
+        .filter(|r| r.namespaced && r.is_stored() && r.is_storage_entry())
         .cloned()
         .collect()
 }

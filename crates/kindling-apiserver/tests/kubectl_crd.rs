@@ -325,7 +325,39 @@ fn watch_and_restart(kubectl: &Kubectl) {
     assert_eq!(listed.trim(), "widget.example.com/w2");
 }
 
-kubectl_tests!(crd_lifecycle, invalid_definitions, watch_and_restart);
+/// A second served version (conversion None): objects are stored once, in the storage version,
+/// and each version reads them with its own apiVersion; discovery prefers v1.
+fn two_versions(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    let beta = CRD.replace(
+        "  versions:\n  - name: v1\n",
+        "  versions:\n  - name: v1beta1\n    served: true\n    storage: false\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n  - name: v1\n",
+    );
+    s.apply(&beta);
+    wait_for_resource(&s, "widgets");
+    let group: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "--raw", "/apis/example.com"])).unwrap();
+    assert_eq!(group["preferredVersion"]["version"], "v1", "{group}");
+    s.apply("apiVersion: example.com/v1beta1\nkind: Widget\nmetadata:\n  name: b1\nspec:\n  replicas: 1\n  anything: goes\n");
+    let as_v1: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "widgets.v1.example.com", "b1", "-o", "json"]))
+            .unwrap();
+    assert_eq!(as_v1["apiVersion"], "example.com/v1");
+    let as_beta: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "widgets.v1beta1.example.com", "b1", "-o", "json"]))
+            .unwrap();
+    assert_eq!(as_beta["apiVersion"], "example.com/v1beta1");
+    assert_eq!(as_beta["spec"]["anything"], "goes");
+    let listed = s.ok(&["get", "widgets.v1beta1.example.com", "-o", "name"]);
+    assert_eq!(listed.trim(), "widget.example.com/b1");
+}
+
+kubectl_tests!(
+    crd_lifecycle,
+    invalid_definitions,
+    watch_and_restart,
+    two_versions
+);
 
 /// `helm install` of a chart whose `crds/` holds a definition and whose templates create an
 /// object of it; `helm uninstall` removes the object (and keeps the definition, as Helm does).

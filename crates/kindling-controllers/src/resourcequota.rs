@@ -84,7 +84,7 @@ async fn reconcile(rq: Arc<ResourceQuota>, ctx: Arc<Context>) -> Result<Action, 
     let mut listed: Vec<(&str, &str, Vec<Value>)> = Vec::new();
     for (group, plural) in &resources {
         let Some(rt) = kindling_api::catalog::builtin_catalog().iter().find(|rt| {
-            &rt.group == group && &rt.plural == plural && rt.is_stored() && rt.storage.is_none()
+            &rt.group == group && &rt.plural == plural && rt.is_stored() && rt.is_storage_entry()
         }) else {
             continue;
         };

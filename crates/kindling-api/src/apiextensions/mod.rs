@@ -80,9 +80,21 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
     let group = str_at(spec, &["group"]).to_string();
     let (plural, singular, kind, list_kind) = names(crd);
     let namespaced = str_at(spec, &["scope"]) != "Cluster";
-    array_at(spec, &["versions"])
+    let storage_version = array_at(spec, &["versions"])
+        .iter()
+        .find(|v| v["storage"].as_bool() == Some(true))
+        .map(|v| str_at(v, &["name"]).to_string())
+        .unwrap_or_default();
+    let mut served: Vec<&Value> = array_at(spec, &["versions"])
         .iter()
         .filter(|v| v["served"].as_bool().unwrap_or(false))
+        .collect();
+    // Discovery lists a group's versions by priority, the preferred one first.
+    served.sort_by(|a, b| {
+        version_priority(str_at(a, &["name"])).cmp(&version_priority(str_at(b, &["name"])))
+    });
+    served
+        .into_iter()
         .map(|v| {
             let version = str_at(v, &["name"]).to_string();
             let schema = Arc::new(v["schema"]["openAPIV3Schema"].clone());
@@ -118,6 +130,7 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
                 type_info: TypeInfo::Custom {
                     schema_name: definition_name(&group, &version, &kind),
                     schema,
+                    storage_version: storage_version.clone(),
                 },
                 strategy: StrategyRef::Shared(Arc::new(strategy)),
                 verbs: STORED_VERBS,
@@ -133,6 +146,38 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
             }
         })
         .collect()
+}
+
+/// upstream's version priority (`version.CompareKubeAwareVersionStrings`) as a sort key,
+/// highest first: GA by major, then beta, then alpha (by major, then minor), then anything
+/// else by name.
+fn version_priority(v: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>, String) {
+    let parsed = v.strip_prefix('v').and_then(|rest| {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major: u64 = rest[..digits].parse().ok()?;
+        let tail = &rest[digits..];
+        if tail.is_empty() {
+            return Some((0, major, 0));
+        }
+        for (stage, name) in [(1, "beta"), (2, "alpha")] {
+            if let Some(n) = tail.strip_prefix(name) {
+                let minor = if n.is_empty() { 0 } else { n.parse().ok()? };
+                return Some((stage, major, minor));
+            }
+        }
+        None
+    });
+    match parsed {
+        Some((stage, major, minor)) => (
+            stage,
+            std::cmp::Reverse(major),
+            std::cmp::Reverse(minor),
+            String::new(),
+        ),
+        None => (3, std::cmp::Reverse(0), std::cmp::Reverse(0), v.to_string()),
+    }
 }
 
 /// Whether `crd` (by its `metadata.name`) is the definition of `entry`.
@@ -249,6 +294,42 @@ mod tests {
         assert!(w.has(Subresource::Status) && w.has(Subresource::Scale));
         assert_eq!(w.schema_name(), "com.example.v1.Widget");
         assert!(serves("widgets.example.com", w));
+    }
+
+    #[test]
+    fn versions_in_upstreams_priority() {
+        let mut v = vec![
+            "v1alpha1", "foo", "v2beta1", "v1", "v2", "v1beta2", "v1beta1",
+        ];
+        v.sort_by_key(|s| version_priority(s));
+        assert_eq!(
+            v,
+            ["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]
+        );
+    }
+
+    #[test]
+    fn other_versions_are_stored_in_the_storage_version() {
+        let mut crd = widget_crd();
+        let mut beta = crd["spec"]["versions"][0].clone();
+        beta["name"] = json!("v1beta1");
+        beta["storage"] = json!(false);
+        crd["spec"]["versions"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, beta);
+        let e = entries(&crd);
+        assert_eq!(e[0].version, "v1", "the preferred version first");
+        let beta = &e[1];
+        let stored = beta
+            .to_stored(json!({"apiVersion": "example.com/v1beta1", "kind": "Widget"}))
+            .unwrap();
+        assert_eq!(stored["apiVersion"], "example.com/v1");
+        assert_eq!(
+            beta.from_stored(stored)["apiVersion"],
+            "example.com/v1beta1"
+        );
+        assert!(e[0].is_storage_entry() && !beta.is_storage_entry());
     }
 
     #[test]

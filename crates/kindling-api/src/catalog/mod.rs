@@ -171,10 +171,12 @@ pub enum TypeInfo {
         decode_check: fn(&Value) -> Result<(), String>,
     },
     /// A custom resource: its definition name (upstream's reversed group, version, kind:
-    /// `com.example.v1.Widget`) and its OpenAPI v3 schema as the CRD declares it.
+    /// `com.example.v1.Widget`), its OpenAPI v3 schema as the CRD declares it, and the version
+    /// objects are stored in (conversion `None`: only `apiVersion` differs between versions).
     Custom {
         schema_name: String,
         schema: Arc<Value>,
+        storage_version: String,
     },
 }
 
@@ -347,8 +349,43 @@ impl ResourceType {
         }
     }
 
+    /// The version a custom resource is stored in, when this entry serves another one.
+    fn custom_storage_version(&self) -> Option<&str> {
+        match &self.type_info {
+            TypeInfo::Custom {
+                storage_version, ..
+            } if *storage_version != self.version => Some(storage_version),
+            _ => None,
+        }
+    }
+
+    /// Whether objects change form on their way to the store and back.
+    pub fn converts(&self) -> bool {
+        self.storage.is_some() || self.custom_storage_version().is_some()
+    }
+
+    /// Whether this entry is the one whose form the store holds (so listing every entry that
+    /// is sees each stored object once).
+    pub fn is_storage_entry(&self) -> bool {
+        !self.converts()
+    }
+
+    /// The group, version and kind of the stored form (upstream's storageVersionHash input).
+    pub fn storage_gvk(&self) -> (String, String, String) {
+        match self.custom_storage_version() {
+            Some(v) => (self.group.clone(), v.to_string(), self.kind.clone()),
+            None => {
+                let s = self.stored_as();
+                (s.group.clone(), s.version.clone(), s.kind.clone())
+            }
+        }
+    }
+
     /// `obj` (in this resource's form) as the store holds it.
     pub fn to_stored(&self, obj: Value) -> Result<Value, String> {
+        if let Some(v) = self.custom_storage_version() {
+            return Ok(with_api_version(obj, format!("{}/{v}", self.group)));
+        }
         match self.storage {
             Some(s) => (s.to_stored)(obj),
             None => Ok(obj),
@@ -357,6 +394,9 @@ impl ResourceType {
 
     /// A stored object in this resource's form.
     pub fn from_stored(&self, obj: Value) -> Value {
+        if self.custom_storage_version().is_some() {
+            return with_api_version(obj, self.api_version());
+        }
         match self.storage {
             Some(s) => (s.from_stored)(obj),
             None => obj,
@@ -419,6 +459,16 @@ impl ResourceType {
     pub fn is(&self, group: &str, version: &str, plural: &str) -> bool {
         self.group == group && self.version == version && self.plural == plural
     }
+}
+
+/// Conversion `None` between custom resource versions: the object with another apiVersion.
+fn with_api_version(mut obj: Value, api_version: String) -> Value {
+    if let Some(m) = obj.as_object_mut() {
+        if m.contains_key("apiVersion") {
+            m.insert("apiVersion".into(), Value::String(api_version));
+        }
+    }
+    obj
 }
 
 impl std::fmt::Debug for ResourceType {

@@ -346,6 +346,7 @@ fn custom_definition(r: &ResourceType, ref_prefix: &str) -> Option<(String, Valu
     let kindling_api::catalog::TypeInfo::Custom {
         schema_name,
         schema,
+        ..
     } = &r.type_info
     else {
         return None;

@@ -178,9 +178,10 @@ fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> 
         meta.shift_remove("resourceVersion");
     }
     let bytes = serde_json::to_vec(&stored).unwrap_or_default();
-    let mut shown = match rt.storage {
-        Some(_) => rt.from_stored(stored),
-        None => stored,
+    let mut shown = if rt.converts() {
+        rt.from_stored(stored)
+    } else {
+        stored
     };
     if rt.storage.is_some() {
         order_like_upstream(&mut shown);
