@@ -352,11 +352,67 @@ fn two_versions(kubectl: &Kubectl) {
     assert_eq!(listed.trim(), "widget.example.com/b1");
 }
 
+/// CEL `x-kubernetes-validations`: a rule that fails is the object's 422 with the rule's
+/// message; a transition rule sees the stored value; a rule that does not compile refuses the
+/// definition.
+fn cel_rules(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    let with_rules = CRD.replace(
+        "          spec:\n            type: object\n            required: [replicas]\n",
+        "          spec:\n            type: object\n            required: [replicas]\n            x-kubernetes-validations:\n            - rule: \"self.replicas % 2 == 0\"\n              message: replicas must be even\n            - rule: \"self.color == oldSelf.color\"\n              message: color is immutable\n",
+    );
+    s.apply(&with_rules);
+    wait_for_resource(&s, "widgets");
+    let odd = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: odd\nspec:\n  replicas: 3\n",
+    );
+    let err = common::text(&odd.stderr);
+    assert!(
+        err.contains(
+            "The Widget \"odd\" is invalid: spec: Invalid value: \"object\": replicas must be even"
+        ),
+        "{err}"
+    );
+    s.apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: even\nspec:\n  replicas: 2\n",
+    );
+    let recolor = s.kubectl(&[
+        "patch",
+        "widget",
+        "even",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"color":"blue"}}"#,
+    ]);
+    let err = common::text(&recolor.stderr);
+    assert!(
+        err.contains("spec: Invalid value: \"object\": color is immutable"),
+        "{err}"
+    );
+    s.ok(&[
+        "patch",
+        "widget",
+        "even",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":4}}"#,
+    ]);
+    let broken = with_rules
+        .replace("widgets.example.com", "gadgets.example.com")
+        .replace("plural: widgets", "plural: gadgets")
+        .replace("self.replicas % 2 == 0", "self.replicas %");
+    let err = common::text(&s.kubectl_stdin(&["create", "-f", "-"], &broken).stderr);
+    assert!(err.contains("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: apiextensions.ValidationRule{Rule:\"self.replicas %\""), "{err}");
+    assert!(err.contains("compilation failed"), "{err}");
+}
+
 kubectl_tests!(
     crd_lifecycle,
     invalid_definitions,
     watch_and_restart,
-    two_versions
+    two_versions,
+    cel_rules
 );
 
 /// `helm install` of a chart whose `crds/` holds a definition and whose templates create an

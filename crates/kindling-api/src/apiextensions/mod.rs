@@ -8,8 +8,10 @@
 //! - `schema.rs`: custom objects against the structural schema (pruning, defaults, validation).
 //! - `strategy.rs`: the strategies of CRDs and of custom objects.
 //! - `columns.rs`: additionalPrinterColumns as Table columns and cells.
+//! - `rules.rs`: CEL `x-kubernetes-validations` (compiled once per version, evaluated on writes).
 
 pub mod columns;
+pub mod rules;
 pub mod schema;
 mod strategy;
 mod validation;
@@ -115,7 +117,7 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
             if scale.is_some() {
                 subresources.push(Subresource::Scale);
             }
-            let strategy = CustomResourceStrategy::new(schema.clone(), namespaced);
+            let strategy = CustomResourceStrategy::new(schema.clone());
             ResourceType {
                 group: group.clone(),
                 version: version.clone(),

@@ -123,12 +123,13 @@ pub fn set_condition(obj: &mut Value, mut cond: Value) {
 /// The rules of one served version's objects: its structural schema.
 pub struct CustomResourceStrategy {
     schema: Arc<Value>,
-    namespaced: bool,
+    rules: super::rules::Rules,
 }
 
 impl CustomResourceStrategy {
-    pub fn new(schema: Arc<Value>, namespaced: bool) -> CustomResourceStrategy {
-        CustomResourceStrategy { schema, namespaced }
+    pub fn new(schema: Arc<Value>) -> CustomResourceStrategy {
+        let rules = super::rules::Rules::compile(&schema);
+        CustomResourceStrategy { schema, rules }
     }
 
     /// The fields pruning would drop from `obj`, as strict decoding reports them.
@@ -144,9 +145,20 @@ impl Strategy for CustomResourceStrategy {
         schema::apply_defaults(&self.schema, obj);
     }
 
+    /// The schema first; CEL rules only when it holds (upstream skips them on schema errors).
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let _ = self.namespaced;
-        schema::validate(&self.schema, obj)
+        let errors = schema::validate(&self.schema, obj);
+        if !errors.is_empty() {
+            return errors;
+        }
+        self.rules.validate(&self.schema, obj)
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
+        if !schema::validate(&self.schema, new).is_empty() {
+            return Vec::new();
+        }
+        self.rules.validate_transitions(&self.schema, new, old)
     }
 
     fn tracks_generation(&self) -> bool {

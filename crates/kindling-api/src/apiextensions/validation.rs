@@ -316,6 +316,7 @@ fn validate_schema_root(schema: &Value, path: &str, status: bool, errs: &mut Vec
     }
     let mut found = Vec::new();
     structural(schema, path, Level::Root, &mut found);
+    super::rules::rule_errors(schema, path, &mut found);
     found.sort_by(|a, b| {
         format!("{}: {}", a.field, a.message).cmp(&format!("{}: {}", b.field, b.message))
     });
