@@ -9,6 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
+use kube::runtime::WatchStreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -523,3 +524,90 @@ fn terminating_namespace_refuses_new_objects(kubectl: &Kubectl) {
 }
 
 common::kubectl_tests!(terminating_namespace_refuses_new_objects,);
+
+/// A `#[derive(CustomResource)]` type, as operators write them: its generated definition is
+/// accepted and established, objects are created, listed, watched, and their status patched.
+#[derive(
+    kube::CustomResource, serde::Deserialize, serde::Serialize, Clone, Debug, schemars::JsonSchema,
+)]
+#[kube(
+    group = "example.com",
+    version = "v1",
+    kind = "Gizmo",
+    namespaced,
+    status = "GizmoStatus",
+    shortname = "gz"
+)]
+pub struct GizmoSpec {
+    size: i64,
+    label: Option<String>,
+}
+
+#[derive(serde::Deserialize, serde::Serialize, Clone, Debug, Default, schemars::JsonSchema)]
+pub struct GizmoStatus {
+    ready: bool,
+}
+
+#[test]
+fn a_derived_custom_resource_round_trips() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::CustomResourceExt;
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let client = client(&s).await;
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        crds.create(&PostParams::default(), &Gizmo::crd())
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let crd = crds.get("gizmos.example.com").await.unwrap();
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never established");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let gizmos: Api<Gizmo> = Api::namespaced(client, "default");
+        let mut applied = watcher(gizmos.clone(), watcher::Config::default())
+            .applied_objects()
+            .boxed();
+        let spec = GizmoSpec {
+            size: 3,
+            label: None,
+        };
+        gizmos
+            .create(&PostParams::default(), &Gizmo::new("g1", spec))
+            .await
+            .unwrap();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(5), applied.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.spec.size, 3);
+        assert_eq!(
+            gizmos
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        let status = serde_json::json!({"status": {"ready": true}});
+        gizmos
+            .patch_status("g1", &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+        let g1 = gizmos.get("g1").await.unwrap();
+        assert!(g1.status.unwrap().ready);
+        gizmos.delete("g1", &DeleteParams::default()).await.unwrap();
+    });
+}
