@@ -24,7 +24,8 @@ fn crds() -> &'static Arc<ResourceType> {
     kindling_api::catalog::builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 }
 
-/// The entries made from each definition, kept while its spec is unchanged (so an unchanged
+/// The entries made from each definition, kept while its spec (and whether it is being
+/// deleted) is unchanged (so an unchanged
 /// definition keeps the same entries, and documents made from them stay valid).
 #[derive(Default)]
 struct Installed {
@@ -88,8 +89,14 @@ async fn pass(registry: &Registry, installed: &mut Installed) -> Result<bool, Ap
         if !accepted {
             continue;
         }
+        // Entries are made again only when what they are made of changed (a deletion makes
+        // them refuse new objects).
+        let made_of = json!([
+            crd["spec"],
+            crd["metadata"].get("deletionTimestamp").is_some()
+        ]);
         let entries = match installed.by_crd.remove(&name) {
-            Some((spec, entries)) if spec == crd["spec"] => entries,
+            Some((from, entries)) if from == made_of => entries,
             _ => apiextensions::entries(&crd)
                 .into_iter()
                 .map(Arc::new)
@@ -98,7 +105,7 @@ async fn pass(registry: &Registry, installed: &mut Installed) -> Result<bool, Ap
         if crd["metadata"].get("deletionTimestamp").is_some() {
             busy |= finalize(registry, &crd, &entries).await?;
         }
-        keep.insert(name, (crd["spec"].clone(), entries));
+        keep.insert(name, (made_of, entries));
     }
     let serving: Vec<Arc<ResourceType>> = keep.values().flat_map(|(_, e)| e.clone()).collect();
     let current = registry.catalog.load();

@@ -407,12 +407,66 @@ fn cel_rules(kubectl: &Kubectl) {
     assert!(err.contains("compilation failed"), "{err}");
 }
 
+/// A deleted definition waits for its objects (one held by a finalizer of its own), is
+/// Terminating meanwhile and refuses new objects, and goes once the last object is gone.
+fn deletion_waits_for_objects(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(CRD);
+    wait_for_resource(&s, "widgets");
+    s.apply("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\nspec:\n  replicas: 1\n");
+    s.ok(&["delete", "crd", "widgets.example.com", "--wait=false"]);
+    let start = Instant::now();
+    loop {
+        let terminating = s.ok(&[
+            "get",
+            "crd",
+            "widgets.example.com",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Terminating\")].reason}",
+        ]);
+        if terminating == "InstanceDeletionCheck" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{terminating}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let refused = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: late\nspec:\n  replicas: 1\n",
+    );
+    let err = common::text(&refused.stderr);
+    assert!(
+        err.contains("create not allowed while custom resource definition is terminating"),
+        "{err}"
+    );
+    s.ok(&[
+        "patch",
+        "widget",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    let start = Instant::now();
+    while s
+        .ok(&["get", "crd", "-o", "name"])
+        .contains("widgets.example.com")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the definition stayed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 kubectl_tests!(
     crd_lifecycle,
     invalid_definitions,
     watch_and_restart,
     two_versions,
-    cel_rules
+    cel_rules,
+    deletion_waits_for_objects
 );
 
 /// `helm install` of a chart whose `crds/` holds a definition and whose templates create an

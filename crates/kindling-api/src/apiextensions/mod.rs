@@ -117,7 +117,8 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
             if scale.is_some() {
                 subresources.push(Subresource::Scale);
             }
-            let strategy = CustomResourceStrategy::new(schema.clone());
+            let terminating = crd["metadata"].get("deletionTimestamp").is_some();
+            let strategy = CustomResourceStrategy::new(schema.clone(), terminating);
             ResourceType {
                 group: group.clone(),
                 version: version.clone(),

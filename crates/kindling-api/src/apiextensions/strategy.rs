@@ -124,12 +124,18 @@ pub fn set_condition(obj: &mut Value, mut cond: Value) {
 pub struct CustomResourceStrategy {
     schema: Arc<Value>,
     rules: super::rules::Rules,
+    /// The definition is being deleted: no new objects.
+    terminating: bool,
 }
 
 impl CustomResourceStrategy {
-    pub fn new(schema: Arc<Value>) -> CustomResourceStrategy {
+    pub fn new(schema: Arc<Value>, terminating: bool) -> CustomResourceStrategy {
         let rules = super::rules::Rules::compile(&schema);
-        CustomResourceStrategy { schema, rules }
+        CustomResourceStrategy {
+            schema,
+            rules,
+            terminating,
+        }
     }
 
     /// The fields pruning would drop from `obj`, as strict decoding reports them.
@@ -163,6 +169,11 @@ impl Strategy for CustomResourceStrategy {
 
     fn tracks_generation(&self) -> bool {
         true
+    }
+
+    fn refuse_create(&self) -> Option<&'static str> {
+        self.terminating
+            .then_some("create not allowed while custom resource definition is terminating")
     }
 
     fn unknown_fields(&self, obj: &Value) -> Option<Vec<String>> {

@@ -121,6 +121,12 @@ pub trait Strategy: Sync + Send {
         false
     }
 
+    /// Why no object may be created now, as the message of a 405 MethodNotAllowed (the objects
+    /// of a CustomResourceDefinition being deleted); `None`: creates go ahead.
+    fn refuse_create(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Why the object named `name` may never be deleted (upstream refuses it in admission), as
     /// the detail of a 403 Forbidden; `None`: it may be.
     fn refuse_delete(&self, _name: &str) -> Option<&'static str> {

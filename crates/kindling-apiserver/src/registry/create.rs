@@ -28,6 +28,9 @@ impl Registry {
         mut obj: Value,
         ctx: &WriteContext,
     ) -> Result<Value, ApiError> {
+        if let Some(why) = rt.strategy.refuse_create() {
+            return Err(ApiError::method_not_allowed(why));
+        }
         check_type(rt, &mut obj)?;
         place_in_namespace(rt, ns, &mut obj)?;
         resolve_generate_name(&mut obj);
