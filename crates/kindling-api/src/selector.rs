@@ -914,8 +914,11 @@ fn aggregate(errs: Vec<String>) -> String {
 
 /// Which set of selectable fields (and which conversion error wording) a resource has upstream;
 /// the catalog entry names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldLabels {
+    /// A custom resource's `selectableFields`: their JSON paths without the leading dot
+    /// (`spec.color`), besides `metadata.name` and `metadata.namespace`.
+    Custom(std::sync::Arc<Vec<String>>),
     /// No conversion function registered: `metadata.name` and `metadata.namespace` only.
     Default,
     Pod,
@@ -931,14 +934,19 @@ pub enum FieldLabels {
 
 impl FieldLabels {
     fn of(resource: &ResourceType) -> FieldLabels {
-        resource.field_labels
+        resource.field_labels.clone()
     }
 
     /// Upstream's field label conversion: the field name the selector matches on, or the error.
-    fn convert(self, label: &str) -> Result<String, String> {
+    fn convert(&self, label: &str) -> Result<String, String> {
         let not_supported = || format!("field label not supported: {label}");
         let ok = |l: &str| Ok(l.to_string());
         match self {
+            FieldLabels::Custom(fields) => match label {
+                "metadata.name" | "metadata.namespace" => ok(label),
+                _ if fields.iter().any(|f| f == label) => ok(label),
+                _ => Err(not_supported()),
+            },
             FieldLabels::Default => match label {
                 "metadata.name" | "metadata.namespace" => ok(label),
                 _ => Err(format!(
@@ -1001,7 +1009,7 @@ impl FieldLabels {
 
     /// The value of a (converted) field on an object in wire form, as upstream's per-kind
     /// `GetAttrs` field set has it; a field outside the set reads as the empty string.
-    fn value(self, obj: &Value, field: &str) -> String {
+    fn value(&self, obj: &Value, field: &str) -> String {
         let s = |path: &[&str]| str_at(obj, path).to_string();
         match field {
             "metadata.name" => return s(&["metadata", "name"]),
@@ -1009,6 +1017,15 @@ impl FieldLabels {
             _ => {}
         }
         match self {
+            FieldLabels::Custom(_) => {
+                let path: Vec<&str> = field.split('.').collect();
+                match crate::json_path::at(obj, &path) {
+                    Some(Value::String(v)) => v.clone(),
+                    Some(Value::Bool(b)) => b.to_string(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => String::new(),
+                }
+            }
             FieldLabels::Default => String::new(),
             FieldLabels::Pod => match field {
                 "spec.nodeName" => s(&["spec", "nodeName"]),
@@ -1048,7 +1065,7 @@ impl FieldLabels {
                 _ => String::new(),
             },
             FieldLabels::Event | FieldLabels::EventsV1 => {
-                let v1 = self == FieldLabels::EventsV1;
+                let v1 = *self == FieldLabels::EventsV1;
                 let (involved, reporting, source) = if v1 {
                     ("regarding", "reportingController", "deprecatedSource")
                 } else {

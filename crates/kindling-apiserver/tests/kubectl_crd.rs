@@ -32,6 +32,8 @@ spec:
       scale:
         specReplicasPath: .spec.replicas
         statusReplicasPath: .status.replicas
+    selectableFields:
+    - jsonPath: .spec.color
     additionalPrinterColumns:
     - name: Replicas
       type: integer
@@ -180,6 +182,22 @@ fn crd_lifecycle(kubectl: &Kubectl) {
     assert!(!smp.status.success());
     let smp_err = common::text(&smp.stderr);
     assert!(smp_err.contains("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"), "{smp_err}");
+    // selectableFields: field selectors on the definition's fields.
+    let green = s.ok(&[
+        "get",
+        "widgets",
+        "--field-selector",
+        "spec.color=green",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(green.trim(), "widget.example.com/w1");
+    let unknown = s.kubectl(&["get", "widgets", "--field-selector", "spec.size=1"]);
+    let err = common::text(&unknown.stderr);
+    assert!(
+        err.contains("field label not supported: spec.size"),
+        "{err}"
+    );
     s.ok(&["scale", "widget", "w1", "--replicas=5"]);
     let replicas = s.ok(&[
         "get",

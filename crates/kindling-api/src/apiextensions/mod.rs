@@ -141,7 +141,7 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
                 storage: None,
                 default_propagation: DefaultPropagation::Background,
                 printer: Printer::Custom(Arc::new(columns::CustomColumns::from_version(v))),
-                field_labels: FieldLabels::Default,
+                field_labels: field_labels(v),
                 admission: None,
                 allocation: None,
                 scale,
@@ -180,6 +180,20 @@ fn version_priority(v: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u
             String::new(),
         ),
         None => (3, std::cmp::Reverse(0), std::cmp::Reverse(0), v.to_string()),
+    }
+}
+
+/// A version's `selectableFields` as field labels (none: only the metadata ones).
+fn field_labels(version: &Value) -> FieldLabels {
+    let fields: Vec<String> = array_at(version, &["selectableFields"])
+        .iter()
+        .map(|f| str_at(f, &["jsonPath"]).trim_start_matches('.').to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if fields.is_empty() {
+        FieldLabels::Default
+    } else {
+        FieldLabels::Custom(Arc::new(fields))
     }
 }
 

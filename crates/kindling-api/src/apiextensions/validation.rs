@@ -6,8 +6,8 @@
 
 use crate::json_path::{array_at, str_at};
 use crate::meta::{
-    dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors, go_quote, invalid_str,
-    not_supported_str, required,
+    dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors, duplicate_str, go_quote,
+    invalid_str, not_supported_str, required,
 };
 use crate::status::Cause;
 use serde_json::Value;
@@ -65,6 +65,7 @@ fn validate_versions(spec: &Value, errs: &mut Vec<Cause>) {
     let schemas_identical = identical("schema");
     let subresources_identical = identical("subresources");
     let columns_identical = identical("additionalPrinterColumns");
+    let fields_identical = identical("selectableFields");
     let mut names: Vec<&str> = Vec::new();
     let mut unique = true;
     let mut storage = 0;
@@ -108,6 +109,14 @@ fn validate_versions(spec: &Value, errs: &mut Vec<Cause>) {
                 format!("spec.versions[{i}].subresources")
             };
             validate_subresources(&v["subresources"], &path, errs);
+        }
+        if (i == 0 || !fields_identical) && v.get("selectableFields").is_some() {
+            let path = if fields_identical {
+                "spec.selectableFields".to_string()
+            } else {
+                format!("spec.versions[{i}].selectableFields")
+            };
+            validate_selectable_fields(v, schema, &path, errs);
         }
         if i == 0 || !columns_identical {
             for (c, col) in array_at(v, &["additionalPrinterColumns"])
@@ -248,6 +257,57 @@ fn validate_subresources(subs: &Value, path: &str, errs: &mut Vec<Cause>) {
             status_path,
             "should be a json path under .status",
         ));
+    }
+}
+
+/// upstream's limit on selectable fields per version.
+const MAX_SELECTABLE_FIELDS: usize = 8;
+
+fn validate_selectable_fields(version: &Value, schema: &Value, path: &str, errs: &mut Vec<Cause>) {
+    let fields = array_at(version, &["selectableFields"]);
+    if fields.len() > MAX_SELECTABLE_FIELDS {
+        errs.push(Cause {
+            reason: "FieldValueTooMany",
+            message: format!(
+                "Too many: {}: must have at most {MAX_SELECTABLE_FIELDS} items",
+                fields.len()
+            ),
+            field: path.to_string(),
+        });
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        let at = format!("{path}[{i}].jsonPath");
+        let json_path = str_at(f, &["jsonPath"]);
+        if json_path.is_empty() {
+            errs.push(required(at, ""));
+            continue;
+        }
+        let segments: Vec<&str> = json_path.trim_start_matches('.').split('.').collect();
+        if segments.first() == Some(&"metadata") {
+            errs.push(invalid_str(
+                at,
+                json_path,
+                "must not point to fields in metadata",
+            ));
+            continue;
+        }
+        let mut node = schema;
+        for seg in &segments {
+            node = &node["properties"][*seg];
+        }
+        let allowed = matches!(str_at(node, &["type"]), "string" | "boolean" | "integer");
+        if !allowed {
+            errs.push(invalid_str(
+                at.clone(),
+                json_path,
+                "must point to a field of type string, boolean or integer. Enum string fields and strings with formats are allowed.",
+            ));
+        }
+        if seen.contains(&json_path) {
+            errs.push(duplicate_str(at, json_path));
+        }
+        seen.push(json_path);
     }
 }
 
