@@ -165,18 +165,18 @@ fn validate_at(schema: &Value, v: &Value, path: &str, root: bool, out: &mut Vec<
             return;
         }
         let t = schema["type"].as_str().unwrap_or_default();
-        out.push(Cause::invalid(
+        out.push(type_invalid(
             path,
-            "\"null\"",
+            "null",
             &format!("{path} in body must be of type {t}: \"null\""),
         ));
         return;
     }
     if flag(schema, "x-kubernetes-int-or-string") {
         if !(v.is_string() || has_type(v, "integer")) {
-            out.push(Cause::invalid(
+            out.push(type_invalid(
                 path,
-                shown(v),
+                type_of(v),
                 &format!(
                     "{path} in body must be of type integer,string: {}",
                     go_quote(type_of(v))
@@ -185,9 +185,9 @@ fn validate_at(schema: &Value, v: &Value, path: &str, root: bool, out: &mut Vec<
         }
     } else if let Some(t) = schema.get("type").and_then(Value::as_str) {
         if !has_type(v, t) {
-            out.push(Cause::invalid(
+            out.push(type_invalid(
                 path,
-                shown(v),
+                type_of(v),
                 &format!(
                     "{path} in body must be of type {t}: {}",
                     go_quote(type_of(v))
@@ -196,6 +196,7 @@ fn validate_at(schema: &Value, v: &Value, path: &str, root: bool, out: &mut Vec<
             return;
         }
     }
+    compositions(schema, v, path, out);
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
         if !allowed.contains(v) {
             let list: Vec<String> = allowed.iter().map(enum_text).collect();
@@ -216,6 +217,100 @@ fn validate_at(schema: &Value, v: &Value, path: &str, root: bool, out: &mut Vec<
         }
         Value::Object(map) => check_object(schema, map, path, root, out),
         _ => {}
+    }
+}
+
+/// kube-openapi's type error, as upstream turns it into a field error: the value shown is the
+/// name of the type the value has.
+fn type_invalid(path: &str, actual: &str, detail: &str) -> Cause {
+    Cause {
+        reason: "FieldValueTypeInvalid",
+        message: format!("Invalid value: {}: {detail}", go_quote(actual)),
+        field: path.to_string(),
+    }
+}
+
+/// A composite failure (oneOf, anyOf, allOf, not): kube-openapi reports it without a field,
+/// which upstream shows as `<nil>: Invalid value: ""`.
+fn composite(message: String) -> Cause {
+    Cause {
+        reason: "FieldValueInvalid",
+        message: format!("Invalid value: \"\": {message}"),
+        field: "<nil>".into(),
+    }
+}
+
+/// oneOf, anyOf, allOf and not (value validations only, in a structural schema), as
+/// kube-openapi's schema props validator: the composite error, then the errors of the closest
+/// failing alternative.
+fn compositions(schema: &Value, v: &Value, path: &str, out: &mut Vec<Cause>) {
+    let results = |key: &str| -> Vec<Vec<Cause>> {
+        schema[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let mut errs = Vec::new();
+                validate_at(s, v, path, false, &mut errs);
+                errs
+            })
+            .collect()
+    };
+    let best = |rs: &[Vec<Cause>]| {
+        rs.iter()
+            .filter(|r| !r.is_empty())
+            .min_by_key(|r| r.len())
+            .cloned()
+    };
+    let any = results("anyOf");
+    if !any.is_empty() && !any.iter().any(Vec::is_empty) {
+        out.push(composite(format!(
+            "{} must validate at least one schema (anyOf)",
+            go_quote(path)
+        )));
+        out.extend(best(&any).unwrap_or_default());
+    }
+    let one = results("oneOf");
+    if !one.is_empty() {
+        let valid = one.iter().filter(|r| r.is_empty()).count();
+        if valid != 1 {
+            let more = if valid == 0 {
+                "Found none valid".to_string()
+            } else {
+                format!("Found {valid} valid alternatives")
+            };
+            out.push(composite(format!(
+                "{} must validate one and only one schema (oneOf). {more}",
+                go_quote(path)
+            )));
+            if valid == 0 {
+                out.extend(best(&one).unwrap_or_default());
+            }
+        }
+    }
+    let all = results("allOf");
+    if !all.is_empty() {
+        let valid = all.iter().filter(|r| r.is_empty()).count();
+        for r in &all {
+            out.extend(r.iter().cloned());
+        }
+        if valid != all.len() {
+            let more = if valid == 0 { ". None validated" } else { "" };
+            out.push(composite(format!(
+                "{} must validate all the schemas (allOf){more}",
+                go_quote(path)
+            )));
+        }
+    }
+    if let Some(not) = schema.get("not") {
+        let mut errs = Vec::new();
+        validate_at(not, v, path, false, &mut errs);
+        if errs.is_empty() {
+            out.push(composite(format!(
+                "{} must not validate the schema (not)",
+                go_quote(path)
+            )));
+        }
     }
 }
 
@@ -491,6 +586,26 @@ mod tests {
     }
 
     #[test]
+    fn one_of_any_of_and_not() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+            "oneOf": [{"required": ["a"]}, {"required": ["b"]}],
+            "not": {"required": ["c"]}}}});
+        assert!(validate(&s, &json!({"spec": {"a": "x"}})).is_empty());
+        let both: Vec<String> = validate(&s, &json!({"spec": {"a": "x", "b": "y"}}))
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        assert_eq!(
+            both,
+            ["<nil>: Invalid value: \"\": \"spec\" must validate one and only one schema (oneOf). Found 2 valid alternatives"]
+        );
+        let none = validate(&s, &json!({"spec": {}}));
+        assert_eq!(none.len(), 2, "{none:?}");
+        assert_eq!(none[1].field, "spec.a");
+    }
+
+    #[test]
     fn defaults_fill_absent_fields() {
         let mut obj = json!({"spec": {"size": 2}});
         apply_defaults(&schema(), &mut obj);
@@ -510,7 +625,7 @@ mod tests {
             "spec.color: Unsupported value: \"blue\": supported values: \"red\", \"green\"",
             "spec.name: Too long: may not be more than 5 bytes",
             "spec.name: Invalid value: \"ABCDEF\": spec.name in body should match '^[a-z]+$'",
-            "spec.port: Invalid value: true: spec.port in body must be of type integer,string: \"boolean\"",
+            "spec.port: Invalid value: \"boolean\": spec.port in body must be of type integer,string: \"boolean\"",
             "spec.tags: Too many: 3: must have at most 2 items",
             "spec.when: Invalid value: \"yesterday\": spec.when in body must be of type date-time: \"yesterday\"",
         ];
@@ -520,8 +635,9 @@ mod tests {
         let missing = validate(&schema(), &json!({"spec": {"size": "two"}}));
         assert_eq!(
             missing[0].message,
-            "Invalid value: \"two\": spec.size in body must be of type integer: \"string\""
+            "Invalid value: \"string\": spec.size in body must be of type integer: \"string\""
         );
+        assert_eq!(missing[0].reason, "FieldValueTypeInvalid");
         let required = validate(&schema(), &json!({"spec": {}}));
         assert_eq!(required[0].field, "spec.size");
         assert_eq!(required[0].message, "Required value");
