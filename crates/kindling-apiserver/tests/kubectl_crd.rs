@@ -247,6 +247,32 @@ fn crd_lifecycle(kubectl: &Kubectl) {
     let all = s.ok(&["get", "all"]);
     assert!(all.contains("widget.example.com/w3"), "{all}");
 
+    // A default added to the schema later shows on objects stored before (defaults on read);
+    // what the definition may not change is refused.
+    s.ok(&["patch", "crd", "widgets.example.com", "--type=json", "-p",
+        r#"[{"op":"add","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/size","value":{"type":"string","default":"M"}}]"#]);
+    let start = Instant::now();
+    while s.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.size}"]) != "M" {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the new default never showed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let renamed = s.kubectl(&[
+        "patch",
+        "crd",
+        "widgets.example.com",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"scope":"Cluster"}}"#,
+    ]);
+    let err = common::text(&renamed.stderr);
+    assert!(
+        err.contains("spec.scope: Invalid value: \"Cluster\": field is immutable"),
+        "{err}"
+    );
+
     // Deleting the definition deletes its objects, then the definition.
     s.ok(&["delete", "crd", "widgets.example.com", "--timeout=20s"]);
     let gone = s.kubectl(&["get", "widgets"]);

@@ -17,7 +17,7 @@ mod strategy;
 mod validation;
 
 pub use strategy::{set_condition, CustomResourceDefinitionStrategy, CustomResourceStrategy};
-pub use validation::validate_crd;
+pub use validation::{validate_crd, validate_crd_update};
 
 use crate::catalog::{
     DefaultPropagation, ResourceType, ScalePaths, ScaleSelector, Serving, StrategyRef, Subresource,

@@ -66,6 +66,10 @@ impl Strategy for CustomResourceDefinitionStrategy {
         super::validate_crd(obj)
     }
 
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
+        super::validate_crd_update(new, old)
+    }
+
     fn tracks_generation(&self) -> bool {
         true
     }

@@ -55,6 +55,49 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
     errs
 }
 
+/// An update: the rules of a new definition, then what may not change (group and plural always;
+/// scope and kind once the definition is established), and the stored versions kept in
+/// `spec.versions`.
+pub fn validate_crd_update(new: &Value, old: &Value) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    let immutable = |path: &[&str], field: &str, errs: &mut Vec<Cause>| {
+        let (n, o) = (
+            crate::json_path::at(new, path),
+            crate::json_path::at(old, path),
+        );
+        errs.extend(crate::meta::validate_immutable(n, o, field, || {
+            go_quote(n.and_then(Value::as_str).unwrap_or_default())
+        }));
+    };
+    let established = array_at(old, &["status", "conditions"])
+        .iter()
+        .any(|c| c["type"] == "Established" && c["status"] == "True");
+    if established {
+        immutable(&["spec", "scope"], "spec.scope", &mut errs);
+        immutable(&["spec", "names", "kind"], "spec.names.kind", &mut errs);
+    }
+    immutable(&["spec", "group"], "spec.group", &mut errs);
+    immutable(&["spec", "names", "plural"], "spec.names.plural", &mut errs);
+    let versions: Vec<&str> = array_at(new, &["spec", "versions"])
+        .iter()
+        .map(|v| str_at(v, &["name"]))
+        .collect();
+    for (i, stored) in array_at(new, &["status", "storedVersions"])
+        .iter()
+        .enumerate()
+    {
+        let stored = stored.as_str().unwrap_or_default();
+        if !versions.contains(&stored) {
+            errs.push(invalid_str(
+                format!("status.storedVersions[{i}]"),
+                stored,
+                &format!("missing from spec.versions; {stored} was previously a storage version, and must remain in spec.versions until a storage migration ensures no data remains persisted in {stored} and removes {stored} from status.storedVersions"),
+            ));
+        }
+    }
+    errs
+}
+
 fn validate_versions(spec: &Value, errs: &mut Vec<Cause>) {
     let versions = array_at(spec, &["versions"]);
     let identical = |key: &str| {
@@ -520,6 +563,36 @@ mod tests {
             "{m:#?}"
         );
         assert!(m.iter().any(|e| e.starts_with("spec.versions: Invalid value: [\"v1\"]: must have exactly one version marked as storage version")), "{m:#?}");
+    }
+
+    #[test]
+    fn updates_keep_group_plural_and_stored_versions() {
+        let mut old = crd();
+        old["status"] = json!({"storedVersions": ["v1"], "conditions": [{"type": "Established", "status": "True"}]});
+        let mut new = old.clone();
+        new["spec"]["scope"] = json!("Cluster");
+        new["spec"]["names"]["plural"] = json!("gizmos");
+        new["spec"]["versions"][0]["name"] = json!("v2");
+        let m: Vec<String> = validate_crd_update(&new, &old)
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        assert!(
+            m.contains(&"spec.scope: Invalid value: \"Cluster\": field is immutable".to_string()),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(
+                &"spec.names.plural: Invalid value: \"gizmos\": field is immutable".to_string()
+            ),
+            "{m:#?}"
+        );
+        assert!(
+            m.iter().any(|e| e.starts_with(
+                "status.storedVersions[0]: Invalid value: \"v1\": missing from spec.versions"
+            )),
+            "{m:#?}"
+        );
     }
 
     #[test]

@@ -137,9 +137,12 @@ fn to_swagger(schema: &Value) -> Value {
             "items" | "additionalProperties" => {
                 out.insert(k.clone(), to_swagger(v));
             }
-            "allOf" => {
+            "allOf" | "anyOf" | "oneOf" => {
                 let all: Vec<Value> = v.as_array().into_iter().flatten().map(to_swagger).collect();
                 out.insert(k.clone(), Value::Array(all));
+            }
+            "not" => {
+                out.insert(k.clone(), to_swagger(v));
             }
             "nullable" => {}
             _ => {
