@@ -577,3 +577,54 @@ fn helm_installs_a_chart_with_crds() {
         .ok(&["get", "crd", "-o", "name"])
         .contains("gadgets.example.com"));
 }
+
+/// A development check of the issue's: the CRDs of widely used projects (Gateway API,
+/// cert-manager, prometheus-operator — read from their repositories, not committed) apply with
+/// `kubectl apply --server-side`, and sample objects of them validate. Run by hand:
+/// `KINDLING_THIRD_PARTY_CRDS=dir1:dir2 KINDLING_THIRD_PARTY_SAMPLES=dir cargo test -p
+/// kindling-apiserver --test kubectl_crd -- --ignored --nocapture third_party_crds`.
+#[test]
+#[ignore = "needs third-party CRDs on disk"]
+fn third_party_crds() {
+    let files = |var: &str| -> Vec<std::path::PathBuf> {
+        let mut out: Vec<std::path::PathBuf> = std::env::var(var)
+            .unwrap_or_default()
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .flat_map(|d| std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        out.sort();
+        out
+    };
+    let s = TestServer::start();
+    let mut failed = Vec::new();
+    for (i, file) in files("KINDLING_THIRD_PARTY_CRDS").iter().enumerate() {
+        let t = Instant::now();
+        let out = s.kubectl(&["apply", "--server-side", "-f", file.to_str().unwrap()]);
+        let ok = out.status.success();
+        println!(
+            "crd {i} {} {:?} {}",
+            file.display(),
+            t.elapsed(),
+            if ok { "ok" } else { "FAILED" }
+        );
+        if !ok {
+            failed.push(format!("{}: {}", file.display(), common::text(&out.stderr)));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for file in files("KINDLING_THIRD_PARTY_SAMPLES") {
+        let out = s.kubectl(&["apply", "--server-side", "-f", file.to_str().unwrap()]);
+        println!(
+            "sample {}: {}{}",
+            file.display(),
+            common::text(&out.stdout),
+            common::text(&out.stderr)
+        );
+        if !out.status.success() {
+            failed.push(format!("{}: {}", file.display(), common::text(&out.stderr)));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

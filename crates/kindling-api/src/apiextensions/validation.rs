@@ -396,6 +396,35 @@ fn validate_column(col: &Value, path: &str, errs: &mut Vec<Cause>) {
     }
 }
 
+/// The schema of an object's `metadata` (the root's or an embedded resource's): an object, and
+/// at the root nothing but `name` and `generateName` restricted.
+fn object_meta_schema(s: &Value, path: &str, root: bool, errs: &mut Vec<Cause>) {
+    let t = str_at(s, &["type"]);
+    if !t.is_empty() && t != "object" {
+        errs.push(invalid_str(format!("{path}.type"), t, "must be object"));
+    }
+    if !root {
+        return;
+    }
+    let only_names = s
+        .as_object()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| match k.as_str() {
+            "type" | "description" | "default" => true,
+            "properties" => v
+                .as_object()
+                .is_some_and(|p| p.keys().all(|k| k == "name" || k == "generateName")),
+            _ => false,
+        });
+    if !only_names {
+        errs.push(Cause::forbidden(
+            path,
+            "must not specify anything other than name and generateName, but metadata is implicitly specified",
+        ));
+    }
+}
+
 const VALID_TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
 
 /// The root of a version's schema: upstream's status-subresource root rule, then structural
@@ -501,13 +530,22 @@ fn structural(s: &Value, path: &str, level: Level, errs: &mut Vec<Cause>) {
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
         for (k, v) in props {
             let child = format!("{path}.properties[{k}]");
-            if k == "metadata" && level != Level::Root {
+            let embedded = s["x-kubernetes-embedded-resource"] == true;
+            if k == "metadata" && (level == Level::Root || embedded) {
+                object_meta_schema(v, &child, level == Level::Root, errs);
+            }
+            structural(v, &child, Level::Field, errs);
+        }
+    }
+    // Value validations may not reason about metadata.
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for (i, branch) in s[key].as_array().into_iter().flatten().enumerate() {
+            if branch["properties"].get("metadata").is_some() {
                 errs.push(Cause::forbidden(
-                    child.clone(),
+                    format!("{path}.{key}[{i}].properties[metadata]"),
                     "must not be specified in a nested context",
                 ));
             }
-            structural(v, &child, Level::Field, errs);
         }
     }
     if let Some(a) = s.get("additionalProperties").filter(|a| a.is_object()) {
