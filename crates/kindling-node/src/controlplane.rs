@@ -2,7 +2,7 @@
 //! controllers that live beside it, all in this process.
 
 use crate::config::{kindling_path, NodeConfig};
-use crate::ipam;
+use crate::{ipam, restart};
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -39,13 +39,17 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     if let Some(dns_ip) = crate::dns::service_ip(config) {
         tokio::spawn(ensure_kube_dns(client.clone(), dns_ip));
     }
-    tokio::spawn(kindling_controllers::run(
-        client.clone(),
-        kindling_controllers::Config {
-            root_ca_pem: running.ca_pem.clone(),
-        },
+    let controllers = kindling_controllers::Config {
+        root_ca_pem: running.ca_pem.clone(),
+    };
+    let controllers_client = client.clone();
+    tokio::spawn(restart::keep_running(
+        "kube-controller-manager",
+        move || kindling_controllers::run(controllers_client.clone(), controllers.clone()),
     ));
-    tokio::spawn(kindling_scheduler::run(client));
+    tokio::spawn(restart::keep_running("kube-scheduler", move || {
+        kindling_scheduler::run(client.clone())
+    }));
     Ok(running)
 }
 

@@ -13,6 +13,7 @@ pub mod dns;
 pub mod init;
 pub mod ipam;
 pub mod network;
+pub mod restart;
 pub mod sysinfo;
 pub mod unit;
 
@@ -68,11 +69,10 @@ pub async fn run() -> Result<()> {
         ..kubelet_config(&config, ip, ca_pem)
     };
     if runs_service_proxy(&config) {
-        tokio::spawn(kindling_proxy::run(
-            client.clone(),
-            proxy_config(&config),
-            Arc::new(init::run_owned),
-        ));
+        let (client, proxy) = (client.clone(), proxy_config(&config));
+        tokio::spawn(restart::keep_running("kube-proxy", move || {
+            kindling_proxy::run(client.clone(), proxy.clone(), Arc::new(init::run_owned))
+        }));
     }
     let kubelet = Arc::new(kubelet_unit(kubelet));
     kubelet.start()?;
