@@ -431,8 +431,7 @@ async fn create_pods<K: Replicated>(
     let mut failure = None;
     for batch in plan::slow_start_batches(n, plan::SLOW_START_INITIAL_BATCH) {
         attempted += batch;
-        let results =
-            futures::future::join_all((0..batch).map(|_| api.create(&params, &pod))).await;
+        let results = crate::in_parallel((0..batch).map(|_| api.create(&params, &pod))).await;
         for result in results {
             match result {
                 Ok(created) => ctx.recorder.normal(
@@ -490,7 +489,7 @@ async fn delete_pods<K: Replicated>(
     ctx.expectations
         .expect_deletions(key, victims.iter().map(|p| key_of(&ns, &p.name_any())));
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let results = futures::future::join_all(victims.iter().map(|p| {
+    let results = crate::in_parallel(victims.iter().map(|p| {
         let api = api.clone();
         async move {
             let name = p.name_any();
