@@ -9,6 +9,9 @@ use std::path::Path;
 
 const DATA_DIR: &str = "/var/lib/kindling/apiserver";
 pub const API_PORT: u16 = 6443;
+/// What the node prints (to its container's log) when the API server does not start, before
+/// the reason: `kindling create cluster` looks for it.
+pub const START_FAILED: &str = "kindling node: the API server did not start: ";
 
 /// Starts the API server on 0.0.0.0:6443, node IPAM, the controllers and the scheduler.
 pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver::RunningServer> {
@@ -27,6 +30,11 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
             .context("service-node-port-range must be LOW-HIGH")?;
         server.node_port_range = lo.trim().parse()?..=hi.trim().parse()?;
     }
+    server.admission = kindling_api::admission::AdmissionFlags::parse(
+        cp.enable_admission_plugins.as_deref(),
+        cp.disable_admission_plugins.as_deref(),
+    );
+    server.token_auth_file = cp.token_auth_file.as_ref().map(Into::into);
     server.extra_sans = cp.cert_sans.clone();
     server
         .extra_sans

@@ -42,7 +42,9 @@ pub async fn run() -> Result<()> {
         .context("importing the node image's images")?;
     tokio::spawn(containerd::supervise());
     let _control_plane = match config.role {
-        Role::ControlPlane => Some(controlplane::start(&config, ip).await?),
+        Role::ControlPlane => Some(controlplane::start(&config, ip).await.inspect_err(|e| {
+            eprintln!("{}{e:#}", controlplane::START_FAILED);
+        })?),
         Role::Worker => None,
     };
     let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
