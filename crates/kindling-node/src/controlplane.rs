@@ -1,11 +1,13 @@
 //! The control plane of a control-plane node: the API server (with its store) and the
 //! controllers that live beside it, all in this process.
 
+use crate::components;
 use crate::config::{kindling_path, NodeConfig};
 use crate::ipam;
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 
 const DATA_DIR: &str = "/var/lib/kindling/apiserver";
 pub const API_PORT: u16 = 6443;
@@ -53,7 +55,30 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
             root_ca_pem: running.ca_pem.clone(),
         },
     ));
-    tokio::spawn(kindling_scheduler::run(client));
+    let scheduler = kindling_scheduler::Options::default();
+    let scheduler_metrics = scheduler.metrics.clone();
+    tokio::spawn(kindling_scheduler::run_with(client, scheduler));
+    // Their secure ports, as kube-scheduler's and kube-controller-manager's.
+    let ports: [(&'static str, u16, components::Render); 2] = [
+        (
+            "kube-scheduler",
+            components::SCHEDULER_PORT,
+            Arc::new(move || scheduler_metrics.render()),
+        ),
+        (
+            "kube-controller-manager",
+            components::CONTROLLER_MANAGER_PORT,
+            Arc::new(kindling_controllers::metrics::render),
+        ),
+    ];
+    for (component, port, render) in ports {
+        let pki = kindling_path("pki");
+        tokio::spawn(async move {
+            if let Err(e) = components::serve(component, port, &pki, ip, render).await {
+                tracing::error!("{component} port {port}: {e:#}");
+            }
+        });
+    }
     Ok(running)
 }
 

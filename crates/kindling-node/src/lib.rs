@@ -5,6 +5,7 @@
 //! network, the service proxy (kindling-proxy) and the kubelet (kindling-kubelet, the `kubelet`
 //! unit), which registers the Node and runs its pods. SIGTERM ends it all.
 
+pub mod components;
 pub mod config;
 pub mod containerd;
 pub mod control;

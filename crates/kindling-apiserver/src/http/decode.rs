@@ -26,6 +26,8 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 pub struct Call<'a> {
     pub method: Method,
     pub query: Query,
+    /// The query as sent (what a proxied request passes on).
+    pub raw_query: Option<String>,
     pub headers: HeaderMap,
     pub body: Body,
     pub identity: &'a Identity,
