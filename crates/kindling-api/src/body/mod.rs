@@ -113,13 +113,22 @@ pub fn decode(target: &ResourceType, encoding: Encoding, body: &[u8]) -> Result<
     } else {
         format!("{group}/{version}")
     };
-    let Some(registered) = registered(&group, &version, &kind) else {
+    // The URL's own type is registered whatever the catalog holds (a resource served from
+    // data at run time decodes as itself).
+    let own = (group.as_str(), version.as_str(), kind.as_str())
+        == (target.group, target.version, target.kind);
+    let registered = if own {
+        Some(Registered::Resource((target.schema_name)()))
+    } else {
+        registered(&group, &version, &kind)
+    };
+    let Some(registered) = registered else {
         return Err(cannot(&format!(
             "no kind {kind:?} is registered for version {gv:?} in scheme {SCHEME:?}"
         )));
     };
-    if let Registered::Resource(rt) = registered {
-        if let Some(e) = type_error(&(rt.schema_name)(), &value) {
+    if let Registered::Resource(definition) = &registered {
+        if let Some(e) = type_error(definition, &value) {
             return Err(cannot(&e));
         }
     }
@@ -239,9 +248,9 @@ fn parse_group_version(api_version: &str) -> Result<(String, String), String> {
 }
 
 /// What a group/version/kind is in the API's scheme.
-#[derive(Clone, Copy)]
 enum Registered {
-    Resource(&'static ResourceType),
+    /// A resource: its OpenAPI definition.
+    Resource(String),
     /// Its list kind.
     List,
     /// A request option kind.
@@ -256,7 +265,7 @@ fn registered(group: &str, version: &str, kind: &str) -> Option<Registered> {
     for r in served {
         any = true;
         if r.kind == kind {
-            return Some(Registered::Resource(r));
+            return Some(Registered::Resource((r.schema_name)()));
         }
         if r.list_kind == kind {
             return Some(Registered::List);
