@@ -114,16 +114,21 @@ fn component_get(env: &Env, ip: &str, port: u16, path: &str, admin: bool) -> (u1
 fn components_serve_their_metrics(env: &Env, cluster: &str) {
     let started = Instant::now();
     let worker = format!("{cluster}-worker");
-    let kubelet = ok(
-        env,
-        &[
-            "get",
-            "--raw",
-            &format!("/api/v1/nodes/{worker}/proxy/metrics"),
-        ],
-    );
-    let running = sample(&kubelet, "kubelet_running_pods").unwrap_or_default();
-    assert!(running >= 1.0, "kubelet_running_pods {running}:\n{kubelet}");
+    let raw = format!("/api/v1/nodes/{worker}/proxy/metrics");
+    // The running pods are counted at the agent's next relist (every second).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let kubelet = loop {
+        let kubelet = ok(env, &["get", "--raw", &raw]);
+        let running = sample(&kubelet, "kubelet_running_pods").unwrap_or_default();
+        if running >= 1.0 {
+            break kubelet;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubelet_running_pods {running}:\n{kubelet}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
     for series in [
         "kubelet_running_containers{container_state=\"running\"}",
         "kubelet_pod_start_duration_seconds_count",
