@@ -41,6 +41,8 @@ pub enum Subresource {
     /// `pods/eviction`: a policy/v1 Eviction deletes the pod unless a PodDisruptionBudget
     /// forbids it (create-only).
     Eviction,
+    /// `nodes/proxy[/<path>]`: the request, proxied to the node's agent (:10250).
+    Proxy,
 }
 
 impl Subresource {
@@ -59,6 +61,7 @@ impl Subresource {
             Subresource::PortForward => "portforward",
             Subresource::Resize => "resize",
             Subresource::Eviction => "eviction",
+            Subresource::Proxy => "proxy",
         }
     }
 
@@ -72,6 +75,7 @@ impl Subresource {
             Subresource::Exec => ("", "v1", "PodExecOptions"),
             Subresource::Attach => ("", "v1", "PodAttachOptions"),
             Subresource::PortForward => ("", "v1", "PodPortForwardOptions"),
+            Subresource::Proxy => ("", "v1", "NodeProxyOptions"),
             _ => (rt.group, rt.version, rt.kind),
         }
     }
@@ -85,6 +89,7 @@ impl Subresource {
                 &["create", "get"]
             }
             Subresource::Finalize => &["update"],
+            Subresource::Proxy => &["create", "delete", "get", "patch", "update"],
             Subresource::Status
             | Subresource::Scale
             | Subresource::Resize
@@ -417,7 +422,7 @@ pub static CATALOG: &[ResourceType] = &[
         "node",
         ["no"],
         [],
-        [Status],
+        [Proxy, Status],
         &strategy::NODE
     ),
     resource!(

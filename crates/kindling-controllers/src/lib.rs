@@ -37,6 +37,9 @@
 //! for one control plane; with several, the workload controllers would act twice (upstream
 //! elects one kube-controller-manager through a Lease).
 //!
+//! [`metrics`]: kube-controller-manager's workqueue metrics of the reconciles (served on
+//! :10257 by `kindling node`).
+//!
 //! Shared: [`informer`] (one pod watch and cache for every controller that follows pods, as
 //! upstream's shared informer). Shared, without IO: [`pods`] (active, ready, available, scale-down order), [`owners`]
 //! (controller references, adoption and release), [`history`] (ControllerRevisions of
@@ -57,6 +60,7 @@ pub mod history;
 pub mod informer;
 pub mod job;
 pub mod localpath;
+pub mod metrics;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod persistentvolume;

@@ -5,6 +5,7 @@
 //! network, the service proxy (kindling-proxy) and the kubelet (kindling-kubelet, the `kubelet`
 //! unit), which registers the Node and runs its pods. SIGTERM ends it all.
 
+pub mod components;
 pub mod config;
 pub mod containerd;
 pub mod control;
@@ -43,7 +44,9 @@ pub async fn run() -> Result<()> {
         .context("importing the node image's images")?;
     tokio::spawn(containerd::supervise());
     let _control_plane = match config.role {
-        Role::ControlPlane => Some(controlplane::start(&config, ip).await?),
+        Role::ControlPlane => Some(controlplane::start(&config, ip).await.inspect_err(|e| {
+            eprintln!("{}{e:#}", controlplane::START_FAILED);
+        })?),
         Role::Worker => None,
     };
     let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;

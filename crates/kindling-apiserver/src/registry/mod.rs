@@ -35,6 +35,8 @@ use std::sync::Arc;
 pub struct Registry {
     store: SharedStore,
     pub services: Arc<ServiceAllocator>,
+    /// The admission plugins writes go through (upstream's default set unless configured).
+    admission: Arc<crate::admission::Chain>,
 }
 
 impl Registry {
@@ -42,7 +44,18 @@ impl Registry {
         Registry {
             store,
             services: Arc::new(services),
+            admission: Arc::default(),
         }
+    }
+
+    /// The registry with this admission chain.
+    pub fn with_admission(mut self, chain: crate::admission::Chain) -> Registry {
+        self.admission = Arc::new(chain);
+        self
+    }
+
+    pub fn admission(&self) -> &crate::admission::Chain {
+        &self.admission
     }
 
     /// The allocator a write of this resource must go through (core Services only): the one

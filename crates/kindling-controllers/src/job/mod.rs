@@ -187,7 +187,11 @@ async fn run_on(
     let mapping = jobs.clone();
     let controller = controller
         .watches_stream(pod_events, move |pod: Pod| jobs_of_pod(&mapping, &pod))
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("job", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {});
     tokio::join!(controller, release_orphans(client, orphaned));
 }

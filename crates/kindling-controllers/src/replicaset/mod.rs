@@ -48,6 +48,8 @@ pub trait Replicated:
 {
     /// The component its events come from.
     const COMPONENT: &'static str;
+    /// Its workqueue's name in kube-controller-manager (the metrics' `name` label).
+    const QUEUE: &'static str;
     /// `None` for a selector that cannot be used (nothing is done then, as upstream).
     fn spec(&self) -> Option<Spec>;
     fn status(&self) -> Status;
@@ -59,6 +61,7 @@ fn conditions<C>(list: Option<&Vec<C>>, f: impl Fn(&C) -> plan::Condition) -> Ve
 
 impl Replicated for ReplicaSet {
     const COMPONENT: &'static str = "replicaset-controller";
+    const QUEUE: &'static str = "replicaset";
 
     fn spec(&self) -> Option<Spec> {
         let spec = self.spec.as_ref()?;
@@ -93,6 +96,7 @@ impl Replicated for ReplicaSet {
 
 impl Replicated for ReplicationController {
     const COMPONENT: &'static str = "replication-controller";
+    const QUEUE: &'static str = "replicationmanager";
 
     fn spec(&self) -> Option<Spec> {
         let spec = self.spec.as_ref()?;
@@ -233,7 +237,11 @@ async fn run_kind<K: Replicated>(
         .watches_stream(pod_events, move |pod: Pod| {
             controllers_of_pod::<K>(&owners, &pod)
         })
-        .run(reconcile::<K>, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured(K::QUEUE, reconcile::<K>),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }
