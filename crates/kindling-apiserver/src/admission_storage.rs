@@ -16,22 +16,27 @@ use serde_json::{json, Value};
 /// The beta form of the default-class annotation, still honoured upstream.
 const ANN_BETA_DEFAULT_CLASS: &str = "storageclass.beta.kubernetes.io/is-default-class";
 
-pub async fn admit_claim(registry: &Registry, claim: &mut Value) -> Result<(), ApiError> {
+/// DefaultStorageClass: a claim that names no class gets the default one, if there is one.
+pub async fn default_class(registry: &Registry, claim: &mut Value) -> Result<(), ApiError> {
     let named = claim["metadata"]["annotations"]
         .get(ANN_BETA_CLASS)
         .is_some()
         || !claim["spec"]["storageClassName"].is_null();
     if !named {
-        if let Some(class) = default_class(registry).await? {
+        if let Some(class) = default_class_name(registry).await? {
             claim["spec"]["storageClassName"] = json!(class);
         }
     }
-    add_finalizer(claim, PVC_PROTECTION_FINALIZER);
     Ok(())
 }
 
-pub fn admit_volume(volume: &mut Value) {
-    add_finalizer(volume, PV_PROTECTION_FINALIZER);
+/// StorageObjectInUseProtection: claims and volumes get their protection finalizer.
+pub fn protect(obj: &mut Value) {
+    let finalizer = match obj["kind"].as_str() {
+        Some("PersistentVolume") => PV_PROTECTION_FINALIZER,
+        _ => PVC_PROTECTION_FINALIZER,
+    };
+    add_finalizer(obj, finalizer);
 }
 
 /// Upstream's PersistentVolumeClaimResize validation of a claim update.
@@ -88,7 +93,7 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
 }
 
 /// The default class: among those annotated default, the newest (then the first by name).
-async fn default_class(registry: &Registry) -> Result<Option<String>, ApiError> {
+async fn default_class_name(registry: &Registry) -> Result<Option<String>, ApiError> {
     let classes = kindling_api::catalog::builtin("storage.k8s.io", "v1", "storageclasses");
     let list = registry
         .list(classes, None, &ListOptions::default())
@@ -145,8 +150,8 @@ mod tests {
 
     #[test]
     fn finalizers_are_added_once() {
-        let mut pv = json!({"metadata": {"finalizers": [PV_PROTECTION_FINALIZER]}});
-        admit_volume(&mut pv);
+        let mut pv = json!({"kind": "PersistentVolume", "metadata": {"finalizers": [PV_PROTECTION_FINALIZER]}});
+        protect(&mut pv);
         assert_eq!(
             pv["metadata"]["finalizers"],
             json!([PV_PROTECTION_FINALIZER])

@@ -16,10 +16,12 @@
 mod admission;
 mod admission_limits;
 mod admission_quota;
+mod admission_serviceaccount;
 mod admission_storage;
 mod apply;
 mod auth;
 mod bootstrap;
+mod bootstraptoken;
 mod crds;
 mod discovery;
 mod flowcontrol;
@@ -35,6 +37,7 @@ mod request;
 mod serve;
 mod services;
 mod tls;
+mod tokenfile;
 mod tokens;
 
 use anyhow::{Context, Result};
@@ -69,6 +72,12 @@ pub struct Config {
     pub pki_dir: Option<PathBuf>,
     /// Revisions of history the store keeps for watches and paged lists (older ones get 410).
     pub retain_revisions: i64,
+    /// `--enable-admission-plugins` / `--disable-admission-plugins`.
+    pub admission: kindling_api::admission::AdmissionFlags,
+    /// `--token-auth-file`: static bearer tokens (CSV `token,user,uid,"group1,group2"`).
+    pub token_auth_file: Option<PathBuf>,
+    /// `--enable-bootstrap-token-auth` (kubeadm turns it on, so kind's clusters have it).
+    pub bootstrap_token_auth: bool,
 }
 
 impl Config {
@@ -82,6 +91,9 @@ impl Config {
             advertise_address: None,
             pki_dir: None,
             retain_revisions: 10_000,
+            admission: Default::default(),
+            token_auth_file: None,
+            bootstrap_token_auth: true,
         }
     }
 }
@@ -94,6 +106,8 @@ pub(crate) struct Server {
     pub address: SocketAddr,
     /// Signs and verifies service account tokens.
     pub tokens: tokens::TokenIssuer,
+    /// The token file's and bootstrap tokens.
+    pub token_sources: auth::TokenSources,
     /// What `/metrics` reports.
     pub metrics: metrics::Metrics,
 }

@@ -342,6 +342,7 @@ mod tests {
             name: name.map(Into::into),
             subresource: sub.map(Into::into),
             watch_prefix: false,
+            proxy_path: String::new(),
         }
     }
 

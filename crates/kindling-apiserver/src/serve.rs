@@ -45,6 +45,21 @@ impl Drop for RunningServer {
 
 /// Starts a server as configured; returns once it accepts connections.
 pub async fn start(config: Config) -> Result<RunningServer> {
+    // Flags first, as kube-apiserver validates its options before doing anything.
+    let admission = crate::admission::Chain::new(&config.admission).map_err(anyhow::Error::msg)?;
+    if !admission.not_carried_out.is_empty() {
+        tracing::info!(
+            plugins = ?admission.not_carried_out,
+            "enabled admission plugins kindling does not carry out"
+        );
+    }
+    let token_sources = crate::auth::TokenSources {
+        static_tokens: match &config.token_auth_file {
+            Some(path) => read_token_file(path)?,
+            None => Default::default(),
+        },
+        bootstrap: config.bootstrap_token_auth,
+    };
     ensure_dir(&config.data_dir)?;
     let pki_dir = config
         .pki_dir
@@ -77,7 +92,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let registry = Registry::new(
         Arc::new(store),
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
-    );
+    )
+    .with_admission(admission);
     rebuild_allocations(&registry).await?;
     let advertise = SocketAddr::new(
         config
@@ -103,6 +119,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         kubelet_client,
         address,
         tokens,
+        token_sources,
         metrics: crate::metrics::Metrics::new(),
     });
     let url = format!("https://{}", display_host(address));
@@ -161,6 +178,21 @@ fn serving_names(config: &Config, address: SocketAddr) -> (Vec<String>, Vec<IpAd
         }
     }
     (dns, ips)
+}
+
+/// The `--token-auth-file`, or the error that stops the server (Go's wording for a file that
+/// cannot be opened).
+fn read_token_file(path: &std::path::Path) -> Result<crate::tokenfile::StaticTokens> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        anyhow::anyhow!("open {shown}: {why}")
+    })?;
+    crate::tokenfile::StaticTokens::parse(&shown, &text).map_err(anyhow::Error::msg)
 }
 
 async fn rebuild_allocations(registry: &Registry) -> Result<()> {

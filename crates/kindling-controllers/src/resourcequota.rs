@@ -58,7 +58,11 @@ pub async fn run(client: kube::Client) {
         .watches(Api::<Secret>::all(client.clone()), config(), move |o| {
             in_ns(o.namespace())
         })
-        .run(reconcile, retry_on_error, Arc::new(Context { client }))
+        .run(
+            crate::metrics::measured("resourcequota_primary", reconcile),
+            retry_on_error,
+            Arc::new(Context { client }),
+        )
         .for_each(|_| async {})
         .await;
 }

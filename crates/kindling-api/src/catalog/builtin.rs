@@ -250,7 +250,7 @@ pub(super) fn entries() -> Vec<ResourceType> {
                 "node",
                 ["no"],
                 [],
-                [Status],
+                [Proxy, Status],
                 &strategy::NODE,
                 Node
             )

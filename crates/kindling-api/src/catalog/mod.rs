@@ -55,6 +55,8 @@ pub enum Subresource {
     /// `pods/eviction`: a policy/v1 Eviction deletes the pod unless a PodDisruptionBudget
     /// forbids it (create-only).
     Eviction,
+    /// `nodes/proxy[/<path>]`: the request, proxied to the node's agent (:10250).
+    Proxy,
 }
 
 impl Subresource {
@@ -73,6 +75,7 @@ impl Subresource {
             Subresource::PortForward => "portforward",
             Subresource::Resize => "resize",
             Subresource::Eviction => "eviction",
+            Subresource::Proxy => "proxy",
         }
     }
 
@@ -86,6 +89,7 @@ impl Subresource {
             Subresource::Exec => ("", "v1", "PodExecOptions"),
             Subresource::Attach => ("", "v1", "PodAttachOptions"),
             Subresource::PortForward => ("", "v1", "PodPortForwardOptions"),
+            Subresource::Proxy => ("", "v1", "NodeProxyOptions"),
             _ => (&rt.group, &rt.version, &rt.kind),
         }
     }
@@ -99,6 +103,7 @@ impl Subresource {
                 &["create", "get"]
             }
             Subresource::Finalize => &["update"],
+            Subresource::Proxy => &["create", "delete", "get", "patch", "update"],
             Subresource::Status
             | Subresource::Scale
             | Subresource::Resize

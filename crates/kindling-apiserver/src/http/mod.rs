@@ -11,6 +11,7 @@ mod filters;
 mod logs;
 mod measure;
 mod openapi_v2;
+mod proxy;
 mod represent;
 mod resource;
 mod reviews;
@@ -84,6 +85,7 @@ async fn serve(
     let call = Call {
         method: parts.method,
         query,
+        raw_query: uri.query().map(str::to_string),
         headers: parts.headers,
         body,
         identity,
@@ -227,20 +229,22 @@ async fn route_resource(
         }
         (&Method::DELETE, Some(name), None) => resource::delete(server, rt, ns, name, call).await,
         (&Method::DELETE, None, None) => resource::delete_collection(server, rt, ns, call).await,
-        (_, Some(name), Some(sub)) => route_subresource(server, rt, ns, name, sub, call).await,
+        (_, Some(name), Some(sub)) => {
+            route_subresource(server, rt, ns, name, (sub, &rp.proxy_path), call).await
+        }
         _ => Err(method_not_allowed()),
     }
 }
 
 /// `<resource>/<name>/<subresource>`: status, scale, binding, finalize, approval, resize,
-/// ephemeralcontainers and eviction go through the registry; log, exec/attach/portforward to the pod's node;
-/// token is computed.
+/// ephemeralcontainers and eviction go through the registry; log, exec/attach/portforward to the
+/// pod's node, a node's proxy (with the path after it) to the node; token is computed.
 async fn route_subresource(
     server: &Arc<Server>,
     rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
-    sub: &str,
+    (sub, proxy_path): (&str, &str),
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let Some(sub) = rt.subresources.iter().copied().find(|s| s.path() == sub) else {
@@ -295,6 +299,7 @@ async fn route_subresource(
             sub @ (Subresource::Exec | Subresource::Attach | Subresource::PortForward),
             &Method::GET | &Method::POST,
         ) => stream::serve(server, ns.unwrap_or("default"), name, sub, call).await,
+        (Subresource::Proxy, _) => proxy::serve(server, name, proxy_path, call).await,
         (Subresource::Token, &Method::POST) => {
             token::create(server, ns.unwrap_or("default"), name, call).await
         }

@@ -61,8 +61,14 @@ pub async fn create(
                 })
                 .filter(|a: &Vec<String>| !a.is_empty())
                 .unwrap_or_else(|| server.tokens.api_audiences().to_vec());
-            let reviewed =
-                crate::auth::bearer_for(&server.tokens, &server.registry, token, &requested).await;
+            let reviewed = crate::auth::bearer_for(
+                &server.tokens,
+                &server.token_sources,
+                &server.registry,
+                token,
+                &requested,
+            )
+            .await;
             match reviewed {
                 Ok((
                     Identity::User {

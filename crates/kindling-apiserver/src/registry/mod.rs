@@ -38,6 +38,8 @@ pub struct Registry {
     pub services: Arc<ServiceAllocator>,
     /// The resources served now: the built-in ones and those of CustomResourceDefinitions.
     pub catalog: Arc<LiveCatalog>,
+    /// The admission plugins writes go through (upstream's default set unless configured).
+    admission: Arc<crate::admission::Chain>,
 }
 
 impl Registry {
@@ -46,7 +48,18 @@ impl Registry {
             store,
             services: Arc::new(services),
             catalog: Arc::new(LiveCatalog::new()),
+            admission: Arc::default(),
         }
+    }
+
+    /// The registry with this admission chain.
+    pub fn with_admission(mut self, chain: crate::admission::Chain) -> Registry {
+        self.admission = Arc::new(chain);
+        self
+    }
+
+    pub fn admission(&self) -> &crate::admission::Chain {
+        &self.admission
     }
 
     /// The allocator a write of this resource must go through, as its catalog entry says.

@@ -67,7 +67,11 @@ async fn run_on(
     });
     controller
         .watches_stream(pod_events, move |pod: Pod| budgets_of(&budgets, &pod))
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("disruption", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }
