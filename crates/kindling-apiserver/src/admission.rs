@@ -149,7 +149,7 @@ pub async fn admit_create(
                 crate::admission_storage::default_class(registry, obj).await?;
             }
             (Plugin::StorageObjectInUseProtection, _) if claim || volume => {
-                crate::admission_storage::protect(obj);
+                crate::admission_storage::protect(obj, volume);
             }
             _ => {}
         }

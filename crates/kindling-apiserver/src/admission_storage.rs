@@ -30,11 +30,12 @@ pub async fn default_class(registry: &Registry, claim: &mut Value) -> Result<(),
     Ok(())
 }
 
-/// StorageObjectInUseProtection: claims and volumes get their protection finalizer.
-pub fn protect(obj: &mut Value) {
-    let finalizer = match obj["kind"].as_str() {
-        Some("PersistentVolume") => PV_PROTECTION_FINALIZER,
-        _ => PVC_PROTECTION_FINALIZER,
+/// StorageObjectInUseProtection: claims and volumes (`volume`) get their protection finalizer.
+pub fn protect(obj: &mut Value, volume: bool) {
+    let finalizer = if volume {
+        PV_PROTECTION_FINALIZER
+    } else {
+        PVC_PROTECTION_FINALIZER
     };
     add_finalizer(obj, finalizer);
 }
@@ -150,8 +151,8 @@ mod tests {
 
     #[test]
     fn finalizers_are_added_once() {
-        let mut pv = json!({"kind": "PersistentVolume", "metadata": {"finalizers": [PV_PROTECTION_FINALIZER]}});
-        protect(&mut pv);
+        let mut pv = json!({"metadata": {"finalizers": [PV_PROTECTION_FINALIZER]}});
+        protect(&mut pv, true);
         assert_eq!(
             pv["metadata"]["finalizers"],
             json!([PV_PROTECTION_FINALIZER])
