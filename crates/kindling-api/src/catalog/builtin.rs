@@ -533,7 +533,7 @@ pub(super) fn entries() -> Vec<ResourceType> {
         // rbac.authorization.k8s.io/v1
         ResourceType {
             admission: Some(Admission::RbacRole),
-            ..resource!(api::rbac::v1::Role, "role", [], [], [], D, Default)
+            ..resource!(api::rbac::v1::Role, "role", [], [], [], &strategy::ROLE, Default)
         },
         ResourceType {
             admission: Some(Admission::RbacBinding),
@@ -543,7 +543,7 @@ pub(super) fn entries() -> Vec<ResourceType> {
                 [],
                 [],
                 [],
-                D,
+                &strategy::ROLE_BINDING,
                 RoleBinding
             )
         },
@@ -555,7 +555,7 @@ pub(super) fn entries() -> Vec<ResourceType> {
                 [],
                 [],
                 [],
-                D,
+                &strategy::CLUSTER_ROLE,
                 Default
             )
         },
@@ -567,7 +567,7 @@ pub(super) fn entries() -> Vec<ResourceType> {
                 [],
                 [],
                 [],
-                D,
+                &strategy::CLUSTER_ROLE_BINDING,
                 ClusterRoleBinding
             )
         },
