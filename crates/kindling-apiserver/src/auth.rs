@@ -186,7 +186,7 @@ fn impersonation_requests(headers: &HeaderMap) -> Result<Vec<Impersonation>, Api
             others = true;
             let key = percent_encoding::percent_decode_str(key)
                 .decode_utf8()
-                .map_or_else(|_| key.to_string(), |k| k.into_owned());
+                .map_or_else(|_| key.to_string(), std::borrow::Cow::into_owned);
             out.push(Impersonation {
                 kind: "UserExtra",
                 namespace: String::new(),

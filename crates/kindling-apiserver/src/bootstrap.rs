@@ -103,7 +103,8 @@ async fn put(
 async fn rbac_policy(registry: &Registry) -> Result<(), ApiError> {
     use crate::authz::policy::{self, Reconcile};
     let rbac = |plural| kindling_api::catalog::builtin("rbac.authorization.k8s.io", "v1", plural);
-    let steps: [(_, Vec<Value>, fn(Option<&Value>, &Value) -> Reconcile); 2] = [
+    type Reconciler = fn(Option<&Value>, &Value) -> Reconcile;
+    let steps: [(_, Vec<Value>, Reconciler); 2] = [
         (
             rbac("clusterroles"),
             policy::cluster_roles(),

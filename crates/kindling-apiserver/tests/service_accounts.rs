@@ -145,7 +145,12 @@ fn the_token_is_a_credential_for_kubectl(kubectl: &Kubectl) {
         "Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
     );
     s.grant(
-        &["rolebinding", "sa-view", "--clusterrole=view", "--serviceaccount=default:default"],
+        &[
+            "rolebinding",
+            "sa-view",
+            "--clusterrole=view",
+            "--serviceaccount=default:default",
+        ],
         &["list", "pods", "--as=system:serviceaccount:default:default"],
     );
     let out = as_token(&s, &token, &["get", "pods"]);
@@ -220,7 +225,12 @@ fn token_review(s: &TestServer, token: &str, audiences: Option<&[&str]>) -> Valu
 fn bad_tokens_get_401(kubectl: &Kubectl) {
     let s = TestServer::start_using(kubectl);
     s.grant(
-        &["clusterrolebinding", "sa-view", "--clusterrole=view", "--group=system:serviceaccounts"],
+        &[
+            "clusterrolebinding",
+            "sa-view",
+            "--clusterrole=view",
+            "--group=system:serviceaccounts",
+        ],
         &["list", "pods", "--as=system:serviceaccount:default:x"],
     );
     assert_unauthorized(&as_token(&s, "garbage", &["get", "pods"]));

@@ -144,7 +144,11 @@ fn validate_subject(s: &Value, namespaced: bool, path: &str) -> Vec<Cause> {
         }
         "User" | "Group" => {
             if group != GROUP {
-                errs.push(not_supported_str(format!("{path}.apiGroup"), group, &[GROUP]));
+                errs.push(not_supported_str(
+                    format!("{path}.apiGroup"),
+                    group,
+                    &[GROUP],
+                ));
             }
         }
         other => errs.push(not_supported_str(
@@ -162,7 +166,8 @@ impl Strategy for RoleBindingStrategy {
     }
 
     fn default(&self, obj: &mut Value) {
-        if obj["roleRef"].is_object() && obj["roleRef"]["apiGroup"].as_str().unwrap_or("").is_empty()
+        if obj["roleRef"].is_object()
+            && obj["roleRef"]["apiGroup"].as_str().unwrap_or("").is_empty()
         {
             obj["roleRef"]["apiGroup"] = json!(GROUP);
         }
@@ -202,7 +207,11 @@ impl Strategy for RoleBindingStrategy {
             }
         }
         for (i, s) in obj["subjects"].as_array().into_iter().flatten().enumerate() {
-            errs.extend(validate_subject(s, self.namespaced, &format!("subjects[{i}]")));
+            errs.extend(validate_subject(
+                s,
+                self.namespaced,
+                &format!("subjects[{i}]"),
+            ));
         }
         errs
     }

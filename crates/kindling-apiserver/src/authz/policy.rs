@@ -18,22 +18,28 @@ const READ_WRITE: &str = "get list watch create update patch delete deletecollec
 const WRITE: &str = "create update patch delete deletecollection";
 
 /// A rule: space-separated verbs and resources over `groups`.
+/// Every list sorted, as upstream's rule builder leaves them.
 fn r(verbs: &str, groups: &[&str], resources: &str) -> Rule {
-    let split = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     Rule {
-        verbs: split(verbs),
-        api_groups: groups.iter().map(|g| (*g).to_string()).collect(),
-        resources: split(resources),
+        verbs: sorted(verbs.split_whitespace()),
+        api_groups: sorted(groups.iter().copied()),
+        resources: sorted(resources.split_whitespace()),
         ..Rule::default()
     }
 }
 
 fn urls(verbs: &str, list: &[&str]) -> Rule {
     Rule {
-        verbs: verbs.split_whitespace().map(str::to_string).collect(),
-        non_resource_urls: list.iter().map(|u| (*u).to_string()).collect(),
+        verbs: sorted(verbs.split_whitespace()),
+        non_resource_urls: sorted(list.iter().copied()),
         ..Rule::default()
     }
+}
+
+fn sorted<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<String> = items.map(str::to_string).collect();
+    v.sort();
+    v
 }
 
 /// Upstream's eventsRule(): write Events of both groups.
