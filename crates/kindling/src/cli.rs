@@ -194,4 +194,7 @@ pub struct ApiserverArgs {
     /// Extra names or IPs for the serving certificate.
     #[arg(long = "tls-san")]
     pub tls_sans: Vec<String>,
+    /// kube-apiserver's `--authorization-mode`: `Node,RBAC` (kubeadm's), or `AlwaysAllow`.
+    #[arg(long, default_value = "Node,RBAC")]
+    pub authorization_mode: String,
 }
