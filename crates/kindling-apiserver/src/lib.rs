@@ -20,6 +20,7 @@ mod admission_storage;
 mod apply;
 mod auth;
 mod bootstrap;
+mod cacher;
 mod discovery;
 mod flowcontrol;
 mod http;
