@@ -204,6 +204,7 @@ async fn apiserver() -> Result<()> {
 
     let pods: Api<Pod> = Api::default_namespaced(c.clone());
 
+    let commits_before = commit_batches(&c).await?;
     let t0 = Instant::now();
     let latencies = futures::stream::iter(0..PODS)
         .map(|i| {
@@ -228,6 +229,14 @@ async fn apiserver() -> Result<()> {
         PODS as f64 / elapsed.as_secs_f64(),
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99))
+    );
+    let commits = commit_batches(&c).await?.since(&commits_before);
+    println!(
+        "group commit: {} writes in {} commits ({:.1} per commit); commits by size: {}",
+        commits.writes,
+        commits.commits,
+        commits.writes as f64 / commits.commits.max(1) as f64,
+        commits.by_size()
     );
 
     println!("server RSS after creates: {:.1} MiB", rss_mib(pid));
@@ -268,6 +277,70 @@ async fn apiserver() -> Result<()> {
     );
     watch_lag(&pods, pid).await?;
     Ok(())
+}
+
+/// The store's commits by batch size, as the server's /metrics has them so far.
+#[derive(Debug, Default)]
+struct CommitBatches {
+    /// (upper bound, cumulative count) per bucket.
+    buckets: Vec<(String, u64)>,
+    writes: u64,
+    commits: u64,
+}
+
+impl CommitBatches {
+    fn since(&self, before: &CommitBatches) -> CommitBatches {
+        let buckets = self
+            .buckets
+            .iter()
+            .map(|(le, n)| {
+                let old = before
+                    .buckets
+                    .iter()
+                    .find(|(b, _)| b == le)
+                    .map_or(0, |b| b.1);
+                (le.clone(), n - old)
+            })
+            .collect();
+        CommitBatches {
+            buckets,
+            writes: self.writes - before.writes,
+            commits: self.commits - before.commits,
+        }
+    }
+
+    /// `≤1: n, ≤2: n, …` per bucket (not cumulative), empty buckets left out.
+    fn by_size(&self) -> String {
+        let mut previous = 0;
+        let mut parts = Vec::new();
+        for (le, cumulative) in &self.buckets {
+            if cumulative - previous > 0 && le != "+Inf" {
+                parts.push(format!("≤{le}: {}", cumulative - previous));
+            }
+            previous = *cumulative;
+        }
+        parts.join(", ")
+    }
+}
+
+async fn commit_batches(c: &kube::Client) -> Result<CommitBatches> {
+    const NAME: &str = "kindling_store_commit_batch_size";
+    let request = http::Request::get("/metrics").body(Vec::new())?;
+    let text = c.request_text(request).await?;
+    let mut out = CommitBatches::default();
+    for line in text.lines().filter(|l| l.starts_with(NAME)) {
+        let (name, value) = line.rsplit_once(' ').context("a metric line")?;
+        let value: u64 = value.parse()?;
+        if let Some(le) = name.strip_prefix(&format!("{NAME}_bucket{{le=\"")) {
+            out.buckets
+                .push((le.trim_end_matches("\"}").to_string(), value));
+        } else if name == format!("{NAME}_sum") {
+            out.writes = value;
+        } else if name == format!("{NAME}_count") {
+            out.commits = value;
+        }
+    }
+    Ok(out)
 }
 
 /// 100 watchers on pods while 1 000 more pods are created at a steady 200/s: how long each event
