@@ -77,11 +77,15 @@ fn budgets_of(
     budgets: &Store<PodDisruptionBudget>,
     pod: &Pod,
 ) -> Vec<ObjectRef<PodDisruptionBudget>> {
+    let budgets = budgets.state();
+    // Most pods are in namespaces without budgets: no need to turn them into JSON.
+    if budgets.is_empty() {
+        return Vec::new();
+    }
     let Ok(pod) = serde_json::to_value(pod) else {
         return Vec::new();
     };
     budgets
-        .state()
         .iter()
         .filter(|b| serde_json::to_value(b.as_ref()).is_ok_and(|b| disruption::covers(&b, &pod)))
         .map(|b| ObjectRef::from_obj(b.as_ref()))
