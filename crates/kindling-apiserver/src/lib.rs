@@ -69,6 +69,9 @@ pub struct Config {
     pub pki_dir: Option<PathBuf>,
     /// Revisions of history the store keeps for watches and paged lists (older ones get 410).
     pub retain_revisions: i64,
+    /// Events queued per watch for a client that does not keep up; once the queue is full the
+    /// server waits for it within upstream's time budget, then ends the watch.
+    pub watch_queue: usize,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
             advertise_address: None,
             pki_dir: None,
             retain_revisions: 10_000,
+            watch_queue: 1_000,
         }
     }
 }

@@ -77,6 +77,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let registry = Registry::new(
         Arc::new(store),
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
+        config.watch_queue,
     );
     rebuild_allocations(&registry).await?;
     let advertise = SocketAddr::new(

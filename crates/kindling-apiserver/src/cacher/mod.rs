@@ -37,13 +37,13 @@ use tokio::sync::{mpsc, watch};
 /// Changes kept per resource for watches that resume from a past revision; older ones are
 /// replayed from the store's log instead.
 const HISTORY_PER_RESOURCE: usize = 10_240;
-/// Events queued per watcher before the feed has to wait for it.
-const WATCHER_QUEUE: usize = 1_000;
 /// How long a read waits for the cache to reach the revision it needs (upstream's 3 s).
 const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
 pub struct Cacher {
     inner: Arc<Inner>,
+    /// Events queued per watcher before the feed has to wait for it.
+    watch_queue: usize,
     store: SharedStore,
     feed: tokio::task::JoinHandle<()>,
 }
@@ -106,7 +106,7 @@ pub struct Snapshot {
 impl Cacher {
     /// Starts the cache: it loads every object and follows the store from then on (reads
     /// wait until it has caught up).
-    pub fn start(store: SharedStore) -> Arc<Cacher> {
+    pub fn start(store: SharedStore, watch_queue: usize) -> Arc<Cacher> {
         let (applied, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             resources: RwLock::new(HashMap::new()),
@@ -115,7 +115,12 @@ impl Cacher {
             next_watcher: AtomicU64::new(1),
         });
         let feed = tokio::spawn(feed::run(inner.clone(), Arc::downgrade(&store)));
-        Arc::new(Cacher { inner, store, feed })
+        Arc::new(Cacher {
+            inner,
+            watch_queue: watch_queue.max(1),
+            store,
+            feed,
+        })
     }
 
     /// Waits until every change up to `revision` is in the cache; false after upstream's 3 s.
@@ -176,7 +181,7 @@ impl Cacher {
                 (Vec::new(), replay, from.max(revision))
             }
         };
-        let (sender, events) = mpsc::channel(WATCHER_QUEUE);
+        let (sender, events) = mpsc::channel(self.watch_queue);
         resource.watchers.push(Watcher {
             id: self.inner.next_watcher.fetch_add(1, Ordering::Relaxed),
             prefix: prefix.to_string(),

@@ -41,10 +41,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry over `store`; starts its watch cache (call within the async runtime).
-    pub fn new(store: SharedStore, services: ServiceAllocator) -> Registry {
+    /// A registry over `store`; starts its watch cache (call within the async runtime), whose
+    /// watchers may each have `watch_queue` events waiting.
+    pub fn new(store: SharedStore, services: ServiceAllocator, watch_queue: usize) -> Registry {
         Registry {
-            cache: Cacher::start(store.clone()),
+            cache: Cacher::start(store.clone(), watch_queue),
             store,
             services: Arc::new(services),
         }
