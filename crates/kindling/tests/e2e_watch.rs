@@ -224,7 +224,7 @@ fn watchers_follow_a_deployment_through_scale_up_down_and_a_restart() {
     );
 
     // A watch-list: the initial state, then upstream's bookmark ending it.
-    let raw = ok(&env, &["get", "--raw", "/api/v1/namespaces/kube-system/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=3"]);
+    let raw = env.ok_kubectl(&["get", "--raw", "/api/v1/namespaces/kube-system/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=3"]);
     let events: Vec<serde_json::Value> = raw
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -241,15 +241,13 @@ fn watchers_follow_a_deployment_through_scale_up_down_and_a_restart() {
     );
 
     // A watch from before a restart of the control plane resumes after it: no 410, the change.
-    let before = ok(
-        &env,
-        &[
-            "get",
-            "configmaps",
-            "-o",
-            "jsonpath={.metadata.resourceVersion}",
-        ],
-    );
+    let list = env.ok_kubectl(&["get", "--raw", "/api/v1/namespaces/default/configmaps"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let before = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(before.parse::<u64>().is_ok(), "{list}");
     ok(
         &env,
         &["create", "configmap", "after-restart", "--from-literal=a=b"],
@@ -259,6 +257,7 @@ fn watchers_follow_a_deployment_through_scale_up_down_and_a_restart() {
         .output()
         .unwrap();
     assert!(restarted.status.success(), "{}", text(&restarted.stderr));
+    eprintln!("control plane restarted after {:.1?}", started.elapsed());
     let deadline = Instant::now() + Duration::from_secs(60);
     let resumed = loop {
         let out = env.kubectl(&["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={before}&timeoutSeconds=2")]);
