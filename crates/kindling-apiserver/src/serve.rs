@@ -78,7 +78,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         Arc::new(store),
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
         config.watch_queue,
-    );
+    )
+    .context("starting the watch cache")?;
     rebuild_allocations(&registry).await?;
     let advertise = SocketAddr::new(
         config

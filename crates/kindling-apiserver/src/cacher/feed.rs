@@ -1,4 +1,4 @@
-//! The one task that follows the store: it loads the state at the store's compacted revision,
+//! The one thread that follows the store: it loads the state at the store's compacted revision,
 //! replays the retained history from there (so a watch may resume from any revision the store
 //! still has) and then applies each committed change as it comes: into its resource's cache,
 //! then onto the queue of every watcher of its keys. A store watch that ends (the feed fell
@@ -56,21 +56,21 @@ pub async fn run(inner: Arc<Inner>, store: Weak<dyn Store>) {
 async fn load(inner: &Inner, store: &Weak<dyn Store>) -> Option<mpsc::Receiver<Event>> {
     loop {
         let live = store.upgrade()?;
-        let loaded = tokio::task::spawn_blocking(move || {
+        // This thread is the feed's own: it may block on the store.
+        let loaded = (|| {
             let at = live.compacted_revision()?;
             let page = live.list(ROOT, None, 0, Some(at))?;
             let watch = live.watch(ROOT, at)?;
             Ok::<_, StoreError>((page, watch))
-        })
-        .await;
+        })();
+        drop(live);
         let (page, watch) = match loaded {
-            Ok(Ok(loaded)) => loaded,
-            Ok(Err(error)) => {
+            Ok(loaded) => loaded,
+            Err(error) => {
                 tracing::warn!(%error, "watch cache: loading the store failed; retrying");
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
-            Err(_) => return None,
         };
         let mut resources: HashMap<String, ResourceCache> = HashMap::new();
         for kv in &page.items {

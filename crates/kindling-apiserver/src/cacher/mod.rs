@@ -6,7 +6,7 @@
 //! - `served`: stored JSON → what clients are sent, resourceVersion spliced in (pure).
 //! - `event`: a change shared by all its watchers: decoded once, each encoding made once.
 //! - `budget`: how long the feed may wait for watchers whose buffers are full (pure).
-//! - `feed`: the task that loads the store and applies and dispatches its changes.
+//! - `feed`: the thread that loads the store and applies and dispatches its changes.
 //!
 //! Guarantees. The feed applies the store's events in revision order and publishes the revision
 //! it has applied (`applied`) only after the change is in the cache and queued to every watcher;
@@ -45,13 +45,6 @@ pub struct Cacher {
     /// Events queued per watcher before the feed has to wait for it.
     watch_queue: usize,
     store: SharedStore,
-    feed: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Cacher {
-    fn drop(&mut self) {
-        self.feed.abort();
-    }
 }
 
 struct Inner {
@@ -105,8 +98,12 @@ pub struct Snapshot {
 
 impl Cacher {
     /// Starts the cache: it loads every object and follows the store from then on (reads
-    /// wait until it has caught up).
-    pub fn start(store: SharedStore, watch_queue: usize) -> Arc<Cacher> {
+    /// wait until it has caught up), until the store is dropped.
+    ///
+    /// The feed runs on a thread of its own (with a runtime of its own for its timers), not
+    /// among the request handlers: every consistent read waits for it, so it must not queue
+    /// behind them when the server is busy.
+    pub fn start(store: SharedStore, watch_queue: usize) -> std::io::Result<Arc<Cacher>> {
         let (applied, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             resources: RwLock::new(HashMap::new()),
@@ -114,13 +111,18 @@ impl Cacher {
             loaded: AtomicI64::new(0),
             next_watcher: AtomicU64::new(1),
         });
-        let feed = tokio::spawn(feed::run(inner.clone(), Arc::downgrade(&store)));
-        Arc::new(Cacher {
+        let (feed_inner, weak_store) = (inner.clone(), Arc::downgrade(&store));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        std::thread::Builder::new()
+            .name("kindling-watch-cache".to_string())
+            .spawn(move || runtime.block_on(feed::run(feed_inner, weak_store)))?;
+        Ok(Arc::new(Cacher {
             inner,
             watch_queue: watch_queue.max(1),
             store,
-            feed,
-        })
+        }))
     }
 
     /// Waits until every change up to `revision` is in the cache; false after upstream's 3 s.

@@ -41,14 +41,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry over `store`; starts its watch cache (call within the async runtime), whose
-    /// watchers may each have `watch_queue` events waiting.
-    pub fn new(store: SharedStore, services: ServiceAllocator, watch_queue: usize) -> Registry {
-        Registry {
-            cache: Cacher::start(store.clone(), watch_queue),
+    /// A registry over `store`; starts its watch cache, whose watchers may each have
+    /// `watch_queue` events waiting.
+    pub fn new(
+        store: SharedStore,
+        services: ServiceAllocator,
+        watch_queue: usize,
+    ) -> std::io::Result<Registry> {
+        Ok(Registry {
+            cache: Cacher::start(store.clone(), watch_queue)?,
             store,
             services: Arc::new(services),
-        }
+        })
     }
 
     /// The allocator a write of this resource must go through (core Services only): the one
