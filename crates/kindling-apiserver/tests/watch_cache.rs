@@ -186,6 +186,42 @@ fn reads_see_every_acknowledged_write_and_lists_honour_resource_versions() {
     });
 }
 
+/// A GET with an `Accept` header.
+async fn get_as(client: &Client, path: &str, accept: &str) -> Value {
+    let req = http::Request::builder()
+        .uri(path)
+        .header("Accept", accept)
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let resp = client.send(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn metadata_lists_and_watches_carry_the_objects_metadata() {
+    let s = TestServer::start();
+    s.runtime().block_on(async {
+        let c = common::kube_client(&s.kubeconfig).await;
+        let (_, created) = send(&c, "POST", CM, Some(config_map("meta", json!({"a": "b"}), "x"))).await;
+        let metadata_list = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+        let list = get_as(&c, CM, metadata_list).await;
+        assert_eq!(list["kind"], "PartialObjectMetadataList");
+        let item = list["items"].as_array().unwrap().iter().find(|i| i["metadata"]["name"] == "meta").unwrap();
+        assert_eq!(item.to_string(), json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": created["metadata"]}).to_string());
+        let req = http::Request::builder()
+            .uri(format!("{CM}?watch=1&resourceVersion={}", rv(&created) - 1))
+            .header("Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+            .body(kube::client::Body::empty())
+            .unwrap();
+        let resp = c.send(req).await.unwrap();
+        let mut watch = Lines { body: resp.into_body(), buf: Vec::new() };
+        let ev = watch.next(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(ev.to_string(), json!({"type": "ADDED", "object": item}).to_string());
+    });
+}
+
 #[test]
 fn list_options_are_checked_as_upstream() {
     let s = TestServer::start();

@@ -24,6 +24,7 @@ mod served;
 mod state;
 
 pub use event::{EventType, SharedEvent};
+pub use served::metadata as metadata_of;
 pub use state::{Object, TooOld};
 
 use kindling_store::{Revision, SharedStore};

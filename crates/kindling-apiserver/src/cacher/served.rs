@@ -48,6 +48,29 @@ pub fn with_resource_version(stored: &[u8], revision: i64) -> Option<Vec<u8>> {
     }
 }
 
+/// The bytes of an object's top-level `metadata` value (as written), if it has one.
+pub fn metadata(json: &[u8]) -> Option<&[u8]> {
+    let mut scan = Scanner { bytes: json, at: 0 };
+    scan.expect(b'{')?;
+    loop {
+        scan.skip_ws();
+        if scan.peek()? == b'}' {
+            return None;
+        }
+        let key = scan.string()?;
+        scan.colon()?;
+        let start = scan.at;
+        scan.value()?;
+        if key == b"metadata" {
+            return Some(&json[start..scan.at]);
+        }
+        scan.skip_ws();
+        if scan.next()? != b',' {
+            return None;
+        }
+    }
+}
+
 /// Where the resourceVersion goes.
 enum Splice {
     /// Insert `"resourceVersion":…` at this offset, followed by a comma (more fields follow).
@@ -250,6 +273,18 @@ mod tests {
                 "{case}"
             );
         }
+    }
+
+    #[test]
+    fn finds_the_metadata_as_written() {
+        let obj = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a", "labels": {"x": "}"}}, "spec": {}});
+        let bytes = serde_json::to_vec(&obj).unwrap();
+        assert_eq!(
+            metadata(&bytes).unwrap(),
+            serde_json::to_vec(&obj["metadata"]).unwrap().as_slice()
+        );
+        assert!(metadata(br#"{"kind":"X"}"#).is_none());
+        assert!(metadata(b"[]").is_none());
     }
 
     #[test]

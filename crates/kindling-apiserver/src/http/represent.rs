@@ -3,7 +3,7 @@
 //! JSON encoding, `Status` errors, `Warning` headers, and LIST responses streamed as the store is
 //! read.
 
-use crate::cacher::{EventType, Object, SharedEvent};
+use crate::cacher::{metadata_of, EventType, Object, SharedEvent};
 use crate::registry::{decode_cached, ListOptions, Registry, Scan, WatchEvent, WatchItem};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
@@ -164,6 +164,18 @@ pub fn partial_metadata(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 
+/// [`partial_metadata`] of an object's JSON, written around its metadata's bytes (no decoding);
+/// `None` if the object has no metadata.
+fn partial_metadata_json(object: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let metadata = metadata_of(object)?;
+    out.extend_from_slice(
+        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+    );
+    out.extend_from_slice(metadata);
+    out.push(b'}');
+    Some(())
+}
+
 const LIST_CHUNK_BYTES: usize = 64 * 1024;
 
 /// A LIST response, built item by item: objects are serialized (or turned into table rows) as the
@@ -196,16 +208,34 @@ pub async fn list(
             Ok(json_response(StatusCode::OK, &t))
         }
         Representation::Metadata => {
+            // Each item written around the metadata's bytes: no object is decoded.
+            let mut scan = Scan::new(reg.clone(), rt, ns, opts.clone())?;
             let mut items = Vec::new();
-            let meta = reg
-                .scan(rt, ns, opts, |obj| {
-                    items.push(partial_metadata(&obj));
-                    Ok(())
-                })
-                .await?;
-            let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                              "metadata": meta.to_json(), "items": items});
-            Ok(json_response(StatusCode::OK, &list))
+            let mut first = true;
+            while let Some(batch) = scan.next_json_batch().await? {
+                for object in batch {
+                    if !first {
+                        items.push(b',');
+                    }
+                    first = false;
+                    if partial_metadata_json(&object, &mut items).is_none() {
+                        let obj: Value = serde_json::from_slice(&object).unwrap_or_default();
+                        let _ = serde_json::to_writer(&mut items, &partial_metadata(&obj));
+                    }
+                }
+            }
+            let head = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                              "metadata": scan.meta().to_json(), "items": []});
+            let mut body = serde_json::to_vec(&head).unwrap_or_default();
+            body.truncate(body.len() - 2); // `]}`: the items go in between
+            body.extend_from_slice(&items);
+            body.extend_from_slice(b"]}\n");
+            let mut resp = Response::new(Body::from(body));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(resp)
         }
         _ => {
             // Objects are streamed as the store is read: the first batch is read before the
@@ -322,18 +352,30 @@ impl WatchEncoder {
         first_table: bool,
     ) -> bytes::Bytes {
         let shown = shared.shown(event_type);
-        if self.representation == Representation::Object
-            && self.rt.storage.is_none()
-            && shown.served
+        let as_stored = self.rt.storage.is_none() && shown.served;
+        if as_stored
+            && matches!(
+                self.representation,
+                Representation::Object | Representation::Metadata
+            )
         {
-            // The cached JSON is the object as served: no decoding.
+            // The cached JSON is the object as served (and holds its metadata as served):
+            // written around, not decoded.
             let mut line = Vec::with_capacity(shown.json.len() + 40);
             line.extend_from_slice(b"{\"type\":\"");
             line.extend_from_slice(event_type.name().as_bytes());
             line.extend_from_slice(b"\",\"object\":");
-            line.extend_from_slice(&shown.json);
-            line.extend_from_slice(b"}\n");
-            return bytes::Bytes::from(line);
+            let written = match self.representation {
+                Representation::Metadata => partial_metadata_json(&shown.json, &mut line).is_some(),
+                _ => {
+                    line.extend_from_slice(&shown.json);
+                    true
+                }
+            };
+            if written {
+                line.extend_from_slice(b"}\n");
+                return bytes::Bytes::from(line);
+            }
         }
         let object = match decode_cached(self.rt, &shown) {
             Ok(object) => object,
