@@ -77,7 +77,7 @@ async fn load(inner: &Inner, store: &Weak<dyn Store>) -> Option<mpsc::Receiver<E
             resources
                 .entry(super::resource_prefix(&kv.key).to_string())
                 .or_insert_with(|| ResourceCache::new(page.revision, HISTORY_PER_RESOURCE))
-                .load(Object::from_stored(kv, kv.mod_revision));
+                .load(Object::from_kv(kv, kv.mod_revision));
         }
         let resources = resources
             .into_iter()

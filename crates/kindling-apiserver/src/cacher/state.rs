@@ -27,7 +27,7 @@ pub struct Object {
 
 impl Object {
     /// The object `kv` holds, as of `revision` (its mod revision, or the deletion's).
-    pub fn from_stored(kv: &KeyValue, revision: Revision) -> Object {
+    pub fn from_kv(kv: &KeyValue, revision: Revision) -> Object {
         match served::with_resource_version(&kv.value, revision) {
             Some(json) => Object {
                 key: kv.key.clone(),
@@ -116,40 +116,40 @@ impl ResourceCache {
 
     /// Applies one store event (in revision order); returns the change it made.
     pub fn apply(&mut self, event: &Event) -> Arc<Change> {
-        let change =
-            match event {
-                Event::Put { kv, prev } => {
-                    let object = Arc::new(Object::from_stored(kv, kv.mod_revision));
-                    let before = self.objects.insert(kv.key.clone(), object.clone());
-                    // The cache's previous state is the event's previous value; the event's is only
-                    // needed if the cache somehow lacks it.
-                    let prev = before.or_else(|| {
-                        prev.as_ref()
-                            .map(|p| Arc::new(Object::from_stored(p, p.mod_revision)))
-                    });
-                    Change {
-                        kind: if prev.is_some() {
-                            ChangeKind::Modified
-                        } else {
-                            ChangeKind::Added
-                        },
-                        revision: kv.mod_revision,
-                        object,
-                        prev,
-                    }
+        let change = match event {
+            Event::Put { kv, prev } => {
+                let object = Arc::new(Object::from_kv(kv, kv.mod_revision));
+                let before = self.objects.insert(kv.key.clone(), object.clone());
+                // The cache's previous state is the event's previous value; the event's is only
+                // needed if the cache somehow lacks it.
+                let prev = before.or_else(|| {
+                    prev.as_ref()
+                        .map(|p| Arc::new(Object::from_kv(p, p.mod_revision)))
+                });
+                Change {
+                    kind: if prev.is_some() {
+                        ChangeKind::Modified
+                    } else {
+                        ChangeKind::Added
+                    },
+                    revision: kv.mod_revision,
+                    object,
+                    prev,
                 }
-                Event::Delete { prev, revision } => {
-                    let before = self.objects.remove(&prev.key);
-                    Change {
-                        kind: ChangeKind::Deleted,
-                        revision: *revision,
-                        object: Arc::new(Object::from_stored(prev, *revision)),
-                        prev: Some(before.unwrap_or_else(|| {
-                            Arc::new(Object::from_stored(prev, prev.mod_revision))
-                        })),
-                    }
+            }
+            Event::Delete { prev, revision } => {
+                let before = self.objects.remove(&prev.key);
+                Change {
+                    kind: ChangeKind::Deleted,
+                    revision: *revision,
+                    object: Arc::new(Object::from_kv(prev, *revision)),
+                    prev: Some(
+                        before
+                            .unwrap_or_else(|| Arc::new(Object::from_kv(prev, prev.mod_revision))),
+                    ),
                 }
-            };
+            }
+        };
         let change = Arc::new(change);
         self.revision = change.revision;
         self.history.push_back(change.clone());
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn changes_carry_kinds_states_and_served_json() {
         let mut cache = ResourceCache::new(10, 100);
-        cache.load(Object::from_stored(
+        cache.load(Object::from_kv(
             &kv(&format!("{P}d/a"), r#"{"metadata":{"name":"a"}}"#, 5),
             5,
         ));

@@ -356,7 +356,7 @@ impl Scan {
         let objects = page
             .items
             .iter()
-            .map(|kv| Arc::new(Object::from_stored(kv, kv.mod_revision)))
+            .map(|kv| Arc::new(Object::from_kv(kv, kv.mod_revision)))
             .collect();
         Ok((objects, page.more))
     }

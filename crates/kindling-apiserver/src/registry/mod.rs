@@ -115,7 +115,7 @@ impl Registry {
             .await
             .map_err(store_error)?
             .ok_or_else(|| not_found(rt, name))?;
-        Ok(Arc::new(Object::from_stored(&kv, kv.mod_revision)))
+        Ok(Arc::new(Object::from_kv(&kv, kv.mod_revision)))
     }
 
     /// The current object and its revision: read from the cache once it holds everything the
