@@ -1,7 +1,9 @@
 //! `kindling-bench apiserver`: starts the release `kindling apiserver` as its own process and
-//! measures it with kube-rs: creates/s, gets/s, write latency, LIST of 10 000 pods, watch lag with
-//! 100 watchers, and the server's RSS. The floor (fsync latency, an HTTPS round trip to /version)
-//! is measured in the same run.
+//! measures it with kube-rs: creates/s, gets/s, write latency (with the store's commit batch
+//! sizes), LIST of 10 000 pods, watch lag with 100 watchers, the server's RSS, and the CPU time
+//! of the server and of this client per operation. The floor (fsync latency, an HTTPS round trip
+//! to /version) is measured in the same run. `apiserver cluster` measures the watch lag against
+//! the API server of a real cluster (Docker), with its own watchers at work.
 #![allow(clippy::unwrap_used)] // a benchmark: a failed step ends the run with its location
 
 use anyhow::{Context, Result};
@@ -28,6 +30,9 @@ async fn main() -> Result<()> {
         .nth(1)
         .unwrap_or_else(|| "apiserver".into());
     match what.as_str() {
+        "apiserver" if std::env::args().nth(2).as_deref() == Some("cluster") => {
+            apiserver_on_cluster().await
+        }
         "apiserver" => apiserver().await,
         "cluster" => cluster::run(&kindling_binary()?).await,
         "pods" => pods::run(&kindling_binary()?).await,
@@ -321,8 +326,75 @@ async fn apiserver() -> Result<()> {
         "server RSS with {PODS} pods stored: {:.1} MiB",
         rss_mib(pid)
     );
-    watch_lag(&pods, pid).await?;
+    watch_lag(&pods, &Measured::Process(pid), pod).await?;
     Ok(())
+}
+
+/// Where the API server under test runs: its process (CPU time and RSS are read there).
+enum Measured {
+    /// `kindling apiserver`, a child of this process.
+    Process(u32),
+    /// A control-plane node: its `kindling node` (API server, controllers, scheduler, node
+    /// agent) is PID 1 of the container.
+    Node(String),
+}
+
+impl Measured {
+    fn rss_mib(&self) -> f64 {
+        match self {
+            Measured::Process(pid) => rss_mib(*pid),
+            Measured::Node(container) => {
+                let out = Command::new("docker")
+                    .args(["exec", container, "cat", "/proc/1/status"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                out.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .map_or(0.0, |kb| kb / 1024.0)
+            }
+        }
+    }
+
+    fn cpu(&self) -> Option<CpuMeter> {
+        match self {
+            Measured::Process(pid) => Some(CpuMeter::start(*pid)),
+            Measured::Node(_) => None,
+        }
+    }
+}
+
+/// `apiserver cluster`: the same 100 watchers of pods created at 200/s, against the API server
+/// of a real cluster (one control plane, two workers) whose controllers, scheduler and three
+/// node agents watch it too. The pods select no node: they stay Pending (the scheduler still
+/// tries each one), so no container is started.
+async fn apiserver_on_cluster() -> Result<()> {
+    let kindling = kindling_binary()?;
+    println!(
+        "kindling API server benchmark on a cluster of 1 control plane + 2 workers ({} cores)",
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
+    let home = tempfile::tempdir()?;
+    let cluster = pods::BenchCluster::create(&kindling, home.path(), "apibench", 2)?;
+    let client = cluster.client().await?;
+    pods::wait_for_schedulable_nodes(&client, 3).await?;
+    let node = Measured::Node(format!("{}-control-plane", cluster.name));
+    println!("control-plane node RSS idle: {:.1} MiB", node.rss_mib());
+    let pods: Api<Pod> = Api::default_namespaced(client);
+    let result = watch_lag(&pods, &node, pending_pod).await;
+    drop(cluster);
+    result
+}
+
+/// A pod no node can take.
+fn pending_pod(name: &str) -> Pod {
+    let mut pod = pod(name);
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.node_selector = Some([("kindling-bench".to_string(), "none".to_string())].into());
+    }
+    pod
 }
 
 /// The store's commits by batch size, as the server's /metrics has them so far.
@@ -391,7 +463,7 @@ async fn commit_batches(c: &kube::Client) -> Result<CommitBatches> {
 
 /// 100 watchers on pods while 1 000 more pods are created at a steady 200/s: how long each event
 /// takes to reach each watcher.
-async fn watch_lag(pods: &Api<Pod>, pid: u32) -> Result<()> {
+async fn watch_lag(pods: &Api<Pod>, server: &Measured, make: fn(&str) -> Pod) -> Result<()> {
     const EVENTS: usize = 1_000;
     let (lag_tx, mut lag_rx) = tokio::sync::mpsc::unbounded_channel::<Duration>();
     let start_rv = pods
@@ -432,7 +504,7 @@ async fn watch_lag(pods: &Api<Pod>, pid: u32) -> Result<()> {
     }
     drop(lag_tx);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let cpu = CpuMeter::start(pid);
+    let cpu = server.cpu();
     let t0 = Instant::now();
     for i in 0..EVENTS {
         let name = format!("lag-{i:05}");
@@ -441,7 +513,7 @@ async fn watch_lag(pods: &Api<Pod>, pid: u32) -> Result<()> {
             .unwrap()
             .insert(name.clone(), Instant::now());
         let pods = pods.clone();
-        tokio::spawn(async move { pods.create(&PostParams::default(), &pod(&name)).await });
+        tokio::spawn(async move { pods.create(&PostParams::default(), &make(&name)).await });
         tokio::time::sleep_until((t0 + Duration::from_millis(5 * (i as u64 + 1))).into()).await;
     }
     let mut lags = Vec::new();
@@ -454,17 +526,16 @@ async fn watch_lag(pods: &Api<Pod>, pid: u32) -> Result<()> {
     }
     lags.sort();
     println!(
-        "watch: {WATCHERS} watchers received {} of {} events (creates at 200/s); lag p50 {} p99 {}; {} (per event, all watchers)",
+        "watch: {WATCHERS} watchers received {} of {} events (creates at 200/s); lag p50 {} p99 {}; {}",
         lags.len(),
         EVENTS * WATCHERS,
         ms(percentile(&lags, 0.5)),
         ms(percentile(&lags, 0.99)),
-        cpu.per_op(EVENTS)
+        cpu.map_or_else(String::new, |c| format!("{} (per event, all watchers)", c.per_op(EVENTS)))
     );
     println!(
-        "server RSS with {} pods stored and {WATCHERS} watchers open: {:.1} MiB",
-        PODS + EVENTS,
-        rss_mib(pid)
+        "server RSS with the pods stored and {WATCHERS} watchers open: {:.1} MiB",
+        server.rss_mib()
     );
     Ok(())
 }
