@@ -66,7 +66,7 @@ async fn run_on(
         pods,
     });
     controller
-        .watches_stream(pod_events, move |pod: Pod| budgets_of(&budgets, &pod))
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| budgets_of(&budgets, &pod))
         .run(reconcile, retry_on_error, ctx)
         .for_each(|_| async {})
         .await;

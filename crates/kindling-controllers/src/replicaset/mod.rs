@@ -230,7 +230,7 @@ async fn run_kind<K: Replicated>(
         expectations,
     });
     controller
-        .watches_stream(pod_events, move |pod: Pod| {
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| {
             controllers_of_pod::<K>(&owners, &pod)
         })
         .run(reconcile::<K>, retry_on_error, ctx)
