@@ -248,13 +248,15 @@ async fn run_apiserver(args: cli::ApiserverArgs) -> Result<()> {
     config.service_cidr = args.service_cluster_ip_range;
     config.extra_sans = args.tls_sans;
     let running = kindling_apiserver::start(config).await?;
-    let client = kindling_node::client_from_kubeconfig(&running.kubeconfig).await?;
-    tokio::spawn(kindling_controllers::run(
-        client,
-        kindling_controllers::Config {
-            root_ca_pem: running.ca_pem.clone(),
-        },
-    ));
+    if args.controllers {
+        let client = kindling_node::client_from_kubeconfig(&running.kubeconfig).await?;
+        tokio::spawn(kindling_controllers::run(
+            client,
+            kindling_controllers::Config {
+                root_ca_pem: running.ca_pem.clone(),
+            },
+        ));
+    }
     println!("API server listening on https://{}", running.address);
     println!("Admin kubeconfig: {}", running.kubeconfig.display());
     println!(
