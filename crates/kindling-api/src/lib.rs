@@ -1,6 +1,9 @@
 //! kindling-api: the Kubernetes API as data and rules, with no IO.
 //!
-//! - [`catalog`]: every served resource and its strategy.
+//! - [`catalog`]: every served resource and its strategy, as data at run time.
+//! - [`apiextensions`]: CustomResourceDefinitions and custom objects' schemas and rules.
+//! - [`admission`]: kube-apiserver's admission plugin names, defaults and flags.
+//! - [`body`]: create/update bodies decoded as kube-apiserver's serializer does (its 400s).
 //! - [`convert`]: conversions between versions that share one storage version.
 //! - [`computed`]: resources computed on each read (component statuses).
 //! - [`disruption`]: PodDisruptionBudget rules (coverage, condition, evictions).
@@ -17,6 +20,9 @@
 //! - [`managed`]: managed fields and server-side apply.
 //! - [`table`]: `kubectl get` columns of every resource.
 
+pub mod admission;
+pub mod apiextensions;
+pub mod body;
 pub mod catalog;
 pub mod computed;
 pub mod convert;
@@ -40,7 +46,7 @@ pub mod taints;
 pub mod user;
 pub mod volumes;
 
-pub use catalog::{ResourceType, Subresource, CATALOG};
+pub use catalog::{Catalog, LiveCatalog, ResourceType, Subresource};
 pub use quantity::Quantity;
 
 /// The Kubernetes version kindling speaks: the API server's `/version`, the kubelet's

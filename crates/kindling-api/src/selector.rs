@@ -912,9 +912,13 @@ fn aggregate(errs: Vec<String>) -> String {
 // Field selectors
 // ---------------------------------------------------------------------------------------------
 
-/// Which set of selectable fields (and which conversion error wording) a resource has upstream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FieldKind {
+/// Which set of selectable fields (and which conversion error wording) a resource has upstream;
+/// the catalog entry names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldLabels {
+    /// A custom resource's `selectableFields`: their JSON paths without the leading dot
+    /// (`spec.color`), besides `metadata.name` and `metadata.namespace`.
+    Custom(std::sync::Arc<Vec<String>>),
     /// No conversion function registered: `metadata.name` and `metadata.namespace` only.
     Default,
     Pod,
@@ -928,37 +932,29 @@ enum FieldKind {
     CertificateSigningRequest,
 }
 
-impl FieldKind {
-    fn of(resource: &ResourceType) -> FieldKind {
-        match (resource.group, resource.kind) {
-            ("", "Pod") => FieldKind::Pod,
-            ("", "Node") => FieldKind::Node,
-            ("", "ReplicationController") => FieldKind::ReplicationController,
-            ("", "Event") => FieldKind::Event,
-            ("events.k8s.io", "Event") => FieldKind::EventsV1,
-            ("", "Namespace") => FieldKind::Namespace,
-            ("", "Secret") => FieldKind::Secret,
-            ("batch", "Job") => FieldKind::Job,
-            ("certificates.k8s.io", "CertificateSigningRequest") => {
-                FieldKind::CertificateSigningRequest
-            }
-            _ => FieldKind::Default,
-        }
+impl FieldLabels {
+    fn of(resource: &ResourceType) -> FieldLabels {
+        resource.field_labels.clone()
     }
 
     /// Upstream's field label conversion: the field name the selector matches on, or the error.
-    fn convert(self, label: &str) -> Result<String, String> {
+    fn convert(&self, label: &str) -> Result<String, String> {
         let not_supported = || format!("field label not supported: {label}");
         let ok = |l: &str| Ok(l.to_string());
         match self {
-            FieldKind::Default => match label {
+            FieldLabels::Custom(fields) => match label {
+                "metadata.name" | "metadata.namespace" => ok(label),
+                _ if fields.iter().any(|f| f == label) => ok(label),
+                _ => Err(not_supported()),
+            },
+            FieldLabels::Default => match label {
                 "metadata.name" | "metadata.namespace" => ok(label),
                 _ => Err(format!(
                     "{} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
                     go_quote(label)
                 )),
             },
-            FieldKind::Pod => match label {
+            FieldLabels::Pod => match label {
                 "metadata.name" | "metadata.namespace" | "spec.nodeName" | "spec.restartPolicy"
                 | "spec.schedulerName" | "spec.serviceAccountName" | "spec.hostNetwork" | "status.phase"
                 | "status.podIP" | "status.podIPs" | "status.nominatedNodeName" => ok(label),
@@ -966,15 +962,15 @@ impl FieldKind {
                 "spec.host" => ok("spec.nodeName"),
                 _ => Err(not_supported()),
             },
-            FieldKind::Node => match label {
+            FieldLabels::Node => match label {
                 "metadata.name" | "spec.unschedulable" => ok(label),
                 _ => Err(not_supported()),
             },
-            FieldKind::ReplicationController => match label {
+            FieldLabels::ReplicationController => match label {
                 "metadata.name" | "metadata.namespace" | "status.replicas" => ok(label),
                 _ => Err(not_supported()),
             },
-            FieldKind::Event => match label {
+            FieldLabels::Event => match label {
                 "involvedObject.kind" | "involvedObject.namespace" | "involvedObject.name" | "involvedObject.uid"
                 | "involvedObject.apiVersion" | "involvedObject.resourceVersion" | "involvedObject.fieldPath"
                 | "reason" | "reportingComponent" | "source" | "type" | "metadata.namespace" | "metadata.name" => {
@@ -982,7 +978,7 @@ impl FieldKind {
                 }
                 _ => Err(not_supported()),
             },
-            FieldKind::EventsV1 => match label {
+            FieldLabels::EventsV1 => match label {
                 "reason" | "type" | "metadata.namespace" | "metadata.name" => ok(label),
                 "reportingController" => ok("reportingComponent"),
                 _ => match label.strip_prefix("regarding.") {
@@ -992,19 +988,19 @@ impl FieldKind {
                     _ => Err(not_supported()),
                 },
             },
-            FieldKind::Namespace => match label {
+            FieldLabels::Namespace => match label {
                 "metadata.name" | "status.phase" => ok(label),
                 _ => Err(not_supported()),
             },
-            FieldKind::Secret => match label {
+            FieldLabels::Secret => match label {
                 "metadata.name" | "metadata.namespace" | "type" => ok(label),
                 _ => Err(not_supported()),
             },
-            FieldKind::Job => match label {
+            FieldLabels::Job => match label {
                 "metadata.name" | "metadata.namespace" | "status.successful" => ok(label),
                 _ => Err(format!("field label {} not supported for Job", go_quote(label))),
             },
-            FieldKind::CertificateSigningRequest => match label {
+            FieldLabels::CertificateSigningRequest => match label {
                 "metadata.name" | "spec.signerName" => ok(label),
                 _ => Err(not_supported()),
             },
@@ -1013,7 +1009,7 @@ impl FieldKind {
 
     /// The value of a (converted) field on an object in wire form, as upstream's per-kind
     /// `GetAttrs` field set has it; a field outside the set reads as the empty string.
-    fn value(self, obj: &Value, field: &str) -> String {
+    fn value(&self, obj: &Value, field: &str) -> String {
         let s = |path: &[&str]| str_at(obj, path).to_string();
         match field {
             "metadata.name" => return s(&["metadata", "name"]),
@@ -1021,8 +1017,17 @@ impl FieldKind {
             _ => {}
         }
         match self {
-            FieldKind::Default => String::new(),
-            FieldKind::Pod => match field {
+            FieldLabels::Custom(_) => {
+                let path: Vec<&str> = field.split('.').collect();
+                match crate::json_path::at(obj, &path) {
+                    Some(Value::String(v)) => v.clone(),
+                    Some(Value::Bool(b)) => b.to_string(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => String::new(),
+                }
+            }
+            FieldLabels::Default => String::new(),
+            FieldLabels::Pod => match field {
                 "spec.nodeName" => s(&["spec", "nodeName"]),
                 "spec.restartPolicy" => s(&["spec", "restartPolicy"]),
                 "spec.schedulerName" => s(&["spec", "schedulerName"]),
@@ -1049,18 +1054,18 @@ impl FieldKind {
                 "status.nominatedNodeName" => s(&["status", "nominatedNodeName"]),
                 _ => String::new(),
             },
-            FieldKind::Node => match field {
+            FieldLabels::Node => match field {
                 "spec.unschedulable" => bool_at(obj, &["spec", "unschedulable"])
                     .unwrap_or(false)
                     .to_string(),
                 _ => String::new(),
             },
-            FieldKind::ReplicationController => match field {
+            FieldLabels::ReplicationController => match field {
                 "status.replicas" => i64_at(obj, &["status", "replicas"]).to_string(),
                 _ => String::new(),
             },
-            FieldKind::Event | FieldKind::EventsV1 => {
-                let v1 = self == FieldKind::EventsV1;
+            FieldLabels::Event | FieldLabels::EventsV1 => {
+                let v1 = *self == FieldLabels::EventsV1;
                 let (involved, reporting, source) = if v1 {
                     ("regarding", "reportingController", "deprecatedSource")
                 } else {
@@ -1084,19 +1089,19 @@ impl FieldKind {
                     },
                 }
             }
-            FieldKind::Namespace => match field {
+            FieldLabels::Namespace => match field {
                 "status.phase" => s(&["status", "phase"]),
                 _ => String::new(),
             },
-            FieldKind::Secret => match field {
+            FieldLabels::Secret => match field {
                 "type" => s(&["type"]),
                 _ => String::new(),
             },
-            FieldKind::Job => match field {
+            FieldLabels::Job => match field {
                 "status.successful" => i64_at(obj, &["status", "succeeded"]).to_string(),
                 _ => String::new(),
             },
-            FieldKind::CertificateSigningRequest => match field {
+            FieldLabels::CertificateSigningRequest => match field {
                 "spec.signerName" => s(&["spec", "signerName"]),
                 _ => String::new(),
             },
@@ -1117,7 +1122,7 @@ pub struct FieldTerm {
 /// A field selector for one resource: the AND of its terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldSelector {
-    kind: FieldKind,
+    kind: FieldLabels,
     terms: Vec<FieldTerm>,
 }
 
@@ -1125,7 +1130,7 @@ impl FieldSelector {
     /// The selector that matches everything (for a resource's field set).
     pub fn everything(resource: &ResourceType) -> FieldSelector {
         FieldSelector {
-            kind: FieldKind::of(resource),
+            kind: FieldLabels::of(resource),
             terms: Vec::new(),
         }
     }
@@ -1262,7 +1267,7 @@ pub fn parse_field_selector(
     resource: &ResourceType,
     selector: &str,
 ) -> Result<FieldSelector, ApiError> {
-    let kind = FieldKind::of(resource);
+    let kind = FieldLabels::of(resource);
     let mut parts = split_terms(selector);
     parts.sort_unstable();
     let mut raw: Vec<(String, String, bool)> = Vec::new();

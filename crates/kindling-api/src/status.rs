@@ -218,6 +218,18 @@ impl ApiError {
         ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got {content_type:?}"))
     }
 
+    /// 415 for a known media type the resource does not take, naming those it takes.
+    pub fn unsupported_media_type_of(accepted: &[&str]) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+        )
+    }
+
     pub fn too_many_requests(message: impl Into<String>, retry_after: u32) -> ApiError {
         let mut e = ApiError::new(429, "TooManyRequests", message);
         e.retry_after = Some(retry_after);

@@ -211,6 +211,7 @@ def parse_go(directory):
                 "omitempty": "omitempty" in json_opts[1:],
                 "inline": "inline" in json_opts[1:],
                 "pointer": go_type.startswith("*"),
+                "go_type": go_type,
                 "skip": json_opts[0] == "-",
                 "order": order,
             }

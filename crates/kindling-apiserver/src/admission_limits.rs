@@ -5,18 +5,15 @@
 //! module lists the LimitRanges.
 
 use crate::registry::{meta_str, ListOptions, Registry};
-use kindling_api::{catalog, limitrange, ApiError, ResourceType};
+use kindling_api::catalog::Admission;
+use kindling_api::{limitrange, ApiError, ResourceType};
 use serde_json::Value;
 
 /// The namespace's LimitRanges, in name order (the store's).
 async fn ranges(registry: &Registry, ns: &str) -> Result<Vec<Value>, ApiError> {
-    let rt = catalog::find("", "v1", "limitranges").expect("limitranges are in the catalog");
+    let rt = kindling_api::catalog::builtin("", "v1", "limitranges");
     let list = registry.list(rt, Some(ns), &ListOptions::default()).await?;
     Ok(list["items"].as_array().cloned().unwrap_or_default())
-}
-
-fn is_core(rt: &ResourceType, kind: &str) -> bool {
-    rt.group.is_empty() && rt.kind == kind
 }
 
 /// Mutating: defaults into a new pod's containers.
@@ -34,12 +31,10 @@ pub async fn validate(
     ns: &str,
     obj: &Value,
 ) -> Result<(), ApiError> {
-    let check: fn(&Value, &Value) -> Vec<String> = if is_core(rt, "Pod") {
-        limitrange::validate_pod
-    } else if is_core(rt, "PersistentVolumeClaim") {
-        limitrange::validate_claim
-    } else {
-        return Ok(());
+    let check: fn(&Value, &Value) -> Vec<String> = match rt.admission {
+        Some(Admission::Pod) => limitrange::validate_pod,
+        Some(Admission::PersistentVolumeClaim) => limitrange::validate_claim,
+        _ => return Ok(()),
     };
     for range in ranges(registry, ns).await? {
         let errs = check(obj, &range);

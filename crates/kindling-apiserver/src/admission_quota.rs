@@ -8,41 +8,43 @@
 
 use crate::registry::{meta_str, ListOptions, Registry, UpdateKind, WriteContext};
 use kindling_api::quota::{self, ResourceList};
-use kindling_api::{catalog, ApiError, ResourceType};
+use kindling_api::{ApiError, ResourceType};
 use serde_json::Value;
+use std::sync::Arc;
 
-fn quotas_rt() -> &'static ResourceType {
-    catalog::find("", "v1", "resourcequotas").expect("resourcequotas are in the catalog")
+fn quotas_rt() -> &'static Arc<ResourceType> {
+    kindling_api::catalog::builtin("", "v1", "resourcequotas")
 }
 
 /// A new object: charged its whole usage.
 pub async fn admit_create(
     registry: &Registry,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: &str,
     obj: &Value,
     dry_run: bool,
 ) -> Result<(), ApiError> {
-    let requested = quota::usage(rt.group, rt.plural, obj, jiff::Timestamp::now());
+    let requested = quota::usage(&rt.group, &rt.plural, obj, jiff::Timestamp::now());
     admit(registry, rt, ns, obj, &requested, dry_run).await
 }
 
 /// An update of a pod, service or claim: charged what it grows by.
 pub async fn admit_update(
     registry: &Registry,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: &str,
     new: &Value,
     old: &Value,
 ) -> Result<(), ApiError> {
-    if !(rt.group.is_empty() && matches!(rt.plural, "pods" | "services" | "persistentvolumeclaims"))
-    {
+    // Updates are charged only for what upstream's evaluators track on update: pods, claims
+    // (the kinds with admission plugins of their own) and Services (the kind that allocates).
+    if rt.admission.is_none() && rt.allocation.is_none() {
         return Ok(());
     }
     let now = jiff::Timestamp::now();
     let grows = quota::growth(
-        &quota::usage(rt.group, rt.plural, new, now),
-        &quota::usage(rt.group, rt.plural, old, now),
+        &quota::usage(&rt.group, &rt.plural, new, now),
+        &quota::usage(&rt.group, &rt.plural, old, now),
     );
     if grows.is_empty() {
         return Ok(());
@@ -52,7 +54,7 @@ pub async fn admit_update(
 
 async fn admit(
     registry: &Registry,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: &str,
     obj: &Value,
     requested: &ResourceList,
@@ -72,7 +74,7 @@ async fn admit(
     // Every quota must take it before any is charged.
     let mut charged = Vec::new();
     for q in &quotas {
-        if quota::charge(q, rt.group, rt.plural, obj, requested)
+        if quota::charge(q, &rt.group, &rt.plural, obj, requested)
             .map_err(forbidden)?
             .is_some()
         {
@@ -96,8 +98,9 @@ async fn admit(
                         return Ok(None);
                     };
                     let mut next = current.clone();
-                    if let Some(used) = quota::charge(current, rt.group, rt.plural, obj, requested)
-                        .map_err(forbidden)?
+                    if let Some(used) =
+                        quota::charge(current, &rt.group, &rt.plural, obj, requested)
+                            .map_err(forbidden)?
                     {
                         next["status"]["used"] = quota::to_json(&used);
                     }

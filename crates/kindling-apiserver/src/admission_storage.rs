@@ -7,7 +7,6 @@
 //! only when it is bound and its class allows volume expansion.
 
 use crate::registry::{ListOptions, Registry};
-use kindling_api::catalog::find;
 use kindling_api::volumes::{
     ANN_BETA_CLASS, ANN_DEFAULT_CLASS, PVC_PROTECTION_FINALIZER, PV_PROTECTION_FINALIZER,
 };
@@ -17,22 +16,28 @@ use serde_json::{json, Value};
 /// The beta form of the default-class annotation, still honoured upstream.
 const ANN_BETA_DEFAULT_CLASS: &str = "storageclass.beta.kubernetes.io/is-default-class";
 
-pub async fn admit_claim(registry: &Registry, claim: &mut Value) -> Result<(), ApiError> {
+/// DefaultStorageClass: a claim that names no class gets the default one, if there is one.
+pub async fn default_class(registry: &Registry, claim: &mut Value) -> Result<(), ApiError> {
     let named = claim["metadata"]["annotations"]
         .get(ANN_BETA_CLASS)
         .is_some()
         || !claim["spec"]["storageClassName"].is_null();
     if !named {
-        if let Some(class) = default_class(registry).await? {
+        if let Some(class) = default_class_name(registry).await? {
             claim["spec"]["storageClassName"] = json!(class);
         }
     }
-    add_finalizer(claim, PVC_PROTECTION_FINALIZER);
     Ok(())
 }
 
-pub fn admit_volume(volume: &mut Value) {
-    add_finalizer(volume, PV_PROTECTION_FINALIZER);
+/// StorageObjectInUseProtection: claims and volumes (`volume`) get their protection finalizer.
+pub fn protect(obj: &mut Value, volume: bool) {
+    let finalizer = if volume {
+        PV_PROTECTION_FINALIZER
+    } else {
+        PVC_PROTECTION_FINALIZER
+    };
+    add_finalizer(obj, finalizer);
 }
 
 /// Upstream's PersistentVolumeClaimResize validation of a claim update.
@@ -63,8 +68,7 @@ pub async fn validate_claim_resize(
         ));
     }
     let class = new["spec"]["storageClassName"].as_str().unwrap_or_default();
-    let classes =
-        find("storage.k8s.io", "v1", "storageclasses").expect("catalog has storageclasses");
+    let classes = kindling_api::catalog::builtin("storage.k8s.io", "v1", "storageclasses");
     let allowed = !class.is_empty()
         && match registry.get(classes, None, class).await {
             Ok(sc) => sc["allowVolumeExpansion"] == true,
@@ -90,9 +94,8 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
 }
 
 /// The default class: among those annotated default, the newest (then the first by name).
-async fn default_class(registry: &Registry) -> Result<Option<String>, ApiError> {
-    let classes =
-        find("storage.k8s.io", "v1", "storageclasses").expect("catalog has storageclasses");
+async fn default_class_name(registry: &Registry) -> Result<Option<String>, ApiError> {
+    let classes = kindling_api::catalog::builtin("storage.k8s.io", "v1", "storageclasses");
     let list = registry
         .list(classes, None, &ListOptions::default())
         .await?;
@@ -149,7 +152,7 @@ mod tests {
     #[test]
     fn finalizers_are_added_once() {
         let mut pv = json!({"metadata": {"finalizers": [PV_PROTECTION_FINALIZER]}});
-        admit_volume(&mut pv);
+        protect(&mut pv, true);
         assert_eq!(
             pv["metadata"]["finalizers"],
             json!([PV_PROTECTION_FINALIZER])

@@ -20,7 +20,7 @@ pub fn subresource_of(kind: UpdateKind) -> Option<&'static str> {
 }
 
 fn scope(rt: &ResourceType, kind: UpdateKind, subresource: Option<&str>) -> Scope {
-    let mut s = Scope::new(&(rt.schema_name)(), &rt.api_version(), rt.kind);
+    let mut s = Scope::new(&rt.schema_name(), &rt.api_version(), &rt.kind);
     s.subresource = subresource.map(str::to_string);
     // What the strategy resets is nobody's: status on the main resource, the rest on /status.
     s.reset = match kind {

@@ -1,8 +1,10 @@
-//! Authentication (client certificates, service account bearer tokens) and authorization.
+//! Authentication (client certificates, bearer tokens) and authorization.
 //!
 //! The TLS layer accepts connections with or without a client certificate; the identity found on
 //! the connection is attached to every request. A request without one may carry
-//! `Authorization: Bearer <token>`: a service account token this server signed ([`bearer`]).
+//! `Authorization: Bearer <token>` ([`bearer`]): a token of the `--token-auth-file`
+//! (`tokenfile.rs`), a service account token this server signed, or a bootstrap token
+//! (`bootstraptoken.rs`), tried in upstream's order.
 //! As upstream's authenticator union, a verified certificate wins over a token. Anonymous
 //! requests may only reach the health and version endpoints. `Impersonate-*` headers then make
 //! the request another user's ([`impersonate`]). Authorization is coarse for now: any authenticated user may do anything
@@ -179,44 +181,117 @@ pub fn is_public_path(path: &str) -> bool {
 /// How long a bound pod may have been deleting and its tokens still work, as upstream.
 const DELETED_POD_GRACE_SECONDS: i64 = 60;
 
-/// The identity a bearer token proves: our signature, not expired, for one of our audiences,
-/// and everything it names still there — the service account, and the pod or secret it is bound
-/// to, with the same uids (a token bound to a deleted pod stops working). Any failure is 401.
+/// The bearer token authenticators besides service account tokens, as configured.
+#[derive(Clone, Debug, Default)]
+pub struct TokenSources {
+    /// `--token-auth-file`.
+    pub static_tokens: crate::tokenfile::StaticTokens,
+    /// `--enable-bootstrap-token-auth` (on in kind's clusters: kubeadm sets it).
+    pub bootstrap: bool,
+}
+
+/// The identity a bearer token proves, tried as upstream's authenticator union tries them:
+/// the token file, then service account tokens (our signature, not expired, for one of our
+/// audiences, everything they name still there with the same uids), then bootstrap tokens.
+/// None proves it: 401.
 pub async fn bearer(
     issuer: &TokenIssuer,
+    sources: &TokenSources,
     registry: &Registry,
     token: &str,
 ) -> Result<Identity, ApiError> {
-    bearer_for(issuer, registry, token, issuer.api_audiences())
+    bearer_for(issuer, sources, registry, token, issuer.api_audiences())
         .await
         .map(|(identity, _)| identity)
 }
 
 /// [`bearer`] for a token meant for one of `audiences`; also returns the audiences the token
-/// and `audiences` share (what a TokenReview reports).
+/// and `audiences` share (what a TokenReview reports). Static and bootstrap tokens know no
+/// audience: they prove the API server's own audiences, when asked for one of those.
 pub async fn bearer_for(
     issuer: &TokenIssuer,
+    sources: &TokenSources,
     registry: &Registry,
     token: &str,
     audiences: &[String],
 ) -> Result<(Identity, Vec<String>), ApiError> {
-    let claims = issuer.verify_for(token, audiences).map_err(|e| {
-        match e {
-            TokenError::NotOurs => tracing::debug!("bearer token: not a service account token"),
-            TokenError::Invalid(why) => tracing::debug!("bearer token: {why}"),
-        }
-        ApiError::unauthorized()
-    })?;
-    check_still_valid(registry, &claims).await.map_err(|why| {
-        tracing::debug!("bearer token of {}: {why}", claims.sub);
-        ApiError::unauthorized()
-    })?;
-    let shared = audiences
+    let api_audiences: Vec<String> = issuer
+        .api_audiences()
         .iter()
-        .filter(|a| claims.aud.contains(a))
+        .filter(|a| audiences.contains(a))
         .cloned()
         .collect();
-    Ok((service_account_identity(&claims), shared))
+    if !api_audiences.is_empty() {
+        if let Some(user) = sources.static_tokens.get(token) {
+            return Ok((
+                authenticated(user.name.clone(), user.groups.clone(), user.uid.clone()),
+                api_audiences,
+            ));
+        }
+    }
+    match issuer.verify_for(token, audiences) {
+        Ok(claims) => match check_still_valid(registry, &claims).await {
+            Ok(()) => {
+                let shared = audiences
+                    .iter()
+                    .filter(|a| claims.aud.contains(a))
+                    .cloned()
+                    .collect();
+                return Ok((service_account_identity(&claims), shared));
+            }
+            Err(why) => tracing::debug!("bearer token of {}: {why}", claims.sub),
+        },
+        Err(TokenError::NotOurs) => tracing::debug!("bearer token: not a service account token"),
+        Err(TokenError::Invalid(why)) => tracing::debug!("bearer token: {why}"),
+    }
+    if sources.bootstrap && !api_audiences.is_empty() {
+        if let Some(identity) = bootstrap_token(registry, token).await {
+            return Ok((identity, api_audiences));
+        }
+    }
+    Err(ApiError::unauthorized())
+}
+
+/// A user of the token file or a bootstrap token, in `system:authenticated` as every
+/// authenticated user (upstream's group adder).
+fn authenticated(name: String, mut groups: Vec<String>, uid: String) -> Identity {
+    if !groups.iter().any(|g| g == "system:authenticated") {
+        groups.push("system:authenticated".into());
+    }
+    Identity::User {
+        name,
+        groups,
+        uid,
+        extra: BTreeMap::new(),
+    }
+}
+
+/// The user of a bootstrap token whose Secret in kube-system vouches for it.
+async fn bootstrap_token(registry: &Registry, token: &str) -> Option<Identity> {
+    use crate::bootstraptoken;
+    let (id, secret) = bootstraptoken::parse(token)?;
+    let secrets = find("", "v1", "secrets").expect("core resources are in the catalog");
+    let name = bootstraptoken::secret_name(id);
+    let obj = match registry
+        .get(secrets, Some(bootstraptoken::NAMESPACE), &name)
+        .await
+    {
+        Ok(obj) => obj,
+        Err(e) => {
+            tracing::debug!(
+                "no secret {name} to match the bootstrap bearer token: {}",
+                e.message
+            );
+            return None;
+        }
+    };
+    match bootstraptoken::authenticate(&obj, id, secret, jiff::Timestamp::now()) {
+        Ok((user, groups)) => Some(authenticated(user, groups, String::new())),
+        Err(why) => {
+            tracing::debug!("bootstrap secret kube-system/{name} matching bearer token {why}");
+            None
+        }
+    }
 }
 
 async fn check_still_valid(registry: &Registry, claims: &Claims) -> Result<(), String> {

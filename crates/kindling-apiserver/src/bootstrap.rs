@@ -6,17 +6,17 @@
 //! PriorityLevelConfigurations, kept when present, recreated when missing).
 
 use crate::registry::{Registry, UpdateKind, WriteContext};
-use kindling_api::catalog::find;
 use kindling_api::strategy::flowcontrol;
 use kindling_api::ApiError;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiError> {
-    let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
+    let namespaces = kindling_api::catalog::builtin("", "v1", "namespaces");
     for ns in SYSTEM_NAMESPACES {
         ensure(
             registry,
@@ -26,7 +26,7 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
         )
         .await?;
     }
-    let services = find("", "v1", "services").expect("catalog has services");
+    let services = kindling_api::catalog::builtin("", "v1", "services");
     let ip = registry.services.cidr().nth(1);
     registry.services.reserve_ip(ip);
     let svc = json!({
@@ -43,7 +43,7 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
         registry.services.release(&svc);
         ensure(registry, services, Some("default"), svc).await?;
     }
-    let endpoints = find("", "v1", "endpoints").expect("catalog has endpoints");
+    let endpoints = kindling_api::catalog::builtin("", "v1", "endpoints");
     let ep = json!({
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": advertise.ip().to_string()}],
@@ -51,8 +51,7 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
     });
     // The address changes when the server moves (e.g. a restarted node gets a new port).
     put(registry, endpoints, ep).await?;
-    let slices =
-        find("discovery.k8s.io", "v1", "endpointslices").expect("catalog has endpointslices");
+    let slices = kindling_api::catalog::builtin("discovery.k8s.io", "v1", "endpointslices");
     let slice = json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": "kubernetes", "namespace": "default",
@@ -68,7 +67,7 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
 /// Writes `obj` (named `kubernetes` in `default`) over what is there, keeping its metadata.
 async fn put(
     registry: &Registry,
-    rt: &'static kindling_api::ResourceType,
+    rt: &Arc<kindling_api::ResourceType>,
     obj: Value,
 ) -> Result<(), ApiError> {
     let ctx = WriteContext::default();
@@ -99,7 +98,7 @@ async fn put(
 /// The default ServiceCIDR, as upstream's default-servicecidr controller keeps it: created with
 /// the configured range and marked Ready.
 async fn service_cidr(registry: &Registry) -> Result<(), ApiError> {
-    let cidrs = find("networking.k8s.io", "v1", "servicecidrs").expect("catalog has servicecidrs");
+    let cidrs = kindling_api::catalog::builtin("networking.k8s.io", "v1", "servicecidrs");
     let range = registry.services.cidr().to_string();
     ensure(
         registry,
@@ -129,14 +128,13 @@ async fn service_cidr(registry: &Registry) -> Result<(), ApiError> {
 /// The API priority and fairness objects every API server starts with. Each FlowSchema's status
 /// says whether its priority level exists (the `Dangling` condition).
 pub(crate) async fn flow_control(registry: &Registry) -> Result<(), ApiError> {
-    let levels = find(
+    let levels = kindling_api::catalog::builtin(
         "flowcontrol.apiserver.k8s.io",
         "v1",
         "prioritylevelconfigurations",
-    )
-    .expect("catalog has prioritylevelconfigurations");
+    );
     let schemas =
-        find("flowcontrol.apiserver.k8s.io", "v1", "flowschemas").expect("catalog has flowschemas");
+        kindling_api::catalog::builtin("flowcontrol.apiserver.k8s.io", "v1", "flowschemas");
     for pl in flowcontrol::mandatory_priority_levels()
         .into_iter()
         .chain(flowcontrol::suggested_priority_levels())
@@ -187,7 +185,7 @@ pub(crate) async fn flow_control(registry: &Registry) -> Result<(), ApiError> {
 /// Replaces the status of a cluster-scoped object.
 async fn set_status(
     registry: &Registry,
-    rt: &'static kindling_api::ResourceType,
+    rt: &Arc<kindling_api::ResourceType>,
     name: &str,
     status: Value,
 ) -> Result<(), ApiError> {
@@ -210,7 +208,7 @@ async fn set_status(
 /// Creates the object unless it exists.
 async fn ensure(
     registry: &Registry,
-    rt: &'static kindling_api::ResourceType,
+    rt: &Arc<kindling_api::ResourceType>,
     ns: Option<&str>,
     obj: Value,
 ) -> Result<(), ApiError> {

@@ -2,7 +2,7 @@
 //! aggregated (apidiscovery.k8s.io/v2), built from the catalog. Data only: `http` decides which
 //! document a request gets and how it is sent.
 
-use kindling_api::catalog::{group_versions, ResourceType, CATALOG};
+use kindling_api::catalog::{Catalog, ResourceType};
 use kindling_api::ApiError;
 use serde_json::{json, Value};
 
@@ -16,38 +16,45 @@ pub fn core_versions(server_address: &str) -> Value {
 }
 
 /// `GET /api` in the aggregated form: the core group's `APIGroupDiscoveryList`.
-pub fn aggregated_core() -> Value {
-    aggregated(json!([group_discovery("")]))
+pub fn aggregated_core(catalog: &Catalog) -> Value {
+    aggregated(json!([group_discovery(catalog, "")]))
 }
 
 /// `GET /apis`.
-pub fn groups() -> Value {
-    let groups: Vec<Value> = named_groups().iter().map(|g| api_group(g)).collect();
+pub fn groups(catalog: &Catalog) -> Value {
+    let groups: Vec<Value> = named_groups(catalog)
+        .iter()
+        .map(|g| api_group(catalog, g))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `GET /apis` in the aggregated form: every named group's `APIGroupDiscovery`.
-pub fn aggregated_groups() -> Value {
+pub fn aggregated_groups(catalog: &Catalog) -> Value {
     aggregated(Value::Array(
-        named_groups().iter().map(|g| group_discovery(g)).collect(),
+        named_groups(catalog)
+            .iter()
+            .map(|g| group_discovery(catalog, g))
+            .collect(),
     ))
 }
 
 /// `GET /apis/<group>`.
-pub fn group(name: &str) -> Result<Value, ApiError> {
-    if !named_groups().contains(&name) {
+pub fn group(catalog: &Catalog, name: &str) -> Result<Value, ApiError> {
+    if !named_groups(catalog).contains(&name) {
         return Err(ApiError::path_not_found());
     }
-    let mut g = api_group(name);
+    let mut g = api_group(catalog, name);
     g["kind"] = json!("APIGroup");
     g["apiVersion"] = json!("v1");
     Ok(g)
 }
 
 /// `GET /api/v1` or `/apis/<group>/<version>`.
-pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
-    let in_gv: Vec<&ResourceType> = CATALOG
+pub fn resources(catalog: &Catalog, group: &str, version: &str) -> Result<Value, ApiError> {
+    let in_gv: Vec<&ResourceType> = catalog
         .iter()
+        .map(AsRef::as_ref)
         .filter(|r| r.group == group && r.version == version)
         .collect();
     if in_gv.is_empty() {
@@ -73,10 +80,10 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
             entry["storageVersionHash"] = json!(hash);
         }
         list.push(entry);
-        for sub in r.subresources {
+        for &sub in &r.subresources {
             let (group, version, kind) = sub.kind(r);
             let mut entry = json!({"name": format!("{}/{}", r.plural, sub.path()), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": sub.verbs()});
-            if (group, version) != (r.group, r.version) {
+            if (group, version) != (r.group.as_str(), r.version.as_str()) {
                 entry["group"] = json!(group);
                 entry["version"] = json!(version);
             }
@@ -93,9 +100,9 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
     )
 }
 
-fn named_groups() -> Vec<&'static str> {
+fn named_groups(catalog: &Catalog) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
-    for (g, _) in group_versions() {
+    for (g, _) in catalog.group_versions() {
         if !g.is_empty() && !out.contains(&g) {
             out.push(g);
         }
@@ -103,16 +110,17 @@ fn named_groups() -> Vec<&'static str> {
     out
 }
 
-fn versions_of(group: &str) -> Vec<&'static str> {
-    group_versions()
+fn versions_of<'a>(catalog: &'a Catalog, group: &str) -> Vec<&'a str> {
+    catalog
+        .group_versions()
         .into_iter()
         .filter(|(g, _)| *g == group)
         .map(|(_, v)| v)
         .collect()
 }
 
-fn api_group(name: &str) -> Value {
-    let versions: Vec<Value> = versions_of(name)
+fn api_group(catalog: &Catalog, name: &str) -> Value {
+    let versions: Vec<Value> = versions_of(catalog, name)
         .iter()
         .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
         .collect();
@@ -120,11 +128,11 @@ fn api_group(name: &str) -> Value {
 }
 
 /// One `APIGroupDiscovery` of the aggregated document.
-fn group_discovery(group: &str) -> Value {
-    let versions: Vec<Value> = versions_of(group)
+fn group_discovery(catalog: &Catalog, group: &str) -> Value {
+    let versions: Vec<Value> = versions_of(catalog, group)
         .iter()
         .map(|v| {
-            let resources: Vec<Value> = CATALOG
+            let resources: Vec<Value> = catalog
                 .iter()
                 .filter(|r| r.group == group && r.version == *v)
                 .map(|r| {
@@ -157,17 +165,14 @@ fn group_discovery(group: &str) -> Value {
 /// Upstream's `storageVersionHash` of a stored resource: base64 of the first 8 bytes of the
 /// SHA-256 of its stored form's `group/version/kind`. Clients compare it to notice that the
 /// storage version changed (storage migration); resources not kept in the store have none.
-fn storage_version_hash(r: &'static ResourceType) -> Option<String> {
+fn storage_version_hash(r: &ResourceType) -> Option<String> {
     use base64::Engine;
     use sha2::Digest;
     if !r.is_stored() {
         return None;
     }
-    let stored = r.stored_as();
-    let digest = sha2::Sha256::digest(format!(
-        "{}/{}/{}",
-        stored.group, stored.version, stored.kind
-    ));
+    let (group, version, kind) = r.storage_gvk();
+    let digest = sha2::Sha256::digest(format!("{group}/{version}/{kind}"));
     Some(base64::engine::general_purpose::STANDARD.encode(&digest[..8]))
 }
 

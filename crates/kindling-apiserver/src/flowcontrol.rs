@@ -5,20 +5,18 @@
 
 use crate::bootstrap;
 use crate::registry::{Registry, WatchOptions};
-use kindling_api::catalog::find;
 use std::time::Duration;
 
 const RETRY: Duration = Duration::from_secs(2);
 
 pub async fn run(registry: Registry) {
     let schemas =
-        find("flowcontrol.apiserver.k8s.io", "v1", "flowschemas").expect("catalog has flowschemas");
-    let levels = find(
+        kindling_api::catalog::builtin("flowcontrol.apiserver.k8s.io", "v1", "flowschemas");
+    let levels = kindling_api::catalog::builtin(
         "flowcontrol.apiserver.k8s.io",
         "v1",
         "prioritylevelconfigurations",
-    )
-    .expect("catalog has prioritylevelconfigurations");
+    );
     loop {
         let watches = tokio::try_join!(
             registry.watch(schemas, None, WatchOptions::default()),

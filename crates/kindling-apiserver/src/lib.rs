@@ -16,11 +16,14 @@
 mod admission;
 mod admission_limits;
 mod admission_quota;
+mod admission_serviceaccount;
 mod admission_storage;
 mod apply;
 mod auth;
 mod bootstrap;
+mod bootstraptoken;
 mod cacher;
+mod crds;
 mod discovery;
 mod flowcontrol;
 mod http;
@@ -35,6 +38,7 @@ mod request;
 mod serve;
 mod services;
 mod tls;
+mod tokenfile;
 mod tokens;
 
 use anyhow::{Context, Result};
@@ -72,6 +76,12 @@ pub struct Config {
     /// Events queued per watch for a client that does not keep up; once the queue is full the
     /// server waits for it within upstream's time budget, then ends the watch.
     pub watch_queue: usize,
+    /// `--enable-admission-plugins` / `--disable-admission-plugins`.
+    pub admission: kindling_api::admission::AdmissionFlags,
+    /// `--token-auth-file`: static bearer tokens (CSV `token,user,uid,"group1,group2"`).
+    pub token_auth_file: Option<PathBuf>,
+    /// `--enable-bootstrap-token-auth` (kubeadm turns it on, so kind's clusters have it).
+    pub bootstrap_token_auth: bool,
 }
 
 impl Config {
@@ -86,6 +96,9 @@ impl Config {
             pki_dir: None,
             retain_revisions: 10_000,
             watch_queue: 1_000,
+            admission: Default::default(),
+            token_auth_file: None,
+            bootstrap_token_auth: true,
         }
     }
 }
@@ -98,6 +111,8 @@ pub(crate) struct Server {
     pub address: SocketAddr,
     /// Signs and verifies service account tokens.
     pub tokens: tokens::TokenIssuer,
+    /// The token file's and bootstrap tokens.
+    pub token_sources: auth::TokenSources,
     /// What `/metrics` reports.
     pub metrics: metrics::Metrics,
 }

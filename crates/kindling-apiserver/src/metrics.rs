@@ -10,7 +10,6 @@
 
 use crate::registry::Registry;
 use crate::request::ResourcePath;
-use kindling_api::catalog::CATALOG;
 use kindling_api::ResourceType;
 use prometheus::{
     exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -282,7 +281,7 @@ impl Metrics {
 
     /// The event counters of a watch of `rt`.
     pub fn watch_events(&self, rt: &ResourceType) -> WatchEvents {
-        let labels = [rt.group, rt.version, rt.plural];
+        let labels = [rt.group.as_str(), rt.version.as_str(), rt.plural.as_str()];
         WatchEvents {
             count: self.watch_events.with_label_values(&labels),
             sizes: self.watch_event_sizes.with_label_values(&labels),
@@ -291,9 +290,10 @@ impl Metrics {
 
     /// The exposition: stored objects counted now, then every metric in text format 0.0.4.
     pub async fn render(&self, registry: &Registry) -> Vec<u8> {
-        for rt in CATALOG
+        let catalog = registry.catalog.load();
+        for rt in catalog
             .iter()
-            .filter(|r| r.is_stored() && r.storage.is_none())
+            .filter(|r| r.is_stored() && r.is_storage_entry())
         {
             let count = registry
                 .count(rt)
@@ -302,7 +302,7 @@ impl Metrics {
                 .and_then(|n| i64::try_from(n).ok())
                 .unwrap_or(-1);
             let qualified = if rt.group.is_empty() {
-                rt.plural.to_string()
+                rt.plural.clone()
             } else {
                 format!("{}.{}", rt.plural, rt.group)
             };
@@ -310,7 +310,7 @@ impl Metrics {
                 .with_label_values(&[qualified.as_str()])
                 .set(count);
             self.resource_objects
-                .with_label_values(&[rt.group, rt.plural])
+                .with_label_values(&[rt.group.as_str(), rt.plural.as_str()])
                 .set(count);
         }
         let mut out = Vec::new();
@@ -367,6 +367,7 @@ mod tests {
             name: name.map(Into::into),
             subresource: sub.map(Into::into),
             watch_prefix: false,
+            proxy_path: String::new(),
         }
     }
 

@@ -6,16 +6,17 @@
 use crate::registry::{
     DeleteOptions, ListOptions, Registry, UpdateKind, WatchOptions, WriteContext,
 };
-use kindling_api::catalog::{find, CATALOG};
 use kindling_api::ApiError;
+use kindling_api::Catalog;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often terminating namespaces are looked at again while content remains.
 const RESYNC: Duration = Duration::from_secs(2);
 
 pub async fn run(registry: Registry) {
-    let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
+    let namespaces = kindling_api::catalog::builtin("", "v1", "namespaces");
     loop {
         let mut events = match registry
             .watch(namespaces, None, WatchOptions::default())
@@ -52,7 +53,7 @@ pub async fn run(registry: Registry) {
 
 /// One pass over every namespace; returns whether any is still terminating.
 async fn sync_all(registry: &Registry) -> Result<bool, ApiError> {
-    let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
+    let namespaces = kindling_api::catalog::builtin("", "v1", "namespaces");
     let list = registry
         .list(namespaces, None, &ListOptions::default())
         .await?;
@@ -69,10 +70,10 @@ async fn sync_all(registry: &Registry) -> Result<bool, ApiError> {
 
 async fn finish_deletion(registry: &Registry, ns: &str, obj: &Value) -> Result<(), ApiError> {
     let mut remaining = 0;
-    for rt in namespaced_stored() {
+    for rt in namespaced_stored(&registry.catalog.load()) {
         let deleted = registry
             .delete_collection(
-                rt,
+                &rt,
                 Some(ns),
                 &ListOptions::default(),
                 // As upstream's namespace controller: dependents go in the background, so no
@@ -89,7 +90,7 @@ async fn finish_deletion(registry: &Registry, ns: &str, obj: &Value) -> Result<(
             return Ok(());
         }
     }
-    let namespaces = find("", "v1", "namespaces").expect("catalog has namespaces");
+    let namespaces = kindling_api::catalog::builtin("", "v1", "namespaces");
     let has_spec_finalizers = obj["spec"]["finalizers"]
         .as_array()
         .is_some_and(|f| !f.is_empty());
@@ -133,18 +134,20 @@ async fn finish_deletion(registry: &Registry, ns: &str, obj: &Value) -> Result<(
 
 /// Every namespaced resource with objects of its own in the store (a version stored in another's
 /// form is covered by that one).
-fn namespaced_stored() -> impl Iterator<Item = &'static kindling_api::ResourceType> {
-    CATALOG
+fn namespaced_stored(catalog: &Catalog) -> Vec<Arc<kindling_api::ResourceType>> {
+    catalog
         .iter()
-        .filter(|r| r.namespaced && r.is_stored() && r.storage.is_none())
+        .filter(|r| r.namespaced && r.is_stored() && r.is_storage_entry())
+        .cloned()
+        .collect()
 }
 
 impl Registry {
     /// How many namespaced objects remain in `ns`, over every resource.
     pub async fn list_count_namespace(&self, ns: &str) -> Result<usize, ApiError> {
         let mut n = 0;
-        for rt in namespaced_stored() {
-            let list = self.list(rt, Some(ns), &ListOptions::default()).await?;
+        for rt in namespaced_stored(&self.catalog.load()) {
+            let list = self.list(&rt, Some(ns), &ListOptions::default()).await?;
             n += list["items"].as_array().map_or(0, Vec::len);
         }
         Ok(n)

@@ -13,6 +13,9 @@ pub struct ResourcePath {
     pub subresource: Option<String>,
     /// The deprecated `/watch/` path prefix was used.
     pub watch_prefix: bool,
+    /// What follows a `proxy` subresource (`metrics/cadvisor` of
+    /// `/api/v1/nodes/n/proxy/metrics/cadvisor`), empty without.
+    pub proxy_path: String,
 }
 
 /// A parsed API path.
@@ -65,6 +68,12 @@ pub fn parse(path: &str) -> Option<ApiPath> {
     {
         info.namespace = Some(rest[1].to_string());
         rest = &rest[2..];
+    }
+    // Only a proxy subresource takes a path of its own, as upstream's `Parts` beyond the
+    // subresource.
+    if rest.len() > 3 && rest[2] == "proxy" {
+        info.proxy_path = rest[3..].join("/");
+        rest = &rest[..3];
     }
     if rest.iter().any(|p| p.is_empty()) || rest.len() > 3 {
         return None;
@@ -125,5 +134,18 @@ mod tests {
         );
         assert_eq!(parse("/metrics"), None);
         assert_eq!(parse("/api/v1/pods/a/b/c"), None);
+    }
+
+    #[test]
+    fn proxy_paths_keep_what_follows() {
+        let r = res("/api/v1/nodes/kind-worker/proxy/metrics/cadvisor");
+        assert_eq!(r.subresource.as_deref(), Some("proxy"));
+        assert_eq!(r.name.as_deref(), Some("kind-worker"));
+        assert_eq!(r.proxy_path, "metrics/cadvisor");
+        let r = res("/api/v1/nodes/kind-worker/proxy");
+        assert_eq!(
+            (r.subresource.as_deref(), r.proxy_path.as_str()),
+            (Some("proxy"), "")
+        );
     }
 }

@@ -5,8 +5,8 @@ use crate::auth::Identity;
 use crate::registry::Registry;
 use crate::services::{Cidr, ServiceAllocator};
 use crate::{
-    bootstrap, ensure_dir, flowcontrol, http, kubeconfig, namespaces, pki, tls, tokens, Config,
-    Server,
+    bootstrap, crds, ensure_dir, flowcontrol, http, kubeconfig, namespaces, pki, tls, tokens,
+    Config, Server,
 };
 use anyhow::{Context, Result};
 use axum::body::Body;
@@ -45,6 +45,21 @@ impl Drop for RunningServer {
 
 /// Starts a server as configured; returns once it accepts connections.
 pub async fn start(config: Config) -> Result<RunningServer> {
+    // Flags first, as kube-apiserver validates its options before doing anything.
+    let admission = crate::admission::Chain::new(&config.admission).map_err(anyhow::Error::msg)?;
+    if !admission.not_carried_out.is_empty() {
+        tracing::info!(
+            plugins = ?admission.not_carried_out,
+            "enabled admission plugins kindling does not carry out"
+        );
+    }
+    let token_sources = crate::auth::TokenSources {
+        static_tokens: match &config.token_auth_file {
+            Some(path) => read_token_file(path)?,
+            None => Default::default(),
+        },
+        bootstrap: config.bootstrap_token_auth,
+    };
     ensure_dir(&config.data_dir)?;
     let pki_dir = config
         .pki_dir
@@ -79,7 +94,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
         config.watch_queue,
     )
-    .context("starting the watch cache")?;
+    .context("starting the watch cache")?
+    .with_admission(admission);
     rebuild_allocations(&registry).await?;
     let advertise = SocketAddr::new(
         config
@@ -94,6 +110,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     bootstrap::run(&registry, advertise)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    // Custom resources of stored definitions are served from the first request on.
+    crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
     tokio::spawn(flowcontrol::run(registry.clone()));
 
@@ -103,6 +121,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         kubelet_client,
         address,
         tokens,
+        token_sources,
         metrics: crate::metrics::Metrics::new(),
     });
     let url = format!("https://{}", display_host(address));
@@ -163,8 +182,23 @@ fn serving_names(config: &Config, address: SocketAddr) -> (Vec<String>, Vec<IpAd
     (dns, ips)
 }
 
+/// The `--token-auth-file`, or the error that stops the server (Go's wording for a file that
+/// cannot be opened).
+fn read_token_file(path: &std::path::Path) -> Result<crate::tokenfile::StaticTokens> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        anyhow::anyhow!("open {shown}: {why}")
+    })?;
+    crate::tokenfile::StaticTokens::parse(&shown, &text).map_err(anyhow::Error::msg)
+}
+
 async fn rebuild_allocations(registry: &Registry) -> Result<()> {
-    let services = kindling_api::catalog::find("", "v1", "services").expect("catalog has services");
+    let services = kindling_api::catalog::builtin("", "v1", "services");
     let list = registry
         .list(services, None, &Default::default())
         .await

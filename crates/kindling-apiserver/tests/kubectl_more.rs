@@ -214,6 +214,24 @@ fn strict_field_validation_rejects_typos(kubectl: &Kubectl) {
     );
 }
 
+/// What kubectl shows for bodies the server cannot decode is kube-apiserver's text (issue 11,
+/// item 13): a YAML file POSTed raw (kubectl sends it as JSON) and a field of the wrong type.
+fn decoding_errors_are_upstreams(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: raw\n";
+    let out = s.kubectl_stdin(&["create", "--raw", "/api/v1/namespaces", "-f", "-"], ns);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "Error from server (BadRequest): the object provided is unrecognized (must be of type Namespace): couldn't get version/kind; json parse error: invalid character 'a' looking for beginning of value (61706956657273696f6e3a2076310a6b696e643a204e616d657370616365 ...)"
+    );
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: three\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n";
+    let out = s.kubectl_stdin(&["create", "-f", "-"], deployment);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "Error from server (BadRequest): error when creating \"STDIN\": Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"
+    );
+}
+
 fn paging_returns_everything_once(kubectl: &Kubectl) {
     let s = TestServer::start_using(kubectl);
     let mut all = String::new();
@@ -396,6 +414,7 @@ common::kubectl_tests!(
     edit_with_an_editor,
     diff_shows_what_apply_would_change,
     strict_field_validation_rejects_typos,
+    decoding_errors_are_upstreams,
     paging_returns_everything_once,
     proxy_serves_the_api,
     namespaces_scope_and_deletion,

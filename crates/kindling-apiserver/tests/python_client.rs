@@ -1,7 +1,8 @@
 //! The Python `kubernetes` client (`pip install kubernetes`), what many scripts and operators
 //! use, against the in-process server: `tests/python/client.py` lists namespaces, creates a
 //! ConfigMap, watches ConfigMaps (ADDED, MODIFIED, DELETED), patches it (strategic merge, JSON
-//! merge) and deletes it. It runs with every client version `scripts/tools.sh` pins, each from
+//! merge) and deletes it, then, through ApiextensionsV1Api and CustomObjectsApi, creates a
+//! CustomResourceDefinition and an object of it (list, patch, status patch, delete). It runs with every client version `scripts/tools.sh` pins, each from
 //! its virtual environment under `tools/python`; a missing one is skipped with a note, and fails
 //! the test under `KINDLING_REQUIRE_TOOLS=1`.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
@@ -77,6 +78,7 @@ fn python_client_lists_creates_watches_patches_and_deletes() {
             "watch saw MODIFIED",
             "merge patch",
             "watch saw DELETED",
+            "custom objects",
         ] {
             assert!(
                 stdout.lines().any(|l| l == step),

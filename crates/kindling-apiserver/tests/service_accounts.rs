@@ -416,6 +416,70 @@ fn admission_mounts_the_token_volume_unless_told_not_to(kubectl: &Kubectl) {
     );
 }
 
+/// `--disable-admission-plugins` (issue 11, item 12): without the ServiceAccount plugin a pod
+/// keeps its spec (no service account, no kube-api-access volume); without LimitRanger it gets
+/// no defaults. The default chain does both, on a server beside it.
+fn disabled_admission_plugins_leave_pods_alone(kubectl: &Kubectl) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = kindling_apiserver::Config::local(dir.path());
+    config.admission =
+        kindling_api::admission::AdmissionFlags::parse(None, Some("ServiceAccount,LimitRanger"));
+    let mut bare = TestServer::start_with(dir, config);
+    bare.kubectl = kubectl.clone();
+    let usual = TestServer::start_using(kubectl);
+    let limits = "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: l\nspec:\n  limits:\n  - type: Container\n    default: {cpu: 200m}\n    defaultRequest: {cpu: 100m}\n";
+    for s in [&bare, &usual] {
+        s.apply(limits);
+    }
+    let created = create(&bare, &pod("plain"));
+    let spec = &created["spec"];
+    assert!(spec.get("serviceAccountName").is_none(), "{spec}");
+    assert!(spec.get("volumes").is_none(), "{spec}");
+    assert_eq!(spec["containers"][0]["resources"], json!({}), "{spec}");
+    assert!(
+        created["metadata"].get("annotations").is_none(),
+        "{created}"
+    );
+    // The plugins still on ran: tolerations and priority.
+    assert_eq!(spec["tolerations"].as_array().unwrap().len(), 2, "{spec}");
+    assert_eq!(spec["priority"], 0);
+
+    let created = create(&usual, &pod("plain"));
+    let spec = &created["spec"];
+    assert_eq!(spec["serviceAccountName"], "default");
+    assert!(spec["volumes"][0]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("kube-api-access-"));
+    assert_eq!(
+        spec["containers"][0]["resources"],
+        json!({"limits": {"cpu": "200m"}, "requests": {"cpu": "100m"}})
+    );
+}
+
+/// An unknown plugin name: the server refuses to start, with kube-apiserver's message.
+#[test]
+fn unknown_admission_plugins_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = kindling_apiserver::Config::local(dir.path());
+    config.admission = kindling_api::admission::AdmissionFlags::parse(
+        Some("NodeRestriction,Nope"),
+        Some("ResourceQuota,Neither"),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = runtime
+        .block_on(kindling_apiserver::start(config))
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        r#"[enable-admission-plugins plugin "Nope" is unknown, disable-admission-plugins plugin "Neither" is unknown]"#
+    );
+}
+
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !check() {
@@ -482,5 +546,6 @@ common::kubectl_tests!(
     bad_tokens_get_401,
     a_token_bound_to_a_pod_dies_with_the_pod,
     admission_mounts_the_token_volume_unless_told_not_to,
+    disabled_admission_plugins_leave_pods_alone,
     controllers_keep_every_namespace_supplied,
 );

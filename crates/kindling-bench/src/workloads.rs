@@ -311,6 +311,9 @@ pub async fn controllers_memory() -> Result<()> {
     let client = crate::kubeconfig_client(&server.kubeconfig).await?;
     let mut child = crate::Server(
         Command::new(std::env::current_exe()?)
+            // As in production: the `kindling` binary limits glibc to two malloc arenas at start
+            // (`limit_malloc_arenas` in its main.rs); this child measures the same allocator.
+            .env("MALLOC_ARENA_MAX", "2")
             .arg("controllers")
             .arg(&server.kubeconfig)
             .arg(&server.ca_pem)

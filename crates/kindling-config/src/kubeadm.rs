@@ -66,6 +66,9 @@ pub const SUPPORTED_APISERVER_ARGS: &[&str] = &[
     "oidc-*",
     "runtime-config",
     "feature-gates",
+    "enable-admission-plugins",
+    "disable-admission-plugins",
+    "token-auth-file",
 ];
 
 /// kubelet flags `nodeRegistration.kubeletExtraArgs` may set. `node-labels` becomes labels and
@@ -650,6 +653,8 @@ fn unsupported(kind: DocKind, path: &[String]) -> Option<String> {
         DocKind::ClusterConfiguration => match p.as_slice() {
             ["networking", "podSubnet" | "serviceSubnet" | "dnsDomain"] => true,
             ["apiServer", "certSANs"] => true,
+            // Read as where the API server's files are on the node (token-auth-file).
+            ["apiServer", "extraVolumes", ..] => true,
             ["apiServer", "extraArgs", arg] => {
                 if is_supported_apiserver_arg(arg) {
                     true
@@ -950,6 +955,8 @@ pub fn interpret(c: &Cluster, source: &Source) -> Result<Interpreted, ConfigErro
             .push(read_node(&run, registration, source, &mut errs));
         if is_bootstrap {
             read_cluster(&run, &mut out, source, &mut errs);
+            check_admission(&run, &out, source, &mut errs, &mut warnings);
+            locate_token_file(&run, node, &mut out, &mut warnings);
         }
     }
     // Cluster-level patches are applied once per node: say each thing once.
@@ -981,6 +988,127 @@ fn patch_error(
     message: String,
 ) -> ConfigError {
     ConfigError::new(&source.name, origin.1, Some(origin.0), message)
+}
+
+/// `enable-/disable-admission-plugins` as kube-apiserver checks them (an unknown name stops it:
+/// here an error at the patch, in upstream's words); names kindling accepts but does not carry
+/// out are warnings.
+fn check_admission(
+    run: &NodeRun,
+    out: &Interpreted,
+    source: &Source,
+    errs: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) {
+    use kindling_api::admission::{AdmissionFlags, CARRIED_OUT};
+    const ENABLE: &str = "enable-admission-plugins";
+    const DISABLE: &str = "disable-admission-plugins";
+    let args = &out.api_server_extra_args;
+    let flags = AdmissionFlags::parse(
+        args.get(ENABLE).map(String::as_str),
+        args.get(DISABLE).map(String::as_str),
+    );
+    let kind = DocKind::ClusterConfiguration;
+    let at = |flag: &str| {
+        let path = format!("apiServer.extraArgs.{flag}");
+        (
+            origin(run, kind, &path),
+            format!("ClusterConfiguration.{path}"),
+        )
+    };
+    for e in flags.errors() {
+        // Each message names its flag; the overlap names both (reported at the first).
+        let flag = if e.starts_with(DISABLE) {
+            DISABLE
+        } else {
+            ENABLE
+        };
+        let (o, path) = at(if args.contains_key(flag) {
+            flag
+        } else {
+            DISABLE
+        });
+        errs.push(patch_error(source, o, format!("{path}: {e}")));
+    }
+    let mut warn = |flag: &str, message: String| {
+        let ((field, location), path) = at(flag);
+        warnings.push(Warning {
+            field,
+            message: format!("{path}: {message}"),
+            location,
+        });
+    };
+    for name in &flags.enable {
+        if kindling_api::admission::plugin(name).is_some() && !CARRIED_OUT.contains(&name.as_str())
+        {
+            warn(
+                ENABLE,
+                format!("kindling's API server does not carry out the {name} admission plugin; it has no effect"),
+            );
+        }
+    }
+    if flags.disable.iter().any(|n| n == "NamespaceLifecycle") {
+        warn(
+            DISABLE,
+            "kindling's API server keeps NamespaceLifecycle on (objects only in existing, active namespaces)".into(),
+        );
+    }
+}
+
+/// `token-auth-file` names a file as the kube-apiserver pod sees it: through
+/// `apiServer.extraVolumes` (mountPath → hostPath) it is a path of the node, where kindling's API
+/// server reads it. The node has it when an `extraMounts` entry brings it from the host (as
+/// kind users do); otherwise a warning says the server will not start unless the image has it.
+fn locate_token_file(
+    run: &NodeRun,
+    node: &Node,
+    out: &mut Interpreted,
+    warnings: &mut Vec<Warning>,
+) {
+    const FLAG: &str = "token-auth-file";
+    let Some(path) = out.api_server_extra_args.get(FLAG).cloned() else {
+        return;
+    };
+    let under = |path: &str, dir: &str| {
+        let dir = dir.trim_end_matches('/');
+        path == dir || path.starts_with(&format!("{dir}/"))
+    };
+    let volumes = run.docs[&DocKind::ClusterConfiguration]
+        .pointer("/apiServer/extraVolumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let on_node = volumes
+        .iter()
+        .filter_map(|v| Some((v["mountPath"].as_str()?, v["hostPath"].as_str()?)))
+        .filter(|(mount, _)| under(&path, mount))
+        .max_by_key(|(mount, _)| mount.len())
+        .map_or(path.clone(), |(mount, host)| {
+            format!(
+                "{}{}",
+                host.trim_end_matches('/'),
+                &path[mount.trim_end_matches('/').len()..]
+            )
+        });
+    if !node
+        .extra_mounts
+        .iter()
+        .any(|m| under(&on_node, &m.container_path))
+    {
+        let (field, location) = origin(
+            run,
+            DocKind::ClusterConfiguration,
+            &format!("apiServer.extraArgs.{FLAG}"),
+        );
+        warnings.push(Warning {
+            field,
+            message: format!(
+                "ClusterConfiguration.apiServer.extraArgs.{FLAG}: {on_node} is under no extraMounts containerPath of the first control-plane node; its API server reads the file there and will not start without it"
+            ),
+            location,
+        });
+    }
+    out.api_server_extra_args.insert(FLAG.to_string(), on_node);
 }
 
 fn read_cluster(

@@ -764,7 +764,7 @@ kubeadmConfigPatches:
       dataDir: /tmp/etcd
   apiServer:
     extraArgs:
-      enable-admission-plugins: NodeRestriction
+      audit-log-path: /var/log/audit.log
 - |
   kind: KubeletConfiguration
   maxPods: 50
@@ -792,7 +792,7 @@ nodes:
         warnings,
         [
             "kubeadmConfigPatches[3]: kind \"SomethingElse\" matches no kubeadm config document and is ignored (kind: ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration or KubeProxyConfiguration)",
-            "kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.enable-admission-plugins is not supported by kindling and is ignored (kindling's API server takes service-node-port-range, oidc-*, runtime-config, feature-gates from extraArgs)",
+            "kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.audit-log-path is not supported by kindling and is ignored (kindling's API server takes service-node-port-range, oidc-*, runtime-config, feature-gates, enable-admission-plugins, disable-admission-plugins, token-auth-file from extraArgs)",
             "kubeadmConfigPatches[0]: ClusterConfiguration.etcd.local.dataDir is not supported by kindling and is ignored",
             "kubeadmConfigPatches[1]: KubeletConfiguration.cpuManagerPolicy is not supported by kindling and is ignored",
             "nodes[1].kubeadmConfigPatches[0]: InitConfiguration only applies to the first control-plane node (kubeadm init); kind-worker joins the cluster (use JoinConfiguration), so this patch has no effect",
@@ -1001,6 +1001,55 @@ fn multi_document_patch() {
     .unwrap();
     assert_eq!(c.networking.dns_domain, "k.local");
     assert_eq!(c.nodes[0].labels.get("zone").map(String::as_str), Some("a"));
+}
+
+/// Admission plugin flags reach the API server; an unknown name is kube-apiserver's error at the
+/// patch's line (the server would not start), a name kindling does not carry out a warning.
+#[test]
+fn admission_plugin_flags() {
+    let c = resolve_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: ClusterConfiguration\n  apiServer:\n    extraArgs:\n      disable-admission-plugins: ServiceAccount,LimitRanger\n      enable-admission-plugins: AlwaysPullImages\n").unwrap();
+    assert_eq!(
+        c.api_server.extra_args,
+        map(&[
+            ("disable-admission-plugins", "ServiceAccount,LimitRanger"),
+            ("enable-admission-plugins", "AlwaysPullImages"),
+        ])
+    );
+    let warnings: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.enable-admission-plugins: kindling's API server does not carry out the AlwaysPullImages admission plugin; it has no effect"]
+    );
+    let e = error_of("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: ClusterConfiguration\n  apiServer:\n    extraArgs:\n      disable-admission-plugins: ServiceAcount\n");
+    assert_eq!(
+        e,
+        "cluster.yaml:5:3: kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.disable-admission-plugins: disable-admission-plugins plugin \"ServiceAcount\" is unknown"
+    );
+}
+
+/// `token-auth-file` is read on the node: through `apiServer.extraVolumes` (pod path → node
+/// path) and, to be there, from an `extraMounts` entry; without one it is a warning.
+#[test]
+fn token_auth_file() {
+    let c = resolve_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraMounts:\n  - hostPath: /tmp/tokens.csv\n    containerPath: /etc/kubernetes/pki/tokens.csv\nkubeadmConfigPatches:\n- |\n  kind: ClusterConfiguration\n  apiServer:\n    extraArgs:\n      token-auth-file: /etc/kubernetes/pki/tokens.csv\n").unwrap();
+    assert_eq!(
+        c.api_server.extra_args,
+        map(&[("token-auth-file", "/etc/kubernetes/pki/tokens.csv")])
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // The kube-apiserver pod's path, mapped to the node's by extraVolumes.
+    let c = resolve_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraMounts:\n  - hostPath: /tmp/auth\n    containerPath: /srv/auth\nkubeadmConfigPatches:\n- |\n  kind: ClusterConfiguration\n  apiServer:\n    extraArgs:\n      token-auth-file: /etc/auth/tokens.csv\n    extraVolumes:\n    - name: auth\n      hostPath: /srv/auth\n      mountPath: /etc/auth\n      readOnly: true\n").unwrap();
+    assert_eq!(
+        c.api_server.extra_args,
+        map(&[("token-auth-file", "/srv/auth/tokens.csv")])
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let c = resolve_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: ClusterConfiguration\n  apiServer:\n    extraArgs:\n      token-auth-file: /etc/tokens.csv\n").unwrap();
+    let warnings: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.token-auth-file: /etc/tokens.csv is under no extraMounts containerPath of the first control-plane node; its API server reads the file there and will not start without it"]
+    );
 }
 
 #[test]

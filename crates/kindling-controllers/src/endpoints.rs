@@ -68,7 +68,11 @@ pub(crate) fn run(
         },
     )
     .reconcile_on(pod_changes)
-    .run(reconcile, crate::retry_on_error, context);
+    .run(
+        crate::metrics::measured("endpoint", reconcile),
+        crate::retry_on_error,
+        context,
+    );
     async move {
         let cleanup = async move {
             if services.wait_until_ready().await.is_ok() {

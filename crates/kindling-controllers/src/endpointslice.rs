@@ -65,7 +65,11 @@ pub(crate) fn run(
     )
     .owns(Api::<EndpointSlice>::all(client.clone()), ours)
     .reconcile_on(pod_changes)
-    .run(reconcile, crate::retry_on_error, context);
+    .run(
+        crate::metrics::measured("endpoint_slice", reconcile),
+        crate::retry_on_error,
+        context,
+    );
     let cleanup_client = client.clone();
     async move {
         let cleanup = async move {

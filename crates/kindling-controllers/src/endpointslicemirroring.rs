@@ -75,7 +75,11 @@ pub(crate) fn run(
             Some(ObjectRef::<Service>::new(&service).within(&ns))
         },
     )
-    .run(reconcile, crate::retry_on_error, context);
+    .run(
+        crate::metrics::measured("endpoint_slice_mirroring", reconcile),
+        crate::retry_on_error,
+        context,
+    );
     async move {
         let cleanup = async move {
             if services.wait_until_ready().await.is_ok() {

@@ -55,7 +55,11 @@ pub fn run(
     let store = informer.store();
     async move {
         Controller::for_shared_stream(triggers, store)
-            .run(reconcile, retry_on_error, Arc::new(client))
+            .run(
+                crate::metrics::measured("ephemeral_volume", reconcile),
+                retry_on_error,
+                Arc::new(client),
+            )
             .for_each(|_| async {})
             .await;
     }

@@ -37,6 +37,9 @@
 //! for one control plane; with several, the workload controllers would act twice (upstream
 //! elects one kube-controller-manager through a Lease).
 //!
+//! [`metrics`]: kube-controller-manager's workqueue metrics of the reconciles (served on
+//! :10257 by `kindling node`).
+//!
 //! Shared: [`informer`] (one pod watch and cache for every controller that follows pods, as
 //! upstream's shared informer). Shared, without IO: [`pods`] (active, ready, available, scale-down order), [`owners`]
 //! (controller references, adoption and release), [`history`] (ControllerRevisions of
@@ -57,6 +60,7 @@ pub mod history;
 pub mod informer;
 pub mod job;
 pub mod localpath;
+pub mod metrics;
 pub mod nodelifecycle;
 pub mod owners;
 pub mod persistentvolume;
@@ -166,6 +170,25 @@ where
         .reflect(writer)
         .touched_objects();
     (store, changes)
+}
+
+/// At most this many requests of one burst (a batch of pod creations, a scale-down) are in
+/// flight at once. kube's client speaks HTTP/1.1, so each concurrent request takes a connection
+/// of its own, which the pool then keeps: a 500-pod batch would open and hold 500 TLS
+/// connections (upstream's client multiplexes the burst over one HTTP/2 connection).
+const BURST_CONNECTIONS: usize = 16;
+
+/// Runs `requests` with at most [`BURST_CONNECTIONS`] in flight; the results in their order.
+/// (The requests are collected first: a future that held the caller's mapping closure would
+/// not be `Send` for every lifetime its argument could have.)
+pub(crate) fn in_parallel<F: std::future::Future>(
+    requests: impl IntoIterator<Item = F>,
+) -> impl std::future::Future<Output = Vec<F::Output>> {
+    use futures::StreamExt;
+    let requests: Vec<F> = requests.into_iter().collect();
+    futures::stream::iter(requests)
+        .buffered(BURST_CONNECTIONS)
+        .collect()
 }
 
 /// Drops `metadata.managedFields` from a watched object before it is cached: no controller

@@ -3,7 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Pod;
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 
 /// The annotation that tells a controller which pods to remove first when scaling down (lower
 /// first).
@@ -117,23 +117,10 @@ fn log_rank(t: Timestamp, now: Timestamp) -> i64 {
     }
 }
 
-/// Younger first, a missing time counting as the youngest (upstream's afterOrZero), ages
-/// compared on a logarithmic scale, ties broken by uid.
-fn younger_first(
-    a: Option<Timestamp>,
-    b: Option<Timestamp>,
-    uids: (&str, &str),
-    now: Timestamp,
-) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(a), Some(b)) => match log_rank(a, now).cmp(&log_rank(b, now)) {
-            Ordering::Equal => uids.0.cmp(uids.1),
-            other => other,
-        },
-    }
+/// Younger first on a logarithmic scale, a missing time counting as the youngest (upstream's
+/// afterOrZero): `None` sorts before every age.
+fn age_rank(t: Option<Timestamp>, now: Timestamp) -> Option<i64> {
+    t.map(|t| log_rank(t, now))
 }
 
 /// A pod with the number of active pods of its controller family on the same node.
@@ -145,48 +132,49 @@ pub struct Ranked<'a> {
 /// Upstream's ActivePodsWithRanks order, what a scale-down removes first: unassigned before
 /// assigned, Pending < Unknown < Running, not ready before ready, lower deletion cost first,
 /// more pods of the family on the same node first, ready for less time first, more restarts
-/// first, newer first.
+/// first, newer first, then by uid.
+///
+/// A comparison of one key per pod, so a total order: upstream's Less breaks ties by uid only
+/// between pods whose times differ within one rank, which is not transitive (Go's sort accepts
+/// that, Rust's sort panics on it). Wherever upstream says "less" this says so too; pods
+/// upstream calls equal are ordered by uid.
 pub fn deletion_order(a: &Ranked, b: &Ranked, now: Timestamp) -> Ordering {
-    let node = |p: &Pod| {
-        p.spec
-            .as_ref()
-            .and_then(|s| s.node_name.clone())
-            .unwrap_or_default()
-    };
-    let (pa, pb) = (a.pod, b.pod);
-    let uid = |p: &Pod| p.metadata.uid.clone().unwrap_or_default();
-    let (na, nb) = (node(pa), node(pb));
-    if na != nb && (na.is_empty() || nb.is_empty()) {
-        return if na.is_empty() {
-            Ordering::Less
-        } else {
-            Ordering::Greater
-        };
-    }
-    let by = phase_rank(pa)
-        .cmp(&phase_rank(pb))
-        .then_with(|| is_ready(pa).cmp(&is_ready(pb)))
-        .then_with(|| deletion_cost(pa).cmp(&deletion_cost(pb)))
-        .then_with(|| b.colocated.cmp(&a.colocated));
-    if by != Ordering::Equal {
-        return by;
-    }
-    if is_ready(pa) && is_ready(pb) {
-        let (ra, rb) = (ready_since(pa), ready_since(pb));
-        if ra != rb {
-            return younger_first(ra, rb, (&uid(pa), &uid(pb)), now);
-        }
-    }
-    let (restarts_a, restarts_b) = (max_restarts(pa), max_restarts(pb));
-    if restarts_a != restarts_b {
-        return restarts_b.cmp(&restarts_a);
-    }
-    let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    let (ca, cb) = (created(pa), created(pb));
-    if ca != cb {
-        return younger_first(ca, cb, (&uid(pa), &uid(pb)), now);
-    }
-    Ordering::Equal
+    deletion_key(a, now).cmp(&deletion_key(b, now))
+}
+
+type DeletionKey<'a> = (
+    bool,
+    u8,
+    bool,
+    i32,
+    Reverse<usize>,
+    Option<Option<i64>>,
+    Reverse<(i32, i32)>,
+    Option<i64>,
+    &'a str,
+);
+
+fn deletion_key<'a>(r: &Ranked<'a>, now: Timestamp) -> DeletionKey<'a> {
+    let pod = r.pod;
+    let assigned = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty());
+    let ready = is_ready(pod);
+    let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    (
+        assigned,
+        phase_rank(pod),
+        ready,
+        deletion_cost(pod),
+        Reverse(r.colocated),
+        // Compared only between ready pods (`ready` is equal by now).
+        ready.then(|| age_rank(ready_since(pod), now)),
+        Reverse(max_restarts(pod)),
+        age_rank(created, now),
+        pod.metadata.uid.as_deref().unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
@@ -261,6 +249,41 @@ mod tests {
             order(&pods, &[1, 3, 1, 1]),
             ["cheap", "crowded", "fresh", "old"]
         );
+    }
+
+    #[test]
+    fn the_order_is_total_for_pods_created_about_together() {
+        // Upstream's Less is not transitive here: a = b (same time), a < c and c < b by uid
+        // (times differ within one rank). A sort must not see that.
+        let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+        let mut pods: Vec<Pod> = (0..60)
+            .map(|i| {
+                let created = format!("2026-01-01T11:59:{:02}Z", i % 3);
+                pod(
+                    &format!("p{:03}", (i * 37) % 60),
+                    "",
+                    "Pending",
+                    None,
+                    &created,
+                )
+            })
+            .collect();
+        pods.reverse();
+        let ranked: Vec<Ranked> = pods
+            .iter()
+            .map(|pod| Ranked { pod, colocated: 0 })
+            .collect();
+        for a in &ranked {
+            for b in &ranked {
+                for c in &ranked {
+                    let at_most = |x, y| deletion_order(x, y, now) != Ordering::Greater;
+                    if at_most(a, b) && at_most(b, c) {
+                        assert!(at_most(a, c));
+                    }
+                }
+            }
+        }
+        assert_eq!(order(&pods, &[0; 60]).len(), 60);
     }
 
     #[test]

@@ -76,7 +76,11 @@ async fn run_on(
         .watches(Api::<Secret>::all(client.clone()), config(), move |o| {
             in_ns(o.namespace())
         })
-        .run(reconcile, retry_on_error, Arc::new(Context { client }))
+        .run(
+            crate::metrics::measured("resourcequota_primary", reconcile),
+            retry_on_error,
+            Arc::new(Context { client }),
+        )
         .for_each(|_| async {})
         .await;
 }
@@ -99,14 +103,14 @@ async fn reconcile(rq: Arc<ResourceQuota>, ctx: Arc<Context>) -> Result<Action, 
         .flatten()
         .filter_map(|(k, _)| quota::resource_of(k))
         .collect();
-    let mut listed: Vec<(&'static str, &'static str, Vec<Value>)> = Vec::new();
+    let mut listed: Vec<(&str, &str, Vec<Value>)> = Vec::new();
     for (group, plural) in &resources {
-        let Some(rt) = kindling_api::CATALOG.iter().find(|rt| {
-            rt.group == group && rt.plural == plural && rt.is_stored() && rt.storage.is_none()
+        let Some(rt) = kindling_api::catalog::builtin_catalog().iter().find(|rt| {
+            &rt.group == group && &rt.plural == plural && rt.is_stored() && rt.is_storage_entry()
         }) else {
             continue;
         };
-        listed.push((rt.group, rt.plural, list(&ctx.client, rt, &ns).await?));
+        listed.push((&rt.group, &rt.plural, list(&ctx.client, rt, &ns).await?));
     }
     let objects: Vec<(&str, &str, &Value)> = listed
         .iter()

@@ -37,7 +37,11 @@ pub async fn run(client: kube::Client, root_ca_pem: String) {
         .watches(config_maps, only_ours, |cm| {
             cm.namespace().map(|ns| ObjectRef::<Namespace>::new(&ns))
         })
-        .run(reconcile, retry_on_error, context)
+        .run(
+            crate::metrics::measured("root_ca_cert_publisher", reconcile),
+            retry_on_error,
+            context,
+        )
         .for_each(|_| async {})
         .await;
 }

@@ -25,7 +25,11 @@ pub async fn run(client: kube::Client) {
         .watches(accounts, only_default, |sa| {
             sa.namespace().map(|ns| ObjectRef::<Namespace>::new(&ns))
         })
-        .run(reconcile, retry_on_error, Arc::new(client))
+        .run(
+            crate::metrics::measured("serviceaccount", reconcile),
+            retry_on_error,
+            Arc::new(client),
+        )
         .for_each(|_| async {})
         .await;
 }

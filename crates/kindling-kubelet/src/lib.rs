@@ -12,6 +12,7 @@ mod agent;
 mod cni;
 mod csinode;
 mod localpath;
+mod metrics;
 mod mirror;
 mod pods;
 mod runtime;
@@ -69,13 +70,14 @@ pub struct Config {
 /// Runs the kubelet until its runtime is dropped: pod runner, mirror pods and :10250 on tasks of
 /// their own, the Node's registration and heartbeat on this one.
 pub async fn run(client: kube::Client, config: Config) {
-    tokio::spawn(pods::run(client.clone(), config.clone()));
+    let metrics = std::sync::Arc::new(metrics::Metrics::new(&config.node_name));
+    tokio::spawn(pods::run(client.clone(), config.clone(), metrics.clone()));
     tokio::spawn(mirror::run(client.clone(), config.clone()));
     tokio::spawn(csinode::run(client.clone(), config.clone()));
     tokio::spawn(localpath::run(client.clone(), config.clone()));
     let server_config = config.clone();
     tokio::spawn(async move {
-        if let Err(e) = server::serve(&server_config).await {
+        if let Err(e) = server::serve(&server_config, metrics).await {
             tracing::error!("log endpoint: {e:#}");
         }
     });

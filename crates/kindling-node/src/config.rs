@@ -79,6 +79,15 @@ pub struct ControlPlaneConfig {
     /// `service-node-port-range` as `30000-32767`.
     #[serde(default)]
     pub node_port_range: Option<String>,
+    /// `enable-admission-plugins`, as given (comma-separated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_admission_plugins: Option<String>,
+    /// `disable-admission-plugins`, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_admission_plugins: Option<String>,
+    /// `token-auth-file`: where the token file is on this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_auth_file: Option<String>,
 }
 
 impl NodeConfig {

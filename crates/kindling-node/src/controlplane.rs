@@ -1,14 +1,19 @@
 //! The control plane of a control-plane node: the API server (with its store) and the
 //! controllers that live beside it, all in this process.
 
+use crate::components;
 use crate::config::{kindling_path, NodeConfig};
-use crate::ipam;
+use crate::{ipam, restart};
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 
 const DATA_DIR: &str = "/var/lib/kindling/apiserver";
 pub const API_PORT: u16 = 6443;
+/// What the node prints (to its container's log) when the API server does not start, before
+/// the reason: `kindling create cluster` looks for it.
+pub const START_FAILED: &str = "kindling node: the API server did not start: ";
 
 /// Starts the API server on 0.0.0.0:6443, node IPAM, the controllers and the scheduler.
 pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver::RunningServer> {
@@ -27,6 +32,11 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
             .context("service-node-port-range must be LOW-HIGH")?;
         server.node_port_range = lo.trim().parse()?..=hi.trim().parse()?;
     }
+    server.admission = kindling_api::admission::AdmissionFlags::parse(
+        cp.enable_admission_plugins.as_deref(),
+        cp.disable_admission_plugins.as_deref(),
+    );
+    server.token_auth_file = cp.token_auth_file.as_ref().map(Into::into);
     server.extra_sans = cp.cert_sans.clone();
     server
         .extra_sans
@@ -39,13 +49,40 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     if let Some(dns_ip) = crate::dns::service_ip(config) {
         tokio::spawn(ensure_kube_dns(client.clone(), dns_ip));
     }
-    tokio::spawn(kindling_controllers::run(
-        client.clone(),
-        kindling_controllers::Config {
-            root_ca_pem: running.ca_pem.clone(),
-        },
+    let controllers = kindling_controllers::Config {
+        root_ca_pem: running.ca_pem.clone(),
+    };
+    let controllers_client = client.clone();
+    tokio::spawn(restart::keep_running(
+        "kube-controller-manager",
+        move || kindling_controllers::run(controllers_client.clone(), controllers.clone()),
     ));
-    tokio::spawn(kindling_scheduler::run(client));
+    let scheduler = kindling_scheduler::Options::default();
+    let scheduler_metrics = scheduler.metrics.clone();
+    tokio::spawn(restart::keep_running("kube-scheduler", move || {
+        kindling_scheduler::run_with(client.clone(), scheduler.clone())
+    }));
+    // Their secure ports, as kube-scheduler's and kube-controller-manager's.
+    let ports: [(&'static str, u16, components::Render); 2] = [
+        (
+            "kube-scheduler",
+            components::SCHEDULER_PORT,
+            Arc::new(move || scheduler_metrics.render()),
+        ),
+        (
+            "kube-controller-manager",
+            components::CONTROLLER_MANAGER_PORT,
+            Arc::new(kindling_controllers::metrics::render),
+        ),
+    ];
+    for (component, port, render) in ports {
+        let pki = kindling_path("pki");
+        tokio::spawn(async move {
+            if let Err(e) = components::serve(component, port, &pki, ip, render).await {
+                tracing::error!("{component} port {port}: {e:#}");
+            }
+        });
+    }
     Ok(running)
 }
 

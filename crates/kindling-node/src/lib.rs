@@ -5,6 +5,7 @@
 //! network, the service proxy (kindling-proxy) and the kubelet (kindling-kubelet, the `kubelet`
 //! unit), which registers the Node and runs its pods. SIGTERM ends it all.
 
+pub mod components;
 pub mod config;
 pub mod containerd;
 pub mod control;
@@ -13,6 +14,7 @@ pub mod dns;
 pub mod init;
 pub mod ipam;
 pub mod network;
+pub mod restart;
 pub mod sysinfo;
 pub mod unit;
 
@@ -42,7 +44,9 @@ pub async fn run() -> Result<()> {
         .context("importing the node image's images")?;
     tokio::spawn(containerd::supervise());
     let _control_plane = match config.role {
-        Role::ControlPlane => Some(controlplane::start(&config, ip).await?),
+        Role::ControlPlane => Some(controlplane::start(&config, ip).await.inspect_err(|e| {
+            eprintln!("{}{e:#}", controlplane::START_FAILED);
+        })?),
         Role::Worker => None,
     };
     let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
@@ -68,11 +72,10 @@ pub async fn run() -> Result<()> {
         ..kubelet_config(&config, ip, ca_pem)
     };
     if runs_service_proxy(&config) {
-        tokio::spawn(kindling_proxy::run(
-            client.clone(),
-            proxy_config(&config),
-            Arc::new(init::run_owned),
-        ));
+        let (client, proxy) = (client.clone(), proxy_config(&config));
+        tokio::spawn(restart::keep_running("kube-proxy", move || {
+            kindling_proxy::run(client.clone(), proxy.clone(), Arc::new(init::run_owned))
+        }));
     }
     let kubelet = Arc::new(kubelet_unit(kubelet));
     kubelet.start()?;

@@ -196,6 +196,12 @@ impl Cache {
     pub fn pod_keys(&self) -> Vec<String> {
         self.pods.keys().cloned().collect()
     }
+
+    /// Pods in the cache (bound or assumed), and of those the assumed ones.
+    pub fn pod_counts(&self) -> (usize, usize) {
+        let assumed = self.pods.values().filter(|p| p.assumed).count();
+        (self.pods.len(), assumed)
+    }
 }
 
 #[cfg(test)]

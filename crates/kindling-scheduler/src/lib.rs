@@ -8,6 +8,8 @@
 //! - [`cache`] and [`queue`]: the scheduler's view of the cluster (bound and assumed pods per
 //!   node) and the queue of pending pods (active, back-off, unschedulable), both without IO.
 //! - [`run`]: the thin loop against the API server (watches, binding, events, conditions).
+//! - [`metrics`]: kube-scheduler's metrics as the loop measures them (served on :10259 by
+//!   `kindling node`).
 //!
 //! Entry point: `tokio::spawn(kindling_scheduler::run(client))` with a client allowed to watch
 //! pods, nodes and namespaces, create `pods/binding` and events, and patch `pods/status`.
@@ -27,6 +29,7 @@
 pub mod cache;
 pub mod framework;
 pub mod labels;
+pub mod metrics;
 pub mod plugins;
 pub mod queue;
 pub mod types;

@@ -123,6 +123,7 @@ pub struct Queue {
     counter: u64,
     move_seq: u64,
     active_count: usize,
+    backoff_count: usize,
     unschedulable: HashSet<String>,
 }
 
@@ -161,6 +162,7 @@ impl Queue {
         }
         match old {
             Some(State::Active) => self.active_count -= 1,
+            Some(State::Backoff) => self.backoff_count -= 1,
             Some(State::Unschedulable) => {
                 self.unschedulable.remove(key);
             }
@@ -168,6 +170,7 @@ impl Queue {
         }
         match new {
             Some(State::Active) => self.active_count += 1,
+            Some(State::Backoff) => self.backoff_count += 1,
             Some(State::Unschedulable) => {
                 self.unschedulable.insert(key.to_string());
             }
@@ -231,7 +234,8 @@ impl Queue {
             key.to_string(),
             Entry {
                 priority,
-                state: State::Backoff,
+                // Not yet in any queue (uncounted) until it is activated just below.
+                state: State::InFlight,
                 generation: 0,
                 arrival,
                 attempts: 0,
@@ -367,6 +371,21 @@ impl Queue {
         self.active_count > 0
     }
 
+    /// Pods waiting to be tried, waiting out a back-off, and rejected (kube-scheduler's
+    /// activeQ, backoffQ and unschedulablePods).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.active_count,
+            self.backoff_count,
+            self.unschedulable.len(),
+        )
+    }
+
+    /// How many times the pod was taken to be tried.
+    pub fn attempts(&self, key: &str) -> u32 {
+        self.entries.get(key).map_or(0, |e| e.attempts)
+    }
+
     /// Pods rejected and waiting for a helpful change.
     pub fn unschedulable_count(&self) -> usize {
         self.unschedulable.len()
@@ -388,6 +407,24 @@ mod tests {
 
     fn s(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    #[test]
+    fn counts_follow_the_states() {
+        let mut q = Queue::new(QueueConfig::default());
+        let now = Instant::now();
+        q.add_or_update("a", 0, false, now);
+        q.add_or_update("b", 0, false, now);
+        assert_eq!(q.counts(), (2, 0, 0));
+        let first = q.pop().unwrap();
+        assert_eq!(q.attempts(&first), 1);
+        q.unschedulable(&first, BTreeSet::new(), now);
+        assert_eq!(q.counts(), (1, 0, 1));
+        let second = q.pop().unwrap();
+        q.retry(&second, 0, now);
+        assert_eq!(q.counts(), (0, 1, 1));
+        q.remove(&second);
+        assert_eq!(q.counts(), (0, 0, 1));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use crate::cache::{is_terminal, node_name, pod_key, Cache, NodeChange};
 use crate::events::{timestamp_now, PodRef, Recorder};
 use crate::framework::{Framework, Rng, ScheduleError};
+use crate::metrics::{Metrics, Outcome, Pending};
 use crate::plugins::volume_binding::{self, Bindings};
 use crate::queue::{ClusterEvent, Queue, QueueConfig};
 use crate::types::PodInfo;
@@ -37,6 +38,8 @@ pub struct Options {
     /// Seed for tie-breaking between equally good nodes (random when `None`).
     pub seed: Option<u64>,
     pub queue: QueueConfig,
+    /// Where the loop records what it measures (kube-scheduler's metrics).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             parallel_writes: 8,
             seed: None,
             queue: QueueConfig::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -126,6 +130,9 @@ struct BindResult {
     node: String,
     pod: Arc<Pod>,
     result: Result<(), BindError>,
+    /// When the attempt began, and how many attempts it took.
+    started: Instant,
+    attempts: u32,
 }
 
 enum BindError {
@@ -190,7 +197,22 @@ impl Scheduler {
                 _ = tick.tick() => self.queue.flush(Instant::now()),
                 () = std::future::ready(()), if ready => self.schedule_one(),
             }
+            self.measure_state();
         }
+    }
+
+    /// The queues' and cache's sizes, after every step of the loop.
+    fn measure_state(&self) {
+        let (active, backoff, unschedulable) = self.queue.counts();
+        let metrics = &self.options.metrics;
+        metrics.set_pending(Pending {
+            active,
+            backoff,
+            unschedulable,
+            gated: self.gated.len(),
+        });
+        let (pods, assumed) = self.cache.pod_counts();
+        metrics.set_cache_size(self.cache.node_count(), pods, assumed);
     }
 
     fn responsible(&self, pod: &Pod) -> bool {
@@ -399,18 +421,28 @@ impl Scheduler {
             return;
         };
         let info = Arc::new(PodInfo::new(&pod));
+        let started = Instant::now();
         let result = self.fw.schedule(&info, &self.cache.snapshot());
+        self.options.metrics.algorithm(started.elapsed());
         match result {
             Ok(node) => {
+                let attempts = self.queue.attempts(&key);
                 self.queue.done(&key);
                 let bindings = self.volume_bindings(&info, &node);
                 if let Some(b) = &bindings {
                     crate::volumes::assume(&mut self.cache.volumes, b, &node);
                 }
                 self.cache.assume(&key, info.clone(), &node);
-                self.bind(key, node, pod, bindings);
+                self.bind(key, node, pod, bindings, (started, attempts));
             }
-            Err(err) => self.unschedulable(&key, &pod, err),
+            Err(err) => {
+                self.options.metrics.attempt(
+                    &self.options.scheduler_name,
+                    Outcome::Unschedulable,
+                    started.elapsed(),
+                );
+                self.unschedulable(&key, &pod, err);
+            }
         }
     }
 
@@ -471,7 +503,14 @@ impl Scheduler {
             .filter(|b| !b.wait_for.is_empty())
     }
 
-    fn bind(&mut self, key: String, node: String, pod: Arc<Pod>, volumes: Option<Bindings>) {
+    fn bind(
+        &mut self,
+        key: String,
+        node: String,
+        pod: Arc<Pod>,
+        volumes: Option<Bindings>,
+        (started, attempts): (Instant, u32),
+    ) {
         self.binds_in_flight += 1;
         let tx = self.bind_tx.clone();
         let api: Api<Pod> = Api::namespaced(
@@ -487,6 +526,8 @@ impl Scheduler {
                         node,
                         pod,
                         result: Err(BindError::Volumes(e)),
+                        started,
+                        attempts,
                     });
                     return;
                 }
@@ -508,12 +549,22 @@ impl Scheduler {
                 node,
                 pod,
                 result,
+                started,
+                attempts,
             });
         });
     }
 
     fn on_bind_result(&mut self, r: BindResult) {
         self.binds_in_flight -= 1;
+        let metrics = &self.options.metrics;
+        let outcome = if r.result.is_ok() {
+            metrics.scheduled_after(r.attempts);
+            Outcome::Scheduled
+        } else {
+            Outcome::Error
+        };
+        metrics.attempt(&self.options.scheduler_name, outcome, r.started.elapsed());
         let pod_ref = PodRef::of(&r.pod);
         match r.result {
             Ok(()) => {

@@ -98,43 +98,66 @@ fn ready_and_status(env: &Env, pod: &str) -> (String, String) {
 
 fn a_sidecar_runs_beside_the_app_and_stops_when_it_completes(c: &Cluster) {
     let env = &c.env;
+    // A Job's pod, as the sidecar KEP's main use: the Job completes when the app does, the
+    // sidecar does not keep it running.
     env.apply(&format!(
-        r#"apiVersion: v1
-kind: Pod
+        r#"apiVersion: batch/v1
+kind: Job
 metadata:
   name: sidecar
 spec:
-  nodeName: {worker}
-  restartPolicy: Never
-  terminationGracePeriodSeconds: 2
-  initContainers:
-  - name: side
-    image: {image}
-    imagePullPolicy: IfNotPresent
-    restartPolicy: Always
-    command: ["sh", "-c", "while true; do echo side; sleep 1; done"]
-  containers:
-  - name: app
-    image: {image}
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "sleep 5; exit 0"]
+  backoffLimit: 0
+  template:
+    spec:
+      nodeName: {worker}
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 2
+      initContainers:
+      - name: side
+        image: {image}
+        imagePullPolicy: IfNotPresent
+        restartPolicy: Always
+        command: ["sh", "-c", "while true; do echo side; sleep 1; done"]
+      containers:
+      - name: app
+        image: {image}
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "sleep 5; exit 0"]
 "#,
         worker = c.worker,
         image = c.image
     ));
+    let mut pod = String::new();
+    for _ in 0..100 {
+        pod = env.ok_kubectl(&[
+            "get",
+            "pods",
+            "-l",
+            "job-name=sidecar",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ]);
+        if !pod.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pod = pod.trim().to_string();
+    assert!(!pod.is_empty(), "the Job made no pod");
+    let pod = pod.as_str();
     // While the app runs, both run and are ready: 2/2 Running.
-    env.wait_for("sidecar", "2/2 Running", Duration::from_secs(60), |e| {
-        ready_and_status(e, "sidecar") == ("2/2".into(), "Running".into())
+    env.wait_for(pod, "2/2 Running", Duration::from_secs(60), |e| {
+        ready_and_status(e, pod) == ("2/2".into(), "Running".into())
     });
-    let get = env.ok_kubectl(&["get", "pod", "sidecar"]);
+    let get = env.ok_kubectl(&["get", "pod", pod]);
     eprintln!("{get}");
     let side = env.jsonpath(
-        "sidecar",
+        pod,
         "{.status.initContainerStatuses[0].started} {.status.initContainerStatuses[0].ready}",
     );
     assert_eq!(side, "true true", "the sidecar's started/ready");
-    assert_eq!(env.jsonpath("sidecar", "{.status.phase}"), "Running");
-    let logs = env.ok_kubectl(&["logs", "sidecar", "-c", "side"]);
+    assert_eq!(env.jsonpath(pod, "{.status.phase}"), "Running");
+    let logs = env.ok_kubectl(&["logs", pod, "-c", "side"]);
     eprintln!(
         "kubectl logs sidecar -c side: {} lines",
         logs.lines().count()
@@ -142,27 +165,27 @@ spec:
     assert!(logs.lines().any(|l| l == "side"), "sidecar logs: {logs}");
 
     // The app exits 0: the sidecar is stopped and the pod completes from the app alone.
-    env.wait_for("sidecar", "Succeeded", Duration::from_secs(60), |e| {
-        e.jsonpath("sidecar", "{.status.phase}") == "Succeeded"
+    env.wait_for(pod, "Succeeded", Duration::from_secs(60), |e| {
+        e.jsonpath(pod, "{.status.phase}") == "Succeeded"
     });
-    let get = env.ok_kubectl(&["get", "pod", "sidecar"]);
+    let get = env.ok_kubectl(&["get", "pod", pod]);
     eprintln!("{get}");
     assert_eq!(
-        ready_and_status(env, "sidecar"),
+        ready_and_status(env, pod),
         ("0/2".into(), "Completed".into()),
         "{get}"
     );
     let app_exit = env.jsonpath(
-        "sidecar",
+        pod,
         "{.status.containerStatuses[0].state.terminated.exitCode}",
     );
     assert_eq!(app_exit, "0");
     let side_done = env.jsonpath(
-        "sidecar",
+        pod,
         "{.status.initContainerStatuses[0].state.terminated.finishedAt}",
     );
     let app_done = env.jsonpath(
-        "sidecar",
+        pod,
         "{.status.containerStatuses[0].state.terminated.finishedAt}",
     );
     assert!(!side_done.is_empty(), "the sidecar is terminated");
@@ -172,14 +195,25 @@ spec:
         "the sidecar stops after the app: {side_done} < {app_done}"
     );
     let conditions = env.jsonpath(
-        "sidecar",
+        pod,
         "{range .status.conditions[*]}{.type}={.status}/{.reason} {end}",
     );
     assert!(
         conditions.contains("Ready=False/PodCompleted"),
         "{conditions}"
     );
-    env.ok_kubectl(&["delete", "pod", "sidecar", "--wait=true"]);
+    // The Job is Complete with one success: the sidecar did not hold it up.
+    let mut job = String::new();
+    for _ in 0..50 {
+        job = env.ok_kubectl(&["get", "job", "sidecar", "--no-headers"]);
+        if job.contains("Complete") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("kubectl get job sidecar: {job}");
+    assert!(job.contains("Complete") && job.contains("1/1"), "{job}");
+    env.ok_kubectl(&["delete", "job", "sidecar", "--wait=true"]);
 }
 
 /// The container's CFS quota as its cgroup has it (cgroup v2 `cpu.max`'s first field, v1

@@ -2,7 +2,9 @@
 //! driven the way users drive them — `kubectl create deployment`, `scale`, `set image`,
 //! `rollout status|history|undo|restart`, `describe` — with pods that really run busybox
 //! httpd on the workers, and a Deployment whose image cannot be pulled running into its
-//! progress deadline. One cluster for the whole file. Without a Docker engine the test fails
+//! progress deadline; on the way, the components' metrics (the kubelet's through
+//! `nodes/<node>/proxy/metrics`, the scheduler's :10259, the controller manager's :10257). One
+//! cluster for the whole file. Without a Docker engine the test fails
 //! when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -75,6 +77,129 @@ fn running_on_workers(env: &Env, cluster: &str, n: usize) -> bool {
         })
 }
 
+/// The value of the first sample of `series` (its name and labels as printed) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// GET `path` on `https://<ip>:<port>` with the cluster kubeconfig's CA and, when `admin`, its
+/// client certificate: (status, body), or (code, message) of an error's Status.
+fn component_get(env: &Env, ip: &str, port: u16, path: &str, admin: bool) -> (u16, String) {
+    runtime().block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let kubeconfig = kube::config::Kubeconfig::read_from(env.kubeconfig()).unwrap();
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap();
+        config.cluster_url = format!("https://{ip}:{port}").parse().unwrap();
+        if !admin {
+            config.auth_info = Default::default();
+        }
+        let client = kube::Client::try_from(config).unwrap();
+        let req = http::Request::get(path).body(Vec::new()).unwrap();
+        match client.request_text(req).await {
+            Ok(body) => (200, body),
+            // An error answer is a Status: its code and message.
+            Err(kube::Error::Api(status)) => (status.code, status.message.clone()),
+            Err(e) => panic!("GET https://{ip}:{port}{path}: {e}"),
+        }
+    })
+}
+
+/// Issue 11, item 10: the kubelet's `/metrics` through the API server's `nodes/<n>/proxy`, its
+/// healthz port inside the node, the scheduler's :10259 and the controller manager's :10257
+/// (HTTPS, healthz for anyone, metrics for a cluster certificate), each reporting what it did.
+fn components_serve_their_metrics(env: &Env, cluster: &str) {
+    let started = Instant::now();
+    let worker = format!("{cluster}-worker");
+    let raw = format!("/api/v1/nodes/{worker}/proxy/metrics");
+    // The running pods are counted at the agent's next relist (every second).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let kubelet = loop {
+        let kubelet = ok(env, &["get", "--raw", &raw]);
+        let running = sample(&kubelet, "kubelet_running_pods").unwrap_or_default();
+        if running >= 1.0 {
+            break kubelet;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubelet_running_pods {running}:\n{kubelet}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for series in [
+        "kubelet_running_containers{container_state=\"running\"}",
+        "kubelet_pod_start_duration_seconds_count",
+        "kubelet_started_containers_total{container_type=\"container\"}",
+    ] {
+        assert!(
+            sample(&kubelet, series).unwrap_or_default() >= 1.0,
+            "{series}:\n{kubelet}"
+        );
+    }
+    let healthz = ok(
+        env,
+        &[
+            "get",
+            "--raw",
+            &format!("/api/v1/nodes/{worker}/proxy/healthz"),
+        ],
+    );
+    assert_eq!(healthz, "ok");
+    let plain = common::node_exec(
+        &worker,
+        &["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/10248; printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3"],
+    );
+    assert!(
+        plain.starts_with("HTTP/1.0 200 OK") && plain.ends_with("ok"),
+        "{plain}"
+    );
+
+    let cp = format!("{cluster}-control-plane");
+    let ip = jsonpath(
+        env,
+        &format!("node/{cp}"),
+        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
+    );
+    let (code, scheduler) = component_get(env, &ip, 10259, "/metrics", true);
+    assert_eq!(code, 200, "{scheduler}");
+    let scheduled = sample(
+        &scheduler,
+        "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"}",
+    )
+    .unwrap_or_default();
+    assert!(scheduled >= 2.0, "scheduled {scheduled}:\n{scheduler}");
+    assert!(
+        scheduler.contains("scheduler_pending_pods{queue=\"active\"}"),
+        "{scheduler}"
+    );
+    let (code, manager) = component_get(env, &ip, 10257, "/metrics", true);
+    assert_eq!(code, 200, "{manager}");
+    for queue in ["deployment", "replicaset"] {
+        let series = format!("workqueue_work_duration_seconds_count{{name=\"{queue}\"}}");
+        assert!(
+            sample(&manager, &series).unwrap_or_default() >= 1.0,
+            "{series}:\n{manager}"
+        );
+    }
+    for port in [10259, 10257] {
+        assert_eq!(
+            component_get(env, &ip, port, "/healthz", false),
+            (200, "ok".into())
+        );
+        assert_eq!(
+            component_get(env, &ip, port, "/metrics", false),
+            (
+                403,
+                "forbidden: User \"system:anonymous\" cannot get path \"/metrics\"".into()
+            )
+        );
+    }
+    eprintln!("component metrics checked in {:.1?}", started.elapsed());
+}
+
 #[test]
 fn deployments_roll_out_scale_roll_back_and_time_out_on_real_nodes() {
     if !docker_available() {
@@ -134,6 +259,7 @@ fn deployments_roll_out_scale_roll_back_and_time_out_on_real_nodes() {
     );
     ok(&env, &["get", "pods", "-o", "wide"]);
     eprintln!("created and running after {:.1?}", phase.elapsed());
+    components_serve_their_metrics(&env, &cluster);
 
     // Scale.
     assert_eq!(

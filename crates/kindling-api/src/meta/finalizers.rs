@@ -5,7 +5,14 @@ use super::{go_string_slice, invalid_raw, invalid_str, validate_qualified_name};
 use crate::status::Cause;
 use serde_json::Value;
 
-const STANDARD_FINALIZERS: &[&str] = &["kubernetes", "orphan", "foregroundDeletion"];
+/// The kube-apiserver's standard names, and the one the apiextensions server's objects carry
+/// (its validation checks only that a finalizer is a qualified name).
+const STANDARD_FINALIZERS: &[&str] = &[
+    "kubernetes",
+    "orphan",
+    "foregroundDeletion",
+    "customresourcecleanup.apiextensions.k8s.io",
+];
 
 /// One finalizer name: a qualified name, and a standard one unless it has a '/' (errors of the
 /// first kind at `list_field`, as upstream reports them, of the second at `item_field`).

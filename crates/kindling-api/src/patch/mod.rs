@@ -23,6 +23,7 @@ mod strategic_lists;
 #[cfg(test)]
 mod strategic_tests;
 
+pub(crate) use json::go_json_kind;
 pub use json::{apply_json_patch, json_patch_strict_errors};
 pub use merge::apply_merge_patch;
 pub use meta::{merge_key, patch_meta, PatchMeta};
@@ -98,6 +99,22 @@ fn parse_yaml(body: &[u8]) -> Result<Value, ApiError> {
         ApiError::bad_request(format!("error decoding YAML: {}", yaml_error_text(&e)))
     })?;
     yaml_to_json(yaml).map_err(|m| ApiError::bad_request(format!("error decoding YAML: {m}")))
+}
+
+/// One YAML document as JSON, its error worded as Go's YAML library words it
+/// (`yaml: line 1: did not find expected ',' or ']'`), for bodies decoded as upstream decodes
+/// them (`crate::body`).
+pub fn yaml_to_value(body: &[u8]) -> Result<Value, String> {
+    let yaml: serde_norway::Value = serde_norway::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        // serde_norway: "<problem> at line L column C[, while <context> at line …]".
+        let problem = text.split(" at line ").next().unwrap_or(&text);
+        match e.location() {
+            Some(loc) => format!("yaml: line {}: {problem}", loc.line()),
+            None => format!("yaml: {problem}"),
+        }
+    })?;
+    yaml_to_json(yaml).map_err(|m| format!("yaml: {m}"))
 }
 
 fn yaml_error_text(e: &serde_norway::Error) -> String {

@@ -957,10 +957,15 @@ fn table_matches_the_openapi_definitions() {
 
 #[test]
 fn every_catalog_kind_and_subresource_body_has_a_message() {
-    for r in crate::catalog::CATALOG {
-        let m =
-            schema::message_for_kind(r.group, r.version, r.kind).unwrap_or_else(|| panic!("{r:?}"));
-        assert_eq!(m.definition_name(), (r.schema_name)());
+    // apiextensions.k8s.io is generated from another repository's .proto files, not in the
+    // table yet; clients send CustomResourceDefinitions as JSON or YAML.
+    for r in crate::catalog::builtin_catalog()
+        .iter()
+        .filter(|r| r.group != "apiextensions.k8s.io")
+    {
+        let m = schema::message_for_kind(&r.group, &r.version, &r.kind)
+            .unwrap_or_else(|| panic!("{r:?}"));
+        assert_eq!(m.definition_name(), r.schema_name());
     }
     for (g, v, k) in [
         ("autoscaling", "v1", "Scale"),

@@ -21,6 +21,19 @@ pub struct NamespaceStrategy;
 const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 
 impl Strategy for NamespaceStrategy {
+    /// A deleted namespace turns Terminating and stays until the namespace controller has
+    /// emptied it and removed its `spec.finalizers`.
+    fn prepare_for_delete(&self, obj: &mut Value) -> bool {
+        obj["status"]["phase"] = Value::from("Terminating");
+        self.deletion_pending(obj)
+    }
+
+    fn deletion_pending(&self, obj: &Value) -> bool {
+        obj["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
+    }
+
     fn name_rule(&self) -> NameRule {
         NameRule::Label
     }

@@ -121,9 +121,40 @@ pub trait Strategy: Sync + Send {
         false
     }
 
+    /// Why no object may be created now, as the message of a 405 MethodNotAllowed (the objects
+    /// of a CustomResourceDefinition being deleted); `None`: creates go ahead.
+    fn refuse_create(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Why the object named `name` may never be deleted (upstream refuses it in admission), as
     /// the detail of a 403 Forbidden; `None`: it may be.
     fn refuse_delete(&self, _name: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// Seconds a delete waits before the object goes (upstream's `CheckGracefulDelete`), given
+    /// the grace period the client asked for; 0 removes it at once.
+    fn grace_period(&self, _obj: &Value, _requested: Option<i64>) -> i64 {
+        0
+    }
+
+    /// What a delete does to the object beyond the generic path (upstream's own `Delete` of
+    /// namespaces and CustomResourceDefinitions): changes `obj` as it is marked for deletion
+    /// and returns whether it must stay (marked) rather than go at once.
+    fn prepare_for_delete(&self, _obj: &mut Value) -> bool {
+        false
+    }
+
+    /// Whether a deleted object whose finalizers are all gone must still wait (a namespace
+    /// with `spec.finalizers` left).
+    fn deletion_pending(&self, _obj: &Value) -> bool {
+        false
+    }
+
+    /// The fields of `obj` its schema does not know, as strict decoding reports them, when the
+    /// strategy holds the schema (custom resources); `None`: the OpenAPI definitions decide.
+    fn unknown_fields(&self, _obj: &Value) -> Option<Vec<String>> {
         None
     }
 

@@ -1,6 +1,6 @@
-//! Pods: defaults, what the admission plugins that need no lookups add on create (not-ready/
-//! unreachable tolerations, priority), the initial status with its QoS class, spec validation,
-//! and upstream's rule of which fields a pod update may change.
+//! Pods: defaults, the initial status with its QoS class, spec validation, and upstream's rule
+//! of which fields a pod update may change. (What admission plugins add — tolerations,
+//! priority — is the API server's admission chain's, with `crate::admission`'s rules.)
 
 use super::podspec::{default_pod_only, default_pod_spec};
 use super::podvalidation::validate_pod_spec;
@@ -17,6 +17,25 @@ use std::collections::BTreeMap;
 pub struct PodStrategy;
 
 impl Strategy for PodStrategy {
+    /// Only pods bound to a node and not yet finished wait: their node agent stops the
+    /// containers and then deletes them for good.
+    fn grace_period(&self, obj: &Value, requested: Option<i64>) -> i64 {
+        let on_node = obj["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            obj["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
+        if !on_node || finished {
+            return 0;
+        }
+        let default = obj["spec"]["terminationGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(30);
+        requested.unwrap_or(default).max(0)
+    }
+
     fn default(&self, obj: &mut Value) {
         let spec = object_mut(obj, &["spec"]);
         default_pod_spec(spec);
@@ -26,8 +45,6 @@ impl Strategy for PodStrategy {
     fn prepare_for_create(&self, obj: &mut Value) {
         let spec = object_mut(obj, &["spec"]);
         mirror_service_account_alias(spec);
-        admit_default_tolerations(spec);
-        admit_priority(spec);
         let qos = qos_class(spec);
         obj["status"] = json!({"phase": "Pending", "qosClass": qos});
     }
@@ -283,58 +300,6 @@ fn mirror_service_account_alias(spec: &mut Value) {
     }
 }
 
-/// The DefaultTolerationSeconds admission plugin: tolerate `not-ready` and `unreachable` nodes
-/// for 300 seconds unless the pod already tolerates them.
-fn admit_default_tolerations(spec: &mut Value) {
-    let tolerates = |key: &str, tols: &[Value]| {
-        tols.iter().any(|t| {
-            let k = str_of(t, "key");
-            let e = str_of(t, "effect");
-            (k == key || k.is_empty()) && (e == "NoExecute" || e.is_empty())
-        })
-    };
-    let mut added = Vec::new();
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
-        if !tolerates(key, arr_of(spec, "tolerations")) {
-            added.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
-        }
-    }
-    if added.is_empty() {
-        return;
-    }
-    let tols = spec
-        .as_object_mut()
-        .expect("object")
-        .entry("tolerations")
-        .or_insert_with(|| json!([]));
-    if !tols.is_array() {
-        *tols = json!([]);
-    }
-    tols.as_array_mut().expect("array").extend(added);
-}
-
-/// The Priority admission plugin for the classes every cluster has (others are the server's to
-/// resolve): no class means priority 0 and `PreemptLowerPriority`.
-fn admit_priority(spec: &mut Value) {
-    let priority = match str_of(spec, "priorityClassName") {
-        "" => Some(0),
-        "system-cluster-critical" => Some(2_000_000_000),
-        "system-node-critical" => Some(2_000_001_000),
-        _ => None,
-    };
-    if let Some(p) = priority {
-        if spec.get("priority").is_none_or(Value::is_null) {
-            spec["priority"] = json!(p);
-        }
-        if spec.get("preemptionPolicy").is_none_or(Value::is_null) {
-            spec["preemptionPolicy"] = json!("PreemptLowerPriority");
-        }
-    }
-}
-
 /// The QoS class of a pod spec (`Guaranteed`, `Burstable` or `BestEffort`), from the cpu and
 /// memory requests and limits of all its containers, requests defaulting to limits.
 pub fn qos_class(spec: &Value) -> &'static str {
@@ -568,16 +533,10 @@ mod tests {
                     "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}],
                 "dnsPolicy": "ClusterFirst",
                 "enableServiceLinks": true,
-                "preemptionPolicy": "PreemptLowerPriority",
-                "priority": 0,
                 "restartPolicy": "Always",
                 "schedulerName": "default-scheduler",
                 "securityContext": {},
-                "terminationGracePeriodSeconds": 30,
-                "tolerations": [
-                    {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
-                    {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}
-                ]
+                "terminationGracePeriodSeconds": 30
             })
         );
         assert_eq!(
@@ -763,7 +722,8 @@ mod tests {
     #[test]
     fn tolerations_may_only_be_added() {
         let old = created(
-            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}],
+                "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]}}),
         );
         let mut new = old.clone();
         new["spec"]["tolerations"]

@@ -1082,8 +1082,10 @@ static DEFAULT_COLUMNS: &[Column] = &[
 ];
 
 impl Printer {
-    pub(super) fn columns(self) -> &'static [Column] {
+    pub(super) fn columns(&self) -> &'static [Column] {
         match self {
+            // Custom resources' columns are data, written by `table_in` directly.
+            Printer::Custom(_) => &[],
             Printer::Pod => POD_COLUMNS,
             Printer::PodTemplate => POD_TEMPLATE_COLUMNS,
             Printer::PodDisruptionBudget => PDB_COLUMNS,

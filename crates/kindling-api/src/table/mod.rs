@@ -56,8 +56,11 @@ impl IncludeObject {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Printer {
+/// Which of upstream's printers prints a resource (the catalog entry names it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Printer {
+    /// A custom resource's additionalPrinterColumns.
+    Custom(std::sync::Arc<crate::apiextensions::columns::CustomColumns>),
     Pod,
     PodTemplate,
     PodDisruptionBudget,
@@ -115,70 +118,7 @@ enum Printer {
 }
 
 fn printer(r: &ResourceType) -> Printer {
-    match (r.group, r.kind) {
-        ("", "Pod") => Printer::Pod,
-        ("", "PodTemplate") => Printer::PodTemplate,
-        ("policy", "PodDisruptionBudget") => Printer::PodDisruptionBudget,
-        ("", "ReplicationController") => Printer::ReplicationController,
-        ("apps", "ReplicaSet") => Printer::ReplicaSet,
-        ("apps", "DaemonSet") => Printer::DaemonSet,
-        ("batch", "Job") => Printer::Job,
-        ("batch", "CronJob") => Printer::CronJob,
-        ("", "Service") => Printer::Service,
-        ("networking.k8s.io", "Ingress") => Printer::Ingress,
-        ("networking.k8s.io", "IngressClass") => Printer::IngressClass,
-        ("apps", "StatefulSet") => Printer::StatefulSet,
-        ("", "Endpoints") => Printer::Endpoints,
-        ("", "Node") => Printer::Node,
-        ("", "Event") => Printer::Event,
-        ("events.k8s.io", "Event") => Printer::EventsV1,
-        ("", "Namespace") => Printer::Namespace,
-        ("", "Secret") => Printer::Secret,
-        ("", "ServiceAccount") => Printer::ServiceAccount,
-        ("", "PersistentVolume") => Printer::PersistentVolume,
-        ("", "PersistentVolumeClaim") => Printer::PersistentVolumeClaim,
-        ("apps", "Deployment") => Printer::Deployment,
-        ("autoscaling", "HorizontalPodAutoscaler") => Printer::HorizontalPodAutoscaler,
-        ("", "ConfigMap") => Printer::ConfigMap,
-        ("networking.k8s.io", "NetworkPolicy") => Printer::NetworkPolicy,
-        ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
-        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
-        ("certificates.k8s.io", "CertificateSigningRequest") => Printer::CertificateSigningRequest,
-        ("coordination.k8s.io", "Lease") => Printer::Lease,
-        ("storage.k8s.io", "StorageClass") => Printer::StorageClass,
-        ("apps", "ControllerRevision") => Printer::ControllerRevision,
-        ("", "ResourceQuota") => Printer::ResourceQuota,
-        ("scheduling.k8s.io", "PriorityClass") => Printer::PriorityClass,
-        ("storage.k8s.io", "VolumeAttachment") => Printer::VolumeAttachment,
-        ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
-        ("storage.k8s.io", "CSINode") => Printer::CsiNode,
-        ("storage.k8s.io", "CSIDriver") => Printer::CsiDriver,
-        ("storage.k8s.io", "CSIStorageCapacity") => Printer::CsiStorageCapacity,
-        ("storage.k8s.io", "VolumeAttributesClass") => Printer::VolumeAttributesClass,
-        ("", "ComponentStatus") => Printer::ComponentStatus,
-        ("node.k8s.io", "RuntimeClass") => Printer::RuntimeClass,
-        ("flowcontrol.apiserver.k8s.io", "FlowSchema") => Printer::FlowSchema,
-        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => {
-            Printer::PriorityLevelConfiguration
-        }
-        ("networking.k8s.io", "ServiceCIDR") => Printer::ServiceCidr,
-        ("networking.k8s.io", "IPAddress") => Printer::IpAddress,
-        ("resource.k8s.io", "DeviceClass") => Printer::DeviceClass,
-        ("resource.k8s.io", "ResourceClaim") => Printer::ResourceClaim,
-        ("resource.k8s.io", "ResourceClaimTemplate") => Printer::ResourceClaimTemplate,
-        ("resource.k8s.io", "ResourceSlice") => Printer::ResourceSlice,
-        (
-            "admissionregistration.k8s.io",
-            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
-        ) => Printer::WebhookConfiguration,
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
-            Printer::ValidatingAdmissionPolicy
-        }
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
-            Printer::ValidatingAdmissionPolicyBinding
-        }
-        _ => Printer::Default,
-    }
+    r.printer.clone()
 }
 
 /// Every column of `resource`'s table, the wide ones (priority 1) included.
@@ -261,7 +201,10 @@ pub fn table_in(
     table_api_version: &str,
 ) -> Value {
     let p = printer(printed(resource));
-    let column_definitions: Vec<Value> = p.columns().iter().map(Column::to_json).collect();
+    let column_definitions: Vec<Value> = match &p {
+        Printer::Custom(c) => c.definitions(),
+        _ => p.columns().iter().map(Column::to_json).collect(),
+    };
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
@@ -286,7 +229,7 @@ pub fn table_in(
                         m.entry("apiVersion")
                             .or_insert_with(|| Value::String(resource.api_version()));
                         m.entry("kind")
-                            .or_insert_with(|| Value::String(resource.kind.to_string()));
+                            .or_insert_with(|| Value::String(resource.kind.clone()));
                     }
                     full
                 }

@@ -62,8 +62,9 @@ fn container_cells(containers: &[Value]) -> (Value, Value) {
 }
 
 impl Printer {
-    pub(super) fn row(self, o: &Value, now: Timestamp) -> Vec<Value> {
+    pub(super) fn row(&self, o: &Value, now: Timestamp) -> Vec<Value> {
         match self {
+            Printer::Custom(columns) => columns.row(o, now),
             Printer::Pod => pod_row(o, now),
             Printer::PodTemplate => {
                 let (names, images) =
@@ -95,7 +96,7 @@ impl Printer {
                 let (names, images) =
                     container_cells(array_at(o, &["spec", "template", "spec", "containers"]));
                 // A replication controller's selector is a map, a replica set's a LabelSelector.
-                let selector = if self == Printer::ReplicationController {
+                let selector = if *self == Printer::ReplicationController {
                     format_labels(object_at(o, &["spec", "selector"]))
                 } else {
                     format_label_selector(at(o, &["spec", "selector"]))

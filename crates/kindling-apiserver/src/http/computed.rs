@@ -46,7 +46,7 @@ pub fn get(
     let obj = objects
         .into_iter()
         .find(|o| o["metadata"]["name"] == name)
-        .ok_or_else(|| ApiError::not_found(rt.group, &rt.qualified_plural(), name))?;
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.qualified_plural(), name))?;
     Ok(json_response(
         StatusCode::OK,
         &represent::object(rt, obj, neg, call.include_object()),

@@ -7,6 +7,7 @@ use crate::auth::Identity;
 use crate::registry::{DeleteOptions, ListOptions, WatchOptions, WriteContext};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method};
+use kindling_api::body::Encoding;
 use kindling_api::managed;
 use kindling_api::patch::{self, PatchType};
 use kindling_api::proto;
@@ -25,6 +26,8 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 pub struct Call<'a> {
     pub method: Method,
     pub query: Query,
+    /// The query as sent (what a proxied request passes on).
+    pub raw_query: Option<String>,
     pub headers: HeaderMap,
     pub body: Body,
     pub identity: &'a Identity,
@@ -142,14 +145,21 @@ pub fn field_manager(call: &Call) -> String {
     managed::manager_or_user_agent(call.query.get("fieldManager"), agent)
 }
 
-/// The patch a PATCH body is, by its content type (415 for any other).
-pub fn patch_type(headers: &HeaderMap) -> Result<PatchType, ApiError> {
+/// The patch a PATCH body is, by its content type (415 for any other, and for one the resource
+/// does not take, with upstream's list of those it takes).
+pub fn patch_type(rt: &ResourceType, headers: &HeaderMap) -> Result<PatchType, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    PatchType::from_content_type(content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(content_type))
+    let patch = PatchType::from_content_type(content_type)
+        .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+    let accepted = rt.patch_types();
+    if accepted.contains(&patch) {
+        return Ok(patch);
+    }
+    let list: Vec<&str> = accepted.iter().map(|p| p.content_type()).collect();
+    Err(ApiError::unsupported_media_type_of(&list))
 }
 
 /// PatchOptions validation: apply needs a fieldManager; `force` is for apply only.
@@ -275,8 +285,9 @@ pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
 /// How much of an oversized body is drained before giving up on the connection.
 const DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
-/// Parses a create/update body (JSON or YAML) and applies field validation. Returns the object
-/// and the warnings to send.
+/// Decodes a create/update body (JSON, YAML or protobuf) as upstream's serializer does
+/// (`kindling_api::body`: its 400s for a body that is not the URL's type) and applies field
+/// validation. Returns the object and the warnings to send.
 pub fn object(
     rt: &ResourceType,
     headers: &axum::http::HeaderMap,
@@ -288,32 +299,34 @@ pub fn object(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     let media = content_type.split(';').next().unwrap_or("").trim();
+    let mode = q.field_validation()?;
     let obj = match media {
-        "application/json" | "" | "*/*" => serde_json::from_slice::<Value>(&body).map_err(|e| {
-            ApiError::bad_request(format!("error decoding request body as JSON: {e}"))
-        })?,
+        "application/json" | "" | "*/*" => kindling_api::body::decode(rt, Encoding::Json, &body)?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            patch::yaml_or_json_to_value(&body)?
+            kindling_api::body::decode(rt, Encoding::Yaml, &body)?
         }
         // kubectl's typed commands (`create configmap`, `create deployment`, …) send protobuf.
         m if proto::is_protobuf_media_type(m) => {
-            proto::decode_protobuf_body_as(&body, &rt.api_version(), rt.kind)?
+            proto::decode_protobuf_body_as(&body, &rt.api_version(), &rt.kind)?
         }
         other => return Err(ApiError::unsupported_media_type(other)),
     };
-    if !obj.is_object() {
-        return Err(ApiError::bad_request(format!(
-            "the body of the request was in an unknown format: expected a {} object",
-            rt.kind
-        )));
-    }
     // JSON bodies are scanned once for unknown and duplicate fields, in document order.
-    let problems = if media == "application/json" {
-        fields::strict_errors(&(rt.schema_name)(), &body)
-    } else {
-        fields::unknown_fields(&(rt.schema_name)(), &obj)
+    let problems = match rt.strategy.unknown_fields(&obj) {
+        // A custom resource: what pruning drops, after the body's duplicate keys.
+        Some(unknown) => {
+            let mut problems = if media == "application/json" {
+                fields::duplicate_fields(&body)
+            } else {
+                Vec::new()
+            };
+            problems.extend(unknown);
+            problems
+        }
+        None if media == "application/json" => fields::strict_errors(&rt.schema_name(), &body),
+        None => fields::unknown_fields(&rt.schema_name(), &obj),
     };
-    field_validation(q.field_validation()?, problems).map(|w| (obj, w))
+    field_validation(mode, problems).map(|w| (obj, w))
 }
 
 /// Strict turns field problems into a 400; Warn returns them as warnings; Ignore drops them.
@@ -340,8 +353,8 @@ pub fn patch_field_validation(
 ) -> Result<Vec<String>, ApiError> {
     match mode {
         FieldValidation::Strict if !problems.is_empty() => Err(ApiError::invalid(
-            rt.group,
-            rt.kind,
+            &rt.group,
+            &rt.kind,
             name,
             vec![kindling_api::Cause {
                 reason: "FieldValueInvalid",

@@ -12,7 +12,7 @@ use crate::Server;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use kindling_api::disruption::{self, Verdict};
-use kindling_api::{catalog, ApiError, ResourceType};
+use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +23,7 @@ const BETWEEN_ATTEMPTS: Duration = Duration::from_millis(500);
 
 pub async fn create(
     server: &Arc<Server>,
-    pods: &'static ResourceType,
+    pods: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -55,8 +55,7 @@ pub async fn create(
         }
     };
 
-    let budgets = catalog::find("policy", "v1", "poddisruptionbudgets")
-        .expect("poddisruptionbudgets are in the catalog");
+    let budgets = kindling_api::catalog::builtin("policy", "v1", "poddisruptionbudgets");
     let listed = server
         .registry
         .list(budgets, ns, &ListOptions::default())
@@ -92,7 +91,7 @@ pub async fn create(
 /// budget as it is whenever another writer got there first.
 async fn charge(
     server: &Arc<Server>,
-    budgets: &'static ResourceType,
+    budgets: &Arc<ResourceType>,
     ns: Option<&str>,
     pdb: &str,
     pod: &str,

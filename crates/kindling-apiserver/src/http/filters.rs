@@ -174,7 +174,13 @@ pub async fn authenticate(
         .unwrap_or(Identity::Anonymous);
     if identity.is_anonymous() {
         if let Some(token) = bearer_token(headers) {
-            identity = auth::bearer(&server.tokens, &server.registry, token).await?;
+            identity = auth::bearer(
+                &server.tokens,
+                &server.token_sources,
+                &server.registry,
+                token,
+            )
+            .await?;
         }
     }
     auth::impersonate(identity, headers)

@@ -7,7 +7,6 @@ use super::decode::{self, Call};
 use crate::Server;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
-use kindling_api::catalog::find;
 use kindling_api::ApiError;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -30,7 +29,7 @@ impl Target {
         name: &str,
         requested: Option<&str>,
     ) -> Result<Target, ApiError> {
-        let pods = find("", "v1", "pods").expect("catalog has pods");
+        let pods = kindling_api::catalog::builtin("", "v1", "pods");
         let pod = server.registry.get(pods, Some(ns), name).await?;
         let names = |field: &str| -> Vec<String> {
             pod["spec"][field]
@@ -80,7 +79,7 @@ pub async fn node_ip_of(
         .ok_or_else(|| {
             ApiError::bad_request(format!("pod {name} does not have a host assigned"))
         })?;
-    let nodes = find("", "v1", "nodes").expect("catalog has nodes");
+    let nodes = kindling_api::catalog::builtin("", "v1", "nodes");
     let node = server.registry.get(nodes, None, node_name).await?;
     node["status"]["addresses"]
         .as_array()

@@ -11,6 +11,7 @@ mod filters;
 mod logs;
 mod measure;
 mod openapi_v2;
+mod proxy;
 mod represent;
 mod resource;
 mod reviews;
@@ -84,6 +85,7 @@ async fn serve(
     let call = Call {
         method: parts.method,
         query,
+        raw_query: uri.query().map(str::to_string),
         headers: parts.headers,
         body,
         identity,
@@ -108,14 +110,17 @@ async fn route(
         return Err(ApiError::unauthorized());
     }
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
-        return openapi::serve_v3(path).map(|v| json_response(StatusCode::OK, &v));
+        let catalog = server.registry.catalog.load();
+        return openapi::serve_v3(&catalog, path).map(|v| json_response(StatusCode::OK, &v));
     }
     if path == "/metrics" {
         return Ok(measure::exposition(server).await);
     }
     if path == "/openapi/v2" {
         return match call.method {
-            Method::GET | Method::HEAD => Ok(openapi_v2::serve(&call.headers).await),
+            Method::GET | Method::HEAD => {
+                Ok(openapi_v2::serve(server.registry.catalog.load(), &call.headers).await)
+            }
             _ => Err(method_not_allowed()),
         };
     }
@@ -124,22 +129,27 @@ async fn route(
     };
     let negotiated = Negotiated::from_headers(&call.headers);
     let aggregated = negotiated.representation == Representation::AggregatedDiscovery;
+    let catalog = || server.registry.catalog.load();
     match target {
         ApiPath::CoreVersions if aggregated => Ok(represent::aggregated_discovery(
-            &discovery::aggregated_core(),
+            &discovery::aggregated_core(&catalog()),
         )),
         ApiPath::CoreVersions => Ok(json_response(
             StatusCode::OK,
             &discovery::core_versions(&server.advertise_address()),
         )),
         ApiPath::Groups if aggregated => Ok(represent::aggregated_discovery(
-            &discovery::aggregated_groups(),
+            &discovery::aggregated_groups(&catalog()),
         )),
-        ApiPath::Groups => Ok(json_response(StatusCode::OK, &discovery::groups())),
-        ApiPath::Group(g) => discovery::group(g).map(|v| json_response(StatusCode::OK, &v)),
-        ApiPath::Resources { group, version } => {
-            discovery::resources(group, version).map(|v| json_response(StatusCode::OK, &v))
+        ApiPath::Groups => Ok(json_response(
+            StatusCode::OK,
+            &discovery::groups(&catalog()),
+        )),
+        ApiPath::Group(g) => {
+            discovery::group(&catalog(), g).map(|v| json_response(StatusCode::OK, &v))
         }
+        ApiPath::Resources { group, version } => discovery::resources(&catalog(), group, version)
+            .map(|v| json_response(StatusCode::OK, &v)),
         ApiPath::Resource(rp) => route_resource(server, rp, call, negotiated).await,
     }
 }
@@ -159,8 +169,12 @@ async fn route_resource(
     call: Call<'_>,
     negotiated: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    let rt =
-        catalog::find(&rp.group, &rp.version, &rp.resource).ok_or_else(ApiError::path_not_found)?;
+    let rt = server
+        .registry
+        .catalog
+        .find(&rp.group, &rp.version, &rp.resource)
+        .ok_or_else(ApiError::path_not_found)?;
+    let rt = &rt;
     if rp.namespace.is_some() && !rt.namespaced {
         return Err(ApiError::path_not_found());
     }
@@ -176,7 +190,7 @@ async fn route_resource(
         Serving::PodBinding => {
             return match (&call.method, rp.name.as_deref(), ns) {
                 (&Method::POST, None, Some(ns)) => {
-                    let pods = catalog::find("", "v1", "pods").expect("pods are in the catalog");
+                    let pods = catalog::builtin("", "v1", "pods");
                     subresource::bind_named(server, pods, ns, call).await
                 }
                 _ => Err(method_not_allowed()),
@@ -215,20 +229,22 @@ async fn route_resource(
         }
         (&Method::DELETE, Some(name), None) => resource::delete(server, rt, ns, name, call).await,
         (&Method::DELETE, None, None) => resource::delete_collection(server, rt, ns, call).await,
-        (_, Some(name), Some(sub)) => route_subresource(server, rt, ns, name, sub, call).await,
+        (_, Some(name), Some(sub)) => {
+            route_subresource(server, rt, ns, name, (sub, &rp.proxy_path), call).await
+        }
         _ => Err(method_not_allowed()),
     }
 }
 
 /// `<resource>/<name>/<subresource>`: status, scale, binding, finalize, approval, resize,
-/// ephemeralcontainers and eviction go through the registry; log, exec/attach/portforward to the pod's node;
-/// token is computed.
+/// ephemeralcontainers and eviction go through the registry; log, exec/attach/portforward to the
+/// pod's node, a node's proxy (with the path after it) to the node; token is computed.
 async fn route_subresource(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
-    sub: &str,
+    (sub, proxy_path): (&str, &str),
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let Some(sub) = rt.subresources.iter().copied().find(|s| s.path() == sub) else {
@@ -283,6 +299,7 @@ async fn route_subresource(
             sub @ (Subresource::Exec | Subresource::Attach | Subresource::PortForward),
             &Method::GET | &Method::POST,
         ) => stream::serve(server, ns.unwrap_or("default"), name, sub, call).await,
+        (Subresource::Proxy, _) => proxy::serve(server, name, proxy_path, call).await,
         (Subresource::Token, &Method::POST) => {
             token::create(server, ns.unwrap_or("default"), name, call).await
         }

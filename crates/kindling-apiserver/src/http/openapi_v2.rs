@@ -8,8 +8,9 @@ use crate::openapi::v2;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use bytes::Bytes;
+use kindling_api::Catalog;
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 const JSON: &str = "application/json";
 const PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
@@ -120,18 +121,15 @@ fn gzip(data: &[u8]) -> Bytes {
     }
 }
 
-fn gzipped(form: Form) -> &'static Bytes {
-    static JSON_GZ: OnceLock<Bytes> = OnceLock::new();
-    static PROTOBUF_GZ: OnceLock<Bytes> = OnceLock::new();
-    let served = v2::served();
+fn gzipped(served: &v2::Served, form: Form) -> &Bytes {
     match form {
-        Form::Json => JSON_GZ.get_or_init(|| gzip(&served.json)),
-        Form::Protobuf => PROTOBUF_GZ.get_or_init(|| gzip(&served.protobuf)),
+        Form::Json => served.json_gz.get_or_init(|| gzip(&served.json)),
+        Form::Protobuf => served.protobuf_gz.get_or_init(|| gzip(&served.protobuf)),
     }
 }
 
 /// `GET /openapi/v2`.
-pub async fn serve(headers: &HeaderMap) -> Response<Body> {
+pub async fn serve(catalog: Arc<Catalog>, headers: &HeaderMap) -> Response<Body> {
     let mut resp = Response::new(Body::empty());
     let h = resp.headers_mut();
     h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -141,7 +139,7 @@ pub async fn serve(headers: &HeaderMap) -> Response<Body> {
         return resp;
     };
     // Built (and compressed) once, on a blocking thread: the first build takes a while.
-    let Ok(served) = tokio::task::spawn_blocking(v2::served).await else {
+    let Ok(served) = tokio::task::spawn_blocking(move || v2::served(&catalog)).await else {
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         return resp;
     };
@@ -169,8 +167,9 @@ pub async fn serve(headers: &HeaderMap) -> Response<Body> {
     };
     let body = if takes_gzip(headers) && plain.len() >= GZIP_MIN_SIZE {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        match tokio::task::spawn_blocking(move || gzipped(form)).await {
-            Ok(gz) => gz.clone(),
+        let served = served.clone();
+        match tokio::task::spawn_blocking(move || gzipped(&served, form).clone()).await {
+            Ok(gz) => gz,
             Err(_) => Bytes::new(),
         }
     } else {

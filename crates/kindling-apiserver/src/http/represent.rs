@@ -11,6 +11,7 @@ use futures::{Stream, StreamExt};
 use kindling_api::table::{self, IncludeObject};
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Representation {
@@ -182,7 +183,7 @@ const LIST_CHUNK_BYTES: usize = 64 * 1024;
 /// store is scanned, so a large list never holds every decoded object at once.
 pub async fn list(
     reg: &Registry,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     opts: &ListOptions,
     neg: &Negotiated,
@@ -308,16 +309,16 @@ pub async fn list(
 /// with `as=Table` a one-row Table, whose column definitions only the first event carries.
 /// A change shared by several watchers is encoded once for all that ask for the same line.
 pub struct WatchEncoder {
-    rt: &'static ResourceType,
+    rt: Arc<ResourceType>,
     representation: Representation,
     include: IncludeObject,
     first_table: bool,
 }
 
 impl WatchEncoder {
-    pub fn new(rt: &'static ResourceType, neg: &Negotiated, include: IncludeObject) -> Self {
+    pub fn new(rt: &Arc<ResourceType>, neg: &Negotiated, include: IncludeObject) -> Self {
         WatchEncoder {
-            rt,
+            rt: rt.clone(),
             representation: neg.representation,
             include,
             first_table: true,
@@ -352,7 +353,7 @@ impl WatchEncoder {
         first_table: bool,
     ) -> bytes::Bytes {
         let shown = shared.shown(event_type);
-        let as_stored = self.rt.storage.is_none() && shown.served;
+        let as_stored = self.rt.serves_stored_form() && shown.served;
         if as_stored
             && matches!(
                 self.representation,
@@ -377,14 +378,14 @@ impl WatchEncoder {
                 return bytes::Bytes::from(line);
             }
         }
-        let object = match decode_cached(self.rt, &shown) {
+        let object = match decode_cached(&self.rt, &shown) {
             Ok(object) => object,
             Err(e) => return encode_line("ERROR", &e.to_status()),
         };
         let object = match self.representation {
             Representation::Table => {
                 let mut t = table::table(
-                    self.rt,
+                    &self.rt,
                     std::slice::from_ref(&object),
                     jiff::Timestamp::now(),
                     self.include,
@@ -407,7 +408,7 @@ impl WatchEncoder {
             (WatchEvent::Error(o) | WatchEvent::Bookmark(o), _) => o.clone(),
             (_, Representation::Table) => {
                 let mut t = table::table(
-                    self.rt,
+                    &self.rt,
                     std::slice::from_ref(ev.object()),
                     jiff::Timestamp::now(),
                     self.include,

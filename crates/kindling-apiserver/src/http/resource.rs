@@ -17,7 +17,7 @@ use std::sync::{Arc, PoisonError};
 /// `GET` of a collection (a LIST).
 pub async fn list(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     call: Call<'_>,
     neg: Negotiated,
@@ -28,13 +28,13 @@ pub async fn list(
 
 pub async fn get(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
     neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    if neg.representation == Representation::Object && rt.storage.is_none() {
+    if neg.representation == Representation::Object && rt.serves_stored_form() {
         // The object as the cache holds it is what the client gets: no decode, no encode.
         let object = server.registry.get_cached(rt, ns, name).await?;
         if object.served {
@@ -51,7 +51,7 @@ pub async fn get(
 /// `POST` to a collection.
 pub async fn create(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     call: Call<'_>,
     neg: Negotiated,
@@ -74,7 +74,7 @@ pub async fn create(
 /// `PUT` of an object.
 pub async fn update(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -112,7 +112,7 @@ pub async fn update(
 
 pub async fn delete(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -130,7 +130,7 @@ pub async fn delete(
 /// `DELETE` of a collection.
 pub async fn delete_collection(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
@@ -146,13 +146,13 @@ pub async fn delete_collection(
 /// PATCH on a resource or its status: apply the patch to the current object and update.
 pub async fn patch(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let patch_type = decode::patch_type(&call.headers)?;
+    let patch_type = decode::patch_type(rt, &call.headers)?;
     decode::patch_options(&call.query, patch_type == PatchType::Apply)?;
     let neg = Negotiated::from_headers(&call.headers);
     let include = call.include_object();
@@ -162,7 +162,7 @@ pub async fn patch(
     let force = call.query.flag("force");
     let subresource = crate::apply::subresource_of(kind);
     let body = read_body(call.body).await?;
-    let type_name = (rt.schema_name)();
+    let type_name = rt.schema_name();
     let warnings = std::sync::Mutex::new(Vec::new());
     let existed = std::sync::atomic::AtomicBool::new(true);
     let result = server

@@ -10,10 +10,11 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 pub async fn create(
     server: &crate::Server,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
@@ -28,7 +29,7 @@ pub async fn create(
     ) {
         meta.insert("namespace".into(), json!(ns));
     }
-    review["status"] = match rt.kind {
+    review["status"] = match rt.kind.as_str() {
         "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {
             json!({"allowed": true, "reason": "kindling allows every authenticated user"})
         }
@@ -60,8 +61,14 @@ pub async fn create(
                 })
                 .filter(|a: &Vec<String>| !a.is_empty())
                 .unwrap_or_else(|| server.tokens.api_audiences().to_vec());
-            let reviewed =
-                crate::auth::bearer_for(&server.tokens, &server.registry, token, &requested).await;
+            let reviewed = crate::auth::bearer_for(
+                &server.tokens,
+                &server.token_sources,
+                &server.registry,
+                token,
+                &requested,
+            )
+            .await;
             match reviewed {
                 Ok((
                     Identity::User {

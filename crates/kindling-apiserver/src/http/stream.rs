@@ -16,7 +16,7 @@ use crate::Server;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use kindling_api::catalog::{find, Subresource};
+use kindling_api::catalog::Subresource;
 use kindling_api::ApiError;
 use kindling_stream::tokio_tungstenite::tungstenite::protocol::Role;
 use kindling_stream::tokio_tungstenite::WebSocketStream;
@@ -123,7 +123,7 @@ async fn agent_target(
 ) -> Result<(String, String), ApiError> {
     match sub {
         Subresource::PortForward => {
-            let pods = find("", "v1", "pods").expect("catalog has pods");
+            let pods = kindling_api::catalog::builtin("", "v1", "pods");
             let pod = server.registry.get(pods, Some(ns), name).await?;
             let ip = node_ip_of(server, &pod, name).await?;
             Ok((

@@ -10,7 +10,6 @@ use crate::Server;
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode};
 use kindling_api::patch::{self, PatchType};
-use kindling_api::selector::LabelSelector;
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use std::sync::Arc;
 /// `GET` of `status`, `resize`, `ephemeralcontainers` or `approval`: the whole object.
 pub async fn get(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -31,7 +30,7 @@ pub async fn get(
 /// `GET` of `scale`.
 pub async fn get_scale(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -45,7 +44,7 @@ pub async fn get_scale(
 /// the update kind lets it.
 pub async fn put(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     kind: UpdateKind,
@@ -75,37 +74,18 @@ pub async fn put(
     Ok(json_response(StatusCode::OK, &updated))
 }
 
-/// The autoscaling/v1 Scale view of an object with `spec.replicas`.
+/// The autoscaling/v1 Scale view of an object, from its entry's scale paths.
 fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
-    let meta = &obj["metadata"];
-    // The query-string form (`app=web,tier in (a,b)`) of the object's selector; a
-    // ReplicationController's is a plain map.
-    let sel = &obj["spec"]["selector"];
-    let selector = if rt.kind == "ReplicationController" {
-        sel.as_object()
-            .map(|m| LabelSelector::from_map(m).to_string())
-            .unwrap_or_default()
-    } else {
-        LabelSelector::from_metav1(Some(sel))
-            .map(|s| s.to_string())
-            .unwrap_or_default()
-    };
-    json!({
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
-            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"],
-        },
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
-        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
-    })
+    rt.scale
+        .as_ref()
+        .map(|paths| paths.scale_of(obj))
+        .unwrap_or_default()
 }
 
 /// PUT or PATCH of `/scale`: the new Scale's `spec.replicas` becomes the object's.
 pub async fn scale(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -150,7 +130,9 @@ pub async fn scale(
                 ));
             }
             let mut next = cur.clone();
-            next["spec"]["replicas"] = json!(replicas);
+            if let Some(paths) = &rt.scale {
+                paths.set_replicas(&mut next, replicas);
+            }
             if let Some(rv) = meta_str(&new_scale, "resourceVersion") {
                 next["metadata"]["resourceVersion"] = json!(rv);
             }
@@ -164,7 +146,7 @@ pub async fn scale(
 /// `pods/<name>/binding`: assigns the pod to a node, once.
 pub async fn bind(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     call: Call<'_>,
@@ -177,7 +159,7 @@ pub async fn bind(
 /// through `pods/<name>/binding`.
 pub async fn bind_named(
     server: &Arc<Server>,
-    pods: &'static ResourceType,
+    pods: &Arc<ResourceType>,
     ns: &str,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
@@ -196,7 +178,7 @@ pub async fn bind_named(
 
 async fn bind_pod(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: &str,
     body: &Value,
@@ -268,7 +250,7 @@ fn write_context_plain() -> crate::registry::WriteContext {
 /// `namespaces/<name>/finalize`: only `spec.finalizers` changes.
 pub async fn finalize(
     server: &Arc<Server>,
-    rt: &'static ResourceType,
+    rt: &Arc<ResourceType>,
     name: &str,
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {

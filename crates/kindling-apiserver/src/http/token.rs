@@ -10,7 +10,6 @@ use crate::tokens::{ObjectRef, TokenGrant};
 use crate::Server;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
-use kindling_api::catalog::find;
 use kindling_api::status::Cause;
 use kindling_api::ApiError;
 use serde_json::{json, Value};
@@ -45,7 +44,7 @@ pub async fn create(
     validate(name, expiration)?;
 
     let registry = &server.registry;
-    let sas = find("", "v1", "serviceaccounts").expect("catalog has serviceaccounts");
+    let sas = kindling_api::catalog::builtin("", "v1", "serviceaccounts");
     let sa = registry.get(sas, Some(ns), name).await?;
     let mut grant = TokenGrant {
         namespace: ns,
@@ -126,7 +125,7 @@ async fn bind(
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     let object = match (group, kind) {
         ("", "Pod") => {
-            let pods = find("", "v1", "pods").expect("catalog has pods");
+            let pods = kindling_api::catalog::builtin("", "v1", "pods");
             let pod = registry.get(pods, Some(ns), name).await?;
             let runs_as = pod["spec"]["serviceAccountName"]
                 .as_str()
@@ -137,7 +136,7 @@ async fn bind(
                 )));
             }
             if let Some(node) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
-                let nodes = find("", "v1", "nodes").expect("catalog has nodes");
+                let nodes = kindling_api::catalog::builtin("", "v1", "nodes");
                 grant.node = Some(match registry.get(nodes, None, node).await {
                     Ok(n) => object_ref(&n),
                     Err(_) => ObjectRef {
@@ -150,7 +149,7 @@ async fn bind(
             pod
         }
         ("", "Secret") => {
-            let secrets = find("", "v1", "secrets").expect("catalog has secrets");
+            let secrets = kindling_api::catalog::builtin("", "v1", "secrets");
             let secret = registry.get(secrets, Some(ns), name).await?;
             grant.secret = Some(object_ref(&secret));
             secret

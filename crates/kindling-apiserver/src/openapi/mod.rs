@@ -10,20 +10,52 @@ mod gnostic;
 pub mod v2;
 pub mod v3;
 
-use kindling_api::catalog::{ResourceType, Serving, CATALOG};
+use kindling_api::catalog::{Catalog, ResourceType, Serving};
 use serde_json::{json, Map, Value};
+use std::sync::{Arc, Mutex};
 
 pub use v3::serve as serve_v3;
 
 /// `{group, version, kind}` of every catalog entry whose definition is `definition` (upstream's
 /// `x-kubernetes-group-version-kind`), or `None` if it is no kind's.
-fn group_version_kinds(definition: &str) -> Option<Vec<Value>> {
-    let gvks: Vec<Value> = CATALOG
+fn group_version_kinds(catalog: &Catalog, definition: &str) -> Option<Vec<Value>> {
+    let gvks: Vec<Value> = catalog
         .iter()
-        .filter(|r| (r.schema_name)() == definition)
+        .filter(|r| r.schema_name() == definition)
         .map(|r| json!({"group": r.group, "version": r.version, "kind": r.kind}))
         .collect();
     (!gvks.is_empty()).then_some(gvks)
+}
+
+/// A document made from one catalog, kept until the served resources change (a
+/// CustomResourceDefinition is established or removed).
+pub struct PerCatalog<T> {
+    slot: Mutex<Option<(Arc<Catalog>, Arc<T>)>>,
+}
+
+impl<T> PerCatalog<T> {
+    pub const fn new() -> PerCatalog<T> {
+        PerCatalog {
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// The value for `catalog`, made by `make` unless the one kept was made from the same
+    /// entries.
+    pub fn get(&self, catalog: &Arc<Catalog>, make: impl FnOnce(&Catalog) -> T) -> Arc<T> {
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((made_from, value)) = slot.as_ref() {
+            if made_from.same_entries(catalog) {
+                return value.clone();
+            }
+        }
+        let value = Arc::new(make(catalog));
+        *slot = Some((catalog.clone(), value.clone()));
+        value
+    }
 }
 
 /// `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key` on the fields that have them,
@@ -152,7 +184,7 @@ fn capitalize(s: &str) -> String {
 
 /// upstream's tag of a group-version: `core_v1`, `apps_v1`.
 fn tag(r: &ResourceType) -> String {
-    format!("{}_{}", friendly_group(r.group), r.version)
+    format!("{}_{}", friendly_group(&r.group), r.version)
 }
 
 /// The operations of a catalog entry, by path, as upstream serves them: a stored resource has
@@ -180,13 +212,13 @@ fn operations(r: &ResourceType) -> Vec<PathOps> {
     let id = |verb: &str| {
         format!(
             "{verb}{}{}{}{}",
-            capitalize(&friendly_group(r.group)),
-            capitalize(r.version),
+            capitalize(&friendly_group(&r.group)),
+            capitalize(&r.version),
             if r.namespaced { "Namespaced" } else { "" },
             r.kind
         )
     };
-    let kind = r.kind;
+    let kind = &r.kind;
     let op = |method, action, verb: &str, description: String, params, body| Operation {
         method,
         action,
@@ -286,13 +318,55 @@ fn operations(r: &ResourceType) -> Vec<PathOps> {
     ]
 }
 
-/// The media types a patch body may have.
+/// The media types a patch body may have, in upstream's order.
 const PATCH_TYPES: &[&str] = &[
     "application/apply-patch+yaml",
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
 ];
+
+/// The patch media types `r` takes (a custom resource takes no strategic merge patch: kubectl
+/// reads this to choose the patch its client-side apply sends).
+fn patch_types(r: &ResourceType) -> Vec<&'static str> {
+    let accepted: Vec<&str> = r.patch_types().iter().map(|p| p.content_type()).collect();
+    PATCH_TYPES
+        .iter()
+        .copied()
+        .filter(|t| accepted.contains(t))
+        .collect()
+}
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/// The definition of a custom resource's kind, as upstream publishes it from the CRD's schema:
+/// `apiVersion`, `kind` and `metadata` (a reference to ObjectMeta) added to its properties.
+/// `ref_prefix` is where references point (`#/components/schemas/` or `#/definitions/`).
+fn custom_definition(r: &ResourceType, ref_prefix: &str) -> Option<(String, Value)> {
+    let kindling_api::catalog::TypeInfo::Custom {
+        schema_name,
+        schema,
+        ..
+    } = &r.type_info
+    else {
+        return None;
+    };
+    let mut out = schema.as_ref().clone();
+    if !out.is_object() {
+        out = json!({"type": "object"});
+    }
+    let props = out
+        .as_object_mut()
+        .map(|o| o.entry("properties").or_insert_with(|| json!({})));
+    if let Some(props) = props.and_then(Value::as_object_mut) {
+        props.insert("apiVersion".into(), json!({"description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources", "type": "string"}));
+        props.insert("kind".into(), json!({"description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds", "type": "string"}));
+        props.insert("metadata".into(), json!({"allOf": [{"$ref": format!("{ref_prefix}{OBJECT_META}")}], "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}));
+    }
+    out["x-kubernetes-group-version-kind"] =
+        json!([{"group": r.group, "version": r.version, "kind": r.kind}]);
+    Some((schema_name.clone(), out))
+}
 
 /// The extensions upstream puts on every resource operation.
 fn operation_extensions(r: &ResourceType, op: &Operation) -> Map<String, Value> {
@@ -325,7 +399,7 @@ mod tests {
 
     #[test]
     fn operation_ids_as_upstream() {
-        let pods = kindling_api::catalog::find("", "v1", "pods").unwrap();
+        let pods = kindling_api::catalog::builtin("", "v1", "pods");
         let ops = operations(pods);
         let ids: Vec<&str> = ops
             .iter()
@@ -333,7 +407,7 @@ mod tests {
             .collect();
         assert!(ids.contains(&"createCoreV1NamespacedPod"), "{ids:?}");
         assert!(ids.contains(&"patchCoreV1NamespacedPod"), "{ids:?}");
-        let deployments = kindling_api::catalog::find("apps", "v1", "deployments").unwrap();
+        let deployments = kindling_api::catalog::builtin("apps", "v1", "deployments");
         assert_eq!(
             operations(deployments)[0].operations[0].id,
             "listAppsV1NamespacedDeployment"

@@ -6,15 +6,15 @@
 //! (upstream's: the SHA-512 of the JSON, in upper-case hex).
 
 use super::{
-    add_patch_metadata, gnostic, group_version_kinds, operation_extensions, operations, tag, Body,
-    In, Param, PATCH_TYPES,
+    add_patch_metadata, custom_definition, gnostic, group_version_kinds, operation_extensions,
+    operations, patch_types, tag, Body, In, Param,
 };
 use bytes::Bytes;
-use kindling_api::catalog::{ResourceType, CATALOG};
+use kindling_api::catalog::{Catalog, ResourceType};
 use kindling_api::schema::{definitions, REF_PREFIX};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 const V2_REF_PREFIX: &str = "#/definitions/";
 
@@ -27,19 +27,24 @@ pub struct Served {
     pub protobuf: Bytes,
     /// Quoted, as the `ETag` header carries it.
     pub etag: String,
+    /// The gzipped forms, made when first asked for.
+    pub json_gz: OnceLock<Bytes>,
+    pub protobuf_gz: OnceLock<Bytes>,
 }
 
-/// The document, built on first use.
-pub fn served() -> &'static Served {
-    static SERVED: OnceLock<Served> = OnceLock::new();
-    SERVED.get_or_init(|| {
-        let doc = document();
+/// The document of the catalog, built on first use and again when the catalog changes.
+pub fn served(catalog: &Arc<Catalog>) -> Arc<Served> {
+    static SERVED: super::PerCatalog<Served> = super::PerCatalog::new();
+    SERVED.get(catalog, |catalog| {
+        let doc = document(catalog);
         let json = serde_json::to_vec(&doc).unwrap_or_default();
         let etag = format!("\"{}\"", hex_upper(&Sha512::digest(&json)));
         Served {
             protobuf: Bytes::from(gnostic::encode_document(&doc)),
             json: Bytes::from(json),
             etag,
+            json_gz: OnceLock::new(),
+            protobuf_gz: OnceLock::new(),
         }
     })
 }
@@ -53,14 +58,14 @@ fn hex_upper(bytes: &[u8]) -> String {
 }
 
 /// The Swagger 2.0 document.
-pub fn document() -> Value {
+pub fn document(catalog: &Catalog) -> Value {
     let defs = definitions();
     let mut definitions_v2 = Map::new();
     let mut names: Vec<&String> = defs.schemas.keys().collect();
     names.sort();
     for name in names {
         let mut schema = to_swagger(&defs.schemas[name]);
-        if let Some(gvks) = group_version_kinds(name) {
+        if let Some(gvks) = group_version_kinds(catalog, name) {
             schema["x-kubernetes-group-version-kind"] = Value::Array(gvks);
         }
         add_patch_metadata(name, &mut schema);
@@ -70,8 +75,13 @@ pub fn document() -> Value {
         PATCH_DEFINITION.into(),
         json!({"description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.", "type": "object"}),
     );
+    for r in catalog.iter() {
+        if let Some((name, schema)) = custom_definition(r, REF_PREFIX) {
+            definitions_v2.insert(name, to_swagger(&schema));
+        }
+    }
     let mut paths = Map::new();
-    for r in CATALOG {
+    for r in catalog.iter() {
         add_paths(&mut paths, r);
     }
     json!({
@@ -127,9 +137,12 @@ fn to_swagger(schema: &Value) -> Value {
             "items" | "additionalProperties" => {
                 out.insert(k.clone(), to_swagger(v));
             }
-            "allOf" => {
+            "allOf" | "anyOf" | "oneOf" => {
                 let all: Vec<Value> = v.as_array().into_iter().flatten().map(to_swagger).collect();
                 out.insert(k.clone(), Value::Array(all));
+            }
+            "not" => {
+                out.insert(k.clone(), to_swagger(v));
             }
             "nullable" => {}
             _ => {
@@ -155,7 +168,7 @@ fn param(p: &Param, required: bool) -> Value {
 }
 
 fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
-    let object_ref = json!({"$ref": format!("{V2_REF_PREFIX}{}", (r.schema_name)())});
+    let object_ref = json!({"$ref": format!("{V2_REF_PREFIX}{}", r.schema_name())});
     for path_ops in operations(r) {
         let item = paths
             .entry(path_ops.path)
@@ -174,7 +187,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
                 Body::Patch => {
                     params.push(json!({"name": "body", "in": "body", "required": true,
                         "schema": {"$ref": format!("{V2_REF_PREFIX}{PATCH_DEFINITION}")}}));
-                    PATCH_TYPES.to_vec()
+                    patch_types(r)
                 }
             };
             params.extend(op.params.iter().map(|p| param(p, false)));
@@ -212,7 +225,7 @@ mod tests {
 
     #[test]
     fn definitions_are_swagger_2() {
-        let doc = document();
+        let doc = document(kindling_api::catalog::builtin_catalog());
         assert_eq!(doc["swagger"], "2.0");
         let defs = &doc["definitions"];
         let pod = &defs["io.k8s.api.core.v1.Pod"];
@@ -234,12 +247,13 @@ mod tests {
         // nothing of OpenAPI 3 is left
         let text = doc.to_string();
         assert!(!text.contains("#/components/schemas/"));
-        assert!(!text.contains("\"allOf\""));
+        // (JSONSchemaProps has a property named allOf: look for the v3 wrapping itself.)
+        assert!(!text.contains("\"allOf\":[{\"$ref\""));
     }
 
     #[test]
     fn paths_carry_actions_and_kinds() {
-        let doc = document();
+        let doc = document(kindling_api::catalog::builtin_catalog());
         let patch =
             &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(patch["x-kubernetes-action"], "patch");
@@ -263,7 +277,7 @@ mod tests {
 
     #[test]
     fn etag_is_the_sha512_of_the_json() {
-        let s = served();
+        let s = served(&Arc::new(kindling_api::catalog::builtin_catalog().clone()));
         assert_eq!(s.etag.len(), 128 + 2);
         assert!(s.etag.starts_with('"') && s.etag.ends_with('"'));
         assert_eq!(s.etag[1..129], hex_upper(&Sha512::digest(&s.json)));

@@ -4,21 +4,24 @@
 //! `explain`, and for client-side apply's patch metadata.
 
 use super::{
-    add_patch_metadata, group_version_kinds, operation_extensions, operations, tag, Body, In,
-    Param, PATCH_TYPES,
+    add_patch_metadata, custom_definition, group_version_kinds, operation_extensions, operations,
+    patch_types, tag, Body, In, Param,
 };
-use kindling_api::catalog::{group_versions, ResourceType, CATALOG};
+use kindling_api::catalog::{Catalog, ResourceType};
 use kindling_api::schema::{definitions, Definitions, REF_PREFIX};
 use kindling_api::ApiError;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-/// Documents by path (`api/v1`, `apis/apps/v1`), with their hashes.
-fn documents() -> &'static BTreeMap<String, (Value, String)> {
-    static DOCS: OnceLock<BTreeMap<String, (Value, String)>> = OnceLock::new();
-    DOCS.get_or_init(|| {
-        group_versions()
+type Documents = BTreeMap<String, (Value, String)>;
+
+/// Documents by path (`api/v1`, `apis/apps/v1`), with their hashes, for the catalog.
+fn documents(catalog: &Arc<Catalog>) -> Arc<Documents> {
+    static DOCS: super::PerCatalog<Documents> = super::PerCatalog::new();
+    DOCS.get(catalog, |catalog| {
+        catalog
+            .group_versions()
             .into_iter()
             .map(|(g, v)| {
                 let path = if g.is_empty() {
@@ -26,7 +29,7 @@ fn documents() -> &'static BTreeMap<String, (Value, String)> {
                 } else {
                     format!("apis/{g}/{v}")
                 };
-                let doc = document(g, v);
+                let doc = document(catalog, g, v);
                 let hash = content_hash(&doc);
                 (path, (doc, hash))
             })
@@ -34,10 +37,11 @@ fn documents() -> &'static BTreeMap<String, (Value, String)> {
     })
 }
 
-pub fn serve(path: &str) -> Result<Value, ApiError> {
+pub fn serve(catalog: &Arc<Catalog>, path: &str) -> Result<Value, ApiError> {
+    let documents = documents(catalog);
     let rest = path.trim_start_matches("/openapi/v3").trim_matches('/');
     if rest.is_empty() {
-        let paths: Map<String, Value> = documents()
+        let paths: Map<String, Value> = documents
             .iter()
             .map(|(p, (_, hash))| {
                 (
@@ -48,7 +52,7 @@ pub fn serve(path: &str) -> Result<Value, ApiError> {
             .collect();
         return Ok(json!({"paths": paths}));
     }
-    documents()
+    documents
         .get(rest)
         .map(|(doc, _)| doc.clone())
         .ok_or_else(ApiError::path_not_found)
@@ -61,24 +65,35 @@ fn content_hash(doc: &Value) -> String {
     format!("{:016X}", h.finish())
 }
 
-fn document(group: &str, version: &str) -> Value {
+fn document(catalog: &Catalog, group: &str, version: &str) -> Value {
     let defs = definitions();
-    let resources: Vec<&ResourceType> = CATALOG
+    let resources: Vec<&ResourceType> = catalog
         .iter()
+        .map(AsRef::as_ref)
         .filter(|r| r.group == group && r.version == version)
         .collect();
     let mut paths = Map::new();
     for r in &resources {
         add_paths(&mut paths, r);
     }
-    let roots: Vec<String> = resources.iter().map(|r| (r.schema_name)()).collect();
+    let customs: Vec<(String, Value)> = resources
+        .iter()
+        .filter_map(|r| custom_definition(r, REF_PREFIX))
+        .collect();
+    let mut roots: Vec<String> = resources.iter().map(|r| r.schema_name()).collect();
+    if !customs.is_empty() {
+        roots.push(super::OBJECT_META.to_string());
+    }
     let mut schemas = Map::new();
     for name in reachable(defs, &roots) {
         let mut schema = defs.get(&name).cloned().unwrap_or_else(|| json!({}));
-        if let Some(gvks) = group_version_kinds(&name) {
+        if let Some(gvks) = group_version_kinds(catalog, &name) {
             schema["x-kubernetes-group-version-kind"] = Value::Array(gvks);
         }
         add_patch_metadata(&name, &mut schema);
+        schemas.insert(name, schema);
+    }
+    for (name, schema) in customs {
         schemas.insert(name, schema);
     }
     json!({
@@ -131,7 +146,7 @@ fn param(p: &Param, required: bool) -> Value {
 }
 
 fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
-    let body_ref = json!({"$ref": format!("{REF_PREFIX}{}", (r.schema_name)())});
+    let body_ref = json!({"$ref": format!("{REF_PREFIX}{}", r.schema_name())});
     for path_ops in operations(r) {
         let mut item = Map::new();
         for op in &path_ops.operations {
@@ -150,7 +165,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
                     );
                 }
                 Body::Patch => {
-                    let content: Map<String, Value> = PATCH_TYPES
+                    let content: Map<String, Value> = patch_types(r)
                         .iter()
                         .map(|t| ((*t).to_string(), json!({"schema": {"type": "object"}})))
                         .collect();
@@ -178,9 +193,13 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ResourceType) {
 mod tests {
     use super::*;
 
+    fn builtin() -> Arc<Catalog> {
+        Arc::new(kindling_api::catalog::builtin_catalog().clone())
+    }
+
     #[test]
     fn index_lists_every_group_version() {
-        let index = serve("/openapi/v3").unwrap();
+        let index = serve(&builtin(), "/openapi/v3").unwrap();
         assert!(index["paths"]["api/v1"]["serverRelativeURL"]
             .as_str()
             .unwrap()
@@ -190,7 +209,7 @@ mod tests {
 
     #[test]
     fn documents_mark_kinds_and_field_validation() {
-        let doc = serve("/openapi/v3/apis/apps/v1").unwrap();
+        let doc = serve(&builtin(), "/openapi/v3/apis/apps/v1").unwrap();
         let dep = &doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
         assert_eq!(
             dep["x-kubernetes-group-version-kind"][0]["kind"],

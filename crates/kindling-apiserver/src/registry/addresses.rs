@@ -7,15 +7,16 @@
 
 use super::{meta_str, Registry, WriteContext};
 use crate::services::{cluster_ips, Reservation};
-use kindling_api::{catalog, ApiError, Cause, ResourceType};
+use kindling_api::{ApiError, Cause, ResourceType};
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// The `managed-by` label value upstream's allocator puts on its IPAddresses.
 pub const MANAGED_BY: &str = "ipallocator.k8s.io";
 
-fn ip_addresses() -> &'static ResourceType {
-    catalog::find("networking.k8s.io", "v1", "ipaddresses").expect("ipaddresses are in the catalog")
+fn ip_addresses() -> &'static Arc<ResourceType> {
+    kindling_api::catalog::builtin("networking.k8s.io", "v1", "ipaddresses")
 }
 
 fn parent_ref(svc: &Value) -> Value {

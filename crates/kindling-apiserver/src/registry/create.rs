@@ -8,6 +8,7 @@ use kindling_api::user::UserInfo;
 use kindling_api::{meta, ApiError, ResourceType};
 use kindling_store::StoreError;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Options shared by writes.
 #[derive(Clone, Debug, Default)]
@@ -22,11 +23,14 @@ impl Registry {
     /// Creates `obj` in `ns`; returns it as stored.
     pub async fn create(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         mut obj: Value,
         ctx: &WriteContext,
     ) -> Result<Value, ApiError> {
+        if let Some(why) = rt.strategy.refuse_create() {
+            return Err(ApiError::method_not_allowed(why));
+        }
         check_type(rt, &mut obj)?;
         place_in_namespace(rt, ns, &mut obj)?;
         resolve_generate_name(&mut obj);
@@ -85,7 +89,7 @@ impl Registry {
             }
             Err(e) => Err(match e {
                 StoreError::AlreadyExists(_) => {
-                    ApiError::already_exists(rt.group, &rt.qualified_plural(), &name)
+                    ApiError::already_exists(&rt.group, &rt.qualified_plural(), &name)
                 }
                 other => store_error(other),
             }),
@@ -99,8 +103,7 @@ impl Registry {
         ns: &str,
         obj: &Value,
     ) -> Result<(), ApiError> {
-        let namespaces = kindling_api::catalog::find("", "v1", "namespaces")
-            .expect("namespaces are in the catalog");
+        let namespaces = kindling_api::catalog::builtin("", "v1", "namespaces");
         match self.read(namespaces, None, ns).await? {
             None => Err(ApiError::not_found("", "namespaces", ns)),
             Some((nsobj, _)) if nsobj["status"]["phase"] == "Terminating" => {
@@ -136,7 +139,7 @@ pub fn check_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
     }
     match map.get("kind").and_then(Value::as_str) {
         None | Some("") => {
-            map.insert("kind".into(), Value::String(rt.kind.to_string()));
+            map.insert("kind".into(), Value::String(rt.kind.clone()));
         }
         Some(k) if k == rt.kind => {}
         Some(k) => {
@@ -146,7 +149,8 @@ pub fn check_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
             )))
         }
     }
-    (rt.decode_check)(obj).map_err(|e| ApiError::bad_request(format!("{} in body: {e}", rt.kind)))
+    rt.decode_check(obj)
+        .map_err(|e| ApiError::bad_request(format!("{} in body: {e}", rt.kind)))
 }
 
 /// Sets `metadata.namespace` from the URL; a different namespace in the body is an error.
@@ -254,8 +258,8 @@ pub fn invalid_if_any(
         Ok(())
     } else {
         Err(ApiError::invalid(
-            rt.group,
-            rt.kind,
+            &rt.group,
+            &rt.kind,
             meta_str(obj, "name").unwrap_or_default(),
             causes,
         ))

@@ -8,6 +8,7 @@ use kindling_api::catalog::DefaultPropagation;
 use kindling_api::{ApiError, ResourceType};
 use kindling_store::{Revision, StoreError};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// The finalizer that makes the garbage collector orphan an object's dependents before it goes.
 pub const ORPHAN_FINALIZER: &str = "orphan";
@@ -146,14 +147,14 @@ impl Registry {
     /// upstream's store deletes; only preconditions the client sent give 409.
     pub async fn delete(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
         if let Some(why) = rt.strategy.refuse_delete(name) {
             return Err(ApiError::forbidden_object(
-                rt.group,
+                &rt.group,
                 &rt.qualified_plural(),
                 name,
                 why,
@@ -172,7 +173,7 @@ impl Registry {
     /// One attempt of [`Registry::delete`]; `None` when the removal lost a race.
     async fn try_delete(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         name: &str,
         opts: &DeleteOptions,
@@ -184,19 +185,15 @@ impl Registry {
         if opts.dry_run {
             return Ok(Some(obj));
         }
-        let grace = grace_period(rt, &obj, opts);
+        let grace = rt.strategy.grace_period(&obj, opts.grace_period_seconds);
         let gc_finalizers =
             finalizers_for_deletion(rt.default_propagation, &finalizers_of(&obj), opts);
         let has_finalizers = match &gc_finalizers {
             Some(f) => !f.is_empty(),
             None => !finalizers_of(&obj).is_empty(),
         };
-        let is_namespace = rt.kind == "Namespace" && rt.group.is_empty();
-        let namespace_content = is_namespace
-            && obj["spec"]["finalizers"]
-                .as_array()
-                .is_some_and(|f| !f.is_empty());
-        if !(has_finalizers || grace > 0 || namespace_content) {
+        let held = rt.strategy.prepare_for_delete(&mut obj.clone());
+        if !(has_finalizers || grace > 0 || held) {
             return self.remove(rt, ns, name, Some(rev), &obj).await;
         }
         let deleting = obj["metadata"].get("deletionTimestamp").is_some();
@@ -239,9 +236,7 @@ impl Registry {
                     meta.insert("deletionTimestamp".into(), json!(timestamp(deadline)));
                     meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
                 }
-                if is_namespace {
-                    next["status"]["phase"] = json!("Terminating");
-                }
+                rt.strategy.prepare_for_delete(&mut next);
                 Ok(Some(next))
             })
             .await?;
@@ -252,7 +247,7 @@ impl Registry {
     /// someone wrote in between (the caller reads again and decides again).
     pub(crate) async fn remove(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         name: &str,
         expected: Option<Revision>,
@@ -278,7 +273,7 @@ impl Registry {
     /// Deletes every object matching the list options; returns them as a list.
     pub async fn delete_collection(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         list: &ListOptions,
         opts: &DeleteOptions,
@@ -323,7 +318,7 @@ fn check_preconditions(
         let actual = meta_str(obj, "uid").unwrap_or_default();
         if uid != actual {
             return Err(ApiError::conflict(
-                rt.group,
+                &rt.group,
                 &rt.qualified_plural(),
                 name,
                 &format!(
@@ -336,7 +331,7 @@ fn check_preconditions(
         let actual = meta_str(obj, "resourceVersion").unwrap_or_default();
         if rv != actual {
             return Err(ApiError::conflict(
-                rt.group,
+                &rt.group,
                 &rt.qualified_plural(),
                 name,
                 &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"),
@@ -344,28 +339,6 @@ fn check_preconditions(
         }
     }
     Ok(())
-}
-
-/// Seconds to wait before the object may go. Only pods bound to a node and not yet finished get
-/// a grace period: their node agent stops the containers and then deletes them for good.
-fn grace_period(rt: &ResourceType, obj: &Value, opts: &DeleteOptions) -> i64 {
-    if !(rt.kind == "Pod" && rt.group.is_empty()) {
-        return 0;
-    }
-    let on_node = obj["spec"]["nodeName"]
-        .as_str()
-        .is_some_and(|n| !n.is_empty());
-    let finished = matches!(
-        obj["status"]["phase"].as_str(),
-        Some("Succeeded" | "Failed")
-    );
-    if !on_node || finished {
-        return 0;
-    }
-    let default = obj["spec"]["terminationGracePeriodSeconds"]
-        .as_i64()
-        .unwrap_or(30);
-    opts.grace_period_seconds.unwrap_or(default).max(0)
 }
 
 #[cfg(test)]

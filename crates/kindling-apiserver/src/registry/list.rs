@@ -138,7 +138,7 @@ impl Registry {
     /// A `<Kind>List` of the matching objects.
     pub async fn list(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: &ListOptions,
     ) -> Result<Value, ApiError> {
@@ -160,7 +160,7 @@ impl Registry {
     /// Calls `visit` with each matching object in key order (see [`Scan`]).
     pub async fn scan(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: &ListOptions,
         mut visit: impl FnMut(Value) -> Result<(), ApiError>,
@@ -189,7 +189,7 @@ enum Source {
 /// object at once (and a response can be streamed while it is read).
 pub struct Scan {
     registry: Registry,
-    rt: &'static ResourceType,
+    rt: Arc<ResourceType>,
     prefix: String,
     opts: ListOptions,
     source: Source,
@@ -204,7 +204,7 @@ pub struct Scan {
 impl Scan {
     pub fn new(
         registry: Registry,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: ListOptions,
     ) -> Result<Scan, ApiError> {
@@ -227,7 +227,7 @@ impl Scan {
         };
         Ok(Scan {
             registry,
-            rt,
+            rt: rt.clone(),
             prefix,
             opts,
             source,
@@ -245,7 +245,7 @@ impl Scan {
         let Some(batch) = self.next_objects().await? else {
             return Ok(None);
         };
-        let rt = self.rt;
+        let rt = &self.rt;
         let values = batch
             .into_iter()
             .map(|(object, decoded)| decoded.map_or_else(|| decode_cached(rt, &object), Ok))
@@ -259,10 +259,10 @@ impl Scan {
         let Some(batch) = self.next_objects().await? else {
             return Ok(None);
         };
-        let rt = self.rt;
+        let rt = &self.rt;
         let mut out = Vec::with_capacity(batch.len());
         for (object, decoded) in batch {
-            if rt.storage.is_none() && object.served {
+            if rt.serves_stored_form() && object.served {
                 out.push(object.json.clone());
                 continue;
             }
@@ -366,7 +366,7 @@ impl Scan {
         if self.opts.selects_everything() {
             return Ok((true, None));
         }
-        if self.opts.field_selector.is_none() && self.rt.storage.is_none() && object.served {
+        if self.opts.field_selector.is_none() && self.rt.serves_stored_form() && object.served {
             if let (Some(selector), Ok(labels)) = (
                 &self.opts.label_selector,
                 serde_json::from_slice::<LabelsOnly>(&object.json),
@@ -374,7 +374,7 @@ impl Scan {
                 return Ok((selector.matches(&labels.metadata.labels), None));
             }
         }
-        let obj = decode_cached(self.rt, object)?;
+        let obj = decode_cached(&self.rt, object)?;
         Ok((self.opts.matches(&obj), Some(obj)))
     }
 

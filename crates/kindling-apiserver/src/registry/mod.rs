@@ -25,8 +25,9 @@ pub use watch::{WatchEvent, WatchItem, WatchOptions};
 
 use crate::cacher::{Cacher, Object};
 use crate::services::{Reservation, ServiceAllocator};
+use kindling_api::catalog::Allocation;
 use kindling_api::proto::order_like_upstream;
-use kindling_api::{ApiError, ResourceType};
+use kindling_api::{ApiError, LiveCatalog, ResourceType};
 use kindling_store::{KeyValue, Revision, SharedStore, StoreError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -38,6 +39,10 @@ pub struct Registry {
     /// Every stored object in memory: reads and watches are served from it.
     cache: Arc<Cacher>,
     pub services: Arc<ServiceAllocator>,
+    /// The resources served now: the built-in ones and those of CustomResourceDefinitions.
+    pub catalog: Arc<LiveCatalog>,
+    /// The admission plugins writes go through (upstream's default set unless configured).
+    admission: Arc<crate::admission::Chain>,
 }
 
 impl Registry {
@@ -52,13 +57,26 @@ impl Registry {
             cache: Cacher::start(store.clone(), watch_queue)?,
             store,
             services: Arc::new(services),
+            catalog: Arc::new(LiveCatalog::new()),
+            admission: Arc::default(),
         })
     }
 
-    /// The allocator a write of this resource must go through (core Services only): the one
-    /// place that decides which resources hold IP and port allocations.
+    /// The registry with this admission chain.
+    pub fn with_admission(mut self, chain: crate::admission::Chain) -> Registry {
+        self.admission = Arc::new(chain);
+        self
+    }
+
+    pub fn admission(&self) -> &crate::admission::Chain {
+        &self.admission
+    }
+
+    /// The allocator a write of this resource must go through, as its catalog entry says.
     fn allocator(&self, rt: &ResourceType) -> Option<&ServiceAllocator> {
-        (rt.group.is_empty() && rt.kind == "Service").then_some(self.services.as_ref())
+        match rt.allocation? {
+            Allocation::ServiceAddresses => Some(self.services.as_ref()),
+        }
     }
 
     /// Keeps what the allocator reserved for a write if the object was stored, else gives it back.
@@ -152,7 +170,7 @@ pub fn object_key(rt: &ResourceType, ns: Option<&str>, name: &str) -> String {
 pub fn key_prefix(rt: &ResourceType, ns: Option<&str>) -> String {
     let (group, plural) = match rt.storage {
         Some(s) => (s.group, s.plural),
-        None => (rt.group, rt.plural),
+        None => (rt.group.as_str(), rt.plural.as_str()),
     };
     let group = if group.is_empty() { "core" } else { group };
     match ns {
@@ -226,9 +244,10 @@ fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> 
         meta.shift_remove("resourceVersion");
     }
     let bytes = serde_json::to_vec(&stored).unwrap_or_default();
-    let mut shown = match rt.storage {
-        Some(_) => rt.from_stored(stored),
-        None => stored,
+    let mut shown = if rt.converts() {
+        rt.from_stored(stored)
+    } else {
+        stored
     };
     if rt.storage.is_some() {
         order_like_upstream(&mut shown);
@@ -237,7 +256,7 @@ fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> 
 }
 
 pub fn not_found(rt: &ResourceType, name: &str) -> ApiError {
-    ApiError::not_found(rt.group, &rt.qualified_plural(), name)
+    ApiError::not_found(&rt.group, &rt.qualified_plural(), name)
 }
 
 /// Store failures that reach a client. Precondition failures are mapped by the caller, which knows

@@ -10,6 +10,7 @@ use kindling_api::catalog::Subresource;
 use kindling_api::{ApiError, ResourceType};
 use kindling_store::StoreError;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Which part of the object a write may change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl Registry {
     /// creates the object (server-side apply); otherwise a missing object is 404.
     pub async fn update_with<F>(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         name: &str,
         kind: UpdateKind,
@@ -91,7 +92,7 @@ impl Registry {
                 set_resource_version(&mut new, old_rev);
                 return Ok(new);
             }
-            if finalized(&new) {
+            if finalized(rt, &new) {
                 self.settle(rt, reservation, false);
                 match self.remove(rt, ns, name, Some(old_rev), &old).await? {
                     Some(removed) => return Ok(removed),
@@ -148,7 +149,7 @@ impl Registry {
 /// After [`MAX_ATTEMPTS`] lost races: a livelock guard, not a state a client sees in practice.
 pub(crate) fn too_many_writers(rt: &ResourceType, name: &str) -> ApiError {
     ApiError::conflict(
-        rt.group,
+        &rt.group,
         &rt.qualified_plural(),
         name,
         "too many concurrent writers, try again",
@@ -157,7 +158,7 @@ pub(crate) fn too_many_writers(rt: &ResourceType, name: &str) -> ApiError {
 
 pub fn modified(rt: &ResourceType, name: &str) -> ApiError {
     ApiError::conflict(
-        rt.group,
+        &rt.group,
         &rt.qualified_plural(),
         name,
         "the object has been modified; please apply your changes to the latest version and try again",
@@ -192,7 +193,7 @@ fn check_identity(
     if let (Some(new_uid), Some(old_uid)) = (meta_str(new, "uid"), meta_str(old, "uid")) {
         if !new_uid.is_empty() && new_uid != old_uid {
             return Err(ApiError::conflict(
-                rt.group,
+                &rt.group,
                 &rt.qualified_plural(),
                 name,
                 &format!("Precondition failed: UID in precondition: {new_uid}, UID in object meta: {old_uid}"),
@@ -308,15 +309,12 @@ fn same_object(new: &Value, old: &Value) -> bool {
 }
 
 /// An object being deleted whose last finalizer is gone, with no grace period left to wait for.
-fn finalized(obj: &Value) -> bool {
+fn finalized(rt: &ResourceType, obj: &Value) -> bool {
     let meta = &obj["metadata"];
     meta.get("deletionTimestamp").is_some()
         && meta["finalizers"]
             .as_array()
             .is_none_or(std::vec::Vec::is_empty)
         && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
-        && (obj["kind"] != "Namespace"
-            || obj["spec"]["finalizers"]
-                .as_array()
-                .is_none_or(std::vec::Vec::is_empty))
+        && !rt.strategy.deletion_pending(obj)
 }

@@ -79,7 +79,7 @@ impl Registry {
     /// A watch as a stream of items, until the client goes away.
     pub async fn watch_items(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: WatchOptions,
     ) -> Result<BoxStream<'static, WatchItem>, ApiError> {
@@ -126,7 +126,7 @@ impl Registry {
         };
         let end_bookmark = (initial && opts.allow_bookmarks).then_some(watch.revision);
         let live = Live {
-            rt,
+            rt: rt.clone(),
             cache: self.cache.clone(),
             ticker: tokio::time::interval_at(
                 tokio::time::Instant::now() + bookmark_interval(&opts),
@@ -149,18 +149,19 @@ impl Registry {
     /// A watch as decoded events, for the server's own controllers.
     pub async fn watch(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         ns: Option<&str>,
         opts: WatchOptions,
     ) -> Result<mpsc::Receiver<WatchEvent>, ApiError> {
         let mut items = self.watch_items(rt, ns, opts).await?;
         let (tx, rx) = mpsc::channel(256);
+        let rt = rt.clone();
         tokio::spawn(async move {
             while let Some(item) = items.next().await {
                 let event = match item {
                     WatchItem::Own(event) => event,
                     WatchItem::Shared(event_type, shared) => {
-                        let Ok(obj) = super::decode_cached(rt, &shared.shown(event_type)) else {
+                        let Ok(obj) = super::decode_cached(&rt, &shared.shown(event_type)) else {
                             continue;
                         };
                         match event_type {
@@ -205,7 +206,7 @@ impl Registry {
     /// (each event decoded for this watcher).
     async fn watch_from_log(
         &self,
-        rt: &'static ResourceType,
+        rt: &Arc<ResourceType>,
         prefix: String,
         opts: WatchOptions,
         after: Revision,
@@ -228,9 +229,10 @@ impl Registry {
             Err(e) => return Err(super::store_error(e)),
         };
         let list = opts.list;
+        let rt = rt.clone();
         Ok(tokio_stream::wrappers::ReceiverStream::new(events)
             .filter_map(move |event| {
-                let item = store_transition(rt, &event, &list).map(WatchItem::Own);
+                let item = store_transition(&rt, &event, &list).map(WatchItem::Own);
                 async move { item }
             })
             .boxed())
@@ -243,7 +245,7 @@ fn bookmark_interval(opts: &WatchOptions) -> Duration {
 
 /// A watch served by the cache.
 struct Live {
-    rt: &'static ResourceType,
+    rt: Arc<ResourceType>,
     cache: Arc<Cacher>,
     opts: WatchOptions,
     initial: std::vec::IntoIter<Arc<Object>>,
@@ -267,7 +269,7 @@ impl Live {
             }
             if let Some(revision) = self.end_bookmark.take() {
                 return Some(WatchItem::Own(WatchEvent::Bookmark(bookmark(
-                    self.rt, revision, true,
+                    &self.rt, revision, true,
                 ))));
             }
             if let Some(event) = self.replay.next() {
@@ -294,7 +296,7 @@ impl Live {
                     if self.events.is_empty() {
                         self.last = self.last.max(applied);
                         return Some(WatchItem::Own(WatchEvent::Bookmark(bookmark(
-                            self.rt, self.last, false,
+                            &self.rt, self.last, false,
                         ))));
                     }
                 }

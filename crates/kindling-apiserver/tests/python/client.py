@@ -103,4 +103,39 @@ try:
 except ApiException as e:
     assert e.status == 404, e
     assert '"reason":"NotFound"' in e.body.replace(" ", ""), e.body
+
+# CustomObjectsApi: a definition (the first client version to run makes it), then objects.
+ext = client.ApiextensionsV1Api()
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "pythings.example.com"},
+    "spec": {"group": "example.com", "scope": "Namespaced",
+             "names": {"plural": "pythings", "singular": "pything", "kind": "PyThing"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                               "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+                               "status": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}}]}}
+try:
+    ext.create_custom_resource_definition(CRD)
+except ApiException as e:
+    assert e.status == 409, e
+for _ in range(100):
+    crd = ext.read_custom_resource_definition("pythings.example.com")
+    if any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or [])):
+        break
+    threading.Event().wait(0.05)
+else:
+    raise AssertionError("the CRD was never established")
+custom = client.CustomObjectsApi()
+custom.create_namespaced_custom_object("example.com", "v1", NS, "pythings", {
+    "apiVersion": "example.com/v1", "kind": "PyThing", "metadata": {"name": "t1"}, "spec": {"size": 1}})
+items = custom.list_namespaced_custom_object("example.com", "v1", NS, "pythings")["items"]
+assert [i["metadata"]["name"] for i in items] == ["t1"], items
+custom.patch_namespaced_custom_object("example.com", "v1", NS, "pythings", "t1", {"spec": {"size": 2}})
+custom.patch_namespaced_custom_object_status("example.com", "v1", NS, "pythings", "t1", {"status": {"ok": True}})
+t1 = custom.get_namespaced_custom_object("example.com", "v1", NS, "pythings", "t1")
+assert t1["spec"]["size"] == 2 and t1["status"]["ok"] is True, t1
+custom.delete_namespaced_custom_object("example.com", "v1", NS, "pythings", "t1")
+print("custom objects")
 print("ok")

@@ -55,7 +55,11 @@ pub async fn run(client: kube::Client) {
     });
     Controller::new(Api::<CronJob>::all(client), watcher::Config::default())
         .watches_stream(job_events, |job: Job| cronjob_of(&job))
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("cronjob", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }

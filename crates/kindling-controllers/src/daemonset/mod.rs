@@ -143,7 +143,11 @@ async fn run_on(
                 .map(|s| ObjectRef::from_obj(s.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("daemonset", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }

@@ -62,7 +62,11 @@ pub async fn run(client: kube::Client) {
         .watches_stream(rs_events, move |rs: ReplicaSet| {
             deployments_of(&deployments, &rs)
         })
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("deployment", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }

@@ -67,7 +67,11 @@ async fn run_on(
     });
     controller
         .watches_shared_stream(pod_events, move |pod: Arc<Pod>| budgets_of(&budgets, &pod))
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("disruption", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }
@@ -291,7 +295,7 @@ async fn scale_subresource(
     r: &OwnerReference,
 ) -> Result<Option<Scale>, kube::Error> {
     let group = group_of(r);
-    let Some(rt) = kindling_api::CATALOG.iter().find(|rt| {
+    let Some(rt) = kindling_api::catalog::builtin_catalog().iter().find(|rt| {
         rt.group == group && rt.kind == r.kind && rt.has(kindling_api::Subresource::Scale)
     }) else {
         return Ok(None);

@@ -187,7 +187,11 @@ async fn run_on(
     let mapping = jobs.clone();
     let controller = controller
         .watches_shared_stream(pod_events, move |pod: Arc<Pod>| jobs_of_pod(&mapping, &pod))
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("job", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {});
     tokio::join!(controller, release_orphans(client, orphaned));
 }
@@ -298,7 +302,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error> {
         &key,
         decision.remove_finalizers.iter().map(|(_, u)| u.clone()),
     );
-    let results = futures::future::join_all(
+    let results = crate::in_parallel(
         decision
             .remove_finalizers
             .iter()
@@ -449,7 +453,7 @@ async fn delete_pods(
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     ctx.expectations
         .expect_deletions(key, decision.delete.iter().map(|v| key_of(&ns, &v.name)));
-    let results = futures::future::join_all(decision.delete.iter().map(|v| {
+    let results = crate::in_parallel(decision.delete.iter().map(|v| {
         let api = api.clone();
         async move {
             if v.remove_finalizer {
@@ -536,8 +540,7 @@ async fn create_pods(
                 template::pod(job, owner.clone(), *ix, counts)
             })
             .collect();
-        let results =
-            futures::future::join_all(batch_pods.iter().map(|p| api.create(&params, p))).await;
+        let results = crate::in_parallel(batch_pods.iter().map(|p| api.create(&params, p))).await;
         for result in results {
             match result {
                 Ok(created) => ctx.recorder.normal(

@@ -101,7 +101,11 @@ async fn run_on(
                 })
                 .collect::<Vec<_>>()
         })
-        .run(reconcile_claim, retry_on_error, ctx.clone())
+        .run(
+            crate::metrics::measured("claims", reconcile_claim),
+            retry_on_error,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
     let volumes_run = Controller::new(
         Api::<PersistentVolume>::all(client.clone()),
@@ -116,7 +120,11 @@ async fn run_on(
             (!name.is_empty()).then(|| ObjectRef::new(name))
         },
     )
-    .run(reconcile_volume, retry_on_error, ctx)
+    .run(
+        crate::metrics::measured("volumes", reconcile_volume),
+        retry_on_error,
+        ctx,
+    )
     .for_each(|_| async {});
     tokio::join!(claims_run, volumes_run);
 }

@@ -48,6 +48,8 @@ pub trait Replicated:
 {
     /// The component its events come from.
     const COMPONENT: &'static str;
+    /// Its workqueue's name in kube-controller-manager (the metrics' `name` label).
+    const QUEUE: &'static str;
     /// `None` for a selector that cannot be used (nothing is done then, as upstream).
     fn spec(&self) -> Option<Spec>;
     fn status(&self) -> Status;
@@ -59,6 +61,7 @@ fn conditions<C>(list: Option<&Vec<C>>, f: impl Fn(&C) -> plan::Condition) -> Ve
 
 impl Replicated for ReplicaSet {
     const COMPONENT: &'static str = "replicaset-controller";
+    const QUEUE: &'static str = "replicaset";
 
     fn spec(&self) -> Option<Spec> {
         let spec = self.spec.as_ref()?;
@@ -93,6 +96,7 @@ impl Replicated for ReplicaSet {
 
 impl Replicated for ReplicationController {
     const COMPONENT: &'static str = "replication-controller";
+    const QUEUE: &'static str = "replicationmanager";
 
     fn spec(&self) -> Option<Spec> {
         let spec = self.spec.as_ref()?;
@@ -233,7 +237,11 @@ async fn run_kind<K: Replicated>(
         .watches_shared_stream(pod_events, move |pod: Arc<Pod>| {
             controllers_of_pod::<K>(&owners, &pod)
         })
-        .run(reconcile::<K>, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured(K::QUEUE, reconcile::<K>),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }
@@ -431,8 +439,7 @@ async fn create_pods<K: Replicated>(
     let mut failure = None;
     for batch in plan::slow_start_batches(n, plan::SLOW_START_INITIAL_BATCH) {
         attempted += batch;
-        let results =
-            futures::future::join_all((0..batch).map(|_| api.create(&params, &pod))).await;
+        let results = crate::in_parallel((0..batch).map(|_| api.create(&params, &pod))).await;
         for result in results {
             match result {
                 Ok(created) => ctx.recorder.normal(
@@ -490,7 +497,7 @@ async fn delete_pods<K: Replicated>(
     ctx.expectations
         .expect_deletions(key, victims.iter().map(|p| key_of(&ns, &p.name_any())));
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let results = futures::future::join_all(victims.iter().map(|p| {
+    let results = crate::in_parallel(victims.iter().map(|p| {
         let api = api.clone();
         async move {
             let name = p.name_any();

@@ -106,7 +106,11 @@ async fn run_on(
         .watches_shared_stream(pod_events, move |pod: Arc<Pod>| sets_of_pod(&sets, &pod))
         .watches_stream(revision_events, |r: ControllerRevision| controller_set(&r))
         .watches_stream(claim_events, |c: PersistentVolumeClaim| controller_set(&c))
-        .run(reconcile, retry_on_error, ctx)
+        .run(
+            crate::metrics::measured("statefulset", reconcile),
+            retry_on_error,
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
 }

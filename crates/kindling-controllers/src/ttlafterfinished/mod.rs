@@ -23,7 +23,11 @@ struct Context {
 
 pub async fn run(client: kube::Client) {
     Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default())
-        .run(reconcile, retry_on_error, Arc::new(Context { client }))
+        .run(
+            crate::metrics::measured("ttl_jobs_to_delete", reconcile),
+            retry_on_error,
+            Arc::new(Context { client }),
+        )
         .for_each(|_| async {})
         .await;
 }

@@ -30,7 +30,7 @@ mod tokens;
 mod volumes;
 mod worker;
 
-use crate::runtime::{CriRuntime, Runtime, Seen};
+use crate::runtime::{CriRuntime, Runtime, Seen, SeenState, State};
 use crate::Config;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -130,6 +130,9 @@ impl Manager {
             for v in current.values_mut() {
                 v.sort();
             }
+            self.shared
+                .metrics
+                .relisted(running_pods(&current), container_states(&current));
             let synced = self.synced.load(std::sync::atomic::Ordering::SeqCst);
             let known = self.known();
             for (uid, fingerprint) in &current {
@@ -165,6 +168,33 @@ impl Manager {
     }
 }
 
+/// Pods with a ready sandbox, as upstream's `kubelet_running_pods` counts them.
+fn running_pods(current: &HashMap<String, Vec<Seen>>) -> usize {
+    current
+        .values()
+        .filter(|seen| {
+            seen.iter()
+                .any(|s| s.state == SeenState::Sandbox { ready: true })
+        })
+        .count()
+}
+
+/// Containers by state, in `metrics::CONTAINER_STATES`' order.
+fn container_states(current: &HashMap<String, Vec<Seen>>) -> [usize; 4] {
+    let mut counts = [0; 4];
+    for s in current.values().flatten() {
+        if let SeenState::Container(state) = s.state {
+            counts[match state {
+                State::Created => 0,
+                State::Running => 1,
+                State::Exited => 2,
+                State::Unknown => 3,
+            }] += 1;
+        }
+    }
+    counts
+}
+
 impl spec::NodeFacts {
     /// This machine's facts: pod cgroups under the node container's own, its memory.
     pub fn detect(node_name: &str, resolv_conf: &str) -> spec::NodeFacts {
@@ -179,7 +209,7 @@ impl spec::NodeFacts {
 }
 
 /// Runs the pods bound to this node, forever.
-pub async fn run(client: kube::Client, config: Config) {
+pub async fn run(client: kube::Client, config: Config, metrics: Arc<crate::metrics::Metrics>) {
     let node = config.node_name.clone();
     let node_ip = config.node_ip;
     cgroup::prepare();
@@ -210,6 +240,7 @@ pub async fn run(client: kube::Client, config: Config) {
         pods_dir: PathBuf::from(volumes::PODS_DIR),
         tokens: Arc::new(tokens::TokenManager::default()),
         allocations: resize::Allocations::default(),
+        metrics,
     });
     let manager = Arc::new(Manager {
         shared,

@@ -44,6 +44,7 @@ pub struct Shared {
     pub tokens: Arc<super::tokens::TokenManager>,
     /// What every pod of the node was allocated (in-place resize's fit check).
     pub allocations: Allocations,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// When to sync again.
@@ -94,6 +95,8 @@ pub struct Worker {
     /// CPU and memory values applied in place, by container ID: what the runtime does not
     /// report itself (containerd before 1.7).
     applied: HashMap<String, LinuxResources>,
+    /// When the worker first saw the pod, until it has been reported Running once.
+    first_seen: Option<Instant>,
 }
 
 fn now_nanos() -> i64 {
@@ -130,6 +133,7 @@ impl Worker {
             allocated: None,
             resize: ResizeReport::default(),
             applied: HashMap::new(),
+            first_seen: Some(Instant::now()),
         }
     }
 
@@ -268,6 +272,7 @@ impl Worker {
                     self.report(pod, &rt).await?;
                     return Ok(Next::After(Duration::from_secs(5)));
                 }
+                shared.metrics.sandbox_started();
                 tracing::debug!(
                     "pod {}: sandbox ready in {:?}",
                     spec::name(pod),
@@ -463,6 +468,12 @@ impl Worker {
             },
         );
         let old = basis.status.clone().unwrap_or_default();
+        // Upstream's pod start duration: first seen until first reported Running.
+        if new.phase.as_deref() == Some("Running") && old.phase.as_deref() != Some("Running") {
+            if let Some(seen) = self.first_seen.take() {
+                self.shared.metrics.pod_started(seen.elapsed());
+            }
+        }
         let new_json = status::owned_json(&new);
         if new_json == status::owned_json(&old) {
             return Ok(new);
@@ -888,6 +899,11 @@ impl Worker {
             self.fail(pod, c, "RunContainerError", message);
             return true;
         }
+        shared.metrics.container_started(match kind {
+            Kind::Init => "init_container",
+            Kind::Ephemeral => "ephemeral_container",
+            Kind::App => "container",
+        });
         shared.recorder.emit(
             pod,
             Some(&c.name),

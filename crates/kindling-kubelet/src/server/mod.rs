@@ -1,13 +1,15 @@
 //! The kubelet's :10250 server, which the API server calls: `/containerLogs/…` for `kubectl
 //! logs` ([`logs`]) and `/exec/…`, `/attach/…`, `/portforward/…` for exec, attach, cp and
-//! port-forward ([`streaming`]). Clients must present a certificate from the cluster CA; the
-//! serving certificate is the node's own (the API server does not verify it, as upstream's
-//! default without `--kubelet-certificate-authority`).
+//! port-forward ([`streaming`]), `/metrics` and `/healthz`. Clients must present a certificate
+//! from the cluster CA; the serving certificate is the node's own (the API server does not
+//! verify it, as upstream's default without `--kubelet-certificate-authority`). Beside it, the
+//! kubelet's healthz port: plain HTTP `/healthz` on 127.0.0.1:10248.
 
 mod logs;
 mod reply;
 mod streaming;
 
+use crate::metrics::Metrics;
 use crate::runtime::{CriRuntime, Runtime};
 use crate::Config;
 use anyhow::{Context, Result};
@@ -20,9 +22,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const PORT: u16 = 10250;
+/// Upstream's `healthzPort`, on `healthzBindAddress` 127.0.0.1.
+pub const HEALTHZ_PORT: u16 = 10248;
 
-/// Serves logs and streams on 0.0.0.0:10250 until the process ends.
-pub async fn serve(config: &Config) -> Result<()> {
+/// Serves logs, streams and metrics on 0.0.0.0:10250 (and `/healthz` on 127.0.0.1:10248)
+/// until the process ends.
+pub async fn serve(config: &Config, metrics: Arc<Metrics>) -> Result<()> {
+    tokio::spawn(async {
+        if let Err(e) = serve_healthz().await {
+            tracing::warn!("kubelet healthz port: {e:#}");
+        }
+    });
     let dir = tempfile_dir()?;
     let local_ca = kindling_pki::Ca::load_or_create(&dir)?;
     let serving =
@@ -39,6 +49,7 @@ pub async fn serve(config: &Config) -> Result<()> {
         };
         let acceptor = acceptor.clone();
         let runtime = runtime.clone();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             let Ok(Ok(tls)) =
                 tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
@@ -52,11 +63,12 @@ pub async fn serve(config: &Config) -> Result<()> {
                 .is_some_and(|c| !c.is_empty());
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let runtime = runtime.clone();
+                let metrics = metrics.clone();
                 async move {
                     Ok::<_, std::convert::Infallible>(if !authenticated {
                         text(StatusCode::UNAUTHORIZED, "Unauthorized")
                     } else {
-                        route(runtime, req).await
+                        route(runtime, &metrics, req).await
                     })
                 }
             });
@@ -68,10 +80,19 @@ pub async fn serve(config: &Config) -> Result<()> {
     }
 }
 
-/// The streaming endpoints by their prefix; everything else is the log endpoint's (which
-/// answers 404 to what it does not know).
-async fn route(runtime: Arc<dyn Runtime>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+/// `/metrics`, `/healthz`, the streaming endpoints by their prefix; everything else is the log
+/// endpoint's (which answers 404 to what it does not know).
+async fn route(
+    runtime: Arc<dyn Runtime>,
+    metrics: &Metrics,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
     let path = req.uri().path();
+    match path {
+        "/metrics" => return metrics_reply(metrics),
+        "/healthz" => return text(StatusCode::OK, "ok"),
+        _ => {}
+    }
     let streaming = ["/exec/", "/attach/", "/portforward/"]
         .iter()
         .any(|p| path.starts_with(p));
@@ -79,6 +100,39 @@ async fn route(runtime: Arc<dyn Runtime>, req: Request<hyper::body::Incoming>) -
         streaming::serve(runtime.as_ref(), req).await
     } else {
         logs::serve(runtime, req).await
+    }
+}
+
+fn metrics_reply(metrics: &Metrics) -> Response<Body> {
+    let mut resp = Response::new(Body::from(metrics.render()));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    resp
+}
+
+/// Plain HTTP `GET /healthz` → `ok` on 127.0.0.1:10248, for probes inside the node.
+async fn serve_healthz() -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], HEALTHZ_PORT)))
+        .await
+        .context("binding 127.0.0.1:10248")?;
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    Ok::<_, std::convert::Infallible>(match req.uri().path() {
+                        "/healthz" => text(StatusCode::OK, "ok"),
+                        _ => text(StatusCode::NOT_FOUND, "404 page not found"),
+                    })
+                });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                .await;
+        });
     }
 }
 

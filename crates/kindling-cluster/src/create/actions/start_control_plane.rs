@@ -10,6 +10,15 @@ use std::time::{Duration, Instant};
 
 pub struct StartControlPlane;
 
+/// The reason the node's log gives for an API server that did not start, if it gave one.
+async fn start_failure(ctx: &ActionContext, node: &str) -> Option<String> {
+    let logs = ctx.provider.logs(node).await.ok()?;
+    logs.lines().find_map(|l| {
+        l.split_once(kindling_node::controlplane::START_FAILED)
+            .map(|(_, why)| why.trim().to_string())
+    })
+}
+
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Action for StartControlPlane {
@@ -33,7 +42,16 @@ impl Action for StartControlPlane {
             let admin = ctx.admin.as_ref().context("admin certificate not made")?;
             let client = crate::client(&url, &ca.pair.cert_pem, admin).await?;
             let deadline = Instant::now() + TIMEOUT;
+            let mut looked = Instant::now();
             while client.apiserver_version().await.is_err() {
+                // A server that refused to start (a bad flag, a missing token file) says why in
+                // the node's log: report that at once rather than time out.
+                if looked.elapsed() > Duration::from_secs(1) {
+                    looked = Instant::now();
+                    if let Some(why) = start_failure(ctx, &bootstrap).await {
+                        anyhow::bail!("the API server on {bootstrap} did not start: {why}");
+                    }
+                }
                 if Instant::now() > deadline {
                     anyhow::bail!("the API server on {bootstrap} did not answer within {}s; see `kindling export logs`", TIMEOUT.as_secs());
                 }

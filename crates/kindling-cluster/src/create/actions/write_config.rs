@@ -120,14 +120,15 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         dns_domain: net.dns_domain.clone(),
         dns_service_ip: net.dns_service_ip().map(|ip| ip.to_string()),
         dns_search: net.dns_search.clone(),
-        control_plane: (node.role == Role::ControlPlane).then(|| ControlPlaneConfig {
-            cert_sans: ctx.cluster.api_server.cert_sans.clone(),
-            node_port_range: ctx
-                .cluster
-                .api_server
-                .extra_args
-                .get("service-node-port-range")
-                .cloned(),
+        control_plane: (node.role == Role::ControlPlane).then(|| {
+            let arg = |name: &str| ctx.cluster.api_server.extra_args.get(name).cloned();
+            ControlPlaneConfig {
+                cert_sans: ctx.cluster.api_server.cert_sans.clone(),
+                node_port_range: arg("service-node-port-range"),
+                enable_admission_plugins: arg("enable-admission-plugins"),
+                disable_admission_plugins: arg("disable-admission-plugins"),
+                token_auth_file: arg("token-auth-file"),
+            }
         }),
     }
 }

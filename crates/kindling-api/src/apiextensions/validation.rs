@@ -1,0 +1,644 @@
+//! upstream's validation of a CustomResourceDefinition (apiextensions validation.go and the
+//! structural schema checks of apiserver/schema/validation.go), its field paths as upstream
+//! reports them for a v1 object: per-version fields that are identical across versions (one
+//! version, always) are reported at their internal top-level place (`spec.validation`,
+//! `spec.subresources`, `spec.additionalPrinterColumns`), as upstream's conversion puts them.
+
+use crate::json_path::{array_at, str_at};
+use crate::meta::{
+    dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors, duplicate_str, go_quote,
+    invalid_str, not_supported_str, required,
+};
+use crate::status::Cause;
+use serde_json::Value;
+
+/// Every error of `crd`.
+pub fn validate_crd(crd: &Value) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    let spec = &crd["spec"];
+    let group = str_at(spec, &["group"]);
+    let plural = str_at(spec, &["names", "plural"]);
+    let name = str_at(crd, &["metadata", "name"]);
+    if !name.is_empty() && name != format!("{plural}.{group}") {
+        errs.push(invalid_str(
+            "metadata.name",
+            name,
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    if group.is_empty() {
+        errs.push(required("spec.group", ""));
+    } else if !dns1123_subdomain_errors(group).is_empty() {
+        errs.push(invalid_str(
+            "spec.group",
+            group,
+            &dns1123_subdomain_errors(group).join(","),
+        ));
+    } else if group.split('.').count() < 2 {
+        errs.push(invalid_str(
+            "spec.group",
+            group,
+            "should be a domain with at least one dot",
+        ));
+    }
+    match str_at(spec, &["scope"]) {
+        "Cluster" | "Namespaced" => {}
+        "" => errs.push(required("spec.scope", "")),
+        other => errs.push(not_supported_str(
+            "spec.scope",
+            other,
+            &["Cluster", "Namespaced"],
+        )),
+    }
+    validate_versions(spec, &mut errs);
+    validate_names(&spec["names"], &mut errs);
+    errs
+}
+
+/// An update: the rules of a new definition, then what may not change (group and plural always;
+/// scope and kind once the definition is established), and the stored versions kept in
+/// `spec.versions`.
+pub fn validate_crd_update(new: &Value, old: &Value) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    let immutable = |path: &[&str], field: &str, errs: &mut Vec<Cause>| {
+        let (n, o) = (
+            crate::json_path::at(new, path),
+            crate::json_path::at(old, path),
+        );
+        errs.extend(crate::meta::validate_immutable(n, o, field, || {
+            go_quote(n.and_then(Value::as_str).unwrap_or_default())
+        }));
+    };
+    let established = array_at(old, &["status", "conditions"])
+        .iter()
+        .any(|c| c["type"] == "Established" && c["status"] == "True");
+    if established {
+        immutable(&["spec", "scope"], "spec.scope", &mut errs);
+        immutable(&["spec", "names", "kind"], "spec.names.kind", &mut errs);
+    }
+    immutable(&["spec", "group"], "spec.group", &mut errs);
+    immutable(&["spec", "names", "plural"], "spec.names.plural", &mut errs);
+    let versions: Vec<&str> = array_at(new, &["spec", "versions"])
+        .iter()
+        .map(|v| str_at(v, &["name"]))
+        .collect();
+    for (i, stored) in array_at(new, &["status", "storedVersions"])
+        .iter()
+        .enumerate()
+    {
+        let stored = stored.as_str().unwrap_or_default();
+        if !versions.contains(&stored) {
+            errs.push(invalid_str(
+                format!("status.storedVersions[{i}]"),
+                stored,
+                &format!("missing from spec.versions; {stored} was previously a storage version, and must remain in spec.versions until a storage migration ensures no data remains persisted in {stored} and removes {stored} from status.storedVersions"),
+            ));
+        }
+    }
+    errs
+}
+
+fn validate_versions(spec: &Value, errs: &mut Vec<Cause>) {
+    let versions = array_at(spec, &["versions"]);
+    let identical = |key: &str| {
+        versions
+            .iter()
+            .all(|v| v.get(key) == versions.first().and_then(|f| f.get(key)))
+    };
+    let schemas_identical = identical("schema");
+    let subresources_identical = identical("subresources");
+    let columns_identical = identical("additionalPrinterColumns");
+    let fields_identical = identical("selectableFields");
+    let mut names: Vec<&str> = Vec::new();
+    let mut unique = true;
+    let mut storage = 0;
+    for (i, v) in versions.iter().enumerate() {
+        let vname = str_at(v, &["name"]);
+        if names.contains(&vname) {
+            unique = false;
+        }
+        names.push(vname);
+        if v["storage"].as_bool() == Some(true) {
+            storage += 1;
+        }
+        let errors = dns1035_label_errors(vname);
+        if !errors.is_empty() {
+            errs.push(invalid_str(
+                format!("spec.versions[{i}].name"),
+                vname,
+                &errors.join(","),
+            ));
+        }
+        let schema = &v["schema"]["openAPIV3Schema"];
+        if schema.is_null() {
+            errs.push(required(
+                format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                "",
+            ));
+        }
+        let schema_path = if schemas_identical {
+            "spec.validation.openAPIV3Schema".to_string()
+        } else {
+            format!("spec.versions[{i}].schema.openAPIV3Schema")
+        };
+        if !schema.is_null() && (i == 0 || !schemas_identical) {
+            let status = v["subresources"].get("status").is_some();
+            validate_schema_root(schema, &schema_path, status, errs);
+        }
+        if i == 0 || !subresources_identical {
+            let path = if subresources_identical {
+                "spec.subresources".to_string()
+            } else {
+                format!("spec.versions[{i}].subresources")
+            };
+            validate_subresources(&v["subresources"], &path, errs);
+        }
+        if (i == 0 || !fields_identical) && v.get("selectableFields").is_some() {
+            let path = if fields_identical {
+                "spec.selectableFields".to_string()
+            } else {
+                format!("spec.versions[{i}].selectableFields")
+            };
+            validate_selectable_fields(v, schema, &path, errs);
+        }
+        if i == 0 || !columns_identical {
+            for (c, col) in array_at(v, &["additionalPrinterColumns"])
+                .iter()
+                .enumerate()
+            {
+                let path = if columns_identical {
+                    format!("spec.additionalPrinterColumns[{c}]")
+                } else {
+                    format!("spec.versions[{i}].additionalPrinterColumns[{c}]")
+                };
+                validate_column(col, &path, errs);
+            }
+        }
+    }
+    if !unique {
+        errs.push(Cause::invalid(
+            "spec.versions",
+            versions_text(versions),
+            "must contain unique version names",
+        ));
+    }
+    if storage != 1 {
+        errs.push(Cause::invalid(
+            "spec.versions",
+            versions_text(versions),
+            "must have exactly one version marked as storage version",
+        ));
+    }
+}
+
+/// How upstream prints the versions list in its message (Go's `%v` of the structs is long;
+/// the names are what a user needs).
+fn versions_text(versions: &[Value]) -> String {
+    let names: Vec<String> = versions
+        .iter()
+        .map(|v| go_quote(str_at(v, &["name"])))
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+fn validate_names(names: &Value, errs: &mut Vec<Cause>) {
+    for (field, value) in [
+        ("plural", str_at(names, &["plural"])),
+        ("singular", str_at(names, &["singular"])),
+        ("kind", str_at(names, &["kind"])),
+        ("listKind", str_at(names, &["listKind"])),
+    ] {
+        if value.is_empty() {
+            errs.push(required(format!("spec.names.{field}"), ""));
+        }
+    }
+    for field in ["plural", "singular"] {
+        let value = str_at(names, &[field]);
+        let e = dns1035_label_errors(value);
+        if !value.is_empty() && !e.is_empty() {
+            errs.push(invalid_str(
+                format!("spec.names.{field}"),
+                value,
+                &e.join(","),
+            ));
+        }
+    }
+    for field in ["kind", "listKind"] {
+        let value = str_at(names, &[field]);
+        let e = dns1035_label_errors(&value.to_lowercase());
+        if !value.is_empty() && !e.is_empty() {
+            errs.push(invalid_str(
+                format!("spec.names.{field}"),
+                value,
+                &format!(
+                    "may have mixed case, but should otherwise match: {}",
+                    e.join(",")
+                ),
+            ));
+        }
+    }
+    for (i, s) in array_at(names, &["shortNames"]).iter().enumerate() {
+        let s = s.as_str().unwrap_or_default();
+        let e = dns1035_label_errors(s);
+        if !e.is_empty() {
+            errs.push(invalid_str(
+                format!("spec.names.shortNames[{i}]"),
+                s,
+                &e.join(","),
+            ));
+        }
+    }
+    let kind = str_at(names, &["kind"]);
+    if !kind.is_empty() && kind == str_at(names, &["listKind"]) {
+        errs.push(invalid_str(
+            "spec.names.listKind",
+            kind,
+            "kind and listKind may not be the same",
+        ));
+    }
+    for (i, c) in array_at(names, &["categories"]).iter().enumerate() {
+        let c = c.as_str().unwrap_or_default();
+        let e = dns1123_label_errors(c);
+        if !e.is_empty() {
+            errs.push(invalid_str(
+                format!("spec.names.categories[{i}]"),
+                c,
+                &e.join(","),
+            ));
+        }
+    }
+}
+
+fn validate_subresources(subs: &Value, path: &str, errs: &mut Vec<Cause>) {
+    let Some(scale) = subs.get("scale") else {
+        return;
+    };
+    for (field, key) in [("specReplicasPath", true), ("statusReplicasPath", true)] {
+        let value = str_at(scale, &[field]);
+        if value.is_empty() && key {
+            errs.push(required(format!("{path}.scale.{field}"), ""));
+        } else if !value.starts_with('.') {
+            errs.push(invalid_str(
+                format!("{path}.scale.{field}"),
+                value,
+                "should be a json path under .spec",
+            ));
+        }
+    }
+    let spec_path = str_at(scale, &["specReplicasPath"]);
+    if spec_path.starts_with('.') && !spec_path.starts_with(".spec.") {
+        errs.push(invalid_str(
+            format!("{path}.scale.specReplicasPath"),
+            spec_path,
+            "should be a json path under .spec",
+        ));
+    }
+    let status_path = str_at(scale, &["statusReplicasPath"]);
+    if status_path.starts_with('.') && !status_path.starts_with(".status.") {
+        errs.push(invalid_str(
+            format!("{path}.scale.statusReplicasPath"),
+            status_path,
+            "should be a json path under .status",
+        ));
+    }
+}
+
+/// upstream's limit on selectable fields per version.
+const MAX_SELECTABLE_FIELDS: usize = 8;
+
+fn validate_selectable_fields(version: &Value, schema: &Value, path: &str, errs: &mut Vec<Cause>) {
+    let fields = array_at(version, &["selectableFields"]);
+    if fields.len() > MAX_SELECTABLE_FIELDS {
+        errs.push(Cause {
+            reason: "FieldValueTooMany",
+            message: format!(
+                "Too many: {}: must have at most {MAX_SELECTABLE_FIELDS} items",
+                fields.len()
+            ),
+            field: path.to_string(),
+        });
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        let at = format!("{path}[{i}].jsonPath");
+        let json_path = str_at(f, &["jsonPath"]);
+        if json_path.is_empty() {
+            errs.push(required(at, ""));
+            continue;
+        }
+        let segments: Vec<&str> = json_path.trim_start_matches('.').split('.').collect();
+        if segments.first() == Some(&"metadata") {
+            errs.push(invalid_str(
+                at,
+                json_path,
+                "must not point to fields in metadata",
+            ));
+            continue;
+        }
+        let mut node = schema;
+        for seg in &segments {
+            node = &node["properties"][*seg];
+        }
+        let allowed = matches!(str_at(node, &["type"]), "string" | "boolean" | "integer");
+        if !allowed {
+            errs.push(invalid_str(
+                at.clone(),
+                json_path,
+                "must point to a field of type string, boolean or integer. Enum string fields and strings with formats are allowed.",
+            ));
+        }
+        if seen.contains(&json_path) {
+            errs.push(duplicate_str(at, json_path));
+        }
+        seen.push(json_path);
+    }
+}
+
+const COLUMN_TYPES: [&str; 5] = ["boolean", "date", "integer", "number", "string"];
+const COLUMN_FORMATS: [&str; 7] = [
+    "byte",
+    "date",
+    "date-time",
+    "double",
+    "float",
+    "int32",
+    "int64",
+];
+
+fn validate_column(col: &Value, path: &str, errs: &mut Vec<Cause>) {
+    if str_at(col, &["name"]).is_empty() {
+        errs.push(required(format!("{path}.name"), ""));
+    }
+    let t = str_at(col, &["type"]);
+    let types = COLUMN_TYPES.join(",");
+    if t.is_empty() {
+        errs.push(required(
+            format!("{path}.type"),
+            &format!("must be one of {types}"),
+        ));
+    } else if !COLUMN_TYPES.contains(&t) {
+        errs.push(invalid_str(
+            format!("{path}.type"),
+            t,
+            &format!("must be one of {types}"),
+        ));
+    }
+    let f = str_at(col, &["format"]);
+    if !f.is_empty() && !COLUMN_FORMATS.contains(&f) {
+        errs.push(invalid_str(
+            format!("{path}.format"),
+            f,
+            &format!("must be one of {}", COLUMN_FORMATS.join(",")),
+        ));
+    }
+    if str_at(col, &["jsonPath"]).is_empty() {
+        errs.push(required(format!("{path}.JSONPath"), ""));
+    }
+}
+
+/// The schema of an object's `metadata` (the root's or an embedded resource's): an object, and
+/// at the root nothing but `name` and `generateName` restricted.
+fn object_meta_schema(s: &Value, path: &str, root: bool, errs: &mut Vec<Cause>) {
+    let t = str_at(s, &["type"]);
+    if !t.is_empty() && t != "object" {
+        errs.push(invalid_str(format!("{path}.type"), t, "must be object"));
+    }
+    if !root {
+        return;
+    }
+    let only_names = s
+        .as_object()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| match k.as_str() {
+            "type" | "description" | "default" => true,
+            "properties" => v
+                .as_object()
+                .is_some_and(|p| p.keys().all(|k| k == "name" || k == "generateName")),
+            _ => false,
+        });
+    if !only_names {
+        errs.push(Cause::forbidden(
+            path,
+            "must not specify anything other than name and generateName, but metadata is implicitly specified",
+        ));
+    }
+}
+
+const VALID_TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
+
+/// The root of a version's schema: upstream's status-subresource root rule, then structural
+/// rules everywhere below.
+fn validate_schema_root(schema: &Value, path: &str, status: bool, errs: &mut Vec<Cause>) {
+    if status {
+        let t = str_at(schema, &["type"]);
+        if !t.is_empty() && t != "object" {
+            errs.push(invalid_str(
+                format!("{path}.type"),
+                t,
+                "only \"object\" is allowed as the type at the root of the schema if the status subresource is enabled",
+            ));
+        }
+    }
+    if schema["nullable"].as_bool() == Some(true) {
+        errs.push(Cause::forbidden(
+            format!("{path}.nullable"),
+            "nullable cannot be true at the root",
+        ));
+    }
+    let mut found = Vec::new();
+    structural(schema, path, Level::Root, &mut found);
+    super::rules::rule_errors(schema, path, &mut found);
+    found.sort_by(|a, b| {
+        format!("{}: {}", a.field, a.message).cmp(&format!("{}: {}", b.field, b.message))
+    });
+    errs.extend(found);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Root,
+    Item,
+    Field,
+}
+
+/// upstream's structural invariants: a type everywhere (but under int-or-string or
+/// preserve-unknown-fields), items for arrays, no additionalProperties beside properties or
+/// at the root, valid types and patterns, metadata restricted at the root.
+fn structural(s: &Value, path: &str, level: Level, errs: &mut Vec<Cause>) {
+    let t = str_at(s, &["type"]);
+    let int_or_string = s["x-kubernetes-int-or-string"].as_bool() == Some(true);
+    let preserve = s["x-kubernetes-preserve-unknown-fields"].as_bool() == Some(true);
+    if s["x-kubernetes-preserve-unknown-fields"].as_bool() == Some(false) {
+        errs.push(Cause::invalid(
+            format!("{path}.x-kubernetes-preserve-unknown-fields"),
+            false,
+            "must be true or undefined",
+        ));
+    }
+    if !t.is_empty() && !VALID_TYPES.contains(&t) {
+        errs.push(not_supported_str(format!("{path}.type"), t, &VALID_TYPES));
+    }
+    if t.is_empty() && !int_or_string && !preserve {
+        let detail = match level {
+            Level::Root => "must not be empty at the root",
+            Level::Item => "must not be empty for specified array items",
+            Level::Field => "must not be empty for specified object fields",
+        };
+        errs.push(required(format!("{path}.type"), detail));
+    }
+    if level == Level::Root && !t.is_empty() && t != "object" {
+        errs.push(invalid_str(
+            format!("{path}.type"),
+            t,
+            "must be object at the root",
+        ));
+    }
+    if t == "array" && s.get("items").is_none() {
+        errs.push(required(format!("{path}.items"), "must be specified"));
+    }
+    if s.get("properties").is_some() && s.get("additionalProperties").is_some() {
+        errs.push(Cause::forbidden(
+            format!("{path}.additionalProperties"),
+            "additionalProperties and properties are mutual exclusive",
+        ));
+    }
+    if level == Level::Root && s.get("additionalProperties").is_some() {
+        errs.push(Cause::forbidden(
+            format!("{path}.additionalProperties"),
+            "must not be used at the root",
+        ));
+    }
+    if let Some(p) = s.get("pattern").and_then(Value::as_str) {
+        if let Err(e) = regex::Regex::new(p) {
+            errs.push(invalid_str(
+                format!("{path}.pattern"),
+                p,
+                &format!("must be a valid regular expression, but isn't: {e}"),
+            ));
+        }
+    }
+    if s["uniqueItems"].as_bool() == Some(true) {
+        errs.push(Cause::forbidden(
+            format!("{path}.uniqueItems"),
+            "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+        ));
+    }
+    if let Some(items) = s.get("items") {
+        structural(items, &format!("{path}.items"), Level::Item, errs);
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            let child = format!("{path}.properties[{k}]");
+            let embedded = s["x-kubernetes-embedded-resource"] == true;
+            if k == "metadata" && (level == Level::Root || embedded) {
+                object_meta_schema(v, &child, level == Level::Root, errs);
+            }
+            structural(v, &child, Level::Field, errs);
+        }
+    }
+    // Value validations may not reason about metadata.
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for (i, branch) in s[key].as_array().into_iter().flatten().enumerate() {
+            if branch["properties"].get("metadata").is_some() {
+                errs.push(Cause::forbidden(
+                    format!("{path}.{key}[{i}].properties[metadata]"),
+                    "must not be specified in a nested context",
+                ));
+            }
+        }
+    }
+    if let Some(a) = s.get("additionalProperties").filter(|a| a.is_object()) {
+        structural(
+            a,
+            &format!("{path}.additionalProperties"),
+            Level::Field,
+            errs,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn crd() -> Value {
+        super::super::tests::widget_crd()
+    }
+
+    fn messages(crd: &Value) -> Vec<String> {
+        // As the server validates: after the defaults.
+        let mut crd = crd.clone();
+        crate::strategy::Strategy::default(
+            &super::super::CustomResourceDefinitionStrategy,
+            &mut crd,
+        );
+        validate_crd(&crd)
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_good_crd_is_valid() {
+        assert_eq!(messages(&crd()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn names_and_versions_as_upstream() {
+        let mut c = crd();
+        c["metadata"]["name"] = json!("gadgets.example.com");
+        c["spec"]["versions"][0]["storage"] = json!(false);
+        c["spec"]["group"] = json!("example");
+        let m = messages(&c);
+        assert!(m.contains(&"metadata.name: Invalid value: \"gadgets.example.com\": must be spec.names.plural+\".\"+spec.group".to_string()), "{m:#?}");
+        assert!(
+            m.contains(
+                &"spec.group: Invalid value: \"example\": should be a domain with at least one dot"
+                    .to_string()
+            ),
+            "{m:#?}"
+        );
+        assert!(m.iter().any(|e| e.starts_with("spec.versions: Invalid value: [\"v1\"]: must have exactly one version marked as storage version")), "{m:#?}");
+    }
+
+    #[test]
+    fn updates_keep_group_plural_and_stored_versions() {
+        let mut old = crd();
+        old["status"] = json!({"storedVersions": ["v1"], "conditions": [{"type": "Established", "status": "True"}]});
+        let mut new = old.clone();
+        new["spec"]["scope"] = json!("Cluster");
+        new["spec"]["names"]["plural"] = json!("gizmos");
+        new["spec"]["versions"][0]["name"] = json!("v2");
+        let m: Vec<String> = validate_crd_update(&new, &old)
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        assert!(
+            m.contains(&"spec.scope: Invalid value: \"Cluster\": field is immutable".to_string()),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(
+                &"spec.names.plural: Invalid value: \"gizmos\": field is immutable".to_string()
+            ),
+            "{m:#?}"
+        );
+        assert!(
+            m.iter().any(|e| e.starts_with(
+                "status.storedVersions[0]: Invalid value: \"v1\": missing from spec.versions"
+            )),
+            "{m:#?}"
+        );
+    }
+
+    #[test]
+    fn non_structural_schemas_are_rejected() {
+        let mut c = crd();
+        c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+            ["size"] = json!({"minimum": 1});
+        let m = messages(&c);
+        assert!(m.contains(&"spec.validation.openAPIV3Schema.properties[spec].properties[size].type: Required value: must not be empty for specified object fields".to_string()), "{m:#?}");
+    }
+}
