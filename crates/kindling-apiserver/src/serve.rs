@@ -95,7 +95,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let registry = Registry::new(
         Arc::new(store),
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
+        config.watch_queue,
     )
+    .context("starting the watch cache")?
     .with_admission(admission)
     .with_authorizer(authorizer.clone());
     rebuild_allocations(&registry).await?;

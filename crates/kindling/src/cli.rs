@@ -197,4 +197,9 @@ pub struct ApiserverArgs {
     /// kube-apiserver's `--authorization-mode`: `Node,RBAC` (kubeadm's), or `AlwaysAllow`.
     #[arg(long, default_value = "Node,RBAC")]
     pub authorization_mode: String,
+    /// Run the controllers (kube-controller-manager's part) in this process too; with
+    /// `--controllers=false` the API server runs alone (nothing makes the `default`
+    /// ServiceAccounts then).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub controllers: bool,
 }

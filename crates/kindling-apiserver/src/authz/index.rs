@@ -93,7 +93,9 @@ async fn run(
     mut ready: Option<oneshot::Sender<()>>,
 ) {
     let opts = WatchOptions {
-        send_initial_events: true,
+        send_initial_events: Some(true),
+        // The bookmark that ends the initial events comes only to watchers that allow them.
+        allow_bookmarks: true,
         ..WatchOptions::default()
     };
     loop {
