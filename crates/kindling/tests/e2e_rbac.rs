@@ -1,6 +1,7 @@
-//! End to end, with Docker: RBAC on a real cluster. A pod's own service account token (busybox
-//! `wget` to the `kubernetes` Service from inside the pod) gets upstream's 403 listing pods, and
-//! 200 once a Role and RoleBinding allow it; a node's credentials (the node agent's kubeconfig,
+//! End to end, with Docker: RBAC on a real cluster. A pod's own service account token (read
+//! from its projected volume; busybox's wget cannot speak TLS with the API server, so the real
+//! kubectl sends it) gets upstream's 403 listing pods, and the list once a Role and RoleBinding
+//! allow it; a node's credentials (the node agent's kubeconfig,
 //! `system:node:<name>`) may not do what the node rules do not allow. Without a Docker engine
 //! the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
@@ -52,16 +53,25 @@ subjects:
   name: default
 ";
 
-/// Lists pods of rbac-e2e from inside the pod with its token: (HTTP status line, body).
-fn list_pods_from_pod(env: &Env) -> String {
-    let script = format!(
-        "wget -S -q -O - --no-check-certificate --header \"Authorization: Bearer $(cat {TOKEN})\" \
-         https://kubernetes.default.svc/api/v1/namespaces/rbac-e2e/pods 2>&1; true"
-    );
-    let out = env.kubectl(&[
-        "exec", "-n", "rbac-e2e", "client", "--", "sh", "-c", &script,
-    ]);
-    text(&out.stdout) + &text(&out.stderr)
+/// kubectl with `kubeconfig` as its only configuration.
+fn kubectl_with(env: &Env, kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("kubectl")
+        .args(args)
+        .env("HOME", env.home.path())
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .unwrap()
+}
+
+/// The cluster's published API server address (the user's kubeconfig).
+fn server(env: &Env) -> String {
+    env.ok_kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ])
 }
 
 #[test]
@@ -102,33 +112,52 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         "--timeout=90s",
     ]);
 
-    // Denied (busybox's wget shows the status line, not the body; e2e_sa checks the text).
-    let denied = list_pods_from_pod(&cluster);
-    assert!(denied.contains("403 Forbidden"), "{denied}");
+    // The pod's own token (its projected service account volume) is the only credential.
+    let token = cluster.ok_kubectl(&["exec", "-n", "rbac-e2e", "client", "--", "cat", TOKEN]);
+    let ca = cluster.ok_kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "--raw",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    let token_config = cluster.home.path().join("token.kubeconfig");
+    std::fs::write(
+        &token_config,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\nusers:\n- name: pod\n  user:\n    token: {token}\ncontexts:\n- name: pod\n  context: {{cluster: c, user: pod, namespace: rbac-e2e}}\ncurrent-context: pod\n",
+            server(&cluster)
+        ),
+    )
+    .unwrap();
+    let denied = kubectl_with(&cluster, &token_config, &["get", "pods"]);
+    assert_eq!(
+        text(&denied.stderr).trim(),
+        "Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:rbac-e2e:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"rbac-e2e\""
+    );
     // Allowed once a Role and RoleBinding say so.
     cluster.apply(ROLE);
     let deadline = Instant::now() + Duration::from_secs(10);
     let allowed = loop {
-        let got = list_pods_from_pod(&cluster);
-        if got.contains("200 OK") || Instant::now() > deadline {
+        let got = kubectl_with(&cluster, &token_config, &["get", "pods", "-o", "name"]);
+        if got.status.success() || Instant::now() > deadline {
             break got;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(allowed.contains("200 OK"), "{allowed}");
-    assert!(allowed.contains(r#""name":"client""#), "{allowed}");
+    assert_eq!(
+        text(&allowed.stdout).trim(),
+        "pod/client",
+        "{}",
+        text(&allowed.stderr)
+    );
 
     // The worker's own credentials (the node agent's kubeconfig, used from inside the node
     // through the published API server address) may not do what the node rules do not allow.
     let worker = format!("{name}-worker");
     let node_config = node_exec(&worker, &["cat", "/kindling/kubeconfig"]);
-    let server = cluster.ok_kubectl(&[
-        "config",
-        "view",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.server}",
-    ]);
+    let server = server(&cluster);
     let node_config: String = node_config
         .lines()
         .map(|l| {
@@ -142,14 +171,7 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         .join("\n");
     let path = cluster.home.path().join("node.kubeconfig");
     std::fs::write(&path, node_config).unwrap();
-    let as_node = |args: &[&str]| {
-        Command::new("kubectl")
-            .args(args)
-            .env("HOME", cluster.home.path())
-            .env("KUBECONFIG", &path)
-            .output()
-            .unwrap()
-    };
+    let as_node = |args: &[&str]| kubectl_with(&cluster, &path, args);
     let who = as_node(&[
         "auth",
         "whoami",
