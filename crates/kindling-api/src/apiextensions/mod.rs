@@ -8,8 +8,11 @@
 //! - `schema.rs`: custom objects against the structural schema (pruning, defaults, validation).
 //! - `strategy.rs`: the strategies of CRDs and of custom objects.
 //! - `columns.rs`: additionalPrinterColumns as Table columns and cells.
-//! - `rules.rs`: CEL `x-kubernetes-validations` (compiled once per version, evaluated on writes).
+//! - `rules.rs`: CEL `x-kubernetes-validations` (compiled once per version, evaluated on writes;
+//!   `rules_check.rs` checks them when the definition is written).
+//! - `cel/`: the CEL environment (the Kubernetes libraries) and upstream's cost model.
 
+pub mod cel;
 pub mod columns;
 pub mod rules;
 pub mod schema;

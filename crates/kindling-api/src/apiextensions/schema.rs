@@ -438,7 +438,7 @@ fn check_string(schema: &Value, s: &str, path: &str, out: &mut Vec<Cause>) {
 
 /// The string formats upstream checks (kube-openapi's strfmt registry, the ones CRDs use);
 /// unknown formats accept anything, as upstream.
-fn format_matches(format: &str, s: &str) -> bool {
+pub(crate) fn format_matches(format: &str, s: &str) -> bool {
     match format {
         "date-time" | "datetime" => s.parse::<jiff::Timestamp>().is_ok(),
         "date" => s.parse::<jiff::civil::Date>().is_ok() && s.len() == 10,

@@ -107,6 +107,12 @@ pub trait Strategy: Sync + Send {
         Vec::new()
     }
 
+    /// Validation of a create only, on top of `validate` (custom resources' `optionalOldSelf`
+    /// rules, which see no old object then).
+    fn validate_create(&self, _obj: &Value) -> Vec<Cause> {
+        Vec::new()
+    }
+
     /// Validation of an update (immutable fields and the like), on top of `validate`.
     fn validate_update(&self, _new: &Value, _old: &Value) -> Vec<Cause> {
         Vec::new()
