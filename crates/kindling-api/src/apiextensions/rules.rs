@@ -100,7 +100,27 @@ impl Rules {
         self.run(Pass::Update, schema, new, Some(old))
     }
 
+    /// The errors of a value that is not a resource (a schema's `default`), with its rules
+    /// as plain rules and transition rules seeing it as its own old value (as upstream
+    /// validates defaults).
+    pub fn validate_value(&self, schema: &Value, v: &Value) -> Vec<Cause> {
+        let mut out = self.run_at(Pass::Plain, schema, v, None, false);
+        out.extend(self.run_at(Pass::Update, schema, v, Some(v), false));
+        out
+    }
+
     fn run(&self, pass: Pass, schema: &Value, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
+        self.run_at(pass, schema, obj, old, true)
+    }
+
+    fn run_at(
+        &self,
+        pass: Pass,
+        schema: &Value,
+        obj: &Value,
+        old: Option<&Value>,
+        resource_root: bool,
+    ) -> Vec<Cause> {
         if self.is_empty() {
             return Vec::new();
         }
@@ -116,7 +136,7 @@ impl Rules {
             new: obj,
             old,
             path: String::new(),
-            resource_root: true,
+            resource_root,
         });
         run.out
     }

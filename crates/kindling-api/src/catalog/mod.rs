@@ -397,15 +397,16 @@ impl ResourceType {
         }
     }
 
-    /// A stored object in this resource's form. Custom objects get their version's defaults
-    /// on every read too, as upstream defaults what it reads from storage (a default added to
-    /// the schema later shows on objects stored before).
+    /// A stored object in this resource's form. Custom objects are pruned and get their
+    /// version's defaults on every read too, as upstream's storage decoder does (a field
+    /// dropped from the schema, or a default added to it, shows on objects stored before).
     pub fn from_stored(&self, obj: Value) -> Value {
         if let TypeInfo::Custom { schema, .. } = &self.type_info {
             let mut obj = match self.custom_storage_version() {
                 Some(_) => with_api_version(obj, self.api_version()),
                 None => obj,
             };
+            crate::apiextensions::schema::prune(schema, &mut obj);
             crate::apiextensions::schema::apply_defaults(schema, &mut obj);
             return obj;
         }
