@@ -135,6 +135,7 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
                 subresources,
                 type_info: TypeInfo::Custom {
                     schema_name: definition_name(&group, &version, &kind),
+                    ssa_schema: crate::managed::types::intern(&schema),
                     schema,
                     storage_version: storage_version.clone(),
                 },

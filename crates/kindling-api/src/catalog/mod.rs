@@ -181,6 +181,8 @@ pub enum TypeInfo {
     Custom {
         schema_name: String,
         schema: Arc<Value>,
+        /// The schema as server-side apply reads it (interned once per distinct schema).
+        ssa_schema: &'static Value,
         storage_version: String,
     },
 }
