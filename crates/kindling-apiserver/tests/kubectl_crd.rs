@@ -413,9 +413,7 @@ fn cel_rules(kubectl: &Kubectl) {
     );
     let err = common::text(&odd.stderr);
     assert!(
-        err.contains(
-            "The Widget \"odd\" is invalid: spec: Invalid value: \"object\": replicas must be even"
-        ),
+        err.contains("The Widget \"odd\" is invalid: spec: Invalid value: replicas must be even"),
         "{err}"
     );
     s.apply(
@@ -431,7 +429,7 @@ fn cel_rules(kubectl: &Kubectl) {
     ]);
     let err = common::text(&recolor.stderr);
     assert!(
-        err.contains("spec: Invalid value: \"object\": color is immutable"),
+        err.contains("spec: Invalid value: color is immutable"),
         "{err}"
     );
     s.ok(&[
@@ -504,13 +502,154 @@ fn deletion_waits_for_objects(kubectl: &Kubectl) {
     }
 }
 
+/// A definition with the Kubernetes CEL libraries, a messageExpression, a transition rule on
+/// the items of a list-map, and a list-map two managers apply to.
+const PORTS_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gateways.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gateways, singular: gateway, kind: Gateway}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - rule: "!has(self.address) || isIP(self.address)"
+              messageExpression: "'address ' + self.address + ' is not an IP address'"
+            - rule: "!has(self.limit) || quantity(self.limit).isLessThan(quantity('1Gi'))"
+              message: limit must stay under 1Gi
+            properties:
+              address: {type: string, maxLength: 64}
+              limit: {type: string, maxLength: 16}
+              ports:
+                type: array
+                maxItems: 16
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  x-kubernetes-validations:
+                  - rule: "self.port >= oldSelf.port"
+                    message: a port may only grow
+                  properties:
+                    name: {type: string, maxLength: 16}
+                    port: {type: integer}
+"#;
+
+/// The Kubernetes CEL libraries and messageExpression in kubectl's errors, a transition rule
+/// on list-map items (correlated by key, not position), and a rule too costly for a definition.
+fn cel_libraries_and_costs(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(PORTS_CRD);
+    wait_for_resource(&s, "gateways");
+    let bad = s.kubectl_stdin(&["create", "-f", "-"], "apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: not-an-ip\n  limit: 2Gi\n");
+    let err = common::text(&bad.stderr);
+    assert!(err.contains("The Gateway \"g\" is invalid: "), "{err}");
+    assert!(
+        err.contains("spec: Invalid value: address not-an-ip is not an IP address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec: Invalid value: limit must stay under 1Gi"),
+        "{err}"
+    );
+    s.apply("apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: 10.0.0.1\n  ports:\n  - {name: http, port: 80}\n  - {name: https, port: 443}\n");
+    // Reordered, one port grown: fine (items correlate by name).
+    s.apply("apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: 10.0.0.1\n  ports:\n  - {name: https, port: 8443}\n  - {name: http, port: 80}\n");
+    let shrink = s.kubectl_stdin(&["apply", "-f", "-"], "apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: 10.0.0.1\n  ports:\n  - {name: https, port: 8443}\n  - {name: http, port: 79}\n");
+    let err = common::text(&shrink.stderr);
+    assert!(
+        err.contains("spec.ports[1]: Invalid value: a port may only grow"),
+        "{err}"
+    );
+
+    // A quadratic rule over an unbounded list: refused with upstream's cost messages.
+    let costly = PORTS_CRD
+        .replace("gateways", "costlies")
+        .replace("gateway", "costly")
+        .replace("Gateway", "Costly")
+        .replace("                maxItems: 16\n", "")
+        .replace("                    name: {type: string, maxLength: 16}", "                    name: {type: string}")
+        .replace("            - rule: \"!has(self.limit)", "            - rule: \"self.ports.all(a, self.ports.all(b, a.name != b.name || a == b))\"\n            - rule: \"!has(self.limit)");
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &costly);
+    let err = common::text(&out.stderr);
+    assert!(
+        err.contains("The CustomResourceDefinition \"costlies.example.com\" is invalid"),
+        "{err}"
+    );
+    assert!(err.contains("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[1].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"), "{err}");
+    assert!(
+        !s.ok(&["get", "crd"]).contains("costlies"),
+        "nothing registered"
+    );
+}
+
+/// Server-side apply of a custom list-map by two managers: each owns its items, both stay.
+fn server_side_apply_of_a_list_map(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(PORTS_CRD);
+    wait_for_resource(&s, "gateways");
+    let apply = |manager: &str, ports: &str| {
+        let out = s.kubectl_stdin(
+            &["apply", "--server-side", "--field-manager", manager, "-f", "-"],
+            &format!("apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: shared\nspec:\n  ports:{ports}"),
+        );
+        assert!(out.status.success(), "{}", common::text(&out.stderr));
+    };
+    apply("alice", "\n  - {name: http, port: 80}\n");
+    apply("bob", "\n  - {name: metrics, port: 9090}\n");
+    let ports = s.ok(&[
+        "get",
+        "gateway",
+        "shared",
+        "-o",
+        "jsonpath={.spec.ports[*].name}",
+    ]);
+    assert_eq!(ports, "http metrics");
+    let fields = s.ok(&[
+        "get",
+        "gateway",
+        "shared",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[?(@.manager==\"bob\")].fieldsV1.f:spec.f:ports}",
+    ]);
+    assert_eq!(
+        fields,
+        "{\"k:{\\\"name\\\":\\\"metrics\\\"}\":{\".\":{},\"f:name\":{},\"f:port\":{}}}"
+    );
+    // alice stops applying her port: only hers goes.
+    apply("alice", " []\n");
+    let ports = s.ok(&[
+        "get",
+        "gateway",
+        "shared",
+        "-o",
+        "jsonpath={.spec.ports[*].name}",
+    ]);
+    assert_eq!(ports, "metrics");
+}
+
 kubectl_tests!(
     crd_lifecycle,
     invalid_definitions,
     watch_and_restart,
     two_versions,
     cel_rules,
-    deletion_waits_for_objects
+    deletion_waits_for_objects,
+    cel_libraries_and_costs,
+    server_side_apply_of_a_list_map
 );
 
 /// `helm install` of a chart whose `crds/` holds a definition and whose templates create an

@@ -48,7 +48,11 @@ pub enum Shape {
         values: Box<Shape>,
     },
     /// An object with declared fields.
-    Object(BTreeMap<String, Shape>),
+    Object {
+        fields: BTreeMap<String, Shape>,
+        /// An actual value: a field it lacks is absent, not unknown.
+        closed: bool,
+    },
 }
 
 impl Shape {
@@ -129,9 +133,21 @@ impl Shape {
                         ("name".to_string(), string()),
                         ("generateName".to_string(), string()),
                     ]);
-                    fields.insert("metadata".into(), Shape::Object(meta));
+                    fields.insert(
+                        "metadata".into(),
+                        Shape::Object {
+                            fields: meta,
+                            closed: false,
+                        },
+                    );
                 }
-                (Shape::Object(fields), min)
+                (
+                    Shape::Object {
+                        fields,
+                        closed: false,
+                    },
+                    min,
+                )
             }
             "string" => {
                 let max = match (str_at(schema, &["format"]), number("maxLength")) {
@@ -173,11 +189,13 @@ impl Shape {
                         .fold(Shape::Scalar, Shape::union),
                 ),
             },
-            Json::Object(m) => Shape::Object(
-                m.iter()
+            Json::Object(m) => Shape::Object {
+                fields: m
+                    .iter()
                     .map(|(k, v)| (k.clone(), Shape::of_value(v)))
                     .collect(),
-            ),
+                closed: true,
+            },
             _ => Shape::Scalar,
         }
     }
@@ -195,7 +213,16 @@ impl Shape {
                 max: a.max(b),
                 values: Box::new(x.union(*y)),
             },
-            (Shape::Object(mut a), Shape::Object(b)) => {
+            (
+                Shape::Object {
+                    fields: mut a,
+                    closed: x,
+                },
+                Shape::Object {
+                    fields: b,
+                    closed: y,
+                },
+            ) => {
                 for (k, s) in b {
                     let merged = match a.remove(&k) {
                         Some(existing) => existing.union(s),
@@ -203,7 +230,10 @@ impl Shape {
                     };
                     a.insert(k, merged);
                 }
-                Shape::Object(a)
+                Shape::Object {
+                    fields: a,
+                    closed: x && y,
+                }
             }
             _ => Shape::Unknown,
         }
@@ -215,14 +245,19 @@ impl Shape {
             Shape::Unknown => u64::MAX,
             Shape::Scalar => 1,
             Shape::Str { max } | Shape::List { max, .. } | Shape::Map { max, .. } => *max,
-            Shape::Object(fields) => fields.len() as u64,
+            Shape::Object { fields, .. } => fields.len() as u64,
         }
     }
 
     /// The shape of the field or map value `name`.
     pub fn field(&self, name: &str) -> Shape {
         match self {
-            Shape::Object(fields) => fields.get(name).cloned().unwrap_or(Shape::Unknown),
+            Shape::Object { fields, closed } => match fields.get(name) {
+                Some(s) => s.clone(),
+                // Absent from a value: evaluating it fails at once (or `has()` guards it).
+                None if *closed => Shape::Scalar,
+                None => Shape::Unknown,
+            },
             Shape::Map { values, .. } => (**values).clone(),
             _ => Shape::Unknown,
         }
@@ -232,7 +267,7 @@ impl Shape {
     pub fn items(&self) -> Shape {
         match self {
             Shape::List { items, .. } => (**items).clone(),
-            Shape::Map { .. } | Shape::Object(_) => Shape::Str {
+            Shape::Map { .. } | Shape::Object { .. } => Shape::Str {
                 max: MAX_REQUEST_SIZE_BYTES - 2,
             },
             _ => Shape::Unknown,
@@ -297,7 +332,7 @@ impl Estimator {
                 }
                 let extra = u64::from(matches!(
                     operand,
-                    Shape::Object(_) | Shape::Map { .. } | Shape::Unknown
+                    Shape::Object { .. } | Shape::Map { .. } | Shape::Unknown
                 ));
                 (c.saturating_add(extra), operand.field(&sel.field))
             }
