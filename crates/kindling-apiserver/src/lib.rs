@@ -22,6 +22,7 @@ mod apply;
 mod auth;
 mod bootstrap;
 mod bootstraptoken;
+mod conversion;
 mod crds;
 mod discovery;
 mod flowcontrol;

@@ -52,7 +52,98 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
     }
     validate_versions(spec, &mut errs);
     validate_names(&spec["names"], &mut errs);
+    validate_conversion(&spec["conversion"], &mut errs);
     errs
+}
+
+/// upstream's validateCustomResourceConversion, at the internal type's paths
+/// (`spec.conversion.webhookClientConfig`, `spec.conversion.conversionReviewVersions`).
+fn validate_conversion(conversion: &Value, errs: &mut Vec<Cause>) {
+    if conversion.is_null() {
+        return;
+    }
+    let strategy = str_at(conversion, &["strategy"]);
+    match strategy {
+        "None" | "Webhook" => {}
+        "" => errs.push(required("spec.conversion.strategy", "")),
+        other => errs.push(not_supported_str(
+            "spec.conversion.strategy",
+            other,
+            &["None", "Webhook"],
+        )),
+    }
+    let webhook = &conversion["webhook"];
+    let client = &webhook["clientConfig"];
+    let versions = array_at(webhook, &["conversionReviewVersions"]);
+    if strategy != "Webhook" {
+        if !client.is_null() {
+            errs.push(Cause::forbidden(
+                "spec.conversion.webhookClientConfig",
+                "should not be set when strategy is not set to Webhook",
+            ));
+        }
+        if !versions.is_empty() {
+            errs.push(Cause::forbidden(
+                "spec.conversion.conversionReviewVersions",
+                "should not be set when strategy is not set to Webhook",
+            ));
+        }
+        return;
+    }
+    if client.is_null() {
+        errs.push(required(
+            "spec.conversion.webhookClientConfig",
+            "required when strategy is set to Webhook",
+        ));
+    } else if client.get("url").is_some() == client.get("service").is_some() {
+        errs.push(required(
+            "spec.conversion.webhookClientConfig",
+            "exactly one of url or service is required",
+        ));
+    } else if let Some(url) = client.get("url").and_then(Value::as_str) {
+        if !url.starts_with("https://") {
+            errs.push(invalid_str(
+                "spec.conversion.webhookClientConfig.url",
+                url,
+                "'https' is the only allowed URL scheme",
+            ));
+        }
+    } else {
+        let svc = &client["service"];
+        for field in ["name", "namespace"] {
+            if str_at(svc, &[field]).is_empty() {
+                errs.push(required(
+                    format!("spec.conversion.webhookClientConfig.service.{field}"),
+                    &format!("service {field} is required"),
+                ));
+            }
+        }
+    }
+    let path = "spec.conversion.conversionReviewVersions";
+    if versions.is_empty() {
+        errs.push(required(path, ""));
+        return;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, v) in versions.iter().enumerate() {
+        let v = v.as_str().unwrap_or_default();
+        if seen.contains(&v) {
+            errs.push(invalid_str(format!("{path}[{i}]"), v, "duplicate version"));
+            continue;
+        }
+        seen.push(v);
+        for e in dns1035_label_errors(v) {
+            errs.push(invalid_str(format!("{path}[{i}]"), v, &e));
+        }
+    }
+    if !seen.iter().any(|v| matches!(*v, "v1" | "v1beta1")) {
+        let shown: Vec<String> = seen.iter().map(|v| go_quote(v)).collect();
+        errs.push(Cause::invalid(
+            path,
+            format!("[{}]", shown.join(",")),
+            "must include at least one of v1, v1beta1",
+        ));
+    }
 }
 
 /// An update: the rules of a new definition, then what may not change (group and plural always;
