@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod cluster;
+mod crd;
 mod crifloor;
 mod dns;
 mod pods;
@@ -30,6 +31,7 @@ async fn main() -> Result<()> {
     match what.as_str() {
         "apiserver" => apiserver().await,
         "cluster" => cluster::run(&kindling_binary()?).await,
+        "crd" => crd::run().await,
         "pods" => pods::run(&kindling_binary()?).await,
         "dns" => dns::run(std::env::args().nth(2)).await,
         // `workloads controllers`: only the controllers' memory (no Docker).
@@ -52,7 +54,7 @@ async fn main() -> Result<()> {
             crifloor::run(count).await
         }
         other => anyhow::bail!(
-            "unknown benchmark {other:?}; known: apiserver, cluster, pods, dns, workloads"
+            "unknown benchmark {other:?}; known: apiserver, crd, cluster, pods, dns, workloads"
         ),
     }
 }
