@@ -225,17 +225,17 @@ impl Run<'_> {
         let new = visible(n.new, n.resource_root);
         let old = n.old.map(|o| visible(o, n.resource_root));
         let mut shapes = vec![("self", Shape::of_value(&new))];
-        let mut vars = vec![("self", super::cel::to_cel(&new))];
+        let mut vars = vec![("self", super::cel::to_cel_typed(&new, n.schema))];
         if uses_old {
             shapes.push((
                 "oldSelf",
                 old.as_ref().map_or(Shape::Scalar, Shape::of_value),
             ));
             let old_value = match (&old, optional) {
-                (Some(o), false) => super::cel::to_cel(o),
-                (Some(o), true) => {
-                    CelValue::Opaque(Arc::new(OptionalValue::of(super::cel::to_cel(o))))
-                }
+                (Some(o), false) => super::cel::to_cel_typed(o, n.schema),
+                (Some(o), true) => CelValue::Opaque(Arc::new(OptionalValue::of(
+                    super::cel::to_cel_typed(o, n.schema),
+                ))),
                 (None, _) => CelValue::Opaque(Arc::new(OptionalValue::none())),
             };
             vars.push(("oldSelf", old_value));

@@ -200,3 +200,27 @@ fn total_cost_of_a_definition() {
     assert!(got.iter().any(|e| e.starts_with("spec.validation.openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of ")), "{got:#?}");
     assert_eq!(got.iter().filter(|e| e.ends_with("contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema")).count(), 4, "{got:#?}");
 }
+
+#[test]
+fn property_names_are_escaped_as_upstream() {
+    let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+        "x-kubernetes-validations": [{"rule": "!has(self.__namespace__) || self.__namespace__ != self.x__dash__y", "message": "same"}],
+        "properties": {"namespace": {"type": "string", "maxLength": 10}, "x-y": {"type": "string", "maxLength": 10}}}}});
+    let rules = Rules::compile(&s);
+    assert!(rules
+        .validate(&s, &json!({"spec": {"namespace": "a", "x-y": "b"}}))
+        .is_empty());
+    assert_eq!(
+        rules.validate(&s, &json!({"spec": {"namespace": "a", "x-y": "a"}}))[0].message,
+        "Invalid value: same"
+    );
+    assert_eq!(
+        super::super::cel::escape("a__b.c/d"),
+        Some("a__underscores__b__dot__c__slash__d".into())
+    );
+    assert_eq!(
+        super::super::cel::unescape("a__underscores__b__dot__c__slash__d"),
+        "a__b.c/d"
+    );
+    assert_eq!(super::super::cel::escape("1a"), None);
+}

@@ -657,10 +657,10 @@ fn default_errors(s: &Value, path: &str, errs: &mut Vec<Cause>) {
         let found = super::schema::validate_value(s, d, &at);
         if found.is_empty() {
             for mut c in super::rules::Rules::compile(s).validate_value(s, d) {
-                c.field = if c.field.is_empty() {
-                    at.clone()
-                } else {
-                    format!("{at}.{}", c.field)
+                c.field = match c.field.chars().next() {
+                    None => at.clone(),
+                    Some('[') => format!("{at}{}", c.field),
+                    Some(_) => format!("{at}.{}", c.field),
                 };
                 errs.push(c);
             }

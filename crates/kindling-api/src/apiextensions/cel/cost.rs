@@ -34,6 +34,9 @@ pub enum Shape {
     Unknown,
     /// A number, bool or null (size 1, as cel-go sizes primitives).
     Scalar,
+    /// A value reached through the schema whose type has no size (upstream's estimator gives
+    /// the DeclType's MaxElements, 0 for numbers, booleans and objects).
+    Unsized,
     /// A string or bytes of at most `max` characters.
     Str {
         max: u64,
@@ -168,8 +171,8 @@ impl Shape {
                 };
                 (Shape::Str { max }, 2)
             }
-            "boolean" => (Shape::Scalar, 4),
-            "integer" | "number" => (Shape::Scalar, 1),
+            "boolean" => (Shape::Unsized, 4),
+            "integer" | "number" => (Shape::Unsized, 1),
             _ => (Shape::Unknown, 1),
         }
     }
@@ -203,7 +206,7 @@ impl Shape {
     /// The smallest shape both fit in.
     pub fn union(self, other: Shape) -> Shape {
         match (self, other) {
-            (Shape::Scalar, s) | (s, Shape::Scalar) => s,
+            (Shape::Scalar | Shape::Unsized, s) | (s, Shape::Scalar | Shape::Unsized) => s,
             (Shape::Str { max: a }, Shape::Str { max: b }) => Shape::Str { max: a.max(b) },
             (Shape::List { max: a, items: x }, Shape::List { max: b, items: y }) => Shape::List {
                 max: a.max(b),
@@ -244,22 +247,29 @@ impl Shape {
         match self {
             Shape::Unknown => u64::MAX,
             Shape::Scalar => 1,
+            Shape::Unsized => 0,
             Shape::Str { max } | Shape::List { max, .. } | Shape::Map { max, .. } => *max,
-            Shape::Object { fields, .. } => fields.len() as u64,
+            Shape::Object {
+                fields,
+                closed: true,
+            } => fields.len() as u64,
+            Shape::Object { closed: false, .. } => 0,
         }
     }
 
     /// The shape of the field or map value `name`.
     pub fn field(&self, name: &str) -> Shape {
         match self {
-            Shape::Object { fields, closed } => match fields.get(name) {
+            Shape::Object { fields, closed } => match fields.get(&super::unescape(name)) {
                 Some(s) => s.clone(),
                 // Absent from a value: evaluating it fails at once (or `has()` guards it).
                 None if *closed => Shape::Scalar,
                 None => Shape::Unknown,
             },
             Shape::Map { values, .. } => (**values).clone(),
-            _ => Shape::Unknown,
+            Shape::Unknown => Shape::Unknown,
+            // Selecting from a scalar fails when evaluated: it costs nothing more.
+            _ => Shape::Scalar,
         }
     }
 
@@ -267,10 +277,11 @@ impl Shape {
     pub fn items(&self) -> Shape {
         match self {
             Shape::List { items, .. } => (**items).clone(),
-            Shape::Map { .. } | Shape::Object { .. } => Shape::Str {
-                max: MAX_REQUEST_SIZE_BYTES - 2,
-            },
-            _ => Shape::Unknown,
+            // Keys: upstream's key type has no size.
+            Shape::Map { .. } | Shape::Object { .. } => Shape::Str { max: 0 },
+            Shape::Unknown => Shape::Unknown,
+            // Iterating a scalar fails when evaluated.
+            _ => Shape::Scalar,
         }
     }
 }
@@ -560,7 +571,7 @@ impl Estimator {
                 s @ Shape::Str { .. } => (factor(s.size(), STRING_TRAVERSAL), s),
                 _ => (1, Shape::Str { max: 64 }),
             },
-            _ => (1, Shape::Unknown),
+            _ => (1, Shape::Scalar),
         };
         (sum.saturating_add(cost), shape)
     }

@@ -97,6 +97,114 @@ pub fn to_cel(v: &Json) -> Value {
     }
 }
 
+/// A JSON value of `schema` as a rule sees it: the declared properties of an object under
+/// their escaped names (`namespace` → `__namespace__`, `a-b` → `a__dash__b`, as upstream's
+/// `cel.Escape`; a name that cannot be escaped is not visible), map keys as they are.
+pub fn to_cel_typed(v: &Json, schema: &Json) -> Value {
+    let props = schema
+        .get("properties")
+        .and_then(Json::as_object)
+        .filter(|p| !p.is_empty());
+    match (v, props) {
+        (Json::Object(m), Some(props)) => {
+            let map: HashMap<String, Value> = m
+                .iter()
+                .filter_map(|(k, v)| {
+                    let child = props.get(k).unwrap_or(&Json::Null);
+                    Some((escape(k)?, to_cel_typed(v, child)))
+                })
+                .collect();
+            Value::from(map)
+        }
+        (Json::Object(m), None) => {
+            match schema.get("additionalProperties").filter(|a| a.is_object()) {
+                Some(values) => {
+                    let map: HashMap<String, Value> = m
+                        .iter()
+                        .map(|(k, v)| (k.clone(), to_cel_typed(v, values)))
+                        .collect();
+                    Value::from(map)
+                }
+                None => to_cel(v),
+            }
+        }
+        (Json::Array(items), _) => match schema.get("items") {
+            Some(item) => Value::List(Arc::new(
+                items.iter().map(|i| to_cel_typed(i, item)).collect(),
+            )),
+            None => to_cel(v),
+        },
+        _ => to_cel(v),
+    }
+}
+
+/// CEL's reserved words, which a property name is escaped from.
+const RESERVED: [&str; 21] = [
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// upstream's `cel.Escape`: a property name as a CEL identifier, if it can be one.
+pub fn escape(name: &str) -> Option<String> {
+    if RESERVED.contains(&name) {
+        return Some(format!("__{name}__"));
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '_' if chars.peek() == Some(&'_') => {
+                chars.next();
+                out.push_str("__underscores__");
+            }
+            '.' => out.push_str("__dot__"),
+            '-' => out.push_str("__dash__"),
+            '/' => out.push_str("__slash__"),
+            c if c.is_ascii_alphabetic() || c == '_' || (!first && c.is_ascii_digit()) => {
+                out.push(c);
+            }
+            _ => return None,
+        }
+        first = false;
+    }
+    Some(out)
+}
+
+/// The property name an escaped identifier stands for.
+pub fn unescape(ident: &str) -> String {
+    if let Some(word) = ident.strip_prefix("__").and_then(|r| r.strip_suffix("__")) {
+        if RESERVED.contains(&word) {
+            return word.to_string();
+        }
+    }
+    ident
+        .replace("__underscores__", "\u{0}")
+        .replace("__dot__", ".")
+        .replace("__dash__", "-")
+        .replace("__slash__", "/")
+        .replace("\u{0}", "__")
+}
+
 // Helpers of the libraries' overloads: arguments in, results out, as cel-rust's owned `Value`s.
 
 /// An overload's arguments as owned values.
