@@ -147,14 +147,15 @@ impl Run<'_> {
         if self.stopped || n.new.is_null() {
             return;
         }
-        for rule in n.schema["x-kubernetes-validations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            self.check(&n, rule);
-            if self.stopped {
-                return;
+        let rules = n.schema["x-kubernetes-validations"].as_array();
+        if rules.is_some_and(|r| !r.is_empty()) {
+            // What the node's rules see, made once for all of them.
+            let seen = Seen::of(&n, self.pass != Pass::Plain);
+            for rule in rules.into_iter().flatten() {
+                self.check(&n, &seen, rule);
+                if self.stopped {
+                    return;
+                }
             }
         }
         match n.new {
@@ -207,7 +208,7 @@ impl Run<'_> {
     }
 
     /// One rule at one node.
-    fn check(&mut self, n: &Node<'_>, rule: &Value) {
+    fn check(&mut self, n: &Node<'_>, seen: &Seen, rule: &Value) {
         let text = str_at(rule, &["rule"]);
         let Some(program) = self.rules.programs.get(text).cloned() else {
             return;
@@ -222,20 +223,13 @@ impl Run<'_> {
         if !runs {
             return;
         }
-        let new = visible(n.new, n.resource_root);
-        let old = n.old.map(|o| visible(o, n.resource_root));
-        let mut shapes = vec![("self", Shape::of_value(&new))];
-        let mut vars = vec![("self", super::cel::to_cel_typed(&new, n.schema))];
+        let mut shapes = vec![("self", seen.new_shape.clone())];
+        let mut vars = vec![("self", seen.new.clone())];
         if uses_old {
-            shapes.push((
-                "oldSelf",
-                old.as_ref().map_or(Shape::Scalar, Shape::of_value),
-            ));
-            let old_value = match (&old, optional) {
-                (Some(o), false) => super::cel::to_cel_typed(o, n.schema),
-                (Some(o), true) => CelValue::Opaque(Arc::new(OptionalValue::of(
-                    super::cel::to_cel_typed(o, n.schema),
-                ))),
+            shapes.push(("oldSelf", seen.old_shape.clone()));
+            let old_value = match (&seen.old, optional) {
+                (Some(o), false) => o.clone(),
+                (Some(o), true) => CelValue::Opaque(Arc::new(OptionalValue::of(o.clone()))),
                 (None, _) => CelValue::Opaque(Arc::new(OptionalValue::none())),
             };
             vars.push(("oldSelf", old_value));
@@ -335,6 +329,31 @@ impl Run<'_> {
                     .then(|| s.to_string())
             }
             _ => None,
+        }
+    }
+}
+
+/// A node's values as its rules see them (`self`, `oldSelf`) and their shapes.
+struct Seen {
+    new: CelValue,
+    new_shape: Shape,
+    old: Option<CelValue>,
+    old_shape: Shape,
+}
+
+impl Seen {
+    /// `with_old`: whether the pass's rules can look at `oldSelf`.
+    fn of(n: &Node<'_>, with_old: bool) -> Seen {
+        let new = visible(n.new, n.resource_root);
+        let old = n
+            .old
+            .filter(|_| with_old)
+            .map(|o| visible(o, n.resource_root));
+        Seen {
+            new_shape: Shape::of_value(&new),
+            new: super::cel::to_cel_typed(&new, n.schema),
+            old_shape: old.as_ref().map_or(Shape::Scalar, Shape::of_value),
+            old: old.map(|o| super::cel::to_cel_typed(&o, n.schema)),
         }
     }
 }
