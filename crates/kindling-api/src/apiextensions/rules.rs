@@ -31,6 +31,8 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct Rules {
     programs: HashMap<String, Arc<Program>>,
+    /// Whether any rule looks at `oldSelf` (else creates and updates have no second pass).
+    transitions: bool,
 }
 
 /// Which rules a pass runs.
@@ -78,11 +80,22 @@ impl Rules {
                 }
             }
         });
-        Rules { programs }
+        let transitions = programs
+            .values()
+            .any(|p| p.references().has_variable("oldSelf"));
+        Rules {
+            programs,
+            transitions,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.programs.is_empty()
+    }
+
+    /// Whether a rule looks at `oldSelf` (creates and updates have a pass of their own).
+    pub fn has_transitions(&self) -> bool {
+        self.transitions
     }
 
     /// The errors of `obj` against the rules that do not look at `oldSelf`.
@@ -121,7 +134,7 @@ impl Rules {
         old: Option<&Value>,
         resource_root: bool,
     ) -> Vec<Cause> {
-        if self.is_empty() {
+        if self.is_empty() || (pass != Pass::Plain && !self.transitions) {
             return Vec::new();
         }
         let mut run = Run {
@@ -147,12 +160,27 @@ impl Run<'_> {
         if self.stopped || n.new.is_null() {
             return;
         }
-        let rules = n.schema["x-kubernetes-validations"].as_array();
-        if rules.is_some_and(|r| !r.is_empty()) {
+        let runnable: Vec<(&Value, Arc<Program>, bool)> = n.schema["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|rule| {
+                let program = self.rules.programs.get(str_at(rule, &["rule"]))?.clone();
+                let uses_old = program.references().has_variable("oldSelf");
+                let optional = rule["optionalOldSelf"].as_bool() == Some(true);
+                let runs = match self.pass {
+                    Pass::Plain => !uses_old,
+                    Pass::Create => uses_old && optional,
+                    Pass::Update => uses_old && (n.old.is_some() || optional),
+                };
+                runs.then_some((rule, program, uses_old))
+            })
+            .collect();
+        if !runnable.is_empty() {
             // What the node's rules see, made once for all of them.
             let seen = Seen::of(&n, self.pass != Pass::Plain);
-            for rule in rules.into_iter().flatten() {
-                self.check(&n, &seen, rule);
+            for (rule, program, uses_old) in runnable {
+                self.check(&n, &seen, rule, &program, uses_old);
                 if self.stopped {
                     return;
                 }
@@ -208,21 +236,16 @@ impl Run<'_> {
     }
 
     /// One rule at one node.
-    fn check(&mut self, n: &Node<'_>, seen: &Seen, rule: &Value) {
+    fn check(
+        &mut self,
+        n: &Node<'_>,
+        seen: &Seen,
+        rule: &Value,
+        program: &Program,
+        uses_old: bool,
+    ) {
         let text = str_at(rule, &["rule"]);
-        let Some(program) = self.rules.programs.get(text).cloned() else {
-            return;
-        };
-        let uses_old = program.references().has_variable("oldSelf");
         let optional = rule["optionalOldSelf"].as_bool() == Some(true);
-        let runs = match self.pass {
-            Pass::Plain => !uses_old,
-            Pass::Create => uses_old && optional,
-            Pass::Update => uses_old && (n.old.is_some() || optional),
-        };
-        if !runs {
-            return;
-        }
         let mut shapes = vec![("self", seen.new_shape.clone())];
         let mut vars = vec![("self", seen.new.clone())];
         if uses_old {
@@ -236,7 +259,7 @@ impl Run<'_> {
         }
         let type_name = type_name(n.schema);
         let shown = rule_error_string(rule);
-        if !self.charge(&program, &shapes, &n.path, type_name, || {
+        if !self.charge(program, &shapes, &n.path, type_name, || {
             format!("'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: {shown}")
         }) {
             return;
