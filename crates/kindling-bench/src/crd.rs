@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const OBJECTS: usize = 3_000;
+const OBJECTS: usize = 20_000;
 const CONCURRENCY: usize = 32;
 const PROPERTIES: usize = 30;
 

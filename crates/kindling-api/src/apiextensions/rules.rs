@@ -245,35 +245,25 @@ impl Run<'_> {
         uses_old: bool,
     ) {
         let text = str_at(rule, &["rule"]);
-        let optional = rule["optionalOldSelf"].as_bool() == Some(true);
-        let mut shapes = vec![("self", seen.new_shape.clone())];
-        let mut vars = vec![("self", seen.new.clone())];
-        if uses_old {
-            shapes.push(("oldSelf", seen.old_shape.clone()));
-            let old_value = match (&seen.old, optional) {
-                (Some(o), false) => o.clone(),
-                (Some(o), true) => CelValue::Opaque(Arc::new(OptionalValue::of(o.clone()))),
-                (None, _) => CelValue::Opaque(Arc::new(OptionalValue::none())),
-            };
-            vars.push(("oldSelf", old_value));
-        }
+        let optional = uses_old && rule["optionalOldSelf"].as_bool() == Some(true);
+        let shapes = &seen.shapes;
         let type_name = type_name(n.schema);
         let shown = rule_error_string(rule);
-        if !self.charge(program, &shapes, &n.path, type_name, || {
+        if !self.charge(program, shapes, &n.path, type_name, || {
             format!("'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: {shown}")
         }) {
             return;
         }
-        let ctx = super::cel::context(vars.clone());
+        let ctx = seen.context(optional);
         let field = match str_at(rule, &["fieldPath"]).trim_start_matches('.') {
             "" => n.path.clone(),
             fp => join(&n.path, &normalize_field_path(fp)),
         };
-        match program.execute(&ctx) {
+        match program.execute(ctx) {
             Ok(CelValue::Bool(true)) => {}
             Ok(CelValue::Bool(false)) => {
                 let detail = self
-                    .message_expression(rule, &vars, &shapes, &field, type_name)
+                    .message_expression(rule, ctx, shapes, &field, type_name)
                     .unwrap_or_else(|| match str_at(rule, &["message"]).trim() {
                         "" => format!("failed rule: {}", text.trim()),
                         m => m.to_string(),
@@ -330,7 +320,7 @@ impl Run<'_> {
     fn message_expression(
         &mut self,
         rule: &Value,
-        vars: &[(&str, CelValue)],
+        ctx: &::cel::Context<'static, 'static>,
         shapes: &[(&str, Shape)],
         field: &str,
         type_name: &str,
@@ -345,7 +335,7 @@ impl Run<'_> {
         }
         // A messageExpression that fails (or gives no usable text) falls back to the message,
         // as upstream's (which only logs why).
-        match program.execute(&super::cel::context(vars.to_vec())) {
+        match program.execute(ctx) {
             Ok(CelValue::String(s)) => {
                 let s = s.trim();
                 (!s.is_empty() && !s.contains('\n') && s.len() <= MAX_MESSAGE_BYTES)
@@ -356,12 +346,14 @@ impl Run<'_> {
     }
 }
 
-/// A node's values as its rules see them (`self`, `oldSelf`) and their shapes.
+/// A node's values as its rules see them (`self`, `oldSelf`), their shapes, and the contexts
+/// made of them (made at most once for all the node's rules: converting values is what costs).
 struct Seen {
     new: CelValue,
-    new_shape: Shape,
     old: Option<CelValue>,
-    old_shape: Shape,
+    shapes: Vec<(&'static str, Shape)>,
+    plain: std::cell::OnceCell<::cel::Context<'static, 'static>>,
+    optional: std::cell::OnceCell<::cel::Context<'static, 'static>>,
 }
 
 impl Seen {
@@ -373,10 +365,36 @@ impl Seen {
             .filter(|_| with_old)
             .map(|o| visible(o, n.resource_root));
         Seen {
-            new_shape: Shape::of_value(&new),
+            shapes: vec![
+                ("self", Shape::of_value(&new)),
+                (
+                    "oldSelf",
+                    old.as_ref().map_or(Shape::Scalar, Shape::of_value),
+                ),
+            ],
             new: super::cel::to_cel_typed(&new, n.schema),
-            old_shape: old.as_ref().map_or(Shape::Scalar, Shape::of_value),
             old: old.map(|o| super::cel::to_cel_typed(&o, n.schema)),
+            plain: Default::default(),
+            optional: Default::default(),
+        }
+    }
+
+    /// The context of a rule: `oldSelf` as it is, or as an optional (`optionalOldSelf`).
+    fn context(&self, optional: bool) -> &::cel::Context<'static, 'static> {
+        let make = |old: Option<CelValue>| {
+            let mut vars = vec![("self", self.new.clone())];
+            vars.extend(old.map(|o| ("oldSelf", o)));
+            super::cel::context(vars)
+        };
+        if optional {
+            self.optional.get_or_init(|| {
+                make(Some(CelValue::Opaque(Arc::new(match &self.old {
+                    Some(o) => OptionalValue::of(o.clone()),
+                    None => OptionalValue::none(),
+                }))))
+            })
+        } else {
+            self.plain.get_or_init(|| make(self.old.clone()))
         }
     }
 }

@@ -224,3 +224,87 @@ fn property_names_are_escaped_as_upstream() {
     );
     assert_eq!(super::super::cel::escape("1a"), None);
 }
+
+#[test]
+#[ignore = "timing aid: cargo test --release -p kindling-api -- --ignored --nocapture crd_timing"]
+fn crd_timing() {
+    use crate::strategy::Strategy;
+    let mut props = serde_json::Map::new();
+    let mut spec = serde_json::Map::new();
+    for i in 0..30 {
+        let (s, v) = match i % 3 {
+            0 => (
+                json!({"type": "string", "maxLength": 64}),
+                json!(format!("bench-x-{i}")),
+            ),
+            1 => (json!({"type": "integer", "minimum": 0}), json!(i * 10)),
+            _ => (
+                json!({"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": 32}}),
+                json!(["a", "b", "c"]),
+            ),
+        };
+        props.insert(format!("field{i:02}"), s);
+        spec.insert(format!("field{i:02}"), v);
+    }
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": props,
+        "x-kubernetes-validations": [
+            {"rule": "self.field01 <= 1000000", "message": "field01 too large"},
+            {"rule": "self.field00.startsWith('bench')", "messageExpression": "'field00 is ' + self.field00"}]}}});
+    let obj = json!({"apiVersion": "bench.example.com/v1", "kind": "Bench", "metadata": {"name": "b"}, "spec": spec});
+    let st = super::super::CustomResourceStrategy::new(std::sync::Arc::new(schema.clone()), false);
+    let n = 20_000;
+    let time = |what: &str, f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        println!(
+            "{what}: {:.1} µs",
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+    };
+    time("unknown_fields", &mut || {
+        std::hint::black_box(st.unknown_fields(&obj));
+    });
+    time("default", &mut || {
+        let mut o = obj.clone();
+        st.default(&mut o);
+    });
+    time("schema validate", &mut || {
+        std::hint::black_box(super::super::schema::validate(&schema, &obj));
+    });
+    let rules = Rules::compile(&schema);
+    time("rules validate", &mut || {
+        std::hint::black_box(rules.validate(&schema, &obj));
+    });
+    time("validate_create", &mut || {
+        std::hint::black_box(st.validate_create(&obj));
+    });
+    time("clone", &mut || {
+        std::hint::black_box(obj.clone());
+    });
+    let spec_schema = &schema["properties"]["spec"];
+    let spec_v = &obj["spec"];
+    time("to_cel_typed", &mut || {
+        std::hint::black_box(super::super::cel::to_cel_typed(spec_v, spec_schema));
+    });
+    time("to_cel", &mut || {
+        std::hint::black_box(super::super::cel::to_cel(spec_v));
+    });
+    time("shape", &mut || {
+        std::hint::black_box(Shape::of_value(spec_v));
+    });
+    let p = super::super::cel::compile("self.field00.startsWith('bench')").unwrap();
+    let shape = Shape::of_value(spec_v);
+    time("estimate", &mut || {
+        std::hint::black_box(cost::estimate(p.expression(), &[("self", shape.clone())]));
+    });
+    let v = super::super::cel::to_cel(spec_v);
+    time("context", &mut || {
+        std::hint::black_box(super::super::cel::context(vec![("self", v.clone())]));
+    });
+    let ctx = super::super::cel::context(vec![("self", v.clone())]);
+    time("execute", &mut || {
+        let _ = std::hint::black_box(p.execute(&ctx));
+    });
+}

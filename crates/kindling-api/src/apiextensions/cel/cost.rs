@@ -298,25 +298,43 @@ fn factor(size: u64, f: f64) -> u64 {
 /// The estimated cost of `expr` with its variables (`self`, `oldSelf`) of the given shapes.
 pub fn estimate(expr: &IdedExpr, vars: &[(&str, Shape)]) -> u64 {
     let mut e = Estimator {
-        scopes: vars
-            .iter()
-            .map(|(n, s)| ((*n).to_string(), s.clone()))
-            .collect(),
+        roots: vars,
+        scopes: Vec::new(),
     };
     e.cost(expr).0
 }
 
-struct Estimator {
+struct Estimator<'a> {
+    /// The rule's variables, borrowed (a field path is resolved without copying them).
+    roots: &'a [(&'a str, Shape)],
     scopes: Vec<(String, Shape)>,
 }
 
-impl Estimator {
-    fn lookup(&self, name: &str) -> Shape {
+impl Estimator<'_> {
+    fn lookup(&self, name: &str) -> Option<&Shape> {
         self.scopes
             .iter()
             .rev()
             .find(|(n, _)| n == name)
-            .map_or(Shape::Unknown, |(_, s)| s.clone())
+            .map(|(_, s)| s)
+            .or_else(|| self.roots.iter().find(|(n, _)| *n == name).map(|(_, s)| s))
+    }
+
+    /// An identifier or a chain of field selections on one: its cost and the shape it reaches,
+    /// borrowed.
+    fn path(&self, e: &IdedExpr) -> Option<(u64, &Shape)> {
+        match &e.expr {
+            Expr::Ident(name) => Some((1, self.lookup(name)?)),
+            Expr::Select(sel) if !sel.test => {
+                let (c, operand) = self.path(&sel.operand)?;
+                let Shape::Object { fields, .. } = operand else {
+                    return None;
+                };
+                let field = fields.get(&super::unescape(&sel.field))?;
+                Some((c + 1, field))
+            }
+            _ => None,
+        }
     }
 
     /// The cost of `e` and the shape of its value.
@@ -335,7 +353,11 @@ impl Estimator {
                 },
             ),
             Expr::Literal(_) => (0, Shape::Scalar),
-            Expr::Ident(name) => (1, self.lookup(name)),
+            Expr::Ident(_) | Expr::Select(_) if self.path(e).is_some() => {
+                let (c, shape) = self.path(e).unwrap_or((1, &Shape::Unknown));
+                (c, shape.clone())
+            }
+            Expr::Ident(name) => (1, self.lookup(name).cloned().unwrap_or(Shape::Unknown)),
             Expr::Select(sel) => {
                 let (c, operand) = self.cost(&sel.operand);
                 if sel.test {
