@@ -156,13 +156,15 @@ impl Proxy {
                     format!("503 Service Temporarily Unavailable\nkindling ingress: {why}\n"),
                 ))
             }
-            (Target::Endpoints(_), None) => return Err(text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
+            (Target::Endpoints(_), None) => {
+                return Err(text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
                     "503 Service Temporarily Unavailable\nkindling ingress: {} has no endpoints\n",
                     backend.name
                 ),
-            )),
+                ))
+            }
         };
         let path_and_query = target_path(route, req.uri());
         let upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));

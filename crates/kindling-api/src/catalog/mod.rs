@@ -203,6 +203,8 @@ pub enum Admission {
     PersistentVolumeClaim,
     /// pv-protection (volumes).
     PersistentVolume,
+    /// DefaultIngressClass (ingresses).
+    Ingress,
 }
 
 /// Where the `/scale` subresource reads and writes (upstream's scale subresource paths; a
