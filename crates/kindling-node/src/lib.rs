@@ -16,6 +16,7 @@ pub mod init;
 pub mod ipam;
 pub mod network;
 pub mod restart;
+pub mod servicelb;
 pub mod sysinfo;
 pub mod unit;
 

@@ -8,7 +8,9 @@
 //! ssl-redirect; a WebSocket-style upgrade passed through; rewrite-target with capture groups; a
 //! backend change followed within 1 s; bad input (a path invalid for its pathType is a 422, a
 //! missing Service a 503 while the rest keeps working, a bad TLS Secret an Event and the default
-//! certificate). Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
+//! certificate). Then LoadBalancer Services: `kubectl expose deployment web
+//! --type=LoadBalancer --port=80` gets an EXTERNAL-IP within 2 s that answers from the host, and
+//! its balancer container goes with the Service. Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
 //! skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -606,4 +608,91 @@ nodes:
         (200, "foo".into())
     );
     eprintln!("ingress checks done after {:.1?}", started.elapsed());
+
+    load_balancer_services(&env);
+    eprintln!("all checks done after {:.1?}", started.elapsed());
+}
+
+/// `kubectl expose deployment web --type=LoadBalancer --port=80`: an EXTERNAL-IP within 2 s,
+/// reachable from the host; deleting the Service removes its balancer container.
+fn load_balancer_services(env: &Env) {
+    ok(
+        env,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=busybox:latest",
+            "--",
+            "sh",
+            "-c",
+            "mkdir -p /www && echo web > /www/index.html && exec httpd -f -p 80 -h /www",
+        ],
+    );
+    ok(
+        env,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    ok(
+        env,
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "--type=LoadBalancer",
+            "--port=80",
+        ],
+    );
+    let exposed = Instant::now();
+    let mut ip = String::new();
+    let took = until("the EXTERNAL-IP", Duration::from_secs(10), || {
+        ip = text(
+            &env.kubectl(&[
+                "get",
+                "svc",
+                "web",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].ip}",
+            ])
+            .stdout,
+        );
+        !ip.is_empty()
+    });
+    eprintln!(
+        "EXTERNAL-IP {ip} after {took:?} ({:?} since expose returned)",
+        exposed.elapsed()
+    );
+    let svc = ok(env, &["get", "svc", "web"]);
+    assert!(svc.contains(&ip) && svc.contains("LoadBalancer"), "{svc}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let url = format!("http://{ip}/");
+    let took = until("curl to the EXTERNAL-IP", Duration::from_secs(20), || {
+        curl(&[], &url) == (200, "web".into())
+    });
+    eprintln!("$ curl {url} → web ({took:?} after the address)");
+    let containers = |env: &Env| {
+        let _ = env;
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "--filter",
+                "label=io.kindling.service-lb=default/web",
+                "--format",
+                "{{.Names}}",
+            ])
+            .output()
+            .unwrap();
+        text(&out.stdout).trim().to_string()
+    };
+    let name = containers(env);
+    eprintln!("balancer container: {name}");
+    assert!(!name.is_empty());
+    ok(env, &["delete", "svc", "web"]);
+    let took = until(
+        "the balancer container's removal",
+        Duration::from_secs(15),
+        || containers(env).is_empty(),
+    );
+    eprintln!("Service deleted → {name} removed after {took:?}");
 }
