@@ -23,6 +23,7 @@ mod apply;
 mod auth;
 mod bootstrap;
 mod bootstraptoken;
+mod cacher;
 mod crds;
 mod discovery;
 mod flowcontrol;
@@ -73,6 +74,9 @@ pub struct Config {
     pub pki_dir: Option<PathBuf>,
     /// Revisions of history the store keeps for watches and paged lists (older ones get 410).
     pub retain_revisions: i64,
+    /// Events queued per watch for a client that does not keep up; once the queue is full the
+    /// server waits for it within upstream's time budget, then ends the watch.
+    pub watch_queue: usize,
     /// `--enable-admission-plugins` / `--disable-admission-plugins`.
     pub admission: kindling_api::admission::AdmissionFlags,
     /// `--token-auth-file`: static bearer tokens (CSV `token,user,uid,"group1,group2"`).
@@ -92,6 +96,7 @@ impl Config {
             advertise_address: None,
             pki_dir: None,
             retain_revisions: 10_000,
+            watch_queue: 1_000,
             admission: Default::default(),
             token_auth_file: None,
             bootstrap_token_auth: true,

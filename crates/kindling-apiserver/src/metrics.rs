@@ -316,8 +316,33 @@ impl Metrics {
         let mut out = Vec::new();
         // Writing to a Vec cannot fail; a metric that cannot be encoded is left out.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        if let Some(stats) = registry.commit_stats() {
+            out.extend_from_slice(commit_batches(&stats).as_bytes());
+        }
         out
     }
+}
+
+/// The store's group commit as a histogram of batch sizes (kindling's own metric: etcd has no
+/// such thing to copy), kept by the store and written out at each scrape.
+fn commit_batches(stats: &kindling_store::CommitStats) -> String {
+    const NAME: &str = "kindling_store_commit_batch_size";
+    let mut out = format!(
+        "# HELP {NAME} [ALPHA] Write requests committed together in one store transaction (one fsync).\n\
+         # TYPE {NAME} histogram\n"
+    );
+    let mut cumulative = 0;
+    for (i, count) in stats.batches.iter().enumerate() {
+        cumulative += count;
+        let bound = kindling_store::CommitStats::bucket_bound(i);
+        out.push_str(&format!("{NAME}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
+    }
+    out.push_str(&format!("{NAME}_bucket{{le=\"+Inf\"}} {}\n", stats.commits));
+    out.push_str(&format!(
+        "{NAME}_sum {}\n{NAME}_count {}\n",
+        stats.writes, stats.commits
+    ));
+    out
 }
 
 impl Default for Metrics {

@@ -92,7 +92,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let registry = Registry::new(
         Arc::new(store),
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
+        config.watch_queue,
     )
+    .context("starting the watch cache")?
     .with_admission(admission);
     rebuild_allocations(&registry).await?;
     let advertise = SocketAddr::new(

@@ -54,7 +54,7 @@ pub fn run(
     let triggers = informer::triggers(informer.subscribe(), |_| {});
     let store = informer.store();
     async move {
-        Controller::for_stream(triggers, store)
+        Controller::for_shared_stream(triggers, store)
             .run(
                 crate::metrics::measured("ephemeral_volume", reconcile),
                 retry_on_error,

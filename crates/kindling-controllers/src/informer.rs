@@ -16,6 +16,9 @@ pub struct PodChange {
     pub event: watcher::Event<Pod>,
     /// The cached pod before this event (`None`: not cached, i.e. first seen).
     pub previous: Option<Arc<Pod>>,
+    /// The pod the change concerns as the cache now holds it (for a deletion, its last
+    /// state): the one copy every subscriber's trigger shares.
+    pub current: Option<Arc<Pod>>,
 }
 
 impl PodChange {
@@ -89,20 +92,31 @@ impl PodInformer {
                 watcher::Event::Init | watcher::Event::InitDone => None,
             };
             self.writer.apply_watcher_event(&event);
-            let change = Arc::new(PodChange { event, previous });
+            let current = match &event {
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+                    self.store.get(&ObjectRef::from_obj(p))
+                }
+                watcher::Event::Delete(p) => Some(Arc::new(p.clone())),
+                watcher::Event::Init | watcher::Event::InitDone => None,
+            };
+            let change = Arc::new(PodChange {
+                event,
+                previous,
+                current,
+            });
             self.subscribers.retain(|s| s.send(change.clone()).is_ok());
         }
     }
 }
 
-/// A subscriber's trigger stream for `Controller::watches_stream`: the pods of the changes,
-/// after `observe` saw each change.
+/// A subscriber's trigger stream for `Controller::watches_shared_stream`: the pods of the
+/// changes (shared, never copied), after `observe` saw each change.
 pub fn triggers(
     changes: impl Stream<Item = Arc<PodChange>> + Send + 'static,
     mut observe: impl FnMut(&PodChange) + Send + 'static,
-) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static {
+) -> impl Stream<Item = Arc<Pod>> + Send + 'static {
     changes.filter_map(move |change| {
         observe(&change);
-        futures::future::ready(change.pod().cloned().map(Ok))
+        futures::future::ready(change.current.clone())
     })
 }

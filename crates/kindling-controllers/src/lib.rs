@@ -104,6 +104,7 @@ pub async fn run(client: kube::Client, config: Config) {
     let budgets = disruption::run(client.clone(), &mut pods);
     let service_endpoints = run_service_endpoints(client.clone(), &mut pods);
     let storage = run_storage(client.clone(), &mut pods);
+    let quotas = resourcequota::run(client.clone(), &mut pods);
     tokio::join!(
         pods.run(client.clone()),
         service_endpoints,
@@ -118,7 +119,7 @@ pub async fn run(client: kube::Client, config: Config) {
         cronjob::run(client.clone()),
         ttlafterfinished::run(client.clone()),
         budgets,
-        resourcequota::run(client.clone()),
+        quotas,
         garbagecollector::run(client.clone()),
         storage,
         rootca::run(client, config.root_ca_pem),

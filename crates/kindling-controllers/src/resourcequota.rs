@@ -7,10 +7,11 @@
 //! resources). The status is replaced with the quota's resourceVersion: a charge the admission
 //! made meanwhile makes the write fail and the quota is recomputed on the newer version.
 
+use crate::informer::{PodChange, PodInformer};
 use crate::{retry_on_error, Error, FIELD_MANAGER};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
+    ConfigMap, PersistentVolumeClaim, ResourceQuota, Secret, Service,
 };
 use kindling_api::quota;
 use kube::api::{Api, PostParams};
@@ -30,8 +31,18 @@ struct Context {
     client: kube::Client,
 }
 
-/// Runs the quota controller until the process ends.
-pub async fn run(client: kube::Client) {
+/// Subscribes to the shared pod watch now; the returned future runs the quota controller.
+pub fn run(
+    client: kube::Client,
+    informer: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    run_on(client, informer.subscribe())
+}
+
+async fn run_on(
+    client: kube::Client,
+    pod_changes: impl Stream<Item = Arc<PodChange>> + Send + 'static,
+) {
     let controller = Controller::new(
         Api::<ResourceQuota>::all(client.clone()),
         watcher::Config::default(),
@@ -39,11 +50,18 @@ pub async fn run(client: kube::Client) {
     let quotas = controller.store();
     let in_ns = move |ns: Option<String>| quotas_in(&quotas, ns);
     let (a, b, c, d) = (in_ns.clone(), in_ns.clone(), in_ns.clone(), in_ns.clone());
+    // Pods come from the shared informer (upstream's quota controller uses the shared
+    // informers too): a pod's change names its namespace's quotas, without copying the pod.
+    let pod_triggers = pod_changes.flat_map(move |change| {
+        let quotas = change
+            .pod()
+            .map(|pod| a(pod.namespace()))
+            .unwrap_or_default();
+        futures::stream::iter(quotas)
+    });
     let config = watcher::Config::default;
     controller
-        .watches(Api::<Pod>::all(client.clone()), config(), move |o| {
-            a(o.namespace())
-        })
+        .reconcile_on(pod_triggers)
         .watches(Api::<Service>::all(client.clone()), config(), move |o| {
             b(o.namespace())
         })

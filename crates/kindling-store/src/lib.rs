@@ -93,6 +93,35 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// How the store has grouped writes into commits (one transaction and one fsync each).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Committed transactions that carried writes.
+    pub commits: u64,
+    /// Write requests in them (refused compare-and-swaps included: they were in the batch).
+    pub writes: u64,
+    /// Commits by batch size: `batches[i]` counts those of at most `2^i` writes (and more
+    /// than `2^(i-1)`); the last bucket takes everything larger.
+    pub batches: [u64; COMMIT_BUCKETS],
+}
+
+/// Buckets of [`CommitStats::batches`]: 1, 2, 4, … 512 writes.
+pub const COMMIT_BUCKETS: usize = 10;
+
+impl CommitStats {
+    pub fn record(&mut self, writes: usize) {
+        self.commits += 1;
+        self.writes += writes as u64;
+        let bucket = writes.max(1).next_power_of_two().trailing_zeros() as usize;
+        self.batches[bucket.min(COMMIT_BUCKETS - 1)] += 1;
+    }
+
+    /// The upper bound of bucket `i`.
+    pub fn bucket_bound(i: usize) -> u64 {
+        1 << i
+    }
+}
+
 /// A stream of events for one watch. Dropping it cancels the watch.
 ///
 /// The channel closes (after the events already in it) when the watcher falls too far behind,
@@ -146,6 +175,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The oldest revision a list or watch may still ask for.
     fn compacted_revision(&self) -> Result<Revision>;
+
+    /// How writes have been grouped into commits so far, if the backend groups them.
+    fn commit_stats(&self) -> Option<CommitStats> {
+        None
+    }
 
     /// How many keys start with `prefix` now (the API server's `apiserver_storage_objects`).
     /// A backend that can count without reading values should.

@@ -25,7 +25,7 @@ use reader::ReadPool;
 use watch::Hub;
 use writer::{Command, WriteOp, WriteOutcome, Writer};
 
-use crate::{KeyValue, ListPage, Result, Revision, Store, StoreError, Watch};
+use crate::{CommitStats, KeyValue, ListPage, Result, Revision, Store, StoreError, Watch};
 
 /// Tuning for [`SqliteStore`]. The defaults suit the API server.
 #[derive(Clone, Debug)]
@@ -76,6 +76,8 @@ struct Shared {
     /// The compacted revision; updated by the writer after each commit.
     compacted: AtomicI64,
     watch_buffer: usize,
+    /// Batch sizes, recorded by the writer after each commit.
+    commit_stats: Mutex<CommitStats>,
 }
 
 impl Shared {
@@ -101,6 +103,7 @@ impl SqliteStore {
             current: AtomicI64::new(counters.revision),
             compacted: AtomicI64::new(counters.compacted),
             watch_buffer: options.watch_buffer.max(1),
+            commit_stats: Mutex::new(CommitStats::default()),
         });
         let writer = Writer::new(
             conn,
@@ -174,6 +177,16 @@ impl Drop for SqliteStore {
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         self.shared.reads.with(|conn| reader::get(conn, key))
+    }
+
+    fn commit_stats(&self) -> Option<CommitStats> {
+        Some(
+            self.shared
+                .commit_stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        )
     }
 
     fn count(&self, prefix: &str) -> Result<u64> {

@@ -201,4 +201,9 @@ pub struct ApiserverArgs {
     /// Extra names or IPs for the serving certificate.
     #[arg(long = "tls-san")]
     pub tls_sans: Vec<String>,
+    /// Run the controllers (kube-controller-manager's part) in this process too; with
+    /// `--controllers=false` the API server runs alone (nothing makes the `default`
+    /// ServiceAccounts then).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub controllers: bool,
 }

@@ -371,6 +371,12 @@ impl ResourceType {
         self.storage.is_some() || self.custom_storage_version().is_some()
     }
 
+    /// Whether clients are sent exactly what the store holds (no conversion, and no defaults
+    /// applied on read as custom resources get), so cached bytes can be served as they are.
+    pub fn serves_stored_form(&self) -> bool {
+        !self.converts() && !matches!(self.type_info, TypeInfo::Custom { .. })
+    }
+
     /// Whether this entry is the one whose form the store holds (so listing every entry that
     /// is sees each stored object once).
     pub fn is_storage_entry(&self) -> bool {

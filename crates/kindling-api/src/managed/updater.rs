@@ -90,15 +90,19 @@ impl Updater<'_> {
         let compare = self
             .filter
             .apply_comparison(typed::compare(&old, &new, &self.ty)?);
-        let changed = compare.modified.union(&compare.added);
         let mut conflicts: Vec<(String, Set)> = Vec::new();
-        for (manager, vs) in managers.iter() {
-            if manager == workflow {
-                continue;
-            }
-            let c = vs.set.intersection(&changed);
-            if !c.is_empty() {
-                conflicts.push((manager.clone(), c));
+        // Only another manager's fields can conflict (none on a create): the union of what
+        // changed is made only when there is one.
+        if managers.keys().any(|manager| manager != workflow) {
+            let changed = compare.modified.union(&compare.added);
+            for (manager, vs) in managers.iter() {
+                if manager == workflow {
+                    continue;
+                }
+                let c = vs.set.intersection(&changed);
+                if !c.is_empty() {
+                    conflicts.push((manager.clone(), c));
+                }
             }
         }
         if !force && !conflicts.is_empty() {
@@ -139,15 +143,17 @@ impl Updater<'_> {
         manager: &str,
     ) -> Result<(), UpdateError> {
         let compare = self.update(live, new, managers, manager, true)?;
-        let previous = managers
-            .get(manager)
-            .map(|vs| vs.set.clone())
-            .unwrap_or_default();
-        let set = previous
-            .difference(&compare.removed)
-            .union(&compare.modified)
-            .union(&compare.added);
-        let set = self.filter.apply(&set);
+        let set = match managers.get(manager) {
+            // The manager's first update (a create): what it changed, filtered already.
+            None => compare.modified.union(&compare.added),
+            Some(previous) => self.filter.apply(
+                &previous
+                    .set
+                    .difference(&compare.removed)
+                    .union(&compare.modified)
+                    .union(&compare.added),
+            ),
+        };
         if set.is_empty() {
             managers.remove(manager);
         } else {

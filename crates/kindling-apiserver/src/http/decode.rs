@@ -202,16 +202,35 @@ pub fn list_options(rt: &ResourceType, call: &Call) -> Result<ListOptions, ApiEr
         limit: q.int("limit")?.map(|l| l.max(0) as usize),
         continue_token: q.get("continue").map(str::to_string),
         resource_version: q.get("resourceVersion").map(str::to_string),
+        resource_version_match: q.get("resourceVersionMatch").map(str::to_string),
     })
 }
 
+/// A LIST's options, checked as upstream's ValidateListOptions.
+pub fn list_request_options(rt: &ResourceType, call: &Call) -> Result<ListOptions, ApiError> {
+    let opts = list_options(rt, call)?;
+    opts.validate(false, send_initial_events(call))?;
+    Ok(opts)
+}
+
 pub fn watch_options(rt: &ResourceType, call: &Call) -> Result<WatchOptions, ApiError> {
+    let list = list_options(rt, call)?;
+    let send_initial_events = send_initial_events(call);
+    list.validate(true, send_initial_events)?;
     Ok(WatchOptions {
-        list: list_options(rt, call)?,
-        send_initial_events: call.query.flag("sendInitialEvents"),
+        list,
+        send_initial_events,
         allow_bookmarks: call.query.flag("allowWatchBookmarks"),
         bookmark_interval: None,
     })
+}
+
+/// `sendInitialEvents`, when the request has it.
+fn send_initial_events(call: &Call) -> Option<bool> {
+    call.query
+        .params
+        .contains_key("sendInitialEvents")
+        .then(|| call.query.flag("sendInitialEvents"))
 }
 
 pub fn write_context(call: &Call) -> Result<WriteContext, ApiError> {

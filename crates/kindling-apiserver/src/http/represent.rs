@@ -3,7 +3,8 @@
 //! JSON encoding, `Status` errors, `Warning` headers, and LIST responses streamed as the store is
 //! read.
 
-use crate::registry::{ListOptions, Registry, Scan, WatchEvent};
+use crate::cacher::{metadata_of, EventType, Object, SharedEvent};
+use crate::registry::{decode_cached, ListOptions, Registry, Scan, WatchEvent, WatchItem};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use futures::{Stream, StreamExt};
@@ -85,6 +86,20 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     resp
 }
 
+/// An object straight from the watch cache: its JSON is already what the client is sent.
+pub fn cached_object(status: StatusCode, object: &Object) -> Response<Body> {
+    let mut body = Vec::with_capacity(object.json.len() + 1);
+    body.extend_from_slice(&object.json);
+    body.push(b'\n');
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 pub fn error_response(e: &ApiError) -> Response<Body> {
     let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = json_response(status, &e.to_status());
@@ -150,6 +165,18 @@ pub fn partial_metadata(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 
+/// [`partial_metadata`] of an object's JSON, written around its metadata's bytes (no decoding);
+/// `None` if the object has no metadata.
+fn partial_metadata_json(object: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let metadata = metadata_of(object)?;
+    out.extend_from_slice(
+        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+    );
+    out.extend_from_slice(metadata);
+    out.push(b'}');
+    Some(())
+}
+
 const LIST_CHUNK_BYTES: usize = 64 * 1024;
 
 /// A LIST response, built item by item: objects are serialized (or turned into table rows) as the
@@ -182,16 +209,34 @@ pub async fn list(
             Ok(json_response(StatusCode::OK, &t))
         }
         Representation::Metadata => {
+            // Each item written around the metadata's bytes: no object is decoded.
+            let mut scan = Scan::new(reg.clone(), rt, ns, opts.clone())?;
             let mut items = Vec::new();
-            let meta = reg
-                .scan(rt, ns, opts, |obj| {
-                    items.push(partial_metadata(&obj));
-                    Ok(())
-                })
-                .await?;
-            let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                              "metadata": meta.to_json(), "items": items});
-            Ok(json_response(StatusCode::OK, &list))
+            let mut first = true;
+            while let Some(batch) = scan.next_json_batch().await? {
+                for object in batch {
+                    if !first {
+                        items.push(b',');
+                    }
+                    first = false;
+                    if partial_metadata_json(&object, &mut items).is_none() {
+                        let obj: Value = serde_json::from_slice(&object).unwrap_or_default();
+                        let _ = serde_json::to_writer(&mut items, &partial_metadata(&obj));
+                    }
+                }
+            }
+            let head = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                              "metadata": scan.meta().to_json(), "items": []});
+            let mut body = serde_json::to_vec(&head).unwrap_or_default();
+            body.truncate(body.len() - 2); // `]}`: the items go in between
+            body.extend_from_slice(&items);
+            body.extend_from_slice(b"]}\n");
+            let mut resp = Response::new(Body::from(body));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(resp)
         }
         _ => {
             // Objects are streamed as the store is read: the first batch is read before the
@@ -200,9 +245,9 @@ pub async fn list(
             // first batch's snapshot; a continue token exists only for a limited list, whose
             // page (at most `limit` objects) is read whole before anything is sent.
             let mut scan = Scan::new(reg.clone(), rt, ns, opts.clone())?;
-            let mut batches = vec![scan.next_batch().await?.unwrap_or_default()];
+            let mut batches = vec![scan.next_json_batch().await?.unwrap_or_default()];
             if opts.limit.is_some_and(|l| l > 0) {
-                while let Some(batch) = scan.next_batch().await? {
+                while let Some(batch) = scan.next_json_batch().await? {
                     batches.push(batch);
                 }
             }
@@ -223,7 +268,7 @@ pub async fn list(
                             buf.push(b',');
                         }
                         first_item = false;
-                        let _ = serde_json::to_writer(&mut buf, obj);
+                        buf.extend_from_slice(obj);
                         // Small chunks keep what waits in the connection's send buffer small.
                         if buf.len() >= LIST_CHUNK_BYTES
                             && tx
@@ -237,7 +282,7 @@ pub async fn list(
                     drop(objects);
                     batch = match batches.next() {
                         Some(b) => Some(b),
-                        None => match scan.next_batch().await {
+                        None => match scan.next_json_batch().await {
                             Ok(b) => b,
                             Err(e) => {
                                 let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
@@ -262,6 +307,7 @@ pub async fn list(
 
 /// Watch events as newline-delimited JSON lines, each object in the negotiated representation:
 /// with `as=Table` a one-row Table, whose column definitions only the first event carries.
+/// A change shared by several watchers is encoded once for all that ask for the same line.
 pub struct WatchEncoder {
     rt: Arc<ResourceType>,
     representation: Representation,
@@ -280,7 +326,83 @@ impl WatchEncoder {
     }
 
     /// `{"type": …, "object": …}` and a newline.
-    pub fn line(&mut self, ev: &WatchEvent) -> bytes::Bytes {
+    pub fn line(&mut self, item: &WatchItem) -> bytes::Bytes {
+        match item {
+            WatchItem::Own(ev) => self.own_line(ev),
+            WatchItem::Shared(event_type, shared) => {
+                let first_table = self.representation == Representation::Table && self.first_table;
+                self.first_table = false;
+                // Watchers of the same version and representation share the bytes.
+                let key = format!(
+                    "{}/{}|{:?}|{:?}|{first_table}|{}",
+                    self.rt.api_version(),
+                    self.rt.plural,
+                    self.representation,
+                    self.include,
+                    event_type.name()
+                );
+                shared.line(&key, || self.shared_line(*event_type, shared, first_table))
+            }
+        }
+    }
+
+    fn shared_line(
+        &self,
+        event_type: EventType,
+        shared: &SharedEvent,
+        first_table: bool,
+    ) -> bytes::Bytes {
+        let shown = shared.shown(event_type);
+        let as_stored = self.rt.serves_stored_form() && shown.served;
+        if as_stored
+            && matches!(
+                self.representation,
+                Representation::Object | Representation::Metadata
+            )
+        {
+            // The cached JSON is the object as served (and holds its metadata as served):
+            // written around, not decoded.
+            let mut line = Vec::with_capacity(shown.json.len() + 40);
+            line.extend_from_slice(b"{\"type\":\"");
+            line.extend_from_slice(event_type.name().as_bytes());
+            line.extend_from_slice(b"\",\"object\":");
+            let written = match self.representation {
+                Representation::Metadata => partial_metadata_json(&shown.json, &mut line).is_some(),
+                _ => {
+                    line.extend_from_slice(&shown.json);
+                    true
+                }
+            };
+            if written {
+                line.extend_from_slice(b"}\n");
+                return bytes::Bytes::from(line);
+            }
+        }
+        let object = match decode_cached(&self.rt, &shown) {
+            Ok(object) => object,
+            Err(e) => return encode_line("ERROR", &e.to_status()),
+        };
+        let object = match self.representation {
+            Representation::Table => {
+                let mut t = table::table(
+                    &self.rt,
+                    std::slice::from_ref(&object),
+                    jiff::Timestamp::now(),
+                    self.include,
+                    json!({}),
+                );
+                if !first_table {
+                    table::omit_column_definitions(&mut t);
+                }
+                t
+            }
+            Representation::Metadata => partial_metadata(&object),
+            _ => object,
+        };
+        encode_line(event_type.name(), &object)
+    }
+
+    fn own_line(&mut self, ev: &WatchEvent) -> bytes::Bytes {
         let kind = ev.type_name();
         let object = match (ev, self.representation) {
             (WatchEvent::Error(o) | WatchEvent::Bookmark(o), _) => o.clone(),
@@ -301,11 +423,14 @@ impl WatchEncoder {
             (_, Representation::Metadata) => partial_metadata(ev.object()),
             _ => ev.object().clone(),
         };
-        let mut line =
-            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        line.push(b'\n');
-        bytes::Bytes::from(line)
+        encode_line(kind, &object)
     }
+}
+
+fn encode_line(kind: &str, object: &Value) -> bytes::Bytes {
+    let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    bytes::Bytes::from(line)
 }
 
 /// A watch response: the encoded lines as they come, never cached.

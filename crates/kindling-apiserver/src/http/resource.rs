@@ -2,9 +2,10 @@
 //! request to the registry and back to its representation.
 
 use super::decode::{
-    self, delete_options, list_options, patch_field_validation, read_body, write_context, Call,
+    self, delete_options, list_options, list_request_options, patch_field_validation, read_body,
+    write_context, Call,
 };
-use super::represent::{self, add_warnings, json_response, Negotiated};
+use super::represent::{self, add_warnings, json_response, Negotiated, Representation};
 use crate::registry::UpdateKind;
 use crate::Server;
 use axum::body::Body;
@@ -21,7 +22,7 @@ pub async fn list(
     call: Call<'_>,
     neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
-    let opts = list_options(rt, &call)?;
+    let opts = list_request_options(rt, &call)?;
     represent::list(&server.registry, rt, ns, &opts, &neg, call.include_object()).await
 }
 
@@ -33,6 +34,13 @@ pub async fn get(
     call: Call<'_>,
     neg: Negotiated,
 ) -> Result<Response<Body>, ApiError> {
+    if neg.representation == Representation::Object && rt.serves_stored_form() {
+        // The object as the cache holds it is what the client gets: no decode, no encode.
+        let object = server.registry.get_cached(rt, ns, name).await?;
+        if object.served {
+            return Ok(represent::cached_object(StatusCode::OK, &object));
+        }
+    }
     let obj = server.registry.get(rt, ns, name).await?;
     Ok(json_response(
         StatusCode::OK,

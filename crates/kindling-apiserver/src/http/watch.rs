@@ -1,5 +1,7 @@
 //! Watch responses: newline-delimited JSON events streamed until the client leaves or
-//! `timeoutSeconds` passes, each rendered by [`represent::WatchEncoder`].
+//! `timeoutSeconds` passes, each rendered by [`represent::WatchEncoder`]. The stream is pulled
+//! by the connection: a client that stops reading leaves its events queued in the watch cache,
+//! which ends the watch once that bounded queue stays full.
 
 use super::decode::{watch_options, Call};
 use super::represent::{self, Negotiated, WatchEncoder};
@@ -28,9 +30,9 @@ pub async fn serve(
         .map_or(DEFAULT_TIMEOUT, |s| Duration::from_secs(s.max(0) as u64));
     let include = call.include_object();
     drop(call);
-    let rx = server.registry.watch(rt, ns, opts).await?;
+    let items = server.registry.watch_items(rt, ns, opts).await?;
     let deadline = tokio::time::sleep(timeout);
-    let events = tokio_stream::wrappers::ReceiverStream::new(rx).take_until(deadline);
+    let events = items.take_until(deadline);
     let mut encoder = WatchEncoder::new(rt, &neg, include);
     let sent = server.metrics.watch_events(rt);
     Ok(represent::watch_stream(events.map(move |ev| {

@@ -11,4 +11,9 @@ impl Registry {
             .await
             .map_err(store_error)
     }
+
+    /// How the store has grouped writes into commits (for /metrics).
+    pub fn commit_stats(&self) -> Option<kindling_store::CommitStats> {
+        self.store.commit_stats()
+    }
 }

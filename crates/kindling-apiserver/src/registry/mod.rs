@@ -21,8 +21,9 @@ pub use create::WriteContext;
 pub use delete::DeleteOptions;
 pub use list::{ListOptions, Scan};
 pub use update::UpdateKind;
-pub use watch::{WatchEvent, WatchOptions};
+pub use watch::{WatchEvent, WatchItem, WatchOptions};
 
+use crate::cacher::{Cacher, Object};
 use crate::services::{Reservation, ServiceAllocator};
 use kindling_api::catalog::Allocation;
 use kindling_api::proto::order_like_upstream;
@@ -35,6 +36,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Registry {
     store: SharedStore,
+    /// Every stored object in memory: reads and watches are served from it.
+    cache: Arc<Cacher>,
     pub services: Arc<ServiceAllocator>,
     /// The resources served now: the built-in ones and those of CustomResourceDefinitions.
     pub catalog: Arc<LiveCatalog>,
@@ -43,13 +46,20 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(store: SharedStore, services: ServiceAllocator) -> Registry {
-        Registry {
+    /// A registry over `store`; starts its watch cache, whose watchers may each have
+    /// `watch_queue` events waiting.
+    pub fn new(
+        store: SharedStore,
+        services: ServiceAllocator,
+        watch_queue: usize,
+    ) -> std::io::Result<Registry> {
+        Ok(Registry {
+            cache: Cacher::start(store.clone(), watch_queue)?,
             store,
             services: Arc::new(services),
             catalog: Arc::new(LiveCatalog::new()),
             admission: Arc::default(),
-        }
+        })
     }
 
     /// The registry with this admission chain.
@@ -104,6 +114,30 @@ impl Registry {
         }
     }
 
+    /// The current object, as stored, for a client that wants it as it is: the cached bytes.
+    pub async fn get_cached(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<Object>, ApiError> {
+        let key = object_key(rt, ns, name);
+        if self.cache.wait_fresh().await {
+            if let (Some(object), _) = self.cache.get(&key) {
+                return Ok(object);
+            }
+            return Err(not_found(rt, name));
+        }
+        let kv = self
+            .blocking(move |s| s.get(&key))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(rt, name))?;
+        Ok(Arc::new(Object::from_kv(&kv, kv.mod_revision)))
+    }
+
+    /// The current object and its revision: read from the cache once it holds everything the
+    /// store has committed (a consistent read), else from the store.
     async fn read(
         &self,
         rt: &ResourceType,
@@ -111,6 +145,12 @@ impl Registry {
         name: &str,
     ) -> Result<Option<(Value, Revision)>, ApiError> {
         let key = object_key(rt, ns, name);
+        if self.cache.wait_fresh().await {
+            let (object, _) = self.cache.get(&key);
+            return object
+                .map(|o| decode_cached(rt, &o).map(|obj| (obj, o.revision)))
+                .transpose();
+        }
         let kv = self
             .blocking(move |s| s.get(&key))
             .await
@@ -147,6 +187,19 @@ pub fn decode(rt: &ResourceType, kv: &KeyValue) -> Result<Value, ApiError> {
     let mut obj = rt.from_stored(obj);
     set_resource_version(&mut obj, kv.mod_revision);
     Ok(obj)
+}
+
+/// A cached object back to an object of `rt` (its resourceVersion is already in it).
+pub fn decode_cached(rt: &ResourceType, object: &Object) -> Result<Value, ApiError> {
+    if !object.served {
+        return Err(ApiError::internal(format!(
+            "stored object {} is corrupt: not a JSON object",
+            object.key
+        )));
+    }
+    let obj: Value = serde_json::from_slice(&object.json)
+        .map_err(|e| ApiError::internal(format!("stored object {} is corrupt: {e}", object.key)))?;
+    Ok(rt.from_stored(obj))
 }
 
 pub fn set_resource_version(obj: &mut Value, rev: Revision) {

@@ -133,7 +133,7 @@ async fn run_on(
         expectations,
     });
     controller
-        .watches_stream(pod_events, move |pod: Pod| sets_of_pod(&sets, &pod))
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| sets_of_pod(&sets, &pod))
         .watches_stream(revision_events, |r: ControllerRevision| controller_set(&r))
         // Any node change may change where every set runs.
         .watches_stream(node_events, move |_: Node| {

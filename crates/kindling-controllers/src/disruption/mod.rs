@@ -66,7 +66,7 @@ async fn run_on(
         pods,
     });
     controller
-        .watches_stream(pod_events, move |pod: Pod| budgets_of(&budgets, &pod))
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| budgets_of(&budgets, &pod))
         .run(
             crate::metrics::measured("disruption", reconcile),
             retry_on_error,
@@ -81,11 +81,15 @@ fn budgets_of(
     budgets: &Store<PodDisruptionBudget>,
     pod: &Pod,
 ) -> Vec<ObjectRef<PodDisruptionBudget>> {
+    let budgets = budgets.state();
+    // Most pods are in namespaces without budgets: no need to turn them into JSON.
+    if budgets.is_empty() {
+        return Vec::new();
+    }
     let Ok(pod) = serde_json::to_value(pod) else {
         return Vec::new();
     };
     budgets
-        .state()
         .iter()
         .filter(|b| serde_json::to_value(b.as_ref()).is_ok_and(|b| disruption::covers(&b, &pod)))
         .map(|b| ObjectRef::from_obj(b.as_ref()))

@@ -186,7 +186,7 @@ async fn run_on(
     });
     let mapping = jobs.clone();
     let controller = controller
-        .watches_stream(pod_events, move |pod: Pod| jobs_of_pod(&mapping, &pod))
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| jobs_of_pod(&mapping, &pod))
         .run(
             crate::metrics::measured("job", reconcile),
             retry_on_error,

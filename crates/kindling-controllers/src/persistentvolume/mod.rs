@@ -89,7 +89,7 @@ async fn run_on(
         })
         // Pods matter to claims being deleted (protection), as to upstream's pvc-protection
         // controller; the PV controller itself syncs claims on their own changes and resyncs.
-        .watches_stream(pod_events, move |pod: Pod| {
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| {
             let ns = pod.namespace().unwrap_or_default();
             volumes::pod_claims(&pod)
                 .into_iter()

@@ -234,7 +234,7 @@ async fn run_kind<K: Replicated>(
         expectations,
     });
     controller
-        .watches_stream(pod_events, move |pod: Pod| {
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| {
             controllers_of_pod::<K>(&owners, &pod)
         })
         .run(

@@ -103,7 +103,7 @@ async fn run_on(
         claims,
     });
     controller
-        .watches_stream(pod_events, move |pod: Pod| sets_of_pod(&sets, &pod))
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| sets_of_pod(&sets, &pod))
         .watches_stream(revision_events, |r: ControllerRevision| controller_set(&r))
         .watches_stream(claim_events, |c: PersistentVolumeClaim| controller_set(&c))
         .run(

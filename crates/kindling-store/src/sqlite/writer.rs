@@ -205,6 +205,11 @@ impl Writer {
         }
         tx.commit().db()?;
         self.set_committed(counters);
+        self.shared
+            .commit_stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(ops.len());
         if let Some(error) = purge_error {
             self.pause_purging(&error);
         }
