@@ -33,11 +33,12 @@ pub async fn run(kindling: &std::path::Path) -> Result<()> {
     let node = format!("{}-control-plane", cluster.name);
     let pod_ip = backend(&client).await?;
     crate::pods::copy_bench_into(&node)?;
-    let node_ip = docker_exec(&node, &["hostname", "-i"])?.trim().to_string();
-    let node_ip = node_ip
+    // The node's IPv4 address (`hostname -i` lists the IPv6 one too).
+    let addresses = docker_exec(&node, &["hostname", "-i"])?;
+    let node_ip = addresses
         .split_whitespace()
-        .next()
-        .unwrap_or_default()
+        .find(|a| a.contains('.'))
+        .context("the node has no IPv4 address")?
         .to_string();
     // The Ingress answers once the controller has synced it.
     let through = format!("http://{node_ip}:80/index.html");
