@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admission;
+mod admission_ingress;
 mod admission_limits;
 mod admission_quota;
 mod admission_serviceaccount;

@@ -215,6 +215,8 @@ pub enum Admission {
     /// RoleBindings and ClusterRoleBindings: only to roles whose rules the writer holds,
     /// unless it may `bind` them.
     RbacBinding,
+    /// DefaultIngressClass (ingresses).
+    Ingress,
 }
 
 /// Where the `/scale` subresource reads and writes (upstream's scale subresource paths; a
