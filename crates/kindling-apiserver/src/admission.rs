@@ -8,7 +8,7 @@
 //! - [`validate_update`]: validating admission of an update.
 //!
 //! What each plugin decides lives in its own module (`admission_serviceaccount`,
-//! `admission_limits`, `admission_storage`, `admission_quota`) or, when it needs no other
+//! `admission_limits`, `admission_storage`, `admission_ingress`, `admission_quota`) or, when it needs no other
 //! objects, in `kindling_api::admission`. NamespaceLifecycle is the registry's (objects go only
 //! into namespaces that exist and are not terminating; default, kube-system and kube-public stay)
 //! and always on.
@@ -32,11 +32,12 @@ pub enum Plugin {
     DefaultStorageClass,
     StorageObjectInUseProtection,
     PersistentVolumeClaimResize,
+    DefaultIngressClass,
     ResourceQuota,
 }
 
 impl Plugin {
-    const ALL: [Plugin; 8] = [
+    const ALL: [Plugin; 9] = [
         Plugin::LimitRanger,
         Plugin::ServiceAccount,
         Plugin::Priority,
@@ -44,6 +45,7 @@ impl Plugin {
         Plugin::DefaultStorageClass,
         Plugin::StorageObjectInUseProtection,
         Plugin::PersistentVolumeClaimResize,
+        Plugin::DefaultIngressClass,
         Plugin::ResourceQuota,
     ];
 
@@ -57,6 +59,7 @@ impl Plugin {
             Plugin::DefaultStorageClass => "DefaultStorageClass",
             Plugin::StorageObjectInUseProtection => "StorageObjectInUseProtection",
             Plugin::PersistentVolumeClaimResize => "PersistentVolumeClaimResize",
+            Plugin::DefaultIngressClass => "DefaultIngressClass",
             Plugin::ResourceQuota => "ResourceQuota",
         }
     }
@@ -133,6 +136,7 @@ pub async fn admit_create(
     let pod_ns = ns.filter(|_| handled_by(rt, Admission::Pod));
     let claim = handled_by(rt, Admission::PersistentVolumeClaim) && ns.is_some();
     let volume = handled_by(rt, Admission::PersistentVolume);
+    let ingress = handled_by(rt, Admission::Ingress);
     for plugin in registry.admission().plugins() {
         match (plugin, pod_ns) {
             (Plugin::LimitRanger, Some(ns)) if !is_mirror_pod(obj) => {
@@ -150,6 +154,9 @@ pub async fn admit_create(
             }
             (Plugin::StorageObjectInUseProtection, _) if claim || volume => {
                 crate::admission_storage::protect(obj, volume);
+            }
+            (Plugin::DefaultIngressClass, _) if ingress => {
+                crate::admission_ingress::default_class(registry, obj).await?;
             }
             _ => {}
         }

@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admission;
+mod admission_ingress;
 mod admission_limits;
 mod admission_quota;
 mod admission_serviceaccount;
@@ -24,6 +25,7 @@ mod authz;
 mod bootstrap;
 mod bootstraptoken;
 mod cacher;
+mod conversion;
 mod crds;
 mod discovery;
 mod flowcontrol;

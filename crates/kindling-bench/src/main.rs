@@ -4,6 +4,7 @@
 //! of the server and of this client per operation. The floor (fsync latency, an HTTPS round trip
 //! to /version) is measured in the same run. `apiserver cluster` measures the watch lag against
 //! the API server of a real cluster (Docker), with its own watchers at work.
+//! Other benchmarks: `cluster`, `pods`, `dns`, `workloads`, `ingress` (see their modules).
 #![allow(clippy::unwrap_used)] // a benchmark: a failed step ends the run with its location
 
 use anyhow::{Context, Result};
@@ -16,8 +17,10 @@ use std::time::{Duration, Instant};
 
 mod authz;
 mod cluster;
+mod crd;
 mod crifloor;
 mod dns;
+mod ingress;
 mod pods;
 mod workloads;
 
@@ -40,6 +43,7 @@ async fn main() -> Result<()> {
             authz::run().await
         }
         "cluster" => cluster::run(&kindling_binary()?).await,
+        "crd" => crd::run().await,
         "pods" => pods::run(&kindling_binary()?).await,
         "dns" => dns::run(std::env::args().nth(2)).await,
         // `workloads controllers`: only the controllers' memory (no Docker).
@@ -47,6 +51,16 @@ async fn main() -> Result<()> {
             workloads::controllers_memory().await
         }
         "workloads" => workloads::run(&kindling_binary()?).await,
+        "ingress" => ingress::run(&kindling_binary()?).await,
+        // Not run by hand: the ingress benchmark runs these inside a node.
+        "http-load" => {
+            let arg = |n| std::env::args().nth(n).unwrap_or_default();
+            ingress::http_load(&arg(2), arg(3).parse()?, arg(4).parse()?).await
+        }
+        "ingress-alone" => {
+            let arg = |n| std::env::args().nth(n).unwrap_or_default();
+            ingress::alone(arg(2).parse()?, arg(3).parse()?).await
+        }
         // Not run by hand: the workloads benchmark runs these in a node and as a child.
         "rule-watch" => workloads::rule_watch(&std::env::args().nth(2).unwrap_or_default()),
         "controllers" => {
@@ -62,7 +76,7 @@ async fn main() -> Result<()> {
             crifloor::run(count).await
         }
         other => anyhow::bail!(
-            "unknown benchmark {other:?}; known: apiserver, cluster, pods, dns, workloads"
+            "unknown benchmark {other:?}; known: apiserver, crd, cluster, pods, dns, workloads, ingress"
         ),
     }
 }

@@ -51,6 +51,13 @@ pub enum Command {
     /// The program of every node container (PID 1); not for direct use
     #[command(hide = true)]
     Node,
+    /// The program of a LoadBalancer Service's balancer container; not for direct use
+    #[command(hide = true)]
+    Loadbalancer {
+        /// The JSON configuration, followed as it changes
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -438,22 +438,25 @@ pub(super) fn entries() -> Vec<ResourceType> {
             EndpointSlice
         ),
         // networking.k8s.io/v1
-        resource!(
-            api::networking::v1::Ingress,
-            "ingress",
-            ["ing"],
-            [],
-            [Status],
-            D,
-            Ingress
-        ),
+        ResourceType {
+            admission: Some(Admission::Ingress),
+            ..resource!(
+                api::networking::v1::Ingress,
+                "ingress",
+                ["ing"],
+                [],
+                [Status],
+                &strategy::INGRESS,
+                Ingress
+            )
+        },
         resource!(
             api::networking::v1::IngressClass,
             "ingressclass",
             [],
             [],
             [],
-            D,
+            &strategy::INGRESS_CLASS,
             IngressClass
         ),
         resource!(

@@ -15,6 +15,7 @@ pub mod cron;
 mod dra;
 mod events;
 pub mod flowcontrol;
+mod ingress;
 mod limitrange;
 mod networking;
 mod nodeapi;
@@ -45,6 +46,7 @@ pub use self::dra::{
 };
 pub use self::events::{EventStrategy, EventsV1Strategy};
 pub use self::flowcontrol::{FlowSchemaStrategy, PriorityLevelConfigurationStrategy};
+pub use self::ingress::{IngressClassStrategy, IngressStrategy};
 pub use self::networking::{IpAddressStrategy, ServiceCidrStrategy};
 pub use self::nodeapi::RuntimeClassStrategy;
 
@@ -106,6 +108,12 @@ pub trait Strategy: Sync + Send {
 
     /// Validation of a new object; an empty list means valid.
     fn validate(&self, _obj: &Value) -> Vec<Cause> {
+        Vec::new()
+    }
+
+    /// Validation of a create only, on top of `validate` (custom resources' `optionalOldSelf`
+    /// rules, which see no old object then).
+    fn validate_create(&self, _obj: &Value) -> Vec<Cause> {
         Vec::new()
     }
 
@@ -205,6 +213,8 @@ pub static EVENT: EventStrategy = EventStrategy;
 pub static EVENTS_V1: EventsV1Strategy = EventsV1Strategy;
 pub static HORIZONTAL_POD_AUTOSCALER: HpaStrategy = HpaStrategy;
 pub static HORIZONTAL_POD_AUTOSCALER_V1: HpaV1Strategy = HpaV1Strategy;
+pub static INGRESS: IngressStrategy = IngressStrategy;
+pub static INGRESS_CLASS: IngressClassStrategy = IngressClassStrategy;
 pub static IP_ADDRESS: IpAddressStrategy = IpAddressStrategy;
 pub static SERVICE_CIDR: ServiceCidrStrategy = ServiceCidrStrategy;
 pub static CSI_STORAGE_CAPACITY: CsiStorageCapacityStrategy = CsiStorageCapacityStrategy;

@@ -7,8 +7,9 @@
 //! tokens are not narrowed to the objects of the node's own pods (upstream's graph), and the
 //! node's identity also carries the rights of the parts of `kindling node` that use it today
 //! besides the kubelet — the service proxy and cluster DNS (EndpointSlices, like
-//! `system:node-proxier` / CoreDNS's role) and the local-path provisioner's node half
-//! (PersistentVolumes) — until each has an identity of its own. No IO.
+//! `system:node-proxier` / CoreDNS's role), the local-path provisioner's node half
+//! (PersistentVolumes) and the ingress controller (Ingresses and their status, IngressClasses,
+//! its namespace) — until each has an identity of its own. No IO.
 
 use super::policy;
 use super::rules::{Request, Rule};
@@ -45,6 +46,27 @@ fn rules() -> &'static [Rule] {
             &["list", "watch", "delete"],
             &[""],
             &["persistentvolumes"],
+        ));
+        // The ingress controller (ingress-nginx's role, and its start-up objects).
+        rules.push(Rule::resources(
+            &["get", "list", "watch"],
+            &["networking.k8s.io"],
+            &["ingresses", "ingressclasses"],
+        ));
+        rules.push(Rule::resources(
+            &["patch", "update"],
+            &["networking.k8s.io"],
+            &["ingresses/status"],
+        ));
+        rules.push(Rule::resources(
+            &["create"],
+            &["networking.k8s.io"],
+            &["ingressclasses"],
+        ));
+        rules.push(Rule::resources(
+            &["create", "get", "list", "watch"],
+            &[""],
+            &["namespaces"],
         ));
         rules
     })

@@ -237,8 +237,9 @@ fn set_system_fields(rt: &ResourceType, obj: &mut Value) {
 pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let mut causes = validate_meta(rt, obj);
     causes.extend(rt.strategy.validate(obj));
-    if let Some(old) = old {
-        causes.extend(rt.strategy.validate_update(obj, old));
+    match old {
+        Some(old) => causes.extend(rt.strategy.validate_update(obj, old)),
+        None => causes.extend(rt.strategy.validate_create(obj)),
     }
     invalid_if_any(rt, obj, causes)
 }
