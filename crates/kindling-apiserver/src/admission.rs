@@ -13,7 +13,7 @@
 //! into namespaces that exist and are not terminating; default, kube-system and kube-public stay)
 //! and always on.
 
-use crate::registry::Registry;
+use crate::registry::{Registry, WriteContext};
 use kindling_api::admission::{self as names, AdmissionFlags};
 use kindling_api::catalog::Admission;
 use kindling_api::{ApiError, ResourceType};
@@ -173,9 +173,9 @@ pub fn validate_create<'a>(
     rt: &'a Arc<ResourceType>,
     ns: Option<&'a str>,
     obj: &'a Value,
-    dry_run: bool,
+    ctx: &'a WriteContext,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>> {
-    Box::pin(validate_create_now(registry, rt, ns, obj, dry_run))
+    Box::pin(validate_create_now(registry, rt, ns, obj, ctx))
 }
 
 async fn validate_create_now(
@@ -183,8 +183,12 @@ async fn validate_create_now(
     rt: &Arc<ResourceType>,
     ns: Option<&str>,
     obj: &Value,
-    dry_run: bool,
+    ctx: &WriteContext,
 ) -> Result<(), ApiError> {
+    if let Some(user) = &ctx.user {
+        crate::authz::escalation::check(registry.authorizer(), user, rt, obj, None)?;
+    }
+    let dry_run = ctx.dry_run;
     let Some(ns) = ns.filter(|_| rt.namespaced) else {
         return Ok(());
     };
@@ -210,8 +214,9 @@ pub fn validate_update<'a>(
     ns: Option<&'a str>,
     new: &'a Value,
     old: &'a Value,
+    ctx: &'a WriteContext,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>> {
-    Box::pin(validate_update_now(registry, rt, ns, new, old))
+    Box::pin(validate_update_now(registry, rt, ns, new, old, ctx))
 }
 
 async fn validate_update_now(
@@ -220,7 +225,11 @@ async fn validate_update_now(
     ns: Option<&str>,
     new: &Value,
     old: &Value,
+    ctx: &WriteContext,
 ) -> Result<(), ApiError> {
+    if let Some(user) = &ctx.user {
+        crate::authz::escalation::check(registry.authorizer(), user, rt, new, Some(old))?;
+    }
     let Some(ns) = ns.filter(|_| rt.namespaced) else {
         return Ok(());
     };

@@ -21,6 +21,10 @@ pub fn subresource_of(kind: UpdateKind) -> Option<&'static str> {
 
 fn scope(rt: &ResourceType, kind: UpdateKind, subresource: Option<&str>) -> Scope {
     let mut s = Scope::new(&rt.schema_name(), &rt.api_version(), &rt.kind);
+    if let kindling_api::catalog::TypeInfo::Custom { ssa_schema, .. } = &rt.type_info {
+        // A custom resource's list and map types come from its definition's schema.
+        s.custom_schema = Some(ssa_schema);
+    }
     s.subresource = subresource.map(str::to_string);
     // What the strategy resets is nobody's: status on the main resource, the rest on /status.
     s.reset = match kind {

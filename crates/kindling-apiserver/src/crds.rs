@@ -12,6 +12,7 @@ use crate::registry::{
 use kindling_api::apiextensions::{
     self, accepted_names, condition, names_accepted, CLEANUP_FINALIZER,
 };
+use kindling_api::catalog::TypeInfo;
 use kindling_api::{ApiError, ResourceType};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -97,10 +98,19 @@ async fn pass(registry: &Registry, installed: &mut Installed) -> Result<bool, Ap
         ]);
         let entries = match installed.by_crd.remove(&name) {
             Some((from, entries)) if from == made_of => entries,
-            _ => apiextensions::entries(&crd)
-                .into_iter()
-                .map(Arc::new)
-                .collect(),
+            _ => {
+                // Conversion `Webhook`: every version's entry converts through one client.
+                let converter = crate::conversion::WebhookConverter::of(registry.store(), &crd);
+                apiextensions::entries(&crd)
+                    .into_iter()
+                    .map(|mut e| {
+                        if let TypeInfo::Custom { converter: c, .. } = &mut e.type_info {
+                            c.clone_from(&converter);
+                        }
+                        Arc::new(e)
+                    })
+                    .collect()
+            }
         };
         if crd["metadata"].get("deletionTimestamp").is_some() {
             busy |= finalize(registry, &crd, &entries).await?;

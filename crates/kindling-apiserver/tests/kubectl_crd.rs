@@ -413,9 +413,7 @@ fn cel_rules(kubectl: &Kubectl) {
     );
     let err = common::text(&odd.stderr);
     assert!(
-        err.contains(
-            "The Widget \"odd\" is invalid: spec: Invalid value: \"object\": replicas must be even"
-        ),
+        err.contains("The Widget \"odd\" is invalid: spec: Invalid value: replicas must be even"),
         "{err}"
     );
     s.apply(
@@ -431,7 +429,7 @@ fn cel_rules(kubectl: &Kubectl) {
     ]);
     let err = common::text(&recolor.stderr);
     assert!(
-        err.contains("spec: Invalid value: \"object\": color is immutable"),
+        err.contains("spec: Invalid value: color is immutable"),
         "{err}"
     );
     s.ok(&[
@@ -504,13 +502,358 @@ fn deletion_waits_for_objects(kubectl: &Kubectl) {
     }
 }
 
+/// A definition with the Kubernetes CEL libraries, a messageExpression, a transition rule on
+/// the items of a list-map, and a list-map two managers apply to.
+const PORTS_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gateways.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gateways, singular: gateway, kind: Gateway}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - rule: "!has(self.address) || isIP(self.address)"
+              messageExpression: "'address ' + self.address + ' is not an IP address'"
+            - rule: "!has(self.limit) || quantity(self.limit).isLessThan(quantity('1Gi'))"
+              message: limit must stay under 1Gi
+            properties:
+              address: {type: string, maxLength: 64}
+              limit: {type: string, maxLength: 16}
+              ports:
+                type: array
+                maxItems: 16
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  x-kubernetes-validations:
+                  - rule: "self.port >= oldSelf.port"
+                    message: a port may only grow
+                  properties:
+                    name: {type: string, maxLength: 16}
+                    port: {type: integer}
+"#;
+
+/// The Kubernetes CEL libraries and messageExpression in kubectl's errors, a transition rule
+/// on list-map items (correlated by key, not position), and a rule too costly for a definition.
+fn cel_libraries_and_costs(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(PORTS_CRD);
+    wait_for_resource(&s, "gateways");
+    let bad = s.kubectl_stdin(&["create", "-f", "-"], "apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: not-an-ip\n  limit: 2Gi\n");
+    let err = common::text(&bad.stderr);
+    assert!(err.contains("The Gateway \"g\" is invalid: "), "{err}");
+    assert!(
+        err.contains("spec: Invalid value: address not-an-ip is not an IP address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec: Invalid value: limit must stay under 1Gi"),
+        "{err}"
+    );
+    s.apply("apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: 10.0.0.1\n  ports:\n  - {name: http, port: 80}\n  - {name: https, port: 443}\n");
+    // Reordered, one port grown: fine (items correlate by name).
+    s.apply("apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: 10.0.0.1\n  ports:\n  - {name: https, port: 8443}\n  - {name: http, port: 80}\n");
+    let shrink = s.kubectl_stdin(&["apply", "-f", "-"], "apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: g\nspec:\n  address: 10.0.0.1\n  ports:\n  - {name: https, port: 8443}\n  - {name: http, port: 79}\n");
+    let err = common::text(&shrink.stderr);
+    assert!(
+        err.contains("spec.ports[1]: Invalid value: a port may only grow"),
+        "{err}"
+    );
+
+    // A quadratic rule over an unbounded list: refused with upstream's cost messages.
+    let costly = PORTS_CRD
+        .replace("gateways", "costlies")
+        .replace("gateway", "costly")
+        .replace("Gateway", "Costly")
+        .replace("                maxItems: 16\n", "")
+        .replace("                    name: {type: string, maxLength: 16}", "                    name: {type: string}")
+        .replace("            - rule: \"!has(self.limit)", "            - rule: \"self.ports.all(a, self.ports.all(b, a.name != b.name || a == b))\"\n            - rule: \"!has(self.limit)");
+    let out = s.kubectl_stdin(&["create", "-f", "-"], &costly);
+    let err = common::text(&out.stderr);
+    assert!(
+        err.contains("The CustomResourceDefinition \"costlies.example.com\" is invalid"),
+        "{err}"
+    );
+    assert!(err.contains("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[1].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"), "{err}");
+    assert!(
+        !s.ok(&["get", "crd"]).contains("costlies"),
+        "nothing registered"
+    );
+}
+
+/// Server-side apply of a custom list-map by two managers: each owns its items, both stay.
+fn server_side_apply_of_a_list_map(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    s.apply(PORTS_CRD);
+    wait_for_resource(&s, "gateways");
+    let apply = |manager: &str, ports: &str| {
+        let out = s.kubectl_stdin(
+            &["apply", "--server-side", "--field-manager", manager, "-f", "-"],
+            &format!("apiVersion: example.com/v1\nkind: Gateway\nmetadata:\n  name: shared\nspec:\n  ports:{ports}"),
+        );
+        assert!(out.status.success(), "{}", common::text(&out.stderr));
+    };
+    apply("alice", "\n  - {name: http, port: 80}\n");
+    apply("bob", "\n  - {name: metrics, port: 9090}\n");
+    let ports = s.ok(&[
+        "get",
+        "gateway",
+        "shared",
+        "-o",
+        "jsonpath={.spec.ports[*].name}",
+    ]);
+    assert_eq!(ports, "http metrics");
+    let fields = s.ok(&[
+        "get",
+        "gateway",
+        "shared",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[?(@.manager==\"bob\")].fieldsV1.f:spec.f:ports}",
+    ]);
+    assert_eq!(
+        fields,
+        "{\"k:{\\\"name\\\":\\\"metrics\\\"}\":{\".\":{},\"f:name\":{},\"f:port\":{}}}"
+    );
+    // alice stops applying her port: only hers goes.
+    apply("alice", " []\n");
+    let ports = s.ok(&[
+        "get",
+        "gateway",
+        "shared",
+        "-o",
+        "jsonpath={.spec.ports[*].name}",
+    ]);
+    assert_eq!(ports, "metrics");
+}
+
+/// A conversion webhook for the tests: HTTPS on 127.0.0.1 with a certificate of its own CA,
+/// converting Widgets between v1 (`spec.replicas`) and v1beta1 (`spec.size`); a Widget whose
+/// size or replicas is 13 fails its conversion. Records the review versions it was sent.
+mod webhook {
+    use serde_json::{json, Value};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    pub struct Webhook {
+        pub port: u16,
+        pub ca_pem: String,
+        pub reviews: Arc<Mutex<Vec<String>>>,
+        _runtime: tokio::runtime::Runtime,
+    }
+
+    fn convert(obj: &Value, desired: &str) -> Option<Value> {
+        let mut out = obj.clone();
+        let spec = out["spec"].as_object_mut()?;
+        let (from, to) = if desired.ends_with("/v1") {
+            ("size", "replicas")
+        } else {
+            ("replicas", "size")
+        };
+        if let Some(v) = spec.remove(from) {
+            if v == 13 {
+                return None;
+            }
+            spec.insert(to.to_string(), v);
+        }
+        out["apiVersion"] = json!(desired);
+        Some(out)
+    }
+
+    fn answer(review: &Value) -> Value {
+        let req = &review["request"];
+        let desired = req["desiredAPIVersion"].as_str().unwrap_or_default();
+        let converted: Option<Vec<Value>> = req["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| convert(o, desired))
+            .collect();
+        let response = match converted {
+            Some(objects) => {
+                json!({"uid": req["uid"], "result": {"status": "Success"}, "convertedObjects": objects})
+            }
+            None => {
+                json!({"uid": req["uid"], "result": {"status": "Failure", "message": "13 is unlucky"}})
+            }
+        };
+        json!({"apiVersion": review["apiVersion"], "kind": "ConversionReview", "response": response})
+    }
+
+    pub fn start() -> Webhook {
+        let ca = kindling_pki::Ca::generate().unwrap();
+        let serving = ca
+            .serving_cert("webhook", &[], &["127.0.0.1".parse().unwrap()])
+            .unwrap();
+        let config = kindling_pki::server_config(&ca.pair.cert_pem, &serving).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let reviews = Arc::new(Mutex::new(Vec::new()));
+        let seen = reviews.clone();
+        runtime.spawn(async move {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let acceptor = acceptor.clone();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    // Headers, then Content-Length bytes of body.
+                    let body = loop {
+                        let Ok(n) = tls.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break buf[end + 4..end + 4 + len].to_vec();
+                        }
+                    };
+                    let review: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    seen.lock().unwrap().push(review["apiVersion"].as_str().unwrap_or_default().to_string());
+                    let out = serde_json::to_vec(&answer(&review)).unwrap();
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", out.len());
+                    let _ = tls.write_all(head.as_bytes()).await;
+                    let _ = tls.write_all(&out).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        Webhook {
+            port,
+            ca_pem: ca.pair.cert_pem.clone(),
+            reviews,
+            _runtime: runtime,
+        }
+    }
+}
+
+/// Conversion `Webhook`: v1beta1 objects are converted by an HTTPS webhook (its `url`, its
+/// caBundle trusted, ConversionReview v1beta1 as the definition lists it first) on their way
+/// to the store (v1) and back; a failed conversion is upstream's 500 and nothing is written.
+fn conversion_webhook(kubectl: &Kubectl) {
+    use base64::Engine;
+    let hook = webhook::start();
+    let s = TestServer::start_using(kubectl);
+    let ca = base64::engine::general_purpose::STANDARD.encode(&hook.ca_pem);
+    let crd = format!(
+        r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget}}
+  conversion:
+    strategy: Webhook
+    webhook:
+      conversionReviewVersions: [v1beta1, v1]
+      clientConfig:
+        url: https://127.0.0.1:{port}/convert
+        caBundle: {ca}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {{type: object, properties: {{size: {{type: integer}}}}}}
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {{type: object, properties: {{replicas: {{type: integer}}}}}}
+"#,
+        port = hook.port
+    );
+    s.apply(&crd);
+    wait_for_resource(&s, "widgets");
+    s.apply("apiVersion: example.com/v1beta1\nkind: Widget\nmetadata:\n  name: old\n  labels: {app: a}\nspec:\n  size: 3\n");
+    let as_v1: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "widgets.v1.example.com", "old", "-o", "json"]))
+            .unwrap();
+    assert_eq!(as_v1["apiVersion"], "example.com/v1");
+    assert_eq!(as_v1["spec"], serde_json::json!({"replicas": 3}), "{as_v1}");
+    assert_eq!(as_v1["metadata"]["labels"]["app"], "a");
+    s.apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: new\nspec:\n  replicas: 2\n",
+    );
+    let as_beta: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "widgets.v1beta1.example.com", "new", "-o", "json"]))
+            .unwrap();
+    assert_eq!(as_beta["apiVersion"], "example.com/v1beta1");
+    assert_eq!(as_beta["spec"], serde_json::json!({"size": 2}), "{as_beta}");
+    let sizes = s.ok(&[
+        "get",
+        "widgets.v1beta1.example.com",
+        "-o",
+        "jsonpath={.items[*].spec.size}",
+    ]);
+    assert_eq!(sizes, "2 3");
+    let reviews = hook.reviews.lock().unwrap().clone();
+    assert!(
+        !reviews.is_empty() && reviews.iter().all(|v| v == "apiextensions.k8s.io/v1beta1"),
+        "{reviews:?}"
+    );
+
+    // The webhook refuses: upstream's 500, and nothing is stored.
+    let refused = s.kubectl_stdin(&["create", "-f", "-"], "apiVersion: example.com/v1beta1\nkind: Widget\nmetadata:\n  name: unlucky\nspec:\n  size: 13\n");
+    let err = common::text(&refused.stderr);
+    assert!(err.contains("Internal error occurred: conversion webhook for example.com/v1beta1, Kind=Widget failed: response.result.status was 'Failure', not 'Success'"), "{err}");
+    let missing = s.kubectl(&["get", "widgets.v1.example.com", "unlucky"]);
+    assert!(
+        common::text(&missing.stderr).contains("NotFound")
+            || common::text(&missing.stderr).contains("not found")
+    );
+}
+
 kubectl_tests!(
     crd_lifecycle,
     invalid_definitions,
     watch_and_restart,
     two_versions,
     cel_rules,
-    deletion_waits_for_objects
+    deletion_waits_for_objects,
+    cel_libraries_and_costs,
+    server_side_apply_of_a_list_map,
+    conversion_webhook
 );
 
 /// `helm install` of a chart whose `crds/` holds a definition and whose templates create an

@@ -201,6 +201,9 @@ pub struct ApiserverArgs {
     /// Extra names or IPs for the serving certificate.
     #[arg(long = "tls-san")]
     pub tls_sans: Vec<String>,
+    /// kube-apiserver's `--authorization-mode`: `Node,RBAC` (kubeadm's), or `AlwaysAllow`.
+    #[arg(long, default_value = "Node,RBAC")]
+    pub authorization_mode: String,
     /// Run the controllers (kube-controller-manager's part) in this process too; with
     /// `--controllers=false` the API server runs alone (nothing makes the `default`
     /// ServiceAccounts then).

@@ -251,6 +251,7 @@ async fn run_apiserver(args: cli::ApiserverArgs) -> Result<()> {
     config.bind = args.bind;
     config.service_cidr = args.service_cluster_ip_range;
     config.extra_sans = args.tls_sans;
+    config.authorization_mode = args.authorization_mode;
     let running = kindling_apiserver::start(config).await?;
     if args.controllers {
         let client = kindling_node::client_from_kubeconfig(&running.kubeconfig).await?;

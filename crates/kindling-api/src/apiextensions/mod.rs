@@ -8,9 +8,14 @@
 //! - `schema.rs`: custom objects against the structural schema (pruning, defaults, validation).
 //! - `strategy.rs`: the strategies of CRDs and of custom objects.
 //! - `columns.rs`: additionalPrinterColumns as Table columns and cells.
-//! - `rules.rs`: CEL `x-kubernetes-validations` (compiled once per version, evaluated on writes).
+//! - `rules.rs`: CEL `x-kubernetes-validations` (compiled once per version, evaluated on writes;
+//!   `rules_check.rs` checks them when the definition is written).
+//! - `conversion.rs`: conversion `Webhook`'s reviews, answers and Service endpoints (pure).
+//! - `cel/`: the CEL environment (the Kubernetes libraries) and upstream's cost model.
 
+pub mod cel;
 pub mod columns;
+pub mod conversion;
 pub mod rules;
 pub mod schema;
 mod strategy;
@@ -132,7 +137,9 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
                 subresources,
                 type_info: TypeInfo::Custom {
                     schema_name: definition_name(&group, &version, &kind),
+                    ssa_schema: crate::managed::types::intern(&schema),
                     schema,
+                    converter: None,
                     storage_version: storage_version.clone(),
                 },
                 strategy: StrategyRef::Shared(Arc::new(strategy)),
@@ -343,7 +350,7 @@ mod tests {
             .unwrap();
         assert_eq!(stored["apiVersion"], "example.com/v1");
         assert_eq!(
-            beta.from_stored(stored)["apiVersion"],
+            beta.from_stored(stored).unwrap()["apiVersion"],
             "example.com/v1beta1"
         );
         assert!(e[0].is_storage_entry() && !beta.is_storage_entry());

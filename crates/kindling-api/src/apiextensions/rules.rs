@@ -1,96 +1,233 @@
 //! `x-kubernetes-validations`: CEL rules on a custom resource's schema, as upstream's
 //! apiextensions-apiserver evaluates them (apiserver/schema/cel). Each rule sees the value of its
-//! schema node as `self` and, in a transition rule, the stored value as `oldSelf` (evaluated
-//! only on updates where the old value exists, unless `optionalOldSelf`). A false result is the
-//! rule's error at the node (plus its `fieldPath`), with its `message` (or upstream's
-//! `failed rule: <rule>`), of its `reason` (Invalid by default, with the schema's type as the
-//! value). Rules are compiled once per definition version (the cel-rust interpreter); a rule
-//! that does not compile is refused when the definition is created.
+//! schema node as `self` and, in a transition rule, the stored value as `oldSelf`: on updates,
+//! the old value correlated with the new one (object fields by name, items of
+//! `x-kubernetes-list-type: map` lists by their keys, of `set` lists by value; items of atomic
+//! lists have none); with `optionalOldSelf`, `oldSelf` is an optional (none on create). A false
+//! result is the rule's error at the node (plus its `fieldPath`), with the value of
+//! `messageExpression` (if it evaluates to a usable string), else its `message`, else upstream's
+//! `failed rule: <rule>`, of its `reason` (Invalid by default).
 //!
-//! Not done: upstream's cost limits and the Kubernetes CEL libraries beyond cel-rust's standard
-//! ones (lists, quantity, url, ip, format); `messageExpression` is not evaluated (the static
-//! message or the default is used); array items are not correlated with their old values.
+//! Costs as upstream's (`cel/cost.rs`): a definition's rules are refused when one's estimate
+//! (times how often its node can occur) exceeds the per-expression limit or all of them the
+//! per-definition one; each evaluation is charged its cost (the estimate over the actual
+//! values), against the per-call limit and the object's budget.
+//!
+//! Not done: upstream's validation ratcheting (an unchanged invalid field is a warning), rules
+//! under `allOf`, and the type checks of a checker (a rule that uses an unknown field fails
+//! when evaluated, not when the definition is written).
 
+use super::cel::cost::{self, Shape};
 use crate::json_path::str_at;
 use crate::meta::go_quote;
 use crate::status::Cause;
+use ::cel::objects::OptionalValue;
+use ::cel::{Program, Value as CelValue};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The compiled rules of a schema, by rule text.
+/// The compiled rules and message expressions of a schema, by source text.
 #[derive(Default)]
 pub struct Rules {
-    programs: HashMap<String, Arc<::cel::Program>>,
+    programs: HashMap<String, Arc<Program>>,
+    /// Whether any rule looks at `oldSelf` (else creates and updates have no second pass).
+    transitions: bool,
+}
+
+/// Which rules a pass runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Rules that do not look at `oldSelf` (every write).
+    Plain,
+    /// Rules with `optionalOldSelf`, `oldSelf` none (creates).
+    Create,
+    /// Rules that look at `oldSelf`, with the correlated old value (updates).
+    Update,
+}
+
+/// A pass over one object: what is left of its budget, and its errors.
+struct Run<'r> {
+    rules: &'r Rules,
+    pass: Pass,
+    budget: u64,
+    stopped: bool,
+    out: Vec<Cause>,
+}
+
+/// Where the walk is: the node's schema, its new and (correlated) old value, their shapes.
+struct Node<'a> {
+    schema: &'a Value,
+    new: &'a Value,
+    old: Option<&'a Value>,
+    path: String,
+    /// The root of a resource (the object, or an embedded resource).
+    resource_root: bool,
 }
 
 impl Rules {
-    /// Compiles every rule of `schema` (rules that do not compile are left out: the
-    /// definition's validation refused them already).
+    /// Compiles every rule and message expression of `schema` (those that do not compile are
+    /// left out: the definition's validation refused them already).
     pub fn compile(schema: &Value) -> Rules {
         let mut programs = HashMap::new();
         walk_rules(schema, &mut |rule| {
-            if let Ok(p) = ::cel::Program::compile(str_at(rule, &["rule"])) {
-                programs.insert(str_at(rule, &["rule"]).to_string(), Arc::new(p));
+            for key in ["rule", "messageExpression"] {
+                let text = str_at(rule, &[key]);
+                if !text.trim().is_empty() {
+                    if let Ok(p) = super::cel::compile(text) {
+                        programs.insert(text.to_string(), Arc::new(p));
+                    }
+                }
             }
         });
-        Rules { programs }
+        let transitions = programs
+            .values()
+            .any(|p| p.references().has_variable("oldSelf"));
+        Rules {
+            programs,
+            transitions,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.programs.is_empty()
     }
 
-    /// The errors of `obj` against the rules of `schema` that do not look at `oldSelf`.
+    /// Whether a rule looks at `oldSelf` (creates and updates have a pass of their own).
+    pub fn has_transitions(&self) -> bool {
+        self.transitions
+    }
+
+    /// The errors of `obj` against the rules that do not look at `oldSelf`.
     pub fn validate(&self, schema: &Value, obj: &Value) -> Vec<Cause> {
-        let mut out = Vec::new();
-        if !self.is_empty() {
-            self.validate_at(schema, obj, None, "", false, &mut out);
-        }
-        out
+        self.run(Pass::Plain, schema, obj, None)
+    }
+
+    /// The errors of a new object against its `optionalOldSelf` rules (`oldSelf` none).
+    pub fn validate_create(&self, schema: &Value, obj: &Value) -> Vec<Cause> {
+        self.run(Pass::Create, schema, obj, None)
     }
 
     /// The errors of an update against the transition rules (those that look at `oldSelf`).
     pub fn validate_transitions(&self, schema: &Value, new: &Value, old: &Value) -> Vec<Cause> {
-        let mut out = Vec::new();
-        if !self.is_empty() {
-            self.validate_at(schema, new, Some(old), "", true, &mut out);
-        }
+        self.run(Pass::Update, schema, new, Some(old))
+    }
+
+    /// The errors of a value that is not a resource (a schema's `default`), with its rules
+    /// as plain rules and transition rules seeing it as its own old value (as upstream
+    /// validates defaults).
+    pub fn validate_value(&self, schema: &Value, v: &Value) -> Vec<Cause> {
+        let mut out = self.run_at(Pass::Plain, schema, v, None, false);
+        out.extend(self.run_at(Pass::Update, schema, v, Some(v), false));
         out
     }
 
-    fn validate_at(
+    fn run(&self, pass: Pass, schema: &Value, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
+        self.run_at(pass, schema, obj, old, true)
+    }
+
+    fn run_at(
         &self,
+        pass: Pass,
         schema: &Value,
-        v: &Value,
+        obj: &Value,
         old: Option<&Value>,
-        path: &str,
-        transitions: bool,
-        out: &mut Vec<Cause>,
-    ) {
-        for rule in schema["x-kubernetes-validations"]
+        resource_root: bool,
+    ) -> Vec<Cause> {
+        if self.is_empty() || (pass != Pass::Plain && !self.transitions) {
+            return Vec::new();
+        }
+        let mut run = Run {
+            rules: self,
+            pass,
+            budget: cost::RUNTIME_CEL_COST_BUDGET,
+            stopped: false,
+            out: Vec::new(),
+        };
+        run.node(Node {
+            schema,
+            new: obj,
+            old,
+            path: String::new(),
+            resource_root,
+        });
+        run.out
+    }
+}
+
+impl Run<'_> {
+    fn node(&mut self, n: Node<'_>) {
+        if self.stopped || n.new.is_null() {
+            return;
+        }
+        let runnable: Vec<(&Value, Arc<Program>, bool)> = n.schema["x-kubernetes-validations"]
             .as_array()
             .into_iter()
             .flatten()
-        {
-            self.check(schema, rule, (v, old), path, transitions, out);
+            .filter_map(|rule| {
+                let program = self.rules.programs.get(str_at(rule, &["rule"]))?.clone();
+                let uses_old = program.references().has_variable("oldSelf");
+                let optional = rule["optionalOldSelf"].as_bool() == Some(true);
+                let runs = match self.pass {
+                    Pass::Plain => !uses_old,
+                    Pass::Create => uses_old && optional,
+                    Pass::Update => uses_old && (n.old.is_some() || optional),
+                };
+                runs.then_some((rule, program, uses_old))
+            })
+            .collect();
+        if !runnable.is_empty() {
+            // What the node's rules see, made once for all of them.
+            let seen = Seen::of(&n, self.pass != Pass::Plain);
+            for (rule, program, uses_old) in runnable {
+                self.check(&n, &seen, rule, &program, uses_old);
+                if self.stopped {
+                    return;
+                }
+            }
         }
-        match v {
+        match n.new {
             Value::Object(map) => {
-                let props = schema.get("properties").and_then(Value::as_object);
-                let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+                let props = n.schema.get("properties").and_then(Value::as_object);
+                let additional = n
+                    .schema
+                    .get("additionalProperties")
+                    .filter(|a| a.is_object());
                 for (k, child) in map {
-                    let Some(s) = props.and_then(|p| p.get(k)).or(additional) else {
-                        continue;
+                    let (s, path) = match (props.and_then(|p| p.get(k)), additional) {
+                        (Some(s), _) => (s, join(&n.path, k)),
+                        (None, Some(s)) => (s, format!("{}[{k}]", n.path)),
+                        _ => continue,
                     };
-                    let old_child = old.and_then(|o| o.get(k));
-                    self.validate_at(s, child, old_child, &join(path, k), transitions, out);
+                    let embedded = s["x-kubernetes-embedded-resource"] == true;
+                    self.node(Node {
+                        schema: s,
+                        new: child,
+                        old: n.old.and_then(|o| o.get(k)),
+                        path,
+                        resource_root: embedded,
+                    });
+                    if self.stopped {
+                        return;
+                    }
                 }
             }
             Value::Array(items) => {
-                if let Some(s) = schema.get("items") {
-                    for (i, item) in items.iter().enumerate() {
-                        self.validate_at(s, item, None, &format!("{path}[{i}]"), transitions, out);
+                let Some(s) = n.schema.get("items") else {
+                    return;
+                };
+                let old_items = n.old.and_then(Value::as_array).map(Vec::as_slice);
+                let embedded = s["x-kubernetes-embedded-resource"] == true;
+                for (i, item) in items.iter().enumerate() {
+                    self.node(Node {
+                        schema: s,
+                        new: item,
+                        old: old_items.and_then(|o| correlated(n.schema, item, o)),
+                        path: format!("{}[{i}]", n.path),
+                        resource_root: embedded,
+                    });
+                    if self.stopped {
+                        return;
                     }
                 }
             }
@@ -98,69 +235,249 @@ impl Rules {
         }
     }
 
-    /// One rule at one node: `values` are the node's new and old values.
+    /// One rule at one node.
     fn check(
-        &self,
-        schema: &Value,
+        &mut self,
+        n: &Node<'_>,
+        seen: &Seen,
         rule: &Value,
-        (v, old): (&Value, Option<&Value>),
-        path: &str,
-        transitions: bool,
-        out: &mut Vec<Cause>,
+        program: &Program,
+        uses_old: bool,
     ) {
         let text = str_at(rule, &["rule"]);
-        let Some(program) = self.programs.get(text) else {
+        let optional = uses_old && rule["optionalOldSelf"].as_bool() == Some(true);
+        let shapes = &seen.shapes;
+        let type_name = type_name(n.schema);
+        let shown = rule_error_string(rule);
+        if !self.charge(program, shapes, &n.path, type_name, || {
+            format!("'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: {shown}")
+        }) {
             return;
+        }
+        let ctx = seen.context(optional);
+        let field = match str_at(rule, &["fieldPath"]).trim_start_matches('.') {
+            "" => n.path.clone(),
+            fp => join(&n.path, &normalize_field_path(fp)),
         };
-        let transition = program.references().has_variable("oldSelf");
-        let optional = rule["optionalOldSelf"].as_bool() == Some(true);
-        // Plain rules run on every write; transition rules on updates where the old value
-        // exists (or always, with optionalOldSelf, `oldSelf` null on create).
-        let runs = if transitions {
-            transition && (old.is_some() || optional)
+        match program.execute(ctx) {
+            Ok(CelValue::Bool(true)) => {}
+            Ok(CelValue::Bool(false)) => {
+                let detail = self
+                    .message_expression(rule, ctx, shapes, &field, type_name)
+                    .unwrap_or_else(|| match str_at(rule, &["message"]).trim() {
+                        "" => format!("failed rule: {}", text.trim()),
+                        m => m.to_string(),
+                    });
+                if self.stopped {
+                    return;
+                }
+                self.out.push(failure(n.new, rule, &field, &detail));
+            }
+            Ok(_) => self.out.push(Cause::invalid(
+                &n.path,
+                go_quote(type_name),
+                &format!("cel expression must evaluate to a bool evaluating rule: {shown}"),
+            )),
+            Err(e) => {
+                let err = super::cel::error_text(&e);
+                let detail = if err.starts_with("no such overload") {
+                    format!("'{err}': call arguments did not match a supported operator, function or macro signature for rule: {shown}")
+                } else {
+                    format!("{err} evaluating rule: {shown}")
+                };
+                self.out
+                    .push(Cause::invalid(&n.path, go_quote(type_name), &detail));
+            }
+        }
+    }
+
+    /// Charges one evaluation of `program`; false (and the walk stopped, with the error) when
+    /// it is over the per-call limit or the object's budget.
+    fn charge(
+        &mut self,
+        program: &Program,
+        shapes: &[(&str, Shape)],
+        path: &str,
+        type_name: &str,
+        over_call: impl FnOnce() -> String,
+    ) -> bool {
+        let spent = cost::estimate(program.expression(), shapes);
+        let detail = if spent > cost::PER_CALL_LIMIT {
+            over_call()
+        } else if spent > self.budget {
+            "validation failed due to running out of cost budget, no further validation rules will be run".to_string()
         } else {
-            !transition || (optional && old.is_none())
+            self.budget -= spent;
+            return true;
         };
-        if !runs {
-            return;
+        self.out
+            .push(Cause::invalid(path, go_quote(type_name), &detail));
+        self.stopped = true;
+        false
+    }
+
+    /// The message a failed rule's `messageExpression` gives, if it gives a usable one.
+    fn message_expression(
+        &mut self,
+        rule: &Value,
+        ctx: &::cel::Context<'static, 'static>,
+        shapes: &[(&str, Shape)],
+        field: &str,
+        type_name: &str,
+    ) -> Option<String> {
+        let text = str_at(rule, &["messageExpression"]);
+        let program = self.rules.programs.get(text).cloned()?;
+        let quoted = go_quote(text);
+        if !self.charge(&program, shapes, field, type_name, || {
+            format!("no further validation rules will be run due to call cost exceeds limit for messageExpression: {quoted}")
+        }) {
+            return None;
         }
-        let mut ctx = ::cel::Context::default();
-        ctx.add_variable_from_value("self", to_cel(v));
-        if transition {
-            ctx.add_variable_from_value("oldSelf", old.map_or(::cel::Value::Null, to_cel));
-        }
-        let field = match str_at(rule, &["fieldPath"]) {
-            "" => path.to_string(),
-            fp => format!("{path}{fp}"),
-        };
-        let message = match str_at(rule, &["message"]) {
-            "" => format!("failed rule: {}", rule_text(text)),
-            m => m.to_string(),
-        };
-        match program.execute(&ctx) {
-            Ok(::cel::Value::Bool(true)) => {}
-            Ok(::cel::Value::Bool(false)) => out.push(failure(schema, rule, &field, &message)),
-            Ok(other) => out.push(Cause::invalid(
-                field,
-                go_quote(type_name(schema)),
-                &format!(
-                    "rule evaluation error: {} must evaluate to a bool, got {:?}",
-                    rule_text(text),
-                    other.type_of()
-                ),
-            )),
-            Err(e) => out.push(Cause::invalid(
-                field,
-                go_quote(type_name(schema)),
-                &format!("{}: {e}", rule_text(text)),
-            )),
+        // A messageExpression that fails (or gives no usable text) falls back to the message,
+        // as upstream's (which only logs why).
+        match program.execute(ctx) {
+            Ok(CelValue::String(s)) => {
+                let s = s.trim();
+                (!s.is_empty() && !s.contains('\n') && s.len() <= MAX_MESSAGE_BYTES)
+                    .then(|| s.to_string())
+            }
+            _ => None,
         }
     }
 }
 
-/// The rule as upstream quotes it in messages (whitespace collapsed).
-fn rule_text(rule: &str) -> String {
-    rule.split_whitespace().collect::<Vec<_>>().join(" ")
+/// A node's values as its rules see them (`self`, `oldSelf`), their shapes, and the contexts
+/// made of them (made at most once for all the node's rules: converting values is what costs).
+struct Seen {
+    new: CelValue,
+    old: Option<CelValue>,
+    shapes: Vec<(&'static str, Shape)>,
+    plain: std::cell::OnceCell<::cel::Context<'static, 'static>>,
+    optional: std::cell::OnceCell<::cel::Context<'static, 'static>>,
+}
+
+impl Seen {
+    /// `with_old`: whether the pass's rules can look at `oldSelf`.
+    fn of(n: &Node<'_>, with_old: bool) -> Seen {
+        let new = visible(n.new, n.resource_root);
+        let old = n
+            .old
+            .filter(|_| with_old)
+            .map(|o| visible(o, n.resource_root));
+        Seen {
+            shapes: vec![
+                ("self", Shape::of_value(&new)),
+                (
+                    "oldSelf",
+                    old.as_ref().map_or(Shape::Scalar, Shape::of_value),
+                ),
+            ],
+            new: super::cel::to_cel_typed(&new, n.schema),
+            old: old.map(|o| super::cel::to_cel_typed(&o, n.schema)),
+            plain: Default::default(),
+            optional: Default::default(),
+        }
+    }
+
+    /// The context of a rule: `oldSelf` as it is, or as an optional (`optionalOldSelf`).
+    fn context(&self, optional: bool) -> &::cel::Context<'static, 'static> {
+        let make = |old: Option<CelValue>| {
+            let mut vars = vec![("self", self.new.clone())];
+            vars.extend(old.map(|o| ("oldSelf", o)));
+            super::cel::context(vars)
+        };
+        if optional {
+            self.optional.get_or_init(|| {
+                make(Some(CelValue::Opaque(Arc::new(match &self.old {
+                    Some(o) => OptionalValue::of(o.clone()),
+                    None => OptionalValue::none(),
+                }))))
+            })
+        } else {
+            self.plain.get_or_init(|| make(self.old.clone()))
+        }
+    }
+}
+
+/// upstream's MaxEvaluatedMessageExpressionSizeBytes.
+const MAX_MESSAGE_BYTES: usize = 5 * 1024;
+
+/// What a rule sees of a resource root: everything but metadata, of which only name and
+/// generateName (upstream's WithTypeAndObjectMeta).
+fn visible(v: &Value, resource_root: bool) -> Value {
+    let mut v = v.clone();
+    if resource_root {
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.retain(|k, _| k == "name" || k == "generateName");
+        }
+    }
+    v
+}
+
+/// The old item an item of a list is correlated with: by its keys in a map list, by value in
+/// a set; none in an atomic list.
+fn correlated<'a>(list_schema: &Value, item: &Value, old: &'a [Value]) -> Option<&'a Value> {
+    match str_at(list_schema, &["x-kubernetes-list-type"]) {
+        "map" => {
+            let keys: Vec<&str> = list_schema["x-kubernetes-list-map-keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let defaults = &list_schema["items"]["properties"];
+            let key_of = |v: &'a Value| -> Vec<Value> {
+                keys.iter()
+                    .map(|k| {
+                        v.get(*k)
+                            .cloned()
+                            .unwrap_or_else(|| defaults[*k]["default"].clone())
+                    })
+                    .collect()
+            };
+            let wanted: Vec<Value> = keys
+                .iter()
+                .map(|k| {
+                    item.get(*k)
+                        .cloned()
+                        .unwrap_or_else(|| defaults[*k]["default"].clone())
+                })
+                .collect();
+            old.iter().find(|o| key_of(o) == wanted)
+        }
+        "set" => old.iter().find(|o| *o == item),
+        _ => None,
+    }
+}
+
+/// A rule's `fieldPath` (`.a.b`, `.a['b']`) as a field path (`a.b`, `a[b]`).
+fn normalize_field_path(fp: &str) -> String {
+    let mut out = String::new();
+    let mut rest = fp;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("['") {
+            let end = after.find("']").unwrap_or(after.len());
+            out.push_str(&format!("[{}]", &after[..end]));
+            rest = after.get(end + 2..).unwrap_or_default();
+        } else {
+            let rest_trim = rest.trim_start_matches('.');
+            let end = rest_trim.find(['.', '[']).unwrap_or(rest_trim.len());
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&rest_trim[..end]);
+            rest = &rest_trim[end..];
+        }
+    }
+    out
+}
+
+/// upstream's `ruleErrorString`: the message, else the rule.
+fn rule_error_string(rule: &Value) -> String {
+    match str_at(rule, &["message"]).trim() {
+        "" => str_at(rule, &["rule"]).trim().to_string(),
+        m => m.to_string(),
+    }
 }
 
 fn type_name(schema: &Value) -> &str {
@@ -170,16 +487,33 @@ fn type_name(schema: &Value) -> &str {
     }
 }
 
-fn failure(schema: &Value, rule: &Value, field: &str, message: &str) -> Cause {
+/// The error of a failed rule. Objects and lists are not shown (upstream's OmitValueType);
+/// scalars are.
+fn failure(value: &Value, rule: &Value, field: &str, detail: &str) -> Cause {
+    let shown = match value {
+        Value::Object(_) | Value::Array(_) => None,
+        Value::String(s) => Some(go_quote(s)),
+        other => Some(other.to_string()),
+    };
     match str_at(rule, &["reason"]) {
-        "FieldValueForbidden" => Cause::forbidden(field, message),
-        "FieldValueRequired" => crate::meta::required(field, message),
+        "FieldValueForbidden" => Cause::forbidden(field, detail),
+        "FieldValueRequired" => crate::meta::required(field, detail),
         "FieldValueDuplicate" => Cause {
             reason: "FieldValueDuplicate",
-            message: format!("Duplicate value: {}", go_quote(type_name(schema))),
+            message: match shown {
+                Some(v) => format!("Duplicate value: {v}"),
+                None => "Duplicate value".to_string(),
+            },
             field: field.to_string(),
         },
-        _ => Cause::invalid(field, go_quote(type_name(schema)), message),
+        _ => Cause {
+            reason: "FieldValueInvalid",
+            message: match shown {
+                Some(v) => format!("Invalid value: {v}: {detail}"),
+                None => format!("Invalid value: {detail}"),
+            },
+            field: field.to_string(),
+        },
     }
 }
 
@@ -211,181 +545,10 @@ fn walk_rules(schema: &Value, f: &mut dyn FnMut(&Value)) {
     }
 }
 
-/// A JSON value as CEL sees it: integers as int, other numbers as double, objects as maps.
-fn to_cel(v: &Value) -> ::cel::Value {
-    match v {
-        Value::Null => ::cel::Value::Null,
-        Value::Bool(b) => ::cel::Value::Bool(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => ::cel::Value::Int(i),
-            None => match n.as_u64() {
-                Some(u) => ::cel::Value::UInt(u),
-                None => ::cel::Value::Float(n.as_f64().unwrap_or_default()),
-            },
-        },
-        Value::String(s) => ::cel::Value::String(Arc::new(s.clone())),
-        Value::Array(a) => ::cel::Value::List(Arc::new(a.iter().map(to_cel).collect())),
-        Value::Object(m) => {
-            let map: HashMap<String, ::cel::Value> =
-                m.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
-            ::cel::Value::from(map)
-        }
-    }
-}
-
-/// The errors of every rule of `schema` that does not compile, or is malformed, with upstream's
-/// paths (`<path>.x-kubernetes-validations[i].rule`).
-pub fn rule_errors(schema: &Value, path: &str, out: &mut Vec<Cause>) {
-    for (i, rule) in schema["x-kubernetes-validations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let at = format!("{path}.x-kubernetes-validations[{i}]");
-        let text = str_at(rule, &["rule"]);
-        if text.trim().is_empty() {
-            out.push(crate::meta::required(
-                format!("{at}.rule"),
-                "rule is not specified",
-            ));
-            continue;
-        }
-        if let Some(m) = rule.get("message").and_then(Value::as_str) {
-            if m.trim().is_empty() {
-                out.push(crate::meta::invalid_str(
-                    format!("{at}.message"),
-                    m,
-                    "must be non-empty if specified",
-                ));
-            } else if m.contains('\n') {
-                out.push(crate::meta::invalid_str(
-                    format!("{at}.message"),
-                    m,
-                    "must not contain line breaks",
-                ));
-            }
-        }
-        let reason = str_at(rule, &["reason"]);
-        let reasons = [
-            "FieldValueDuplicate",
-            "FieldValueForbidden",
-            "FieldValueInvalid",
-            "FieldValueRequired",
-        ];
-        if !reason.is_empty() && !reasons.contains(&reason) {
-            out.push(crate::meta::not_supported_str(
-                format!("{at}.reason"),
-                reason,
-                &reasons,
-            ));
-        }
-        if let Err(e) = ::cel::Program::compile(text) {
-            out.push(crate::meta::invalid_raw(
-                format!("{at}.rule"),
-                &go_rule(rule),
-                &format!("compilation failed: {}", e.to_string().replace('\n', " ")),
-            ));
-        }
-    }
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (k, s) in props {
-            rule_errors(s, &format!("{path}.properties[{k}]"), out);
-        }
-    }
-    for key in ["items", "additionalProperties"] {
-        if let Some(s) = schema.get(key).filter(|s| s.is_object()) {
-            rule_errors(s, &format!("{path}.{key}"), out);
-        }
-    }
-}
-
-/// The rule as Go's `%#v` prints upstream's ValidationRule in its error.
-fn go_rule(rule: &Value) -> String {
-    let opt = |key: &str, ty: &str| match rule.get(key) {
-        Some(Value::String(s)) => format!("(*{ty})({})", go_quote(s)),
-        Some(Value::Bool(b)) => format!("(*{ty})({b})"),
-        _ => format!("(*{ty})(nil)"),
-    };
-    format!(
-        "apiextensions.ValidationRule{{Rule:{}, Message:{}, MessageExpression:{}, Reason:{}, FieldPath:{}, OptionalOldSelf:{}}}",
-        go_quote(str_at(rule, &["rule"])),
-        go_quote(str_at(rule, &["message"])),
-        go_quote(str_at(rule, &["messageExpression"])),
-        opt("reason", "apiextensions.FieldValueErrorReason"),
-        go_quote(str_at(rule, &["fieldPath"])),
-        opt("optionalOldSelf", "bool"),
-    )
-}
+#[path = "rules_check.rs"]
+mod check;
+pub use check::rule_errors;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn schema() -> Value {
-        json!({"type": "object", "properties": {"spec": {"type": "object",
-            "x-kubernetes-validations": [
-                {"rule": "self.replicas <= self.maxReplicas", "message": "replicas must not exceed maxReplicas"},
-                {"rule": "self.mode == oldSelf.mode", "message": "mode is immutable", "reason": "FieldValueForbidden"},
-                {"rule": "self.name.matches('^[a-z]+$')"}],
-            "properties": {"replicas": {"type": "integer"}, "maxReplicas": {"type": "integer"},
-                "mode": {"type": "string"}, "name": {"type": "string"}}}}})
-    }
-
-    fn messages(obj: Value, old: Option<Value>) -> Vec<String> {
-        let s = schema();
-        let rules = Rules::compile(&s);
-        let mut causes = rules.validate(&s, &obj);
-        if let Some(old) = old {
-            causes.extend(rules.validate_transitions(&s, &obj, &old));
-        }
-        causes
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect()
-    }
-
-    #[test]
-    fn rules_pass_and_fail_as_upstream() {
-        let ok = json!({"spec": {"replicas": 1, "maxReplicas": 2, "mode": "a", "name": "web"}});
-        assert!(messages(ok.clone(), None).is_empty());
-        let bad = json!({"spec": {"replicas": 3, "maxReplicas": 2, "mode": "b", "name": "Web"}});
-        assert_eq!(
-            messages(bad.clone(), None),
-            [
-                "spec: Invalid value: \"object\": replicas must not exceed maxReplicas",
-                "spec: Invalid value: \"object\": failed rule: self.name.matches('^[a-z]+$')",
-            ]
-        );
-        let changed = messages(bad, Some(ok));
-        assert!(
-            changed.contains(&"spec: Forbidden: mode is immutable".to_string()),
-            "{changed:?}"
-        );
-    }
-
-    #[test]
-    fn rules_that_do_not_compile_are_refused() {
-        let mut out = Vec::new();
-        let s = json!({"type": "object", "x-kubernetes-validations": [{"rule": "self.a =="}]});
-        rule_errors(&s, "spec.validation.openAPIV3Schema", &mut out);
-        assert_eq!(out.len(), 1);
-        assert_eq!(
-            out[0].field,
-            "spec.validation.openAPIV3Schema.x-kubernetes-validations[0].rule"
-        );
-        assert!(
-            out[0]
-                .message
-                .starts_with("Invalid value: apiextensions.ValidationRule{Rule:\"self.a ==\""),
-            "{}",
-            out[0].message
-        );
-        assert!(
-            out[0].message.contains("compilation failed: "),
-            "{}",
-            out[0].message
-        );
-    }
-}
+#[path = "rules_tests.rs"]
+mod tests;

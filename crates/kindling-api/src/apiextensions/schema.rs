@@ -40,6 +40,14 @@ pub fn prune(schema: &Value, obj: &mut Value) -> Vec<String> {
     pruned
 }
 
+/// Pruning of a value of `schema` that is not a resource (a schema's `default`).
+pub fn prune_value(schema: &Value, v: &mut Value) -> Vec<String> {
+    let mut pruned = Vec::new();
+    let embedded = flag(schema, "x-kubernetes-embedded-resource");
+    prune_at(schema, v, "", embedded, &mut pruned);
+    pruned
+}
+
 fn prune_at(schema: &Value, obj: &mut Value, path: &str, keep_meta: bool, out: &mut Vec<String>) {
     match obj {
         Value::Object(map) => {
@@ -156,6 +164,13 @@ fn has_type(v: &Value, t: &str) -> bool {
 pub fn validate(schema: &Value, obj: &Value) -> Vec<Cause> {
     let mut out = Vec::new();
     validate_at(schema, obj, "", true, &mut out);
+    out
+}
+
+/// The errors of a value of `schema` found at `path` (a schema's `default`).
+pub fn validate_value(schema: &Value, v: &Value, path: &str) -> Vec<Cause> {
+    let mut out = Vec::new();
+    validate_at(schema, v, path, false, &mut out);
     out
 }
 
@@ -438,7 +453,7 @@ fn check_string(schema: &Value, s: &str, path: &str, out: &mut Vec<Cause>) {
 
 /// The string formats upstream checks (kube-openapi's strfmt registry, the ones CRDs use);
 /// unknown formats accept anything, as upstream.
-fn format_matches(format: &str, s: &str) -> bool {
+pub(crate) fn format_matches(format: &str, s: &str) -> bool {
     match format {
         "date-time" | "datetime" => s.parse::<jiff::Timestamp>().is_ok(),
         "date" => s.parse::<jiff::civil::Date>().is_ok() && s.len() == 10,

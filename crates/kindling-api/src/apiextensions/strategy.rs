@@ -164,8 +164,15 @@ impl Strategy for CustomResourceStrategy {
         self.rules.validate(&self.schema, obj)
     }
 
+    fn validate_create(&self, obj: &Value) -> Vec<Cause> {
+        if !self.rules.has_transitions() || !schema::validate(&self.schema, obj).is_empty() {
+            return Vec::new();
+        }
+        self.rules.validate_create(&self.schema, obj)
+    }
+
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        if !schema::validate(&self.schema, new).is_empty() {
+        if !self.rules.has_transitions() || !schema::validate(&self.schema, new).is_empty() {
             return Vec::new();
         }
         self.rules.validate_transitions(&self.schema, new, old)

@@ -52,7 +52,98 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
     }
     validate_versions(spec, &mut errs);
     validate_names(&spec["names"], &mut errs);
+    validate_conversion(&spec["conversion"], &mut errs);
     errs
+}
+
+/// upstream's validateCustomResourceConversion, at the internal type's paths
+/// (`spec.conversion.webhookClientConfig`, `spec.conversion.conversionReviewVersions`).
+fn validate_conversion(conversion: &Value, errs: &mut Vec<Cause>) {
+    if conversion.is_null() {
+        return;
+    }
+    let strategy = str_at(conversion, &["strategy"]);
+    match strategy {
+        "None" | "Webhook" => {}
+        "" => errs.push(required("spec.conversion.strategy", "")),
+        other => errs.push(not_supported_str(
+            "spec.conversion.strategy",
+            other,
+            &["None", "Webhook"],
+        )),
+    }
+    let webhook = &conversion["webhook"];
+    let client = &webhook["clientConfig"];
+    let versions = array_at(webhook, &["conversionReviewVersions"]);
+    if strategy != "Webhook" {
+        if !client.is_null() {
+            errs.push(Cause::forbidden(
+                "spec.conversion.webhookClientConfig",
+                "should not be set when strategy is not set to Webhook",
+            ));
+        }
+        if !versions.is_empty() {
+            errs.push(Cause::forbidden(
+                "spec.conversion.conversionReviewVersions",
+                "should not be set when strategy is not set to Webhook",
+            ));
+        }
+        return;
+    }
+    if client.is_null() {
+        errs.push(required(
+            "spec.conversion.webhookClientConfig",
+            "required when strategy is set to Webhook",
+        ));
+    } else if client.get("url").is_some() == client.get("service").is_some() {
+        errs.push(required(
+            "spec.conversion.webhookClientConfig",
+            "exactly one of url or service is required",
+        ));
+    } else if let Some(url) = client.get("url").and_then(Value::as_str) {
+        if !url.starts_with("https://") {
+            errs.push(invalid_str(
+                "spec.conversion.webhookClientConfig.url",
+                url,
+                "'https' is the only allowed URL scheme",
+            ));
+        }
+    } else {
+        let svc = &client["service"];
+        for field in ["name", "namespace"] {
+            if str_at(svc, &[field]).is_empty() {
+                errs.push(required(
+                    format!("spec.conversion.webhookClientConfig.service.{field}"),
+                    &format!("service {field} is required"),
+                ));
+            }
+        }
+    }
+    let path = "spec.conversion.conversionReviewVersions";
+    if versions.is_empty() {
+        errs.push(required(path, ""));
+        return;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, v) in versions.iter().enumerate() {
+        let v = v.as_str().unwrap_or_default();
+        if seen.contains(&v) {
+            errs.push(invalid_str(format!("{path}[{i}]"), v, "duplicate version"));
+            continue;
+        }
+        seen.push(v);
+        for e in dns1035_label_errors(v) {
+            errs.push(invalid_str(format!("{path}[{i}]"), v, &e));
+        }
+    }
+    if !seen.iter().any(|v| matches!(*v, "v1" | "v1beta1")) {
+        let shown: Vec<String> = seen.iter().map(|v| go_quote(v)).collect();
+        errs.push(Cause::invalid(
+            path,
+            format!("[{}]", shown.join(",")),
+            "must include at least one of v1, v1beta1",
+        ));
+    }
 }
 
 /// An update: the rules of a new definition, then what may not change (group and plural always;
@@ -78,14 +169,44 @@ pub fn validate_crd_update(new: &Value, old: &Value) -> Vec<Cause> {
     }
     immutable(&["spec", "group"], "spec.group", &mut errs);
     immutable(&["spec", "names", "plural"], "spec.names.plural", &mut errs);
-    let versions: Vec<&str> = array_at(new, &["spec", "versions"])
+    errs.extend(validate_stored_versions(new));
+    errs
+}
+
+/// upstream's ValidateCustomResourceDefinitionStoredVersions: at least one stored version, the
+/// storage version among them, and every one still in `spec.versions`.
+fn validate_stored_versions(crd: &Value) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    let stored = array_at(crd, &["status", "storedVersions"]);
+    let shown = || {
+        let names: Vec<String> = stored
+            .iter()
+            .map(|s| go_quote(s.as_str().unwrap_or_default()))
+            .collect();
+        format!("[{}]", names.join(","))
+    };
+    if stored.is_empty() {
+        errs.push(Cause::invalid(
+            "status.storedVersions",
+            "[]",
+            "must have at least one stored version",
+        ));
+        return errs;
+    }
+    for v in array_at(crd, &["spec", "versions"]) {
+        if v["storage"].as_bool() == Some(true) && !stored.iter().any(|s| s == &v["name"]) {
+            errs.push(Cause::invalid(
+                "status.storedVersions",
+                shown(),
+                &format!("must have the storage version {}", str_at(v, &["name"])),
+            ));
+        }
+    }
+    let versions: Vec<&str> = array_at(crd, &["spec", "versions"])
         .iter()
         .map(|v| str_at(v, &["name"]))
         .collect();
-    for (i, stored) in array_at(new, &["status", "storedVersions"])
-        .iter()
-        .enumerate()
-    {
+    for (i, stored) in stored.iter().enumerate() {
         let stored = stored.as_str().unwrap_or_default();
         if !versions.contains(&stored) {
             errs.push(invalid_str(
@@ -431,14 +552,7 @@ const VALID_TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object
 /// rules everywhere below.
 fn validate_schema_root(schema: &Value, path: &str, status: bool, errs: &mut Vec<Cause>) {
     if status {
-        let t = str_at(schema, &["type"]);
-        if !t.is_empty() && t != "object" {
-            errs.push(invalid_str(
-                format!("{path}.type"),
-                t,
-                "only \"object\" is allowed as the type at the root of the schema if the status subresource is enabled",
-            ));
-        }
+        status_root_errors(schema, path, errs);
     }
     if schema["nullable"].as_bool() == Some(true) {
         errs.push(Cause::forbidden(
@@ -448,11 +562,133 @@ fn validate_schema_root(schema: &Value, path: &str, status: bool, errs: &mut Vec
     }
     let mut found = Vec::new();
     structural(schema, path, Level::Root, &mut found);
+    if found.is_empty() {
+        default_errors(schema, path, &mut found);
+    }
     super::rules::rule_errors(schema, path, &mut found);
     found.sort_by(|a, b| {
         format!("{}: {}", a.field, a.message).cmp(&format!("{}: {}", b.field, b.message))
     });
     errs.extend(found);
+}
+
+/// upstream's allowedFieldsAtRootSchema (Go field names, as its message lists them) and their
+/// JSON names.
+const ROOT_FIELDS_WITH_STATUS: [(&str, &str); 22] = [
+    ("Description", "description"),
+    ("Type", "type"),
+    ("Format", "format"),
+    ("Title", "title"),
+    ("Maximum", "maximum"),
+    ("ExclusiveMaximum", "exclusiveMaximum"),
+    ("Minimum", "minimum"),
+    ("ExclusiveMinimum", "exclusiveMinimum"),
+    ("MaxLength", "maxLength"),
+    ("MinLength", "minLength"),
+    ("Pattern", "pattern"),
+    ("MaxItems", "maxItems"),
+    ("MinItems", "minItems"),
+    ("UniqueItems", "uniqueItems"),
+    ("MultipleOf", "multipleOf"),
+    ("Required", "required"),
+    ("Items", "items"),
+    ("Properties", "properties"),
+    ("ExternalDocs", "externalDocs"),
+    ("Example", "example"),
+    (
+        "XPreserveUnknownFields",
+        "x-kubernetes-preserve-unknown-fields",
+    ),
+    ("XValidations", "x-kubernetes-validations"),
+];
+
+/// With the status subresource, the root of the schema may only be an object with the fields
+/// that keep their meaning once `status` is cut out (zero values do not count).
+fn status_root_errors(schema: &Value, path: &str, errs: &mut Vec<Cause>) {
+    let t = str_at(schema, &["type"]);
+    if !t.is_empty() && t != "object" {
+        errs.push(invalid_str(
+            format!("{path}.type"),
+            t,
+            "only \"object\" is allowed as the type at the root of the schema if the status subresource is enabled",
+        ));
+        return;
+    }
+    let zero = |v: &Value| match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) => false,
+    };
+    let other = schema
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(k, v)| !zero(v) && !ROOT_FIELDS_WITH_STATUS.iter().any(|(_, json)| json == k));
+    if other {
+        let names: Vec<&str> = ROOT_FIELDS_WITH_STATUS.iter().map(|(go, _)| *go).collect();
+        errs.push(Cause::invalid(
+            path,
+            schema,
+            &format!(
+                "only [{}] fields are allowed at the root of the schema if the status subresource is enabled",
+                names.join(" ")
+            ),
+        ));
+    }
+}
+
+/// upstream's ValidateDefaults: every `default` has no field pruning would drop and is valid
+/// against its schema (value validations and CEL rules), errors at `<path>.default…`.
+fn default_errors(s: &Value, path: &str, errs: &mut Vec<Cause>) {
+    if let Some(d) = s.get("default") {
+        let at = format!("{path}.default");
+        let mut pruned = d.clone();
+        super::schema::prune_value(s, &mut pruned);
+        if &pruned != d {
+            errs.push(Cause::invalid(
+                at.clone(),
+                shown(d),
+                "must not have unknown fields",
+            ));
+        }
+        let found = super::schema::validate_value(s, d, &at);
+        if found.is_empty() {
+            for mut c in super::rules::Rules::compile(s).validate_value(s, d) {
+                c.field = match c.field.chars().next() {
+                    None => at.clone(),
+                    Some('[') => format!("{at}{}", c.field),
+                    Some(_) => format!("{at}.{}", c.field),
+                };
+                errs.push(c);
+            }
+        }
+        errs.extend(found);
+    }
+    if let Some(items) = s.get("items").filter(|i| i.is_object()) {
+        default_errors(items, &format!("{path}.items"), errs);
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (k, p) in props {
+            // A default inside metadata is upstream's to check against ObjectMeta; not done here.
+            if k != "metadata" {
+                default_errors(p, &format!("{path}.properties[{k}]"), errs);
+            }
+        }
+    }
+    if let Some(a) = s.get("additionalProperties").filter(|a| a.is_object()) {
+        default_errors(a, &format!("{path}.additionalProperties"), errs);
+    }
+}
+
+/// A value as a field error shows it: strings quoted, the rest as JSON.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => go_quote(s),
+        other => other.to_string(),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -631,6 +867,57 @@ mod tests {
             )),
             "{m:#?}"
         );
+    }
+
+    #[test]
+    fn defaults_must_fit_their_schema() {
+        let mut c = crd();
+        let spec = &mut c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        spec["properties"]["color"] =
+            json!({"type": "string", "enum": ["red", "green"], "default": "purple"});
+        spec["properties"]["limits"] = json!({"type": "object",
+            "properties": {"cpu": {"type": "integer", "maximum": 4}},
+            "default": {"cpu": 8, "memory": 1},
+            "x-kubernetes-validations": [{"rule": "self.cpu > 0", "message": "cpu"}]});
+        let m = messages(&c);
+        let p = "spec.validation.openAPIV3Schema.properties[spec].properties";
+        assert_eq!(
+            m,
+            [
+                format!("{p}[color].default: Unsupported value: \"purple\": supported values: \"red\", \"green\""),
+                format!("{p}[limits].default.cpu: Invalid value: 8: {p}[limits].default.cpu in body should be less than or equal to 4"),
+                format!("{p}[limits].default: Invalid value: {{\"cpu\":8,\"memory\":1}}: must not have unknown fields"),
+            ]
+        );
+    }
+
+    #[test]
+    fn stored_versions_and_the_status_root() {
+        let mut old = crd();
+        old["status"] = json!({"storedVersions": ["v1"]});
+        let mut new = old.clone();
+        new["status"]["storedVersions"] = json!([]);
+        let m: Vec<String> = validate_crd_update(&new, &old)
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        assert_eq!(
+            m,
+            ["status.storedVersions: Invalid value: []: must have at least one stored version"]
+        );
+        new["status"]["storedVersions"] = json!(["v0"]);
+        new["spec"]["versions"][0]["name"] = json!("v0b");
+        let m: Vec<String> = validate_crd_update(&new, &old)
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        assert!(m.contains(&"status.storedVersions: Invalid value: [\"v0\"]: must have the storage version v0b".to_string()), "{m:#?}");
+        let mut c = crd();
+        c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["nullable"] = json!(false);
+        assert!(messages(&c).is_empty(), "zero values do not count");
+        c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-embedded-resource"] =
+            json!(true);
+        assert!(messages(&c).iter().any(|e| e.starts_with("spec.validation.openAPIV3Schema: Invalid value: {") && e.ends_with(": only [Description Type Format Title Maximum ExclusiveMaximum Minimum ExclusiveMinimum MaxLength MinLength Pattern MaxItems MinItems UniqueItems MultipleOf Required Items Properties ExternalDocs Example XPreserveUnknownFields XValidations] fields are allowed at the root of the schema if the status subresource is enabled")), "{:#?}", messages(&c));
     }
 
     #[test]

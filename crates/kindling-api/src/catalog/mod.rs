@@ -17,6 +17,7 @@ mod builtin;
 use crate::selector::FieldLabels;
 use crate::strategy::Strategy;
 use crate::table::Printer;
+use crate::ApiError;
 use arc_swap::ArcSwap;
 use serde_json::Value;
 use std::ops::Deref;
@@ -181,7 +182,12 @@ pub enum TypeInfo {
     Custom {
         schema_name: String,
         schema: Arc<Value>,
+        /// The schema as server-side apply reads it (interned once per distinct schema).
+        ssa_schema: &'static Value,
         storage_version: String,
+        /// Conversion `Webhook`: the API server's client of the definition's webhook (`None`:
+        /// conversion `None`, only `apiVersion` differs between versions).
+        converter: Option<Arc<dyn crate::apiextensions::conversion::Converter>>,
     },
 }
 
@@ -203,6 +209,12 @@ pub enum Admission {
     PersistentVolumeClaim,
     /// pv-protection (volumes).
     PersistentVolume,
+    /// Roles and ClusterRoles: RBAC escalation prevention (upstream's policy-based storage,
+    /// always on): only rules the writer holds, unless it may `escalate`.
+    RbacRole,
+    /// RoleBindings and ClusterRoleBindings: only to roles whose rules the writer holds,
+    /// unless it may `bind` them.
+    RbacBinding,
     /// DefaultIngressClass (ingresses).
     Ingress,
 }
@@ -394,33 +406,50 @@ impl ResourceType {
         }
     }
 
-    /// `obj` (in this resource's form) as the store holds it.
-    pub fn to_stored(&self, obj: Value) -> Result<Value, String> {
+    /// `obj` (in this resource's form) as the store holds it: a conversion's bad input is a
+    /// 400, a conversion webhook's failure a 500 with upstream's message.
+    #[allow(clippy::result_large_err)] // the error the server sends, returned as is
+    pub fn to_stored(&self, obj: Value) -> Result<Value, ApiError> {
         if let Some(v) = self.custom_storage_version() {
-            return Ok(with_api_version(obj, format!("{}/{v}", self.group)));
+            let storage = format!("{}/{v}", self.group);
+            return match self.converter() {
+                Some(c) => convert_one(c, obj, &storage),
+                None => Ok(with_api_version(obj, storage)),
+            };
         }
         match self.storage {
-            Some(s) => (s.to_stored)(obj),
+            Some(s) => (s.to_stored)(obj)
+                .map_err(|e| ApiError::bad_request(format!("{} in body: {e}", self.kind))),
             None => Ok(obj),
         }
     }
 
-    /// A stored object in this resource's form. Custom objects get their version's defaults
-    /// on every read too, as upstream defaults what it reads from storage (a default added to
-    /// the schema later shows on objects stored before).
-    pub fn from_stored(&self, obj: Value) -> Value {
-        if let TypeInfo::Custom { schema, .. } = &self.type_info {
-            let mut obj = match self.custom_storage_version() {
-                Some(_) => with_api_version(obj, self.api_version()),
-                None => obj,
-            };
-            crate::apiextensions::schema::apply_defaults(schema, &mut obj);
-            return obj;
+    fn converter(&self) -> Option<&Arc<dyn crate::apiextensions::conversion::Converter>> {
+        match &self.type_info {
+            TypeInfo::Custom { converter, .. } => converter.as_ref(),
+            TypeInfo::Builtin { .. } => None,
         }
-        match self.storage {
+    }
+
+    /// A stored object in this resource's form. Custom objects are pruned and get their
+    /// version's defaults on every read too, as upstream's storage decoder does (a field
+    /// dropped from the schema, or a default added to it, shows on objects stored before).
+    #[allow(clippy::result_large_err)] // the error the server sends, returned as is
+    pub fn from_stored(&self, obj: Value) -> Result<Value, ApiError> {
+        if let TypeInfo::Custom { schema, .. } = &self.type_info {
+            let mut obj = match (self.custom_storage_version(), self.converter()) {
+                (Some(_), Some(c)) => convert_one(c, obj, &self.api_version())?,
+                (Some(_), None) => with_api_version(obj, self.api_version()),
+                (None, _) => obj,
+            };
+            crate::apiextensions::schema::prune(schema, &mut obj);
+            crate::apiextensions::schema::apply_defaults(schema, &mut obj);
+            return Ok(obj);
+        }
+        Ok(match self.storage {
             Some(s) => (s.from_stored)(obj),
             None => obj,
-        }
+        })
     }
 
     pub fn api_version(&self) -> String {
@@ -643,6 +672,22 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
         Some((g, v)) => (g, v),
         None => ("", api_version),
     }
+}
+
+/// One object through a conversion webhook; its failure is upstream's 500.
+#[allow(clippy::result_large_err)] // the error the server sends, returned as is
+fn convert_one(
+    c: &Arc<dyn crate::apiextensions::conversion::Converter>,
+    obj: Value,
+    api_version: &str,
+) -> Result<Value, ApiError> {
+    if obj["apiVersion"] == api_version {
+        return Ok(obj);
+    }
+    c.convert(vec![obj], api_version)
+        .map_err(ApiError::internal)?
+        .pop()
+        .ok_or_else(|| ApiError::internal("conversion webhook returned no object"))
 }
 
 #[cfg(test)]

@@ -263,6 +263,9 @@ pub struct Scope {
     pub reset: Reset,
     /// Whether entries get a `time` (upstream's scale subresource entries have none).
     pub timestamps: bool,
+    /// A custom resource's schema (interned: [`super::types::intern`]); `None`: `type_name`
+    /// names a built-in definition.
+    pub custom_schema: Option<&'static Value>,
 }
 
 impl Scope {
@@ -274,11 +277,15 @@ impl Scope {
             subresource: None,
             reset: Reset::None,
             timestamps: true,
+            custom_schema: None,
         }
     }
 
     fn ty(&self) -> Ty {
-        Ty::root(&self.type_name)
+        match self.custom_schema {
+            Some(schema) => Ty::custom(schema),
+            None => Ty::root(&self.type_name),
+        }
     }
 
     fn filter(&self, objects: &[&Value]) -> Filter {

@@ -540,3 +540,86 @@ fn encode_sorts_appliers_first_then_by_time() {
         after["metadata"]["managedFields"]
     );
 }
+
+/// A custom resource's schema: a list-map by `name`, a set, an atomic list, an atomic map.
+fn widget_scope() -> Scope {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "ports": {"type": "array", "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "port": {"type": "integer"}}}},
+        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+        "args": {"type": "array", "items": {"type": "string"}},
+        "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
+            "additionalProperties": {"type": "string"}}}}}});
+    let mut s = Scope::new("com.example.v1.Widget", "example.com/v1", "Widget");
+    s.custom_schema = Some(types::intern(&schema));
+    s
+}
+
+fn widget(spec: Value) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "default"}, "spec": spec})
+}
+
+#[test]
+fn custom_resources_merge_by_their_schemas_list_types() {
+    let s = widget_scope();
+    let a = apply_ok(
+        &s,
+        None,
+        &widget(json!({"ports": [{"name": "http", "port": 80}], "tags": ["a"], "args": ["x"]})),
+        "a",
+        T0,
+    );
+    let b = apply_ok(
+        &s,
+        Some(&a),
+        &widget(json!({"ports": [{"name": "metrics", "port": 9090}], "tags": ["b"]})),
+        "b",
+        T1,
+    );
+    // Both managers' items are kept: merged by key, and by value in the set.
+    assert_eq!(
+        b["spec"]["ports"],
+        json!([{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}])
+    );
+    assert_eq!(b["spec"]["tags"], json!(["a", "b"]));
+    let fields = &entry(&b, "b", "Apply").unwrap()["fieldsV1"];
+    assert_eq!(
+        fields["f:spec"]["f:ports"],
+        json!({"k:{\"name\":\"metrics\"}": {".": {}, "f:name": {}, "f:port": {}}})
+    );
+    assert_eq!(fields["f:spec"]["f:tags"], json!({"v:\"b\"": {}}));
+    // a drops its port: only its item goes.
+    let a2 = apply_ok(
+        &s,
+        Some(&b),
+        &widget(json!({"tags": ["a"], "args": ["x"]})),
+        "a",
+        T2,
+    );
+    assert_eq!(
+        a2["spec"]["ports"],
+        json!([{"name": "metrics", "port": 9090}])
+    );
+    // The atomic list is one field: b changing it conflicts with a.
+    let err = apply(
+        &s,
+        Some(&a2),
+        &widget(json!({"args": ["y"]})),
+        "b",
+        false,
+        T2,
+    )
+    .unwrap_err();
+    assert_eq!(err.code, 409, "{err:?}");
+    // metadata is ObjectMeta: finalizers are a set.
+    let mut fin = widget(json!({}));
+    fin["metadata"]["finalizers"] = json!(["example.com/x"]);
+    let with_fin = apply_ok(&s, Some(&a2), &fin, "c", T2);
+    assert_eq!(
+        entry(&with_fin, "c", "Apply").unwrap()["fieldsV1"]["f:metadata"]["f:finalizers"],
+        json!({"v:\"example.com/x\"": {}})
+    );
+}

@@ -18,7 +18,7 @@ fn path_string(path: &[PathElement]) -> String {
 pub fn item_element(items: &Ty, kind: ListKind, item: &Value) -> Result<PathElement, String> {
     match kind {
         ListKind::Map(keys) => {
-            let keys = keys.as_slice();
+            let keys = keys.names();
             let Value::Object(m) = item else {
                 return Err(if item.is_null() {
                     "associative list with keys may not have a null element".into()
@@ -27,7 +27,7 @@ pub fn item_element(items: &Ty, kind: ListKind, item: &Value) -> Result<PathElem
                 });
             };
             let mut fields = Vec::new();
-            for k in keys {
+            for k in &keys {
                 match m.get(*k) {
                     Some(v) => fields.push((k.to_string(), v.clone())),
                     None => {

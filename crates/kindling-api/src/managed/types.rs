@@ -19,6 +19,11 @@ pub struct Ty {
     def: Option<&'static str>,
     schema: Option<&'static Value>,
     owner: Option<(&'static str, &'static str)>,
+    /// A position in a CustomResourceDefinition's schema: list and map types are the schema's
+    /// own `x-kubernetes-list-type`/`-list-map-keys`/`-map-type` (lists atomic without one).
+    custom: bool,
+    /// The root of a custom resource (or of an embedded one): `metadata` is ObjectMeta.
+    resource_root: bool,
 }
 
 /// How list items are told apart.
@@ -32,21 +37,41 @@ pub enum ListKind {
     Map(Keys),
 }
 
-/// The key fields of a map list: from the list-type table, or the one patch merge key.
+/// The key fields of a map list: from the list-type table, the one patch merge key, or a
+/// custom resource schema's `x-kubernetes-list-map-keys`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Keys {
     Many(&'static [&'static str]),
     One(&'static str),
+    Schema(&'static [Value]),
 }
 
 impl Keys {
-    pub fn as_slice(&self) -> &[&'static str] {
+    pub fn names(&self) -> Vec<&'static str> {
         match self {
-            Keys::Many(keys) => keys,
-            Keys::One(key) => std::slice::from_ref(key),
+            Keys::Many(keys) => keys.to_vec(),
+            Keys::One(key) => vec![key],
+            Keys::Schema(keys) => keys.iter().filter_map(Value::as_str).collect(),
         }
     }
 }
+
+/// A CustomResourceDefinition schema with the `'static` lifetime positions have: one copy per
+/// distinct schema for the life of the process (definitions change rarely; identical schemas,
+/// as every re-installation of a definition's entries makes, share it).
+pub fn intern(schema: &Value) -> &'static Value {
+    static SCHEMAS: OnceLock<std::sync::Mutex<HashMap<String, &'static Value>>> = OnceLock::new();
+    let text = schema.to_string();
+    let mut schemas = SCHEMAS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    schemas
+        .entry(text)
+        .or_insert_with(|| Box::leak(Box::new(schema.clone())))
+}
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
 /// What a position is, once its value is known.
 #[derive(Clone, Copy, Debug)]
@@ -67,9 +92,29 @@ impl Ty {
             Some((n, s)) => Ty {
                 def: Some(n.as_str()),
                 schema: Some(s),
-                owner: None,
+                ..Ty::default()
             },
             None => Ty::default(),
+        }
+    }
+
+    /// The root of a custom resource whose (interned) schema is `schema`.
+    pub fn custom(schema: &'static Value) -> Ty {
+        Ty {
+            schema: Some(schema),
+            custom: true,
+            resource_root: true,
+            ..Ty::default()
+        }
+    }
+
+    /// A position below this one in a custom schema.
+    fn custom_child(raw: &'static Value) -> Ty {
+        Ty {
+            schema: Some(raw),
+            custom: true,
+            resource_root: raw.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true)),
+            ..Ty::default()
         }
     }
 
@@ -80,11 +125,13 @@ impl Ty {
                 def: Some(n.as_str()),
                 schema: Some(s),
                 owner,
+                ..Ty::default()
             },
             None => Ty {
                 def: None,
                 schema: Some(raw),
                 owner,
+                ..Ty::default()
             },
         }
     }
@@ -105,6 +152,18 @@ impl Ty {
         let Some(schema) = self.schema else {
             return (Ty::default(), false);
         };
+        if self.custom {
+            if self.resource_root && key == "metadata" {
+                return (Ty::root(OBJECT_META), true);
+            }
+            if let Some(raw) = self.properties().and_then(|p| p.get(key)) {
+                return (Ty::custom_child(raw), true);
+            }
+            return match schema.get("additionalProperties") {
+                Some(v @ Value::Object(_)) => (Ty::custom_child(v), false),
+                _ => (Ty::default(), false),
+            };
+        }
         if let Some(props) = self.properties() {
             if let Some((name, raw)) = props.get_key_value(key) {
                 let owner = self.def.map(|d| (d, name.as_str()));
@@ -121,12 +180,14 @@ impl Ty {
 
     /// Whether `key` is a declared field of this struct.
     pub fn has_field(&self, key: &str) -> bool {
-        self.properties().is_some_and(|p| p.contains_key(key))
+        (self.custom && self.resource_root && key == "metadata")
+            || self.properties().is_some_and(|p| p.contains_key(key))
     }
 
     /// The type of the items of a list.
     pub fn items(&self) -> Ty {
         match self.schema.and_then(|s| s.get("items")) {
+            Some(raw) if self.custom => Ty::custom_child(raw),
             Some(raw) => Ty::of(raw, None),
             None => Ty::default(),
         }
@@ -134,6 +195,9 @@ impl Ty {
 
     /// The default of the key field `field` of the items of a map list, if upstream has one.
     pub fn key_default(&self, field: &str) -> Option<Value> {
+        if self.custom {
+            return self.schema?["properties"][field].get("default").cloned();
+        }
         let def = self.def?;
         KEY_DEFAULTS
             .iter()
@@ -160,6 +224,9 @@ impl Ty {
     }
 
     fn map_type(&self) -> Option<&'static str> {
+        if self.custom {
+            return self.schema?.get("x-kubernetes-map-type")?.as_str();
+        }
         let index = map_types();
         self.owner
             .and_then(|owner| index.get(&owner))
@@ -168,6 +235,19 @@ impl Ty {
     }
 
     fn list_kind(&self) -> ListKind {
+        if self.custom {
+            let schema = self.schema.unwrap_or(&Value::Null);
+            return match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                Some("set") => ListKind::Set,
+                Some("map") => ListKind::Map(Keys::Schema(
+                    schema
+                        .get("x-kubernetes-list-map-keys")
+                        .and_then(Value::as_array)
+                        .map_or(&[], Vec::as_slice),
+                )),
+                _ => ListKind::Atomic,
+            };
+        }
         let Some((d, f)) = self.owner else {
             return ListKind::Atomic;
         };

@@ -23,6 +23,7 @@ mod pod;
 pub mod podspec;
 pub mod podvalidation;
 mod policy;
+mod rbac;
 mod service;
 mod storage;
 pub mod util;
@@ -56,6 +57,7 @@ pub use self::cron::parse_cron_schedule;
 pub use self::limitrange::LimitRangeStrategy;
 pub use self::pod::{qos_class, PodStrategy};
 pub use self::policy::PodDisruptionBudgetStrategy;
+pub use self::rbac::{RoleBindingStrategy, RoleStrategy};
 pub use self::service::ServiceStrategy;
 pub use self::storage::{
     CsiStorageCapacityStrategy, PersistentVolumeClaimStrategy, PersistentVolumeStrategy,
@@ -106,6 +108,12 @@ pub trait Strategy: Sync + Send {
 
     /// Validation of a new object; an empty list means valid.
     fn validate(&self, _obj: &Value) -> Vec<Cause> {
+        Vec::new()
+    }
+
+    /// Validation of a create only, on top of `validate` (custom resources' `optionalOldSelf`
+    /// rules, which see no old object then).
+    fn validate_create(&self, _obj: &Value) -> Vec<Cause> {
         Vec::new()
     }
 
@@ -212,6 +220,10 @@ pub static SERVICE_CIDR: ServiceCidrStrategy = ServiceCidrStrategy;
 pub static CSI_STORAGE_CAPACITY: CsiStorageCapacityStrategy = CsiStorageCapacityStrategy;
 pub static VOLUME_ATTRIBUTES_CLASS: VolumeAttributesClassStrategy = VolumeAttributesClassStrategy;
 pub static RUNTIME_CLASS: RuntimeClassStrategy = RuntimeClassStrategy;
+pub static ROLE: RoleStrategy = RoleStrategy { namespaced: true };
+pub static CLUSTER_ROLE: RoleStrategy = RoleStrategy { namespaced: false };
+pub static ROLE_BINDING: RoleBindingStrategy = RoleBindingStrategy { namespaced: true };
+pub static CLUSTER_ROLE_BINDING: RoleBindingStrategy = RoleBindingStrategy { namespaced: false };
 pub static FLOW_SCHEMA: FlowSchemaStrategy = FlowSchemaStrategy;
 pub static PRIORITY_LEVEL_CONFIGURATION: PriorityLevelConfigurationStrategy =
     PriorityLevelConfigurationStrategy;

@@ -52,7 +52,7 @@ impl Registry {
             rt.strategy.prepare_for_create_by(&mut obj, user);
         }
         validate(rt, &obj, None)?;
-        crate::admission::validate_create(self, rt, ns, &obj, ctx.dry_run).await?;
+        crate::admission::validate_create(self, rt, ns, &obj, ctx).await?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         let reservation = match self.allocator(rt) {
             Some(allocator) => Some(allocator.allocate(&mut obj, None, ctx.dry_run)?),
@@ -237,8 +237,9 @@ fn set_system_fields(rt: &ResourceType, obj: &mut Value) {
 pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let mut causes = validate_meta(rt, obj);
     causes.extend(rt.strategy.validate(obj));
-    if let Some(old) = old {
-        causes.extend(rt.strategy.validate_update(obj, old));
+    match old {
+        Some(old) => causes.extend(rt.strategy.validate_update(obj, old)),
+        None => causes.extend(rt.strategy.validate_create(obj)),
     }
     invalid_if_any(rt, obj, causes)
 }

@@ -43,6 +43,8 @@ pub struct Registry {
     pub catalog: Arc<LiveCatalog>,
     /// The admission plugins writes go through (upstream's default set unless configured).
     admission: Arc<crate::admission::Chain>,
+    /// Who may do what: the escalation checks on role and binding writes read it.
+    authorizer: Arc<crate::authz::Authorizer>,
 }
 
 impl Registry {
@@ -59,7 +61,20 @@ impl Registry {
             services: Arc::new(services),
             catalog: Arc::new(LiveCatalog::new()),
             admission: Arc::default(),
+            authorizer: Arc::new(crate::authz::Authorizer::new(vec![
+                crate::authz::Mode::AlwaysAllow,
+            ])),
         })
+    }
+
+    /// The registry with this authorizer.
+    pub fn with_authorizer(mut self, authorizer: Arc<crate::authz::Authorizer>) -> Registry {
+        self.authorizer = authorizer;
+        self
+    }
+
+    pub fn authorizer(&self) -> &Arc<crate::authz::Authorizer> {
+        &self.authorizer
     }
 
     /// The registry with this admission chain.
@@ -70,6 +85,12 @@ impl Registry {
 
     pub fn admission(&self) -> &crate::admission::Chain {
         &self.admission
+    }
+
+    /// The store itself, for readers that must not wait on anything else (a conversion
+    /// webhook's Service, looked up while an object is being decoded).
+    pub fn store(&self) -> &SharedStore {
+        &self.store
     }
 
     /// The allocator a write of this resource must go through, as its catalog entry says.
@@ -184,7 +205,7 @@ pub fn key_prefix(rt: &ResourceType, ns: Option<&str>) -> String {
 pub fn decode(rt: &ResourceType, kv: &KeyValue) -> Result<Value, ApiError> {
     let obj: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
-    let mut obj = rt.from_stored(obj);
+    let mut obj = rt.from_stored(obj)?;
     set_resource_version(&mut obj, kv.mod_revision);
     Ok(obj)
 }
@@ -199,7 +220,7 @@ pub fn decode_cached(rt: &ResourceType, object: &Object) -> Result<Value, ApiErr
     }
     let obj: Value = serde_json::from_slice(&object.json)
         .map_err(|e| ApiError::internal(format!("stored object {} is corrupt: {e}", object.key)))?;
-    Ok(rt.from_stored(obj))
+    rt.from_stored(obj)
 }
 
 pub fn set_resource_version(obj: &mut Value, rev: Revision) {
@@ -236,16 +257,14 @@ const AFTER_RESOURCE_VERSION: [&str; 9] = [
 /// returns the object as `rt` shows what was stored (the conversion may fill in fields).
 fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> {
     // Stored (and so served) in upstream's field order, whatever order the writer used.
-    let mut stored = rt
-        .to_stored(obj.clone())
-        .map_err(|e| ApiError::bad_request(format!("{} in body: {e}", rt.kind)))?;
+    let mut stored = rt.to_stored(obj.clone())?;
     order_like_upstream(&mut stored);
     if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("resourceVersion");
     }
     let bytes = serde_json::to_vec(&stored).unwrap_or_default();
     let mut shown = if rt.converts() {
-        rt.from_stored(stored)
+        rt.from_stored(stored)?
     } else {
         stored
     };

@@ -1,0 +1,285 @@
+//! The CEL environment of `x-kubernetes-validations`, as upstream's base environment
+//! (k8s.io/apiserver/pkg/cel/environment) builds it for CRD rules: cel-rust's standard library
+//! and its strings and lists extensions, plus the Kubernetes libraries written here through
+//! cel-rust's public overload API (`Env::add_overload`/`add_member_overload`; the crate needs
+//! no fork):
+//!
+//! - `lists.rs`: `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`; `sets.*`.
+//! - `regex.rs`: `find`, `findAll`.
+//! - `urls.rs`: `url`, `isURL` and the URL accessors.
+//! - `net.rs`: `ip`, `isIP`, `ip.isCanonical`, `cidr`, `isCIDR` and their methods.
+//! - `quantity.rs`: `quantity`, `isQuantity` and Quantity's arithmetic and comparisons.
+//! - `format.rs`: `format.<name>()`, `format.named()` and `Format.validate()`.
+//! - `cost.rs`: upstream's cost model: the static estimate of a rule (schema sizes) and the
+//!   cost of one evaluation (the value's sizes).
+//!
+//! Not here (cel-rust without chrono): `timestamp`/`duration`, and the authz and semver
+//! libraries (not offered to CRD rules' authors in practice).
+
+pub mod cost;
+mod format;
+mod lists;
+mod net;
+mod quantity;
+mod regex;
+mod urls;
+
+use ::cel::common::value::{CowVal, Val};
+use ::cel::{Env, ExecutionError, Program, Value};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// The one environment every rule is compiled for and run in.
+pub fn env() -> &'static Arc<Env> {
+    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
+    // The libraries declare distinct overloads: a clash is a bug the tests catch.
+    ENV.get_or_init(|| Arc::new(build_env().unwrap_or_else(|_| Env::stdlib())))
+}
+
+/// What declares a library's overloads on an environment.
+type Library = fn(&mut Env) -> Result<(), ::cel::DeclarationError>;
+
+/// The standard environment with every library declared on it.
+fn build_env() -> Result<Env, ::cel::DeclarationError> {
+    let mut env = Env::stdlib();
+    let libraries: [Library; 8] = [
+        ::cel::extensions::strings,
+        ::cel::extensions::lists,
+        lists::extension,
+        regex::extension,
+        urls::extension,
+        net::extension,
+        quantity::extension,
+        format::extension,
+    ];
+    for library in libraries {
+        env.add_extension(library)?;
+    }
+    Ok(env)
+}
+
+/// `source` compiled for the environment (its macros expanded).
+pub fn compile(source: &str) -> Result<Program, String> {
+    env()
+        .compile(source)
+        .map_err(|e| e.to_string().replace('\n', " "))
+}
+
+/// A context of the environment with `vars` bound.
+pub fn context(vars: Vec<(&str, Value)>) -> ::cel::Context<'static, 'static> {
+    let mut ctx = ::cel::Context::with_env(env().clone());
+    for (name, v) in vars {
+        ctx.add_variable_from_value(name, v);
+    }
+    ctx
+}
+
+/// A JSON value as CEL sees it: integers as int, other numbers as double, objects as maps.
+pub fn to_cel(v: &Json) -> Value {
+    match v {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => match n.as_u64() {
+                Some(u) => Value::UInt(u),
+                None => Value::Float(n.as_f64().unwrap_or_default()),
+            },
+        },
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        Json::Object(m) => {
+            let map: HashMap<String, Value> =
+                m.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            Value::from(map)
+        }
+    }
+}
+
+/// A JSON value of `schema` as a rule sees it: the declared properties of an object under
+/// their escaped names (`namespace` → `__namespace__`, `a-b` → `a__dash__b`, as upstream's
+/// `cel.Escape`; a name that cannot be escaped is not visible), map keys as they are.
+pub fn to_cel_typed(v: &Json, schema: &Json) -> Value {
+    let props = schema
+        .get("properties")
+        .and_then(Json::as_object)
+        .filter(|p| !p.is_empty());
+    match (v, props) {
+        (Json::Object(m), Some(props)) => {
+            let map: HashMap<String, Value> = m
+                .iter()
+                .filter_map(|(k, v)| {
+                    let child = props.get(k).unwrap_or(&Json::Null);
+                    Some((escape(k)?, to_cel_typed(v, child)))
+                })
+                .collect();
+            Value::from(map)
+        }
+        (Json::Object(m), None) => {
+            match schema.get("additionalProperties").filter(|a| a.is_object()) {
+                Some(values) => {
+                    let map: HashMap<String, Value> = m
+                        .iter()
+                        .map(|(k, v)| (k.clone(), to_cel_typed(v, values)))
+                        .collect();
+                    Value::from(map)
+                }
+                None => to_cel(v),
+            }
+        }
+        (Json::Array(items), _) => match schema.get("items") {
+            Some(item) => Value::List(Arc::new(
+                items.iter().map(|i| to_cel_typed(i, item)).collect(),
+            )),
+            None => to_cel(v),
+        },
+        _ => to_cel(v),
+    }
+}
+
+/// CEL's reserved words, which a property name is escaped from.
+const RESERVED: [&str; 21] = [
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// upstream's `cel.Escape`: a property name as a CEL identifier, if it can be one.
+pub fn escape(name: &str) -> Option<String> {
+    if RESERVED.contains(&name) {
+        return Some(format!("__{name}__"));
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '_' if chars.peek() == Some(&'_') => {
+                chars.next();
+                out.push_str("__underscores__");
+            }
+            '.' => out.push_str("__dot__"),
+            '-' => out.push_str("__dash__"),
+            '/' => out.push_str("__slash__"),
+            c if c.is_ascii_alphabetic() || c == '_' || (!first && c.is_ascii_digit()) => {
+                out.push(c);
+            }
+            _ => return None,
+        }
+        first = false;
+    }
+    Some(out)
+}
+
+/// The property name an escaped identifier stands for.
+pub fn unescape(ident: &str) -> String {
+    if let Some(word) = ident.strip_prefix("__").and_then(|r| r.strip_suffix("__")) {
+        if RESERVED.contains(&word) {
+            return word.to_string();
+        }
+    }
+    ident
+        .replace("__underscores__", "\u{0}")
+        .replace("__dot__", ".")
+        .replace("__dash__", "-")
+        .replace("__slash__", "/")
+        .replace("\u{0}", "__")
+}
+
+// Helpers of the libraries' overloads: arguments in, results out, as cel-rust's owned `Value`s.
+
+/// An overload's arguments as owned values.
+fn values(args: &[CowVal<'_, '_>]) -> Result<Vec<Value>, ExecutionError> {
+    args.iter().map(|a| Value::try_from(a.as_ref())).collect()
+}
+
+/// A result value handed back to the interpreter.
+fn ret<'b, 'v>(v: Value) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let boxed: Box<dyn Val> = Box::<dyn Val>::try_from(v)?;
+    Ok(CowVal::Owned(boxed))
+}
+
+/// The string argument `i`.
+fn string_arg(args: &[Value], i: usize, function: &str) -> Result<Arc<String>, ExecutionError> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(no_overload(function, args)),
+    }
+}
+
+/// cel-go's `no such overload` for these arguments.
+fn no_overload(function: &str, args: &[Value]) -> ExecutionError {
+    ExecutionError::no_such_overload(
+        function,
+        args.iter().map(|a| type_name(a).to_string()).collect(),
+    )
+}
+
+/// An error raised by a library function, shown as cel-go shows `types.NewErr`.
+fn error(message: impl Into<String>) -> ExecutionError {
+    ExecutionError::InternalError(message.into())
+}
+
+/// The CEL name of a value's type.
+pub fn type_name(v: &Value) -> &str {
+    match v {
+        Value::List(_) => "list",
+        Value::Map(_) => "map",
+        Value::Function(..) => "function",
+        Value::Int(_) => "int",
+        Value::UInt(_) => "uint",
+        Value::Float(_) => "double",
+        Value::String(_) => "string",
+        Value::Bytes(_) => "bytes",
+        Value::Bool(_) => "bool",
+        Value::Opaque(o) => o.runtime_type_name(),
+        Value::Struct(_) => "struct",
+        Value::Null => "null_type",
+    }
+}
+
+/// The opaque value of type `T` in argument `i`.
+fn opaque_arg<'a, T: 'static>(
+    args: &'a [Value],
+    i: usize,
+    function: &str,
+) -> Result<&'a T, ExecutionError> {
+    match args.get(i) {
+        Some(Value::Opaque(o)) => o
+            .downcast_ref::<T>()
+            .ok_or_else(|| no_overload(function, args)),
+        _ => Err(no_overload(function, args)),
+    }
+}
+
+/// The message of an evaluation error as cel-go words it.
+pub fn error_text(e: &ExecutionError) -> String {
+    match e {
+        ExecutionError::InternalError(m) => m.clone(),
+        ExecutionError::NoSuchOverload(o) => format!("no such overload: {o}"),
+        ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
