@@ -7,8 +7,10 @@
 //! tokens are not narrowed to the objects of the node's own pods (upstream's graph), and the
 //! node's identity also carries the rights of the parts of `kindling node` that use it today
 //! besides the kubelet — the service proxy and cluster DNS (EndpointSlices, like
-//! `system:node-proxier` / CoreDNS's role) and the local-path provisioner's node half
-//! (PersistentVolumes) — until each has an identity of its own. No IO.
+//! `system:node-proxier` / CoreDNS's role), the local-path provisioner's node half
+//! (PersistentVolumes) and the ingress controller of ingress nodes (reading Ingresses and
+//! IngressClasses, writing Ingress status, as ingress-nginx's ClusterRole allows) — until each
+//! has an identity of its own. No IO.
 
 use super::policy;
 use super::rules::{Request, Rule};
@@ -45,6 +47,16 @@ fn rules() -> &'static [Rule] {
             &["list", "watch", "delete"],
             &[""],
             &["persistentvolumes"],
+        ));
+        rules.push(Rule::resources(
+            &["get", "list", "watch"],
+            &["networking.k8s.io"],
+            &["ingresses", "ingressclasses"],
+        ));
+        rules.push(Rule::resources(
+            &["update", "patch"],
+            &["networking.k8s.io"],
+            &["ingresses/status"],
         ));
         rules
     })
@@ -102,6 +114,22 @@ mod tests {
         );
         assert_eq!(
             authorize(&n, &req("delete", "", "secrets", "")),
+            Some(false)
+        );
+        // the ingress controller's reads and status writes, not its spec
+        assert_eq!(
+            authorize(&n, &req("watch", "networking.k8s.io", "ingresses", "")),
+            Some(true)
+        );
+        assert_eq!(
+            authorize(
+                &n,
+                &req("patch", "networking.k8s.io", "ingresses", "status")
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            authorize(&n, &req("patch", "networking.k8s.io", "ingresses", "")),
             Some(false)
         );
         assert_eq!(
