@@ -212,7 +212,7 @@ fn alone_pid(node: &str) -> Result<String> {
         &[
             "sh",
             "-c",
-            "for p in /proc/[0-9]*; do grep -q 'ingress-alon[e]' $p/cmdline 2>/dev/null && echo ${p#/proc/}; done",
+            "for p in /proc/[0-9]*; do grep -q 'ingress-alon[e]' $p/cmdline 2>/dev/null && echo ${p#/proc/}; done; true",
         ],
     )?;
     out.split_whitespace()

@@ -16,12 +16,8 @@ pub mod watch;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::networking::v1::IngressClass;
-use kube::api::{Api, PostParams};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Where the controller's pods are shown (its own namespace, as ingress-nginx has
 /// `ingress-nginx`; not that one, which belongs to a real ingress-nginx a user may install).
@@ -87,8 +83,9 @@ pub async fn serve(
     ))
 }
 
-/// Serves Ingresses on a node: binds, makes sure the namespace and the default IngressClass
-/// exist, then keeps the table current from the API server.
+/// Serves Ingresses on a node: binds, then keeps the table current from the API server. (The
+/// namespace and the default IngressClass are made by `kindling create cluster`, with the
+/// admin's rights: the node's identity may only read them.)
 pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
     let (running, published, default_cert) = serve(&config).await?;
     tracing::info!(
@@ -96,7 +93,6 @@ pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
         running.http,
         running.https
     );
-    tokio::spawn(ensure_defaults(client.clone()));
     let recorder = kindling_events::Recorder::spawn(
         client.clone(),
         kindling_events::Reporter {
@@ -119,8 +115,8 @@ pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The IngressClass `kindling` (the default class) and the controller's namespace, as
-/// ingress-nginx's manifest installs its class and namespace.
+/// The IngressClass `kindling`, the default class, as ingress-nginx's manifest installs its
+/// class (`kindling create cluster` creates it, and the namespace [`NAMESPACE`]).
 pub fn default_class() -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
@@ -132,50 +128,4 @@ pub fn default_class() -> serde_json::Value {
         },
         "spec": {"controller": routes::CONTROLLER},
     })
-}
-
-/// Creates what [`default_class`] describes and the namespace unless they exist, retrying until
-/// the API server takes them. A class a user changed or deleted later is left alone until the
-/// next start, as an applied manifest would be.
-async fn ensure_defaults(client: kube::Client) {
-    let class: IngressClass = match serde_json::from_value(default_class()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("ingress: the default IngressClass: {e}");
-            return;
-        }
-    };
-    let ns: Namespace =
-        match serde_json::from_value(serde_json::json!({"metadata": {"name": NAMESPACE}})) {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::error!("ingress: namespace: {e}");
-                return;
-            }
-        };
-    let classes: Api<IngressClass> = Api::all(client.clone());
-    let namespaces: Api<Namespace> = Api::all(client);
-    for _ in 0..120 {
-        let made_ns = match namespaces.create(&PostParams::default(), &ns).await {
-            Ok(_) => true,
-            Err(kube::Error::Api(e)) if e.code == 409 => true,
-            Err(e) => {
-                tracing::debug!("ingress: creating namespace {NAMESPACE}: {e}");
-                false
-            }
-        };
-        let made_class = match classes.create(&PostParams::default(), &class).await {
-            Ok(_) => true,
-            Err(kube::Error::Api(e)) if e.code == 409 => true,
-            Err(e) => {
-                tracing::debug!("ingress: creating IngressClass {}: {e}", routes::CLASS);
-                false
-            }
-        };
-        if made_ns && made_class {
-            return;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    tracing::warn!("ingress: could not create the namespace and the default IngressClass");
 }

@@ -8,8 +8,9 @@
 //! node's identity also carries the rights of the parts of `kindling node` that use it today
 //! besides the kubelet — the service proxy and cluster DNS (EndpointSlices, like
 //! `system:node-proxier` / CoreDNS's role), the local-path provisioner's node half
-//! (PersistentVolumes) and the ingress controller (Ingresses and their status, IngressClasses,
-//! its namespace) — until each has an identity of its own. No IO.
+//! (PersistentVolumes) and the ingress controller of ingress nodes (reading Ingresses and
+//! IngressClasses, writing Ingress status, as ingress-nginx's ClusterRole allows) — until each
+//! has an identity of its own. No IO.
 
 use super::policy;
 use super::rules::{Request, Rule};
@@ -47,26 +48,15 @@ fn rules() -> &'static [Rule] {
             &[""],
             &["persistentvolumes"],
         ));
-        // The ingress controller (ingress-nginx's role, and its start-up objects).
         rules.push(Rule::resources(
             &["get", "list", "watch"],
             &["networking.k8s.io"],
             &["ingresses", "ingressclasses"],
         ));
         rules.push(Rule::resources(
-            &["patch", "update"],
+            &["update", "patch"],
             &["networking.k8s.io"],
             &["ingresses/status"],
-        ));
-        rules.push(Rule::resources(
-            &["create"],
-            &["networking.k8s.io"],
-            &["ingressclasses"],
-        ));
-        rules.push(Rule::resources(
-            &["create", "get", "list", "watch"],
-            &[""],
-            &["namespaces"],
         ));
         rules
     })
@@ -124,6 +114,22 @@ mod tests {
         );
         assert_eq!(
             authorize(&n, &req("delete", "", "secrets", "")),
+            Some(false)
+        );
+        // the ingress controller's reads and status writes, not its spec
+        assert_eq!(
+            authorize(&n, &req("watch", "networking.k8s.io", "ingresses", "")),
+            Some(true)
+        );
+        assert_eq!(
+            authorize(
+                &n,
+                &req("patch", "networking.k8s.io", "ingresses", "status")
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            authorize(&n, &req("patch", "networking.k8s.io", "ingresses", "")),
             Some(false)
         );
         assert_eq!(
