@@ -83,6 +83,7 @@ pub const CARRIED_OUT: &[&str] = &[
     "DefaultStorageClass",
     "StorageObjectInUseProtection",
     "PersistentVolumeClaimResize",
+    "DefaultIngressClass",
     "ResourceQuota",
 ];
 

@@ -8,12 +8,12 @@
 //! - [`validate_update`]: validating admission of an update.
 //!
 //! What each plugin decides lives in its own module (`admission_serviceaccount`,
-//! `admission_limits`, `admission_storage`, `admission_quota`) or, when it needs no other
+//! `admission_limits`, `admission_storage`, `admission_ingress`, `admission_quota`) or, when it needs no other
 //! objects, in `kindling_api::admission`. NamespaceLifecycle is the registry's (objects go only
 //! into namespaces that exist and are not terminating; default, kube-system and kube-public stay)
 //! and always on.
 
-use crate::registry::Registry;
+use crate::registry::{Registry, WriteContext};
 use kindling_api::admission::{self as names, AdmissionFlags};
 use kindling_api::catalog::Admission;
 use kindling_api::{ApiError, ResourceType};
@@ -32,11 +32,12 @@ pub enum Plugin {
     DefaultStorageClass,
     StorageObjectInUseProtection,
     PersistentVolumeClaimResize,
+    DefaultIngressClass,
     ResourceQuota,
 }
 
 impl Plugin {
-    const ALL: [Plugin; 8] = [
+    const ALL: [Plugin; 9] = [
         Plugin::LimitRanger,
         Plugin::ServiceAccount,
         Plugin::Priority,
@@ -44,6 +45,7 @@ impl Plugin {
         Plugin::DefaultStorageClass,
         Plugin::StorageObjectInUseProtection,
         Plugin::PersistentVolumeClaimResize,
+        Plugin::DefaultIngressClass,
         Plugin::ResourceQuota,
     ];
 
@@ -57,6 +59,7 @@ impl Plugin {
             Plugin::DefaultStorageClass => "DefaultStorageClass",
             Plugin::StorageObjectInUseProtection => "StorageObjectInUseProtection",
             Plugin::PersistentVolumeClaimResize => "PersistentVolumeClaimResize",
+            Plugin::DefaultIngressClass => "DefaultIngressClass",
             Plugin::ResourceQuota => "ResourceQuota",
         }
     }
@@ -133,6 +136,7 @@ pub async fn admit_create(
     let pod_ns = ns.filter(|_| handled_by(rt, Admission::Pod));
     let claim = handled_by(rt, Admission::PersistentVolumeClaim) && ns.is_some();
     let volume = handled_by(rt, Admission::PersistentVolume);
+    let ingress = handled_by(rt, Admission::Ingress);
     for plugin in registry.admission().plugins() {
         match (plugin, pod_ns) {
             (Plugin::LimitRanger, Some(ns)) if !is_mirror_pod(obj) => {
@@ -151,6 +155,9 @@ pub async fn admit_create(
             (Plugin::StorageObjectInUseProtection, _) if claim || volume => {
                 crate::admission_storage::protect(obj, volume);
             }
+            (Plugin::DefaultIngressClass, _) if ingress => {
+                crate::admission_ingress::default_class(registry, obj).await?;
+            }
             _ => {}
         }
     }
@@ -166,9 +173,9 @@ pub fn validate_create<'a>(
     rt: &'a Arc<ResourceType>,
     ns: Option<&'a str>,
     obj: &'a Value,
-    dry_run: bool,
+    ctx: &'a WriteContext,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>> {
-    Box::pin(validate_create_now(registry, rt, ns, obj, dry_run))
+    Box::pin(validate_create_now(registry, rt, ns, obj, ctx))
 }
 
 async fn validate_create_now(
@@ -176,8 +183,12 @@ async fn validate_create_now(
     rt: &Arc<ResourceType>,
     ns: Option<&str>,
     obj: &Value,
-    dry_run: bool,
+    ctx: &WriteContext,
 ) -> Result<(), ApiError> {
+    if let Some(user) = &ctx.user {
+        crate::authz::escalation::check(registry.authorizer(), user, rt, obj, None)?;
+    }
+    let dry_run = ctx.dry_run;
     let Some(ns) = ns.filter(|_| rt.namespaced) else {
         return Ok(());
     };
@@ -203,8 +214,9 @@ pub fn validate_update<'a>(
     ns: Option<&'a str>,
     new: &'a Value,
     old: &'a Value,
+    ctx: &'a WriteContext,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>> {
-    Box::pin(validate_update_now(registry, rt, ns, new, old))
+    Box::pin(validate_update_now(registry, rt, ns, new, old, ctx))
 }
 
 async fn validate_update_now(
@@ -213,7 +225,11 @@ async fn validate_update_now(
     ns: Option<&str>,
     new: &Value,
     old: &Value,
+    ctx: &WriteContext,
 ) -> Result<(), ApiError> {
+    if let Some(user) = &ctx.user {
+        crate::authz::escalation::check(registry.authorizer(), user, rt, new, Some(old))?;
+    }
     let Some(ns) = ns.filter(|_| rt.namespaced) else {
         return Ok(());
     };

@@ -7,9 +7,11 @@
 //! (`bootstraptoken.rs`), tried in upstream's order.
 //! As upstream's authenticator union, a verified certificate wins over a token. Anonymous
 //! requests may only reach the health and version endpoints. `Impersonate-*` headers then make
-//! the request another user's ([`impersonate`]). Authorization is coarse for now: any authenticated user may do anything
-//! (RBAC evaluation comes with the controllers that need it); `system:masters` is the admin group.
+//! the request another user's ([`impersonate`]), each impersonated identity authorized by the
+//! `impersonate` verb (`authz`).
 
+use crate::authz::rules::Request;
+use crate::authz::Authorizer;
 use crate::registry::{meta_str, Registry};
 use crate::tokens::{Claims, ObjectRef, TokenError, TokenIssuer};
 use axum::http::HeaderMap;
@@ -98,11 +100,57 @@ impl Identity {
     }
 }
 
-/// Upstream's impersonation filter: `Impersonate-User` (with `Impersonate-Group`s,
-/// `Impersonate-Uid` and `Impersonate-Extra-<key>`s) makes the request the named user's, as
-/// `kubectl --as`/`--as-group` ask. Authorization is coarse here: every authenticated user may
-/// impersonate (RBAC will check the `impersonate` verb); anonymous may not.
-pub fn impersonate(identity: Identity, headers: &HeaderMap) -> Result<Identity, ApiError> {
+/// One identity an `Impersonate-*` header asks for (upstream's ObjectReference of it).
+struct Impersonation {
+    kind: &'static str,
+    namespace: String,
+    name: String,
+    api_version: &'static str,
+    field_path: String,
+}
+
+impl Impersonation {
+    /// Go's `%v` of the ObjectReference, as upstream's 400 prints the list.
+    fn go_value(&self) -> String {
+        format!(
+            "{{{} {} {}  {}  {}}}",
+            self.kind, self.namespace, self.name, self.api_version, self.field_path
+        )
+    }
+
+    /// What must be authorized: `impersonate` on users, groups, serviceaccounts, uids or
+    /// userextras/<key>.
+    fn attributes(&self) -> Request {
+        let (group, resource, subresource) = match self.kind {
+            "ServiceAccount" => ("", "serviceaccounts", ""),
+            "User" => ("", "users", ""),
+            "Group" => ("", "groups", ""),
+            "UserExtra" => (
+                "authentication.k8s.io",
+                "userextras",
+                self.field_path.as_str(),
+            ),
+            _ => ("authentication.k8s.io", "uids", ""),
+        };
+        Request {
+            verb: "impersonate".into(),
+            resource_request: true,
+            api_group: group.into(),
+            api_version: self
+                .api_version
+                .trim_start_matches("authentication.k8s.io/")
+                .into(),
+            namespace: self.namespace.clone(),
+            resource: resource.into(),
+            subresource: subresource.into(),
+            name: self.name.clone(),
+            path: String::new(),
+        }
+    }
+}
+
+/// Upstream's buildImpersonationRequests: user (or service account), groups, extras, uid.
+fn impersonation_requests(headers: &HeaderMap) -> Result<Vec<Impersonation>, ApiError> {
     let values = |name: &str| -> Vec<String> {
         headers
             .get_all(name)
@@ -111,59 +159,136 @@ pub fn impersonate(identity: Identity, headers: &HeaderMap) -> Result<Identity, 
             .map(str::to_string)
             .collect()
     };
-    let user = values("impersonate-user").into_iter().next();
-    let mut groups = values("impersonate-group");
-    let uid = values("impersonate-uid").into_iter().next();
-    let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let one = |kind, namespace: &str, name: &str| Impersonation {
+        kind,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        api_version: "",
+        field_path: String::new(),
+    };
+    let mut out = Vec::new();
+    let user = values("impersonate-user")
+        .into_iter()
+        .find(|u| !u.is_empty());
+    if let Some(user) = &user {
+        match split_service_account(user) {
+            Some((ns, name)) => out.push(one("ServiceAccount", ns, name)),
+            None => out.push(one("User", "", user)),
+        }
+    }
+    let mut others = false;
+    for g in values("impersonate-group") {
+        others = true;
+        out.push(one("Group", "", &g));
+    }
     for (name, value) in headers {
         if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
+            others = true;
             let key = percent_encoding::percent_decode_str(key)
-                .decode_utf8_lossy()
-                .into_owned();
-            if let Ok(v) = value.to_str() {
-                extra.entry(key).or_default().push(v.to_string());
-            }
+                .decode_utf8()
+                .map_or_else(|_| key.to_string(), std::borrow::Cow::into_owned);
+            out.push(Impersonation {
+                kind: "UserExtra",
+                namespace: String::new(),
+                name: value.to_str().unwrap_or_default().to_string(),
+                api_version: "authentication.k8s.io/v1",
+                field_path: key,
+            });
         }
     }
-    let Some(name) = user else {
-        if groups.is_empty() && uid.is_none() && extra.is_empty() {
-            return Ok(identity);
-        }
-        return Err(ApiError::bad_request(
-            "requested impersonation of groups, uid or extra without impersonating a user",
-        ));
-    };
-    if identity.is_anonymous() {
-        return Err(ApiError::forbidden(format!(
-            "users {} is forbidden: User \"system:anonymous\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
-            kindling_api::meta::go_quote(&name)
+    if let Some(uid) = values("impersonate-uid")
+        .into_iter()
+        .find(|u| !u.is_empty())
+    {
+        others = true;
+        out.push(Impersonation {
+            kind: "UID",
+            namespace: String::new(),
+            name: uid,
+            api_version: "authentication.k8s.io/v1",
+            field_path: String::new(),
+        });
+    }
+    if others && user.is_none() {
+        let listed: Vec<String> = out.iter().map(Impersonation::go_value).collect();
+        return Err(ApiError::bad_request(format!(
+            "requested [{}] without impersonating a user",
+            listed.join(" ")
         )));
     }
-    // A service account's groups follow from its name when none are asked for.
-    if groups.is_empty() {
-        if let Some(ns) = name
-            .strip_prefix("system:serviceaccount:")
-            .and_then(|rest| rest.split_once(':'))
-            .map(|(ns, _)| ns)
-        {
-            groups = vec![
-                "system:serviceaccounts".to_string(),
-                format!("system:serviceaccounts:{ns}"),
-            ];
+    Ok(out)
+}
+
+/// `system:serviceaccount:<ns>:<name>` → (ns, name).
+fn split_service_account(user: &str) -> Option<(&str, &str)> {
+    let (ns, name) = user
+        .strip_prefix("system:serviceaccount:")?
+        .split_once(':')?;
+    (!ns.is_empty() && !name.is_empty() && !name.contains(':')).then_some((ns, name))
+}
+
+/// Upstream's impersonation filter: `Impersonate-User` (with `Impersonate-Group`s,
+/// `Impersonate-Uid` and `Impersonate-Extra-<key>`s) makes the request the named user's, as
+/// `kubectl --as`/`--as-group` ask — each one allowed only by the `impersonate` verb on it
+/// (users, groups, serviceaccounts, uids, userextras/<key>), else upstream's 403.
+pub fn impersonate(
+    identity: Identity,
+    headers: &HeaderMap,
+    authorizer: &Authorizer,
+) -> Result<Identity, ApiError> {
+    let requests = impersonation_requests(headers)?;
+    if requests.is_empty() {
+        return Ok(identity);
+    }
+    let requestor = identity.user_info();
+    let groups_given = headers.contains_key("impersonate-group");
+    let mut name = String::new();
+    let mut groups: Vec<String> = Vec::new();
+    let mut uid = String::new();
+    let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &requests {
+        let attrs = r.attributes();
+        let decision = authorizer.authorize(&requestor, &attrs);
+        if !decision.allowed {
+            return Err(crate::authz::forbidden(
+                &requestor,
+                &attrs,
+                &decision.reason,
+            ));
+        }
+        match r.kind {
+            "ServiceAccount" => {
+                name = format!("system:serviceaccount:{}:{}", r.namespace, r.name);
+                if !groups_given {
+                    groups = vec![
+                        "system:serviceaccounts".to_string(),
+                        format!("system:serviceaccounts:{}", r.namespace),
+                    ];
+                }
+            }
+            "User" => name = r.name.clone(),
+            "Group" => groups.push(r.name.clone()),
+            "UserExtra" => extra
+                .entry(r.field_path.clone())
+                .or_default()
+                .push(r.name.clone()),
+            _ => uid = r.name.clone(),
         }
     }
-    let implied = if name == "system:anonymous" {
-        "system:unauthenticated"
-    } else {
-        "system:authenticated"
-    };
-    if !groups.iter().any(|g| g == implied) {
-        groups.push(implied.to_string());
+    if name == "system:anonymous" {
+        if !groups.iter().any(|g| g == "system:unauthenticated") {
+            groups.push("system:unauthenticated".to_string());
+        }
+    } else if !groups
+        .iter()
+        .any(|g| g == "system:authenticated" || g == "system:unauthenticated")
+    {
+        groups.push("system:authenticated".to_string());
     }
     Ok(Identity::User {
         name,
         groups,
-        uid: uid.unwrap_or_default(),
+        uid,
         extra,
     })
 }
@@ -398,6 +523,8 @@ mod tests {
 
     #[test]
     fn impersonation_is_upstreams() {
+        let az = Authorizer::new(vec![crate::authz::Mode::Rbac]);
+        let impersonate = |id: Identity, h: &HeaderMap| super::impersonate(id, h, &az);
         assert_eq!(impersonate(admin(), &headers(&[])).unwrap(), admin());
         let alice = impersonate(
             admin(),
@@ -433,10 +560,37 @@ mod tests {
                 "system:authenticated"
             ]
         );
-        let err = impersonate(admin(), &headers(&[("Impersonate-Group", "x")])).unwrap_err();
+        let err = impersonate(
+            admin(),
+            &headers(&[("Impersonate-Group", "x"), ("Impersonate-Uid", "u")]),
+        )
+        .unwrap_err();
         assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "requested [{Group  x    } {UID  u  authentication.k8s.io/v1  }] without impersonating a user"
+        );
         let err =
             impersonate(Identity::Anonymous, &headers(&[("Impersonate-User", "a")])).unwrap_err();
         assert_eq!(err.code, 403);
+        assert_eq!(
+            err.message,
+            r#"users "a" is forbidden: User "system:anonymous" cannot impersonate resource "users" in API group "" at the cluster scope"#
+        );
+        let bob = Identity::User {
+            name: "bob".into(),
+            groups: vec!["system:authenticated".into()],
+            uid: String::new(),
+            extra: BTreeMap::new(),
+        };
+        let err = impersonate(
+            bob,
+            &headers(&[("Impersonate-User", "system:serviceaccount:ns1:builder")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            r#"serviceaccounts "builder" is forbidden: User "bob" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "ns1""#
+        );
     }
 }

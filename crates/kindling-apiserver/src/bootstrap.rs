@@ -3,7 +3,8 @@
 //! endpoints reconciler writes both; the slice is what service proxies read), the default
 //! ServiceCIDR `kubernetes` (the cluster's service range, Ready) and the API priority and
 //! fairness configuration (upstream's mandatory and suggested FlowSchemas and
-//! PriorityLevelConfigurations, kept when present, recreated when missing).
+//! PriorityLevelConfigurations, kept when present, recreated when missing), and the bootstrap
+//! RBAC policy (`authz::policy`, reconciled).
 
 use crate::registry::{Registry, UpdateKind, WriteContext};
 use kindling_api::strategy::flowcontrol;
@@ -92,6 +93,74 @@ async fn put(
         .await?;
     service_cidr(registry).await?;
     flow_control(registry).await?;
+    rbac_policy(registry).await?;
+    Ok(())
+}
+
+/// Upstream's bootstrap RBAC policy, reconciled as its `rbac/bootstrap-roles` post-start hook
+/// does: missing roles and bindings created, missing rules and subjects added back, objects
+/// annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` left as they are.
+async fn rbac_policy(registry: &Registry) -> Result<(), ApiError> {
+    use crate::authz::policy::{self, Reconcile};
+    let rbac = |plural| kindling_api::catalog::builtin("rbac.authorization.k8s.io", "v1", plural);
+    type Reconciler = fn(Option<&Value>, &Value) -> Reconcile;
+    let steps: [(_, Vec<Value>, Reconciler); 2] = [
+        (
+            rbac("clusterroles"),
+            policy::cluster_roles(),
+            policy::reconcile_role,
+        ),
+        (
+            rbac("clusterrolebindings"),
+            policy::cluster_role_bindings(),
+            policy::reconcile_binding,
+        ),
+    ];
+    let ctx = WriteContext::default();
+    for (rt, expected, reconcile) in steps {
+        for want in expected {
+            let name = want["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let existing = match registry.get(rt, None, &name).await {
+                Ok(obj) => Some(obj),
+                Err(e) if e.code == 404 => None,
+                Err(e) => return Err(e),
+            };
+            match reconcile(existing.as_ref(), &want) {
+                Reconcile::Keep => {}
+                Reconcile::Create(obj) => ensure(registry, rt, None, obj).await?,
+                Reconcile::Update(obj) => {
+                    registry
+                        .update_with(rt, None, &name, UpdateKind::Main, &ctx, |_| {
+                            let mut next = obj.clone();
+                            if let Some(m) = next["metadata"].as_object_mut() {
+                                m.remove("resourceVersion");
+                            }
+                            Ok(Some(next))
+                        })
+                        .await?;
+                }
+                Reconcile::Recreate(mut obj) => {
+                    registry
+                        .delete(rt, None, &name, &Default::default())
+                        .await?;
+                    if let Some(m) = obj["metadata"].as_object_mut() {
+                        for f in [
+                            "resourceVersion",
+                            "uid",
+                            "creationTimestamp",
+                            "managedFields",
+                        ] {
+                            m.remove(f);
+                        }
+                    }
+                    ensure(registry, rt, None, obj).await?;
+                }
+            }
+        }
+    }
     Ok(())
 }
 

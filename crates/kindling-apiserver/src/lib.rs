@@ -14,12 +14,14 @@
 #![allow(clippy::result_large_err)]
 
 mod admission;
+mod admission_ingress;
 mod admission_limits;
 mod admission_quota;
 mod admission_serviceaccount;
 mod admission_storage;
 mod apply;
 mod auth;
+mod authz;
 mod bootstrap;
 mod bootstraptoken;
 mod cacher;
@@ -83,6 +85,9 @@ pub struct Config {
     pub token_auth_file: Option<PathBuf>,
     /// `--enable-bootstrap-token-auth` (kubeadm turns it on, so kind's clusters have it).
     pub bootstrap_token_auth: bool,
+    /// `--authorization-mode` (kubeadm's `Node,RBAC`; `AlwaysAllow` lets everyone do
+    /// everything, as the benchmark's comparison run does).
+    pub authorization_mode: String,
 }
 
 impl Config {
@@ -100,6 +105,7 @@ impl Config {
             admission: Default::default(),
             token_auth_file: None,
             bootstrap_token_auth: true,
+            authorization_mode: "Node,RBAC".into(),
         }
     }
 }
@@ -116,6 +122,8 @@ pub(crate) struct Server {
     pub token_sources: auth::TokenSources,
     /// What `/metrics` reports.
     pub metrics: metrics::Metrics,
+    /// Who may do what (`--authorization-mode`).
+    pub authorizer: std::sync::Arc<authz::Authorizer>,
 }
 
 impl Server {

@@ -53,6 +53,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             "enabled admission plugins kindling does not carry out"
         );
     }
+    let modes =
+        crate::authz::Mode::parse(&config.authorization_mode).map_err(anyhow::Error::msg)?;
+    let authorizer = Arc::new(crate::authz::Authorizer::new(modes));
     let token_sources = crate::auth::TokenSources {
         static_tokens: match &config.token_auth_file {
             Some(path) => read_token_file(path)?,
@@ -95,7 +98,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         config.watch_queue,
     )
     .context("starting the watch cache")?
-    .with_admission(admission);
+    .with_admission(admission)
+    .with_authorizer(authorizer.clone());
     rebuild_allocations(&registry).await?;
     let advertise = SocketAddr::new(
         config
@@ -114,6 +118,14 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
     tokio::spawn(flowcontrol::run(registry.clone()));
+    if authorizer.uses_rbac() {
+        crate::authz::aggregation::pass(&registry)
+            .await
+            .map_err(|e| anyhow::anyhow!("aggregating cluster roles: {e}"))?;
+        tokio::spawn(crate::authz::aggregation::run(registry.clone()));
+        // No request is decided before the policy is in memory.
+        crate::authz::index::start(registry.clone(), authorizer.clone()).await;
+    }
 
     let kubelet_client = ca.client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
     let server = Arc::new(Server {
@@ -123,6 +135,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         tokens,
         token_sources,
         metrics: crate::metrics::Metrics::new(),
+        authorizer,
     });
     let url = format!("https://{}", display_host(address));
     let kubeconfig_path = config.data_dir.join("admin.kubeconfig");

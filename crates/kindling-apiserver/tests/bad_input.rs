@@ -233,7 +233,21 @@ fn anonymous_requests_reach_only_public_paths() {
             vec![],
         )
         .await;
-        assert_status(&got, 401, "Unauthorized", "Unauthorized");
+        // Anonymous requests are authenticated as system:anonymous and denied by RBAC, as
+        // kube-apiserver's with --anonymous-auth (kubeadm's default).
+        assert_status(
+            &got,
+            403,
+            "Forbidden",
+            "namespaces is forbidden: User \"system:anonymous\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope",
+        );
+        let got = send(&anon, "GET", "/api", "application/json", vec![]).await;
+        assert_status(
+            &got,
+            403,
+            "Forbidden",
+            "forbidden: User \"system:anonymous\" cannot get path \"/api\"",
+        );
         let got = send(&anon, "GET", "/version", "application/json", vec![]).await;
         assert_eq!(got.0, 200);
         assert_eq!(got.1["gitVersion"], kindling_apiserver::KUBERNETES_VERSION);

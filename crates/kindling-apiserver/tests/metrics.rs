@@ -177,7 +177,7 @@ fn watches_are_long_running_and_their_events_counted() {
 
 /// Anonymous requests do not see the metrics (upstream: /metrics needs an authorized user).
 #[test]
-fn anonymous_requests_get_401() {
+fn anonymous_requests_get_403() {
     let s = TestServer::start();
     s.runtime().block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -189,6 +189,6 @@ fn anonymous_requests_get_401() {
             .body(kube::client::Body::empty())
             .unwrap();
         let resp = anon.send(req).await.unwrap();
-        assert_eq!(resp.status(), 401);
+        assert_eq!(resp.status(), 403);
     });
 }

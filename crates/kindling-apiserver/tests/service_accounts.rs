@@ -138,6 +138,21 @@ fn create_token_prints_a_jwt_with_upstreams_claims(kubectl: &Kubectl) {
 fn the_token_is_a_credential_for_kubectl(kubectl: &Kubectl) {
     let s = TestServer::start_using(kubectl);
     let token = create_token(&s, &[]);
+    // RBAC: the service account may do nothing until a binding says so.
+    let out = as_token(&s, &token, &["get", "pods"]);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
+    );
+    s.grant(
+        &[
+            "rolebinding",
+            "sa-view",
+            "--clusterrole=view",
+            "--serviceaccount=default:default",
+        ],
+        &["list", "pods", "--as=system:serviceaccount:default:default"],
+    );
     let out = as_token(&s, &token, &["get", "pods"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("No resources found in default namespace"));
@@ -209,6 +224,15 @@ fn token_review(s: &TestServer, token: &str, audiences: Option<&[&str]>) -> Valu
 
 fn bad_tokens_get_401(kubectl: &Kubectl) {
     let s = TestServer::start_using(kubectl);
+    s.grant(
+        &[
+            "clusterrolebinding",
+            "sa-view",
+            "--clusterrole=view",
+            "--group=system:serviceaccounts",
+        ],
+        &["list", "pods", "--as=system:serviceaccount:default:x"],
+    );
     assert_unauthorized(&as_token(&s, "garbage", &["get", "pods"]));
     // Another audience is not this server.
     let foreign = create_token(&s, &["--audience=vault"]);

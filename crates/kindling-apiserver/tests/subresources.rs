@@ -238,7 +238,16 @@ fn kubectl_certificate_approve_and_deny(kubectl: &Kubectl) {
         who,
         format!("{me} [\"system:masters\",\"system:authenticated\"] {{}}")
     );
-    // With --as, the impersonated user is the requester.
+    // With --as, the impersonated user is the requester (bound to a role that may ask).
+    s.grant(
+        &[
+            "clusterrolebinding",
+            "devs-csr",
+            "--clusterrole=system:node-bootstrapper",
+            "--group=devs",
+        ],
+        &["create", "csr", "--as=dave", "--as-group=devs"],
+    );
     let out = s.kubectl_stdin(
         &["create", "-f", "-", "--as=dave", "--as-group=devs"],
         &csr_yaml("dave"),

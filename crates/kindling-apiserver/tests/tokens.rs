@@ -67,6 +67,15 @@ fn static_tokens_authenticate_their_users(kubectl: &Kubectl) {
         whoami(&s, "ci-token"),
         json!({"username": "ci-bot", "uid": "2002", "groups": ["system:authenticated"]})
     );
+    s.grant(
+        &[
+            "clusterrolebinding",
+            "devs-view",
+            "--clusterrole=view",
+            "--group=devs",
+        ],
+        &["list", "namespaces", "--as=alice", "--as-group=devs"],
+    );
     let out = with_token(&s, "static-secret-1", &["get", "ns", "-o", "name"]);
     assert!(
         text(&out.stdout).contains("namespace/default"),

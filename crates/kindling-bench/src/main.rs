@@ -4,6 +4,7 @@
 //! of the server and of this client per operation. The floor (fsync latency, an HTTPS round trip
 //! to /version) is measured in the same run. `apiserver cluster` measures the watch lag against
 //! the API server of a real cluster (Docker), with its own watchers at work.
+//! Other benchmarks: `cluster`, `pods`, `dns`, `workloads`, `ingress` (see their modules).
 #![allow(clippy::unwrap_used)] // a benchmark: a failed step ends the run with its location
 
 use anyhow::{Context, Result};
@@ -14,10 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod authz;
 mod cluster;
 mod crd;
 mod crifloor;
 mod dns;
+mod ingress;
 mod pods;
 mod workloads;
 
@@ -31,10 +34,14 @@ async fn main() -> Result<()> {
         .nth(1)
         .unwrap_or_else(|| "apiserver".into());
     match what.as_str() {
+        "apiserver" if std::env::args().nth(2).as_deref() == Some("authz") => authz::run().await,
         "apiserver" if std::env::args().nth(2).as_deref() == Some("cluster") => {
             apiserver_on_cluster().await
         }
-        "apiserver" => apiserver(std::env::args().nth(2).as_deref() != Some("alone")).await,
+        "apiserver" => {
+            apiserver(std::env::args().nth(2).as_deref() != Some("alone")).await?;
+            authz::run().await
+        }
         "cluster" => cluster::run(&kindling_binary()?).await,
         "crd" => crd::run().await,
         "pods" => pods::run(&kindling_binary()?).await,
@@ -44,6 +51,16 @@ async fn main() -> Result<()> {
             workloads::controllers_memory().await
         }
         "workloads" => workloads::run(&kindling_binary()?).await,
+        "ingress" => ingress::run(&kindling_binary()?).await,
+        // Not run by hand: the ingress benchmark runs these inside a node.
+        "http-load" => {
+            let arg = |n| std::env::args().nth(n).unwrap_or_default();
+            ingress::http_load(&arg(2), arg(3).parse()?, arg(4).parse()?).await
+        }
+        "ingress-alone" => {
+            let arg = |n| std::env::args().nth(n).unwrap_or_default();
+            ingress::alone(arg(2).parse()?, arg(3).parse()?).await
+        }
         // Not run by hand: the workloads benchmark runs these in a node and as a child.
         "rule-watch" => workloads::rule_watch(&std::env::args().nth(2).unwrap_or_default()),
         "controllers" => {
@@ -59,7 +76,7 @@ async fn main() -> Result<()> {
             crifloor::run(count).await
         }
         other => anyhow::bail!(
-            "unknown benchmark {other:?}; known: apiserver, crd, cluster, pods, dns, workloads"
+            "unknown benchmark {other:?}; known: apiserver, crd, cluster, pods, dns, workloads, ingress"
         ),
     }
 }
@@ -91,7 +108,7 @@ pub(crate) fn kindling_binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -152,14 +169,14 @@ impl CpuMeter {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -172,7 +189,7 @@ pub(crate) async fn kubeconfig_client(path: &Path) -> Result<kube::Client> {
     )?)
 }
 
-async fn client(dir: &Path) -> Result<kube::Client> {
+pub(crate) async fn client(dir: &Path) -> Result<kube::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -188,7 +205,7 @@ async fn client(dir: &Path) -> Result<kube::Client> {
     }
 }
 
-fn pod(name: &str) -> Pod {
+pub(crate) fn pod(name: &str) -> Pod {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": name, "labels": {"app": "bench", "shard": (name.len() % 7).to_string()}},
         "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sh", "-c", "sleep 3600"],

@@ -49,6 +49,9 @@ pub struct Config {
     pub default_cni: bool,
     /// The node runs the service proxy: kube-proxy's mirror pod is shown.
     pub service_proxy: bool,
+    /// The node runs the ingress controller: `ingress-controller-<node>` is shown in
+    /// `ingress-kindling`.
+    pub ingress_controller: bool,
     /// The node image (the image of the mirror pods).
     pub image: String,
     /// The cluster CA (PEM) that :10250 verifies client certificates against.
@@ -96,6 +99,7 @@ impl Config {
             taints: Vec::new(),
             default_cni: false,
             service_proxy: false,
+            ingress_controller: false,
             image: String::new(),
             client_ca_pem: String::new(),
             runtime_endpoint: "/nonexistent.sock".into(),

@@ -1,5 +1,6 @@
 //! Mirror pods: what kindling runs in a node, shown in `kube-system` (the local-path
-//! provisioner in `local-path-storage`, where kind runs it) so that `kubectl get pods -A` tells
+//! provisioner in `local-path-storage`, where kind runs it, the ingress controller in
+//! `ingress-kindling`) so that `kubectl get pods -A` tells
 //! what runs, as the kubelet mirrors kubeadm's static pods. The parts are tasks of
 //! `kindling node`, not containers, so a mirror pod's container is the node's own process:
 //! Running since the agent started, on the node's IP, owned by the Node.
@@ -21,6 +22,8 @@ pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 const NAMESPACE: &str = "kube-system";
 /// Where kind's default StorageClass provisioner runs.
 const STORAGE_NAMESPACE: &str = "local-path-storage";
+/// Where the ingress controller is shown (kindling-ingress makes the namespace).
+const INGRESS_NAMESPACE: &str = "ingress-kindling";
 const RESYNC: Duration = Duration::from_secs(10);
 /// How long a deleted mirror pod stays away before it is made again. The kubelet recreates
 /// mirror pods at a later sync, not at once; `kubectl delete` waits for the name to go by
@@ -100,6 +103,21 @@ fn components(config: &Config) -> Vec<Component> {
             namespace: NAMESPACE,
             labels: json!({"k8s-app": "kube-proxy"}),
             ports: json!([]),
+        });
+    }
+    // The ingress controller (kindling-ingress) in a namespace of its own, as ingress-nginx's
+    // pods are in `ingress-nginx`, with the labels kind's guide waits on
+    // (`app.kubernetes.io/component=controller`) and its node ports 80/443.
+    if config.ingress_controller {
+        parts.push(Component {
+            name: "ingress-controller",
+            namespace: INGRESS_NAMESPACE,
+            labels: json!({"app.kubernetes.io/name": INGRESS_NAMESPACE,
+                           "app.kubernetes.io/component": "controller"}),
+            ports: json!([
+                {"name": "http", "containerPort": 80, "hostPort": 80, "protocol": "TCP"},
+                {"name": "https", "containerPort": 443, "hostPort": 443, "protocol": "TCP"},
+            ]),
         });
     }
     parts
@@ -358,6 +376,43 @@ mod tests {
             ["kindnet", "kube-proxy"]
         );
         assert!(names(&config(Role::Worker, false)).is_empty());
+    }
+
+    #[test]
+    fn an_ingress_node_shows_its_controller_in_its_namespace() {
+        let c = Config {
+            ingress_controller: true,
+            ..config(Role::Worker, false)
+        };
+        let parts = components(&c);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| (p.namespace, p.name))
+                .collect::<Vec<_>>(),
+            [("ingress-kindling", "ingress-controller")]
+        );
+        let m = Mirror {
+            part: &parts[0],
+            node: "kind-worker",
+            node_uid: "u1",
+            ip: "172.18.0.3".parse().unwrap(),
+            image: "kindling/node:v0.1.0",
+            started: "2026-11-22T00:00:00Z",
+        };
+        let pod: Pod = serde_json::from_value(m.pod()).unwrap();
+        assert_eq!(
+            pod.metadata.name.as_deref(),
+            Some("ingress-controller-kind-worker")
+        );
+        assert_eq!(
+            pod.metadata.labels.unwrap()["app.kubernetes.io/component"],
+            "controller"
+        );
+        let spec = pod.spec.unwrap();
+        assert_eq!(spec.priority_class_name, None);
+        let ports = spec.containers[0].ports.clone().unwrap();
+        assert_eq!(ports[1].host_port, Some(443));
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub struct NodeConfig {
     /// kindling's, which programs iptables.
     #[serde(default = "default_proxy_mode")]
     pub kube_proxy_mode: String,
+    /// This node runs the ingress controller on its ports 80 and 443: it is labelled
+    /// `ingress-ready=true`, or no node is and it is the first control plane.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ingress: bool,
 }
 
 /// What a node.json written before the proxy existed means.

@@ -49,6 +49,14 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     if let Some(dns_ip) = crate::dns::service_ip(config) {
         tokio::spawn(ensure_kube_dns(client.clone(), dns_ip));
     }
+    // LoadBalancer Services, where the engine's socket is mounted (the first control plane).
+    if Path::new(crate::servicelb::SOCKET).exists() {
+        let (client, cluster, image) =
+            (client.clone(), config.cluster.clone(), config.image.clone());
+        tokio::spawn(restart::keep_running("service-lb", move || {
+            crate::servicelb::run(client.clone(), cluster.clone(), image.clone())
+        }));
+    }
     let controllers = kindling_controllers::Config {
         root_ca_pem: running.ca_pem.clone(),
     };

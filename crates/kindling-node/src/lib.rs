@@ -2,7 +2,8 @@
 //!
 //! Order of a start: reap orphans (we are init), start containerd and import the images the node
 //! image ships, on control-plane nodes start the API server and controllers, then the pod
-//! network, the service proxy (kindling-proxy) and the kubelet (kindling-kubelet, the `kubelet`
+//! network, the service proxy (kindling-proxy), the ingress controller (kindling-ingress, on
+//! ingress nodes) and the kubelet (kindling-kubelet, the `kubelet`
 //! unit), which registers the Node and runs its pods. SIGTERM ends it all.
 
 pub mod components;
@@ -15,6 +16,7 @@ pub mod init;
 pub mod ipam;
 pub mod network;
 pub mod restart;
+pub mod servicelb;
 pub mod sysinfo;
 pub mod unit;
 
@@ -77,6 +79,17 @@ pub async fn run() -> Result<()> {
             kindling_proxy::run(client.clone(), proxy.clone(), Arc::new(init::run_owned))
         }));
     }
+    if config.ingress {
+        let (client, ingress) = (client.clone(), ingress_config(&config));
+        tokio::spawn(restart::keep_running("ingress-controller", move || {
+            let (client, ingress) = (client.clone(), ingress.clone());
+            async move {
+                if let Err(e) = kindling_ingress::run(client, ingress).await {
+                    tracing::error!("ingress: {e:#}");
+                }
+            }
+        }));
+    }
     let kubelet = Arc::new(kubelet_unit(kubelet));
     kubelet.start()?;
     tokio::spawn(async move {
@@ -127,6 +140,18 @@ fn runs_service_proxy(config: &NodeConfig) -> bool {
     true
 }
 
+/// The ingress controller of this node: the node's ports 80 and 443 on every address (kind's
+/// `extraPortMappings` 80/443 land there), `localhost` in the Ingresses' status as kind's
+/// ingress-nginx manifest publishes it.
+fn ingress_config(config: &NodeConfig) -> kindling_ingress::Config {
+    kindling_ingress::Config {
+        node_name: config.name.clone(),
+        http: std::net::SocketAddr::from(([0, 0, 0, 0], 80)),
+        https: std::net::SocketAddr::from(([0, 0, 0, 0], 443)),
+        status_address: "localhost".into(),
+    }
+}
+
 /// The service proxy's view of this node.
 fn proxy_config(config: &NodeConfig) -> kindling_proxy::Config {
     kindling_proxy::Config {
@@ -154,6 +179,7 @@ fn kubelet_config(
         taints: config.taints.clone(),
         default_cni: config.default_cni,
         service_proxy: config.kube_proxy_mode != "none",
+        ingress_controller: config.ingress,
         image: config.image.clone(),
         client_ca_pem: ca_pem,
         runtime_endpoint: containerd::SOCKET.to_string(),

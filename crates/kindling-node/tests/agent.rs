@@ -29,6 +29,7 @@ async fn registers_and_heartbeats() {
         ],
         default_cni: false,
         service_proxy: false,
+        ingress_controller: false,
         image: String::new(),
         client_ca_pem: String::new(),
         runtime_endpoint: "/nonexistent/containerd.sock".into(),

@@ -51,6 +51,13 @@ pub enum Command {
     /// The program of every node container (PID 1); not for direct use
     #[command(hide = true)]
     Node,
+    /// The program of a LoadBalancer Service's balancer container; not for direct use
+    #[command(hide = true)]
+    Loadbalancer {
+        /// The JSON configuration, followed as it changes
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,6 +201,9 @@ pub struct ApiserverArgs {
     /// Extra names or IPs for the serving certificate.
     #[arg(long = "tls-san")]
     pub tls_sans: Vec<String>,
+    /// kube-apiserver's `--authorization-mode`: `Node,RBAC` (kubeadm's), or `AlwaysAllow`.
+    #[arg(long, default_value = "Node,RBAC")]
+    pub authorization_mode: String,
     /// Run the controllers (kube-controller-manager's part) in this process too; with
     /// `--controllers=false` the API server runs alone (nothing makes the `default`
     /// ServiceAccounts then).

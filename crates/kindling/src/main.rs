@@ -29,7 +29,10 @@ fn main() {
         std::process::exit(kindling_node::control::systemctl(&args));
     }
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Node | Command::Apiserver(_)) {
+    if !matches!(
+        cli.command,
+        Command::Node | Command::Apiserver(_) | Command::Loadbalancer { .. }
+    ) {
         die_quietly_on_closed_stdout();
     }
     let default_level = match cli.verbosity {
@@ -207,6 +210,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Apiserver(args) => run_apiserver(args).await,
         Command::Node => kindling_node::run().await,
+        Command::Loadbalancer { config } => kindling_lb::run_from_file(&config).await,
     }
 }
 
@@ -247,6 +251,7 @@ async fn run_apiserver(args: cli::ApiserverArgs) -> Result<()> {
     config.bind = args.bind;
     config.service_cidr = args.service_cluster_ip_range;
     config.extra_sans = args.tls_sans;
+    config.authorization_mode = args.authorization_mode;
     let running = kindling_apiserver::start(config).await?;
     if args.controllers {
         let client = kindling_node::client_from_kubeconfig(&running.kubeconfig).await?;

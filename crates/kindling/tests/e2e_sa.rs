@@ -135,7 +135,27 @@ fn a_pods_mounted_token_authenticates_until_the_pod_is_gone() {
         user["extra"]["authentication.kubernetes.io/pod-name"],
         serde_json::json!(["reader"])
     );
+    // RBAC: the service account may list pods only once a binding lets it.
     let pods = kubectl_as(&cluster, &token_config, &["get", "pods"]);
+    assert_eq!(
+        text(&pods.stderr).trim(),
+        "Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
+    );
+    cluster.ok_kubectl(&[
+        "create",
+        "rolebinding",
+        "default-view",
+        "--clusterrole=view",
+        "--serviceaccount=default:default",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pods = loop {
+        let pods = kubectl_as(&cluster, &token_config, &["get", "pods"]);
+        if pods.status.success() || std::time::Instant::now() > deadline {
+            break pods;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(pods.status.success(), "{}", text(&pods.stderr));
     assert!(
         text(&pods.stdout).contains("reader"),

@@ -438,22 +438,25 @@ pub(super) fn entries() -> Vec<ResourceType> {
             EndpointSlice
         ),
         // networking.k8s.io/v1
-        resource!(
-            api::networking::v1::Ingress,
-            "ingress",
-            ["ing"],
-            [],
-            [Status],
-            D,
-            Ingress
-        ),
+        ResourceType {
+            admission: Some(Admission::Ingress),
+            ..resource!(
+                api::networking::v1::Ingress,
+                "ingress",
+                ["ing"],
+                [],
+                [Status],
+                &strategy::INGRESS,
+                Ingress
+            )
+        },
         resource!(
             api::networking::v1::IngressClass,
             "ingressclass",
             [],
             [],
             [],
-            D,
+            &strategy::INGRESS_CLASS,
             IngressClass
         ),
         resource!(
@@ -531,34 +534,46 @@ pub(super) fn entries() -> Vec<ResourceType> {
             VolumeAttributesClass
         ),
         // rbac.authorization.k8s.io/v1
-        resource!(api::rbac::v1::Role, "role", [], [], [], D, Default),
-        resource!(
-            api::rbac::v1::RoleBinding,
-            "rolebinding",
-            [],
-            [],
-            [],
-            D,
-            RoleBinding
-        ),
-        resource!(
-            api::rbac::v1::ClusterRole,
-            "clusterrole",
-            [],
-            [],
-            [],
-            D,
-            Default
-        ),
-        resource!(
-            api::rbac::v1::ClusterRoleBinding,
-            "clusterrolebinding",
-            [],
-            [],
-            [],
-            D,
-            ClusterRoleBinding
-        ),
+        ResourceType {
+            admission: Some(Admission::RbacRole),
+            ..resource!(api::rbac::v1::Role, "role", [], [], [], &strategy::ROLE, Default)
+        },
+        ResourceType {
+            admission: Some(Admission::RbacBinding),
+            ..resource!(
+                api::rbac::v1::RoleBinding,
+                "rolebinding",
+                [],
+                [],
+                [],
+                &strategy::ROLE_BINDING,
+                RoleBinding
+            )
+        },
+        ResourceType {
+            admission: Some(Admission::RbacRole),
+            ..resource!(
+                api::rbac::v1::ClusterRole,
+                "clusterrole",
+                [],
+                [],
+                [],
+                &strategy::CLUSTER_ROLE,
+                Default
+            )
+        },
+        ResourceType {
+            admission: Some(Admission::RbacBinding),
+            ..resource!(
+                api::rbac::v1::ClusterRoleBinding,
+                "clusterrolebinding",
+                [],
+                [],
+                [],
+                &strategy::CLUSTER_ROLE_BINDING,
+                ClusterRoleBinding
+            )
+        },
         // policy/v1
         resource!(
             api::policy::v1::PodDisruptionBudget,

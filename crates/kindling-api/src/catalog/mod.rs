@@ -209,6 +209,14 @@ pub enum Admission {
     PersistentVolumeClaim,
     /// pv-protection (volumes).
     PersistentVolume,
+    /// Roles and ClusterRoles: RBAC escalation prevention (upstream's policy-based storage,
+    /// always on): only rules the writer holds, unless it may `escalate`.
+    RbacRole,
+    /// RoleBindings and ClusterRoleBindings: only to roles whose rules the writer holds,
+    /// unless it may `bind` them.
+    RbacBinding,
+    /// DefaultIngressClass (ingresses).
+    Ingress,
 }
 
 /// Where the `/scale` subresource reads and writes (upstream's scale subresource paths; a

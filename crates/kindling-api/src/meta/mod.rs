@@ -33,5 +33,6 @@ pub use names::{
     config_map_key_errors, dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors,
     ip_address_name_errors, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, name_errors,
     path_segment_errors, validate_dns1123_label, validate_dns1123_subdomain,
+    wildcard_dns1123_subdomain_errors,
 };
 pub use object::{validate_object_meta, validate_object_meta_update, validate_template_meta};

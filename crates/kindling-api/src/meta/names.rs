@@ -79,6 +79,24 @@ pub fn dns1123_subdomain_errors(s: &str) -> Vec<String> {
     errs
 }
 
+const WILDCARD_DNS1123_SUBDOMAIN_MSG: &str = "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character";
+
+/// Upstream's IsWildcardDNS1123Subdomain: `*.` followed by a DNS-1123 subdomain.
+pub fn wildcard_dns1123_subdomain_errors(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 253 {
+        errs.push(max_len_error(253));
+    }
+    if !s.strip_prefix("*.").is_some_and(matches_dns1123_subdomain) {
+        errs.push(regex_error(
+            WILDCARD_DNS1123_SUBDOMAIN_MSG,
+            &format!("\\*\\.{DNS1123_SUBDOMAIN_FMT}"),
+            &["*.example.com"],
+        ));
+    }
+    errs
+}
+
 pub fn dns1035_label_errors(s: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if s.len() > 63 {

@@ -15,6 +15,7 @@ pub mod cron;
 mod dra;
 mod events;
 pub mod flowcontrol;
+mod ingress;
 mod limitrange;
 mod networking;
 mod nodeapi;
@@ -22,6 +23,7 @@ mod pod;
 pub mod podspec;
 pub mod podvalidation;
 mod policy;
+mod rbac;
 mod service;
 mod storage;
 pub mod util;
@@ -44,6 +46,7 @@ pub use self::dra::{
 };
 pub use self::events::{EventStrategy, EventsV1Strategy};
 pub use self::flowcontrol::{FlowSchemaStrategy, PriorityLevelConfigurationStrategy};
+pub use self::ingress::{IngressClassStrategy, IngressStrategy};
 pub use self::networking::{IpAddressStrategy, ServiceCidrStrategy};
 pub use self::nodeapi::RuntimeClassStrategy;
 
@@ -54,6 +57,7 @@ pub use self::cron::parse_cron_schedule;
 pub use self::limitrange::LimitRangeStrategy;
 pub use self::pod::{qos_class, PodStrategy};
 pub use self::policy::PodDisruptionBudgetStrategy;
+pub use self::rbac::{RoleBindingStrategy, RoleStrategy};
 pub use self::service::ServiceStrategy;
 pub use self::storage::{
     CsiStorageCapacityStrategy, PersistentVolumeClaimStrategy, PersistentVolumeStrategy,
@@ -209,11 +213,17 @@ pub static EVENT: EventStrategy = EventStrategy;
 pub static EVENTS_V1: EventsV1Strategy = EventsV1Strategy;
 pub static HORIZONTAL_POD_AUTOSCALER: HpaStrategy = HpaStrategy;
 pub static HORIZONTAL_POD_AUTOSCALER_V1: HpaV1Strategy = HpaV1Strategy;
+pub static INGRESS: IngressStrategy = IngressStrategy;
+pub static INGRESS_CLASS: IngressClassStrategy = IngressClassStrategy;
 pub static IP_ADDRESS: IpAddressStrategy = IpAddressStrategy;
 pub static SERVICE_CIDR: ServiceCidrStrategy = ServiceCidrStrategy;
 pub static CSI_STORAGE_CAPACITY: CsiStorageCapacityStrategy = CsiStorageCapacityStrategy;
 pub static VOLUME_ATTRIBUTES_CLASS: VolumeAttributesClassStrategy = VolumeAttributesClassStrategy;
 pub static RUNTIME_CLASS: RuntimeClassStrategy = RuntimeClassStrategy;
+pub static ROLE: RoleStrategy = RoleStrategy { namespaced: true };
+pub static CLUSTER_ROLE: RoleStrategy = RoleStrategy { namespaced: false };
+pub static ROLE_BINDING: RoleBindingStrategy = RoleBindingStrategy { namespaced: true };
+pub static CLUSTER_ROLE_BINDING: RoleBindingStrategy = RoleBindingStrategy { namespaced: false };
 pub static FLOW_SCHEMA: FlowSchemaStrategy = FlowSchemaStrategy;
 pub static PRIORITY_LEVEL_CONFIGURATION: PriorityLevelConfigurationStrategy =
     PriorityLevelConfigurationStrategy;

@@ -1,6 +1,6 @@
 //! What wraps every request before it is routed, as upstream's handler chain: the request log
-//! (httplog), the max-in-flight limit and authentication (the connection's client certificate,
-//! else a bearer token; then impersonation).
+//! (httplog), the max-in-flight limit, authentication (the connection's client certificate,
+//! else a bearer token; then impersonation) and authorization.
 
 use super::decode::Query;
 use crate::auth::{self, Identity};
@@ -183,7 +183,28 @@ pub async fn authenticate(
             .await?;
         }
     }
-    auth::impersonate(identity, headers)
+    auth::impersonate(identity, headers, &server.authorizer)
+}
+
+/// Whether `identity` may do what the request asks (upstream's authorization filter): the
+/// request's attributes as upstream's RequestInfo reads them, decided by the server's
+/// authorizer; upstream's 403 if not.
+pub fn authorize(
+    server: &Server,
+    identity: &Identity,
+    method: &Method,
+    path: &str,
+    target: Option<&ApiPath>,
+    query: &Query,
+) -> Result<(), ApiError> {
+    let attrs = crate::authz::attributes::of(
+        method.as_str(),
+        path,
+        target,
+        query.flag("watch"),
+        query.get("fieldSelector"),
+    );
+    server.authorizer.check(&identity.user_info(), &attrs)
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -82,6 +82,10 @@ async fn serve(
         Err(e) => return error_response(&e),
     };
     RequestLog::record_user(identity);
+    if let Err(e) = filters::authorize(server, identity, &parts.method, uri.path(), target, &query)
+    {
+        return error_response(&e);
+    }
     let call = Call {
         method: parts.method,
         query,
@@ -105,9 +109,6 @@ async fn route(
 ) -> Result<Response<Body>, ApiError> {
     if is_public_path(path) {
         return Ok(public(path));
-    }
-    if call.identity.is_anonymous() {
-        return Err(ApiError::unauthorized());
     }
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
         let catalog = server.registry.catalog.load();

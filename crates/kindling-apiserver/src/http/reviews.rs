@@ -1,11 +1,13 @@
 //! Reviews: create-only resources whose answer is computed from the request, never stored —
 //! `kubectl auth can-i` (SelfSubjectAccessReview, SelfSubjectRulesReview) and `kubectl auth
-//! whoami` (SelfSubjectReview), and TokenReview (is this service account token valid, and whose?). Authorization is coarse for now (see `auth`): every
-//! authenticated user may do everything, and the answers say so.
+//! whoami` (SelfSubjectReview), SubjectAccessReview and LocalSubjectAccessReview (may this
+//! user?), and TokenReview (is this service account token valid, and whose?). Access answers
+//! are the server's authorizer's (`authz`), for the requester or the user the spec names.
 
 use super::decode::{self, read_body, Call};
 use super::represent::json_response;
 use crate::auth::Identity;
+use crate::authz::review;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use kindling_api::{ApiError, ResourceType};
@@ -29,15 +31,30 @@ pub async fn create(
     ) {
         meta.insert("namespace".into(), json!(ns));
     }
+    let az = &server.authorizer;
     review["status"] = match rt.kind.as_str() {
-        "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {
-            json!({"allowed": true, "reason": "kindling allows every authenticated user"})
+        kind @ ("SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview") => {
+            let which = match kind {
+                "SubjectAccessReview" => review::Kind::Subject,
+                "LocalSubjectAccessReview" => review::Kind::Local,
+                _ => review::Kind::SelfSubject,
+            };
+            review::validate(which, kind, &review, ns.unwrap_or_default())?;
+            let user = match which {
+                review::Kind::SelfSubject => identity.user_info(),
+                _ => review::subject(&review["spec"]),
+            };
+            let attrs = review::attributes(&review["spec"]);
+            review::status(&az.authorize(&user, &attrs))
         }
-        "SelfSubjectRulesReview" => json!({
-            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-            "incomplete": false,
-        }),
+        "SelfSubjectRulesReview" => {
+            let namespace = review["spec"]["namespace"].as_str().unwrap_or_default();
+            if namespace.is_empty() {
+                return Err(ApiError::bad_request("no namespace on request"));
+            }
+            let (rules, error) = az.rules_for(&identity.user_info(), namespace);
+            review::rules_status(&rules, error.as_deref())
+        }
         "SelfSubjectReview" => match identity {
             Identity::User {
                 name,

@@ -52,7 +52,7 @@ impl Registry {
             rt.strategy.prepare_for_create_by(&mut obj, user);
         }
         validate(rt, &obj, None)?;
-        crate::admission::validate_create(self, rt, ns, &obj, ctx.dry_run).await?;
+        crate::admission::validate_create(self, rt, ns, &obj, ctx).await?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         let reservation = match self.allocator(rt) {
             Some(allocator) => Some(allocator.allocate(&mut obj, None, ctx.dry_run)?),

@@ -43,6 +43,8 @@ pub struct Registry {
     pub catalog: Arc<LiveCatalog>,
     /// The admission plugins writes go through (upstream's default set unless configured).
     admission: Arc<crate::admission::Chain>,
+    /// Who may do what: the escalation checks on role and binding writes read it.
+    authorizer: Arc<crate::authz::Authorizer>,
 }
 
 impl Registry {
@@ -59,7 +61,20 @@ impl Registry {
             services: Arc::new(services),
             catalog: Arc::new(LiveCatalog::new()),
             admission: Arc::default(),
+            authorizer: Arc::new(crate::authz::Authorizer::new(vec![
+                crate::authz::Mode::AlwaysAllow,
+            ])),
         })
+    }
+
+    /// The registry with this authorizer.
+    pub fn with_authorizer(mut self, authorizer: Arc<crate::authz::Authorizer>) -> Registry {
+        self.authorizer = authorizer;
+        self
+    }
+
+    pub fn authorizer(&self) -> &Arc<crate::authz::Authorizer> {
+        &self.authorizer
     }
 
     /// The registry with this admission chain.

@@ -78,7 +78,7 @@ impl Registry {
                 _ => validate(rt, &new, Some(&old))?,
             }
             if kind == UpdateKind::Main && !same_object(&new, &old) {
-                crate::admission::validate_update(self, rt, ns, &new, &old).await?;
+                crate::admission::validate_update(self, rt, ns, &new, &old, ctx).await?;
             }
             let reservation = match self.allocator(rt) {
                 Some(allocator) => Some(allocator.allocate(&mut new, Some(&old), ctx.dry_run)?),

@@ -240,6 +240,35 @@ impl TestServer {
         assert!(out.status.success(), "apply failed: {}", text(&out.stderr));
         text(&out.stdout)
     }
+
+    /// Waits (≤ 5 s) until `kubectl auth can-i <can_i>` says yes: the server's RBAC policy is
+    /// kept from a watch, so a binding just created takes effect a few milliseconds later.
+    pub fn await_can_i(&self, can_i: &[&str]) {
+        let mut args = vec!["auth", "can-i"];
+        args.extend_from_slice(can_i);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let out = self.kubectl(&args);
+            if text(&out.stdout).trim() == "yes" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kubectl {args:?}: {}{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// `kubectl create <binding…>`, then waits until it is in force for `can_i`.
+    pub fn grant(&self, binding: &[&str], can_i: &[&str]) {
+        let mut args = vec!["create"];
+        args.extend_from_slice(binding);
+        self.ok(&args);
+        self.await_can_i(can_i);
+    }
 }
 
 impl Drop for TestServer {

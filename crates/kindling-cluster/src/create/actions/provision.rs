@@ -39,6 +39,26 @@ impl Action for Provision {
     }
 }
 
+/// Where the first control plane finds the engine's socket: its service load-balancer
+/// controller makes one balancer container per LoadBalancer Service, as cloud-provider-kind
+/// does from the host (kindling has no process on the host after `create`).
+pub const SERVICE_LB_SOCKET: &str = "/var/run/docker.sock";
+
+/// The host's engine socket, when LoadBalancer Services are on (`KINDLING_SERVICE_LB=off`
+/// turns them off) and the engine is reached through a unix socket.
+fn docker_socket_for_service_lb() -> Option<String> {
+    let off = std::env::var("KINDLING_SERVICE_LB")
+        .is_ok_and(|v| matches!(v.as_str(), "off" | "false" | "0"));
+    if off {
+        return None;
+    }
+    let host = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+    host.strip_prefix("unix://").map(str::to_string)
+}
+
 fn node_spec(ctx: &ActionContext, node: &ResolvedNode) -> provider::NodeSpec {
     let role = match node.role {
         Role::ControlPlane => provider::Role::ControlPlane,
@@ -75,6 +95,10 @@ fn node_spec(ctx: &ActionContext, node: &ResolvedNode) -> provider::NodeSpec {
         })
         .collect();
     if node.bootstrap {
+        if let Some(socket) = docker_socket_for_service_lb() {
+            spec.extra_mounts
+                .push(provider::Mount::new(socket, SERVICE_LB_SOCKET));
+        }
         spec.api_server = Some(provider::ApiServerPublish {
             listen_address: ctx.cluster.api_server.address.clone(),
             host_port: ctx.cluster.api_server.port.max(0) as u16,

@@ -23,8 +23,10 @@ impl Action for WriteConfig {
             let api_host = ctx.cluster.bootstrap_node().name.clone();
             let internal_url = format!("https://{api_host}:6443");
             let mut uploads = Vec::new();
+            let ingress_nodes = ingress_nodes(&ctx.cluster.nodes);
             for node in &ctx.cluster.nodes {
-                let config = node_config(ctx, node, &internal_url);
+                let mut config = node_config(ctx, node, &internal_url);
+                config.ingress = ingress_nodes.contains(&node.name.as_str());
                 let identity =
                     ca.client_cert(&format!("system:node:{}", node.name), &["system:nodes"])?;
                 let kubeconfig = kindling_apiserver::kubeconfig::render(
@@ -83,6 +85,28 @@ impl Action for WriteConfig {
     }
 }
 
+/// The label kind's ingress guide puts on the nodes that take the host's ports 80/443.
+pub const INGRESS_READY_LABEL: &str = "ingress-ready";
+
+/// The nodes that run the ingress controller: those labelled `ingress-ready=true`, else the
+/// first control plane (where a kind cluster without that label would run ingress-nginx).
+fn ingress_nodes(nodes: &[ResolvedNode]) -> Vec<&str> {
+    let labelled: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.labels.get(INGRESS_READY_LABEL).map(String::as_str) == Some("true"))
+        .map(|n| n.name.as_str())
+        .collect();
+    if !labelled.is_empty() {
+        return labelled;
+    }
+    nodes
+        .iter()
+        .find(|n| n.bootstrap)
+        .or_else(|| nodes.iter().find(|n| n.role == Role::ControlPlane))
+        .map(|n| vec![n.name.as_str()])
+        .unwrap_or_default()
+}
+
 fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeConfig {
     let net = &ctx.cluster.networking;
     let taints = node
@@ -120,6 +144,7 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         dns_domain: net.dns_domain.clone(),
         dns_service_ip: net.dns_service_ip().map(|ip| ip.to_string()),
         dns_search: net.dns_search.clone(),
+        ingress: false,
         control_plane: (node.role == Role::ControlPlane).then(|| {
             let arg = |name: &str| ctx.cluster.api_server.extra_args.get(name).cloned();
             ControlPlaneConfig {
@@ -130,5 +155,39 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
                 token_auth_file: arg("token-auth-file"),
             }
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, role: Role, bootstrap: bool, ingress_ready: bool) -> ResolvedNode {
+        let mut n: ResolvedNode = serde_json::from_value(serde_json::json!({
+            "name": name, "role": if role == Role::ControlPlane { "control-plane" } else { "worker" },
+            "bootstrap": bootstrap, "image": "", "labels": {}, "taints": [], "mounts": [],
+            "portMappings": [], "kubeletExtraArgs": {}, "kubeletConfig": {},
+        }))
+        .unwrap();
+        if ingress_ready {
+            n.labels.insert(INGRESS_READY_LABEL.into(), "true".into());
+        }
+        n
+    }
+
+    #[test]
+    fn the_ingress_runs_on_ingress_ready_nodes_else_on_the_first_control_plane() {
+        let cp = node("kind-control-plane", Role::ControlPlane, true, false);
+        let w1 = node("kind-worker", Role::Worker, false, false);
+        assert_eq!(
+            ingress_nodes(&[cp.clone(), w1.clone()]),
+            ["kind-control-plane"]
+        );
+        let w2 = node("kind-worker2", Role::Worker, false, true);
+        let w3 = node("kind-worker3", Role::Worker, false, true);
+        assert_eq!(
+            ingress_nodes(&[cp, w1, w2, w3]),
+            ["kind-worker2", "kind-worker3"]
+        );
     }
 }

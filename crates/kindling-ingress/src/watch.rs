@@ -1,0 +1,257 @@
+//! The table kept current: reflectors (kube::runtime) of Ingresses, IngressClasses, Services,
+//! EndpointSlices and TLS Secrets; after a change (and a short pause that gathers a burst) the
+//! routing table and the certificates are built again and swapped in whole. Then what the
+//! build found is written: the served Ingresses' `status.loadBalancer`, a `Sync` event for each
+//! new Ingress generation (as ingress-nginx's "Scheduled for sync"), a warning event on an
+//! Ingress whose TLS Secret cannot be used (the default certificate serves its hosts).
+
+use crate::certs::{self, Certificates};
+use crate::routes::{self, Inputs, Table};
+use arc_swap::ArcSwap;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kindling_events::Recorder;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use rustls::sign::CertifiedKey;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Changes closer together than this make one new table.
+const SETTLE: Duration = Duration::from_millis(20);
+/// ingress-nginx's event reason for an Ingress taken into the configuration.
+pub const REASON_SYNC: &str = "Sync";
+/// Our reason for a TLS Secret that cannot be used (ingress-nginx only logs it).
+pub const REASON_BAD_CERTIFICATE: &str = "SSLCertificateError";
+
+pub struct Published {
+    pub table: Arc<ArcSwap<Table>>,
+    pub certs: Arc<ArcSwap<Certificates>>,
+}
+
+/// What the loop writes besides the table.
+pub struct Reporting {
+    pub recorder: Recorder,
+    /// `status.loadBalancer.ingress` of served Ingresses: a hostname or an IP.
+    pub status_address: String,
+}
+
+/// Keeps `published` current until the client's API server goes away for good (never returns).
+pub async fn run(
+    client: kube::Client,
+    published: Published,
+    default_cert: Arc<CertifiedKey>,
+    reporting: Reporting,
+) {
+    let changed = Arc::new(Notify::new());
+    let ingresses = reflect::<Ingress>(Api::all(client.clone()), None, changed.clone());
+    let classes = reflect::<IngressClass>(Api::all(client.clone()), None, changed.clone());
+    let services = reflect::<Service>(Api::all(client.clone()), None, changed.clone());
+    let slices = reflect::<EndpointSlice>(Api::all(client.clone()), None, changed.clone());
+    let secrets = reflect::<Secret>(
+        Api::all(client.clone()),
+        Some("type=kubernetes.io/tls"),
+        changed.clone(),
+    );
+    for (kind, ready) in [
+        ("ingresses", ingresses.wait_until_ready().await),
+        ("ingressclasses", classes.wait_until_ready().await),
+        ("services", services.wait_until_ready().await),
+        ("endpointslices", slices.wait_until_ready().await),
+        ("secrets", secrets.wait_until_ready().await),
+    ] {
+        if ready.is_err() {
+            tracing::error!("ingress: the {kind} reflector stopped");
+            return;
+        }
+    }
+    tracing::info!("ingress: synced");
+    let mut reported = Reported::default();
+    loop {
+        let (i, c, s, e, t) = (
+            ingresses.state(),
+            classes.state(),
+            services.state(),
+            slices.state(),
+            secrets.state(),
+        );
+        let table = routes::build(&Inputs {
+            ingresses: i.iter().map(AsRef::as_ref).collect(),
+            classes: c.iter().map(AsRef::as_ref).collect(),
+            services: s.iter().map(AsRef::as_ref).collect(),
+            slices: e.iter().map(AsRef::as_ref).collect(),
+        });
+        let by_name: HashMap<String, &Secret> = t
+            .iter()
+            .map(|s| {
+                let m = &s.metadata;
+                (
+                    format!(
+                        "{}/{}",
+                        m.namespace.as_deref().unwrap_or_default(),
+                        m.name.as_deref().unwrap_or_default()
+                    ),
+                    s.as_ref(),
+                )
+            })
+            .collect();
+        let (certificates, problems) = certs::build(&table.tls, &by_name, default_cert.clone());
+        let served: HashSet<String> = table.served.iter().cloned().collect();
+        published.table.store(Arc::new(table));
+        published.certs.store(Arc::new(certificates));
+        let served_ingresses: Vec<Arc<Ingress>> = i
+            .iter()
+            .filter(|ing| served.contains(&ingress_key(ing)))
+            .cloned()
+            .collect();
+        reported
+            .report(&client, &reporting, &served_ingresses, &problems)
+            .await;
+        changed.notified().await;
+        tokio::time::sleep(SETTLE).await;
+    }
+}
+
+fn ingress_key(ing: &Ingress) -> String {
+    format!(
+        "{}/{}",
+        ing.metadata.namespace.as_deref().unwrap_or_default(),
+        ing.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// What has been said already, so each event is recorded once per cause.
+#[derive(Default)]
+struct Reported {
+    /// (uid, generation) of Ingresses announced with `Sync`.
+    synced: HashSet<(String, i64)>,
+    /// (ingress, secret, message) of certificate problems announced.
+    problems: HashSet<(String, String, String)>,
+}
+
+impl Reported {
+    async fn report(
+        &mut self,
+        client: &kube::Client,
+        reporting: &Reporting,
+        served: &[Arc<Ingress>],
+        problems: &[certs::Problem],
+    ) {
+        let by_key: HashMap<String, &Arc<Ingress>> =
+            served.iter().map(|i| (ingress_key(i), i)).collect();
+        for ing in served {
+            let id = (
+                ing.metadata.uid.clone().unwrap_or_default(),
+                ing.metadata.generation.unwrap_or_default(),
+            );
+            if self.synced.insert(id) {
+                reporting.recorder.normal(
+                    kindling_events::reference(ing.as_ref()),
+                    REASON_SYNC,
+                    "Sync",
+                    "Scheduled for sync",
+                );
+            }
+            if let Err(e) = ensure_status(client, ing, &reporting.status_address).await {
+                tracing::debug!("ingress {}: status: {e}", ingress_key(ing));
+            }
+        }
+        let now: HashSet<(String, String, String)> = problems
+            .iter()
+            .map(|p| (p.ingress.clone(), p.secret.clone(), p.message.clone()))
+            .collect();
+        for p in problems {
+            let id = (p.ingress.clone(), p.secret.clone(), p.message.clone());
+            if self.problems.contains(&id) {
+                continue;
+            }
+            if let Some(ing) = by_key.get(&p.ingress) {
+                reporting.recorder.warning(
+                    kindling_events::reference(ing.as_ref()),
+                    REASON_BAD_CERTIFICATE,
+                    "Sync",
+                    format!(
+                        "Error getting SSL certificate {:?}: {}. Using default certificate",
+                        p.secret, p.message
+                    ),
+                );
+            }
+        }
+        // A problem that went away and comes back is reported again.
+        self.problems = now;
+    }
+}
+
+/// Writes `status.loadBalancer.ingress` unless it already says `address`.
+async fn ensure_status(
+    client: &kube::Client,
+    ing: &Ingress,
+    address: &str,
+) -> Result<(), kube::Error> {
+    let want = if address.parse::<std::net::IpAddr>().is_ok() {
+        serde_json::json!([{"ip": address}])
+    } else {
+        serde_json::json!([{"hostname": address}])
+    };
+    let have = ing
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|l| l.ingress.as_ref())
+        .map(|l| serde_json::to_value(l).unwrap_or_default());
+    if have.as_ref() == Some(&want) {
+        return Ok(());
+    }
+    let api: Api<Ingress> = Api::namespaced(
+        client.clone(),
+        ing.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    api.patch_status(
+        ing.metadata.name.as_deref().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {"loadBalancer": {"ingress": want}}})),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// A store of every `K` (matching `fields`), filled by a reflector on a task of its own;
+/// `changed` is notified after every event.
+fn reflect<K>(api: Api<K>, fields: Option<&str>, changed: Arc<Notify>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let mut config = watcher::Config::default();
+    if let Some(f) = fields {
+        config = config.fields(f);
+    }
+    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
+    tokio::spawn(drive(stream, changed));
+    store
+}
+
+async fn drive<S, T, E>(stream: S, changed: Arc<Notify>)
+where
+    S: Stream<Item = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(_) => changed.notify_one(),
+            Err(e) => tracing::debug!("ingress: watch: {e}"),
+        }
+    }
+}

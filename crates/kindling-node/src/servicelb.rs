@@ -1,0 +1,219 @@
+//! LoadBalancer Services (cloud-provider-kind's job, built in): on the first control plane,
+//! which has the engine's socket, each Service of `type: LoadBalancer` (no
+//! `loadBalancerClass`, or kindling's) gets a balancer container on the cluster's network —
+//! the node image running `kindling loadbalancer` (kindling-lb) — forwarding its ports to the
+//! nodes' NodePorts (`kindling_lb::service::config` decides which nodes). The container's IP is
+//! written to `status.loadBalancer.ingress`. The configuration is copied into the container
+//! whenever it changes (the balancer follows the file); the container goes with its Service.
+//!
+//! Containers carry kind's cluster and role labels (role `external-load-balancer`, like kind's
+//! own balancer), so `kindling delete cluster` removes them with the nodes, and
+//! [`SERVICE_LABEL`] names their Service.
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kindling_lb::service;
+use kindling_provider::{FileToCopy, NodeInfo, NodeSpec, Provider, Role};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Where `kindling create cluster` mounts the engine's socket (the first control plane).
+pub const SOCKET: &str = "/var/run/docker.sock";
+/// The container label that names the Service (`namespace/name`).
+pub const SERVICE_LABEL: &str = "io.kindling.service-lb";
+const CONFIG_DIR: &str = "/kindling";
+const CONFIG_FILE: &str = "lb.json";
+const SETTLE: Duration = Duration::from_millis(20);
+const RESYNC: Duration = Duration::from_secs(10);
+
+/// Keeps one balancer per LoadBalancer Service of `cluster`, made from `image`. Never returns
+/// while the engine answers.
+pub async fn run(client: kube::Client, cluster: String, image: String) {
+    let provider = match kindling_provider::DockerProvider::connect().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(
+                "service-lb: no container engine ({e}); LoadBalancer Services get no address"
+            );
+            return;
+        }
+    };
+    let changed = Arc::new(Notify::new());
+    let services = reflect::<Service>(Api::all(client.clone()), changed.clone());
+    let nodes = reflect::<Node>(Api::all(client.clone()), changed.clone());
+    let slices = reflect::<EndpointSlice>(Api::all(client.clone()), changed.clone());
+    for ready in [
+        services.wait_until_ready().await,
+        nodes.wait_until_ready().await,
+        slices.wait_until_ready().await,
+    ] {
+        if ready.is_err() {
+            return;
+        }
+    }
+    let mut written: HashMap<String, kindling_lb::Config> = HashMap::new();
+    loop {
+        let all_nodes = nodes.state();
+        let all_slices = slices.state();
+        let node_refs: Vec<&Node> = all_nodes.iter().map(AsRef::as_ref).collect();
+        let slice_refs: Vec<&EndpointSlice> = all_slices.iter().map(AsRef::as_ref).collect();
+        let mut wanted: HashMap<String, (Arc<Service>, kindling_lb::Config)> = HashMap::new();
+        for svc in services.state().iter().filter(|s| service::is_ours(s)) {
+            let (ns, name) = (
+                svc.metadata.namespace.clone().unwrap_or_default(),
+                svc.metadata.name.clone().unwrap_or_default(),
+            );
+            let config = service::config(svc, &node_refs, &slice_refs);
+            wanted.insert(
+                service::container_name(&cluster, &ns, &name),
+                (svc.clone(), config),
+            );
+        }
+        if let Err(e) = sync(&provider, &client, &cluster, &image, &wanted, &mut written).await {
+            tracing::warn!("service-lb: {e:#}");
+        }
+        tokio::select! {
+            () = changed.notified() => tokio::time::sleep(SETTLE).await,
+            () = tokio::time::sleep(RESYNC) => {}
+        }
+    }
+}
+
+/// Makes the containers match `wanted`: creates missing ones, rewrites changed configurations,
+/// writes each Service's address, removes balancers whose Service is gone.
+async fn sync(
+    provider: &kindling_provider::DockerProvider,
+    client: &kube::Client,
+    cluster: &str,
+    image: &str,
+    wanted: &HashMap<String, (Arc<Service>, kindling_lb::Config)>,
+    written: &mut HashMap<String, kindling_lb::Config>,
+) -> anyhow::Result<()> {
+    let existing: HashMap<String, NodeInfo> = provider
+        .list_nodes(Some(cluster))
+        .await?
+        .into_iter()
+        .filter(|n| n.labels.contains_key(SERVICE_LABEL))
+        .map(|n| (n.name.clone(), n))
+        .collect();
+    for name in existing.keys() {
+        if !wanted.contains_key(name) {
+            tracing::info!("service-lb: removing {name}");
+            provider.delete_nodes(std::slice::from_ref(name)).await?;
+            written.remove(name);
+        }
+    }
+    for (name, (svc, config)) in wanted {
+        let info = match existing.get(name) {
+            Some(info) => info.clone(),
+            None => {
+                let key = format!(
+                    "{}/{}",
+                    svc.metadata.namespace.as_deref().unwrap_or_default(),
+                    svc.metadata.name.as_deref().unwrap_or_default()
+                );
+                tracing::info!("service-lb: creating {name} for {key}");
+                written.remove(name);
+                provider
+                    .create_node(&balancer_spec(name, cluster, image, &key))
+                    .await?
+            }
+        };
+        if written.get(name) != Some(config) {
+            let body = serde_json::to_vec(config)?;
+            provider
+                .copy_files(
+                    name,
+                    CONFIG_DIR,
+                    vec![FileToCopy::new(CONFIG_FILE, body, 0o644)],
+                )
+                .await?;
+            written.insert(name.clone(), config.clone());
+        }
+        if let Some(ip) = &info.ipv4 {
+            if let Err(e) = ensure_status(client, svc, ip).await {
+                tracing::debug!("service-lb: status of {name}: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The balancer container: the node image running `kindling loadbalancer`, unprivileged.
+fn balancer_spec(name: &str, cluster: &str, image: &str, service_key: &str) -> NodeSpec {
+    let mut spec = NodeSpec::new(name, cluster, Role::ExternalLoadBalancer, image);
+    spec.labels.insert(SERVICE_LABEL.into(), service_key.into());
+    spec.entrypoint = Some(
+        [
+            "/usr/local/bin/kindling",
+            "loadbalancer",
+            "--config",
+            &format!("{CONFIG_DIR}/{CONFIG_FILE}"),
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    );
+    spec
+}
+
+/// Writes `status.loadBalancer.ingress: [{ip}]` unless it says so already.
+async fn ensure_status(client: &kube::Client, svc: &Service, ip: &str) -> Result<(), kube::Error> {
+    let want = serde_json::json!([{"ip": ip, "ipMode": "Proxy"}]);
+    let have = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|l| l.ingress.as_ref())
+        .map(|l| serde_json::to_value(l).unwrap_or_default());
+    if have.as_ref() == Some(&want) {
+        return Ok(());
+    }
+    let api: Api<Service> = Api::namespaced(
+        client.clone(),
+        svc.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    api.patch_status(
+        svc.metadata.name.as_deref().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {"loadBalancer": {"ingress": want}}})),
+    )
+    .await
+    .map(|_| ())
+}
+
+fn reflect<K>(api: Api<K>, changed: Arc<Notify>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let stream =
+        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    tokio::spawn(drive(stream, changed));
+    store
+}
+
+async fn drive<S, T, E>(stream: S, changed: Arc<Notify>)
+where
+    S: Stream<Item = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(_) => changed.notify_one(),
+            Err(e) => tracing::debug!("service-lb: watch: {e}"),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! End to end, with Docker: RBAC on a real cluster. A pod's own service account token (read
+//! from its projected volume; busybox's wget cannot speak TLS with the API server, so the real
+//! kubectl sends it) gets upstream's 403 listing pods, and the list once a Role and RoleBinding
+//! allow it; a node's credentials (the node agent's kubeconfig,
+//! `system:node:<name>`) may not do what the node rules do not allow. Without a Docker engine
+//! the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
+
+mod common;
+use common::{docker_available, node_exec, runtime, text, unique, Env};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The node image of this test file, built from this very binary.
+const NODE_IMAGE: &str = "kindling/node:e2e-rbac";
+const BUSYBOX: &str = "busybox:latest";
+const TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+const CLIENT: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+  namespace: rbac-e2e
+spec:
+  containers:
+  - name: main
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, '3600']
+";
+
+const ROLE: &str = "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: pod-reader
+  namespace: rbac-e2e
+rules:
+- apiGroups: ['']
+  resources: [pods]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: default-reads-pods
+  namespace: rbac-e2e
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: pod-reader
+subjects:
+- kind: ServiceAccount
+  name: default
+";
+
+/// kubectl with `kubeconfig` as its only configuration.
+fn kubectl_with(env: &Env, kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("kubectl")
+        .args(args)
+        .env("HOME", env.home.path())
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .unwrap()
+}
+
+/// The cluster's published API server address (the user's kubeconfig).
+fn server(env: &Env) -> String {
+    env.ok_kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ])
+}
+
+#[test]
+fn service_account_tokens_and_node_credentials_are_authorized() {
+    if !docker_available() {
+        return;
+    }
+    let started = Instant::now();
+    common::ensure_node_image(NODE_IMAGE);
+    runtime()
+        .block_on(kindling_image::build_test_image(BUSYBOX))
+        .expect("building the busybox image");
+    let mut cluster = Env::new();
+    let name = unique("rbac");
+    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
+    cluster.create_with(&name, Some(NODE_IMAGE), Some(config));
+    let load = cluster.kindling(&["load", "docker-image", BUSYBOX, "--name", &name]);
+    assert!(load.status.success(), "{}", text(&load.stderr));
+
+    cluster.ok_kubectl(&["create", "namespace", "rbac-e2e"]);
+    // The namespace's default service account comes from its controller.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cluster
+        .kubectl(&["get", "sa", "default", "-n", "rbac-e2e"])
+        .status
+        .success()
+    {
+        assert!(Instant::now() < deadline, "no default service account");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cluster.apply(CLIENT);
+    cluster.ok_kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/client",
+        "-n",
+        "rbac-e2e",
+        "--timeout=90s",
+    ]);
+
+    // The pod's own token (its projected service account volume) is the only credential.
+    let token = cluster.ok_kubectl(&["exec", "-n", "rbac-e2e", "client", "--", "cat", TOKEN]);
+    let ca = cluster.ok_kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "--raw",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    let token_config = cluster.home.path().join("token.kubeconfig");
+    std::fs::write(
+        &token_config,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\nusers:\n- name: pod\n  user:\n    token: {token}\ncontexts:\n- name: pod\n  context: {{cluster: c, user: pod, namespace: rbac-e2e}}\ncurrent-context: pod\n",
+            server(&cluster)
+        ),
+    )
+    .unwrap();
+    let denied = kubectl_with(&cluster, &token_config, &["get", "pods"]);
+    assert_eq!(
+        text(&denied.stderr).trim(),
+        "Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:rbac-e2e:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"rbac-e2e\""
+    );
+    // Allowed once a Role and RoleBinding say so.
+    cluster.apply(ROLE);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let allowed = loop {
+        let got = kubectl_with(&cluster, &token_config, &["get", "pods", "-o", "name"]);
+        if got.status.success() || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        text(&allowed.stdout).trim(),
+        "pod/client",
+        "{}",
+        text(&allowed.stderr)
+    );
+
+    // The worker's own credentials (the node agent's kubeconfig, used from inside the node
+    // through the published API server address) may not do what the node rules do not allow.
+    let worker = format!("{name}-worker");
+    let node_config = node_exec(&worker, &["cat", "/kindling/kubeconfig"]);
+    let server = server(&cluster);
+    let node_config: String = node_config
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("server:") {
+                format!("    server: {server}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = cluster.home.path().join("node.kubeconfig");
+    std::fs::write(&path, node_config).unwrap();
+    let as_node = |args: &[&str]| kubectl_with(&cluster, &path, args);
+    let who = as_node(&[
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
+    assert_eq!(text(&who.stdout), format!("system:node:{worker}"));
+    let out = as_node(&["get", "pods", "-A", "-o", "name"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = as_node(&["delete", "node", &format!("{name}-control-plane")]);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "Error from server (Forbidden): nodes \"{name}-control-plane\" is forbidden: User \"system:node:{worker}\" cannot delete resource \"nodes\" in API group \"\" at the cluster scope"
+        )
+    );
+    let out = as_node(&[
+        "create",
+        "deployment",
+        "x",
+        "--image=busybox",
+        "-n",
+        "rbac-e2e",
+    ]);
+    assert!(
+        text(&out.stderr).contains("cannot create resource \"deployments\" in API group \"apps\""),
+        "{}",
+        text(&out.stderr)
+    );
+    eprintln!("e2e_rbac checked in {:.1?}", started.elapsed());
+}
