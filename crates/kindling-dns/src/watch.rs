@@ -3,12 +3,10 @@
 //! stores and published to the server.
 
 use crate::zone::{Zone, ZoneConfig};
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Notify};
@@ -19,9 +17,24 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// Keeps `zone` current until the client's API server goes away for good (never returns).
 pub async fn run(client: kube::Client, config: ZoneConfig, zone: watch::Sender<Arc<Zone>>) {
     let changed = Arc::new(Notify::new());
-    let services = reflect::<Service>(Api::all(client.clone()), changed.clone());
-    let slices = reflect::<EndpointSlice>(Api::all(client.clone()), changed.clone());
-    let pods = reflect::<Pod>(Api::all(client), changed.clone());
+    let services = kindling_reflect::store::<Service>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "dns",
+    );
+    let slices = kindling_reflect::store::<EndpointSlice>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "dns",
+    );
+    let pods = kindling_reflect::store::<Pod>(
+        Api::all(client),
+        watcher::Config::default(),
+        changed.clone(),
+        "dns",
+    );
     for (kind, ready) in [
         ("services", services.wait_until_ready().await),
         ("endpointslices", slices.wait_until_ready().await),
@@ -48,38 +61,5 @@ pub async fn run(client: kube::Client, config: ZoneConfig, zone: watch::Sender<A
         zone.send_replace(Arc::new(next));
         changed.notified().await;
         tokio::time::sleep(SETTLE).await;
-    }
-}
-
-/// A store of every `K`, filled by a reflector on a task of its own; `changed` is notified
-/// after every event.
-fn reflect<K>(api: Api<K>, changed: Arc<Notify>) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (store, writer) = reflector::store::<K>();
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
-    tokio::spawn(drive(stream, changed));
-    store
-}
-
-async fn drive<S, T, E>(stream: S, changed: Arc<Notify>)
-where
-    S: Stream<Item = Result<T, E>>,
-    E: std::fmt::Display,
-{
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(_) => changed.notify_one(),
-            Err(e) => tracing::debug!("dns: watch: {e}"),
-        }
     }
 }

@@ -8,14 +8,12 @@
 use crate::certs::{self, Certificates};
 use crate::routes::{self, Inputs, Table};
 use arc_swap::ArcSwap;
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kindling_events::Recorder;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher;
 use rustls::sign::CertifiedKey;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -49,14 +47,35 @@ pub async fn run(
     reporting: Reporting,
 ) {
     let changed = Arc::new(Notify::new());
-    let ingresses = reflect::<Ingress>(Api::all(client.clone()), None, changed.clone());
-    let classes = reflect::<IngressClass>(Api::all(client.clone()), None, changed.clone());
-    let services = reflect::<Service>(Api::all(client.clone()), None, changed.clone());
-    let slices = reflect::<EndpointSlice>(Api::all(client.clone()), None, changed.clone());
-    let secrets = reflect::<Secret>(
+    let ingresses = kindling_reflect::store::<Ingress>(
         Api::all(client.clone()),
-        Some("type=kubernetes.io/tls"),
+        watcher::Config::default(),
         changed.clone(),
+        "ingress",
+    );
+    let classes = kindling_reflect::store::<IngressClass>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "ingress",
+    );
+    let services = kindling_reflect::store::<Service>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "ingress",
+    );
+    let slices = kindling_reflect::store::<EndpointSlice>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "ingress",
+    );
+    let secrets = kindling_reflect::store::<Secret>(
+        Api::all(client.clone()),
+        watcher::Config::default().fields("type=kubernetes.io/tls"),
+        changed.clone(),
+        "ingress",
     );
     for (kind, ready) in [
         ("ingresses", ingresses.wait_until_ready().await),
@@ -218,40 +237,4 @@ async fn ensure_status(
     )
     .await
     .map(|_| ())
-}
-
-/// A store of every `K` (matching `fields`), filled by a reflector on a task of its own;
-/// `changed` is notified after every event.
-fn reflect<K>(api: Api<K>, fields: Option<&str>, changed: Arc<Notify>) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (store, writer) = reflector::store::<K>();
-    let mut config = watcher::Config::default();
-    if let Some(f) = fields {
-        config = config.fields(f);
-    }
-    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
-    tokio::spawn(drive(stream, changed));
-    store
-}
-
-async fn drive<S, T, E>(stream: S, changed: Arc<Notify>)
-where
-    S: Stream<Item = Result<T, E>>,
-    E: std::fmt::Display,
-{
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(_) => changed.notify_one(),
-            Err(e) => tracing::debug!("ingress: watch: {e}"),
-        }
-    }
 }

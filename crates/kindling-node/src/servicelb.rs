@@ -10,14 +10,12 @@
 //! own balancer), so `kindling delete cluster` removes them with the nodes, and
 //! [`SERVICE_LABEL`] names their Service.
 
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kindling_lb::service;
 use kindling_provider::{FileToCopy, NodeInfo, NodeSpec, Provider, Role};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,9 +43,24 @@ pub async fn run(client: kube::Client, cluster: String, image: String) {
         }
     };
     let changed = Arc::new(Notify::new());
-    let services = reflect::<Service>(Api::all(client.clone()), changed.clone());
-    let nodes = reflect::<Node>(Api::all(client.clone()), changed.clone());
-    let slices = reflect::<EndpointSlice>(Api::all(client.clone()), changed.clone());
+    let services = kindling_reflect::store::<Service>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "service-lb",
+    );
+    let nodes = kindling_reflect::store::<Node>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "service-lb",
+    );
+    let slices = kindling_reflect::store::<EndpointSlice>(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        changed.clone(),
+        "service-lb",
+    );
     for ready in [
         services.wait_until_ready().await,
         nodes.wait_until_ready().await,
@@ -185,35 +198,4 @@ async fn ensure_status(client: &kube::Client, svc: &Service, ip: &str) -> Result
     )
     .await
     .map(|_| ())
-}
-
-fn reflect<K>(api: Api<K>, changed: Arc<Notify>) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (store, writer) = reflector::store::<K>();
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
-    tokio::spawn(drive(stream, changed));
-    store
-}
-
-async fn drive<S, T, E>(stream: S, changed: Arc<Notify>)
-where
-    S: Stream<Item = Result<T, E>>,
-    E: std::fmt::Display,
-{
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(_) => changed.notify_one(),
-            Err(e) => tracing::debug!("service-lb: watch: {e}"),
-        }
-    }
 }

@@ -1,0 +1,48 @@
+//! A store of every object of one kind, kept by a kube-runtime reflector on a task of its own,
+//! and a shared [`Notify`] woken after each event: a component holds one store per kind it reads
+//! and rebuilds what it serves when the signal fires (several kinds, one signal, so a burst
+//! across kinds makes one rebuild).
+
+use futures::{Stream, StreamExt};
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// A store of every `K` that `config` selects; `changed` is notified after every event. Watch
+/// errors are retried with kube's default back-off and logged at debug level under `component`.
+pub fn store<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    changed: Arc<Notify>,
+    component: &'static str,
+) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
+    tokio::spawn(signal_changes(stream, changed, component));
+    store
+}
+
+async fn signal_changes<S, T, E>(stream: S, changed: Arc<Notify>, component: &'static str)
+where
+    S: Stream<Item = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(_) => changed.notify_one(),
+            Err(e) => tracing::debug!("{component}: watch: {e}"),
+        }
+    }
+}
