@@ -116,6 +116,24 @@ impl Chain {
 }
 
 /// Whether `rt`'s catalog entry names `plugins` among the admission plugins that handle it.
+/// The class a defaulting plugin assigns (DefaultStorageClass, DefaultIngressClass): among the
+/// classes whose annotations `is_default` accepts, the newest; equal timestamps, the first by name.
+pub(crate) fn newest_default_class(
+    classes: &[Value],
+    is_default: impl Fn(&Value) -> bool,
+) -> Option<String> {
+    let field = |c: &Value, name: &str| c["metadata"][name].as_str().unwrap_or("").to_string();
+    classes
+        .iter()
+        .filter(|c| is_default(&c["metadata"]["annotations"]))
+        .min_by(|a, b| {
+            let newer_first = field(b, "creationTimestamp").cmp(&field(a, "creationTimestamp"));
+            newer_first.then_with(|| field(a, "name").cmp(&field(b, "name")))
+        })
+        .and_then(|c| c["metadata"]["name"].as_str())
+        .map(str::to_string)
+}
+
 fn handled_by(rt: &ResourceType, plugins: Admission) -> bool {
     rt.admission == Some(plugins)
 }

@@ -33,24 +33,7 @@ pub async fn default_class(registry: &Registry, ingress: &mut Value) -> Result<(
 
 /// Among the classes annotated default, the newest (equal timestamps: the first by name).
 fn pick_default(classes: &[Value]) -> Option<String> {
-    let mut defaults: Vec<&Value> = classes
-        .iter()
-        .filter(|c| c["metadata"]["annotations"][ANN_DEFAULT_CLASS] == "true")
-        .collect();
-    defaults.sort_by(|a, b| {
-        let ts = |c: &Value| {
-            c["metadata"]["creationTimestamp"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        };
-        let name = |c: &Value| c["metadata"]["name"].as_str().unwrap_or("").to_string();
-        ts(b).cmp(&ts(a)).then_with(|| name(a).cmp(&name(b)))
-    });
-    defaults
-        .first()
-        .and_then(|c| c["metadata"]["name"].as_str())
-        .map(str::to_string)
+    crate::admission::newest_default_class(classes, |a| a[ANN_DEFAULT_CLASS] == "true")
 }
 
 #[cfg(test)]

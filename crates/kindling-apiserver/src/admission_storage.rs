@@ -108,26 +108,9 @@ async fn default_class_name(registry: &Registry) -> Result<Option<String>, ApiEr
 }
 
 fn pick_default(classes: &[Value]) -> Option<String> {
-    let is_default = |c: &Value| {
-        let a = &c["metadata"]["annotations"];
+    crate::admission::newest_default_class(classes, |a| {
         a[ANN_DEFAULT_CLASS] == "true" || a[ANN_BETA_DEFAULT_CLASS] == "true"
-    };
-    let mut defaults: Vec<&Value> = classes.iter().filter(|c| is_default(c)).collect();
-    // Newest first; equal timestamps by name.
-    defaults.sort_by(|a, b| {
-        let ts = |c: &Value| {
-            c["metadata"]["creationTimestamp"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        };
-        let name = |c: &Value| c["metadata"]["name"].as_str().unwrap_or("").to_string();
-        ts(b).cmp(&ts(a)).then_with(|| name(a).cmp(&name(b)))
-    });
-    defaults
-        .first()
-        .and_then(|c| c["metadata"]["name"].as_str())
-        .map(str::to_string)
+    })
 }
 
 #[cfg(test)]
