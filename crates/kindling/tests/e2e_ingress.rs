@@ -15,7 +15,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, runtime, text, unique, Env};
+use common::{docker_available, ok, runtime, text, unique, Env};
 use kindling_image::TestImage;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -106,26 +106,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// kubectl, shown in the test output with what it printed.
-fn run(env: &Env, args: &[&str]) -> std::process::Output {
-    let started = Instant::now();
-    let out = env.kubectl(args);
-    eprintln!(
-        "$ kubectl {} ({:.1?})\n{}{}",
-        args.join(" "),
-        started.elapsed(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = run(env, args);
-    assert!(out.status.success(), "kubectl {args:?} failed");
-    text(&out.stdout)
 }
 
 /// curl from the host: (HTTP status, body). `args` go before the URL.

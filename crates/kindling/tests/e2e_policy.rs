@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, runtime, text, unique, Env};
+use common::{docker_available, ok, runtime, text, unique, Env};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,25 +18,6 @@ const BUSYBOX: &str = "busybox:latest";
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: web\n        image: busybox:latest\n        command: [httpd, -f, -p, \"8080\"]\n";
 
 const PDB: &str = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\nspec:\n  minAvailable: 2\n  selector:\n    matchLabels:\n      app: web\n";
-
-fn run(env: &Env, args: &[&str]) -> std::process::Output {
-    let started = Instant::now();
-    let out = env.kubectl(args);
-    eprintln!(
-        "$ kubectl {} ({:.1?})\n{}{}",
-        args.join(" "),
-        started.elapsed(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = run(env, args);
-    assert!(out.status.success(), "kubectl {args:?} failed");
-    text(&out.stdout)
-}
 
 fn jsonpath(env: &Env, what: &str, path: &str) -> String {
     text(

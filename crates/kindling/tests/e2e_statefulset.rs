@@ -7,32 +7,13 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, runtime, text, unique, Env};
+use common::{docker_available, ok, runtime, text, unique, Env};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const NODE_IMAGE: &str = "kindling/node:e2e-statefulset";
 const BUSYBOX: &str = "busybox:latest";
 const BUSYBOX_OLDER: &str = "busybox:1.36";
-
-fn run(env: &Env, args: &[&str]) -> std::process::Output {
-    let started = Instant::now();
-    let out = env.kubectl(args);
-    eprintln!(
-        "$ kubectl {} ({:.1?})\n{}{}",
-        args.join(" "),
-        started.elapsed(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = run(env, args);
-    assert!(out.status.success(), "kubectl {args:?} failed");
-    text(&out.stdout)
-}
 
 /// The pods labelled `app=<app>`: name → (image, terminating, node, pod IP, created, ready since).
 #[derive(Clone, Debug, Default)]

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, node_exec, runtime, text, unique, Env};
+use common::{docker_available, node_exec, ok, run, runtime, text, unique, Env};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -50,25 +50,6 @@ spec:
     persistentVolumeClaim:
       claimName: test-claim
 "#;
-
-fn run(env: &Env, args: &[&str]) -> std::process::Output {
-    let started = Instant::now();
-    let out = env.kubectl(args);
-    eprintln!(
-        "$ kubectl {} ({:.1?})\n{}{}",
-        args.join(" "),
-        started.elapsed(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = run(env, args);
-    assert!(out.status.success(), "kubectl {args:?} failed");
-    text(&out.stdout)
-}
 
 /// Polls `check` every 250 ms until it holds; fails after `timeout` with `what`.
 fn wait(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {

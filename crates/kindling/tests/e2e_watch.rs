@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, runtime, text, unique, Env};
+use common::{docker_available, ok, runtime, text, unique, Env};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -20,20 +20,6 @@ const NODE_IMAGE: &str = "kindling/node:e2e-watch";
 const BUSYBOX: &str = "busybox:latest";
 const WATCHERS: usize = 20;
 const REPLICAS: usize = 20;
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let started = Instant::now();
-    let out = env.kubectl(args);
-    eprintln!(
-        "$ kubectl {} ({:.1?})\n{}{}",
-        args.join(" "),
-        started.elapsed(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(out.status.success(), "kubectl {args:?} failed");
-    text(&out.stdout)
-}
 
 /// A `kubectl get pods --watch` in the background, its lines collected by a thread.
 struct Watcher {

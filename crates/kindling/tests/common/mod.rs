@@ -6,6 +6,27 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// kubectl, shown in the test output with what it printed and how long it took.
+pub fn run(env: &Env, args: &[&str]) -> Output {
+    let started = Instant::now();
+    let out = env.kubectl(args);
+    eprintln!(
+        "$ kubectl {} ({:.1?})\n{}{}",
+        args.join(" "),
+        started.elapsed(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// [`run`]'s stdout; a failure fails the test (what kubectl said is in the output above).
+pub fn ok(env: &Env, args: &[&str]) -> String {
+    let out = run(env, args);
+    assert!(out.status.success(), "kubectl {args:?} failed");
+    text(&out.stdout)
+}
+
 /// Whether a Docker engine answers. Without one the test is skipped with a message, unless
 /// `KINDLING_REQUIRE_DOCKER` is set (CI), where that is a failure.
 pub fn docker_available() -> bool {
