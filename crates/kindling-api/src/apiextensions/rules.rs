@@ -21,9 +21,9 @@ use super::cel::cost::{self, Shape};
 use crate::json_path::str_at;
 use crate::meta::go_quote;
 use crate::status::Cause;
-use ::cel::objects::OptionalValue;
 use ::cel::{Program, Value as CelValue};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -348,17 +348,18 @@ impl Run<'_> {
 
 /// A node's values as its rules see them (`self`, `oldSelf`), their shapes, and the contexts
 /// made of them (made at most once for all the node's rules: converting values is what costs).
-struct Seen {
-    new: CelValue,
-    old: Option<CelValue>,
+struct Seen<'a> {
+    new: Cow<'a, Value>,
+    old: Option<Cow<'a, Value>>,
+    schema: &'a Value,
     shapes: Vec<(&'static str, Shape)>,
     plain: std::cell::OnceCell<::cel::Context<'static, 'static>>,
     optional: std::cell::OnceCell<::cel::Context<'static, 'static>>,
 }
 
-impl Seen {
+impl<'a> Seen<'a> {
     /// `with_old`: whether the pass's rules can look at `oldSelf`.
-    fn of(n: &Node<'_>, with_old: bool) -> Seen {
+    fn of(n: &Node<'a>, with_old: bool) -> Seen<'a> {
         let new = visible(n.new, n.resource_root);
         let old = n
             .old
@@ -369,11 +370,12 @@ impl Seen {
                 ("self", Shape::of_value(&new)),
                 (
                     "oldSelf",
-                    old.as_ref().map_or(Shape::Scalar, Shape::of_value),
+                    old.as_deref().map_or(Shape::Scalar, Shape::of_value),
                 ),
             ],
-            new: super::cel::to_cel_typed(&new, n.schema),
-            old: old.map(|o| super::cel::to_cel_typed(&o, n.schema)),
+            new,
+            old,
+            schema: n.schema,
             plain: Default::default(),
             optional: Default::default(),
         }
@@ -381,21 +383,25 @@ impl Seen {
 
     /// The context of a rule: `oldSelf` as it is, or as an optional (`optionalOldSelf`).
     fn context(&self, optional: bool) -> &::cel::Context<'static, 'static> {
-        let make = |old: Option<CelValue>| {
-            let mut vars = vec![("self", self.new.clone())];
+        let cell = if optional {
+            &self.optional
+        } else {
+            &self.plain
+        };
+        cell.get_or_init(|| {
+            let old = self
+                .old
+                .as_deref()
+                .map(|o| super::cel::to_cel_typed(o, self.schema));
+            let old = if optional {
+                Some(super::cel::optional(old))
+            } else {
+                old
+            };
+            let mut vars = vec![("self", super::cel::to_cel_typed(&self.new, self.schema))];
             vars.extend(old.map(|o| ("oldSelf", o)));
             super::cel::context(vars)
-        };
-        if optional {
-            self.optional.get_or_init(|| {
-                make(Some(CelValue::Opaque(Arc::new(match &self.old {
-                    Some(o) => OptionalValue::of(o.clone()),
-                    None => OptionalValue::none(),
-                }))))
-            })
-        } else {
-            self.plain.get_or_init(|| make(self.old.clone()))
-        }
+        })
     }
 }
 
@@ -404,14 +410,17 @@ const MAX_MESSAGE_BYTES: usize = 5 * 1024;
 
 /// What a rule sees of a resource root: everything but metadata, of which only name and
 /// generateName (upstream's WithTypeAndObjectMeta).
-fn visible(v: &Value, resource_root: bool) -> Value {
-    let mut v = v.clone();
-    if resource_root {
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.retain(|k, _| k == "name" || k == "generateName");
-        }
+/// Anything else is seen as it is (borrowed: copying a subtree per rule-bearing node costs as
+/// much as converting it).
+fn visible(v: &Value, resource_root: bool) -> Cow<'_, Value> {
+    if !resource_root {
+        return Cow::Borrowed(v);
     }
-    v
+    let mut v = v.clone();
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.retain(|k, _| k == "name" || k == "generateName");
+    }
+    Cow::Owned(v)
 }
 
 /// The old item an item of a list is correlated with: by its keys in a map list, by value in
