@@ -35,6 +35,11 @@ fn array(items: Value) -> Value {
     json!({"type": "array", "items": items})
 }
 
+/// An array of at most `max` items (upstream's bounds; they keep CEL cost estimates low).
+fn bounded(items: Value, max: u32) -> Value {
+    json!({"type": "array", "items": items, "maxItems": max})
+}
+
 fn pending_status(types: &[&str]) -> Value {
     let conditions: Vec<Value> = types
         .iter()
@@ -63,13 +68,13 @@ fn parent_ref() -> Value {
 
 fn backend_ref() -> Value {
     let mut v = open(json!({
-        "group": {"type": "string", "default": ""},
-        "kind": {"type": "string", "default": "Service"},
-        "name": string(),
-        "namespace": string(),
+        "group": {"type": "string", "default": "", "maxLength": 253},
+        "kind": {"type": "string", "default": "Service", "maxLength": 63},
+        "name": {"type": "string", "maxLength": 253},
+        "namespace": {"type": "string", "maxLength": 63},
         "port": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 65535},
         "weight": {"type": "integer", "format": "int32", "default": 1, "minimum": 0, "maximum": 1000000},
-        "filters": array(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})),
+        "filters": bounded(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}), 16),
     }));
     v["required"] = json!(["name"]);
     v["x-kubernetes-validations"] = json!([{
@@ -211,7 +216,7 @@ fn gateway() -> Value {
         "name": string(),
         "hostname": string(),
         "port": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 65535},
-        "protocol": string(),
+        "protocol": {"type": "string", "maxLength": 255},
         "tls": open(json!({
             "mode": enum_of(&["Terminate", "Passthrough"], Some("Terminate")),
             "certificateRefs": array(open(json!({
@@ -283,25 +288,27 @@ fn http_route() -> Value {
     }]);
     let matches = json!({
         "type": "array",
+        "maxItems": 64,
         "default": [{"path": {"type": "PathPrefix", "value": "/"}}],
         "items": open(json!({
             "path": path,
-            "headers": array(value_match(&["Exact", "RegularExpression"])),
-            "queryParams": array(value_match(&["Exact", "RegularExpression"])),
+            "headers": bounded(value_match(&["Exact", "RegularExpression"]), 16),
+            "queryParams": bounded(value_match(&["Exact", "RegularExpression"]), 16),
             "method": enum_of(&["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"], None),
         })),
     });
     let rule = open(json!({
         "name": string(),
         "matches": matches,
-        "filters": array(filter()),
-        "backendRefs": array(backend_ref()),
+        "filters": bounded(filter(), 16),
+        "backendRefs": bounded(backend_ref(), 16),
     }));
     let spec = open(json!({
-        "parentRefs": array(parent_ref()),
-        "hostnames": array(string()),
+        "parentRefs": bounded(parent_ref(), 32),
+        "hostnames": bounded(json!({"type": "string", "maxLength": 253}), 16),
         "rules": {
             "type": "array",
+            "maxItems": 16,
             "default": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}],
             "items": rule,
         },
@@ -329,17 +336,17 @@ fn grpc_route() -> Value {
     }));
     let rule = open(json!({
         "name": string(),
-        "matches": array(open(json!({
+        "matches": bounded(open(json!({
             "method": method,
-            "headers": array(value_match(&["Exact", "RegularExpression"])),
-        }))),
-        "filters": array(filter()),
-        "backendRefs": array(backend_ref()),
+            "headers": bounded(value_match(&["Exact", "RegularExpression"]), 16),
+        })), 64),
+        "filters": bounded(filter(), 16),
+        "backendRefs": bounded(backend_ref(), 16),
     }));
     let spec = open(json!({
-        "parentRefs": array(parent_ref()),
-        "hostnames": array(string()),
-        "rules": array(rule),
+        "parentRefs": bounded(parent_ref(), 32),
+        "hostnames": bounded(json!({"type": "string", "maxLength": 253}), 16),
+        "rules": bounded(rule, 16),
     }));
     crd(
         "grpcroutes",
