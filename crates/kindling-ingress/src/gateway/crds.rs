@@ -132,16 +132,11 @@ fn route_status() -> Value {
     json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
 }
 
-fn crd(
-    plural: &str,
-    kind: &str,
-    scope: &str,
-    short_names: &[&str],
-    version: &str,
-    spec: Value,
-    status: Value,
-    columns: Value,
-) -> Value {
+/// What names a CRD: plural, kind, scope, short names, version.
+struct Names<'a>(&'a str, &'a str, &'a str, &'a [&'a str], &'a str);
+
+fn crd(names_of: Names<'_>, spec: Value, status: Value, columns: Value) -> Value {
+    let Names(plural, kind, scope, short_names, version) = names_of;
     let mut names = json!({
         "plural": plural, "singular": kind.to_ascii_lowercase(), "kind": kind,
         "listKind": format!("{kind}List"), "categories": ["gateway-api"],
@@ -195,11 +190,7 @@ fn gateway_class() -> Value {
     }));
     spec["required"] = json!(["controllerName"]);
     crd(
-        "gatewayclasses",
-        "GatewayClass",
-        "Cluster",
-        &["gc"],
-        "v1",
+        Names("gatewayclasses", "GatewayClass", "Cluster", &["gc"], "v1"),
         spec,
         pending_status(&["Accepted"]),
         json!([
@@ -260,11 +251,7 @@ fn gateway() -> Value {
     }));
     spec["required"] = json!(["gatewayClassName", "listeners"]);
     crd(
-        "gateways",
-        "Gateway",
-        "Namespaced",
-        &["gtw"],
-        "v1",
+        Names("gateways", "Gateway", "Namespaced", &["gtw"], "v1"),
         spec,
         pending_status(&["Accepted", "Programmed"]),
         json!([
@@ -314,11 +301,7 @@ fn http_route() -> Value {
         },
     }));
     crd(
-        "httproutes",
-        "HTTPRoute",
-        "Namespaced",
-        &[],
-        "v1",
+        Names("httproutes", "HTTPRoute", "Namespaced", &[], "v1"),
         spec,
         route_status(),
         json!([
@@ -349,11 +332,7 @@ fn grpc_route() -> Value {
         "rules": bounded(rule, 16),
     }));
     crd(
-        "grpcroutes",
-        "GRPCRoute",
-        "Namespaced",
-        &[],
-        "v1",
+        Names("grpcroutes", "GRPCRoute", "Namespaced", &[], "v1"),
         spec,
         route_status(),
         json!([
@@ -374,11 +353,13 @@ fn reference_grant() -> Value {
     }));
     spec["required"] = json!(["from", "to"]);
     let mut v = crd(
-        "referencegrants",
-        "ReferenceGrant",
-        "Namespaced",
-        &["refgrant"],
-        "v1beta1",
+        Names(
+            "referencegrants",
+            "ReferenceGrant",
+            "Namespaced",
+            &["refgrant"],
+            "v1beta1",
+        ),
         spec,
         Value::Null,
         json!([age()]),

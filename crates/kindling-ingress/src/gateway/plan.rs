@@ -266,7 +266,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
                     format!("filter type {:?} is not supported by kindling", f.type_),
                 )),
                 (Ok(_), None) => {
-                    conditions.push(cond("Accepted", true, "Accepted", "Route is accepted"))
+                    conditions.push(cond("Accepted", true, "Accepted", "Route is accepted"));
                 }
             }
             conditions.push(backends.condition.clone());

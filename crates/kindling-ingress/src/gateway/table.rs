@@ -145,15 +145,16 @@ impl Table {
     }
 }
 
-/// The sort key: smaller is tried first.
-fn precedence(
-    e: &Entry,
-) -> (
+/// The sort key of an entry: hostname, path, (method, headers, query), then the tie breakers.
+type Precedence = (
     std::cmp::Reverse<(bool, usize)>,
     std::cmp::Reverse<(bool, usize)>,
     std::cmp::Reverse<(bool, usize, usize)>,
     (i64, String, usize),
-) {
+);
+
+/// The sort key: smaller is tried first.
+fn precedence(e: &Entry) -> Precedence {
     let host = match &e.hostname {
         Some(h) if !h.starts_with('*') => (true, h.len()),
         Some(h) => (false, h.len()),

@@ -1,5 +1,5 @@
 //! Statuses and attachment decided from objects, table-driven.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
 
 use super::*;
 use serde_json::json;
@@ -366,7 +366,7 @@ fn gateways_asking_for_addresses_are_refused() {
 
 #[test]
 fn hostnames_intersect() {
-    let s = |v: &[&str]| v.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+    let s = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
     let cases: &[(Option<&str>, &[&str], &[Option<&str>])] = &[
         (None, &[], &[None]),
         (None, &["a.test"], &[Some("a.test")]),

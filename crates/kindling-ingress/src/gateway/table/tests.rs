@@ -1,5 +1,5 @@
 //! The routing decision and the filters' arithmetic, table-driven.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
 
 use super::*;
 use crate::routes::{Backend, Target};
