@@ -589,8 +589,189 @@ nodes:
     );
     eprintln!("ingress checks done after {:.1?}", started.elapsed());
 
+    gateway_api(&env, &base);
+    eprintln!("gateway checks done after {:.1?}", started.elapsed());
+
     load_balancer_services(&env);
     eprintln!("all checks done after {:.1?}", started.elapsed());
+}
+
+/// The Gateway API through the same proxy: the GatewayClass `kindling` Accepted at create; a
+/// Gateway on port 80 Programmed with its address; an HTTPRoute with a path match, a URL
+/// rewrite and a response header filter answering from the host; an 80/20 weighted split seen
+/// over 100 requests; a route in another namespace whose Service reference is refused
+/// (`ResolvedRefs=False RefNotPermitted`) until a ReferenceGrant allows it.
+fn gateway_api(env: &Env, base: &str) {
+    let classes = ok(env, &["get", "gatewayclass"]);
+    assert!(
+        classes.contains("kindling.dev/gateway-controller"),
+        "{classes}"
+    );
+    until("the GatewayClass Accepted", Duration::from_secs(10), || {
+        text(
+            &env.kubectl(&[
+                "get",
+                "gatewayclass",
+                "kindling",
+                "-o",
+                r#"jsonpath={.status.conditions[?(@.type=="Accepted")].status}"#,
+            ])
+            .stdout,
+        ) == "True"
+    });
+    env.apply(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: web
+spec:
+  gatewayClassName: kindling
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
+    allowedRoutes:
+      namespaces:
+        from: All
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: pages
+spec:
+  parentRefs:
+  - name: web
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /gw
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplacePrefixMatch
+          replacePrefixMatch: /
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set:
+        - name: X-Gateway
+          value: kindling
+    backendRefs:
+    - name: pages
+      port: 8080
+  - matches:
+    - path:
+        type: Exact
+        value: /split
+    backendRefs:
+    - name: foo-service
+      port: 5678
+      weight: 80
+    - name: bar-service
+      port: 5678
+      weight: 20
+"#,
+    );
+    until("the Gateway Programmed", Duration::from_secs(10), || {
+        let row = text(
+            &env.kubectl(&["get", "gateway", "web", "--no-headers"])
+                .stdout,
+        );
+        row.split_whitespace().nth(3) == Some("True")
+    });
+    ok(env, &["get", "gateway", "web"]);
+    ok(env, &["get", "httproute", "pages", "-o", "yaml"]);
+    let url = format!("{base}/gw/new");
+    until(
+        "curl through the HTTPRoute",
+        Duration::from_secs(10),
+        || curl(&[], &url) == (200, "new-page".into()),
+    );
+    let head = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "5", &url])
+        .output()
+        .unwrap();
+    let head = text(&head.stdout).to_ascii_lowercase();
+    eprintln!("$ curl -i {url}\n{head}");
+    assert!(head.contains("x-gateway: kindling"), "{head}");
+    let mut foo = 0;
+    for _ in 0..100 {
+        match curl(&[], &format!("{base}/split")) {
+            (200, b) if b == "foo" => foo += 1,
+            (200, b) if b == "bar" => {}
+            other => panic!("/split: {other:?}"),
+        }
+    }
+    eprintln!("$ curl {base}/split ×100 → foo {foo}, bar {}", 100 - foo);
+    assert_eq!(foo, 80);
+
+    // Another namespace: its route attaches (from: All) but may not name default's Service.
+    ok(env, &["create", "namespace", "team"]);
+    env.apply(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: cross
+  namespace: team
+spec:
+  parentRefs:
+  - name: web
+    namespace: default
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /team
+    backendRefs:
+    - name: foo-service
+      namespace: default
+      port: 5678
+"#,
+    );
+    let resolved = |env: &Env| {
+        text(
+            &env.kubectl(&[
+                "get",
+                "httproute",
+                "cross",
+                "-n",
+                "team",
+                "-o",
+                r#"jsonpath={.status.parents[0].conditions[?(@.type=="ResolvedRefs")].reason}"#,
+            ])
+            .stdout,
+        )
+    };
+    until("RefNotPermitted", Duration::from_secs(10), || {
+        resolved(env) == "RefNotPermitted"
+    });
+    ok(env, &["describe", "httproute", "cross", "-n", "team"]);
+    let (code, body) = curl(&[], &format!("{base}/team"));
+    assert_eq!(code, 500, "{body}");
+    env.apply(
+        r#"apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata:
+  name: team-routes
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    namespace: team
+  to:
+  - group: ""
+    kind: Service
+"#,
+    );
+    until(
+        "ResolvedRefs with the grant",
+        Duration::from_secs(10),
+        || resolved(env) == "ResolvedRefs",
+    );
+    until("/team answered", Duration::from_secs(10), || {
+        curl(&[], &format!("{base}/team")) == (200, "foo".into())
+    });
 }
 
 /// `kubectl expose deployment web --type=LoadBalancer --port=80`: an EXTERNAL-IP within 2 s,
