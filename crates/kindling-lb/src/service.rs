@@ -12,6 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 
 /// The `spec.loadBalancerClass` kindling serves besides none.
 pub const CLASS: &str = "kindling.dev/service-lb";
+/// The Service annotation that also publishes the balancer's ports on a host address (e.g.
+/// `127.0.0.1`, for hosts where the cluster's Docker network is not reachable, as on Docker
+/// Desktop): each TCP port of the Service on the same port number of that address.
+pub const PUBLISH_ANNOTATION: &str = "kindling.dev/publish-address";
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
@@ -117,6 +121,26 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
     Config { frontends }
 }
 
+/// Where `svc`'s balancer is published on the host: (address, port) for each TCP port, from
+/// [`PUBLISH_ANNOTATION`]; empty when the annotation is absent or not an IP address.
+pub fn published(svc: &Service) -> Vec<(IpAddr, u16)> {
+    let Some(address) = svc
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PUBLISH_ANNOTATION))
+        .and_then(|a| a.trim().parse::<IpAddr>().ok())
+    else {
+        return Vec::new();
+    };
+    svc.spec
+        .iter()
+        .flat_map(|s| s.ports.iter().flatten())
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+        .filter_map(|p| Some((address, u16::try_from(p.port).ok()?)))
+        .collect()
+}
+
 fn fnv1a(text: &str) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in text.as_bytes() {
@@ -207,6 +231,21 @@ mod tests {
             backends(&config(&service("Cluster", None), &[&cp], &[]))[0].1,
             ["172.18.0.2:30080"]
         );
+    }
+
+    #[test]
+    fn published_on_the_annotated_address() {
+        let mut svc = service("Cluster", None);
+        assert!(published(&svc).is_empty());
+        let annotate = |svc: &mut Service, v: &str| {
+            svc.metadata.annotations =
+                Some([(PUBLISH_ANNOTATION.to_string(), v.to_string())].into());
+        };
+        annotate(&mut svc, "127.0.0.1");
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(published(&svc), [(local, 80), (local, 443)]);
+        annotate(&mut svc, "not an address");
+        assert!(published(&svc).is_empty());
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //!
 //! Containers carry kind's cluster and role labels (role `external-load-balancer`, like kind's
 //! own balancer), so `kindling delete cluster` removes them with the nodes, and
-//! [`SERVICE_LABEL`] names their Service.
+//! [`SERVICE_LABEL`] names their Service. A Service annotated `kindling.dev/publish-address:
+//! 127.0.0.1` also has its balancer's TCP ports published on that host address (same port
+//! numbers), and that address is first in its `status.loadBalancer.ingress`.
 
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kindling_lb::service;
-use kindling_provider::{FileToCopy, NodeInfo, NodeSpec, Provider, Role};
+use kindling_provider::{FileToCopy, NodeInfo, NodeSpec, PortMapping, Provider, Role};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::watcher;
 use std::collections::HashMap;
@@ -25,6 +27,9 @@ use tokio::sync::Notify;
 pub const SOCKET: &str = "/var/run/docker.sock";
 /// The container label that names the Service (`namespace/name`).
 pub const SERVICE_LABEL: &str = "io.kindling.service-lb";
+/// The container label that records its host port mappings: a balancer whose Service now asks
+/// for others is made again (Docker fixes a container's published ports at creation).
+pub const PUBLISHED_LABEL: &str = "io.kindling.service-lb.published";
 const CONFIG_DIR: &str = "/kindling";
 const CONFIG_FILE: &str = "lb.json";
 const SETTLE: Duration = Duration::from_millis(20);
@@ -123,7 +128,20 @@ async fn sync(
         }
     }
     for (name, (svc, config)) in wanted {
-        let info = match existing.get(name) {
+        let mappings = host_ports(svc);
+        let published = describe(&mappings);
+        let stale = existing.get(name).filter(|info| {
+            info.labels
+                .get(PUBLISHED_LABEL)
+                .map(String::as_str)
+                .unwrap_or("")
+                != published
+        });
+        if stale.is_some() {
+            tracing::info!("service-lb: {name} publishes other ports now; making it again");
+            provider.delete_nodes(std::slice::from_ref(name)).await?;
+        }
+        let info = match existing.get(name).filter(|_| stale.is_none()) {
             Some(info) => info.clone(),
             None => {
                 let key = format!(
@@ -133,9 +151,11 @@ async fn sync(
                 );
                 tracing::info!("service-lb: creating {name} for {key}");
                 written.remove(name);
-                provider
-                    .create_node(&balancer_spec(name, cluster, image, &key))
-                    .await?
+                let mut spec = balancer_spec(name, cluster, image, &key);
+                spec.port_mappings = mappings.clone();
+                spec.labels
+                    .insert(PUBLISHED_LABEL.into(), published.clone());
+                provider.create_node(&spec).await?
             }
         };
         if written.get(name) != Some(config) {
@@ -150,12 +170,32 @@ async fn sync(
             written.insert(name.clone(), config.clone());
         }
         if let Some(ip) = &info.ipv4 {
-            if let Err(e) = ensure_status(client, svc, ip).await {
+            let mut addresses: Vec<String> =
+                mappings.iter().map(|m| m.listen_address.clone()).collect();
+            addresses.dedup();
+            addresses.push(ip.clone());
+            if let Err(e) = ensure_status(client, svc, &addresses).await {
                 tracing::debug!("service-lb: status of {name}: {e}");
             }
         }
     }
     Ok(())
+}
+
+/// The host ports a Service's balancer publishes (its `kindling.dev/publish-address`).
+fn host_ports(svc: &Service) -> Vec<PortMapping> {
+    service::published(svc)
+        .into_iter()
+        .map(|(address, port)| PortMapping::tcp(address.to_string(), port, port))
+        .collect()
+}
+
+fn describe(mappings: &[PortMapping]) -> String {
+    mappings
+        .iter()
+        .map(PortMapping::describe)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The balancer container: the node image running `kindling loadbalancer`, unprivileged.
@@ -175,9 +215,17 @@ fn balancer_spec(name: &str, cluster: &str, image: &str, service_key: &str) -> N
     spec
 }
 
-/// Writes `status.loadBalancer.ingress: [{ip}]` unless it says so already.
-async fn ensure_status(client: &kube::Client, svc: &Service, ip: &str) -> Result<(), kube::Error> {
-    let want = serde_json::json!([{"ip": ip, "ipMode": "Proxy"}]);
+/// Writes `status.loadBalancer.ingress: [{ip}, …]` (a published host address first, then the
+/// container's) unless it says so already.
+async fn ensure_status(
+    client: &kube::Client,
+    svc: &Service,
+    ips: &[String],
+) -> Result<(), kube::Error> {
+    let want: serde_json::Value = ips
+        .iter()
+        .map(|ip| serde_json::json!({"ip": ip, "ipMode": "Proxy"}))
+        .collect();
     let have = svc
         .status
         .as_ref()

@@ -775,7 +775,8 @@ spec:
 }
 
 /// `kubectl expose deployment web --type=LoadBalancer --port=80`: an EXTERNAL-IP within 2 s,
-/// reachable from the host; deleting the Service removes its balancer container.
+/// reachable from the host; annotated `kindling.dev/publish-address: 127.0.0.1`, also on the
+/// host's loopback; deleting the Service removes its balancer container.
 fn load_balancer_services(env: &Env) {
     ok(
         env,
@@ -849,6 +850,49 @@ fn load_balancer_services(env: &Env) {
     let name = containers(env);
     eprintln!("balancer container: {name}");
     assert!(!name.is_empty());
+
+    // Published on 127.0.0.1 too (hosts whose Docker networks are not routable): the
+    // annotation makes the balancer again with the Service's port on the host's loopback.
+    let local_port = free_port().to_string();
+    ok(
+        env,
+        &[
+            "patch",
+            "svc",
+            "web",
+            "--type=json",
+            "-p",
+            &format!(
+                r#"[{{"op": "replace", "path": "/spec/ports/0/port", "value": {local_port}}}]"#
+            ),
+        ],
+    );
+    ok(
+        env,
+        &[
+            "annotate",
+            "svc",
+            "web",
+            "kindling.dev/publish-address=127.0.0.1",
+        ],
+    );
+    let local = format!("http://127.0.0.1:{local_port}/");
+    let took = until("curl to 127.0.0.1", Duration::from_secs(30), || {
+        curl(&[], &local) == (200, "web".into())
+    });
+    eprintln!("$ curl {local} → web ({took:?} after the annotation)");
+    let svc = ok(env, &["get", "svc", "web"]);
+    assert!(svc.contains("127.0.0.1,"), "{svc}");
+    let published = Command::new("docker")
+        .args(["port", &containers(env)])
+        .output()
+        .unwrap();
+    eprintln!("$ docker port …\n{}", text(&published.stdout));
+    assert!(
+        text(&published.stdout).contains(&format!("127.0.0.1:{local_port}")),
+        "{}",
+        text(&published.stdout)
+    );
     ok(env, &["delete", "svc", "web"]);
     let took = until(
         "the balancer container's removal",
