@@ -121,6 +121,34 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
     Config { frontends }
 }
 
+/// The ingress load balancer's forwarding (the config's `ingressLoadBalancer`): ports 80 and
+/// 443 to the same ports of the Ready nodes named `ingress_nodes` (their controllers listen
+/// there); when none is Ready, all of them (better a slow answer than none).
+pub fn ingress_config(ingress_nodes: &[String], nodes: &[&Node]) -> Config {
+    let named: Vec<&Node> = nodes
+        .iter()
+        .copied()
+        .filter(|n| {
+            n.metadata
+                .name
+                .as_ref()
+                .is_some_and(|name| ingress_nodes.contains(name))
+        })
+        .collect();
+    let ready: Vec<&Node> = named.iter().copied().filter(|n| node_ready(n)).collect();
+    let chosen = if ready.is_empty() { named } else { ready };
+    let mut ips: Vec<IpAddr> = chosen.iter().filter_map(|n| internal_ip(n)).collect();
+    ips.sort();
+    let frontends = [80, 443]
+        .into_iter()
+        .map(|port| Frontend {
+            port,
+            backends: ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+        })
+        .collect();
+    Config { frontends }
+}
+
 /// Where `svc`'s balancer is published on the host: (address, port) for each TCP port, from
 /// [`PUBLISH_ANNOTATION`]; empty when the annotation is absent or not an IP address.
 pub fn published(svc: &Service) -> Vec<(IpAddr, u16)> {
@@ -231,6 +259,25 @@ mod tests {
             backends(&config(&service("Cluster", None), &[&cp], &[]))[0].1,
             ["172.18.0.2:30080"]
         );
+    }
+
+    #[test]
+    fn the_ingress_balancer_forwards_80_and_443_to_ready_ingress_nodes() {
+        let w1 = node("w1", "172.18.0.3", true, false);
+        let w2 = node("w2", "172.18.0.4", false, false);
+        let w3 = node("w3", "172.18.0.5", true, false);
+        let names = ["w1".to_string(), "w2".to_string()];
+        let c = ingress_config(&names, &[&w1, &w2, &w3]);
+        assert_eq!(
+            backends(&c),
+            [
+                (80, vec!["172.18.0.3:80".into()]),
+                (443, vec!["172.18.0.3:443".into()])
+            ]
+        );
+        // None Ready: all the named ones.
+        let c = ingress_config(&names, &[&w2]);
+        assert_eq!(backends(&c)[0].1, ["172.18.0.4:80"]);
     }
 
     #[test]

@@ -8,10 +8,13 @@
 //!
 //! Containers carry kind's cluster and role labels (role `external-load-balancer`, like kind's
 //! own balancer), so `kindling delete cluster` removes them with the nodes, and
-//! [`SERVICE_LABEL`] names their Service. A Service annotated `kindling.dev/publish-address:
+//! [`SERVICE_LABEL`] names their Service. With the config's `ingressLoadBalancer`, one more
+//! balancer, `<cluster>-ingress-lb`, publishes the host's ports (80/443 by default) and
+//! forwards them to ports 80/443 of the Ready ingress nodes (the chapter's hand-made HAProxy). A Service annotated `kindling.dev/publish-address:
 //! 127.0.0.1` also has its balancer's TCP ports published on that host address (same port
 //! numbers), and that address is first in its `status.loadBalancer.ingress`.
 
+use crate::config::IngressLoadBalancer;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kindling_lb::service;
@@ -37,7 +40,12 @@ const RESYNC: Duration = Duration::from_secs(10);
 
 /// Keeps one balancer per LoadBalancer Service of `cluster`, made from `image`. Never returns
 /// while the engine answers.
-pub async fn run(client: kube::Client, cluster: String, image: String) {
+pub async fn run(
+    client: kube::Client,
+    cluster: String,
+    image: String,
+    ingress_lb: Option<IngressLoadBalancer>,
+) {
     let provider = match kindling_provider::DockerProvider::connect().await {
         Ok(p) => p,
         Err(e) => {
@@ -81,16 +89,34 @@ pub async fn run(client: kube::Client, cluster: String, image: String) {
         let all_slices = slices.state();
         let node_refs: Vec<&Node> = all_nodes.iter().map(AsRef::as_ref).collect();
         let slice_refs: Vec<&EndpointSlice> = all_slices.iter().map(AsRef::as_ref).collect();
-        let mut wanted: HashMap<String, (Arc<Service>, kindling_lb::Config)> = HashMap::new();
+        let mut wanted: HashMap<String, Balancer> = HashMap::new();
         for svc in services.state().iter().filter(|s| service::is_ours(s)) {
             let (ns, name) = (
                 svc.metadata.namespace.clone().unwrap_or_default(),
                 svc.metadata.name.clone().unwrap_or_default(),
             );
-            let config = service::config(svc, &node_refs, &slice_refs);
             wanted.insert(
                 service::container_name(&cluster, &ns, &name),
-                (svc.clone(), config),
+                Balancer {
+                    key: format!("{ns}/{name}"),
+                    config: service::config(svc, &node_refs, &slice_refs),
+                    mappings: host_ports(svc),
+                    service: Some(svc.clone()),
+                },
+            );
+        }
+        if let Some(lb) = &ingress_lb {
+            wanted.insert(
+                format!("{cluster}-{INGRESS_LB}"),
+                Balancer {
+                    key: INGRESS_LB.into(),
+                    config: service::ingress_config(&lb.nodes, &node_refs),
+                    mappings: vec![
+                        PortMapping::tcp(lb.listen_address.clone(), lb.http_port, 80),
+                        PortMapping::tcp(lb.listen_address.clone(), lb.https_port, 443),
+                    ],
+                    service: None,
+                },
             );
         }
         if let Err(e) = sync(&provider, &client, &cluster, &image, &wanted, &mut written).await {
@@ -110,7 +136,7 @@ async fn sync(
     client: &kube::Client,
     cluster: &str,
     image: &str,
-    wanted: &HashMap<String, (Arc<Service>, kindling_lb::Config)>,
+    wanted: &HashMap<String, Balancer>,
     written: &mut HashMap<String, kindling_lb::Config>,
 ) -> anyhow::Result<()> {
     let existing: HashMap<String, NodeInfo> = provider
@@ -127,15 +153,11 @@ async fn sync(
             written.remove(name);
         }
     }
-    for (name, (svc, config)) in wanted {
-        let mappings = host_ports(svc);
-        let published = describe(&mappings);
+    for (name, balancer) in wanted {
+        let (config, mappings) = (&balancer.config, &balancer.mappings);
+        let published = describe(mappings);
         let stale = existing.get(name).filter(|info| {
-            info.labels
-                .get(PUBLISHED_LABEL)
-                .map(String::as_str)
-                .unwrap_or("")
-                != published
+            info.labels.get(PUBLISHED_LABEL).map_or("", String::as_str) != published
         });
         if stale.is_some() {
             tracing::info!("service-lb: {name} publishes other ports now; making it again");
@@ -144,14 +166,10 @@ async fn sync(
         let info = match existing.get(name).filter(|_| stale.is_none()) {
             Some(info) => info.clone(),
             None => {
-                let key = format!(
-                    "{}/{}",
-                    svc.metadata.namespace.as_deref().unwrap_or_default(),
-                    svc.metadata.name.as_deref().unwrap_or_default()
-                );
+                let key = &balancer.key;
                 tracing::info!("service-lb: creating {name} for {key}");
                 written.remove(name);
-                let mut spec = balancer_spec(name, cluster, image, &key);
+                let mut spec = balancer_spec(name, cluster, image, key);
                 spec.port_mappings = mappings.clone();
                 spec.labels
                     .insert(PUBLISHED_LABEL.into(), published.clone());
@@ -169,7 +187,7 @@ async fn sync(
                 .await?;
             written.insert(name.clone(), config.clone());
         }
-        if let Some(ip) = &info.ipv4 {
+        if let (Some(ip), Some(svc)) = (&info.ipv4, &balancer.service) {
             let mut addresses: Vec<String> =
                 mappings.iter().map(|m| m.listen_address.clone()).collect();
             addresses.dedup();
@@ -180,6 +198,18 @@ async fn sync(
         }
     }
     Ok(())
+}
+
+/// The [`SERVICE_LABEL`] of the ingress load balancer (named `<cluster>-ingress-lb`).
+const INGRESS_LB: &str = "ingress-lb";
+
+/// One balancer container as wanted: what it forwards, what it publishes on the host, and the
+/// Service whose status gets its address (none for the ingress load balancer).
+struct Balancer {
+    key: String,
+    config: kindling_lb::Config,
+    mappings: Vec<PortMapping>,
+    service: Option<Arc<Service>>,
 }
 
 /// The host ports a Service's balancer publishes (its `kindling.dev/publish-address`).

@@ -2,6 +2,8 @@
 //! a control plane labelled `ingress-ready=true` by kind's InitConfiguration patch with
 //! extraPortMappings for 80 and 443 (to free host ports), and kind's ingress `usage.yaml`
 //! exactly (http-echo stand-ins `foo-app`/`bar-app`, their Services, `example-ingress`).
+//! The config also has kindling's `ingressLoadBalancer` line (a balancer container on two more
+//! host ports in front of the ingress node's 80/443).
 //! Checked from the host with curl and openssl: `/foo` → foo, `/bar` → bar; the controller's
 //! mirror pod, the default IngressClass and the Ingress's class and address as kubectl shows
 //! them; a host rule; TLS from a `kubernetes.io/tls` Secret by SNI over HTTP/2 and the
@@ -210,9 +212,11 @@ fn ingress_serves_kinds_usage_yaml_tls_websocket_rewrites_and_bad_input() {
     let mut env = Env::new();
     let cluster = unique("ing");
     let (http_port, https_port) = (free_port(), free_port());
+    let (lb_http, lb_https) = (free_port(), free_port());
     let config = format!(
         r#"kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
+ingressLoadBalancer: {{listenAddress: 127.0.0.1, httpPort: {lb_http}, httpsPort: {lb_https}}}
 nodes:
 - role: control-plane
   kubeadmConfigPatches:
@@ -321,6 +325,37 @@ nodes:
     );
     let (code, body) = curl(&[], &format!("{base}/other"));
     assert_eq!(code, 404, "{body}");
+    // The config's one line: a balancer container on the host's ports in front of the ingress
+    // nodes' controllers (here the one ingress-ready node).
+    let lb_url = format!("http://127.0.0.1:{lb_http}/foo");
+    let took = until(
+        "curl through the ingress load balancer",
+        Duration::from_secs(30),
+        || curl(&[], &lb_url) == (200, "foo".into()),
+    );
+    eprintln!("$ curl {lb_url} → foo (through {cluster}-ingress-lb, {took:?})");
+    let ports = Command::new("docker")
+        .args(["port", &format!("{cluster}-ingress-lb")])
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ docker port {cluster}-ingress-lb\n{}",
+        text(&ports.stdout)
+    );
+    assert!(
+        text(&ports.stdout).contains(&format!("127.0.0.1:{lb_https}")),
+        "{}",
+        text(&ports.stdout)
+    );
+    let (code, _) = curl(
+        &[
+            "-k",
+            "--resolve",
+            &format!("localhost:{lb_https}:127.0.0.1"),
+        ],
+        &format!("https://localhost:{lb_https}/foo"),
+    );
+    assert_eq!(code, 200);
     until("the Ingress's address", Duration::from_secs(10), || {
         let row = text(
             &env.kubectl(&["get", "ingress", "example-ingress", "--no-headers"])
