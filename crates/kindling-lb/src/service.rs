@@ -1,10 +1,10 @@
 //! What the balancer of a `type: LoadBalancer` Service forwards, decided without IO (what
-//! cloud-provider-kind decides for kind): each TCP port of the Service to that port's NodePort
+//! cloud-provider-kind decides for kind): each TCP and UDP port of the Service to that port's NodePort
 //! on the nodes that should take it — Ready nodes with an InternalIP, not labelled
 //! `node.kubernetes.io/exclude-from-external-load-balancers` (unless that leaves none), and with
 //! `externalTrafficPolicy: Local` only the nodes that have a ready endpoint of the Service.
 
-use crate::{Config, Frontend};
+use crate::{Config, Frontend, Protocol};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::BTreeSet;
@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 pub const CLASS: &str = "kindling.dev/service-lb";
 /// The Service annotation that also publishes the balancer's ports on a host address (e.g.
 /// `127.0.0.1`, for hosts where the cluster's Docker network is not reachable, as on Docker
-/// Desktop): each TCP port of the Service on the same port number of that address.
+/// Desktop): each TCP and UDP port of the Service on the same port number of that address.
 pub const PUBLISH_ANNOTATION: &str = "kindling.dev/publish-address";
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -106,11 +106,16 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
         .ports
         .iter()
         .flatten()
-        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
         .filter_map(|p| {
+            let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => Protocol::Tcp,
+                "UDP" => Protocol::Udp,
+                _ => return None, // SCTP: not balanced
+            };
             let node_port = u16::try_from(p.node_port?).ok()?;
             Some(Frontend {
                 port: u16::try_from(p.port).ok()?,
+                protocol,
                 backends: ips
                     .iter()
                     .map(|ip| SocketAddr::new(*ip, node_port))
@@ -143,15 +148,16 @@ pub fn ingress_config(ingress_nodes: &[String], nodes: &[&Node]) -> Config {
         .into_iter()
         .map(|port| Frontend {
             port,
+            protocol: Protocol::Tcp,
             backends: ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
         })
         .collect();
     Config { frontends }
 }
 
-/// Where `svc`'s balancer is published on the host: (address, port) for each TCP port, from
+/// Where `svc`'s balancer is published on the host: (address, port, protocol) for each port, from
 /// [`PUBLISH_ANNOTATION`]; empty when the annotation is absent or not an IP address.
-pub fn published(svc: &Service) -> Vec<(IpAddr, u16)> {
+pub fn published(svc: &Service) -> Vec<(IpAddr, u16, Protocol)> {
     let Some(address) = svc
         .metadata
         .annotations
@@ -164,8 +170,14 @@ pub fn published(svc: &Service) -> Vec<(IpAddr, u16)> {
     svc.spec
         .iter()
         .flat_map(|s| s.ports.iter().flatten())
-        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
-        .filter_map(|p| Some((address, u16::try_from(p.port).ok()?)))
+        .filter_map(|p| {
+            let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => Protocol::Tcp,
+                "UDP" => Protocol::Udp,
+                _ => return None,
+            };
+            Some((address, u16::try_from(p.port).ok()?, protocol))
+        })
         .collect()
 }
 
@@ -245,11 +257,16 @@ mod tests {
                     vec!["172.18.0.3:30080".into(), "172.18.0.5:30080".into()]
                 ),
                 (
+                    53,
+                    vec!["172.18.0.3:30053".into(), "172.18.0.5:30053".into()]
+                ),
+                (
                     443,
                     vec!["172.18.0.3:30443".into(), "172.18.0.5:30443".into()]
                 ),
             ]
         );
+        assert_eq!(c.frontends[1].protocol, Protocol::Udp);
         // Local: only nodes with a ready endpoint.
         let s = slice(&["w3", "cp"]);
         let c = config(&service("Local", None), &nodes, &[&s]);
@@ -290,7 +307,14 @@ mod tests {
         };
         annotate(&mut svc, "127.0.0.1");
         let local: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(published(&svc), [(local, 80), (local, 443)]);
+        assert_eq!(
+            published(&svc),
+            [
+                (local, 80, Protocol::Tcp),
+                (local, 53, Protocol::Udp),
+                (local, 443, Protocol::Tcp)
+            ]
+        );
         annotate(&mut svc, "not an address");
         assert!(published(&svc).is_empty());
     }

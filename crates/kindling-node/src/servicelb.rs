@@ -216,7 +216,13 @@ struct Balancer {
 fn host_ports(svc: &Service) -> Vec<PortMapping> {
     service::published(svc)
         .into_iter()
-        .map(|(address, port)| PortMapping::tcp(address.to_string(), port, port))
+        .map(|(address, port, protocol)| PortMapping {
+            protocol: match protocol {
+                kindling_lb::Protocol::Tcp => kindling_provider::Protocol::Tcp,
+                kindling_lb::Protocol::Udp => kindling_provider::Protocol::Udp,
+            },
+            ..PortMapping::tcp(address.to_string(), port, port)
+        })
         .collect()
 }
 
