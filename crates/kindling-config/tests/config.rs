@@ -1060,3 +1060,21 @@ fn bad_node_port_range() {
         "cluster.yaml:5:3: kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.service-node-port-range: invalid port range \"30000\": expected FIRST-LAST, e.g. 30000-32767"
     );
 }
+
+#[test]
+fn ingress_load_balancer_is_one_line_with_defaults() {
+    let head = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n";
+    let c = resolve_text(&format!("{head}ingressLoadBalancer: {{}}\n")).unwrap();
+    assert_eq!(c.ingress_load_balancer, Some(("0.0.0.0".into(), 80, 443)));
+    let c = resolve_text(&format!(
+        "{head}ingressLoadBalancer: {{listenAddress: 127.0.0.1, httpPort: 8080, httpsPort: 8443}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.ingress_load_balancer,
+        Some(("127.0.0.1".into(), 8080, 8443))
+    );
+    assert_eq!(resolve_text(head).unwrap().ingress_load_balancer, None);
+    let e = error_of(&format!("{head}ingressLoadBalancer: {{port: 80}}\n"));
+    assert!(e.contains("unknown field"), "{e}");
+}

@@ -1,6 +1,7 @@
 //! kindling-lb: a small L4 load balancer and what a LoadBalancer Service needs of it.
 //!
-//! [`proxy`] forwards TCP from listeners to health-checked backends (reusable: the service
+//! [`proxy`] forwards TCP from listeners to health-checked backends (and UDP datagrams, per
+//! client, to backends in turn) (reusable: the service
 //! load balancers use it, and a cluster's external load balancer can); [`run_from_file`] runs
 //! it from a JSON [`Config`] file that the controller rewrites (`docker cp`), following changes
 //! within a fraction of a second; [`service`] decides, without IO, a Service's configuration.
@@ -22,7 +23,19 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frontend {
     pub port: u16,
+    /// Absent in configurations written before UDP: TCP.
+    #[serde(default)]
+    pub protocol: Protocol,
     pub backends: Vec<SocketAddr>,
+}
+
+/// A frontend's transport, as a Service port names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
 }
 
 /// How often the configuration file is read again.

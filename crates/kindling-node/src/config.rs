@@ -92,6 +92,20 @@ pub struct ControlPlaneConfig {
     /// `token-auth-file`: where the token file is on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_auth_file: Option<String>,
+    /// The config's `ingressLoadBalancer` (on the first control plane, which runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_load_balancer: Option<IngressLoadBalancer>,
+}
+
+/// A balancer on host ports in front of the ingress nodes' ports 80 and 443.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressLoadBalancer {
+    pub listen_address: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    /// The nodes whose controllers it forwards to (the ingress nodes).
+    pub nodes: Vec<String>,
 }
 
 impl NodeConfig {

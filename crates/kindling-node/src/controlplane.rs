@@ -53,8 +53,14 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     if Path::new(crate::servicelb::SOCKET).exists() {
         let (client, cluster, image) =
             (client.clone(), config.cluster.clone(), config.image.clone());
+        let ingress_lb = cp.ingress_load_balancer.clone();
         tokio::spawn(restart::keep_running("service-lb", move || {
-            crate::servicelb::run(client.clone(), cluster.clone(), image.clone())
+            crate::servicelb::run(
+                client.clone(),
+                cluster.clone(),
+                image.clone(),
+                ingress_lb.clone(),
+            )
         }));
     }
     let controllers = kindling_controllers::Config {

@@ -9,7 +9,8 @@
 //! besides the kubelet — the service proxy and cluster DNS (EndpointSlices, like
 //! `system:node-proxier` / CoreDNS's role), the local-path provisioner's node half
 //! (PersistentVolumes) and the ingress controller of ingress nodes (reading Ingresses and
-//! IngressClasses, writing Ingress status, as ingress-nginx's ClusterRole allows) — until each
+//! IngressClasses, writing Ingress status, as ingress-nginx's ClusterRole allows; and the
+//! Gateway API's objects and Namespaces, writing only their status) — until each
 //! has an identity of its own. No IO.
 
 use super::policy;
@@ -58,6 +59,30 @@ fn rules() -> &'static [Rule] {
             &["networking.k8s.io"],
             &["ingresses/status"],
         ));
+        // The same controller serves the Gateway API: it reads the classes, Gateways, routes,
+        // ReferenceGrants and Namespaces (allowedRoutes selectors) and writes status only.
+        rules.push(Rule::resources(
+            &["get", "list", "watch"],
+            &["gateway.networking.k8s.io"],
+            &[
+                "gatewayclasses",
+                "gateways",
+                "httproutes",
+                "grpcroutes",
+                "referencegrants",
+            ],
+        ));
+        rules.push(Rule::resources(
+            &["update", "patch"],
+            &["gateway.networking.k8s.io"],
+            &[
+                "gatewayclasses/status",
+                "gateways/status",
+                "httproutes/status",
+                "grpcroutes/status",
+            ],
+        ));
+        rules.push(Rule::resources(&["list", "watch"], &[""], &["namespaces"]));
         rules
     })
 }
@@ -134,6 +159,24 @@ mod tests {
         );
         assert_eq!(
             authorize(&n, &req("create", "apps", "deployments", "")),
+            Some(false)
+        );
+        // the Gateway API: reads and status writes, not specs
+        let gw = "gateway.networking.k8s.io";
+        assert_eq!(
+            authorize(&n, &req("watch", gw, "httproutes", "")),
+            Some(true)
+        );
+        assert_eq!(
+            authorize(&n, &req("patch", gw, "gateways", "status")),
+            Some(true)
+        );
+        assert_eq!(
+            authorize(&n, &req("patch", gw, "gateways", "")),
+            Some(false)
+        );
+        assert_eq!(
+            authorize(&n, &req("create", gw, "referencegrants", "")),
             Some(false)
         );
         // Not a node: the name alone or the group alone is not enough.

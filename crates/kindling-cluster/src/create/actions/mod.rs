@@ -2,6 +2,7 @@
 
 mod ensure_image;
 mod export_kubeconfig;
+mod install_gateway_api;
 mod install_ingress_class;
 mod install_storage;
 mod join_workers;
@@ -24,6 +25,7 @@ pub fn pipeline(ctx: &ActionContext) -> Vec<Box<dyn Action>> {
         Box::new(start_control_plane::StartControlPlane),
         Box::new(install_storage::InstallStorage),
         Box::new(install_ingress_class::InstallIngressClass),
+        Box::new(install_gateway_api::InstallGatewayApi),
     ];
     if ctx.cluster.worker_nodes().next().is_some() {
         steps.push(Box::new(join_workers::JoinWorkers));

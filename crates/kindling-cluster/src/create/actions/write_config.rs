@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use kindling_config::{ProxyMode, ResolvedNode, Role};
-use kindling_node::config::{ControlPlaneConfig, NodeConfig};
+use kindling_node::config::{ControlPlaneConfig, IngressLoadBalancer, NodeConfig};
 use kindling_provider::FileToCopy;
 
 pub struct WriteConfig;
@@ -27,6 +27,18 @@ impl Action for WriteConfig {
             for node in &ctx.cluster.nodes {
                 let mut config = node_config(ctx, node, &internal_url);
                 config.ingress = ingress_nodes.contains(&node.name.as_str());
+                if let (Some(cp), Some((listen, http, https)), true) = (
+                    config.control_plane.as_mut(),
+                    &ctx.cluster.ingress_load_balancer,
+                    node.bootstrap,
+                ) {
+                    cp.ingress_load_balancer = Some(IngressLoadBalancer {
+                        listen_address: listen.clone(),
+                        http_port: *http,
+                        https_port: *https,
+                        nodes: ingress_nodes.iter().map(ToString::to_string).collect(),
+                    });
+                }
                 let identity =
                     ca.client_cert(&format!("system:node:{}", node.name), &["system:nodes"])?;
                 let kubeconfig = kindling_apiserver::kubeconfig::render(
@@ -153,6 +165,7 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
                 enable_admission_plugins: arg("enable-admission-plugins"),
                 disable_admission_plugins: arg("disable-admission-plugins"),
                 token_auth_file: arg("token-auth-file"),
+                ingress_load_balancer: None,
             }
         }),
     }
