@@ -18,6 +18,7 @@
 //! when evaluated, not when the definition is written).
 
 use super::cel::cost::{self, Shape};
+use super::cel::reach::Reach;
 use crate::json_path::str_at;
 use crate::meta::go_quote;
 use crate::status::Cause;
@@ -177,8 +178,19 @@ impl Run<'_> {
             })
             .collect();
         if !runnable.is_empty() {
-            // What the node's rules see, made once for all of them.
-            let seen = Seen::of(&n, self.pass != Pass::Plain);
+            // What the node's rules see, made once for all of them, of only what they read.
+            let mut reach = (Reach::none(), Reach::none());
+            for (rule, program, _) in &runnable {
+                let message = self
+                    .rules
+                    .programs
+                    .get(str_at(rule, &["messageExpression"]));
+                for p in std::iter::once(program).chain(message) {
+                    reach.0.add(p.expression(), "self");
+                    reach.1.add(p.expression(), "oldSelf");
+                }
+            }
+            let seen = Seen::of(&n, self.pass != Pass::Plain, &reach);
             for (rule, program, uses_old) in runnable {
                 self.check(&n, &seen, rule, &program, uses_old);
                 if self.stopped {
@@ -359,12 +371,13 @@ struct Seen<'a> {
 
 impl<'a> Seen<'a> {
     /// `with_old`: whether the pass's rules can look at `oldSelf`.
-    fn of(n: &Node<'a>, with_old: bool) -> Seen<'a> {
-        let new = visible(n.new, n.resource_root);
+    /// `reach`: what the rules read of `self` and of `oldSelf`.
+    fn of(n: &Node<'a>, with_old: bool, reach: &(Reach, Reach)) -> Seen<'a> {
+        let new = visible(n.new, n.resource_root, &reach.0);
         let old = n
             .old
             .filter(|_| with_old)
-            .map(|o| visible(o, n.resource_root));
+            .map(|o| visible(o, n.resource_root, &reach.1));
         Seen {
             shapes: vec![
                 ("self", Shape::of_value(&new)),
@@ -408,19 +421,31 @@ impl<'a> Seen<'a> {
 /// upstream's MaxEvaluatedMessageExpressionSizeBytes.
 const MAX_MESSAGE_BYTES: usize = 5 * 1024;
 
-/// What a rule sees of a resource root: everything but metadata, of which only name and
-/// generateName (upstream's WithTypeAndObjectMeta).
-/// Anything else is seen as it is (borrowed: copying a subtree per rule-bearing node costs as
-/// much as converting it).
-fn visible(v: &Value, resource_root: bool) -> Cow<'_, Value> {
-    if !resource_root {
-        return Cow::Borrowed(v);
+/// What rules see of a value: of an object only the fields they read (`reach`), and of a
+/// resource root's metadata only name and generateName (upstream's WithTypeAndObjectMeta).
+/// Borrowed when that is all of it: copying a subtree costs as much as converting it.
+fn visible<'v>(v: &'v Value, resource_root: bool, reach: &Reach) -> Cow<'v, Value> {
+    let mut seen = match (v, reach) {
+        (Value::Object(map), Reach::Fields(fields)) => {
+            let read = |k: &String| {
+                fields.contains(k) || super::cel::escape(k).is_some_and(|e| fields.contains(&e))
+            };
+            Value::Object(
+                map.iter()
+                    .filter(|(k, _)| read(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        }
+        _ if !resource_root => return Cow::Borrowed(v),
+        _ => v.clone(),
+    };
+    if resource_root {
+        if let Some(meta) = seen.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.retain(|k, _| k == "name" || k == "generateName");
+        }
     }
-    let mut v = v.clone();
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.retain(|k, _| k == "name" || k == "generateName");
-    }
-    Cow::Owned(v)
+    Cow::Owned(seen)
 }
 
 /// The old item an item of a list is correlated with: by its keys in a map list, by value in

@@ -21,6 +21,7 @@ mod format;
 mod lists;
 mod net;
 mod quantity;
+pub mod reach;
 mod regex;
 mod urls;
 
