@@ -106,10 +106,12 @@ pub async fn start_cluster(
     wait_ready(provider, cluster, &names, since, wait).await?;
     let took = started.elapsed();
     status.end(true);
+    let count = match names.len() {
+        1 => "1 node".to_string(),
+        n => format!("{n} nodes"),
+    };
     status.line(&format!(
-        "Started cluster \"{cluster}\": {} nodes Ready in {:.1?}",
-        names.len(),
-        took
+        "Started cluster \"{cluster}\": {count} Ready in {took:.1?}"
     ));
     Ok(took)
 }
