@@ -25,7 +25,10 @@ pub(crate) async fn admin_client(provider: &dyn Provider, cluster: &str) -> Resu
     let text = crate::manage::kubeconfig_text(provider, cluster, false).await?;
     let kubeconfig: kube::config::Kubeconfig =
         serde_norway::from_str(&text).context("parsing the cluster's admin kubeconfig")?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    // A PodDisruptionBudget's 429 is an answer the drain acts on (and reports), not a
+    // transient failure for the client to retry out of sight.
+    config.default_retry = false;
     Ok(kube::Client::try_from(config)?)
 }
 
