@@ -21,6 +21,7 @@ mod crd;
 mod crifloor;
 mod dns;
 mod ingress;
+mod lifecycle;
 mod pods;
 mod workloads;
 

@@ -126,7 +126,10 @@ pub fn kube_dns_service(dns_ip: IpAddr) -> serde_json::Value {
     })
 }
 
-/// Creates the kube-dns Service unless it exists, retrying until the API server takes it.
+/// Creates the kube-dns Service unless it exists, retrying until the API server takes it. A
+/// restarted control plane finds it there: it is looked up first, because a create would be
+/// refused for its address (422 "provided IP is already allocated", as upstream's allocator
+/// answers before the name is checked), not with the 409 that says it exists.
 async fn ensure_kube_dns(client: kube::Client, dns_ip: IpAddr) {
     use k8s_openapi::api::core::v1::Service;
     let services: kube::Api<Service> = kube::Api::namespaced(client, "kube-system");
@@ -138,6 +141,9 @@ async fn ensure_kube_dns(client: kube::Client, dns_ip: IpAddr) {
         }
     };
     loop {
+        if let Ok(Some(_)) = services.get_opt("kube-dns").await {
+            return;
+        }
         match services
             .create(&kube::api::PostParams::default(), &service)
             .await

@@ -59,6 +59,16 @@ impl Ca {
         Ok(ca)
     }
 
+    /// The CA from its PEM certificate and key (e.g. read from a node's `/kindling/pki`).
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Ca> {
+        let key = KeyPair::from_pem(key_pem).context("parsing the CA key")?;
+        let pair = CertPair {
+            cert_pem: cert_pem.to_string(),
+            key_pem: key_pem.to_string(),
+        };
+        Ok(Ca { pair, key })
+    }
+
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
         Ok(Issuer::from_ca_cert_pem(&self.pair.cert_pem, &self.key)?)
     }
