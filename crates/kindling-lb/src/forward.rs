@@ -79,6 +79,16 @@ pub fn config(forwards: &[Forward], resolve: &dyn Fn(&str) -> Option<std::net::I
     }
 }
 
+/// The address to forward to among a name's: IPv4 first. The network's DNS may answer a
+/// node's IPv6 ULA first, and a node serves its NodePorts on IPv4 in a single-stack cluster.
+pub fn pick_address(addrs: impl Iterator<Item = std::net::IpAddr>) -> Option<std::net::IpAddr> {
+    let all: Vec<std::net::IpAddr> = addrs.collect();
+    all.iter()
+        .find(|ip| ip.is_ipv4())
+        .or_else(|| all.first())
+        .copied()
+}
+
 /// How often target names are resolved again.
 const RESOLVE_EVERY: Duration = Duration::from_secs(2);
 
@@ -98,8 +108,7 @@ pub async fn run(forwards: Vec<Forward>) -> ! {
                 Err(_) => tokio::net::lookup_host((f.target_host.as_str(), f.target_port))
                     .await
                     .ok()
-                    .and_then(|mut addrs| addrs.next())
-                    .map(|a| a.ip()),
+                    .and_then(|addrs| pick_address(addrs.map(|a| a.ip()))),
             };
             resolved.insert(f.target_host.clone(), ip);
         }
@@ -157,6 +166,15 @@ mod tests {
                 assert_eq!(Forward::parse(&f.to_arg()), Ok(f));
             }
         }
+    }
+
+    #[test]
+    fn ipv4_is_picked_first() {
+        let v6: std::net::IpAddr = "fc00:f853:ccd:e793::2".parse().unwrap();
+        let v4: std::net::IpAddr = "172.18.0.2".parse().unwrap();
+        assert_eq!(pick_address([v6, v4].into_iter()), Some(v4));
+        assert_eq!(pick_address([v6].into_iter()), Some(v6));
+        assert_eq!(pick_address(std::iter::empty()), None);
     }
 
     #[test]

@@ -18,6 +18,9 @@ use kube::api::{Api, Patch, PatchParams};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// How long a node's PID 1 gets to end its pods before the engine kills it (as `stop cluster`).
+const STOP_GRACE_SECS: u32 = 10;
+
 /// `kindling upgrade cluster`.
 pub async fn upgrade_cluster(
     provider: &dyn Provider,
@@ -60,9 +63,17 @@ pub async fn upgrade_cluster(
             }
         }
         status.start(&format!("Replacing node {name} 🔁"));
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        // Ready again means a heartbeat newer than the stopped node's last one (heartbeats
+        // are in whole seconds: "since the replacement began" could still be the old one's).
+        // Read before the stop too: a control plane's API server goes with it.
+        let before = last_heartbeat(&client, name).await;
+        provider.stop_node(name, STOP_GRACE_SECS).await?;
+        let since = match before.max(last_heartbeat(&client, name).await) {
+            Some(t) => t + 1,
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
         if let Err(e) = provider.replace_node(name, image).await {
             status.end(false);
             return Err(e).with_context(|| format!("replacing node {name}"));
@@ -86,6 +97,17 @@ pub async fn upgrade_cluster(
         order.join(", ")
     ));
     Ok(())
+}
+
+/// The second of the node's last Ready heartbeat, if the API server answers with one.
+async fn last_heartbeat(client: &kube::Client, node: &str) -> Option<i64> {
+    let node = Api::<Node>::all(client.clone()).get(node).await.ok()?;
+    node.status?
+        .conditions?
+        .into_iter()
+        .find(|c| c.type_ == "Ready")?
+        .last_heartbeat_time
+        .map(|t| t.0.as_second())
 }
 
 /// `kubectl uncordon`.
