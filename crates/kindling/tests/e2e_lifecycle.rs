@@ -10,10 +10,12 @@
 //!   node` held by a PodDisruptionBudget, then done once the budget allows;
 //! - `kindling edit cluster --port-add` of a NodePort (to the control plane and to a worker by
 //!   short name) → the host's port answers; a port in use, an unknown node and a malformed
-//!   spec refused with nothing changed; `--port-remove` → connection refused;
+//!   spec refused with nothing changed; `--port-remove` → connection refused; the kept port
+//!   answers again after `stop`/`start cluster`;
 //! - `kindling upgrade cluster --image` to a rebuilt node image (a `docker commit` of it: new ID)
-//!   → every node container on it, the Deployment serving, the PV file still there; an image
-//!   that does not exist refused.
+//!   → every node container on it, the Deployment serving, the PV file still there, the added
+//!   port still answering; an image that does not exist refused. Then the last port removed
+//!   (the proxy goes), one added again, and `delete cluster` leaves no container behind.
 //!
 //! Restarting the daemon stops every container on it: the test holds the machine's e2e lock
 //! (scripts and helpers run Docker tests under /tmp/kindling-e2e.lock) and is the only test of
@@ -151,7 +153,11 @@ fn nodes(env: &Env) -> Vec<(String, String, String)> {
 /// Every node container has a Ready Node whose InternalIP is the container's address now.
 fn nodes_ready_at_their_addresses(env: &Env, cluster: &str) -> bool {
     let nodes = nodes(env);
-    let names = containers(cluster);
+    // The port proxy (edit cluster) is a container of the cluster but no node.
+    let names: Vec<String> = containers(cluster)
+        .into_iter()
+        .filter(|c| !c.ends_with("-port-proxy"))
+        .collect();
     nodes.len() == names.len()
         && names.iter().all(|c| {
             let ip = container_ip(c);
@@ -648,33 +654,26 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
             &to_worker.to_string(),
         ],
     );
-    assert!(host_get(to_worker).is_err(), "a removed port still answers");
-    wait_until("the kept port answering", Duration::from_secs(20), || {
-        host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web"))
-    });
-    kindling_ok(
-        &env,
-        &[
-            "edit",
-            "cluster",
-            "--name",
-            &name,
-            "--port-remove",
-            &to_cp.to_string(),
-        ],
-    );
-    let refused_conn = host_get(to_cp).unwrap_err();
+    let refused_conn = host_get(to_worker).unwrap_err();
     assert_eq!(
         refused_conn.kind(),
         std::io::ErrorKind::ConnectionRefused,
         "{refused_conn}"
     );
-    assert!(
-        !containers(&name).contains(&proxy),
-        "no ports left, no proxy"
+    wait_until("the kept port answering", Duration::from_secs(20), || {
+        host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web"))
+    });
+    // The proxy stops and starts with the cluster.
+    kindling_ok(&env, &["stop", "cluster", "--name", &name]);
+    assert!(host_get(to_cp).is_err());
+    kindling_ok(&env, &["start", "cluster", "--name", &name]);
+    wait_until(
+        "the kept port answering after start",
+        Duration::from_secs(30),
+        || host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web")),
     );
     eprintln!(
-        "edit cluster (add 2, refusals, remove 2): {:.1?}",
+        "edit cluster (add 2, refusals, remove 1, stop/start): {:.1?}",
         t.elapsed()
     );
 
@@ -712,7 +711,7 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
         "upgrade cluster (3 nodes, one at a time): {:.1?}",
         t.elapsed()
     );
-    for c in containers(&name) {
+    for c in containers(&name).into_iter().filter(|c| *c != proxy) {
         assert_eq!(
             docker(&["inspect", "-f", "{{.Config.Image}}", &c]).trim(),
             upgraded,
@@ -742,4 +741,46 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
         Duration::from_secs(30),
         || service_answer(&env).trim() == "hello-from-web",
     );
+    wait_until(
+        "the added port answering after the upgrade",
+        Duration::from_secs(20),
+        || host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web")),
+    );
+    kindling_ok(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-remove",
+            &to_cp.to_string(),
+        ],
+    );
+    let refused_conn = host_get(to_cp).unwrap_err();
+    assert_eq!(
+        refused_conn.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{refused_conn}"
+    );
+    assert!(
+        !containers(&name).contains(&proxy),
+        "no ports left, no proxy"
+    );
+    // delete cluster takes a port proxy with it.
+    kindling_ok(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-add",
+            &format!("{to_cp}:{node_port}"),
+        ],
+    );
+    assert!(containers(&name).contains(&proxy));
+    kindling_ok(&env, &["delete", "cluster", "--name", &name]);
+    assert_eq!(containers(&name), Vec::<String>::new());
+    assert!(host_get(to_cp).is_err());
 }
