@@ -126,6 +126,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         // No request is decided before the policy is in memory.
         crate::authz::index::start(registry.clone(), authorizer.clone()).await;
     }
+    crate::authz::graph_index::start(registry.clone(), authorizer.clone()).await;
 
     let kubelet_client = ca.client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
     let server = Arc::new(Server {
