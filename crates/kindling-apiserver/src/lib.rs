@@ -16,6 +16,7 @@
 mod admission;
 mod admission_ingress;
 mod admission_limits;
+mod admission_noderestriction;
 mod admission_quota;
 mod admission_serviceaccount;
 mod admission_storage;
