@@ -18,40 +18,6 @@ use std::collections::BTreeSet;
 
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
-const RESTRICTION_NAMESPACE: &str = "node-restriction.kubernetes.io";
-
-/// Labels the kubelet sets on its Node (upstream's kubelet label set: `IsKubeletLabel`).
-fn is_kubelet_label(key: &str) -> bool {
-    const LABELS: &[&str] = &[
-        "kubernetes.io/hostname",
-        "topology.kubernetes.io/zone",
-        "topology.kubernetes.io/region",
-        "failure-domain.beta.kubernetes.io/zone",
-        "failure-domain.beta.kubernetes.io/region",
-        "beta.kubernetes.io/instance-type",
-        "node.kubernetes.io/instance-type",
-        "kubernetes.io/os",
-        "kubernetes.io/arch",
-        "beta.kubernetes.io/os",
-        "beta.kubernetes.io/arch",
-    ];
-    const NAMESPACES: &[&str] = &["kubelet.kubernetes.io", "node.kubernetes.io"];
-    if LABELS.contains(&key) {
-        return true;
-    }
-    let ns = label_namespace(key);
-    NAMESPACES
-        .iter()
-        .any(|n| ns == *n || ns.ends_with(&format!(".{n}")))
-}
-
-fn label_namespace(key: &str) -> &str {
-    key.split_once('/').map_or("", |(ns, _)| ns)
-}
-
-fn in_namespace(ns: &str, domain: &str) -> bool {
-    ns == domain || ns.ends_with(&format!(".{domain}"))
-}
 
 fn labels(obj: Option<&Value>) -> Vec<(String, String)> {
     obj.and_then(|o| o["metadata"]["labels"].as_object())
@@ -80,16 +46,11 @@ fn modified_labels(new: Option<&Value>, old: Option<&Value>) -> BTreeSet<String>
     out
 }
 
-/// The labels a node may not set: `node-restriction.kubernetes.io/` ones, and `kubernetes.io`
-/// / `k8s.io` ones outside the kubelet's set.
+/// The labels a node may not set (`kindling_api::node_labels`).
 pub fn forbidden_labels(modified: &BTreeSet<String>) -> Vec<String> {
     modified
         .iter()
-        .filter(|k| {
-            let ns = label_namespace(k);
-            let kubernetes = in_namespace(ns, "kubernetes.io") || in_namespace(ns, "k8s.io");
-            in_namespace(ns, RESTRICTION_NAMESPACE) || (kubernetes && !is_kubelet_label(k))
-        })
+        .filter(|k| !kindling_api::node_labels::node_may_set(k))
         .cloned()
         .collect()
 }

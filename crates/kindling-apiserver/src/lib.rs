@@ -89,6 +89,10 @@ pub struct Config {
     /// `--authorization-mode` (kubeadm's `Node,RBAC`; `AlwaysAllow` lets everyone do
     /// everything, as the benchmark's comparison run does).
     pub authorization_mode: String,
+    /// Objects the cluster has from its first second, made (when missing) before the server
+    /// serves: what kubeadm's and kind's installers apply for the components (their service
+    /// accounts, ClusterRoles and bindings), so none of them ever meets a 403 at start.
+    pub addons: Vec<serde_json::Value>,
 }
 
 impl Config {
@@ -107,6 +111,7 @@ impl Config {
             token_auth_file: None,
             bootstrap_token_auth: true,
             authorization_mode: "Node,RBAC".into(),
+            addons: Vec::new(),
         }
     }
 }

@@ -114,6 +114,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     bootstrap::run(&registry, advertise)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    bootstrap::addons(&registry, &config.addons)
+        .await
+        .map_err(|e| anyhow::anyhow!("addons: {e}"))?;
     // Custom resources of stored definitions are served from the first request on.
     crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));

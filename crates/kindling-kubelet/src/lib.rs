@@ -11,7 +11,7 @@
 mod agent;
 mod cni;
 mod csinode;
-mod localpath;
+pub mod localpath;
 mod metrics;
 mod mirror;
 mod pods;
@@ -77,7 +77,6 @@ pub async fn run(client: kube::Client, config: Config) {
     tokio::spawn(pods::run(client.clone(), config.clone(), metrics.clone()));
     tokio::spawn(mirror::run(client.clone(), config.clone()));
     tokio::spawn(csinode::run(client.clone(), config.clone()));
-    tokio::spawn(localpath::run(client.clone(), config.clone()));
     let server_config = config.clone();
     tokio::spawn(async move {
         if let Err(e) = server::serve(&server_config, metrics).await {

@@ -1,5 +1,6 @@
 //! `Writing configuration`: each node's `/kindling` — what it is (`node.json`), the CA (and its
-//! key on control planes), its agent's identity as a kubeconfig. The node's PID 1 waits for
+//! key on control planes), its agent's identity as a kubeconfig and one kubeconfig per
+//! node-side part with an identity of its own (`kindling_node::identities`). The node's PID 1 waits for
 //! `node.json` before it starts anything.
 
 use crate::create::{Action, ActionContext};
@@ -44,6 +45,18 @@ impl Action for WriteConfig {
                     FileToCopy::new("kubeconfig", Bytes::from(kubeconfig), 0o600),
                     FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
                 ];
+                for part in kindling_node::identities::Part::ALL {
+                    let (user, groups) = part.user();
+                    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+                    let cert = ca.client_cert(&user, &groups)?;
+                    let kubeconfig = kindling_apiserver::kubeconfig::render(
+                        &ctx.cluster.context_name(),
+                        &internal_url,
+                        &ca.pair.cert_pem,
+                        &cert,
+                    );
+                    files.push(FileToCopy::new(part.file(), Bytes::from(kubeconfig), 0o600));
+                }
                 if node.role == Role::ControlPlane {
                     files.push(FileToCopy::new(
                         "pki/ca.key",
