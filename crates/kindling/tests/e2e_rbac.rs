@@ -2,7 +2,9 @@
 //! from its projected volume; busybox's wget cannot speak TLS with the API server, so the real
 //! kubectl sends it) gets upstream's 403 listing pods, and the list once a Role and RoleBinding
 //! allow it; a node's credentials (the node agent's kubeconfig,
-//! `system:node:<name>`) may not do what the node rules do not allow. Without a Docker engine
+//! `system:node:<name>`) may not do what the node rules do not allow, read a secret no pod of
+//! the node uses, or touch another Node (Node authorizer, NodeRestriction); no component of
+//! either node logs a 403 (each runs with its own upstream identity). Without a Docker engine
 //! the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -179,8 +181,56 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         "jsonpath={.status.userInfo.username}",
     ]);
     assert_eq!(text(&who.stdout), format!("system:node:{worker}"));
-    let out = as_node(&["get", "pods", "-A", "-o", "name"]);
+    let out = as_node(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "name",
+        "--field-selector",
+        &format!("spec.nodeName={worker}"),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = as_node(&["get", "pods", "-A", "-o", "name"]);
+    assert!(
+        text(&out.stderr).contains("can only list/watch pods with spec.nodeName field selector"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A secret no pod of the worker uses.
+    cluster.ok_kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "unrelated",
+        "-n",
+        "rbac-e2e",
+        "--from-literal=k=v",
+    ]);
+    let out = as_node(&["get", "secret", "unrelated", "-n", "rbac-e2e"]);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "Error from server (Forbidden): secrets \"unrelated\" is forbidden: User \"system:node:{worker}\" cannot get resource \"secrets\" in API group \"\" in the namespace \"rbac-e2e\": no relationship found between node '{worker}' and this object"
+        )
+    );
+    // Its own Node only; no node-restriction labels on itself.
+    let out = as_node(&["label", "node", &format!("{name}-control-plane"), "x=y"]);
+    assert!(
+        text(&out.stderr).contains("only its own Node object"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = as_node(&[
+        "label",
+        "node",
+        &worker,
+        "node-restriction.kubernetes.io/x=y",
+    ]);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!("Error from server (Forbidden): nodes \"{worker}\" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/x")
+    );
     let out = as_node(&["delete", "node", &format!("{name}-control-plane")]);
     assert_eq!(
         text(&out.stderr).trim(),
@@ -201,5 +251,21 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         "{}",
         text(&out.stderr)
     );
+    // The control plane still carries its role label (set by create, not by the node).
+    let roles = cluster.ok_kubectl(&["get", "nodes", &format!("{name}-control-plane")]);
+    assert!(roles.contains("control-plane"), "{roles}");
+    // Every component ran with rights enough: no 403 in either node's log.
+    for node in [format!("{name}-control-plane"), worker.clone()] {
+        let logs = Command::new("docker")
+            .args(["logs", &node])
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&logs.stdout), text(&logs.stderr));
+        let denied: Vec<&str> = all
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().contains("forbidden"))
+            .collect();
+        assert!(denied.is_empty(), "{node}: {denied:#?}");
+    }
     eprintln!("e2e_rbac checked in {:.1?}", started.elapsed());
 }
