@@ -129,7 +129,11 @@ mod tests {
             .get("io.k8s.api.authorization.v1.SubjectAccessReview")
             .unwrap();
         assert_eq!(sar["required"], serde_json::json!(["spec"]));
-        assert!(defs.get("io.k8s.api.core.v1.Pod").unwrap().get("required").is_none());
+        assert!(defs
+            .get("io.k8s.api.core.v1.Pod")
+            .unwrap()
+            .get("required")
+            .is_none());
         for (name, schema) in &defs.schemas {
             let required = schema["required"].as_array().cloned().unwrap_or_default();
             assert!(!required.iter().any(|f| f == "metadata"), "{name}");

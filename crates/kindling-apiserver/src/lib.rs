@@ -93,6 +93,12 @@ pub struct Config {
     /// serves: what kubeadm's and kind's installers apply for the components (their service
     /// accounts, ClusterRoles and bindings), so none of them ever meets a 403 at start.
     pub addons: Vec<serde_json::Value>,
+    /// `--service-account-issuer` (kubeadm's default when `None`).
+    pub service_account_issuer: Option<String>,
+    /// `--api-audiences` (default: the issuer).
+    pub api_audiences: Vec<String>,
+    /// `--service-account-jwks-uri` (default `https://<advertised address>/openid/v1/jwks`).
+    pub service_account_jwks_uri: Option<String>,
 }
 
 impl Config {
@@ -112,6 +118,9 @@ impl Config {
             bootstrap_token_auth: true,
             authorization_mode: "Node,RBAC".into(),
             addons: Vec::new(),
+            service_account_issuer: None,
+            api_audiences: Vec::new(),
+            service_account_jwks_uri: None,
         }
     }
 }
@@ -130,6 +139,8 @@ pub(crate) struct Server {
     pub metrics: metrics::Metrics,
     /// Who may do what (`--authorization-mode`).
     pub authorizer: std::sync::Arc<authz::Authorizer>,
+    /// Where issuer discovery says the keys are (`--service-account-jwks-uri`).
+    pub jwks_uri: String,
 }
 
 impl Server {

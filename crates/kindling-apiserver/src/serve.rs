@@ -70,7 +70,11 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .unwrap_or_else(|| config.data_dir.join("pki"));
     let ca = pki::Ca::load_or_create(&pki_dir)?;
     let sa_key = pki::ServiceAccountKey::load_or_create(&pki_dir)?;
-    let tokens = tokens::TokenIssuer::new(&sa_key, tokens::DEFAULT_ISSUER)?;
+    let issuer = config
+        .service_account_issuer
+        .as_deref()
+        .unwrap_or(tokens::DEFAULT_ISSUER);
+    let tokens = tokens::TokenIssuer::new(&sa_key, issuer)?.with_audiences(&config.api_audiences);
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("listening on {}", config.bind))?;
@@ -140,6 +144,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         token_sources,
         metrics: crate::metrics::Metrics::new(),
         authorizer,
+        jwks_uri: config
+            .service_account_jwks_uri
+            .clone()
+            .unwrap_or_else(|| format!("https://{advertise}/openid/v1/jwks")),
     });
     let url = format!("https://{}", display_host(address));
     let kubeconfig_path = config.data_dir.join("admin.kubeconfig");

@@ -69,6 +69,9 @@ pub const SUPPORTED_APISERVER_ARGS: &[&str] = &[
     "enable-admission-plugins",
     "disable-admission-plugins",
     "token-auth-file",
+    "service-account-issuer",
+    "service-account-jwks-uri",
+    "api-audiences",
 ];
 
 /// kubelet flags `nodeRegistration.kubeletExtraArgs` may set. `node-labels` becomes labels and

@@ -92,6 +92,13 @@ pub struct ControlPlaneConfig {
     /// `token-auth-file`: where the token file is on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_auth_file: Option<String>,
+    /// `service-account-issuer`, `service-account-jwks-uri` and `api-audiences` (comma-separated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_jwks_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_audiences: Option<String>,
 }
 
 impl NodeConfig {

@@ -47,6 +47,16 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         .extra_sans
         .extend([config.name.clone(), ip.to_string(), "localhost".into()]);
     server.addons = crate::identities::addons();
+    server.service_account_issuer = cp.service_account_issuer.clone();
+    server.service_account_jwks_uri = cp.service_account_jwks_uri.clone();
+    server.api_audiences = cp
+        .api_audiences
+        .iter()
+        .flat_map(|a| a.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
     let running = kindling_apiserver::start(server).await?;
     let client =
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())

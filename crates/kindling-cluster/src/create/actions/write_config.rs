@@ -166,6 +166,9 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
                 enable_admission_plugins: arg("enable-admission-plugins"),
                 disable_admission_plugins: arg("disable-admission-plugins"),
                 token_auth_file: arg("token-auth-file"),
+                service_account_issuer: arg("service-account-issuer"),
+                service_account_jwks_uri: arg("service-account-jwks-uri"),
+                api_audiences: arg("api-audiences"),
             }
         }),
     }
