@@ -256,10 +256,8 @@ impl Mirror<'_> {
         let name = self.name();
         // Read through this node's own pods: the Node authorizer refuses a node a GET of a pod
         // not (yet) bound to it, so a missing mirror pod would read as 403, not 404.
-        let mine = kube::api::ListParams::default().fields(&format!(
-            "spec.nodeName={},metadata.name={name}",
-            self.node
-        ));
+        let mine = kube::api::ListParams::default()
+            .fields(&format!("spec.nodeName={},metadata.name={name}", self.node));
         let found = pods.list(&mine).await?.items.into_iter().next();
         let current = match found {
             // Deleted by someone: finished at once (nothing runs in it) and made again later

@@ -81,6 +81,13 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         "kube-controller-manager",
         move || kindling_controllers::run(controllers_client.clone(), controllers.clone()),
     ));
+    // The CSR approver and signer hold the cluster CA (kube-controller-manager's
+    // `--cluster-signing-cert-file`/`--cluster-signing-key-file`).
+    let signing_ca = Arc::new(kindling_pki::Ca::load_or_create(&kindling_path("pki"))?);
+    let csr_client = client.clone();
+    tokio::spawn(restart::keep_running("csr-controllers", move || {
+        kindling_controllers::certificates::run(csr_client.clone(), signing_ca.clone())
+    }));
     let scheduler = kindling_scheduler::Options::default();
     let scheduler_metrics = scheduler.metrics.clone();
     let scheduler_client = component_client(crate::identities::SCHEDULER_USER).await?;

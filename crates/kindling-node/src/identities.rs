@@ -114,6 +114,25 @@ pub fn addons() -> Vec<Value> {
         "system:node-proxier",
         Part::ServiceProxy,
     ));
+    // kubeadm's: nodes' client certificates are approved automatically, for bootstrap tokens
+    // (new nodes) and for nodes renewing their own.
+    for (name, role, group) in [
+        (
+            "kubeadm:node-autoapprove-bootstrap",
+            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            "system:bootstrappers:kubeadm:default-node-token",
+        ),
+        (
+            "kubeadm:node-autoapprove-certificate-rotation",
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            "system:nodes",
+        ),
+    ] {
+        out.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]}));
+    }
     out.push(cluster_role(
         "system:coredns",
         vec![
