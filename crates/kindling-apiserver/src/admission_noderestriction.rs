@@ -478,7 +478,8 @@ mod tests {
             json!({"kubernetes.io/hostname": "a", "team": "x"}),
             json!([]),
         );
-        let cases: Vec<(&str, Value, Option<&Value>, Result<(), String>)> = vec![
+        type Case<'a> = (&'a str, Value, Option<&'a Value>, Result<(), String>);
+        let cases: Vec<Case> = vec![
             ("a", base.clone(), None, Ok(())),
             ("b", base.clone(), Some(&base), Err("node \"a\" is not allowed to modify node \"b\"".into())),
             ("a", node_obj(json!({"node-restriction.kubernetes.io/fast": "1"}), json!([])), None,

@@ -6,7 +6,6 @@
 
 mod common;
 use common::{text, Kubectl, TestServer};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn server(kubectl: &Kubectl) -> TestServer {
@@ -33,9 +32,12 @@ fn server(kubectl: &Kubectl) -> TestServer {
 fn request(cn: &str, orgs: &[&str], dns: &[&str]) -> String {
     use base64::Engine;
     let key = rcgen::KeyPair::generate().unwrap();
-    let mut params =
-        rcgen::CertificateParams::new(dns.iter().map(|d| d.to_string()).collect::<Vec<_>>())
-            .unwrap();
+    let mut params = rcgen::CertificateParams::new(
+        dns.iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     params.distinguished_name = rcgen::DistinguishedName::new();
     for o in orgs {
         params
@@ -56,7 +58,12 @@ fn csr_yaml(name: &str, signer: &str, usages: &str, request: &str) -> String {
 }
 
 /// Waits (≤ 10 s) for `jsonpath` of CSR `name` to be non-empty; returns it.
-fn await_field(s: &TestServer, kubeconfig: Option<&PathBuf>, name: &str, jsonpath: &str) -> String {
+fn await_field(
+    s: &TestServer,
+    kubeconfig: Option<&std::path::Path>,
+    name: &str,
+    jsonpath: &str,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     let args = ["get", "csr", name, "-o", &format!("jsonpath={jsonpath}")];
     loop {

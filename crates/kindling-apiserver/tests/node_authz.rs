@@ -6,7 +6,7 @@
 
 mod common;
 use common::{text, Kubectl, TestServer};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A server as kubeadm runs it: `--enable-admission-plugins=NodeRestriction`.
@@ -34,20 +34,20 @@ fn node_kubeconfig(s: &TestServer, name: &str) -> PathBuf {
 }
 
 /// The stderr of kubectl as the node, which must fail.
-fn refused(s: &TestServer, node: &PathBuf, args: &[&str]) -> String {
+fn refused(s: &TestServer, node: &Path, args: &[&str]) -> String {
     let out = s.kubectl.run(node, args, None, &[]);
     assert!(!out.status.success(), "{args:?}: {}", text(&out.stdout));
     text(&out.stderr).trim().to_string()
 }
 
-fn allowed(s: &TestServer, node: &PathBuf, args: &[&str]) -> String {
+fn allowed(s: &TestServer, node: &Path, args: &[&str]) -> String {
     let out = s.kubectl.run(node, args, None, &[]);
     assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
     text(&out.stdout)
 }
 
 /// Waits (≤ 5 s) until the node may run `args` (the graph follows the watch).
-fn eventually_allowed(s: &TestServer, node: &PathBuf, args: &[&str]) {
+fn eventually_allowed(s: &TestServer, node: &Path, args: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let out = s.kubectl.run(node, args, None, &[]);
