@@ -89,6 +89,7 @@ pub const SUPPORTED_KUBELET_ARGS: &[&str] = &[
 /// KubeletConfiguration fields kept in the node's `kubelet_config`.
 pub const SUPPORTED_KUBELET_CONFIG: &[&str] = &[
     "maxPods",
+    "serverTLSBootstrap",
     "podPidsLimit",
     "evictionHard",
     "evictionSoft",

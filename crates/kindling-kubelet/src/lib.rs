@@ -68,6 +68,8 @@ pub struct Config {
     pub cluster_dns: Vec<IpAddr>,
     /// The cluster domain (`clusterDomain`), e.g. `cluster.local`.
     pub cluster_domain: String,
+    /// Ask for the :10250 serving certificate by CSR (`serverTLSBootstrap`), else sign one's own.
+    pub server_tls_bootstrap: bool,
 }
 
 /// Runs the kubelet until its runtime is dropped: pod runner, mirror pods and :10250 on tasks of
@@ -78,8 +80,9 @@ pub async fn run(client: kube::Client, config: Config) {
     tokio::spawn(mirror::run(client.clone(), config.clone()));
     tokio::spawn(csinode::run(client.clone(), config.clone()));
     let server_config = config.clone();
+    let server_client = client.clone();
     tokio::spawn(async move {
-        if let Err(e) = server::serve(&server_config, metrics).await {
+        if let Err(e) = server::serve(&server_config, server_client, metrics).await {
             tracing::error!("log endpoint: {e:#}");
         }
     });

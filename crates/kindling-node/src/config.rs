@@ -62,6 +62,11 @@ pub struct NodeConfig {
     /// `ingress-ready=true`, or no node is and it is the first control plane.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ingress: bool,
+    /// KubeletConfiguration `serverTLSBootstrap`: the kubelet asks for its :10250 serving
+    /// certificate with a `kubernetes.io/kubelet-serving` CSR (else it signs its own, as
+    /// upstream's kubelet does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server_tls_bootstrap: bool,
 }
 
 /// What a node.json written before the proxy existed means.

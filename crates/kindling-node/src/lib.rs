@@ -199,6 +199,7 @@ fn kubelet_config(
         pod_resolv_conf: String::new(),
         cluster_dns: Vec::new(),
         cluster_domain: config.dns_domain.clone(),
+        server_tls_bootstrap: config.server_tls_bootstrap,
     }
 }
 

@@ -119,6 +119,31 @@ pub struct Grant {
     pub seconds: i64,
 }
 
+/// A new key and a PKCS#10 request (both PEM) for `common_name` in `organizations`, naming
+/// `dns_names` and `ips` (a kubelet asking for its serving certificate).
+pub fn new_request(
+    common_name: &str,
+    organizations: &[&str],
+    dns_names: &[String],
+    ips: &[std::net::IpAddr],
+) -> Result<CertPair> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn(common_name, organizations);
+    params.subject_alt_names = dns_names
+        .iter()
+        .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
+        .collect::<Result<Vec<_>>>()?;
+    params
+        .subject_alt_names
+        .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    let request = params.serialize_request(&key)?;
+    Ok(CertPair {
+        cert_pem: request.pem()?,
+        key_pem: key.serialize_pem(),
+    })
+}
+
 /// What a request asks to be named: its subject and subject alternative names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestInfo {

@@ -4,7 +4,9 @@
 //! allow it; a node's credentials (the node agent's kubeconfig,
 //! `system:node:<name>`) may not do what the node rules do not allow, read a secret no pod of
 //! the node uses, or touch another Node (Node authorizer, NodeRestriction); no component of
-//! either node logs a 403 (each runs with its own upstream identity). Without a Docker engine
+//! either node logs a 403 (each runs with its own upstream identity). With `serverTLSBootstrap`
+//! the kubelets' serving CSRs are Pending in `kubectl get csr` until approved, then issued, and
+//! `kubectl exec` (through :10250) works. Without a Docker engine
 //! the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -88,10 +90,50 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         .expect("building the busybox image");
     let mut cluster = Env::new();
     let name = unique("rbac");
-    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
+    // Kubelets ask for their serving certificates by CSR (kubeadm's `serverTLSBootstrap`).
+    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: KubeletConfiguration\n  serverTLSBootstrap: true\nnodes:\n- role: control-plane\n- role: worker\n";
     cluster.create_with(&name, Some(NODE_IMAGE), Some(config));
     let load = cluster.kindling(&["load", "docker-image", BUSYBOX, "--name", &name]);
     assert!(load.status.success(), "{}", text(&load.stderr));
+
+    // Both kubelets' serving requests wait, Pending, for a person to approve them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pending = loop {
+        let names = cluster.ok_kubectl(&[
+            "get",
+            "csr",
+            "--field-selector",
+            "spec.signerName=kubernetes.io/kubelet-serving",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        let names: Vec<String> = names.split_whitespace().map(str::to_string).collect();
+        if names.len() == 2 || Instant::now() > deadline {
+            break names;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    let listed = cluster.ok_kubectl(&["get", "csr"]);
+    eprintln!("{listed}");
+    assert_eq!(listed.matches("Pending").count(), 2, "{listed}");
+    assert!(
+        listed.contains(&format!("system:node:{name}-worker")),
+        "{listed}"
+    );
+    let mut approve = vec!["certificate", "approve"];
+    approve.extend(pending.iter().map(String::as_str));
+    cluster.ok_kubectl(&approve);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster
+        .ok_kubectl(&["get", "csr"])
+        .matches("Approved,Issued")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "serving certificates not issued");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     cluster.ok_kubectl(&["create", "namespace", "rbac-e2e"]);
     // The namespace's default service account comes from its controller.

@@ -158,6 +158,8 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         dns_service_ip: net.dns_service_ip().map(|ip| ip.to_string()),
         dns_search: net.dns_search.clone(),
         ingress: false,
+        server_tls_bootstrap: node.kubelet_config.get("serverTLSBootstrap")
+            == Some(&serde_json::Value::Bool(true)),
         control_plane: (node.role == Role::ControlPlane).then(|| {
             let arg = |name: &str| ctx.cluster.api_server.extra_args.get(name).cloned();
             ControlPlaneConfig {
