@@ -109,6 +109,7 @@ impl Config {
             pod_resolv_conf: String::new(),
             cluster_dns: Vec::new(),
             cluster_domain: "cluster.local".into(),
+            server_tls_bootstrap: false,
         }
     }
 }
