@@ -1,5 +1,6 @@
 //! `Writing configuration`: each node's `/kindling` — what it is (`node.json`), the CA (and its
-//! key on control planes), its agent's identity as a kubeconfig. The node's PID 1 waits for
+//! key on control planes), its agent's identity as a kubeconfig and one kubeconfig per
+//! node-side part with an identity of its own (`kindling_node::identities`). The node's PID 1 waits for
 //! `node.json` before it starts anything.
 
 use crate::create::{Action, ActionContext};
@@ -56,6 +57,18 @@ impl Action for WriteConfig {
                     FileToCopy::new("kubeconfig", Bytes::from(kubeconfig), 0o600),
                     FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
                 ];
+                for part in kindling_node::identities::Part::ALL {
+                    let (user, groups) = part.user();
+                    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+                    let cert = ca.client_cert(&user, &groups)?;
+                    let kubeconfig = kindling_apiserver::kubeconfig::render(
+                        &ctx.cluster.context_name(),
+                        &internal_url,
+                        &ca.pair.cert_pem,
+                        &cert,
+                    );
+                    files.push(FileToCopy::new(part.file(), Bytes::from(kubeconfig), 0o600));
+                }
                 if node.role == Role::ControlPlane {
                     files.push(FileToCopy::new(
                         "pki/ca.key",
@@ -157,6 +170,8 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         dns_service_ip: net.dns_service_ip().map(|ip| ip.to_string()),
         dns_search: net.dns_search.clone(),
         ingress: false,
+        server_tls_bootstrap: node.kubelet_config.get("serverTLSBootstrap")
+            == Some(&serde_json::Value::Bool(true)),
         control_plane: (node.role == Role::ControlPlane).then(|| {
             let arg = |name: &str| ctx.cluster.api_server.extra_args.get(name).cloned();
             ControlPlaneConfig {
@@ -166,6 +181,9 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
                 disable_admission_plugins: arg("disable-admission-plugins"),
                 token_auth_file: arg("token-auth-file"),
                 ingress_load_balancer: None,
+                service_account_issuer: arg("service-account-issuer"),
+                service_account_jwks_uri: arg("service-account-jwks-uri"),
+                api_audiences: arg("api-audiences"),
             }
         }),
     }
