@@ -12,7 +12,7 @@ mod preflight;
 mod provision;
 mod start_control_plane;
 mod wait_ready;
-mod write_config;
+pub(crate) mod write_config;
 
 use super::{Action, ActionContext};
 

@@ -40,35 +40,17 @@ impl Action for WriteConfig {
                         nodes: ingress_nodes.iter().map(ToString::to_string).collect(),
                     });
                 }
-                let identity =
-                    ca.client_cert(&format!("system:node:{}", node.name), &["system:nodes"])?;
-                let kubeconfig = kindling_apiserver::kubeconfig::render(
+                let mut files = vec![FileToCopy::new(
+                    "node.json",
+                    Bytes::from(serde_json::to_vec_pretty(&config)?),
+                    0o644,
+                )];
+                files.extend(node_credentials(
+                    ca,
                     &ctx.cluster.context_name(),
                     &internal_url,
-                    &ca.pair.cert_pem,
-                    &identity,
-                );
-                let mut files = vec![
-                    FileToCopy::new(
-                        "node.json",
-                        Bytes::from(serde_json::to_vec_pretty(&config)?),
-                        0o644,
-                    ),
-                    FileToCopy::new("kubeconfig", Bytes::from(kubeconfig), 0o600),
-                    FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
-                ];
-                for part in kindling_node::identities::Part::ALL {
-                    let (user, groups) = part.user();
-                    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-                    let cert = ca.client_cert(&user, &groups)?;
-                    let kubeconfig = kindling_apiserver::kubeconfig::render(
-                        &ctx.cluster.context_name(),
-                        &internal_url,
-                        &ca.pair.cert_pem,
-                        &cert,
-                    );
-                    files.push(FileToCopy::new(part.file(), Bytes::from(kubeconfig), 0o600));
-                }
+                    &node.name,
+                )?);
                 if node.role == Role::ControlPlane {
                     files.push(FileToCopy::new(
                         "pki/ca.key",
@@ -187,6 +169,35 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
             }
         }),
     }
+}
+
+/// What a node needs to reach the API server: its CA, its kubelet's kubeconfig
+/// (`system:node:<name>`) and one kubeconfig per node-side part with an identity of its own.
+pub(crate) fn node_credentials(
+    ca: &kindling_pki::Ca,
+    context: &str,
+    server: &str,
+    node: &str,
+) -> anyhow::Result<Vec<FileToCopy>> {
+    let render = |cert: &kindling_pki::CertPair| {
+        kindling_apiserver::kubeconfig::render(context, server, &ca.pair.cert_pem, cert)
+    };
+    let kubelet = ca.client_cert(&format!("system:node:{node}"), &["system:nodes"])?;
+    let mut files = vec![
+        FileToCopy::new("kubeconfig", Bytes::from(render(&kubelet)), 0o600),
+        FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
+    ];
+    for part in kindling_node::identities::Part::ALL {
+        let (user, groups) = part.user();
+        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let cert = ca.client_cert(&user, &groups)?;
+        files.push(FileToCopy::new(
+            part.file(),
+            Bytes::from(render(&cert)),
+            0o600,
+        ));
+    }
+    Ok(files)
 }
 
 #[cfg(test)]
