@@ -70,7 +70,11 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .unwrap_or_else(|| config.data_dir.join("pki"));
     let ca = pki::Ca::load_or_create(&pki_dir)?;
     let sa_key = pki::ServiceAccountKey::load_or_create(&pki_dir)?;
-    let tokens = tokens::TokenIssuer::new(&sa_key, tokens::DEFAULT_ISSUER)?;
+    let issuer = config
+        .service_account_issuer
+        .as_deref()
+        .unwrap_or(tokens::DEFAULT_ISSUER);
+    let tokens = tokens::TokenIssuer::new(&sa_key, issuer)?.with_audiences(&config.api_audiences);
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("listening on {}", config.bind))?;
@@ -114,6 +118,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     bootstrap::run(&registry, advertise)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    bootstrap::addons(&registry, &config.addons)
+        .await
+        .map_err(|e| anyhow::anyhow!("addons: {e}"))?;
     // Custom resources of stored definitions are served from the first request on.
     crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
@@ -126,6 +133,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         // No request is decided before the policy is in memory.
         crate::authz::index::start(registry.clone(), authorizer.clone()).await;
     }
+    crate::authz::graph_index::start(registry.clone(), authorizer.clone()).await;
 
     let kubelet_client = ca.client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
     let server = Arc::new(Server {
@@ -136,6 +144,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         token_sources,
         metrics: crate::metrics::Metrics::new(),
         authorizer,
+        jwks_uri: config
+            .service_account_jwks_uri
+            .clone()
+            .unwrap_or_else(|| format!("https://{advertise}/openid/v1/jwks")),
     });
     let url = format!("https://{}", display_host(address));
     let kubeconfig_path = config.data_dir.join("admin.kubeconfig");

@@ -792,7 +792,7 @@ nodes:
         warnings,
         [
             "kubeadmConfigPatches[3]: kind \"SomethingElse\" matches no kubeadm config document and is ignored (kind: ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration or KubeProxyConfiguration)",
-            "kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.audit-log-path is not supported by kindling and is ignored (kindling's API server takes service-node-port-range, oidc-*, runtime-config, feature-gates, enable-admission-plugins, disable-admission-plugins, token-auth-file from extraArgs)",
+            "kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.audit-log-path is not supported by kindling and is ignored (kindling's API server takes service-node-port-range, oidc-*, runtime-config, feature-gates, enable-admission-plugins, disable-admission-plugins, token-auth-file, service-account-issuer, service-account-jwks-uri, api-audiences from extraArgs)",
             "kubeadmConfigPatches[0]: ClusterConfiguration.etcd.local.dataDir is not supported by kindling and is ignored",
             "kubeadmConfigPatches[1]: KubeletConfiguration.cpuManagerPolicy is not supported by kindling and is ignored",
             "nodes[1].kubeadmConfigPatches[0]: InitConfiguration only applies to the first control-plane node (kubeadm init); kind-worker joins the cluster (use JoinConfiguration), so this patch has no effect",

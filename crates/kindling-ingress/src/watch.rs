@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kindling_events::Recorder;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PostParams};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use rustls::sign::CertifiedKey;
@@ -368,10 +368,20 @@ async fn ensure_status(
         client.clone(),
         ing.metadata.namespace.as_deref().unwrap_or("default"),
     );
-    api.patch_status(
+    // An update of the status, as ingress-nginx writes it: its ClusterRole grants
+    // `ingresses/status` update only. A conflict is answered at the next pass.
+    let mut updated = ing.clone();
+    updated.metadata.managed_fields = None;
+    let mut status = updated.status.take().unwrap_or_default();
+    status.load_balancer = Some(
+        serde_json::from_value(serde_json::json!({"ingress": want}))
+            .map_err(kube::Error::SerdeError)?,
+    );
+    updated.status = Some(status);
+    api.replace_status(
         ing.metadata.name.as_deref().unwrap_or_default(),
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({"status": {"loadBalancer": {"ingress": want}}})),
+        &PostParams::default(),
+        &updated,
     )
     .await
     .map(|_| ())

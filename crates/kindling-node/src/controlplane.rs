@@ -32,8 +32,13 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
             .context("service-node-port-range must be LOW-HIGH")?;
         server.node_port_range = lo.trim().parse()?..=hi.trim().parse()?;
     }
+    // kubeadm's `--enable-admission-plugins=NodeRestriction`, unless the config sets the flag.
     server.admission = kindling_api::admission::AdmissionFlags::parse(
-        cp.enable_admission_plugins.as_deref(),
+        Some(
+            cp.enable_admission_plugins
+                .as_deref()
+                .unwrap_or("NodeRestriction"),
+        ),
         cp.disable_admission_plugins.as_deref(),
     );
     server.token_auth_file = cp.token_auth_file.as_ref().map(Into::into);
@@ -41,6 +46,17 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     server
         .extra_sans
         .extend([config.name.clone(), ip.to_string(), "localhost".into()]);
+    server.addons = crate::identities::addons();
+    server.service_account_issuer = cp.service_account_issuer.clone();
+    server.service_account_jwks_uri = cp.service_account_jwks_uri.clone();
+    server.api_audiences = cp
+        .api_audiences
+        .iter()
+        .flat_map(|a| a.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
     let running = kindling_apiserver::start(server).await?;
     let client =
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
@@ -71,10 +87,18 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         "kube-controller-manager",
         move || kindling_controllers::run(controllers_client.clone(), controllers.clone()),
     ));
+    // The CSR approver and signer hold the cluster CA (kube-controller-manager's
+    // `--cluster-signing-cert-file`/`--cluster-signing-key-file`).
+    let signing_ca = Arc::new(kindling_pki::Ca::load_or_create(&kindling_path("pki"))?);
+    let csr_client = client.clone();
+    tokio::spawn(restart::keep_running("csr-controllers", move || {
+        kindling_controllers::certificates::run(csr_client.clone(), signing_ca.clone())
+    }));
     let scheduler = kindling_scheduler::Options::default();
     let scheduler_metrics = scheduler.metrics.clone();
+    let scheduler_client = component_client(crate::identities::SCHEDULER_USER).await?;
     tokio::spawn(restart::keep_running("kube-scheduler", move || {
-        kindling_scheduler::run_with(client.clone(), scheduler.clone())
+        kindling_scheduler::run_with(scheduler_client.clone(), scheduler.clone())
     }));
     // Their secure ports, as kube-scheduler's and kube-controller-manager's.
     let ports: [(&'static str, u16, components::Render); 2] = [
@@ -98,6 +122,23 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         });
     }
     Ok(running)
+}
+
+/// A client of a control-plane component's own user, with a certificate of the cluster CA (as
+/// kubeadm writes `scheduler.conf`), in a kubeconfig beside the admin's.
+async fn component_client(user: &str) -> Result<kube::Client> {
+    let ca = kindling_pki::Ca::load_or_create(&kindling_path("pki"))?;
+    let cert = ca.client_cert(user, &[])?;
+    let file = user.trim_start_matches("system:");
+    let path = Path::new(DATA_DIR).join(format!("{file}.kubeconfig"));
+    let url = format!("https://127.0.0.1:{API_PORT}");
+    std::fs::write(
+        &path,
+        kindling_apiserver::kubeconfig::render("kindling", &url, &ca.pair.cert_pem, &cert),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    crate::client_from_kubeconfig(&path).await
 }
 
 /// The kube-dns Service as kubeadm's CoreDNS addon makes it: the 10th address of the service

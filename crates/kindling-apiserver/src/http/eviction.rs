@@ -33,12 +33,20 @@ pub async fn create(
     check_eviction(&body, name)?;
     let opts = delete_options(&body["deleteOptions"], query_dry_run)?;
     let pinned = opts.precondition_resource_version.is_some();
+    let restrict_nodes = server
+        .registry
+        .admission()
+        .enabled(crate::admission::Plugin::NodeRestriction);
+    let user = call.identity.user_info();
 
     // Pods that disrupt nothing more go at once (retried while the pod changes under us).
     let mut attempt = 0;
     let pod = loop {
         attempt += 1;
         let pod = server.registry.get(pods, ns, name).await?;
+        if restrict_nodes {
+            crate::admission_noderestriction::admit_eviction(&user, &pod)?;
+        }
         if !disruption::can_ignore_budget(&pod) {
             break pod;
         }

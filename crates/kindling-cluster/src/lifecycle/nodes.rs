@@ -119,22 +119,17 @@ pub async fn create_node(
     let joined = async {
         status.start("Writing configuration 📜");
         let config = worker_config(&cp_config, &name, &image, opts.labels.clone());
-        let identity = ca.client_cert(&format!("system:node:{name}"), &["system:nodes"])?;
-        let kubeconfig = kindling_apiserver::kubeconfig::render(
+        let mut files = vec![FileToCopy::new(
+            "node.json",
+            Bytes::from(serde_json::to_vec_pretty(&config)?),
+            0o644,
+        )];
+        files.extend(crate::create::actions::write_config::node_credentials(
+            &ca,
             &format!("kind-{cluster}"),
             &config.api_server_url,
-            &ca.pair.cert_pem,
-            &identity,
-        );
-        let files = vec![
-            FileToCopy::new(
-                "node.json",
-                Bytes::from(serde_json::to_vec_pretty(&config)?),
-                0o644,
-            ),
-            FileToCopy::new("kubeconfig", Bytes::from(kubeconfig), 0o600),
-            FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
-        ];
+            &name,
+        )?);
         provider.copy_files(&name, KINDLING_DIR, files).await?;
         status.start("Joining node 🚜");
         super::startstop::wait_ready(
