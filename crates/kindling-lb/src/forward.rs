@@ -92,9 +92,17 @@ pub fn pick_address(addrs: impl Iterator<Item = std::net::IpAddr>) -> Option<std
 /// How often target names are resolved again.
 const RESOLVE_EVERY: Duration = Duration::from_secs(2);
 
-/// Runs the forwards, listening on every address, following the targets' addresses. Never
-/// returns.
+/// Runs the forwards, listening on every address, following the targets' addresses, until
+/// SIGTERM (it is PID 1 of its container: without a handler, `docker stop` would wait out
+/// its grace period and kill it).
 pub async fn run(forwards: Vec<Forward>) -> ! {
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::spawn(async move {
+            term.recv().await;
+            std::process::exit(0);
+        });
+    }
     let mut balancer = crate::proxy::Balancer::new(std::net::IpAddr::from([0, 0, 0, 0]));
     let mut current: Option<Config> = None;
     loop {
@@ -105,10 +113,16 @@ pub async fn run(forwards: Vec<Forward>) -> ! {
             }
             let ip = match f.target_host.parse::<std::net::IpAddr>() {
                 Ok(ip) => Some(ip),
-                Err(_) => tokio::net::lookup_host((f.target_host.as_str(), f.target_port))
-                    .await
-                    .ok()
-                    .and_then(|addrs| pick_address(addrs.map(|a| a.ip()))),
+                // Bounded: a name the network's DNS does not know (a stopped node) is asked
+                // of the host's resolvers, which may not answer.
+                Err(_) => tokio::time::timeout(
+                    RESOLVE_EVERY,
+                    tokio::net::lookup_host((f.target_host.as_str(), f.target_port)),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .and_then(|addrs| pick_address(addrs.map(|a| a.ip()))),
             };
             resolved.insert(f.target_host.clone(), ip);
         }

@@ -667,9 +667,10 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     kindling_ok(&env, &["stop", "cluster", "--name", &name]);
     assert!(host_get(to_cp).is_err());
     kindling_ok(&env, &["start", "cluster", "--name", &name]);
+    ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
     wait_until(
         "the kept port answering after start",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web")),
     );
     eprintln!(
