@@ -731,7 +731,7 @@ spec:
     eprintln!("$ curl -i {url}\n{head}");
     assert!(head.contains("x-gateway: kindling"), "{head}");
     let mut to_foo = 0;
-    for _ in 0..100 {
+    for _ in 0..200 {
         match curl(&[], &format!("{base}/split")) {
             (200, b) if b == "foo" => to_foo += 1,
             (200, b) if b == "bar" => {}
@@ -739,10 +739,10 @@ spec:
         }
     }
     eprintln!(
-        "$ curl {base}/split ×100 → foo {to_foo}, bar {}",
-        100 - to_foo
+        "$ curl {base}/split ×200 → foo {to_foo}, bar {}",
+        200 - to_foo
     );
-    assert_eq!(to_foo, 80);
+    assert_eq!(to_foo, 160);
 
     // Another namespace: its route attaches (from: All) but may not name default's Service.
     ok(env, &["create", "namespace", "team"]);
