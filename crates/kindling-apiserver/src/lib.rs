@@ -88,6 +88,31 @@ pub struct Config {
     /// `--authorization-mode` (kubeadm's `Node,RBAC`; `AlwaysAllow` lets everyone do
     /// everything, as the benchmark's comparison run does).
     pub authorization_mode: String,
+    /// Where objects are kept: the embedded SQLite file (`<data_dir>/store.db`) or etcd.
+    pub store: StoreBackend,
+}
+
+/// The store behind the server (kube-apiserver's `--etcd-servers` and friends choose etcd).
+#[derive(Clone, Debug, Default)]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Etcd(EtcdBackend),
+}
+
+#[derive(Clone, Debug)]
+pub struct EtcdBackend {
+    /// `--etcd-servers`: client URLs; a stacked control plane names only its own member.
+    pub servers: Vec<String>,
+    /// `--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile`.
+    pub tls: Option<EtcdTlsFiles>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EtcdTlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -106,6 +131,7 @@ impl Config {
             token_auth_file: None,
             bootstrap_token_auth: true,
             authorization_mode: "Node,RBAC".into(),
+            store: StoreBackend::Sqlite,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::{
 use anyhow::{Context, Result};
 use axum::body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use kindling_store::SqliteStore;
+use kindling_store::{EtcdOptions, EtcdStore, EtcdTls, SharedStore, SqliteStore};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,17 +83,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     admin.write(&pki_dir, "admin")?;
     let tls = tls::server_config(&ca.pair.cert_pem, &serving)?;
 
-    let store = SqliteStore::open_with(
-        &config.data_dir.join("store.db"),
-        kindling_store::StoreOptions {
-            retain_revisions: Some(config.retain_revisions),
-            ..Default::default()
-        },
-    )
-    .context("opening the store")?;
+    let store = open_store(&config).await.context("opening the store")?;
     let cidr = Cidr::parse(&config.service_cidr).map_err(anyhow::Error::msg)?;
     let registry = Registry::new(
-        Arc::new(store),
+        store,
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
         config.watch_queue,
     )
@@ -152,6 +145,41 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         _server: server,
         task,
     })
+}
+
+/// The configured store. Connecting to etcd waits for it (a member starting beside this server
+/// may wait for its quorum), off the async workers.
+async fn open_store(config: &Config) -> Result<SharedStore> {
+    match &config.store {
+        crate::StoreBackend::Sqlite => {
+            let store = SqliteStore::open_with(
+                &config.data_dir.join("store.db"),
+                kindling_store::StoreOptions {
+                    retain_revisions: Some(config.retain_revisions),
+                    ..Default::default()
+                },
+            )?;
+            Ok(Arc::new(store))
+        }
+        crate::StoreBackend::Etcd(etcd) => {
+            let mut options = EtcdOptions::new(etcd.servers.clone());
+            if let Some(files) = &etcd.tls {
+                let read = |path: &PathBuf| {
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))
+                };
+                options.tls = Some(EtcdTls {
+                    ca_pem: read(&files.ca)?,
+                    cert_pem: read(&files.cert)?,
+                    key_pem: read(&files.key)?,
+                });
+            }
+            let store = tokio::task::spawn_blocking(move || EtcdStore::connect(options))
+                .await
+                .context("connecting to etcd")??;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 fn display_host(addr: SocketAddr) -> String {

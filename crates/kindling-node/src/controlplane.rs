@@ -3,7 +3,7 @@
 
 use crate::components;
 use crate::config::{kindling_path, NodeConfig};
-use crate::{ipam, restart};
+use crate::{ipam, leader, restart};
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -60,16 +60,23 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     let controllers = kindling_controllers::Config {
         root_ca_pem: running.ca_pem.clone(),
     };
+    // One leader per component across the control planes (Leases in kube-system).
     let controllers_client = client.clone();
-    tokio::spawn(restart::keep_running(
+    tokio::spawn(leader::lead(
         "kube-controller-manager",
+        client.clone(),
+        leader::identity(&config.name),
         move || kindling_controllers::run(controllers_client.clone(), controllers.clone()),
     ));
     let scheduler = kindling_scheduler::Options::default();
     let scheduler_metrics = scheduler.metrics.clone();
-    tokio::spawn(restart::keep_running("kube-scheduler", move || {
-        kindling_scheduler::run_with(client.clone(), scheduler.clone())
-    }));
+    let scheduler_client = client.clone();
+    tokio::spawn(leader::lead(
+        "kube-scheduler",
+        client,
+        leader::identity(&config.name),
+        move || kindling_scheduler::run_with(scheduler_client.clone(), scheduler.clone()),
+    ));
     // Their secure ports, as kube-scheduler's and kube-controller-manager's.
     let ports: [(&'static str, u16, components::Render); 2] = [
         (

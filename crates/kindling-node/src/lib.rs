@@ -14,6 +14,7 @@ pub mod controlplane;
 pub mod dns;
 pub mod init;
 pub mod ipam;
+pub mod leader;
 pub mod network;
 pub mod restart;
 pub mod servicelb;
