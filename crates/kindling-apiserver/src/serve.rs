@@ -104,9 +104,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             }),
         address.port(),
     );
-    bootstrap::run(&registry, advertise)
-        .await
-        .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    bootstrap_when_store_answers(&registry, advertise).await?;
     // Custom resources of stored definitions are served from the first request on.
     crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
@@ -145,6 +143,25 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         _server: server,
         task,
     })
+}
+
+/// Runs the bootstrap, retrying while the store is unavailable (an etcd cluster that is still
+/// electing its first leader times out writes for a few seconds) or another API server of the
+/// cluster wrote the same object first (409: the bootstrap is idempotent, the next run updates
+/// what the other created); other errors end the start.
+async fn bootstrap_when_store_answers(registry: &Registry, advertise: SocketAddr) -> Result<()> {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    loop {
+        match bootstrap::run(registry, advertise).await {
+            Ok(()) => return Ok(()),
+            Err(e) if (e.code >= 500 || e.code == 409) && started.elapsed() < PATIENCE => {
+                tracing::warn!("bootstrap: {e}; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) => anyhow::bail!("bootstrap: {e}"),
+        }
+    }
 }
 
 /// The configured store. Connecting to etcd waits for it (a member starting beside this server

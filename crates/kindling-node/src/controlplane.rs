@@ -3,7 +3,7 @@
 
 use crate::components;
 use crate::config::{kindling_path, NodeConfig};
-use crate::{ipam, leader, restart};
+use crate::{etcd, ipam, leader, restart};
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -41,11 +41,13 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     server
         .extra_sans
         .extend([config.name.clone(), ip.to_string(), "localhost".into()]);
+    if let Some(members) = &cp.etcd_members {
+        server.store = start_etcd(config, members, ip)?;
+    }
     let running = kindling_apiserver::start(server).await?;
     let client =
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
             .await?;
-    tokio::spawn(ipam::run(client.clone(), config.pod_subnet.clone()));
     if let Some(dns_ip) = crate::dns::service_ip(config) {
         tokio::spawn(ensure_kube_dns(client.clone(), dns_ip));
     }
@@ -60,13 +62,22 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     let controllers = kindling_controllers::Config {
         root_ca_pem: running.ca_pem.clone(),
     };
-    // One leader per component across the control planes (Leases in kube-system).
+    // One leader per component across the control planes (Leases in kube-system). Node IPAM is
+    // kube-controller-manager's (two allocators would hand out one range twice).
     let controllers_client = client.clone();
+    let pod_subnet = config.pod_subnet.clone();
     tokio::spawn(leader::lead(
         "kube-controller-manager",
         client.clone(),
         leader::identity(&config.name),
-        move || kindling_controllers::run(controllers_client.clone(), controllers.clone()),
+        move || {
+            let ipam = ipam::run(controllers_client.clone(), pod_subnet.clone());
+            let controllers =
+                kindling_controllers::run(controllers_client.clone(), controllers.clone());
+            async move {
+                futures::join!(ipam, controllers);
+            }
+        },
     ));
     let scheduler = kindling_scheduler::Options::default();
     let scheduler_metrics = scheduler.metrics.clone();
@@ -99,6 +110,23 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         });
     }
     Ok(running)
+}
+
+/// Starts this node's etcd member (see `etcd.rs`); returns the API server's store on it.
+fn start_etcd(
+    config: &NodeConfig,
+    members: &[String],
+    ip: IpAddr,
+) -> Result<kindling_apiserver::StoreBackend> {
+    let pki = etcd::write_certs(&kindling_path("pki"), &config.name, ip)
+        .context("making the etcd certificates")?;
+    let member = etcd::Member {
+        name: &config.name,
+        members,
+        cluster: &config.cluster,
+    };
+    etcd::start(&member, &pki)?;
+    Ok(etcd::store_backend(&pki))
 }
 
 /// The kube-dns Service as kubeadm's CoreDNS addon makes it: the 10th address of the service

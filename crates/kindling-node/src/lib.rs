@@ -12,6 +12,7 @@ pub mod containerd;
 pub mod control;
 pub mod controlplane;
 pub mod dns;
+pub mod etcd;
 pub mod init;
 pub mod ipam;
 pub mod leader;

@@ -1,0 +1,130 @@
+//! `Configuring the external load balancer`: clusters with several control planes get kind's
+//! `<cluster>-external-load-balancer` container in front of their API servers — the node image
+//! running `kindling loadbalancer` (kindling-lb's L4 balancer, the one LoadBalancer Services
+//! use), published on `apiServerAddress:apiServerPort`, forwarding to port 6443 of every control
+//! plane (health-checked, see kindling-lb). The kubeconfig points at it; workers reach the API
+//! through it on the cluster network, control planes use their own API server (as kubeadm's
+//! control-plane kubelets do). `delete cluster` removes it with the nodes (it carries the
+//! cluster label).
+//!
+//! The functions below decide, from the resolved config alone, who talks to which API server;
+//! [`LoadBalancer`] does the IO.
+
+use crate::create::{Action, ActionContext};
+use anyhow::{Context, Result};
+use futures::future::BoxFuture;
+use kindling_config::{ResolvedCluster, ResolvedNode, Role};
+use kindling_provider as provider;
+use kindling_provider::FileToCopy;
+
+/// Where the balancer reads its configuration (followed as it changes).
+const CONFIG_DIR: &str = "/kindling";
+const CONFIG_FILE: &str = "lb.json";
+const API_PORT: u16 = 6443;
+
+/// The API server URL `node`'s agent uses on the cluster network.
+pub fn agent_api_url(cluster: &ResolvedCluster, node: &ResolvedNode) -> String {
+    let host = match cluster.load_balancer_name() {
+        Some(_) if node.role == Role::ControlPlane => node.name.clone(),
+        Some(lb) => lb,
+        None => cluster.bootstrap_node().name.clone(),
+    };
+    format!("https://{host}:{API_PORT}")
+}
+
+/// The URL for clients that should survive the loss of one control plane (the admin's
+/// in-cluster kubeconfig): the balancer when there is one.
+pub fn cluster_api_url(cluster: &ResolvedCluster) -> String {
+    let host = cluster
+        .load_balancer_name()
+        .unwrap_or_else(|| cluster.bootstrap_node().name.clone());
+    format!("https://{host}:{API_PORT}")
+}
+
+/// Names the API servers' certificates must carry beyond their own: the balancer's.
+pub fn extra_sans(cluster: &ResolvedCluster) -> Vec<String> {
+    cluster.load_balancer_name().into_iter().collect()
+}
+
+/// The stacked etcd members (every control plane), when the cluster keeps its objects in etcd:
+/// with several control planes (each API server needs the others' writes).
+pub fn etcd_members(cluster: &ResolvedCluster) -> Option<Vec<String>> {
+    cluster.external_load_balancer.then(|| {
+        cluster
+            .control_plane_nodes()
+            .map(|n| n.name.clone())
+            .collect()
+    })
+}
+
+pub struct LoadBalancer;
+
+impl Action for LoadBalancer {
+    fn title(&self, _: &ActionContext) -> Option<String> {
+        Some("Configuring the external load balancer ⚖️".into())
+    }
+
+    fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let name = ctx
+                .cluster
+                .load_balancer_name()
+                .context("no external load balancer in this cluster")?;
+            let mut backends = Vec::new();
+            for cp in ctx.cluster.control_plane_nodes() {
+                let info = ctx
+                    .nodes
+                    .iter()
+                    .find(|n| n.name == cp.name)
+                    .with_context(|| format!("node {} not created", cp.name))?;
+                let ip: std::net::IpAddr = info
+                    .ipv4
+                    .as_deref()
+                    .with_context(|| format!("node {} has no IPv4 address", cp.name))?
+                    .parse()?;
+                backends.push(std::net::SocketAddr::from((ip, API_PORT)));
+            }
+            let config = kindling_lb::Config {
+                frontends: vec![kindling_lb::Frontend {
+                    port: API_PORT,
+                    backends,
+                }],
+            };
+            let image = ctx.cluster.bootstrap_node().image.clone();
+            let mut spec = provider::NodeSpec::new(
+                &name,
+                &ctx.cluster.name,
+                provider::Role::ExternalLoadBalancer,
+                image,
+            );
+            spec.entrypoint = Some(
+                [
+                    "/usr/local/bin/kindling",
+                    "loadbalancer",
+                    "--config",
+                    &format!("{CONFIG_DIR}/{CONFIG_FILE}"),
+                ]
+                .map(str::to_string)
+                .to_vec(),
+            );
+            spec.api_server = Some(provider::ApiServerPublish {
+                listen_address: ctx.cluster.api_server.address.clone(),
+                host_port: ctx.cluster.api_server.port.max(0) as u16,
+            });
+            let info = ctx.provider.create_node(&spec).await?;
+            ctx.provider
+                .copy_files(
+                    &name,
+                    CONFIG_DIR,
+                    vec![FileToCopy::new(
+                        CONFIG_FILE,
+                        serde_json::to_vec(&config)?,
+                        0o644,
+                    )],
+                )
+                .await?;
+            ctx.nodes.push(info);
+            Ok(())
+        })
+    }
+}
