@@ -21,6 +21,49 @@ use decide::{Decision, Record, LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD};
 
 const NAMESPACE: &str = "kube-system";
 
+/// The leases this process holds now, given up by [`release_all`] when the node stops.
+static HELD: std::sync::Mutex<Vec<Held>> = std::sync::Mutex::new(Vec::new());
+
+struct Held {
+    leases: Api<Lease>,
+    name: &'static str,
+    identity: String,
+}
+
+fn held() -> std::sync::MutexGuard<'static, Vec<Held>> {
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Gives up every lease this process holds (`docker stop` of a control plane: the others take
+/// over within a retry period rather than after the lease duration). Best effort, bounded.
+pub async fn release_all() {
+    let all: Vec<Held> = std::mem::take(&mut *held());
+    let releases = all.iter().map(|h| release(&h.leases, h.name, &h.identity));
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        futures::future::join_all(releases),
+    )
+    .await;
+}
+
+async fn release(leases: &Api<Lease>, name: &str, identity: &str) {
+    let Ok(Some(mut lease)) = leases.get_opt(name).await else {
+        return;
+    };
+    let Some(record) = lease.spec.as_ref().and_then(|_| record_of(&lease)) else {
+        return;
+    };
+    let Some(gone) = decide::released(&record, identity, jiff::Timestamp::now()) else {
+        return;
+    };
+    lease.spec = Some(spec_of(&gone, lease.spec.as_ref()));
+    match leases.replace(name, &PostParams::default(), &lease).await {
+        Ok(_) => tracing::info!("{name}: released the leader lease"),
+        Err(error) => tracing::warn!(%error, "{name}: releasing the leader lease"),
+    }
+}
+
 /// A candidate's identity, unique per process start (upstream: hostname + "_" + a UUID).
 pub fn identity(node: &str) -> String {
     format!("{node}_{}", uuid::Uuid::new_v4())
@@ -41,6 +84,11 @@ where
             tokio::time::sleep(RETRY_PERIOD).await;
         }
         tracing::info!("{name}: successfully acquired lease {NAMESPACE}/{name} as {identity}");
+        held().push(Held {
+            leases: leases.clone(),
+            name,
+            identity: identity.clone(),
+        });
         tokio::select! {
             () = restart::keep_running(name, &start) => {}
             () = keep_renewing(&leases, name, &identity, &mut seen) => {
@@ -48,6 +96,7 @@ where
                 tracing::error!("{name}: leaderelection lost");
             }
         }
+        held().retain(|h| h.name != name);
     }
 }
 

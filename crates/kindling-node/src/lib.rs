@@ -100,6 +100,8 @@ pub async fn run() -> Result<()> {
         }
     });
     init::shutdown_signal().await;
+    // Hand the control plane's singletons over before this API server goes away.
+    leader::release_all().await;
     Ok(())
 }
 

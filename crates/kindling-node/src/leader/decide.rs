@@ -74,9 +74,43 @@ pub fn decide(
     })
 }
 
+/// What a holder that stops writes on its way out (client-go's `ReleaseOnCancel`): no holder, a
+/// one-second lease, so the others take over at their next try instead of waiting out
+/// `leaseDuration`. `None` when `current` is not ours (then there is nothing to give up).
+pub fn released(current: &Record, me: &str, now: Timestamp) -> Option<Record> {
+    (current.holder == me).then(|| Record {
+        holder: String::new(),
+        lease_duration_seconds: 1,
+        acquire_time: now,
+        renew_time: now,
+        transitions: current.transitions,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_releases_only_its_own_lease_and_others_take_it_at_once() {
+        let t0 = Timestamp::from_second(1_000).unwrap();
+        let mine = Record {
+            holder: "a".into(),
+            lease_duration_seconds: 15,
+            acquire_time: t0,
+            renew_time: t0,
+            transitions: 3,
+        };
+        assert_eq!(released(&mine, "b", t0), None);
+        let gone = released(&mine, "a", t0).unwrap();
+        assert_eq!((gone.holder.as_str(), gone.lease_duration_seconds), ("", 1));
+        assert_eq!(gone.transitions, 3);
+        // b saw it released just now: it takes it without waiting out any duration.
+        let Decision::Update(taken) = decide(Some(&gone), t0, t0, "b", LEASE_DURATION) else {
+            panic!("b should take a released lease");
+        };
+        assert_eq!((taken.holder.as_str(), taken.transitions), ("b", 4));
+    }
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + seconds).unwrap()
