@@ -5,6 +5,7 @@
 //! it from a JSON [`Config`] file that the controller rewrites (`docker cp`), following changes
 //! within a fraction of a second; [`service`] decides, without IO, a Service's configuration.
 
+pub mod https_check;
 pub mod proxy;
 pub mod service;
 
@@ -17,6 +18,10 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     pub frontends: Vec<Frontend>,
+    /// Check backends with `GET <path>` over HTTPS (a 200 is healthy) instead of a TCP connect:
+    /// API servers (`/readyz`) behind a cluster's external load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_health_path: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

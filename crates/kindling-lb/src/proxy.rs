@@ -19,11 +19,15 @@ use tokio::task::JoinHandle;
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A TLS handshake and a `/readyz` that asks the store take longer than a connect.
+const HTTPS_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Health of every backend address, shared by all frontends.
 #[derive(Default)]
 pub struct Health {
     healthy: Mutex<HashMap<SocketAddr, Arc<AtomicBool>>>,
+    /// `Some(path)`: HTTPS `GET path` checks (see `https_check`), else TCP connects.
+    https_path: ArcSwap<Option<String>>,
 }
 
 impl Health {
@@ -123,6 +127,9 @@ impl Balancer {
             }
             keep
         });
+        self.health
+            .https_path
+            .store(Arc::new(config.https_health_path.clone()));
         let mut all = HashSet::new();
         for (port, frontend) in wanted {
             all.extend(frontend.backends.iter().copied());
@@ -210,16 +217,22 @@ async fn accept_forever(
 
 async fn check_forever(health: Arc<Health>) {
     loop {
-        let checks = health
-            .addresses()
-            .into_iter()
-            .map(|(addr, flag)| async move {
-                let up = matches!(
-                    tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(addr)).await,
-                    Ok(Ok(_))
-                );
+        let https_path = health.https_path.load_full();
+        let checks = health.addresses().into_iter().map(|(addr, flag)| {
+            let https_path = https_path.clone();
+            async move {
+                let up = match https_path.as_deref() {
+                    Some(path) => {
+                        crate::https_check::healthy(addr, path, HTTPS_CHECK_TIMEOUT).await
+                    }
+                    None => matches!(
+                        tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(addr)).await,
+                        Ok(Ok(_))
+                    ),
+                };
                 flag.store(up, Ordering::Relaxed);
-            });
+            }
+        });
         let handles: Vec<_> = checks.map(tokio::spawn).collect();
         for h in handles {
             let _ = h.await;
@@ -287,6 +300,7 @@ mod tests {
         let mut lb = Balancer::new("127.0.0.1".parse().unwrap());
         let config = |backends: Vec<SocketAddr>| Config {
             frontends: vec![Frontend { port, backends }],
+            https_health_path: None,
         };
         assert!(lb.apply(&config(vec![one, dead, two])).await.is_empty());
         let mut seen = Vec::new();

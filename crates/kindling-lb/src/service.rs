@@ -114,7 +114,10 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
             })
         })
         .collect();
-    Config { frontends }
+    Config {
+        frontends,
+        https_health_path: None,
+    }
 }
 
 fn fnv1a(text: &str) -> u64 {

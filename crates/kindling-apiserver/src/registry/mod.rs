@@ -111,6 +111,14 @@ impl Registry {
         }
     }
 
+    /// Whether the store answers a consistent read within `within` (the `etcd` check of
+    /// `/readyz`: an API server cut from its etcd quorum reports not ready, and load balancers
+    /// stop sending it clients).
+    pub async fn store_answers(&self, within: std::time::Duration) -> bool {
+        let read = self.blocking(|store| store.current_revision());
+        matches!(tokio::time::timeout(within, read).await, Ok(Ok(_)))
+    }
+
     /// Runs a (blocking) store call off the async workers.
     async fn blocking<T: Send + 'static>(
         &self,

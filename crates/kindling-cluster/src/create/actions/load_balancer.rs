@@ -2,7 +2,8 @@
 //! `<cluster>-external-load-balancer` container in front of their API servers — the node image
 //! running `kindling loadbalancer` (kindling-lb's L4 balancer, the one LoadBalancer Services
 //! use), published on `apiServerAddress:apiServerPort`, forwarding to port 6443 of every control
-//! plane (health-checked, see kindling-lb). The kubeconfig points at it; workers reach the API
+//! plane that answers `GET /readyz` with 200 (kindling-lb's HTTPS check; an API server cut from
+//! its etcd quorum says 500 there). The kubeconfig points at it; workers reach the API
 //! through it on the cluster network, control planes use their own API server (as kubeadm's
 //! control-plane kubelets do). `delete cluster` removes it with the nodes (it carries the
 //! cluster label).
@@ -89,6 +90,7 @@ impl Action for LoadBalancer {
                     port: API_PORT,
                     backends,
                 }],
+                https_health_path: Some("/readyz".into()),
             };
             let image = ctx.cluster.bootstrap_node().image.clone();
             let mut spec = provider::NodeSpec::new(
