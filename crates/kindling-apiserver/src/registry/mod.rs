@@ -115,7 +115,7 @@ impl Registry {
     /// `/readyz`: an API server cut from its etcd quorum reports not ready, and load balancers
     /// stop sending it clients).
     pub async fn store_answers(&self, within: std::time::Duration) -> bool {
-        let read = self.blocking(|store| store.current_revision());
+        let read = self.blocking(kindling_store::Store::current_revision);
         matches!(tokio::time::timeout(within, read).await, Ok(Ok(_)))
     }
 
