@@ -47,10 +47,11 @@ pub fn extra_sans(cluster: &ResolvedCluster) -> Vec<String> {
     cluster.load_balancer_name().into_iter().collect()
 }
 
-/// The stacked etcd members (every control plane), when the cluster keeps its objects in etcd:
-/// with several control planes (each API server needs the others' writes).
+/// The stacked etcd members (every control plane), when the cluster keeps its objects in etcd
+/// (with several control planes each API server needs the others' writes; one control plane
+/// may ask for it, see `ResolvedCluster::stacked_etcd`).
 pub fn etcd_members(cluster: &ResolvedCluster) -> Option<Vec<String>> {
-    cluster.external_load_balancer.then(|| {
+    cluster.stacked_etcd.then(|| {
         cluster
             .control_plane_nodes()
             .map(|n| n.name.clone())
