@@ -269,7 +269,7 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
     let kill = "for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = etcd ] && kill -9 ${p#/proc/}; done; true";
     node_exec(&victim, &["bash", "-c", kill]);
     let (acknowledged, attempted) = writer.join().unwrap();
-    let present = ok(&env, &["get", "configmaps", "-o", "name"]);
+    let present = env.ok_kubectl(&["get", "configmaps", "-o", "name"]);
     let missing: Vec<&String> = acknowledged
         .iter()
         .filter(|n| !present.contains(&format!("configmap/{n}\n")))
