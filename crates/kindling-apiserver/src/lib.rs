@@ -32,6 +32,7 @@ mod flowcontrol;
 mod http;
 /// Used by kindling-cluster (`kubeconfig::render`) for the kubeconfigs it writes.
 pub mod kubeconfig;
+mod masterleases;
 mod metrics;
 mod namespaces;
 mod openapi;

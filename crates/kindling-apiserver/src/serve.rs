@@ -108,6 +108,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     // Custom resources of stored definitions are served from the first request on.
     crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
+    tokio::spawn(crate::masterleases::run(registry.clone(), advertise));
     tokio::spawn(flowcontrol::run(registry.clone()));
     if authorizer.uses_rbac() {
         crate::authz::aggregation::pass(&registry)

@@ -64,6 +64,22 @@ fn holder(env: &Env, lease: &str) -> String {
     )
 }
 
+/// The addresses of the `kubernetes` Endpoints (every live API server).
+fn api_endpoints(env: &Env) -> usize {
+    text(
+        &env.kubectl(&[
+            "get",
+            "endpoints",
+            "kubernetes",
+            "-o",
+            "jsonpath={.subsets[0].addresses[*].ip}",
+        ])
+        .stdout,
+    )
+    .split_whitespace()
+    .count()
+}
+
 fn ready_replicas(env: &Env, deploy: &str) -> String {
     text(
         &env.kubectl(&[
@@ -153,6 +169,12 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
     for node in &control_planes {
         assert!(etcd_healthy(node), "etcd on {node} is not healthy");
     }
+    eventually(
+        &env,
+        "3 API servers in the kubernetes Endpoints",
+        Duration::from_secs(20),
+        |env| api_endpoints(env) == 3,
+    );
 
     // A Deployment on the worker (the control planes keep their taint).
     let pause = kindling_image::PAUSE_IMAGE;
@@ -205,6 +227,17 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         Duration::from_secs(60),
         |env| ready_replicas(env, "web") == "3",
     );
+    // The stopped server leaves the kubernetes Service once its lease runs out (15 s).
+    eventually(
+        &env,
+        "2 API servers in the kubernetes Endpoints",
+        Duration::from_secs(40),
+        |env| api_endpoints(env) == 2,
+    );
+    eprintln!(
+        "kubernetes Endpoints down to 2 addresses {:.1?} after the stop",
+        stopped.elapsed()
+    );
 
     // It comes back and its member rejoins.
     let back = Instant::now();
@@ -226,6 +259,12 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
                 .count()
                 == 4
         },
+    );
+    eventually(
+        &env,
+        "3 API servers in the kubernetes Endpoints again",
+        Duration::from_secs(30),
+        |env| api_endpoints(env) == 3,
     );
     eprintln!(
         "{leader_node} back, 3 healthy members, in {:.1?}",
