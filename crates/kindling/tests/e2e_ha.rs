@@ -143,6 +143,19 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         server.ends_with(&format!(":{port}")),
         "{server} vs {lb_port}"
     );
+    let exported = env.kindling(&["get", "kubeconfig", "--name", &cluster]);
+    assert!(
+        text(&exported.stdout).contains(&format!("server: {server}")),
+        "`kindling get kubeconfig`: {}{}",
+        text(&exported.stdout),
+        text(&exported.stderr)
+    );
+    let internal = env.kindling(&["get", "kubeconfig", "--internal", "--name", &cluster]);
+    assert!(
+        text(&internal.stdout).contains(&format!("server: https://{lb}:6443")),
+        "{}",
+        text(&internal.stderr)
+    );
 
     eventually(&env, "4 Ready nodes", Duration::from_secs(60), |env| {
         let out = text(&env.kubectl(&["get", "nodes", "--no-headers"]).stdout);
