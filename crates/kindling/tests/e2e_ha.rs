@@ -1,4 +1,5 @@
-//! End to end, with Docker: a cluster with three control planes and a worker (kind's HA shape),
+//! End to end, with Docker: a cluster with three control planes and three workers (REQUIREMENTS
+//! S3, kind's HA shape),
 //! used the way users use one — through `<cluster>-external-load-balancer` with real kubectl.
 //! Nodes Ready with kind's names; the controller manager and the scheduler each have one leader
 //! (`kubectl get leases -n kube-system`); every control plane's etcd member is healthy;
@@ -16,7 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NODE_IMAGE: &str = "kindling/node:e2e-ha";
-const CONFIG: &str = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: control-plane\n- role: control-plane\n- role: worker\n";
+const CONFIG: &str = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: control-plane\n- role: control-plane\n- role: worker\n- role: worker\n- role: worker\n";
 
 fn eventually(env: &Env, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
     let deadline = Instant::now() + timeout;
@@ -105,12 +106,13 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
     let create = Instant::now();
     env.create_with(&cluster, Some(NODE_IMAGE), Some(CONFIG));
     eprintln!(
-        "3 control planes + 1 worker created in {:.1?}",
+        "3 control planes + 3 workers created in {:.1?}",
         create.elapsed()
     );
     let cp = |n: &str| format!("{cluster}-control-plane{n}");
     let control_planes = [cp(""), cp("2"), cp("3")];
     let worker = format!("{cluster}-worker");
+    let workers = [worker.clone(), format!("{worker}2"), format!("{worker}3")];
     let lb = format!("{cluster}-external-load-balancer");
 
     // kind's names; the kubeconfig points at the balancer's published port.
@@ -124,7 +126,8 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
     let mut names: Vec<&str> = names.lines().collect();
     names.sort_unstable();
     let mut want: Vec<&str> = control_planes.iter().map(String::as_str).collect();
-    want.extend([lb.as_str(), worker.as_str()]);
+    want.push(lb.as_str());
+    want.extend(workers.iter().map(String::as_str));
     want.sort_unstable();
     assert_eq!(names, want);
     let lb_port = docker(&["port", &lb, "6443/tcp"]);
@@ -157,15 +160,15 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         text(&internal.stderr)
     );
 
-    eventually(&env, "4 Ready nodes", Duration::from_secs(60), |env| {
+    eventually(&env, "6 Ready nodes", Duration::from_secs(60), |env| {
         let out = text(&env.kubectl(&["get", "nodes", "--no-headers"]).stdout);
         out.lines()
             .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
             .count()
-            == 4
+            == 6
     });
     let nodes = ok(&env, &["get", "nodes"]);
-    for name in control_planes.iter().chain([&worker]) {
+    for name in control_planes.iter().chain(&workers) {
         assert!(nodes.contains(name.as_str()), "{name} missing:\n{nodes}");
     }
 
@@ -189,7 +192,7 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         |env| api_endpoints(env) == 3,
     );
 
-    // A Deployment on the worker (the control planes keep their taint).
+    // A Deployment on the workers (the control planes keep their taint).
     let pause = kindling_image::PAUSE_IMAGE;
     ok(
         &env,
@@ -263,14 +266,14 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
     );
     eventually(
         &env,
-        "4 Ready nodes again",
+        "6 Ready nodes again",
         Duration::from_secs(60),
         |env| {
             let out = text(&env.kubectl(&["get", "nodes", "--no-headers"]).stdout);
             out.lines()
                 .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
                 .count()
-                == 4
+                == 6
         },
     );
     eventually(
