@@ -299,7 +299,11 @@ mod tests {
         let port = free_port();
         let mut lb = Balancer::new("127.0.0.1".parse().unwrap());
         let config = |backends: Vec<SocketAddr>| Config {
-            frontends: vec![Frontend { port, backends }],
+            frontends: vec![Frontend {
+                port,
+                backends,
+                backend_hosts: Vec::new(),
+            }],
             https_health_path: None,
         };
         assert!(lb.apply(&config(vec![one, dead, two])).await.is_empty());

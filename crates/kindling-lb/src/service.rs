@@ -111,6 +111,7 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
                     .iter()
                     .map(|ip| SocketAddr::new(*ip, node_port))
                     .collect(),
+                backend_hosts: Vec::new(),
             })
         })
         .collect();

@@ -2,8 +2,9 @@
 //! `<cluster>-external-load-balancer` container in front of their API servers — the node image
 //! running `kindling loadbalancer` (kindling-lb's L4 balancer, the one LoadBalancer Services
 //! use), published on `apiServerAddress:apiServerPort`, forwarding to port 6443 of every control
-//! plane that answers `GET /readyz` with 200 (kindling-lb's HTTPS check; an API server cut from
-//! its etcd quorum says 500 there). The kubeconfig points at it; workers reach the API
+//! plane (by container name, resolved again every 2 s) that answers `GET /readyz` with 200
+//! (kindling-lb's HTTPS check; an API server cut from its etcd quorum says 500 there). The
+//! kubeconfig points at it; workers reach the API
 //! through it on the cluster network, control planes use their own API server (as kubeadm's
 //! control-plane kubelets do). `delete cluster` removes it with the nodes (it carries the
 //! cluster label).
@@ -59,6 +60,16 @@ pub fn etcd_members(cluster: &ResolvedCluster) -> Option<Vec<String>> {
     })
 }
 
+/// The balancer's backends: every control plane's API server by container name, so a control
+/// plane that comes back with another address is found there (the balancer resolves them
+/// every 2 s).
+pub fn backend_hosts(cluster: &ResolvedCluster) -> Vec<String> {
+    cluster
+        .control_plane_nodes()
+        .map(|n| format!("{}:{API_PORT}", n.name))
+        .collect()
+}
+
 pub struct LoadBalancer;
 
 impl Action for LoadBalancer {
@@ -72,24 +83,11 @@ impl Action for LoadBalancer {
                 .cluster
                 .load_balancer_name()
                 .context("no external load balancer in this cluster")?;
-            let mut backends = Vec::new();
-            for cp in ctx.cluster.control_plane_nodes() {
-                let info = ctx
-                    .nodes
-                    .iter()
-                    .find(|n| n.name == cp.name)
-                    .with_context(|| format!("node {} not created", cp.name))?;
-                let ip: std::net::IpAddr = info
-                    .ipv4
-                    .as_deref()
-                    .with_context(|| format!("node {} has no IPv4 address", cp.name))?
-                    .parse()?;
-                backends.push(std::net::SocketAddr::from((ip, API_PORT)));
-            }
             let config = kindling_lb::Config {
                 frontends: vec![kindling_lb::Frontend {
                     port: API_PORT,
-                    backends,
+                    backends: Vec::new(),
+                    backend_hosts: backend_hosts(&ctx.cluster),
                 }],
                 https_health_path: Some("/readyz".into()),
             };
