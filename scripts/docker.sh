@@ -23,8 +23,11 @@ if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
       $sudo_cmd rm -f "$pidfile"
     fi
   done
-  # setsid: its own session, so that the end of the shell that started it does not take it along
-  $sudo_cmd sh -c 'setsid nohup dockerd >/var/log/kindling-dockerd.log 2>&1 &'
+  # setsid: its own session, so that the end of the shell that started it does not take it along.
+  # Descriptors beyond stderr are closed first: started under `flock /tmp/kindling-e2e.lock`
+  # (a test restarting the daemon), the daemon would otherwise inherit the lock and hold it
+  # for as long as it runs.
+  $sudo_cmd bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; setsid nohup dockerd >/var/log/kindling-dockerd.log 2>&1 &'
   for _ in $(seq 100); do
     docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
     sleep 0.2

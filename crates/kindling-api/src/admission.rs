@@ -78,6 +78,7 @@ pub const CARRIED_OUT: &[&str] = &[
     "NamespaceLifecycle",
     "LimitRanger",
     "ServiceAccount",
+    "NodeRestriction",
     "Priority",
     "DefaultTolerationSeconds",
     "DefaultStorageClass",

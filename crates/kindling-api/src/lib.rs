@@ -32,6 +32,7 @@ pub mod json_path;
 pub mod limitrange;
 pub mod managed;
 pub mod meta;
+pub mod node_labels;
 pub mod nodeselector;
 pub mod patch;
 pub mod proto;

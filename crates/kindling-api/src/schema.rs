@@ -29,10 +29,36 @@ fn build() -> Definitions {
         }
     }
     let mut schemas = Map::new();
-    for (name, schema) in generator.take_definitions(true) {
+    for (name, mut schema) in generator.take_definitions(true) {
+        drop_required_metadata(&mut schema);
         schemas.insert(name, schema);
     }
     Definitions { schemas }
+}
+
+/// k8s-openapi lists `metadata` as required wherever its Rust field is not an `Option` (every
+/// top-level kind and list); upstream's OpenAPI never requires ObjectMeta or ListMeta, and
+/// kubectl's client-side validation would demand it (e.g. of a SubjectAccessReview).
+fn drop_required_metadata(schema: &mut Value) {
+    let is_meta = schema["properties"]["metadata"]["$ref"]
+        .as_str()
+        .or_else(|| schema["properties"]["metadata"]["allOf"][0]["$ref"].as_str())
+        .is_some_and(|r| {
+            r.ends_with("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+                || r.ends_with("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta")
+        });
+    if !is_meta {
+        return;
+    }
+    let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) else {
+        return;
+    };
+    required.retain(|f| f != "metadata");
+    if required.is_empty() {
+        if let Some(m) = schema.as_object_mut() {
+            m.remove("required");
+        }
+    }
 }
 
 impl Definitions {
@@ -95,6 +121,24 @@ impl Definitions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_is_never_required_as_upstream() {
+        let defs = definitions();
+        let sar = defs
+            .get("io.k8s.api.authorization.v1.SubjectAccessReview")
+            .unwrap();
+        assert_eq!(sar["required"], serde_json::json!(["spec"]));
+        assert!(defs
+            .get("io.k8s.api.core.v1.Pod")
+            .unwrap()
+            .get("required")
+            .is_none());
+        for (name, schema) in &defs.schemas {
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            assert!(!required.iter().any(|f| f == "metadata"), "{name}");
+        }
+    }
 
     #[test]
     fn every_catalog_type_has_a_definition() {

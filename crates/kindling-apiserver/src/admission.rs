@@ -8,7 +8,8 @@
 //! - [`validate_update`]: validating admission of an update.
 //!
 //! What each plugin decides lives in its own module (`admission_serviceaccount`,
-//! `admission_limits`, `admission_storage`, `admission_ingress`, `admission_quota`) or, when it needs no other
+//! `admission_limits`, `admission_storage`, `admission_ingress`, `admission_quota`,
+//! `admission_noderestriction`) or, when it needs no other
 //! objects, in `kindling_api::admission`. NamespaceLifecycle is the registry's (objects go only
 //! into namespaces that exist and are not terminating; default, kube-system and kube-public stay)
 //! and always on.
@@ -27,6 +28,7 @@ const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 pub enum Plugin {
     LimitRanger,
     ServiceAccount,
+    NodeRestriction,
     Priority,
     DefaultTolerationSeconds,
     DefaultStorageClass,
@@ -37,9 +39,10 @@ pub enum Plugin {
 }
 
 impl Plugin {
-    const ALL: [Plugin; 9] = [
+    const ALL: [Plugin; 10] = [
         Plugin::LimitRanger,
         Plugin::ServiceAccount,
+        Plugin::NodeRestriction,
         Plugin::Priority,
         Plugin::DefaultTolerationSeconds,
         Plugin::DefaultStorageClass,
@@ -54,6 +57,7 @@ impl Plugin {
         match self {
             Plugin::LimitRanger => "LimitRanger",
             Plugin::ServiceAccount => "ServiceAccount",
+            Plugin::NodeRestriction => "NodeRestriction",
             Plugin::Priority => "Priority",
             Plugin::DefaultTolerationSeconds => "DefaultTolerationSeconds",
             Plugin::DefaultStorageClass => "DefaultStorageClass",
@@ -112,6 +116,11 @@ impl Chain {
 
     pub fn plugins(&self) -> &[Plugin] {
         &self.plugins
+    }
+
+    /// Whether `plugin` is on.
+    pub fn enabled(&self, plugin: Plugin) -> bool {
+        self.plugins.contains(&plugin)
     }
 }
 
@@ -206,6 +215,17 @@ async fn validate_create_now(
     if let Some(user) = &ctx.user {
         crate::authz::escalation::check(registry.authorizer(), user, rt, obj, None)?;
     }
+    if registry.admission().enabled(Plugin::NodeRestriction) {
+        crate::admission_noderestriction::admit_write(
+            registry,
+            ctx.user.as_ref(),
+            rt,
+            obj,
+            None,
+            false,
+        )
+        .await?;
+    }
     let dry_run = ctx.dry_run;
     let Some(ns) = ns.filter(|_| rt.namespaced) else {
         return Ok(());
@@ -248,6 +268,17 @@ async fn validate_update_now(
     if let Some(user) = &ctx.user {
         crate::authz::escalation::check(registry.authorizer(), user, rt, new, Some(old))?;
     }
+    if registry.admission().enabled(Plugin::NodeRestriction) {
+        crate::admission_noderestriction::admit_write(
+            registry,
+            ctx.user.as_ref(),
+            rt,
+            new,
+            Some(old),
+            false,
+        )
+        .await?;
+    }
     let Some(ns) = ns.filter(|_| rt.namespaced) else {
         return Ok(());
     };
@@ -269,6 +300,43 @@ async fn validate_update_now(
     Ok(())
 }
 
+/// Validating admission of a status update: NodeRestriction (the only plugin that looks at
+/// status writes).
+pub async fn validate_status_update(
+    registry: &Registry,
+    rt: &ResourceType,
+    new: &Value,
+    old: &Value,
+    ctx: &WriteContext,
+) -> Result<(), ApiError> {
+    if !registry.admission().enabled(Plugin::NodeRestriction) {
+        return Ok(());
+    }
+    crate::admission_noderestriction::admit_write(
+        registry,
+        ctx.user.as_ref(),
+        rt,
+        new,
+        Some(old),
+        true,
+    )
+    .await
+}
+
+/// Validating admission of a delete of `name` by `user`: NodeRestriction.
+pub async fn validate_delete(
+    registry: &Registry,
+    user: &kindling_api::user::UserInfo,
+    rt: &Arc<ResourceType>,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<(), ApiError> {
+    if !registry.admission().enabled(Plugin::NodeRestriction) {
+        return Ok(());
+    }
+    crate::admission_noderestriction::admit_delete(registry, Some(user), rt, ns, name).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,7 +344,11 @@ mod tests {
     #[test]
     fn the_default_chain_is_upstreams_default_set_in_order() {
         let chain = Chain::default();
-        assert_eq!(chain.plugins(), Plugin::ALL);
+        let default_on: Vec<Plugin> = Plugin::ALL
+            .into_iter()
+            .filter(|p| *p != Plugin::NodeRestriction)
+            .collect();
+        assert_eq!(chain.plugins(), default_on);
         assert!(chain.not_carried_out.contains(&"PodSecurity"));
         assert!(!chain.not_carried_out.contains(&"NamespaceLifecycle"));
     }

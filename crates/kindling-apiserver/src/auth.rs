@@ -145,6 +145,7 @@ impl Impersonation {
             subresource: subresource.into(),
             name: self.name.clone(),
             path: String::new(),
+            field_selector: String::new(),
         }
     }
 }

@@ -300,6 +300,21 @@ async fn set_status(
 }
 
 /// Creates the object unless it exists.
+/// Makes each of `objects` unless it exists (kept as the cluster's users left them otherwise).
+pub async fn addons(registry: &Registry, objects: &[Value]) -> Result<(), ApiError> {
+    let catalog = registry.catalog.load();
+    for obj in objects {
+        let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        let rt = catalog.find_kind(api_version, kind).ok_or_else(|| {
+            ApiError::bad_request(format!("addon of unknown kind {api_version} {kind}"))
+        })?;
+        let ns = obj["metadata"]["namespace"].as_str();
+        ensure(registry, rt, ns, obj.clone()).await?;
+    }
+    Ok(())
+}
+
 async fn ensure(
     registry: &Registry,
     rt: &Arc<kindling_api::ResourceType>,

@@ -16,6 +16,7 @@
 mod admission;
 mod admission_ingress;
 mod admission_limits;
+mod admission_noderestriction;
 mod admission_quota;
 mod admission_serviceaccount;
 mod admission_storage;
@@ -89,6 +90,16 @@ pub struct Config {
     /// `--authorization-mode` (kubeadm's `Node,RBAC`; `AlwaysAllow` lets everyone do
     /// everything, as the benchmark's comparison run does).
     pub authorization_mode: String,
+    /// Objects the cluster has from its first second, made (when missing) before the server
+    /// serves: what kubeadm's and kind's installers apply for the components (their service
+    /// accounts, ClusterRoles and bindings), so none of them ever meets a 403 at start.
+    pub addons: Vec<serde_json::Value>,
+    /// `--service-account-issuer` (kubeadm's default when `None`).
+    pub service_account_issuer: Option<String>,
+    /// `--api-audiences` (default: the issuer).
+    pub api_audiences: Vec<String>,
+    /// `--service-account-jwks-uri` (default `https://<advertised address>/openid/v1/jwks`).
+    pub service_account_jwks_uri: Option<String>,
     /// Where objects are kept: the embedded SQLite file (`<data_dir>/store.db`) or etcd.
     pub store: StoreBackend,
 }
@@ -133,6 +144,10 @@ impl Config {
             bootstrap_token_auth: true,
             authorization_mode: "Node,RBAC".into(),
             store: StoreBackend::Sqlite,
+            addons: Vec::new(),
+            service_account_issuer: None,
+            api_audiences: Vec::new(),
+            service_account_jwks_uri: None,
         }
     }
 }
@@ -151,6 +166,8 @@ pub(crate) struct Server {
     pub metrics: metrics::Metrics,
     /// Who may do what (`--authorization-mode`).
     pub authorizer: std::sync::Arc<authz::Authorizer>,
+    /// Where issuer discovery says the keys are (`--service-account-jwks-uri`).
+    pub jwks_uri: String,
 }
 
 impl Server {

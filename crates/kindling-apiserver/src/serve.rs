@@ -70,7 +70,11 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .unwrap_or_else(|| config.data_dir.join("pki"));
     let ca = pki::Ca::load_or_create(&pki_dir)?;
     let sa_key = pki::ServiceAccountKey::load_or_create(&pki_dir)?;
-    let tokens = tokens::TokenIssuer::new(&sa_key, tokens::DEFAULT_ISSUER)?;
+    let issuer = config
+        .service_account_issuer
+        .as_deref()
+        .unwrap_or(tokens::DEFAULT_ISSUER);
+    let tokens = tokens::TokenIssuer::new(&sa_key, issuer)?.with_audiences(&config.api_audiences);
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("listening on {}", config.bind))?;
@@ -104,7 +108,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             }),
         address.port(),
     );
-    bootstrap_when_store_answers(&registry, advertise).await?;
+    bootstrap_when_store_answers(&registry, advertise, &config.addons).await?;
     // Custom resources of stored definitions are served from the first request on.
     crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
@@ -118,6 +122,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         // No request is decided before the policy is in memory.
         crate::authz::index::start(registry.clone(), authorizer.clone()).await;
     }
+    crate::authz::graph_index::start(registry.clone(), authorizer.clone()).await;
 
     let kubelet_client = ca.client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
     let server = Arc::new(Server {
@@ -128,6 +133,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         token_sources,
         metrics: crate::metrics::Metrics::new(),
         authorizer,
+        jwks_uri: config
+            .service_account_jwks_uri
+            .clone()
+            .unwrap_or_else(|| format!("https://{advertise}/openid/v1/jwks")),
     });
     let url = format!("https://{}", display_host(address));
     let kubeconfig_path = config.data_dir.join("admin.kubeconfig");
@@ -146,15 +155,23 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     })
 }
 
-/// Runs the bootstrap, retrying while the store is unavailable (an etcd cluster that is still
+/// Runs the bootstrap and makes the addons, retrying while the store is unavailable (an etcd cluster that is still
 /// electing its first leader times out writes for a few seconds) or another API server of the
 /// cluster wrote the same object first (409: the bootstrap is idempotent, the next run updates
 /// what the other created); other errors end the start.
-async fn bootstrap_when_store_answers(registry: &Registry, advertise: SocketAddr) -> Result<()> {
+async fn bootstrap_when_store_answers(
+    registry: &Registry,
+    advertise: SocketAddr,
+    addons: &[serde_json::Value],
+) -> Result<()> {
     const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
     let started = std::time::Instant::now();
     loop {
-        match bootstrap::run(registry, advertise).await {
+        let done = match bootstrap::run(registry, advertise).await {
+            Ok(()) => bootstrap::addons(registry, addons).await,
+            Err(e) => Err(e),
+        };
+        match done {
             Ok(()) => return Ok(()),
             Err(e) if (e.code >= 500 || e.code == 409) && started.elapsed() < PATIENCE => {
                 tracing::warn!("bootstrap: {e}; trying again");

@@ -106,6 +106,8 @@ pub struct TokenIssuer {
     /// The audiences this API server accepts (`--api-audiences`, default the issuer).
     api_audiences: Vec<String>,
     key_id: String,
+    /// The public key's SubjectPublicKeyInfo (DER), for the JWKS document.
+    public_der: Vec<u8>,
     encoding: EncodingKey,
     decoding: DecodingKey,
 }
@@ -120,9 +122,60 @@ impl TokenIssuer {
             issuer: issuer.to_string(),
             api_audiences: vec![issuer.to_string()],
             key_id: key_id(&key.public_pem)?,
+            public_der: rustls::pki_types::SubjectPublicKeyInfoDer::from_pem_slice(
+                key.public_pem.as_bytes(),
+            )
+            .context("parsing sa.pub")?
+            .as_ref()
+            .to_vec(),
             encoding,
             decoding,
         })
+    }
+
+    /// `--api-audiences` (empty: the issuer, as upstream defaults it).
+    pub fn with_audiences(mut self, audiences: &[String]) -> TokenIssuer {
+        if !audiences.is_empty() {
+            self.api_audiences = audiences.to_vec();
+        }
+        self
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Whether issuer discovery is served: upstream serves it only for an `https` issuer URL.
+    pub fn discoverable(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// `/.well-known/openid-configuration` (upstream's OpenID provider metadata), keys at
+    /// `jwks_uri`.
+    pub fn openid_configuration(&self, jwks_uri: &str) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": self.issuer,
+            "jwks_uri": jwks_uri,
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        })
+    }
+
+    /// `/openid/v1/jwks`: the public key as a JWK (P-256: the SPKI ends in the uncompressed
+    /// point 0x04 ‖ x ‖ y).
+    pub fn jwks(&self) -> serde_json::Value {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let point = &self.public_der[self.public_der.len().saturating_sub(65)..];
+        let (x, y) = if point.len() == 65 && point[0] == 4 {
+            (b64(&point[1..33]), b64(&point[33..]))
+        } else {
+            (String::new(), String::new())
+        };
+        serde_json::json!({"keys": [{
+            "use": "sig", "kty": "EC", "kid": self.key_id, "crv": "P-256", "alg": "ES256",
+            "x": x, "y": y,
+        }]})
     }
 
     pub fn api_audiences(&self) -> &[String] {
@@ -264,6 +317,23 @@ mod tests {
         let got = issuer.verify(&token).unwrap();
         assert_eq!(got, claims);
         assert_eq!(got.username(), "system:serviceaccount:ns:robot");
+    }
+
+    #[test]
+    fn the_jwks_key_verifies_the_issuers_tokens() {
+        let issuer = issuer();
+        let jwks = issuer.jwks();
+        let key: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwks["keys"][0].clone()).unwrap();
+        let decoding = DecodingKey::from_jwk(&key).unwrap();
+        let (claims, _) = issuer.claims(grant(now(), 600, DEFAULT_ISSUER));
+        let token = issuer.sign(&claims).unwrap();
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_audience(&[DEFAULT_ISSUER]);
+        assert!(jsonwebtoken::decode::<Claims>(&token, &decoding, &v).is_ok());
+        assert_eq!(key.common.key_id.as_deref(), Some(issuer.key_id.as_str()));
+        let conf = issuer.openid_configuration("https://h/openid/v1/jwks");
+        assert_eq!(conf["issuer"], DEFAULT_ISSUER);
+        assert!(issuer.discoverable());
     }
 
     #[test]

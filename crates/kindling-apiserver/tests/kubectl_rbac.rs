@@ -371,8 +371,9 @@ fn whoami_and_access_reviews(kubectl: &Kubectl) {
         json!({"username": "bob", "groups": ["system:authenticated"]})
     );
     let sar = |spec: Value| -> Value {
+        // No metadata: upstream's OpenAPI does not require it, so neither does kubectl.
         let obj = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-                         "metadata": {}, "spec": spec});
+                         "spec": spec});
         let out = s.kubectl_stdin(&["create", "-o", "json", "-f", "-"], &obj.to_string());
         assert!(out.status.success(), "{}", text(&out.stderr));
         serde_json::from_slice::<Value>(&out.stdout).unwrap()["status"].clone()
@@ -397,7 +398,7 @@ fn whoami_and_access_reviews(kubectl: &Kubectl) {
     );
     let out = s.kubectl_stdin(
         &["create", "-f", "-"],
-        r#"{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {}, "spec": {}}"#,
+        r#"{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {}}"#,
     );
     assert_eq!(
         text(&out.stderr).trim(),
@@ -408,7 +409,7 @@ fn whoami_and_access_reviews(kubectl: &Kubectl) {
         &s,
         &bob,
         &["create", "--validate=false", "-f", "-"],
-        r#"{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {}, "spec": {"user": "x", "nonResourceAttributes": {"path": "/", "verb": "get"}}}"#,
+        r#"{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {"user": "x", "nonResourceAttributes": {"path": "/", "verb": "get"}}}"#,
     );
     assert_eq!(
         text(&out.stderr).trim(),

@@ -1,6 +1,7 @@
 //! `kindling-bench cluster`: the floor (a node container starting, containerd answering in it),
 //! then `kindling create cluster` to API-usable and to every node Ready, for 1 node and for 1+3
-//! nodes, each node container's memory, and the node image size.
+//! nodes, each node container's memory, and the node image size; then for each cluster stop →
+//! start and a reboot's recovery (lifecycle.rs).
 
 use anyhow::{Context, Result};
 use kindling_provider::{DockerProvider, NodeSpec, Provider, Role, Stdin};
@@ -100,6 +101,10 @@ async fn create_and_measure(
         &out.stderr,
     )
     .await;
+    let result = match result {
+        Ok(()) => crate::lifecycle::measure(kindling, &kubeconfig, &name, label).await,
+        Err(e) => Err(e),
+    };
     let _ = Command::new(kindling)
         .args(["delete", "cluster", "-q", "--name", &name, "--kubeconfig"])
         .arg(&kubeconfig)

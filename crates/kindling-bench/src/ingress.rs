@@ -5,7 +5,8 @@
 //! request on a new connection (busybox httpd closes every connection, so the direct figure is
 //! the pod's own floor). Then the controller's memory: the same controller alone in a process
 //! of its own in the node (`ingress-alone`, the node's kubeconfig, other ports), synced and
-//! under the same load, its VmRSS read from /proc.
+//! under the same load, its VmRSS read from /proc. A Gateway line: the same requests through
+//! an HTTPRoute (`/gw` rewritten to `/`) on the same proxy.
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Pod;
@@ -53,6 +54,15 @@ pub async fn run(kindling: &std::path::Path) -> Result<()> {
         "ingress throughput = {:.0}% of direct (target ≥ 60%)",
         ratio * 100.0
     );
+    // The same pod through a Gateway API HTTPRoute on the same proxy (a prefix rewritten).
+    let gateway = format!("http://{node_ip}:80/gw/index.html");
+    wait_for_200(&node, &gateway)?;
+    let gateway_result = load(&node, &gateway)?;
+    println!("through an HTTPRoute {gateway}: {gateway_result}");
+    println!(
+        "HTTPRoute throughput = {:.0}% of direct",
+        gateway_result.rate / direct_result.rate * 100.0
+    );
     controller_memory(&node, &node_ip)?;
     drop(cluster);
     Ok(())
@@ -91,6 +101,7 @@ async fn backend(client: &kube::Client) -> Result<String> {
             }))?,
         )
         .await?;
+    gateway_route(client).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let p = pods.get("web").await?;
@@ -106,6 +117,49 @@ async fn backend(client: &kube::Client) -> Result<String> {
         anyhow::ensure!(Instant::now() < deadline, "the backend pod never got ready");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A Gateway of the class `kindling` on port 80 and an HTTPRoute `/gw` → the same Service.
+async fn gateway_route(client: &kube::Client) -> Result<()> {
+    let group = kindling_ingress::gateway::types::GROUP;
+    for (kind, plural, body) in [
+        (
+            "Gateway",
+            "gateways",
+            serde_json::json!({
+                "apiVersion": format!("{group}/v1"), "kind": "Gateway",
+                "metadata": {"name": "bench"},
+                "spec": {"gatewayClassName": "kindling",
+                         "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]},
+            }),
+        ),
+        (
+            "HTTPRoute",
+            "httproutes",
+            serde_json::json!({
+                "apiVersion": format!("{group}/v1"), "kind": "HTTPRoute",
+                "metadata": {"name": "bench"},
+                "spec": {"parentRefs": [{"name": "bench"}], "rules": [{
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/gw"}}],
+                    "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {
+                        "type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
+                    "backendRefs": [{"name": "web", "port": 80}]}]},
+            }),
+        ),
+    ] {
+        let resource = kube::discovery::ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: format!("{group}/v1"),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        let api: Api<kube::api::DynamicObject> =
+            Api::default_namespaced_with(client.clone(), &resource);
+        api.create(&PostParams::default(), &serde_json::from_value(body)?)
+            .await?;
+    }
+    Ok(())
 }
 
 fn docker_exec(node: &str, argv: &[&str]) -> Result<String> {

@@ -22,6 +22,7 @@ mod crifloor;
 mod dns;
 mod ha;
 mod ingress;
+mod lifecycle;
 mod pods;
 mod workloads;
 

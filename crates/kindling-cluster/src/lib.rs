@@ -3,6 +3,7 @@
 
 pub mod create;
 pub mod kubeconfig;
+pub mod lifecycle;
 pub mod manage;
 pub mod status;
 

@@ -79,7 +79,7 @@ pub async fn get_nodes(provider: &dyn Provider, name: &str, all: bool) -> Result
     Ok(())
 }
 
-async fn bootstrap_node(provider: &dyn Provider, cluster: &str) -> Result<NodeInfo> {
+pub(crate) async fn bootstrap_node(provider: &dyn Provider, cluster: &str) -> Result<NodeInfo> {
     let nodes = provider.list_nodes(Some(cluster)).await?;
     nodes
         .into_iter()

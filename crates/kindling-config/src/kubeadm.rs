@@ -69,6 +69,9 @@ pub const SUPPORTED_APISERVER_ARGS: &[&str] = &[
     "enable-admission-plugins",
     "disable-admission-plugins",
     "token-auth-file",
+    "service-account-issuer",
+    "service-account-jwks-uri",
+    "api-audiences",
 ];
 
 /// kubelet flags `nodeRegistration.kubeletExtraArgs` may set. `node-labels` becomes labels and
@@ -86,6 +89,7 @@ pub const SUPPORTED_KUBELET_ARGS: &[&str] = &[
 /// KubeletConfiguration fields kept in the node's `kubelet_config`.
 pub const SUPPORTED_KUBELET_CONFIG: &[&str] = &[
     "maxPods",
+    "serverTLSBootstrap",
     "podPidsLimit",
     "evictionHard",
     "evictionSoft",

@@ -240,6 +240,8 @@ pub struct ResolvedCluster {
     pub containerd_config_patches: Vec<String>,
     /// RFC 6902 patches (checked to parse) for every node's containerd config.
     pub containerd_config_patches_json6902: Vec<String>,
+    /// `ingressLoadBalancer` with its defaults: (listen address, HTTP port, HTTPS port).
+    pub ingress_load_balancer: Option<(String, u16, u16)>,
     /// What kindling accepted but does not honour, or honours its own way: show each.
     pub warnings: Vec<Warning>,
 }
@@ -632,6 +634,17 @@ impl Config {
                 .unwrap_or_else(|| c.runtime_config.clone()),
             containerd_config_patches: c.containerd_config_patches.clone(),
             containerd_config_patches_json6902: c.containerd_config_patches_json6902.clone(),
+            ingress_load_balancer: c.ingress_load_balancer.as_ref().map(|lb| {
+                (
+                    if lb.listen_address.is_empty() {
+                        "0.0.0.0".to_string()
+                    } else {
+                        lb.listen_address.clone()
+                    },
+                    lb.http_port.unwrap_or(80),
+                    lb.https_port.unwrap_or(443),
+                )
+            }),
             warnings,
         })
     }

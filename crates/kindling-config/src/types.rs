@@ -126,6 +126,26 @@ pub struct Cluster {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub containerd_config_patches_json6902: Vec<String>,
+    /// kindling's own field (kind has none): a load balancer container on the host's ports
+    /// 80 and 443 in front of every ingress node's controller — the "custom load balancer for
+    /// Ingress" of kind's multi-node guides, as one line (`ingressLoadBalancer: {}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_load_balancer: Option<IngressLoadBalancer>,
+}
+
+/// Where the ingress load balancer listens on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressLoadBalancer {
+    /// The host address; empty: every address (`0.0.0.0`), as extraPortMappings.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub listen_address: String,
+    /// The host port for HTTP (default 80).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+    /// The host port for HTTPS (default 443).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<u16>,
 }
 
 /// One node container.

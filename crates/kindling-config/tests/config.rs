@@ -793,7 +793,7 @@ nodes:
         warnings,
         [
             "kubeadmConfigPatches[3]: kind \"SomethingElse\" matches no kubeadm config document and is ignored (kind: ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration or KubeProxyConfiguration)",
-            "kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.audit-log-path is not supported by kindling and is ignored (kindling's API server takes service-node-port-range, oidc-*, runtime-config, feature-gates, enable-admission-plugins, disable-admission-plugins, token-auth-file from extraArgs)",
+            "kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.audit-log-path is not supported by kindling and is ignored (kindling's API server takes service-node-port-range, oidc-*, runtime-config, feature-gates, enable-admission-plugins, disable-admission-plugins, token-auth-file, service-account-issuer, service-account-jwks-uri, api-audiences from extraArgs)",
             "kubeadmConfigPatches[0]: ClusterConfiguration.etcd.local.dataDir is not supported by kindling and is ignored",
             "kubeadmConfigPatches[1]: KubeletConfiguration.cpuManagerPolicy is not supported by kindling and is ignored",
             "nodes[1].kubeadmConfigPatches[0]: InitConfiguration only applies to the first control-plane node (kubeadm init); kind-worker joins the cluster (use JoinConfiguration), so this patch has no effect",
@@ -1095,4 +1095,22 @@ kubeadmConfigPatches:
     .unwrap();
     assert!(c.stacked_etcd);
     assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+}
+
+#[test]
+fn ingress_load_balancer_is_one_line_with_defaults() {
+    let head = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n";
+    let c = resolve_text(&format!("{head}ingressLoadBalancer: {{}}\n")).unwrap();
+    assert_eq!(c.ingress_load_balancer, Some(("0.0.0.0".into(), 80, 443)));
+    let c = resolve_text(&format!(
+        "{head}ingressLoadBalancer: {{listenAddress: 127.0.0.1, httpPort: 8080, httpsPort: 8443}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.ingress_load_balancer,
+        Some(("127.0.0.1".into(), 8080, 8443))
+    );
+    assert_eq!(resolve_text(head).unwrap().ingress_load_balancer, None);
+    let e = error_of(&format!("{head}ingressLoadBalancer: {{port: 80}}\n"));
+    assert!(e.contains("unknown field"), "{e}");
 }

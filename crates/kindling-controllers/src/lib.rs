@@ -5,6 +5,8 @@
 //! One module per controller, each with a `run` that reconciles until the process ends; [`run`]
 //! starts them all.
 //! - [`serviceaccounts`]: a `default` ServiceAccount in every active namespace.
+//! - [`certificates`]: CSR approval (kubelet client requests) and signing by the cluster CA —
+//!   started on its own where the CA key is (`certificates::run`), not by [`run`];
 //! - [`rootca`]: the `kube-root-ca.crt` ConfigMap (the cluster CA) in every active namespace.
 //! - [`nodelifecycle`]: nodes whose agent went silent turn NotReady (Unknown) and get the
 //!   unreachable/not-ready taints; their pods are marked not Ready.
@@ -47,6 +49,7 @@
 //! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
 //! controllers from one pod watch.
 
+pub mod certificates;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;

@@ -6,10 +6,12 @@
 //! default; [`watch`] keeps table and certificates current from the API server and writes
 //! status and events; [`proxy`] serves HTTP/1.1, HTTP/2 and WebSocket upgrades from them.
 //! `kindling node` runs one ([`run`]) on every node labelled `ingress-ready=true` (else on the
-//! control-plane node), on the node's ports 80 and 443.
+//! control-plane node), on the node's ports 80 and 443. [`gateway`] serves the Gateway API
+//! (Gateways of the GatewayClass `kindling`, HTTPRoutes, GRPCRoutes) through the same proxy.
 
 pub mod annotations;
 pub mod certs;
+pub mod gateway;
 pub mod proxy;
 pub mod routes;
 pub mod watch;
@@ -109,6 +111,8 @@ pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
         watch::Reporting {
             recorder,
             status_address: config.status_address.clone(),
+            http_port: running.http.port(),
+            https_port: running.https.port(),
         },
     )
     .await;

@@ -6,10 +6,14 @@
 //! (WebSocket) are passed through: the backend's 101 is returned and both connections are
 //! joined byte for byte.
 //!
+//! Gateway API routes are tried first (their filters applied around the same forwarding),
+//! then the Ingresses.
+//!
 //! Headers as ingress-nginx sets them: Host kept, X-Real-IP, X-Forwarded-For (appended),
 //! X-Forwarded-Host/-Port/-Proto/-Scheme, X-Scheme; hop-by-hop headers dropped.
 
 use crate::annotations::{self, BackendProtocol};
+use crate::gateway;
 use crate::routes::{Backend, Decision, Route, Table, Target};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -77,6 +81,21 @@ impl Proxy {
         let host_header = request_host(&req);
         let host = strip_port(&host_header).to_string();
         let path = req.uri().path().to_string();
+        if !table.gateway.is_empty() {
+            let wanted = gateway::table::Request {
+                https,
+                host: &host,
+                method: req.method().as_str(),
+                path: &path,
+                query: req.uri().query(),
+                headers: req.headers(),
+            };
+            if let Some(entry) = table.gateway.route(&wanted) {
+                return Ok(self
+                    .via_gateway(req, entry, &host_header, &host, peer, https)
+                    .await);
+            }
+        }
         let (route, backend) = match table.route(&host, &path) {
             Decision::Route(r) => (Some(r), &r.backend),
             Decision::Fallback(b) => (None, b),
@@ -108,13 +127,123 @@ impl Proxy {
                 ));
             }
         }
+        let how = Forwarding {
+            protocol: route.map_or(BackendProtocol::Http, |r| r.options.backend_protocol),
+            path_and_query: target_path(route, req.uri()),
+            max_body: route
+                .map_or(Some(annotations::DEFAULT_BODY_SIZE), |r| {
+                    r.options.max_body_size
+                })
+                .and_then(|m| usize::try_from(m).ok()),
+        };
         match self
-            .forward(req, route, backend, &host_header, peer, https)
+            .forward(req, how, backend, &host_header, peer, https)
             .await
         {
             Ok(resp) => Ok(resp),
             Err(resp) => Ok(resp),
         }
+    }
+
+    /// Answers a request an HTTPRoute or GRPCRoute took: the rule's filters in order (a
+    /// redirect answers at once), then a backend by weight, then the response's headers.
+    async fn via_gateway(
+        &self,
+        mut req: Request<Incoming>,
+        entry: &gateway::table::Entry,
+        host_header: &str,
+        host: &str,
+        peer: SocketAddr,
+        https: bool,
+    ) -> Response<Body> {
+        use gateway::table::{self as gt, Filter};
+        let rule = &entry.rule;
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().map(str::to_string);
+        let mut response_headers = Vec::new();
+        let (mut new_path, mut new_host) = (None, None);
+        for filter in &rule.filters {
+            match filter {
+                Filter::Redirect(r) => {
+                    let (scheme, port) = if https {
+                        ("https", self.https_port)
+                    } else {
+                        ("http", self.http_port)
+                    };
+                    let (status, location) = gt::redirect(
+                        r,
+                        scheme,
+                        host,
+                        port,
+                        &path,
+                        query.as_deref(),
+                        entry.matched_prefix(),
+                    );
+                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+                    let mut resp = text(status, format!("{status}\n"));
+                    if let Ok(v) = HeaderValue::from_str(&location) {
+                        resp.headers_mut().insert(header::LOCATION, v);
+                    }
+                    return resp;
+                }
+                Filter::RequestHeaders(m) => gt::modify_headers(m, req.headers_mut()),
+                Filter::ResponseHeaders(m) => response_headers.push(m),
+                Filter::Rewrite(u) => {
+                    if let Some(p) = &u.path {
+                        new_path = gt::modified_path(p, &path, entry.matched_prefix());
+                    }
+                    new_host.clone_from(&u.hostname);
+                }
+            }
+        }
+        let Some(backend) = rule.pick() else {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "500 Internal Server Error\nkindling gateway: route {} has no usable backend for this request\n",
+                    rule.route
+                ),
+            );
+        };
+        let path_and_query = match new_path {
+            Some(p) => match &query {
+                Some(q) => format!("{p}?{q}"),
+                None => p,
+            },
+            None => req
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string(),
+        };
+        let host_header = match &new_host {
+            Some(h) => {
+                if let Ok(v) = HeaderValue::from_str(h) {
+                    req.headers_mut().insert(header::HOST, v);
+                }
+                h.as_str()
+            }
+            None => host_header,
+        };
+        let how = Forwarding {
+            protocol: if rule.grpc {
+                BackendProtocol::Grpc
+            } else {
+                BackendProtocol::Http
+            },
+            path_and_query,
+            max_body: usize::try_from(annotations::DEFAULT_BODY_SIZE).ok(),
+        };
+        let mut resp = match self
+            .forward(req, how, backend, host_header, peer, https)
+            .await
+        {
+            Ok(r) | Err(r) => r,
+        };
+        for m in response_headers {
+            gt::modify_headers(m, resp.headers_mut());
+        }
+        resp
     }
 
     fn redirect_to_https(&self, host: &str, uri: &Uri) -> Response<Body> {
@@ -140,13 +269,17 @@ impl Proxy {
     async fn forward(
         &self,
         mut req: Request<Incoming>,
-        route: Option<&Route>,
+        how: Forwarding,
         backend: &Backend,
         host_header: &str,
         peer: SocketAddr,
         https: bool,
     ) -> Result<Response<Body>, Response<Body>> {
-        let protocol = route.map_or(BackendProtocol::Http, |r| r.options.backend_protocol);
+        let Forwarding {
+            protocol,
+            path_and_query,
+            max_body: max,
+        } = how;
         let authority = match (&backend.target, backend.pick()) {
             (_, Some(addr)) => addr.to_string(),
             (Target::Name(host, port), None) => format!("{host}:{port}"),
@@ -166,7 +299,6 @@ impl Proxy {
                 ))
             }
         };
-        let path_and_query = target_path(route, req.uri());
         let upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let mut headers = parts.headers.clone();
@@ -182,11 +314,6 @@ impl Proxy {
                 self.http_port
             },
         );
-        let max = route
-            .map_or(Some(annotations::DEFAULT_BODY_SIZE), |r| {
-                r.options.max_body_size
-            })
-            .and_then(|m| usize::try_from(m).ok());
         let body: Body = match max {
             Some(max) => Limited::new(body, max).boxed(),
             None => body.map_err(Into::into).boxed(),
@@ -289,6 +416,15 @@ impl Proxy {
             sender.send_request(req).await.map_err(|e| e.to_string())
         }
     }
+}
+
+/// How a request goes on to its backend.
+struct Forwarding {
+    protocol: BackendProtocol,
+    /// The path and query sent.
+    path_and_query: String,
+    /// The most body bytes sent (`None`: no limit).
+    max_body: Option<usize>,
 }
 
 /// The path and query sent to the backend: rewritten by `rewrite-target` when it matches.

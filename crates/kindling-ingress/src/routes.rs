@@ -140,6 +140,8 @@ pub struct Table {
     pub tls: Vec<TlsEntry>,
     /// `namespace/name` of every Ingress served (their status gets our address).
     pub served: Vec<String>,
+    /// The Gateway API's HTTPRoutes and GRPCRoutes, tried before the Ingresses.
+    pub gateway: crate::gateway::table::Table,
 }
 
 impl Table {
@@ -222,8 +224,9 @@ fn key(ns: &str, name: &str) -> String {
     format!("{ns}/{name}")
 }
 
-/// Where the backends of the table resolve to, shared by every route naming the same port.
-struct Resolver<'a> {
+/// Where the backends of the table resolve to, shared by every route naming the same port
+/// (the Gateway API's routes resolve theirs through it too).
+pub(crate) struct Resolver<'a> {
     services: HashMap<(&'a str, &'a str), &'a Service>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
     made: HashMap<String, Arc<Backend>>,
@@ -231,14 +234,21 @@ struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     fn new(inputs: &Inputs<'a>) -> Resolver<'a> {
+        Resolver::from_parts(&inputs.services, &inputs.slices)
+    }
+
+    pub(crate) fn from_parts(
+        services_in: &[&'a Service],
+        slices_in: &[&'a EndpointSlice],
+    ) -> Resolver<'a> {
         let mut services = HashMap::new();
-        for s in &inputs.services {
+        for s in services_in {
             if let (Some(ns), Some(name)) = (&s.metadata.namespace, &s.metadata.name) {
                 services.insert((ns.as_str(), name.as_str()), *s);
             }
         }
         let mut slices: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
-        for s in &inputs.slices {
+        for s in slices_in {
             let svc = s
                 .metadata
                 .labels
@@ -256,6 +266,22 @@ impl<'a> Resolver<'a> {
             slices,
             made: HashMap::new(),
         }
+    }
+
+    pub(crate) fn has_service(&self, ns: &str, name: &str) -> bool {
+        self.services.contains_key(&(ns, name))
+    }
+
+    /// The backend of port `port` (by number) of Service `ns/svc`.
+    pub(crate) fn service_port(&mut self, ns: &str, svc: &str, port: i32) -> Arc<Backend> {
+        let name = format!("{ns}/{svc}:{port}");
+        if let Some(b) = self.made.get(&name) {
+            return b.clone();
+        }
+        let target = self.service_target(ns, svc, None, Some(port));
+        let b = Arc::new(Backend::new(name.clone(), target));
+        self.made.insert(name, b.clone());
+        b
     }
 
     fn backend(&mut self, ns: &str, backend: &IngressBackend) -> Arc<Backend> {

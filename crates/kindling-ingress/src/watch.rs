@@ -3,19 +3,25 @@
 //! routing table and the certificates are built again and swapped in whole. Then what the
 //! build found is written: the served Ingresses' `status.loadBalancer`, a `Sync` event for each
 //! new Ingress generation (as ingress-nginx's "Scheduled for sync"), a warning event on an
-//! Ingress whose TLS Secret cannot be used (the default certificate serves its hosts).
+//! Ingress whose TLS Secret cannot be used (the default certificate serves its hosts). The
+//! Gateway API's objects are watched too: their plan's table rides in the same table, their
+//! statuses are written after each build.
 
 use crate::certs::{self, Certificates};
+use crate::gateway::types::{Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant};
+use crate::gateway::{plan, status};
 use crate::routes::{self, Inputs, Table};
 use arc_swap::ArcSwap;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kindling_events::Recorder;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PostParams};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use rustls::sign::CertifiedKey;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -35,8 +41,98 @@ pub struct Published {
 /// What the loop writes besides the table.
 pub struct Reporting {
     pub recorder: Recorder,
-    /// `status.loadBalancer.ingress` of served Ingresses: a hostname or an IP.
+    /// `status.loadBalancer.ingress` of served Ingresses (and Gateways' `status.addresses`):
+    /// a hostname or an IP.
     pub status_address: String,
+    /// The proxy's plain and TLS ports (where Gateway listeners can be served).
+    pub http_port: u16,
+    pub https_port: u16,
+}
+
+/// The Gateway API objects, watched beside the Ingresses. They are not waited for: a cluster
+/// without the Gateway API CRDs still serves its Ingresses (the stores stay empty), and no
+/// Gateway API status is written until every one of these has listed once.
+struct GatewayStores {
+    classes: Store<GatewayClass>,
+    gateways: Store<Gateway>,
+    http_routes: Store<HttpRoute>,
+    grpc_routes: Store<GrpcRoute>,
+    grants: Store<ReferenceGrant>,
+    namespaces: Store<Namespace>,
+    ready: Arc<AtomicBool>,
+}
+
+impl GatewayStores {
+    fn start(client: &kube::Client, changed: &Arc<Notify>) -> GatewayStores {
+        let cfg = watcher::Config::default;
+        let stores = GatewayStores {
+            classes: kindling_reflect::store(
+                Api::all(client.clone()),
+                cfg(),
+                changed.clone(),
+                "gateway",
+            ),
+            gateways: kindling_reflect::store(
+                Api::all(client.clone()),
+                cfg(),
+                changed.clone(),
+                "gateway",
+            ),
+            http_routes: kindling_reflect::store(
+                Api::all(client.clone()),
+                cfg(),
+                changed.clone(),
+                "gateway",
+            ),
+            grpc_routes: kindling_reflect::store(
+                Api::all(client.clone()),
+                cfg(),
+                changed.clone(),
+                "gateway",
+            ),
+            grants: kindling_reflect::store(
+                Api::all(client.clone()),
+                cfg(),
+                changed.clone(),
+                "gateway",
+            ),
+            namespaces: kindling_reflect::store(
+                Api::all(client.clone()),
+                cfg(),
+                changed.clone(),
+                "gateway",
+            ),
+            ready: Arc::new(AtomicBool::new(false)),
+        };
+        let waits = (
+            stores.classes.clone(),
+            stores.gateways.clone(),
+            stores.http_routes.clone(),
+            stores.grpc_routes.clone(),
+            stores.grants.clone(),
+            stores.namespaces.clone(),
+        );
+        let (ready, changed) = (stores.ready.clone(), changed.clone());
+        tokio::spawn(async move {
+            let (a, b, c, d, e, f) = waits;
+            let all = futures::future::join_all([
+                Box::pin(async move { a.wait_until_ready().await.is_ok() })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
+                Box::pin(async move { b.wait_until_ready().await.is_ok() }),
+                Box::pin(async move { c.wait_until_ready().await.is_ok() }),
+                Box::pin(async move { d.wait_until_ready().await.is_ok() }),
+                Box::pin(async move { e.wait_until_ready().await.is_ok() }),
+                Box::pin(async move { f.wait_until_ready().await.is_ok() }),
+            ])
+            .await;
+            if all.into_iter().all(|ok| ok) {
+                tracing::info!("gateway: synced");
+                ready.store(true, AtomicOrdering::SeqCst);
+                changed.notify_one();
+            }
+        });
+        stores
+    }
 }
 
 /// Keeps `published` current until the client's API server goes away for good (never returns).
@@ -90,6 +186,7 @@ pub async fn run(
         }
     }
     tracing::info!("ingress: synced");
+    let gateway = GatewayStores::start(&client, &changed);
     let mut reported = Reported::default();
     loop {
         let (i, c, s, e, t) = (
@@ -99,12 +196,36 @@ pub async fn run(
             slices.state(),
             secrets.state(),
         );
-        let table = routes::build(&Inputs {
+        let mut table = routes::build(&Inputs {
             ingresses: i.iter().map(AsRef::as_ref).collect(),
             classes: c.iter().map(AsRef::as_ref).collect(),
             services: s.iter().map(AsRef::as_ref).collect(),
             slices: e.iter().map(AsRef::as_ref).collect(),
         });
+        let (gc, gw, hr, gr, rg, ns) = (
+            gateway.classes.state(),
+            gateway.gateways.state(),
+            gateway.http_routes.state(),
+            gateway.grpc_routes.state(),
+            gateway.grants.state(),
+            gateway.namespaces.state(),
+        );
+        let mut gateway_plan = plan::plan(&plan::Inputs {
+            classes: gc.iter().map(AsRef::as_ref).collect(),
+            gateways: gw.iter().map(AsRef::as_ref).collect(),
+            http_routes: hr.iter().map(AsRef::as_ref).collect(),
+            grpc_routes: gr.iter().map(AsRef::as_ref).collect(),
+            grants: rg.iter().map(AsRef::as_ref).collect(),
+            namespaces: ns.iter().map(AsRef::as_ref).collect(),
+            services: s.iter().map(AsRef::as_ref).collect(),
+            slices: e.iter().map(AsRef::as_ref).collect(),
+            secrets: t.iter().map(|s| object_key(&s.metadata)).collect(),
+            http_port: reporting.http_port,
+            https_port: reporting.https_port,
+            address: reporting.status_address.clone(),
+        });
+        table.gateway = std::mem::take(&mut gateway_plan.table);
+        table.tls.extend(gateway_plan.tls.iter().cloned());
         let by_name: HashMap<String, &Secret> = t
             .iter()
             .map(|s| {
@@ -131,9 +252,26 @@ pub async fn run(
         reported
             .report(&client, &reporting, &served_ingresses, &problems)
             .await;
+        if gateway.ready.load(AtomicOrdering::SeqCst) {
+            let observed = status::Observed {
+                classes: &gc,
+                gateways: &gw,
+                http_routes: &hr,
+                grpc_routes: &gr,
+            };
+            status::write(&client, &gateway_plan, &observed).await;
+        }
         changed.notified().await;
         tokio::time::sleep(SETTLE).await;
     }
+}
+
+fn object_key(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        m.namespace.as_deref().unwrap_or_default(),
+        m.name.as_deref().unwrap_or_default()
+    )
 }
 
 fn ingress_key(ing: &Ingress) -> String {
@@ -230,10 +368,20 @@ async fn ensure_status(
         client.clone(),
         ing.metadata.namespace.as_deref().unwrap_or("default"),
     );
-    api.patch_status(
+    // An update of the status, as ingress-nginx writes it: its ClusterRole grants
+    // `ingresses/status` update only. A conflict is answered at the next pass.
+    let mut updated = ing.clone();
+    updated.metadata.managed_fields = None;
+    let mut status = updated.status.take().unwrap_or_default();
+    status.load_balancer = Some(
+        serde_json::from_value(serde_json::json!({"ingress": want}))
+            .map_err(kube::Error::SerdeError)?,
+    );
+    updated.status = Some(status);
+    api.replace_status(
         ing.metadata.name.as_deref().unwrap_or_default(),
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({"status": {"loadBalancer": {"ingress": want}}})),
+        &PostParams::default(),
+        &updated,
     )
     .await
     .map(|_| ())

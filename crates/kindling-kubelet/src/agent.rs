@@ -78,6 +78,11 @@ impl Agent {
         for (k, v) in &self.config.labels {
             labels[k] = json!(v);
         }
+        // NodeRestriction refuses the rest (node-role.kubernetes.io/…): the cluster's creator
+        // sets them with the admin's rights, as kubeadm marks its control planes.
+        if let Some(map) = labels.as_object_mut() {
+            map.retain(|k, _| kindling_api::node_labels::node_may_set(k));
+        }
         labels
     }
 

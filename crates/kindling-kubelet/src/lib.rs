@@ -11,7 +11,7 @@
 mod agent;
 mod cni;
 mod csinode;
-mod localpath;
+pub mod localpath;
 mod metrics;
 mod mirror;
 mod pods;
@@ -68,6 +68,8 @@ pub struct Config {
     pub cluster_dns: Vec<IpAddr>,
     /// The cluster domain (`clusterDomain`), e.g. `cluster.local`.
     pub cluster_domain: String,
+    /// Ask for the :10250 serving certificate by CSR (`serverTLSBootstrap`), else sign one's own.
+    pub server_tls_bootstrap: bool,
 }
 
 /// Runs the kubelet until its runtime is dropped: pod runner, mirror pods and :10250 on tasks of
@@ -77,10 +79,10 @@ pub async fn run(client: kube::Client, config: Config) {
     tokio::spawn(pods::run(client.clone(), config.clone(), metrics.clone()));
     tokio::spawn(mirror::run(client.clone(), config.clone()));
     tokio::spawn(csinode::run(client.clone(), config.clone()));
-    tokio::spawn(localpath::run(client.clone(), config.clone()));
     let server_config = config.clone();
+    let server_client = client.clone();
     tokio::spawn(async move {
-        if let Err(e) = server::serve(&server_config, metrics).await {
+        if let Err(e) = server::serve(&server_config, server_client, metrics).await {
             tracing::error!("log endpoint: {e:#}");
         }
     });
@@ -107,6 +109,7 @@ impl Config {
             pod_resolv_conf: String::new(),
             cluster_dns: Vec::new(),
             cluster_domain: "cluster.local".into(),
+            server_tls_bootstrap: false,
         }
     }
 }

@@ -254,7 +254,12 @@ impl Mirror<'_> {
 
     async fn ensure(&self, pods: &Api<Pod>) -> Result<Ensured, kube::Error> {
         let name = self.name();
-        let current = match pods.get_opt(&name).await? {
+        // Read through this node's own pods: the Node authorizer refuses a node a GET of a pod
+        // not (yet) bound to it, so a missing mirror pod would read as 403, not 404.
+        let mine = kube::api::ListParams::default()
+            .fields(&format!("spec.nodeName={},metadata.name={name}", self.node));
+        let found = pods.list(&mine).await?.items.into_iter().next();
+        let current = match found {
             // Deleted by someone: finished at once (nothing runs in it) and made again later
             // ([`RECREATE_AFTER`]), as the kubelet does with the mirror of a static pod that
             // still exists.

@@ -1,6 +1,7 @@
 //! kindling-lb: a small L4 load balancer and what a LoadBalancer Service needs of it.
 //!
-//! [`proxy`] forwards TCP from listeners to health-checked backends (reusable: the service
+//! [`proxy`] forwards TCP from listeners to health-checked backends (and UDP datagrams, per
+//! client, to backends in turn) (reusable: the service
 //! load balancers use it, and a cluster's external load balancer can); [`run_from_file`] runs
 //! it from a JSON [`Config`] file that the controller rewrites (`docker cp`), following changes
 //! within a fraction of a second; [`service`] decides, without IO, a Service's configuration.
@@ -27,6 +28,9 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frontend {
     pub port: u16,
+    /// Absent in configurations written before UDP: TCP.
+    #[serde(default)]
+    pub protocol: Protocol,
     pub backends: Vec<SocketAddr>,
     /// Backends by name (`host:port`), resolved again every [`RESOLVE_EVERY`]: containers on
     /// the cluster network, found by Docker's DNS at whatever address they have now (a control
@@ -55,6 +59,7 @@ pub fn with_resolved_hosts(
             }
             Frontend {
                 port: f.port,
+                protocol: f.protocol,
                 backends,
                 backend_hosts: Vec::new(),
             }
@@ -83,6 +88,15 @@ async fn resolve_hosts(config: &Config) -> std::collections::HashMap<String, Vec
         resolved.insert(host.clone(), addrs);
     }
     resolved
+}
+
+/// A frontend's transport, as a Service port names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
 }
 
 /// How often the configuration file is read again.
@@ -138,6 +152,7 @@ mod tests {
         let config = Config {
             frontends: vec![Frontend {
                 port: 6443,
+                protocol: Protocol::Tcp,
                 backends: Vec::new(),
                 backend_hosts: vec![
                     "kind-control-plane:6443".into(),

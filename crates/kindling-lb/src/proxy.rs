@@ -1,19 +1,20 @@
-//! The TCP balancer: one listener per frontend port, each connection sent to the next healthy
+//! The balancer: one listener per frontend port and protocol. TCP: each connection sent to the next healthy
 //! backend (round robin; on a failed connect the next one is tried), bytes copied both ways
 //! until either side closes. Health: a TCP connect to every backend each second (500 ms
 //! timeout); a backend that fails is skipped until it answers again; when none is healthy, all
 //! are tried (better a slow answer than none, as HAProxy's `option allbackups`-less default).
 //! A new configuration changes backends at once and opens/closes listeners; connections already
-//! established are never cut.
+//! established are never cut. UDP: datagrams relayed per client address to a backend chosen in
+//! turn when the client is new (no health checks: a TCP connect says nothing of a UDP port).
 
-use crate::{Config, Frontend};
+use crate::{Config, Frontend, Protocol};
 use arc_swap::ArcSwap;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -21,6 +22,10 @@ const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A TLS handshake and a `/readyz` that asks the store take longer than a connect.
 const HTTPS_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+/// A UDP client with no datagram either way for this long loses its backend socket (as
+/// conntrack forgets an unreplied UDP flow after 30 s, a replied one later).
+const UDP_IDLE: Duration = Duration::from_secs(60);
+const UDP_MAX_DATAGRAM: usize = 65_535;
 
 /// Health of every backend address, shared by all frontends.
 #[derive(Default)]
@@ -92,7 +97,7 @@ struct Listener {
 /// A running balancer; [`Balancer::apply`] moves it to a new configuration.
 pub struct Balancer {
     health: Arc<Health>,
-    listeners: HashMap<u16, Listener>,
+    listeners: HashMap<(u16, Protocol), Listener>,
     bind: std::net::IpAddr,
     _checker: JoinHandle<()>,
 }
@@ -118,10 +123,13 @@ impl Balancer {
     /// reported and left out (tried again at the next apply).
     pub async fn apply(&mut self, config: &Config) -> Vec<String> {
         let mut errors = Vec::new();
-        let wanted: HashMap<u16, &Frontend> =
-            config.frontends.iter().map(|f| (f.port, f)).collect();
-        self.listeners.retain(|port, l| {
-            let keep = wanted.contains_key(port);
+        let wanted: HashMap<(u16, Protocol), &Frontend> = config
+            .frontends
+            .iter()
+            .map(|f| ((f.port, f.protocol), f))
+            .collect();
+        self.listeners.retain(|key, l| {
+            let keep = wanted.contains_key(key);
             if !keep {
                 l.task.abort();
             }
@@ -131,26 +139,38 @@ impl Balancer {
             .https_path
             .store(Arc::new(config.https_health_path.clone()));
         let mut all = HashSet::new();
-        for (port, frontend) in wanted {
-            all.extend(frontend.backends.iter().copied());
-            for b in &frontend.backends {
-                self.health.flag(*b);
+        for (key, frontend) in wanted {
+            let (port, protocol) = key;
+            // Health is a TCP connect: UDP backends are not checked (all are used in turn).
+            if protocol == Protocol::Tcp {
+                all.extend(frontend.backends.iter().copied());
+                for b in &frontend.backends {
+                    self.health.flag(*b);
+                }
             }
-            if let Some(l) = self.listeners.get(&port) {
+            if let Some(l) = self.listeners.get(&key) {
                 l.backends.store(Arc::new(frontend.backends.clone()));
                 continue;
             }
-            match TcpListener::bind(SocketAddr::new(self.bind, port)).await {
-                Ok(listener) => {
-                    let backends = Arc::new(ArcSwap::from_pointee(frontend.backends.clone()));
-                    let task = tokio::spawn(accept_forever(
+            let backends = Arc::new(ArcSwap::from_pointee(frontend.backends.clone()));
+            let addr = SocketAddr::new(self.bind, port);
+            let task = match protocol {
+                Protocol::Tcp => TcpListener::bind(addr).await.map(|listener| {
+                    tokio::spawn(accept_forever(
                         listener,
                         backends.clone(),
                         self.health.clone(),
-                    ));
-                    self.listeners.insert(port, Listener { backends, task });
+                    ))
+                }),
+                Protocol::Udp => UdpSocket::bind(addr)
+                    .await
+                    .map(|socket| tokio::spawn(relay_udp_forever(socket, backends.clone()))),
+            };
+            match task {
+                Ok(task) => {
+                    self.listeners.insert(key, Listener { backends, task });
                 }
-                Err(e) => errors.push(format!("binding port {port}: {e}")),
+                Err(e) => errors.push(format!("binding port {port}/{protocol:?}: {e}")),
             }
         }
         self.health.retain(&all);
@@ -159,7 +179,7 @@ impl Balancer {
 
     /// The ports listened on.
     pub fn ports(&self) -> Vec<u16> {
-        let mut p: Vec<u16> = self.listeners.keys().copied().collect();
+        let mut p: Vec<u16> = self.listeners.keys().map(|(port, _)| *port).collect();
         p.sort_unstable();
         p
     }
@@ -213,6 +233,92 @@ async fn accept_forever(
             tracing::debug!("lb: {peer}: no backend answered");
         });
     }
+}
+
+/// UDP: each client address gets a socket of its own connected to the next backend in turn;
+/// its datagrams go there and the backend's replies come back from the frontend's port. A
+/// client quiet for [`UDP_IDLE`] is forgotten (its next datagram picks a backend again).
+async fn relay_udp_forever(socket: UdpSocket, backends: Arc<ArcSwap<Vec<SocketAddr>>>) {
+    let socket = Arc::new(socket);
+    let sessions: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Arc::default();
+    let next = AtomicUsize::new(0);
+    let mut buf = vec![0u8; UDP_MAX_DATAGRAM];
+    loop {
+        let (n, client) = match socket.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!("lb: udp receive: {e}");
+                continue;
+            }
+        };
+        let known = sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&client)
+            .cloned();
+        let upstream = match known {
+            Some(u) => u,
+            None => {
+                let list = backends.load();
+                if list.is_empty() {
+                    continue;
+                }
+                let backend = list[next.fetch_add(1, Ordering::Relaxed) % list.len()];
+                let local = if backend.is_ipv4() {
+                    SocketAddr::from(([0, 0, 0, 0], 0))
+                } else {
+                    SocketAddr::from(([0u16; 8], 0))
+                };
+                let upstream = match UdpSocket::bind(local).await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        tracing::debug!("lb: udp socket: {e}");
+                        continue;
+                    }
+                };
+                if let Err(e) = upstream.connect(backend).await {
+                    tracing::debug!("lb: udp {client} → {backend}: {e}");
+                    continue;
+                }
+                let upstream = Arc::new(upstream);
+                sessions
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(client, upstream.clone());
+                tokio::spawn(udp_replies(
+                    upstream.clone(),
+                    socket.clone(),
+                    client,
+                    sessions.clone(),
+                ));
+                upstream
+            }
+        };
+        if let Err(e) = upstream.send(&buf[..n]).await {
+            tracing::debug!("lb: udp {client}: {e}");
+        }
+    }
+}
+
+/// Sends a backend's replies to `client` until the session is idle for [`UDP_IDLE`].
+async fn udp_replies(
+    upstream: Arc<UdpSocket>,
+    frontend: Arc<UdpSocket>,
+    client: SocketAddr,
+    sessions: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>>,
+) {
+    let mut buf = vec![0u8; UDP_MAX_DATAGRAM];
+    // The idle clock counts replies only: a client that keeps sending to a silent backend
+    // is forgotten after UDP_IDLE and gets a backend again.
+    while let Ok(Ok(n)) = tokio::time::timeout(UDP_IDLE, upstream.recv(&mut buf)).await {
+        if frontend.send_to(&buf[..n], client).await.is_err() {
+            break;
+        }
+    }
+    sessions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&client);
 }
 
 async fn check_forever(health: Arc<Health>) {
@@ -292,6 +398,58 @@ mod tests {
             .port()
     }
 
+    /// A UDP backend answering every datagram with `name:` and the datagram.
+    async fn udp_backend(name: &'static str) -> SocketAddr {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = s.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = s.recv_from(&mut buf).await {
+                let reply = [name.as_bytes(), b":", &buf[..n]].concat();
+                let _ = s.send_to(&reply, from).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn udp_datagrams_go_to_backends_in_turn_per_client() {
+        let (one, two) = (udp_backend("one").await, udp_backend("two").await);
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut lb = Balancer::new("127.0.0.1".parse().unwrap());
+        let config = Config {
+            frontends: vec![Frontend {
+                port,
+                protocol: Protocol::Udp,
+                backends: vec![one, two],
+                backend_hosts: Vec::new(),
+            }],
+            https_health_path: None,
+        };
+        assert!(lb.apply(&config).await.is_empty());
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            client.connect(("127.0.0.1", port)).await.unwrap();
+            let mut buf = [0u8; 64];
+            for ping in ["a", "b"] {
+                client.send(ping.as_bytes()).await.unwrap();
+                let n = tokio::time::timeout(Duration::from_secs(2), client.recv(&mut buf))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                seen.push(String::from_utf8_lossy(&buf[..n]).to_string());
+            }
+        }
+        // One backend per client, kept for its datagrams; the next client gets the next one.
+        assert_eq!(seen, ["one:a", "one:b", "two:a", "two:b"]);
+        assert!(!lb.health().healthy.lock().unwrap().contains_key(&one));
+    }
+
     #[tokio::test]
     async fn balances_skips_dead_backends_and_follows_new_configs() {
         let (one, two) = (backend("one").await, backend("two").await);
@@ -301,6 +459,7 @@ mod tests {
         let config = |backends: Vec<SocketAddr>| Config {
             frontends: vec![Frontend {
                 port,
+                protocol: Protocol::Tcp,
                 backends,
                 backend_hosts: Vec::new(),
             }],

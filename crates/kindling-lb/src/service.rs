@@ -1,10 +1,10 @@
 //! What the balancer of a `type: LoadBalancer` Service forwards, decided without IO (what
-//! cloud-provider-kind decides for kind): each TCP port of the Service to that port's NodePort
+//! cloud-provider-kind decides for kind): each TCP and UDP port of the Service to that port's NodePort
 //! on the nodes that should take it — Ready nodes with an InternalIP, not labelled
 //! `node.kubernetes.io/exclude-from-external-load-balancers` (unless that leaves none), and with
 //! `externalTrafficPolicy: Local` only the nodes that have a ready endpoint of the Service.
 
-use crate::{Config, Frontend};
+use crate::{Config, Frontend, Protocol};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::BTreeSet;
@@ -12,6 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 
 /// The `spec.loadBalancerClass` kindling serves besides none.
 pub const CLASS: &str = "kindling.dev/service-lb";
+/// The Service annotation that also publishes the balancer's ports on a host address (e.g.
+/// `127.0.0.1`, for hosts where the cluster's Docker network is not reachable, as on Docker
+/// Desktop): each TCP and UDP port of the Service on the same port number of that address.
+pub const PUBLISH_ANNOTATION: &str = "kindling.dev/publish-address";
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
@@ -102,11 +106,16 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
         .ports
         .iter()
         .flatten()
-        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
         .filter_map(|p| {
+            let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => Protocol::Tcp,
+                "UDP" => Protocol::Udp,
+                _ => return None, // SCTP: not balanced
+            };
             let node_port = u16::try_from(p.node_port?).ok()?;
             Some(Frontend {
                 port: u16::try_from(p.port).ok()?,
+                protocol,
                 backends: ips
                     .iter()
                     .map(|ip| SocketAddr::new(*ip, node_port))
@@ -119,6 +128,65 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
         frontends,
         https_health_path: None,
     }
+}
+
+/// The ingress load balancer's forwarding (the config's `ingressLoadBalancer`): ports 80 and
+/// 443 to the same ports of the Ready nodes named `ingress_nodes` (their controllers listen
+/// there); when none is Ready, all of them (better a slow answer than none).
+pub fn ingress_config(ingress_nodes: &[String], nodes: &[&Node]) -> Config {
+    let named: Vec<&Node> = nodes
+        .iter()
+        .copied()
+        .filter(|n| {
+            n.metadata
+                .name
+                .as_ref()
+                .is_some_and(|name| ingress_nodes.contains(name))
+        })
+        .collect();
+    let ready: Vec<&Node> = named.iter().copied().filter(|n| node_ready(n)).collect();
+    let chosen = if ready.is_empty() { named } else { ready };
+    let mut ips: Vec<IpAddr> = chosen.iter().filter_map(|n| internal_ip(n)).collect();
+    ips.sort();
+    let frontends = [80, 443]
+        .into_iter()
+        .map(|port| Frontend {
+            port,
+            protocol: Protocol::Tcp,
+            backends: ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+            backend_hosts: Vec::new(),
+        })
+        .collect();
+    Config {
+        frontends,
+        https_health_path: None,
+    }
+}
+
+/// Where `svc`'s balancer is published on the host: (address, port, protocol) for each port, from
+/// [`PUBLISH_ANNOTATION`]; empty when the annotation is absent or not an IP address.
+pub fn published(svc: &Service) -> Vec<(IpAddr, u16, Protocol)> {
+    let Some(address) = svc
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PUBLISH_ANNOTATION))
+        .and_then(|a| a.trim().parse::<IpAddr>().ok())
+    else {
+        return Vec::new();
+    };
+    svc.spec
+        .iter()
+        .flat_map(|s| s.ports.iter().flatten())
+        .filter_map(|p| {
+            let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => Protocol::Tcp,
+                "UDP" => Protocol::Udp,
+                _ => return None,
+            };
+            Some((address, u16::try_from(p.port).ok()?, protocol))
+        })
+        .collect()
 }
 
 fn fnv1a(text: &str) -> u64 {
@@ -197,11 +265,16 @@ mod tests {
                     vec!["172.18.0.3:30080".into(), "172.18.0.5:30080".into()]
                 ),
                 (
+                    53,
+                    vec!["172.18.0.3:30053".into(), "172.18.0.5:30053".into()]
+                ),
+                (
                     443,
                     vec!["172.18.0.3:30443".into(), "172.18.0.5:30443".into()]
                 ),
             ]
         );
+        assert_eq!(c.frontends[1].protocol, Protocol::Udp);
         // Local: only nodes with a ready endpoint.
         let s = slice(&["w3", "cp"]);
         let c = config(&service("Local", None), &nodes, &[&s]);
@@ -211,6 +284,47 @@ mod tests {
             backends(&config(&service("Cluster", None), &[&cp], &[]))[0].1,
             ["172.18.0.2:30080"]
         );
+    }
+
+    #[test]
+    fn the_ingress_balancer_forwards_80_and_443_to_ready_ingress_nodes() {
+        let w1 = node("w1", "172.18.0.3", true, false);
+        let w2 = node("w2", "172.18.0.4", false, false);
+        let w3 = node("w3", "172.18.0.5", true, false);
+        let names = ["w1".to_string(), "w2".to_string()];
+        let c = ingress_config(&names, &[&w1, &w2, &w3]);
+        assert_eq!(
+            backends(&c),
+            [
+                (80, vec!["172.18.0.3:80".into()]),
+                (443, vec!["172.18.0.3:443".into()])
+            ]
+        );
+        // None Ready: all the named ones.
+        let c = ingress_config(&names, &[&w2]);
+        assert_eq!(backends(&c)[0].1, ["172.18.0.4:80"]);
+    }
+
+    #[test]
+    fn published_on_the_annotated_address() {
+        let mut svc = service("Cluster", None);
+        assert!(published(&svc).is_empty());
+        let annotate = |svc: &mut Service, v: &str| {
+            svc.metadata.annotations =
+                Some([(PUBLISH_ANNOTATION.to_string(), v.to_string())].into());
+        };
+        annotate(&mut svc, "127.0.0.1");
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            published(&svc),
+            [
+                (local, 80, Protocol::Tcp),
+                (local, 53, Protocol::Udp),
+                (local, 443, Protocol::Tcp)
+            ]
+        );
+        annotate(&mut svc, "not an address");
+        assert!(published(&svc).is_empty());
     }
 
     #[test]

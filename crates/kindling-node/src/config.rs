@@ -62,6 +62,11 @@ pub struct NodeConfig {
     /// `ingress-ready=true`, or no node is and it is the first control plane.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ingress: bool,
+    /// KubeletConfiguration `serverTLSBootstrap`: the kubelet asks for its :10250 serving
+    /// certificate with a `kubernetes.io/kubelet-serving` CSR (else it signs its own, as
+    /// upstream's kubelet does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server_tls_bootstrap: bool,
 }
 
 /// What a node.json written before the proxy existed means.
@@ -96,6 +101,27 @@ pub struct ControlPlaneConfig {
     /// every control plane of the cluster, by node name. Absent: SQLite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd_members: Option<Vec<String>>,
+    /// `service-account-issuer`, `service-account-jwks-uri` and `api-audiences` (comma-separated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_jwks_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_audiences: Option<String>,
+    /// The config's `ingressLoadBalancer` (on the first control plane, which runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_load_balancer: Option<IngressLoadBalancer>,
+}
+
+/// A balancer on host ports in front of the ingress nodes' ports 80 and 443.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressLoadBalancer {
+    pub listen_address: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    /// The nodes whose controllers it forwards to (the ingress nodes).
+    pub nodes: Vec<String>,
 }
 
 impl NodeConfig {

@@ -32,8 +32,13 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
             .context("service-node-port-range must be LOW-HIGH")?;
         server.node_port_range = lo.trim().parse()?..=hi.trim().parse()?;
     }
+    // kubeadm's `--enable-admission-plugins=NodeRestriction`, unless the config sets the flag.
     server.admission = kindling_api::admission::AdmissionFlags::parse(
-        cp.enable_admission_plugins.as_deref(),
+        Some(
+            cp.enable_admission_plugins
+                .as_deref()
+                .unwrap_or("NodeRestriction"),
+        ),
         cp.disable_admission_plugins.as_deref(),
     );
     server.token_auth_file = cp.token_auth_file.as_ref().map(Into::into);
@@ -44,6 +49,17 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     if let Some(members) = &cp.etcd_members {
         server.store = start_etcd(config, members, ip)?;
     }
+    server.addons = crate::identities::addons();
+    server.service_account_issuer = cp.service_account_issuer.clone();
+    server.service_account_jwks_uri = cp.service_account_jwks_uri.clone();
+    server.api_audiences = cp
+        .api_audiences
+        .iter()
+        .flat_map(|a| a.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
     let running = kindling_apiserver::start(server).await?;
     let client =
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
@@ -55,15 +71,25 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     if Path::new(crate::servicelb::SOCKET).exists() {
         let (client, cluster, image) =
             (client.clone(), config.cluster.clone(), config.image.clone());
+        let ingress_lb = cp.ingress_load_balancer.clone();
         tokio::spawn(restart::keep_running("service-lb", move || {
-            crate::servicelb::run(client.clone(), cluster.clone(), image.clone())
+            crate::servicelb::run(
+                client.clone(),
+                cluster.clone(),
+                image.clone(),
+                ingress_lb.clone(),
+            )
         }));
     }
     let controllers = kindling_controllers::Config {
         root_ca_pem: running.ca_pem.clone(),
     };
-    // One leader per component across the control planes (Leases in kube-system). Node IPAM is
-    // kube-controller-manager's (two allocators would hand out one range twice).
+    // The CSR approver and signer hold the cluster CA (kube-controller-manager's
+    // `--cluster-signing-cert-file`/`--cluster-signing-key-file`).
+    let signing_ca = Arc::new(kindling_pki::Ca::load_or_create(&kindling_path("pki"))?);
+    // One leader per component across the control planes (Leases in kube-system). Node IPAM and
+    // the CSR controllers are kube-controller-manager's (two allocators would hand out one range
+    // twice; two approvers would race on every request).
     let controllers_client = client.clone();
     let pod_subnet = config.pod_subnet.clone();
     tokio::spawn(leader::lead(
@@ -74,14 +100,18 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
             let ipam = ipam::run(controllers_client.clone(), pod_subnet.clone());
             let controllers =
                 kindling_controllers::run(controllers_client.clone(), controllers.clone());
+            let csr = kindling_controllers::certificates::run(
+                controllers_client.clone(),
+                signing_ca.clone(),
+            );
             async move {
-                futures::join!(ipam, controllers);
+                futures::join!(ipam, controllers, csr);
             }
         },
     ));
     let scheduler = kindling_scheduler::Options::default();
     let scheduler_metrics = scheduler.metrics.clone();
-    let scheduler_client = client.clone();
+    let scheduler_client = component_client(crate::identities::SCHEDULER_USER).await?;
     tokio::spawn(leader::lead(
         "kube-scheduler",
         client,
@@ -129,6 +159,23 @@ fn start_etcd(
     Ok(etcd::store_backend(&pki))
 }
 
+/// A client of a control-plane component's own user, with a certificate of the cluster CA (as
+/// kubeadm writes `scheduler.conf`), in a kubeconfig beside the admin's.
+async fn component_client(user: &str) -> Result<kube::Client> {
+    let ca = kindling_pki::Ca::load_or_create(&kindling_path("pki"))?;
+    let cert = ca.client_cert(user, &[])?;
+    let file = user.trim_start_matches("system:");
+    let path = Path::new(DATA_DIR).join(format!("{file}.kubeconfig"));
+    let url = format!("https://127.0.0.1:{API_PORT}");
+    std::fs::write(
+        &path,
+        kindling_apiserver::kubeconfig::render("kindling", &url, &ca.pair.cert_pem, &cert),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    crate::client_from_kubeconfig(&path).await
+}
+
 /// The kube-dns Service as kubeadm's CoreDNS addon makes it: the 10th address of the service
 /// subnet, `dns` 53/UDP, `dns-tcp` 53/TCP, `metrics` 9153/TCP, selecting `k8s-app: kube-dns`
 /// (the nodes' `coredns-<node>` mirror pods). Pods reach each node's own server at that address
@@ -155,7 +202,10 @@ pub fn kube_dns_service(dns_ip: IpAddr) -> serde_json::Value {
     })
 }
 
-/// Creates the kube-dns Service unless it exists, retrying until the API server takes it.
+/// Creates the kube-dns Service unless it exists, retrying until the API server takes it. A
+/// restarted control plane finds it there: it is looked up first, because a create would be
+/// refused for its address (422 "provided IP is already allocated", as upstream's allocator
+/// answers before the name is checked), not with the 409 that says it exists.
 async fn ensure_kube_dns(client: kube::Client, dns_ip: IpAddr) {
     use k8s_openapi::api::core::v1::Service;
     let services: kube::Api<Service> = kube::Api::namespaced(client, "kube-system");
@@ -167,6 +217,9 @@ async fn ensure_kube_dns(client: kube::Client, dns_ip: IpAddr) {
         }
     };
     loop {
+        if let Ok(Some(_)) = services.get_opt("kube-dns").await {
+            return;
+        }
         match services
             .create(&kube::api::PostParams::default(), &service)
             .await

@@ -13,6 +13,7 @@ pub mod control;
 pub mod controlplane;
 pub mod dns;
 pub mod etcd;
+pub mod identities;
 pub mod init;
 pub mod ipam;
 pub mod leader;
@@ -24,7 +25,7 @@ pub mod unit;
 
 use anyhow::{Context, Result};
 use config::{kindling_path, NodeConfig, Role};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Runs the node until SIGTERM.
@@ -53,18 +54,19 @@ pub async fn run() -> Result<()> {
         })?),
         Role::Worker => None,
     };
-    let client = client_from_kubeconfig(&kindling_path("kubeconfig")).await?;
+    let client_of =
+        |part: identities::Part| client_from_kubeconfig_path(kindling_path(part.file()));
     let ca_pem =
         std::fs::read_to_string(kindling_path("pki/ca.crt")).context("reading the cluster CA")?;
     if config.default_cni {
         tokio::spawn(network::run(
-            client.clone(),
+            client_of(identities::Part::PodNetwork).await?,
             config.name.clone(),
             config.pod_subnet.clone(),
         ));
     }
     let dns_config = dns::server_config(&config, ip, service_ip, &node_resolv_conf);
-    let dns_client = client.clone();
+    let dns_client = client_of(identities::Part::Dns).await?;
     tokio::spawn(async move {
         if let Err(e) = kindling_dns::run(dns_client, dns_config).await {
             tracing::error!("dns: {e:#}");
@@ -76,13 +78,19 @@ pub async fn run() -> Result<()> {
         ..kubelet_config(&config, ip, ca_pem)
     };
     if runs_service_proxy(&config) {
-        let (client, proxy) = (client.clone(), proxy_config(&config));
+        let (client, proxy) = (
+            client_of(identities::Part::ServiceProxy).await?,
+            proxy_config(&config),
+        );
         tokio::spawn(restart::keep_running("kube-proxy", move || {
             kindling_proxy::run(client.clone(), proxy.clone(), Arc::new(init::run_owned))
         }));
     }
     if config.ingress {
-        let (client, ingress) = (client.clone(), ingress_config(&config));
+        let (client, ingress) = (
+            client_of(identities::Part::Ingress).await?,
+            ingress_config(&config),
+        );
         tokio::spawn(restart::keep_running("ingress-controller", move || {
             let (client, ingress) = (client.clone(), ingress.clone());
             async move {
@@ -92,6 +100,10 @@ pub async fn run() -> Result<()> {
             }
         }));
     }
+    tokio::spawn(kindling_kubelet::localpath::run(
+        client_of(identities::Part::LocalPath).await?,
+        kubelet.clone(),
+    ));
     let kubelet = Arc::new(kubelet_unit(kubelet));
     kubelet.start()?;
     tokio::spawn(async move {
@@ -191,6 +203,7 @@ fn kubelet_config(
         pod_resolv_conf: String::new(),
         cluster_dns: Vec::new(),
         cluster_domain: config.dns_domain.clone(),
+        server_tls_bootstrap: config.server_tls_bootstrap,
     }
 }
 
@@ -241,6 +254,10 @@ fn prepare_kernel() {
             tracing::warn!("setting {path}: {e}");
         }
     }
+}
+
+async fn client_from_kubeconfig_path(path: PathBuf) -> Result<kube::Client> {
+    client_from_kubeconfig(&path).await
 }
 
 /// A kube client from a kubeconfig file (the node's identity, or the admin's).

@@ -8,12 +8,17 @@
 //!
 //! Containers carry kind's cluster and role labels (role `external-load-balancer`, like kind's
 //! own balancer), so `kindling delete cluster` removes them with the nodes, and
-//! [`SERVICE_LABEL`] names their Service.
+//! [`SERVICE_LABEL`] names their Service. With the config's `ingressLoadBalancer`, one more
+//! balancer, `<cluster>-ingress-lb`, publishes the host's ports (80/443 by default) and
+//! forwards them to ports 80/443 of the Ready ingress nodes (the chapter's hand-made HAProxy). A Service annotated `kindling.dev/publish-address:
+//! 127.0.0.1` also has its balancer's TCP ports published on that host address (same port
+//! numbers), and that address is first in its `status.loadBalancer.ingress`.
 
+use crate::config::IngressLoadBalancer;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kindling_lb::service;
-use kindling_provider::{FileToCopy, NodeInfo, NodeSpec, Provider, Role};
+use kindling_provider::{FileToCopy, NodeInfo, NodeSpec, PortMapping, Provider, Role};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::watcher;
 use std::collections::HashMap;
@@ -25,6 +30,9 @@ use tokio::sync::Notify;
 pub const SOCKET: &str = "/var/run/docker.sock";
 /// The container label that names the Service (`namespace/name`).
 pub const SERVICE_LABEL: &str = "io.kindling.service-lb";
+/// The container label that records its host port mappings: a balancer whose Service now asks
+/// for others is made again (Docker fixes a container's published ports at creation).
+pub const PUBLISHED_LABEL: &str = "io.kindling.service-lb.published";
 const CONFIG_DIR: &str = "/kindling";
 const CONFIG_FILE: &str = "lb.json";
 const SETTLE: Duration = Duration::from_millis(20);
@@ -32,7 +40,12 @@ const RESYNC: Duration = Duration::from_secs(10);
 
 /// Keeps one balancer per LoadBalancer Service of `cluster`, made from `image`. Never returns
 /// while the engine answers.
-pub async fn run(client: kube::Client, cluster: String, image: String) {
+pub async fn run(
+    client: kube::Client,
+    cluster: String,
+    image: String,
+    ingress_lb: Option<IngressLoadBalancer>,
+) {
     let provider = match kindling_provider::DockerProvider::connect().await {
         Ok(p) => p,
         Err(e) => {
@@ -76,16 +89,34 @@ pub async fn run(client: kube::Client, cluster: String, image: String) {
         let all_slices = slices.state();
         let node_refs: Vec<&Node> = all_nodes.iter().map(AsRef::as_ref).collect();
         let slice_refs: Vec<&EndpointSlice> = all_slices.iter().map(AsRef::as_ref).collect();
-        let mut wanted: HashMap<String, (Arc<Service>, kindling_lb::Config)> = HashMap::new();
+        let mut wanted: HashMap<String, Balancer> = HashMap::new();
         for svc in services.state().iter().filter(|s| service::is_ours(s)) {
             let (ns, name) = (
                 svc.metadata.namespace.clone().unwrap_or_default(),
                 svc.metadata.name.clone().unwrap_or_default(),
             );
-            let config = service::config(svc, &node_refs, &slice_refs);
             wanted.insert(
                 service::container_name(&cluster, &ns, &name),
-                (svc.clone(), config),
+                Balancer {
+                    key: format!("{ns}/{name}"),
+                    config: service::config(svc, &node_refs, &slice_refs),
+                    mappings: host_ports(svc),
+                    service: Some(svc.clone()),
+                },
+            );
+        }
+        if let Some(lb) = &ingress_lb {
+            wanted.insert(
+                format!("{cluster}-{INGRESS_LB}"),
+                Balancer {
+                    key: INGRESS_LB.into(),
+                    config: service::ingress_config(&lb.nodes, &node_refs),
+                    mappings: vec![
+                        PortMapping::tcp(lb.listen_address.clone(), lb.http_port, 80),
+                        PortMapping::tcp(lb.listen_address.clone(), lb.https_port, 443),
+                    ],
+                    service: None,
+                },
             );
         }
         if let Err(e) = sync(&provider, &client, &cluster, &image, &wanted, &mut written).await {
@@ -105,7 +136,7 @@ async fn sync(
     client: &kube::Client,
     cluster: &str,
     image: &str,
-    wanted: &HashMap<String, (Arc<Service>, kindling_lb::Config)>,
+    wanted: &HashMap<String, Balancer>,
     written: &mut HashMap<String, kindling_lb::Config>,
 ) -> anyhow::Result<()> {
     let existing: HashMap<String, NodeInfo> = provider
@@ -122,20 +153,27 @@ async fn sync(
             written.remove(name);
         }
     }
-    for (name, (svc, config)) in wanted {
-        let info = match existing.get(name) {
+    for (name, balancer) in wanted {
+        let (config, mappings) = (&balancer.config, &balancer.mappings);
+        let published = describe(mappings);
+        let stale = existing.get(name).filter(|info| {
+            info.labels.get(PUBLISHED_LABEL).map_or("", String::as_str) != published
+        });
+        if stale.is_some() {
+            tracing::info!("service-lb: {name} publishes other ports now; making it again");
+            provider.delete_nodes(std::slice::from_ref(name)).await?;
+        }
+        let info = match existing.get(name).filter(|_| stale.is_none()) {
             Some(info) => info.clone(),
             None => {
-                let key = format!(
-                    "{}/{}",
-                    svc.metadata.namespace.as_deref().unwrap_or_default(),
-                    svc.metadata.name.as_deref().unwrap_or_default()
-                );
+                let key = &balancer.key;
                 tracing::info!("service-lb: creating {name} for {key}");
                 written.remove(name);
-                provider
-                    .create_node(&balancer_spec(name, cluster, image, &key))
-                    .await?
+                let mut spec = balancer_spec(name, cluster, image, key);
+                spec.port_mappings = mappings.clone();
+                spec.labels
+                    .insert(PUBLISHED_LABEL.into(), published.clone());
+                provider.create_node(&spec).await?
             }
         };
         if written.get(name) != Some(config) {
@@ -149,13 +187,51 @@ async fn sync(
                 .await?;
             written.insert(name.clone(), config.clone());
         }
-        if let Some(ip) = &info.ipv4 {
-            if let Err(e) = ensure_status(client, svc, ip).await {
+        if let (Some(ip), Some(svc)) = (&info.ipv4, &balancer.service) {
+            let mut addresses: Vec<String> =
+                mappings.iter().map(|m| m.listen_address.clone()).collect();
+            addresses.dedup();
+            addresses.push(ip.clone());
+            if let Err(e) = ensure_status(client, svc, &addresses).await {
                 tracing::debug!("service-lb: status of {name}: {e}");
             }
         }
     }
     Ok(())
+}
+
+/// The [`SERVICE_LABEL`] of the ingress load balancer (named `<cluster>-ingress-lb`).
+const INGRESS_LB: &str = "ingress-lb";
+
+/// One balancer container as wanted: what it forwards, what it publishes on the host, and the
+/// Service whose status gets its address (none for the ingress load balancer).
+struct Balancer {
+    key: String,
+    config: kindling_lb::Config,
+    mappings: Vec<PortMapping>,
+    service: Option<Arc<Service>>,
+}
+
+/// The host ports a Service's balancer publishes (its `kindling.dev/publish-address`).
+fn host_ports(svc: &Service) -> Vec<PortMapping> {
+    service::published(svc)
+        .into_iter()
+        .map(|(address, port, protocol)| PortMapping {
+            protocol: match protocol {
+                kindling_lb::Protocol::Tcp => kindling_provider::Protocol::Tcp,
+                kindling_lb::Protocol::Udp => kindling_provider::Protocol::Udp,
+            },
+            ..PortMapping::tcp(address.to_string(), port, port)
+        })
+        .collect()
+}
+
+fn describe(mappings: &[PortMapping]) -> String {
+    mappings
+        .iter()
+        .map(PortMapping::describe)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The balancer container: the node image running `kindling loadbalancer`, unprivileged.
@@ -175,9 +251,17 @@ fn balancer_spec(name: &str, cluster: &str, image: &str, service_key: &str) -> N
     spec
 }
 
-/// Writes `status.loadBalancer.ingress: [{ip}]` unless it says so already.
-async fn ensure_status(client: &kube::Client, svc: &Service, ip: &str) -> Result<(), kube::Error> {
-    let want = serde_json::json!([{"ip": ip, "ipMode": "Proxy"}]);
+/// Writes `status.loadBalancer.ingress: [{ip}, …]` (a published host address first, then the
+/// container's) unless it says so already.
+async fn ensure_status(
+    client: &kube::Client,
+    svc: &Service,
+    ips: &[String],
+) -> Result<(), kube::Error> {
+    let want: serde_json::Value = ips
+        .iter()
+        .map(|ip| serde_json::json!({"ip": ip, "ipMode": "Proxy"}))
+        .collect();
     let have = svc
         .status
         .as_ref()

@@ -37,6 +37,7 @@ async fn registers_and_heartbeats() {
         pod_resolv_conf: String::new(),
         cluster_dns: Vec::new(),
         cluster_domain: "cluster.local".into(),
+        server_tls_bootstrap: false,
     };
     tokio::spawn(kindling_node::ipam::run(
         client.clone(),

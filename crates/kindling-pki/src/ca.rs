@@ -59,6 +59,16 @@ impl Ca {
         Ok(ca)
     }
 
+    /// The CA from its PEM certificate and key (e.g. read from a node's `/kindling/pki`).
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Ca> {
+        let key = KeyPair::from_pem(key_pem).context("parsing the CA key")?;
+        let pair = CertPair {
+            cert_pem: cert_pem.to_string(),
+            key_pem: key_pem.to_string(),
+        };
+        Ok(Ca { pair, key })
+    }
+
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
         Ok(Issuer::from_ca_cert_pem(&self.pair.cert_pem, &self.key)?)
     }
@@ -140,6 +150,117 @@ impl Ca {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         })
+    }
+}
+
+/// What a signer puts into a certificate it issues for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// `spec.usages` as upstream spells them (`digital signature`, `client auth`, …).
+    pub usages: Vec<String>,
+    /// Seconds of validity from now (the requested expiration, within the signer's limit).
+    pub seconds: i64,
+}
+
+/// A new key and a PKCS#10 request (both PEM) for `common_name` in `organizations`, naming
+/// `dns_names` and `ips` (a kubelet asking for its serving certificate).
+pub fn new_request(
+    common_name: &str,
+    organizations: &[&str],
+    dns_names: &[String],
+    ips: &[std::net::IpAddr],
+) -> Result<CertPair> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn(common_name, organizations);
+    params.subject_alt_names = dns_names
+        .iter()
+        .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
+        .collect::<Result<Vec<_>>>()?;
+    params
+        .subject_alt_names
+        .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    let request = params.serialize_request(&key)?;
+    Ok(CertPair {
+        cert_pem: request.pem()?,
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// What a request asks to be named: its subject and subject alternative names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    pub common_name: String,
+    pub organizations: Vec<String>,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<std::net::IpAddr>,
+    pub emails: Vec<String>,
+    pub uris: Vec<String>,
+}
+
+/// Reads a PKCS#10 request (PEM), checking its signature.
+pub fn inspect_request(request_pem: &str) -> Result<RequestInfo> {
+    let csr = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
+        .context("parsing the certificate request")?;
+    let mut info = RequestInfo::default();
+    for (ty, value) in csr.params.distinguished_name.iter() {
+        let text = dn_text(value);
+        match ty {
+            DnType::CommonName => info.common_name = text,
+            DnType::OrganizationName => info.organizations.push(text),
+            _ => {}
+        }
+    }
+    for san in &csr.params.subject_alt_names {
+        match san {
+            SanType::DnsName(d) => info.dns_names.push(d.as_str().to_string()),
+            SanType::IpAddress(ip) => info.ip_addresses.push(*ip),
+            SanType::Rfc822Name(e) => info.emails.push(e.as_str().to_string()),
+            SanType::URI(u) => info.uris.push(u.as_str().to_string()),
+            _ => {}
+        }
+    }
+    Ok(info)
+}
+
+fn dn_text(value: &rcgen::DnValue) -> String {
+    match value {
+        rcgen::DnValue::Utf8String(s) => s.clone(),
+        rcgen::DnValue::PrintableString(s) => s.as_str().to_string(),
+        rcgen::DnValue::Ia5String(s) => s.as_str().to_string(),
+        rcgen::DnValue::TeletexString(s) => s.as_str().to_string(),
+        _ => String::new(),
+    }
+}
+
+impl Ca {
+    /// A certificate for a PKCS#10 request (PEM), with the request's subject, names and key and
+    /// the grant's usages and lifetime, valid from five minutes ago as upstream backdates.
+    pub fn sign_request(&self, request_pem: &str, grant: &Grant) -> Result<String> {
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
+            .context("parsing the certificate request")?;
+        let now = time::OffsetDateTime::now_utc();
+        let p = &mut csr.params;
+        p.is_ca = IsCa::NoCa;
+        p.not_before = now - time::Duration::minutes(5);
+        p.not_after = now + time::Duration::seconds(grant.seconds);
+        p.key_usages = Vec::new();
+        p.extended_key_usages = Vec::new();
+        for usage in &grant.usages {
+            match usage.as_str() {
+                "digital signature" => p.key_usages.push(KeyUsagePurpose::DigitalSignature),
+                "key encipherment" => p.key_usages.push(KeyUsagePurpose::KeyEncipherment),
+                "client auth" => p
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::ClientAuth),
+                "server auth" => p
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::ServerAuth),
+                _ => {}
+            }
+        }
+        let cert = csr.signed_by(&self.issuer()?)?;
+        Ok(cert.pem())
     }
 }
 

@@ -24,12 +24,18 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Creates one of [cluster]
+    /// Creates one of [cluster, node]
     #[command(subcommand)]
     Create(CreateCommand),
-    /// Deletes one of [cluster, clusters]
+    /// Deletes one of [cluster, clusters, node]
     #[command(subcommand)]
     Delete(DeleteCommand),
+    /// Stops one of [cluster]: its node containers stop, their state stays
+    #[command(subcommand)]
+    Stop(StopCommand),
+    /// Starts one of [cluster] stopped by `stop cluster`
+    #[command(subcommand)]
+    Start(StartCommand),
     /// Gets one of [clusters, nodes, kubeconfig]
     #[command(subcommand)]
     Get(GetCommand),
@@ -64,6 +70,52 @@ pub enum Command {
 pub enum CreateCommand {
     /// Creates a local Kubernetes cluster
     Cluster(CreateClusterArgs),
+    /// Adds a node to a running cluster
+    Node(CreateNodeArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct CreateNodeArgs {
+    /// the node name (default: kind's next name for the role, e.g. kind-worker4)
+    pub name: Option<String>,
+    /// the node's role (control-plane joins need the HA control plane: not yet)
+    #[arg(long, default_value = "worker")]
+    pub role: String,
+    /// the cluster name, overrides KIND_CLUSTER_NAME (default kind)
+    #[arg(long, short = 'n', visible_alias = "name")]
+    pub cluster: Option<String>,
+    /// node docker image to use (default: the first control plane's)
+    #[arg(long)]
+    pub image: Option<String>,
+    /// a node label, key=value (repeatable)
+    #[arg(long = "label", short = 'l')]
+    pub labels: Vec<String>,
+    /// how long to wait for the node to be Ready
+    #[arg(long, default_value = "2m")]
+    pub wait: String,
+}
+
+#[derive(Subcommand)]
+pub enum StopCommand {
+    /// Stops a cluster's node containers (CPU and memory are given back; state is kept)
+    Cluster {
+        /// the cluster name
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StartCommand {
+    /// Starts a stopped cluster's node containers and waits for its nodes to be Ready
+    Cluster {
+        /// the cluster name
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// how long to wait for the nodes to be Ready
+        #[arg(long, default_value = "2m")]
+        wait: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -99,6 +151,17 @@ pub enum DeleteCommand {
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
     },
+    /// Drains a node (PodDisruptionBudgets respected) and removes it from its cluster
+    Node {
+        /// the node name
+        name: String,
+        /// the cluster name, overrides KIND_CLUSTER_NAME (default kind)
+        #[arg(long, short = 'n')]
+        cluster: Option<String>,
+        /// how long the drain may take before giving up (the node stays cordoned then)
+        #[arg(long, default_value = "5m")]
+        timeout: String,
+    },
     /// Deletes one or more clusters
     Clusters {
         /// delete all clusters
@@ -114,7 +177,11 @@ pub enum DeleteCommand {
 #[derive(Subcommand)]
 pub enum GetCommand {
     /// Lists existing kind clusters by their name
-    Clusters,
+    Clusters {
+        /// `wide` adds each cluster's state and running nodes (names alone otherwise, as kind)
+        #[arg(short = 'o', long = "output")]
+        output: Option<String>,
+    },
     /// Lists existing kind nodes by their name
     Nodes {
         /// the cluster context name

@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use cli::{
     BuildCommand, Cli, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand,
-    LoadCommand,
+    LoadCommand, StartCommand, StopCommand,
 };
-use kindling_cluster::{create, manage};
+use kindling_cluster::{create, lifecycle, manage};
 use kindling_provider::{DockerProvider, Provider};
 use std::sync::Arc;
 
@@ -85,6 +85,32 @@ fn cluster_name(flag: Option<String>) -> String {
     )
 }
 
+async fn create_node(args: cli::CreateNodeArgs, quiet: bool) -> Result<()> {
+    let role = kindling_provider::Role::parse(&args.role)
+        .filter(|r| *r != kindling_provider::Role::ExternalLoadBalancer)
+        .with_context(|| {
+            format!(
+                "invalid role \"{}\": expected worker or control-plane",
+                args.role
+            )
+        })?;
+    let mut labels = std::collections::BTreeMap::new();
+    for label in &args.labels {
+        labels.extend(kindling_config::parse_node_labels(label).map_err(anyhow::Error::msg)?);
+    }
+    let opts = lifecycle::CreateNodeOptions {
+        name: args.name,
+        role,
+        image: args.image,
+        labels,
+        wait: kindling_cluster::parse_duration(&args.wait)?,
+        quiet,
+    };
+    lifecycle::create_node(docker().await?.as_ref(), &cluster_name(args.cluster), opts)
+        .await
+        .map(|_| ())
+}
+
 async fn docker() -> Result<Arc<dyn Provider>> {
     let provider = DockerProvider::connect().await?;
     provider.ping().await?;
@@ -111,7 +137,39 @@ async fn run(cli: Cli) -> Result<()> {
             manage::delete_clusters(docker().await?.as_ref(), all, names, kubeconfig.as_deref())
                 .await
         }
-        Command::Get(GetCommand::Clusters) => manage::get_clusters(docker().await?.as_ref()).await,
+        Command::Get(GetCommand::Clusters { output }) => match output.as_deref() {
+            None => manage::get_clusters(docker().await?.as_ref()).await,
+            Some("wide") => lifecycle::get_clusters_wide(docker().await?.as_ref()).await,
+            Some(other) => anyhow::bail!("unable to match a printer suitable for the output format \"{other}\", allowed formats are: wide"),
+        },
+        Command::Create(CreateCommand::Node(args)) => create_node(args, cli.quiet).await,
+        Command::Delete(DeleteCommand::Node {
+            name,
+            cluster,
+            timeout,
+        }) => {
+            lifecycle::delete_node(
+                docker().await?.as_ref(),
+                &cluster_name(cluster),
+                &name,
+                kindling_cluster::parse_duration(&timeout)?,
+                cli.quiet,
+            )
+            .await
+        }
+        Command::Stop(StopCommand::Cluster { name }) => {
+            lifecycle::stop_cluster(docker().await?.as_ref(), &cluster_name(name), cli.quiet).await
+        }
+        Command::Start(StartCommand::Cluster { name, wait }) => {
+            lifecycle::start_cluster(
+                docker().await?.as_ref(),
+                &cluster_name(name),
+                kindling_cluster::parse_duration(&wait)?,
+                cli.quiet,
+            )
+            .await
+            .map(|_| ())
+        }
         Command::Get(GetCommand::Nodes { name, all_clusters }) => {
             manage::get_nodes(docker().await?.as_ref(), &cluster_name(name), all_clusters).await
         }

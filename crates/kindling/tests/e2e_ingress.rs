@@ -2,6 +2,8 @@
 //! a control plane labelled `ingress-ready=true` by kind's InitConfiguration patch with
 //! extraPortMappings for 80 and 443 (to free host ports), and kind's ingress `usage.yaml`
 //! exactly (http-echo stand-ins `foo-app`/`bar-app`, their Services, `example-ingress`).
+//! The config also has kindling's `ingressLoadBalancer` line (a balancer container on two more
+//! host ports in front of the ingress node's 80/443).
 //! Checked from the host with curl and openssl: `/foo` → foo, `/bar` → bar; the controller's
 //! mirror pod, the default IngressClass and the Ingress's class and address as kubectl shows
 //! them; a host rule; TLS from a `kubernetes.io/tls` Secret by SNI over HTTP/2 and the
@@ -210,9 +212,11 @@ fn ingress_serves_kinds_usage_yaml_tls_websocket_rewrites_and_bad_input() {
     let mut env = Env::new();
     let cluster = unique("ing");
     let (http_port, https_port) = (free_port(), free_port());
+    let (lb_http, lb_https) = (free_port(), free_port());
     let config = format!(
         r#"kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
+ingressLoadBalancer: {{listenAddress: 127.0.0.1, httpPort: {lb_http}, httpsPort: {lb_https}}}
 nodes:
 - role: control-plane
   kubeadmConfigPatches:
@@ -321,6 +325,37 @@ nodes:
     );
     let (code, body) = curl(&[], &format!("{base}/other"));
     assert_eq!(code, 404, "{body}");
+    // The config's one line: a balancer container on the host's ports in front of the ingress
+    // nodes' controllers (here the one ingress-ready node).
+    let lb_url = format!("http://127.0.0.1:{lb_http}/foo");
+    let took = until(
+        "curl through the ingress load balancer",
+        Duration::from_secs(30),
+        || curl(&[], &lb_url) == (200, "foo".into()),
+    );
+    eprintln!("$ curl {lb_url} → foo (through {cluster}-ingress-lb, {took:?})");
+    let ports = Command::new("docker")
+        .args(["port", &format!("{cluster}-ingress-lb")])
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ docker port {cluster}-ingress-lb\n{}",
+        text(&ports.stdout)
+    );
+    assert!(
+        text(&ports.stdout).contains(&format!("127.0.0.1:{lb_https}")),
+        "{}",
+        text(&ports.stdout)
+    );
+    let (code, _) = curl(
+        &[
+            "-k",
+            "--resolve",
+            &format!("localhost:{lb_https}:127.0.0.1"),
+        ],
+        &format!("https://localhost:{lb_https}/foo"),
+    );
+    assert_eq!(code, 200);
     until("the Ingress's address", Duration::from_secs(10), || {
         let row = text(
             &env.kubectl(&["get", "ingress", "example-ingress", "--no-headers"])
@@ -589,12 +624,194 @@ nodes:
     );
     eprintln!("ingress checks done after {:.1?}", started.elapsed());
 
+    gateway_api(&env, &base);
+    eprintln!("gateway checks done after {:.1?}", started.elapsed());
+
     load_balancer_services(&env);
     eprintln!("all checks done after {:.1?}", started.elapsed());
 }
 
+/// The Gateway API through the same proxy: the GatewayClass `kindling` Accepted at create; a
+/// Gateway on port 80 Programmed with its address; an HTTPRoute with a path match, a URL
+/// rewrite and a response header filter answering from the host; an 80/20 weighted split seen
+/// over 100 requests; a route in another namespace whose Service reference is refused
+/// (`ResolvedRefs=False RefNotPermitted`) until a ReferenceGrant allows it.
+fn gateway_api(env: &Env, base: &str) {
+    let classes = ok(env, &["get", "gatewayclass"]);
+    assert!(
+        classes.contains("kindling.dev/gateway-controller"),
+        "{classes}"
+    );
+    until("the GatewayClass Accepted", Duration::from_secs(10), || {
+        text(
+            &env.kubectl(&[
+                "get",
+                "gatewayclass",
+                "kindling",
+                "-o",
+                r#"jsonpath={.status.conditions[?(@.type=="Accepted")].status}"#,
+            ])
+            .stdout,
+        ) == "True"
+    });
+    env.apply(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: web
+spec:
+  gatewayClassName: kindling
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
+    allowedRoutes:
+      namespaces:
+        from: All
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: pages
+spec:
+  parentRefs:
+  - name: web
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /gw
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplacePrefixMatch
+          replacePrefixMatch: /
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set:
+        - name: X-Gateway
+          value: kindling
+    backendRefs:
+    - name: pages
+      port: 8080
+  - matches:
+    - path:
+        type: Exact
+        value: /split
+    backendRefs:
+    - name: foo-service
+      port: 5678
+      weight: 80
+    - name: bar-service
+      port: 5678
+      weight: 20
+"#,
+    );
+    until("the Gateway Programmed", Duration::from_secs(10), || {
+        let row = text(
+            &env.kubectl(&["get", "gateway", "web", "--no-headers"])
+                .stdout,
+        );
+        row.split_whitespace().nth(3) == Some("True")
+    });
+    ok(env, &["get", "gateway", "web"]);
+    ok(env, &["get", "httproute", "pages", "-o", "yaml"]);
+    let url = format!("{base}/gw/new");
+    until(
+        "curl through the HTTPRoute",
+        Duration::from_secs(10),
+        || curl(&[], &url) == (200, "new-page".into()),
+    );
+    let head = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "5", &url])
+        .output()
+        .unwrap();
+    let head = text(&head.stdout).to_ascii_lowercase();
+    eprintln!("$ curl -i {url}\n{head}");
+    assert!(head.contains("x-gateway: kindling"), "{head}");
+    let mut foo = 0;
+    for _ in 0..100 {
+        match curl(&[], &format!("{base}/split")) {
+            (200, b) if b == "foo" => foo += 1,
+            (200, b) if b == "bar" => {}
+            other => panic!("/split: {other:?}"),
+        }
+    }
+    eprintln!("$ curl {base}/split ×100 → foo {foo}, bar {}", 100 - foo);
+    assert_eq!(foo, 80);
+
+    // Another namespace: its route attaches (from: All) but may not name default's Service.
+    ok(env, &["create", "namespace", "team"]);
+    env.apply(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: cross
+  namespace: team
+spec:
+  parentRefs:
+  - name: web
+    namespace: default
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /team
+    backendRefs:
+    - name: foo-service
+      namespace: default
+      port: 5678
+"#,
+    );
+    let resolved = |env: &Env| {
+        text(
+            &env.kubectl(&[
+                "get",
+                "httproute",
+                "cross",
+                "-n",
+                "team",
+                "-o",
+                r#"jsonpath={.status.parents[0].conditions[?(@.type=="ResolvedRefs")].reason}"#,
+            ])
+            .stdout,
+        )
+    };
+    until("RefNotPermitted", Duration::from_secs(10), || {
+        resolved(env) == "RefNotPermitted"
+    });
+    ok(env, &["describe", "httproute", "cross", "-n", "team"]);
+    let (code, body) = curl(&[], &format!("{base}/team"));
+    assert_eq!(code, 500, "{body}");
+    env.apply(
+        r#"apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata:
+  name: team-routes
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    namespace: team
+  to:
+  - group: ""
+    kind: Service
+"#,
+    );
+    until(
+        "ResolvedRefs with the grant",
+        Duration::from_secs(10),
+        || resolved(env) == "ResolvedRefs",
+    );
+    until("/team answered", Duration::from_secs(10), || {
+        curl(&[], &format!("{base}/team")) == (200, "foo".into())
+    });
+}
+
 /// `kubectl expose deployment web --type=LoadBalancer --port=80`: an EXTERNAL-IP within 2 s,
-/// reachable from the host; deleting the Service removes its balancer container.
+/// reachable from the host; annotated `kindling.dev/publish-address: 127.0.0.1`, also on the
+/// host's loopback; deleting the Service removes its balancer container.
 fn load_balancer_services(env: &Env) {
     ok(
         env,
@@ -668,6 +885,49 @@ fn load_balancer_services(env: &Env) {
     let name = containers(env);
     eprintln!("balancer container: {name}");
     assert!(!name.is_empty());
+
+    // Published on 127.0.0.1 too (hosts whose Docker networks are not routable): the
+    // annotation makes the balancer again with the Service's port on the host's loopback.
+    let local_port = free_port().to_string();
+    ok(
+        env,
+        &[
+            "patch",
+            "svc",
+            "web",
+            "--type=json",
+            "-p",
+            &format!(
+                r#"[{{"op": "replace", "path": "/spec/ports/0/port", "value": {local_port}}}]"#
+            ),
+        ],
+    );
+    ok(
+        env,
+        &[
+            "annotate",
+            "svc",
+            "web",
+            "kindling.dev/publish-address=127.0.0.1",
+        ],
+    );
+    let local = format!("http://127.0.0.1:{local_port}/");
+    let took = until("curl to 127.0.0.1", Duration::from_secs(30), || {
+        curl(&[], &local) == (200, "web".into())
+    });
+    eprintln!("$ curl {local} → web ({took:?} after the annotation)");
+    let svc = ok(env, &["get", "svc", "web"]);
+    assert!(svc.contains("127.0.0.1,"), "{svc}");
+    let published = Command::new("docker")
+        .args(["port", &containers(env)])
+        .output()
+        .unwrap();
+    eprintln!("$ docker port …\n{}", text(&published.stdout));
+    assert!(
+        text(&published.stdout).contains(&format!("127.0.0.1:{local_port}")),
+        "{}",
+        text(&published.stdout)
+    );
     ok(env, &["delete", "svc", "web"]);
     let took = until(
         "the balancer container's removal",

@@ -2,7 +2,11 @@
 //! from its projected volume; busybox's wget cannot speak TLS with the API server, so the real
 //! kubectl sends it) gets upstream's 403 listing pods, and the list once a Role and RoleBinding
 //! allow it; a node's credentials (the node agent's kubeconfig,
-//! `system:node:<name>`) may not do what the node rules do not allow. Without a Docker engine
+//! `system:node:<name>`) may not do what the node rules do not allow, read a secret no pod of
+//! the node uses, or touch another Node (Node authorizer, NodeRestriction); no component of
+//! either node logs a 403 (each runs with its own upstream identity). With `serverTLSBootstrap`
+//! the kubelets' serving CSRs are Pending in `kubectl get csr` until approved, then issued, and
+//! `kubectl exec` (through :10250) works. Without a Docker engine
 //! the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -86,10 +90,50 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         .expect("building the busybox image");
     let mut cluster = Env::new();
     let name = unique("rbac");
-    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
+    // Kubelets ask for their serving certificates by CSR (kubeadm's `serverTLSBootstrap`).
+    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: KubeletConfiguration\n  serverTLSBootstrap: true\nnodes:\n- role: control-plane\n- role: worker\n";
     cluster.create_with(&name, Some(NODE_IMAGE), Some(config));
     let load = cluster.kindling(&["load", "docker-image", BUSYBOX, "--name", &name]);
     assert!(load.status.success(), "{}", text(&load.stderr));
+
+    // Both kubelets' serving requests wait, Pending, for a person to approve them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pending = loop {
+        let names = cluster.ok_kubectl(&[
+            "get",
+            "csr",
+            "--field-selector",
+            "spec.signerName=kubernetes.io/kubelet-serving",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        let names: Vec<String> = names.split_whitespace().map(str::to_string).collect();
+        if names.len() == 2 || Instant::now() > deadline {
+            break names;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    let listed = cluster.ok_kubectl(&["get", "csr"]);
+    eprintln!("{listed}");
+    assert_eq!(listed.matches("Pending").count(), 2, "{listed}");
+    assert!(
+        listed.contains(&format!("system:node:{name}-worker")),
+        "{listed}"
+    );
+    let mut approve = vec!["certificate", "approve"];
+    approve.extend(pending.iter().map(String::as_str));
+    cluster.ok_kubectl(&approve);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster
+        .ok_kubectl(&["get", "csr"])
+        .matches("Approved,Issued")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "serving certificates not issued");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     cluster.ok_kubectl(&["create", "namespace", "rbac-e2e"]);
     // The namespace's default service account comes from its controller.
@@ -179,8 +223,56 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         "jsonpath={.status.userInfo.username}",
     ]);
     assert_eq!(text(&who.stdout), format!("system:node:{worker}"));
-    let out = as_node(&["get", "pods", "-A", "-o", "name"]);
+    let out = as_node(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "name",
+        "--field-selector",
+        &format!("spec.nodeName={worker}"),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = as_node(&["get", "pods", "-A", "-o", "name"]);
+    assert!(
+        text(&out.stderr).contains("can only list/watch pods with spec.nodeName field selector"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A secret no pod of the worker uses.
+    cluster.ok_kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "unrelated",
+        "-n",
+        "rbac-e2e",
+        "--from-literal=k=v",
+    ]);
+    let out = as_node(&["get", "secret", "unrelated", "-n", "rbac-e2e"]);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "Error from server (Forbidden): secrets \"unrelated\" is forbidden: User \"system:node:{worker}\" cannot get resource \"secrets\" in API group \"\" in the namespace \"rbac-e2e\": no relationship found between node '{worker}' and this object"
+        )
+    );
+    // Its own Node only; no node-restriction labels on itself.
+    let out = as_node(&["label", "node", &format!("{name}-control-plane"), "x=y"]);
+    assert!(
+        text(&out.stderr).contains("only its own Node object"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = as_node(&[
+        "label",
+        "node",
+        &worker,
+        "node-restriction.kubernetes.io/x=y",
+    ]);
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!("Error from server (Forbidden): nodes \"{worker}\" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/x")
+    );
     let out = as_node(&["delete", "node", &format!("{name}-control-plane")]);
     assert_eq!(
         text(&out.stderr).trim(),
@@ -201,5 +293,21 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         "{}",
         text(&out.stderr)
     );
+    // The control plane still carries its role label (set by create, not by the node).
+    let roles = cluster.ok_kubectl(&["get", "nodes", &format!("{name}-control-plane")]);
+    assert!(roles.contains("control-plane"), "{roles}");
+    // Every component ran with rights enough: no 403 in either node's log.
+    for node in [format!("{name}-control-plane"), worker.clone()] {
+        let logs = Command::new("docker")
+            .args(["logs", &node])
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&logs.stdout), text(&logs.stderr));
+        let denied: Vec<&str> = all
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().contains("forbidden"))
+            .collect();
+        assert!(denied.is_empty(), "{node}: {denied:#?}");
+    }
     eprintln!("e2e_rbac checked in {:.1?}", started.elapsed());
 }

@@ -18,12 +18,13 @@
 //! when evaluated, not when the definition is written).
 
 use super::cel::cost::{self, Shape};
+use super::cel::reach::Reach;
 use crate::json_path::str_at;
 use crate::meta::go_quote;
 use crate::status::Cause;
-use ::cel::objects::OptionalValue;
 use ::cel::{Program, Value as CelValue};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -177,8 +178,19 @@ impl Run<'_> {
             })
             .collect();
         if !runnable.is_empty() {
-            // What the node's rules see, made once for all of them.
-            let seen = Seen::of(&n, self.pass != Pass::Plain);
+            // What the node's rules see, made once for all of them, of only what they read.
+            let mut reach = (Reach::none(), Reach::none());
+            for (rule, program, _) in &runnable {
+                let message = self
+                    .rules
+                    .programs
+                    .get(str_at(rule, &["messageExpression"]));
+                for p in std::iter::once(program).chain(message) {
+                    reach.0.add(p.expression(), "self");
+                    reach.1.add(p.expression(), "oldSelf");
+                }
+            }
+            let seen = Seen::of(&n, self.pass != Pass::Plain, &reach);
             for (rule, program, uses_old) in runnable {
                 self.check(&n, &seen, rule, &program, uses_old);
                 if self.stopped {
@@ -348,32 +360,35 @@ impl Run<'_> {
 
 /// A node's values as its rules see them (`self`, `oldSelf`), their shapes, and the contexts
 /// made of them (made at most once for all the node's rules: converting values is what costs).
-struct Seen {
-    new: CelValue,
-    old: Option<CelValue>,
+struct Seen<'a> {
+    new: Cow<'a, Value>,
+    old: Option<Cow<'a, Value>>,
+    schema: &'a Value,
     shapes: Vec<(&'static str, Shape)>,
     plain: std::cell::OnceCell<::cel::Context<'static, 'static>>,
     optional: std::cell::OnceCell<::cel::Context<'static, 'static>>,
 }
 
-impl Seen {
+impl<'a> Seen<'a> {
     /// `with_old`: whether the pass's rules can look at `oldSelf`.
-    fn of(n: &Node<'_>, with_old: bool) -> Seen {
-        let new = visible(n.new, n.resource_root);
+    /// `reach`: what the rules read of `self` and of `oldSelf`.
+    fn of(n: &Node<'a>, with_old: bool, reach: &(Reach, Reach)) -> Seen<'a> {
+        let new = visible(n.new, n.resource_root, &reach.0);
         let old = n
             .old
             .filter(|_| with_old)
-            .map(|o| visible(o, n.resource_root));
+            .map(|o| visible(o, n.resource_root, &reach.1));
         Seen {
             shapes: vec![
                 ("self", Shape::of_value(&new)),
                 (
                     "oldSelf",
-                    old.as_ref().map_or(Shape::Scalar, Shape::of_value),
+                    old.as_deref().map_or(Shape::Scalar, Shape::of_value),
                 ),
             ],
-            new: super::cel::to_cel_typed(&new, n.schema),
-            old: old.map(|o| super::cel::to_cel_typed(&o, n.schema)),
+            new,
+            old,
+            schema: n.schema,
             plain: Default::default(),
             optional: Default::default(),
         }
@@ -381,37 +396,56 @@ impl Seen {
 
     /// The context of a rule: `oldSelf` as it is, or as an optional (`optionalOldSelf`).
     fn context(&self, optional: bool) -> &::cel::Context<'static, 'static> {
-        let make = |old: Option<CelValue>| {
-            let mut vars = vec![("self", self.new.clone())];
+        let cell = if optional {
+            &self.optional
+        } else {
+            &self.plain
+        };
+        cell.get_or_init(|| {
+            let old = self
+                .old
+                .as_deref()
+                .map(|o| super::cel::to_cel_typed(o, self.schema));
+            let old = if optional {
+                Some(super::cel::optional(old))
+            } else {
+                old
+            };
+            let mut vars = vec![("self", super::cel::to_cel_typed(&self.new, self.schema))];
             vars.extend(old.map(|o| ("oldSelf", o)));
             super::cel::context(vars)
-        };
-        if optional {
-            self.optional.get_or_init(|| {
-                make(Some(CelValue::Opaque(Arc::new(match &self.old {
-                    Some(o) => OptionalValue::of(o.clone()),
-                    None => OptionalValue::none(),
-                }))))
-            })
-        } else {
-            self.plain.get_or_init(|| make(self.old.clone()))
-        }
+        })
     }
 }
 
 /// upstream's MaxEvaluatedMessageExpressionSizeBytes.
 const MAX_MESSAGE_BYTES: usize = 5 * 1024;
 
-/// What a rule sees of a resource root: everything but metadata, of which only name and
-/// generateName (upstream's WithTypeAndObjectMeta).
-fn visible(v: &Value, resource_root: bool) -> Value {
-    let mut v = v.clone();
+/// What rules see of a value: of an object only the fields they read (`reach`), and of a
+/// resource root's metadata only name and generateName (upstream's WithTypeAndObjectMeta).
+/// Borrowed when that is all of it: copying a subtree costs as much as converting it.
+fn visible<'v>(v: &'v Value, resource_root: bool, reach: &Reach) -> Cow<'v, Value> {
+    let mut seen = match (v, reach) {
+        (Value::Object(map), Reach::Fields(fields)) => {
+            let read = |k: &String| {
+                fields.contains(k) || super::cel::escape(k).is_some_and(|e| fields.contains(&e))
+            };
+            Value::Object(
+                map.iter()
+                    .filter(|(k, _)| read(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        }
+        _ if !resource_root => return Cow::Borrowed(v),
+        _ => v.clone(),
+    };
     if resource_root {
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(meta) = seen.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.retain(|k, _| k == "name" || k == "generateName");
         }
     }
-    v
+    Cow::Owned(seen)
 }
 
 /// The old item an item of a list is correlated with: by its keys in a map list, by value in

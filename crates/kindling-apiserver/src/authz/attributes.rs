@@ -64,6 +64,7 @@ pub fn of(
         subresource: rp.subresource.clone().unwrap_or_default(),
         name,
         path: path.to_string(),
+        field_selector: field_selector.unwrap_or_default().to_string(),
     }
 }
 

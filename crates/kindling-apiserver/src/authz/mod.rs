@@ -4,7 +4,9 @@
 //! upstream's 403 ([`forbidden`]).
 //!
 //! - `rules.rs`: policy rules — matching a request, covering other rules (pure);
-//! - `node.rs`: the Node authorizer's rules for node identities (pure);
+//! - `node.rs`: the Node authorizer's decisions for node identities (pure);
+//! - `graph.rs`: which objects each node reaches through its pods (pure);
+//! - `graph_index.rs`: keeps the graph current from watches of pods and PVs (IO);
 //! - `rbac.rs`: the RBAC policy as an immutable snapshot and upstream's rule resolver (pure);
 //! - `attributes.rs`: what an HTTP request asks, as upstream's RequestInfo (pure);
 //! - `index.rs`: keeps the snapshot current from watches of the four RBAC kinds (IO), so a
@@ -17,6 +19,8 @@
 pub mod aggregation;
 pub mod attributes;
 pub mod escalation;
+pub mod graph;
+pub mod graph_index;
 pub mod index;
 pub mod node;
 pub mod policy;
@@ -78,6 +82,8 @@ pub struct Decision {
 pub struct Authorizer {
     modes: Vec<Mode>,
     policy: ArcSwap<Policy>,
+    /// The Node authorizer's graph (read per node request, written per pod/PV event).
+    graph: std::sync::RwLock<graph::Graph>,
 }
 
 impl Authorizer {
@@ -85,7 +91,22 @@ impl Authorizer {
         Authorizer {
             modes,
             policy: ArcSwap::from_pointee(Policy::default()),
+            graph: std::sync::RwLock::default(),
         }
+    }
+
+    /// Whether the Node authorizer decides (else no graph is kept).
+    pub fn uses_node(&self) -> bool {
+        self.modes.contains(&Mode::Node)
+    }
+
+    /// Changes the node graph (its keeper's events).
+    pub fn update_graph(&self, change: impl FnOnce(&mut graph::Graph)) {
+        let mut g = self
+            .graph
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(&mut g);
     }
 
     /// Whether RBAC decides (else there is nothing to keep current).
@@ -121,11 +142,19 @@ impl Authorizer {
                     }
                 }
                 Mode::Node => {
-                    if node::authorize(user, req) == Some(true) {
-                        return Decision {
-                            allowed: true,
-                            reason: String::new(),
-                        };
+                    let g = self
+                        .graph
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match node::authorize(user, req, &g) {
+                        Some(Ok(())) => {
+                            return Decision {
+                                allowed: true,
+                                reason: String::new(),
+                            }
+                        }
+                        Some(Err(reason)) if !reason.is_empty() => reasons.push(reason),
+                        _ => {}
                     }
                 }
                 Mode::Rbac => match self.policy.load().authorize(user, req) {

@@ -1,17 +1,15 @@
-//! The Node authorizer's first part (upstream's `plugin/pkg/auth/authorizer/node`): a node's
-//! identity — user `system:node:<name>` in group `system:nodes` — may do what upstream's
-//! `NodeRules()` allow (the `system:node` ClusterRole's rules; upstream binds that role to no
-//! one and authorizes nodes here), whatever the RBAC bindings say.
+//! The Node authorizer (upstream's `plugin/pkg/auth/authorizer/node`): a node's identity —
+//! user `system:node:<name>` in group `system:nodes` — reads only what the pods bound to it use
+//! (secrets, configmaps, claims, their volumes, service account tokens, ResourceClaims: the
+//! [`Graph`]), its own Node and Lease, pods only through a `spec.nodeName=<itself>` selector;
+//! everything else by upstream's `NodeRules()` (the `system:node` ClusterRole's rules, bound to
+//! no one). Writes it may attempt (creating/deleting mirror pods, pod and node status, its own
+//! Node) are narrowed further by NodeRestriction admission (`admission_noderestriction`).
 //!
-//! Not yet upstream's: requests for secrets, configmaps, claims, volumes and service account
-//! tokens are not narrowed to the objects of the node's own pods (upstream's graph), and the
-//! node's identity also carries the rights of the parts of `kindling node` that use it today
-//! besides the kubelet — the service proxy and cluster DNS (EndpointSlices, like
-//! `system:node-proxier` / CoreDNS's role), the local-path provisioner's node half
-//! (PersistentVolumes) and the ingress controller of ingress nodes (reading Ingresses and
-//! IngressClasses, writing Ingress status, as ingress-nginx's ClusterRole allows) — until each
-//! has an identity of its own. No IO.
+//! With `AuthorizeNodeWithSelectors` (on by default since v1.32) as upstream. No IO: the graph
+//! is read under the lock its keeper (`graph_index.rs`) writes it with.
 
+use super::graph::{Graph, Kind};
 use super::policy;
 use super::rules::{Request, Rule};
 use kindling_api::user::UserInfo;
@@ -19,6 +17,7 @@ use std::sync::OnceLock;
 
 pub const NODES_GROUP: &str = "system:nodes";
 const NODE_USER_PREFIX: &str = "system:node:";
+const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
 
 /// The node a user is, as upstream's NodeIdentifier reads it.
 pub fn node_of(user: &UserInfo) -> Option<&str> {
@@ -27,50 +26,211 @@ pub fn node_of(user: &UserInfo) -> Option<&str> {
     (member && !name.is_empty()).then_some(name)
 }
 
-/// Upstream's NodeRules (the `system:node` ClusterRole's rules) and what kindling's node-side
-/// parts use the same identity for.
+/// Whether the user is in `system:nodes` with a `system:node:` name (upstream's isNode), even
+/// when no node name can be read from it.
+fn is_node(user: &UserInfo) -> bool {
+    user.name.starts_with(NODE_USER_PREFIX) && user.groups.iter().any(|g| g == NODES_GROUP)
+}
+
+/// Upstream's NodeRules (the `system:node` ClusterRole's rules).
 fn rules() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
-        let mut rules: Vec<Rule> = policy::cluster_roles()
+        policy::cluster_roles()
             .iter()
             .find(|r| r["metadata"]["name"] == "system:node")
             .and_then(|r| r["rules"].as_array())
             .map(|a| a.iter().map(Rule::from_json).collect())
-            .unwrap_or_default();
-        rules.push(Rule::resources(
-            &["list", "watch"],
-            &["discovery.k8s.io"],
-            &["endpointslices"],
-        ));
-        rules.push(Rule::resources(
-            &["list", "watch", "delete"],
-            &[""],
-            &["persistentvolumes"],
-        ));
-        rules.push(Rule::resources(
-            &["get", "list", "watch"],
-            &["networking.k8s.io"],
-            &["ingresses", "ingressclasses"],
-        ));
-        rules.push(Rule::resources(
-            &["update", "patch"],
-            &["networking.k8s.io"],
-            &["ingresses/status"],
-        ));
-        rules
+            .unwrap_or_default()
     })
 }
 
-/// Whether the node rules allow `req` of `user` (`None`: not a node, no opinion).
-pub fn authorize(user: &UserInfo, req: &Request) -> Option<bool> {
-    node_of(user)?;
-    Some(rules().iter().any(|r| r.allows(req)))
+/// What the Node authorizer says: `None` when the user is no node (no opinion, no reason);
+/// `Some(Ok)` allowed; `Some(Err(reason))` no opinion, with upstream's reason.
+pub fn authorize(user: &UserInfo, req: &Request, graph: &Graph) -> Option<Result<(), String>> {
+    if !is_node(user) {
+        return None;
+    }
+    let Some(node) = node_of(user) else {
+        return Some(Err(format!("unknown node for user \"{}\"", user.name)));
+    };
+    if req.resource_request {
+        let subdivided = match (req.api_group.as_str(), req.resource.as_str()) {
+            ("", "secrets") => Some(read_namespaced(node, Kind::Secret, req, graph)),
+            ("", "configmaps") => Some(read_namespaced(node, Kind::ConfigMap, req, graph)),
+            ("", "persistentvolumeclaims") if req.subresource == "status" => {
+                Some(status_update(node, Kind::Claim, req, graph))
+            }
+            ("", "persistentvolumeclaims") => Some(get(node, Kind::Claim, req, graph)),
+            ("", "persistentvolumes") => Some(get(node, Kind::Volume, req, graph)),
+            ("resource.k8s.io", "resourceclaims") => {
+                Some(get(node, Kind::ResourceClaim, req, graph))
+            }
+            ("", "serviceaccounts") => Some(create_token(node, req, graph)),
+            ("coordination.k8s.io", "leases") => Some(lease(node, req)),
+            ("storage.k8s.io", "csinodes") => Some(csi_node(node, req)),
+            ("", "nodes") => node_object(node, req),
+            ("", "pods") => pod(node, req, graph),
+            _ => None,
+        };
+        if let Some(decision) = subdivided {
+            return Some(decision);
+        }
+    }
+    if rules().iter().any(|r| r.allows(req)) {
+        Some(Ok(()))
+    } else {
+        Some(Err(String::new()))
+    }
+}
+
+fn no_relationship(node: &str) -> String {
+    format!("no relationship found between node '{node}' and this object")
+}
+
+/// A named object reached from the node in the graph.
+fn related(node: &str, kind: Kind, req: &Request, graph: &Graph) -> Result<(), String> {
+    if req.name.is_empty() {
+        return Err("No Object name found".into());
+    }
+    if graph.related(node, kind, &req.namespace, &req.name) {
+        Ok(())
+    } else {
+        Err(no_relationship(node))
+    }
+}
+
+fn read_namespaced(node: &str, kind: Kind, req: &Request, graph: &Graph) -> Result<(), String> {
+    if !matches!(req.verb.as_str(), "get" | "list" | "watch") {
+        return Err("can only read resources of this type".into());
+    }
+    if !req.subresource.is_empty() {
+        return Err("cannot read subresource".into());
+    }
+    if req.namespace.is_empty() {
+        return Err("can only read namespaced object of this type".into());
+    }
+    related(node, kind, req, graph)
+}
+
+fn get(node: &str, kind: Kind, req: &Request, graph: &Graph) -> Result<(), String> {
+    if req.verb != "get" {
+        return Err("can only get individual resources of this type".into());
+    }
+    if !req.subresource.is_empty() {
+        return Err("cannot get subresource".into());
+    }
+    related(node, kind, req, graph)
+}
+
+fn status_update(node: &str, kind: Kind, req: &Request, graph: &Graph) -> Result<(), String> {
+    if !matches!(req.verb.as_str(), "update" | "patch") {
+        return Err("can only get/update/patch this type".into());
+    }
+    related(node, kind, req, graph)
+}
+
+fn create_token(node: &str, req: &Request, graph: &Graph) -> Result<(), String> {
+    if req.verb != "create" || req.name.is_empty() {
+        return Err("can only create tokens for individual service accounts".into());
+    }
+    if req.subresource != "token" {
+        return Err("can only create token subresource of serviceaccount".into());
+    }
+    related(node, Kind::ServiceAccount, req, graph)
+}
+
+fn lease(node: &str, req: &Request) -> Result<(), String> {
+    if !matches!(
+        req.verb.as_str(),
+        "get" | "create" | "update" | "patch" | "delete"
+    ) {
+        return Err("can only get, create, update, patch, or delete a node lease".into());
+    }
+    if req.namespace != NODE_LEASE_NAMESPACE {
+        return Err(format!(
+            "can only access leases in the \"{NODE_LEASE_NAMESPACE}\" system namespace"
+        ));
+    }
+    // The name of a create is in the body: NodeRestriction checks it.
+    if req.verb != "create" && req.name != node {
+        return Err("can only access node lease with the same name as the requesting node".into());
+    }
+    Ok(())
+}
+
+fn csi_node(node: &str, req: &Request) -> Result<(), String> {
+    if !matches!(
+        req.verb.as_str(),
+        "get" | "create" | "update" | "patch" | "delete"
+    ) {
+        return Err("can only get, create, update, patch, or delete a CSINode".into());
+    }
+    if !req.subresource.is_empty() {
+        return Err("cannot authorize CSINode subresources".into());
+    }
+    if req.verb != "create" && req.name != node {
+        return Err("can only access CSINode with the same name as the requesting node".into());
+    }
+    Ok(())
+}
+
+/// Its own Node; writes are NodeRestriction's to narrow. `None`: the node rules decide.
+fn node_object(node: &str, req: &Request) -> Option<Result<(), String>> {
+    match (req.subresource.as_str(), req.verb.as_str()) {
+        ("", "create" | "update" | "patch") | ("status", "update" | "patch") => Some(Ok(())),
+        ("", "get" | "list" | "watch") => Some(if req.name == node {
+            Ok(())
+        } else if req.name.is_empty() {
+            Err(format!(
+                "node '{node}' cannot read all nodes, only its own Node object"
+            ))
+        } else {
+            Err(format!(
+                "node '{node}' cannot read '{}', only its own Node object",
+                req.name
+            ))
+        }),
+        _ => Some(Err(String::new())),
+    }
+}
+
+/// Whether a field selector pins `spec.nodeName` to `node`.
+fn selects_node(selector: &str, node: &str) -> bool {
+    selector.split(',').any(|term| {
+        let Some((field, value)) = term.split_once('=') else {
+            return false;
+        };
+        let value = value.strip_prefix('=').unwrap_or(value);
+        field.trim() == "spec.nodeName" && !field.ends_with('!') && value.trim() == node
+    })
+}
+
+/// Pods: its own pods by selector or name; create/delete (mirror pods), status and eviction
+/// for NodeRestriction to narrow.
+fn pod(node: &str, req: &Request, graph: &Graph) -> Option<Result<(), String>> {
+    Some(match (req.subresource.as_str(), req.verb.as_str()) {
+        ("", "get") => get(node, Kind::Pod, req, graph),
+        ("", "list" | "watch") => {
+            if selects_node(&req.field_selector, node) {
+                Ok(())
+            } else if !req.name.is_empty() {
+                related(node, Kind::Pod, req, graph)
+            } else {
+                Err("can only list/watch pods with spec.nodeName field selector".into())
+            }
+        }
+        ("", "create" | "delete") | ("status", "update" | "patch") | ("eviction", "create") => {
+            Ok(())
+        }
+        _ => Err(String::new()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn node(name: &str) -> UserInfo {
         UserInfo {
@@ -80,69 +240,154 @@ mod tests {
         }
     }
 
-    fn req(verb: &str, group: &str, resource: &str, sub: &str) -> Request {
+    /// `verb group/resource/sub ns/name ?selector` read into a request.
+    fn req(line: &str) -> Request {
+        let mut words = line.split_whitespace();
+        let verb = words.next().unwrap_or_default();
+        let mut res = words.next().unwrap_or_default().split('/');
+        let (group, resource) = (
+            res.next().unwrap_or_default(),
+            res.next().unwrap_or_default(),
+        );
+        let sub = res.next().unwrap_or_default();
+        let (ns, name) = words
+            .next()
+            .unwrap_or("/")
+            .split_once('/')
+            .unwrap_or_default();
         Request {
             verb: verb.into(),
             resource_request: true,
             api_group: group.into(),
             resource: resource.into(),
             subresource: sub.into(),
-            namespace: "default".into(),
+            namespace: ns.into(),
+            name: name.into(),
+            field_selector: words.next().unwrap_or_default().into(),
             ..Request::default()
         }
     }
 
+    fn graph() -> Graph {
+        let mut g = Graph::default();
+        g.set_pod(
+            &json!({"metadata": {"namespace": "d", "name": "web"}, "spec": {
+            "nodeName": "a", "serviceAccountName": "sa",
+            "volumes": [{"name": "v", "secret": {"secretName": "mine"}},
+                        {"name": "c", "persistentVolumeClaim": {"claimName": "data"}}]}}),
+        );
+        g.set_pod(
+            &json!({"metadata": {"namespace": "d", "name": "db"}, "spec": {
+            "nodeName": "b", "volumes": [{"name": "v", "secret": {"secretName": "theirs"}}]}}),
+        );
+        g.set_volume(&json!({"metadata": {"name": "pv"}, "spec": {
+            "claimRef": {"namespace": "d", "name": "data"}}}));
+        g
+    }
+
     #[test]
-    fn nodes_get_the_node_rules() {
-        let n = node("system:node:kind-worker");
-        assert_eq!(node_of(&n), Some("kind-worker"));
-        assert_eq!(
-            authorize(&n, &req("patch", "", "pods", "status")),
-            Some(true)
-        );
-        assert_eq!(
-            authorize(&n, &req("create", "", "serviceaccounts", "token")),
-            Some(true)
-        );
-        assert_eq!(
-            authorize(&n, &req("update", "coordination.k8s.io", "leases", "")),
-            Some(true)
-        );
-        assert_eq!(
-            authorize(&n, &req("watch", "discovery.k8s.io", "endpointslices", "")),
-            Some(true)
-        );
-        assert_eq!(
-            authorize(&n, &req("delete", "", "secrets", "")),
-            Some(false)
-        );
-        // the ingress controller's reads and status writes, not its spec
-        assert_eq!(
-            authorize(&n, &req("watch", "networking.k8s.io", "ingresses", "")),
-            Some(true)
-        );
-        assert_eq!(
-            authorize(
-                &n,
-                &req("patch", "networking.k8s.io", "ingresses", "status")
+    fn node_decisions_are_upstreams() {
+        let g = graph();
+        let a = node("system:node:a");
+        let none = String::new();
+        let rel = "no relationship found between node 'a' and this object".to_string();
+        let cases: Vec<(&str, Result<(), String>)> = vec![
+            ("get /secrets d/mine", Ok(())),
+            ("watch /secrets d/mine", Ok(())),
+            ("get /secrets d/theirs", Err(rel.clone())),
+            ("list /secrets d/", Err("No Object name found".into())),
+            (
+                "delete /secrets d/mine",
+                Err("can only read resources of this type".into()),
             ),
-            Some(true)
-        );
+            ("get /configmaps d/kube-root-ca.crt", Err(rel.clone())),
+            ("get /persistentvolumeclaims d/data", Ok(())),
+            (
+                "list /persistentvolumeclaims d/",
+                Err("can only get individual resources of this type".into()),
+            ),
+            ("patch /persistentvolumeclaims/status d/data", Ok(())),
+            ("get /persistentvolumes /pv", Ok(())),
+            (
+                "watch /persistentvolumes /",
+                Err("can only get individual resources of this type".into()),
+            ),
+            ("create /serviceaccounts/token d/sa", Ok(())),
+            ("create /serviceaccounts/token d/default", Err(rel.clone())),
+            (
+                "get /serviceaccounts d/sa",
+                Err("can only create tokens for individual service accounts".into()),
+            ),
+            (
+                "update coordination.k8s.io/leases kube-node-lease/a",
+                Ok(()),
+            ),
+            ("create coordination.k8s.io/leases kube-node-lease/", Ok(())),
+            (
+                "update coordination.k8s.io/leases kube-node-lease/b",
+                Err("can only access node lease with the same name as the requesting node".into()),
+            ),
+            (
+                "get coordination.k8s.io/leases d/a",
+                Err("can only access leases in the \"kube-node-lease\" system namespace".into()),
+            ),
+            ("get /nodes /a", Ok(())),
+            ("watch /nodes /a", Ok(())),
+            (
+                "list /nodes /",
+                Err("node 'a' cannot read all nodes, only its own Node object".into()),
+            ),
+            (
+                "get /nodes /b",
+                Err("node 'a' cannot read 'b', only its own Node object".into()),
+            ),
+            ("patch /nodes/status /a", Ok(())),
+            ("delete /nodes /a", Err(none.clone())),
+            ("watch /pods / spec.nodeName=a", Ok(())),
+            ("list /pods / spec.nodeName==a", Ok(())),
+            (
+                "list /pods / spec.nodeName=b",
+                Err("can only list/watch pods with spec.nodeName field selector".into()),
+            ),
+            (
+                "list /pods / spec.nodeName!=b",
+                Err("can only list/watch pods with spec.nodeName field selector".into()),
+            ),
+            ("get /pods d/web", Ok(())),
+            (
+                "get /pods d/db",
+                Err("no relationship found between node 'a' and this object".into()),
+            ),
+            ("create /pods d/", Ok(())),
+            ("patch /pods/status d/db", Ok(())),
+            ("create /pods/eviction d/db", Ok(())),
+            ("get /pods/log d/web", Err(none.clone())),
+            // The node rules for the rest.
+            ("watch /services /", Ok(())),
+            ("create /events d/", Ok(())),
+            ("create authentication.k8s.io/tokenreviews /", Ok(())),
+            ("create apps/deployments d/", Err(none.clone())),
+            ("list discovery.k8s.io/endpointslices /", Err(none.clone())),
+            ("watch networking.k8s.io/ingresses /", Err(none.clone())),
+        ];
+        for (line, want) in cases {
+            assert_eq!(authorize(&a, &req(line), &g), Some(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn only_node_identities_are_decided_here() {
+        let g = graph();
         assert_eq!(
-            authorize(&n, &req("patch", "networking.k8s.io", "ingresses", "")),
-            Some(false)
+            node_of(&node("system:node:kind-worker")),
+            Some("kind-worker")
         );
-        assert_eq!(
-            authorize(&n, &req("create", "apps", "deployments", "")),
-            Some(false)
-        );
-        // Not a node: the name alone or the group alone is not enough.
         let mut not = node("system:node:x");
         not.groups.clear();
-        assert_eq!(authorize(&not, &req("get", "", "pods", "")), None);
+        assert_eq!(authorize(&not, &req("get /pods d/p"), &g), None);
         assert_eq!(
-            authorize(&node("system:node:"), &req("get", "", "pods", "")),
-            None
+            authorize(&node("system:node:"), &req("get /pods d/p"), &g),
+            Some(Err("unknown node for user \"system:node:\"".into()))
         );
     }
 }

@@ -154,6 +154,7 @@ pub fn attributes(spec: &Value) -> Request {
         subresource: s(&ra["subresource"]),
         name: s(&ra["name"]),
         path: String::new(),
+        field_selector: s(&ra["fieldSelector"]["rawSelector"]),
     }
 }
 

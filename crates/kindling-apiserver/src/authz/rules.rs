@@ -33,6 +33,8 @@ pub struct Request {
     pub name: String,
     /// The URL path (what non-resource rules match).
     pub path: String,
+    /// The request's `fieldSelector` as sent (the Node authorizer reads `spec.nodeName=`).
+    pub field_selector: String,
 }
 
 impl Rule {

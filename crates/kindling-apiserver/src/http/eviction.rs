@@ -33,12 +33,20 @@ pub async fn create(
     check_eviction(&body, name)?;
     let opts = delete_options(&body["deleteOptions"], query_dry_run)?;
     let pinned = opts.precondition_resource_version.is_some();
+    let restrict_nodes = server
+        .registry
+        .admission()
+        .enabled(crate::admission::Plugin::NodeRestriction);
+    let user = call.identity.user_info();
 
     // Pods that disrupt nothing more go at once (retried while the pod changes under us).
     let mut attempt = 0;
     let pod = loop {
         attempt += 1;
         let pod = server.registry.get(pods, ns, name).await?;
+        if restrict_nodes {
+            crate::admission_noderestriction::admit_eviction(&user, &pod)?;
+        }
         if !disruption::can_ignore_budget(&pod) {
             break pod;
         }
@@ -121,10 +129,17 @@ async fn charge(
 }
 
 /// The body must be an Eviction (policy/v1 or policy/v1beta1, as upstream accepts both) naming
-/// the pod of the URL.
+/// the pod of the URL. A missing apiVersion or kind is the URL's (policy/v1 Eviction), as
+/// upstream's decoder defaults them: kube-rs's `Api::evict` sends neither.
 fn check_eviction(body: &Value, name: &str) -> Result<(), ApiError> {
-    let api_version = body["apiVersion"].as_str().unwrap_or_default();
-    let kind = body["kind"].as_str().unwrap_or_default();
+    let api_version = body["apiVersion"]
+        .as_str()
+        .filter(|v| !v.is_empty())
+        .unwrap_or("policy/v1");
+    let kind = body["kind"]
+        .as_str()
+        .filter(|k| !k.is_empty())
+        .unwrap_or("Eviction");
     if !matches!(api_version, "policy/v1" | "policy/v1beta1") || kind != "Eviction" {
         return Err(ApiError::bad_request(format!(
             "not a Eviction object: {api_version}, Kind={kind}"
@@ -166,4 +181,29 @@ fn evicted() -> Response<Body> {
         StatusCode::CREATED,
         &kindling_api::status::success_status(None),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_evictions_type_defaults_to_the_urls() {
+        let named = |extra: Value| {
+            let mut body = json!({"metadata": {"name": "p"}});
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                body[k] = v.clone();
+            }
+            check_eviction(&body, "p").map_err(|e| e.message)
+        };
+        assert!(named(json!({})).is_ok());
+        assert!(named(json!({"apiVersion": "policy/v1beta1", "kind": "Eviction"})).is_ok());
+        assert!(named(json!({"kind": "Eviction"})).is_ok());
+        assert_eq!(
+            named(json!({"apiVersion": "v1", "kind": "Pod"})).unwrap_err(),
+            "not a Eviction object: v1, Kind=Pod"
+        );
+        assert!(check_eviction(&json!({"metadata": {"name": "q"}}), "p").is_err());
+    }
 }

@@ -120,6 +120,9 @@ async fn route(
     if path == "/metrics" {
         return Ok(measure::exposition(server).await);
     }
+    if let Some(resp) = issuer_discovery(server, path, &call.method) {
+        return resp;
+    }
     if path == "/openapi/v2" {
         return match call.method {
             Method::GET | Method::HEAD => {
@@ -173,6 +176,41 @@ async fn readyz(server: &Arc<Server>) -> Response<Body> {
     ));
     *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     resp
+}
+
+/// Service account issuer discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`),
+/// served as upstream only for an `https` issuer; RBAC lets `system:serviceaccounts` read them
+/// (the bootstrap `system:service-account-issuer-discovery` binding).
+fn issuer_discovery(
+    server: &Server,
+    path: &str,
+    method: &Method,
+) -> Option<Result<Response<Body>, ApiError>> {
+    let (document, content_type) = match path {
+        "/.well-known/openid-configuration" => (
+            server.tokens.openid_configuration(&server.jwks_uri),
+            "application/json",
+        ),
+        "/openid/v1/jwks" => (server.tokens.jwks(), "application/jwk-set+json"),
+        _ => return None,
+    };
+    if !server.tokens.discoverable() {
+        return None;
+    }
+    if method != Method::GET {
+        return Some(Err(method_not_allowed()));
+    }
+    let mut resp = json_response(StatusCode::OK, &document);
+    if let Ok(v) = axum::http::HeaderValue::from_str(content_type) {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    // Upstream lets these be cached for an hour.
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=3600"),
+    );
+    Some(Ok(resp))
 }
 
 /// `/healthz`, `/livez`, `/readyz` (and their sub-paths) and `/version`.

@@ -120,6 +120,8 @@ pub async fn delete(
     let neg = Negotiated::from_headers(&call.headers);
     let include = call.include_object();
     let opts = delete_options(&call.query, read_body(call.body).await?)?;
+    crate::admission::validate_delete(&server.registry, &call.identity.user_info(), rt, ns, name)
+        .await?;
     let deleted = server.registry.delete(rt, ns, name, &opts).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -57,6 +57,20 @@ pub async fn create(
         now: jiff::Timestamp::now().as_second(),
     };
     spec["audiences"] = json!(grant.audiences);
+    if registry
+        .admission()
+        .enabled(crate::admission::Plugin::NodeRestriction)
+    {
+        let bound = spec.get("boundObjectRef").unwrap_or(&Value::Null);
+        crate::admission_noderestriction::admit_token(
+            registry,
+            &call.identity.user_info(),
+            ns,
+            name,
+            bound,
+        )
+        .await?;
+    }
     if let Some(bound) = spec.get("boundObjectRef").filter(|b| !b.is_null()) {
         bind(server, ns, name, bound, &mut grant).await?;
     }

@@ -80,6 +80,9 @@ impl Registry {
             if kind == UpdateKind::Main && !same_object(&new, &old) {
                 crate::admission::validate_update(self, rt, ns, &new, &old, ctx).await?;
             }
+            if kind == UpdateKind::Status && !same_object(&new, &old) {
+                crate::admission::validate_status_update(self, rt, &new, &old, ctx).await?;
+            }
             let reservation = match self.allocator(rt) {
                 Some(allocator) => Some(allocator.allocate(&mut new, Some(&old), ctx.dry_run)?),
                 None => None,

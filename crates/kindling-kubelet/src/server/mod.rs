@@ -7,6 +7,7 @@
 
 mod logs;
 mod reply;
+mod serving;
 mod streaming;
 
 use crate::metrics::Metrics;
@@ -27,16 +28,19 @@ pub const HEALTHZ_PORT: u16 = 10248;
 
 /// Serves logs, streams and metrics on 0.0.0.0:10250 (and `/healthz` on 127.0.0.1:10248)
 /// until the process ends.
-pub async fn serve(config: &Config, metrics: Arc<Metrics>) -> Result<()> {
+pub async fn serve(config: &Config, client: kube::Client, metrics: Arc<Metrics>) -> Result<()> {
     tokio::spawn(async {
         if let Err(e) = serve_healthz().await {
             tracing::warn!("kubelet healthz port: {e:#}");
         }
     });
-    let dir = tempfile_dir()?;
-    let local_ca = kindling_pki::Ca::load_or_create(&dir)?;
-    let serving =
-        local_ca.serving_cert("kindling-node", &["localhost".into()], &[config.node_ip])?;
+    let serving = if config.server_tls_bootstrap {
+        serving::requested(&client, config).await
+    } else {
+        let dir = tempfile_dir()?;
+        let local_ca = kindling_pki::Ca::load_or_create(&dir)?;
+        local_ca.serving_cert("kindling-node", &["localhost".into()], &[config.node_ip])?
+    };
     let tls = kindling_pki::server_config(&config.client_ca_pem, &serving)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))

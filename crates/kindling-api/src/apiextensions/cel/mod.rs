@@ -21,9 +21,14 @@ mod format;
 mod lists;
 mod net;
 mod quantity;
+pub mod reach;
 mod regex;
 mod urls;
 
+use ::cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelOptional, CelString,
+    CelUInt,
+};
 use ::cel::common::value::{CowVal, Val};
 use ::cel::{Env, ExecutionError, Program, Value};
 use serde_json::Value as Json;
@@ -66,72 +71,71 @@ pub fn compile(source: &str) -> Result<Program, String> {
         .map_err(|e| e.to_string().replace('\n', " "))
 }
 
+/// A value as rules see it: cel-rust's runtime representation, built straight from JSON
+/// (cel-rust's `Value` would be copied into this form once more when bound to a context).
+pub type CelVal = Box<dyn Val>;
+
 /// A context of the environment with `vars` bound.
-pub fn context(vars: Vec<(&str, Value)>) -> ::cel::Context<'static, 'static> {
+pub fn context(vars: Vec<(&str, CelVal)>) -> ::cel::Context<'static, 'static> {
     let mut ctx = ::cel::Context::with_env(env().clone());
     for (name, v) in vars {
-        ctx.add_variable_from_value(name, v);
+        ctx.add_variable_as_val(name, v);
     }
     ctx
 }
 
+/// `optional.of(v)`, or `optional.none()` without a value.
+pub fn optional(v: Option<CelVal>) -> CelVal {
+    Box::new(v.map_or_else(CelOptional::none, CelOptional::of))
+}
+
 /// A JSON value as CEL sees it: integers as int, other numbers as double, objects as maps.
-pub fn to_cel(v: &Json) -> Value {
+pub fn to_cel(v: &Json) -> CelVal {
     match v {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => match n.as_u64() {
-                Some(u) => Value::UInt(u),
-                None => Value::Float(n.as_f64().unwrap_or_default()),
-            },
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => Box::new(CelBool::from(*b)),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            (None, None) => Box::new(CelDouble::from(n.as_f64().unwrap_or_default())),
         },
-        Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
-        Json::Object(m) => {
-            let map: HashMap<String, Value> =
-                m.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
-            Value::from(map)
-        }
+        Json::String(s) => Box::new(CelString::from(s.clone())),
+        Json::Array(a) => list(a.iter().map(to_cel)),
+        Json::Object(m) => map(m.iter().map(|(k, v)| (k.clone(), to_cel(v)))),
     }
+}
+
+fn list(items: impl Iterator<Item = CelVal>) -> CelVal {
+    Box::new(CelList::from(items.collect::<Vec<_>>()))
+}
+
+fn map(entries: impl Iterator<Item = (String, CelVal)>) -> CelVal {
+    let map: HashMap<CelMapKey<'static>, CelVal> =
+        entries.map(|(k, v)| (CelMapKey::from(k), v)).collect();
+    Box::new(CelMap::from(map))
 }
 
 /// A JSON value of `schema` as a rule sees it: the declared properties of an object under
 /// their escaped names (`namespace` → `__namespace__`, `a-b` → `a__dash__b`, as upstream's
 /// `cel.Escape`; a name that cannot be escaped is not visible), map keys as they are.
-pub fn to_cel_typed(v: &Json, schema: &Json) -> Value {
+pub fn to_cel_typed(v: &Json, schema: &Json) -> CelVal {
     let props = schema
         .get("properties")
         .and_then(Json::as_object)
         .filter(|p| !p.is_empty());
     match (v, props) {
-        (Json::Object(m), Some(props)) => {
-            let map: HashMap<String, Value> = m
-                .iter()
-                .filter_map(|(k, v)| {
-                    let child = props.get(k).unwrap_or(&Json::Null);
-                    Some((escape(k)?, to_cel_typed(v, child)))
-                })
-                .collect();
-            Value::from(map)
-        }
+        (Json::Object(m), Some(props)) => map(m.iter().filter_map(|(k, v)| {
+            let child = props.get(k).unwrap_or(&Json::Null);
+            Some((escape(k)?, to_cel_typed(v, child)))
+        })),
         (Json::Object(m), None) => {
             match schema.get("additionalProperties").filter(|a| a.is_object()) {
-                Some(values) => {
-                    let map: HashMap<String, Value> = m
-                        .iter()
-                        .map(|(k, v)| (k.clone(), to_cel_typed(v, values)))
-                        .collect();
-                    Value::from(map)
-                }
+                Some(values) => map(m.iter().map(|(k, v)| (k.clone(), to_cel_typed(v, values)))),
                 None => to_cel(v),
             }
         }
         (Json::Array(items), _) => match schema.get("items") {
-            Some(item) => Value::List(Arc::new(
-                items.iter().map(|i| to_cel_typed(i, item)).collect(),
-            )),
+            Some(item) => list(items.iter().map(|i| to_cel_typed(i, item))),
             None => to_cel(v),
         },
         _ => to_cel(v),
@@ -167,6 +171,15 @@ const RESERVED: [&str; 21] = [
 pub fn escape(name: &str) -> Option<String> {
     if RESERVED.contains(&name) {
         return Some(format!("__{name}__"));
+    }
+    // Most names are identifiers already: one scan, one copy.
+    let plain = name.bytes().enumerate().all(|(i, b)| {
+        b.is_ascii_alphabetic()
+            || (b == b'_' && !name[i + 1..].starts_with('_'))
+            || (i > 0 && b.is_ascii_digit())
+    });
+    if plain && !name.is_empty() {
+        return Some(name.to_string());
     }
     let mut out = String::with_capacity(name.len());
     let mut chars = name.chars().peekable();

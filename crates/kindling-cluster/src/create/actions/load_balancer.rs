@@ -86,6 +86,7 @@ impl Action for LoadBalancer {
             let config = kindling_lb::Config {
                 frontends: vec![kindling_lb::Frontend {
                     port: API_PORT,
+                    protocol: kindling_lb::Protocol::Tcp,
                     backends: Vec::new(),
                     backend_hosts: backend_hosts(&ctx.cluster),
                 }],

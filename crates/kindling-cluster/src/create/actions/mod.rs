@@ -2,16 +2,18 @@
 
 mod ensure_image;
 mod export_kubeconfig;
+mod install_gateway_api;
 mod install_ingress_class;
 mod install_storage;
 mod join_workers;
 mod load_balancer;
+mod mark_nodes;
 mod pki;
 mod preflight;
 mod provision;
 mod start_control_plane;
 mod wait_ready;
-mod write_config;
+pub(crate) mod write_config;
 
 use super::{Action, ActionContext};
 
@@ -32,10 +34,12 @@ pub fn pipeline(ctx: &ActionContext) -> Vec<Box<dyn Action>> {
         Box::new(start_control_plane::StartControlPlane),
         Box::new(install_storage::InstallStorage),
         Box::new(install_ingress_class::InstallIngressClass),
+        Box::new(install_gateway_api::InstallGatewayApi),
     ]);
     if ctx.cluster.worker_nodes().next().is_some() {
         steps.push(Box::new(join_workers::JoinWorkers));
     }
+    steps.push(Box::new(mark_nodes::MarkNodes));
     steps.push(Box::new(export_kubeconfig::ExportKubeconfig));
     if !ctx.opts.wait.is_zero() {
         steps.push(Box::new(wait_ready::WaitReady));

@@ -1,5 +1,6 @@
 //! `Writing configuration`: each node's `/kindling` — what it is (`node.json`), the CA (and its
-//! key on control planes), its agent's identity as a kubeconfig. The node's PID 1 waits for
+//! key on control planes), its agent's identity as a kubeconfig and one kubeconfig per
+//! node-side part with an identity of its own (`kindling_node::identities`). The node's PID 1 waits for
 //! `node.json` before it starts anything.
 
 use crate::create::{Action, ActionContext};
@@ -7,7 +8,7 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use kindling_config::{ProxyMode, ResolvedNode, Role};
-use kindling_node::config::{ControlPlaneConfig, NodeConfig};
+use kindling_node::config::{ControlPlaneConfig, IngressLoadBalancer, NodeConfig};
 use kindling_provider::FileToCopy;
 
 pub struct WriteConfig;
@@ -32,23 +33,29 @@ impl Action for WriteConfig {
                 let agent_url = super::agent_api_url(&ctx.cluster, node);
                 let mut config = node_config(ctx, node, &agent_url);
                 config.ingress = ingress_nodes.contains(&node.name.as_str());
-                let identity =
-                    ca.client_cert(&format!("system:node:{}", node.name), &["system:nodes"])?;
-                let kubeconfig = kindling_apiserver::kubeconfig::render(
+                if let (Some(cp), Some((listen, http, https)), true) = (
+                    config.control_plane.as_mut(),
+                    &ctx.cluster.ingress_load_balancer,
+                    node.bootstrap,
+                ) {
+                    cp.ingress_load_balancer = Some(IngressLoadBalancer {
+                        listen_address: listen.clone(),
+                        http_port: *http,
+                        https_port: *https,
+                        nodes: ingress_nodes.iter().map(ToString::to_string).collect(),
+                    });
+                }
+                let mut files = vec![FileToCopy::new(
+                    "node.json",
+                    Bytes::from(serde_json::to_vec_pretty(&config)?),
+                    0o644,
+                )];
+                files.extend(node_credentials(
+                    ca,
                     &ctx.cluster.context_name(),
                     &agent_url,
-                    &ca.pair.cert_pem,
-                    &identity,
-                );
-                let mut files = vec![
-                    FileToCopy::new(
-                        "node.json",
-                        Bytes::from(serde_json::to_vec_pretty(&config)?),
-                        0o644,
-                    ),
-                    FileToCopy::new("kubeconfig", Bytes::from(kubeconfig), 0o600),
-                    FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
-                ];
+                    &node.name,
+                )?);
                 if node.role == Role::ControlPlane {
                     files.push(FileToCopy::new(
                         "pki/ca.key",
@@ -157,6 +164,8 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         dns_service_ip: net.dns_service_ip().map(|ip| ip.to_string()),
         dns_search: net.dns_search.clone(),
         ingress: false,
+        server_tls_bootstrap: node.kubelet_config.get("serverTLSBootstrap")
+            == Some(&serde_json::Value::Bool(true)),
         control_plane: (node.role == Role::ControlPlane).then(|| {
             let arg = |name: &str| ctx.cluster.api_server.extra_args.get(name).cloned();
             ControlPlaneConfig {
@@ -170,9 +179,42 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
                 disable_admission_plugins: arg("disable-admission-plugins"),
                 token_auth_file: arg("token-auth-file"),
                 etcd_members: super::etcd_members(&ctx.cluster),
+                ingress_load_balancer: None,
+                service_account_issuer: arg("service-account-issuer"),
+                service_account_jwks_uri: arg("service-account-jwks-uri"),
+                api_audiences: arg("api-audiences"),
             }
         }),
     }
+}
+
+/// What a node needs to reach the API server: its CA, its kubelet's kubeconfig
+/// (`system:node:<name>`) and one kubeconfig per node-side part with an identity of its own.
+pub(crate) fn node_credentials(
+    ca: &kindling_pki::Ca,
+    context: &str,
+    server: &str,
+    node: &str,
+) -> anyhow::Result<Vec<FileToCopy>> {
+    let render = |cert: &kindling_pki::CertPair| {
+        kindling_apiserver::kubeconfig::render(context, server, &ca.pair.cert_pem, cert)
+    };
+    let kubelet = ca.client_cert(&format!("system:node:{node}"), &["system:nodes"])?;
+    let mut files = vec![
+        FileToCopy::new("kubeconfig", Bytes::from(render(&kubelet)), 0o600),
+        FileToCopy::new("pki/ca.crt", Bytes::from(ca.pair.cert_pem.clone()), 0o644),
+    ];
+    for part in kindling_node::identities::Part::ALL {
+        let (user, groups) = part.user();
+        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let cert = ca.client_cert(&user, &groups)?;
+        files.push(FileToCopy::new(
+            part.file(),
+            Bytes::from(render(&cert)),
+            0o600,
+        ));
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

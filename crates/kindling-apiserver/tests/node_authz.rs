@@ -1,0 +1,213 @@
+//! The Node authorizer and NodeRestriction admission with the real kubectl, as a node's
+//! client certificate (`system:node:<name>` in `system:nodes`, as kubeadm issues it): reads
+//! follow the pods bound to the node (the graph, kept from watches), writes are narrowed to the
+//! node itself, refusals are upstream's 403s word for word.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
+
+mod common;
+use common::{text, Kubectl, TestServer};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A server as kubeadm runs it: `--enable-admission-plugins=NodeRestriction`.
+fn server(kubectl: &Kubectl) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = kindling_apiserver::Config::local(dir.path());
+    config.admission =
+        kindling_api::admission::AdmissionFlags::parse(Some("NodeRestriction"), None);
+    let mut s = TestServer::start_with(dir, config);
+    s.kubectl = kubectl.clone();
+    s
+}
+
+/// A kubeconfig of node `name`, a client certificate of the cluster CA.
+fn node_kubeconfig(s: &TestServer, name: &str) -> PathBuf {
+    let ca = kindling_pki::Ca::load_or_create(&s.dir.path().join("pki")).unwrap();
+    let cert = ca
+        .client_cert(&format!("system:node:{name}"), &["system:nodes"])
+        .unwrap();
+    let path = s.dir.path().join(format!("node-{name}.kubeconfig"));
+    let url = format!("https://{}", s.address);
+    let config = kindling_apiserver::kubeconfig::render("kindling", &url, &ca.pair.cert_pem, &cert);
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// The stderr of kubectl as the node, which must fail.
+fn refused(s: &TestServer, node: &Path, args: &[&str]) -> String {
+    let out = s.kubectl.run(node, args, None, &[]);
+    assert!(!out.status.success(), "{args:?}: {}", text(&out.stdout));
+    text(&out.stderr).trim().to_string()
+}
+
+fn allowed(s: &TestServer, node: &Path, args: &[&str]) -> String {
+    let out = s.kubectl.run(node, args, None, &[]);
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Waits (≤ 5 s) until the node may run `args` (the graph follows the watch).
+fn eventually_allowed(s: &TestServer, node: &Path, args: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = s.kubectl.run(node, args, None, &[]);
+        if out.status.success() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{args:?}: {}", text(&out.stderr));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const OBJECTS: &str = r"
+apiVersion: v1
+kind: Node
+metadata: {name: a}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: b}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: for-a}
+stringData: {k: v}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: for-b}
+stringData: {k: v}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: on-a}
+spec:
+  nodeName: a
+  containers: [{name: c, image: busybox, envFrom: [{secretRef: {name: for-a}}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: on-b}
+spec:
+  nodeName: b
+  containers: [{name: c, image: busybox}]
+  volumes: [{name: s, secret: {secretName: for-b}}]
+";
+
+fn nodes_read_only_what_their_pods_use(kubectl: &Kubectl) {
+    let s = server(kubectl);
+    s.apply(OBJECTS);
+    let a = node_kubeconfig(&s, "a");
+    eventually_allowed(&s, &a, &["get", "secret", "for-a"]);
+    assert_eq!(
+        refused(&s, &a, &["get", "secret", "for-b"]),
+        r#"Error from server (Forbidden): secrets "for-b" is forbidden: User "system:node:a" cannot get resource "secrets" in API group "" in the namespace "default": no relationship found between node 'a' and this object"#
+    );
+    assert_eq!(
+        refused(&s, &a, &["get", "secrets"]),
+        r#"Error from server (Forbidden): secrets is forbidden: User "system:node:a" cannot list resource "secrets" in API group "" in the namespace "default": No Object name found"#
+    );
+    // Its own pods by selector, its own Node, no one else's.
+    allowed(
+        &s,
+        &a,
+        &["get", "pods", "-A", "--field-selector", "spec.nodeName=a"],
+    );
+    assert_eq!(
+        refused(&s, &a, &["get", "pods"]),
+        r#"Error from server (Forbidden): pods is forbidden: User "system:node:a" cannot list resource "pods" in API group "" in the namespace "default": can only list/watch pods with spec.nodeName field selector"#
+    );
+    allowed(&s, &a, &["get", "node", "a"]);
+    assert_eq!(
+        refused(&s, &a, &["get", "node", "b"]),
+        r#"Error from server (Forbidden): nodes "b" is forbidden: User "system:node:a" cannot get resource "nodes" in API group "" at the cluster scope: node 'a' cannot read 'b', only its own Node object"#
+    );
+    // The graph follows the pods: once a pod on a uses for-b, a may read it.
+    s.ok(&["delete", "pod", "on-a", "--wait=false"]);
+    s.ok(&["run", "uses-b", "--image=busybox", "--overrides",
+        r#"{"spec": {"nodeName": "a", "volumes": [{"name": "s", "secret": {"secretName": "for-b"}}]}}"#]);
+    eventually_allowed(&s, &a, &["get", "secret", "for-b"]);
+}
+
+fn node_restriction_keeps_writes_to_the_node_itself(kubectl: &Kubectl) {
+    let s = server(kubectl);
+    s.apply(OBJECTS);
+    let a = node_kubeconfig(&s, "a");
+    allowed(&s, &a, &["label", "node", "a", "team=x"]);
+    assert_eq!(
+        refused(
+            &s,
+            &a,
+            &[
+                "label",
+                "node",
+                "a",
+                "node-restriction.kubernetes.io/trusted=yes"
+            ]
+        ),
+        r#"Error from server (Forbidden): nodes "a" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/trusted"#
+    );
+    assert_eq!(
+        refused(
+            &s,
+            &a,
+            &[
+                "label",
+                "node",
+                "a",
+                "node-role.kubernetes.io/control-plane="
+            ]
+        ),
+        r#"Error from server (Forbidden): nodes "a" is forbidden: is not allowed to modify labels: node-role.kubernetes.io/control-plane"#
+    );
+    assert_eq!(
+        refused(&s, &a, &["taint", "node", "a", "k=v:NoSchedule"]),
+        r#"Error from server (Forbidden): nodes "a" is forbidden: node "a" is not allowed to modify taints"#
+    );
+    // Patching another Node: the authorizer lets it try, admission refuses.
+    assert_eq!(
+        refused(&s, &a, &["label", "node", "b", "team=x"]),
+        r#"Error from server (Forbidden): nodes "b" is forbidden: User "system:node:a" cannot get resource "nodes" in API group "" at the cluster scope: node 'a' cannot read 'b', only its own Node object"#
+    );
+    // A write without a read first (older kubectl GETs before patching).
+    let out = s.kubectl.run(
+        &a,
+        &["replace", "--raw", "/api/v1/nodes/b", "-f", "-"],
+        Some(r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "b", "labels": {"team": "x"}}}"#),
+        &[],
+    );
+    assert!(!out.status.success());
+    let replace = text(&out.stderr);
+    assert!(
+        replace.contains(
+            r#"nodes \"b\" is forbidden: node \"a\" is not allowed to modify node \"b\""#
+        ) || replace
+            .contains(r#"nodes "b" is forbidden: node "a" is not allowed to modify node "b""#),
+        "{replace}"
+    );
+    // Pods: only delete its own; create only mirror pods.
+    assert_eq!(
+        refused(&s, &a, &["delete", "pod", "on-b"]),
+        r#"Error from server (Forbidden): pods "on-b" is forbidden: node "a" can only delete pods with spec.nodeName set to itself"#
+    );
+    let run = refused(&s, &a, &["run", "x", "--image=busybox"]);
+    assert_eq!(
+        run,
+        r#"Error from server (Forbidden): pods "x" is forbidden: pod does not have "kubernetes.io/config.mirror" annotation, node "a" can only create mirror pods"#
+    );
+    // Tokens only for the service accounts of its pods (on-a runs as `default`), bound to them.
+    assert_eq!(
+        refused(&s, &a, &["create", "token", "default"]),
+        r#"error: failed to create token: serviceaccounts "default" is forbidden: node requested token not bound to a pod"#
+    );
+    assert!(
+        refused(&s, &a, &["create", "token", "other", "-n", "kube-system"])
+            .contains("no relationship found between node 'a' and this object")
+    );
+    allowed(&s, &a, &["delete", "pod", "on-a", "--wait=false"]);
+}
+
+common::kubectl_tests!(
+    nodes_read_only_what_their_pods_use,
+    node_restriction_keeps_writes_to_the_node_itself,
+);

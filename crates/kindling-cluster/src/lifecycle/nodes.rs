@@ -1,0 +1,225 @@
+//! `kindling create node` and `kindling delete node` on a live cluster.
+//!
+//! A new worker is made as `create cluster` makes one, from what the cluster already holds: its
+//! settings are the first control plane's `node.json` turned into a worker's, its identity a
+//! `system:node:<name>` certificate signed by the cluster CA (read from that control plane), its
+//! image the control plane's unless `--image` says otherwise. Checks come first and nothing is
+//! left behind when a step fails.
+
+use super::{drain, plan, read_node_file};
+use crate::status::Status;
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use k8s_openapi::api::core::v1::Node;
+use kindling_node::config::{kindling_path, NodeConfig, KINDLING_DIR};
+use kindling_provider::{FileToCopy, NodeInfo, NodeSpec, Provider, Role};
+use kube::api::{Api, DeleteParams};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Debug)]
+pub struct CreateNodeOptions {
+    /// The node's name; `None`: kind's next name for the role (`kind-worker4`).
+    pub name: Option<String>,
+    pub role: Role,
+    /// The node image; `None`: the first control plane's.
+    pub image: Option<String>,
+    /// Node labels (`--label k=v`).
+    pub labels: BTreeMap<String, String>,
+    /// How long to wait for the node to be Ready.
+    pub wait: Duration,
+    pub quiet: bool,
+}
+
+/// The first control plane (by name): where the cluster's settings, CA and admin kubeconfig are.
+fn first_control_plane<'a>(nodes: &'a [NodeInfo], cluster: &str) -> Result<&'a NodeInfo> {
+    nodes
+        .iter()
+        .filter(|n| n.role == Some(Role::ControlPlane))
+        .min_by(|a, b| a.name.cmp(&b.name))
+        .with_context(|| {
+            format!("could not locate any control plane nodes for cluster named '{cluster}'")
+        })
+}
+
+/// A worker's `node.json` from a control plane's: the cluster-wide settings kept, what is the
+/// control plane's own replaced.
+pub fn worker_config(
+    control_plane: &NodeConfig,
+    name: &str,
+    image: &str,
+    labels: BTreeMap<String, String>,
+) -> NodeConfig {
+    NodeConfig {
+        name: name.to_string(),
+        role: kindling_node::config::Role::Worker,
+        labels,
+        taints: Vec::new(),
+        control_plane: None,
+        image: image.to_string(),
+        ingress: false,
+        ..control_plane.clone()
+    }
+}
+
+/// `kindling create node`: returns the new node's name.
+pub async fn create_node(
+    provider: &dyn Provider,
+    cluster: &str,
+    opts: CreateNodeOptions,
+) -> Result<String> {
+    let nodes = provider.list_nodes(Some(cluster)).await?;
+    let existing: Vec<String> = provider
+        .list_nodes(None)
+        .await?
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| plan::next_node_name(cluster, opts.role, &existing));
+    // A container of that name outside any cluster takes the name too.
+    let taken = provider.inspect(&name).await.is_ok();
+    plan::check_create_node(cluster, &name, opts.role, &nodes, taken)
+        .map_err(anyhow::Error::msg)?;
+    let cp = first_control_plane(&nodes, cluster)?;
+    anyhow::ensure!(
+        cp.is_running(),
+        "cluster \"{cluster}\" is not running ({} is {}); `kindling start cluster --name {cluster}` first",
+        cp.name,
+        cp.status
+    );
+    let cp_config: NodeConfig = serde_json::from_str(
+        &read_node_file(
+            provider,
+            &cp.name,
+            &kindling_path("node.json").to_string_lossy(),
+        )
+        .await?,
+    )
+    .context("reading the control plane's node.json")?;
+    let ca = kindling_pki::Ca::from_pem(
+        &read_node_file(provider, &cp.name, "/kindling/pki/ca.crt").await?,
+        &read_node_file(provider, &cp.name, "/kindling/pki/ca.key").await?,
+    )?;
+    let client = super::admin_client(provider, cluster).await?;
+    let image = opts.image.clone().unwrap_or_else(|| cp.image.clone());
+
+    let mut status = Status::new(opts.quiet);
+    status.line(&format!(
+        "Adding node \"{name}\" to cluster \"{cluster}\" ..."
+    ));
+    status.start(&format!("Preparing node {name} 📦"));
+    let spec = NodeSpec::new(&name, cluster, opts.role, &image);
+    provider.create_node(&spec).await?;
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let joined = async {
+        status.start("Writing configuration 📜");
+        let config = worker_config(&cp_config, &name, &image, opts.labels.clone());
+        let mut files = vec![FileToCopy::new(
+            "node.json",
+            Bytes::from(serde_json::to_vec_pretty(&config)?),
+            0o644,
+        )];
+        files.extend(crate::create::actions::write_config::node_credentials(
+            &ca,
+            &format!("kind-{cluster}"),
+            &config.api_server_url,
+            &name,
+        )?);
+        provider.copy_files(&name, KINDLING_DIR, files).await?;
+        status.start("Joining node 🚜");
+        super::startstop::wait_ready(
+            provider,
+            cluster,
+            std::slice::from_ref(&name),
+            since,
+            opts.wait,
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = joined {
+        status.end(false);
+        // Nothing left behind: the container, and the Node if it registered.
+        let _ = provider.delete_nodes(std::slice::from_ref(&name)).await;
+        let _ = Api::<Node>::all(client.clone())
+            .delete(&name, &DeleteParams::default())
+            .await;
+        return Err(e);
+    }
+    status.end(true);
+    status.line(&format!("Node \"{name}\" joined cluster \"{cluster}\""));
+    Ok(name)
+}
+
+/// `kindling delete node`: drain (PodDisruptionBudgets respected), then the Node and the
+/// container. A refusal changes nothing; a drain that does not finish leaves the node cordoned
+/// (as `kubectl drain` does) and everything else as it was.
+pub async fn delete_node(
+    provider: &dyn Provider,
+    cluster: &str,
+    name: &str,
+    timeout: Duration,
+    quiet: bool,
+) -> Result<()> {
+    let nodes = provider.list_nodes(Some(cluster)).await?;
+    plan::check_delete_node(cluster, name, &nodes).map_err(anyhow::Error::msg)?;
+    let client = super::admin_client(provider, cluster).await?;
+    let mut status = Status::new(quiet);
+    status.line(&format!(
+        "Deleting node \"{name}\" from cluster \"{cluster}\" ..."
+    ));
+    status.start(&format!("Draining node {name} 🚰"));
+    if drain::cordon(&client, name).await? {
+        if let Err(e) = drain::drain(&client, name, timeout, quiet).await {
+            status.end(false);
+            return Err(e);
+        }
+    }
+    status.start(&format!("Removing node {name} 🗑️"));
+    let api: Api<Node> = Api::all(client.clone());
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => return Err(e).context("deleting the Node"),
+    }
+    provider.delete_nodes(&[name.to_string()]).await?;
+    drain::delete_leftover_pods(&client, name).await?;
+    status.end(true);
+    status.line(&format!("Deleted node \"{name}\""));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workers_config_keeps_the_clusters_settings_and_drops_the_control_planes() {
+        let cp: NodeConfig = serde_json::from_value(serde_json::json!({
+            "cluster": "kind", "name": "kind-control-plane", "role": "control-plane",
+            "apiServerUrl": "https://kind-control-plane:6443", "podSubnet": "10.244.0.0/16",
+            "serviceSubnet": "10.96.0.0/16", "defaultCni": true,
+            "labels": {"ingress-ready": "true"},
+            "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+            "controlPlane": {"certSans": []}, "image": "kindling/node:v1", "ingress": true,
+            "dnsSearch": ["example.com"], "kubeProxyMode": "none",
+        }))
+        .unwrap();
+        let labels = BTreeMap::from([("tier".to_string(), "db".to_string())]);
+        let w = worker_config(&cp, "kind-worker4", "kindling/node:v2", labels.clone());
+        assert_eq!(w.name, "kind-worker4");
+        assert_eq!(w.role, kindling_node::config::Role::Worker);
+        assert_eq!(w.labels, labels);
+        assert!(w.taints.is_empty() && w.control_plane.is_none() && !w.ingress);
+        assert_eq!(w.image, "kindling/node:v2");
+        assert_eq!(w.api_server_url, cp.api_server_url);
+        assert_eq!(w.pod_subnet, cp.pod_subnet);
+        assert_eq!(w.dns_search, cp.dns_search);
+        assert_eq!(w.kube_proxy_mode, "none");
+    }
+}

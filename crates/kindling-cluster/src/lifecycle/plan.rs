@@ -1,0 +1,450 @@
+//! What the lifecycle commands decide, without IO: the order nodes stop and start in, a
+//! cluster's state from its containers, the name and checks of a node to add or delete, and
+//! which pods a drain evicts. The commands (`stop.rs`, `start.rs`, `nodes.rs`) only carry these
+//! decisions out.
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kindling_provider::{NodeInfo, Role};
+use std::collections::BTreeMap;
+
+/// The annotation a kubelet puts on the mirror pod of a static pod (upstream's
+/// `kubernetes.io/config.mirror`): not evictable, it goes with its node.
+pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// Groups of nodes to start one after the other (each group in parallel): the API server's
+/// load balancer, then control planes (the API server they all talk to), then workers.
+pub fn start_order(nodes: &[NodeInfo]) -> Vec<Vec<String>> {
+    let group = |role: Option<Role>| -> Vec<String> {
+        nodes
+            .iter()
+            .filter(|n| n.role == role)
+            .map(|n| n.name.clone())
+            .collect()
+    };
+    let mut groups = vec![
+        group(Some(Role::ExternalLoadBalancer)),
+        group(Some(Role::ControlPlane)),
+        group(Some(Role::Worker)),
+        group(None),
+    ];
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// The reverse: workers first (their pods end while the API server still hears about it),
+/// control planes last.
+pub fn stop_order(nodes: &[NodeInfo]) -> Vec<Vec<String>> {
+    let mut groups = start_order(nodes);
+    groups.reverse();
+    groups
+}
+
+/// A cluster's state as `kindling get clusters -o wide` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterState {
+    /// Every node container runs.
+    Running,
+    /// None runs (`kindling stop cluster`, or the engine stopped them).
+    Stopped,
+    /// Some run, some do not (a node stopped by hand, or a start under way).
+    Degraded,
+}
+
+impl ClusterState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ClusterState::Running => "Running",
+            ClusterState::Stopped => "Stopped",
+            ClusterState::Degraded => "Degraded",
+        }
+    }
+}
+
+/// The state of one cluster from its node containers (`running` as the engine says).
+pub fn cluster_state(nodes: &[NodeInfo]) -> ClusterState {
+    let running = nodes.iter().filter(|n| n.is_running()).count();
+    match running {
+        0 => ClusterState::Stopped,
+        r if r == nodes.len() => ClusterState::Running,
+        _ => ClusterState::Degraded,
+    }
+}
+
+/// `NAME STATUS NODES` rows of `get clusters -o wide`, one per cluster, by name.
+pub fn wide_rows(nodes: &[NodeInfo]) -> Vec<[String; 3]> {
+    let mut by_cluster: BTreeMap<&str, Vec<NodeInfo>> = BTreeMap::new();
+    for n in nodes {
+        by_cluster
+            .entry(n.cluster.as_str())
+            .or_default()
+            .push(n.clone());
+    }
+    by_cluster
+        .into_iter()
+        .map(|(name, nodes)| {
+            let running = nodes.iter().filter(|n| n.is_running()).count();
+            [
+                name.to_string(),
+                cluster_state(&nodes).as_str().to_string(),
+                format!("{running}/{}", nodes.len()),
+            ]
+        })
+        .collect()
+}
+
+/// kind's name for the next node of `role`: `<cluster>-<role>` for the first, then the number
+/// after the highest one in use (`kind-worker4` after `kind-worker3`), so a name is never
+/// given to a second node while the first may still be remembered somewhere.
+pub fn next_node_name(cluster: &str, role: Role, existing: &[String]) -> String {
+    let base = format!("{cluster}-{}", role.as_str());
+    let highest = existing
+        .iter()
+        .filter_map(|n| {
+            let rest = n.strip_prefix(&base)?;
+            if rest.is_empty() {
+                Some(1)
+            } else {
+                rest.parse::<u32>().ok().filter(|i| *i >= 2)
+            }
+        })
+        .max();
+    match highest {
+        None => base,
+        Some(i) => format!("{base}{}", i + 1),
+    }
+}
+
+/// Why `create node` refuses, checked before anything is made.
+pub fn check_create_node(
+    cluster: &str,
+    name: &str,
+    role: Role,
+    nodes: &[NodeInfo],
+    taken_by_engine: bool,
+) -> Result<(), String> {
+    if nodes.is_empty() {
+        return Err(format!("unknown cluster \"{cluster}\""));
+    }
+    match role {
+        Role::Worker => {}
+        Role::ControlPlane => {
+            return Err("adding control-plane nodes to a live cluster is not supported yet (it needs the HA control plane); only --role worker".into());
+        }
+        Role::ExternalLoadBalancer => {
+            return Err(format!("invalid role \"{role}\": expected worker"));
+        }
+    }
+    if !is_dns_label(name) {
+        return Err(format!("invalid node name \"{name}\": a node name (its container's hostname) must be a DNS label: lower case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"));
+    }
+    if nodes.iter().any(|n| n.name == name) || taken_by_engine {
+        return Err(format!(
+            "node \"{name}\" already exists (a container of that name is present)"
+        ));
+    }
+    Ok(())
+}
+
+/// A DNS-1123 label: a node's name is its container's hostname.
+fn is_dns_label(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !s.is_empty()
+        && s.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// Why `delete node` refuses, checked before anything is changed.
+pub fn check_delete_node(cluster: &str, name: &str, nodes: &[NodeInfo]) -> Result<(), String> {
+    let Some(node) = nodes.iter().find(|n| n.name == name) else {
+        return Err(format!("unknown node \"{name}\" for cluster \"{cluster}\""));
+    };
+    match node.role {
+        Some(Role::Worker) => Ok(()),
+        Some(Role::ControlPlane) => {
+            let control_planes = nodes
+                .iter()
+                .filter(|n| n.role == Some(Role::ControlPlane))
+                .count();
+            if control_planes <= 1 {
+                Err(format!("node \"{name}\" is the last control-plane node of cluster \"{cluster}\"; delete the cluster instead"))
+            } else {
+                Err(format!("deleting control-plane node \"{name}\" is not supported yet (it needs the HA control plane)"))
+            }
+        }
+        Some(Role::ExternalLoadBalancer) | None => Err(format!(
+            "\"{name}\" is not a node of cluster \"{cluster}\" that can be deleted (it is its load balancer)"
+        )),
+    }
+}
+
+/// Whether `node` is Ready by a heartbeat posted at or after `since` (Unix seconds): a node
+/// that was stopped still shows the Ready condition of its last heartbeat, so only a fresh one
+/// says its agent is back. Heartbeat times have whole seconds.
+pub fn ready_since(node: &Node, since: i64) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .is_some_and(|c| {
+            c.status == "True"
+                && c.last_heartbeat_time
+                    .as_ref()
+                    .is_some_and(|t| t.0.as_second() >= since)
+        })
+}
+
+/// What a drain does with one pod of the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DrainAction {
+    /// Through the eviction subresource (PodDisruptionBudgets decide; 429 → try again).
+    Evict,
+    /// Left to go with the node: mirror pods, DaemonSet pods (as `kubectl drain
+    /// --ignore-daemonsets`), pods already terminating.
+    Skip(&'static str),
+    /// Finished pods are deleted outright (nothing to disrupt; `kubectl drain` does the same).
+    Delete,
+}
+
+/// What a drain does with `pod` (upstream's kubectl drain filters, in their order).
+pub fn drain_action(pod: &Pod) -> DrainAction {
+    let meta = &pod.metadata;
+    if meta.deletion_timestamp.is_some() {
+        return DrainAction::Skip("terminating");
+    }
+    if meta
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(MIRROR_ANNOTATION))
+    {
+        return DrainAction::Skip("mirror pod");
+    }
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    if matches!(phase, Some("Succeeded" | "Failed")) {
+        return DrainAction::Delete;
+    }
+    let daemonset = meta.owner_references.as_ref().is_some_and(|owners| {
+        owners
+            .iter()
+            .any(|o| o.controller == Some(true) && o.kind == "DaemonSet")
+    });
+    if daemonset {
+        return DrainAction::Skip("DaemonSet-managed");
+    }
+    DrainAction::Evict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, role: Option<Role>, status: &str) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            id: String::new(),
+            role,
+            cluster: name.split('-').next().unwrap_or_default().into(),
+            ipv4: None,
+            ipv6: None,
+            api_server_host_port: None,
+            ports: Vec::new(),
+            status: status.into(),
+            image: String::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn names(s: &[&str]) -> Vec<String> {
+        s.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn control_planes_start_first_and_stop_last() {
+        let nodes = [
+            node("kind-worker", Some(Role::Worker), "running"),
+            node("kind-control-plane", Some(Role::ControlPlane), "running"),
+            node("kind-worker2", Some(Role::Worker), "running"),
+            node(
+                "kind-external-load-balancer",
+                Some(Role::ExternalLoadBalancer),
+                "running",
+            ),
+        ];
+        assert_eq!(
+            start_order(&nodes),
+            vec![
+                names(&["kind-external-load-balancer"]),
+                names(&["kind-control-plane"]),
+                names(&["kind-worker", "kind-worker2"]),
+            ]
+        );
+        assert_eq!(
+            stop_order(&nodes),
+            vec![
+                names(&["kind-worker", "kind-worker2"]),
+                names(&["kind-control-plane"]),
+                names(&["kind-external-load-balancer"]),
+            ]
+        );
+        assert!(start_order(&[]).is_empty());
+    }
+
+    #[test]
+    fn cluster_state_from_its_containers() {
+        let cp = |s| node("kind-control-plane", Some(Role::ControlPlane), s);
+        let w = |s| node("kind-worker", Some(Role::Worker), s);
+        let cases = [
+            (vec![cp("running"), w("running")], ClusterState::Running),
+            (vec![cp("exited"), w("exited")], ClusterState::Stopped),
+            (vec![cp("created")], ClusterState::Stopped),
+            (vec![cp("running"), w("exited")], ClusterState::Degraded),
+            (vec![cp("restarting"), w("running")], ClusterState::Degraded),
+        ];
+        for (nodes, want) in cases {
+            assert_eq!(cluster_state(&nodes), want, "{nodes:?}");
+        }
+        let rows = wide_rows(&[
+            node("b-control-plane", Some(Role::ControlPlane), "exited"),
+            node("a-control-plane", Some(Role::ControlPlane), "running"),
+            node("a-worker", Some(Role::Worker), "exited"),
+        ]);
+        assert_eq!(
+            rows,
+            vec![
+                ["a".to_string(), "Degraded".into(), "1/2".into()],
+                ["b".to_string(), "Stopped".into(), "0/1".into()],
+            ]
+        );
+    }
+
+    #[test]
+    fn node_names_follow_kinds_namer() {
+        let cases: [(&[&str], &str); 5] = [
+            (&["kind-control-plane"], "kind-worker"),
+            (&["kind-control-plane", "kind-worker"], "kind-worker2"),
+            (
+                &[
+                    "kind-control-plane",
+                    "kind-worker",
+                    "kind-worker2",
+                    "kind-worker3",
+                ],
+                "kind-worker4",
+            ),
+            // After the highest, not into a gap: the deleted name may linger in the API.
+            (&["kind-worker", "kind-worker3"], "kind-worker4"),
+            // Other clusters' and other roles' names do not count.
+            (
+                &["kind-workers", "kind-worker0", "kind-control-plane2"],
+                "kind-worker",
+            ),
+        ];
+        for (existing, want) in cases {
+            assert_eq!(
+                next_node_name("kind", Role::Worker, &names(existing)),
+                want,
+                "{existing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn create_node_refusals() {
+        let nodes = [
+            node("kind-control-plane", Some(Role::ControlPlane), "running"),
+            node("kind-worker", Some(Role::Worker), "running"),
+        ];
+        assert_eq!(
+            check_create_node("kind", "kind-worker2", Role::Worker, &nodes, false),
+            Ok(())
+        );
+        let err = |name, role, nodes: &[NodeInfo], taken| {
+            check_create_node("kind", name, role, nodes, taken).unwrap_err()
+        };
+        assert!(err("kind-worker", Role::Worker, &nodes, false).contains("already exists"));
+        assert!(err("other", Role::Worker, &nodes, true).contains("already exists"));
+        assert!(err("kind-worker2", Role::Worker, &[], false).contains("unknown cluster"));
+        assert!(err("kind-cp2", Role::ControlPlane, &nodes, false).contains("not supported"));
+        assert!(err("Bad_Name", Role::Worker, &nodes, false).contains("invalid node name"));
+    }
+
+    #[test]
+    fn delete_node_refusals() {
+        let cp = node("kind-control-plane", Some(Role::ControlPlane), "running");
+        let cp2 = node("kind-control-plane2", Some(Role::ControlPlane), "running");
+        let w = node("kind-worker", Some(Role::Worker), "running");
+        let lb = node(
+            "kind-external-load-balancer",
+            Some(Role::ExternalLoadBalancer),
+            "running",
+        );
+        let nodes = [cp.clone(), w.clone()];
+        assert_eq!(check_delete_node("kind", "kind-worker", &nodes), Ok(()));
+        let err = |name, nodes: &[NodeInfo]| check_delete_node("kind", name, nodes).unwrap_err();
+        assert!(err("kind-control-plane", &nodes).contains("last control-plane node"));
+        assert!(err("kind-worker9", &nodes).contains("unknown node"));
+        assert!(err("kind-control-plane", &[cp, cp2, w]).contains("not supported yet"));
+        assert!(err("kind-external-load-balancer", &[lb]).contains("load balancer"));
+    }
+
+    #[test]
+    fn ready_only_by_a_heartbeat_after_the_start() {
+        let node = |status: &str, beat: &str| -> Node {
+            serde_json::from_value(json!({"metadata": {"name": "n"}, "status": {"conditions": [
+                {"type": "MemoryPressure", "status": "False", "lastHeartbeatTime": "2026-12-07T10:00:09Z"},
+                {"type": "Ready", "status": status, "lastHeartbeatTime": beat},
+            ]}}))
+            .unwrap()
+        };
+        let start = 1_796_637_605; // 2026-12-07T10:00:05Z
+        assert!(ready_since(&node("True", "2026-12-07T10:00:05Z"), start));
+        assert!(ready_since(&node("True", "2026-12-07T10:00:06Z"), start));
+        assert!(!ready_since(&node("True", "2026-12-07T10:00:04Z"), start));
+        assert!(!ready_since(&node("False", "2026-12-07T10:00:06Z"), start));
+        assert!(!ready_since(&Node::default(), start));
+    }
+
+    fn pod(extra: serde_json::Value) -> Pod {
+        let mut base = json!({"metadata": {"name": "p", "namespace": "default"},
+                              "status": {"phase": "Running"}});
+        for part in ["metadata", "status"] {
+            if let Some(fields) = extra[part].as_object() {
+                for (k, v) in fields {
+                    base[part][k] = v.clone();
+                }
+            }
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn which_pods_a_drain_evicts() {
+        let ds = json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "d", "uid": "u", "controller": true}]}});
+        let rs = json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r", "uid": "u", "controller": true}]}});
+        let cases = [
+            (json!({}), DrainAction::Evict),
+            (rs, DrainAction::Evict),
+            (ds, DrainAction::Skip("DaemonSet-managed")),
+            (
+                json!({"metadata": {"annotations": {MIRROR_ANNOTATION: "x"}}}),
+                DrainAction::Skip("mirror pod"),
+            ),
+            (
+                json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+                DrainAction::Skip("terminating"),
+            ),
+            (
+                json!({"status": {"phase": "Succeeded"}}),
+                DrainAction::Delete,
+            ),
+            (json!({"status": {"phase": "Failed"}}), DrainAction::Delete),
+        ];
+        for (extra, want) in cases {
+            assert_eq!(drain_action(&pod(extra.clone())), want, "{extra}");
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! End to end, with Docker: a cluster that lives (issue 16, lifecycle). One control plane and
+//! two workers running a Deployment behind a Service and a StatefulSet whose claim holds a
+//! file, then, in order on that one cluster:
+//! - a host reboot, simulated: every node container stopped, the Docker daemon restarted (as
+//!   scripts/docker.sh starts it), the nodes started in reverse order so Docker hands out other
+//!   addresses → nodes Ready at their new InternalIPs, the file back, the Service answering,
+//!   as many objects as before;
+//! - `kindling stop cluster` / `start cluster` (Ready time printed), `get clusters -o wide`;
+//! - `kindling create node` (kind's next name, a label) and its refusals, `kindling delete
+//!   node` held by a PodDisruptionBudget, then done once the budget allows.
+//!
+//! Restarting the daemon stops every container on it: the test holds the machine's e2e lock
+//! (scripts and helpers run Docker tests under /tmp/kindling-e2e.lock) and is the only test of
+//! this file, so nothing of its own runs meanwhile. Without a daemon this process can restart
+//! (not root, no /var/run/docker.pid), the reboot is simulated without that step.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
+
+mod common;
+use common::{docker_available, ok, run, text, unique, Env};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const NODE_IMAGE: &str = "kindling/node:e2e-lifecycle";
+const IMAGE: &str = "busybox:latest";
+
+fn workloads(worker: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {IMAGE}
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "echo hello-from-web > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 80}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: data}}
+spec:
+  clusterIP: None
+  selector: {{app: data}}
+  ports: [{{port: 80}}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: data}}
+spec:
+  serviceName: data
+  replicas: 1
+  selector: {{matchLabels: {{app: data}}}}
+  template:
+    metadata: {{labels: {{app: data}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      nodeSelector: {{kubernetes.io/hostname: {worker}}}
+      containers:
+      - name: main
+        image: {IMAGE}
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "[ -f /data/first ] || cat /proc/sys/kernel/random/uuid > /data/first; echo boot >> /data/boots; exec httpd -f -p 80 -h /data"]
+        volumeMounts: [{{name: data, mountPath: /data}}]
+  volumeClaimTemplates:
+  - metadata: {{name: data}}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {{requests: {{storage: 10Mi}}}}
+"#
+    )
+}
+
+fn wait_until(what: &str, timeout: Duration, check: impl Fn() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < timeout,
+            "{what}: not within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    started.elapsed()
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// The cluster's node containers, by name.
+fn containers(cluster: &str) -> Vec<String> {
+    let label = format!("label=io.x-k8s.kind.cluster={cluster}");
+    let out = docker(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"]);
+    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+fn container_ip(name: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        name,
+    ])
+    .trim()
+    .to_string()
+}
+
+/// (name, Ready status, InternalIP) of every Node.
+fn nodes(env: &Env) -> Vec<(String, String, String)> {
+    let out = env.kubectl(&[
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.status.addresses[?(@.type==\"InternalIP\")].address}{\"\\n\"}{end}",
+    ]);
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace().map(str::to_string);
+            Some((w.next()?, w.next()?, w.next()?))
+        })
+        .collect()
+}
+
+/// Every node container has a Ready Node whose InternalIP is the container's address now.
+fn nodes_ready_at_their_addresses(env: &Env, cluster: &str) -> bool {
+    let nodes = nodes(env);
+    let names = containers(cluster);
+    nodes.len() == names.len()
+        && names.iter().all(|c| {
+            let ip = container_ip(c);
+            nodes
+                .iter()
+                .any(|(n, ready, addr)| n == c && ready == "True" && *addr == ip)
+        })
+}
+
+/// What the StatefulSet's volume holds (`first` is written once, `boots` once per start).
+fn volume_file(env: &Env, file: &str) -> Option<String> {
+    let out = env.kubectl(&["exec", "data-0", "--", "cat", &format!("/data/{file}")]);
+    out.status.success().then(|| text(&out.stdout))
+}
+
+/// The web Service's answer, asked from the StatefulSet's pod by ClusterIP (busybox's static
+/// wget cannot resolve names; `timeout` bounds it, its `-T` crashes).
+fn service_answer(env: &Env) -> String {
+    let ip = text(
+        &env.kubectl(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"])
+            .stdout,
+    );
+    let url = format!("http://{ip}/");
+    text(
+        &env.kubectl(&["exec", "data-0", "--", "timeout", "3", "wget", "-qO-", &url])
+            .stdout,
+    )
+}
+
+/// Objects that must all be back after a restart (pods are left out: mirror pods come and go).
+fn object_count(env: &Env) -> usize {
+    let out = ok(
+        env,
+        &[
+            "get",
+            "deploy,rs,sts,svc,endpoints,pvc,pv,cm,secrets,sa,roles,rolebindings,clusterroles,storageclass,namespaces",
+            "-A",
+            "--no-headers",
+        ],
+    );
+    out.lines().count()
+}
+
+/// Restarts the Docker daemon the way scripts/docker.sh starts it; false when this process
+/// cannot (not root, or no daemon pid file: an engine someone else runs).
+fn restart_docker_daemon() -> bool {
+    let Ok(pid) = std::fs::read_to_string("/var/run/docker.pid") else {
+        return false;
+    };
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| text(&o.stdout).trim() == "0");
+    if !root {
+        return false;
+    }
+    let pid = pid.trim().to_string();
+    let killed = Command::new("kill").arg(&pid).status().unwrap();
+    assert!(killed.success(), "kill dockerd {pid}");
+    wait_until("dockerd to exit", Duration::from_secs(60), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/docker.sh");
+    let out = Command::new("bash").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "restarting dockerd: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    true
+}
+
+fn kindling_ok(env: &Env, args: &[&str]) -> String {
+    let started = Instant::now();
+    let out = env.kindling(args);
+    eprintln!(
+        "$ kindling {} ({:.1?})\n{}{}",
+        args.join(" "),
+        started.elapsed(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(out.status.success(), "kindling {args:?} failed");
+    text(&out.stdout)
+}
+
+fn kindling_fails(env: &Env, args: &[&str]) -> String {
+    let out = env.kindling(args);
+    let stderr = text(&out.stderr);
+    eprintln!("$ kindling {} (refused)\n{stderr}", args.join(" "));
+    assert!(!out.status.success(), "kindling {args:?} should fail");
+    stderr
+}
+
+#[test]
+fn a_cluster_survives_reboot_stop_start_and_node_changes() {
+    if !docker_available() {
+        return;
+    }
+    common::runtime()
+        .block_on(kindling_image::build_test_image(IMAGE))
+        .unwrap();
+    common::ensure_node_image(NODE_IMAGE);
+    let mut env = Env::new();
+    let name = unique("life");
+    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n";
+    env.create_with(&name, Some(NODE_IMAGE), Some(config));
+    kindling_ok(&env, &["load", "docker-image", IMAGE, "--name", &name]);
+    let (cp, worker, worker2) = (
+        format!("{name}-control-plane"),
+        format!("{name}-worker"),
+        format!("{name}-worker2"),
+    );
+    // Docker's restart policy: back after a daemon restart, not after `docker stop`.
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &cp]).trim(),
+        "unless-stopped"
+    );
+
+    env.apply(&workloads(&worker));
+    ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    ok(&env, &["rollout", "status", "sts/data", "--timeout=60s"]);
+    let first = volume_file(&env, "first").unwrap();
+    assert_eq!(service_answer(&env).trim(), "hello-from-web");
+    let objects = object_count(&env);
+    let before: Vec<(String, String)> = containers(&name)
+        .into_iter()
+        .map(|c| (c.clone(), container_ip(&c)))
+        .collect();
+
+    // The host reboots: every node stops, the engine restarts, the nodes start in reverse order.
+    let names = containers(&name);
+    let mut stop = vec!["stop"];
+    stop.extend(names.iter().map(String::as_str));
+    docker(&stop);
+    let daemon = restart_docker_daemon();
+    if !daemon {
+        eprintln!(
+            "NOTE: the Docker daemon is not this process's to restart; reboot simulated without it"
+        );
+    }
+    let started = Instant::now();
+    for c in names.iter().rev() {
+        docker(&["start", c]);
+    }
+    let after: Vec<(String, String)> = names.iter().map(|c| (c.clone(), container_ip(c))).collect();
+    assert_ne!(before, after, "Docker gave every node its old address");
+    let ready = wait_until(
+        "nodes Ready at their new addresses",
+        Duration::from_secs(90),
+        || nodes_ready_at_their_addresses(&env, &name),
+    );
+    run(&env, &["get", "nodes", "-o", "wide"]);
+    wait_until(
+        "the StatefulSet's pod back",
+        Duration::from_secs(60),
+        || volume_file(&env, "boots").is_some_and(|b| b.lines().count() == 2),
+    );
+    assert_eq!(volume_file(&env, "first").unwrap(), first);
+    ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    wait_until("the Service answering", Duration::from_secs(30), || {
+        service_answer(&env).trim() == "hello-from-web"
+    });
+    eprintln!(
+        "reboot recovery (daemon restarted: {daemon}): nodes Ready at new IPs {:.1?}, workloads serving {:.1?}",
+        ready,
+        started.elapsed()
+    );
+    assert_eq!(object_count(&env), objects, "objects lost or added");
+
+    // stop / start.
+    assert_eq!(
+        kindling_ok(&env, &["get", "clusters"])
+            .lines()
+            .filter(|l| *l == name)
+            .count(),
+        1
+    );
+    let wide = kindling_ok(&env, &["get", "clusters", "-o", "wide"]);
+    assert!(
+        wide.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == [name.as_str(), "Running", "3/3"]),
+        "{wide}"
+    );
+    kindling_ok(&env, &["stop", "cluster", "--name", &name]);
+    let wide = kindling_ok(&env, &["get", "clusters", "-o", "wide"]);
+    assert!(
+        wide.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == [name.as_str(), "Stopped", "0/3"]),
+        "{wide}"
+    );
+    let t = Instant::now();
+    kindling_ok(&env, &["start", "cluster", "--name", &name]);
+    eprintln!(
+        "start cluster (3 nodes) → every node Ready: {:.1?}",
+        t.elapsed()
+    );
+    assert!(nodes_ready_at_their_addresses(&env, &name));
+    wait_until(
+        "the StatefulSet's pod back after start",
+        Duration::from_secs(60),
+        || volume_file(&env, "boots").is_some_and(|b| b.lines().count() == 3),
+    );
+    assert_eq!(volume_file(&env, "first").unwrap(), first);
+
+    // create node: kind's next name, a label; refusals change nothing.
+    let refused = kindling_fails(&env, &["create", "node", &worker, "--cluster", &name]);
+    assert!(refused.contains("already exists"), "{refused}");
+    let refused = kindling_fails(
+        &env,
+        &[
+            "create",
+            "node",
+            "--role",
+            "control-plane",
+            "--cluster",
+            &name,
+        ],
+    );
+    assert!(refused.contains("not supported yet"), "{refused}");
+    let refused = kindling_fails(&env, &["delete", "node", &cp, "--cluster", &name]);
+    assert!(refused.contains("last control-plane node"), "{refused}");
+    assert_eq!(containers(&name).len(), 3);
+    assert_eq!(nodes(&env).len(), 3);
+    kindling_ok(
+        &env,
+        &[
+            "create",
+            "node",
+            "--cluster",
+            &name,
+            "--label",
+            "tier=extra",
+        ],
+    );
+    let worker3 = format!("{name}-worker3");
+    assert!(containers(&name).contains(&worker3));
+    let labelled = ok(&env, &["get", "nodes", "-l", "tier=extra", "-o", "name"]);
+    assert_eq!(labelled.trim(), format!("node/{worker3}"));
+    kindling_ok(
+        &env,
+        &[
+            "load",
+            "docker-image",
+            IMAGE,
+            "--name",
+            &name,
+            "--nodes",
+            &worker3,
+        ],
+    );
+
+    // delete node: three pods on the new worker under a budget that allows none to go, so the
+    // drain gives up and the node stays (cordoned); once the budget allows one at a time, the
+    // drain moves them and the node goes.
+    ok(&env, &["cordon", &worker, &worker2]);
+    env.apply(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: moved}}\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: moved}}}}\n  template:\n    metadata: {{labels: {{app: moved}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - {{name: main, image: {IMAGE}, imagePullPolicy: IfNotPresent, command: [sleep, '3600']}}\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: moved}}\nspec:\n  minAvailable: 3\n  selector: {{matchLabels: {{app: moved}}}}\n"
+    ));
+    ok(
+        &env,
+        &["rollout", "status", "deploy/moved", "--timeout=60s"],
+    );
+    ok(&env, &["uncordon", &worker, &worker2]);
+    let on_worker3 = ok(
+        &env,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=moved",
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+        ],
+    );
+    assert!(
+        on_worker3.split_whitespace().all(|n| n == worker3),
+        "{on_worker3}"
+    );
+    wait_until(
+        "the budget to count 3 healthy pods",
+        Duration::from_secs(30),
+        || {
+            text(
+                &env.kubectl(&[
+                    "get",
+                    "pdb",
+                    "moved",
+                    "-o",
+                    "jsonpath={.status.currentHealthy}",
+                ])
+                .stdout,
+            ) == "3"
+        },
+    );
+    let refused = kindling_fails(
+        &env,
+        &[
+            "delete",
+            "node",
+            &worker3,
+            "--cluster",
+            &name,
+            "--timeout",
+            "3s",
+        ],
+    );
+    assert!(refused.contains("drain did not complete"), "{refused}");
+    assert!(containers(&name).contains(&worker3));
+    assert_eq!(nodes(&env).len(), 4);
+    env.apply("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: moved}\nspec:\n  maxUnavailable: 1\n  selector: {matchLabels: {app: moved}}\n");
+    let t = Instant::now();
+    kindling_ok(&env, &["delete", "node", &worker3, "--cluster", &name]);
+    eprintln!(
+        "delete node (3 pods moved one at a time): {:.1?}",
+        t.elapsed()
+    );
+    assert!(!containers(&name).contains(&worker3));
+    assert!(nodes(&env).iter().all(|(n, _, _)| *n != worker3));
+    ok(
+        &env,
+        &["rollout", "status", "deploy/moved", "--timeout=60s"],
+    );
+    let moved = ok(
+        &env,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=moved",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+        ],
+    );
+    assert_eq!(moved.split_whitespace().count(), 3, "{moved}");
+    assert!(
+        moved
+            .split_whitespace()
+            .all(|n| n == worker || n == worker2),
+        "{moved}"
+    );
+    let left = ok(
+        &env,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--field-selector",
+            &format!("spec.nodeName={worker3}"),
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(left.trim(), "", "pods left on the deleted node");
+}
