@@ -14,4 +14,4 @@ if ! dpkg -s busybox-static >/dev/null 2>&1; then # the dynamic `busybox` packag
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq busybox-static >/dev/null
 fi
-cargo run --release --locked -q -p kindling-image --example build-test-images
+cargo run --profile quick --locked -q -p kindling-image --example build-test-images

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/docker.sh
-cargo build --release --locked -p kindling
-export PATH="$PWD/target/release:$PATH"
+cargo build --profile quick --locked -p kindling
+export PATH="$PWD/target/quick:$PATH"
 name="${KIND_CLUSTER_NAME:-kind}"
 if kindling get clusters 2>/dev/null | grep -qx "$name"; then
   echo "cluster \"$name\" exists; delete it with: kindling delete cluster --name $name"

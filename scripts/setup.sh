@@ -16,6 +16,8 @@ dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 dpkg -s libc6-dev >/dev/null 2>&1 || need_apt+=(libc6-dev)
 # protoc: the k8s-cri crate compiles the CRI protos at build time.
 command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
+# etcd: the store's test suite runs against a real etcd as well as SQLite (the HA backend).
+command -v etcd >/dev/null || need_apt+=(etcd-server)
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

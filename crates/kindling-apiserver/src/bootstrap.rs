@@ -44,29 +44,57 @@ pub async fn run(registry: &Registry, advertise: SocketAddr) -> Result<(), ApiEr
         registry.services.release(&svc);
         ensure(registry, services, Some("default"), svc).await?;
     }
-    let endpoints = kindling_api::catalog::builtin("", "v1", "endpoints");
-    let ep = json!({
-        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": advertise.ip().to_string()}],
-                     "ports": [{"name": "https", "port": advertise.port(), "protocol": "TCP"}]}],
-    });
+    let [(endpoints, ep), (slices, slice)] =
+        kubernetes_endpoints(&[advertise.ip().to_string()], advertise.port());
     // The address changes when the server moves (e.g. a restarted node gets a new port).
     put(registry, endpoints, ep).await?;
+    put(registry, slices, slice).await?;
+    Ok(())
+}
+
+/// The `kubernetes` Endpoints and EndpointSlice naming the API servers at `ips`.
+pub(crate) fn kubernetes_endpoints(
+    ips: &[String],
+    port: u16,
+) -> [(&'static Arc<kindling_api::ResourceType>, Value); 2] {
+    let endpoints = kindling_api::catalog::builtin("", "v1", "endpoints");
+    let addresses: Vec<Value> = ips.iter().map(|ip| json!({"ip": ip})).collect();
+    let ep = json!({
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": addresses,
+                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    });
     let slices = kindling_api::catalog::builtin("discovery.k8s.io", "v1", "endpointslices");
+    let slice_endpoints: Vec<Value> = ips
+        .iter()
+        .map(|ip| json!({"addresses": [ip], "conditions": {"ready": true}}))
+        .collect();
     let slice = json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": "kubernetes", "namespace": "default",
                      "labels": {"kubernetes.io/service-name": "kubernetes"}},
         "addressType": "IPv4",
-        "endpoints": [{"addresses": [advertise.ip().to_string()], "conditions": {"ready": true}}],
-        "ports": [{"name": "https", "port": advertise.port(), "protocol": "TCP"}],
+        "endpoints": slice_endpoints,
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     });
-    put(registry, slices, slice).await?;
-    Ok(())
+    [(endpoints, ep), (slices, slice)]
 }
 
 /// Writes `obj` (named `kubernetes` in `default`) over what is there, keeping its metadata.
 async fn put(
+    registry: &Registry,
+    rt: &Arc<kindling_api::ResourceType>,
+    obj: Value,
+) -> Result<(), ApiError> {
+    replace_kubernetes(registry, rt, obj).await?;
+    service_cidr(registry).await?;
+    flow_control(registry).await?;
+    rbac_policy(registry).await?;
+    Ok(())
+}
+
+/// Writes `obj` (named `kubernetes` in `default`) over what is there, keeping its metadata.
+pub(crate) async fn replace_kubernetes(
     registry: &Registry,
     rt: &Arc<kindling_api::ResourceType>,
     obj: Value,
@@ -91,9 +119,6 @@ async fn put(
             },
         )
         .await?;
-    service_cidr(registry).await?;
-    flow_control(registry).await?;
-    rbac_policy(registry).await?;
     Ok(())
 }
 

@@ -33,6 +33,7 @@ mod flowcontrol;
 mod http;
 /// Used by kindling-cluster (`kubeconfig::render`) for the kubeconfigs it writes.
 pub mod kubeconfig;
+mod masterleases;
 mod metrics;
 mod namespaces;
 mod openapi;
@@ -99,6 +100,31 @@ pub struct Config {
     pub api_audiences: Vec<String>,
     /// `--service-account-jwks-uri` (default `https://<advertised address>/openid/v1/jwks`).
     pub service_account_jwks_uri: Option<String>,
+    /// Where objects are kept: the embedded SQLite file (`<data_dir>/store.db`) or etcd.
+    pub store: StoreBackend,
+}
+
+/// The store behind the server (kube-apiserver's `--etcd-servers` and friends choose etcd).
+#[derive(Clone, Debug, Default)]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Etcd(EtcdBackend),
+}
+
+#[derive(Clone, Debug)]
+pub struct EtcdBackend {
+    /// `--etcd-servers`: client URLs; a stacked control plane names only its own member.
+    pub servers: Vec<String>,
+    /// `--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile`.
+    pub tls: Option<EtcdTlsFiles>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EtcdTlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -117,6 +143,7 @@ impl Config {
             token_auth_file: None,
             bootstrap_token_auth: true,
             authorization_mode: "Node,RBAC".into(),
+            store: StoreBackend::Sqlite,
             addons: Vec::new(),
             service_account_issuer: None,
             api_audiences: Vec::new(),

@@ -17,6 +17,16 @@ pub struct ServiceAccountKey {
 }
 
 impl ServiceAccountKey {
+    /// A new key. Clusters with several API servers give them all the same one (as kubeadm
+    /// copies `sa.key` to every control plane): a token must verify wherever it is presented.
+    pub fn generate() -> Result<ServiceAccountKey> {
+        let key = KeyPair::generate()?;
+        Ok(ServiceAccountKey {
+            private_pem: key.serialize_pem(),
+            public_pem: key.public_key_pem(),
+        })
+    }
+
     /// Loads `sa.key`/`sa.pub` from `dir`, creating them the first time: every token issued
     /// before a restart must still verify after it.
     pub fn load_or_create(dir: &Path) -> Result<ServiceAccountKey> {
@@ -34,11 +44,7 @@ impl ServiceAccountKey {
                 public_pem,
             });
         }
-        let key = KeyPair::generate()?;
-        let pair = ServiceAccountKey {
-            private_pem: key.serialize_pem(),
-            public_pem: key.public_key_pem(),
-        };
+        let pair = ServiceAccountKey::generate()?;
         write_private(&private, &pair.private_pem)?;
         write_private(&public, &pair.public_pem)?;
         Ok(pair)

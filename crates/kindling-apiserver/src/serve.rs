@@ -11,7 +11,7 @@ use crate::{
 use anyhow::{Context, Result};
 use axum::body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use kindling_store::SqliteStore;
+use kindling_store::{EtcdOptions, EtcdStore, EtcdTls, SharedStore, SqliteStore};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -87,17 +87,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     admin.write(&pki_dir, "admin")?;
     let tls = tls::server_config(&ca.pair.cert_pem, &serving)?;
 
-    let store = SqliteStore::open_with(
-        &config.data_dir.join("store.db"),
-        kindling_store::StoreOptions {
-            retain_revisions: Some(config.retain_revisions),
-            ..Default::default()
-        },
-    )
-    .context("opening the store")?;
+    let store = open_store(&config).await.context("opening the store")?;
     let cidr = Cidr::parse(&config.service_cidr).map_err(anyhow::Error::msg)?;
     let registry = Registry::new(
-        Arc::new(store),
+        store,
         ServiceAllocator::new(cidr, config.node_port_range.clone()),
         config.watch_queue,
     )
@@ -115,15 +108,11 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             }),
         address.port(),
     );
-    bootstrap::run(&registry, advertise)
-        .await
-        .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
-    bootstrap::addons(&registry, &config.addons)
-        .await
-        .map_err(|e| anyhow::anyhow!("addons: {e}"))?;
+    bootstrap_when_store_answers(&registry, advertise, &config.addons).await?;
     // Custom resources of stored definitions are served from the first request on.
     crds::start(&registry).await;
     tokio::spawn(namespaces::run(registry.clone()));
+    tokio::spawn(crate::masterleases::run(registry.clone(), advertise));
     tokio::spawn(flowcontrol::run(registry.clone()));
     if authorizer.uses_rbac() {
         crate::authz::aggregation::pass(&registry)
@@ -164,6 +153,68 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         _server: server,
         task,
     })
+}
+
+/// Runs the bootstrap and makes the addons, retrying while the store is unavailable (an etcd cluster that is still
+/// electing its first leader times out writes for a few seconds) or another API server of the
+/// cluster wrote the same object first (409: the bootstrap is idempotent, the next run updates
+/// what the other created); other errors end the start.
+async fn bootstrap_when_store_answers(
+    registry: &Registry,
+    advertise: SocketAddr,
+    addons: &[serde_json::Value],
+) -> Result<()> {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    loop {
+        let done = match bootstrap::run(registry, advertise).await {
+            Ok(()) => bootstrap::addons(registry, addons).await,
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(()) => return Ok(()),
+            Err(e) if (e.code >= 500 || e.code == 409) && started.elapsed() < PATIENCE => {
+                tracing::warn!("bootstrap: {e}; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) => anyhow::bail!("bootstrap: {e}"),
+        }
+    }
+}
+
+/// The configured store. Connecting to etcd waits for it (a member starting beside this server
+/// may wait for its quorum), off the async workers.
+async fn open_store(config: &Config) -> Result<SharedStore> {
+    match &config.store {
+        crate::StoreBackend::Sqlite => {
+            let store = SqliteStore::open_with(
+                &config.data_dir.join("store.db"),
+                kindling_store::StoreOptions {
+                    retain_revisions: Some(config.retain_revisions),
+                    ..Default::default()
+                },
+            )?;
+            Ok(Arc::new(store))
+        }
+        crate::StoreBackend::Etcd(etcd) => {
+            let mut options = EtcdOptions::new(etcd.servers.clone());
+            if let Some(files) = &etcd.tls {
+                let read = |path: &PathBuf| {
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))
+                };
+                options.tls = Some(EtcdTls {
+                    ca_pem: read(&files.ca)?,
+                    cert_pem: read(&files.cert)?,
+                    key_pem: read(&files.key)?,
+                });
+            }
+            let store = tokio::task::spawn_blocking(move || EtcdStore::connect(options))
+                .await
+                .context("connecting to etcd")??;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 fn display_host(addr: SocketAddr) -> String {

@@ -20,6 +20,7 @@ mod cluster;
 mod crd;
 mod crifloor;
 mod dns;
+mod ha;
 mod ingress;
 mod lifecycle;
 mod pods;
@@ -45,6 +46,8 @@ async fn main() -> Result<()> {
         }
         "cluster" => cluster::run(&kindling_binary()?).await,
         "crd" => crd::run().await,
+        // Several control planes: creates/s on etcd beside SQLite, HA create, failover.
+        "ha" => ha::run().await,
         "pods" => pods::run(&kindling_binary()?).await,
         "dns" => dns::run(std::env::args().nth(2)).await,
         // `workloads controllers`: only the controllers' memory (no Docker).
@@ -77,7 +80,7 @@ async fn main() -> Result<()> {
             crifloor::run(count).await
         }
         other => anyhow::bail!(
-            "unknown benchmark {other:?}; known: apiserver, crd, cluster, pods, dns, workloads, ingress"
+            "unknown benchmark {other:?}; known: apiserver, crd, cluster, ha, pods, dns, workloads, ingress"
         ),
     }
 }

@@ -112,13 +112,21 @@ pub async fn kubeconfig_text(
     if internal {
         return Ok(text);
     }
-    let port = node
+    // With several control planes the external load balancer is the published front.
+    let balancer = kindling_config::load_balancer_name(cluster);
+    let front = provider
+        .list_nodes(Some(cluster))
+        .await?
+        .into_iter()
+        .find(|n| n.name == balancer)
+        .unwrap_or(node);
+    let port = front
         .api_server_host_port
         .context("the API server port is not published")?;
-    let inspect = provider.inspect(&node.name).await?;
+    let inspect = provider.inspect(&front.name).await?;
     let address = published_address(&inspect).unwrap_or_else(|| "127.0.0.1".into());
     let external = crate::external_url(&address, port);
-    Ok(text.replace(&format!("https://{}:6443", node.name), &external))
+    Ok(text.replace(&format!("https://{}:6443", front.name), &external))
 }
 
 /// The host address the 6443 port is published on, from `docker inspect`.

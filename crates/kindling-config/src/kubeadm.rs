@@ -204,6 +204,9 @@ pub struct Interpreted {
     pub feature_gates: BTreeMap<String, bool>,
     /// KubeProxyConfiguration `mode`, when a patch changed it.
     pub kube_proxy_mode: Option<Patched<String>>,
+    /// A ClusterConfiguration patch names `etcd.local` (kubeadm's stacked etcd): keep the
+    /// objects in etcd even with one control plane (several always use it).
+    pub stacked_etcd: bool,
     /// One per config node, in order.
     pub nodes: Vec<NodeInterpretation>,
     pub warnings: Vec<Warning>,
@@ -657,6 +660,9 @@ fn unsupported(kind: DocKind, path: &[String]) -> Option<String> {
         DocKind::ClusterConfiguration => match p.as_slice() {
             ["networking", "podSubnet" | "serviceSubnet" | "dnsDomain"] => true,
             ["apiServer", "certSANs"] => true,
+            // Selects the stacked etcd store (`Interpreted::stacked_etcd`); what is inside
+            // (`dataDir`, `extraArgs`, …) is reported on its own paths.
+            ["etcd", "local"] => true,
             // Read as where the API server's files are on the node (token-auth-file).
             ["apiServer", "extraVolumes", ..] => true,
             ["apiServer", "extraArgs", arg] => {
@@ -1148,6 +1154,7 @@ fn read_cluster(
             }
         }
     };
+    out.stacked_etcd |= get(doc, &["etcd", "local"]).is_some();
     out.pod_subnet = string_field(&["networking", "podSubnet"]);
     out.service_subnet = string_field(&["networking", "serviceSubnet"]);
     out.dns_domain = string_field(&["networking", "dnsDomain"]);

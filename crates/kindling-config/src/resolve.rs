@@ -226,6 +226,12 @@ pub struct ResolvedCluster {
     /// More than one control-plane node: an API server load balancer container
     /// ([`ResolvedCluster::load_balancer_name`]) fronts them.
     pub external_load_balancer: bool,
+    /// The API servers keep the objects in a stacked etcd (one member per control plane)
+    /// rather than SQLite: with several control planes, or when a ClusterConfiguration patch
+    /// names `etcd.local` (kubeadm's own way to say "stacked etcd", so the same config still
+    /// means the same to kind; kind's schema has no store field and decodes strictly).
+    #[serde(default)]
+    pub stacked_etcd: bool,
     pub networking: ResolvedNetworking,
     pub api_server: ApiServer,
     pub feature_gates: BTreeMap<String, bool>,
@@ -600,6 +606,7 @@ impl Config {
             name: c.name.clone(),
             nodes,
             external_load_balancer: control_planes > 1,
+            stacked_etcd: control_planes > 1 || interp.stacked_etcd,
             networking: ResolvedNetworking {
                 ip_family: family(fam),
                 pod_subnets: pods.into_iter().map(|(c, _)| c).collect(),

@@ -158,6 +158,7 @@ fn s3_ha_names_and_load_balancer() {
         ]
     );
     assert!(c.external_load_balancer);
+    assert!(c.stacked_etcd, "several control planes share one etcd");
     assert_eq!(
         c.load_balancer_name().as_deref(),
         Some("kind-external-load-balancer")
@@ -1059,6 +1060,41 @@ fn bad_node_port_range() {
         e,
         "cluster.yaml:5:3: kubeadmConfigPatches[0]: ClusterConfiguration.apiServer.extraArgs.service-node-port-range: invalid port range \"30000\": expected FIRST-LAST, e.g. 30000-32767"
     );
+}
+
+#[test]
+fn one_control_plane_keeps_sqlite_unless_a_patch_names_kubeadms_stacked_etcd() {
+    let plain = resolve_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n").unwrap();
+    assert!(!plain.stacked_etcd);
+    let c = resolve_text(
+        "kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+kubeadmConfigPatches:
+- |
+  kind: ClusterConfiguration
+  etcd:
+    local: {}
+",
+    )
+    .unwrap();
+    assert!(c.stacked_etcd);
+    assert!(!c.external_load_balancer);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // What is inside `etcd.local` is still reported when kindling ignores it.
+    let c = resolve_text(
+        "kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+kubeadmConfigPatches:
+- |
+  kind: ClusterConfiguration
+  etcd:
+    local:
+      dataDir: /tmp/etcd
+",
+    )
+    .unwrap();
+    assert!(c.stacked_etcd);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
 }
 
 #[test]

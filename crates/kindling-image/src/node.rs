@@ -24,7 +24,7 @@ pub struct NodeImageOptions<'a> {
     pub kindling_binary: PathBuf,
     /// Where slimmed rootfs trees are kept between builds (needs ~170 MB per package set).
     pub cache_dir: PathBuf,
-    /// Debian packages beyond [`rootfs::BASE_PACKAGES`], e.g. `etcd-server` (+21 MB).
+    /// Debian packages beyond [`rootfs::BASE_PACKAGES`].
     pub extra_packages: Vec<String>,
     /// A Debian mirror for debootstrap; its default (deb.debian.org) when `None`.
     pub mirror: Option<String>,

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 pub const SUITE: &str = "bookworm";
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/kindling";
-/// What every node needs. `etcd-server` (21 MB) is not here: it would push the image past its
-/// 200 MB budget; pass it in `NodeImageOptions::extra_packages` for an HA store. `conntrack`
+/// What every node needs. `etcd-server` (21 MB) is the store of clusters with several control
+/// planes (kind's node image ships etcd too; one image serves every cluster shape). `conntrack`
 /// (120 kB; its libraries come with iptables) lets the service proxy forget UDP flows to
 /// endpoints that are gone.
 pub const BASE_PACKAGES: &[&str] = &[
@@ -21,6 +21,7 @@ pub const BASE_PACKAGES: &[&str] = &[
     "iproute2",
     "ca-certificates",
     "containernetworking-plugins",
+    "etcd-server",
 ];
 /// Written last, so a directory without it is an interrupted build, never a usable cache.
 const COMPLETE: &str = ".kindling-rootfs-complete";

@@ -74,8 +74,10 @@ pub fn config(forwards: &[Forward], resolve: &dyn Fn(&str) -> Option<std::net::I
                     .map(|ip| SocketAddr::new(ip, f.target_port))
                     .into_iter()
                     .collect(),
+                backend_hosts: Vec::new(),
             })
             .collect(),
+        https_health_path: None,
     }
 }
 

@@ -20,6 +20,8 @@ use tokio::task::JoinHandle;
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A TLS handshake and a `/readyz` that asks the store take longer than a connect.
+const HTTPS_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 /// A UDP client with no datagram either way for this long loses its backend socket (as
 /// conntrack forgets an unreplied UDP flow after 30 s, a replied one later).
 const UDP_IDLE: Duration = Duration::from_secs(60);
@@ -29,6 +31,8 @@ const UDP_MAX_DATAGRAM: usize = 65_535;
 #[derive(Default)]
 pub struct Health {
     healthy: Mutex<HashMap<SocketAddr, Arc<AtomicBool>>>,
+    /// `Some(path)`: HTTPS `GET path` checks (see `https_check`), else TCP connects.
+    https_path: ArcSwap<Option<String>>,
 }
 
 impl Health {
@@ -131,6 +135,9 @@ impl Balancer {
             }
             keep
         });
+        self.health
+            .https_path
+            .store(Arc::new(config.https_health_path.clone()));
         let mut all = HashSet::new();
         for (key, frontend) in wanted {
             let (port, protocol) = key;
@@ -316,16 +323,22 @@ async fn udp_replies(
 
 async fn check_forever(health: Arc<Health>) {
     loop {
-        let checks = health
-            .addresses()
-            .into_iter()
-            .map(|(addr, flag)| async move {
-                let up = matches!(
-                    tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(addr)).await,
-                    Ok(Ok(_))
-                );
+        let https_path = health.https_path.load_full();
+        let checks = health.addresses().into_iter().map(|(addr, flag)| {
+            let https_path = https_path.clone();
+            async move {
+                let up = match https_path.as_deref() {
+                    Some(path) => {
+                        crate::https_check::healthy(addr, path, HTTPS_CHECK_TIMEOUT).await
+                    }
+                    None => matches!(
+                        tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(addr)).await,
+                        Ok(Ok(_))
+                    ),
+                };
                 flag.store(up, Ordering::Relaxed);
-            });
+            }
+        });
         let handles: Vec<_> = checks.map(tokio::spawn).collect();
         for h in handles {
             let _ = h.await;
@@ -413,7 +426,9 @@ mod tests {
                 port,
                 protocol: Protocol::Udp,
                 backends: vec![one, two],
+                backend_hosts: Vec::new(),
             }],
+            https_health_path: None,
         };
         assert!(lb.apply(&config).await.is_empty());
         let mut seen = Vec::new();
@@ -446,7 +461,9 @@ mod tests {
                 port,
                 protocol: Protocol::Tcp,
                 backends,
+                backend_hosts: Vec::new(),
             }],
+            https_health_path: None,
         };
         assert!(lb.apply(&config(vec![one, dead, two])).await.is_empty());
         let mut seen = Vec::new();

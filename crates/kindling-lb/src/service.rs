@@ -120,10 +120,14 @@ pub fn config(svc: &Service, nodes: &[&Node], slices: &[&EndpointSlice]) -> Conf
                     .iter()
                     .map(|ip| SocketAddr::new(*ip, node_port))
                     .collect(),
+                backend_hosts: Vec::new(),
             })
         })
         .collect();
-    Config { frontends }
+    Config {
+        frontends,
+        https_health_path: None,
+    }
 }
 
 /// The ingress load balancer's forwarding (the config's `ingressLoadBalancer`): ports 80 and
@@ -150,9 +154,13 @@ pub fn ingress_config(ingress_nodes: &[String], nodes: &[&Node]) -> Config {
             port,
             protocol: Protocol::Tcp,
             backends: ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+            backend_hosts: Vec::new(),
         })
         .collect();
-    Config { frontends }
+    Config {
+        frontends,
+        https_health_path: None,
+    }
 }
 
 /// Where `svc`'s balancer is published on the host: (address, port, protocol) for each port, from

@@ -97,6 +97,10 @@ pub struct ControlPlaneConfig {
     /// `token-auth-file`: where the token file is on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_auth_file: Option<String>,
+    /// Keep objects in a stacked etcd member on this node (see `etcd.rs`) instead of SQLite:
+    /// every control plane of the cluster, by node name. Absent: SQLite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_members: Option<Vec<String>>,
     /// `service-account-issuer`, `service-account-jwks-uri` and `api-audiences` (comma-separated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_issuer: Option<String>,

@@ -3,7 +3,7 @@
 
 use crate::components;
 use crate::config::{kindling_path, NodeConfig};
-use crate::{ipam, restart};
+use crate::{etcd, ipam, leader, restart};
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -46,6 +46,9 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     server
         .extra_sans
         .extend([config.name.clone(), ip.to_string(), "localhost".into()]);
+    if let Some(members) = &cp.etcd_members {
+        server.store = start_etcd(config, members, ip)?;
+    }
     server.addons = crate::identities::addons();
     server.service_account_issuer = cp.service_account_issuer.clone();
     server.service_account_jwks_uri = cp.service_account_jwks_uri.clone();
@@ -61,7 +64,6 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     let client =
         crate::client_from_kubeconfig(Path::new(DATA_DIR).join("admin.kubeconfig").as_path())
             .await?;
-    tokio::spawn(ipam::run(client.clone(), config.pod_subnet.clone()));
     if let Some(dns_ip) = crate::dns::service_ip(config) {
         tokio::spawn(ensure_kube_dns(client.clone(), dns_ip));
     }
@@ -82,24 +84,40 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     let controllers = kindling_controllers::Config {
         root_ca_pem: running.ca_pem.clone(),
     };
-    let controllers_client = client.clone();
-    tokio::spawn(restart::keep_running(
-        "kube-controller-manager",
-        move || kindling_controllers::run(controllers_client.clone(), controllers.clone()),
-    ));
     // The CSR approver and signer hold the cluster CA (kube-controller-manager's
     // `--cluster-signing-cert-file`/`--cluster-signing-key-file`).
     let signing_ca = Arc::new(kindling_pki::Ca::load_or_create(&kindling_path("pki"))?);
-    let csr_client = client.clone();
-    tokio::spawn(restart::keep_running("csr-controllers", move || {
-        kindling_controllers::certificates::run(csr_client.clone(), signing_ca.clone())
-    }));
+    // One leader per component across the control planes (Leases in kube-system). Node IPAM and
+    // the CSR controllers are kube-controller-manager's (two allocators would hand out one range
+    // twice; two approvers would race on every request).
+    let controllers_client = client.clone();
+    let pod_subnet = config.pod_subnet.clone();
+    tokio::spawn(leader::lead(
+        "kube-controller-manager",
+        client.clone(),
+        leader::identity(&config.name),
+        move || {
+            let ipam = ipam::run(controllers_client.clone(), pod_subnet.clone());
+            let controllers =
+                kindling_controllers::run(controllers_client.clone(), controllers.clone());
+            let csr = kindling_controllers::certificates::run(
+                controllers_client.clone(),
+                signing_ca.clone(),
+            );
+            async move {
+                futures::join!(ipam, controllers, csr);
+            }
+        },
+    ));
     let scheduler = kindling_scheduler::Options::default();
     let scheduler_metrics = scheduler.metrics.clone();
     let scheduler_client = component_client(crate::identities::SCHEDULER_USER).await?;
-    tokio::spawn(restart::keep_running("kube-scheduler", move || {
-        kindling_scheduler::run_with(scheduler_client.clone(), scheduler.clone())
-    }));
+    tokio::spawn(leader::lead(
+        "kube-scheduler",
+        client,
+        leader::identity(&config.name),
+        move || kindling_scheduler::run_with(scheduler_client.clone(), scheduler.clone()),
+    ));
     // Their secure ports, as kube-scheduler's and kube-controller-manager's.
     let ports: [(&'static str, u16, components::Render); 2] = [
         (
@@ -122,6 +140,23 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         });
     }
     Ok(running)
+}
+
+/// Starts this node's etcd member (see `etcd.rs`); returns the API server's store on it.
+fn start_etcd(
+    config: &NodeConfig,
+    members: &[String],
+    ip: IpAddr,
+) -> Result<kindling_apiserver::StoreBackend> {
+    let pki = etcd::write_certs(&kindling_path("pki"), &config.name, ip)
+        .context("making the etcd certificates")?;
+    let member = etcd::Member {
+        name: &config.name,
+        members,
+        cluster: &config.cluster,
+    };
+    etcd::start(&member, &pki)?;
+    Ok(etcd::store_backend(&pki))
 }
 
 /// A client of a control-plane component's own user, with a certificate of the cluster CA (as

@@ -12,9 +12,11 @@ pub mod containerd;
 pub mod control;
 pub mod controlplane;
 pub mod dns;
+pub mod etcd;
 pub mod identities;
 pub mod init;
 pub mod ipam;
+pub mod leader;
 pub mod network;
 pub mod restart;
 pub mod servicelb;
@@ -110,6 +112,8 @@ pub async fn run() -> Result<()> {
         }
     });
     init::shutdown_signal().await;
+    // Hand the control plane's singletons over before this API server goes away.
+    leader::release_all().await;
     Ok(())
 }
 

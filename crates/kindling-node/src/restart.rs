@@ -22,7 +22,9 @@ where
     let mut backoff = None;
     loop {
         let started = Instant::now();
-        match tokio::spawn(start()).await {
+        // Dropping this future (a leader that lost its lease) stops the component with it.
+        let mut task = AbortOnDrop(tokio::spawn(start()));
+        match (&mut task.0).await {
             Ok(()) => tracing::error!("{name} ended; starting it again"),
             // The panic hook has printed the message and location already.
             Err(e) if e.is_panic() => tracing::error!("{name} panicked; starting it again"),
@@ -31,6 +33,14 @@ where
         let wait = next_backoff(backoff, started.elapsed());
         backoff = Some(wait);
         tokio::time::sleep(wait).await;
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

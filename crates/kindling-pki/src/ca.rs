@@ -102,6 +102,39 @@ impl Ca {
         })
     }
 
+    /// A certificate for both ends of a mutual-TLS link, as etcd members use theirs (serving
+    /// clients and peers, and dialing peers): server and client usages, the given names.
+    pub fn peer_cert(
+        &self,
+        common_name: &str,
+        dns_names: &[String],
+        ips: &[std::net::IpAddr],
+    ) -> Result<CertPair> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn(common_name, &[]);
+        params.subject_alt_names = dns_names
+            .iter()
+            .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
+            .collect::<Result<Vec<_>>>()?;
+        params
+            .subject_alt_names
+            .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let cert = params.signed_by(&key, &self.issuer()?)?;
+        Ok(CertPair {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
     /// A client certificate: the user is the common name, the groups are the organizations.
     pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<CertPair> {
         let key = KeyPair::generate()?;

@@ -1,11 +1,14 @@
-//! The store behind the API server: an ordered key space of opaque values with one global,
+//! The store behind the API server (SQLite embedded, or etcd for several control planes): an
+//! ordered key space of opaque values with one global,
 //! monotonic revision, compare-and-swap writes, watches from any retained revision and compaction.
 //!
 //! The API server keeps objects under keys such as `/registry/pods/default/web-1`; the store knows
 //! nothing of Kubernetes. Every successful write is durable before it is acknowledged.
 
+mod etcd;
 mod sqlite;
 
+pub use etcd::{EtcdOptions, EtcdStore, EtcdTls};
 pub use sqlite::{SqliteStore, StoreOptions};
 
 use std::sync::Arc;

@@ -321,4 +321,15 @@ pub struct ApiserverArgs {
     /// ServiceAccounts then).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub controllers: bool,
+    /// kube-apiserver's `--etcd-servers`: keep objects in etcd at these client URLs
+    /// (comma-separated) instead of the embedded SQLite file.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+    /// `--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile`: TLS to etcd (PEM files).
+    #[arg(long, requires = "etcd_servers")]
+    pub etcd_cafile: Option<PathBuf>,
+    #[arg(long, requires = "etcd_cafile")]
+    pub etcd_certfile: Option<PathBuf>,
+    #[arg(long, requires = "etcd_cafile")]
+    pub etcd_keyfile: Option<PathBuf>,
 }

@@ -344,6 +344,18 @@ async fn run_apiserver(args: cli::ApiserverArgs) -> Result<()> {
     config.service_cidr = args.service_cluster_ip_range;
     config.extra_sans = args.tls_sans;
     config.authorization_mode = args.authorization_mode;
+    if !args.etcd_servers.is_empty() {
+        config.store = kindling_apiserver::StoreBackend::Etcd(kindling_apiserver::EtcdBackend {
+            servers: args.etcd_servers,
+            tls: match (args.etcd_cafile, args.etcd_certfile, args.etcd_keyfile) {
+                (Some(ca), Some(cert), Some(key)) => {
+                    Some(kindling_apiserver::EtcdTlsFiles { ca, cert, key })
+                }
+                (None, None, None) => None,
+                _ => anyhow::bail!("--etcd-cafile, --etcd-certfile and --etcd-keyfile go together"),
+            },
+        });
+    }
     let running = kindling_apiserver::start(config).await?;
     if args.controllers {
         let client = kindling_node::client_from_kubeconfig(&running.kubeconfig).await?;

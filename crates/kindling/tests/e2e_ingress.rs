@@ -730,16 +730,19 @@ spec:
     let head = text(&head.stdout).to_ascii_lowercase();
     eprintln!("$ curl -i {url}\n{head}");
     assert!(head.contains("x-gateway: kindling"), "{head}");
-    let mut foo = 0;
-    for _ in 0..100 {
+    let mut to_foo = 0;
+    for _ in 0..200 {
         match curl(&[], &format!("{base}/split")) {
-            (200, b) if b == "foo" => foo += 1,
+            (200, b) if b == "foo" => to_foo += 1,
             (200, b) if b == "bar" => {}
             other => panic!("/split: {other:?}"),
         }
     }
-    eprintln!("$ curl {base}/split ×100 → foo {foo}, bar {}", 100 - foo);
-    assert_eq!(foo, 80);
+    eprintln!(
+        "$ curl {base}/split ×200 → foo {to_foo}, bar {}",
+        200 - to_foo
+    );
+    assert_eq!(to_foo, 160);
 
     // Another namespace: its route attaches (from: All) but may not name default's Service.
     ok(env, &["create", "namespace", "team"]);

@@ -108,6 +108,9 @@ async fn route(
     call: Call<'_>,
 ) -> Result<Response<Body>, ApiError> {
     if is_public_path(path) {
+        if path == "/readyz" || path == "/readyz/etcd" {
+            return Ok(readyz(server).await);
+        }
         return Ok(public(path));
     }
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
@@ -156,6 +159,23 @@ async fn route(
             .map(|v| json_response(StatusCode::OK, &v)),
         ApiPath::Resource(rp) => route_resource(server, rp, call, negotiated).await,
     }
+}
+
+/// `/readyz`: `ok` while the store answers, else upstream's failure text for its `etcd` check
+/// (HTTP 500, the reason withheld as upstream does for unauthenticated callers).
+async fn readyz(server: &Arc<Server>) -> Response<Body> {
+    if server
+        .registry
+        .store_answers(std::time::Duration::from_secs(2))
+        .await
+    {
+        return represent::plain_ok();
+    }
+    let mut resp = Response::new(Body::from(
+        "[-]etcd failed: reason withheld\nreadyz check failed\n",
+    ));
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp
 }
 
 /// Service account issuer discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`),

@@ -111,6 +111,30 @@ impl Registry {
         }
     }
 
+    /// Whether the store answers a consistent read within `within` (the `etcd` check of
+    /// `/readyz`: an API server cut from its etcd quorum reports not ready, and load balancers
+    /// stop sending it clients).
+    pub async fn store_answers(&self, within: std::time::Duration) -> bool {
+        let read = self.blocking(kindling_store::Store::current_revision);
+        matches!(tokio::time::timeout(within, read).await, Ok(Ok(_)))
+    }
+
+    /// Writes `value` at a key outside every resource (`masterleases.rs`), creating it or
+    /// replacing what is there (last writer wins: each key has one writer).
+    pub(crate) async fn put_raw(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
+        self.blocking(move |store| match store.get(&key)? {
+            Some(kv) => store.update(&key, value, kv.mod_revision).map(|_| ()),
+            None => store.create(&key, value).map(|_| ()),
+        })
+        .await
+    }
+
+    /// Every key (and value) under `prefix`, outside every resource.
+    pub(crate) async fn list_raw(&self, prefix: &'static str) -> Result<Vec<KeyValue>, StoreError> {
+        self.blocking(move |store| Ok(store.list(prefix, None, 0, None)?.items))
+            .await
+    }
+
     /// Runs a (blocking) store call off the async workers.
     async fn blocking<T: Send + 'static>(
         &self,

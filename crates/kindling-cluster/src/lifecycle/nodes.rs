@@ -118,7 +118,17 @@ pub async fn create_node(
         .map_or(0, |d| d.as_secs() as i64);
     let joined = async {
         status.start("Writing configuration 📜");
-        let config = worker_config(&cp_config, &name, &image, opts.labels.clone());
+        let mut config = worker_config(&cp_config, &name, &image, opts.labels.clone());
+        // A cluster with several control planes: workers reach the API through the balancer.
+        let balancer = kindling_config::load_balancer_name(cluster);
+        if provider
+            .list_nodes(Some(cluster))
+            .await?
+            .iter()
+            .any(|n| n.name == balancer)
+        {
+            config.api_server_url = format!("https://{balancer}:6443");
+        }
         let mut files = vec![FileToCopy::new(
             "node.json",
             Bytes::from(serde_json::to_vec_pretty(&config)?),

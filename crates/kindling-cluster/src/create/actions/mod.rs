@@ -6,6 +6,7 @@ mod install_gateway_api;
 mod install_ingress_class;
 mod install_storage;
 mod join_workers;
+mod load_balancer;
 mod mark_nodes;
 mod pki;
 mod preflight;
@@ -16,18 +17,25 @@ pub(crate) mod write_config;
 
 use super::{Action, ActionContext};
 
+pub use load_balancer::{agent_api_url, cluster_api_url, etcd_members, extra_sans};
+
 pub fn pipeline(ctx: &ActionContext) -> Vec<Box<dyn Action>> {
     let mut steps: Vec<Box<dyn Action>> = vec![
         Box::new(preflight::Preflight),
         Box::new(ensure_image::EnsureImage),
         Box::new(pki::MakePki),
         Box::new(provision::Provision),
-        Box::new(write_config::WriteConfig),
+    ];
+    if ctx.cluster.external_load_balancer {
+        steps.push(Box::new(load_balancer::LoadBalancer));
+    }
+    steps.extend([
+        Box::new(write_config::WriteConfig) as Box<dyn Action>,
         Box::new(start_control_plane::StartControlPlane),
         Box::new(install_storage::InstallStorage),
         Box::new(install_ingress_class::InstallIngressClass),
         Box::new(install_gateway_api::InstallGatewayApi),
-    ];
+    ]);
     if ctx.cluster.worker_nodes().next().is_some() {
         steps.push(Box::new(join_workers::JoinWorkers));
     }

@@ -1,7 +1,7 @@
 //! `Preparing nodes`: the `kind` network and one container per node, created in parallel.
 
 use crate::create::{Action, ActionContext};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use futures::future::BoxFuture;
 use kindling_config::{Propagation, Protocol, ResolvedNode, Role};
 use kindling_provider as provider;
@@ -15,9 +15,6 @@ impl Action for Provision {
 
     fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            if ctx.cluster.external_load_balancer {
-                bail!("clusters with more than one control-plane node are not supported yet (the HA load balancer comes later)");
-            }
             ctx.provider
                 .ensure_network(provider::DEFAULT_NETWORK)
                 .await?;
@@ -99,6 +96,9 @@ fn node_spec(ctx: &ActionContext, node: &ResolvedNode) -> provider::NodeSpec {
             spec.extra_mounts
                 .push(provider::Mount::new(socket, SERVICE_LB_SOCKET));
         }
+    }
+    // With several control planes the external load balancer is published instead.
+    if node.bootstrap && !ctx.cluster.external_load_balancer {
         spec.api_server = Some(provider::ApiServerPublish {
             listen_address: ctx.cluster.api_server.address.clone(),
             host_port: ctx.cluster.api_server.port.max(0) as u16,

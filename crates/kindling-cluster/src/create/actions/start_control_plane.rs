@@ -29,11 +29,16 @@ impl Action for StartControlPlane {
     fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let bootstrap = ctx.cluster.bootstrap_node().name.clone();
+            // The host reaches the API through the external load balancer when there is one.
+            let front = ctx
+                .cluster
+                .load_balancer_name()
+                .unwrap_or_else(|| bootstrap.clone());
             let info = ctx
                 .nodes
                 .iter()
-                .find(|n| n.name == bootstrap)
-                .context("bootstrap node not created")?;
+                .find(|n| n.name == front)
+                .with_context(|| format!("{front} not created"))?;
             let port = info
                 .api_server_host_port
                 .context("the API server port is not published")?;

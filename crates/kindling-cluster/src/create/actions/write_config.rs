@@ -21,12 +21,17 @@ impl Action for WriteConfig {
     fn execute<'a>(&'a self, ctx: &'a mut ActionContext) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let ca = ctx.ca.as_ref().context("PKI not made")?;
-            let api_host = ctx.cluster.bootstrap_node().name.clone();
-            let internal_url = format!("https://{api_host}:6443");
+            let internal_url = super::cluster_api_url(&ctx.cluster);
+            // Several API servers must verify each other's ServiceAccount tokens: one key.
+            let sa_key = match ctx.cluster.external_load_balancer {
+                true => Some(kindling_apiserver::pki::ServiceAccountKey::generate()?),
+                false => None,
+            };
             let mut uploads = Vec::new();
             let ingress_nodes = ingress_nodes(&ctx.cluster.nodes);
             for node in &ctx.cluster.nodes {
-                let mut config = node_config(ctx, node, &internal_url);
+                let agent_url = super::agent_api_url(&ctx.cluster, node);
+                let mut config = node_config(ctx, node, &agent_url);
                 config.ingress = ingress_nodes.contains(&node.name.as_str());
                 if let (Some(cp), Some((listen, http, https)), true) = (
                     config.control_plane.as_mut(),
@@ -48,7 +53,7 @@ impl Action for WriteConfig {
                 files.extend(node_credentials(
                     ca,
                     &ctx.cluster.context_name(),
-                    &internal_url,
+                    &agent_url,
                     &node.name,
                 )?);
                 if node.role == Role::ControlPlane {
@@ -57,6 +62,13 @@ impl Action for WriteConfig {
                         Bytes::from(ca.pair.key_pem.clone()),
                         0o600,
                     ));
+                    if let Some(sa) = &sa_key {
+                        files.push(FileToCopy::new(
+                            "pki/sa.key",
+                            Bytes::from(sa.private_pem.clone()),
+                            0o600,
+                        ));
+                    }
                 }
                 if node.bootstrap {
                     let admin = ctx.admin.as_ref().context("admin certificate not made")?;
@@ -157,11 +169,16 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
         control_plane: (node.role == Role::ControlPlane).then(|| {
             let arg = |name: &str| ctx.cluster.api_server.extra_args.get(name).cloned();
             ControlPlaneConfig {
-                cert_sans: ctx.cluster.api_server.cert_sans.clone(),
+                cert_sans: [
+                    ctx.cluster.api_server.cert_sans.clone(),
+                    super::extra_sans(&ctx.cluster),
+                ]
+                .concat(),
                 node_port_range: arg("service-node-port-range"),
                 enable_admission_plugins: arg("enable-admission-plugins"),
                 disable_admission_plugins: arg("disable-admission-plugins"),
                 token_auth_file: arg("token-auth-file"),
+                etcd_members: super::etcd_members(&ctx.cluster),
                 ingress_load_balancer: None,
                 service_account_issuer: arg("service-account-issuer"),
                 service_account_jwks_uri: arg("service-account-jwks-uri"),

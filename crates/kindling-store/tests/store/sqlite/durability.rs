@@ -12,7 +12,7 @@ use kindling_store::{SqliteStore, Store};
 use crate::common::PATIENCE;
 
 const CHILD_DIR_VAR: &str = "KINDLING_STORE_KILL9_CHILD_DIR";
-const CHILD_TEST: &str = "durability::kill9_child_writer";
+const CHILD_TEST: &str = "sqlite::durability::kill9_child_writer";
 const ACKS_BEFORE_KILL: usize = 400;
 
 /// In the child: writes from several threads (so writes are group-committed) and prints each key

@@ -1,10 +1,8 @@
 use kindling_store::{Event, Store, StoreError, StoreOptions};
 use tempfile::TempDir;
 
-use crate::common::{
-    assert_compacted, expect_event, expect_quiet, reopen, temp_store_with, wait_for_purge, Model,
-    Rng, MODEL_KEYS,
-};
+use super::{reopen, temp_store_with, wait_for_purge};
+use crate::common::{assert_compacted, expect_event, expect_quiet, Model, Rng, MODEL_KEYS};
 
 fn manual_compaction() -> StoreOptions {
     StoreOptions {

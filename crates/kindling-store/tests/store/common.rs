@@ -1,29 +1,13 @@
-//! Helpers: temporary stores, bounded waits on watches, and a reference model of the key space.
+//! Helpers shared by every backend: bounded waits on watches and a reference model of the key
+//! space.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kindling_store::{
-    Event, KeyValue, Revision, SqliteStore, Store, StoreError, StoreOptions, Watch,
-};
-use tempfile::TempDir;
+use kindling_store::{Event, KeyValue, Revision, Store, StoreError, Watch};
 
 /// Upper bound for anything a test waits for; generous so slow CI machines do not flake.
 pub const PATIENCE: Duration = Duration::from_secs(30);
-
-pub fn temp_store() -> (TempDir, SqliteStore) {
-    temp_store_with(StoreOptions::default())
-}
-
-pub fn temp_store_with(options: StoreOptions) -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open_with(&dir.path().join("data/store.db"), options).expect("open");
-    (dir, store)
-}
-
-pub fn reopen(dir: &TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("data/store.db")).expect("reopen")
-}
 
 pub enum Received {
     Event(Event),
@@ -61,19 +45,6 @@ pub fn expect_quiet(watch: &mut Watch) {
         Received::TimedOut => {}
         Received::Event(event) => panic!("unexpected event {event:?}"),
         Received::Closed => panic!("watch closed unexpectedly"),
-    }
-}
-
-/// Waits until compaction has physically deleted everything it made unreachable.
-pub fn wait_for_purge(store: &SqliteStore) {
-    let deadline = Instant::now() + PATIENCE;
-    let compacted = store.compacted_revision().unwrap();
-    while store.purged_revision().unwrap() < compacted {
-        assert!(
-            Instant::now() < deadline,
-            "purge did not finish in {PATIENCE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -1,6 +1,7 @@
 use kindling_store::{Store, StoreError};
 
-use crate::common::{temp_store, Model, Rng};
+use super::temp_store;
+use crate::common::{Model, Rng};
 
 fn keys(page: &kindling_store::ListPage) -> Vec<&str> {
     page.items.iter().map(|kv| kv.key.as_str()).collect()

@@ -1,6 +1,6 @@
 use kindling_store::{KeyValue, Store, StoreError};
 
-use crate::common::{reopen, temp_store};
+use super::{reopen, temp_store};
 
 #[test]
 fn create_get_update_delete() {
@@ -103,16 +103,4 @@ fn empty_and_binary_values_round_trip() {
         Vec::<u8>::new()
     );
     assert_eq!(store.get("/binary").unwrap().unwrap().value, binary);
-}
-
-#[test]
-fn a_second_instance_on_the_same_file_cannot_corrupt_revisions() {
-    let (dir, first) = temp_store();
-    let second = reopen(&dir);
-    assert_eq!(first.create("/a", vec![]), Ok(1));
-    assert!(matches!(
-        second.create("/b", vec![]),
-        Err(StoreError::Internal(_))
-    ));
-    assert_eq!(first.create("/c", vec![]), Ok(2));
 }

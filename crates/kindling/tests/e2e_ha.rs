@@ -1,0 +1,359 @@
+//! End to end, with Docker: a cluster with three control planes and three workers (REQUIREMENTS
+//! S3, kind's HA shape),
+//! used the way users use one — through `<cluster>-external-load-balancer` with real kubectl.
+//! Nodes Ready with kind's names; the controller manager and the scheduler each have one leader
+//! (`kubectl get leases -n kube-system`); every control plane's etcd member is healthy;
+//! `docker stop` of the leader's control plane: kubectl keeps reading and writing through the
+//! balancer, a Deployment still scales, the leases move within 15 s; `docker start`: the member
+//! rejoins (3 healthy); `kill -9` of an etcd member during a stream of writes loses none that
+//! was acknowledged; `kindling delete cluster` removes the balancer too. One cluster for the
+//! whole file. Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
+//! skipped with a message otherwise.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
+
+mod common;
+use common::{docker_available, node_exec, ok, run, text, unique, Env};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const NODE_IMAGE: &str = "kindling/node:e2e-ha";
+const CONFIG: &str = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: control-plane\n- role: control-plane\n- role: worker\n- role: worker\n- role: worker\n";
+
+fn eventually(env: &Env, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check(env) {
+        if Instant::now() > deadline {
+            let state = text(
+                &env.kubectl(&["get", "nodes,leases,deploy,pods", "-A"])
+                    .stdout,
+            );
+            panic!("{what} did not happen within {timeout:?}\n{state}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// The etcd member's own verdict (`/health` on its local metrics port), from inside the node.
+fn etcd_healthy(node: &str) -> bool {
+    let script = "exec 3<>/dev/tcp/127.0.0.1/2381 && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
+    node_exec(node, &["bash", "-c", script]).contains("\"health\":\"true\"")
+}
+
+/// The holder identity of `kube-system/<lease>` (`<node>_<uuid>`), empty if unreadable.
+fn holder(env: &Env, lease: &str) -> String {
+    text(
+        &env.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            lease,
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+        .stdout,
+    )
+}
+
+/// The addresses of the `kubernetes` Endpoints (every live API server).
+fn api_endpoints(env: &Env) -> usize {
+    text(
+        &env.kubectl(&[
+            "get",
+            "endpoints",
+            "kubernetes",
+            "-o",
+            "jsonpath={.subsets[0].addresses[*].ip}",
+        ])
+        .stdout,
+    )
+    .split_whitespace()
+    .count()
+}
+
+fn ready_replicas(env: &Env, deploy: &str) -> String {
+    text(
+        &env.kubectl(&[
+            "get",
+            "deploy",
+            deploy,
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ])
+        .stdout,
+    )
+}
+
+#[test]
+fn three_control_planes_survive_the_loss_of_the_leader() {
+    if !docker_available() {
+        return;
+    }
+    let started = Instant::now();
+    common::ensure_node_image(NODE_IMAGE);
+    let mut env = Env::new();
+    let cluster = unique("ha");
+    let create = Instant::now();
+    env.create_with(&cluster, Some(NODE_IMAGE), Some(CONFIG));
+    eprintln!(
+        "3 control planes + 3 workers created in {:.1?}",
+        create.elapsed()
+    );
+    let cp = |n: &str| format!("{cluster}-control-plane{n}");
+    let control_planes = [cp(""), cp("2"), cp("3")];
+    let worker = format!("{cluster}-worker");
+    let workers = [worker.clone(), format!("{worker}2"), format!("{worker}3")];
+    let lb = format!("{cluster}-external-load-balancer");
+
+    // kind's names; the kubeconfig points at the balancer's published port.
+    let names = docker(&[
+        "ps",
+        "--filter",
+        &format!("label=io.x-k8s.kind.cluster={cluster}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort_unstable();
+    let mut want: Vec<&str> = control_planes.iter().map(String::as_str).collect();
+    want.push(lb.as_str());
+    want.extend(workers.iter().map(String::as_str));
+    want.sort_unstable();
+    assert_eq!(names, want);
+    let lb_port = docker(&["port", &lb, "6443/tcp"]);
+    let server = ok(
+        &env,
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+    );
+    let port = lb_port.lines().next().unwrap().rsplit(':').next().unwrap();
+    assert!(
+        server.ends_with(&format!(":{port}")),
+        "{server} vs {lb_port}"
+    );
+    let exported = env.kindling(&["get", "kubeconfig", "--name", &cluster]);
+    assert!(
+        text(&exported.stdout).contains(&format!("server: {server}")),
+        "`kindling get kubeconfig`: {}{}",
+        text(&exported.stdout),
+        text(&exported.stderr)
+    );
+    let internal = env.kindling(&["get", "kubeconfig", "--internal", "--name", &cluster]);
+    assert!(
+        text(&internal.stdout).contains(&format!("server: https://{lb}:6443")),
+        "{}",
+        text(&internal.stderr)
+    );
+
+    eventually(&env, "6 Ready nodes", Duration::from_secs(60), |env| {
+        let out = text(&env.kubectl(&["get", "nodes", "--no-headers"]).stdout);
+        out.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
+            .count()
+            == 6
+    });
+    let nodes = ok(&env, &["get", "nodes"]);
+    for name in control_planes.iter().chain(&workers) {
+        assert!(nodes.contains(name.as_str()), "{name} missing:\n{nodes}");
+    }
+
+    // One leader per component, a control plane.
+    eventually(&env, "both leases held", Duration::from_secs(30), |env| {
+        ["kube-controller-manager", "kube-scheduler"]
+            .iter()
+            .all(|l| !holder(env, l).is_empty())
+    });
+    let leases = ok(&env, &["get", "leases", "-n", "kube-system"]);
+    let leader = holder(&env, "kube-controller-manager");
+    let leader_node = leader.rsplit_once('_').unwrap().0.to_string();
+    assert!(control_planes.contains(&leader_node), "{leader}\n{leases}");
+    for node in &control_planes {
+        assert!(etcd_healthy(node), "etcd on {node} is not healthy");
+    }
+    eventually(
+        &env,
+        "3 API servers in the kubernetes Endpoints",
+        Duration::from_secs(20),
+        |env| api_endpoints(env) == 3,
+    );
+
+    // A Deployment on the workers (the control planes keep their taint).
+    let pause = kindling_image::PAUSE_IMAGE;
+    ok(
+        &env,
+        &[
+            "create",
+            "deployment",
+            "web",
+            &format!("--image={pause}"),
+            "--replicas=2",
+        ],
+    );
+    eventually(&env, "2 web pods ready", Duration::from_secs(60), |env| {
+        ready_replicas(env, "web") == "2"
+    });
+    eprintln!("cluster checked after {:.1?}", started.elapsed());
+
+    // The leader's control plane goes away.
+    let stopped = Instant::now();
+    docker(&["stop", &leader_node]);
+    let stop_took = stopped.elapsed();
+    // Reads and writes through the balancer, at once.
+    let nodes = ok(&env, &["get", "nodes"]);
+    assert!(nodes.contains(&worker), "{nodes}");
+    ok(
+        &env,
+        &["create", "configmap", "after-stop", "--from-literal=k=v"],
+    );
+    ok(&env, &["scale", "deployment", "web", "--replicas=3"]);
+    // Both leases move to a control plane that runs.
+    eventually(&env, "the leases to move", Duration::from_secs(30), |env| {
+        ["kube-controller-manager", "kube-scheduler"]
+            .iter()
+            .all(|l| {
+                let h = holder(env, l);
+                !h.is_empty() && !h.starts_with(&format!("{leader_node}_"))
+            })
+    });
+    let failover = stopped.elapsed();
+    eprintln!("leases moved {failover:.1?} after `docker stop` (which took {stop_took:.1?})");
+    run(&env, &["get", "leases", "-n", "kube-system"]);
+    assert!(
+        failover <= Duration::from_secs(15),
+        "failover took {failover:?}"
+    );
+    eventually(
+        &env,
+        "the Deployment to scale to 3",
+        Duration::from_secs(60),
+        |env| ready_replicas(env, "web") == "3",
+    );
+    // The stopped server leaves the kubernetes Service once its lease runs out (15 s).
+    eventually(
+        &env,
+        "2 API servers in the kubernetes Endpoints",
+        Duration::from_secs(40),
+        |env| api_endpoints(env) == 2,
+    );
+    eprintln!(
+        "kubernetes Endpoints down to 2 addresses {:.1?} after the stop",
+        stopped.elapsed()
+    );
+
+    // It comes back and its member rejoins.
+    let back = Instant::now();
+    docker(&["start", &leader_node]);
+    eventually(
+        &env,
+        "3 healthy etcd members",
+        Duration::from_secs(60),
+        |_| control_planes.iter().all(|n| etcd_healthy(n)),
+    );
+    eventually(
+        &env,
+        "6 Ready nodes again",
+        Duration::from_secs(60),
+        |env| {
+            let out = text(&env.kubectl(&["get", "nodes", "--no-headers"]).stdout);
+            out.lines()
+                .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
+                .count()
+                == 6
+        },
+    );
+    eventually(
+        &env,
+        "3 API servers in the kubernetes Endpoints again",
+        Duration::from_secs(30),
+        |env| api_endpoints(env) == 3,
+    );
+    eprintln!(
+        "{leader_node} back, 3 healthy members, in {:.1?}",
+        back.elapsed()
+    );
+    // kill -9 of an etcd member during a stream of writes: every acknowledged write is there.
+    let victim = control_planes
+        .iter()
+        .find(|n| **n != leader_node)
+        .unwrap()
+        .clone();
+    let writer = {
+        let kubeconfig = env.kubeconfig();
+        let home = env.home.path().to_path_buf();
+        std::thread::spawn(move || {
+            let mut acknowledged = Vec::new();
+            let until = Instant::now() + Duration::from_secs(8);
+            let mut i = 0;
+            while Instant::now() < until {
+                let out = Command::new("kubectl")
+                    .args([
+                        "create",
+                        "configmap",
+                        &format!("storm-{i}"),
+                        "--from-literal=i=1",
+                    ])
+                    .args(["--request-timeout=5s"])
+                    .env("HOME", &home)
+                    .env("KUBECONFIG", &kubeconfig)
+                    .output()
+                    .unwrap();
+                if out.status.success() {
+                    acknowledged.push(format!("storm-{i}"));
+                }
+                i += 1;
+            }
+            (acknowledged, i)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let kill = "for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = etcd ] && kill -9 ${p#/proc/}; done; true";
+    node_exec(&victim, &["bash", "-c", kill]);
+    let (acknowledged, attempted) = writer.join().unwrap();
+    let present = env.ok_kubectl(&["get", "configmaps", "-o", "name"]);
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|n| !present.contains(&format!("configmap/{n}\n")))
+        .collect();
+    eprintln!(
+        "write storm: {} of {attempted} creates acknowledged, {} missing",
+        acknowledged.len(),
+        missing.len()
+    );
+    assert!(acknowledged.len() > 5, "too few writes to mean anything");
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    eventually(
+        &env,
+        "the killed member back",
+        Duration::from_secs(30),
+        |_| etcd_healthy(&victim),
+    );
+
+    // Delete removes every container, the balancer included.
+    let out = env.kindling(&["delete", "cluster", "--name", &cluster]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let left = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.x-k8s.kind.cluster={cluster}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(left.trim(), "", "left behind: {left}");
+    eprintln!("e2e_ha done in {:.1?}", started.elapsed());
+}
