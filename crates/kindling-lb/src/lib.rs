@@ -6,6 +6,7 @@
 //! it from a JSON [`Config`] file that the controller rewrites (`docker cp`), following changes
 //! within a fraction of a second; [`service`] decides, without IO, a Service's configuration.
 
+pub mod forward;
 pub mod https_check;
 pub mod proxy;
 pub mod service;

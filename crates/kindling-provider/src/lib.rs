@@ -89,6 +89,11 @@ pub trait Provider: Send + Sync {
     /// Force-removes node containers and their anonymous volumes; absent ones are ignored.
     fn delete_nodes<'a>(&'a self, names: &'a [String]) -> BoxFut<'a, ()>;
 
+    /// Replaces a node container by one running `image`, keeping its settings, its `/var`
+    /// volume and its `/kindling` files, and starts it (`kindling upgrade cluster`). A running
+    /// container is stopped first. On failure the old one is put back.
+    fn replace_node<'a>(&'a self, name: &'a str, image: &'a str) -> BoxFut<'a, NodeInfo>;
+
     /// Starts a stopped node container.
     fn start_node<'a>(&'a self, name: &'a str) -> BoxFut<'a, ()>;
 

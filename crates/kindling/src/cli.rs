@@ -36,6 +36,12 @@ pub enum Command {
     /// Starts one of [cluster] stopped by `stop cluster`
     #[command(subcommand)]
     Start(StartCommand),
+    /// Edits one of [cluster]: host ports published on a live cluster
+    #[command(subcommand)]
+    Edit(EditCommand),
+    /// Upgrades one of [cluster]: node containers replaced by a new image, one at a time
+    #[command(subcommand)]
+    Upgrade(UpgradeCommand),
     /// Gets one of [clusters, nodes, kubeconfig]
     #[command(subcommand)]
     Get(GetCommand),
@@ -63,6 +69,45 @@ pub enum Command {
         /// The JSON configuration, followed as it changes
         #[arg(long)]
         config: std::path::PathBuf,
+    },
+    /// The program of a cluster's port proxy (`edit cluster --port-add`); not for direct use
+    #[command(hide = true)]
+    PortProxy {
+        /// PORT[/udp]=HOST:PORT (repeatable)
+        #[arg(long)]
+        forward: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EditCommand {
+    /// Publishes or withdraws host ports of a running cluster (through its port proxy)
+    Cluster {
+        /// the cluster name
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// publish [ADDR:]HOST:CONTAINER[/udp][@NODE] (NODE: a node name, default the first control plane; repeatable)
+        #[arg(long = "port-add")]
+        port_add: Vec<String>,
+        /// withdraw [ADDR:]HOST[/udp][@NODE] (repeatable)
+        #[arg(long = "port-remove")]
+        port_remove: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UpgradeCommand {
+    /// Replaces a cluster's node containers with IMAGE one at a time (drain, recreate with the same /var volume, uncordon)
+    Cluster {
+        /// the cluster name
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// the node image to upgrade to
+        #[arg(long)]
+        image: String,
+        /// how long to wait for each node to drain and to be Ready again
+        #[arg(long, default_value = "2m")]
+        wait: String,
     },
 }
 

@@ -5,8 +5,8 @@ mod cli;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use cli::{
-    BuildCommand, Cli, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand,
-    LoadCommand, StartCommand, StopCommand,
+    BuildCommand, Cli, Command, CreateCommand, DeleteCommand, EditCommand, ExportCommand,
+    GetCommand, LoadCommand, StartCommand, StopCommand, UpgradeCommand,
 };
 use kindling_cluster::{create, lifecycle, manage};
 use kindling_provider::{DockerProvider, Provider};
@@ -31,7 +31,10 @@ fn main() {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Node | Command::Apiserver(_) | Command::Loadbalancer { .. }
+        Command::Node
+            | Command::Apiserver(_)
+            | Command::Loadbalancer { .. }
+            | Command::PortProxy { .. }
     ) {
         die_quietly_on_closed_stdout();
     }
@@ -170,6 +173,29 @@ async fn run(cli: Cli) -> Result<()> {
             .await
             .map(|_| ())
         }
+        Command::Edit(EditCommand::Cluster {
+            name,
+            port_add,
+            port_remove,
+        }) => lifecycle::edit_cluster_ports(
+            docker().await?.as_ref(),
+            &cluster_name(name),
+            &port_add,
+            &port_remove,
+            cli.quiet,
+        )
+        .await
+        .map(|_| ()),
+        Command::Upgrade(UpgradeCommand::Cluster { name, image, wait }) => {
+            lifecycle::upgrade_cluster(
+                docker().await?.as_ref(),
+                &cluster_name(name),
+                &image,
+                kindling_cluster::parse_duration(&wait)?,
+                cli.quiet,
+            )
+            .await
+        }
         Command::Get(GetCommand::Nodes { name, all_clusters }) => {
             manage::get_nodes(docker().await?.as_ref(), &cluster_name(name), all_clusters).await
         }
@@ -269,6 +295,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Apiserver(args) => run_apiserver(args).await,
         Command::Node => kindling_node::run().await,
         Command::Loadbalancer { config } => kindling_lb::run_from_file(&config).await,
+        Command::PortProxy { forward } => {
+            let forwards = forward
+                .iter()
+                .map(|f| kindling_lb::forward::Forward::parse(f))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            kindling_lb::forward::run(forwards).await
+        }
     }
 }
 

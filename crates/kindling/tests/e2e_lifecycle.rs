@@ -7,7 +7,15 @@
 //!   as many objects as before;
 //! - `kindling stop cluster` / `start cluster` (Ready time printed), `get clusters -o wide`;
 //! - `kindling create node` (kind's next name, a label) and its refusals, `kindling delete
-//!   node` held by a PodDisruptionBudget, then done once the budget allows.
+//!   node` held by a PodDisruptionBudget, then done once the budget allows;
+//! - `kindling edit cluster --port-add` of a NodePort (to the control plane and to a worker by
+//!   short name) → the host's port answers; a port in use, an unknown node and a malformed
+//!   spec refused with nothing changed; `--port-remove` → connection refused; the kept port
+//!   answers again after `stop`/`start cluster`;
+//! - `kindling upgrade cluster --image` to a rebuilt node image (a `docker commit` of it: new ID)
+//!   → every node container on it, the Deployment serving, the PV file still there, the added
+//!   port still answering; an image that does not exist refused. Then the last port removed
+//!   (the proxy goes), one added again, and `delete cluster` leaves no container behind.
 //!
 //! Restarting the daemon stops every container on it: the test holds the machine's e2e lock
 //! (scripts and helpers run Docker tests under /tmp/kindling-e2e.lock) and is the only test of
@@ -145,7 +153,11 @@ fn nodes(env: &Env) -> Vec<(String, String, String)> {
 /// Every node container has a Ready Node whose InternalIP is the container's address now.
 fn nodes_ready_at_their_addresses(env: &Env, cluster: &str) -> bool {
     let nodes = nodes(env);
-    let names = containers(cluster);
+    // The port proxy (edit cluster) is a container of the cluster but no node.
+    let names: Vec<String> = containers(cluster)
+        .into_iter()
+        .filter(|c| !c.ends_with("-port-proxy"))
+        .collect();
     nodes.len() == names.len()
         && names.iter().all(|c| {
             let ip = container_ip(c);
@@ -239,6 +251,40 @@ fn kindling_fails(env: &Env, args: &[&str]) -> String {
     eprintln!("$ kindling {} (refused)\n{stderr}", args.join(" "));
     assert!(!out.status.success(), "kindling {args:?} should fail");
     stderr
+}
+
+/// A TCP port nothing listens on now (the kernel's pick).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What an HTTP GET to the host's port answers, or the connection's error.
+fn host_get(port: u16) -> Result<String, std::io::Error> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(2),
+    )?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+fn label_of(container: &str, label: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        &format!("{{{{index .Config.Labels \"{label}\"}}}}"),
+        container,
+    ])
+    .trim()
+    .to_string()
 }
 
 #[test]
@@ -502,4 +548,240 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
         ],
     );
     assert_eq!(left.trim(), "", "pods left on the deleted node");
+
+    // edit cluster: host ports added to a live cluster through its port proxy.
+    let t = Instant::now();
+    ok(
+        &env,
+        &[
+            "expose",
+            "deploy/web",
+            "--name",
+            "web-np",
+            "--type",
+            "NodePort",
+            "--port",
+            "80",
+        ],
+    );
+    let node_port = ok(
+        &env,
+        &[
+            "get",
+            "svc",
+            "web-np",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    );
+    let (to_cp, to_worker) = (free_port(), free_port());
+    let proxy = format!("{name}-port-proxy");
+    kindling_ok(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-add",
+            &format!("{to_cp}:{node_port}"),
+            "--port-add",
+            &format!("{to_worker}:{node_port}@worker"),
+        ],
+    );
+    for port in [to_cp, to_worker] {
+        wait_until(
+            "the added host port answering",
+            Duration::from_secs(20),
+            || host_get(port).is_ok_and(|b| b.contains("hello-from-web")),
+        );
+    }
+    let recorded = label_of(&proxy, "io.kindling.port-proxy.ports");
+    assert_eq!(recorded, {
+        let mut want = [
+            (to_cp, format!("{to_cp}:{node_port}@{cp}")),
+            (to_worker, format!("{to_worker}:{node_port}@{worker}")),
+        ];
+        want.sort();
+        want.map(|(_, s)| s).join(",")
+    });
+    // Refusals change nothing: a port in use, an unknown node, a malformed spec.
+    let busy = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    let refused = kindling_fails(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-add",
+            &format!("{busy_port}:{node_port}"),
+        ],
+    );
+    assert!(
+        refused.contains(&format!("host port {busy_port} is already in use")),
+        "{refused}"
+    );
+    drop(busy);
+    let refused = kindling_fails(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-add",
+            &format!("{}:{node_port}@worker9", free_port()),
+        ],
+    );
+    assert!(refused.contains("unknown node \"worker9\""), "{refused}");
+    let refused = kindling_fails(
+        &env,
+        &["edit", "cluster", "--name", &name, "--port-add", "80:http"],
+    );
+    assert!(refused.contains("invalid port spec"), "{refused}");
+    assert_eq!(label_of(&proxy, "io.kindling.port-proxy.ports"), recorded);
+    assert!(host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web")));
+    kindling_ok(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-remove",
+            &to_worker.to_string(),
+        ],
+    );
+    let refused_conn = host_get(to_worker).unwrap_err();
+    assert_eq!(
+        refused_conn.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{refused_conn}"
+    );
+    wait_until("the kept port answering", Duration::from_secs(20), || {
+        host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web"))
+    });
+    // The proxy stops and starts with the cluster.
+    kindling_ok(&env, &["stop", "cluster", "--name", &name]);
+    assert!(host_get(to_cp).is_err());
+    kindling_ok(&env, &["start", "cluster", "--name", &name]);
+    ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    wait_until(
+        "the kept port answering after start",
+        Duration::from_secs(60),
+        || host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web")),
+    );
+    eprintln!(
+        "edit cluster (add 2, refusals, remove 1, stop/start): {:.1?}",
+        t.elapsed()
+    );
+
+    // upgrade cluster: a rebuilt node image (a commit of it: same content, a new ID).
+    let refused = kindling_fails(
+        &env,
+        &[
+            "upgrade",
+            "cluster",
+            "--name",
+            &name,
+            "--image",
+            "kindling/node:no-such-image",
+        ],
+    );
+    assert!(refused.contains("is not present locally"), "{refused}");
+    let upgraded = "kindling/node:e2e-lifecycle-upgrade";
+    let scratch = docker(&["create", NODE_IMAGE]).trim().to_string();
+    docker(&[
+        "commit",
+        "--change",
+        "LABEL io.kindling.e2e=upgrade",
+        &scratch,
+        upgraded,
+    ]);
+    docker(&["rm", &scratch]);
+    let t = Instant::now();
+    kindling_ok(
+        &env,
+        &[
+            "upgrade", "cluster", "--name", &name, "--image", upgraded, "--wait", "90s",
+        ],
+    );
+    eprintln!(
+        "upgrade cluster (3 nodes, one at a time): {:.1?}",
+        t.elapsed()
+    );
+    for c in containers(&name).into_iter().filter(|c| *c != proxy) {
+        assert_eq!(
+            docker(&["inspect", "-f", "{{.Config.Image}}", &c]).trim(),
+            upgraded,
+            "{c}"
+        );
+    }
+    assert!(nodes_ready_at_their_addresses(&env, &name));
+    let unschedulable = ok(
+        &env,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={.items[*].spec.unschedulable}",
+        ],
+    );
+    assert_eq!(unschedulable.trim(), "", "a node left cordoned");
+    ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    ok(&env, &["rollout", "status", "sts/data", "--timeout=60s"]);
+    wait_until(
+        "the PV file after the upgrade",
+        Duration::from_secs(60),
+        || volume_file(&env, "first").is_some_and(|f| f == first),
+    );
+    wait_until(
+        "the Service answering after the upgrade",
+        Duration::from_secs(30),
+        || service_answer(&env).trim() == "hello-from-web",
+    );
+    wait_until(
+        "the added port answering after the upgrade",
+        Duration::from_secs(20),
+        || host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web")),
+    );
+    kindling_ok(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-remove",
+            &to_cp.to_string(),
+        ],
+    );
+    let refused_conn = host_get(to_cp).unwrap_err();
+    assert_eq!(
+        refused_conn.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{refused_conn}"
+    );
+    assert!(
+        !containers(&name).contains(&proxy),
+        "no ports left, no proxy"
+    );
+    // delete cluster takes a port proxy with it.
+    kindling_ok(
+        &env,
+        &[
+            "edit",
+            "cluster",
+            "--name",
+            &name,
+            "--port-add",
+            &format!("{to_cp}:{node_port}"),
+        ],
+    );
+    assert!(containers(&name).contains(&proxy));
+    kindling_ok(&env, &["delete", "cluster", "--name", &name]);
+    assert_eq!(containers(&name), Vec::<String>::new());
+    assert!(host_get(to_cp).is_err());
 }

@@ -1,5 +1,6 @@
 //! A cluster after `create`: `stop cluster`, `start cluster`, `get clusters -o wide`,
-//! `create node` and `delete node`. What they decide is in [`plan`] (no IO); the other
+//! `create node`, `delete node`, `edit cluster` (host ports through a port proxy) and
+//! `upgrade cluster` (node containers replaced one at a time). What they decide is in [`plan`] (no IO); the other
 //! modules carry it out through the [`Provider`] and the cluster's API.
 //!
 //! What makes a stopped or rebooted cluster come back is not here: node containers restart
@@ -7,13 +8,18 @@
 //! node` redoes its start-up on every start (kindling-node `restart.rs` says what it redoes).
 
 pub mod plan;
+pub mod ports;
 
 mod drain;
+mod edit;
 mod nodes;
 mod startstop;
+mod upgrade;
 
+pub use edit::edit_cluster_ports;
 pub use nodes::{create_node, delete_node, CreateNodeOptions};
 pub use startstop::{get_clusters_wide, start_cluster, stop_cluster};
+pub use upgrade::upgrade_cluster;
 
 use anyhow::{Context, Result};
 use kindling_provider::{Provider, Stdin};

@@ -237,6 +237,48 @@ pub fn drain_action(pod: &Pod) -> DrainAction {
     DrainAction::Evict
 }
 
+/// The nodes `kindling upgrade cluster` replaces, one at a time in this order: workers (by
+/// name), then the control plane, so the API server stays up while workers change and the
+/// cluster's workloads have somewhere to go while it restarts. Nodes already on the target
+/// image (`current` maps node name → image ID) are left alone. Refused, with nothing changed,
+/// when a node is not running (a stopped node cannot be drained) or when there are several
+/// control planes: replacing those needs the store's quorum kept at each step (the HA work).
+pub fn upgrade_order(
+    cluster: &str,
+    nodes: &[NodeInfo],
+    current: &BTreeMap<String, String>,
+    target: &str,
+) -> Result<Vec<String>, String> {
+    let members: Vec<&NodeInfo> = nodes
+        .iter()
+        .filter(|n| matches!(n.role, Some(Role::ControlPlane | Role::Worker)))
+        .collect();
+    let control_planes = members
+        .iter()
+        .filter(|n| n.role == Some(Role::ControlPlane))
+        .count();
+    if control_planes == 0 {
+        return Err(format!("unknown cluster \"{cluster}\""));
+    }
+    if control_planes > 1 {
+        return Err(format!(
+            "cluster \"{cluster}\" has {control_planes} control planes: upgrading several control planes is not supported yet; nothing was changed"
+        ));
+    }
+    if let Some(n) = members.iter().find(|n| !n.is_running()) {
+        return Err(format!(
+            "node {} is {}: `kindling start cluster --name {cluster}` first; nothing was changed",
+            n.name, n.status
+        ));
+    }
+    let mut order: Vec<&NodeInfo> = members
+        .into_iter()
+        .filter(|n| current.get(&n.name).map(String::as_str) != Some(target))
+        .collect();
+    order.sort_by_key(|n| (n.role == Some(Role::ControlPlane), n.name.clone()));
+    Ok(order.into_iter().map(|n| n.name.clone()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +302,100 @@ mod tests {
 
     fn names(s: &[&str]) -> Vec<String> {
         s.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn upgrades_go_worker_by_worker_then_the_control_plane() {
+        let cp = node("kind-control-plane", Some(Role::ControlPlane), "running");
+        let w1 = node("kind-worker", Some(Role::Worker), "running");
+        let w2 = node("kind-worker2", Some(Role::Worker), "running");
+        let proxy = node(
+            "kind-port-proxy",
+            Some(Role::ExternalLoadBalancer),
+            "running",
+        );
+        let ids = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let old = ids(&[
+            ("kind-control-plane", "old"),
+            ("kind-worker", "old"),
+            ("kind-worker2", "old"),
+        ]);
+        type Case = (
+            &'static str,
+            Vec<NodeInfo>,
+            BTreeMap<String, String>,
+            Result<Vec<String>, &'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "workers first, by name",
+                vec![w2.clone(), cp.clone(), proxy.clone(), w1.clone()],
+                old.clone(),
+                Ok(names(&[
+                    "kind-worker",
+                    "kind-worker2",
+                    "kind-control-plane",
+                ])),
+            ),
+            (
+                "single node",
+                vec![cp.clone()],
+                old.clone(),
+                Ok(names(&["kind-control-plane"])),
+            ),
+            (
+                "already done are skipped",
+                vec![cp.clone(), w1.clone(), w2.clone()],
+                ids(&[
+                    ("kind-control-plane", "old"),
+                    ("kind-worker", "new"),
+                    ("kind-worker2", "old"),
+                ]),
+                Ok(names(&["kind-worker2", "kind-control-plane"])),
+            ),
+            (
+                "all done",
+                vec![cp.clone()],
+                ids(&[("kind-control-plane", "new")]),
+                Ok(vec![]),
+            ),
+            (
+                "several control planes",
+                vec![
+                    cp.clone(),
+                    node("kind-control-plane2", Some(Role::ControlPlane), "running"),
+                ],
+                old.clone(),
+                Err("has 2 control planes: upgrading several control planes is not supported yet"),
+            ),
+            (
+                "a stopped node",
+                vec![
+                    cp.clone(),
+                    node("kind-worker", Some(Role::Worker), "exited"),
+                ],
+                old.clone(),
+                Err("node kind-worker is exited"),
+            ),
+            (
+                "no cluster",
+                vec![],
+                old.clone(),
+                Err("unknown cluster \"kind\""),
+            ),
+        ];
+        for (what, nodes, current, want) in cases {
+            match (upgrade_order("kind", &nodes, &current, "new"), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{what}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{what}: {got}"),
+                (got, want) => panic!("{what}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod config;
 mod network;
+mod replace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
@@ -611,6 +612,8 @@ impl DockerProvider {
     }
 
     async fn do_delete_nodes(&self, names: &[String]) -> Result<()> {
+        // A replaced node's /var is bound by name, which `-v` leaves behind: removed after.
+        let volumes = self.var_volumes(names).await;
         let results = futures::future::join_all(names.iter().map(|name| async move {
             let opts = RemoveContainerOptions {
                 force: true,
@@ -624,7 +627,22 @@ impl DockerProvider {
             }
         }))
         .await;
-        results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        for volume in volumes {
+            match self
+                .docker
+                .remove_volume(
+                    &volume,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if status_of(&e) == Some(404) => {}
+                Err(e) => tracing::warn!("removing volume {volume}: {e}"),
+            }
+        }
+        Ok(())
     }
 
     fn not_found_or(&self, node: &str, action: String, e: bollard::errors::Error) -> ProviderError {
@@ -894,6 +912,10 @@ impl Provider for DockerProvider {
 
     fn delete_nodes<'a>(&'a self, names: &'a [String]) -> BoxFut<'a, ()> {
         Box::pin(self.do_delete_nodes(names))
+    }
+
+    fn replace_node<'a>(&'a self, name: &'a str, image: &'a str) -> BoxFut<'a, NodeInfo> {
+        Box::pin(self.do_replace_node(name, image))
     }
 
     fn start_node<'a>(&'a self, name: &'a str) -> BoxFut<'a, ()> {
