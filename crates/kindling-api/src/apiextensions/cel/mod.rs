@@ -12,6 +12,7 @@
 //! - `format.rs`: `format.<name>()`, `format.named()` and `Format.validate()`.
 //! - `cost.rs`: upstream's cost model: the static estimate of a rule (schema sizes) and the
 //!   cost of one evaluation (the value's sizes).
+//! - `reach.rs`: which fields of `self`/`oldSelf` rules select (only those are converted).
 //!
 //! Not here (cel-rust without chrono): `timestamp`/`duration`, and the authz and semver
 //! libraries (not offered to CRD rules' authors in practice).
