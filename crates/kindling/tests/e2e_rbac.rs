@@ -157,7 +157,14 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
     ]);
 
     // The pod's own token (its projected service account volume) is the only credential.
-    let token = cluster.ok_kubectl(&["exec", "-n", "rbac-e2e", "client", "--", "cat", TOKEN]);
+    // Exec goes through the kubelet's :10250, which listens once it has fetched its issued
+    // certificate (it polls its CSR every second); one CI run saw "connection refused" here.
+    let exec = ["exec", "-n", "rbac-e2e", "client", "--", "cat", TOKEN];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cluster.kubectl(&exec).status.success() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let token = cluster.ok_kubectl(&exec);
     let ca = cluster.ok_kubectl(&[
         "config",
         "view",
