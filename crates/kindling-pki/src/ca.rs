@@ -80,26 +80,10 @@ impl Ca {
         dns_names: &[String],
         ips: &[std::net::IpAddr],
     ) -> Result<CertPair> {
-        let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name = dn(common_name, &[]);
-        params.subject_alt_names = dns_names
-            .iter()
-            .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
-            .collect::<Result<Vec<_>>>()?;
-        params
-            .subject_alt_names
-            .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params.signed_by(&key, &self.issuer()?)?;
-        Ok(CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
+        params.subject_alt_names = alt_names(dns_names, ips)?;
+        self.issue(params, vec![ExtendedKeyUsagePurpose::ServerAuth])
     }
 
     /// A certificate for both ends of a mutual-TLS link, as etcd members use theirs (serving
@@ -110,47 +94,53 @@ impl Ca {
         dns_names: &[String],
         ips: &[std::net::IpAddr],
     ) -> Result<CertPair> {
-        let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name = dn(common_name, &[]);
-        params.subject_alt_names = dns_names
-            .iter()
-            .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
-            .collect::<Result<Vec<_>>>()?;
-        params
-            .subject_alt_names
-            .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let cert = params.signed_by(&key, &self.issuer()?)?;
-        Ok(CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
+        params.subject_alt_names = alt_names(dns_names, ips)?;
+        self.issue(
+            params,
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        )
     }
 
     /// A client certificate: the user is the common name, the groups are the organizations.
     pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<CertPair> {
-        let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name = dn(user, groups);
+        self.issue(params, vec![ExtendedKeyUsagePurpose::ClientAuth])
+    }
+
+    /// `params` with a new key, the key usages every leaf here has and `extended`, signed.
+    fn issue(
+        &self,
+        mut params: CertificateParams,
+        extended: Vec<ExtendedKeyUsagePurpose>,
+    ) -> Result<CertPair> {
+        let key = KeyPair::generate()?;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
         ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = extended;
         let cert = params.signed_by(&key, &self.issuer()?)?;
         Ok(CertPair {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+/// Subject alternative names: the DNS names, then the IP addresses.
+fn alt_names(dns_names: &[String], ips: &[std::net::IpAddr]) -> Result<Vec<SanType>> {
+    let mut names = dns_names
+        .iter()
+        .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
+        .collect::<Result<Vec<_>>>()?;
+    names.extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    Ok(names)
 }
 
 /// What a signer puts into a certificate it issues for a request.
@@ -173,13 +163,7 @@ pub fn new_request(
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     params.distinguished_name = dn(common_name, organizations);
-    params.subject_alt_names = dns_names
-        .iter()
-        .map(|d| Ok(SanType::DnsName(d.clone().try_into()?)))
-        .collect::<Result<Vec<_>>>()?;
-    params
-        .subject_alt_names
-        .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    params.subject_alt_names = alt_names(dns_names, ips)?;
     let request = params.serialize_request(&key)?;
     Ok(CertPair {
         cert_pem: request.pem()?,

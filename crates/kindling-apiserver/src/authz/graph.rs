@@ -91,13 +91,8 @@ pub fn pod_secrets(pod: &Value) -> Vec<String> {
             add(&p["secret"]["name"]);
         }
     }
-    for c in containers(spec) {
-        for e in c["envFrom"].as_array().into_iter().flatten() {
-            add(&e["secretRef"]["name"]);
-        }
-        for e in c["env"].as_array().into_iter().flatten() {
-            add(&e["valueFrom"]["secretKeyRef"]["name"]);
-        }
+    for name in env_sources(spec, "secretRef", "secretKeyRef") {
+        add(name);
     }
     out
 }
@@ -117,13 +112,8 @@ pub fn pod_configmaps(pod: &Value) -> Vec<String> {
             add(&p["configMap"]["name"]);
         }
     }
-    for c in containers(spec) {
-        for e in c["envFrom"].as_array().into_iter().flatten() {
-            add(&e["configMapRef"]["name"]);
-        }
-        for e in c["env"].as_array().into_iter().flatten() {
-            add(&e["valueFrom"]["configMapKeyRef"]["name"]);
-        }
+    for name in env_sources(spec, "configMapRef", "configMapKeyRef") {
+        add(name);
     }
     out
 }
@@ -173,6 +163,21 @@ fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
     ["initContainers", "containers", "ephemeralContainers"]
         .into_iter()
         .flat_map(move |k| spec[k].as_array().into_iter().flatten())
+}
+
+/// The names every container's `envFrom` (`env_from`) and `env` (`valueFrom.<key_ref>`) take
+/// from objects of one kind.
+fn env_sources<'a>(
+    spec: &'a Value,
+    env_from: &'a str,
+    key_ref: &'a str,
+) -> impl Iterator<Item = &'a Value> + 'a {
+    containers(spec).flat_map(move |c| {
+        let from = c["envFrom"].as_array().into_iter().flatten();
+        let each = c["env"].as_array().into_iter().flatten();
+        from.map(move |e| &e[env_from]["name"])
+            .chain(each.map(move |e| &e["valueFrom"][key_ref]["name"]))
+    })
 }
 
 fn pod_edges(pod: &Value) -> Option<PodEdges> {
