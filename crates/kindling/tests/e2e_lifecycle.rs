@@ -253,6 +253,19 @@ fn kindling_fails(env: &Env, args: &[&str]) -> String {
     stderr
 }
 
+/// `kindling edit cluster --name <name>` with `changes` (`--port-add SPEC`, `--port-remove SPEC` …).
+fn edit_cluster<'a>(name: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<&'a str> {
+    let mut args = vec!["edit", "cluster", "--name", name];
+    args.extend(changes.iter().flat_map(|(flag, spec)| [*flag, *spec]));
+    args
+}
+
+/// Nothing answers on the host's `port` any more: the connection is refused.
+fn assert_refused(port: u16) {
+    let err = host_get(port).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+}
+
 /// A TCP port nothing listens on now (the kernel's pick).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("0.0.0.0:0")
@@ -578,16 +591,13 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     let proxy = format!("{name}-port-proxy");
     kindling_ok(
         &env,
-        &[
-            "edit",
-            "cluster",
-            "--name",
+        &edit_cluster(
             &name,
-            "--port-add",
-            &format!("{to_cp}:{node_port}"),
-            "--port-add",
-            &format!("{to_worker}:{node_port}@worker"),
-        ],
+            &[
+                ("--port-add", &format!("{to_cp}:{node_port}")),
+                ("--port-add", &format!("{to_worker}:{node_port}@worker")),
+            ],
+        ),
     );
     for port in [to_cp, to_worker] {
         wait_until(
@@ -610,14 +620,10 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     let busy_port = busy.local_addr().unwrap().port();
     let refused = kindling_fails(
         &env,
-        &[
-            "edit",
-            "cluster",
-            "--name",
+        &edit_cluster(
             &name,
-            "--port-add",
-            &format!("{busy_port}:{node_port}"),
-        ],
+            &[("--port-add", &format!("{busy_port}:{node_port}"))],
+        ),
     );
     assert!(
         refused.contains(&format!("host port {busy_port} is already in use")),
@@ -626,40 +632,24 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     drop(busy);
     let refused = kindling_fails(
         &env,
-        &[
-            "edit",
-            "cluster",
-            "--name",
+        &edit_cluster(
             &name,
-            "--port-add",
-            &format!("{}:{node_port}@worker9", free_port()),
-        ],
+            &[(
+                "--port-add",
+                &format!("{}:{node_port}@worker9", free_port()),
+            )],
+        ),
     );
     assert!(refused.contains("unknown node \"worker9\""), "{refused}");
-    let refused = kindling_fails(
-        &env,
-        &["edit", "cluster", "--name", &name, "--port-add", "80:http"],
-    );
+    let refused = kindling_fails(&env, &edit_cluster(&name, &[("--port-add", "80:http")]));
     assert!(refused.contains("invalid port spec"), "{refused}");
     assert_eq!(label_of(&proxy, "io.kindling.port-proxy.ports"), recorded);
     assert!(host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web")));
     kindling_ok(
         &env,
-        &[
-            "edit",
-            "cluster",
-            "--name",
-            &name,
-            "--port-remove",
-            &to_worker.to_string(),
-        ],
+        &edit_cluster(&name, &[("--port-remove", &to_worker.to_string())]),
     );
-    let refused_conn = host_get(to_worker).unwrap_err();
-    assert_eq!(
-        refused_conn.kind(),
-        std::io::ErrorKind::ConnectionRefused,
-        "{refused_conn}"
-    );
+    assert_refused(to_worker);
     wait_until("the kept port answering", Duration::from_secs(20), || {
         host_get(to_cp).is_ok_and(|b| b.contains("hello-from-web"))
     });
@@ -749,21 +739,9 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     );
     kindling_ok(
         &env,
-        &[
-            "edit",
-            "cluster",
-            "--name",
-            &name,
-            "--port-remove",
-            &to_cp.to_string(),
-        ],
+        &edit_cluster(&name, &[("--port-remove", &to_cp.to_string())]),
     );
-    let refused_conn = host_get(to_cp).unwrap_err();
-    assert_eq!(
-        refused_conn.kind(),
-        std::io::ErrorKind::ConnectionRefused,
-        "{refused_conn}"
-    );
+    assert_refused(to_cp);
     assert!(
         !containers(&name).contains(&proxy),
         "no ports left, no proxy"
@@ -771,14 +749,7 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     // delete cluster takes a port proxy with it.
     kindling_ok(
         &env,
-        &[
-            "edit",
-            "cluster",
-            "--name",
-            &name,
-            "--port-add",
-            &format!("{to_cp}:{node_port}"),
-        ],
+        &edit_cluster(&name, &[("--port-add", &format!("{to_cp}:{node_port}"))]),
     );
     assert!(containers(&name).contains(&proxy));
     kindling_ok(&env, &["delete", "cluster", "--name", &name]);
