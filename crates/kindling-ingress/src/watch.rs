@@ -242,6 +242,7 @@ pub async fn run(
             .collect();
         let (certificates, problems) = certs::build(&table.tls, &by_name, default_cert.clone());
         let served: HashSet<String> = table.served.iter().cloned().collect();
+        table.gateway.continue_from(&published.table.load().gateway);
         published.table.store(Arc::new(table));
         published.certs.store(Arc::new(certificates));
         let served_ingresses: Vec<Arc<Ingress>> = i

@@ -743,7 +743,8 @@ fn resolve_backends(
     let rules = route
         .rules
         .iter()
-        .map(|rule| {
+        .enumerate()
+        .map(|(position, rule)| {
             let backends = rule
                 .backend_refs
                 .iter()
@@ -798,7 +799,13 @@ fn resolve_backends(
                 })
                 .collect();
             let filters = rule.filters.iter().filter_map(filter).collect();
-            Arc::new(Rule::new(key.clone(), filters, backends, route.kind == GRPC_ROUTE))
+            Arc::new(Rule::new(
+                key.clone(),
+                position,
+                filters,
+                backends,
+                route.kind == GRPC_ROUTE,
+            ))
         })
         .collect();
     Resolved {

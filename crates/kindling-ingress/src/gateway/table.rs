@@ -58,12 +58,15 @@ pub struct Rule {
     pub backends: Vec<(Option<Arc<Backend>>, u32)>,
     /// The backends are spoken to over HTTP/2 cleartext (a GRPCRoute).
     pub grpc: bool,
+    /// The rule's index in its route's `rules`.
+    position: usize,
     next: AtomicUsize,
 }
 
 impl Rule {
     pub fn new(
         route: String,
+        position: usize,
         filters: Vec<Filter>,
         backends: Vec<(Option<Arc<Backend>>, u32)>,
         grpc: bool,
@@ -73,8 +76,17 @@ impl Rule {
             filters,
             backends,
             grpc,
+            position,
             next: AtomicUsize::new(0),
         }
+    }
+
+    /// The same rule of the same route, splitting over the same weights.
+    fn same_split(&self, other: &Rule) -> bool {
+        let weights = |r: &Rule| r.backends.iter().map(|(_, w)| *w).collect::<Vec<_>>();
+        self.route == other.route
+            && self.position == other.position
+            && weights(self) == weights(other)
     }
 
     /// The next backend by weight (`None`: answer 500, an invalid backend or none at all).
@@ -135,6 +147,25 @@ impl Table {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Carries each rule's place in its weighted sequence over from the table this one
+    /// replaces: the table is built again on every change of any watched object, and a counter
+    /// starting over each time would send the first share of every rebuild's requests to the
+    /// first backend, not the weights' split.
+    pub fn continue_from(&self, previous: &Table) {
+        for entry in &self.entries {
+            let rule = &entry.rule;
+            if let Some(old) = previous
+                .entries
+                .iter()
+                .map(|e| &e.rule)
+                .find(|old| old.same_split(rule))
+            {
+                rule.next
+                    .store(old.next.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
     }
 
     /// The entry that takes `req`, if any.

@@ -11,6 +11,7 @@ fn backend(name: &str) -> Arc<Backend> {
 fn rule(name: &str) -> Arc<Rule> {
     Arc::new(Rule::new(
         name.into(),
+        0,
         Vec::new(),
         vec![(Some(backend(name)), 1)],
         false,
@@ -191,6 +192,7 @@ fn nothing_matches_without_a_catch_all() {
 fn weights_are_kept_exactly_and_invalid_backends_answer_500() {
     let r = Rule::new(
         "r".into(),
+        0,
         Vec::new(),
         vec![
             (Some(backend("a")), 3),
@@ -204,14 +206,48 @@ fn weights_are_kept_exactly_and_invalid_backends_answer_500() {
     assert_eq!(names.iter().filter(|n| *n == "b").count(), 2);
     let half_bad = Rule::new(
         "r".into(),
+        0,
         Vec::new(),
         vec![(None, 1), (Some(backend("a")), 1)],
         false,
     );
     let picks: Vec<bool> = (0..4).map(|_| half_bad.pick().is_some()).collect();
     assert_eq!(picks, [false, true, false, true]);
-    let none = Rule::new("r".into(), Vec::new(), Vec::new(), false);
+    let none = Rule::new("r".into(), 0, Vec::new(), Vec::new(), false);
     assert!(none.pick().is_none());
+}
+
+#[test]
+fn a_rebuilt_table_continues_each_splits_sequence() {
+    let split = |first: u32| {
+        let rule = Arc::new(Rule::new(
+            "default/split".into(),
+            0,
+            Vec::new(),
+            vec![(Some(backend("a")), first), (Some(backend("b")), 1)],
+            false,
+        ));
+        Table::new(vec![Entry {
+            https: false,
+            hostname: None,
+            path: PathMatcher::Prefix("/split".into()),
+            method: None,
+            headers: Vec::new(),
+            query: Vec::new(),
+            rule,
+            order: (0, "default/split".into(), 0),
+        }])
+    };
+    let name = |t: &Table| t.entries[0].rule.pick().unwrap().name.clone();
+    let old = split(3);
+    assert_eq!([name(&old), name(&old)], ["a", "a"]);
+    let rebuilt = split(3);
+    rebuilt.continue_from(&old);
+    assert_eq!([name(&rebuilt), name(&rebuilt)], ["a", "b"]);
+    // Other weights are another split: it starts from its beginning.
+    let reweighted = split(1);
+    reweighted.continue_from(&rebuilt);
+    assert_eq!(name(&reweighted), "a");
 }
 
 #[test]
