@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/docker.sh
 export CARGO_TERM_COLOR=never
+# A test run builds everything once, from scratch in CI: incremental state would only add
+# gigabytes of disk (a CI machine once ran out of it while linking).
+export CARGO_INCREMENTAL=0
 # Docker-backed tests must run here, not skip; so must the tests of the clients in tools/
 # (kubectl 1.35, the Python client) that scripts/tools.sh installs.
 export KINDLING_REQUIRE_DOCKER=1

@@ -1,5 +1,5 @@
 //! The `kubernetes` Service's endpoints when several API servers share a store (upstream's
-//! `lease` endpoint reconciler): each server keeps a key `/masterleases/<ip>` saying until when
+//! `lease` endpoint reconciler): each server keeps a key `/registry/masterleases/<ip>` saying until when
 //! it is alive (renewed every 10 s, good for 15 s, upstream's timings), and writes the Endpoints
 //! and EndpointSlice `default/kubernetes` as the sorted addresses of the live keys whenever
 //! that set differs from what is written. A stopped server's address leaves within ~15 s, so
@@ -13,11 +13,13 @@ use kindling_store::KeyValue;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const PREFIX: &str = "/masterleases/";
+/// Under the store's root (`/registry/masterleases/<ip>`, as upstream), where the watch cache
+/// sees each renewal.
+const PREFIX: &str = "masterleases/";
 const TTL: Duration = Duration::from_secs(15);
 const RENEW_EVERY: Duration = Duration::from_secs(10);
 
-/// The addresses whose lease (`{"expires": <unix ms>}` at `/masterleases/<ip>`) has not run
+/// The addresses whose lease (`{"expires": <unix ms>}` at `/registry/masterleases/<ip>`) has not run
 /// out at `now_ms`, sorted.
 pub fn live(leases: &[KeyValue], now_ms: i64) -> Vec<String> {
     let mut ips: Vec<String> = leases
@@ -28,7 +30,7 @@ pub fn live(leases: &[KeyValue], now_ms: i64) -> Vec<String> {
                 .and_then(|v| v["expires"].as_i64())
                 .is_some_and(|expires| expires > now_ms)
         })
-        .filter_map(|kv| kv.key.strip_prefix(PREFIX).map(str::to_string))
+        .filter_map(|kv| kv.key.rsplit_once('/').map(|(_, ip)| ip.to_string()))
         .collect();
     ips.sort();
     ips
@@ -59,7 +61,7 @@ async fn reconcile(
     let ttl_ms = i64::try_from(TTL.as_millis()).unwrap_or(i64::MAX);
     let lease = serde_json::json!({"expires": now_ms().saturating_add(ttl_ms)});
     registry
-        .put_raw(format!("{PREFIX}{ip}"), lease.to_string().into_bytes())
+        .put_raw(&format!("{PREFIX}{ip}"), lease.to_string().into_bytes())
         .await
         .map_err(|e| e.to_string())?;
     let leases = registry.list_raw(PREFIX).await.map_err(|e| e.to_string())?;
@@ -83,7 +85,7 @@ mod tests {
 
     fn kv(ip: &str, expires: i64) -> KeyValue {
         KeyValue {
-            key: format!("{PREFIX}{ip}"),
+            key: format!("/registry/{PREFIX}{ip}"),
             value: format!("{{\"expires\":{expires}}}").into_bytes(),
             create_revision: 1,
             mod_revision: 1,

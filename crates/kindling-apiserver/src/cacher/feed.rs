@@ -8,7 +8,7 @@
 use super::budget::TimeBudget;
 use super::event::SharedEvent;
 use super::state::{Object, ResourceCache};
-use super::{Inner, Resource, HISTORY_PER_RESOURCE};
+use super::{Inner, Resource, HISTORY_PER_RESOURCE, ROOT};
 use kindling_store::{Event, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -16,8 +16,6 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Every key the API server writes is under it.
-const ROOT: &str = "/registry/";
 /// How long to wait before trying again after the store failed.
 const RETRY: Duration = Duration::from_secs(1);
 

@@ -38,6 +38,10 @@ use tokio::sync::{mpsc, watch};
 /// Changes kept per resource for watches that resume from a past revision; older ones are
 /// replayed from the store's log instead.
 const HISTORY_PER_RESOURCE: usize = 10_240;
+/// Every key the API server writes is under it, and the feed follows all of it. A write
+/// outside it would advance the store's revision where the cache cannot see it, so every
+/// consistent read would wait out [`FRESHNESS_WAIT`] until the next write it does see.
+pub const ROOT: &str = "/registry/";
 /// How long a read waits for the cache to reach the revision it needs (upstream's 3 s).
 const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 

@@ -119,9 +119,11 @@ impl Registry {
         matches!(tokio::time::timeout(within, read).await, Ok(Ok(_)))
     }
 
-    /// Writes `value` at a key outside every resource (`masterleases.rs`), creating it or
-    /// replacing what is there (last writer wins: each key has one writer).
-    pub(crate) async fn put_raw(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
+    /// Writes `value` at `ROOT` + `name`, a key outside every resource (`masterleases.rs`),
+    /// creating it or replacing what is there (last writer wins: each key has one writer). It
+    /// stays under the watch cache's root, which must see every write (see [`cacher::ROOT`]).
+    pub(crate) async fn put_raw(&self, name: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        let key = format!("{}{name}", crate::cacher::ROOT);
         self.blocking(move |store| match store.get(&key)? {
             Some(kv) => store.update(&key, value, kv.mod_revision).map(|_| ()),
             None => store.create(&key, value).map(|_| ()),
@@ -129,9 +131,10 @@ impl Registry {
         .await
     }
 
-    /// Every key (and value) under `prefix`, outside every resource.
-    pub(crate) async fn list_raw(&self, prefix: &'static str) -> Result<Vec<KeyValue>, StoreError> {
-        self.blocking(move |store| Ok(store.list(prefix, None, 0, None)?.items))
+    /// Every key (and value) under `ROOT` + `prefix`, outside every resource.
+    pub(crate) async fn list_raw(&self, prefix: &str) -> Result<Vec<KeyValue>, StoreError> {
+        let prefix = format!("{}{prefix}", crate::cacher::ROOT);
+        self.blocking(move |store| Ok(store.list(&prefix, None, 0, None)?.items))
             .await
     }
 
