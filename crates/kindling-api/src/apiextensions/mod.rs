@@ -5,7 +5,10 @@
 //!
 //! - `validation.rs`: upstream's validation of a CRD (names, group, scope, versions, printer
 //!   columns, structural schemas), with its field paths and messages.
-//! - `schema.rs`: custom objects against the structural schema (pruning, defaults, validation).
+//! - `structural/`: a version's structural schema compiled once into a typed tree, and the
+//!   walks over custom objects with it (pruning with defaulting in one pass, unknown fields,
+//!   validation).
+//! - `schema.rs`: the same for a schema given as JSON (compiled for the call).
 //! - `strategy.rs`: the strategies of CRDs and of custom objects.
 //! - `columns.rs`: additionalPrinterColumns as Table columns and cells.
 //! - `rules.rs`: CEL `x-kubernetes-validations` (compiled once per version, evaluated on writes;
@@ -19,6 +22,7 @@ pub mod conversion;
 pub mod rules;
 pub mod schema;
 mod strategy;
+pub mod structural;
 mod validation;
 
 pub use strategy::{set_condition, CustomResourceDefinitionStrategy, CustomResourceStrategy};
@@ -138,6 +142,7 @@ pub fn entries(crd: &Value) -> Vec<ResourceType> {
                 type_info: TypeInfo::Custom {
                     schema_name: definition_name(&group, &version, &kind),
                     ssa_schema: crate::managed::types::intern(&schema),
+                    structural: strategy.structural(),
                     schema,
                     converter: None,
                     storage_version: storage_version.clone(),

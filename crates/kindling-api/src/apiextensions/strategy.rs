@@ -1,7 +1,8 @@
 //! The strategies of CustomResourceDefinitions (upstream's customresourcedefinition strategy and
 //! its REST Delete) and of custom objects (upstream's customresource strategy).
 
-use super::{schema, CLEANUP_FINALIZER};
+use super::structural::Structural;
+use super::CLEANUP_FINALIZER;
 use crate::json_path::{array_at, str_at};
 use crate::status::Cause;
 use crate::strategy::Strategy;
@@ -124,9 +125,11 @@ pub fn set_condition(obj: &mut Value, mut cond: Value) {
     }
 }
 
-/// The rules of one served version's objects: its structural schema.
+/// The rules of one served version's objects: its structural schema (compiled once, when the
+/// definition's entries are made) and its CEL rules.
 pub struct CustomResourceStrategy {
     schema: Arc<Value>,
+    structural: Arc<Structural>,
     rules: super::rules::Rules,
     /// The definition is being deleted: no new objects.
     terminating: bool,
@@ -135,29 +138,36 @@ pub struct CustomResourceStrategy {
 impl CustomResourceStrategy {
     pub fn new(schema: Arc<Value>, terminating: bool) -> CustomResourceStrategy {
         let rules = super::rules::Rules::compile(&schema);
+        let structural = Arc::new(Structural::compile(&schema));
         CustomResourceStrategy {
             schema,
+            structural,
             rules,
             terminating,
         }
     }
 
+    /// The compiled schema (the catalog entry prunes and defaults stored objects with it).
+    pub fn structural(&self) -> Arc<Structural> {
+        self.structural.clone()
+    }
+
     /// The fields pruning would drop from `obj`, as strict decoding reports them.
     pub fn unknown_fields(&self, obj: &Value) -> Vec<String> {
-        schema::prune(&self.schema, &mut obj.clone())
+        self.structural.unknown_fields(obj)
     }
 }
 
 impl Strategy for CustomResourceStrategy {
-    /// Unknown fields are dropped, then defaults filled in, as upstream decodes custom objects.
+    /// Unknown fields are dropped, then defaults filled in, as upstream decodes custom objects
+    /// (one pass over the object).
     fn default(&self, obj: &mut Value) {
-        schema::prune(&self.schema, obj);
-        schema::apply_defaults(&self.schema, obj);
+        self.structural.prune_and_default(obj);
     }
 
     /// The schema first; CEL rules only when it holds (upstream skips them on schema errors).
     fn validate(&self, obj: &Value) -> Vec<Cause> {
-        let errors = schema::validate(&self.schema, obj);
+        let errors = self.structural.validate(obj);
         if !errors.is_empty() {
             return errors;
         }
@@ -165,14 +175,14 @@ impl Strategy for CustomResourceStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> Vec<Cause> {
-        if !self.rules.has_transitions() || !schema::validate(&self.schema, obj).is_empty() {
+        if !self.rules.has_transitions() || !self.structural.validate(obj).is_empty() {
             return Vec::new();
         }
         self.rules.validate_create(&self.schema, obj)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
-        if !self.rules.has_transitions() || !schema::validate(&self.schema, new).is_empty() {
+        if !self.rules.has_transitions() || !self.structural.validate(new).is_empty() {
             return Vec::new();
         }
         self.rules.validate_transitions(&self.schema, new, old)

@@ -182,6 +182,8 @@ pub enum TypeInfo {
     Custom {
         schema_name: String,
         schema: Arc<Value>,
+        /// The schema compiled (pruning and defaults of stored objects on every read).
+        structural: Arc<crate::apiextensions::structural::Structural>,
         /// The schema as server-side apply reads it (interned once per distinct schema).
         ssa_schema: &'static Value,
         storage_version: String,
@@ -436,14 +438,13 @@ impl ResourceType {
     /// dropped from the schema, or a default added to it, shows on objects stored before).
     #[allow(clippy::result_large_err)] // the error the server sends, returned as is
     pub fn from_stored(&self, obj: Value) -> Result<Value, ApiError> {
-        if let TypeInfo::Custom { schema, .. } = &self.type_info {
+        if let TypeInfo::Custom { structural, .. } = &self.type_info {
             let mut obj = match (self.custom_storage_version(), self.converter()) {
                 (Some(_), Some(c)) => convert_one(c, obj, &self.api_version())?,
                 (Some(_), None) => with_api_version(obj, self.api_version()),
                 (None, _) => obj,
             };
-            crate::apiextensions::schema::prune(schema, &mut obj);
-            crate::apiextensions::schema::apply_defaults(schema, &mut obj);
+            structural.prune_and_default(&mut obj);
             return Ok(obj);
         }
         Ok(match self.storage {
