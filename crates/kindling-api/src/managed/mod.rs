@@ -36,6 +36,8 @@ pub mod types;
 pub mod updater;
 
 #[cfg(test)]
+mod create_path_tests;
+#[cfg(test)]
 mod tests;
 
 pub use fieldpath::{Path, PathElement, Set};
