@@ -426,7 +426,7 @@ pub(super) fn update_by(
 fn created_entry(scope: &Scope, new: &Value, manager: &str, now: &str) -> Option<Value> {
     let empty = json!({});
     let filter = scope.filter(&[&empty, new]);
-    let set = typed::created_fields(new, &scope.ty()).ok()?;
+    let set = super::created::created_fields(new, &scope.ty()).ok()?;
     let set = filter.apply(&set).difference(strip_set_cached());
     if set.is_empty() {
         return None;

@@ -29,6 +29,7 @@
 pub mod list_types;
 #[rustfmt::skip]
 pub mod zero_values;
+pub mod created;
 pub mod fieldpath;
 pub mod manager;
 pub mod typed;

@@ -200,7 +200,7 @@ fn compare_leaf(
     }
 }
 
-fn compare_walk(
+pub(super) fn compare_walk(
     lhs: Option<&Value>,
     rhs: Option<&Value>,
     ty: &Ty,
@@ -253,63 +253,6 @@ fn compare_walk(
     } else if rhs.is_none() {
         c.removed.insert_elements(path);
     }
-}
-
-/// What a create's manager comes to own: the fields [`compare`] finds added or modified from the
-/// zero value of the type to `new`, both normalized. One walk of `new`: where both sides are
-/// structs (or maps) it goes key by key, so neither the zero object nor the normalized skeleton of
-/// `new` is built; a field that is not in the zero value is compared from nothing, and anything
-/// else (lists, scalars, shapes the schema does not expect) as [`compare`] does, on the normalized
-/// values of that position only.
-pub fn created_fields(new: &Value, ty: &Ty) -> Result<Set, Errors> {
-    let mut c = Comparison::default();
-    let mut errs = Vec::new();
-    let zero = Value::Object(Map::new());
-    created_walk(&zero, new, ty, &mut Vec::new(), &mut c, &mut errs);
-    if errs.is_empty() {
-        Ok(c.added.union(&c.modified))
-    } else {
-        Err(errs)
-    }
-}
-
-/// `compare_walk` of `normalize(zero)` against `normalize(value)`, where `zero` is a zero value as
-/// the tables write it (`{}` for a struct).
-fn created_walk(
-    zero: &Value,
-    value: &Value,
-    ty: &Ty,
-    path: &mut Vec<PathElement>,
-    c: &mut Comparison,
-    errs: &mut Errors,
-) {
-    if let (Value::Object(z), Value::Object(fields), Atom::Map(mty)) =
-        (zero, value, ty.atom(Some(value)))
-    {
-        if z.is_empty() {
-            // The normalized zero has exactly the type's zero fields: one the value lacks is
-            // the same on both sides (nothing to record); one it has is compared from its zero.
-            let zeros = mty.zero_fields();
-            for (k, child) in fields {
-                let (cty, _) = mty.field(k);
-                path.push(PathElement::Field(k.clone()));
-                match zeros.iter().find(|(f, _)| *f == k.as_str()) {
-                    Some((_, z)) => created_walk(&zero_literal(z), child, &cty, path, c, errs),
-                    None => compare_walk(None, Some(&normalize(child, &cty)), &cty, path, c, errs),
-                }
-                path.pop();
-            }
-            return;
-        }
-    }
-    compare_walk(
-        Some(&normalize(zero, ty)),
-        Some(&normalize(value, ty)),
-        ty,
-        path,
-        c,
-        errs,
-    );
 }
 
 /// Items grouped by path element, in order of first appearance.
@@ -721,7 +664,7 @@ pub fn normalize(value: &Value, ty: &Ty) -> Value {
 
 /// A zero value as the generated tables write it (`{}` for a struct: its own zero fields are
 /// added by [`normalize`]).
-fn zero_literal(zero: &str) -> Value {
+pub(super) fn zero_literal(zero: &str) -> Value {
     match zero {
         "{}" => Value::Object(Map::new()),
         "null" => Value::Null,

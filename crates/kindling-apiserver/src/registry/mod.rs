@@ -283,8 +283,13 @@ const AFTER_RESOURCE_VERSION: [&str; 9] = [
 /// The object as stored: in its storage version's form, without its resourceVersion. Also
 /// returns the object as `rt` shows what was stored (the conversion may fill in fields).
 fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> {
+    encode_owned(rt, obj.clone())
+}
+
+/// [`encode`] of an object the caller has no further use for (no copy made).
+fn encode_owned(rt: &ResourceType, obj: Value) -> Result<(Vec<u8>, Value), ApiError> {
     // Stored (and so served) in upstream's field order, whatever order the writer used.
-    let mut stored = rt.to_stored(obj.clone())?;
+    let mut stored = rt.to_stored(obj)?;
     order_like_upstream(&mut stored);
     if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("resourceVersion");
