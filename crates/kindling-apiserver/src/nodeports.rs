@@ -193,6 +193,37 @@ pub fn claim(taken: &Bitmap, wants: &[Want], seed: u64) -> Result<Vec<(usize, u1
     Ok(out)
 }
 
+/// What a write asks of the node port record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortChange {
+    /// Take the ports `wants` ask for (see [`claim`]).
+    Claim { wants: Vec<Want>, seed: u64 },
+    /// Free these ports.
+    Release(Vec<u16>),
+}
+
+impl PortChange {
+    /// Makes the change in `bitmap`: the ports newly taken, or why none are (then `bitmap` is
+    /// unchanged).
+    pub fn apply(&self, bitmap: &mut Bitmap) -> Result<Vec<(usize, u16)>, Refusal> {
+        match self {
+            PortChange::Claim { wants, seed } => {
+                let taken = claim(bitmap, wants, *seed)?;
+                for (_, port) in &taken {
+                    bitmap.set(*port);
+                }
+                Ok(taken)
+            }
+            PortChange::Release(ports) => {
+                for port in ports {
+                    bitmap.clear(*port);
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
 /// A free port: a random one of the upper (dynamic) band if it has any, else of the lower
 /// (static) band, whose size is KEP-3668's: range/32, at least 16, at most 128.
 pub fn pick(taken: &Bitmap, seed: u64) -> Option<u16> {
@@ -458,6 +489,30 @@ mod tests {
             Want::Any { index: 2 },
         ];
         assert_eq!(claim(&taken, &wants, 0), Err(Refusal::Full));
+    }
+
+    #[test]
+    fn changes_in_one_batch_see_each_other() {
+        let mut bitmap = map(&[30080]);
+        let first = PortChange::Claim {
+            wants: vec![Want::Exact {
+                index: 0,
+                port: 30090,
+            }],
+            seed: 1,
+        };
+        assert_eq!(first.apply(&mut bitmap), Ok(vec![(0, 30090)]));
+        assert_eq!(
+            first.apply(&mut bitmap),
+            Err(Refusal::Taken {
+                index: 0,
+                port: 30090
+            })
+        );
+        PortChange::Release(vec![30080, 30090])
+            .apply(&mut bitmap)
+            .unwrap();
+        assert_eq!(bitmap, map(&[]));
     }
 
     #[test]

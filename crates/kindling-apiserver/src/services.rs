@@ -3,14 +3,14 @@
 //! claimed as IPAddress objects (`registry/addresses.rs`); node ports live in a record every API
 //! server shares (`nodeports.rs` decides, `registry/nodeports.rs` reads and writes it).
 
-use crate::nodeports::Bitmap;
+use crate::nodeports::{Bitmap, PortChange, Refusal};
 use kindling_api::{ApiError, Cause};
 use kindling_store::Revision;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// An IPv4 CIDR such as 10.96.0.0/12.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,10 +83,27 @@ pub struct ServiceAllocator {
     cidr: Cidr,
     node_ports: RangeInclusive<u16>,
     state: Mutex<State>,
-    /// The shared node port record as this server last read or wrote it, with its revision
-    /// (none: read it first). Held across a change, so this server's own writes never race
-    /// each other; a stale copy only costs a failed compare-and-swap.
-    pub(crate) node_port_record: tokio::sync::Mutex<Option<(Bitmap, Revision)>>,
+    /// This server's side of the shared node port record (`registry/nodeports.rs`).
+    pub(crate) node_port_record: Arc<NodePortRecord>,
+}
+
+/// The shared node port record as this server last read or wrote it, and the changes waiting
+/// to be written to it.
+#[derive(Default)]
+pub(crate) struct NodePortRecord {
+    /// The record and its revision (none: read it first). Held across a write, so this
+    /// server's own writes never race each other; a stale copy only costs a failed
+    /// compare-and-swap.
+    pub copy: Arc<tokio::sync::Mutex<Option<(Bitmap, Revision)>>>,
+    /// Changes asked for while a write was under way: the next writer makes them all in one
+    /// write (a group commit), so concurrent Service creates do not queue one store write each.
+    pub pending: Mutex<Vec<PendingChange>>,
+}
+
+/// A change of the node port record and who waits for its outcome.
+pub(crate) struct PendingChange {
+    pub change: PortChange,
+    pub reply: tokio::sync::oneshot::Sender<Result<Result<Vec<(usize, u16)>, Refusal>, ApiError>>,
 }
 
 impl ServiceAllocator {
@@ -97,7 +114,7 @@ impl ServiceAllocator {
             state: Mutex::new(State {
                 ips: BTreeSet::new(),
             }),
-            node_port_record: tokio::sync::Mutex::new(None),
+            node_port_record: Arc::default(),
         }
     }
 

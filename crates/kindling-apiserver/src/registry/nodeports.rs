@@ -8,13 +8,14 @@
 //! makes the record match the stored Services. The decisions are `crate::nodeports`'.
 
 use super::{meta_str, store_error, Registry};
-use crate::nodeports::{self, Bitmap, Finding, Refusal, Want};
-use crate::services::Reservation;
+use crate::nodeports::{self, Bitmap, Finding, PortChange, Refusal, Want};
+use crate::services::{PendingChange, Reservation};
 use kindling_api::catalog::Allocation;
 use kindling_api::{ApiError, Cause, ResourceType};
-use kindling_store::StoreError;
+use kindling_store::{Revision, StoreError};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 /// The record's name under the store's root (upstream's key).
@@ -22,6 +23,19 @@ const RECORD: &str = "ranges/servicenodeports";
 /// Lost compare-and-swap races before a write gives up (a livelock guard: each server
 /// serializes its own changes, so only other servers' writes can get in between).
 const MAX_ATTEMPTS: usize = 64;
+
+/// After [`MAX_ATTEMPTS`] lost races (a livelock guard, not a state seen in practice).
+fn too_many_writers() -> ApiError {
+    ApiError::conflict(
+        "",
+        "rangeallocations",
+        "servicenodeports",
+        "too many concurrent writers, try again",
+    )
+}
+
+/// What a change of the record gives: the ports newly taken, or why none are.
+type Decided = Result<Vec<(usize, u16)>, Refusal>;
 
 fn record_key() -> String {
     format!("{}{RECORD}", crate::cacher::ROOT)
@@ -97,18 +111,17 @@ impl Registry {
         if has_node_ports(svc) {
             let wants = nodeports::wants(svc, old);
             if wants.iter().any(|w| !matches!(w, Want::Keep { .. })) {
+                let change = PortChange::Claim {
+                    wants,
+                    seed: uuid::Uuid::new_v4().as_u64_pair().0,
+                };
+                let decided = if dry_run {
+                    self.decide_node_ports(&change).await?
+                } else {
+                    self.change_node_ports(change).await?
+                };
                 let range = self.services.node_port_range();
-                let seed = uuid::Uuid::new_v4().as_u64_pair().0;
-                let taken = self
-                    .change_node_ports(!dry_run, |bitmap| {
-                        let taken = nodeports::claim(bitmap, &wants, seed)
-                            .map_err(|why| refused(svc, &range, why))?;
-                        for (_, port) in &taken {
-                            bitmap.set(*port);
-                        }
-                        Ok(taken)
-                    })
-                    .await?;
+                let taken = decided.map_err(|why| refused(svc, &range, why))?;
                 for (index, port) in &taken {
                     svc["spec"]["ports"][*index]["nodePort"] = json!(port);
                 }
@@ -152,12 +165,7 @@ impl Registry {
             return;
         }
         let freed = self
-            .change_node_ports(true, |bitmap| {
-                for port in ports {
-                    bitmap.clear(*port);
-                }
-                Ok(())
-            })
+            .change_node_ports(PortChange::Release(ports.to_vec()))
             .await;
         if let Err(e) = freed {
             tracing::warn!(?ports, "releasing node ports: {}", e.message);
@@ -165,7 +173,7 @@ impl Registry {
     }
 
     /// The record and its revision (0: not written yet).
-    async fn read_node_ports(&self) -> Result<(Bitmap, kindling_store::Revision), ApiError> {
+    async fn read_node_ports(&self) -> Result<(Bitmap, Revision), ApiError> {
         let range = self.services.node_port_range();
         let key = record_key();
         match self
@@ -180,18 +188,61 @@ impl Registry {
         }
     }
 
-    /// Applies `change` to the shared record under compare-and-swap (only decides when `write`
-    /// is false) and returns what it returned. A refusal or a no-op decided on this server's
-    /// copy is decided again on a fresh read: the copy may be behind another server's writes.
-    async fn change_node_ports<T>(
+    /// What `change` would give, decided on a fresh read of the record (a dry run).
+    async fn decide_node_ports(&self, change: &PortChange) -> Result<Decided, ApiError> {
+        let (mut bitmap, _) = self.read_node_ports().await?;
+        Ok(change.apply(&mut bitmap))
+    }
+
+    /// Makes `change` in the shared record and returns its outcome. Changes asked for at the
+    /// same time on this server go into one compare-and-swap write; the batch runs in a task of
+    /// its own, so a request that goes away (its client hung up) cannot cut a write short.
+    async fn change_node_ports(&self, change: PortChange) -> Result<Decided, ApiError> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        let record = self.services.node_port_record.clone();
+        record
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(PendingChange { change, reply });
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let mut copy = record.copy.clone().lock_owned().await;
+            // Empty when a writer before us took this request along with its own.
+            let batch = std::mem::take(
+                &mut *record
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            if batch.is_empty() {
+                return;
+            }
+            let changes: Vec<&PortChange> = batch.iter().map(|p| &p.change).collect();
+            let outcome = registry.write_node_ports(&mut copy, &changes).await;
+            for (i, pending) in batch.into_iter().enumerate() {
+                let _ = pending.reply.send(match &outcome {
+                    Ok(decided) => Ok(decided[i].clone()),
+                    Err(e) => Err(e.clone()),
+                });
+            }
+        });
+        outcome.await.unwrap_or_else(|_| {
+            Err(ApiError::internal(
+                "allocating node ports: the writer ended",
+            ))
+        })
+    }
+
+    /// Applies `changes`, in order, to the record under compare-and-swap: decided on this
+    /// server's copy, decided again on a fresh read when another server wrote in between. A
+    /// refusal or a no-op decided on the copy is decided again on a fresh read too: the copy
+    /// may be behind.
+    async fn write_node_ports(
         &self,
-        write: bool,
-        mut change: impl FnMut(&mut Bitmap) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let mut copy = self.services.node_port_record.lock().await;
-        if !write {
-            *copy = None;
-        }
+        copy: &mut Option<(Bitmap, Revision)>,
+        changes: &[&PortChange],
+    ) -> Result<Vec<Decided>, ApiError> {
         for _ in 0..MAX_ATTEMPTS {
             let (current, rev, fresh) = match copy.take() {
                 Some((bitmap, rev)) => (bitmap, rev, false),
@@ -201,52 +252,42 @@ impl Registry {
                 }
             };
             let mut next = current.clone();
-            let decided = change(&mut next);
+            let decided: Vec<Decided> = changes.iter().map(|c| c.apply(&mut next)).collect();
             let unchanged = next == current;
-            if !fresh && (decided.is_err() || unchanged) {
+            if !fresh && (unchanged || decided.iter().any(Result::is_err)) {
                 continue;
             }
-            match decided {
-                Err(e) => {
-                    *copy = Some((current, rev));
-                    return Err(e);
+            if unchanged {
+                *copy = Some((current, rev));
+                return Ok(decided);
+            }
+            match self.write_record(rev, &next).await {
+                Ok(rev) => {
+                    *copy = Some((next, rev));
+                    return Ok(decided);
                 }
-                Ok(out) if !write || unchanged => {
-                    *copy = Some((current, rev));
-                    return Ok(out);
+                // Another server wrote first: decide again on what it wrote.
+                Err(StoreError::Conflict { .. } | StoreError::AlreadyExists(_)) => {
+                    tokio::task::yield_now().await;
                 }
-                Ok(out) => {
-                    let key = record_key();
-                    let value = next.to_record();
-                    let written = self
-                        .blocking(move |s| {
-                            if rev == 0 {
-                                s.create(&key, value)
-                            } else {
-                                s.update(&key, value, rev)
-                            }
-                        })
-                        .await;
-                    match written {
-                        Ok(rev) => {
-                            *copy = Some((next, rev));
-                            return Ok(out);
-                        }
-                        // Another server wrote first: decide again on what it wrote.
-                        Err(StoreError::Conflict { .. } | StoreError::AlreadyExists(_)) => {
-                            tokio::task::yield_now().await;
-                        }
-                        Err(e) => return Err(store_error(e)),
-                    }
-                }
+                Err(e) => return Err(store_error(e)),
             }
         }
-        Err(ApiError::conflict(
-            "",
-            "rangeallocations",
-            "servicenodeports",
-            "too many concurrent writers, try again",
-        ))
+        Err(too_many_writers())
+    }
+
+    /// Writes the record if it is still at `rev` (0: creates it); its new revision.
+    async fn write_record(&self, rev: Revision, bitmap: &Bitmap) -> Result<Revision, StoreError> {
+        let key = record_key();
+        let value = bitmap.to_record();
+        self.blocking(move |s| {
+            if rev == 0 {
+                s.create(&key, value)
+            } else {
+                s.update(&key, value, rev)
+            }
+        })
+        .await
     }
 
     /// One pass of upstream's node port repair: marks every port a stored Service holds, frees
@@ -257,7 +298,7 @@ impl Registry {
         suspects: &mut BTreeMap<u16, u32>,
     ) -> Result<Vec<Finding>, ApiError> {
         let services = kindling_api::catalog::builtin("", "v1", "services");
-        let mut copy = self.services.node_port_record.lock().await;
+        let mut copy = self.services.node_port_record.copy.lock().await;
         for _ in 0..MAX_ATTEMPTS {
             // The record first: a port claimed after this read changes its revision and makes
             // the write below fail, so the pass is decided again.
@@ -282,17 +323,7 @@ impl Registry {
                 *copy = Some((stored, rev));
                 return Ok(repair.findings);
             }
-            let key = record_key();
-            let value = repair.bitmap.to_record();
-            let written = self
-                .blocking(move |s| {
-                    if rev == 0 {
-                        s.create(&key, value)
-                    } else {
-                        s.update(&key, value, rev)
-                    }
-                })
-                .await;
+            let written = self.write_record(rev, &repair.bitmap).await;
             match written {
                 Ok(rev) => {
                     *suspects = repair.suspects;
@@ -305,12 +336,7 @@ impl Registry {
                 Err(e) => return Err(store_error(e)),
             }
         }
-        Err(ApiError::conflict(
-            "",
-            "rangeallocations",
-            "servicenodeports",
-            "too many concurrent writers, try again",
-        ))
+        Err(too_many_writers())
     }
 }
 

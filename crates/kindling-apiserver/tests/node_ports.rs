@@ -1,7 +1,8 @@
-//! Node ports handed out by two API servers that share one real etcd (Debian's etcd-server,
-//! scripts/setup.sh installs it): the shared record under compare-and-swap keeps every port
-//! with one Service, whichever server the writes go through, across restarts; the repair marks
-//! what Services hold and frees what nobody holds.
+//! Node ports: one server on SQLite answers as upstream and leaks nothing; two API servers that
+//! share one real etcd (Debian's etcd-server, scripts/setup.sh installs it) keep every port
+//! with one Service through the shared record under compare-and-swap, whichever server the
+//! writes go through, across restarts; the repair marks what Services hold and frees what
+//! nobody holds.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use std::collections::BTreeSet;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Service;
 use kindling_store::{EtcdOptions, EtcdStore, Store};
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 struct Etcd(Child);
 
@@ -61,18 +62,21 @@ fn start_etcd(dir: &std::path::Path) -> (Etcd, String) {
     (Etcd(child), client)
 }
 
-/// An API server on the etcd at `url`, with its own data directory, and a client of it.
+/// An API server on the etcd at `url` (SQLite without one), with its own data directory, and a
+/// client of it.
 async fn server_on(
     dir: &std::path::Path,
-    url: &str,
+    url: Option<&str>,
     repair_every: Duration,
 ) -> (kindling_apiserver::RunningServer, Api<Service>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = kindling_apiserver::Config::local(dir);
-    config.store = kindling_apiserver::StoreBackend::Etcd(kindling_apiserver::EtcdBackend {
-        servers: vec![url.to_string()],
-        tls: None,
-    });
+    if let Some(url) = url {
+        config.store = kindling_apiserver::StoreBackend::Etcd(kindling_apiserver::EtcdBackend {
+            servers: vec![url.to_string()],
+            tls: None,
+        });
+    }
     config.node_port_repair_interval = repair_every;
     let server = kindling_apiserver::start(config).await.unwrap();
     let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
@@ -100,6 +104,14 @@ fn node_port(svc: &Service) -> u16 {
     u16::try_from(port.unwrap()).unwrap()
 }
 
+fn status(result: Result<Service, kube::Error>) -> (u16, String) {
+    match result {
+        Err(kube::Error::Api(e)) => (e.code, e.message),
+        Ok(svc) => (201, format!("nodePort {}", node_port(&svc))),
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
 /// The 422 a taken port gets, with upstream's message; panics on anything else.
 fn assert_taken(result: Result<Service, kube::Error>, name: &str, port: u16) {
     match result {
@@ -114,13 +126,68 @@ fn assert_taken(result: Result<Service, kube::Error>, name: &str, port: u16) {
     }
 }
 
+/// One server on SQLite (the single control plane's store): upstream's answers, and nothing
+/// leaked by writes that fail, dry runs, updates, type changes or deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_on_sqlite_keeps_upstreams_behaviour() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, api) = server_on(dir.path(), None, Duration::from_secs(180)).await;
+    let pp = PostParams::default();
+    let create = |name: &'static str, port: u16| {
+        let api = api.clone();
+        async move {
+            api.create(&PostParams::default(), &service(name, Some(port)))
+                .await
+        }
+    };
+    assert_eq!(node_port(&create("a", 30080).await.unwrap()), 30080);
+    assert_taken(create("b", 30080).await, "b", 30080);
+    assert_eq!(
+        status(create("c", 8080).await),
+        (422, "Service \"c\" is invalid: spec.ports[0].nodePort: Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767".to_string())
+    );
+    // A create that fails after its port was claimed gives the port back.
+    assert_eq!(status(create("a", 30081).await).0, 409);
+    assert_eq!(node_port(&create("d", 30081).await.unwrap()), 30081);
+    // A dry run decides but claims nothing.
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let planned = api.create(&dry, &service("e", Some(30082))).await.unwrap();
+    assert_eq!(node_port(&planned), 30082);
+    let free = api.create(&dry, &service("e2", None)).await.unwrap();
+    assert!(
+        node_port(&free) >= 30086,
+        "a free pick is from the dynamic band"
+    );
+    assert_eq!(node_port(&create("f", 30082).await.unwrap()), 30082);
+    // An update moving to another port frees the old one and holds the new one.
+    let mut a = api.get("a").await.unwrap();
+    a.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].node_port = Some(30090);
+    api.replace("a", &pp, &a).await.unwrap();
+    assert_eq!(node_port(&create("g", 30080).await.unwrap()), 30080);
+    assert_taken(create("h", 30090).await, "h", 30090);
+    // A Service that becomes ClusterIP gives its port back.
+    let patch = serde_json::json!({"spec": {"type": "ClusterIP"}});
+    let d = api
+        .patch("d", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert_eq!(d.spec.unwrap().ports.unwrap()[0].node_port, None);
+    assert_eq!(node_port(&create("i", 30081).await.unwrap()), 30081);
+    // A deleted Service's port is free again.
+    api.delete("g", &DeleteParams::default()).await.unwrap();
+    assert_eq!(node_port(&create("j", 30080).await.unwrap()), 30080);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_etcd_never_hand_out_a_port_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (_etcd, url) = start_etcd(dir.path());
     let slow = Duration::from_secs(180);
-    let (server_a, a) = server_on(&dir.path().join("a"), &url, slow).await;
-    let (_server_b, b) = server_on(&dir.path().join("b"), &url, slow).await;
+    let (server_a, a) = server_on(&dir.path().join("a"), Some(&url), slow).await;
+    let (_server_b, b) = server_on(&dir.path().join("b"), Some(&url), slow).await;
 
     // 2 × 50 creates at once, half through each server: 100 distinct ports.
     let started = Instant::now();
@@ -182,7 +249,7 @@ async fn two_servers_on_one_etcd_never_hand_out_a_port_twice() {
     // Server A stops; started again, it finds every port taken where it was.
     server_a.stop();
     drop(server_a);
-    let (_server_a, a) = server_on(&dir.path().join("a"), &url, slow).await;
+    let (_server_a, a) = server_on(&dir.path().join("a"), Some(&url), slow).await;
     assert_taken(
         a.create(&PostParams::default(), &service("z", Some(30050)))
             .await,
@@ -211,7 +278,7 @@ async fn two_servers_on_one_etcd_never_hand_out_a_port_twice() {
 async fn the_repair_marks_held_ports_and_frees_leaked_ones() {
     let dir = tempfile::tempdir().unwrap();
     let (_etcd, url) = start_etcd(dir.path());
-    let (first, a) = server_on(&dir.path().join("a"), &url, Duration::from_secs(180)).await;
+    let (first, a) = server_on(&dir.path().join("a"), Some(&url), Duration::from_secs(180)).await;
     let held = node_port(
         &a.create(&PostParams::default(), &service("held", None))
             .await
@@ -238,7 +305,7 @@ async fn the_repair_marks_held_ports_and_frees_leaked_ones() {
     .await
     .unwrap();
 
-    let (_server, a) = server_on(&dir.path().join("b"), &url, Duration::from_secs(180)).await;
+    let (_server, a) = server_on(&dir.path().join("b"), Some(&url), Duration::from_secs(180)).await;
     assert_taken(
         a.create(&PostParams::default(), &service("dup", Some(held)))
             .await,
@@ -251,7 +318,12 @@ async fn the_repair_marks_held_ports_and_frees_leaked_ones() {
         "leak",
         30070,
     );
-    let _fast = server_on(&dir.path().join("c"), &url, Duration::from_millis(300)).await;
+    let _fast = server_on(
+        &dir.path().join("c"),
+        Some(&url),
+        Duration::from_millis(300),
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match a
