@@ -193,6 +193,10 @@ pub fn claim(taken: &Bitmap, wants: &[Want], seed: u64) -> Result<Vec<(usize, u1
     Ok(out)
 }
 
+/// What a change of the record gives: `(entry index, port)` for each port newly taken, or why
+/// none are.
+pub type Decided = Result<Vec<(usize, u16)>, Refusal>;
+
 /// What a write asks of the node port record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortChange {
@@ -205,7 +209,7 @@ pub enum PortChange {
 impl PortChange {
     /// Makes the change in `bitmap`: the ports newly taken, or why none are (then `bitmap` is
     /// unchanged).
-    pub fn apply(&self, bitmap: &mut Bitmap) -> Result<Vec<(usize, u16)>, Refusal> {
+    pub fn apply(&self, bitmap: &mut Bitmap) -> Decided {
         match self {
             PortChange::Claim { wants, seed } => {
                 let taken = claim(bitmap, wants, *seed)?;

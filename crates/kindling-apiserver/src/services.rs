@@ -3,7 +3,7 @@
 //! claimed as IPAddress objects (`registry/addresses.rs`); node ports live in a record every API
 //! server shares (`nodeports.rs` decides, `registry/nodeports.rs` reads and writes it).
 
-use crate::nodeports::{Bitmap, PortChange, Refusal};
+use crate::nodeports::{Bitmap, Decided, PortChange};
 use kindling_api::{ApiError, Cause};
 use kindling_store::Revision;
 use serde_json::{json, Value};
@@ -103,7 +103,7 @@ pub(crate) struct NodePortRecord {
 /// A change of the node port record and who waits for its outcome.
 pub(crate) struct PendingChange {
     pub change: PortChange,
-    pub reply: tokio::sync::oneshot::Sender<Result<Result<Vec<(usize, u16)>, Refusal>, ApiError>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Decided, ApiError>>,
 }
 
 impl ServiceAllocator {

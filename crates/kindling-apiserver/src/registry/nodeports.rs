@@ -8,7 +8,7 @@
 //! makes the record match the stored Services. The decisions are `crate::nodeports`'.
 
 use super::{meta_str, store_error, Registry};
-use crate::nodeports::{self, Bitmap, Finding, PortChange, Refusal, Want};
+use crate::nodeports::{self, Bitmap, Decided, Finding, PortChange, Refusal, Want};
 use crate::services::{PendingChange, Reservation};
 use kindling_api::catalog::Allocation;
 use kindling_api::{ApiError, Cause, ResourceType};
@@ -33,9 +33,6 @@ fn too_many_writers() -> ApiError {
         "too many concurrent writers, try again",
     )
 }
-
-/// What a change of the record gives: the ports newly taken, or why none are.
-type Decided = Result<Vec<(usize, u16)>, Refusal>;
 
 fn record_key() -> String {
     format!("{}{RECORD}", crate::cacher::ROOT)
