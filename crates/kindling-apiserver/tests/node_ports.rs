@@ -131,7 +131,7 @@ fn assert_taken(result: Result<Service, kube::Error>, name: &str, port: u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_server_on_sqlite_keeps_upstreams_behaviour() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, api) = server_on(dir.path(), None, Duration::from_secs(180)).await;
+    let (server, api) = server_on(dir.path(), None, Duration::from_secs(180)).await;
     let pp = PostParams::default();
     let create = |name: &'static str, port: u16| {
         let api = api.clone();
@@ -142,6 +142,25 @@ async fn one_server_on_sqlite_keeps_upstreams_behaviour() {
     };
     assert_eq!(node_port(&create("a", 30080).await.unwrap()), 30080);
     assert_taken(create("b", 30080).await, "b", 30080);
+    // What kubectl users see.
+    let kubectl = std::process::Command::new("kubectl")
+        .args([
+            "create",
+            "service",
+            "nodeport",
+            "b",
+            "--tcp=80",
+            "--node-port=30080",
+        ])
+        .env("KUBECONFIG", &server.kubeconfig)
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(!kubectl.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&kubectl.stderr).trim(),
+        "error: failed to create NodePort service: Service \"b\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"
+    );
     assert_eq!(
         status(create("c", 8080).await),
         (422, "Service \"c\" is invalid: spec.ports[0].nodePort: Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767".to_string())
