@@ -68,10 +68,9 @@ impl Registry {
         validate(rt, &obj, None)?;
         crate::admission::validate_create(self, rt, ns, &obj, ctx).await?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
-        let reservation = match self.allocator(rt) {
-            Some(allocator) => Some(allocator.allocate(&mut obj, None, ctx.dry_run)?),
-            None => None,
-        };
+        let reservation = self
+            .allocate_service(rt, &mut obj, None, ctx.dry_run)
+            .await?;
         if ctx.dry_run {
             return Ok((obj, None));
         }
@@ -79,14 +78,14 @@ impl Registry {
         let (value, shown) = match encode_owned(rt, obj) {
             Ok(v) => v,
             Err(e) => {
-                self.settle(rt, reservation, false);
+                self.settle(rt, reservation, false).await;
                 return Err(e);
             }
         };
         let claimed = match self.claim_addresses(&shown, reservation.as_ref()).await {
             Ok(c) => c,
             Err(e) => {
-                self.settle(rt, reservation, false);
+                self.settle(rt, reservation, false).await;
                 return Err(e);
             }
         };
@@ -96,7 +95,7 @@ impl Registry {
         if result.is_err() {
             self.drop_addresses(&claimed).await;
         }
-        self.settle(rt, reservation, result.is_ok());
+        self.settle(rt, reservation, result.is_ok()).await;
         match result {
             Ok(rev) => {
                 set_resource_version(&mut obj, rev);
