@@ -90,6 +90,8 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     // One leader per component across the control planes (Leases in kube-system). Node IPAM and
     // the CSR controllers are kube-controller-manager's (two allocators would hand out one range
     // twice; two approvers would race on every request).
+    let csr_options =
+        kindling_controllers::certificates::Options::from_controllers(cp.controllers.as_deref());
     let controllers_client = client.clone();
     let pod_subnet = config.pod_subnet.clone();
     tokio::spawn(leader::lead(
@@ -100,9 +102,10 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
             let ipam = ipam::run(controllers_client.clone(), pod_subnet.clone());
             let controllers =
                 kindling_controllers::run(controllers_client.clone(), controllers.clone());
-            let csr = kindling_controllers::certificates::run(
+            let csr = kindling_controllers::certificates::run_with(
                 controllers_client.clone(),
                 signing_ca.clone(),
+                csr_options,
             );
             async move {
                 futures::join!(ipam, controllers, csr);
