@@ -107,19 +107,20 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         lease_client,
         leader::identity(&config.name),
         move || {
-            let ipam = ipam::run(controllers_client.clone(), pod_subnet.clone());
             let (clients, manager, admin, base) = (
                 clients.clone(),
                 manager_client.clone(),
                 controllers_client.clone(),
                 admin_config.clone(),
             );
-            let config = controllers.clone();
+            let (config, pod_subnet) = (controllers.clone(), pod_subnet.clone());
+            // Node IPAM as upstream's nodeipam controller is: `node-controller`.
             let controllers = async move {
                 let clients = clients
                     .get_or_init(|| controller_clients(manager, admin, base))
                     .await;
-                kindling_controllers::run_as(clients.clone(), config).await;
+                let ipam = ipam::run(clients.of(IPAM_IDENTITY), pod_subnet);
+                futures::join!(ipam, kindling_controllers::run_as(clients.clone(), config));
             };
             let csr = kindling_controllers::certificates::run_with(
                 controllers_client.clone(),
@@ -127,7 +128,7 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
                 csr_options,
             );
             async move {
-                futures::join!(ipam, controllers, csr);
+                futures::join!(controllers, csr);
             }
         },
     ));
@@ -181,7 +182,11 @@ fn start_etcd(
     Ok(etcd::store_backend(&pki))
 }
 
-/// The controllers' clients: those in `OWN_IDENTITIES` as their service accounts (tokens kept
+/// Node IPAM's service account (upstream's nodeipam controller asks for `node-controller`'s
+/// client): it reads, watches and patches Nodes, all in `system:controller:node-controller`.
+const IPAM_IDENTITY: &str = "node-controller";
+
+/// The controllers' clients: those in `OWN_IDENTITIES` (and node IPAM's) as their service accounts (tokens kept
 /// under the API server's data directory), the rest on `admin`, the shared parts as the
 /// controller manager. Tries until the API server answers.
 async fn controller_clients(
@@ -195,7 +200,7 @@ async fn controller_clients(
             manager.clone(),
             &base,
             &dir,
-            kindling_controllers::OWN_IDENTITIES,
+            &[kindling_controllers::OWN_IDENTITIES, &[IPAM_IDENTITY]].concat(),
         )
         .await
         {

@@ -351,7 +351,11 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         "--timeout=90s",
     ]);
     let accounts = cluster.ok_kubectl(&["get", "sa", "-n", "kube-system", "-o", "name"]);
-    for controller in ["deployment-controller", "replicaset-controller", "job-controller"] {
+    for controller in [
+        "deployment-controller",
+        "replicaset-controller",
+        "job-controller",
+    ] {
         assert!(
             accounts.contains(&format!("serviceaccount/{controller}")),
             "{accounts}"
