@@ -39,6 +39,9 @@
 //! for one control plane; with several, the workload controllers would act twice (upstream
 //! elects one kube-controller-manager through a Lease).
 //!
+//! [`credentials`]: who each controller is to the API server ([`run_as`] with
+//! [`credentials::Clients`]; those in [`OWN_IDENTITIES`] as their service accounts).
+//!
 //! [`metrics`]: kube-controller-manager's workqueue metrics of the reconciles (served on
 //! :10257 by `kindling node`).
 //!
