@@ -9,13 +9,23 @@ use common::{text, Kubectl, TestServer};
 use std::time::{Duration, Instant};
 
 fn server(kubectl: &Kubectl) -> TestServer {
+    server_with(
+        kubectl,
+        kindling_controllers::certificates::Options::default(),
+    )
+}
+
+fn server_with(
+    kubectl: &Kubectl,
+    options: kindling_controllers::certificates::Options,
+) -> TestServer {
     let s = TestServer::start_using(kubectl);
     let ca =
         std::sync::Arc::new(kindling_pki::Ca::load_or_create(&s.dir.path().join("pki")).unwrap());
     let kubeconfig = s.kubeconfig.clone();
     s.runtime().spawn(async move {
         let client = common::kube_client(&kubeconfig).await;
-        kindling_controllers::certificates::run(client, ca).await;
+        kindling_controllers::certificates::run_with(client, ca, options).await;
     });
     // kubeadm's auto-approval binding for nodes renewing their own client certificates.
     s.ok(&[
@@ -211,7 +221,125 @@ fn nodes_client_certificates_are_approved_for_themselves(kubectl: &Kubectl) {
     assert_eq!(certificate_subject(&cert).0, "system:node:a");
 }
 
+/// A create is checked as upstream's: a signed PEM request, known usages once each, a
+/// qualified signer, at least ten minutes; all-or-nothing (nothing is stored).
+fn invalid_requests_are_refused(kubectl: &Kubectl) {
+    use base64::Engine;
+    let s = TestServer::start_using(kubectl);
+    let stdin = |yaml: &str| {
+        let out = s.kubectl_stdin(&["create", "-f", "-"], yaml);
+        assert!(!out.status.success(), "{}", text(&out.stdout));
+        text(&out.stderr)
+    };
+    let not_pem = base64::engine::general_purpose::STANDARD.encode("hello");
+    let err = stdin(&csr_yaml(
+        "bad-pem",
+        "example.com/signer",
+        "client auth",
+        &not_pem,
+    ));
+    assert!(
+        err.contains(&format!(
+            "The CertificateSigningRequest \"bad-pem\" is invalid: spec.request: Invalid value: \"{not_pem}\": PEM block type must be CERTIFICATE REQUEST"
+        )),
+        "{err}"
+    );
+    // A request whose signature does not verify (its last byte changed).
+    let engine = base64::engine::general_purpose::STANDARD;
+    let pem = String::from_utf8(engine.decode(request("eve", &[], &[])).unwrap()).unwrap();
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let mut der = block.contents.clone();
+    *der.last_mut().unwrap() ^= 1;
+    let forged = format!(
+        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+        engine.encode(der)
+    );
+    let err = stdin(&csr_yaml(
+        "forged",
+        "example.com/signer",
+        "client auth",
+        &engine.encode(forged),
+    ));
+    assert!(err.contains("x509: ECDSA verification failure"), "{err}");
+    let mut yaml = csr_yaml(
+        "many",
+        "signer",
+        "client auth, bogus, client auth",
+        &request("eve", &[], &[]),
+    );
+    yaml = yaml.replace("expirationSeconds: 7200", "expirationSeconds: 60");
+    let err = stdin(&yaml);
+    for want in [
+        "spec.usages[1]: Unsupported value: \"bogus\": supported values: \"any\"",
+        "spec.usages[2]: Duplicate value: \"client auth\"",
+        "spec.signerName: Invalid value: \"signer\": must be a fully qualified domain and path of the form 'example.com/signer-name'",
+        "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 600 seconds (10 minutes)",
+    ] {
+        assert!(err.contains(want), "{want} in {err}");
+    }
+    let listed = s.kubectl(&["get", "csr"]);
+    assert!(text(&listed.stdout).is_empty(), "{}", text(&listed.stdout));
+}
+
+/// With `kubelet-serving-approver` on, a node's serving request for its own names is approved
+/// and issued; one naming an address the node does not have waits for a person.
+fn serving_requests_are_approved_for_the_nodes_own_addresses(kubectl: &Kubectl) {
+    let options = kindling_controllers::certificates::Options {
+        approve_kubelet_serving: true,
+    };
+    let s = server_with(kubectl, options);
+    let ca = kindling_pki::Ca::load_or_create(&s.dir.path().join("pki")).unwrap();
+    let cert = ca.client_cert("system:node:a", &["system:nodes"]).unwrap();
+    let node = s.dir.path().join("node-a.kubeconfig");
+    let url = format!("https://{}", s.address);
+    std::fs::write(
+        &node,
+        kindling_apiserver::kubeconfig::render("k", &url, &ca.pair.cert_pem, &cert),
+    )
+    .unwrap();
+    s.apply(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: a}\nstatus:\n  addresses: [{type: InternalIP, address: 172.18.0.2}, {type: Hostname, address: a}]\n",
+    );
+    let ask = |name: &str, ip: &str| {
+        use base64::Engine;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["a".to_string()]).unwrap();
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(ip.parse().unwrap()));
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "system:nodes");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "system:node:a");
+        let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+        let yaml = csr_yaml(
+            name,
+            "kubernetes.io/kubelet-serving",
+            "digital signature, server auth",
+            &base64::engine::general_purpose::STANDARD.encode(pem),
+        );
+        let out = s
+            .kubectl
+            .run(&node, &["create", "-f", "-"], Some(&yaml), &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    ask("own", "172.18.0.2");
+    ask("foreign", "172.18.0.9");
+    let reason = await_field(&s, None, "own", "{.status.conditions[0].reason}");
+    assert_eq!(reason, "AutoApproved");
+    let cert = await_field(&s, None, "own", "{.status.certificate}");
+    assert_eq!(certificate_subject(&cert).0, "system:node:a");
+    std::thread::sleep(Duration::from_millis(500));
+    let listed = s.ok(&["get", "csr", "foreign"]);
+    assert!(listed.contains("Pending"), "{listed}");
+}
+
 common::kubectl_tests!(
     approved_requests_are_issued_denied_ones_not,
+    serving_requests_are_approved_for_the_nodes_own_addresses,
+    invalid_requests_are_refused,
     nodes_client_certificates_are_approved_for_themselves,
 );

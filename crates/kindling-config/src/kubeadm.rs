@@ -15,7 +15,7 @@
 //!
 //! | document | honoured |
 //! | --- | --- |
-//! | ClusterConfiguration | `networking.podSubnet`, `networking.serviceSubnet`, `networking.dnsDomain`, `apiServer.certSANs`, `apiServer.extraArgs` listed in [`SUPPORTED_APISERVER_ARGS`] |
+//! | ClusterConfiguration | `networking.podSubnet`, `networking.serviceSubnet`, `networking.dnsDomain`, `apiServer.certSANs`, `apiServer.extraArgs` listed in [`SUPPORTED_APISERVER_ARGS`], `controllerManager.extraArgs.controllers` |
 //! | Init/JoinConfiguration | `nodeRegistration.taints`, `nodeRegistration.kubeletExtraArgs` listed in [`SUPPORTED_KUBELET_ARGS`] (`node-labels` → labels, `register-with-taints` → taints) |
 //! | KubeletConfiguration | the fields listed in [`SUPPORTED_KUBELET_CONFIG`], kept as JSON |
 //! | KubeProxyConfiguration | `mode` |
@@ -73,6 +73,11 @@ pub const SUPPORTED_APISERVER_ARGS: &[&str] = &[
     "service-account-jwks-uri",
     "api-audiences",
 ];
+
+/// kube-controller-manager flags a ClusterConfiguration `controllerManager.extraArgs` may set:
+/// `controllers` (upstream's list: `*` for the on-by-default ones, `name` to enable, `-name` to
+/// disable), which is how kindling's off-by-default `kubelet-serving-approver` is switched on.
+pub const SUPPORTED_CONTROLLER_MANAGER_ARGS: &[&str] = &["controllers"];
 
 /// kubelet flags `nodeRegistration.kubeletExtraArgs` may set. `node-labels` becomes labels and
 /// `register-with-taints` taints; the others land in the node's `kubelet_extra_args`.
@@ -196,6 +201,8 @@ pub struct Interpreted {
     pub dns_domain: Option<Patched<String>>,
     /// Supported `apiServer.extraArgs` (except `runtime-config`/`feature-gates`).
     pub api_server_extra_args: BTreeMap<String, String>,
+    /// Supported `controllerManager.extraArgs` a patch set.
+    pub controller_manager_extra_args: BTreeMap<String, String>,
     /// `apiServer.certSANs` as patched: kind's `localhost` and API server address first.
     pub cert_sans: Vec<String>,
     /// `apiServer.extraArgs.runtime-config`, when a patch set it: replaces the generated one.
@@ -663,6 +670,18 @@ fn unsupported(kind: DocKind, path: &[String]) -> Option<String> {
             // Selects the stacked etcd store (`Interpreted::stacked_etcd`); what is inside
             // (`dataDir`, `extraArgs`, …) is reported on its own paths.
             ["etcd", "local"] => true,
+            ["controllerManager", "extraArgs", arg] => {
+                if listed(SUPPORTED_CONTROLLER_MANAGER_ARGS, arg) {
+                    true
+                } else {
+                    return Some(format!(
+                        "{}.{} is not supported by kindling and is ignored (kindling's controller manager takes {} from extraArgs)",
+                        kind.name(),
+                        path.join("."),
+                        SUPPORTED_CONTROLLER_MANAGER_ARGS.join(", ")
+                    ));
+                }
+            }
             // Read as where the API server's files are on the node (token-auth-file).
             ["apiServer", "extraVolumes", ..] => true,
             ["apiServer", "extraArgs", arg] => {
@@ -1222,6 +1241,30 @@ fn read_cluster(
             _ => {
                 out.api_server_extra_args.insert(name.clone(), value);
             }
+        }
+    }
+
+    let cm_args = get(doc, &["controllerManager", "extraArgs"])
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let cm_base = get(base, &["controllerManager", "extraArgs"])
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    for (name, v) in cm_args {
+        if cm_base.get(name) == Some(v) || !listed(SUPPORTED_CONTROLLER_MANAGER_ARGS, name) {
+            continue;
+        }
+        let path = format!("controllerManager.extraArgs.{name}");
+        match flag_value(v) {
+            Some(value) => {
+                out.controller_manager_extra_args
+                    .insert(name.clone(), value);
+            }
+            None => errs.push(patch_error(
+                source,
+                origin(run, kind, &path),
+                format!("ClusterConfiguration.{path}: expected a string, got {v}"),
+            )),
         }
     }
 

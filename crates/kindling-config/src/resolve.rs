@@ -232,6 +232,9 @@ pub struct ResolvedCluster {
     /// means the same to kind; kind's schema has no store field and decodes strictly).
     #[serde(default)]
     pub stacked_etcd: bool,
+    /// Supported `controllerManager.extraArgs` from the patches (`controllers`).
+    #[serde(default)]
+    pub controller_manager_args: BTreeMap<String, String>,
     pub networking: ResolvedNetworking,
     pub api_server: ApiServer,
     pub feature_gates: BTreeMap<String, bool>,
@@ -607,6 +610,7 @@ impl Config {
             nodes,
             external_load_balancer: control_planes > 1,
             stacked_etcd: control_planes > 1 || interp.stacked_etcd,
+            controller_manager_args: interp.controller_manager_extra_args.clone(),
             networking: ResolvedNetworking {
                 ip_family: family(fam),
                 pod_subnets: pods.into_iter().map(|(c, _)| c).collect(),

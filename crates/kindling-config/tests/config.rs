@@ -1114,3 +1114,32 @@ fn ingress_load_balancer_is_one_line_with_defaults() {
     let e = error_of(&format!("{head}ingressLoadBalancer: {{port: 80}}\n"));
     assert!(e.contains("unknown field"), "{e}");
 }
+
+#[test]
+fn controller_manager_controllers_are_honoured() {
+    let c = resolve_text(
+        r#"kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+kubeadmConfigPatches:
+- |
+  kind: ClusterConfiguration
+  controllerManager:
+    extraArgs:
+      controllers: "*,kubelet-serving-approver"
+      node-cidr-mask-size: "24"
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.controller_manager_args,
+        map(&[("controllers", "*,kubelet-serving-approver")])
+    );
+    let warned: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains(
+            "ClusterConfiguration.controllerManager.extraArgs.node-cidr-mask-size is not supported"
+        ),
+        "{warned:?}"
+    );
+}

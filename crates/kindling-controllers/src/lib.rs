@@ -39,6 +39,9 @@
 //! for one control plane; with several, the workload controllers would act twice (upstream
 //! elects one kube-controller-manager through a Lease).
 //!
+//! [`credentials`]: who each controller is to the API server ([`run_as`] with
+//! [`credentials::Clients`]; those in [`OWN_IDENTITIES`] as their service accounts).
+//!
 //! [`metrics`]: kube-controller-manager's workqueue metrics of the reconciles (served on
 //! :10257 by `kindling node`).
 //!
@@ -50,6 +53,7 @@
 //! controllers from one pod watch.
 
 pub mod certificates;
+pub mod credentials;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -95,32 +99,56 @@ pub struct Config {
 /// The name controllers write with (managedFields), as upstream's.
 pub const FIELD_MANAGER: &str = "kube-controller-manager";
 
-/// Runs every controller until the process ends.
+/// The controllers that talk as their own service account (`kube-system/<name>`, see
+/// [`credentials`]) where the controller manager uses service-account credentials: the ones
+/// whose every request (their own watches included) is within upstream's
+/// `system:controller:<name>` role. The others still use the shared fallback client.
+pub const OWN_IDENTITIES: &[&str] = &[
+    "replicaset-controller",
+    "replication-controller",
+    "deployment-controller",
+    "job-controller",
+    "cronjob-controller",
+    "ttl-after-finished-controller",
+    "disruption-controller",
+];
+
+/// Runs every controller until the process ends, all with one client.
 pub async fn run(client: kube::Client, config: Config) {
+    run_as(credentials::Clients::single(client), config).await;
+}
+
+/// Runs every controller until the process ends, each with its client from `clients`.
+pub async fn run_as(clients: credentials::Clients, config: Config) {
+    let client = clients.of("");
     // One pod watch and cache for every controller that follows pods (upstream's shared
     // informer): subscribed before it starts, so none misses a change.
     let mut pods = informer::PodInformer::new();
-    let replica_sets = replicaset::run(client.clone(), &mut pods);
+    let replica_sets = replicaset::run_as(
+        clients.of("replicaset-controller"),
+        clients.of("replication-controller"),
+        &mut pods,
+    );
     let stateful_sets = statefulset::run(client.clone(), &mut pods);
     let daemon_sets = daemonset::run(client.clone(), &mut pods);
-    let jobs = job::run(client.clone(), &mut pods);
-    let budgets = disruption::run(client.clone(), &mut pods);
+    let jobs = job::run(clients.of("job-controller"), &mut pods);
+    let budgets = disruption::run(clients.of("disruption-controller"), &mut pods);
     let service_endpoints = run_service_endpoints(client.clone(), &mut pods);
     let storage = run_storage(client.clone(), &mut pods);
     let quotas = resourcequota::run(client.clone(), &mut pods);
     tokio::join!(
-        pods.run(client.clone()),
+        pods.run(clients.shared()),
         service_endpoints,
         serviceaccounts::run(client.clone()),
         nodelifecycle::run(client.clone()),
         tainteviction::run(client.clone()),
         replica_sets,
-        deployment::run(client.clone()),
+        deployment::run(clients.of("deployment-controller")),
         stateful_sets,
         daemon_sets,
         jobs,
-        cronjob::run(client.clone()),
-        ttlafterfinished::run(client.clone()),
+        cronjob::run(clients.of("cronjob-controller")),
+        ttlafterfinished::run(clients.of("ttl-after-finished-controller")),
         budgets,
         quotas,
         garbagecollector::run(client.clone()),

@@ -94,9 +94,19 @@ impl Cluster {
             let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
                 .await
                 .unwrap();
-            let client = kube::Client::try_from(config).unwrap();
-            tokio::spawn(kindling_controllers::run(
+            let client = kube::Client::try_from(config.clone()).unwrap();
+            // Each controller as its service account, as on a cluster
+            // (`--use-service-account-credentials`): a request outside its role fails the test.
+            let clients = kindling_controllers::credentials::Clients::service_accounts(
                 client.clone(),
+                &config,
+                &dir.path().join("controller-tokens"),
+                kindling_controllers::OWN_IDENTITIES,
+            )
+            .await
+            .unwrap();
+            tokio::spawn(kindling_controllers::run_as(
+                clients,
                 kindling_controllers::Config {
                     root_ca_pem: server.ca_pem.clone(),
                 },

@@ -108,6 +108,9 @@ pub struct ControlPlaneConfig {
     pub service_account_jwks_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_audiences: Option<String>,
+    /// kube-controller-manager's `--controllers` (from `controllerManager.extraArgs`), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controllers: Option<String>,
     /// The config's `ingressLoadBalancer` (on the first control plane, which runs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_load_balancer: Option<IngressLoadBalancer>,

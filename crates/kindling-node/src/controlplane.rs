@@ -90,22 +90,45 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     // One leader per component across the control planes (Leases in kube-system). Node IPAM and
     // the CSR controllers are kube-controller-manager's (two allocators would hand out one range
     // twice; two approvers would race on every request).
+    let csr_options =
+        kindling_controllers::certificates::Options::from_controllers(cp.controllers.as_deref());
     let controllers_client = client.clone();
     let pod_subnet = config.pod_subnet.clone();
+    // kube-controller-manager's own identity (kubeadm's controller-manager.conf) for its Lease
+    // and shared informer; its controllers as their service accounts
+    // (`--use-service-account-credentials`), made once, when it first leads.
+    let manager_client = component_client("system:kube-controller-manager").await?;
+    let admin_config =
+        crate::config_from_kubeconfig(&Path::new(DATA_DIR).join("admin.kubeconfig")).await?;
+    let clients = Arc::new(tokio::sync::OnceCell::new());
+    let lease_client = manager_client.clone();
     tokio::spawn(leader::lead(
         "kube-controller-manager",
-        client.clone(),
+        lease_client,
         leader::identity(&config.name),
         move || {
-            let ipam = ipam::run(controllers_client.clone(), pod_subnet.clone());
-            let controllers =
-                kindling_controllers::run(controllers_client.clone(), controllers.clone());
-            let csr = kindling_controllers::certificates::run(
+            let (clients, manager, admin, base) = (
+                clients.clone(),
+                manager_client.clone(),
+                controllers_client.clone(),
+                admin_config.clone(),
+            );
+            let (config, pod_subnet) = (controllers.clone(), pod_subnet.clone());
+            // Node IPAM as upstream's nodeipam controller is: `node-controller`.
+            let controllers = async move {
+                let clients = clients
+                    .get_or_init(|| controller_clients(manager, admin, base))
+                    .await;
+                let ipam = ipam::run(clients.of(IPAM_IDENTITY), pod_subnet);
+                futures::join!(ipam, kindling_controllers::run_as(clients.clone(), config));
+            };
+            let csr = kindling_controllers::certificates::run_with(
                 controllers_client.clone(),
                 signing_ca.clone(),
+                csr_options,
             );
             async move {
-                futures::join!(ipam, controllers, csr);
+                futures::join!(controllers, csr);
             }
         },
     ));
@@ -157,6 +180,37 @@ fn start_etcd(
     };
     etcd::start(&member, &pki)?;
     Ok(etcd::store_backend(&pki))
+}
+
+/// Node IPAM's service account (upstream's nodeipam controller asks for `node-controller`'s
+/// client): it reads, watches and patches Nodes, all in `system:controller:node-controller`.
+const IPAM_IDENTITY: &str = "node-controller";
+
+/// The controllers' clients: those in `OWN_IDENTITIES` (and node IPAM's) as their service accounts (tokens kept
+/// under the API server's data directory), the rest on `admin`, the shared parts as the
+/// controller manager. Tries until the API server answers.
+async fn controller_clients(
+    manager: kube::Client,
+    admin: kube::Client,
+    base: kube::Config,
+) -> kindling_controllers::credentials::Clients {
+    let dir = Path::new(DATA_DIR).join("controller-tokens");
+    loop {
+        match kindling_controllers::credentials::Clients::service_accounts(
+            manager.clone(),
+            &base,
+            &dir,
+            &[kindling_controllers::OWN_IDENTITIES, &[IPAM_IDENTITY]].concat(),
+        )
+        .await
+        {
+            Ok(clients) => return clients.with_fallback(admin),
+            Err(e) => {
+                tracing::warn!("controller service accounts: {e:#}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// A client of a control-plane component's own user, with a certificate of the cluster CA (as

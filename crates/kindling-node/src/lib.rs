@@ -262,9 +262,13 @@ async fn client_from_kubeconfig_path(path: PathBuf) -> Result<kube::Client> {
 
 /// A kube client from a kubeconfig file (the node's identity, or the admin's).
 pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client> {
+    Ok(kube::Client::try_from(config_from_kubeconfig(path).await?)?)
+}
+
+/// The client configuration a kubeconfig file describes.
+pub async fn config_from_kubeconfig(path: &Path) -> Result<kube::Config> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = kube::config::Kubeconfig::read_from(path)
         .with_context(|| format!("reading {}", path.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)
 }

@@ -207,6 +207,17 @@ pub fn inspect_request(request_pem: &str) -> Result<RequestInfo> {
     Ok(info)
 }
 
+/// A certificate's (PEM) validity window: `notBefore` and `notAfter` as Unix seconds.
+pub fn validity(cert_pem: &str) -> Result<(i64, i64)> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+        .map_err(|e| anyhow::anyhow!("reading the certificate PEM: {e}"))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| anyhow::anyhow!("parsing the certificate: {e}"))?;
+    let v = cert.validity();
+    Ok((v.not_before.timestamp(), v.not_after.timestamp()))
+}
+
 fn dn_text(value: &rcgen::DnValue) -> String {
     match value {
         rcgen::DnValue::Utf8String(s) => s.clone(),

@@ -11,5 +11,7 @@
 mod ca;
 mod tls;
 
-pub use ca::{inspect_request, new_request, write_private, Ca, CertPair, Grant, RequestInfo};
+pub use ca::{
+    inspect_request, new_request, validity, write_private, Ca, CertPair, Grant, RequestInfo,
+};
 pub use tls::{server_config, unverified_client};

@@ -5,8 +5,11 @@
 //! `system:node:<name>`) may not do what the node rules do not allow, read a secret no pod of
 //! the node uses, or touch another Node (Node authorizer, NodeRestriction); no component of
 //! either node logs a 403 (each runs with its own upstream identity). With `serverTLSBootstrap`
-//! the kubelets' serving CSRs are Pending in `kubectl get csr` until approved, then issued, and
-//! `kubectl exec` (through :10250) works. Without a Docker engine
+//! and the `kubelet-serving-approver` controller switched on (`controllerManager.extraArgs`)
+//! the kubelets' serving CSRs are approved (`AutoApproved`) and issued with no one running
+//! `kubectl certificate approve`, and `kubectl exec` (through :10250) works. The workload
+//! controllers run as their own service accounts in kube-system: a Deployment rolls out and a
+//! Job completes. Without a Docker engine
 //! the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -57,6 +60,41 @@ subjects:
   name: default
 ";
 
+const WORKLOADS: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: rbac-e2e
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: main
+        image: busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: [sleep, '3600']
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: once
+  namespace: rbac-e2e
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, 'true']
+";
+
 /// kubectl with `kubeconfig` as its only configuration.
 fn kubectl_with(env: &Env, kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new("kubectl")
@@ -90,50 +128,41 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         .expect("building the busybox image");
     let mut cluster = Env::new();
     let name = unique("rbac");
-    // Kubelets ask for their serving certificates by CSR (kubeadm's `serverTLSBootstrap`).
-    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: KubeletConfiguration\n  serverTLSBootstrap: true\nnodes:\n- role: control-plane\n- role: worker\n";
+    // Kubelets ask for their serving certificates by CSR (kubeadm's `serverTLSBootstrap`), and
+    // the controller manager approves them.
+    let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: KubeletConfiguration\n  serverTLSBootstrap: true\n- |\n  kind: ClusterConfiguration\n  controllerManager:\n    extraArgs:\n      controllers: \"*,kubelet-serving-approver\"\nnodes:\n- role: control-plane\n- role: worker\n";
     cluster.create_with(&name, Some(NODE_IMAGE), Some(config));
     let load = cluster.kindling(&["load", "docker-image", BUSYBOX, "--name", &name]);
     assert!(load.status.success(), "{}", text(&load.stderr));
 
-    // Both kubelets' serving requests wait, Pending, for a person to approve them.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let pending = loop {
-        let names = cluster.ok_kubectl(&[
+    // Both kubelets' serving requests are approved by the controller manager and issued.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let reasons = cluster.ok_kubectl(&[
             "get",
             "csr",
             "--field-selector",
             "spec.signerName=kubernetes.io/kubelet-serving",
             "-o",
-            "jsonpath={.items[*].metadata.name}",
+            "jsonpath={range .items[*]}{.status.conditions[0].reason}/{.status.certificate}{\"\\n\"}{end}",
         ]);
-        let names: Vec<String> = names.split_whitespace().map(str::to_string).collect();
-        if names.len() == 2 || Instant::now() > deadline {
-            break names;
+        let issued = reasons
+            .lines()
+            .filter(|l| l.starts_with("AutoApproved/") && l.len() > "AutoApproved/".len())
+            .count();
+        if issued == 2 {
+            break;
         }
+        assert!(Instant::now() < deadline, "serving certificates: {reasons}");
         std::thread::sleep(Duration::from_millis(200));
-    };
-    assert_eq!(pending.len(), 2, "{pending:?}");
+    }
     let listed = cluster.ok_kubectl(&["get", "csr"]);
     eprintln!("{listed}");
-    assert_eq!(listed.matches("Pending").count(), 2, "{listed}");
+    assert_eq!(listed.matches("Approved,Issued").count(), 2, "{listed}");
     assert!(
         listed.contains(&format!("system:node:{name}-worker")),
         "{listed}"
     );
-    let mut approve = vec!["certificate", "approve"];
-    approve.extend(pending.iter().map(String::as_str));
-    cluster.ok_kubectl(&approve);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while cluster
-        .ok_kubectl(&["get", "csr"])
-        .matches("Approved,Issued")
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "serving certificates not issued");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 
     cluster.ok_kubectl(&["create", "namespace", "rbac-e2e"]);
     // The namespace's default service account comes from its controller.
@@ -303,6 +332,35 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
     // The control plane still carries its role label (set by create, not by the node).
     let roles = cluster.ok_kubectl(&["get", "nodes", &format!("{name}-control-plane")]);
     assert!(roles.contains("control-plane"), "{roles}");
+    // The workload controllers, each as its service account in kube-system.
+    cluster.apply(WORKLOADS);
+    cluster.ok_kubectl(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        "rbac-e2e",
+        "--timeout=90s",
+    ]);
+    cluster.ok_kubectl(&[
+        "wait",
+        "--for=condition=Complete",
+        "job/once",
+        "-n",
+        "rbac-e2e",
+        "--timeout=90s",
+    ]);
+    let accounts = cluster.ok_kubectl(&["get", "sa", "-n", "kube-system", "-o", "name"]);
+    for controller in [
+        "deployment-controller",
+        "replicaset-controller",
+        "job-controller",
+    ] {
+        assert!(
+            accounts.contains(&format!("serviceaccount/{controller}")),
+            "{accounts}"
+        );
+    }
     // Every component ran with rights enough: no 403 in either node's log.
     for node in [format!("{name}-control-plane"), worker.clone()] {
         let logs = Command::new("docker")

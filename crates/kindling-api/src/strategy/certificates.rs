@@ -55,6 +55,11 @@ impl Strategy for CertificateSigningRequestStrategy {
         validate_conditions(obj)
     }
 
+    /// The spec's rules (`csrspec`): checked once, as the spec never changes afterwards.
+    fn validate_create(&self, obj: &Value) -> Vec<Cause> {
+        super::csrspec::validate(obj)
+    }
+
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
         validate_final_conditions_kept(new, old)
     }

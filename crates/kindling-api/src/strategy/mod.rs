@@ -12,6 +12,7 @@ mod certificates;
 mod containers;
 mod core;
 pub mod cron;
+mod csrspec;
 mod dra;
 mod events;
 pub mod flowcontrol;

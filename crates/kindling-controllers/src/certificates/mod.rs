@@ -4,6 +4,11 @@
 //! - approver: a `kubernetes.io/kube-apiserver-client-kubelet` request from someone allowed to
 //!   `create` `certificatesigningrequests/nodeclient` (or `selfnodeclient` for its own node) —
 //!   asked with a SubjectAccessReview — is Approved (`AutoApproved`), as kubeadm's clusters do;
+//! - serving approver (`kubelet-serving-approver`, only when [`Options::approve_kubelet_serving`]
+//!   — the cluster's `controllers` list names it): a node's request for its own kubelet serving
+//!   certificate, naming only its own addresses, is Approved (`AutoApproved`,
+//!   `plan::serving_approval`); upstream has no such approver (kubeadm leaves these to a
+//!   person or a third-party approver);
 //! - signer: an Approved request for one of the three `kubernetes.io/` signers it serves is
 //!   checked (`plan::check`) and issued by the cluster CA into `status.certificate`, for
 //!   `spec.expirationSeconds` (at most a year), or marked Failed (`SignerValidationFailure`).
@@ -26,15 +31,53 @@ use std::sync::Arc;
 struct Context {
     client: kube::Client,
     ca: Arc<kindling_pki::Ca>,
+    options: Options,
+}
+
+/// Which of the optional parts run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Approve nodes' own kubelet serving requests (`kubelet-serving-approver`).
+    pub approve_kubelet_serving: bool,
+}
+
+/// The controller name that switches the serving approver on in `--controllers`.
+pub const KUBELET_SERVING_APPROVER: &str = "kubelet-serving-approver";
+
+impl Options {
+    /// From kube-controller-manager's `--controllers` list (`*`, `name`, `-name`): the serving
+    /// approver is off by default, as upstream's optional controllers are, so only its own
+    /// name turns it on (a later `-name` turns it off again).
+    pub fn from_controllers(list: Option<&str>) -> Options {
+        let mut on = false;
+        for item in list.unwrap_or_default().split(',').map(str::trim) {
+            if item == KUBELET_SERVING_APPROVER {
+                on = true;
+            } else if item.strip_prefix('-') == Some(KUBELET_SERVING_APPROVER) {
+                on = false;
+            }
+        }
+        Options {
+            approve_kubelet_serving: on,
+        }
+    }
 }
 
 pub async fn run(client: kube::Client, ca: Arc<kindling_pki::Ca>) {
+    run_with(client, ca, Options::default()).await;
+}
+
+pub async fn run_with(client: kube::Client, ca: Arc<kindling_pki::Ca>, options: Options) {
     let csrs = Api::<CertificateSigningRequest>::all(client.clone());
     Controller::new(csrs, watcher::Config::default())
         .run(
             crate::metrics::measured("certificatesigningrequest", reconcile),
             retry_on_error,
-            Arc::new(Context { client, ca }),
+            Arc::new(Context {
+                client,
+                ca,
+                options,
+            }),
         )
         .for_each(|_| async {})
         .await;
@@ -80,6 +123,22 @@ async fn reconcile(
         }
         return Ok(Action::await_change());
     }
+    if ctx.options.approve_kubelet_serving {
+        let addresses = node_addresses(&ctx.client, &csr).await?;
+        if let Some(message) =
+            plan::serving_approval(&obj, info.as_ref().ok(), addresses.as_deref())
+        {
+            let patch = with_condition(&obj, "Approved", "AutoApproved", message);
+            api.patch_subresource(
+                "approval",
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
+            return Ok(Action::await_change());
+        }
+    }
     match plan::sign(&obj, info.as_ref().map_err(String::as_str)) {
         plan::Sign::Nothing => {}
         plan::Sign::Issue { usages, seconds } => {
@@ -106,6 +165,33 @@ async fn reconcile(
     Ok(Action::await_change())
 }
 
+/// The `status.addresses` (type, address) of the Node a serving request's sender is, `None`
+/// when it is not a node's request or there is no such Node. Only serving requests ask.
+async fn node_addresses(
+    client: &kube::Client,
+    csr: &CertificateSigningRequest,
+) -> Result<Option<Vec<(String, String)>>, Error> {
+    use k8s_openapi::api::core::v1::Node;
+    let node_name = csr
+        .spec
+        .username
+        .as_deref()
+        .and_then(|u| u.strip_prefix("system:node:"));
+    let Some(node_name) = node_name.filter(|_| csr.spec.signer_name == plan::KUBELET_SERVING)
+    else {
+        return Ok(None);
+    };
+    let node = Api::<Node>::all(client.clone()).get_opt(node_name).await?;
+    Ok(node.map(|n| {
+        n.status
+            .and_then(|s| s.addresses)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| (a.type_, a.address))
+            .collect()
+    }))
+}
+
 /// Whether the requester may `create` `certificatesigningrequests/<subresource>`.
 async fn allowed(
     client: &kube::Client,
@@ -125,4 +211,21 @@ async fn allowed(
         .create(&PostParams::default(), &review)
         .await?;
     Ok(answer.status.is_some_and(|s| s.allowed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serving_approver_is_off_unless_named() {
+        let on = |list: Option<&str>| Options::from_controllers(list).approve_kubelet_serving;
+        assert!(!on(None));
+        assert!(!on(Some("*")));
+        assert!(on(Some("*,kubelet-serving-approver")));
+        assert!(on(Some("kubelet-serving-approver")));
+        assert!(!on(Some(
+            "*,kubelet-serving-approver,-kubelet-serving-approver"
+        )));
+    }
 }

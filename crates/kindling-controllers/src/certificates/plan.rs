@@ -170,6 +170,61 @@ pub fn approval_question(
     }
 }
 
+/// What the kubelet serving approver (`kubelet-serving-approver`, off unless the cluster's
+/// `controllers` list names it) decides: the message to approve with, when the request is a
+/// node asking for its own serving certificate — sent by `system:node:<name>` in
+/// `system:nodes`, for that same subject, usages within digital signature, key encipherment
+/// and server auth (server auth required), naming only that node's own host names and
+/// addresses (`node_addresses`: the Node's `status.addresses`, `None` when there is no such
+/// Node). Anything else stays Pending for a person: this approver never denies.
+pub fn serving_approval(
+    csr: &Value,
+    info: Option<&RequestInfo>,
+    node_addresses: Option<&[(String, String)]>,
+) -> Option<&'static str> {
+    let signer = csr["spec"]["signerName"].as_str().unwrap_or_default();
+    if signer != KUBELET_SERVING
+        || has_condition(csr, "Approved")
+        || has_condition(csr, "Denied")
+        || has_condition(csr, "Failed")
+    {
+        return None;
+    }
+    let info = info?;
+    let username = csr["spec"]["username"].as_str().unwrap_or_default();
+    let in_nodes = csr["spec"]["groups"]
+        .as_array()
+        .is_some_and(|g| g.iter().any(|g| g == "system:nodes"));
+    if !username.starts_with("system:node:") || !in_nodes || info.common_name != username {
+        return None;
+    }
+    let usages = usages(csr);
+    let allowed = ["digital signature", "key encipherment", "server auth"];
+    if !usages.iter().all(|u| allowed.contains(&u.as_str()))
+        || !usages.iter().any(|u| u == "server auth")
+    {
+        return None;
+    }
+    check(KUBELET_SERVING, info, &usages).ok()?;
+    let addresses = node_addresses?;
+    let has = |kinds: &[&str], value: &str| {
+        addresses
+            .iter()
+            .any(|(kind, address)| kinds.contains(&kind.as_str()) && address == value)
+    };
+    let dns_ok = info
+        .dns_names
+        .iter()
+        .all(|d| has(&["Hostname", "InternalDNS", "ExternalDNS"], d));
+    let ips_ok = info
+        .ip_addresses
+        .iter()
+        .all(|ip| has(&["InternalIP", "ExternalIP"], &ip.to_string()));
+    (dns_ok && ips_ok).then_some(
+        "Auto approving kubelet serving certificate after checking the node's addresses.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +312,53 @@ mod tests {
             None
         );
         assert_eq!(approval_question(&mine, Some(&node_info(true))), None);
+    }
+
+    #[test]
+    fn serving_requests_are_approved_for_the_nodes_own_names_only() {
+        let serving = ["digital signature", "server auth"];
+        let mut mine = csr(KUBELET_SERVING, &serving, json!([]));
+        mine["spec"]["groups"] = json!(["system:nodes", "system:authenticated"]);
+        let addresses: Vec<(String, String)> = [("InternalIP", "172.18.0.2"), ("Hostname", "a")]
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        let mut info = node_info(true);
+        info.ip_addresses = vec!["172.18.0.2".parse().unwrap()];
+        let approve = |obj: &Value, info: &RequestInfo| {
+            serving_approval(obj, Some(info), Some(&addresses)).is_some()
+        };
+        assert!(approve(&mine, &info));
+        let mut rsa = mine.clone();
+        rsa["spec"]["usages"] = json!(["digital signature", "key encipherment", "server auth"]);
+        assert!(approve(&rsa, &info));
+
+        // Another node's address, another name, a client usage, another requester, a decided
+        // request, a node that does not exist: left for a person.
+        let mut elsewhere = info.clone();
+        elsewhere.ip_addresses = vec!["172.18.0.9".parse().unwrap()];
+        assert!(!approve(&mine, &elsewhere));
+        let mut named = info.clone();
+        named.dns_names = vec!["kubernetes.default".into()];
+        assert!(!approve(&mine, &named));
+        let mut client = mine.clone();
+        client["spec"]["usages"] = json!(["digital signature", "server auth", "client auth"]);
+        assert!(!approve(&client, &info));
+        let mut other = mine.clone();
+        other["spec"]["username"] = json!("system:node:b");
+        assert!(!approve(&other, &info));
+        let mut outsider = mine.clone();
+        outsider["spec"]["groups"] = json!(["system:authenticated"]);
+        assert!(!approve(&outsider, &info));
+        let mut denied = mine.clone();
+        denied["status"]["conditions"] = json!([{"type": "Denied", "status": "True"}]);
+        assert!(!approve(&denied, &info));
+        assert!(serving_approval(&mine, Some(&info), None).is_none());
+        assert!(serving_approval(
+            &csr(KUBELET_CLIENT, &serving, json!([])),
+            Some(&info),
+            Some(&addresses)
+        )
+        .is_none());
     }
 }

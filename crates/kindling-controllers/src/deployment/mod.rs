@@ -22,12 +22,11 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
-use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,15 +227,14 @@ async fn set_revision(d: &mut Deployment, revision: &str, ctx: &Context) -> Resu
     }
     let api: Api<Deployment> =
         Api::namespaced(ctx.client.clone(), &d.namespace().unwrap_or_default());
-    let patch = json!({"metadata": {
-        "annotations": {util::REVISION: revision},
-        "resourceVersion": d.resource_version(),
-    }});
-    let pp = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    };
-    *d = api.patch(&d.name_any(), &pp, &Patch::Merge(&patch)).await?;
+    // An update with the copy's resourceVersion, as upstream's (its role may `update`
+    // deployments, not `patch` them); a stale copy is a conflict, retried.
+    let mut next = d.clone();
+    next.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(util::REVISION.to_string(), revision.to_string());
+    *d = api.replace(&d.name_any(), &params(), &next).await?;
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use k8s_openapi::NamespaceResourceScope;
 use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -41,6 +41,7 @@ pub trait Replicated:
     + k8s_openapi::Resource
     + Clone
     + DeserializeOwned
+    + serde::Serialize
     + Debug
     + Send
     + Sync
@@ -146,8 +147,18 @@ pub fn run(
     client: kube::Client,
     pods: &mut PodInformer,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let rs = run_kind::<ReplicaSet>(client.clone(), pods.store(), pods.subscribe());
-    let rc = run_kind::<ReplicationController>(client, pods.store(), pods.subscribe());
+    run_as(client.clone(), client, pods)
+}
+
+/// [`run`] with the replica set and replication controller halves on clients of their own
+/// (upstream's `replicaset-controller` and `replication-controller` identities).
+pub fn run_as(
+    rs_client: kube::Client,
+    rc_client: kube::Client,
+    pods: &mut PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    let rs = run_kind::<ReplicaSet>(rs_client, pods.store(), pods.subscribe());
+    let rc = run_kind::<ReplicationController>(rc_client, pods.store(), pods.subscribe());
     async move {
         tokio::join!(rs, rc);
     }
@@ -297,15 +308,17 @@ async fn reconcile<K: Replicated>(rs: Arc<K>, ctx: Arc<Context<K>>) -> Result<Ac
         Timestamp::now(),
     );
     if status != current {
+        // An update of the status subresource, as upstream's UpdateStatus (its role may
+        // `update` replicasets/status, not `patch` it); a conflict is retried from the cache.
         let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-        let params = PatchParams {
+        let mut obj = serde_json::to_value(rs.as_ref()).map_err(kube::Error::SerdeError)?;
+        obj["status"] = without_nulls(&status.to_patch()["status"]);
+        let updated: K = serde_json::from_value(obj).map_err(kube::Error::SerdeError)?;
+        let params = PostParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
         };
-        match api
-            .patch_status(&name, &params, &Patch::Merge(status.to_patch()))
-            .await
-        {
+        match api.replace_status(&name, &params, &updated).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Action::await_change()),
             Err(e) => return Err(e.into()),
@@ -570,4 +583,17 @@ fn colocated_counts<K: Replicated>(rs: &K, ctx: &Context<K>) -> BTreeMap<String,
         }
     }
     counts
+}
+
+/// A merge patch's object without its `null`s (the fields it would remove).
+fn without_nulls(patch: &serde_json::Value) -> serde_json::Value {
+    match patch.as_object() {
+        Some(map) => serde_json::Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => patch.clone(),
+    }
 }

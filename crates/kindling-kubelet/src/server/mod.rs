@@ -42,7 +42,25 @@ pub async fn serve(config: &Config, client: kube::Client, metrics: Arc<Metrics>)
         local_ca.serving_cert("kindling-node", &["localhost".into()], &[config.node_ip])?
     };
     let tls = kindling_pki::server_config(&config.client_ca_pem, &serving)?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    // The acceptor of new connections; a renewed certificate replaces it, open connections
+    // keep the session they have.
+    let current = Arc::new(std::sync::RwLock::new(tokio_rustls::TlsAcceptor::from(tls)));
+    if config.server_tls_bootstrap {
+        let (current, client_ca) = (current.clone(), config.client_ca_pem.clone());
+        tokio::spawn(serving::keep_renewed(
+            client.clone(),
+            config.clone(),
+            serving,
+            move |pair| match kindling_pki::server_config(&client_ca, pair) {
+                Ok(tls) => {
+                    if let Ok(mut acceptor) = current.write() {
+                        *acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                    }
+                }
+                Err(e) => tracing::warn!("kubelet serving certificate: {e:#}"),
+            },
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
         .await
         .context("binding :10250")?;
@@ -51,7 +69,9 @@ pub async fn serve(config: &Config, client: kube::Client, metrics: Arc<Metrics>)
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
-        let acceptor = acceptor.clone();
+        let Ok(acceptor) = current.read().map(|a| a.clone()) else {
+            continue;
+        };
         let runtime = runtime.clone();
         let metrics = metrics.clone();
         tokio::spawn(async move {

@@ -3,6 +3,10 @@
 //! `CN=system:node:<name>`, the node's hostname and IP), as upstream's kubelet does; it stays
 //! Pending in `kubectl get csr` until someone approves it (`kubectl certificate approve`), then
 //! the controller manager's signer issues it. Until then :10250 is not served.
+//!
+//! [`keep_renewed`] asks again before it expires, as client-go's certificate manager does: at a
+//! jittered 70–90 % of its lifetime ([`rotation_deadline`], pure), and hands the new pair on;
+//! the server swaps it in for new handshakes, connections already open keep theirs.
 
 use crate::Config;
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
@@ -59,5 +63,72 @@ async fn ask(
             }
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// When to ask for the next certificate, as client-go's `nextRotationDeadline`: `notBefore`
+/// plus 70–90 % of the lifetime, `jitter` in [0, 1) picking where in that window.
+pub fn rotation_deadline(not_before: i64, not_after: i64, jitter: f64) -> i64 {
+    let lifetime = (not_after - not_before).max(0) as f64;
+    not_before + (lifetime * (0.7 + 0.2 * jitter.clamp(0.0, 1.0))).round() as i64
+}
+
+/// A number in [0, 1), different every call (std's per-map random hash keys: no RNG crate for
+/// one jitter).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Asks for a new serving certificate before `current` expires, for ever; each one issued goes
+/// to `renewed`.
+pub async fn keep_renewed(
+    client: kube::Client,
+    config: Config,
+    mut current: kindling_pki::CertPair,
+    renewed: impl Fn(&kindling_pki::CertPair),
+) {
+    loop {
+        let deadline = match kindling_pki::validity(&current.cert_pem) {
+            Ok((not_before, not_after)) => rotation_deadline(not_before, not_after, jitter()),
+            Err(e) => {
+                tracing::warn!("kubelet serving certificate: {e:#}; not renewed");
+                return;
+            }
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let wait = u64::try_from(deadline - now).unwrap_or(0);
+        tracing::info!("kubelet serving certificate: renewing in {wait} s");
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        current = requested(&client, &config).await;
+        renewed(&current);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_is_at_seventy_to_ninety_percent_of_the_lifetime() {
+        let cases = [
+            (1000, 2000, 0.0, 1700),
+            (1000, 2000, 0.5, 1800),
+            (1000, 2000, 0.9, 1880),
+            (0, 3600, 0.25, 2700),
+            (500, 400, 0.5, 500),
+        ];
+        for (not_before, not_after, jitter, want) in cases {
+            assert_eq!(
+                rotation_deadline(not_before, not_after, jitter),
+                want,
+                "{not_before}..{not_after} at {jitter}"
+            );
+        }
+        let j = jitter();
+        assert!((0.0..1.0).contains(&j));
     }
 }

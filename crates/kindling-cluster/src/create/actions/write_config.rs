@@ -183,6 +183,11 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
                 service_account_issuer: arg("service-account-issuer"),
                 service_account_jwks_uri: arg("service-account-jwks-uri"),
                 api_audiences: arg("api-audiences"),
+                controllers: ctx
+                    .cluster
+                    .controller_manager_args
+                    .get("controllers")
+                    .cloned(),
             }
         }),
     }
