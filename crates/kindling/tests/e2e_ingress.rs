@@ -953,16 +953,21 @@ fn load_balancer_services(env: &Env) {
     eprintln!("Service deleted → {name} removed after {took:?}");
 }
 
-/// A `kindling/testserver` pod labelled `app=<name>` running `args` (`grpc …` or `udp-echo …`).
-fn testserver_pod(name: &str, args: &[&str]) -> String {
-    serde_json::json!({
+/// A `kindling/testserver` pod labelled `app=<name>` running `args` (`grpc …` or `udp-echo …`);
+/// with `grpc_ready`, Ready only once the kubelet's gRPC probe of that health service passes.
+fn testserver_pod(name: &str, args: &[&str], grpc_ready: Option<&str>) -> String {
+    let mut pod = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {"app": name}},
         "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
             "name": "main", "image": TESTSERVER, "imagePullPolicy": "IfNotPresent",
             "args": args, "ports": [{"name": "grpc", "containerPort": 9000}]}]},
-    })
-    .to_string()
+    });
+    if let Some(service) = grpc_ready {
+        pod["spec"]["containers"][0]["readinessProbe"] = serde_json::json!({
+            "grpc": {"port": 9000, "service": service}, "periodSeconds": 1});
+    }
+    pod.to_string()
 }
 
 /// One grpc.health.v1 call from the host through the Gateway's port: `Check` answers the
@@ -1002,11 +1007,19 @@ fn health_call(port: u16, method: &str, service: &str) -> Result<i32, String> {
 /// Health/Watch to another, by method, over HTTP/2 cleartext from the host (a tonic client):
 /// `alpha` is known only to the first (`kindling-testserver grpc --serving alpha`), `beta` only
 /// to the second, so each answer shows which backend took the call. The route's parent status
-/// says Accepted and ResolvedRefs.
+/// says Accepted and ResolvedRefs; the pods are Ready by the kubelet's gRPC readiness probes.
 fn grpc_route(env: &Env, http_port: u16) {
     use tonic_health::pb::health_check_response::ServingStatus;
-    env.apply(&testserver_pod("grpc-a", &["grpc", "--serving", "alpha"]));
-    env.apply(&testserver_pod("grpc-b", &["grpc", "--serving", "beta"]));
+    env.apply(&testserver_pod(
+        "grpc-a",
+        &["grpc", "--serving", "alpha"],
+        Some("alpha"),
+    ));
+    env.apply(&testserver_pod(
+        "grpc-b",
+        &["grpc", "--serving", "beta"],
+        Some("beta"),
+    ));
     for name in ["grpc-a", "grpc-b"] {
         env.apply(
             &serde_json::json!({
@@ -1066,11 +1079,13 @@ spec:
         },
     );
     ok(env, &["get", "grpcroute", "health", "-o", "yaml"]);
+    // The kubelet's gRPC readiness probes (grpc.health.v1 Check of each pod's own name) pass.
     for pod in ["grpc-a", "grpc-b"] {
-        env.wait_for(pod, "Running", Duration::from_secs(60), |env| {
-            env.status_column(pod).0 == "Running"
+        env.wait_for(pod, "Ready", Duration::from_secs(60), |env| {
+            env.jsonpath(pod, r#"{.status.conditions[?(@.type=="Ready")].status}"#) == "True"
         });
     }
+    ok(env, &["get", "pods", "grpc-a", "grpc-b"]);
     let serving = ServingStatus::Serving as i32;
     let took = until(
         "Check(alpha) through the GRPCRoute",
@@ -1124,7 +1139,11 @@ fn udp_echo(addr: &str, payload: &[u8]) -> Option<Vec<u8>> {
 /// EXTERNAL-IP's port comes back from `kindling-testserver udp-echo`; with the 127.0.0.1
 /// publish annotation also through the host's loopback.
 fn udp_load_balancer(env: &Env) {
-    env.apply(&testserver_pod("udp-echo", &["udp-echo", "--port", "9000"]));
+    env.apply(&testserver_pod(
+        "udp-echo",
+        &["udp-echo", "--port", "9000"],
+        None,
+    ));
     ok(
         env,
         &[
