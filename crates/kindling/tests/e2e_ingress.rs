@@ -12,7 +12,9 @@
 //! missing Service a 503 while the rest keeps working, a bad TLS Secret an Event and the default
 //! certificate). Then LoadBalancer Services: `kubectl expose deployment web
 //! --type=LoadBalancer --port=80` gets an EXTERNAL-IP within 2 s that answers from the host, and
-//! its balancer container goes with the Service. Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
+//! its balancer container goes with the Service. A GRPCRoute routes grpc.health.v1 calls from
+//! the host by method to two `kindling/testserver` backends, and a UDP LoadBalancer port echoes
+//! a datagram from the host (EXTERNAL-IP, then 127.0.0.1). Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
 //! skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
