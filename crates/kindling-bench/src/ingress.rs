@@ -4,8 +4,8 @@
 //! its Service and an Ingress for it; requests/s and p99 latency of 16 clients for 5 s, each
 //! request on a new connection (busybox httpd closes every connection, so the direct figure is
 //! the pod's own floor). Then the controller's memory: the same controller alone in a process
-//! of its own in the node (`ingress-alone`, the controller's own kubeconfig, other ports), synced and
-//! under the same load, its VmRSS read from /proc. A Gateway line: the same requests through
+//! of its own in the node (`ingress-alone`, the controller's own kubeconfig, other ports),
+//! synced and under the same load, its VmRSS read from /proc. A Gateway line: the same requests through
 //! an HTTPRoute (`/gw` rewritten to `/`) on the same proxy.
 
 use anyhow::{Context, Result};
