@@ -4,8 +4,8 @@
 //! its Service and an Ingress for it; requests/s and p99 latency of 16 clients for 5 s, each
 //! request on a new connection (busybox httpd closes every connection, so the direct figure is
 //! the pod's own floor). Then the controller's memory: the same controller alone in a process
-//! of its own in the node (`ingress-alone`, the node's kubeconfig, other ports), synced and
-//! under the same load, its VmRSS read from /proc. A Gateway line: the same requests through
+//! of its own in the node (`ingress-alone`, the controller's own kubeconfig, other ports),
+//! synced and under the same load, its VmRSS read from /proc. A Gateway line: the same requests through
 //! an HTTPRoute (`/gw` rewritten to `/`) on the same proxy.
 
 use anyhow::{Context, Result};
@@ -289,7 +289,11 @@ fn rss_of_alone(node: &str) -> Result<f64> {
 
 /// `ingress-alone HTTP HTTPS`: the ingress controller with the node's identity on other ports.
 pub async fn alone(http: u16, https: u16) -> Result<()> {
-    let client = crate::kubeconfig_client(std::path::Path::new("/kindling/kubeconfig")).await?;
+    // The controller's own credential (`ingress-kindling/ingress-nginx`), as `kindling node`
+    // gives it: the kubelet's node identity may not list Ingresses or Services.
+    let kubeconfig =
+        std::path::Path::new("/kindling").join(kindling_node::identities::Part::Ingress.file());
+    let client = crate::kubeconfig_client(&kubeconfig).await?;
     kindling_ingress::run(
         client,
         kindling_ingress::Config {

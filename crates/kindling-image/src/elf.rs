@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use object::elf::{FileHeader64, DT_NEEDED};
-use object::read::elf::{Dyn, FileHeader};
+use object::read::elf::{Dyn, FileHeader, ProgramHeader};
 use object::Endianness;
 use walkdir::WalkDir;
 
@@ -28,6 +28,30 @@ pub(crate) fn needed(data: &[u8]) -> Option<Vec<String>> {
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect(),
     )
+}
+
+/// The program interpreter (PT_INTERP, e.g. `/lib64/ld-linux-x86-64.so.2`) of a dynamically
+/// linked executable; `None` for a static one or what is not a 64-bit ELF file.
+pub(crate) fn interpreter(data: &[u8]) -> Option<String> {
+    let header = FileHeader64::<Endianness>::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    header
+        .program_headers(endian, data)
+        .ok()?
+        .iter()
+        .find_map(|ph| {
+            let path = ph.interpreter(endian, data).ok()??;
+            let path = path.strip_suffix(&[0]).unwrap_or(path);
+            Some(String::from_utf8_lossy(path).into_owned())
+        })
+}
+
+/// Where `lib` sits on this machine (the first of [`lib_dirs`] that has it).
+pub(crate) fn host_lib(lib: &str) -> Option<std::path::PathBuf> {
+    lib_dirs()
+        .into_iter()
+        .map(|d| Path::new(&d).join(lib))
+        .find(|p| p.is_file())
 }
 
 /// Where the dynamic loader of a Debian rootfs looks (ld.so.conf plus the built-in defaults).
@@ -97,5 +121,11 @@ mod tests {
         let libs = needed(&exe).expect("an ELF file");
         assert!(libs.iter().any(|l| l.starts_with("libc.so")), "{libs:?}");
         assert_eq!(needed(b"#!/bin/sh\n"), None);
+        let interp = interpreter(&exe).expect("a dynamic executable");
+        assert!(
+            interp.starts_with('/') && interp.contains("ld-"),
+            "{interp}"
+        );
+        assert!(host_lib("libc.so.6").is_some());
     }
 }

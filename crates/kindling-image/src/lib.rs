@@ -1,6 +1,7 @@
 //! Builds kindling's images on the local Docker engine, with no registry: the node image (a slim
 //! Debian rootfs with containerd, runc, CNI plugins, our pause image and the kindling binary) and
-//! the tiny busybox-static images that stand in for busybox, nginx and http-echo in tests.
+//! the tiny busybox-static images that stand in for busybox, nginx and http-echo in tests, and
+//! `kindling/testserver` (gRPC health and UDP echo: `testserver`).
 //!
 //! Flow of a node image build: `rootfs` (debootstrap, cached by package list) → `slim` (drop what a
 //! node never runs, then prove no kept binary lost a library via `elf`) → `node` adds the per-build
@@ -15,6 +16,7 @@ mod rootfs;
 mod slim;
 mod tarstream;
 mod testimage;
+mod testserver;
 
 pub use docker::connect;
 pub use node::{build_node_image, ensure_node_image, NodeImageOptions, DEFAULT_NODE_IMAGE};
@@ -23,6 +25,7 @@ pub use testimage::{
     build_standard_test_images, build_test_image, build_test_image_as, TestImage,
     STANDARD_TEST_IMAGES,
 };
+pub use testserver::{build_testserver_binary, build_testserver_image, TESTSERVER_IMAGE};
 
 /// The CRI sandbox image every node's containerd is configured with; the node image carries it as
 /// an OCI archive at [`PAUSE_ARCHIVE`] for the node's PID 1 to import at boot.

@@ -12,7 +12,9 @@
 //! missing Service a 503 while the rest keeps working, a bad TLS Secret an Event and the default
 //! certificate). Then LoadBalancer Services: `kubectl expose deployment web
 //! --type=LoadBalancer --port=80` gets an EXTERNAL-IP within 2 s that answers from the host, and
-//! its balancer container goes with the Service. Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
+//! its balancer container goes with the Service. A GRPCRoute routes grpc.health.v1 calls from
+//! the host by method to two `kindling/testserver` backends, and a UDP LoadBalancer port echoes
+//! a datagram from the host (EXTERNAL-IP, then 127.0.0.1). Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
 //! skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant};
 const NODE_IMAGE: &str = "kindling/node:e2e-ingress";
 const HTTP_ECHO: &str = "hashicorp/http-echo:0.2.3";
 const BUSYBOX: &str = "busybox:latest";
+const TESTSERVER: &str = kindling_image::TESTSERVER_IMAGE;
 
 /// kind's ingress guide's usage.yaml (the http-echo version), as it is.
 const USAGE_YAML: &str = r#"kind: Pod
@@ -209,6 +212,12 @@ fn ingress_serves_kinds_usage_yaml_tls_websocket_rewrites_and_bad_input() {
     .unwrap();
     rt.block_on(kindling_image::build_test_image(BUSYBOX))
         .unwrap();
+    let testserver = kindling_image::build_testserver_binary().unwrap();
+    rt.block_on(kindling_image::build_testserver_image(
+        TESTSERVER,
+        &testserver,
+    ))
+    .unwrap();
     let mut env = Env::new();
     let cluster = unique("ing");
     let (http_port, https_port) = (free_port(), free_port());
@@ -237,7 +246,7 @@ nodes:
 "#
     );
     env.create_with(&cluster, Some(NODE_IMAGE), Some(&config));
-    for image in [HTTP_ECHO, BUSYBOX] {
+    for image in [HTTP_ECHO, BUSYBOX, TESTSERVER] {
         let out = env.kindling(&["load", "docker-image", image, "--name", &cluster]);
         assert!(out.status.success(), "load: {}", text(&out.stderr));
     }
@@ -627,7 +636,13 @@ nodes:
     gateway_api(&env, &base);
     eprintln!("gateway checks done after {:.1?}", started.elapsed());
 
+    grpc_route(&env, http_port);
+    eprintln!("GRPCRoute checks done after {:.1?}", started.elapsed());
+
     load_balancer_services(&env);
+    eprintln!("LoadBalancer checks done after {:.1?}", started.elapsed());
+
+    udp_load_balancer(&env);
     eprintln!("all checks done after {:.1?}", started.elapsed());
 }
 
@@ -938,4 +953,271 @@ fn load_balancer_services(env: &Env) {
         || containers(env).is_empty(),
     );
     eprintln!("Service deleted → {name} removed after {took:?}");
+}
+
+/// A `kindling/testserver` pod labelled `app=<name>` running `args` (`grpc …` or `udp-echo …`);
+/// with `grpc_ready`, Ready only once the kubelet's gRPC probe of that health service passes.
+fn testserver_pod(name: &str, args: &[&str], grpc_ready: Option<&str>) -> String {
+    let mut pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "main", "image": TESTSERVER, "imagePullPolicy": "IfNotPresent",
+            "args": args, "ports": [{"name": "grpc", "containerPort": 9000}]}]},
+    });
+    if let Some(service) = grpc_ready {
+        pod["spec"]["containers"][0]["readinessProbe"] = serde_json::json!({
+            "grpc": {"port": 9000, "service": service}, "periodSeconds": 1});
+    }
+    pod.to_string()
+}
+
+/// One grpc.health.v1 call from the host through the Gateway's port: `Check` answers the
+/// status, `Watch` its first message; `Err` is the gRPC status code and message.
+fn health_call(port: u16, method: &str, service: &str) -> Result<i32, String> {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    runtime().block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://localhost:{port}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let mut client = HealthClient::new(channel);
+        let request = HealthCheckRequest {
+            service: service.to_string(),
+        };
+        let status = if method == "Check" {
+            client.check(request).await.map(|r| r.into_inner().status)
+        } else {
+            match client.watch(request).await {
+                Ok(r) => match r.into_inner().message().await {
+                    Ok(Some(first)) => Ok(first.status),
+                    Ok(None) => Err(tonic::Status::unknown("Watch ended without a message")),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        };
+        status.map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+    })
+}
+
+/// A GRPCRoute on the same Gateway sends grpc.health.v1.Health/Check to one backend and
+/// Health/Watch to another, by method, over HTTP/2 cleartext from the host (a tonic client):
+/// `alpha` is known only to the first (`kindling-testserver grpc --serving alpha`), `beta` only
+/// to the second, so each answer shows which backend took the call. The route's parent status
+/// says Accepted and ResolvedRefs; the pods are Ready by the kubelet's gRPC readiness probes.
+fn grpc_route(env: &Env, http_port: u16) {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    env.apply(&testserver_pod(
+        "grpc-a",
+        &["grpc", "--serving", "alpha"],
+        Some("alpha"),
+    ));
+    env.apply(&testserver_pod(
+        "grpc-b",
+        &["grpc", "--serving", "beta"],
+        Some("beta"),
+    ));
+    for name in ["grpc-a", "grpc-b"] {
+        env.apply(
+            &serde_json::json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name},
+                "spec": {"selector": {"app": name},
+                         "ports": [{"name": "grpc", "port": 9000, "targetPort": "grpc", "appProtocol": "kubernetes.io/h2c"}]},
+            })
+            .to_string(),
+        );
+    }
+    env.apply(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  name: health
+spec:
+  parentRefs:
+  - name: web
+  rules:
+  - matches:
+    - method:
+        service: grpc.health.v1.Health
+        method: Check
+    backendRefs:
+    - name: grpc-a
+      port: 9000
+  - matches:
+    - method:
+        service: grpc.health.v1.Health
+        method: Watch
+    backendRefs:
+    - name: grpc-b
+      port: 9000
+"#,
+    );
+    let condition = |type_: &str| {
+        text(
+            &env.kubectl(&[
+                "get",
+                "grpcroute",
+                "health",
+                "-o",
+                &format!(
+                    r#"jsonpath={{.status.parents[0].conditions[?(@.type=="{type_}")].status}}/{{.status.parents[0].conditions[?(@.type=="{type_}")].reason}}"#
+                ),
+            ])
+            .stdout,
+        )
+    };
+    until(
+        "the GRPCRoute Accepted and ResolvedRefs",
+        Duration::from_secs(10),
+        || {
+            condition("Accepted") == "True/Accepted"
+                && condition("ResolvedRefs") == "True/ResolvedRefs"
+        },
+    );
+    ok(env, &["get", "grpcroute", "health", "-o", "yaml"]);
+    // The kubelet's gRPC readiness probes (grpc.health.v1 Check of each pod's own name) pass.
+    for pod in ["grpc-a", "grpc-b"] {
+        env.wait_for(pod, "Ready", Duration::from_secs(60), |env| {
+            env.jsonpath(pod, r#"{.status.conditions[?(@.type=="Ready")].status}"#) == "True"
+        });
+    }
+    ok(env, &["get", "pods", "grpc-a", "grpc-b"]);
+    let serving = ServingStatus::Serving as i32;
+    let took = until(
+        "Check(alpha) through the GRPCRoute",
+        Duration::from_secs(20),
+        || health_call(http_port, "Check", "alpha") == Ok(serving),
+    );
+    eprintln!("grpc.health.v1.Health/Check(alpha) → SERVING ({took:?})");
+    let took = until(
+        "Watch(beta) through the GRPCRoute",
+        Duration::from_secs(20),
+        || health_call(http_port, "Watch", "beta") == Ok(serving),
+    );
+    eprintln!("grpc.health.v1.Health/Watch(beta) → SERVING ({took:?})");
+    // The other backend's name is unknown where each method goes: routed by method, not by luck.
+    let check_beta = health_call(http_port, "Check", "beta");
+    eprintln!("grpc.health.v1.Health/Check(beta) → {check_beta:?}");
+    assert!(
+        check_beta
+            .as_ref()
+            .is_err_and(|e| e.starts_with("NotFound")),
+        "{check_beta:?}"
+    );
+    let watch_alpha = health_call(http_port, "Watch", "alpha");
+    eprintln!("grpc.health.v1.Health/Watch(alpha) → {watch_alpha:?}");
+    // (the spec's Watch would stream SERVICE_UNKNOWN; tonic-health answers NotFound, as Check)
+    assert!(
+        watch_alpha
+            .as_ref()
+            .is_err_and(|e| e.starts_with("NotFound")),
+        "{watch_alpha:?}"
+    );
+    for _ in 0..5 {
+        assert_eq!(health_call(http_port, "Check", "alpha"), Ok(serving));
+        assert_eq!(health_call(http_port, "Watch", "beta"), Ok(serving));
+    }
+}
+
+/// One datagram to `addr` and the reply, if one came within a second.
+fn udp_echo(addr: &str, payload: &[u8]) -> Option<Vec<u8>> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    socket.send_to(payload, addr).ok()?;
+    let mut buf = [0u8; 1500];
+    let (n, _) = socket.recv_from(&mut buf).ok()?;
+    Some(buf[..n].to_vec())
+}
+
+/// `kubectl expose … --type=LoadBalancer --protocol=UDP`: a datagram from the host to the
+/// EXTERNAL-IP's port comes back from `kindling-testserver udp-echo`; with the 127.0.0.1
+/// publish annotation also through the host's loopback.
+fn udp_load_balancer(env: &Env) {
+    env.apply(&testserver_pod(
+        "udp-echo",
+        &["udp-echo", "--port", "9000"],
+        None,
+    ));
+    ok(
+        env,
+        &[
+            "expose",
+            "pod",
+            "udp-echo",
+            "--type=LoadBalancer",
+            "--protocol=UDP",
+            "--port=5353",
+            "--target-port=9000",
+        ],
+    );
+    let mut ip = String::new();
+    until(
+        "the UDP Service's EXTERNAL-IP",
+        Duration::from_secs(10),
+        || {
+            ip = text(
+                &env.kubectl(&[
+                    "get",
+                    "svc",
+                    "udp-echo",
+                    "-o",
+                    "jsonpath={.status.loadBalancer.ingress[0].ip}",
+                ])
+                .stdout,
+            );
+            !ip.is_empty()
+        },
+    );
+    ok(env, &["get", "svc", "udp-echo"]);
+    let addr = format!("{ip}:5353");
+    let took = until(
+        "a datagram echoed by the EXTERNAL-IP",
+        Duration::from_secs(30),
+        || udp_echo(&addr, b"ping-lb").as_deref() == Some(b"ping-lb".as_slice()),
+    );
+    eprintln!("udp {addr} ← ping-lb → ping-lb ({took:?})");
+
+    let local_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    ok(
+        env,
+        &[
+            "patch",
+            "svc",
+            "udp-echo",
+            "--type=json",
+            "-p",
+            &format!(
+                r#"[{{"op": "replace", "path": "/spec/ports/0/port", "value": {local_port}}}]"#
+            ),
+        ],
+    );
+    ok(
+        env,
+        &[
+            "annotate",
+            "svc",
+            "udp-echo",
+            "kindling.dev/publish-address=127.0.0.1",
+        ],
+    );
+    let local = format!("127.0.0.1:{local_port}");
+    let took = until(
+        "a datagram echoed on 127.0.0.1",
+        Duration::from_secs(30),
+        || udp_echo(&local, b"ping-local").as_deref() == Some(b"ping-local".as_slice()),
+    );
+    eprintln!("udp {local} ← ping-local → ping-local ({took:?} after the annotation)");
+    ok(env, &["delete", "svc", "udp-echo"]);
 }
