@@ -95,22 +95,24 @@ fn components_serve_their_metrics(env: &Env, cluster: &str) {
     let started = Instant::now();
     let worker = format!("{cluster}-worker");
     let raw = format!("/api/v1/nodes/{worker}/proxy/metrics");
-    // The running pods are counted at the agent's next relist (every second).
+    // Running pods and containers are counted at the agent's next relist (every second); a
+    // pod's sandbox can be counted running one relist before its container is.
     let deadline = Instant::now() + Duration::from_secs(10);
+    let running_containers = "kubelet_running_containers{container_state=\"running\"}";
     let kubelet = loop {
         let kubelet = ok(env, &["get", "--raw", &raw]);
         let running = sample(&kubelet, "kubelet_running_pods").unwrap_or_default();
-        if running >= 1.0 {
+        let containers = sample(&kubelet, running_containers).unwrap_or_default();
+        if running >= 1.0 && containers >= 1.0 {
             break kubelet;
         }
         assert!(
             Instant::now() < deadline,
-            "kubelet_running_pods {running}:\n{kubelet}"
+            "kubelet_running_pods {running}, running containers {containers}:\n{kubelet}"
         );
         std::thread::sleep(Duration::from_millis(500));
     };
     for series in [
-        "kubelet_running_containers{container_state=\"running\"}",
         "kubelet_pod_start_duration_seconds_count",
         "kubelet_started_containers_total{container_type=\"container\"}",
     ] {
