@@ -660,7 +660,13 @@ mod tests {
             "kind-control-plane3",
         ]);
         let three = [cp("", "running"), cp("2", "running"), cp("3", "running")];
-        let cases: [(&str, Option<&[String]>, Vec<NodeInfo>, Result<(), &str>); 4] = [
+        type Case<'a> = (
+            &'a str,
+            Option<&'a [String]>,
+            Vec<NodeInfo>,
+            Result<(), &'a str>,
+        );
+        let cases: [Case; 4] = [
             ("three running", Some(&members), three.to_vec(), Ok(())),
             (
                 "one etcd control plane",
@@ -700,7 +706,8 @@ mod tests {
             )
         };
         let w = node("kind-worker", Some(Role::Worker), "running");
-        let cases: [(&str, Vec<NodeInfo>, &str, Result<(), &str>); 6] = [
+        type Case<'a> = (&'a str, Vec<NodeInfo>, &'a str, Result<(), &'a str>);
+        let cases: [Case; 6] = [
             (
                 "four running",
                 vec![
