@@ -375,6 +375,7 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         text(&refused.stderr)
     );
     let cp4 = cp("4");
+    let fourth = Instant::now();
     let joined = Instant::now();
     let out = env.kindling(&[
         "create",
@@ -448,6 +449,10 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
     ok(
         &env,
         &["create", "configmap", "after-four", "--from-literal=k=v"],
+    );
+    eprintln!(
+        "4th control plane joined, checked and deleted in {:.1?}",
+        fourth.elapsed()
     );
 
     // Delete removes every container, the balancer included.
