@@ -36,6 +36,7 @@ pub mod kubeconfig;
 mod masterleases;
 mod metrics;
 mod namespaces;
+mod nodeports;
 mod openapi;
 pub mod pki;
 mod registry;
@@ -71,6 +72,9 @@ pub struct Config {
     /// The Service IP range (first address is the `kubernetes` Service).
     pub service_cidr: String,
     pub node_port_range: std::ops::RangeInclusive<u16>,
+    /// How often the node port record is repaired against the stored Services (upstream's
+    /// 3 minutes; a leaked port is freed on the third pass that finds nobody holds it).
+    pub node_port_repair_interval: std::time::Duration,
     /// The address other nodes and the `kubernetes` Service's Endpoints use to reach this server
     /// (defaults to the bound address, or 127.0.0.1 when bound to all interfaces).
     pub advertise_address: Option<std::net::IpAddr>,
@@ -135,6 +139,7 @@ impl Config {
             extra_sans: Vec::new(),
             service_cidr: "10.96.0.0/12".into(),
             node_port_range: 30000..=32767,
+            node_port_repair_interval: std::time::Duration::from_secs(180),
             advertise_address: None,
             pki_dir: None,
             retain_revisions: 10_000,

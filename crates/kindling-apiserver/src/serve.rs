@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use axum::body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kindling_store::{EtcdOptions, EtcdStore, EtcdTls, SharedStore, SqliteStore};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,7 +98,12 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     .context("starting the watch cache")?
     .with_admission(admission)
     .with_authorizer(authorizer.clone());
-    rebuild_allocations(&registry).await?;
+    let suspects = rebuild_allocations(&registry).await?;
+    tokio::spawn(crate::registry::nodeports::run_repair(
+        registry.clone(),
+        config.node_port_repair_interval,
+        suspects,
+    ));
     let advertise = SocketAddr::new(
         config
             .advertise_address
@@ -273,7 +279,9 @@ fn read_token_file(path: &std::path::Path) -> Result<crate::tokenfile::StaticTok
     crate::tokenfile::StaticTokens::parse(&shown, &text).map_err(anyhow::Error::msg)
 }
 
-async fn rebuild_allocations(registry: &Registry) -> Result<()> {
+/// Rebuilds the ClusterIP state and records from the stored Services and runs the first node
+/// port repair pass; returns the ports that pass found held by nobody (freed by later passes).
+async fn rebuild_allocations(registry: &Registry) -> Result<BTreeMap<u16, u32>> {
     let services = kindling_api::catalog::builtin("", "v1", "services");
     let list = registry
         .list(services, None, &Default::default())
@@ -285,7 +293,13 @@ async fn rebuild_allocations(registry: &Registry) -> Result<()> {
         .reconcile_addresses(services)
         .await
         .map_err(|e| anyhow::anyhow!("recording service addresses: {e}"))?;
-    Ok(())
+    let mut suspects = BTreeMap::new();
+    let findings = registry
+        .repair_node_ports(&mut suspects)
+        .await
+        .map_err(|e| anyhow::anyhow!("repairing node ports: {e}"))?;
+    crate::registry::nodeports::report(&findings, &registry.services.node_port_range());
+    Ok(suspects)
 }
 
 async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, server: Arc<Server>) {

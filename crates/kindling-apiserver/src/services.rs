@@ -1,12 +1,16 @@
 //! Service ClusterIP and NodePort allocation: the state a Service create or update needs beyond
-//! its own object. Rebuilt from the stored Services at start; one lock makes allocation atomic.
+//! its own object. ClusterIPs are chosen here (from the stored Services, rebuilt at start) and
+//! claimed as IPAddress objects (`registry/addresses.rs`); node ports live in a record every API
+//! server shares (`nodeports.rs` decides, `registry/nodeports.rs` reads and writes it).
 
+use crate::nodeports::{Bitmap, Decided, PortChange};
 use kindling_api::{ApiError, Cause};
+use kindling_store::Revision;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// An IPv4 CIDR such as 10.96.0.0/12.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,15 +60,16 @@ impl Cidr {
 
 struct State {
     ips: BTreeSet<u32>,
-    ports: BTreeSet<u16>,
 }
 
 /// What one allocation changed in the allocator's state.
 #[derive(Debug, Default)]
 pub struct Reservation {
     ips: Vec<u32>,
-    ports: Vec<u16>,
-    dropped_ports: Vec<u16>,
+    /// Node ports claimed for the write: given back if it does not land.
+    pub(crate) ports: Vec<u16>,
+    /// Node ports the stored object held and the write drops: freed once it lands.
+    pub(crate) dropped_ports: Vec<u16>,
 }
 
 impl Reservation {
@@ -78,6 +83,27 @@ pub struct ServiceAllocator {
     cidr: Cidr,
     node_ports: RangeInclusive<u16>,
     state: Mutex<State>,
+    /// This server's side of the shared node port record (`registry/nodeports.rs`).
+    pub(crate) node_port_record: Arc<NodePortRecord>,
+}
+
+/// The shared node port record as this server last read or wrote it, and the changes waiting
+/// to be written to it.
+#[derive(Default)]
+pub(crate) struct NodePortRecord {
+    /// The record and its revision (none: read it first). Held across a write, so this
+    /// server's own writes never race each other; a stale copy only costs a failed
+    /// compare-and-swap.
+    pub copy: Arc<tokio::sync::Mutex<Option<(Bitmap, Revision)>>>,
+    /// Changes asked for while a write was under way: the next writer makes them all in one
+    /// write (a group commit), so concurrent Service creates do not queue one store write each.
+    pub pending: Mutex<Vec<PendingChange>>,
+}
+
+/// A change of the node port record and who waits for its outcome.
+pub(crate) struct PendingChange {
+    pub change: PortChange,
+    pub reply: tokio::sync::oneshot::Sender<Result<Decided, ApiError>>,
 }
 
 impl ServiceAllocator {
@@ -87,9 +113,14 @@ impl ServiceAllocator {
             node_ports,
             state: Mutex::new(State {
                 ips: BTreeSet::new(),
-                ports: BTreeSet::new(),
             }),
+            node_port_record: Arc::default(),
         }
+    }
+
+    /// The `--service-node-port-range`.
+    pub fn node_port_range(&self) -> RangeInclusive<u16> {
+        self.node_ports.clone()
     }
 
     pub fn cidr(&self) -> Cidr {
@@ -109,18 +140,18 @@ impl ServiceAllocator {
     pub fn rebuild(&self, services: &[Value]) {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         st.ips.clear();
-        st.ports.clear();
         for svc in services {
             for ip in cluster_ips(svc) {
                 st.ips.insert(u32::from(ip));
             }
-            st.ports.extend(node_ports(svc));
         }
     }
 
-    /// Fills in and reserves the Service's ClusterIP and NodePorts (keeping the old object's).
-    /// The returned [`Reservation`] is then either committed, once the object is stored, or
-    /// undone (e.g. the write lost a compare-and-swap race and is retried).
+    /// Fills in and reserves the Service's ClusterIP (keeping the old object's), and drops the
+    /// node ports of a type that has none; the node ports of the others are claimed in the
+    /// shared record next (`Registry::allocate_service`). The returned [`Reservation`] is then
+    /// either committed, once the object is stored, or undone (e.g. the write lost a
+    /// compare-and-swap race and is retried).
     pub fn allocate(
         &self,
         svc: &mut Value,
@@ -186,55 +217,11 @@ impl ServiceAllocator {
             svc["spec"]["clusterIP"] = json!(ip.to_string());
             svc["spec"]["clusterIPs"] = json!([ip.to_string()]);
         }
-        // NodePorts.
-        let wants_node_ports = matches!(svc_type.as_str(), "NodePort" | "LoadBalancer");
-        let old_ports: BTreeSet<u16> = old
-            .map(node_ports)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let mut newly = Vec::new();
-        if let Some(ports) = svc["spec"]["ports"].as_array_mut() {
-            for (i, port) in ports.iter_mut().enumerate() {
-                if !wants_node_ports {
-                    if let Some(p) = port.as_object_mut() {
-                        p.remove("nodePort");
-                    }
-                    continue;
-                }
-                match port["nodePort"].as_u64().filter(|p| *p != 0) {
-                    Some(requested) => {
-                        let requested = requested as u16;
-                        if old_ports.contains(&requested) || newly.contains(&requested) {
-                            continue;
-                        }
-                        if !self.node_ports.contains(&requested) {
-                            return Err(invalid(Cause::invalid(
-                                format!("spec.ports[{i}].nodePort"),
-                                requested,
-                                &format!("provided port is not in the valid range. The range of valid ports is {}-{}", self.node_ports.start(), self.node_ports.end()),
-                            )));
-                        }
-                        if st.ports.contains(&requested) {
-                            return Err(invalid(Cause::invalid(
-                                format!("spec.ports[{i}].nodePort"),
-                                requested,
-                                "provided port is already allocated",
-                            )));
-                        }
-                        newly.push(requested);
-                    }
-                    None => {
-                        let free = self
-                            .node_ports
-                            .clone()
-                            .find(|p| !st.ports.contains(p) && !newly.contains(p));
-                        let p = free.ok_or_else(|| {
-                            ApiError::internal("failed to allocate a nodePort: range is full")
-                        })?;
-                        port["nodePort"] = json!(p);
-                        newly.push(p);
-                    }
+        // Node ports: only NodePort and LoadBalancer Services have them.
+        if !matches!(svc_type.as_str(), "NodePort" | "LoadBalancer") {
+            for port in svc["spec"]["ports"].as_array_mut().into_iter().flatten() {
+                if let Some(p) = port.as_object_mut() {
+                    p.remove("nodePort");
                 }
             }
         }
@@ -242,42 +229,24 @@ impl ServiceAllocator {
         if !dry_run {
             st.ips.extend(reserved_ip);
             reservation.ips.extend(reserved_ip);
-            st.ports.extend(newly.iter().copied());
-            reservation.ports = newly;
-            // Ports the update drops are freed only once it is stored (`commit`).
-            let kept: BTreeSet<u16> = node_ports(svc).into_iter().collect();
-            reservation.dropped_ports = old_ports.difference(&kept).copied().collect();
         }
         Ok(reservation)
     }
 
-    /// The write of an allocated Service landed: what the update dropped is free again.
-    pub fn commit(&self, reservation: Reservation) {
+    /// The write did not land: the addresses the allocation took are given back (its node
+    /// ports are the shared record's: `Registry::settle`).
+    pub fn undo(&self, reservation: &Reservation) {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        for p in reservation.dropped_ports {
-            st.ports.remove(&p);
+        for ip in &reservation.ips {
+            st.ips.remove(ip);
         }
     }
 
-    /// The write did not land: what the allocation took is given back.
-    pub fn undo(&self, reservation: Reservation) {
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        for ip in reservation.ips {
-            st.ips.remove(&ip);
-        }
-        for p in reservation.ports {
-            st.ports.remove(&p);
-        }
-    }
-
-    /// Frees what a deleted Service (or a failed create) held.
+    /// Frees the addresses a deleted Service (or a failed create) held.
     pub fn release(&self, svc: &Value) {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         for ip in cluster_ips(svc) {
             st.ips.remove(&u32::from(ip));
-        }
-        for p in node_ports(svc) {
-            st.ports.remove(&p);
         }
     }
 
@@ -322,18 +291,6 @@ pub fn cluster_ips(svc: &Value) -> Vec<Ipv4Addr> {
     out
 }
 
-fn node_ports(svc: &Value) -> Vec<u16> {
-    svc["spec"]["ports"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p["nodePort"].as_u64())
-                .map(|p| p as u16)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +306,8 @@ mod tests {
         a.allocate(&mut s1, None, false).unwrap();
         let ip: Ipv4Addr = s1["spec"]["clusterIP"].as_str().unwrap().parse().unwrap();
         assert!(a.cidr().contains(ip));
+        // Node ports are claimed in the shared record, not here: the named one stays as asked.
+        assert_eq!(s1["spec"]["ports"][0]["nodePort"], 30080);
         let mut s2 = json!({"metadata":{"name":"b"},"spec":{"type":"NodePort","clusterIP": ip.to_string(),"ports":[{"port":80}]}});
         let err = a.allocate(&mut s2, None, false).unwrap_err();
         assert!(
@@ -356,26 +315,27 @@ mod tests {
             "{}",
             err.message
         );
-        let mut s3 = json!({"metadata":{"name":"c"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}});
-        assert_eq!(a.allocate(&mut s3, None, false).unwrap_err().code, 422);
         a.release(&s1);
-        a.allocate(&mut s3, None, false).unwrap();
+        a.allocate(&mut s2, None, false).unwrap();
     }
 
     #[test]
-    fn an_undone_update_can_be_retried_and_keeps_the_old_ports() {
+    fn an_undone_allocation_frees_its_address() {
         let a = allocator();
-        let mut old = json!({"metadata":{"name":"a"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}});
-        a.allocate(&mut old, None, false).unwrap();
-        let update = json!({"metadata":{"name":"a"},"spec":{"type":"NodePort","clusterIP":old["spec"]["clusterIP"],"ports":[{"port":80,"nodePort":30090}]}});
-        // First attempt loses the compare-and-swap race: its reservation is given back.
-        let r = a.allocate(&mut update.clone(), Some(&old), false).unwrap();
-        a.undo(r);
-        // 30080 is still the stored Service's: nobody else may take it.
-        let mut other = json!({"metadata":{"name":"b"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}});
-        assert_eq!(a.allocate(&mut other, None, false).unwrap_err().code, 422);
-        // The retry sees 30090 free again.
-        a.allocate(&mut update.clone(), Some(&old), false).unwrap();
+        let mut s = json!({"metadata":{"name":"a"},"spec":{"clusterIP":"10.96.0.10","ports":[{"port":80}]}});
+        let r = a.allocate(&mut s.clone(), None, false).unwrap();
+        assert!(a.holds(Ipv4Addr::new(10, 96, 0, 10)));
+        a.undo(&r);
+        assert!(!a.holds(Ipv4Addr::new(10, 96, 0, 10)));
+        a.allocate(&mut s, None, false).unwrap();
+    }
+
+    #[test]
+    fn a_type_without_node_ports_drops_them() {
+        let a = allocator();
+        let mut s = json!({"metadata":{"name":"a"},"spec":{"type":"ClusterIP","ports":[{"port":80,"nodePort":30080}]}});
+        a.allocate(&mut s, None, false).unwrap();
+        assert!(s["spec"]["ports"][0].get("nodePort").is_none());
     }
 
     #[test]

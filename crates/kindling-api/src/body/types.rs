@@ -13,6 +13,7 @@ use super::values::{self, RFC3339, RFC3339_MICRO};
 use crate::patch::go_json_kind;
 use crate::schema::{definitions, Definitions};
 use crate::Quantity;
+use foldhash::fast::FixedState;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -29,9 +30,12 @@ pub fn type_error(definition: &str, obj: &Value) -> Option<String> {
     }
 }
 
-fn go_types() -> &'static HashMap<&'static str, HashMap<&'static str, &'static str>> {
-    static INDEX: OnceLock<HashMap<&'static str, HashMap<&'static str, &'static str>>> =
-        OnceLock::new();
+/// Fields by definition. The tables are fixed (a request only looks up in them, never adds), so a
+/// fast unkeyed hash is safe.
+type GoTypes = HashMap<&'static str, HashMap<&'static str, &'static str, FixedState>, FixedState>;
+
+fn go_types() -> &'static GoTypes {
+    static INDEX: OnceLock<GoTypes> = OnceLock::new();
     INDEX.get_or_init(|| {
         GO_TYPES
             .iter()

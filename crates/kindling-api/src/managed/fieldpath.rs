@@ -41,7 +41,12 @@ impl PathElement {
     /// The `FieldsV1` key of this element: `f:name`, `k:{"name":"web"}`, `v:"a"`, `i:0`.
     pub fn serialize(&self) -> String {
         match self {
-            PathElement::Field(name) => format!("f:{name}"),
+            PathElement::Field(name) => {
+                let mut key = String::with_capacity(name.len() + 2);
+                key.push_str("f:");
+                key.push_str(name);
+                key
+            }
             PathElement::Key(fields) => {
                 let mut m = Map::new();
                 for (k, v) in fields {
@@ -410,13 +415,32 @@ impl Set {
         if include_self && !self.is_empty() {
             out.insert(".".into(), Value::Object(Map::new()));
         }
-        // Members and children merged in element order; an element that is both is written once,
-        // with "." inside.
-        let mut keys: BTreeSet<&PathElement> = self.members.iter().collect();
-        keys.extend(self.children.keys());
-        for pe in keys {
-            let member = self.members.contains(pe);
-            let value = match self.children.get(pe).filter(|c| !c.is_empty()) {
+        // Members and children merged in element order (both are sorted); an element that is
+        // both is written once, with "." inside.
+        let mut members = self.members.iter().peekable();
+        let mut children = self.children.iter().peekable();
+        loop {
+            let next = match (members.peek(), children.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(m), Some((c, _))) => (*m).cmp(c),
+            };
+            let (pe, member, child) = match next {
+                Ordering::Less => match members.next() {
+                    Some(m) => (m, true, None),
+                    None => break,
+                },
+                Ordering::Greater => match children.next() {
+                    Some((c, set)) => (c, false, Some(set)),
+                    None => break,
+                },
+                Ordering::Equal => match (members.next(), children.next()) {
+                    (Some(m), Some((_, set))) => (m, true, Some(set)),
+                    _ => break,
+                },
+            };
+            let value = match child.filter(|c| !c.is_empty()) {
                 Some(c) => Value::Object(c.emit(member)),
                 None => Value::Object(Map::new()),
             };

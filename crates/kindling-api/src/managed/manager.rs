@@ -229,7 +229,7 @@ fn strip_set() -> Set {
 
 fn strip_meta(managed: &mut Managed, manager: &str) {
     if let Some(vs) = managed.fields.get_mut(manager) {
-        vs.set = vs.set.difference(&strip_set());
+        vs.set = vs.set.difference(strip_set_cached());
         if vs.set.is_empty() {
             managed.fields.remove(manager);
         }
@@ -369,6 +369,19 @@ fn has_uid(obj: &Value) -> bool {
 /// Never fails: on a problem `new` keeps `live`'s managed fields, as upstream's
 /// `UpdateNoErrors`.
 pub fn update(scope: &Scope, live: Option<&Value>, new: &mut Value, manager: &str, now: &str) {
+    update_by(scope, live, new, manager, now, true);
+}
+
+/// [`update`], by the create path when `creates_directly` and the write is a create with no
+/// managed fields of its own (every create through the API but a copy of another object's).
+pub(super) fn update_by(
+    scope: &Scope,
+    live: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    now: &str,
+    creates_directly: bool,
+) {
     let empty = json!({});
     let live_obj = live.unwrap_or(&empty);
     let managed = if scope.subresource.is_some() {
@@ -386,6 +399,12 @@ pub fn update(scope: &Scope, live: Option<&Value>, new: &mut Value, manager: &st
     if managed.fields.is_empty() && has_uid(live_obj) {
         return;
     }
+    if creates_directly && live.is_none() && managed.fields.is_empty() {
+        if let Some(entry) = created_entry(scope, new, manager, now) {
+            set_meta(new, "managedFields", Value::Array(vec![entry]));
+        }
+        return;
+    }
     let mut live_clean = live_obj.clone();
     remove_managed_fields(&mut live_clean);
     match update_inner(scope, &live_clean, new, managed, manager, now) {
@@ -396,6 +415,56 @@ pub fn update(scope: &Scope, live: Option<&Value>, new: &mut Value, manager: &st
             }
         }
     }
+}
+
+/// The one entry of a create by `manager` when nobody managed anything before: the fields the
+/// create sets (from the type's zero value, as the updater compares), less what the strategy
+/// resets and the metadata nobody owns. What [`update_inner`] and [`encode`] make of it, built
+/// without comparing two normalized objects nor going through manager identifiers. `None`:
+/// no fields (or objects that do not fit their schema, which the general path leaves untracked
+/// too).
+fn created_entry(scope: &Scope, new: &Value, manager: &str, now: &str) -> Option<Value> {
+    let empty = json!({});
+    let filter = scope.filter(&[&empty, new]);
+    let set = super::created::created_fields(new, &scope.ty()).ok()?;
+    let set = filter.apply(&set).difference(strip_set_cached());
+    if set.is_empty() {
+        return None;
+    }
+    let mut e = Map::new();
+    let manager = if manager.is_empty() {
+        "unknown"
+    } else {
+        manager
+    };
+    e.insert("manager".into(), json!(manager));
+    e.insert("operation".into(), json!("Update"));
+    e.insert("apiVersion".into(), json!(scope.api_version));
+    if scope.timestamps {
+        e.insert("time".into(), json!(now));
+    }
+    e.insert("fieldsType".into(), json!("FieldsV1"));
+    e.insert("fieldsV1".into(), set.to_fields_v1());
+    if let Some(sub) = scope.subresource.as_deref().filter(|s| !s.is_empty()) {
+        e.insert("subresource".into(), json!(sub));
+    }
+    Some(Value::Object(e))
+}
+
+/// `metadata.<field> = value`, making `metadata` if there is none.
+fn set_meta(obj: &mut Value, field: &str, value: Value) {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert(field.into(), value);
+    }
+}
+
+/// [`strip_set`], made once.
+fn strip_set_cached() -> &'static Set {
+    static STRIP: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
+    STRIP.get_or_init(strip_set)
 }
 
 /// Cap, manager identifier, time, strip — then the updater.

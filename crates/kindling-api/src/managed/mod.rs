@@ -29,12 +29,15 @@
 pub mod list_types;
 #[rustfmt::skip]
 pub mod zero_values;
+pub mod created;
 pub mod fieldpath;
 pub mod manager;
 pub mod typed;
 pub mod types;
 pub mod updater;
 
+#[cfg(test)]
+mod create_path_tests;
 #[cfg(test)]
 mod tests;
 

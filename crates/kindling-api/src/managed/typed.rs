@@ -200,7 +200,7 @@ fn compare_leaf(
     }
 }
 
-fn compare_walk(
+pub(super) fn compare_walk(
     lhs: Option<&Value>,
     rhs: Option<&Value>,
     ty: &Ty,
@@ -654,17 +654,23 @@ pub fn normalize(value: &Value, ty: &Ty) -> Value {
                 if out.contains_key(*field) {
                     continue;
                 }
-                let z = match *zero {
-                    "{}" => normalize(&Value::Object(Map::new()), &mty.field(field).0),
-                    "null" => Value::Null,
-                    "false" => Value::Bool(false),
-                    "0" => Value::from(0),
-                    "\"\"" => Value::String(String::new()),
-                    other => serde_json::from_str(other).unwrap_or(Value::Null),
-                };
+                let z = normalize(&zero_literal(zero), &mty.field(field).0);
                 out.insert(field.to_string(), z);
             }
             Value::Object(out)
         }
+    }
+}
+
+/// A zero value as the generated tables write it (`{}` for a struct: its own zero fields are
+/// added by [`normalize`]).
+pub(super) fn zero_literal(zero: &str) -> Value {
+    match zero {
+        "{}" => Value::Object(Map::new()),
+        "null" => Value::Null,
+        "false" => Value::Bool(false),
+        "0" => Value::from(0),
+        "\"\"" => Value::String(String::new()),
+        other => serde_json::from_str(other).unwrap_or(Value::Null),
     }
 }

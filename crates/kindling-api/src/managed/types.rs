@@ -6,6 +6,7 @@ use super::list_types::{KEY_DEFAULTS, LIST_TYPES, MAP_TYPES};
 use super::zero_values::ZERO_FIELDS;
 use crate::patch::patch_meta;
 use crate::schema::{definitions, Definitions};
+use foldhash::fast::FixedState;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -119,10 +120,9 @@ impl Ty {
     }
 
     fn of(raw: &'static Value, owner: Option<(&'static str, &'static str)>) -> Ty {
-        let defs = definitions();
-        match Definitions::ref_name(raw).and_then(|n| defs.schemas.get_key_value(n)) {
+        match facts(raw).refers_to {
             Some((n, s)) => Ty {
-                def: Some(n.as_str()),
+                def: Some(n),
                 schema: Some(s),
                 owner,
                 ..Ty::default()
@@ -141,10 +141,7 @@ impl Ty {
     }
 
     fn properties(&self) -> Option<&'static serde_json::Map<String, Value>> {
-        self.schema?
-            .get("properties")
-            .and_then(Value::as_object)
-            .filter(|p| !p.is_empty())
+        facts(self.schema?).properties
     }
 
     /// The type of the field or map key `key`, and whether it is a declared struct field.
@@ -159,9 +156,9 @@ impl Ty {
             if let Some(raw) = self.properties().and_then(|p| p.get(key)) {
                 return (Ty::custom_child(raw), true);
             }
-            return match schema.get("additionalProperties") {
-                Some(v @ Value::Object(_)) => (Ty::custom_child(v), false),
-                _ => (Ty::default(), false),
+            return match facts(schema).additional {
+                Some(v) => (Ty::custom_child(v), false),
+                None => (Ty::default(), false),
             };
         }
         if let Some(props) = self.properties() {
@@ -172,9 +169,9 @@ impl Ty {
             // An undeclared field of a struct: unknown, deduced from its value.
             return (Ty::default(), false);
         }
-        match schema.get("additionalProperties") {
-            Some(v @ Value::Object(_)) => (Ty::of(v, None), false),
-            _ => (Ty::default(), false),
+        match facts(schema).additional {
+            Some(v) => (Ty::of(v, None), false),
+            None => (Ty::default(), false),
         }
     }
 
@@ -208,10 +205,10 @@ impl Ty {
     /// The fields the Go zero value of this definition has in JSON, with their zero values as
     /// JSON (`{}`: the zero value of the field's own definition).
     pub fn zero_fields(&self) -> &'static [(&'static str, &'static str)] {
-        type Index = HashMap<&'static str, Vec<(&'static str, &'static str)>>;
+        type Index = HashMap<&'static str, Vec<(&'static str, &'static str)>, FixedState>;
         static INDEX: OnceLock<Index> = OnceLock::new();
         let index = INDEX.get_or_init(|| {
-            let mut m: Index = HashMap::new();
+            let mut m = Index::default();
             for (d, f, z) in ZERO_FIELDS {
                 m.entry(d).or_default().push((f, z));
             }
@@ -281,15 +278,14 @@ impl Ty {
                 _ => Atom::Leaf,
             };
         }
-        let schema = self.schema.expect("not deduced");
-        if schema.get("x-kubernetes-int-or-string").is_some() {
+        let schema = facts(self.schema.expect("not deduced"));
+        if schema.int_or_string {
             return Atom::Leaf;
         }
-        let ty = schema.get("type").and_then(Value::as_str);
-        let is_list = ty == Some("array") || schema.get("items").is_some();
-        let is_struct = self.properties().is_some();
-        let is_map =
-            !is_struct && matches!(schema.get("additionalProperties"), Some(Value::Object(_)));
+        let ty = schema.type_name;
+        let is_list = ty == Some("array") || schema.has_items;
+        let is_struct = schema.properties.is_some();
+        let is_map = !is_struct && schema.additional.is_some();
         let fits = |want: Shape| matches!(shape, None | Some(Shape::Null)) || shape == Some(want);
         if is_list {
             if !fits(Shape::List) {
@@ -320,12 +316,67 @@ impl Ty {
     }
 }
 
+/// What [`Ty`] asks of a schema, read once per schema (per thread) rather than looked up in its
+/// JSON again at every position of every object walked.
+#[derive(Clone, Copy)]
+struct Facts {
+    int_or_string: bool,
+    type_name: Option<&'static str>,
+    has_items: bool,
+    /// Declared fields (none: not a struct).
+    properties: Option<&'static serde_json::Map<String, Value>>,
+    /// `additionalProperties`, when it is a schema (a map's values).
+    additional: Option<&'static Value>,
+    /// The definition a `$ref` (or `allOf: [$ref]`) names, with its schema.
+    refers_to: Option<(&'static str, &'static Value)>,
+}
+
+impl Facts {
+    fn read(schema: &'static Value) -> Facts {
+        let defs = definitions();
+        Facts {
+            int_or_string: schema.get("x-kubernetes-int-or-string").is_some(),
+            type_name: schema.get("type").and_then(Value::as_str),
+            has_items: schema.get("items").is_some(),
+            properties: schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .filter(|p| !p.is_empty()),
+            additional: schema.get("additionalProperties").filter(|v| v.is_object()),
+            refers_to: Definitions::ref_name(schema)
+                .and_then(|n| defs.schemas.get_key_value(n))
+                .map(|(n, s)| (n.as_str(), s)),
+        }
+    }
+}
+
+/// The facts of `schema`, by its address: schemas are `'static` (built-in definitions, or
+/// interned custom ones that are never freed), so an address always means the same schema. The
+/// keys are addresses, never a client's text, so a fast unkeyed hash is safe here.
+fn facts(schema: &'static Value) -> Facts {
+    type Cache = HashMap<usize, Facts, foldhash::fast::FixedState>;
+    thread_local! {
+        static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::new(Cache::default());
+    }
+    let key = std::ptr::from_ref(schema) as usize;
+    CACHE.with(|cache| {
+        if let Some(f) = cache.borrow().get(&key) {
+            return *f;
+        }
+        let f = Facts::read(schema);
+        cache.borrow_mut().insert(key, f);
+        f
+    })
+}
+
 type Pair = (&'static str, &'static str);
 
-/// [`LIST_TYPES`] by (definition, field).
-fn list_types() -> &'static HashMap<Pair, (&'static str, &'static [&'static str])> {
-    static INDEX: OnceLock<HashMap<Pair, (&'static str, &'static [&'static str])>> =
-        OnceLock::new();
+/// [`LIST_TYPES`] by (definition, field): list type and key fields. A fixed table (looked up,
+/// never added to, by requests), so a fast unkeyed hash is safe.
+type ListTypes = HashMap<Pair, (&'static str, &'static [&'static str]), FixedState>;
+
+fn list_types() -> &'static ListTypes {
+    static INDEX: OnceLock<ListTypes> = OnceLock::new();
     INDEX.get_or_init(|| {
         LIST_TYPES
             .iter()
@@ -335,8 +386,8 @@ fn list_types() -> &'static HashMap<Pair, (&'static str, &'static [&'static str]
 }
 
 /// [`MAP_TYPES`] by (definition, field or "").
-fn map_types() -> &'static HashMap<Pair, &'static str> {
-    static INDEX: OnceLock<HashMap<Pair, &'static str>> = OnceLock::new();
+fn map_types() -> &'static HashMap<Pair, &'static str, FixedState> {
+    static INDEX: OnceLock<HashMap<Pair, &'static str, FixedState>> = OnceLock::new();
     INDEX.get_or_init(|| MAP_TYPES.iter().map(|(d, f, t)| ((*d, *f), *t)).collect())
 }
 

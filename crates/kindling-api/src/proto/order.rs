@@ -33,20 +33,44 @@ pub fn order_like_upstream(obj: &mut Value) {
 
 /// Moves `msg`'s fields from `old` into `new` in struct order (inline members in place).
 fn place(msg: &'static Message, old: &mut Map<String, Value>, new: &mut Map<String, Value>) {
+    // Each present field is looked up in the struct by name (a few dozen short names at most),
+    // rather than each of the struct's fields hashed to be looked up in the object.
+    let mut known: Vec<(usize, &'static Field, String, Value)> = Vec::with_capacity(old.len());
+    let mut unknown = Map::new();
+    for (k, v) in std::mem::take(old) {
+        match position(msg, &k, &mut 0) {
+            Some((at, field)) => known.push((at, field, k, v)),
+            None => {
+                unknown.insert(k, v);
+            }
+        }
+    }
+    known.sort_by_key(|(at, ..)| *at);
+    for (_, field, k, mut v) in known {
+        order_field(field, &mut v);
+        new.insert(k, v);
+    }
+    *old = unknown;
+}
+
+/// Where the field named `name` comes in `msg`'s struct order (inline members counted in place)
+/// and what it is; `at` counts the fields passed.
+fn position(msg: &'static Message, name: &str, at: &mut usize) -> Option<(usize, &'static Field)> {
     for field in msg.fields {
         if field.has(INLINE) {
-            if let Ty::Msg(package, name) = field.ty {
-                if let Some(inner) = message(package, name) {
-                    place(inner, old, new);
+            if let Ty::Msg(package, inner) = field.ty {
+                if let Some(found) = message(package, inner).and_then(|m| position(m, name, at)) {
+                    return Some(found);
                 }
             }
             continue;
         }
-        if let Some(mut v) = old.shift_remove(field.json) {
-            order_field(field, &mut v);
-            new.insert(field.json.into(), v);
+        if field.json == name {
+            return Some((*at, field));
         }
+        *at += 1;
     }
+    None
 }
 
 fn order_field(field: &Field, v: &mut Value) {
@@ -73,6 +97,25 @@ fn order_field(field: &Field, v: &mut Value) {
 
 fn order_object(msg: &'static Message, v: &mut Value) {
     let Value::Object(map) = v else { return };
+    // Already in order (as objects read back from the store are): only the values are walked,
+    // the map is not rebuilt.
+    let mut fields = Vec::with_capacity(map.len());
+    let mut last = None;
+    for k in map.keys() {
+        match position(msg, k, &mut 0) {
+            Some((at, field)) if last.is_none_or(|l| l < at) => {
+                last = Some(at);
+                fields.push(field);
+            }
+            _ => break,
+        }
+    }
+    if fields.len() == map.len() {
+        for (field, v) in fields.into_iter().zip(map.values_mut()) {
+            order_field(field, v);
+        }
+        return;
+    }
     let mut old = std::mem::take(map);
     place(msg, &mut old, map);
     map.append(&mut old);

@@ -1,6 +1,7 @@
 //! The shape of the generated message table (`messages.rs`) and lookups into it.
 
 use super::messages::{MESSAGES, META_V1, PACKAGES};
+use foldhash::fast::FixedState;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -104,8 +105,12 @@ impl Message {
     }
 }
 
-fn index() -> &'static HashMap<(u8, &'static str), &'static Message> {
-    static INDEX: OnceLock<HashMap<(u8, &'static str), &'static Message>> = OnceLock::new();
+/// Messages by package and name: a fixed table (looked up by requests, never added to by them),
+/// so a fast unkeyed hash is safe.
+type Index = HashMap<(u8, &'static str), &'static Message, FixedState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| MESSAGES.iter().map(|m| ((m.package, m.name), m)).collect())
 }
 

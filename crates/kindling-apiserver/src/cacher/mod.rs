@@ -20,7 +20,7 @@
 mod budget;
 mod event;
 mod feed;
-mod served;
+pub(crate) mod served;
 mod state;
 
 pub use event::{EventType, SharedEvent};

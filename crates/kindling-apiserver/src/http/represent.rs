@@ -86,6 +86,18 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     resp
 }
 
+/// A JSON body already encoded (one object, as `json_response` would write it).
+pub fn json_bytes_response(status: StatusCode, mut body: Vec<u8>) -> Response<Body> {
+    body.push(b'\n');
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// An object straight from the watch cache: its JSON is already what the client is sent.
 pub fn cached_object(status: StatusCode, object: &Object) -> Response<Body> {
     let mut body = Vec::with_capacity(object.json.len() + 1);

@@ -62,11 +62,15 @@ pub async fn create(
     let (mut obj, warnings) =
         decode::object(rt, &call.headers, &call.query, read_body(call.body).await?)?;
     crate::apply::track_create(rt, &mut obj, &manager);
-    let created = server.registry.create(rt, ns, obj, &ctx).await?;
-    let mut resp = json_response(
-        StatusCode::CREATED,
-        &represent::object(rt, created, &neg, include),
-    );
+    let (created, served) = server.registry.create_served(rt, ns, obj, &ctx).await?;
+    let mut resp = match served.filter(|_| neg.representation == Representation::Object) {
+        // The bytes the store got, with the resourceVersion: no second encoding.
+        Some(json) => represent::json_bytes_response(StatusCode::CREATED, json),
+        None => json_response(
+            StatusCode::CREATED,
+            &represent::object(rt, created, &neg, include),
+        ),
+    };
     add_warnings(&mut resp, &warnings);
     Ok(resp)
 }

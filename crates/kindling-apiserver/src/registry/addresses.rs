@@ -95,9 +95,11 @@ impl Registry {
         }
     }
 
-    /// Releases what a deleted Service held.
+    /// Releases what a deleted Service held: its addresses and its node ports.
     pub(super) async fn release_addresses(&self, svc: &Value) {
         self.drop_addresses(&cluster_ips(svc)).await;
+        self.release_node_ports(&crate::nodeports::held_ports(svc))
+            .await;
     }
 
     /// Makes the IPAddresses match the stored Services: every ClusterIP recorded, every record the

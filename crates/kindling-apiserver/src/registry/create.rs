@@ -1,7 +1,8 @@
 //! Create: check the body against the URL, fill in system fields, default, admit, validate, write.
 
 use super::{
-    encode, meta_mut, meta_str, object_key, set_resource_version, store_error, timestamp, Registry,
+    encode_owned, meta_mut, meta_str, object_key, set_resource_version, store_error, timestamp,
+    Registry,
 };
 use kindling_api::catalog::Subresource;
 use kindling_api::user::UserInfo;
@@ -25,9 +26,22 @@ impl Registry {
         &self,
         rt: &Arc<ResourceType>,
         ns: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         ctx: &WriteContext,
     ) -> Result<Value, ApiError> {
+        Ok(self.create_served(rt, ns, obj, ctx).await?.0)
+    }
+
+    /// [`Registry::create`], with the created object's JSON as clients are sent it when the
+    /// resource serves its stored form: the stored bytes with the resourceVersion spliced in,
+    /// so a create encodes the object once, for the store and the response alike.
+    pub async fn create_served(
+        &self,
+        rt: &Arc<ResourceType>,
+        ns: Option<&str>,
+        mut obj: Value,
+        ctx: &WriteContext,
+    ) -> Result<(Value, Option<Vec<u8>>), ApiError> {
         if let Some(why) = rt.strategy.refuse_create() {
             return Err(ApiError::method_not_allowed(why));
         }
@@ -54,38 +68,40 @@ impl Registry {
         validate(rt, &obj, None)?;
         crate::admission::validate_create(self, rt, ns, &obj, ctx).await?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
-        let reservation = match self.allocator(rt) {
-            Some(allocator) => Some(allocator.allocate(&mut obj, None, ctx.dry_run)?),
-            None => None,
-        };
+        let reservation = self
+            .allocate_service(rt, &mut obj, None, ctx.dry_run)
+            .await?;
         if ctx.dry_run {
-            return Ok(obj);
+            return Ok((obj, None));
         }
         let key = object_key(rt, ns, &name);
-        let (value, shown) = match encode(rt, &obj) {
+        let (value, shown) = match encode_owned(rt, obj) {
             Ok(v) => v,
             Err(e) => {
-                self.settle(rt, reservation, false);
+                self.settle(rt, reservation, false).await;
                 return Err(e);
             }
         };
         let claimed = match self.claim_addresses(&shown, reservation.as_ref()).await {
             Ok(c) => c,
             Err(e) => {
-                self.settle(rt, reservation, false);
+                self.settle(rt, reservation, false).await;
                 return Err(e);
             }
         };
         obj = shown;
+        let stored = rt.serves_stored_form().then(|| value.clone());
         let result = self.blocking(move |s| s.create(&key, value)).await;
         if result.is_err() {
             self.drop_addresses(&claimed).await;
         }
-        self.settle(rt, reservation, result.is_ok());
+        self.settle(rt, reservation, result.is_ok()).await;
         match result {
             Ok(rev) => {
                 set_resource_version(&mut obj, rev);
-                Ok(obj)
+                let served = stored
+                    .and_then(|json| crate::cacher::served::with_resource_version(&json, rev));
+                Ok((obj, served))
             }
             Err(e) => Err(match e {
                 StoreError::AlreadyExists(_) => {

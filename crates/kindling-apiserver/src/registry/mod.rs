@@ -1,7 +1,8 @@
 //! The generic registry: one implementation of create/get/list/update/patch/delete/watch for every
 //! resource of the catalog, as upstream's `generic/registry.Store`. Per-resource rules come from
 //! the resource's strategy; the few that need state (service IP allocation, with its IPAddress
-//! records: `addresses.rs`) are hooks.
+//! records: `addresses.rs`; node ports, in a record shared by every server: `nodeports.rs`)
+//! are hooks.
 //!
 //! Objects are stored as JSON under `/registry/<group>/<plural>/[<namespace>/]<name>`, without
 //! `metadata.resourceVersion`: the store's revision of the key is the resourceVersion, set on read.
@@ -14,6 +15,7 @@ mod count;
 mod create;
 mod delete;
 mod list;
+pub(crate) mod nodeports;
 mod update;
 mod watch;
 
@@ -24,7 +26,7 @@ pub use update::UpdateKind;
 pub use watch::{WatchEvent, WatchItem, WatchOptions};
 
 use crate::cacher::{Cacher, Object};
-use crate::services::{Reservation, ServiceAllocator};
+use crate::services::ServiceAllocator;
 use kindling_api::catalog::Allocation;
 use kindling_api::proto::order_like_upstream;
 use kindling_api::{ApiError, LiveCatalog, ResourceType};
@@ -97,17 +99,6 @@ impl Registry {
     fn allocator(&self, rt: &ResourceType) -> Option<&ServiceAllocator> {
         match rt.allocation? {
             Allocation::ServiceAddresses => Some(self.services.as_ref()),
-        }
-    }
-
-    /// Keeps what the allocator reserved for a write if the object was stored, else gives it back.
-    fn settle(&self, rt: &ResourceType, reservation: Option<Reservation>, stored: bool) {
-        if let (Some(allocator), Some(r)) = (self.allocator(rt), reservation) {
-            if stored {
-                allocator.commit(r);
-            } else {
-                allocator.undo(r);
-            }
         }
     }
 
@@ -283,8 +274,13 @@ const AFTER_RESOURCE_VERSION: [&str; 9] = [
 /// The object as stored: in its storage version's form, without its resourceVersion. Also
 /// returns the object as `rt` shows what was stored (the conversion may fill in fields).
 fn encode(rt: &ResourceType, obj: &Value) -> Result<(Vec<u8>, Value), ApiError> {
+    encode_owned(rt, obj.clone())
+}
+
+/// [`encode`] of an object the caller has no further use for (no copy made).
+fn encode_owned(rt: &ResourceType, obj: Value) -> Result<(Vec<u8>, Value), ApiError> {
     // Stored (and so served) in upstream's field order, whatever order the writer used.
-    let mut stored = rt.to_stored(obj.clone())?;
+    let mut stored = rt.to_stored(obj)?;
     order_like_upstream(&mut stored);
     if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("resourceVersion");

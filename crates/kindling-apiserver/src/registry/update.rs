@@ -83,12 +83,11 @@ impl Registry {
             if kind == UpdateKind::Status && !same_object(&new, &old) {
                 crate::admission::validate_status_update(self, rt, &new, &old, ctx).await?;
             }
-            let reservation = match self.allocator(rt) {
-                Some(allocator) => Some(allocator.allocate(&mut new, Some(&old), ctx.dry_run)?),
-                None => None,
-            };
+            let reservation = self
+                .allocate_service(rt, &mut new, Some(&old), ctx.dry_run)
+                .await?;
             if same_object(&new, &old) {
-                self.settle(rt, reservation, false);
+                self.settle(rt, reservation, false).await;
                 return Ok(old);
             }
             if ctx.dry_run {
@@ -96,7 +95,7 @@ impl Registry {
                 return Ok(new);
             }
             if finalized(rt, &new) {
-                self.settle(rt, reservation, false);
+                self.settle(rt, reservation, false).await;
                 match self.remove(rt, ns, name, Some(old_rev), &old).await? {
                     Some(removed) => return Ok(removed),
                     // Written in between: decide again on the new object.
@@ -110,14 +109,14 @@ impl Registry {
             let (value, shown) = match encode(rt, &new) {
                 Ok(v) => v,
                 Err(e) => {
-                    self.settle(rt, reservation, false);
+                    self.settle(rt, reservation, false).await;
                     return Err(e);
                 }
             };
             let claimed = match self.claim_addresses(&shown, reservation.as_ref()).await {
                 Ok(c) => c,
                 Err(e) => {
-                    self.settle(rt, reservation, false);
+                    self.settle(rt, reservation, false).await;
                     return Err(e);
                 }
             };
@@ -126,7 +125,7 @@ impl Registry {
             if stored.is_err() {
                 self.drop_addresses(&claimed).await;
             }
-            self.settle(rt, reservation, stored.is_ok());
+            self.settle(rt, reservation, stored.is_ok()).await;
             match stored {
                 Ok(rev) => {
                     set_resource_version(&mut new, rev);

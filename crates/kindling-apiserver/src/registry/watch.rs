@@ -94,10 +94,13 @@ impl Registry {
         let legacy = matches!(requested, None | Some(0));
         let initial = opts.send_initial_events.unwrap_or(legacy);
         match requested {
-            // The latest state: wait for the cache to hold what the store has committed (if
-            // it cannot catch up in time, it serves what it has, as a watch from "0").
+            // The latest state: wait for the cache to hold what the store has committed. If it
+            // cannot catch up in time the watch is refused (upstream's "Too large resource
+            // version", which clients retry): serving the cache's older state would hide
+            // writes already acknowledged.
             None => {
-                self.cache.wait_fresh().await;
+                let current = self.store.current_revision().map_err(super::store_error)?;
+                self.wait_for_revision(current).await?;
             }
             Some(n) if n > 0 && initial => self.wait_for_revision(n).await?,
             Some(_) => {}
@@ -184,10 +187,10 @@ impl Registry {
         if self.cache.wait_for(revision).await {
             return Ok(());
         }
-        let current = self.store.current_revision().map_err(super::store_error)?;
+        // As upstream, "current" is the revision the cache has reached.
         Err(super::store_error(StoreError::FutureRevision {
             requested: revision,
-            current,
+            current: self.cache.applied(),
         }))
     }
 
