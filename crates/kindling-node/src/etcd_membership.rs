@@ -116,16 +116,29 @@ async fn join_through(node: &str, peer: &str, pki: &Pki) -> Result<Vec<String>> 
 }
 
 /// Removes `node`'s member through the local member (run in another control-plane node).
-/// A node without a member is an error: nothing says it was ever one.
+/// A node without a member is an error: nothing says it was ever one. etcd refuses a removal
+/// ("unhealthy cluster") until enough members have been connected for its health interval
+/// (5 s): a member that just joined or restarted does not count yet, so refusals are asked
+/// again for up to [`JOIN_TIMEOUT`].
 pub async fn remove(node: &str, pki: &Pki) -> Result<()> {
-    let mut client = connect(local(), pki).await?;
-    let list = member_list(&mut client).await?;
-    let id = etcd::member_of(&list, node).map_err(anyhow::Error::msg)?;
-    tokio::time::timeout(CALL_TIMEOUT, client.member_remove(id))
-        .await
-        .context("MemberRemove: timed out")?
-        .with_context(|| format!("removing the etcd member of {node}"))?;
-    Ok(())
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    loop {
+        let mut client = connect(local(), pki).await?;
+        let list = member_list(&mut client).await?;
+        let id = etcd::member_of(&list, node).map_err(anyhow::Error::msg)?;
+        match tokio::time::timeout(CALL_TIMEOUT, client.member_remove(id)).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) if Instant::now() < deadline => {
+                tracing::warn!("etcd: removing the member of {node}: {e}; asking again");
+            }
+            Ok(Err(e)) => {
+                return Err(e).with_context(|| format!("removing the etcd member of {node}"))
+            }
+            Err(_) if Instant::now() < deadline => {}
+            Err(_) => anyhow::bail!("removing the etcd member of {node}: timed out"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// The member list as the local member knows it.
