@@ -40,6 +40,31 @@ pub struct Frontend {
     pub backend_hosts: Vec<String>,
 }
 
+impl Config {
+    /// This configuration with `host` (`name:port`) among the named backends of the frontend on
+    /// `port` (a control plane added to a cluster behind its external load balancer). Adding a
+    /// host already there changes nothing; a port without a frontend gets none. No IO.
+    pub fn with_backend_host(&self, port: u16, host: &str) -> Config {
+        let mut config = self.clone();
+        for f in config.frontends.iter_mut().filter(|f| f.port == port) {
+            if !f.backend_hosts.iter().any(|h| h == host) {
+                f.backend_hosts.push(host.to_string());
+            }
+        }
+        config
+    }
+
+    /// This configuration without `host` in any frontend's named backends (a control plane
+    /// deleted). No IO.
+    pub fn without_backend_host(&self, host: &str) -> Config {
+        let mut config = self.clone();
+        for f in &mut config.frontends {
+            f.backend_hosts.retain(|h| h != host);
+        }
+        config
+    }
+}
+
 /// `config` with every `backend_hosts` entry replaced by the addresses it resolved to
 /// (`resolved`; a name that did not resolve contributes nothing). No IO.
 pub fn with_resolved_hosts(
@@ -176,5 +201,35 @@ mod tests {
             with_resolved_hosts(&config, &resolved).frontends[0].backends,
             [b]
         );
+    }
+
+    #[test]
+    fn control_planes_join_and_leave_the_named_backends() {
+        let config = Config {
+            frontends: vec![Frontend {
+                port: 6443,
+                protocol: Protocol::Tcp,
+                backends: Vec::new(),
+                backend_hosts: vec!["kind-control-plane:6443".into()],
+            }],
+            https_health_path: Some("/readyz".into()),
+        };
+        let hosts = |c: &Config| c.frontends[0].backend_hosts.join(",");
+        let added = config.with_backend_host(6443, "kind-control-plane4:6443");
+        assert_eq!(
+            hosts(&added),
+            "kind-control-plane:6443,kind-control-plane4:6443"
+        );
+        // Twice is once; another port has no frontend to add to.
+        assert_eq!(
+            added.with_backend_host(6443, "kind-control-plane4:6443"),
+            added
+        );
+        assert_eq!(config.with_backend_host(80, "x:80"), config);
+        assert_eq!(
+            added.without_backend_host("kind-control-plane4:6443"),
+            config
+        );
+        assert_eq!(config.without_backend_host("absent:6443"), config);
     }
 }

@@ -101,6 +101,12 @@ pub struct ControlPlaneConfig {
     /// every control plane of the cluster, by node name. Absent: SQLite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd_members: Option<Vec<String>>,
+    /// This member joins a running etcd cluster (`kindling create node --role control-plane`):
+    /// before its first start it is added through a live member (MemberAdd, kubeadm's join
+    /// order) and starts with `--initial-cluster-state existing`. Meaningless once the member
+    /// has data (its membership is in its data dir then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub etcd_join: bool,
     /// `service-account-issuer`, `service-account-jwks-uri` and `api-audiences` (comma-separated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_issuer: Option<String>,

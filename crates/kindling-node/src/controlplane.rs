@@ -47,7 +47,7 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         .extra_sans
         .extend([config.name.clone(), ip.to_string(), "localhost".into()]);
     if let Some(members) = &cp.etcd_members {
-        server.store = start_etcd(config, members, ip)?;
+        server.store = start_etcd(config, members, cp.etcd_join, ip).await?;
     }
     server.addons = crate::identities::addons();
     server.service_account_issuer = cp.service_account_issuer.clone();
@@ -165,18 +165,27 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     Ok(running)
 }
 
-/// Starts this node's etcd member (see `etcd.rs`); returns the API server's store on it.
-fn start_etcd(
+/// Starts this node's etcd member (see `etcd.rs`); returns the API server's store on it. A
+/// member joining a running cluster is added to it first, unless it has data (it was a member
+/// before this start).
+async fn start_etcd(
     config: &NodeConfig,
     members: &[String],
+    join: bool,
     ip: IpAddr,
 ) -> Result<kindling_apiserver::StoreBackend> {
     let pki = etcd::write_certs(&kindling_path("pki"), &config.name, ip)
         .context("making the etcd certificates")?;
+    let join = join && !etcd::has_data();
+    let members = match join {
+        true => crate::etcd_membership::join(&config.name, members, &pki).await?,
+        false => members.to_vec(),
+    };
     let member = etcd::Member {
         name: &config.name,
-        members,
+        members: &members,
         cluster: &config.cluster,
+        join,
     };
     etcd::start(&member, &pki)?;
     Ok(etcd::store_backend(&pki))

@@ -13,6 +13,7 @@ pub mod control;
 pub mod controlplane;
 pub mod dns;
 pub mod etcd;
+pub mod etcd_membership;
 pub mod identities;
 pub mod init;
 pub mod ipam;

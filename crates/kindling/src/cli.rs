@@ -70,6 +70,15 @@ pub enum Command {
         #[arg(long)]
         config: std::path::PathBuf,
     },
+    /// Lists or removes members of a control-plane node's stacked etcd cluster (used by
+    /// `create node`/`delete node`, run in a control-plane node); not for direct use
+    #[command(hide = true)]
+    EtcdMember {
+        /// list | remove
+        action: String,
+        /// the node whose member to remove
+        node: Option<String>,
+    },
     /// The program of a cluster's port proxy (`edit cluster --port-add`); not for direct use
     #[command(hide = true)]
     PortProxy {
@@ -123,7 +132,7 @@ pub enum CreateCommand {
 pub struct CreateNodeArgs {
     /// the node name (default: kind's next name for the role, e.g. kind-worker4)
     pub name: Option<String>,
-    /// the node's role (control-plane joins need the HA control plane: not yet)
+    /// the node's role: worker, or control-plane (on a cluster whose store is stacked etcd)
     #[arg(long, default_value = "worker")]
     pub role: String,
     /// the cluster name, overrides KIND_CLUSTER_NAME (default kind)

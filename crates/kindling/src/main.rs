@@ -295,6 +295,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Apiserver(args) => run_apiserver(args).await,
         Command::Node => kindling_node::run().await,
         Command::Loadbalancer { config } => kindling_lb::run_from_file(&config).await,
+        Command::EtcdMember { action, node } => {
+            kindling_node::etcd_membership::command(&action, node.as_deref()).await
+        }
         Command::PortProxy { forward } => {
             let forwards = forward
                 .iter()

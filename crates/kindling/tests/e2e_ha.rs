@@ -6,7 +6,10 @@
 //! `docker stop` of the leader's control plane: kubectl keeps reading and writing through the
 //! balancer, a Deployment still scales, the leases move within 15 s; `docker start`: the member
 //! rejoins (3 healthy); `kill -9` of an etcd member during a stream of writes loses none that
-//! was acknowledged; `kindling delete cluster` removes the balancer too. One cluster for the
+//! was acknowledged; `kindling create node --role control-plane` adds a 4th control plane (4
+//! healthy etcd members, Ready, a backend of the balancer, kubectl keeps working while another
+//! control plane is stopped) and `kindling delete node` takes it out again (3 members, gone from
+//! the balancer); `kindling delete cluster` removes the balancer too. One cluster for the
 //! whole file. Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
 //! skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
@@ -47,6 +50,26 @@ fn docker(args: &[&str]) -> String {
 fn etcd_healthy(node: &str) -> bool {
     let script = "exec 3<>/dev/tcp/127.0.0.1/2381 && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
     node_exec(node, &["bash", "-c", script]).contains("\"health\":\"true\"")
+}
+
+/// etcd's member list as the member on `node` knows it: one `ID NAME PEER-URLS` line each.
+fn etcd_members(node: &str) -> Vec<String> {
+    node_exec(node, &["kindling", "etcd-member", "list"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The API server backends the external load balancer is configured with.
+fn balancer_backends(lb: &str) -> String {
+    node_exec(lb, &["cat", "/kindling/lb.json"])
+}
+
+fn ready_nodes(env: &Env) -> usize {
+    let out = text(&env.kubectl(&["get", "nodes", "--no-headers"]).stdout);
+    out.lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
+        .count()
 }
 
 /// The holder identity of `kube-system/<lease>` (`<node>_<uuid>`), empty if unreadable.
@@ -397,6 +420,95 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         "the killed member back",
         Duration::from_secs(30),
         |_| etcd_healthy(&victim),
+    );
+
+    // A 4th control plane joins the live cluster: etcd member, API server, balancer backend.
+    let refused = env.kindling(&["delete", "node", &control_planes[0], "--cluster", &cluster]);
+    assert!(
+        !refused.status.success()
+            && text(&refused.stderr).contains("is the first control-plane node"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let cp4 = cp("4");
+    let fourth = Instant::now();
+    let joined = Instant::now();
+    let out = env.kindling(&[
+        "create",
+        "node",
+        "--role",
+        "control-plane",
+        "--cluster",
+        &cluster,
+    ]);
+    assert!(out.status.success(), "create node: {}", text(&out.stderr));
+    let join_took = joined.elapsed();
+    eprintln!("control plane {cp4} created (Ready, a balancer backend) in {join_took:.1?}");
+    let members = etcd_members(&control_planes[0]);
+    assert_eq!(members.len(), 4, "{members:?}");
+    assert!(
+        members.iter().any(|m| m.contains(&format!(" {cp4} "))),
+        "{members:?}"
+    );
+    eventually(
+        &env,
+        "4 healthy etcd members",
+        Duration::from_secs(30),
+        |_| control_planes.iter().chain([&cp4]).all(|n| etcd_healthy(n)),
+    );
+    eventually(&env, "7 Ready nodes", Duration::from_secs(20), |env| {
+        ready_nodes(env) == 7
+    });
+    let labels = ok(
+        &env,
+        &["get", "node", &cp4, "--show-labels", "--no-headers"],
+    );
+    assert!(
+        labels.contains("node-role.kubernetes.io/control-plane="),
+        "{labels}"
+    );
+    assert!(balancer_backends(&lb).contains(&format!("\"{cp4}:6443\"")));
+    eventually(
+        &env,
+        "4 API servers in the kubernetes Endpoints",
+        Duration::from_secs(20),
+        |env| api_endpoints(env) == 4,
+    );
+    // Another control plane stops: 3 of 4 members are a quorum, kubectl keeps working.
+    let other = control_planes[1].clone();
+    docker(&["stop", "-t", "2", &other]);
+    let nodes = ok(&env, &["get", "nodes"]);
+    assert!(nodes.contains(&cp4), "{nodes}");
+    ok(
+        &env,
+        &["create", "configmap", "with-four", "--from-literal=k=v"],
+    );
+    ok(&env, &["get", "configmap", "with-four"]);
+    docker(&["start", &other]);
+
+    // It leaves again: member removed first, then the balancer's backend, the Node, the container.
+    let left = Instant::now();
+    let out = env.kindling(&["delete", "node", &cp4, "--cluster", &cluster]);
+    assert!(out.status.success(), "delete node: {}", text(&out.stderr));
+    eprintln!("control plane {cp4} deleted in {:.1?}", left.elapsed());
+    let members = etcd_members(&control_planes[0]);
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(!members.iter().any(|m| m.contains(&cp4)), "{members:?}");
+    assert!(!balancer_backends(&lb).contains(&cp4));
+    assert!(!ok(&env, &["get", "nodes", "-o", "name"]).contains(&cp4));
+    eventually(
+        &env,
+        "3 healthy etcd members again",
+        Duration::from_secs(60),
+        |_| control_planes.iter().all(|n| etcd_healthy(n)),
+    );
+    ok(
+        &env,
+        &["create", "configmap", "after-four", "--from-literal=k=v"],
+    );
+    eprintln!(
+        "4th control plane joined, checked and deleted in {:.1?}",
+        fourth.elapsed()
     );
 
     // Delete removes every container, the balancer included.

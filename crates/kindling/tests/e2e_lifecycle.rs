@@ -425,7 +425,10 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
             &name,
         ],
     );
-    assert!(refused.contains("not supported yet"), "{refused}");
+    assert!(
+        refused.contains("keeps its objects in SQLite on its only control plane"),
+        "{refused}"
+    );
     let refused = kindling_fails(&env, &["delete", "node", &cp, "--cluster", &name]);
     assert!(refused.contains("last control-plane node"), "{refused}");
     assert_eq!(containers(&name).len(), 3);

@@ -10,6 +10,7 @@
 pub mod plan;
 pub mod ports;
 
+mod control_plane;
 mod drain;
 mod edit;
 mod nodes;

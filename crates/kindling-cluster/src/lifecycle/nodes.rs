@@ -1,12 +1,13 @@
 //! `kindling create node` and `kindling delete node` on a live cluster.
 //!
-//! A new worker is made as `create cluster` makes one, from what the cluster already holds: its
-//! settings are the first control plane's `node.json` turned into a worker's, its identity a
-//! `system:node:<name>` certificate signed by the cluster CA (read from that control plane), its
-//! image the control plane's unless `--image` says otherwise. Checks come first and nothing is
-//! left behind when a step fails.
+//! A new node is made as `create cluster` makes one, from what the cluster already holds: its
+//! settings are the first control plane's `node.json` turned into a worker's or another control
+//! plane's, its identity a `system:node:<name>` certificate signed by the cluster CA (read from
+//! that control plane), its image the control plane's unless `--image` says otherwise. A control
+//! plane also joins the stacked etcd cluster and the external load balancer
+//! (`control_plane.rs`). Checks come first and nothing is left behind when a step fails.
 
-use super::{drain, plan, read_node_file};
+use super::{control_plane, drain, plan, read_node_file};
 use crate::status::Status;
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -99,6 +100,14 @@ pub async fn create_node(
         .await?,
     )
     .context("reading the control plane's node.json")?;
+    let joins_control_plane = opts.role == Role::ControlPlane;
+    if joins_control_plane {
+        let members = cp_config
+            .control_plane
+            .as_ref()
+            .and_then(|c| c.etcd_members.as_deref());
+        plan::check_join_control_plane(cluster, members, &nodes).map_err(anyhow::Error::msg)?;
+    }
     let ca = kindling_pki::Ca::from_pem(
         &read_node_file(provider, &cp.name, "/kindling/pki/ca.crt").await?,
         &read_node_file(provider, &cp.name, "/kindling/pki/ca.key").await?,
@@ -118,17 +127,34 @@ pub async fn create_node(
         .map_or(0, |d| d.as_secs() as i64);
     let joined = async {
         status.start("Writing configuration 📜");
-        let mut config = worker_config(&cp_config, &name, &image, opts.labels.clone());
-        // A cluster with several control planes: workers reach the API through the balancer.
-        let balancer = kindling_config::load_balancer_name(cluster);
-        if provider
-            .list_nodes(Some(cluster))
-            .await?
-            .iter()
-            .any(|n| n.name == balancer)
-        {
-            config.api_server_url = format!("https://{balancer}:6443");
-        }
+        let config = match joins_control_plane {
+            true => {
+                let mut members: Vec<String> = nodes
+                    .iter()
+                    .filter(|n| n.role == Some(Role::ControlPlane))
+                    .map(|n| n.name.clone())
+                    .collect();
+                members.sort();
+                members.push(name.clone());
+                control_plane::control_plane_config(
+                    &cp_config,
+                    &name,
+                    &image,
+                    opts.labels.clone(),
+                    members,
+                )
+            }
+            false => {
+                let mut config = worker_config(&cp_config, &name, &image, opts.labels.clone());
+                // A cluster with several control planes: workers reach the API through the
+                // balancer.
+                let balancer = kindling_config::load_balancer_name(cluster);
+                if nodes.iter().any(|n| n.name == balancer) {
+                    config.api_server_url = format!("https://{balancer}:6443");
+                }
+                config
+            }
+        };
         let mut files = vec![FileToCopy::new(
             "node.json",
             Bytes::from(serde_json::to_vec_pretty(&config)?),
@@ -140,8 +166,14 @@ pub async fn create_node(
             &config.api_server_url,
             &name,
         )?);
+        if joins_control_plane {
+            files.extend(control_plane::secrets(provider, &cp.name, &ca).await?);
+        }
         provider.copy_files(&name, KINDLING_DIR, files).await?;
-        status.start("Joining node 🚜");
+        status.start(match joins_control_plane {
+            true => "Joining control-plane node 🕹️",
+            false => "Joining node 🚜",
+        });
         super::startstop::wait_ready(
             provider,
             cluster,
@@ -149,12 +181,24 @@ pub async fn create_node(
             since,
             opts.wait,
         )
-        .await
+        .await?;
+        if joins_control_plane {
+            control_plane::mark(&client, &config).await?;
+            control_plane::set_balancer_backend(provider, cluster, &name, true).await?;
+        }
+        anyhow::Ok(())
     }
     .await;
     if let Err(e) = joined {
         status.end(false);
-        // Nothing left behind: the container, and the Node if it registered.
+        // Nothing left behind: the balancer's backend and the etcd member of a control plane,
+        // the container, and the Node if it registered.
+        if joins_control_plane {
+            let _ = control_plane::set_balancer_backend(provider, cluster, &name, false).await;
+            if let Some(via) = plan::removal_via(&nodes, &name) {
+                let _ = control_plane::remove_member(provider, &via, &name).await;
+            }
+        }
         let _ = provider.delete_nodes(std::slice::from_ref(&name)).await;
         let _ = Api::<Node>::all(client.clone())
             .delete(&name, &DeleteParams::default())
@@ -190,6 +234,19 @@ pub async fn delete_node(
             return Err(e);
         }
     }
+    let leaving_control_plane = nodes
+        .iter()
+        .any(|n| n.name == name && n.role == Some(Role::ControlPlane));
+    if leaving_control_plane {
+        status.start(&format!(
+            "Removing control plane {name} from etcd and the load balancer ⚖️"
+        ));
+        let removed = remove_control_plane(provider, cluster, name, &nodes).await;
+        if let Err(e) = removed {
+            status.end(false);
+            return Err(e);
+        }
+    }
     status.start(&format!("Removing node {name} 🗑️"));
     let api: Api<Node> = Api::all(client.clone());
     match api.delete(name, &DeleteParams::default()).await {
@@ -201,6 +258,37 @@ pub async fn delete_node(
     drain::delete_leftover_pods(&client, name).await?;
     status.end(true);
     status.line(&format!("Deleted node \"{name}\""));
+    Ok(())
+}
+
+/// A control plane leaves: the balancer stops sending it clients, then its etcd member is
+/// removed through a control plane that stays (before its container stops: a member that is
+/// merely gone would still count towards the quorum).
+async fn remove_control_plane(
+    provider: &dyn Provider,
+    cluster: &str,
+    name: &str,
+    nodes: &[NodeInfo],
+) -> Result<()> {
+    control_plane::set_balancer_backend(provider, cluster, name, false).await?;
+    let via = plan::removal_via(nodes, name).with_context(|| {
+        format!("no running control plane stays to remove {name}'s etcd member through")
+    })?;
+    let via_config: NodeConfig = serde_json::from_str(
+        &read_node_file(
+            provider,
+            &via,
+            &kindling_path("node.json").to_string_lossy(),
+        )
+        .await?,
+    )
+    .with_context(|| format!("reading {via}'s node.json"))?;
+    let on_etcd = via_config
+        .control_plane
+        .is_some_and(|c| c.etcd_members.is_some());
+    if on_etcd {
+        control_plane::remove_member(provider, &via, name).await?;
+    }
     Ok(())
 }
 

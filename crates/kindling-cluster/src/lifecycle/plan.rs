@@ -125,14 +125,10 @@ pub fn check_create_node(
     if nodes.is_empty() {
         return Err(format!("unknown cluster \"{cluster}\""));
     }
-    match role {
-        Role::Worker => {}
-        Role::ControlPlane => {
-            return Err("adding control-plane nodes to a live cluster is not supported yet (it needs the HA control plane); only --role worker".into());
-        }
-        Role::ExternalLoadBalancer => {
-            return Err(format!("invalid role \"{role}\": expected worker"));
-        }
+    if role == Role::ExternalLoadBalancer {
+        return Err(format!(
+            "invalid role \"{role}\": expected worker or control-plane"
+        ));
     }
     if !is_dns_label(name) {
         return Err(format!("invalid node name \"{name}\": a node name (its container's hostname) must be a DNS label: lower case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"));
@@ -164,21 +160,73 @@ pub fn check_delete_node(cluster: &str, name: &str, nodes: &[NodeInfo]) -> Resul
     };
     match node.role {
         Some(Role::Worker) => Ok(()),
-        Some(Role::ControlPlane) => {
-            let control_planes = nodes
-                .iter()
-                .filter(|n| n.role == Some(Role::ControlPlane))
-                .count();
-            if control_planes <= 1 {
-                Err(format!("node \"{name}\" is the last control-plane node of cluster \"{cluster}\"; delete the cluster instead"))
-            } else {
-                Err(format!("deleting control-plane node \"{name}\" is not supported yet (it needs the HA control plane)"))
-            }
-        }
+        Some(Role::ControlPlane) => check_delete_control_plane(cluster, name, nodes),
         Some(Role::ExternalLoadBalancer) | None => Err(format!(
             "\"{name}\" is not a node of cluster \"{cluster}\" that can be deleted (it is its load balancer)"
         )),
     }
+}
+
+fn control_planes(nodes: &[NodeInfo]) -> Vec<&NodeInfo> {
+    let mut cps: Vec<&NodeInfo> = nodes
+        .iter()
+        .filter(|n| n.role == Some(Role::ControlPlane))
+        .collect();
+    cps.sort_by(|a, b| a.name.cmp(&b.name));
+    cps
+}
+
+/// Why a control plane cannot be added, checked before anything is made. `etcd_members` is
+/// the first control plane's stacked etcd membership (None: its objects are in SQLite, which
+/// only its own API server can use). etcd takes a new member only while every member is
+/// connected (its strict reconfiguration check): every control plane must be running.
+pub fn check_join_control_plane(
+    cluster: &str,
+    etcd_members: Option<&[String]>,
+    nodes: &[NodeInfo],
+) -> Result<(), String> {
+    let cps = control_planes(nodes);
+    let first = cps.first().map_or("", |n| n.name.as_str());
+    if etcd_members.is_none() {
+        return Err(format!("cluster \"{cluster}\" keeps its objects in SQLite on its only control plane ({first}), which no second API server can share: a control plane can be added only to a cluster whose store is stacked etcd (one created with several control-plane nodes); nothing was changed"));
+    }
+    if let Some(stopped) = cps.iter().find(|n| !n.is_running()) {
+        return Err(format!("control-plane node {} is {}: etcd adds a member only while every member is up; `kindling start cluster --name {cluster}` first; nothing was changed", stopped.name, stopped.status));
+    }
+    Ok(())
+}
+
+/// Why a control plane cannot be deleted: it is the last one; it is the first one (it holds
+/// the cluster's admin credentials and the engine socket of the LoadBalancer Service
+/// controller); or removing its etcd member would leave fewer members running than a quorum of
+/// those that remain.
+fn check_delete_control_plane(cluster: &str, name: &str, nodes: &[NodeInfo]) -> Result<(), String> {
+    let cps = control_planes(nodes);
+    if cps.len() <= 1 {
+        return Err(format!("node \"{name}\" is the last control-plane node of cluster \"{cluster}\"; delete the cluster instead"));
+    }
+    if cps.first().is_some_and(|n| n.name == name) {
+        return Err(format!("node \"{name}\" is the first control-plane node of cluster \"{cluster}\": it keeps the cluster's admin credentials and runs its LoadBalancer Service controller; delete another control plane; nothing was changed"));
+    }
+    let remaining = cps.len() - 1;
+    let running = cps
+        .iter()
+        .filter(|n| n.name != name && n.is_running())
+        .count();
+    let quorum = remaining / 2 + 1;
+    if running < quorum {
+        return Err(format!("deleting control-plane node \"{name}\" would leave {running} of {remaining} etcd members running, fewer than a quorum ({quorum}); start the stopped control planes first; nothing was changed"));
+    }
+    Ok(())
+}
+
+/// The control plane whose etcd member carries out the removal of `leaving`'s member: the
+/// first running one that stays.
+pub fn removal_via(nodes: &[NodeInfo], leaving: &str) -> Option<String> {
+    control_planes(nodes)
+        .into_iter()
+        .find(|n| n.name != leaving && n.is_running())
+        .map(|n| n.name.clone())
 }
 
 /// Whether `node` is Ready by a heartbeat posted at or after `since` (Unix seconds): a node
@@ -504,7 +552,17 @@ mod tests {
         assert!(err("kind-worker", Role::Worker, &nodes, false).contains("already exists"));
         assert!(err("other", Role::Worker, &nodes, true).contains("already exists"));
         assert!(err("kind-worker2", Role::Worker, &[], false).contains("unknown cluster"));
-        assert!(err("kind-cp2", Role::ControlPlane, &nodes, false).contains("not supported"));
+        assert_eq!(
+            check_create_node(
+                "kind",
+                "kind-control-plane2",
+                Role::ControlPlane,
+                &nodes,
+                false
+            ),
+            Ok(())
+        );
+        assert!(err("kind-lb", Role::ExternalLoadBalancer, &nodes, false).contains("invalid role"));
         assert!(err("Bad_Name", Role::Worker, &nodes, false).contains("invalid node name"));
     }
 
@@ -523,7 +581,10 @@ mod tests {
         let err = |name, nodes: &[NodeInfo]| check_delete_node("kind", name, nodes).unwrap_err();
         assert!(err("kind-control-plane", &nodes).contains("last control-plane node"));
         assert!(err("kind-worker9", &nodes).contains("unknown node"));
-        assert!(err("kind-control-plane", &[cp, cp2, w]).contains("not supported yet"));
+        assert_eq!(
+            check_delete_node("kind", "kind-control-plane2", &[cp.clone(), cp2.clone(), w]),
+            Ok(())
+        );
         assert!(err("kind-external-load-balancer", &[lb]).contains("load balancer"));
     }
 
@@ -582,5 +643,137 @@ mod tests {
         for (extra, want) in cases {
             assert_eq!(drain_action(&pod(extra.clone())), want, "{extra}");
         }
+    }
+
+    #[test]
+    fn control_planes_join_only_a_stacked_etcd_whose_members_all_run() {
+        let cp = |n: &str, s: &str| {
+            node(
+                &format!("kind-control-plane{n}"),
+                Some(Role::ControlPlane),
+                s,
+            )
+        };
+        let members = names(&[
+            "kind-control-plane",
+            "kind-control-plane2",
+            "kind-control-plane3",
+        ]);
+        let three = [cp("", "running"), cp("2", "running"), cp("3", "running")];
+        type Case<'a> = (
+            &'a str,
+            Option<&'a [String]>,
+            Vec<NodeInfo>,
+            Result<(), &'a str>,
+        );
+        let cases: [Case; 4] = [
+            ("three running", Some(&members), three.to_vec(), Ok(())),
+            (
+                "one etcd control plane",
+                Some(&members[..1]),
+                vec![cp("", "running")],
+                Ok(()),
+            ),
+            (
+                "SQLite",
+                None,
+                vec![cp("", "running")],
+                Err("keeps its objects in SQLite on its only control plane (kind-control-plane)"),
+            ),
+            (
+                "a member down",
+                Some(&members),
+                vec![cp("", "running"), cp("2", "exited"), cp("3", "running")],
+                Err("control-plane node kind-control-plane2 is exited"),
+            ),
+        ];
+        for (what, members, nodes, want) in cases {
+            match (check_join_control_plane("kind", members, &nodes), want) {
+                (Ok(()), Ok(())) => {}
+                (Err(got), Err(want)) => assert!(got.contains(want), "{what}: {got}"),
+                (got, want) => panic!("{what}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn control_planes_leave_while_a_quorum_stays() {
+        let cp = |n: &str, s: &str| {
+            node(
+                &format!("kind-control-plane{n}"),
+                Some(Role::ControlPlane),
+                s,
+            )
+        };
+        let w = node("kind-worker", Some(Role::Worker), "running");
+        type Case<'a> = (&'a str, Vec<NodeInfo>, &'a str, Result<(), &'a str>);
+        let cases: [Case; 6] = [
+            (
+                "four running",
+                vec![
+                    cp("", "running"),
+                    cp("2", "running"),
+                    cp("3", "running"),
+                    cp("4", "running"),
+                ],
+                "kind-control-plane4",
+                Ok(()),
+            ),
+            (
+                "one of four stopped: 2 of 3 remain",
+                vec![
+                    cp("", "running"),
+                    cp("2", "exited"),
+                    cp("3", "running"),
+                    cp("4", "running"),
+                ],
+                "kind-control-plane4",
+                Ok(()),
+            ),
+            (
+                "the stopped one itself",
+                vec![cp("", "running"), cp("2", "exited"), cp("3", "running")],
+                "kind-control-plane2",
+                Ok(()),
+            ),
+            (
+                "one of three stopped: 1 of 2 remain",
+                vec![cp("", "running"), cp("2", "exited"), cp("3", "running")],
+                "kind-control-plane3",
+                Err("would leave 1 of 2 etcd members running, fewer than a quorum (2)"),
+            ),
+            (
+                "the first",
+                vec![cp("", "running"), cp("2", "running"), w.clone()],
+                "kind-control-plane",
+                Err("is the first control-plane node"),
+            ),
+            (
+                "the last",
+                vec![cp("", "running"), w.clone()],
+                "kind-control-plane",
+                Err("last control-plane node"),
+            ),
+        ];
+        for (what, nodes, name, want) in cases {
+            match (check_delete_node("kind", name, &nodes), want) {
+                (Ok(()), Ok(())) => {}
+                (Err(got), Err(want)) => assert!(got.contains(want), "{what}: {got}"),
+                (got, want) => panic!("{what}: got {got:?}, want {want:?}"),
+            }
+        }
+        let nodes = [cp("", "exited"), cp("2", "running"), cp("3", "running")];
+        assert_eq!(
+            removal_via(&nodes, "kind-control-plane2").as_deref(),
+            Some("kind-control-plane3")
+        );
+        assert_eq!(
+            removal_via(&nodes, "kind-control-plane3").as_deref(),
+            Some("kind-control-plane2")
+        );
+        assert_eq!(
+            removal_via(&[cp("2", "running")], "kind-control-plane2"),
+            None
+        );
     }
 }

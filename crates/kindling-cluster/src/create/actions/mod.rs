@@ -7,7 +7,7 @@ mod install_ingress_class;
 mod install_storage;
 mod join_workers;
 mod load_balancer;
-mod mark_nodes;
+pub(crate) mod mark_nodes;
 mod pki;
 mod preflight;
 mod provision;

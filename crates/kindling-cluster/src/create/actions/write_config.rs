@@ -179,6 +179,7 @@ fn node_config(ctx: &ActionContext, node: &ResolvedNode, api_url: &str) -> NodeC
                 disable_admission_plugins: arg("disable-admission-plugins"),
                 token_auth_file: arg("token-auth-file"),
                 etcd_members: super::etcd_members(&ctx.cluster),
+                etcd_join: false,
                 ingress_load_balancer: None,
                 service_account_issuer: arg("service-account-issuer"),
                 service_account_jwks_uri: arg("service-account-jwks-uri"),
