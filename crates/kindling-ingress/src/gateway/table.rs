@@ -13,6 +13,7 @@
 
 use super::types::{HeaderModifier, PathModifier, RequestRedirect, UrlRewrite};
 use crate::routes::Backend;
+use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -60,7 +61,9 @@ pub struct Rule {
     pub grpc: bool,
     /// The rule's index in its route's `rules`.
     position: usize,
-    next: AtomicUsize,
+    /// Where the weighted sequence is; shared with the same split of the tables before and
+    /// after this one (see [`Table::continue_from`]).
+    next: ArcSwap<AtomicUsize>,
 }
 
 impl Rule {
@@ -77,7 +80,7 @@ impl Rule {
             backends,
             grpc,
             position,
-            next: AtomicUsize::new(0),
+            next: ArcSwap::from_pointee(AtomicUsize::new(0)),
         }
     }
 
@@ -96,7 +99,7 @@ impl Rule {
         if total == 0 {
             return None;
         }
-        let mut n = (self.next.fetch_add(1, Ordering::Relaxed) as u64) % total;
+        let mut n = (self.next.load().fetch_add(1, Ordering::Relaxed) as u64) % total;
         for (backend, weight) in all {
             if n < u64::from(*weight) {
                 return backend.as_ref();
@@ -152,7 +155,8 @@ impl Table {
     /// Carries each rule's place in its weighted sequence over from the table this one
     /// replaces: the table is built again on every change of any watched object, and a counter
     /// starting over each time would send the first share of every rebuild's requests to the
-    /// first backend, not the weights' split.
+    /// first backend, not the weights' split. The counter is shared, not copied: requests still
+    /// routed by the previous table until this one is stored count in the same sequence.
     pub fn continue_from(&self, previous: &Table) {
         for entry in &self.entries {
             let rule = &entry.rule;
@@ -162,8 +166,7 @@ impl Table {
                 .map(|e| &e.rule)
                 .find(|old| old.same_split(rule))
             {
-                rule.next
-                    .store(old.next.load(Ordering::Relaxed), Ordering::Relaxed);
+                rule.next.store(old.next.load_full());
             }
         }
     }
