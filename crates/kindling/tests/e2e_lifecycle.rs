@@ -330,6 +330,13 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     ok(&env, &["rollout", "status", "sts/data", "--timeout=60s"]);
     let first = volume_file(&env, "first").unwrap();
     assert_eq!(service_answer(&env).trim(), "hello-from-web");
+    // Counted once the cluster's own objects are all there: the endpoints controller writes
+    // kube-dns's Endpoints some seconds after create (a cold CI run counted before it did).
+    wait_until("kube-dns's Endpoints", Duration::from_secs(30), || {
+        env.kubectl(&["get", "endpoints", "-n", "kube-system", "kube-dns"])
+            .status
+            .success()
+    });
     let objects = object_count(&env);
     let before: Vec<(String, String)> = containers(&name)
         .into_iter()
