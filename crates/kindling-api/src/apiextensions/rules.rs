@@ -23,6 +23,7 @@ use crate::json_path::str_at;
 use crate::meta::go_quote;
 use crate::status::Cause;
 use ::cel::{Program, Value as CelValue};
+use plan::{Compiled, Plan};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -34,6 +35,10 @@ pub struct Rules {
     programs: HashMap<String, Arc<Program>>,
     /// Whether any rule looks at `oldSelf` (else creates and updates have no second pass).
     transitions: bool,
+    /// The nodes of the schema a walk visits (None: no rules).
+    plan: Option<Plan>,
+    /// No evaluation can go over the cost limits (`rules_plan.rs`): none is charged.
+    uncharged: bool,
 }
 
 /// Which rules a pass runs.
@@ -85,6 +90,8 @@ impl Rules {
             .values()
             .any(|p| p.references().has_variable("oldSelf"));
         Rules {
+            plan: Plan::of(schema, &programs),
+            uncharged: plan::within_budget(schema, &programs),
             programs,
             transitions,
         }
@@ -135,9 +142,12 @@ impl Rules {
         old: Option<&Value>,
         resource_root: bool,
     ) -> Vec<Cause> {
-        if self.is_empty() || (pass != Pass::Plain && !self.transitions) {
+        if pass != Pass::Plain && !self.transitions {
             return Vec::new();
         }
+        let Some(plan) = &self.plan else {
+            return Vec::new();
+        };
         let mut run = Run {
             rules: self,
             pass,
@@ -145,54 +155,40 @@ impl Rules {
             stopped: false,
             out: Vec::new(),
         };
-        run.node(Node {
-            schema,
-            new: obj,
-            old,
-            path: String::new(),
-            resource_root,
-        });
+        run.node(
+            Node {
+                schema,
+                new: obj,
+                old,
+                path: String::new(),
+                resource_root,
+            },
+            plan,
+        );
         run.out
     }
 }
 
 impl Run<'_> {
-    fn node(&mut self, n: Node<'_>) {
+    /// The rules at `n` and below (`plan`: where they are).
+    fn node(&mut self, n: Node<'_>, plan: &Plan) {
         if self.stopped || n.new.is_null() {
             return;
         }
-        let runnable: Vec<(&Value, Arc<Program>, bool)> = n.schema["x-kubernetes-validations"]
+        let runnable: Vec<(&Value, &Compiled)> = n.schema["x-kubernetes-validations"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|rule| {
-                let program = self.rules.programs.get(str_at(rule, &["rule"]))?.clone();
-                let uses_old = program.references().has_variable("oldSelf");
-                let optional = rule["optionalOldSelf"].as_bool() == Some(true);
-                let runs = match self.pass {
-                    Pass::Plain => !uses_old,
-                    Pass::Create => uses_old && optional,
-                    Pass::Update => uses_old && (n.old.is_some() || optional),
-                };
-                runs.then_some((rule, program, uses_old))
-            })
+            .zip(&plan.rules)
+            .filter_map(|(rule, c)| Some((rule, c.as_ref()?)))
+            .filter(|(_, c)| c.runs(self.pass, n.old.is_some()))
             .collect();
         if !runnable.is_empty() {
             // What the node's rules see, made once for all of them, of only what they read.
-            let mut reach = (Reach::none(), Reach::none());
-            for (rule, program, _) in &runnable {
-                let message = self
-                    .rules
-                    .programs
-                    .get(str_at(rule, &["messageExpression"]));
-                for p in std::iter::once(program).chain(message) {
-                    reach.0.add(p.expression(), "self");
-                    reach.1.add(p.expression(), "oldSelf");
-                }
-            }
-            let seen = Seen::of(&n, self.pass != Pass::Plain, &reach);
-            for (rule, program, uses_old) in runnable {
-                self.check(&n, &seen, rule, &program, uses_old);
+            let reach = &plan.reach[self.pass as usize];
+            let seen = Seen::of(&n, self.pass != Pass::Plain, reach);
+            for (rule, compiled) in runnable {
+                self.check(&n, &seen, rule, compiled);
                 if self.stopped {
                     return;
                 }
@@ -206,38 +202,50 @@ impl Run<'_> {
                     .get("additionalProperties")
                     .filter(|a| a.is_object());
                 for (k, child) in map {
-                    let (s, path) = match (props.and_then(|p| p.get(k)), additional) {
-                        (Some(s), _) => (s, join(&n.path, k)),
-                        (None, Some(s)) => (s, format!("{}[{k}]", n.path)),
+                    let (s, child_plan, path) = match (props.and_then(|p| p.get(k)), additional) {
+                        (Some(s), _) => match plan.properties.get(k) {
+                            Some(cp) => (s, cp, join(&n.path, k)),
+                            None => continue,
+                        },
+                        (None, Some(s)) => match &plan.additional {
+                            Some(cp) => (s, &**cp, format!("{}[{k}]", n.path)),
+                            None => continue,
+                        },
                         _ => continue,
                     };
                     let embedded = s["x-kubernetes-embedded-resource"] == true;
-                    self.node(Node {
-                        schema: s,
-                        new: child,
-                        old: n.old.and_then(|o| o.get(k)),
-                        path,
-                        resource_root: embedded,
-                    });
+                    self.node(
+                        Node {
+                            schema: s,
+                            new: child,
+                            old: n.old.and_then(|o| o.get(k)),
+                            path,
+                            resource_root: embedded,
+                        },
+                        child_plan,
+                    );
                     if self.stopped {
                         return;
                     }
                 }
             }
             Value::Array(items) => {
-                let Some(s) = n.schema.get("items") else {
+                let (Some(s), Some(item_plan)) = (n.schema.get("items"), &plan.items) else {
                     return;
                 };
                 let old_items = n.old.and_then(Value::as_array).map(Vec::as_slice);
                 let embedded = s["x-kubernetes-embedded-resource"] == true;
                 for (i, item) in items.iter().enumerate() {
-                    self.node(Node {
-                        schema: s,
-                        new: item,
-                        old: old_items.and_then(|o| correlated(n.schema, item, o)),
-                        path: format!("{}[{i}]", n.path),
-                        resource_root: embedded,
-                    });
+                    self.node(
+                        Node {
+                            schema: s,
+                            new: item,
+                            old: old_items.and_then(|o| correlated(n.schema, item, o)),
+                            path: format!("{}[{i}]", n.path),
+                            resource_root: embedded,
+                        },
+                        item_plan,
+                    );
                     if self.stopped {
                         return;
                     }
@@ -248,21 +256,14 @@ impl Run<'_> {
     }
 
     /// One rule at one node.
-    fn check(
-        &mut self,
-        n: &Node<'_>,
-        seen: &Seen,
-        rule: &Value,
-        program: &Program,
-        uses_old: bool,
-    ) {
+    fn check(&mut self, n: &Node<'_>, seen: &Seen, rule: &Value, compiled: &Compiled) {
+        let program = &*compiled.program;
         let text = str_at(rule, &["rule"]);
-        let optional = uses_old && rule["optionalOldSelf"].as_bool() == Some(true);
-        let shapes = &seen.shapes;
+        let optional = compiled.uses_old && compiled.optional;
         let type_name = type_name(n.schema);
-        let shown = rule_error_string(rule);
-        if !self.charge(program, shapes, &n.path, type_name, || {
-            format!("'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: {shown}")
+        let shown = || rule_error_string(rule);
+        if !self.charge(program, seen, &n.path, type_name, || {
+            format!("'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: {}", shown())
         }) {
             return;
         }
@@ -275,7 +276,7 @@ impl Run<'_> {
             Ok(CelValue::Bool(true)) => {}
             Ok(CelValue::Bool(false)) => {
                 let detail = self
-                    .message_expression(rule, ctx, shapes, &field, type_name)
+                    .message_expression(rule, compiled, ctx, seen, &field, type_name)
                     .unwrap_or_else(|| match str_at(rule, &["message"]).trim() {
                         "" => format!("failed rule: {}", text.trim()),
                         m => m.to_string(),
@@ -288,14 +289,17 @@ impl Run<'_> {
             Ok(_) => self.out.push(Cause::invalid(
                 &n.path,
                 go_quote(type_name),
-                &format!("cel expression must evaluate to a bool evaluating rule: {shown}"),
+                &format!(
+                    "cel expression must evaluate to a bool evaluating rule: {}",
+                    shown()
+                ),
             )),
             Err(e) => {
                 let err = super::cel::error_text(&e);
                 let detail = if err.starts_with("no such overload") {
-                    format!("'{err}': call arguments did not match a supported operator, function or macro signature for rule: {shown}")
+                    format!("'{err}': call arguments did not match a supported operator, function or macro signature for rule: {}", shown())
                 } else {
-                    format!("{err} evaluating rule: {shown}")
+                    format!("{err} evaluating rule: {}", shown())
                 };
                 self.out
                     .push(Cause::invalid(&n.path, go_quote(type_name), &detail));
@@ -308,12 +312,15 @@ impl Run<'_> {
     fn charge(
         &mut self,
         program: &Program,
-        shapes: &[(&str, Shape)],
+        seen: &Seen,
         path: &str,
         type_name: &str,
         over_call: impl FnOnce() -> String,
     ) -> bool {
-        let spent = cost::estimate(program.expression(), shapes);
+        if self.rules.uncharged {
+            return true;
+        }
+        let spent = cost::estimate(program.expression(), seen.shapes());
         let detail = if spent > cost::PER_CALL_LIMIT {
             over_call()
         } else if spent > self.budget {
@@ -332,15 +339,15 @@ impl Run<'_> {
     fn message_expression(
         &mut self,
         rule: &Value,
+        compiled: &Compiled,
         ctx: &::cel::Context<'static, 'static>,
-        shapes: &[(&str, Shape)],
+        seen: &Seen,
         field: &str,
         type_name: &str,
     ) -> Option<String> {
-        let text = str_at(rule, &["messageExpression"]);
-        let program = self.rules.programs.get(text).cloned()?;
-        let quoted = go_quote(text);
-        if !self.charge(&program, shapes, field, type_name, || {
+        let program = compiled.message.as_deref()?;
+        if !self.charge(program, seen, field, type_name, || {
+            let quoted = go_quote(str_at(rule, &["messageExpression"]));
             format!("no further validation rules will be run due to call cost exceeds limit for messageExpression: {quoted}")
         }) {
             return None;
@@ -361,10 +368,13 @@ impl Run<'_> {
 /// A node's values as its rules see them (`self`, `oldSelf`), their shapes, and the contexts
 /// made of them (made at most once for all the node's rules: converting values is what costs).
 struct Seen<'a> {
-    new: Cow<'a, Value>,
-    old: Option<Cow<'a, Value>>,
+    new: &'a Value,
+    old: Option<&'a Value>,
     schema: &'a Value,
-    shapes: Vec<(&'static str, Shape)>,
+    resource_root: bool,
+    reach: &'a (Reach, Reach),
+    /// Made only when an evaluation is charged.
+    shapes: std::cell::OnceCell<[(&'static str, Shape); 2]>,
     plain: std::cell::OnceCell<::cel::Context<'static, 'static>>,
     optional: std::cell::OnceCell<::cel::Context<'static, 'static>>,
 }
@@ -372,26 +382,36 @@ struct Seen<'a> {
 impl<'a> Seen<'a> {
     /// `with_old`: whether the pass's rules can look at `oldSelf`.
     /// `reach`: what the rules read of `self` and of `oldSelf`.
-    fn of(n: &Node<'a>, with_old: bool, reach: &(Reach, Reach)) -> Seen<'a> {
-        let new = visible(n.new, n.resource_root, &reach.0);
-        let old = n
-            .old
-            .filter(|_| with_old)
-            .map(|o| visible(o, n.resource_root, &reach.1));
+    fn of(n: &Node<'a>, with_old: bool, reach: &'a (Reach, Reach)) -> Seen<'a> {
         Seen {
-            shapes: vec![
-                ("self", Shape::of_value(&new)),
+            new: n.new,
+            old: n.old.filter(|_| with_old),
+            schema: n.schema,
+            resource_root: n.resource_root,
+            reach,
+            shapes: Default::default(),
+            plain: Default::default(),
+            optional: Default::default(),
+        }
+    }
+
+    /// The shapes of what the rules see, for their costs.
+    fn shapes(&self) -> &[(&'static str, Shape)] {
+        self.shapes.get_or_init(|| {
+            let old = self
+                .old
+                .map(|o| visible(o, self.resource_root, &self.reach.1));
+            [
+                (
+                    "self",
+                    Shape::of_value(&visible(self.new, self.resource_root, &self.reach.0)),
+                ),
                 (
                     "oldSelf",
                     old.as_deref().map_or(Shape::Scalar, Shape::of_value),
                 ),
-            ],
-            new,
-            old,
-            schema: n.schema,
-            plain: Default::default(),
-            optional: Default::default(),
-        }
+            ]
+        })
     }
 
     /// The context of a rule: `oldSelf` as it is, or as an optional (`optionalOldSelf`).
@@ -402,20 +422,67 @@ impl<'a> Seen<'a> {
             &self.plain
         };
         cell.get_or_init(|| {
-            let old = self
-                .old
-                .as_deref()
-                .map(|o| super::cel::to_cel_typed(o, self.schema));
+            let seen =
+                |v: &Value, reach: &Reach| visible_cel(v, self.schema, self.resource_root, reach);
+            let old = self.old.map(|o| seen(o, &self.reach.1));
             let old = if optional {
                 Some(super::cel::optional(old))
             } else {
                 old
             };
-            let mut vars = vec![("self", super::cel::to_cel_typed(&self.new, self.schema))];
+            let mut vars = vec![("self", seen(self.new, &self.reach.0))];
             vars.extend(old.map(|o| ("oldSelf", o)));
             super::cel::context(vars)
         })
     }
+}
+
+/// `visible(v)` as a CEL value, made without copying the JSON first: the fields read are
+/// picked from the object (by their names, escaped or not), then converted.
+fn visible_cel(
+    v: &Value,
+    schema: &Value,
+    resource_root: bool,
+    reach: &Reach,
+) -> super::cel::CelVal {
+    let Value::Object(map) = v else {
+        return super::cel::to_cel_typed(v, schema);
+    };
+    let meta;
+    let mut picked: Vec<(&String, &Value)> = match reach {
+        Reach::Fields(fields) => {
+            let mut picked = Vec::with_capacity(fields.len());
+            for f in fields {
+                picked.extend(map.get_key_value(f.as_str()));
+                // Only a name with `__` can be the escape of another.
+                if f.contains("__") {
+                    let name = super::cel::unescape(f);
+                    if let Some((k, v)) = map.get_key_value(name.as_str()) {
+                        let escapes_to_f = super::cel::escape(k).as_deref() == Some(f.as_str());
+                        if escapes_to_f && k != f {
+                            picked.push((k, v));
+                        }
+                    }
+                }
+            }
+            picked
+        }
+        Reach::Whole => map.iter().collect(),
+    };
+    if resource_root {
+        if let Some(entry) = picked.iter_mut().find(|(k, _)| *k == "metadata") {
+            if let Value::Object(m) = entry.1 {
+                meta = Value::Object(
+                    m.iter()
+                        .filter(|(k, _)| *k == "name" || *k == "generateName")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+                entry.1 = &meta;
+            }
+        }
+    }
+    super::cel::object_to_cel(picked.into_iter(), schema)
 }
 
 /// upstream's MaxEvaluatedMessageExpressionSizeBytes.
@@ -581,8 +648,13 @@ fn walk_rules(schema: &Value, f: &mut dyn FnMut(&Value)) {
 
 #[path = "rules_check.rs"]
 mod check;
+#[path = "rules_plan.rs"]
+mod plan;
 pub use check::rule_errors;
 
 #[cfg(test)]
 #[path = "rules_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "rules_time_tests.rs"]
+mod time_tests;

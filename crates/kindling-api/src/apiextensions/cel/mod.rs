@@ -13,9 +13,11 @@
 //! - `cost.rs`: upstream's cost model: the static estimate of a rule (schema sizes) and the
 //!   cost of one evaluation (the value's sizes).
 //! - `reach.rs`: which fields of `self`/`oldSelf` rules select (only those are converted).
+//! - `temporal.rs`: `date-time`, `date`, `duration` and `byte` strings as the timestamps,
+//!   durations and bytes rules see.
 //!
-//! Not here (cel-rust without chrono): `timestamp`/`duration`, and the authz and semver
-//! libraries (not offered to CRD rules' authors in practice).
+//! `timestamp`/`duration` and their methods are cel-rust's (its chrono feature). Not here: the
+//! authz and semver libraries (not offered to CRD rules' authors in practice).
 
 pub mod cost;
 mod format;
@@ -24,6 +26,7 @@ mod net;
 mod quantity;
 pub mod reach;
 mod regex;
+pub mod temporal;
 mod urls;
 
 use ::cel::common::types::{
@@ -120,26 +123,38 @@ fn map(entries: impl Iterator<Item = (String, CelVal)>) -> CelVal {
 /// their escaped names (`namespace` → `__namespace__`, `a-b` → `a__dash__b`, as upstream's
 /// `cel.Escape`; a name that cannot be escaped is not visible), map keys as they are.
 pub fn to_cel_typed(v: &Json, schema: &Json) -> CelVal {
+    match v {
+        Json::Object(m) => object_to_cel(m.iter(), schema),
+        Json::Array(items) => match schema.get("items") {
+            Some(item) => list(items.iter().map(|i| to_cel_typed(i, item))),
+            None => to_cel(v),
+        },
+        Json::String(s) => match schema.get("format").and_then(Json::as_str) {
+            Some(format) => temporal::typed_string(s, format).unwrap_or_else(|| to_cel(v)),
+            None => to_cel(v),
+        },
+        _ => to_cel(v),
+    }
+}
+
+/// The object of `schema` with (some of) its `entries`, as `to_cel_typed` makes it.
+pub fn object_to_cel<'e>(
+    entries: impl Iterator<Item = (&'e String, &'e Json)>,
+    schema: &Json,
+) -> CelVal {
     let props = schema
         .get("properties")
         .and_then(Json::as_object)
         .filter(|p| !p.is_empty());
-    match (v, props) {
-        (Json::Object(m), Some(props)) => map(m.iter().filter_map(|(k, v)| {
+    match props {
+        Some(props) => map(entries.filter_map(|(k, v)| {
             let child = props.get(k).unwrap_or(&Json::Null);
             Some((escape(k)?, to_cel_typed(v, child)))
         })),
-        (Json::Object(m), None) => {
-            match schema.get("additionalProperties").filter(|a| a.is_object()) {
-                Some(values) => map(m.iter().map(|(k, v)| (k.clone(), to_cel_typed(v, values)))),
-                None => to_cel(v),
-            }
-        }
-        (Json::Array(items), _) => match schema.get("items") {
-            Some(item) => list(items.iter().map(|i| to_cel_typed(i, item))),
-            None => to_cel(v),
+        None => match schema.get("additionalProperties").filter(|a| a.is_object()) {
+            Some(values) => map(entries.map(|(k, v)| (k.clone(), to_cel_typed(v, values)))),
+            None => map(entries.map(|(k, v)| (k.clone(), to_cel(v)))),
         },
-        _ => to_cel(v),
     }
 }
 
@@ -267,6 +282,8 @@ pub fn type_name(v: &Value) -> &str {
         Value::Bool(_) => "bool",
         Value::Opaque(o) => o.runtime_type_name(),
         Value::Struct(_) => "struct",
+        Value::Duration(_) => "google.protobuf.Duration",
+        Value::Timestamp(_) => "google.protobuf.Timestamp",
         Value::Null => "null_type",
     }
 }
@@ -291,6 +308,26 @@ pub fn error_text(e: &ExecutionError) -> String {
         ExecutionError::InternalError(m) => m.clone(),
         ExecutionError::NoSuchOverload(o) => format!("no such overload: {o}"),
         ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        // cel-go's conversions of a string that does not parse (its `timestamp`/`duration`
+        // give no parser detail).
+        // A timestamp before year 1 or after 9999 (cel-rust's words for its range check).
+        ExecutionError::FunctionError { function, message }
+            if function == "timestamp"
+                && (message == "range error parsing timestamp"
+                    || message == "timestamp out of range") =>
+        {
+            "timestamp overflow".to_string()
+        }
+        ExecutionError::FunctionError { function, .. }
+            if function == "timestamp" || function == "duration" =>
+        {
+            let to = if function == "timestamp" {
+                "google.protobuf.Timestamp"
+            } else {
+                "google.protobuf.Duration"
+            };
+            format!("type conversion error from 'string' to '{to}'")
+        }
         other => other.to_string(),
     }
 }

@@ -15,6 +15,12 @@ pub enum Reach {
     Whole,
 }
 
+impl Default for Reach {
+    fn default() -> Reach {
+        Reach::none()
+    }
+}
+
 impl Reach {
     /// Nothing read yet.
     pub fn none() -> Reach {
