@@ -11,47 +11,11 @@
 //! (the difference between two counts, say 2000 and 1000 creates, over 1000 is the cost of
 //! one create, the set-up taken out).
 
+use kindling_api::apiextensions::bench_fixture::{object, schema};
 use kindling_api::apiextensions::CustomResourceStrategy;
 use kindling_api::strategy::Strategy;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
-
-const PROPERTIES: usize = 30;
-
-/// `kindling-bench crd`'s schema: `spec` with 30 properties and two CEL rules.
-fn schema() -> Value {
-    let mut props = serde_json::Map::new();
-    for i in 0..PROPERTIES {
-        let s = match i % 3 {
-            0 => json!({"type": "string", "maxLength": 64}),
-            1 => json!({"type": "integer", "minimum": 0}),
-            _ => {
-                json!({"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": 32}})
-            }
-        };
-        props.insert(format!("field{i:02}"), s);
-    }
-    json!({"type": "object", "properties": {
-        "spec": {"type": "object", "properties": props,
-            "x-kubernetes-validations": [
-                {"rule": "self.field01 <= 1000000", "message": "field01 too large"},
-                {"rule": "self.field00.startsWith('bench')", "messageExpression": "'field00 is ' + self.field00"}]}}})
-}
-
-/// `kindling-bench crd`'s object.
-fn object(name: &str) -> Value {
-    let mut spec = serde_json::Map::new();
-    for i in 0..PROPERTIES {
-        let v = match i % 3 {
-            0 => json!(format!("bench-{name}-{i}")),
-            1 => json!(i * 10),
-            _ => json!(["a", "b", "c"]),
-        };
-        spec.insert(format!("field{i:02}"), v);
-    }
-    json!({"apiVersion": "bench.example.com/v1", "kind": "Bench",
-        "metadata": {"name": name, "namespace": "default"}, "spec": spec})
-}
 
 #[test]
 #[ignore = "cost measurement: run with --ignored, under callgrind to count instructions"]
@@ -61,7 +25,13 @@ fn crd_create_loop() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
     let strategy = CustomResourceStrategy::new(Arc::new(schema()), false);
-    let objects: Vec<Value> = (0..creates).map(|i| object(&format!("b-{i:05}"))).collect();
+    let objects: Vec<Value> = (0..creates)
+        .map(|i| {
+            let mut o = object(&format!("b-{i:05}"));
+            o["metadata"]["namespace"] = "default".into();
+            o
+        })
+        .collect();
     let t0 = std::time::Instant::now();
     let mut errors = 0;
     for mut obj in objects {

@@ -7,6 +7,7 @@ use crate::{client, kindling_binary, ms, Server};
 use anyhow::Result;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kindling_api::apiextensions::bench_fixture::{self, object};
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
@@ -17,45 +18,17 @@ const OBJECTS: usize = 20_000;
 const CONCURRENCY: usize = 32;
 const PROPERTIES: usize = 30;
 
-/// The definition: `spec` with 30 properties (strings, integers, a list), two CEL rules.
+/// The definition: `spec` with 30 properties (strings, integers, a list), two CEL rules
+/// (kindling-api's `bench_fixture`, whose schema path a cost test measures).
 fn definition() -> Value {
-    let mut props = serde_json::Map::new();
-    for i in 0..PROPERTIES {
-        let schema = match i % 3 {
-            0 => json!({"type": "string", "maxLength": 64}),
-            1 => json!({"type": "integer", "minimum": 0}),
-            _ => {
-                json!({"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": 32}})
-            }
-        };
-        props.insert(format!("field{i:02}"), schema);
-    }
     json!({
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": {"name": "benches.bench.example.com"},
         "spec": {"group": "bench.example.com", "scope": "Namespaced",
             "names": {"plural": "benches", "singular": "bench", "kind": "Bench"},
             "versions": [{"name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "spec": {"type": "object", "properties": props,
-                        "x-kubernetes-validations": [
-                            {"rule": "self.field01 <= 1000000", "message": "field01 too large"},
-                            {"rule": "self.field00.startsWith('bench')", "messageExpression": "'field00 is ' + self.field00"}]}}}}}]}
+                "schema": {"openAPIV3Schema": bench_fixture::schema()}}]}
     })
-}
-
-fn object(name: &str) -> Value {
-    let mut spec = serde_json::Map::new();
-    for i in 0..PROPERTIES {
-        let v = match i % 3 {
-            0 => json!(format!("bench-{name}-{i}")),
-            1 => json!(i * 10),
-            _ => json!(["a", "b", "c"]),
-        };
-        spec.insert(format!("field{i:02}"), v);
-    }
-    json!({"apiVersion": "bench.example.com/v1", "kind": "Bench",
-        "metadata": {"name": name}, "spec": spec})
 }
 
 /// `count` creates at `CONCURRENCY`: creates/s.

@@ -15,7 +15,9 @@
 //!   `rules_check.rs` checks them when the definition is written).
 //! - `conversion.rs`: conversion `Webhook`'s reviews, answers and Service endpoints (pure).
 //! - `cel/`: the CEL environment (the Kubernetes libraries) and upstream's cost model.
+//! - `bench_fixture.rs`: the CRD benchmark's schema and object (the bench and a cost test).
 
+pub mod bench_fixture;
 pub mod cel;
 pub mod columns;
 pub mod conversion;

@@ -194,6 +194,9 @@ impl Run<'_> {
                 }
             }
         }
+        if plan.is_leaf() {
+            return;
+        }
         match n.new {
             Value::Object(map) => {
                 let props = n.schema.get("properties").and_then(Value::as_object);

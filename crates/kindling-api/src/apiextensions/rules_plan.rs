@@ -46,6 +46,11 @@ impl Compiled {
 }
 
 impl Plan {
+    /// Whether no rules are below this node.
+    pub fn is_leaf(&self) -> bool {
+        self.properties.is_empty() && self.items.is_none() && self.additional.is_none()
+    }
+
     /// The plan of `schema`, None when neither it nor a descendant has rules.
     pub fn of(schema: &Value, programs: &HashMap<String, Arc<Program>>) -> Option<Plan> {
         let mut plan = Plan::default();
@@ -84,11 +89,7 @@ impl Plan {
         };
         plan.items = child("items");
         plan.additional = child("additionalProperties");
-        let empty = plan.rules.is_empty()
-            && plan.properties.is_empty()
-            && plan.items.is_none()
-            && plan.additional.is_none();
-        (!empty).then_some(plan)
+        (!plan.rules.is_empty() || !plan.is_leaf()).then_some(plan)
     }
 }
 

@@ -228,29 +228,10 @@ fn property_names_are_escaped_as_upstream() {
 #[test]
 #[ignore = "timing aid: cargo test --release -p kindling-api -- --ignored --nocapture crd_timing"]
 fn crd_timing() {
+    use super::super::bench_fixture;
     use crate::strategy::Strategy;
-    let mut props = serde_json::Map::new();
-    let mut spec = serde_json::Map::new();
-    for i in 0..30 {
-        let (s, v) = match i % 3 {
-            0 => (
-                json!({"type": "string", "maxLength": 64}),
-                json!(format!("bench-x-{i}")),
-            ),
-            1 => (json!({"type": "integer", "minimum": 0}), json!(i * 10)),
-            _ => (
-                json!({"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": 32}}),
-                json!(["a", "b", "c"]),
-            ),
-        };
-        props.insert(format!("field{i:02}"), s);
-        spec.insert(format!("field{i:02}"), v);
-    }
-    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": props,
-        "x-kubernetes-validations": [
-            {"rule": "self.field01 <= 1000000", "message": "field01 too large"},
-            {"rule": "self.field00.startsWith('bench')", "messageExpression": "'field00 is ' + self.field00"}]}}});
-    let obj = json!({"apiVersion": "bench.example.com/v1", "kind": "Bench", "metadata": {"name": "b"}, "spec": spec});
+    let schema = bench_fixture::schema();
+    let obj = bench_fixture::object("b");
     let st = super::super::CustomResourceStrategy::new(std::sync::Arc::new(schema.clone()), false);
     let n = 20_000;
     let time = |what: &str, f: &mut dyn FnMut()| {
