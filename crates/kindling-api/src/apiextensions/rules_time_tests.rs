@@ -35,9 +35,17 @@ fn vals(kinds: &[&str], values: &[Value]) -> (Value, Value) {
     (Value::Object(props), Value::Object(obj))
 }
 
+/// (upstream's case name, the kinds of val1…, their values, rules that hold)
+type FormatCase = (
+    &'static str,
+    Vec<&'static str>,
+    Vec<Value>,
+    Vec<&'static str>,
+);
+
 #[test]
 fn formatted_strings_are_timestamps_and_durations_as_upstream() {
-    let cases: Vec<(&str, Vec<&str>, Vec<Value>, Vec<&str>)> = vec![
+    let cases: Vec<FormatCase> = vec![
         (
             "duration format",
             vec!["duration", "duration"],

@@ -37,7 +37,7 @@ pub fn parse_date_time(s: &str) -> Option<DateTime<FixedOffset>> {
     if s.is_empty() {
         return Some(DateTime::UNIX_EPOCH.fixed_offset());
     }
-    if !s.as_bytes().get(10).is_some_and(|b| *b == b'T') {
+    if s.as_bytes().get(10).is_none_or(|b| *b != b'T') {
         // Go's layouts take only an upper-case `T` (chrono also takes `t` and a space).
         return None;
     }
@@ -114,7 +114,7 @@ pub fn go_duration(s: &str) -> Option<TimeDelta> {
             value += digits.parse::<i128>().ok()? * nanos_per / scale;
         }
         total = total.checked_add(value)?;
-        if total > i64::MAX as i128 {
+        if total > i128::from(i64::MAX) {
             return None;
         }
         rest = after;
