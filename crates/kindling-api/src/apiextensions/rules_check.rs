@@ -200,7 +200,7 @@ fn check_rule(
             ));
         }
     }
-    let program = match cel::compile(text) {
+    let program = match cel::compile_checked(text) {
         Ok(p) => p,
         Err(e) => {
             out.push(crate::meta::invalid_raw(
@@ -229,7 +229,7 @@ fn check_rule(
     }
     total.observe(format!("{at_rule}.rule"), rule_cost);
     if let Some(m) = message_expression.filter(|m| !m.trim().is_empty()) {
-        match cel::compile(m) {
+        match cel::compile_checked(m) {
             Err(e) => out.push(crate::meta::invalid_raw(
                 format!("{at_rule}.messageExpression"),
                 &go_rule(rule),

@@ -214,3 +214,22 @@ fn bad_literals_fail_evaluation() {
         );
     }
 }
+
+#[test]
+fn bad_literals_are_refused_with_the_definition() {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+        "properties": window(),
+        "x-kubernetes-validations": [
+            {"rule": "self.end > timestamp('1000-00-00T00:00:00Z')"},
+            {"rule": "self.end > self.start", "messageExpression": "'over ' + string(duration('1d'))"}]}}});
+    let mut out = Vec::new();
+    rule_errors(&schema, "spec.validation.openAPIV3Schema", &mut out);
+    let got: Vec<String> = out
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].starts_with("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "), "{}", got[0]);
+    assert!(got[0].ends_with(": compilation failed: ERROR: <input>:1:22: invalid timestamp  | self.end > timestamp('1000-00-00T00:00:00Z')  | .....................^"), "{}", got[0]);
+    assert!(got[1].ends_with(": messageExpression compilation failed: ERROR: <input>:1:27: invalid duration argument  | 'over ' + string(duration('1d'))  | ..........................^"), "{}", got[1]);
+}

@@ -13,6 +13,7 @@
 //! - `cost.rs`: upstream's cost model: the static estimate of a rule (schema sizes) and the
 //!   cost of one evaluation (the value's sizes).
 //! - `reach.rs`: which fields of `self`/`oldSelf` rules select (only those are converted).
+//! - `literals.rs`: cel-go's compile-time checks of timestamp/duration literal arguments.
 //! - `temporal.rs`: `date-time`, `date`, `duration` and `byte` strings as the timestamps,
 //!   durations and bytes rules see.
 //!
@@ -22,6 +23,7 @@
 pub mod cost;
 mod format;
 mod lists;
+pub mod literals;
 mod net;
 mod quantity;
 pub mod reach;
@@ -73,6 +75,16 @@ pub fn compile(source: &str) -> Result<Program, String> {
     env()
         .compile(source)
         .map_err(|e| e.to_string().replace('\n', " "))
+}
+
+/// `compile`, with the literal checks upstream's environment adds (`literals.rs`): how a rule
+/// is compiled when a definition is written.
+pub fn compile_checked(source: &str) -> Result<Program, String> {
+    let program = compile(source)?;
+    match literals::literal_error(&program, source) {
+        Some(e) => Err(e.replace('\n', " ")),
+        None => Ok(program),
+    }
 }
 
 /// A value as rules see it: cel-rust's runtime representation, built straight from JSON
