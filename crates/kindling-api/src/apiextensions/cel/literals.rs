@@ -84,7 +84,7 @@ fn visit(e: &IdedExpr, f: &mut dyn FnMut(&IdedExpr)) {
     f(e);
     match &e.expr {
         Expr::Call(call) => {
-            for t in &call.target {
+            if let Some(t) = &call.target {
                 visit(t, f);
             }
             for a in &call.args {
