@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{text, Kubelet, Server};
+use common::{text, Cluster, Kubelet, Server};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
@@ -16,18 +16,6 @@ use std::time::Duration;
 
 /// A server with every controller, and a fake kubelet that runs each new pod for 100 ms, then
 /// finishes it, and deletes terminating pods at once.
-struct Cluster {
-    server: Server,
-    kubelet: Kubelet,
-}
-
-impl std::ops::Deref for Cluster {
-    type Target = Server;
-    fn deref(&self) -> &Server {
-        &self.server
-    }
-}
-
 impl Cluster {
     fn start() -> Cluster {
         let server = Server::start();

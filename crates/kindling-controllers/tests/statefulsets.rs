@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{text, Kubelet, Server};
+use common::{text, Cluster, Kubelet, Server};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, ListParams, PostParams};
@@ -18,18 +18,6 @@ use std::time::Duration;
 /// A server with the StatefulSet, DaemonSet and garbage collector controllers, and a fake
 /// kubelet that reports every new pod Running and Ready after 100 ms and logs pod arrivals
 /// and departures (`ADDED web-0` / `DELETED web-2`, in the order the watch saw them).
-struct Cluster {
-    server: Server,
-    kubelet: Kubelet,
-}
-
-impl std::ops::Deref for Cluster {
-    type Target = Server;
-    fn deref(&self) -> &Server {
-        &self.server
-    }
-}
-
 impl Cluster {
     fn start() -> Cluster {
         let server = Server::start();

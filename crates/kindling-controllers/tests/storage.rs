@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Cluster, Kubelet, Server};
 use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -14,17 +14,6 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// A server with the storage controllers and the garbage collector.
-struct Cluster {
-    server: Server,
-}
-
-impl std::ops::Deref for Cluster {
-    type Target = Server;
-    fn deref(&self) -> &Server {
-        &self.server
-    }
-}
-
 impl Cluster {
     fn start() -> Cluster {
         let server = Server::start();
@@ -36,7 +25,10 @@ impl Cluster {
             tokio::spawn(pods.run(client.clone()));
             tokio::spawn(kindling_controllers::garbagecollector::run(client));
         });
-        Cluster { server }
+        Cluster {
+            server,
+            kubelet: Kubelet::default(),
+        }
     }
 
     fn claims(&self) -> Api<PersistentVolumeClaim> {

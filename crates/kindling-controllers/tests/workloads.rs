@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{text, Kubelet, Server};
+use common::{text, Cluster, Kubelet, Server};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -20,18 +20,6 @@ use std::time::Duration;
 
 /// A server with every controller, and a fake kubelet that reports each new pod Running and
 /// Ready after `kubelet.ready_delay`.
-struct Cluster {
-    server: Server,
-    kubelet: Kubelet,
-}
-
-impl std::ops::Deref for Cluster {
-    type Target = Server;
-    fn deref(&self) -> &Server {
-        &self.server
-    }
-}
-
 impl Cluster {
     fn start() -> Cluster {
         let server = Server::start();

@@ -174,6 +174,20 @@ impl Server {
     }
 }
 
+/// A server and the fake kubelet that reports its pods (where the test file runs one). Each
+/// file adds its own `start` (which controllers) and helpers in an `impl Cluster` of its own.
+pub struct Cluster {
+    pub server: Server,
+    pub kubelet: Kubelet,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
 /// Runs `body` with the admin client of a fresh API server that has the `default`
 /// ServiceAccount and no controllers (the body starts those it tests).
 pub fn with_server<F, Fut>(body: F)
