@@ -57,6 +57,27 @@ pub enum Body {
 }
 
 impl Body {
+    /// Whether the object's JSON may contain `needle`: false only when the cache's bytes do
+    /// not (a decoded object may, for all this knows).
+    pub fn may_contain(&self, needle: &[u8]) -> bool {
+        match self {
+            Body::Cached(o) => memchr::memmem::find(&o.json, needle).is_some(),
+            Body::Decoded(_) => true,
+        }
+    }
+
+    /// The namespace and name the store key of an object of a namespaced kind names
+    /// (`/registry/<group>/<plural>/<namespace>/<name>`; neither may hold a `/`), when the
+    /// cache delivered it.
+    pub fn namespaced_key(&self) -> Option<(&str, &str)> {
+        let Body::Cached(o) = self else {
+            return None;
+        };
+        let (rest, name) = o.key.rsplit_once('/')?;
+        let (_, namespace) = rest.rsplit_once('/')?;
+        Some((namespace, name))
+    }
+
     /// The object, or the part of it `T` reads (serde ignores the rest without building it).
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
         match self {
@@ -117,7 +138,7 @@ async fn run<F: Follower>(registry: Registry, mut follower: F, ready: oneshot::S
                 let Some(item) = item else {
                     break 'round; // A watch ended: watch everything again.
                 };
-                if deliver(&mut follower, &kinds[i], i, item) {
+                if deliver(&mut follower, kinds[i], i, item) {
                     synced[i] = true;
                 }
                 next = items.next().now_or_never().flatten();
@@ -167,4 +188,34 @@ fn deliver<F: Follower>(follower: &mut F, rt: &ResourceType, kind: usize, item: 
     };
     follower.apply(kind, change);
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(key: &str, json: &str) -> Body {
+        Body::Cached(Arc::new(Object {
+            key: key.into(),
+            json: bytes::Bytes::from(json.to_string()),
+            served: true,
+            revision: 7,
+        }))
+    }
+
+    #[test]
+    fn a_cached_body_tells_its_key_and_what_its_bytes_hold() {
+        let pod = cached(
+            "/registry/core/pods/ns/web",
+            r#"{"metadata":{"name":"web"},"spec":{"nodeName":"a"}}"#,
+        );
+        assert_eq!(pod.namespaced_key(), Some(("ns", "web")));
+        assert!(pod.may_contain(b"\"nodeName\""));
+        assert!(!pod.may_contain(b"\"schedulerName\""));
+        let decoded = Body::Decoded(serde_json::json!({"metadata": {"name": "web"}}));
+        assert_eq!(decoded.namespaced_key(), None);
+        assert!(decoded.may_contain(b"\"nodeName\""), "unknown: decode it");
+        let named: super::super::graph_refs::Named = pod.decode().unwrap();
+        assert_eq!((named.namespace(), named.name()), ("", "web"));
+    }
 }

@@ -67,7 +67,19 @@ impl Follower for GraphKeeper {
 /// objects passed validation; the warning says which).
 fn edit(g: &mut Graph, kind: usize, change: &Change) {
     let done = match (kind, change) {
-        (PODS, Change::Set(b)) => b.decode::<PodRefs>().map(|p| g.set_pod(&p)),
+        // Most pod writes are of pods no node runs yet (every create). A pod whose JSON has no
+        // `"nodeName"` anywhere has no spec.nodeName, and all the graph does with an unbound
+        // pod is forget it: that needs its key, not its decoding.
+        (PODS, Change::Set(b)) => match b
+            .namespaced_key()
+            .filter(|_| !b.may_contain(b"\"nodeName\""))
+        {
+            Some((namespace, name)) => {
+                g.delete_pod(namespace, name);
+                Ok(())
+            }
+            None => b.decode::<PodRefs>().map(|p| g.set_pod(&p)),
+        },
         (PODS, Change::Deleted(b)) => b
             .decode::<Named>()
             .map(|p| g.delete_pod(p.namespace(), p.name())),

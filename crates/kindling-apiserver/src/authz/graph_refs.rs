@@ -79,7 +79,7 @@ pub struct SecretRefSource {
 /// The secret refs of the in-tree volume sources that name theirs in `secretRef` (fields of a
 /// pod's volume and of a PV's spec alike; written out in both rather than flattened, as serde's
 /// flatten would buffer every other field).
-fn secret_refs<'a>(sources: [&'a Option<SecretRefSource>; 7]) -> impl Iterator<Item = &'a Ref> {
+fn secret_refs(sources: [&Option<SecretRefSource>; 7]) -> impl Iterator<Item = &Ref> {
     sources
         .into_iter()
         .flatten()
