@@ -258,6 +258,12 @@ pub async fn delete_node(
         }
     }
     status.start(&format!("Removing node {name} 🗑️"));
+    // A new client: the old one's connections may go through the balancer to the API server
+    // of the control plane just removed, whose etcd member has stopped.
+    let client = match leaving_control_plane {
+        true => super::admin_client(provider, cluster).await?,
+        false => client,
+    };
     let api: Api<Node> = Api::all(client.clone());
     match api.delete(name, &DeleteParams::default()).await {
         Ok(_) => {}

@@ -34,6 +34,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How long a node's PID 1 gets to end its pods before the engine kills it (as `stop cluster`).
 const STOP_GRACE_SECS: u32 = 10;
 
+/// The external load balancer's: it holds only connections, which clients open again.
+const BALANCER_STOP_GRACE_SECS: u32 = 1;
+
 /// `kindling upgrade cluster`.
 pub async fn upgrade_cluster(
     provider: &dyn Provider,
@@ -277,6 +280,9 @@ async fn move_satellites(
                 .await
                 .with_context(|| format!("making {name} again"))?;
         } else {
+            // The balancer ends its connections at once (it keeps no state worth a grace
+            // period): the host port is away only while the container is made again.
+            provider.stop_node(name, BALANCER_STOP_GRACE_SECS).await?;
             provider
                 .replace_node(name, image)
                 .await
