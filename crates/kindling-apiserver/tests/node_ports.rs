@@ -6,60 +6,18 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Service;
+use kindling_store::testing::EtcdServer;
 use kindling_store::{EtcdOptions, EtcdStore, Store};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
-struct Etcd(Child);
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_etcd(dir: &std::path::Path) -> (Etcd, String) {
-    let client = format!("http://127.0.0.1:{}", free_port());
-    let peer = format!("http://127.0.0.1:{}", free_port());
-    let child = Command::new("etcd")
-        .args(["--name", "t", "--data-dir"])
-        .arg(dir.join("etcd"))
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args([
-            "--initial-cluster",
-            &format!("t={peer}"),
-            "--log-level",
-            "error",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("this test needs `etcd`: run scripts/setup.sh (Debian's etcd-server)");
-    (Etcd(child), client)
+/// A real etcd (kindling-store's test server) and its client URL.
+fn start_etcd() -> (EtcdServer, String) {
+    let etcd = EtcdServer::start();
+    let url = etcd.client_url.clone();
+    (etcd, url)
 }
 
 /// An API server on the etcd at `url` (SQLite without one), with its own data directory, and a
@@ -203,7 +161,7 @@ async fn one_server_on_sqlite_keeps_upstreams_behaviour() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_etcd_never_hand_out_a_port_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let (_etcd, url) = start_etcd(dir.path());
+    let (_etcd, url) = start_etcd();
     let slow = Duration::from_secs(180);
     let (server_a, a) = server_on(&dir.path().join("a"), Some(&url), slow).await;
     let (_server_b, b) = server_on(&dir.path().join("b"), Some(&url), slow).await;
@@ -296,7 +254,7 @@ async fn two_servers_on_one_etcd_never_hand_out_a_port_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_repair_marks_held_ports_and_frees_leaked_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let (_etcd, url) = start_etcd(dir.path());
+    let (_etcd, url) = start_etcd();
     let (first, a) = server_on(&dir.path().join("a"), Some(&url), Duration::from_secs(180)).await;
     let held = node_port(
         &a.create(&PostParams::default(), &service("held", None))

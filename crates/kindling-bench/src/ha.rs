@@ -4,7 +4,8 @@
 //! - `kindling create cluster` of 3 control planes + 3 workers (REQUIREMENTS S3) until every
 //!   node is Ready (the node image built before, untimed);
 //! - failover: `docker stop` of the controller manager's leader until another control plane
-//!   holds both leases.
+//!   holds both leases;
+//! - stop → start and reboot recovery of the same cluster (`lifecycle.rs`, as `cluster` has).
 
 use crate::{kindling_binary, kubeconfig_client, ms, percentile, pod, Server};
 use anyhow::{Context, Result};
@@ -26,35 +27,11 @@ pub async fn run() -> Result<()> {
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
     creates(&kindling, None).await?;
-    let etcd_dir = tempfile::tempdir()?;
-    let (client_url, _etcd) = start_etcd(etcd_dir.path())?;
-    creates(&kindling, Some(&client_url)).await?;
-    cluster(&kindling).await
-}
-
-/// A one-member etcd on free local ports (the host's `etcd`, as the store tests use).
-fn start_etcd(dir: &Path) -> Result<(String, Server)> {
-    let free = || -> Result<u16> {
-        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port())
-    };
-    let (client, peer) = (free()?, free()?);
-    let client_url = format!("http://127.0.0.1:{client}");
-    let child = Command::new("etcd")
-        .arg(format!("--data-dir={}", dir.join("etcd").display()))
-        .arg(format!("--listen-client-urls={client_url}"))
-        .arg(format!("--advertise-client-urls={client_url}"))
-        .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
-        .arg(format!(
-            "--initial-advertise-peer-urls=http://127.0.0.1:{peer}"
-        ))
-        .arg(format!("--initial-cluster=default=http://127.0.0.1:{peer}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    // A one-member etcd on free local ports (kindling-store's test server, as the store tests use).
+    let etcd = kindling_store::testing::EtcdServer::try_start()
         .context("starting etcd (Debian's etcd-server; scripts/setup.sh installs it)")?;
-    Ok((client_url, Server(child)))
+    creates(&kindling, Some(&etcd.client_url)).await?;
+    cluster(&kindling).await
 }
 
 /// `CREATES` pods, `CONCURRENCY` at a time, against a fresh API server on `etcd` (or SQLite).
@@ -151,7 +128,17 @@ async fn cluster(kindling: &Path) -> Result<()> {
             api_usable.as_secs_f64(),
             t0.elapsed().as_secs_f64()
         );
-        failover(&c).await
+        let stopped = failover(&c).await?;
+        // The stopped control plane back, then the lifecycle lines on the HA shape.
+        let out = Command::new("docker").args(["start", &stopped]).output()?;
+        anyhow::ensure!(out.status.success(), "docker start {stopped}");
+        let back = Instant::now();
+        while ready_count(&nodes.list(&ListParams::default()).await?.items) < NODES {
+            anyhow::ensure!(back.elapsed() < Duration::from_secs(120), "{stopped} not back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        crate::lifecycle::measure(kindling, &kubeconfig, name, "3 control planes + 3 workers")
+            .await
     }
     .await;
     let _ = kindling_cmd(&["delete", "cluster", "--name", name]).status();
@@ -180,8 +167,8 @@ async fn holder(leases: &Api<Lease>, name: &str) -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-/// `docker stop` of the leader's node until both leases are held elsewhere.
-async fn failover(c: &kube::Client) -> Result<()> {
+/// `docker stop` of the leader's node until both leases are held elsewhere; returns that node.
+async fn failover(c: &kube::Client) -> Result<String> {
     let leases: Api<Lease> = Api::namespaced(c.clone(), "kube-system");
     let leader = holder(&leases, "kube-controller-manager")
         .await
@@ -212,5 +199,5 @@ async fn failover(c: &kube::Client) -> Result<()> {
         "failover: `docker stop {node}` to both leases held by another control plane: {:.1} s",
         t0.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(node)
 }

@@ -33,7 +33,7 @@ pub async fn measure(kindling: &Path, kubeconfig: &Path, name: &str, label: &str
         start.as_secs_f64()
     );
 
-    let containers = docker_names(name)?;
+    let (containers, nodes) = docker_names(name)?;
     let out = Command::new("docker")
         .arg("stop")
         .args(&containers)
@@ -50,7 +50,7 @@ pub async fn measure(kindling: &Path, kubeconfig: &Path, name: &str, label: &str
     loop {
         if let Ok(list) = api.list(&Default::default()).await {
             let fresh = list.items.iter().filter(|n| fresh_ready(n, since)).count();
-            if fresh == containers.len() {
+            if fresh == nodes {
                 break;
             }
         }
@@ -86,7 +86,9 @@ fn fresh_ready(node: &Node, since: i64) -> bool {
         })
 }
 
-fn docker_names(cluster: &str) -> Result<Vec<String>> {
+/// The cluster's containers by name, and how many of them are nodes (not its external load
+/// balancer).
+fn docker_names(cluster: &str) -> Result<(Vec<String>, usize)> {
     let out = Command::new("docker")
         .args([
             "ps",
@@ -94,13 +96,19 @@ fn docker_names(cluster: &str) -> Result<Vec<String>> {
             "--filter",
             &format!("label=io.x-k8s.kind.cluster={cluster}"),
             "--format",
-            "{{.Names}}",
+            "{{.Names}} {{.Label \"io.x-k8s.kind.role\"}}",
         ])
         .output()?;
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let mut names = Vec::new();
+    let mut nodes = 0;
+    for line in listed.lines() {
+        let (name, role) = line.split_once(' ').unwrap_or((line, ""));
+        names.push(name.to_string());
+        if role != "external-load-balancer" {
+            nodes += 1;
+        }
+    }
     names.sort();
-    Ok(names)
+    Ok((names, nodes))
 }

@@ -79,44 +79,62 @@ pub async fn get_nodes(provider: &dyn Provider, name: &str, all: bool) -> Result
     Ok(())
 }
 
-pub(crate) async fn bootstrap_node(provider: &dyn Provider, cluster: &str) -> Result<NodeInfo> {
-    let nodes = provider.list_nodes(Some(cluster)).await?;
-    nodes
-        .into_iter()
+/// The cluster's control planes in the order to ask them for what every control plane keeps
+/// (the admin kubeconfig, the cluster's settings): running ones first, then by name.
+pub(crate) fn control_planes_in_turn(nodes: &[NodeInfo]) -> Vec<NodeInfo> {
+    let mut cps: Vec<NodeInfo> = nodes
+        .iter()
         .filter(|n| n.role == Some(Role::ControlPlane))
-        .min_by(|a, b| a.name.cmp(&b.name))
-        .with_context(|| format!("could not locate any control plane nodes for cluster named '{cluster}'. Use the --name option to select a different cluster"))
+        .cloned()
+        .collect();
+    cps.sort_by_key(|n| (!n.is_running(), n.name.clone()));
+    cps
 }
 
-/// The cluster's admin kubeconfig; `internal` keeps the in-network address.
+/// The cluster's admin kubeconfig; `internal` keeps the in-network address. Every control
+/// plane keeps it (clusters made before that: the first one only), so the first that answers
+/// gives it.
 pub async fn kubeconfig_text(
     provider: &dyn Provider,
     cluster: &str,
     internal: bool,
 ) -> Result<String> {
-    let node = bootstrap_node(provider, cluster).await?;
-    let out = provider
-        .exec(
-            &node.name,
-            &["cat", "/kindling/admin.kubeconfig"],
-            Stdin::None,
-        )
-        .await?;
-    anyhow::ensure!(
-        out.success(),
-        "reading the admin kubeconfig from {}: {}",
-        node.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let nodes = provider.list_nodes(Some(cluster)).await?;
+    let cps = control_planes_in_turn(&nodes);
+    anyhow::ensure!(!cps.is_empty(), "could not locate any control plane nodes for cluster named '{cluster}'. Use the --name option to select a different cluster");
+    let mut failures = Vec::new();
+    let mut found = None;
+    for cp in cps {
+        let out = provider
+            .exec(
+                &cp.name,
+                &["cat", "/kindling/admin.kubeconfig"],
+                Stdin::None,
+            )
+            .await;
+        match out {
+            Ok(out) if out.success() => {
+                found = Some((cp, out));
+                break;
+            }
+            Ok(out) => failures.push(format!(
+                "{}: {}",
+                cp.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => failures.push(format!("{}: {e}", cp.name)),
+        }
+    }
+    let Some((node, out)) = found else {
+        bail!("reading the admin kubeconfig: {}", failures.join("; "));
+    };
     let text = String::from_utf8(out.stdout).context("kubeconfig is not UTF-8")?;
     if internal {
         return Ok(text);
     }
     // With several control planes the external load balancer is the published front.
     let balancer = kindling_config::load_balancer_name(cluster);
-    let front = provider
-        .list_nodes(Some(cluster))
-        .await?
+    let front = nodes
         .into_iter()
         .find(|n| n.name == balancer)
         .unwrap_or(node);

@@ -3,7 +3,7 @@
 
 use crate::components;
 use crate::config::{kindling_path, NodeConfig};
-use crate::{etcd, ipam, leader, restart};
+use crate::{etcd, ipam, leader};
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -67,19 +67,26 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     if let Some(dns_ip) = crate::dns::service_ip(config) {
         tokio::spawn(ensure_kube_dns(client.clone(), dns_ip));
     }
-    // LoadBalancer Services, where the engine's socket is mounted (the first control plane).
+    // LoadBalancer Services, where the engine's socket is mounted (every control plane; the
+    // first only in clusters made before): one controller at a time, on the holder of its
+    // Lease (as upstream's cloud-controller-manager leads), so any control plane can go.
     if Path::new(crate::servicelb::SOCKET).exists() {
-        let (client, cluster, image) =
+        let (lb_client, cluster, image) =
             (client.clone(), config.cluster.clone(), config.image.clone());
         let ingress_lb = cp.ingress_load_balancer.clone();
-        tokio::spawn(restart::keep_running("service-lb", move || {
-            crate::servicelb::run(
-                client.clone(),
-                cluster.clone(),
-                image.clone(),
-                ingress_lb.clone(),
-            )
-        }));
+        tokio::spawn(leader::lead(
+            crate::servicelb::LEASE,
+            client.clone(),
+            leader::identity(&config.name),
+            move || {
+                crate::servicelb::run(
+                    lb_client.clone(),
+                    cluster.clone(),
+                    image.clone(),
+                    ingress_lb.clone(),
+                )
+            },
+        ));
     }
     let controllers = kindling_controllers::Config {
         root_ca_pem: running.ca_pem.clone(),

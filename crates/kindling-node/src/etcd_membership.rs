@@ -8,6 +8,8 @@
 //!   through another control plane's member) before the container stops, so the cluster never
 //!   counts a member that is gone for good.
 //! - [`list`]: the member list (`kindling etcd-member list`, run in a control-plane node).
+//! - [`health`]: each member's health (`kindling etcd-member health`; `upgrade cluster` asks
+//!   before and after replacing each control plane).
 //!
 //! Clients use the member's own certificate (server and client usage, from the cluster CA), the
 //! one it dials its peers with. What to do is decided by the pure functions of `etcd.rs`.
@@ -147,8 +149,44 @@ pub async fn list(pki: &Pki) -> Result<Vec<MemberEntry>> {
     member_list(&mut client).await
 }
 
-/// `kindling etcd-member list|remove NODE`, run in a control-plane node by the host's
-/// `create node`/`delete node` (and by tests): prints `ID NAME PEER-URLS` per member.
+/// How long one member gets to answer a health check.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Each member's health, as etcdctl's `endpoint health` judges it: asked at its own client URL
+/// (by name), it answers a Status call and knows a leader. `Err` is why not. A member added
+/// but not started yet (no name) is unhealthy under its peer URL.
+pub async fn health(pki: &Pki) -> Result<Vec<(String, std::result::Result<(), String>)>> {
+    let members = list(pki).await?;
+    let checks = members.into_iter().map(|m| async move {
+        if m.name.is_empty() {
+            return (m.peer_urls.join(","), Err("not started".to_string()));
+        }
+        let verdict = async {
+            let endpoint = format!("https://{}:{CLIENT_PORT}", m.name);
+            let mut client = connect(vec![endpoint], pki)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let status = tokio::time::timeout(HEALTH_TIMEOUT, client.status())
+                .await
+                .map_err(|_| "status: timed out".to_string())?
+                .map_err(|e| format!("status: {e}"))?;
+            match status.leader() {
+                0 => Err("no leader".to_string()),
+                _ => Ok(()),
+            }
+        };
+        let verdict = tokio::time::timeout(HEALTH_TIMEOUT * 2, verdict)
+            .await
+            .unwrap_or_else(|_| Err("timed out".to_string()));
+        (m.name, verdict)
+    });
+    Ok(futures::future::join_all(checks).await)
+}
+
+/// `kindling etcd-member list|health|remove NODE`, run in a control-plane node by the host's
+/// `create node`/`delete node`/`upgrade cluster` (and by tests): `list` prints `ID NAME
+/// PEER-URLS` per member; `health` prints `NAME healthy` or `NAME unhealthy: REASON` per member
+/// and fails when one is unhealthy.
 pub async fn command(action: &str, node: Option<&str>) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let pki = Pki::installed(&crate::config::kindling_path("pki"));
@@ -164,7 +202,19 @@ pub async fn command(action: &str, node: Option<&str>) -> Result<()> {
             }
             Ok(())
         }
+        ("health", None) => {
+            let report = health(&pki).await?;
+            for (name, verdict) in &report {
+                match verdict {
+                    Ok(()) => println!("{name} healthy"),
+                    Err(why) => println!("{name} unhealthy: {why}"),
+                }
+            }
+            let unhealthy = report.iter().filter(|(_, v)| v.is_err()).count();
+            anyhow::ensure!(unhealthy == 0, "{unhealthy} etcd member(s) unhealthy");
+            Ok(())
+        }
         ("remove", Some(node)) => remove(node, &pki).await,
-        _ => anyhow::bail!("usage: kindling etcd-member list | remove NODE"),
+        _ => anyhow::bail!("usage: kindling etcd-member list | health | remove NODE"),
     }
 }

@@ -1,5 +1,5 @@
-//! LoadBalancer Services (cloud-provider-kind's job, built in): on the first control plane,
-//! which has the engine's socket, each Service of `type: LoadBalancer` (no
+//! LoadBalancer Services (cloud-provider-kind's job, built in): on the control plane holding
+//! the [`LEASE`] (every control plane has the engine's socket), each Service of `type: LoadBalancer` (no
 //! `loadBalancerClass`, or kindling's) gets a balancer container on the cluster's network —
 //! the node image running `kindling loadbalancer` (kindling-lb) — forwarding its ports to the
 //! nodes' NodePorts (`kindling_lb::service::config` decides which nodes). The container's IP is
@@ -26,8 +26,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Where `kindling create cluster` mounts the engine's socket (the first control plane).
+/// Where `kindling create cluster` and `create node` mount the engine's socket (every control
+/// plane).
 pub const SOCKET: &str = "/var/run/docker.sock";
+/// The Lease (in kube-system) whose holder runs this controller: upstream's
+/// cloud-controller-manager's, whose job (`service` controller) this is.
+pub const LEASE: &str = "cloud-controller-manager";
 /// The container label that names the Service (`namespace/name`).
 pub const SERVICE_LABEL: &str = "io.kindling.service-lb";
 /// The container label that records its host port mappings: a balancer whose Service now asks
@@ -156,11 +160,20 @@ async fn sync(
     for (name, balancer) in wanted {
         let (config, mappings) = (&balancer.config, &balancer.mappings);
         let published = describe(mappings);
-        let stale = existing.get(name).filter(|info| {
-            info.labels.get(PUBLISHED_LABEL).map_or("", String::as_str) != published
+        // Docker fixes a container's published ports and image at creation: a balancer whose
+        // Service now asks for other ports, or made from another image than this control
+        // plane's (an `upgrade cluster` since), is made again.
+        let stale = existing.get(name).and_then(|info| {
+            if info.labels.get(PUBLISHED_LABEL).map_or("", String::as_str) != published {
+                Some("publishes other ports now")
+            } else if info.image != image {
+                Some("runs another image than the control plane")
+            } else {
+                None
+            }
         });
-        if stale.is_some() {
-            tracing::info!("service-lb: {name} publishes other ports now; making it again");
+        if let Some(why) = stale {
+            tracing::info!("service-lb: {name} {why}; making it again");
             provider.delete_nodes(std::slice::from_ref(name)).await?;
         }
         let info = match existing.get(name).filter(|_| stale.is_none()) {

@@ -4,62 +4,20 @@
 //! within upstream's bound (lease duration plus two retry periods) and starts the component.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kindling_store::testing::EtcdServer;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 
-struct Etcd(Child);
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_etcd(dir: &std::path::Path) -> (Etcd, String) {
-    let client = format!("http://127.0.0.1:{}", free_port());
-    let peer = format!("http://127.0.0.1:{}", free_port());
-    let child = Command::new("etcd")
-        .args(["--name", "t", "--data-dir"])
-        .arg(dir.join("etcd"))
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args([
-            "--initial-cluster",
-            &format!("t={peer}"),
-            "--log-level",
-            "error",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("this test needs `etcd`: run scripts/setup.sh (Debian's etcd-server)");
-    (Etcd(child), client)
+/// A real etcd (kindling-store's test server) and its client URL.
+fn start_etcd() -> (EtcdServer, String) {
+    let etcd = EtcdServer::start();
+    let url = etcd.client_url.clone();
+    (etcd, url)
 }
 
 async fn holder(leases: &Api<Lease>) -> Option<String> {
@@ -70,7 +28,7 @@ async fn holder(leases: &Api<Lease>) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lease_moves_to_the_other_candidate_when_the_leader_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let (_etcd, url) = start_etcd(dir.path());
+    let (_etcd, url) = start_etcd();
     let mut config = kindling_apiserver::Config::local(dir.path());
     config.store = kindling_apiserver::StoreBackend::Etcd(kindling_apiserver::EtcdBackend {
         servers: vec![url],

@@ -7,6 +7,8 @@
 
 mod etcd;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use etcd::{EtcdOptions, EtcdStore, EtcdTls};
 pub use sqlite::{SqliteStore, StoreOptions};

@@ -74,7 +74,7 @@ pub enum Command {
     /// `create node`/`delete node`, run in a control-plane node); not for direct use
     #[command(hide = true)]
     EtcdMember {
-        /// list | remove
+        /// list | health | remove
         action: String,
         /// the node whose member to remove
         node: Option<String>,

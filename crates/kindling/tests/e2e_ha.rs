@@ -9,7 +9,11 @@
 //! was acknowledged; `kindling create node --role control-plane` adds a 4th control plane (4
 //! healthy etcd members, Ready, a backend of the balancer, kubectl keeps working while another
 //! control plane is stopped) and `kindling delete node` takes it out again (3 members, gone from
-//! the balancer); `kindling delete cluster` removes the balancer too. One cluster for the
+//! the balancer); two workers leave and `kindling upgrade cluster` moves the 3 control planes,
+//! the worker and the balancer to a rebuilt image one at a time while kubectl writes through
+//! the balancer (failures counted; nothing acknowledged lost; 3 healthy members after); then
+//! the first control plane is deleted and the other two keep kubectl, the admin kubeconfig and
+//! the LoadBalancer Service controller; `kindling delete cluster` removes the balancer too. One cluster for the
 //! whole file. Without a Docker engine the test fails when `KINDLING_REQUIRE_DOCKER=1` and is
 //! skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
@@ -423,13 +427,6 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
     );
 
     // A 4th control plane joins the live cluster: etcd member, API server, balancer backend.
-    let refused = env.kindling(&["delete", "node", &control_planes[0], "--cluster", &cluster]);
-    assert!(
-        !refused.status.success()
-            && text(&refused.stderr).contains("is the first control-plane node"),
-        "{}",
-        text(&refused.stderr)
-    );
     let cp4 = cp("4");
     let fourth = Instant::now();
     let joined = Instant::now();
@@ -511,6 +508,8 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         fourth.elapsed()
     );
 
+    upgrade_then_delete_the_first_control_plane(&env, &cluster, &control_planes, &lb);
+
     // Delete removes every container, the balancer included.
     let out = env.kindling(&["delete", "cluster", "--name", &cluster]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -523,5 +522,245 @@ fn three_control_planes_survive_the_loss_of_the_leader() {
         "{{.Names}}",
     ]);
     assert_eq!(left.trim(), "", "left behind: {left}");
+    let _ = Command::new("docker")
+        .args(["rmi", UPGRADED_IMAGE])
+        .output();
     eprintln!("e2e_ha done in {:.1?}", started.elapsed());
+}
+
+/// The rebuilt node image the cluster is upgraded to (a commit of the node image: same
+/// content, a new ID); removed at the end of the test.
+const UPGRADED_IMAGE: &str = "kindling/node:e2e-ha-upgrade";
+
+/// The container of a LoadBalancer Service's balancer (by its Service label), if any.
+fn service_balancer(cluster: &str, service: &str) -> Option<String> {
+    let names = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.x-k8s.kind.cluster={cluster}"),
+        "--filter",
+        &format!("label=io.kindling.service-lb=default/{service}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    names.lines().next().map(str::to_string)
+}
+
+fn external_ip(env: &Env, service: &str) -> String {
+    text(
+        &env.kubectl(&[
+            "get",
+            "service",
+            service,
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].ip}",
+        ])
+        .stdout,
+    )
+}
+
+fn image_of(container: &str) -> String {
+    docker(&["inspect", "-f", "{{.Config.Image}}", container])
+        .trim()
+        .to_string()
+}
+
+/// 3 control planes + 1 worker upgraded to a rebuilt image one node at a time while kubectl
+/// writes through the balancer (every acknowledged write kept; failed requests counted and
+/// reported), then the first control plane deleted: kubectl, `get kubeconfig` and the
+/// LoadBalancer Service controller go on with the other two.
+fn upgrade_then_delete_the_first_control_plane(
+    env: &Env,
+    cluster: &str,
+    control_planes: &[String; 3],
+    lb: &str,
+) {
+    let t = Instant::now();
+    // 3 control planes + 1 worker: two workers leave (drained; their pods move).
+    for w in ["2", "3"] {
+        let name = format!("{cluster}-worker{w}");
+        let out = env.kindling(&["delete", "node", &name, "--cluster", cluster]);
+        assert!(out.status.success(), "delete node: {}", text(&out.stderr));
+    }
+    eventually(env, "4 Ready nodes", Duration::from_secs(30), |env| {
+        ready_nodes(env) == 4
+    });
+    ok(
+        env,
+        &["create", "service", "loadbalancer", "lb-before", "--tcp=80"],
+    );
+    eventually(
+        env,
+        "lb-before's EXTERNAL-IP",
+        Duration::from_secs(30),
+        |env| !external_ip(env, "lb-before").is_empty(),
+    );
+    let scratch = docker(&["create", NODE_IMAGE]).trim().to_string();
+    docker(&[
+        "commit",
+        "--change",
+        "LABEL io.kindling.e2e=ha-upgrade",
+        &scratch,
+        UPGRADED_IMAGE,
+    ]);
+    docker(&["rm", &scratch]);
+    eprintln!(
+        "3 cp + 1 worker, a LoadBalancer Service, the image: {:.1?}",
+        t.elapsed()
+    );
+
+    // kubectl writes through the balancer the whole time.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (kubeconfig, home, stop) = (
+            env.kubeconfig(),
+            env.home.path().to_path_buf(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            let (mut acknowledged, mut failed) = (Vec::new(), Vec::new());
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let name = format!("during-upgrade-{i}");
+                let out = Command::new("kubectl")
+                    .args(["create", "configmap", &name, "--request-timeout=5s"])
+                    .env("HOME", &home)
+                    .env("KUBECONFIG", &kubeconfig)
+                    .output()
+                    .unwrap();
+                match out.status.success() {
+                    true => acknowledged.push(name),
+                    false => failed.push(format!("{name}: {}", text(&out.stderr).trim())),
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            (acknowledged, failed, i)
+        })
+    };
+    let upgrade = Instant::now();
+    let out = env.kindling(&[
+        "upgrade",
+        "cluster",
+        "--name",
+        cluster,
+        "--image",
+        UPGRADED_IMAGE,
+        "--wait",
+        "120s",
+    ]);
+    let upgrade_took = upgrade.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, failed, attempted) = writer.join().unwrap();
+    eprintln!("{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "upgrade cluster: {}",
+        text(&out.stderr)
+    );
+    eprintln!(
+        "upgrade cluster (3 control planes, 1 worker, the balancer): {upgrade_took:.1?}; kubectl \
+         meanwhile: {} of {attempted} creates acknowledged, {} failed: {failed:#?}",
+        acknowledged.len(),
+        failed.len()
+    );
+    let worker = format!("{cluster}-worker");
+    for c in control_planes.iter().chain([&worker, &lb.to_string()]) {
+        assert_eq!(image_of(c), UPGRADED_IMAGE, "{c}");
+    }
+    let present = env.ok_kubectl(&["get", "configmaps", "-o", "name"]);
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|n| !present.contains(&format!("configmap/{n}\n")))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    for kept in ["after-stop", "with-four", "after-four"] {
+        assert!(
+            present.contains(&format!("configmap/{kept}\n")),
+            "{kept} lost"
+        );
+    }
+    for node in control_planes {
+        assert!(
+            etcd_healthy(node),
+            "etcd on {node} is not healthy after the upgrade"
+        );
+    }
+    let health = node_exec(&control_planes[1], &["kindling", "etcd-member", "health"]);
+    assert_eq!(health.matches(" healthy").count(), 3, "{health}");
+    assert_eq!(ready_nodes(env), 4);
+    let unschedulable = ok(
+        env,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={.items[*].spec.unschedulable}",
+        ],
+    );
+    assert_eq!(unschedulable.trim(), "", "a node left cordoned");
+    ok(env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    assert_eq!(ready_replicas(env, "web"), "3");
+    // The Service's balancer is made again from the new image by its controller.
+    eventually(
+        env,
+        "lb-before's balancer on the new image",
+        Duration::from_secs(60),
+        |env| {
+            service_balancer(cluster, "lb-before").is_some_and(|c| image_of(&c) == UPGRADED_IMAGE)
+                && !external_ip(env, "lb-before").is_empty()
+        },
+    );
+    eprintln!("upgrade checked after {:.1?}", upgrade.elapsed());
+
+    // The first control plane goes: the other two keep everything, the admin kubeconfig too.
+    let first = &control_planes[0];
+    let gone = Instant::now();
+    let out = env.kindling(&["delete", "node", first, "--cluster", cluster]);
+    assert!(
+        out.status.success(),
+        "delete node {first}: {}",
+        text(&out.stderr)
+    );
+    eprintln!(
+        "first control plane {first} deleted in {:.1?}",
+        gone.elapsed()
+    );
+    let members = etcd_members(&control_planes[1]);
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(!balancer_backends(lb).contains(&format!("\"{first}:6443\"")));
+    ok(
+        env,
+        &[
+            "create",
+            "configmap",
+            "without-the-first",
+            "--from-literal=k=v",
+        ],
+    );
+    assert!(!ok(env, &["get", "nodes", "-o", "name"]).contains(&format!("node/{first}\n")));
+    let exported = env.kindling(&["get", "kubeconfig", "--name", cluster]);
+    assert!(
+        exported.status.success() && text(&exported.stdout).contains("server: https://"),
+        "`kindling get kubeconfig` without the first control plane: {}",
+        text(&exported.stderr)
+    );
+    ok(
+        env,
+        &["create", "service", "loadbalancer", "lb-after", "--tcp=80"],
+    );
+    eventually(
+        env,
+        "lb-after's EXTERNAL-IP (the controller on another control plane)",
+        Duration::from_secs(60),
+        |env| !external_ip(env, "lb-after").is_empty(),
+    );
+    let holder = holder(env, "cloud-controller-manager");
+    assert!(!holder.starts_with(&format!("{first}_")), "{holder}");
+    eprintln!(
+        "without the first control plane: kubectl, kubeconfig, LoadBalancer Services ({holder}) in {:.1?}",
+        gone.elapsed()
+    );
+    eprintln!("upgrade part: {:.1?}", t.elapsed());
 }

@@ -42,8 +42,9 @@ fn control_plane_labels() -> BTreeMap<String, String> {
 /// A new control plane's `node.json` from the first control plane's: the cluster-wide settings
 /// and the control-plane flags kept; its name, image and labels its own; its agent on its own
 /// API server (as kubeadm's control-plane kubelets are); its etcd member joining `members` (the
-/// control planes there are, itself included). It runs no ingress and no ingress balancer
-/// (the first control plane's duties).
+/// control planes there are, itself included). It runs no ingress (the nodes chosen at create
+/// do); it keeps the ingress balancer's settings (whichever control plane runs the service
+/// load-balancer controller keeps that balancer).
 pub fn control_plane_config(
     first: &NodeConfig,
     name: &str,
@@ -56,7 +57,6 @@ pub fn control_plane_config(
     let control_plane = first.control_plane.clone().map(|mut cp| {
         cp.etcd_members = Some(members);
         cp.etcd_join = true;
-        cp.ingress_load_balancer = None;
         cp
     });
     NodeConfig {
@@ -71,19 +71,24 @@ pub fn control_plane_config(
     }
 }
 
-/// The secrets only control planes hold, read from the first one: the CA key (the API server,
-/// its etcd member and the CSR signer make certificates with it) and the ServiceAccount key.
+/// What only control planes hold, read from another one (`from`): the CA key (the API server,
+/// its etcd member and the CSR signer make certificates with it), the ServiceAccount key and
+/// the admin kubeconfig (any control plane can be the one `get kubeconfig` reads).
 pub(crate) async fn secrets(
     provider: &dyn Provider,
-    first: &str,
+    from: &str,
     ca: &kindling_pki::Ca,
 ) -> Result<Vec<FileToCopy>> {
-    let sa_key = read_node_file(provider, first, "/kindling/pki/sa.key")
+    let sa_key = read_node_file(provider, from, "/kindling/pki/sa.key")
         .await
         .context("reading the ServiceAccount signing key")?;
+    let admin = read_node_file(provider, from, "/kindling/admin.kubeconfig")
+        .await
+        .context("reading the admin kubeconfig")?;
     Ok(vec![
         FileToCopy::new("pki/ca.key", Bytes::from(ca.pair.key_pem.clone()), 0o600),
         FileToCopy::new("pki/sa.key", Bytes::from(sa_key), 0o600),
+        FileToCopy::new("admin.kubeconfig", Bytes::from(admin), 0o600),
     ])
 }
 
@@ -213,7 +218,10 @@ mod tests {
         let cp = c.control_plane.unwrap();
         assert_eq!(cp.etcd_members, Some(members));
         assert!(cp.etcd_join);
-        assert_eq!(cp.ingress_load_balancer, None);
+        assert_eq!(
+            cp.ingress_load_balancer,
+            first.control_plane.as_ref().unwrap().ingress_load_balancer
+        );
         assert_eq!(cp.cert_sans, ["kind-external-load-balancer"]);
         // The first control plane's own config is not a joining one.
         assert!(!first.control_plane.unwrap().etcd_join);

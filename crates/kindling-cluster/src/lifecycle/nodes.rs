@@ -32,12 +32,12 @@ pub struct CreateNodeOptions {
     pub quiet: bool,
 }
 
-/// The first control plane (by name): where the cluster's settings, CA and admin kubeconfig are.
-fn first_control_plane<'a>(nodes: &'a [NodeInfo], cluster: &str) -> Result<&'a NodeInfo> {
-    nodes
-        .iter()
-        .filter(|n| n.role == Some(Role::ControlPlane))
-        .min_by(|a, b| a.name.cmp(&b.name))
+/// The control plane to read the cluster's settings, CA and admin kubeconfig from: the first
+/// running one by name (every control plane keeps them; the first may have been deleted).
+fn settings_control_plane(nodes: &[NodeInfo], cluster: &str) -> Result<NodeInfo> {
+    crate::manage::control_planes_in_turn(nodes)
+        .into_iter()
+        .next()
         .with_context(|| {
             format!("could not locate any control plane nodes for cluster named '{cluster}'")
         })
@@ -84,7 +84,7 @@ pub async fn create_node(
     let taken = provider.inspect(&name).await.is_ok();
     plan::check_create_node(cluster, &name, opts.role, &nodes, taken)
         .map_err(anyhow::Error::msg)?;
-    let cp = first_control_plane(&nodes, cluster)?;
+    let cp = &settings_control_plane(&nodes, cluster)?;
     anyhow::ensure!(
         cp.is_running(),
         "cluster \"{cluster}\" is not running ({} is {}); `kindling start cluster --name {cluster}` first",
@@ -120,7 +120,17 @@ pub async fn create_node(
         "Adding node \"{name}\" to cluster \"{cluster}\" ..."
     ));
     status.start(&format!("Preparing node {name} 📦"));
-    let spec = NodeSpec::new(&name, cluster, opts.role, &image);
+    let mut spec = NodeSpec::new(&name, cluster, opts.role, &image);
+    if joins_control_plane {
+        // As `create cluster` mounts it on every control plane: the service load-balancer
+        // controller may lead here.
+        if let Some(socket) = crate::create::actions::provision::docker_socket_for_service_lb() {
+            spec.extra_mounts.push(kindling_provider::Mount::new(
+                socket,
+                crate::create::actions::provision::SERVICE_LB_SOCKET,
+            ));
+        }
+    }
     provider.create_node(&spec).await?;
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -248,6 +258,12 @@ pub async fn delete_node(
         }
     }
     status.start(&format!("Removing node {name} 🗑️"));
+    // A new client: the old one's connections may go through the balancer to the API server
+    // of the control plane just removed, whose etcd member has stopped.
+    let client = match leaving_control_plane {
+        true => super::admin_client(provider, cluster).await?,
+        false => client,
+    };
     let api: Api<Node> = Api::all(client.clone());
     match api.delete(name, &DeleteParams::default()).await {
         Ok(_) => {}

@@ -196,17 +196,14 @@ pub fn check_join_control_plane(
     Ok(())
 }
 
-/// Why a control plane cannot be deleted: it is the last one; it is the first one (it holds
-/// the cluster's admin credentials and the engine socket of the LoadBalancer Service
-/// controller); or removing its etcd member would leave fewer members running than a quorum of
-/// those that remain.
+/// Why a control plane cannot be deleted: it is the last one; or removing its etcd member
+/// would leave fewer members running than a quorum of those that remain. Any other one may go,
+/// the first included: every control plane keeps the admin kubeconfig, and the LoadBalancer
+/// Service controller runs on whichever one holds its Lease.
 fn check_delete_control_plane(cluster: &str, name: &str, nodes: &[NodeInfo]) -> Result<(), String> {
     let cps = control_planes(nodes);
     if cps.len() <= 1 {
         return Err(format!("node \"{name}\" is the last control-plane node of cluster \"{cluster}\"; delete the cluster instead"));
-    }
-    if cps.first().is_some_and(|n| n.name == name) {
-        return Err(format!("node \"{name}\" is the first control-plane node of cluster \"{cluster}\": it keeps the cluster's admin credentials and runs its LoadBalancer Service controller; delete another control plane; nothing was changed"));
     }
     let remaining = cps.len() - 1;
     let running = cps
@@ -285,12 +282,15 @@ pub fn drain_action(pod: &Pod) -> DrainAction {
     DrainAction::Evict
 }
 
-/// The nodes `kindling upgrade cluster` replaces, one at a time in this order: workers (by
-/// name), then the control plane, so the API server stays up while workers change and the
-/// cluster's workloads have somewhere to go while it restarts. Nodes already on the target
-/// image (`current` maps node name → image ID) are left alone. Refused, with nothing changed,
-/// when a node is not running (a stopped node cannot be drained) or when there are several
-/// control planes: replacing those needs the store's quorum kept at each step (the HA work).
+/// The nodes `kindling upgrade cluster` replaces, one at a time in this order. With one
+/// control plane: workers (by name), then the control plane, so the API server stays up while
+/// workers change and the workloads have somewhere to go while it restarts. With several:
+/// control planes first (by name; each is out of etcd's quorum only while it is replaced, so
+/// the others keep the API up), then workers — upstream's order (kubeadm upgrades control
+/// planes before kubelets: a kubelet may not be newer than the API server). Nodes already on
+/// the target image (`current` maps node name → image ID) are left alone. Refused, with
+/// nothing changed, when a node is not running (a stopped node cannot be drained, and a
+/// stopped etcd member would leave the quorum one short while another is replaced).
 pub fn upgrade_order(
     cluster: &str,
     nodes: &[NodeInfo],
@@ -308,11 +308,6 @@ pub fn upgrade_order(
     if control_planes == 0 {
         return Err(format!("unknown cluster \"{cluster}\""));
     }
-    if control_planes > 1 {
-        return Err(format!(
-            "cluster \"{cluster}\" has {control_planes} control planes: upgrading several control planes is not supported yet; nothing was changed"
-        ));
-    }
     if let Some(n) = members.iter().find(|n| !n.is_running()) {
         return Err(format!(
             "node {} is {}: `kindling start cluster --name {cluster}` first; nothing was changed",
@@ -323,8 +318,74 @@ pub fn upgrade_order(
         .into_iter()
         .filter(|n| current.get(&n.name).map(String::as_str) != Some(target))
         .collect();
-    order.sort_by_key(|n| (n.role == Some(Role::ControlPlane), n.name.clone()));
+    let control_planes_first = control_planes > 1;
+    order.sort_by_key(|n| {
+        (
+            (n.role == Some(Role::ControlPlane)) != control_planes_first,
+            n.name.clone(),
+        )
+    });
     Ok(order.into_iter().map(|n| n.name.clone()).collect())
+}
+
+/// One etcd member's health, as `kindling etcd-member health` reports it (one line per
+/// member: `NAME healthy` or `NAME unhealthy: REASON`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberHealth {
+    pub name: String,
+    /// `None`: healthy; else why not.
+    pub problem: Option<String>,
+}
+
+/// Reads the report of `kindling etcd-member health`.
+pub fn parse_member_health(report: &str) -> Vec<MemberHealth> {
+    report
+        .lines()
+        .filter_map(|line| {
+            let (name, verdict) = line.trim().split_once(' ')?;
+            let problem = match verdict.trim() {
+                "healthy" => None,
+                other => Some(
+                    other
+                        .strip_prefix("unhealthy:")
+                        .unwrap_or(other)
+                        .trim()
+                        .to_string(),
+                ),
+            };
+            Some(MemberHealth {
+                name: name.to_string(),
+                problem,
+            })
+        })
+        .collect()
+}
+
+/// Whether an HA upgrade may replace the next control plane: every control plane (`expected`)
+/// has a member and every member is healthy, so taking one out keeps a quorum. The error names
+/// what is wrong.
+pub fn check_members_healthy(
+    cluster: &str,
+    expected: &[String],
+    health: &[MemberHealth],
+) -> Result<(), String> {
+    let mut problems: Vec<String> = health
+        .iter()
+        .filter_map(|m| m.problem.as_ref().map(|p| format!("{} ({p})", m.name)))
+        .collect();
+    problems.extend(
+        expected
+            .iter()
+            .filter(|n| !health.iter().any(|m| &m.name == *n))
+            .map(|n| format!("{n} (no etcd member)")),
+    );
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "etcd of cluster \"{cluster}\" is not healthy: {}; replacing a control plane now could lose the quorum",
+        problems.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -413,13 +474,21 @@ mod tests {
                 Ok(vec![]),
             ),
             (
-                "several control planes",
+                "several control planes: they go first, by name, then workers",
                 vec![
-                    cp.clone(),
+                    w2.clone(),
                     node("kind-control-plane2", Some(Role::ControlPlane), "running"),
+                    cp.clone(),
+                    proxy.clone(),
+                    w1.clone(),
                 ],
                 old.clone(),
-                Err("has 2 control planes: upgrading several control planes is not supported yet"),
+                Ok(names(&[
+                    "kind-control-plane",
+                    "kind-control-plane2",
+                    "kind-worker",
+                    "kind-worker2",
+                ])),
             ),
             (
                 "a stopped node",
@@ -743,10 +812,10 @@ mod tests {
                 Err("would leave 1 of 2 etcd members running, fewer than a quorum (2)"),
             ),
             (
-                "the first",
+                "the first, while another stays",
                 vec![cp("", "running"), cp("2", "running"), w.clone()],
                 "kind-control-plane",
-                Err("is the first control-plane node"),
+                Ok(()),
             ),
             (
                 "the last",
@@ -775,5 +844,47 @@ mod tests {
             removal_via(&[cp("2", "running")], "kind-control-plane2"),
             None
         );
+    }
+
+    #[test]
+    fn an_ha_upgrade_goes_on_only_while_every_member_is_healthy() {
+        let report = "kind-control-plane healthy\nkind-control-plane2 unhealthy: no leader\nkind-control-plane3 healthy\n";
+        let health = parse_member_health(report);
+        assert_eq!(health.len(), 3);
+        assert_eq!(health[1].problem.as_deref(), Some("no leader"));
+        let cps = names(&[
+            "kind-control-plane",
+            "kind-control-plane2",
+            "kind-control-plane3",
+        ]);
+        type Case<'a> = (&'a str, Vec<MemberHealth>, Result<(), &'a str>);
+        let healthy = |n: &str| MemberHealth {
+            name: n.into(),
+            problem: None,
+        };
+        let cases: Vec<Case> = vec![
+            (
+                "all healthy",
+                cps.iter().map(|n| healthy(n)).collect(),
+                Ok(()),
+            ),
+            (
+                "one unhealthy",
+                health.clone(),
+                Err("etcd of cluster \"kind\" is not healthy: kind-control-plane2 (no leader); replacing a control plane now could lose the quorum"),
+            ),
+            (
+                "a control plane without a member",
+                vec![healthy("kind-control-plane"), healthy("kind-control-plane3")],
+                Err("kind-control-plane2 (no etcd member)"),
+            ),
+        ];
+        for (what, health, want) in cases {
+            match (check_members_healthy("kind", &cps, &health), want) {
+                (Ok(()), Ok(())) => {}
+                (Err(got), Err(want)) => assert!(got.contains(want), "{what}: {got}"),
+                (got, want) => panic!("{what}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 }

@@ -30,8 +30,8 @@ mod sqlite {
 
 mod etcd {
     mod backend;
-    mod server;
     pub use backend::*;
+    use kindling_store::testing as server;
 
     #[path = "../suite/concurrency.rs"]
     mod concurrency;

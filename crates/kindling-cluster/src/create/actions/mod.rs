@@ -10,7 +10,7 @@ mod load_balancer;
 pub(crate) mod mark_nodes;
 mod pki;
 mod preflight;
-mod provision;
+pub(crate) mod provision;
 mod start_control_plane;
 mod wait_ready;
 pub(crate) mod write_config;

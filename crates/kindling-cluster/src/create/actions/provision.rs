@@ -36,14 +36,15 @@ impl Action for Provision {
     }
 }
 
-/// Where the first control plane finds the engine's socket: its service load-balancer
-/// controller makes one balancer container per LoadBalancer Service, as cloud-provider-kind
-/// does from the host (kindling has no process on the host after `create`).
+/// Where control planes find the engine's socket: the service load-balancer controller (on
+/// the one holding its Lease) makes one balancer container per LoadBalancer Service, as
+/// cloud-provider-kind does from the host (kindling has no process on the host after
+/// `create`). Every control plane has it, so the controller outlives any one of them.
 pub const SERVICE_LB_SOCKET: &str = "/var/run/docker.sock";
 
 /// The host's engine socket, when LoadBalancer Services are on (`KINDLING_SERVICE_LB=off`
 /// turns them off) and the engine is reached through a unix socket.
-fn docker_socket_for_service_lb() -> Option<String> {
+pub(crate) fn docker_socket_for_service_lb() -> Option<String> {
     let off = std::env::var("KINDLING_SERVICE_LB")
         .is_ok_and(|v| matches!(v.as_str(), "off" | "false" | "0"));
     if off {
@@ -91,7 +92,7 @@ fn node_spec(ctx: &ActionContext, node: &ResolvedNode) -> provider::NodeSpec {
             },
         })
         .collect();
-    if node.bootstrap {
+    if node.role == Role::ControlPlane {
         if let Some(socket) = docker_socket_for_service_lb() {
             spec.extra_mounts
                 .push(provider::Mount::new(socket, SERVICE_LB_SOCKET));

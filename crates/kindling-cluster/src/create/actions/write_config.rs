@@ -33,10 +33,11 @@ impl Action for WriteConfig {
                 let agent_url = super::agent_api_url(&ctx.cluster, node);
                 let mut config = node_config(ctx, node, &agent_url);
                 config.ingress = ingress_nodes.contains(&node.name.as_str());
-                if let (Some(cp), Some((listen, http, https)), true) = (
+                // Every control plane carries the ingress balancer's settings: the LoadBalancer
+                // Service controller that keeps it runs wherever its Lease is held.
+                if let (Some(cp), Some((listen, http, https))) = (
                     config.control_plane.as_mut(),
                     &ctx.cluster.ingress_load_balancer,
-                    node.bootstrap,
                 ) {
                     cp.ingress_load_balancer = Some(IngressLoadBalancer {
                         listen_address: listen.clone(),
@@ -70,7 +71,9 @@ impl Action for WriteConfig {
                         ));
                     }
                 }
-                if node.bootstrap {
+                // Every control plane keeps the admin kubeconfig, so any of them can be the
+                // one `kindling get kubeconfig` reads (the first may be deleted).
+                if node.role == Role::ControlPlane {
                     let admin = ctx.admin.as_ref().context("admin certificate not made")?;
                     let admin_kubeconfig = kindling_apiserver::kubeconfig::render(
                         &ctx.cluster.context_name(),
