@@ -69,7 +69,8 @@ async fn client_as(
     let ca = kindling_pki::Ca::load_or_create(&dir.join("pki")).unwrap();
     let cert = ca.client_cert(user, &[]).unwrap();
     let url = format!("https://{}", server.address);
-    let rendered = kindling_apiserver::kubeconfig::render("kindling", &url, &ca.pair.cert_pem, &cert);
+    let rendered =
+        kindling_apiserver::kubeconfig::render("kindling", &url, &ca.pair.cert_pem, &cert);
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&rendered).unwrap();
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
@@ -139,7 +140,11 @@ async fn every_controller_does_its_job_as_its_own_account() {
     ));
 
     // service-account-controller and root-ca-cert-publisher: a new namespace's account and CA.
-    make(Api::<Namespace>::all(admin.clone()), json!({"metadata": {"name": "team"}})).await;
+    make(
+        Api::<Namespace>::all(admin.clone()),
+        json!({"metadata": {"name": "team"}}),
+    )
+    .await;
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), "team");
     eventually("the default account", || async {
         accounts.get_opt("default").await.unwrap().is_some()
@@ -152,30 +157,40 @@ async fn every_controller_does_its_job_as_its_own_account() {
     .await;
 
     // daemon-set-controller: a pod for the node, and the status (an update).
-    make(Api::<Node>::all(admin.clone()), json!({"metadata": {"name": "n1"}, "status": {"conditions": [
-        {"type": "Ready", "status": "True"}]}}))
+    make(
+        Api::<Node>::all(admin.clone()),
+        json!({"metadata": {"name": "n1"}, "status": {"conditions": [
+        {"type": "Ready", "status": "True"}]}}),
+    )
     .await;
     let template = json!({"metadata": {"labels": {"app": "a"}},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-    make(Api::<DaemonSet>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "ds", "namespace": "team"},
-        "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": template}}))
+    make(
+        Api::<DaemonSet>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "ds", "namespace": "team"},
+        "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": template}}),
+    )
     .await;
     let sets: Api<DaemonSet> = Api::namespaced(admin.clone(), "team");
     eventually("the daemon set's status", || async {
         let ds = sets.get("ds").await.unwrap();
-        ds.status.is_some_and(|s| s.desired_number_scheduled == 1 && s.current_number_scheduled == 1)
+        ds.status
+            .is_some_and(|s| s.desired_number_scheduled == 1 && s.current_number_scheduled == 1)
     })
     .await;
 
     // statefulset-controller: pod and claim, and the status (an update).
     let template = json!({"metadata": {"labels": {"app": "s"}},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-    make(Api::<StatefulSet>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "web", "namespace": "team"},
+    make(
+        Api::<StatefulSet>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "web", "namespace": "team"},
         "spec": {"serviceName": "web", "replicas": 1, "selector": {"matchLabels": {"app": "s"}},
                  "template": template,
                  "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
                      "accessModes": ["ReadWriteOnce"], "storageClassName": "none",
-                     "resources": {"requests": {"storage": "1Gi"}}}}]}}))
+                     "resources": {"requests": {"storage": "1Gi"}}}}]}}),
+    )
     .await;
     let pods: Api<Pod> = Api::namespaced(admin.clone(), "team");
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(admin.clone(), "team");
@@ -193,8 +208,11 @@ async fn every_controller_does_its_job_as_its_own_account() {
     .await;
 
     // endpoint-, endpointslice-controller: a Service's Endpoints and EndpointSlice.
-    make(Api::<Service>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "web", "namespace": "team"},
-        "spec": {"selector": {"app": "s"}, "ports": [{"port": 80}]}}))
+    make(
+        Api::<Service>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "web", "namespace": "team"},
+        "spec": {"selector": {"app": "s"}, "ports": [{"port": 80}]}}),
+    )
     .await;
     let endpoints: Api<Endpoints> = Api::namespaced(admin.clone(), "team");
     let slices: Api<EndpointSlice> = Api::namespaced(admin.clone(), "team");
@@ -206,13 +224,19 @@ async fn every_controller_does_its_job_as_its_own_account() {
     .await;
 
     // persistent-volume-binder: a claim binds to a volume (updates of both and their status).
-    make(Api::<PersistentVolume>::all(admin.clone()), json!({"metadata": {"name": "pv1"}, "spec": {
+    make(
+        Api::<PersistentVolume>::all(admin.clone()),
+        json!({"metadata": {"name": "pv1"}, "spec": {
         "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
-        "storageClassName": "manual", "hostPath": {"path": "/tmp/pv1"}}}))
+        "storageClassName": "manual", "hostPath": {"path": "/tmp/pv1"}}}),
+    )
     .await;
-    make(Api::<PersistentVolumeClaim>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "c1", "namespace": "team"},
+    make(
+        Api::<PersistentVolumeClaim>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "c1", "namespace": "team"},
         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "manual",
-                 "resources": {"requests": {"storage": "1Gi"}}}}))
+                 "resources": {"requests": {"storage": "1Gi"}}}}),
+    )
     .await;
     let volumes: Api<PersistentVolume> = Api::all(admin.clone());
     eventually("c1 and pv1 Bound", || async {
@@ -225,9 +249,12 @@ async fn every_controller_does_its_job_as_its_own_account() {
 
     // pvc-protection-controller: a deleted claim no pod uses goes (its finalizer removed by
     // an update).
-    make(Api::<PersistentVolumeClaim>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "loose", "namespace": "team"},
+    make(
+        Api::<PersistentVolumeClaim>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "loose", "namespace": "team"},
         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "none",
-                 "resources": {"requests": {"storage": "1Gi"}}}}))
+                 "resources": {"requests": {"storage": "1Gi"}}}}),
+    )
     .await;
     claims.delete("loose", &Default::default()).await.unwrap();
     eventually("the deleted claim gone", || async {
@@ -236,11 +263,14 @@ async fn every_controller_does_its_job_as_its_own_account() {
     .await;
 
     // ephemeral-volume-controller: a pod's generic ephemeral volume gets its claim.
-    make(Api::<Pod>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "eph", "namespace": "team"}, "spec": {
+    make(
+        Api::<Pod>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "eph", "namespace": "team"}, "spec": {
         "containers": [{"name": "c", "image": "busybox"}],
         "volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
             "accessModes": ["ReadWriteOnce"], "storageClassName": "none",
-            "resources": {"requests": {"storage": "1Gi"}}}}}}]}}))
+            "resources": {"requests": {"storage": "1Gi"}}}}}}]}}),
+    )
     .await;
     eventually("the ephemeral claim", || async {
         claims.get_opt("eph-scratch").await.unwrap().is_some()
@@ -248,8 +278,11 @@ async fn every_controller_does_its_job_as_its_own_account() {
     .await;
 
     // resourcequota-controller: the quota's usage.
-    make(Api::<ResourceQuota>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "q", "namespace": "team"},
-        "spec": {"hard": {"pods": "10"}}}))
+    make(
+        Api::<ResourceQuota>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "q", "namespace": "team"},
+        "spec": {"hard": {"pods": "10"}}}),
+    )
     .await;
     let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), "team");
     eventually("the quota's usage", || async {
@@ -264,11 +297,17 @@ async fn every_controller_does_its_job_as_its_own_account() {
     .await;
 
     // generic-garbage-collector: the dependent of a deleted owner goes.
-    let owner: ConfigMap =
-        make(Api::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "owner", "namespace": "team"}})).await;
-    make(Api::<ConfigMap>::namespaced(admin.clone(), "team"), json!({"metadata": {"name": "dependent", "namespace": "team",
+    let owner: ConfigMap = make(
+        Api::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "owner", "namespace": "team"}}),
+    )
+    .await;
+    make(
+        Api::<ConfigMap>::namespaced(admin.clone(), "team"),
+        json!({"metadata": {"name": "dependent", "namespace": "team",
         "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
-                             "uid": owner.metadata.uid}]}}))
+                             "uid": owner.metadata.uid}]}}),
+    )
     .await;
     maps.delete("owner", &Default::default()).await.unwrap();
     eventually("the dependent collected", || async {
