@@ -75,7 +75,7 @@ pub(crate) fn run(
     );
     async move {
         let cleanup = async move {
-            if services.wait_until_ready().await.is_ok() {
+            if kindling_reflect::ready(&services).await.is_ok() {
                 sweep_orphans(&client, &services).await;
             }
             while let Some(svc) = deleted.recv().await {
@@ -116,7 +116,7 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, Error
     if servicepods::selector(&svc).is_none() || svc.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    if ctx.pods.wait_until_ready().await.is_err() {
+    if kindling_reflect::ready(&ctx.pods).await.is_err() {
         return Ok(Action::await_change());
     }
     let ns = svc.namespace().unwrap_or_default();

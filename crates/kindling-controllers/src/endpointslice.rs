@@ -73,7 +73,7 @@ pub(crate) fn run(
     let cleanup_client = client.clone();
     async move {
         let cleanup = async move {
-            if services.wait_until_ready().await.is_ok() {
+            if kindling_reflect::ready(&services).await.is_ok() {
                 sweep_orphans(&cleanup_client, &services).await;
             }
             while let Some(svc) = deleted.recv().await {
@@ -149,7 +149,7 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, Error
     if svc.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    if ctx.pods.wait_until_ready().await.is_err() {
+    if kindling_reflect::ready(&ctx.pods).await.is_err() {
         return Ok(Action::await_change());
     }
     let pods = servicepods::selected(&svc, &ctx.pods.state());

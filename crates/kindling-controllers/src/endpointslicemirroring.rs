@@ -82,7 +82,7 @@ pub(crate) fn run(
     );
     async move {
         let cleanup = async move {
-            if services.wait_until_ready().await.is_ok() {
+            if kindling_reflect::ready(&services).await.is_ok() {
                 sweep_orphans(&client, &services).await;
             }
             while let Some(svc) = deleted.recv().await {

@@ -36,9 +36,9 @@ pub async fn run(client: kube::Client, config: ZoneConfig, zone: watch::Sender<A
         "dns",
     );
     for (kind, ready) in [
-        ("services", services.wait_until_ready().await),
-        ("endpointslices", slices.wait_until_ready().await),
-        ("pods", pods.wait_until_ready().await),
+        ("services", kindling_reflect::ready(&services).await),
+        ("endpointslices", kindling_reflect::ready(&slices).await),
+        ("pods", kindling_reflect::ready(&pods).await),
     ] {
         if ready.is_err() {
             tracing::error!("dns: the {kind} reflector stopped");

@@ -116,13 +116,13 @@ impl GatewayStores {
         tokio::spawn(async move {
             let (a, b, c, d, e, f) = waits;
             let all = futures::future::join_all([
-                Box::pin(async move { a.wait_until_ready().await.is_ok() })
+                Box::pin(async move { kindling_reflect::ready(&a).await.is_ok() })
                     as std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
-                Box::pin(async move { b.wait_until_ready().await.is_ok() }),
-                Box::pin(async move { c.wait_until_ready().await.is_ok() }),
-                Box::pin(async move { d.wait_until_ready().await.is_ok() }),
-                Box::pin(async move { e.wait_until_ready().await.is_ok() }),
-                Box::pin(async move { f.wait_until_ready().await.is_ok() }),
+                Box::pin(async move { kindling_reflect::ready(&b).await.is_ok() }),
+                Box::pin(async move { kindling_reflect::ready(&c).await.is_ok() }),
+                Box::pin(async move { kindling_reflect::ready(&d).await.is_ok() }),
+                Box::pin(async move { kindling_reflect::ready(&e).await.is_ok() }),
+                Box::pin(async move { kindling_reflect::ready(&f).await.is_ok() }),
             ])
             .await;
             if all.into_iter().all(|ok| ok) {
@@ -174,11 +174,11 @@ pub async fn run(
         "ingress",
     );
     for (kind, ready) in [
-        ("ingresses", ingresses.wait_until_ready().await),
-        ("ingressclasses", classes.wait_until_ready().await),
-        ("services", services.wait_until_ready().await),
-        ("endpointslices", slices.wait_until_ready().await),
-        ("secrets", secrets.wait_until_ready().await),
+        ("ingresses", kindling_reflect::ready(&ingresses).await),
+        ("ingressclasses", kindling_reflect::ready(&classes).await),
+        ("services", kindling_reflect::ready(&services).await),
+        ("endpointslices", kindling_reflect::ready(&slices).await),
+        ("secrets", kindling_reflect::ready(&secrets).await),
     ] {
         if ready.is_err() {
             tracing::error!("ingress: the {kind} reflector stopped");

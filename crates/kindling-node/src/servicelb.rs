@@ -75,9 +75,9 @@ pub async fn run(
         "service-lb",
     );
     for ready in [
-        services.wait_until_ready().await,
-        nodes.wait_until_ready().await,
-        slices.wait_until_ready().await,
+        kindling_reflect::ready(&services).await,
+        kindling_reflect::ready(&nodes).await,
+        kindling_reflect::ready(&slices).await,
     ] {
         if ready.is_err() {
             return;

@@ -68,7 +68,9 @@ pub async fn run(client: kube::Client, config: Config, exec: Exec) {
         since.clone(),
     ));
     // Rules from a partial view would cut traffic that works: wait for both lists.
-    if services.wait_until_ready().await.is_err() || slices.wait_until_ready().await.is_err() {
+    if kindling_reflect::ready(&services).await.is_err()
+        || kindling_reflect::ready(&slices).await.is_err()
+    {
         return;
     }
     let mut syncer = Some(Syncer::new(config, exec));

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, runtime, text, unique, Env};
+use common::{docker_available, runtime, text, unique, Env, TestImage};
 use kindling_provider::{DockerProvider, Provider, Stdin};
 use std::path::Path;
 use std::process::Command;
@@ -328,9 +328,7 @@ fn load_docker_image_skips_nodes_that_have_it() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let rt = runtime();
-    let image = format!("kindling-e2e/busybox:{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image))
-        .unwrap();
+    let image = TestImage::build(&rt, "kindling-e2e/busybox:cluster");
     let mut env = Env::new();
     let name = unique("load");
     env.create(&name, None);
@@ -359,8 +357,7 @@ fn load_docker_image_skips_nodes_that_have_it() {
             Stdin::None,
         ))
         .unwrap();
-    assert!(text(&ls.stdout).contains(&image), "{}", text(&ls.stdout));
-    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+    assert!(text(&ls.stdout).contains(&*image), "{}", text(&ls.stdout));
     let _ = Path::new("/");
 }
 

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, node_exec, runtime, text, unique, Env};
+use common::{docker_available, node_exec, runtime, text, unique, Env, TestImage};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -84,9 +84,7 @@ fn pods_resolve_services_pods_and_outside_names() {
     }
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
-    let image = format!("kindling-e2e/dns:{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image))
-        .unwrap();
+    let image = TestImage::build(&rt, "kindling-e2e/busybox:dns");
     let mut env = Env::new();
     let name = unique("dns");
     let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n";
@@ -302,5 +300,4 @@ spec:
         metrics.contains("kindling_dns_requests_total{proto=\"udp\"}"),
         "{metrics}"
     );
-    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }

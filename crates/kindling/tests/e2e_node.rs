@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, runtime, text, unique, Env};
+use common::{docker_available, runtime, text, unique, Env, TestImage};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -48,15 +48,6 @@ impl PodView for Env {
     }
 }
 
-/// Removes this test's own busybox image when the test ends, also on failure.
-struct RemoveImage(String);
-
-impl Drop for RemoveImage {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
-    }
-}
-
 /// A pod from its name, spec lines (indented by four) and labels.
 fn pod(name: &str, spec: &str) -> String {
     format!(
@@ -78,11 +69,8 @@ fn node_agent_pod_features() {
     }
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
-    let image = format!("kindling-e2e/busybox:node-{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image))
-        .unwrap();
+    let image = TestImage::build(&rt, "kindling-e2e/busybox:node");
     let name = unique("nd");
-    let _image_guard = RemoveImage(image.clone());
     let mut env = Env::new();
     let config = format!(
         "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n  extraPortMappings:\n  - containerPort: {HOST_PORT}\n    hostPort: {HOST_PORT}\n- role: worker\n"

@@ -7,8 +7,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, node_exec, runtime, text, unique, Env};
-use std::process::Command;
+use common::{docker_available, node_exec, runtime, text, unique, Env, TestImage};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -96,9 +95,7 @@ fn pods_run_restart_complete_and_go_away() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
-    let image = format!("kindling-e2e/busybox:pods-{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image))
-        .unwrap();
+    let image = TestImage::build(&rt, "kindling-e2e/busybox:pods");
     let mut env = Env::new();
     let name = unique("pods");
     create(&mut env, &name);
@@ -343,7 +340,6 @@ spec:
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }
 
 #[test]
@@ -356,9 +352,7 @@ fn image_policies_and_late_loaded_images() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
-    let image = format!("kindling-e2e/late:pods-{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image))
-        .unwrap();
+    let image = TestImage::build(&rt, "kindling-e2e/late:pods");
     let mut env = Env::new();
     let name = unique("pullpol");
     create(&mut env, &name);
@@ -407,7 +401,6 @@ fn image_policies_and_late_loaded_images() {
         "involvedObject.name=nowhere",
     ]);
     assert!(events.contains("Failed to pull image"), "{events}");
-    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }
 
 /// `kubectl run` is scheduled (no nodeName given) onto the worker, and a pod on the other node
@@ -422,9 +415,7 @@ fn scheduled_pod_reachable_across_nodes() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
-    let image = format!("kindling-e2e/net:pods-{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image))
-        .unwrap();
+    let image = TestImage::build(&rt, "kindling-e2e/net:pods");
     let mut env = Env::new();
     let name = unique("net");
     create(&mut env, &name);
@@ -473,5 +464,4 @@ fn scheduled_pod_reachable_across_nodes() {
         &["sh", "-c", "cat /var/log/pods/default_client_*/main/0.log"],
     );
     assert!(log.contains("cross-node"), "{log}");
-    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }

@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, node_exec, runtime, text, unique, Env};
+use common::{docker_available, node_exec, runtime, text, unique, Env, TestImage};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -242,9 +242,7 @@ fn services_balance_stick_follow_their_pods_and_refuse_without_endpoints() {
     }
     common::ensure_node_image(NODE_IMAGE);
     let rt = runtime();
-    let image = format!("kindling-e2e/busybox:services-{}", std::process::id());
-    rt.block_on(kindling_image::build_test_image(&image))
-        .unwrap();
+    let image = TestImage::build(&rt, "kindling-e2e/busybox:services");
     let mut env = Env::new();
     let name = unique("svc");
     let host_port = free_port();

@@ -261,3 +261,35 @@ pub fn ensure_node_image(tag: &str) {
         .block_on(kindling_image::ensure_node_image(&opts))
         .expect("building the node image");
 }
+
+/// A busybox test image built for this test process (`<repo>:<tag>-<pid>`, so parallel test
+/// files never share one) and removed from the host's engine when dropped — on failure too.
+pub struct TestImage(String);
+
+impl TestImage {
+    pub fn build(rt: &tokio::runtime::Runtime, repo_and_tag: &str) -> TestImage {
+        let image = TestImage(format!("{repo_and_tag}-{}", std::process::id()));
+        rt.block_on(kindling_image::build_test_image(&image.0))
+            .expect("building the test image");
+        image
+    }
+}
+
+impl std::ops::Deref for TestImage {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TestImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
