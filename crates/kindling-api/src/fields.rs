@@ -16,8 +16,9 @@ use crate::meta::go_quote;
 use crate::schema::definitions;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// Upstream keeps at most this many strict errors.
@@ -76,7 +77,7 @@ fn run(
     let walk = Walk {
         mode,
         duplicates,
-        path: String::new(),
+        path: Path::Root,
         out: &out,
     };
     match drive(walk) {
@@ -103,32 +104,102 @@ impl Collected {
 enum Mode {
     /// A plain map: no unknown fields, duplicates checked throughout.
     Untyped,
-    /// A schema, resolved.
-    Typed(&'static Value),
+    /// A schema, resolved: what the walk reads of it.
+    Typed(Facts),
     /// Anything goes, nothing checked (free-form values, unknown fields).
     Opaque,
 }
 
+/// What the walk reads of a resolved schema, read once per schema.
+#[derive(Clone, Copy)]
+struct Facts {
+    items: Option<&'static Value>,
+    properties: Option<&'static serde_json::Map<String, Value>>,
+    /// `additionalProperties` when it is a schema (a map's values).
+    additional: Option<&'static Value>,
+}
+
 impl Mode {
+    /// The mode of the schema `raw` (a `$ref` or inline), by its address: the definitions are
+    /// built once and never freed, so an address always means the same schema. The keys are
+    /// addresses, never a client's text, so a fast unkeyed hash is safe here.
     fn typed(raw: &'static Value) -> Mode {
+        type Cache = HashMap<usize, Mode, foldhash::fast::FixedState>;
+        thread_local! {
+            static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+        }
+        let key = std::ptr::from_ref(raw) as usize;
+        CACHE.with(|cache| {
+            if let Some(m) = cache.borrow().get(&key) {
+                return *m;
+            }
+            let m = Mode::read(raw);
+            cache.borrow_mut().insert(key, m);
+            m
+        })
+    }
+
+    fn read(raw: &'static Value) -> Mode {
         let s = definitions().resolve(raw);
         let free = |k: &str| s.get(k).and_then(Value::as_bool) == Some(true);
         if free("x-kubernetes-preserve-unknown-fields") || free("x-kubernetes-int-or-string") {
             return Mode::Opaque;
         }
-        Mode::Typed(s)
+        Mode::Typed(Facts {
+            items: s.get("items"),
+            properties: s.get("properties").and_then(Value::as_object),
+            additional: s.get("additionalProperties").filter(|v| v.is_object()),
+        })
+    }
+}
+
+/// Where the walk is, spelled only when a problem is reported: `spec.containers[0].image`.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    fn spell(&self, out: &mut String) {
+        match self {
+            Path::Root => {}
+            Path::Key(parent, key) => {
+                parent.spell(out);
+                if !matches!(parent, Path::Root) {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Path::Index(parent, i) => {
+                parent.spell(out);
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
+    }
+
+    fn quoted(&self) -> String {
+        let mut s = String::new();
+        self.spell(&mut s);
+        go_quote(&s)
     }
 }
 
 struct Walk<'a> {
     mode: Mode,
     duplicates: bool,
-    path: String,
+    path: Path<'a>,
     out: &'a RefCell<Collected>,
 }
 
 impl<'a> Walk<'a> {
-    fn child(&self, mode: Mode, path: String) -> Walk<'a> {
+    fn child<'b>(&self, mode: Mode, path: Path<'b>) -> Walk<'b>
+    where
+        'a: 'b,
+    {
         Walk {
             mode,
             duplicates: self.duplicates,
@@ -136,13 +207,58 @@ impl<'a> Walk<'a> {
             out: self.out,
         }
     }
+}
 
-    fn key_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
+/// A map key, borrowed from the body when it has no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_string()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s))
+    }
+}
+
+/// The keys of one object seen so far: a short list, a set once the object is large (so a
+/// huge object costs no quadratic scan).
+#[derive(Default)]
+struct Seen<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> Seen<'de> {
+    const FEW: usize = 16;
+
+    /// Whether `key` is new.
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        if !self.many.is_empty() {
+            return self.many.insert(key);
         }
+        if self.few.contains(&key) {
+            return false;
+        }
+        self.few.push(key);
+        if self.few.len() > Self::FEW {
+            self.many.extend(self.few.drain(..));
+        }
+        true
     }
 }
 
@@ -184,12 +300,12 @@ impl<'de> Visitor<'de> for Walk<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let items = match self.mode {
-            Mode::Typed(s) => s.get("items").map_or(Mode::Opaque, Mode::typed),
+            Mode::Typed(f) => f.items.map_or(Mode::Opaque, Mode::typed),
             other => other,
         };
         let mut i = 0usize;
         loop {
-            let path = format!("{}[{i}]", self.path);
+            let path = Path::Index(&self.path, i);
             if seq.next_element_seed(self.child(items, path))?.is_none() {
                 return Ok(());
             }
@@ -206,41 +322,39 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let shape = match self.mode {
             Mode::Untyped => Shape::Map(Mode::Untyped),
             Mode::Opaque => Shape::Free,
-            Mode::Typed(s) => match (
-                s.get("properties").and_then(Value::as_object),
-                s.get("additionalProperties"),
-            ) {
+            Mode::Typed(f) => match (f.properties, f.additional) {
                 (Some(props), _) => Shape::Struct(props),
-                (None, Some(v @ Value::Object(_))) => Shape::Map(Mode::typed(v)),
+                (None, Some(v)) => Shape::Map(Mode::typed(v)),
                 _ => Shape::Free,
             },
         };
-        let mut seen: HashSet<String> = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = self.key_path(&key);
+        let mut seen = Seen::default();
+        while let Some(key) = map.next_key_seed(Key)? {
             let child_mode = match &shape {
                 Shape::Free => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
                 Shape::Map(m) => *m,
-                Shape::Struct(props) => match props.get(&key) {
+                Shape::Struct(props) => match props.get(key.as_ref()) {
                     Some(p) => Mode::typed(p),
                     None => {
+                        let path = Path::Key(&self.path, &key);
                         self.out
                             .borrow_mut()
-                            .push(format!("unknown field {}", go_quote(&path)));
+                            .push(format!("unknown field {}", path.quoted()));
                         map.next_value::<IgnoredAny>()?;
                         continue;
                     }
                 },
             };
-            if self.duplicates && !seen.insert(key) {
+            if self.duplicates && !seen.insert(key.clone()) {
+                let path = Path::Key(&self.path, &key);
                 self.out
                     .borrow_mut()
-                    .push(format!("duplicate field {}", go_quote(&path)));
+                    .push(format!("duplicate field {}", path.quoted()));
             }
-            map.next_value_seed(self.child(child_mode, path))?;
+            map.next_value_seed(self.child(child_mode, Path::Key(&self.path, &key)))?;
         }
         Ok(())
     }

@@ -8,11 +8,14 @@
 //! look up the objects a decision needs (the pod being deleted, evicted or bound, the Node's
 //! uid) and turn a refusal into upstream's 403 (`pods "x" is forbidden: node "a" …`).
 
+use crate::authz::graph::Kind;
+use crate::authz::graph_refs::PodRefs;
 use crate::authz::node::node_of;
 use crate::authz::qualified_forbidden;
 use crate::registry::Registry;
 use kindling_api::user::UserInfo;
 use kindling_api::{ApiError, ResourceType};
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -164,12 +167,15 @@ pub fn mirror_pod_decision(node: &str, pod: &Value, node_uid: Option<&str>) -> R
             "node \"{node}\" can not create pods that reference a service account"
         ));
     }
-    if !crate::authz::graph::pod_secrets(pod).is_empty() {
+    // The body was decoded against the pod's types already: this reads what it names.
+    let refs = PodRefs::deserialize(pod).unwrap_or_default();
+    let uses = crate::authz::graph::pod_uses(&refs);
+    if uses.iter().any(|(kind, _)| *kind == Kind::Secret) {
         return Err(format!(
             "node \"{node}\" can not create pods that reference secrets"
         ));
     }
-    if !crate::authz::graph::pod_configmaps(pod).is_empty() {
+    if uses.iter().any(|(kind, _)| *kind == Kind::ConfigMap) {
         return Err(format!(
             "node \"{node}\" can not create pods that reference configmaps"
         ));

@@ -127,7 +127,41 @@ fn nodes_read_only_what_their_pods_use(kubectl: &Kubectl) {
     s.ok(&["run", "uses-b", "--image=busybox", "--overrides",
         r#"{"spec": {"nodeName": "a", "volumes": [{"name": "s", "secret": {"secretName": "for-b"}}]}}"#]);
     eventually_allowed(&s, &a, &["get", "secret", "for-b"]);
+    // A pod no node runs relates nothing (upstream's graph leaves it out); once bound to a,
+    // what it uses is a's to read.
+    s.apply(PENDING);
+    assert!(
+        refused(&s, &a, &["get", "secret", "for-pending"]).contains("no relationship found"),
+        "an unbound pod's secret"
+    );
+    let out = s.kubectl_stdin(&["create", "-f", "-"], BIND_PENDING_TO_A);
+    assert!(
+        out.status.success(),
+        "binding: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually_allowed(&s, &a, &["get", "secret", "for-pending"]);
 }
+
+const PENDING: &str = r"
+apiVersion: v1
+kind: Secret
+metadata: {name: for-pending}
+stringData: {k: v}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pending}
+spec:
+  containers: [{name: c, image: busybox, envFrom: [{secretRef: {name: for-pending}}]}]
+";
+
+const BIND_PENDING_TO_A: &str = r"
+apiVersion: v1
+kind: Binding
+metadata: {name: pending}
+target: {kind: Node, name: a}
+";
 
 fn node_restriction_keeps_writes_to_the_node_itself(kubectl: &Kubectl) {
     let s = server(kubectl);

@@ -4,48 +4,15 @@
 //! runs the pods: a fake kubelet reports each new pod Running and Ready, as a node agent would.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+mod common;
+
+use common::{now, Kubelet, Server};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// Reports every new active pod Running and Ready.
-async fn fake_kubelet(client: kube::Client) {
-    let mut events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .boxed();
-    while let Some(Ok(pod)) = events.next().await {
-        let ready = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready"));
-        if ready || pod.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap());
-        let status = json!({"status": {"phase": "Running", "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}});
-        let _ = api
-            .patch_status(
-                &pod.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&status),
-            )
-            .await;
-    }
-}
 
 fn deployment(name: &str, replicas: i32) -> serde_json::Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
@@ -92,43 +59,14 @@ async fn wait_status(
 
 #[test]
 fn budget_status_follows_pods_and_scale() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-            .await
-            .unwrap();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .unwrap();
-        let client = kube::Client::try_from(config.clone()).unwrap();
-        // Each controller as its service account, as on a cluster
-        // (`--use-service-account-credentials`): a request outside its role fails the test.
-        let clients = kindling_controllers::credentials::Clients::service_accounts(
-            client.clone(),
-            &config,
-            &dir.path().join("controller-tokens"),
-            kindling_controllers::OWN_IDENTITIES,
-        )
-        .await
-        .unwrap();
-        tokio::spawn(kindling_controllers::run_as(
-            clients,
-            kindling_controllers::Config {
-                root_ca_pem: server.ca_pem.clone(),
-            },
-        ));
-        tokio::spawn(fake_kubelet(client.clone()));
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-        while accounts.get_opt("default").await.ok().flatten().is_none() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let server = Server::start();
+    server.run_all_controllers();
+    // The fake kubelet reports each new pod Running and Ready at once.
+    server
+        .runtime
+        .spawn(Kubelet::default().run(server.client.clone()));
+    let client = server.client.clone();
+    server.runtime.block_on(async {
         let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
             Api::namespaced(client.clone(), "default");
         let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "default");
@@ -202,5 +140,4 @@ fn budget_status_follows_pods_and_scale() {
         let pdb = wait_status(&pdbs, "one-down", (6, 3, 5, 2)).await;
         assert_eq!(pdb.status.unwrap().observed_generation, Some(2));
     });
-    runtime.shutdown_background();
 }

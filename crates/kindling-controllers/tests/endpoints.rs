@@ -5,41 +5,23 @@
 //! Service are mirrored into slices.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
+mod common;
+
+use common::eventually;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+/// Runs `body` against a fresh API server with the service endpoints controllers.
 fn with_server<F, Fut>(body: F)
 where
     F: FnOnce(kube::Client) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-            .await
-            .unwrap();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .unwrap();
-        let client = kube::Client::try_from(config).unwrap();
-        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-            Api::namespaced(client.clone(), "default");
-        let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
-        accounts
-            .create(&PostParams::default(), &account)
-            .await
-            .unwrap();
+    common::with_server(|client| async move {
         let mut pods = kindling_controllers::informer::PodInformer::new();
         let endpoints = kindling_controllers::run_service_endpoints(client.clone(), &mut pods);
         let informer = pods.run(client.clone());
@@ -48,22 +30,7 @@ where
         });
         body(client).await;
         controllers.abort();
-        server.stop();
     });
-}
-
-async fn eventually<F, Fut>(what: &str, check: F) -> Duration
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} did not happen");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    started.elapsed()
 }
 
 /// A pod as the kubelet reports it: Running with an IP, Ready or not.
@@ -81,7 +48,7 @@ async fn running_pod(pods: &Api<Pod>, name: &str, ip: &str, ready: bool) {
 async fn set_ready(pods: &Api<Pod>, name: &str, ip: &str, ready: bool) {
     let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
         "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"},
-                        "lastTransitionTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}]}});
+                        "lastTransitionTime": common::now()}]}});
     pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
         .await
         .unwrap();

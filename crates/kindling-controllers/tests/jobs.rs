@@ -4,206 +4,31 @@
 //! and removes pods being deleted, as a node agent would. Nothing in the controllers knows it.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
-use futures::StreamExt;
+mod common;
+
+use common::{text, Cluster, Kubelet, Server};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::{watcher, WatchStreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
 use kube::ResourceExt;
-use serde_json::json;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-struct Cluster {
-    _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    server: Option<kindling_apiserver::RunningServer>,
-    kubeconfig: PathBuf,
-    client: kube::Client,
-    /// The most pods of one Job that ran at once.
-    max_running: Arc<AtomicUsize>,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        drop(self.server.take());
-    }
-}
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// Runs each new pod for 100 ms, then finishes it; deletes terminating pods at once.
-async fn fake_kubelet(client: kube::Client, max_running: Arc<AtomicUsize>) {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let running = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
-        String,
-        usize,
-    >::new()));
-    let mut events = watcher(pods, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .boxed();
-    let mut started = std::collections::HashSet::new();
-    while let Some(Ok(pod)) = events.next().await {
-        let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap());
-        let name = pod.name_any();
-        if pod.metadata.deletion_timestamp.is_some() {
-            let api = api.clone();
-            tokio::spawn(async move {
-                let _ = api
-                    .delete(
-                        &name,
-                        &DeleteParams {
-                            grace_period_seconds: Some(0),
-                            ..Default::default()
-                        },
-                    )
-                    .await;
-            });
-            continue;
-        }
-        if !started.insert(pod.uid().unwrap()) {
-            continue;
-        }
-        let job = pod
-            .labels()
-            .get("batch.kubernetes.io/job-name")
-            .cloned()
-            .unwrap_or_default();
-        let fail = pod.labels().get("fail").is_some_and(|v| v == "yes");
-        let running = running.clone();
-        let max_running = max_running.clone();
-        tokio::spawn(async move {
-            {
-                let mut r = running.lock().unwrap();
-                let n = r.entry(job.clone()).or_insert(0);
-                *n += 1;
-                max_running.fetch_max(*n, Ordering::SeqCst);
-            }
-            let status = json!({"status": {"phase": "Running", "conditions": [
-                {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}});
-            let _ = api
-                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
-                .await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            *running.lock().unwrap().get_mut(&job).unwrap() -= 1;
-            let (phase, code) = if fail {
-                ("Failed", 1)
-            } else {
-                ("Succeeded", 0)
-            };
-            let status = json!({"status": {"phase": phase, "conditions": [
-                {"type": "Ready", "status": "False", "lastTransitionTime": now()}],
-                "containerStatuses": [{"name": "main", "image": "busybox", "imageID": "", "ready": false,
-                    "restartCount": 0, "state": {"terminated": {"exitCode": code, "finishedAt": now()}}}]}});
-            let _ = api
-                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
-                .await;
-        });
-    }
-}
-
+/// A server with every controller, and a fake kubelet that runs each new pod for 100 ms, then
+/// finishes it, and deletes terminating pods at once.
 impl Cluster {
     fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let max_running = Arc::new(AtomicUsize::new(0));
-        let (server, client) = runtime.block_on(async {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-                .await
-                .unwrap();
-            let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .unwrap();
-            let client = kube::Client::try_from(config.clone()).unwrap();
-            // Each controller as its service account, as on a cluster
-            // (`--use-service-account-credentials`): a request outside its role fails the test.
-            let clients = kindling_controllers::credentials::Clients::service_accounts(
-                client.clone(),
-                &config,
-                &dir.path().join("controller-tokens"),
-                kindling_controllers::OWN_IDENTITIES,
-            )
-            .await
-            .unwrap();
-            tokio::spawn(kindling_controllers::run_as(
-                clients,
-                kindling_controllers::Config {
-                    root_ca_pem: server.ca_pem.clone(),
-                },
-            ));
-            tokio::spawn(fake_kubelet(client.clone(), max_running.clone()));
-            let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while accounts.get_opt("default").await.ok().flatten().is_none() {
-                assert!(Instant::now() < deadline, "no default ServiceAccount");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            (server, client)
-        });
-        Cluster {
-            kubeconfig: server.kubeconfig.clone(),
-            _dir: dir,
-            runtime,
-            server: Some(server),
-            client,
-            max_running,
-        }
-    }
-
-    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut child = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.kubeconfig.parent().unwrap())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl is installed");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args, None);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn apply(&self, yaml: &str) {
-        let out = self.kubectl(&["apply", "-f", "-"], Some(yaml));
-        assert!(out.status.success(), "apply: {}", text(&out.stderr));
+        let server = Server::start();
+        server.run_all_controllers();
+        let kubelet = Kubelet {
+            finish_after: Some(Duration::from_millis(100)),
+            remove_terminating: true,
+            ..Kubelet::default()
+        };
+        server
+            .runtime
+            .spawn(kubelet.clone().run(server.client.clone()));
+        Cluster { server, kubelet }
     }
 
     fn jobs(&self) -> Api<Job> {
@@ -221,15 +46,16 @@ impl Cluster {
     }
 
     fn eventually(&self, what: &str, timeout: Duration, check: impl Fn(&Cluster) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !check(self) {
-            if Instant::now() > deadline {
+        common::wait_until(
+            what,
+            timeout,
+            || check(self),
+            || {
                 let state = self.ok(&["get", "jobs,cronjobs,pods", "-o", "wide"]);
                 let events = self.ok(&["get", "events"]);
-                panic!("{what} did not happen within {timeout:?}\n{state}\n{events}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                format!("{state}\n{events}")
+            },
+        );
     }
 
     fn condition(&self, job: &str, type_: &str) -> Option<(String, String)> {
@@ -240,10 +66,6 @@ impl Cluster {
             .find(|c| c.type_ == type_ && c.status == "True")
             .map(|c| (c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn job_yaml(name: &str, extra_spec: &str, labels: &str) -> String {
@@ -266,9 +88,9 @@ fn jobs_run_to_completion_fail_and_expire() {
         c.condition("five", "Complete").is_some()
     });
     assert!(
-        c.max_running.load(Ordering::SeqCst) <= 2,
+        c.kubelet.max_running.load(Ordering::SeqCst) <= 2,
         "{} ran at once",
-        c.max_running.load(Ordering::SeqCst)
+        c.kubelet.max_running.load(Ordering::SeqCst)
     );
     let job = c.job("five").unwrap();
     let status = job.status.clone().unwrap();

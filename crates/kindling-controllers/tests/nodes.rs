@@ -4,18 +4,15 @@
 //! upstream's 50 s). Taint eviction: pods leave NoExecute-tainted nodes unless they tolerate it.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
+mod common;
+
+use common::{eventually, now_micro as now, with_server};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kindling_controllers::nodelifecycle::{self, Settings, TAINT_UNREACHABLE};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
-}
 
 /// What the node agent posts: a fresh lease and a Ready status.
 async fn heartbeat(client: &kube::Client, node: &str) {
@@ -42,18 +39,6 @@ async fn heartbeat(client: &kube::Client, node: &str) {
         .unwrap();
 }
 
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} did not happen");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn taint_keys(node: &Node) -> Vec<String> {
     node.spec
         .as_ref()
@@ -73,41 +58,6 @@ fn ready_status(node: &Node) -> String {
         .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
         .map(|c| c.status.clone())
         .unwrap_or_default()
-}
-
-/// Runs `body` with a client of a fresh API server (admin), with the `default` ServiceAccount
-/// pods need (the serviceaccounts controller is not run here).
-fn with_server<F, Fut>(body: F)
-where
-    F: FnOnce(kube::Client) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-            .await
-            .unwrap();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .unwrap();
-        let client = kube::Client::try_from(config).unwrap();
-        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-            Api::namespaced(client.clone(), "default");
-        let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
-        accounts
-            .create(&PostParams::default(), &account)
-            .await
-            .unwrap();
-        body(client).await;
-        server.stop();
-    });
 }
 
 fn pod_on(node: &str, name: &str, tolerations: serde_json::Value) -> Pod {

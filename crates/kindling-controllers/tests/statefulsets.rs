@@ -3,105 +3,29 @@
 //! kubelet marks every new pod Running and Ready, as a node agent would report it.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
-use futures::StreamExt;
+mod common;
+
+use common::{text, Cluster, Kubelet, Server};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, ServiceAccount};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::{watcher, WatchStreamExt};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::api::{Api, ListParams, PostParams};
 use kube::ResourceExt;
 use serde_json::json;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-struct Cluster {
-    _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    server: Option<kindling_apiserver::RunningServer>,
-    kubeconfig: PathBuf,
-    client: kube::Client,
-    /// Pod events as `ADDED web-0` / `DELETED web-2`, in the order the watch saw them.
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        drop(self.server.take());
-    }
-}
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// Reports every new pod Running and Ready after 100 ms, and logs pod arrivals and departures.
-async fn fake_kubelet(client: kube::Client, log: Arc<Mutex<Vec<String>>>) {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let mut events = watcher(pods, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    while let Some(Ok(event)) = events.next().await {
-        let pod = match event {
-            watcher::Event::Apply(p) => p,
-            watcher::Event::Delete(p) => {
-                log.lock()
-                    .unwrap()
-                    .push(format!("DELETED {}", p.name_any()));
-                continue;
-            }
-            _ => continue,
-        };
-        let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
-        if phase.as_deref() != Some("Pending") || pod.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        log.lock()
-            .unwrap()
-            .push(format!("ADDED {}", pod.name_any()));
-        let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap());
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let status = json!({"status": {"phase": "Running", "conditions": [
-                {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}});
-            let _ = api
-                .patch_status(
-                    &pod.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&status),
-                )
-                .await;
-        });
-    }
-}
-
+/// A server with the StatefulSet, DaemonSet and garbage collector controllers, and a fake
+/// kubelet that reports every new pod Running and Ready after 100 ms and logs pod arrivals
+/// and departures (`ADDED web-0` / `DELETED web-2`, in the order the watch saw them).
 impl Cluster {
     fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (server, client) = runtime.block_on(async {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-                .await
-                .unwrap();
-            let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .unwrap();
-            let client = kube::Client::try_from(config).unwrap();
-            let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-            let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
-            accounts
-                .create(&PostParams::default(), &account)
-                .await
-                .unwrap();
+        let server = Server::start();
+        server.add_default_account();
+        let kubelet = Kubelet::default();
+        kubelet.ready_delay.store(100, Ordering::SeqCst);
+        server.runtime.block_on(async {
+            let client = server.client.clone();
             let mut pods = kindling_controllers::informer::PodInformer::new();
             tokio::spawn(kindling_controllers::statefulset::run(
                 client.clone(),
@@ -113,62 +37,14 @@ impl Cluster {
             ));
             tokio::spawn(pods.run(client.clone()));
             tokio::spawn(kindling_controllers::garbagecollector::run(client.clone()));
-            tokio::spawn(fake_kubelet(client.clone(), log.clone()));
-            (server, client)
+            tokio::spawn(kubelet.clone().run(client));
         });
-        Cluster {
-            kubeconfig: server.kubeconfig.clone(),
-            _dir: dir,
-            runtime,
-            server: Some(server),
-            client,
-            log,
-        }
+        Cluster { server, kubelet }
     }
 
-    fn kubectl_with(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(program)
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.kubeconfig.parent().unwrap())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl is installed");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_with("kubectl", args)
-    }
-
-    fn ok_with(&self, program: &str, args: &[&str]) -> String {
-        let out = self.kubectl_with(program, args, None);
-        assert!(
-            out.status.success(),
-            "{program} {args:?} failed:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
+    /// `kubectl apply`, which may fail.
     fn apply(&self, yaml: &str) -> Output {
-        self.kubectl_with("kubectl", &["apply", "-f", "-"], Some(yaml))
+        self.kubectl(&["apply", "-f", "-"], Some(yaml))
     }
 
     fn api<K>(&self) -> Api<K>
@@ -209,17 +85,15 @@ impl Cluster {
     }
 
     fn eventually(&self, what: &str, check: impl Fn(&Cluster) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !check(self) {
-            if Instant::now() > deadline {
+        common::wait_until(
+            what,
+            Duration::from_secs(30),
+            || check(self),
+            || {
                 let state = self.ok(&["get", "sts,pods,controllerrevisions", "-o", "wide"]);
-                panic!(
-                    "{what} did not happen\n{state}\n{:?}",
-                    self.log.lock().unwrap()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                format!("{state}\n{:?}", self.kubelet.log.lock().unwrap())
+            },
+        );
     }
 
     /// Waits until the set reports `n` ready replicas, all at the update revision, observed.
@@ -237,7 +111,8 @@ impl Cluster {
     }
 
     fn events_of_log(&self, prefix: &str) -> Vec<String> {
-        self.log
+        self.kubelet
+            .log
             .lock()
             .unwrap()
             .iter()
@@ -245,10 +120,6 @@ impl Cluster {
             .cloned()
             .collect()
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn sts_yaml(name: &str, replicas: i32, image: &str, extra_spec: &str) -> String {
@@ -390,7 +261,7 @@ fn rolling_update_partition_history_and_undo_with_kubectl() {
         "-p",
         r#"{"spec":{"updateStrategy":{"rollingUpdate":{"partition":2}}}}"#,
     ]);
-    c.log.lock().unwrap().clear();
+    c.kubelet.log.lock().unwrap().clear();
     c.ok(&["set", "image", "sts/db", "main=busybox:2"]);
     c.eventually("db-2 updated", |c| {
         let s = c.set("db").status.unwrap_or_default();

@@ -4,62 +4,30 @@
 //! the scheduler would, and move pods' phases themselves.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
-use k8s_openapi::api::core::v1::{
-    Event, PersistentVolume, PersistentVolumeClaim, Pod, ServiceAccount,
-};
+mod common;
+
+use common::{Cluster, Kubelet, Server};
+use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-struct Cluster {
-    _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    server: Option<kindling_apiserver::RunningServer>,
-    client: kube::Client,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        drop(self.server.take());
-    }
-}
-
+/// A server with the storage controllers and the garbage collector.
 impl Cluster {
     fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (server, client) = runtime.block_on(async {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-                .await
-                .unwrap();
-            let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .unwrap();
-            let client = kube::Client::try_from(config).unwrap();
-            let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-            let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
-            accounts
-                .create(&PostParams::default(), &account)
-                .await
-                .unwrap();
+        let server = Server::start();
+        server.add_default_account();
+        server.runtime.block_on(async {
+            let client = server.client.clone();
             let mut pods = kindling_controllers::informer::PodInformer::new();
             tokio::spawn(kindling_controllers::run_storage(client.clone(), &mut pods));
             tokio::spawn(pods.run(client.clone()));
-            tokio::spawn(kindling_controllers::garbagecollector::run(client.clone()));
-            (server, client)
+            tokio::spawn(kindling_controllers::garbagecollector::run(client));
         });
         Cluster {
-            _dir: dir,
-            runtime,
-            server: Some(server),
-            client,
+            server,
+            kubelet: Kubelet::default(),
         }
     }
 

@@ -4,179 +4,31 @@
 //! the controllers knows it.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
+mod common;
+
+use common::{text, Cluster, Kubelet, Server};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::ResourceExt;
 use serde_json::json;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A server with every controller, and a fake kubelet.
-struct Cluster {
-    _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    server: Option<kindling_apiserver::RunningServer>,
-    kubeconfig: PathBuf,
-    client: kube::Client,
-    /// How long the fake kubelet waits before reporting a new pod ready.
-    ready_delay: Arc<AtomicU64>,
-    /// While false the fake kubelet reports nothing.
-    kubelet_on: Arc<AtomicBool>,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        drop(self.server.take());
-    }
-}
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// Reports every new active pod Running and Ready, as a node agent would.
-async fn fake_kubelet(client: kube::Client, delay: Arc<AtomicU64>, on: Arc<AtomicBool>) {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let mut events = watcher(pods, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .boxed();
-    while let Some(Ok(pod)) = events.next().await {
-        let ready = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        if ready || pod.metadata.deletion_timestamp.is_some() || !on.load(Ordering::SeqCst) {
-            continue;
-        }
-        let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap());
-        let delay = Duration::from_millis(delay.load(Ordering::SeqCst));
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let status = json!({"status": {"phase": "Running", "conditions": [
-                {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}});
-            let _ = api
-                .patch_status(
-                    &pod.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&status),
-                )
-                .await;
-        });
-    }
-}
-
+/// A server with every controller, and a fake kubelet that reports each new pod Running and
+/// Ready after `kubelet.ready_delay`.
 impl Cluster {
     fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let ready_delay = Arc::new(AtomicU64::new(0));
-        let kubelet_on = Arc::new(AtomicBool::new(true));
-        let (server, client) = runtime.block_on(async {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-                .await
-                .unwrap();
-            let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .unwrap();
-            let client = kube::Client::try_from(config.clone()).unwrap();
-            // Each controller as its service account, as on a cluster
-            // (`--use-service-account-credentials`): a request outside its role fails the test.
-            let clients = kindling_controllers::credentials::Clients::service_accounts(
-                client.clone(),
-                &config,
-                &dir.path().join("controller-tokens"),
-                kindling_controllers::OWN_IDENTITIES,
-            )
-            .await
-            .unwrap();
-            tokio::spawn(kindling_controllers::run_as(
-                clients,
-                kindling_controllers::Config {
-                    root_ca_pem: server.ca_pem.clone(),
-                },
-            ));
-            tokio::spawn(fake_kubelet(
-                client.clone(),
-                ready_delay.clone(),
-                kubelet_on.clone(),
-            ));
-            let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while accounts.get_opt("default").await.ok().flatten().is_none() {
-                assert!(Instant::now() < deadline, "no default ServiceAccount");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            (server, client)
-        });
-        Cluster {
-            kubeconfig: server.kubeconfig.clone(),
-            _dir: dir,
-            runtime,
-            server: Some(server),
-            client,
-            ready_delay,
-            kubelet_on,
-        }
-    }
-
-    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut child = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.kubeconfig.parent().unwrap())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl is installed");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    /// kubectl that must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args, None);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn apply(&self, yaml: &str) -> String {
-        let out = self.kubectl(&["apply", "-f", "-"], Some(yaml));
-        assert!(out.status.success(), "apply: {}", text(&out.stderr));
-        text(&out.stdout)
+        let server = Server::start();
+        server.run_all_controllers();
+        let kubelet = Kubelet::default();
+        server
+            .runtime
+            .spawn(kubelet.clone().run(server.client.clone()));
+        Cluster { server, kubelet }
     }
 
     fn api<K>(&self) -> Api<K>
@@ -211,14 +63,12 @@ impl Cluster {
     }
 
     fn eventually(&self, what: &str, timeout: Duration, check: impl Fn(&Cluster) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !check(self) {
-            if Instant::now() > deadline {
-                let state = self.ok(&["get", "deploy,rs,pods", "-o", "wide"]);
-                panic!("{what} did not happen within {timeout:?}\n{state}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_until(
+            what,
+            timeout,
+            || check(self),
+            || self.ok(&["get", "deploy,rs,pods", "-o", "wide"]),
+        );
     }
 
     /// Waits until the Deployment reports `n` updated, ready and available replicas and no
@@ -238,10 +88,6 @@ impl Cluster {
             },
         );
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn rows(out: &str) -> Vec<Vec<String>> {
@@ -461,7 +307,7 @@ fn a_rolling_update_stays_within_max_surge_and_max_unavailable() {
     c.wait_rolled_out("web", 4);
     let first = c.replica_sets()[0].name_any();
     // New pods take a moment to turn ready, so the rollout goes step by step.
-    c.ready_delay.store(150, Ordering::SeqCst);
+    c.kubelet.ready_delay.store(150, Ordering::SeqCst);
     let (violations, stop) = watch_bounds(&c, 5, 3);
     std::thread::sleep(Duration::from_millis(300));
     c.ok(&["set", "image", "deployment/web", "main=busybox:2"]);
@@ -710,7 +556,7 @@ fn a_replica_set_adopts_a_matching_orphan_and_releases_a_relabeled_pod() {
     });
 
     // Scaled down, the not-ready pod goes first.
-    c.kubelet_on.store(false, Ordering::SeqCst);
+    c.kubelet.paused.store(true, Ordering::SeqCst);
     c.ok(&["scale", "rs", "solo", "--replicas=3"]);
     c.eventually("a third, unready pod", Duration::from_secs(20), |c| {
         c.pods()

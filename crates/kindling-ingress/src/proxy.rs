@@ -79,24 +79,24 @@ impl Proxy {
     ) -> Result<Response<Body>, Infallible> {
         let table = self.table.load_full();
         let host_header = request_host(&req);
-        let host = strip_port(&host_header).to_string();
-        let path = req.uri().path().to_string();
+        let host = strip_port(&host_header);
+        let path = req.uri().path();
         if !table.gateway.is_empty() {
             let wanted = gateway::table::Request {
                 https,
-                host: &host,
+                host,
                 method: req.method().as_str(),
-                path: &path,
+                path,
                 query: req.uri().query(),
                 headers: req.headers(),
             };
             if let Some(entry) = table.gateway.route(&wanted) {
                 return Ok(self
-                    .via_gateway(req, entry, &host_header, &host, peer, https)
+                    .via_gateway(req, entry, &host_header, host, peer, https)
                     .await);
             }
         }
-        let (route, backend) = match table.route(&host, &path) {
+        let (route, backend) = match table.route(host, path) {
             Decision::Route(r) => (Some(r), &r.backend),
             Decision::Fallback(b) => (None, b),
             Decision::NotFound => {
@@ -112,7 +112,7 @@ impl Proxy {
             && (options.force_ssl_redirect
                 || (options.ssl_redirect && route.is_some_and(|r| r.tls)))
         {
-            return Ok(self.redirect_to_https(&host, req.uri()));
+            return Ok(self.redirect_to_https(host, req.uri()));
         }
         if let Some(max) = options.max_body_size {
             let declared = req
@@ -300,8 +300,13 @@ impl Proxy {
             }
         };
         let upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        // The request's parts are ours: its headers are edited in place and go on as they are.
         let (parts, body) = req.into_parts();
-        let mut headers = parts.headers.clone();
+        let hyper::http::request::Parts {
+            method,
+            mut headers,
+            ..
+        } = parts;
         strip_hop_by_hop(&mut headers, upgrade.is_some());
         set_forwarded(
             &mut headers,
@@ -321,11 +326,14 @@ impl Proxy {
         let tls = matches!(protocol, BackendProtocol::Https | BackendProtocol::Grpcs);
         let h2 = matches!(protocol, BackendProtocol::Grpc | BackendProtocol::Grpcs);
         let scheme = if tls { "https" } else { "http" };
-        let uri: Uri = format!("{scheme}://{authority}{path_and_query}")
-            .parse()
+        let uri = Uri::builder()
+            .scheme(scheme)
+            .authority(authority.as_str())
+            .path_and_query(path_and_query)
+            .build()
             .map_err(|e| bad_gateway(&backend.name, &format!("{e}")))?;
         let mut out = Request::builder()
-            .method(parts.method.clone())
+            .method(method)
             .uri(uri)
             .version(if h2 {
                 Version::HTTP_2
@@ -512,24 +520,26 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 }
 
 fn set_forwarded(headers: &mut HeaderMap, host: &str, peer: SocketAddr, https: bool, port: u16) {
+    // Per request: one rendering of the peer's address, the scheme's values static.
     let ip = peer.ip().to_string();
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {ip}"),
-        None => ip.clone(),
+        Some(prior) => HeaderValue::from_str(&format!("{prior}, {ip}")),
+        None => HeaderValue::from_str(&ip),
     };
-    let scheme = if https { "https" } else { "http" };
-    for (name, value) in [
-        ("x-real-ip", ip.as_str()),
-        ("x-forwarded-for", forwarded_for.as_str()),
-        ("x-forwarded-host", host),
-        ("x-forwarded-port", &port.to_string()),
-        ("x-forwarded-proto", scheme),
-        ("x-forwarded-scheme", scheme),
-        ("x-scheme", scheme),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(value) {
+    let scheme = HeaderValue::from_static(if https { "https" } else { "http" });
+    let computed = [
+        ("x-real-ip", HeaderValue::from_str(&ip)),
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-host", HeaderValue::from_str(host)),
+        ("x-forwarded-port", Ok(HeaderValue::from(port))),
+    ];
+    for (name, value) in computed {
+        if let Ok(v) = value {
             headers.insert(HeaderName::from_static(name), v);
         }
+    }
+    for name in ["x-forwarded-proto", "x-forwarded-scheme", "x-scheme"] {
+        headers.insert(HeaderName::from_static(name), scheme.clone());
     }
     if !headers.contains_key(header::HOST) {
         if let Ok(v) = HeaderValue::from_str(host) {

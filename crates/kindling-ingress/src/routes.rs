@@ -144,19 +144,27 @@ pub struct Table {
     pub gateway: crate::gateway::table::Table,
 }
 
+/// `s` in lower case, borrowed when it already is (the usual case: no allocation per request).
+pub(crate) fn lowercase(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 impl Table {
     /// Decides where a request for `host` (no port) and `path` (no query) goes.
     pub fn route(&self, host: &str, path: &str) -> Decision<'_> {
-        let host = host.to_ascii_lowercase();
+        let host = lowercase(host);
         let server = self
             .servers
-            .get(&host)
+            .get(host.as_ref())
             .or_else(|| {
                 let (_, parent) = host.split_once('.')?;
-                let suffix = format!(".{parent}");
                 self.wildcards
                     .iter()
-                    .find(|(s, _)| *s == suffix)
+                    .find(|(suffix, _)| suffix.strip_prefix('.') == Some(parent))
                     .map(|(_, server)| server)
             })
             .unwrap_or(&self.catch_all);

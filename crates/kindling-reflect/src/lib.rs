@@ -1,8 +1,8 @@
 //! A store of every object of one kind, kept by a kube-runtime reflector on a task of its own,
 //! and a shared [`Notify`] woken after each event: a component holds one store per kind it reads
 //! and rebuilds what it serves when the signal fires (several kinds, one signal, so a burst
-//! across kinds makes one rebuild). [`ready`] waits for a store's first list, safely for any
-//! number of waiters.
+//! across kinds makes one rebuild). Objects are stored without their managedFields. [`ready`]
+//! waits for a store's first list, safely for any number of waiters.
 
 use futures::{Stream, StreamExt};
 use kube::api::Api;
@@ -33,7 +33,12 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store::<K>();
-    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
+    // managedFields are kept by no reader of these stores and are often the largest part of an
+    // object: dropped before storing (as client-go's informers do with a strip transform).
+    let events = watcher(api, config).modify(|object: &mut K| {
+        object.meta_mut().managed_fields = None;
+    });
+    let stream = reflector::reflector(writer, events).default_backoff();
     tokio::spawn(signal_changes(stream, changed, component));
     store
 }

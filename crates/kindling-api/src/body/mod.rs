@@ -64,22 +64,18 @@ const OPTION_KINDS: &[&str] = &[
 /// apiVersion and kind filled in from the URL where the body left them out, or upstream's 400.
 pub fn decode(target: &ResourceType, encoding: Encoding, body: &[u8]) -> Result<Value, ApiError> {
     let value = match encoding {
-        Encoding::Json => {
-            if let Some(e) = syntax_error(body) {
-                return Err(unrecognized(
-                    target,
-                    &format!("couldn't get version/kind; json parse error: {e}"),
-                    body,
-                ));
-            }
-            serde_json::from_slice(body).map_err(|e| {
-                unrecognized(
-                    target,
-                    &format!("couldn't get version/kind; json parse error: {e}"),
-                    body,
-                )
-            })?
-        }
+        // Go's syntax check reads the body before anything else; here it runs only when
+        // serde_json refuses the body: what serde_json accepts Go's scanner accepts too (both
+        // take RFC 8259 JSON; serde_json is the stricter on strings, numbers and depth), so
+        // the answer is the same and a well-formed body is scanned once.
+        Encoding::Json => serde_json::from_slice(body).map_err(|e| {
+            let why = syntax_error(body).unwrap_or_else(|| e.to_string());
+            unrecognized(
+                target,
+                &format!("couldn't get version/kind; json parse error: {why}"),
+                body,
+            )
+        })?,
         Encoding::Yaml => yaml_to_json(body).map_err(|e| unrecognized(target, &e, body))?,
     };
     let (api_version, kind) = type_meta(&value).map_err(|e| unrecognized(target, &e, body))?;

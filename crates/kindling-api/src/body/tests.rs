@@ -154,3 +154,32 @@ fn good_bodies_get_the_urls_type() {
     .unwrap();
     assert_eq!(obj["apiVersion"], "apps/v1");
 }
+
+/// Go's syntax scan runs only when serde_json refuses a body: whatever serde_json takes, the
+/// scan must take too, or a malformed body would be let through.
+#[test]
+fn what_serde_json_takes_gos_scanner_takes() {
+    let bodies = [
+        r#"{"a":1}"#,
+        " {\"a\": [1, 2.5e-3, -0, 1E+2, true, false, null, \"\\u00e9\\n\\\"\"]}\n\t",
+        "{}",
+        "[]",
+        "\"x\"",
+        "0",
+        r#"{"a":{"b":{"c":[[],{}]}}}"#,
+        r#"{"k":"\ud83d\ude00","\/":"é"}"#,
+    ];
+    for body in bodies {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(body).is_ok(),
+            "{body}"
+        );
+        assert_eq!(super::syntax_error(body.as_bytes()), None, "{body}");
+    }
+    // And a body both refuse keeps Go's words.
+    let m = message(configmaps(), Encoding::Json, "{\"a\":}");
+    assert!(
+        m.contains("invalid character '}' looking for beginning of value"),
+        "{m}"
+    );
+}

@@ -45,6 +45,7 @@ fn go_types() -> &'static GoTypes {
 }
 
 /// What a schema decodes as.
+#[derive(Clone, Copy)]
 enum Shape {
     /// Accepts anything (RawExtension, FieldsV1, free-form objects).
     Any,
@@ -64,7 +65,27 @@ enum Shape {
     Float,
 }
 
+/// The shape of `schema`, by its address: the definitions are built once and never freed, so
+/// an address always means the same schema (read once per thread instead of a handful of map
+/// lookups at every value of a body). The keys are addresses, never a client's text, so a fast
+/// unkeyed hash is safe here.
 fn shape(schema: &'static Value) -> Shape {
+    type Cache = HashMap<usize, Shape, FixedState>;
+    thread_local! {
+        static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::new(Cache::default());
+    }
+    let key = std::ptr::from_ref(schema) as usize;
+    CACHE.with(|cache| {
+        if let Some(s) = cache.borrow().get(&key) {
+            return *s;
+        }
+        let s = read_shape(schema);
+        cache.borrow_mut().insert(key, s);
+        s
+    })
+}
+
+fn read_shape(schema: &'static Value) -> Shape {
     let defs = definitions();
     if let Some(name) = Definitions::ref_name(schema) {
         match name {
@@ -157,15 +178,15 @@ fn element_type(go: &str) -> Option<&str> {
 }
 
 #[derive(Default)]
-struct Walk {
+struct Walk<'v> {
     /// The first kind mismatch; decoding went on after it.
     saved: Option<String>,
     /// The struct whose field is being decoded (its Go name) and the JSON names from the top.
     strukt: &'static str,
-    fields: Vec<String>,
+    fields: Vec<&'v str>,
 }
 
-impl Walk {
+impl<'v> Walk<'v> {
     /// Go's UnmarshalTypeError with the decoder's context.
     fn mismatch(&self, what: &str, go: &str) -> String {
         if self.fields.is_empty() {
@@ -184,7 +205,7 @@ impl Walk {
     }
 
     /// Walks `v` as the struct of the definition `name`.
-    fn object(&mut self, v: &Value, name: &'static str, go: &str) -> Result<(), String> {
+    fn object(&mut self, v: &'v Value, name: &'static str, go: &str) -> Result<(), String> {
         let map = match v {
             Value::Object(map) => map,
             Value::Null => return Ok(()),
@@ -208,7 +229,7 @@ impl Walk {
                 || Cow::Owned(derived_go_type(field_schema)),
                 |g| Cow::Borrowed(*g),
             );
-            self.fields.push(key.clone());
+            self.fields.push(key);
             self.strukt = short;
             let result = self.value(item, field_schema, field_go);
             self.fields.pop();
@@ -219,7 +240,12 @@ impl Walk {
     }
 
     /// Walks `v` as a value of `schema` whose Go type is `go` (empty at the top).
-    fn value(&mut self, v: &Value, schema: &'static Value, go: Cow<'_, str>) -> Result<(), String> {
+    fn value(
+        &mut self,
+        v: &'v Value,
+        schema: &'static Value,
+        go: Cow<'_, str>,
+    ) -> Result<(), String> {
         if v.is_null() {
             return Ok(());
         }

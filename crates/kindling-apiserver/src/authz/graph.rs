@@ -7,9 +7,10 @@
 //! - PV → PVC (its `claimRef`), secret → PV (the volume's secret refs).
 //!
 //! Kept as a reverse index (object → nodes that reach it, counted per pod) so a question is a
-//! few hash lookups. No IO: `graph_index.rs` feeds it from the watch cache.
+//! few hash lookups. No IO: `graph_index.rs` feeds it from the watch cache, with what
+//! `graph_refs.rs` reads of each pod and PV.
 
-use serde_json::Value;
+use super::graph_refs::{PodRefs, VolumeRefs};
 use std::collections::{HashMap, HashSet};
 
 /// The object kinds a node may be related to.
@@ -51,210 +52,170 @@ pub struct Graph {
     volume_secrets: HashMap<(String, String), HashSet<String>>,
 }
 
-fn text(v: &Value) -> Option<&str> {
-    v.as_str().filter(|s| !s.is_empty())
+fn text(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
 }
 
-fn meta<'a>(obj: &'a Value, field: &str) -> &'a str {
-    obj["metadata"][field].as_str().unwrap_or_default()
-}
-
-/// Every secret a pod names: image pull secrets, volumes (secret, projected, and the secret refs
-/// of the in-tree and CSI volume sources), env and envFrom of every container kind.
-pub fn pod_secrets(pod: &Value) -> Vec<String> {
-    let spec = &pod["spec"];
-    let mut out = Vec::new();
-    let mut add = |v: &Value| {
-        if let Some(s) = text(v) {
-            out.push(s.to_string());
+/// What a pod uses, by kind and name (its namespace's), as upstream's graph records it: image
+/// pull secrets; volumes (secret, configmap, projected sources, the secret refs of the in-tree
+/// and CSI sources, claims named or generated for generic ephemeral volumes as
+/// `<pod>-<volume>`); env and envFrom of every container kind; ResourceClaims named in the spec
+/// or generated for it (its status); the service account.
+pub fn pod_uses(pod: &PodRefs) -> Vec<(Kind, String)> {
+    let mut uses = Vec::new();
+    let Some(spec) = pod.spec.as_ref() else {
+        return uses;
+    };
+    let pod_name = pod
+        .metadata
+        .as_ref()
+        .and_then(|m| text(&m.name))
+        .unwrap_or_default();
+    let mut add = |kind: Kind, name: &Option<String>| {
+        if let Some(n) = text(name) {
+            uses.push((kind, n.to_string()));
         }
     };
-    for s in spec["imagePullSecrets"].as_array().into_iter().flatten() {
-        add(&s["name"]);
+    for s in spec.image_pull_secrets.iter().flatten() {
+        add(Kind::Secret, &s.name);
     }
-    for v in spec["volumes"].as_array().into_iter().flatten() {
-        add(&v["secret"]["secretName"]);
-        add(&v["azureFile"]["secretName"]);
-        for source in [
-            "cephfs",
-            "cinder",
-            "flexVolume",
-            "rbd",
-            "iscsi",
-            "scaleIO",
-            "storageos",
-        ] {
-            add(&v[source]["secretRef"]["name"]);
+    for v in spec.volumes.iter().flatten() {
+        if let Some(s) = &v.secret {
+            add(Kind::Secret, &s.secret_name);
         }
-        add(&v["csi"]["nodePublishSecretRef"]["name"]);
-        for p in v["projected"]["sources"].as_array().into_iter().flatten() {
-            add(&p["secret"]["name"]);
+        if let Some(a) = &v.azure_file {
+            add(Kind::Secret, &a.secret_name);
         }
-    }
-    for name in env_sources(spec, "secretRef", "secretKeyRef") {
-        add(name);
-    }
-    out
-}
-
-/// Every configmap a pod names: volumes, projected sources, env and envFrom.
-pub fn pod_configmaps(pod: &Value) -> Vec<String> {
-    let spec = &pod["spec"];
-    let mut out = Vec::new();
-    let mut add = |v: &Value| {
-        if let Some(s) = text(v) {
-            out.push(s.to_string());
+        for r in v.secret_refs() {
+            add(Kind::Secret, &r.name);
         }
-    };
-    for v in spec["volumes"].as_array().into_iter().flatten() {
-        add(&v["configMap"]["name"]);
-        for p in v["projected"]["sources"].as_array().into_iter().flatten() {
-            add(&p["configMap"]["name"]);
+        if let Some(r) = v
+            .csi
+            .as_ref()
+            .and_then(|c| c.node_publish_secret_ref.as_ref())
+        {
+            add(Kind::Secret, &r.name);
         }
-    }
-    for name in env_sources(spec, "configMapRef", "configMapKeyRef") {
-        add(name);
-    }
-    out
-}
-
-/// The claims a pod mounts: named ones and those of its generic ephemeral volumes
-/// (`<pod>-<volume>`).
-pub fn pod_claims(pod: &Value) -> Vec<String> {
-    let pod_name = meta(pod, "name");
-    let mut out = Vec::new();
-    for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
-        if let Some(c) = text(&v["persistentVolumeClaim"]["claimName"]) {
-            out.push(c.to_string());
-        } else if v.get("ephemeral").is_some_and(|e| !e.is_null()) {
-            if let Some(vol) = text(&v["name"]) {
-                out.push(format!("{pod_name}-{vol}"));
+        if let Some(c) = &v.config_map {
+            add(Kind::ConfigMap, &c.name);
+        }
+        for p in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(s) = &p.secret {
+                add(Kind::Secret, &s.name);
+            }
+            if let Some(c) = &p.config_map {
+                add(Kind::ConfigMap, &c.name);
+            }
+        }
+        let claim = v
+            .persistent_volume_claim
+            .as_ref()
+            .and_then(|c| text(&c.claim_name));
+        if let Some(c) = claim {
+            add(Kind::Claim, &Some(c.to_string()));
+        } else if v.ephemeral.is_some() {
+            if let Some(vol) = text(&v.name) {
+                add(Kind::Claim, &Some(format!("{pod_name}-{vol}")));
             }
         }
     }
-    out
-}
-
-/// The ResourceClaims a pod uses: named in its spec, or generated for it (its status).
-fn pod_resource_claims(pod: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for c in pod["spec"]["resourceClaims"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        if let Some(n) = text(&c["resourceClaimName"]) {
-            out.push(n.to_string());
+    let containers = [
+        &spec.init_containers,
+        &spec.containers,
+        &spec.ephemeral_containers,
+    ];
+    for c in containers.into_iter().flatten().flatten() {
+        for e in c.env_from.iter().flatten() {
+            if let Some(r) = &e.secret_ref {
+                add(Kind::Secret, &r.name);
+            }
+            if let Some(r) = &e.config_map_ref {
+                add(Kind::ConfigMap, &r.name);
+            }
+        }
+        for source in c.env.iter().flatten().filter_map(|e| e.value_from.as_ref()) {
+            if let Some(r) = &source.secret_key_ref {
+                add(Kind::Secret, &r.name);
+            }
+            if let Some(r) = &source.config_map_key_ref {
+                add(Kind::ConfigMap, &r.name);
+            }
         }
     }
-    for s in pod["status"]["resourceClaimStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        if let Some(n) = text(&s["resourceClaimName"]) {
-            out.push(n.to_string());
-        }
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.resource_claim_statuses.as_ref());
+    for c in spec.resource_claims.iter().chain(statuses).flatten() {
+        add(Kind::ResourceClaim, &c.resource_claim_name);
     }
-    out
+    add(Kind::ServiceAccount, &spec.service_account_name);
+    uses
 }
 
-fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
-    ["initContainers", "containers", "ephemeralContainers"]
-        .into_iter()
-        .flat_map(move |k| spec[k].as_array().into_iter().flatten())
-}
-
-/// The names every container's `envFrom` (`env_from`) and `env` (`valueFrom.<key_ref>`) take
-/// from objects of one kind.
-fn env_sources<'a>(
-    spec: &'a Value,
-    env_from: &'a str,
-    key_ref: &'a str,
-) -> impl Iterator<Item = &'a Value> + 'a {
-    containers(spec).flat_map(move |c| {
-        let from = c["envFrom"].as_array().into_iter().flatten();
-        let each = c["env"].as_array().into_iter().flatten();
-        from.map(move |e| &e[env_from]["name"])
-            .chain(each.map(move |e| &e["valueFrom"][key_ref]["name"]))
-    })
-}
-
-fn pod_edges(pod: &Value) -> Option<PodEdges> {
-    let node = text(&pod["spec"]["nodeName"])?.to_string();
-    let ns = meta(pod, "namespace").to_string();
-    let key = |kind, name: String| (kind, ns.clone(), name);
-    let mut uses: Vec<Key> = vec![key(Kind::Pod, meta(pod, "name").to_string())];
-    uses.extend(pod_secrets(pod).into_iter().map(|n| key(Kind::Secret, n)));
+/// A pod's node and what it uses there; None for a pod no node runs (upstream's graph leaves
+/// those out).
+fn pod_edges(pod: &PodRefs) -> Option<PodEdges> {
+    let node = text(&pod.spec.as_ref()?.node_name)?.to_string();
+    let meta = pod.metadata.as_ref();
+    let ns = meta.and_then(|m| text(&m.namespace)).unwrap_or_default();
+    let name = meta.and_then(|m| text(&m.name)).unwrap_or_default();
+    let mut uses: Vec<Key> = vec![(Kind::Pod, ns.to_string(), name.to_string())];
     uses.extend(
-        pod_configmaps(pod)
+        pod_uses(pod)
             .into_iter()
-            .map(|n| key(Kind::ConfigMap, n)),
+            .map(|(kind, name)| (kind, ns.to_string(), name)),
     );
-    uses.extend(pod_claims(pod).into_iter().map(|n| key(Kind::Claim, n)));
-    uses.extend(
-        pod_resource_claims(pod)
-            .into_iter()
-            .map(|n| key(Kind::ResourceClaim, n)),
-    );
-    if let Some(sa) = text(&pod["spec"]["serviceAccountName"]) {
-        uses.push(key(Kind::ServiceAccount, sa.to_string()));
-    }
-    uses.sort_by(|a, b| (a.1.as_str(), a.2.as_str()).cmp(&(b.1.as_str(), b.2.as_str())));
+    uses.sort_by(|a, b| (a.0 as u8, &a.1, &a.2).cmp(&(b.0 as u8, &b.1, &b.2)));
     uses.dedup();
     Some(PodEdges { node, uses })
 }
 
-fn volume_edges(pv: &Value) -> VolumeEdges {
-    let spec = &pv["spec"];
-    let claim = match (
-        text(&spec["claimRef"]["namespace"]),
-        text(&spec["claimRef"]["name"]),
-    ) {
-        (Some(ns), Some(n)) => Some((ns.to_string(), n.to_string())),
-        _ => None,
+/// A PV's claim (`claimRef`) and the secrets its source names. A secret ref without a namespace
+/// means the claim's, as upstream reads them.
+fn volume_edges(pv: &VolumeRefs) -> VolumeEdges {
+    let Some(spec) = pv.spec.as_ref() else {
+        return VolumeEdges::default();
     };
+    let claim = spec
+        .claim_ref
+        .as_ref()
+        .and_then(|c| Some((text(&c.namespace)?.to_string(), text(&c.name)?.to_string())));
+    let default_ns = claim.as_ref().map(|c| c.0.as_str()).unwrap_or_default();
     let mut secrets = Vec::new();
-    // Secret refs of a PV carry their own namespace (the claim's when absent, as upstream).
-    let default_ns = claim.as_ref().map(|c| c.0.clone()).unwrap_or_default();
-    let mut add = |r: &Value| {
-        if let Some(name) = text(&r["name"]) {
-            let ns = text(&r["namespace"]).map_or(default_ns.clone(), str::to_string);
-            secrets.push((ns, name.to_string()));
+    let mut add = |name: &Option<String>, namespace: &Option<String>| {
+        if let Some(name) = text(name) {
+            let ns = text(namespace).unwrap_or(default_ns);
+            secrets.push((ns.to_string(), name.to_string()));
         }
     };
-    for field in [
-        "nodePublishSecretRef",
-        "nodeStageSecretRef",
-        "nodeExpandSecretRef",
-        "controllerPublishSecretRef",
-    ] {
-        add(&spec["csi"][field]);
+    if let Some(csi) = &spec.csi {
+        let refs = [
+            &csi.node_publish_secret_ref,
+            &csi.node_stage_secret_ref,
+            &csi.node_expand_secret_ref,
+            &csi.controller_publish_secret_ref,
+        ];
+        for r in refs.into_iter().flatten() {
+            add(&r.name, &r.namespace);
+        }
     }
-    for source in [
-        "cephfs",
-        "cinder",
-        "flexVolume",
-        "rbd",
-        "iscsi",
-        "scaleIO",
-        "storageos",
-    ] {
-        add(&spec[source]["secretRef"]);
+    for r in spec.secret_refs() {
+        add(&r.name, &r.namespace);
     }
-    if let Some(name) = text(&spec["azureFile"]["secretName"]) {
-        let ns = text(&spec["azureFile"]["secretNamespace"]).map_or(default_ns, str::to_string);
-        secrets.push((ns, name.to_string()));
+    if let Some(a) = &spec.azure_file {
+        add(&a.secret_name, &a.secret_namespace);
     }
     VolumeEdges { claim, secrets }
 }
 
 impl Graph {
     /// Records a pod as it is now (added or changed).
-    pub fn set_pod(&mut self, pod: &Value) {
+    pub fn set_pod(&mut self, pod: &PodRefs) {
+        let meta = pod.metadata.as_ref();
         let id = (
-            meta(pod, "namespace").to_string(),
-            meta(pod, "name").to_string(),
+            meta.and_then(|m| m.namespace.clone()).unwrap_or_default(),
+            meta.and_then(|m| m.name.clone()).unwrap_or_default(),
         );
         self.delete_pod(&id.0, &id.1);
         let Some(edges) = pod_edges(pod) else {
@@ -291,8 +252,12 @@ impl Graph {
     }
 
     /// Records a PV as it is now.
-    pub fn set_volume(&mut self, pv: &Value) {
-        let name = meta(pv, "name").to_string();
+    pub fn set_volume(&mut self, pv: &VolumeRefs) {
+        let name = pv
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.clone())
+            .unwrap_or_default();
         self.delete_volume(&name);
         let edges = volume_edges(pv);
         for s in &edges.secrets {
@@ -355,17 +320,22 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn pod(name: &str, node: &str, spec: Value) -> Value {
+    /// What the graph reads of a pod or PV written as JSON.
+    fn refs<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn pod(name: &str, node: &str, spec: Value) -> PodRefs {
         let mut spec = spec;
         if !node.is_empty() {
             spec["nodeName"] = json!(node);
         }
-        json!({"metadata": {"namespace": "ns", "name": name}, "spec": spec})
+        refs(json!({"metadata": {"namespace": "ns", "name": name}, "spec": spec}))
     }
 
-    fn web() -> Value {
+    fn web() -> PodRefs {
         pod(
             "web",
             "a",
@@ -425,6 +395,53 @@ mod tests {
         }
     }
 
+    /// The fields `web` leaves out, nulls, and fields the graph does not read.
+    #[test]
+    fn every_reference_is_read_and_nothing_else() {
+        let mut g = Graph::default();
+        g.set_pod(&refs(json!({
+            "metadata": {"namespace": "ns", "name": "p", "labels": {"nodeName": "b"}},
+            "spec": {
+                "nodeName": "a", "priority": 5, "serviceAccountName": null,
+                "imagePullSecrets": null,
+                "volumes": [
+                    {"name": "af", "azureFile": {"secretName": "azure", "shareName": "s"}},
+                    {"name": "ceph", "cephfs": {"monitors": ["m"], "secretRef": {"name": "ceph"}}},
+                    {"name": "sio", "scaleIO": {"gateway": "g", "secretRef": {"name": "scaleio"}}},
+                    {"name": "fv", "flexVolume": {"driver": "d", "secretRef": {"name": "flex"}}},
+                    {"name": "none", "ephemeral": null},
+                    {"name": "empty", "persistentVolumeClaim": {"claimName": ""}},
+                    {"name": "e", "emptyDir": {}},
+                ],
+                "ephemeralContainers": [{"name": "dbg", "envFrom": [{"secretRef": {"name": "debug"}}]}],
+                "containers": [{"name": "c", "image": "i", "env": [
+                    {"name": "X", "value": "1"},
+                    {"name": "Y", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}],
+            },
+            "status": {"phase": "Running",
+                       "resourceClaimStatuses": [{"name": "gpu", "resourceClaimName": "p-gpu-x"}]},
+        })));
+        let cases: &[(Kind, &str, bool)] = &[
+            (Kind::Pod, "p", true),
+            (Kind::Secret, "azure", true),
+            (Kind::Secret, "ceph", true),
+            (Kind::Secret, "scaleio", true),
+            (Kind::Secret, "flex", true),
+            (Kind::Secret, "debug", true),
+            (Kind::ResourceClaim, "p-gpu-x", true),
+            (Kind::Claim, "p-none", false),
+            (Kind::Claim, "p-empty", false),
+            (Kind::Claim, "", false),
+            (Kind::ServiceAccount, "", false),
+        ];
+        for (kind, name, want) in cases {
+            assert_eq!(g.related("a", *kind, "ns", name), *want, "{kind:?} {name}");
+            assert!(!g.related("b", *kind, "ns", name), "b: {kind:?} {name}");
+        }
+        // The pod, one edge per object it uses, nothing for what it leaves empty.
+        assert_eq!(g.reached.len(), 7);
+    }
+
     #[test]
     fn edges_follow_changes_and_deletes() {
         let mut g = Graph::default();
@@ -452,16 +469,18 @@ mod tests {
         let pv = json!({"metadata": {"name": "pv1"}, "spec": {
             "claimRef": {"namespace": "ns", "name": "data"},
             "csi": {"driver": "d", "nodeStageSecretRef": {"name": "stage", "namespace": "sys"}},
-            "rbd": {"secretRef": {"name": "rbd"}}}});
-        g.set_volume(&pv);
-        g.set_volume(&json!({"metadata": {"name": "pv2"}, "spec": {
-            "claimRef": {"namespace": "ns", "name": "not-mounted"}}}));
+            "rbd": {"secretRef": {"name": "rbd"}},
+            "azureFile": {"secretName": "azure", "secretNamespace": "files"}}});
+        g.set_volume(&refs(pv));
+        g.set_volume(&refs(json!({"metadata": {"name": "pv2"}, "spec": {
+            "claimRef": {"namespace": "ns", "name": "not-mounted"}}})));
         assert!(g.related("a", Kind::Volume, "", "pv1"));
         assert!(!g.related("b", Kind::Volume, "", "pv1"));
         assert!(!g.related("a", Kind::Volume, "", "pv2"));
         assert!(!g.related("a", Kind::Volume, "", "unknown"));
         assert!(g.related("a", Kind::Secret, "sys", "stage"));
         assert!(g.related("a", Kind::Secret, "ns", "rbd"));
+        assert!(g.related("a", Kind::Secret, "files", "azure"));
         assert!(!g.related("b", Kind::Secret, "sys", "stage"));
         g.delete_volume("pv1");
         assert!(!g.related("a", Kind::Secret, "sys", "stage"));

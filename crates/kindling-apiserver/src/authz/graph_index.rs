@@ -1,114 +1,93 @@
-//! Keeps the Node authorizer's graph current: one watch of pods and one of PVs from the watch
-//! cache (upstream's graph populator on informers). Until both watches have sent their initial
-//! events the new graph is built aside, then installed whole; after that each event changes it
-//! in place. A decision never reads the store.
+//! Keeps the Node authorizer's graph current (upstream's graph populator on informers): a
+//! [`Follower`] of pods and PVs. Until both watches have sent their initial events the new
+//! graph is built aside, then installed whole; after that each change edits it in place. Each
+//! pod or PV is read for the fields that name other objects only (`graph_refs.rs`); a pod's
+//! deletion for its name.
 
+use super::follow::{self, Change, Follower};
 use super::graph::Graph;
+use super::graph_refs::{Named, PodRefs, VolumeRefs};
 use super::Authorizer;
-use crate::registry::{Registry, WatchEvent, WatchOptions};
-use serde_json::Value;
+use crate::registry::Registry;
+use kindling_api::ResourceType;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::oneshot;
-
-const RETRY: Duration = Duration::from_secs(1);
-
-/// How long start-up waits for the first graph.
-const FIRST_SYNC: Duration = Duration::from_secs(30);
 
 /// Starts keeping `authorizer`'s node graph current; returns once the first graph is in place.
 pub async fn start(registry: Registry, authorizer: Arc<Authorizer>) {
     if !authorizer.uses_node() {
         return;
     }
-    let (ready, synced) = oneshot::channel();
-    tokio::spawn(run(registry, authorizer, Some(ready)));
-    if tokio::time::timeout(FIRST_SYNC, synced).await.is_err() {
-        tracing::warn!("Node authorizer: no graph within {FIRST_SYNC:?}");
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Source {
-    Pods,
-    Volumes,
-}
-
-/// An event's change to the graph; whether it ends the initial events.
-fn apply(graph: &mut Graph, source: Source, ev: WatchEvent) -> bool {
-    let name = |o: &Value, f: &str| o["metadata"][f].as_str().unwrap_or_default().to_string();
-    match (source, ev) {
-        (Source::Pods, WatchEvent::Added(o) | WatchEvent::Modified(o)) => graph.set_pod(&o),
-        (Source::Pods, WatchEvent::Deleted(o)) => {
-            graph.delete_pod(&name(&o, "namespace"), &name(&o, "name"));
-        }
-        (Source::Volumes, WatchEvent::Added(o) | WatchEvent::Modified(o)) => graph.set_volume(&o),
-        (Source::Volumes, WatchEvent::Deleted(o)) => graph.delete_volume(&name(&o, "name")),
-        (_, WatchEvent::Bookmark(b)) => {
-            return b["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true";
-        }
-        (_, WatchEvent::Error(_)) => {}
-    }
-    false
-}
-
-async fn run(
-    registry: Registry,
-    authorizer: Arc<Authorizer>,
-    mut ready: Option<oneshot::Sender<()>>,
-) {
-    let opts = WatchOptions {
-        send_initial_events: Some(true),
-        allow_bookmarks: true,
-        ..WatchOptions::default()
+    let keeper = GraphKeeper {
+        authorizer,
+        building: None,
     };
-    let pods = kindling_api::catalog::builtin("", "v1", "pods");
-    let volumes = kindling_api::catalog::builtin("", "v1", "persistentvolumes");
-    loop {
-        let watches = tokio::try_join!(
-            registry.watch(pods, None, opts.clone()),
-            registry.watch(volumes, None, opts.clone()),
-        );
-        let (mut rp, mut rv) = match watches {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!("Node authorizer: watch failed: {e}");
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-        };
-        // Built aside until both initial listings are in, then installed whole.
-        let mut building = Some(Graph::default());
-        let mut synced = [false, false];
-        loop {
-            let (source, ev) = tokio::select! {
-                ev = rp.recv() => (Source::Pods, ev),
-                ev = rv.recv() => (Source::Volumes, ev),
-            };
-            let Some(ev) = ev else {
-                break; // A watch ended: watch both again.
-            };
-            match building.as_mut() {
-                Some(g) => {
-                    if apply(g, source, ev) {
-                        synced[source as usize] = true;
-                    }
-                }
-                None => authorizer.update_graph(|g| {
-                    apply(g, source, ev);
-                }),
-            }
-            if synced == [true, true] {
-                if let Some(g) = building.take() {
-                    let (p, v) = g.size();
-                    tracing::debug!("Node authorizer: graph of {p} pods and {v} volumes");
-                    authorizer.update_graph(|current| *current = g);
-                    if let Some(r) = ready.take() {
-                        let _ = r.send(());
-                    }
-                }
-            }
+    follow::start(registry, keeper).await;
+}
+
+const PODS: usize = 0;
+const VOLUMES: usize = 1;
+
+struct GraphKeeper {
+    authorizer: Arc<Authorizer>,
+    /// The graph of a round whose initial events are not all in yet.
+    building: Option<Graph>,
+}
+
+impl Follower for GraphKeeper {
+    const WHAT: &'static str = "Node authorizer";
+
+    fn kinds(&self) -> Vec<&'static Arc<ResourceType>> {
+        vec![
+            kindling_api::catalog::builtin("", "v1", "pods"),
+            kindling_api::catalog::builtin("", "v1", "persistentvolumes"),
+        ]
+    }
+
+    fn restart(&mut self) {
+        self.building = Some(Graph::default());
+    }
+
+    fn apply(&mut self, kind: usize, change: Change) {
+        match self.building.as_mut() {
+            Some(g) => edit(g, kind, &change),
+            None => self.authorizer.update_graph(|g| edit(g, kind, &change)),
         }
-        tokio::time::sleep(RETRY).await;
+    }
+
+    fn settled(&mut self) {
+        if let Some(g) = self.building.take() {
+            let (p, v) = g.size();
+            tracing::debug!("Node authorizer: graph of {p} pods and {v} volumes");
+            self.authorizer.update_graph(|current| *current = g);
+        }
+    }
+}
+
+/// One change's edit of the graph. An object that does not decode is left as it was (stored
+/// objects passed validation; the warning says which).
+fn edit(g: &mut Graph, kind: usize, change: &Change) {
+    let done = match (kind, change) {
+        // Most pod writes are of pods no node runs yet (every create). A pod whose JSON has no
+        // `"nodeName"` anywhere has no spec.nodeName, and all the graph does with an unbound
+        // pod is forget it: that needs its key, not its decoding.
+        (PODS, Change::Set(b)) => match b
+            .namespaced_key()
+            .filter(|_| !b.may_contain(b"\"nodeName\""))
+        {
+            Some((namespace, name)) => {
+                g.delete_pod(namespace, name);
+                Ok(())
+            }
+            None => b.decode::<PodRefs>().map(|p| g.set_pod(&p)),
+        },
+        (PODS, Change::Deleted(b)) => b
+            .decode::<Named>()
+            .map(|p| g.delete_pod(p.namespace(), p.name())),
+        (VOLUMES, Change::Set(b)) => b.decode::<VolumeRefs>().map(|v| g.set_volume(&v)),
+        (VOLUMES, Change::Deleted(b)) => b.decode::<Named>().map(|v| g.delete_volume(v.name())),
+        _ => Ok(()),
+    };
+    if let Err(e) = done {
+        tracing::warn!("Node authorizer: {e}");
     }
 }

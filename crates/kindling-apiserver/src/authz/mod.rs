@@ -6,11 +6,14 @@
 //! - `rules.rs`: policy rules — matching a request, covering other rules (pure);
 //! - `node.rs`: the Node authorizer's decisions for node identities (pure);
 //! - `graph.rs`: which objects each node reaches through its pods (pure);
+//! - `graph_refs.rs`: the fields of a pod and a PV that name other objects, decoded alone (pure);
 //! - `graph_index.rs`: keeps the graph current from watches of pods and PVs (IO);
 //! - `rbac.rs`: the RBAC policy as an immutable snapshot and upstream's rule resolver (pure);
 //! - `attributes.rs`: what an HTTP request asks, as upstream's RequestInfo (pure);
 //! - `index.rs`: keeps the snapshot current from watches of the four RBAC kinds (IO), so a
 //!   decision reads memory only;
+//! - `follow.rs`: what those two keepers share: watches from the cache with their initial
+//!   events, the objects as the cache holds them, restarts (IO);
 //! - `review.rs`: the access reviews' validation, attributes and statuses (pure);
 //! - `escalation.rs`: creating or changing roles and bindings grants nothing the writer lacks;
 //! - `policy.rs`: upstream's bootstrap roles and bindings, and their reconciliation (pure);
@@ -19,8 +22,10 @@
 pub mod aggregation;
 pub mod attributes;
 pub mod escalation;
+pub mod follow;
 pub mod graph;
 pub mod graph_index;
+pub mod graph_refs;
 pub mod index;
 pub mod node;
 pub mod policy;

@@ -268,20 +268,25 @@ mod tests {
         }
     }
 
+    /// What the graph reads of a pod or PV written as JSON.
+    fn refs<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
     fn graph() -> Graph {
         let mut g = Graph::default();
-        g.set_pod(
-            &json!({"metadata": {"namespace": "d", "name": "web"}, "spec": {
+        g.set_pod(&refs(
+            json!({"metadata": {"namespace": "d", "name": "web"}, "spec": {
             "nodeName": "a", "serviceAccountName": "sa",
             "volumes": [{"name": "v", "secret": {"secretName": "mine"}},
                         {"name": "c", "persistentVolumeClaim": {"claimName": "data"}}]}}),
-        );
-        g.set_pod(
-            &json!({"metadata": {"namespace": "d", "name": "db"}, "spec": {
+        ));
+        g.set_pod(&refs(
+            json!({"metadata": {"namespace": "d", "name": "db"}, "spec": {
             "nodeName": "b", "volumes": [{"name": "v", "secret": {"secretName": "theirs"}}]}}),
-        );
-        g.set_volume(&json!({"metadata": {"name": "pv"}, "spec": {
-            "claimRef": {"namespace": "d", "name": "data"}}}));
+        ));
+        g.set_volume(&refs(json!({"metadata": {"name": "pv"}, "spec": {
+            "claimRef": {"namespace": "d", "name": "data"}}})));
         g
     }
 

@@ -173,8 +173,13 @@ impl Table {
 
     /// The entry that takes `req`, if any.
     pub fn route(&self, req: &Request<'_>) -> Option<&Entry> {
-        let host = req.host.to_ascii_lowercase();
-        let query = parse_query(req.query);
+        let host = crate::routes::lowercase(req.host);
+        // Decoding the query allocates: only done when some entry matches on it.
+        let query = if self.entries.iter().any(|e| !e.query.is_empty()) {
+            parse_query(req.query)
+        } else {
+            Vec::new()
+        };
         self.entries.iter().find(|e| e.matches(req, &host, &query))
     }
 }

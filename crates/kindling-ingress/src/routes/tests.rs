@@ -161,6 +161,7 @@ fn hosts_exact_wildcard_and_catch_all() {
         ("foo.example.com", FOO),
         ("FOO.Example.com", FOO),
         ("x.example.com", BAR),
+        ("X.Example.COM", BAR),
         // a wildcard covers exactly one label
         ("a.b.example.com", BAZ),
         ("example.com", BAZ),
@@ -426,4 +427,14 @@ fn round_robin_over_endpoints() {
     assert!(Backend::new("y", Target::Unavailable("no".into()))
         .pick()
         .is_none());
+}
+
+#[test]
+fn a_lower_case_host_is_borrowed_not_copied() {
+    use std::borrow::Cow;
+    assert!(matches!(
+        lowercase("foo.example.com"),
+        Cow::Borrowed("foo.example.com")
+    ));
+    assert_eq!(lowercase("Foo.EXAMPLE.com"), "foo.example.com");
 }
