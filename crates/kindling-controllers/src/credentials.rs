@@ -44,6 +44,13 @@ impl Clients {
         self
     }
 
+    /// `controller` talks with `client` (a part that is not the controller manager's, such as the
+    /// local-path provisioner, with its own credentials).
+    pub fn with(mut self, controller: &str, client: kube::Client) -> Clients {
+        self.own.insert(controller.to_string(), client);
+        self
+    }
+
     /// The controller manager's own client, for what the controllers share.
     pub fn shared(&self) -> kube::Client {
         self.shared.clone()

@@ -100,9 +100,14 @@ pub struct Config {
 pub const FIELD_MANAGER: &str = "kube-controller-manager";
 
 /// The controllers that talk as their own service account (`kube-system/<name>`, see
-/// [`credentials`]) where the controller manager uses service-account credentials: the ones
-/// whose every request (their own watches included) is within upstream's
-/// `system:controller:<name>` role. The others still use the shared fallback client.
+/// [`credentials`]) where the controller manager uses service-account credentials, with the
+/// names upstream's kube-controller-manager asks its client builder for (the taint eviction
+/// controller uses `node-controller`'s, as upstream's; the CSR approver, signer and cleaner
+/// share `certificate-controller`). Each one's every request is within upstream's
+/// `system:controller:<name>` role; what it reads through the controller manager's shared
+/// informers (pods, namespaces, leases …) it reads as `system:kube-controller-manager`
+/// ([`credentials::Clients::shared`]). The local-path provisioner, a separate deployment with
+/// its own account in kind, is given its client under [`localpath::IDENTITY`].
 pub const OWN_IDENTITIES: &[&str] = &[
     "replicaset-controller",
     "replication-controller",
@@ -111,6 +116,21 @@ pub const OWN_IDENTITIES: &[&str] = &[
     "cronjob-controller",
     "ttl-after-finished-controller",
     "disruption-controller",
+    "statefulset-controller",
+    "daemon-set-controller",
+    "generic-garbage-collector",
+    "service-account-controller",
+    "root-ca-cert-publisher",
+    "node-controller",
+    "endpoint-controller",
+    "endpointslice-controller",
+    "endpointslicemirroring-controller",
+    "persistent-volume-binder",
+    "pvc-protection-controller",
+    "pv-protection-controller",
+    "expand-controller",
+    "ephemeral-volume-controller",
+    "resourcequota-controller",
 ];
 
 /// Runs every controller until the process ends, all with one client.
@@ -120,7 +140,7 @@ pub async fn run(client: kube::Client, config: Config) {
 
 /// Runs every controller until the process ends, each with its client from `clients`.
 pub async fn run_as(clients: credentials::Clients, config: Config) {
-    let client = clients.of("");
+    let shared = clients.shared();
     // One pod watch and cache for every controller that follows pods (upstream's shared
     // informer): subscribed before it starts, so none misses a change.
     let mut pods = informer::PodInformer::new();
@@ -129,19 +149,23 @@ pub async fn run_as(clients: credentials::Clients, config: Config) {
         clients.of("replication-controller"),
         &mut pods,
     );
-    let stateful_sets = statefulset::run(client.clone(), &mut pods);
-    let daemon_sets = daemonset::run(client.clone(), &mut pods);
+    let stateful_sets = statefulset::run(clients.of("statefulset-controller"), &mut pods);
+    let daemon_sets = daemonset::run(clients.of("daemon-set-controller"), &mut pods);
     let jobs = job::run(clients.of("job-controller"), &mut pods);
     let budgets = disruption::run(clients.of("disruption-controller"), &mut pods);
-    let service_endpoints = run_service_endpoints(client.clone(), &mut pods);
-    let storage = run_storage(client.clone(), &mut pods);
-    let quotas = resourcequota::run(client.clone(), &mut pods);
+    let service_endpoints = run_service_endpoints_as(&clients, &mut pods);
+    let storage = run_storage_as(&clients, &mut pods);
+    let quotas = resourcequota::run(clients.of("resourcequota-controller"), &mut pods);
     tokio::join!(
-        pods.run(clients.shared()),
+        pods.run(shared.clone()),
         service_endpoints,
-        serviceaccounts::run(client.clone()),
-        nodelifecycle::run(client.clone()),
-        tainteviction::run(client.clone()),
+        serviceaccounts::run_as(shared.clone(), clients.of("service-account-controller")),
+        nodelifecycle::run_as(
+            shared.clone(),
+            clients.of("node-controller"),
+            nodelifecycle::Settings::default()
+        ),
+        tainteviction::run(clients.of("node-controller")),
         replica_sets,
         deployment::run(clients.of("deployment-controller")),
         stateful_sets,
@@ -151,9 +175,13 @@ pub async fn run_as(clients: credentials::Clients, config: Config) {
         ttlafterfinished::run(clients.of("ttl-after-finished-controller")),
         budgets,
         quotas,
-        garbagecollector::run(client.clone()),
+        garbagecollector::run(clients.of("generic-garbage-collector")),
         storage,
-        rootca::run(client, config.root_ca_pem),
+        rootca::run_as(
+            shared,
+            clients.of("root-ca-cert-publisher"),
+            config.root_ca_pem
+        ),
     );
 }
 
@@ -163,13 +191,27 @@ pub fn run_service_endpoints(
     client: kube::Client,
     pods: &mut informer::PodInformer,
 ) -> impl std::future::Future<Output = ()> + Send {
+    run_service_endpoints_as(&credentials::Clients::single(client), pods)
+}
+
+/// [`run_service_endpoints`] with each controller's own client; the Service watch they share
+/// is the controller manager's.
+pub fn run_service_endpoints_as(
+    clients: &credentials::Clients,
+    pods: &mut informer::PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
     let mut service_pods = servicepods::ServicePods::new(pods);
-    let endpoint_slices = endpointslice::run(client.clone(), &mut service_pods);
-    let endpoints = endpoints::run(client.clone(), &mut service_pods);
-    let mirroring = endpointslicemirroring::run(client.clone(), &mut service_pods);
+    let endpoint_slices =
+        endpointslice::run(clients.of("endpointslice-controller"), &mut service_pods);
+    let endpoints = endpoints::run(clients.of("endpoint-controller"), &mut service_pods);
+    let mirroring = endpointslicemirroring::run(
+        clients.of("endpointslicemirroring-controller"),
+        &mut service_pods,
+    );
+    let shared = clients.shared();
     async move {
         tokio::join!(
-            service_pods.run(client),
+            service_pods.run(shared),
             endpoint_slices,
             endpoints,
             mirroring
@@ -194,9 +236,29 @@ where
         + Sync
         + 'static,
 {
+    cached_watch_with(client, Default::default())
+}
+
+/// [`cached_watch`] of the `K`s `config` selects.
+pub(crate) fn cached_watch_with<K>(
+    client: &kube::Client,
+    config: kube::runtime::watcher::Config,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     use kube::runtime::WatchStreamExt;
     let (store, writer) = kube::runtime::reflector::store();
-    let changes = kube::runtime::watcher(Api::<K>::all(client.clone()), Default::default())
+    let changes = kube::runtime::watcher(Api::<K>::all(client.clone()), config)
         .default_backoff()
         .reflect(writer)
         .touched_objects();
@@ -236,10 +298,26 @@ pub fn run_storage(
     client: kube::Client,
     pods: &mut informer::PodInformer,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let volumes = persistentvolume::run(client.clone(), pods);
-    let ephemeral = ephemeral::run(client.clone(), pods);
+    run_storage_as(&credentials::Clients::single(client), pods)
+}
+
+/// [`run_storage`] with each controller's own client (the local-path provisioner's under
+/// [`localpath::IDENTITY`]).
+pub fn run_storage_as(
+    clients: &credentials::Clients,
+    pods: &mut informer::PodInformer,
+) -> impl std::future::Future<Output = ()> + Send {
+    let volume_clients = persistentvolume::Clients {
+        binder: clients.of("persistent-volume-binder"),
+        pvc_protection: clients.of("pvc-protection-controller"),
+        pv_protection: clients.of("pv-protection-controller"),
+        expander: clients.of("expand-controller"),
+    };
+    let volumes = persistentvolume::run(volume_clients, pods);
+    let ephemeral = ephemeral::run(clients.of("ephemeral-volume-controller"), pods);
+    let provisioner = clients.of(localpath::IDENTITY);
     async move {
-        tokio::join!(volumes, localpath::run(client), ephemeral);
+        tokio::join!(volumes, localpath::run(provisioner), ephemeral);
     }
 }
 
@@ -305,5 +383,28 @@ fn deleted_or_gone<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error>
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// `obj` with the JSON merge patch `patch` applied: what a controller sends as an update where
+/// upstream's reads, changes and updates (its role has `update`, not `patch`). The object's
+/// resourceVersion goes with it, so a change made meanwhile is a conflict, tried again from the
+/// cache.
+pub(crate) fn merged<K>(obj: &K, patch: &Value) -> Result<K, kube::Error>
+where
+    K: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut value = serde_json::to_value(obj).map_err(kube::Error::SerdeError)?;
+    if let Value::Object(p) = patch {
+        kindling_api::patch::merge::merge_object(&mut value, p.clone());
+    }
+    serde_json::from_value(value).map_err(kube::Error::SerdeError)
+}
+
+/// The parameters of a controller's update.
+pub(crate) fn update_params() -> kube::api::PostParams {
+    kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
     }
 }

@@ -49,6 +49,12 @@ pub async fn run(client: kube::Client) {
 }
 
 pub async fn run_with(client: kube::Client, settings: Settings) {
+    run_as(client.clone(), client, settings).await;
+}
+
+/// Reads the nodes' Leases as `shared` (the controller manager's lease informer: upstream's
+/// `system:controller:node-controller` may not read leases), everything else as `client`.
+pub async fn run_as(shared: kube::Client, client: kube::Client, settings: Settings) {
     tokio::spawn(follow_readiness(client.clone()));
     let recorder = Recorder::spawn(
         client.clone(),
@@ -57,7 +63,7 @@ pub async fn run_with(client: kube::Client, settings: Settings) {
     );
     let mut seen: HashMap<String, Observed> = HashMap::new();
     loop {
-        if let Err(e) = monitor(&client, &recorder, settings, &mut seen).await {
+        if let Err(e) = monitor(&client, &shared, &recorder, settings, &mut seen).await {
             tracing::debug!("node lifecycle: {e}");
         }
         tokio::time::sleep(settings.period).await;
@@ -90,12 +96,13 @@ async fn follow_readiness(client: kube::Client) {
 /// One pass over every node.
 async fn monitor(
     client: &kube::Client,
+    shared: &kube::Client,
     recorder: &Recorder,
     settings: Settings,
     seen: &mut HashMap<String, Observed>,
 ) -> Result<(), kube::Error> {
     let nodes: Api<Node> = Api::all(client.clone());
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let leases: Api<Lease> = Api::namespaced(shared.clone(), "kube-node-lease");
     let node_list = nodes.list(&ListParams::default()).await?.items;
     let renewals: HashMap<String, Timestamp> = leases
         .list(&ListParams::default())

@@ -2,13 +2,17 @@
 //! active namespace has the ConfigMap `kube-root-ca.crt` whose `ca.crt` is the cluster CA, so
 //! that pods can verify the API server (the service account volume projects it). A deleted or
 //! edited copy is put back.
+//!
+//! As upstream's, it reads namespaces and ConfigMaps from the controller manager's shared
+//! informers and writes with its own identity (`system:controller:root-ca-cert-publisher` may
+//! `create` and `update` configmaps, nothing else).
 
 use crate::{created_or_moot, is_active, retry_on_error, Error, FIELD_MANAGER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
@@ -20,21 +24,30 @@ const DESCRIPTION_ANNOTATION: &str = "kubernetes.io/description";
 const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
 struct Context {
+    /// The controller's own client: creates and updates only.
     client: kube::Client,
+    /// The copies, from the shared watch.
+    copies: Store<ConfigMap>,
     root_ca_pem: String,
 }
 
 pub async fn run(client: kube::Client, root_ca_pem: String) {
-    let namespaces = Api::<Namespace>::all(client.clone());
-    let config_maps = Api::<ConfigMap>::all(client.clone());
+    run_as(client.clone(), client, root_ca_pem).await;
+}
+
+/// Watches as `shared` (the controller manager), writes as `client`.
+pub async fn run_as(shared: kube::Client, client: kube::Client, root_ca_pem: String) {
+    let namespaces = Api::<Namespace>::all(shared.clone());
     let only_ours = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP}"));
+    let (copies, copy_events) = crate::cached_watch_with::<ConfigMap>(&shared, only_ours);
     let context = Arc::new(Context {
         client,
+        copies,
         root_ca_pem,
     });
     Controller::new(namespaces, watcher::Config::default())
         // Any change to a copy (edit, delete) sends its namespace back through reconcile.
-        .watches(config_maps, only_ours, |cm| {
+        .watches_stream(copy_events, |cm| {
             cm.namespace().map(|ns| ObjectRef::<Namespace>::new(&ns))
         })
         .run(
@@ -56,7 +69,10 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Erro
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..Default::default()
     };
-    match api.get_opt(CONFIG_MAP).await? {
+    let cached = ctx
+        .copies
+        .get(&ObjectRef::new(CONFIG_MAP).within(&ns.name_any()));
+    match cached.map(|cm| (*cm).clone()) {
         None => {
             let cm = ConfigMap {
                 metadata: ObjectMeta {

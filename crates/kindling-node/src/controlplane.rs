@@ -69,24 +69,29 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     }
     // LoadBalancer Services, where the engine's socket is mounted (every control plane; the
     // first only in clusters made before): one controller at a time, on the holder of its
-    // Lease (as upstream's cloud-controller-manager leads), so any control plane can go.
+    // Lease (as upstream's cloud-controller-manager leads), so any control plane can go. It
+    // acts as upstream's service controller's account (see `identities::own_controller_roles`);
+    // the Lease, which no upstream role names, is held with the admin credential.
     if Path::new(crate::servicelb::SOCKET).exists() {
-        let (lb_client, cluster, image) =
-            (client.clone(), config.cluster.clone(), config.image.clone());
+        let (cluster, image) = (config.cluster.clone(), config.image.clone());
         let ingress_lb = cp.ingress_load_balancer.clone();
-        tokio::spawn(leader::lead(
-            crate::servicelb::LEASE,
-            client.clone(),
-            leader::identity(&config.name),
-            move || {
+        let manager = component_client("system:kube-controller-manager").await?;
+        let base =
+            crate::config_from_kubeconfig(&Path::new(DATA_DIR).join("admin.kubeconfig")).await?;
+        let (lease_client, identity) = (client.clone(), leader::identity(&config.name));
+        tokio::spawn(async move {
+            let clients = controller_clients(manager, base, &[crate::identities::SERVICE_LB]).await;
+            let lb_client = clients.of(crate::identities::SERVICE_LB);
+            leader::lead(crate::servicelb::LEASE, lease_client, identity, move || {
                 crate::servicelb::run(
                     lb_client.clone(),
                     cluster.clone(),
                     image.clone(),
                     ingress_lb.clone(),
                 )
-            },
-        ));
+            })
+            .await;
+        });
     }
     let controllers = kindling_controllers::Config {
         root_ca_pem: running.ca_pem.clone(),
@@ -99,12 +104,12 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
     // twice; two approvers would race on every request).
     let csr_options =
         kindling_controllers::certificates::Options::from_controllers(cp.controllers.as_deref());
-    let controllers_client = client.clone();
     let pod_subnet = config.pod_subnet.clone();
     // kube-controller-manager's own identity (kubeadm's controller-manager.conf) for its Lease
     // and shared informer; its controllers as their service accounts
     // (`--use-service-account-credentials`), made once, when it first leads.
     let manager_client = component_client("system:kube-controller-manager").await?;
+    // How to reach and trust the API server (the credentials are replaced by each account's).
     let admin_config =
         crate::config_from_kubeconfig(&Path::new(DATA_DIR).join("admin.kubeconfig")).await?;
     let clients = Arc::new(tokio::sync::OnceCell::new());
@@ -114,37 +119,53 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         lease_client,
         leader::identity(&config.name),
         move || {
-            let (clients, manager, admin, base) = (
+            let (clients, manager, base) = (
                 clients.clone(),
                 manager_client.clone(),
-                controllers_client.clone(),
                 admin_config.clone(),
             );
             let (config, pod_subnet) = (controllers.clone(), pod_subnet.clone());
-            // Node IPAM as upstream's nodeipam controller is: `node-controller`.
-            let controllers = async move {
-                let clients = clients
-                    .get_or_init(|| controller_clients(manager, admin, base))
-                    .await;
-                let ipam = ipam::run(clients.of(IPAM_IDENTITY), pod_subnet);
-                futures::join!(ipam, kindling_controllers::run_as(clients.clone(), config));
-            };
-            let csr = kindling_controllers::certificates::run_with(
-                controllers_client.clone(),
-                signing_ca.clone(),
-                csr_options,
-            );
+            let (signing_ca, csr_options) = (signing_ca.clone(), csr_options);
             async move {
-                futures::join!(controllers, csr);
+                let clients = clients
+                    .get_or_init(|| async {
+                        let clients =
+                            controller_clients(manager, base, &controller_identities()).await;
+                        // kind's local-path provisioner runs as its own account.
+                        let part = crate::identities::Part::LocalPath;
+                        match crate::client_from_kubeconfig_path(kindling_path(part.file())).await {
+                            Ok(c) => clients.with(kindling_controllers::localpath::IDENTITY, c),
+                            Err(e) => {
+                                tracing::error!("local-path provisioner's client: {e:#}");
+                                clients
+                            }
+                        }
+                    })
+                    .await;
+                // Node IPAM as upstream's nodeipam controller is: `node-controller`.
+                let ipam = ipam::run(clients.of(IPAM_IDENTITY), pod_subnet);
+                let csr = kindling_controllers::certificates::run_as(
+                    clients.of(CSR_IDENTITY),
+                    clients.of(crate::identities::SERVING_APPROVER),
+                    signing_ca,
+                    csr_options,
+                );
+                futures::join!(
+                    ipam,
+                    kindling_controllers::run_as(clients.clone(), config),
+                    csr
+                );
             }
         },
     ));
     let scheduler = kindling_scheduler::Options::default();
     let scheduler_metrics = scheduler.metrics.clone();
     let scheduler_client = component_client(crate::identities::SCHEDULER_USER).await?;
+    // Its Lease as itself, as kube-scheduler's (its role may create Leases and update
+    // `kube-scheduler`'s).
     tokio::spawn(leader::lead(
         "kube-scheduler",
-        client,
+        scheduler_client.clone(),
         leader::identity(&config.name),
         move || kindling_scheduler::run_with(scheduler_client.clone(), scheduler.clone()),
     ));
@@ -201,14 +222,30 @@ async fn start_etcd(
 /// Node IPAM's service account (upstream's nodeipam controller asks for `node-controller`'s
 /// client): it reads, watches and patches Nodes, all in `system:controller:node-controller`.
 const IPAM_IDENTITY: &str = "node-controller";
+/// The CSR approver's and signer's (upstream's csrapproving and csrsigning controllers').
+const CSR_IDENTITY: &str = "certificate-controller";
 
-/// The controllers' clients: those in `OWN_IDENTITIES` (and node IPAM's) as their service accounts (tokens kept
-/// under the API server's data directory), the rest on `admin`, the shared parts as the
-/// controller manager. Tries until the API server answers.
+/// Every account the controller manager's controllers talk as, each once.
+fn controller_identities() -> Vec<&'static str> {
+    let mut all = kindling_controllers::OWN_IDENTITIES.to_vec();
+    all.extend([
+        IPAM_IDENTITY,
+        CSR_IDENTITY,
+        crate::identities::SERVING_APPROVER,
+    ]);
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// Clients of `accounts` (service accounts in kube-system, made if missing; tokens kept fresh
+/// under the API server's data directory), the shared parts as the controller manager
+/// (`manager`). Tries until the API server answers. No controller is left on the admin
+/// certificate: an account outside `accounts` gets the controller manager's client.
 async fn controller_clients(
     manager: kube::Client,
-    admin: kube::Client,
     base: kube::Config,
+    accounts: &[&str],
 ) -> kindling_controllers::credentials::Clients {
     let dir = Path::new(DATA_DIR).join("controller-tokens");
     loop {
@@ -216,11 +253,11 @@ async fn controller_clients(
             manager.clone(),
             &base,
             &dir,
-            &[kindling_controllers::OWN_IDENTITIES, &[IPAM_IDENTITY]].concat(),
+            accounts,
         )
         .await
         {
-            Ok(clients) => return clients.with_fallback(admin),
+            Ok(clients) => return clients,
             Err(e) => {
                 tracing::warn!("controller service accounts: {e:#}");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;

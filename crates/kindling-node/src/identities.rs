@@ -258,7 +258,59 @@ pub fn addons() -> Vec<Value> {
         ],
     ));
     out.push(binding("ingress-nginx", "ingress-nginx", Part::Ingress));
+    out.extend(own_controller_roles());
     out
+}
+
+/// The controller-manager identities that exist only in kindling, as a `kube-system` service
+/// account each.
+pub const SERVING_APPROVER: &str = "kubelet-serving-approver";
+/// The service load-balancer controller's account: upstream's service controller's, whose
+/// `system:controller:service-controller` role the bootstrap policy binds.
+pub const SERVICE_LB: &str = "service-controller";
+
+/// What kindling's own controller parts need beyond upstream's roles, each on a role of its
+/// own (never added to an upstream-named one):
+/// - the kubelet serving approver (upstream has none): read the Node a request names, approve
+///   `kubernetes.io/kubelet-serving` requests;
+/// - the service load balancer (cloud-provider-kind's job, on upstream's service-controller
+///   role): watch EndpointSlices, because an `externalTrafficPolicy: Local` balancer forwards
+///   only to the nodes with a ready endpoint (a cloud's balancer asks the health-check node
+///   port instead).
+fn own_controller_roles() -> Vec<Value> {
+    let bind = |role: &str, account: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": role},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+               "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": "kube-system"}]})
+    };
+    let approver = format!("kindling:controller:{SERVING_APPROVER}");
+    let lb = "kindling:controller:service-lb-endpointslices";
+    vec![
+        cluster_role(
+            &approver,
+            vec![
+                rule(&[""], &["nodes"], &["get"]),
+                rule(
+                    &["certificates.k8s.io"],
+                    &["certificatesigningrequests/approval"],
+                    &["update"],
+                ),
+                json!({"apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                       "resourceNames": ["kubernetes.io/kubelet-serving"], "verbs": ["approve"]}),
+            ],
+        ),
+        bind(&approver, SERVING_APPROVER),
+        cluster_role(
+            lb,
+            vec![rule(
+                &["discovery.k8s.io"],
+                &["endpointslices"],
+                &["list", "watch"],
+            )],
+        ),
+        bind(lb, SERVICE_LB),
+    ]
 }
 
 #[cfg(test)]

@@ -257,7 +257,7 @@ fn prepare_kernel() {
     }
 }
 
-async fn client_from_kubeconfig_path(path: PathBuf) -> Result<kube::Client> {
+pub(crate) async fn client_from_kubeconfig_path(path: PathBuf) -> Result<kube::Client> {
     client_from_kubeconfig(&path).await
 }
 

@@ -8,8 +8,8 @@
 //! and the `kubelet-serving-approver` controller switched on (`controllerManager.extraArgs`)
 //! the kubelets' serving CSRs are approved (`AutoApproved`) and issued with no one running
 //! `kubectl certificate approve`, and `kubectl exec` (through :10250) works. The workload
-//! controllers run as their own service accounts in kube-system: a Deployment rolls out and a
-//! Job completes. Without a Docker engine
+//! controllers run as their own service accounts in kube-system (`kubectl get sa -n
+//! kube-system` lists every one): a Deployment rolls out and a Job completes. Without a Docker engine
 //! the test fails when `KINDLING_REQUIRE_DOCKER=1` and is skipped with a message otherwise.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
@@ -351,10 +351,34 @@ fn service_account_tokens_and_node_credentials_are_authorized() {
         "--timeout=90s",
     ]);
     let accounts = cluster.ok_kubectl(&["get", "sa", "-n", "kube-system", "-o", "name"]);
+    // Every controller's account (kube-controller-manager's `--use-service-account-credentials`),
+    // kindling's serving approver's and the service load balancer's.
     for controller in [
+        "certificate-controller",
+        "cronjob-controller",
+        "daemon-set-controller",
         "deployment-controller",
-        "replicaset-controller",
+        "disruption-controller",
+        "endpoint-controller",
+        "endpointslice-controller",
+        "endpointslicemirroring-controller",
+        "ephemeral-volume-controller",
+        "expand-controller",
+        "generic-garbage-collector",
         "job-controller",
+        "kubelet-serving-approver",
+        "node-controller",
+        "persistent-volume-binder",
+        "pv-protection-controller",
+        "pvc-protection-controller",
+        "replicaset-controller",
+        "replication-controller",
+        "resourcequota-controller",
+        "root-ca-cert-publisher",
+        "service-account-controller",
+        "service-controller",
+        "statefulset-controller",
+        "ttl-after-finished-controller",
     ] {
         assert!(
             accounts.contains(&format!("serviceaccount/{controller}")),

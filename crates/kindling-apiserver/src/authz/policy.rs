@@ -695,6 +695,7 @@ fn controller_roles() -> Vec<Value> {
                 r(READ, &["resource.k8s.io"], "resourceclaims"),
                 r(READ, &["resource.k8s.io"], "resourceslices"),
                 r(READ, &["resource.k8s.io"], "deviceclasses"),
+                r(READ, &["resource.k8s.io"], "devicetaintrules"),
                 events(),
             ],
         ),
@@ -764,6 +765,8 @@ fn controller_roles() -> Vec<Value> {
                 r("patch update", &[""], "persistentvolumeclaims/status"),
                 r(READ, &[""], "persistentvolumeclaims"),
                 events(),
+                // Upstream's, for the portworx volume plugin.
+                r("get", &[""], "services"),
             ],
         ),
         c(
@@ -842,6 +845,8 @@ fn controller_roles() -> Vec<Value> {
                 r("list watch", &[""], "nodes"),
                 events(),
                 r("watch", &[""], "events"),
+                // Upstream's, for the portworx volume plugin.
+                r("get", &[""], "services"),
             ],
         ),
         c(
@@ -863,7 +868,6 @@ fn controller_roles() -> Vec<Value> {
             "pvc-protection-controller",
             vec![
                 r("get list update watch", &[""], "persistentvolumeclaims"),
-                r("update", &[""], "persistentvolumeclaims/status"),
                 r(READ, &[""], "pods"),
                 events(),
             ],

@@ -204,7 +204,29 @@ pub fn authorize(
         query.flag("watch"),
         query.get("fieldSelector"),
     );
-    server.authorizer.check(&identity.user_info(), &attrs)
+    let user = identity.user_info();
+    let decision = server.authorizer.check(&user, &attrs);
+    if let Err(e) = &decision {
+        if is_control_plane(&user.name) {
+            // A control-plane component refused by the authorizer is a rule its role lacks (or
+            // a request its upstream counterpart does not make), never a user's mistake: shown
+            // at the default level, so it is seen in the node's log.
+            tracing::warn!(
+                user = user.name,
+                "control-plane request forbidden: {}",
+                e.message
+            );
+        }
+    }
+    decision
+}
+
+/// The controller manager's and scheduler's identities, and the service accounts of
+/// kube-system (the controllers', the node-side parts').
+fn is_control_plane(user: &str) -> bool {
+    user.starts_with("system:serviceaccount:kube-system:")
+        || user == "system:kube-controller-manager"
+        || user == "system:kube-scheduler"
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -14,6 +14,13 @@
 //!   `spec.expirationSeconds` (at most a year), or marked Failed (`SignerValidationFailure`).
 //!
 //! Decisions are `plan`'s; this file reads and writes.
+//!
+//! Identities: the approver and signer talk as `certificate-controller` (upstream's, whose
+//! role may update `approval` and `status`, `approve` only kubelet client requests, and read no
+//! nodes); the serving approver, which upstream lacks, as its own `kubelet-serving-approver`,
+//! allowed by kindling's `kindling:controller:kubelet-serving-approver` role to read nodes and
+//! approve `kubernetes.io/kubelet-serving` requests, nothing more. Approvals and signatures are
+//! updates of the subresources, as upstream's (the roles have no `patch`).
 
 pub mod plan;
 
@@ -21,7 +28,7 @@ use crate::{retry_on_error, Error};
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::ResourceExt;
@@ -29,7 +36,10 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 struct Context {
+    /// `certificate-controller`'s client.
     client: kube::Client,
+    /// The serving approver's client.
+    serving_approver: kube::Client,
     ca: Arc<kindling_pki::Ca>,
     options: Options,
 }
@@ -68,6 +78,17 @@ pub async fn run(client: kube::Client, ca: Arc<kindling_pki::Ca>) {
 }
 
 pub async fn run_with(client: kube::Client, ca: Arc<kindling_pki::Ca>, options: Options) {
+    run_as(client.clone(), client, ca, options).await;
+}
+
+/// The approver and signer as `client` (`certificate-controller`), the serving approver as
+/// `serving_approver`.
+pub async fn run_as(
+    client: kube::Client,
+    serving_approver: kube::Client,
+    ca: Arc<kindling_pki::Ca>,
+    options: Options,
+) {
     let csrs = Api::<CertificateSigningRequest>::all(client.clone());
     Controller::new(csrs, watcher::Config::default())
         .run(
@@ -75,6 +96,7 @@ pub async fn run_with(client: kube::Client, ca: Arc<kindling_pki::Ca>, options: 
             retry_on_error,
             Arc::new(Context {
                 client,
+                serving_approver,
                 ca,
                 options,
             }),
@@ -87,6 +109,18 @@ fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+/// Updates the `approval` subresource of `csr` with `patch` merged in.
+async fn approve(
+    api: &Api<CertificateSigningRequest>,
+    csr: &CertificateSigningRequest,
+    patch: &Value,
+) -> Result<(), kube::Error> {
+    let next = crate::merged(csr, patch)?;
+    api.replace_subresource("approval", &csr.name_any(), &crate::update_params(), &next)
+        .await
+        .map(|_| ())
 }
 
 /// The conditions with one more appended.
@@ -113,29 +147,18 @@ async fn reconcile(
     if let Some((subresource, message)) = plan::approval_question(&obj, info.as_ref().ok()) {
         if allowed(&ctx.client, &csr, subresource).await? {
             let patch = with_condition(&obj, "Approved", "AutoApproved", message);
-            api.patch_subresource(
-                "approval",
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
+            approve(&api, &csr, &patch).await?;
         }
         return Ok(Action::await_change());
     }
     if ctx.options.approve_kubelet_serving {
-        let addresses = node_addresses(&ctx.client, &csr).await?;
+        let addresses = node_addresses(&ctx.serving_approver, &csr).await?;
         if let Some(message) =
             plan::serving_approval(&obj, info.as_ref().ok(), addresses.as_deref())
         {
             let patch = with_condition(&obj, "Approved", "AutoApproved", message);
-            api.patch_subresource(
-                "approval",
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
+            let api = Api::<CertificateSigningRequest>::all(ctx.serving_approver.clone());
+            approve(&api, &csr, &patch).await?;
             return Ok(Action::await_change());
         }
     }
@@ -153,12 +176,14 @@ async fn reconcile(
                     with_condition(&obj, "Failed", "SignerValidationFailure", &format!("{e:#}"))
                 }
             };
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            let next = crate::merged(csr.as_ref(), &patch)?;
+            api.replace_status(&name, &crate::update_params(), &next)
                 .await?;
         }
         plan::Sign::Fail(why) => {
             let patch = with_condition(&obj, "Failed", "SignerValidationFailure", &why);
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            let next = crate::merged(csr.as_ref(), &patch)?;
+            api.replace_status(&name, &crate::update_params(), &next)
                 .await?;
         }
     }

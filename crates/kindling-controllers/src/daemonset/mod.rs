@@ -25,7 +25,7 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus}
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kindling_api::selector::LabelSelector;
 use kindling_events::{Recorder, Reporter};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -427,12 +427,11 @@ async fn write_status(
         "updatedNumberScheduled": count(status.updated_number_scheduled),
         "collisionCount": status.collision_count,
     }});
-    let pp = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    };
+    // An update of the status subresource, as upstream's UpdateStatus (its role may `update`
+    // daemonsets/status, not `patch` it); a conflict is retried from the cache.
+    let next = crate::merged(ds, &patch)?;
     match api
-        .patch_status(&ds.name_any(), &pp, &Patch::Merge(&patch))
+        .replace_status(&ds.name_any(), &crate::update_params(), &next)
         .await
     {
         Ok(_) => Ok(()),

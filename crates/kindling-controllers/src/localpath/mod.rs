@@ -34,6 +34,10 @@ struct Context {
 /// without the uuid).
 const COMPONENT: &str = "rancher.io/local-path_local-path-provisioner";
 
+/// The name its client has in [`crate::credentials::Clients`] (kind runs it as
+/// `local-path-storage/local-path-provisioner-service-account`, not as the controller manager).
+pub const IDENTITY: &str = "local-path-provisioner";
+
 pub async fn run(client: kube::Client) {
     let controller = Controller::new(
         Api::<PersistentVolumeClaim>::all(client.clone()),

@@ -4,6 +4,12 @@
 //! single claim and volume workers, so two claims never race for one volume; a binding also
 //! carries the volume's resourceVersion, so a stale decision is a conflict, not a double bind.
 //! Pending claims are looked at again every 15 s (upstream's resync).
+//!
+//! Each part talks as upstream's does: the binder as `persistent-volume-binder`, the
+//! protection controllers as `pvc-protection-controller` / `pv-protection-controller`, the
+//! expansion as `expand-controller` ([`Clients`]). The binder's and the protection controllers'
+//! roles allow `update`, not `patch`: their writes are updates of the cached object (a conflict
+//! is retried); the expander patches, as upstream's does.
 
 pub mod plan;
 
@@ -27,8 +33,31 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The clients of the parts of this module (see the module's comment).
+#[derive(Clone)]
+pub struct Clients {
+    pub binder: kube::Client,
+    pub pvc_protection: kube::Client,
+    pub pv_protection: kube::Client,
+    pub expander: kube::Client,
+}
+
+impl Clients {
+    /// Every part on one client.
+    pub fn single(client: kube::Client) -> Clients {
+        Clients {
+            binder: client.clone(),
+            pvc_protection: client.clone(),
+            pv_protection: client.clone(),
+            expander: client,
+        }
+    }
+}
+
 struct Context {
+    /// The binder's client (it reads what the others read too: claims, volumes, classes).
     client: kube::Client,
+    clients: Clients,
     recorder: Recorder,
     claims: Store<PersistentVolumeClaim>,
     volumes: Store<PersistentVolume>,
@@ -39,17 +68,18 @@ struct Context {
 /// The claim and volume workers, on the shared pod watch: subscribed now, run by the returned
 /// future.
 pub fn run(
-    client: kube::Client,
+    clients: Clients,
     informer: &mut PodInformer,
 ) -> impl std::future::Future<Output = ()> + Send {
-    run_on(client, informer.store(), informer.subscribe())
+    run_on(clients, informer.store(), informer.subscribe())
 }
 
 async fn run_on(
-    client: kube::Client,
+    clients: Clients,
     pods: Store<Pod>,
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
+    let client = clients.binder.clone();
     let claim_controller = Controller::new(
         Api::<PersistentVolumeClaim>::all(client.clone()),
         watcher::Config::default(),
@@ -60,6 +90,7 @@ async fn run_on(
     let (classes, class_events) = crate::cached_watch::<StorageClass>(&client);
     let ctx = Arc::new(Context {
         client: client.clone(),
+        clients,
         recorder: Recorder::spawn(
             client.clone(),
             Reporter::control_plane("persistentvolume-controller"),
@@ -165,13 +196,23 @@ fn now() -> String {
         .to_string()
 }
 
-/// Removes `finalizer` through a strategic merge patch; a vanished object is done.
-async fn remove_finalizer<K>(api: &Api<K>, name: &str, finalizer: &str) -> Result<(), kube::Error>
+/// Removes `finalizer` from `obj` by an update (the protection controllers' roles have no
+/// `patch`); a vanished object is done, a conflict is retried.
+async fn remove_finalizer<K>(api: &Api<K>, obj: &K, finalizer: &str) -> Result<(), kube::Error>
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": [finalizer]}});
-    crate::send_claim(api, name, &patch).await.map(|_| ())
+    let mut next = obj.clone();
+    next.meta_mut()
+        .finalizers
+        .get_or_insert_with(Vec::new)
+        .retain(|f| f != finalizer);
+    let name = obj.meta().name.clone().unwrap_or_default();
+    match api.replace(&name, &crate::update_params(), &next).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn has_finalizer(
@@ -186,13 +227,15 @@ async fn reconcile_claim(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let ns = claim.namespace().unwrap_or_default();
-    let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
     if claim.metadata.deletion_timestamp.is_some()
         && has_finalizer(&claim.metadata, PVC_PROTECTION_FINALIZER)
     {
         let pods = ctx.pods.state();
         if !plan::claim_in_use(&claim, pods.iter().map(AsRef::as_ref)) {
-            remove_finalizer(&api, &claim.name_any(), PVC_PROTECTION_FINALIZER).await?;
+            let api = Api::namespaced(ctx.clients.pvc_protection.clone(), &ns);
+            remove_finalizer(&api, claim.as_ref(), PVC_PROTECTION_FINALIZER).await?;
+            // The update ends the claim (or changes it): its next state comes by the watch.
+            return Ok(Action::await_change());
         }
     }
     let volumes: Vec<PersistentVolume> =
@@ -221,6 +264,8 @@ async fn reconcile_claim(
     }
 }
 
+/// Carries out `steps` for `claim`. Each write is an update of the object as last seen (the
+/// cache's, then what the server answered), so later steps build on earlier ones.
 async fn carry_out(
     ctx: &Context,
     claim: &PersistentVolumeClaim,
@@ -231,32 +276,42 @@ async fn carry_out(
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
     let pvs: Api<PersistentVolume> = Api::all(ctx.client.clone());
     let reference = kindling_events::reference(claim);
+    let mut claim = claim.clone();
+    let mut volumes = volumes.to_vec();
+    let name = claim.name_any();
     for step in steps {
         match step {
             Step::BindVolume {
                 volume,
                 by_controller,
             } => {
-                let rv = volumes
-                    .iter()
-                    .find(|v| v.metadata.name.as_deref() == Some(volume.as_str()))
-                    .and_then(|v| v.metadata.resource_version.clone());
+                // The volume as cached carries its resourceVersion: a stale decision is a
+                // conflict, not a double bind.
+                let Some(current) = volume_named(&mut volumes, &volume) else {
+                    return Err(Error::Retry(format!("volume {volume} is not cached")));
+                };
                 let mut patch = json!({
-                    "metadata": {"resourceVersion": rv},
                     "spec": {"claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns,
-                        "name": claim.name_any(), "uid": claim.uid(), "apiVersion": "v1",
+                        "name": name, "uid": claim.uid(), "apiVersion": "v1",
                         "resourceVersion": claim.resource_version()}},
                 });
                 if by_controller {
-                    patch["metadata"]["annotations"] = json!({ANN_BOUND_BY_CONTROLLER: "yes"});
+                    patch["metadata"] = json!({"annotations": {ANN_BOUND_BY_CONTROLLER: "yes"}});
                 }
-                pvs.patch(&volume, &params(), &Patch::Merge(&patch)).await?;
+                let next = crate::merged(&*current, &patch)?;
+                *current = pvs.replace(&volume, &crate::update_params(), &next).await?;
             }
             Step::VolumePhase {
                 volume,
                 phase,
                 message,
-            } => set_volume_phase(&pvs, &volume, phase, message).await?,
+            } => {
+                if let Some(current) = volume_named(&mut volumes, &volume) {
+                    if let Some(updated) = set_volume_phase(&pvs, current, phase, message).await? {
+                        *current = updated;
+                    }
+                }
+            }
             Step::BindClaim {
                 volume,
                 by_controller,
@@ -267,8 +322,9 @@ async fn carry_out(
                 }
                 let patch = json!({"metadata": {"annotations": annotations},
                                    "spec": {"volumeName": volume}});
-                claims
-                    .patch(&claim.name_any(), &params(), &Patch::Merge(&patch))
+                let next = crate::merged(&claim, &patch)?;
+                claim = claims
+                    .replace(&name, &crate::update_params(), &next)
                     .await?;
             }
             Step::ClaimPhase {
@@ -277,27 +333,32 @@ async fn carry_out(
                 access_modes,
             } => {
                 let status = plan::claim_status(phase, capacity.as_deref(), &access_modes);
-                claims
-                    .patch_status(
-                        &claim.name_any(),
-                        &params(),
-                        &Patch::Merge(&json!({"status": status})),
-                    )
+                let next = crate::merged(&claim, &json!({ "status": status }))?;
+                claim = claims
+                    .replace_status(&name, &crate::update_params(), &next)
                     .await?;
             }
             Step::AnnotateProvisioner { provisioner } => {
                 let patch = json!({"metadata": {"annotations": {
                     ANN_STORAGE_PROVISIONER: provisioner, ANN_BETA_STORAGE_PROVISIONER: provisioner}}});
-                claims
-                    .patch(&claim.name_any(), &params(), &Patch::Merge(&patch))
+                let next = crate::merged(&claim, &patch)?;
+                claim = claims
+                    .replace(&name, &crate::update_params(), &next)
                     .await?;
             }
             Step::Expand { volume, size } => {
+                // The expander's part: it patches, as upstream's expand controller does.
+                let pvs: Api<PersistentVolume> = Api::all(ctx.clients.expander.clone());
+                let claims: Api<PersistentVolumeClaim> =
+                    Api::namespaced(ctx.clients.expander.clone(), &ns);
                 let patch = json!({"spec": {"capacity": {"storage": size}}});
-                pvs.patch(&volume, &params(), &Patch::Merge(&patch)).await?;
+                let updated = pvs.patch(&volume, &params(), &Patch::Merge(&patch)).await?;
+                if let Some(current) = volume_named(&mut volumes, &volume) {
+                    *current = updated;
+                }
                 let status = json!({"status": {"capacity": {"storage": size}}});
-                claims
-                    .patch_status(&claim.name_any(), &params(), &Patch::Merge(&status))
+                claim = claims
+                    .patch_status(&name, &params(), &Patch::Merge(&status))
                     .await?;
             }
             Step::Event {
@@ -316,20 +377,32 @@ async fn carry_out(
     Ok(())
 }
 
+fn volume_named<'a>(
+    volumes: &'a mut [PersistentVolume],
+    name: &str,
+) -> Option<&'a mut PersistentVolume> {
+    volumes
+        .iter_mut()
+        .find(|v| v.metadata.name.as_deref() == Some(name))
+}
+
+/// Sets `volume`'s phase by an update of its status; the volume as the server answered, or
+/// `None` when it is gone.
 async fn set_volume_phase(
     pvs: &Api<PersistentVolume>,
-    volume: &str,
+    volume: &PersistentVolume,
     phase: &str,
     message: Option<String>,
-) -> Result<(), kube::Error> {
+) -> Result<Option<PersistentVolume>, kube::Error> {
     let status = json!({"status": {"phase": phase, "message": message,
                                    "lastPhaseTransitionTime": now()}});
+    let next = crate::merged(volume, &status)?;
     match pvs
-        .patch_status(volume, &params(), &Patch::Merge(&status))
+        .replace_status(&volume.name_any(), &crate::update_params(), &next)
         .await
     {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Ok(updated) => Ok(Some(updated)),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -343,7 +416,9 @@ async fn reconcile_volume(
         && has_finalizer(&volume.metadata, PV_PROTECTION_FINALIZER)
         && !plan::volume_in_use(&volume)
     {
-        remove_finalizer(&pvs, &volume.name_any(), PV_PROTECTION_FINALIZER).await?;
+        let api = Api::all(ctx.clients.pv_protection.clone());
+        remove_finalizer(&api, volume.as_ref(), PV_PROTECTION_FINALIZER).await?;
+        return Ok(Action::await_change());
     }
     let claim = match claim_of_volume(&volume) {
         None => None,
@@ -362,13 +437,19 @@ async fn reconcile_volume(
     };
     let steps = plan::sync_volume(&volume, claim.as_ref());
     let reference = kindling_events::reference(volume.as_ref());
+    let mut current = (*volume).clone();
     for step in steps {
         match step {
             Step::VolumePhase {
                 volume: name,
                 phase,
                 message,
-            } => set_volume_phase(&pvs, &name, phase, message).await?,
+            } if name == current.name_any() => {
+                match set_volume_phase(&pvs, &current, phase, message).await? {
+                    Some(updated) => current = updated,
+                    None => return Ok(Action::await_change()),
+                }
+            }
             Step::Event {
                 warning,
                 reason,

@@ -338,12 +338,11 @@ async fn write_status(
 ) -> Result<(), Error> {
     let api: Api<StatefulSet> =
         Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
+    // An update of the status subresource, as upstream's UpdateStatus (its role may `update`
+    // statefulsets/status, not `patch` it); a conflict is retried from the cache.
+    let next = crate::merged(set, &status_patch(status))?;
     match api
-        .patch_status(
-            &set.name_any(),
-            &patch_params(),
-            &Patch::Merge(status_patch(status)),
-        )
+        .replace_status(&set.name_any(), &crate::update_params(), &next)
         .await
     {
         Ok(_) => Ok(()),
@@ -459,9 +458,11 @@ async fn patch_claim_owners(
 ) -> Result<(), Error> {
     let api: Api<PersistentVolumeClaim> =
         Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
+    // An update, as upstream's (the role may `update` claims, not `patch` them).
     let patch = json!({"metadata": {"ownerReferences": owners}});
+    let next = crate::merged(claim, &patch)?;
     match api
-        .patch(&claim.name_any(), &patch_params(), &Patch::Merge(&patch))
+        .replace(&claim.name_any(), &crate::update_params(), &next)
         .await
     {
         Ok(_) => Ok(()),

@@ -34,39 +34,46 @@ pub async fn serve(config: &Config, client: kube::Client, metrics: Arc<Metrics>)
             tracing::warn!("kubelet healthz port: {e:#}");
         }
     });
-    let serving = if config.server_tls_bootstrap {
-        serving::requested(&client, config).await
-    } else {
-        let dir = tempfile_dir()?;
-        let local_ca = kindling_pki::Ca::load_or_create(&dir)?;
-        local_ca.serving_cert("kindling-node", &["localhost".into()], &[config.node_ip])?
-    };
-    let tls = kindling_pki::server_config(&config.client_ca_pem, &serving)?;
     // The acceptor of new connections; a renewed certificate replaces it, open connections
-    // keep the session they have.
-    let current = Arc::new(std::sync::RwLock::new(tokio_rustls::TlsAcceptor::from(tls)));
+    // keep the session they have. With `serverTLSBootstrap` there is none until the serving
+    // certificate is issued: the port listens from the start and every handshake fails, as
+    // upstream's kubelet answers ("no serving certificate available for the kubelet").
+    let current: Arc<std::sync::RwLock<tokio_rustls::TlsAcceptor>> =
+        Arc::new(std::sync::RwLock::new(serving::without_certificate()?));
     if config.server_tls_bootstrap {
-        let (current, client_ca) = (current.clone(), config.client_ca_pem.clone());
-        tokio::spawn(serving::keep_renewed(
-            client.clone(),
-            config.clone(),
-            serving,
-            move |pair| match kindling_pki::server_config(&client_ca, pair) {
+        let (current, config, client) = (current.clone(), config.clone(), client.clone());
+        tokio::spawn(async move {
+            let client_ca = config.client_ca_pem.clone();
+            let install = move |pair: &kindling_pki::CertPair| match kindling_pki::server_config(
+                &client_ca, pair,
+            ) {
                 Ok(tls) => {
                     if let Ok(mut acceptor) = current.write() {
                         *acceptor = tokio_rustls::TlsAcceptor::from(tls);
                     }
                 }
                 Err(e) => tracing::warn!("kubelet serving certificate: {e:#}"),
-            },
-        ));
+            };
+            let first = serving::requested(&client, &config).await;
+            install(&first);
+            serving::keep_renewed(client, config, first, install).await;
+        });
+    } else {
+        let dir = tempfile_dir()?;
+        let local_ca = kindling_pki::Ca::load_or_create(&dir)?;
+        let serving =
+            local_ca.serving_cert("kindling-node", &["localhost".into()], &[config.node_ip])?;
+        let tls = kindling_pki::server_config(&config.client_ca_pem, &serving)?;
+        if let Ok(mut acceptor) = current.write() {
+            *acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        }
     }
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], PORT)))
         .await
         .context("binding :10250")?;
     let runtime: Arc<dyn Runtime> = Arc::new(CriRuntime::new(&config.runtime_endpoint)?);
     loop {
-        let Ok((tcp, _)) = listener.accept().await else {
+        let Ok((tcp, peer)) = listener.accept().await else {
             continue;
         };
         let Ok(acceptor) = current.read().map(|a| a.clone()) else {
@@ -75,11 +82,16 @@ pub async fn serve(config: &Config, client: kube::Client, metrics: Arc<Metrics>)
         let runtime = runtime.clone();
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            let Ok(Ok(tls)) =
-                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-            else {
-                return;
-            };
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        let why = serving::handshake_error(&e);
+                        tracing::info!("http: TLS handshake error from {peer}: {why}");
+                        return;
+                    }
+                    Err(_) => return,
+                };
             let authenticated = tls
                 .get_ref()
                 .1

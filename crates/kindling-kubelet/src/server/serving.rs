@@ -2,7 +2,8 @@
 //! `kubernetes.io/kubelet-serving` CertificateSigningRequest (`O=system:nodes`,
 //! `CN=system:node:<name>`, the node's hostname and IP), as upstream's kubelet does; it stays
 //! Pending in `kubectl get csr` until someone approves it (`kubectl certificate approve`), then
-//! the controller manager's signer issues it. Until then :10250 is not served.
+//! the controller manager's signer issues it. Until then :10250 listens and refuses every
+//! handshake ([`without_certificate`]), as upstream's kubelet does.
 //!
 //! [`keep_renewed`] asks again before it expires, as client-go's certificate manager does: at a
 //! jittered 70–90 % of its lifetime ([`rotation_deadline`], pure), and hands the new pair on;
@@ -14,6 +15,43 @@ use kube::api::{Api, PostParams};
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_secs(1);
+
+/// Upstream's answer to a handshake before the serving certificate is issued.
+pub const NO_CERTIFICATE: &str = "no serving certificate available for the kubelet";
+
+/// Resolves no certificate: every handshake fails with a fatal alert.
+#[derive(Debug)]
+struct NoCertificate;
+
+impl rustls::server::ResolvesServerCert for NoCertificate {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        None
+    }
+}
+
+/// The acceptor of :10250 while there is no serving certificate.
+pub fn without_certificate() -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(std::sync::Arc::new(NoCertificate));
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+/// What a failed handshake is logged as: upstream's words when it failed for want of a
+/// certificate.
+pub fn handshake_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    if text.contains("no server certificate chain resolved") {
+        NO_CERTIFICATE.to_string()
+    } else {
+        text
+    }
+}
 
 /// The certificate and key to serve with, once issued (tries until it is).
 pub async fn requested(client: &kube::Client, config: &Config) -> kindling_pki::CertPair {
@@ -111,6 +149,31 @@ pub async fn keep_renewed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before the certificate is issued the port answers, and the handshake fails.
+    #[tokio::test]
+    async fn handshakes_fail_until_a_certificate_is_issued() {
+        let acceptor = without_certificate().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            acceptor.accept(tcp).await.map(|_| ())
+        });
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let roots = rustls::RootCertStore::empty();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        assert!(connector.connect(name, tcp).await.is_err());
+        let refused = server.await.unwrap().unwrap_err();
+        assert_eq!(handshake_error(&refused), NO_CERTIFICATE);
+    }
 
     #[test]
     fn renewal_is_at_seventy_to_ninety_percent_of_the_lifetime() {

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -198,9 +198,43 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         for c in &self.clusters {
+            if let Ok(dir) = std::env::var("KINDLING_E2E_AUDIT") {
+                audit_denials(c, Path::new(&dir));
+            }
             let _ = self.kindling(&["delete", "cluster", "--name", c]);
         }
     }
+}
+
+/// With `KINDLING_E2E_AUDIT=<dir>`: the requests of control-plane components the API server
+/// refused (its `control-plane request forbidden` warnings) in the logs of `cluster`'s node
+/// containers, written to `<dir>/<cluster>.log` before the cluster goes — each is a rule a
+/// component's role lacks or a request its upstream counterpart does not make.
+fn audit_denials(cluster: &str, dir: &Path) {
+    let Ok(names) = Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}"])
+        .output()
+    else {
+        return;
+    };
+    let mut found = String::new();
+    for node in text(&names.stdout)
+        .lines()
+        .filter(|n| n.starts_with(&format!("{cluster}-")))
+    {
+        let Ok(logs) = Command::new("docker").args(["logs", node]).output() else {
+            continue;
+        };
+        let all = format!("{}{}", text(&logs.stdout), text(&logs.stderr));
+        for line in all
+            .lines()
+            .filter(|l| l.contains("control-plane request forbidden"))
+        {
+            found.push_str(&format!("{node}: {line}\n"));
+        }
+    }
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(dir.join(format!("{cluster}.log")), found);
 }
 
 /// stdout of a command run in a node container.
