@@ -6,7 +6,7 @@
 //! the pod's own floor). Then the controller's memory: the same controller alone in a process
 //! of its own in the node (`ingress-alone`, the controller's own kubeconfig, other ports),
 //! synced and under the same load, its VmRSS read from /proc. A Gateway line: the same requests through
-//! an HTTPRoute (`/gw` rewritten to `/`) on the same proxy.
+//! an HTTPRoute (`/gw` rewritten to `/`) on the same proxy, removed again before the memory step.
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Pod;
@@ -63,6 +63,7 @@ pub async fn run(kindling: &std::path::Path) -> Result<()> {
         "HTTPRoute throughput = {:.0}% of direct",
         gateway_result.rate / direct_result.rate * 100.0
     );
+    remove_gateway_route(&client).await?;
     controller_memory(&node, &node_ip)?;
     drop(cluster);
     Ok(())
@@ -147,19 +148,35 @@ async fn gateway_route(client: &kube::Client) -> Result<()> {
             }),
         ),
     ] {
-        let resource = kube::discovery::ApiResource {
-            group: group.into(),
-            version: "v1".into(),
-            api_version: format!("{group}/v1"),
-            kind: kind.into(),
-            plural: plural.into(),
-        };
-        let api: Api<kube::api::DynamicObject> =
-            Api::default_namespaced_with(client.clone(), &resource);
-        api.create(&PostParams::default(), &serde_json::from_value(body)?)
+        gateway_api(client, kind, plural)
+            .create(&PostParams::default(), &serde_json::from_value(body)?)
             .await?;
     }
     Ok(())
+}
+
+/// Removes the Gateway and HTTPRoute before the memory step: the standalone controller listens
+/// on other ports, so it would find the Gateway's port-80 listener `PortUnavailable` while the
+/// node's controller finds it `Accepted`, and the two would rewrite its status in turn.
+async fn remove_gateway_route(client: &kube::Client) -> Result<()> {
+    for (kind, plural) in [("HTTPRoute", "httproutes"), ("Gateway", "gateways")] {
+        gateway_api(client, kind, plural)
+            .delete("bench", &kube::api::DeleteParams::default())
+            .await?;
+    }
+    Ok(())
+}
+
+fn gateway_api(client: &kube::Client, kind: &str, plural: &str) -> Api<kube::api::DynamicObject> {
+    let group = kindling_ingress::gateway::types::GROUP;
+    let resource = kube::discovery::ApiResource {
+        group: group.into(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    Api::default_namespaced_with(client.clone(), &resource)
 }
 
 fn docker_exec(node: &str, argv: &[&str]) -> Result<String> {
