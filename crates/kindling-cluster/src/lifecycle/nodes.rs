@@ -264,18 +264,40 @@ pub async fn delete_node(
         true => super::admin_client(provider, cluster).await?,
         false => client,
     };
-    let api: Api<Node> = Api::all(client.clone());
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 404 => {}
-        Err(e) => return Err(e).context("deleting the Node"),
-    }
+    delete_node_object(&client, name).await?;
     provider.delete_nodes(&[name.to_string()]).await?;
     drain::delete_leftover_pods(&client, name).await?;
     status.end(true);
     status.line(&format!("Deleted node \"{name}\""));
     Ok(())
 }
+
+/// Deletes the Node. The balancer re-reads its backends every 200 ms, so a request sent just
+/// after a control plane left may still reach that control plane's API server, which answers
+/// 500 (its etcd member is gone): such answers and broken connections are tried again for
+/// [`NODE_DELETE_RETRY`].
+async fn delete_node_object(client: &kube::Client, name: &str) -> Result<()> {
+    let api: Api<Node> = Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + NODE_DELETE_RETRY;
+    loop {
+        let error = match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+            Err(e) => e,
+        };
+        let transient = match &error {
+            kube::Error::Api(e) => e.code >= 500,
+            _ => true,
+        };
+        if !transient || tokio::time::Instant::now() >= deadline {
+            return Err(error).context("deleting the Node");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// How long a Node delete that met a leaving API server is tried again.
+const NODE_DELETE_RETRY: Duration = Duration::from_secs(10);
 
 /// A control plane leaves: the balancer stops sending it clients, then its etcd member is
 /// removed through a control plane that stays (before its container stops: a member that is
