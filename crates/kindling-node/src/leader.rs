@@ -38,6 +38,7 @@ fn held() -> std::sync::MutexGuard<'static, Vec<Held>> {
 /// Gives up every lease this process holds (`docker stop` of a control plane: the others take
 /// over within a retry period rather than after the lease duration). Best effort, bounded.
 pub async fn release_all() {
+    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
     let all: Vec<Held> = std::mem::take(&mut *held());
     let releases = all.iter().map(|h| release(&h.leases, h.name, &h.identity));
     let _ = tokio::time::timeout(
@@ -47,20 +48,29 @@ pub async fn release_all() {
     .await;
 }
 
+/// Set when the node stops: from then on no lease is taken or renewed, so a renewal cannot
+/// undo a release (one already under way either lands first — the release's write then meets a
+/// 409 and is made again on the renewed lease — or meets the 409 itself).
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 async fn release(leases: &Api<Lease>, name: &str, identity: &str) {
-    let Ok(Some(mut lease)) = leases.get_opt(name).await else {
+    loop {
+        let Ok(Some(mut lease)) = leases.get_opt(name).await else {
+            return;
+        };
+        let Some(record) = lease.spec.as_ref().and_then(|_| record_of(&lease)) else {
+            return;
+        };
+        let Some(gone) = decide::released(&record, identity, jiff::Timestamp::now()) else {
+            return;
+        };
+        lease.spec = Some(spec_of(&gone, lease.spec.as_ref()));
+        match leases.replace(name, &PostParams::default(), &lease).await {
+            Ok(_) => tracing::info!("{name}: released the leader lease"),
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(error) => tracing::warn!(%error, "{name}: releasing the leader lease"),
+        }
         return;
-    };
-    let Some(record) = lease.spec.as_ref().and_then(|_| record_of(&lease)) else {
-        return;
-    };
-    let Some(gone) = decide::released(&record, identity, jiff::Timestamp::now()) else {
-        return;
-    };
-    lease.spec = Some(spec_of(&gone, lease.spec.as_ref()));
-    match leases.replace(name, &PostParams::default(), &lease).await {
-        Ok(_) => tracing::info!("{name}: released the leader lease"),
-        Err(error) => tracing::warn!(%error, "{name}: releasing the leader lease"),
     }
 }
 
@@ -143,6 +153,9 @@ async fn try_acquire_or_renew(
     identity: &str,
     seen: &mut Observation,
 ) -> bool {
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        return false;
+    }
     let current = match leases.get_opt(name).await {
         Ok(current) => current,
         Err(error) => {
