@@ -343,7 +343,7 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
         .map(|c| (c.clone(), container_ip(&c)))
         .collect();
 
-    // The host reboots: every node stops, the engine restarts, the nodes start in reverse order.
+    // The host reboots: every node stops, the engine restarts, the nodes start in reverse order of their addresses.
     let names = containers(&name);
     let mut stop = vec!["stop"];
     stop.extend(names.iter().map(String::as_str));
@@ -355,7 +355,12 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
         );
     }
     let started = Instant::now();
-    for c in names.iter().rev() {
+    // Docker hands a starting container the lowest free address: started from the highest
+    // address they had to the lowest, the first and the last swap theirs whatever order the
+    // create gave them (started by name, they could all get their old ones back).
+    let mut by_address = before.clone();
+    by_address.sort_by_key(|(_, ip)| ip.parse::<std::net::Ipv4Addr>().ok());
+    for (c, _) in by_address.iter().rev() {
         docker(&["start", c]);
     }
     let after: Vec<(String, String)> = names.iter().map(|c| (c.clone(), container_ip(c))).collect();
