@@ -3,22 +3,16 @@
 //! `system:controller:<controller>` role grants and refused the rest with upstream's 403.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
+mod common;
+
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ListParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_is_refused_outside_its_role() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-        .await
-        .unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    let admin = kube::Client::try_from(config.clone()).unwrap();
+    let (server, config, admin) = common::start_local(dir.path()).await;
     let clients = kindling_controllers::credentials::Clients::service_accounts(
         admin.clone(),
         &config,
@@ -113,16 +107,8 @@ async fn every_controller_does_its_job_as_its_own_account() {
     };
     use k8s_openapi::api::discovery::v1::EndpointSlice;
     use serde_json::json;
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-        .await
-        .unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    let admin = kube::Client::try_from(config.clone()).unwrap();
+    let (server, config, admin) = common::start_local(dir.path()).await;
     let manager = client_as(dir.path(), &server, "system:kube-controller-manager").await;
     let clients = kindling_controllers::credentials::Clients::service_accounts(
         manager,
@@ -326,16 +312,8 @@ async fn controllers_are_refused_what_upstreams_do_not_do() {
     use k8s_openapi::api::coordination::v1::Lease;
     use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolume};
     use kube::api::{Patch, PatchParams};
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-        .await
-        .unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    let admin = kube::Client::try_from(config.clone()).unwrap();
+    let (_server, config, admin) = common::start_local(dir.path()).await;
     let clients = kindling_controllers::credentials::Clients::service_accounts(
         admin,
         &config,

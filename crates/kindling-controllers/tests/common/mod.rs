@@ -34,6 +34,27 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// An API server on 127.0.0.1 keeping its data in `dir`, its admin kubeconfig's client
+/// settings and an admin client (made on the calling runtime).
+pub async fn start_local(
+    dir: &std::path::Path,
+) -> (
+    kindling_apiserver::RunningServer,
+    kube::Config,
+    kube::Client,
+) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir))
+        .await
+        .unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config.clone()).unwrap();
+    (server, config, client)
+}
+
 /// A fresh API server (its own data dir and runtime) and an admin client of it. Dropping it
 /// stops the server.
 pub struct Server {
@@ -59,19 +80,8 @@ impl Server {
             .enable_all()
             .build()
             .unwrap();
-        let (server, config, client) = runtime.block_on(async {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let server = kindling_apiserver::start(kindling_apiserver::Config::local(dir.path()))
-                .await
-                .unwrap();
-            let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .unwrap();
-            // The client's buffer task needs the runtime.
-            let client = kube::Client::try_from(config.clone()).unwrap();
-            (server, config, client)
-        });
+        // The client's buffer task needs the runtime.
+        let (server, config, client) = runtime.block_on(start_local(dir.path()));
         Server {
             kubeconfig: server.kubeconfig.clone(),
             _dir: dir,
