@@ -75,7 +75,7 @@ impl PodInformer {
     pub async fn run(mut self, client: kube::Client) {
         let mut events = watcher(Api::<Pod>::all(client), watcher::Config::default())
             .default_backoff()
-            .modify(crate::without_managed_fields)
+            .modify(kindling_reflect::without_managed_fields)
             .boxed();
         while let Some(event) = events.next().await {
             let event = match event {

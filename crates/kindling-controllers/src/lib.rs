@@ -284,13 +284,6 @@ pub(crate) fn in_parallel<F: std::future::Future>(
         .collect()
 }
 
-/// Drops `metadata.managedFields` from a watched object before it is cached: no controller
-/// reads them and they are a large part of every pod (kube-controller-manager's informers drop
-/// them too).
-pub(crate) fn without_managed_fields<K: Resource>(obj: &mut K) {
-    obj.meta_mut().managed_fields = None;
-}
-
 /// The storage controllers — the PV controller (with claim and volume protection), the
 /// local-path provisioner's control-plane half and the ephemeral volume controller — on the
 /// shared pod watch: subscribed now, run by the returned future.

@@ -33,14 +33,17 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store::<K>();
-    // managedFields are kept by no reader of these stores and are often the largest part of an
-    // object: dropped before storing (as client-go's informers do with a strip transform).
-    let events = watcher(api, config).modify(|object: &mut K| {
-        object.meta_mut().managed_fields = None;
-    });
+    let events = watcher(api, config).modify(without_managed_fields);
     let stream = reflector::reflector(writer, events).default_backoff();
     tokio::spawn(signal_changes(stream, changed, component));
     store
+}
+
+/// Drops `metadata.managedFields` from a watched object before it is cached: no component
+/// that caches objects reads them, and they are often the largest part of one (client-go's
+/// informers drop them with a strip transform; kube-controller-manager's do).
+pub fn without_managed_fields<K: kube::Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
 }
 
 async fn signal_changes<S, T, E>(stream: S, changed: Arc<Notify>, component: &'static str)
