@@ -17,11 +17,13 @@
 //! - `temporal.rs`: `date-time`, `date`, `duration` and `byte` strings as the timestamps,
 //!   durations and bytes rules see.
 //!
+//! - `check.rs`: the type checker of rules against their schema node (definition writes).
 //! - `conversions.rs`: `string()` of a timestamp in its own offset, as cel-go writes it.
 //!
 //! `timestamp`/`duration` and their methods are cel-rust's (its chrono feature). Not here: the
 //! authz and semver libraries (not offered to CRD rules' authors in practice).
 
+pub mod check;
 mod conversions;
 pub mod cost;
 mod format;
