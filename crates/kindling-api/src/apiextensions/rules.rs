@@ -13,9 +13,9 @@
 //! per-definition one; each evaluation is charged its cost (the estimate over the actual
 //! values), against the per-call limit and the object's budget.
 //!
-//! Not done: upstream's validation ratcheting (an unchanged invalid field is a warning), rules
-//! under `allOf`, and the type checks of a checker (a rule that uses an unknown field fails
-//! when evaluated, not when the definition is written).
+//! Rules are type checked when the definition is written (`cel/check.rs`, from
+//! `rules_check.rs`); on updates, errors of unchanged values are ratcheted (`ratchet.rs`).
+//! Not done: rules under `allOf`.
 
 use super::cel::cost::{self, Shape};
 use super::cel::reach::Reach;
@@ -520,7 +520,11 @@ fn visible<'v>(v: &'v Value, resource_root: bool, reach: &Reach) -> Cow<'v, Valu
 
 /// The old item an item of a list is correlated with: by its keys in a map list, by value in
 /// a set; none in an atomic list.
-fn correlated<'a>(list_schema: &Value, item: &Value, old: &'a [Value]) -> Option<&'a Value> {
+pub(super) fn correlated<'a>(
+    list_schema: &Value,
+    item: &Value,
+    old: &'a [Value],
+) -> Option<&'a Value> {
     match str_at(list_schema, &["x-kubernetes-list-type"]) {
         "map" => {
             let keys: Vec<&str> = list_schema["x-kubernetes-list-map-keys"]
