@@ -315,6 +315,7 @@ fn crd_timing() {
 fn third_party_definitions() {
     let dirs = std::env::var("KINDLING_THIRD_PARTY_CRDS").unwrap_or_default();
     let mut checked = 0;
+    let mut types = std::collections::BTreeMap::new();
     let mut failed = Vec::new();
     for dir in dirs.split(':').filter(|d| !d.is_empty()) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -327,6 +328,9 @@ fn third_party_definitions() {
                     continue;
                 }
                 checked += 1;
+                for v in crd["spec"]["versions"].as_array().into_iter().flatten() {
+                    count_types(&v["schema"]["openAPIV3Schema"], true, &mut types);
+                }
                 let errors = super::super::validate_crd(&crd);
                 if !errors.is_empty() {
                     failed.push(format!("{}: {errors:#?}", entry.path().display()));
@@ -334,7 +338,39 @@ fn third_party_definitions() {
             }
         }
     }
-    println!("{checked} definitions checked");
+    println!(
+        "{checked} definitions checked; their rules' types as the checker sees them: {types:?}"
+    );
     assert!(checked > 0, "no definitions in {dirs:?}");
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// How many rules of `schema` the checker types as what (`Bool`: known; `Dyn`: accepted unseen).
+fn count_types(schema: &Value, root: bool, out: &mut std::collections::BTreeMap<String, usize>) {
+    for rule in schema["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let text = str_at(rule, &["rule"]);
+        let Ok(program) = super::super::cel::compile(text) else {
+            continue;
+        };
+        let optional = rule["optionalOldSelf"] == true;
+        let ty = super::super::cel::check::check(&program, text, schema, root, optional)
+            .map_or_else(|e| e, |t| format!("{t:?}"));
+        *out.entry(ty).or_default() += 1;
+    }
+    let children = schema["properties"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+        .chain(
+            ["items", "additionalProperties"]
+                .iter()
+                .map(|k| &schema[*k]),
+        );
+    for child in children.filter(|c| c.is_object()) {
+        count_types(child, child["x-kubernetes-embedded-resource"] == true, out);
+    }
 }
