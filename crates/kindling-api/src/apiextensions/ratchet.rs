@@ -7,11 +7,9 @@
 //! dropped when the node's value is deep-equal to its correlated old value. Values correlate
 //! from the root down: object fields and map entries by name, items of
 //! `x-kubernetes-list-type: map` lists by their keys, of `set` lists by value; items of atomic
-//! lists do not correlate (only the whole list does). Transition rules are never ratcheted
-//! (the caller does not pass their errors here).
-//!
-//! An error is placed by its field path; a rule's error with a `fieldPath` is therefore placed
-//! at that path (upstream places it at the rule's node). No IO.
+//! lists do not correlate (only the whole list does). Here for the schema's errors, placed by
+//! their field paths; CEL rules are ratcheted by their node as the rules walk the object
+//! (`Rules::validate_ratcheting`), and transition rules never. No IO.
 
 use crate::status::Cause;
 use serde_json::Value;

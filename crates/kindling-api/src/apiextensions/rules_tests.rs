@@ -374,3 +374,43 @@ fn count_types(schema: &Value, root: bool, out: &mut std::collections::BTreeMap<
         count_types(child, child["x-kubernetes-embedded-resource"] == true, out);
     }
 }
+
+/// Ratcheting of plain rules is by the rule's node (as upstream's), whatever its fieldPath;
+/// transition rules are not ratcheted.
+#[test]
+fn rules_ratchet_by_their_node() {
+    let s = json!({"type": "object", "properties": {
+        "metadata": {"type": "object"},
+        "spec": {"type": "object",
+            "x-kubernetes-validations": [
+                {"rule": "self.count < 5", "fieldPath": ".count", "message": "spec rule"}],
+            "properties": {
+                "count": {"type": "integer",
+                    "x-kubernetes-validations": [{"rule": "self < 6", "message": "count rule"}]},
+                "note": {"type": "string"}}}}});
+    let rules = Rules::compile(&s);
+    let old = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"count": 7, "note": "a"}});
+    let messages = |new: Value| -> Vec<String> {
+        rules
+            .validate_ratcheting(&s, &new, &old)
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect()
+    };
+    assert_eq!(rules.validate(&s, &old).len(), 2, "both rules fail");
+    // Only the labels changed: spec is unchanged, nothing runs.
+    let relabelled = json!({"metadata": {"labels": {"a": "2"}}, "spec": {"count": 7, "note": "a"}});
+    assert_eq!(messages(relabelled), Vec::<String>::new());
+    // The note changed: spec's rule runs (its error at its fieldPath), count's does not.
+    let renoted = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"count": 7, "note": "b"}});
+    assert_eq!(messages(renoted), ["spec.count: Invalid value: spec rule"]);
+    // The count changed to another bad value: both run.
+    let recounted = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"count": 8, "note": "a"}});
+    assert_eq!(
+        messages(recounted),
+        [
+            "spec.count: Invalid value: spec rule",
+            "spec.count: Invalid value: 8: count rule"
+        ]
+    );
+}

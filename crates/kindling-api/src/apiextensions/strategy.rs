@@ -189,9 +189,9 @@ impl Strategy for CustomResourceStrategy {
     }
 
     /// As `validate` then `validate_update`, with upstream's ratcheting: errors of the schema
-    /// and of rules that do not look at `oldSelf` are dropped where the value is unchanged
-    /// (`ratchet.rs`); transition rules are never ratcheted. Costs nothing when the object is
-    /// valid.
+    /// are dropped where the value is unchanged (`ratchet.rs`), rules that do not look at
+    /// `oldSelf` do not run on unchanged nodes; transition rules are never ratcheted. Costs
+    /// nothing more when the object is valid.
     fn validate_whole_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
         let schema_errors = self.structural.validate(new);
         if !schema_errors.is_empty() {
@@ -202,7 +202,9 @@ impl Strategy for CustomResourceStrategy {
         }
         let mut causes = self.rules.validate(&self.schema, new);
         if !causes.is_empty() {
-            causes = super::ratchet::ratchet(causes, &self.schema, new, old);
+            // Again, skipping the nodes whose value is unchanged (upstream ratchets a rule by
+            // its node, whatever its fieldPath).
+            causes = self.rules.validate_ratcheting(&self.schema, new, old);
         }
         if self.rules.has_transitions() {
             causes.extend(self.rules.validate_transitions(&self.schema, new, old));
