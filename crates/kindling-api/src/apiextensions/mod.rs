@@ -13,6 +13,7 @@
 //! - `columns.rs`: additionalPrinterColumns as Table columns and cells.
 //! - `rules.rs`: CEL `x-kubernetes-validations` (compiled once per version, evaluated on writes;
 //!   `rules_check.rs` checks them when the definition is written).
+//! - `ratchet.rs`: validation ratcheting (errors of unchanged values dropped on updates).
 //! - `conversion.rs`: conversion `Webhook`'s reviews, answers and Service endpoints (pure).
 //! - `cel/`: the CEL environment (the Kubernetes libraries) and upstream's cost model.
 //! - `bench_fixture.rs`: the CRD benchmark's schema and object (the bench and a cost test).
@@ -21,6 +22,7 @@ pub mod bench_fixture;
 pub mod cel;
 pub mod columns;
 pub mod conversion;
+pub mod ratchet;
 pub mod rules;
 pub mod schema;
 mod strategy;

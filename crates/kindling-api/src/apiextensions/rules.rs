@@ -13,9 +13,9 @@
 //! per-definition one; each evaluation is charged its cost (the estimate over the actual
 //! values), against the per-call limit and the object's budget.
 //!
-//! Not done: upstream's validation ratcheting (an unchanged invalid field is a warning), rules
-//! under `allOf`, and the type checks of a checker (a rule that uses an unknown field fails
-//! when evaluated, not when the definition is written).
+//! Rules are type checked when the definition is written (`cel/check.rs`, from
+//! `rules_check.rs`); on updates, errors of unchanged values are ratcheted (`ratchet.rs`).
+//! Not done: rules under `allOf`.
 
 use super::cel::cost::{self, Shape};
 use super::cel::reach::Reach;
@@ -58,6 +58,9 @@ struct Run<'r> {
     pass: Pass,
     budget: u64,
     stopped: bool,
+    /// Ratcheting (plain rules of an update): a node whose value equals its correlated old
+    /// value is not validated, nor anything below it.
+    ratchet: bool,
     out: Vec<Cause>,
 }
 
@@ -111,6 +114,13 @@ impl Rules {
         self.run(Pass::Plain, schema, obj, None)
     }
 
+    /// The errors of an update against the rules that do not look at `oldSelf`, ratcheted as
+    /// upstream's: the rules of a node whose value is unchanged from its correlated old value
+    /// (and of the nodes below it) do not run.
+    pub fn validate_ratcheting(&self, schema: &Value, new: &Value, old: &Value) -> Vec<Cause> {
+        self.run_with(Pass::Plain, schema, new, Some(old), true, true)
+    }
+
     /// The errors of a new object against its `optionalOldSelf` rules (`oldSelf` none).
     pub fn validate_create(&self, schema: &Value, obj: &Value) -> Vec<Cause> {
         self.run(Pass::Create, schema, obj, None)
@@ -142,6 +152,18 @@ impl Rules {
         old: Option<&Value>,
         resource_root: bool,
     ) -> Vec<Cause> {
+        self.run_with(pass, schema, obj, old, resource_root, false)
+    }
+
+    fn run_with(
+        &self,
+        pass: Pass,
+        schema: &Value,
+        obj: &Value,
+        old: Option<&Value>,
+        resource_root: bool,
+        ratchet: bool,
+    ) -> Vec<Cause> {
         if pass != Pass::Plain && !self.transitions {
             return Vec::new();
         }
@@ -153,6 +175,7 @@ impl Rules {
             pass,
             budget: cost::RUNTIME_CEL_COST_BUDGET,
             stopped: false,
+            ratchet,
             out: Vec::new(),
         };
         run.node(
@@ -173,6 +196,9 @@ impl Run<'_> {
     /// The rules at `n` and below (`plan`: where they are).
     fn node(&mut self, n: Node<'_>, plan: &Plan) {
         if self.stopped || n.new.is_null() {
+            return;
+        }
+        if self.ratchet && n.old == Some(n.new) {
             return;
         }
         let runnable: Vec<(&Value, &Compiled)> = n.schema["x-kubernetes-validations"]
@@ -520,7 +546,11 @@ fn visible<'v>(v: &'v Value, resource_root: bool, reach: &Reach) -> Cow<'v, Valu
 
 /// The old item an item of a list is correlated with: by its keys in a map list, by value in
 /// a set; none in an atomic list.
-fn correlated<'a>(list_schema: &Value, item: &Value, old: &'a [Value]) -> Option<&'a Value> {
+pub(super) fn correlated<'a>(
+    list_schema: &Value,
+    item: &Value,
+    old: &'a [Value],
+) -> Option<&'a Value> {
     match str_at(list_schema, &["x-kubernetes-list-type"]) {
         "map" => {
             let keys: Vec<&str> = list_schema["x-kubernetes-list-map-keys"]

@@ -4,7 +4,7 @@
 //! `reason` and `messageExpression`; and the estimated costs stay within upstream's limits
 //! (per expression, times how often its node can occur; and in total for the schema).
 
-use super::super::cel::{self, cost};
+use super::super::cel::{self, check, cost};
 use crate::json_path::str_at;
 use crate::meta::go_quote;
 use crate::status::Cause;
@@ -211,6 +211,20 @@ fn check_rule(
             return;
         }
     };
+    let optional_old = rule.get("optionalOldSelf").and_then(Value::as_bool) == Some(true);
+    let typed = cel::check::check(&program, text, schema, at.resource_root, optional_old);
+    if let Some(detail) = type_error(
+        typed,
+        &check::Ty::Bool,
+        "cel expression must evaluate to a bool",
+    ) {
+        out.push(crate::meta::invalid_raw(
+            format!("{at_rule}.rule"),
+            &go_rule(rule),
+            &detail,
+        ));
+        return;
+    }
     let self_shape = cost::Shape::of_schema(schema, at.resource_root);
     let shapes = [("self", self_shape.clone()), ("oldSelf", self_shape)];
     let times = at
@@ -236,6 +250,20 @@ fn check_rule(
                 &format!("messageExpression compilation failed: {e}"),
             )),
             Ok(p) => {
+                let typed = cel::check::check(&p, m, schema, at.resource_root, optional_old);
+                let wanted = "messageExpression must evaluate to a string";
+                if let Some(detail) = type_error(typed, &check::Ty::String, wanted) {
+                    out.push(crate::meta::invalid_raw(
+                        format!("{at_rule}.messageExpression"),
+                        &go_rule(rule),
+                        &detail.replacen(
+                            "compilation failed",
+                            "messageExpression compilation failed",
+                            1,
+                        ),
+                    ));
+                    return;
+                }
                 // upstream does not multiply a message expression's cost by the cardinality.
                 let c = cost::estimate(p.expression(), &shapes);
                 if c > cost::STATIC_ESTIMATED_COST_LIMIT {
@@ -267,6 +295,21 @@ fn check_rule(
             b,
             "may not be set if oldSelf is not used in rule",
         ));
+    }
+}
+
+/// The error of a checked expression, if any: its type errors (as cel-go's compile errors), or
+/// `wrong_type` when its type is known and not `wanted` (an unknown type is accepted).
+fn type_error(
+    typed: Result<check::Ty<'_>, String>,
+    wanted: &check::Ty<'_>,
+    wrong_type: &str,
+) -> Option<String> {
+    match typed {
+        Err(e) => Some(format!("compilation failed: {}", e.replace('\n', " "))),
+        Ok(check::Ty::Dyn | check::Ty::Error) => None,
+        Ok(t) if &t == wanted => None,
+        Ok(_) => Some(wrong_type.to_string()),
     }
 }
 

@@ -118,6 +118,12 @@ fn formatted_strings_are_timestamps_and_durations_as_upstream() {
                 "duration(self.val3) == self.val4",
                 "string(self.val4) == self.val3",
                 "timestamp(self.val5) == self.val6",
+                // cel-go writes a timestamp in the offset it carries.
+                "string(self.val6) == self.val5",
+                "string(timestamp('2024-01-01T10:00:00+01:00')) == '2024-01-01T10:00:00+01:00'",
+                "string(self.val6 + duration('1h')) == '2011-08-18T20:03:37.01+01:00'",
+                "string(timestamp('2024-01-01T10:00:00.500-05:30')) == '2024-01-01T10:00:00.5-05:30'",
+                "string(timestamp('2024-01-01T10:00:00+00:00')) == '2024-01-01T10:00:00Z'",
                 "timestamp(self.val7) == self.val8",
                 "string(self.val8) == self.val7",
                 // strfmt's looser durations (not CEL's duration()).

@@ -188,6 +188,30 @@ impl Strategy for CustomResourceStrategy {
         self.rules.validate_transitions(&self.schema, new, old)
     }
 
+    /// As `validate` then `validate_update`, with upstream's ratcheting: errors of the schema
+    /// are dropped where the value is unchanged (`ratchet.rs`), rules that do not look at
+    /// `oldSelf` do not run on unchanged nodes; transition rules are never ratcheted. Costs
+    /// nothing more when the object is valid.
+    fn validate_whole_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
+        let schema_errors = self.structural.validate(new);
+        if !schema_errors.is_empty() {
+            let left = super::ratchet::ratchet(schema_errors, &self.schema, new, old);
+            if !left.is_empty() {
+                return left;
+            }
+        }
+        let mut causes = self.rules.validate(&self.schema, new);
+        if !causes.is_empty() {
+            // Again, skipping the nodes whose value is unchanged (upstream ratchets a rule by
+            // its node, whatever its fieldPath).
+            causes = self.rules.validate_ratcheting(&self.schema, new, old);
+        }
+        if self.rules.has_transitions() {
+            causes.extend(self.rules.validate_transitions(&self.schema, new, old));
+        }
+        causes
+    }
+
     fn tracks_generation(&self) -> bool {
         true
     }

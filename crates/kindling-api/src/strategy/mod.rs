@@ -123,6 +123,15 @@ pub trait Strategy: Sync + Send {
         Vec::new()
     }
 
+    /// All the validation of an update: `validate` of the new object, then `validate_update`.
+    /// Custom resources override it to weigh the two against the old object together (errors
+    /// of unchanged values are ratcheted).
+    fn validate_whole_update(&self, new: &Value, old: &Value) -> Vec<Cause> {
+        let mut causes = self.validate(new);
+        causes.extend(self.validate_update(new, old));
+        causes
+    }
+
     fn name_rule(&self) -> NameRule {
         NameRule::Subdomain
     }

@@ -252,10 +252,12 @@ fn set_system_fields(rt: &ResourceType, obj: &mut Value) {
 /// Metadata and strategy validation; `old` for updates.
 pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let mut causes = validate_meta(rt, obj);
-    causes.extend(rt.strategy.validate(obj));
     match old {
-        Some(old) => causes.extend(rt.strategy.validate_update(obj, old)),
-        None => causes.extend(rt.strategy.validate_create(obj)),
+        Some(old) => causes.extend(rt.strategy.validate_whole_update(obj, old)),
+        None => {
+            causes.extend(rt.strategy.validate(obj));
+            causes.extend(rt.strategy.validate_create(obj));
+        }
     }
     invalid_if_any(rt, obj, causes)
 }

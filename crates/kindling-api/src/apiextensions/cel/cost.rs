@@ -589,7 +589,7 @@ impl Estimator<'_> {
                     .saturating_mul(factor(60, REGEX_LENGTH)),
                 Shape::Unknown,
             ),
-            "string" => match arg(0) {
+            "string" | super::STRING_FN => match arg(0) {
                 s @ Shape::Str { .. } => (factor(s.size(), STRING_TRAVERSAL), s),
                 _ => (1, Shape::Str { max: 64 }),
             },

@@ -68,7 +68,7 @@ fn seconds_ok(secs: i64) -> bool {
 
 /// cel-go's error text: position (1-based line and column, in characters), message, the
 /// line, and a caret under the column.
-fn located(source: &str, offset: usize, message: &str) -> String {
+pub(crate) fn located(source: &str, offset: usize, message: &str) -> String {
     let before = source.get(..offset).unwrap_or(source);
     let line_no = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);

@@ -17,9 +17,14 @@
 //! - `temporal.rs`: `date-time`, `date`, `duration` and `byte` strings as the timestamps,
 //!   durations and bytes rules see.
 //!
+//! - `check.rs`: the type checker of rules against their schema node (definition writes).
+//! - `conversions.rs`: `string()` of a timestamp in its own offset, as cel-go writes it.
+//!
 //! `timestamp`/`duration` and their methods are cel-rust's (its chrono feature). Not here: the
 //! authz and semver libraries (not offered to CRD rules' authors in practice).
 
+pub mod check;
+mod conversions;
 pub mod cost;
 mod format;
 mod lists;
@@ -41,6 +46,8 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+pub use conversions::STRING_FN;
+
 /// The one environment every rule is compiled for and run in.
 pub fn env() -> &'static Arc<Env> {
     static ENV: OnceLock<Arc<Env>> = OnceLock::new();
@@ -54,7 +61,8 @@ type Library = fn(&mut Env) -> Result<(), ::cel::DeclarationError>;
 /// The standard environment with every library declared on it.
 fn build_env() -> Result<Env, ::cel::DeclarationError> {
     let mut env = Env::stdlib();
-    let libraries: [Library; 8] = [
+    let libraries: [Library; 9] = [
+        conversions::extension,
         ::cel::extensions::strings,
         ::cel::extensions::lists,
         lists::extension,
