@@ -26,8 +26,8 @@
 
 mod common;
 use common::survival::{
-    container_ip, docker, nodes_ready_at_their_addresses, object_count, service_answer,
-    serving_workloads, volume_file,
+    container_ip, docker, nodes_ready_at_their_addresses, object_count, running_web_pods,
+    service_answer, serving_workloads, volume_file,
 };
 use common::{docker_available, node_exec, ok, run, text, unique, Env, TestImage};
 use std::net::Ipv4Addr;
@@ -618,28 +618,6 @@ fn two_workers_leave(env: &Env, cluster: &str, worker: &str) {
         },
     );
     eprintln!("two workers deleted (drained) in {:.1?}", t.elapsed());
-}
-
-/// (name, node) of every Running web pod, by name (terminating ones too: they still run).
-fn running_web_pods(env: &Env) -> Vec<(String, String)> {
-    let out = env.ok_kubectl(&[
-        "get",
-        "pods",
-        "-l",
-        "app=web",
-        "--field-selector=status.phase=Running",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{\"\\n\"}{end}",
-    ]);
-    let mut pods: Vec<(String, String)> = out
-        .lines()
-        .filter_map(|l| {
-            let (name, node) = l.split_once(' ')?;
-            Some((name.to_string(), node.to_string()))
-        })
-        .collect();
-    pods.sort();
-    pods
 }
 
 /// The IPv4 address a running container holds on its network, parsed.

@@ -27,7 +27,7 @@
 
 mod common;
 use common::survival::{
-    self, container_ip, docker, nodes, object_count, service_answer, volume_file,
+    self, container_ip, docker, nodes, object_count, running_web_pods, service_answer, volume_file,
 };
 use common::{docker_available, ok, run, text, unique, Env};
 use std::process::Command;
@@ -209,6 +209,8 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
             .success()
     });
     let objects = object_count(&env);
+    let web_pods = running_web_pods(&env);
+    assert_eq!(web_pods.len(), 2, "{web_pods:?}");
     let before: Vec<(String, String)> = containers(&name)
         .into_iter()
         .map(|c| (c.clone(), container_ip(&c)))
@@ -250,6 +252,12 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     );
     assert_eq!(volume_file(&env, "first").unwrap(), first);
     ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    // The same pods, restarted where they were (none replaced).
+    wait_until(
+        "the web pods of before the reboot Running (and no others)",
+        Duration::from_secs(60),
+        || running_web_pods(&env) == web_pods,
+    );
     wait_until("the Service answering", Duration::from_secs(30), || {
         service_answer(&env).trim() == "hello-from-web"
     });
@@ -647,4 +655,5 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     kindling_ok(&env, &["delete", "cluster", "--name", &name]);
     assert_eq!(containers(&name), Vec::<String>::new());
     assert!(host_get(to_cp).is_err());
+    let _ = Command::new("docker").args(["rmi", upgraded]).output();
 }

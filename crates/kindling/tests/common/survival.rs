@@ -111,6 +111,28 @@ pub fn service_answer(env: &Env) -> String {
     )
 }
 
+/// (name, node) of every Running web pod, by name (terminating ones too: they still run).
+pub fn running_web_pods(env: &Env) -> Vec<(String, String)> {
+    let out = env.ok_kubectl(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{\"\\n\"}{end}",
+    ]);
+    let mut pods: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let (name, node) = l.split_once(' ')?;
+            Some((name.to_string(), node.to_string()))
+        })
+        .collect();
+    pods.sort();
+    pods
+}
+
 /// Objects that must all be back after a restart (pods are left out: mirror pods come and go;
 /// Leases and Events too: they are written all the time).
 pub fn object_count(env: &Env) -> usize {
