@@ -109,6 +109,14 @@ impl PodInformer {
     }
 }
 
+/// Waits for the shared pod cache's first complete list, as upstream's controllers wait for
+/// their informers to sync before they start: reconciled against a cache not filled yet, a
+/// ReplicaSet counts none of its pods and makes its replicas again (seen on a rebooted HA
+/// cluster: 6 pods for 3 replicas, the extra ones deleted again). `false`: the informer is gone.
+pub async fn synced(pods: &Store<Pod>) -> bool {
+    kindling_reflect::ready(pods).await.is_ok()
+}
+
 /// A subscriber's trigger stream for `Controller::watches_shared_stream`: the pods of the
 /// changes (shared, never copied), after `observe` saw each change.
 pub fn triggers(

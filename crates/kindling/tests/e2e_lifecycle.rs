@@ -13,83 +13,28 @@
 //!   spec refused with nothing changed; `--port-remove` → connection refused; the kept port
 //!   answers again after `stop`/`start cluster`;
 //! - `kindling upgrade cluster --image` to a rebuilt node image (a `docker commit` of it: new ID)
-//!   → every node container on it, the Deployment serving, the PV file still there, the added
-//!   port still answering; an image that does not exist refused. Then the last port removed
+//!   → every node container and the port proxy (made again, same ports) on it, the Deployment
+//!   serving, the PV file still there, the added port still answering through the new proxy;
+//!   an image that does not exist refused. Then the last port removed
 //!   (the proxy goes), one added again, and `delete cluster` leaves no container behind.
 //!
 //! Restarting the daemon stops every container on it: the test holds the machine's e2e lock
 //! (scripts and helpers run Docker tests under /tmp/kindling-e2e.lock) and is the only test of
 //! this file, so nothing of its own runs meanwhile. Without a daemon this process can restart
-//! (not root, no /var/run/docker.pid), the reboot is simulated without that step.
+//! (not root, no /var/run/docker.pid), or with `KINDLING_E2E_KEEP_DOCKERD` set (an engine
+//! other people's containers run on), the reboot is simulated without that step.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
+use common::survival::{
+    self, container_ip, docker, nodes, object_count, running_web_pods, service_answer, volume_file,
+};
 use common::{docker_available, ok, run, text, unique, Env};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NODE_IMAGE: &str = "kindling/node:e2e-lifecycle";
 const IMAGE: &str = "busybox:latest";
-
-fn workloads(worker: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: main
-        image: {IMAGE}
-        imagePullPolicy: IfNotPresent
-        command: ["sh", "-c", "echo hello-from-web > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web}}
-spec:
-  selector: {{app: web}}
-  ports: [{{port: 80, targetPort: 80}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: data}}
-spec:
-  clusterIP: None
-  selector: {{app: data}}
-  ports: [{{port: 80}}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {{name: data}}
-spec:
-  serviceName: data
-  replicas: 1
-  selector: {{matchLabels: {{app: data}}}}
-  template:
-    metadata: {{labels: {{app: data}}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      nodeSelector: {{kubernetes.io/hostname: {worker}}}
-      containers:
-      - name: main
-        image: {IMAGE}
-        imagePullPolicy: IfNotPresent
-        command: ["sh", "-c", "[ -f /data/first ] || cat /proc/sys/kernel/random/uuid > /data/first; echo boot >> /data/boots; exec httpd -f -p 80 -h /data"]
-        volumeMounts: [{{name: data, mountPath: /data}}]
-  volumeClaimTemplates:
-  - metadata: {{name: data}}
-    spec:
-      accessModes: [ReadWriteOnce]
-      resources: {{requests: {{storage: 10Mi}}}}
-"#
-    )
-}
 
 fn wait_until(what: &str, timeout: Duration, check: impl Fn() -> bool) -> Duration {
     let started = Instant::now();
@@ -103,16 +48,6 @@ fn wait_until(what: &str, timeout: Duration, check: impl Fn() -> bool) -> Durati
     started.elapsed()
 }
 
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 /// The cluster's node containers, by name.
 fn containers(cluster: &str) -> Vec<String> {
     let label = format!("label=io.x-k8s.kind.cluster={cluster}");
@@ -122,88 +57,24 @@ fn containers(cluster: &str) -> Vec<String> {
     names
 }
 
-fn container_ip(name: &str) -> String {
-    docker(&[
-        "inspect",
-        "-f",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        name,
-    ])
-    .trim()
-    .to_string()
-}
-
-/// (name, Ready status, InternalIP) of every Node.
-fn nodes(env: &Env) -> Vec<(String, String, String)> {
-    let out = env.kubectl(&[
-        "get",
-        "nodes",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.status.addresses[?(@.type==\"InternalIP\")].address}{\"\\n\"}{end}",
-    ]);
-    text(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace().map(str::to_string);
-            Some((w.next()?, w.next()?, w.next()?))
-        })
-        .collect()
-}
-
 /// Every node container has a Ready Node whose InternalIP is the container's address now.
 fn nodes_ready_at_their_addresses(env: &Env, cluster: &str) -> bool {
-    let nodes = nodes(env);
     // The port proxy (edit cluster) is a container of the cluster but no node.
     let names: Vec<String> = containers(cluster)
         .into_iter()
         .filter(|c| !c.ends_with("-port-proxy"))
         .collect();
-    nodes.len() == names.len()
-        && names.iter().all(|c| {
-            let ip = container_ip(c);
-            nodes
-                .iter()
-                .any(|(n, ready, addr)| n == c && ready == "True" && *addr == ip)
-        })
-}
-
-/// What the StatefulSet's volume holds (`first` is written once, `boots` once per start).
-fn volume_file(env: &Env, file: &str) -> Option<String> {
-    let out = env.kubectl(&["exec", "data-0", "--", "cat", &format!("/data/{file}")]);
-    out.status.success().then(|| text(&out.stdout))
-}
-
-/// The web Service's answer, asked from the StatefulSet's pod by ClusterIP (busybox's static
-/// wget cannot resolve names; `timeout` bounds it, its `-T` crashes).
-fn service_answer(env: &Env) -> String {
-    let ip = text(
-        &env.kubectl(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"])
-            .stdout,
-    );
-    let url = format!("http://{ip}/");
-    text(
-        &env.kubectl(&["exec", "data-0", "--", "timeout", "3", "wget", "-qO-", &url])
-            .stdout,
-    )
-}
-
-/// Objects that must all be back after a restart (pods are left out: mirror pods come and go).
-fn object_count(env: &Env) -> usize {
-    let out = ok(
-        env,
-        &[
-            "get",
-            "deploy,rs,sts,svc,endpoints,pvc,pv,cm,secrets,sa,roles,rolebindings,clusterroles,storageclass,namespaces",
-            "-A",
-            "--no-headers",
-        ],
-    );
-    out.lines().count()
+    survival::nodes_ready_at_their_addresses(env, &names)
 }
 
 /// Restarts the Docker daemon the way scripts/docker.sh starts it; false when this process
-/// cannot (not root, or no daemon pid file: an engine someone else runs).
+/// cannot (not root, or no daemon pid file: an engine someone else runs) or must not
+/// (`KINDLING_E2E_KEEP_DOCKERD` set: an engine shared with other people's containers, which a
+/// restart would stop too).
 fn restart_docker_daemon() -> bool {
+    if std::env::var_os("KINDLING_E2E_KEEP_DOCKERD").is_some() {
+        return false;
+    }
     let Ok(pid) = std::fs::read_to_string("/var/run/docker.pid") else {
         return false;
     };
@@ -325,7 +196,7 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
         "unless-stopped"
     );
 
-    env.apply(&workloads(&worker));
+    env.apply(&survival::serving_workloads(IMAGE, &worker));
     ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
     ok(&env, &["rollout", "status", "sts/data", "--timeout=60s"]);
     let first = volume_file(&env, "first").unwrap();
@@ -338,6 +209,8 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
             .success()
     });
     let objects = object_count(&env);
+    let web_pods = running_web_pods(&env);
+    assert_eq!(web_pods.len(), 2, "{web_pods:?}");
     let before: Vec<(String, String)> = containers(&name)
         .into_iter()
         .map(|c| (c.clone(), container_ip(&c)))
@@ -351,7 +224,8 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     let daemon = restart_docker_daemon();
     if !daemon {
         eprintln!(
-            "NOTE: the Docker daemon is not this process's to restart; reboot simulated without it"
+            "NOTE: the Docker daemon is not this process's to restart (or KINDLING_E2E_KEEP_DOCKERD \
+             is set); reboot simulated without it"
         );
     }
     let started = Instant::now();
@@ -378,6 +252,12 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     );
     assert_eq!(volume_file(&env, "first").unwrap(), first);
     ok(&env, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    // The same pods, restarted where they were (none replaced).
+    wait_until(
+        "the web pods of before the reboot Running (and no others)",
+        Duration::from_secs(60),
+        || running_web_pods(&env) == web_pods,
+    );
     wait_until("the Service answering", Duration::from_secs(30), || {
         service_answer(&env).trim() == "hello-from-web"
     });
@@ -684,6 +564,8 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     );
 
     // upgrade cluster: a rebuilt node image (a commit of it: same content, a new ID).
+    let kept_ports = label_of(&proxy, "io.kindling.port-proxy.ports");
+    assert_eq!(kept_ports, format!("{to_cp}:{node_port}@{cp}"));
     let refused = kindling_fails(
         &env,
         &[
@@ -717,13 +599,16 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
         "upgrade cluster (3 nodes, one at a time): {:.1?}",
         t.elapsed()
     );
-    for c in containers(&name).into_iter().filter(|c| *c != proxy) {
+    // Every node and the port proxy (made again with the same ports) on the new image.
+    assert!(containers(&name).contains(&proxy));
+    for c in containers(&name) {
         assert_eq!(
             docker(&["inspect", "-f", "{{.Config.Image}}", &c]).trim(),
             upgraded,
             "{c}"
         );
     }
+    assert_eq!(label_of(&proxy, "io.kindling.port-proxy.ports"), kept_ports);
     assert!(nodes_ready_at_their_addresses(&env, &name));
     let unschedulable = ok(
         &env,
@@ -770,4 +655,5 @@ fn a_cluster_survives_reboot_stop_start_and_node_changes() {
     kindling_ok(&env, &["delete", "cluster", "--name", &name]);
     assert_eq!(containers(&name), Vec::<String>::new());
     assert!(host_get(to_cp).is_err());
+    let _ = Command::new("docker").args(["rmi", upgraded]).output();
 }

@@ -107,6 +107,9 @@ async fn run_on(
     pods: Store<Pod>,
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
+    if !crate::informer::synced(&pods).await {
+        return;
+    }
     let expectations = Arc::new(Expectations::default());
     let counted = expectations.clone();
     let pod_events = informer::triggers(changes, move |change| {
@@ -160,6 +163,13 @@ fn params() -> PostParams {
 }
 
 async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Upstream waits for its informers' sync: an unlisted node cache would look like no nodes
+    // (daemon pods to delete), an unlisted revision cache like no history.
+    if kindling_reflect::ready(&ctx.nodes).await.is_err()
+        || kindling_reflect::ready(&ctx.revisions).await.is_err()
+    {
+        return Ok(Action::await_change());
+    }
     let Some(selector) = plan::selector(&ds) else {
         return Ok(Action::await_change());
     };

@@ -97,6 +97,11 @@ fn deployments_of(deployments: &Store<Deployment>, rs: &ReplicaSet) -> Vec<Objec
 }
 
 async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Upstream waits for its informers' sync: against a replica set cache not listed yet it
+    // would make the newest one again.
+    if kindling_reflect::ready(&ctx.replica_sets).await.is_err() {
+        return Ok(Action::await_change());
+    }
     let mut d = (*d).clone();
     let Some(selector) = selector(&d) else {
         return Ok(Action::await_change());

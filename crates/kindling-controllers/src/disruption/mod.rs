@@ -50,6 +50,9 @@ async fn run_on(
     pods: Store<Pod>,
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
+    if !crate::informer::synced(&pods).await {
+        return;
+    }
     let pod_events = informer::triggers(changes, |_| {});
     let controller = Controller::new(
         Api::<PodDisruptionBudget>::all(client.clone()),

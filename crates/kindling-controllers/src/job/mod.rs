@@ -164,6 +164,9 @@ async fn run_on(
     pods: Store<Pod>,
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
+    if !crate::informer::synced(&pods).await {
+        return;
+    }
     let controller = Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default());
     let jobs = controller.store();
     let ctx = Arc::new(Context {

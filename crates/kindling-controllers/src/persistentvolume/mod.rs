@@ -79,6 +79,9 @@ async fn run_on(
     pods: Store<Pod>,
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
+    if !crate::informer::synced(&pods).await {
+        return;
+    }
     let client = clients.binder.clone();
     let claim_controller = Controller::new(
         Api::<PersistentVolumeClaim>::all(client.clone()),

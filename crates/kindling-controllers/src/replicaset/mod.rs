@@ -232,6 +232,9 @@ async fn run_kind<K: Replicated>(
     pods: Store<Pod>,
     changes: impl Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
+    if !crate::informer::synced(&pods).await {
+        return;
+    }
     let expectations = Arc::new(Expectations::default());
     let counted = expectations.clone();
     let pod_events = informer::triggers(changes, move |change| observe::<K>(&counted, change));

@@ -83,6 +83,9 @@ async fn run_on(
     pods: Store<Pod>,
     changes: impl futures::Stream<Item = Arc<PodChange>> + Send + 'static,
 ) {
+    if !crate::informer::synced(&pods).await {
+        return;
+    }
     let pod_events = informer::triggers(changes, |_| {});
     let (revision_store, revision_events) = crate::cached_watch::<ControllerRevision>(&client);
     let (claims, claim_events) = crate::cached_watch::<PersistentVolumeClaim>(&client);
@@ -130,6 +133,12 @@ fn patch_params() -> PatchParams {
 }
 
 async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Upstream waits for its informers' sync: not before the revisions and claims are listed.
+    if kindling_reflect::ready(&ctx.revisions).await.is_err()
+        || kindling_reflect::ready(&ctx.claims).await.is_err()
+    {
+        return Ok(Action::await_change());
+    }
     let Some(selector) = selector(&set) else {
         return Ok(Action::await_change());
     };

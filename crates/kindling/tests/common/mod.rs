@@ -1,6 +1,8 @@
 //! What the Docker end-to-end test files share.
 #![allow(dead_code)]
 
+pub mod survival;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
