@@ -17,6 +17,8 @@
 //! - `review.rs`: the access reviews' validation, attributes and statuses (pure);
 //! - `escalation.rs`: creating or changing roles and bindings grants nothing the writer lacks;
 //! - `policy.rs`: upstream's bootstrap roles and bindings, and their reconciliation (pure);
+//! - `namespace_policy.rs`: upstream's bootstrap Roles and RoleBindings in kube-system and
+//!   kube-public (pure);
 //! - `aggregation.rs`: the ClusterRole aggregation controller (`aggregate` is pure).
 
 pub mod aggregation;
@@ -27,6 +29,7 @@ pub mod graph;
 pub mod graph_index;
 pub mod graph_refs;
 pub mod index;
+pub mod namespace_policy;
 pub mod node;
 pub mod policy;
 pub mod rbac;
