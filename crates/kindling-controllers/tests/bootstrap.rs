@@ -1,12 +1,16 @@
-//! The bootstrap token controllers against a real API server, each with
+//! The bootstrap token controllers and the CSR cleaner against a real API server, each with
 //! its own service account's client (a request outside its role would fail the test), driven
 //! and checked with the real kubectl: expired bootstrap tokens are deleted, kube-public/
-//! cluster-info carries a signature per signing token and loses it with the token.
+//! cluster-info carries a signature per signing token and loses it with the token, finished
+//! CertificateSigningRequests are deleted after upstream's deadlines.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
 
+use base64::Engine;
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use kindling_controllers::bootstrap::{self, token};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -193,5 +197,90 @@ async fn expired_tokens_go_and_cluster_info_is_signed() {
     .await
     .unwrap();
     common::eventually("no signatures left", check(|kc| signatures(kc).is_empty())).await;
+    drop(server);
+}
+
+/// A CSR `name` from a fresh key, for the kube-apiserver client signer.
+fn csr(name: &str) -> CertificateSigningRequest {
+    let request = kindling_pki::new_request(name, &[], &[], &[])
+        .unwrap()
+        .cert_pem;
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "request": base64::engine::general_purpose::STANDARD.encode(request),
+            "signerName": "kubernetes.io/kube-apiserver-client",
+            "usages": ["client auth"],
+        },
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csr_cleaner_deletes_requests_done_with() {
+    use kindling_controllers::certificates::cleaner;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, config, admin) = common::start_local(dir.path()).await;
+    let kc = server.kubeconfig.clone();
+    let api = Api::<CertificateSigningRequest>::all(admin.clone());
+    for name in ["pending", "denied-now", "denied-long-ago"] {
+        api.create(&PostParams::default(), &csr(name))
+            .await
+            .unwrap();
+    }
+    let kc2 = kc.clone();
+    tokio::task::spawn_blocking(move || ok(&kc2, &["certificate", "deny", "denied-now"], None))
+        .await
+        .unwrap();
+    // Denied two hours ago, as the condition's lastUpdateTime says.
+    let mut old = api.get("denied-long-ago").await.unwrap();
+    let two_hours_ago = rfc3339(-7200);
+    old.status = Some(
+        serde_json::from_value(json!({"conditions": [{
+            "type": "Denied", "status": "True", "reason": "Test", "message": "no",
+            "lastUpdateTime": two_hours_ago, "lastTransitionTime": two_hours_ago,
+        }]}))
+        .unwrap(),
+    );
+    api.replace_subresource("approval", "denied-long-ago", &PostParams::default(), &old)
+        .await
+        .unwrap();
+
+    // As upstream's cleaner: `certificate-controller`'s account.
+    let clients = kindling_controllers::credentials::Clients::service_accounts(
+        admin,
+        &config,
+        &dir.path().join("tokens"),
+        &["certificate-controller"],
+    )
+    .await
+    .unwrap();
+    let own = Api::<CertificateSigningRequest>::all(clients.of("certificate-controller"));
+    let names = || {
+        let kc = kc.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                ok(&kc, &["get", "csr", "-o", "name"], None)
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let now = jiff::Timestamp::now();
+    assert_eq!(cleaner::sweep(&own, now).await.unwrap(), 1);
+    assert_eq!(
+        names().await,
+        [
+            "certificatesigningrequest.certificates.k8s.io/denied-now",
+            "certificatesigningrequest.certificates.k8s.io/pending"
+        ]
+    );
+    // A day and an hour later the pending one and the other denied one are old enough too.
+    let later = now + jiff::SignedDuration::from_secs(25 * 3600);
+    assert_eq!(cleaner::sweep(&own, later).await.unwrap(), 2);
+    assert!(names().await.is_empty());
     drop(server);
 }
