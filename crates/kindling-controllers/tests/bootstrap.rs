@@ -107,13 +107,14 @@ async fn expired_tokens_go_and_cluster_info_is_signed() {
         "data": {"kubeconfig": KUBECONFIG},
     }))
     .unwrap();
-    let mut objects = cluster_info + "\n---\n";
-    objects += &token_secret("abcdef", "0123456789abcdef", Some(rfc3339(3600)));
+    // YAML first: older kubectl reads a stream that starts with `{` as one JSON document.
+    let mut objects = token_secret("abcdef", "0123456789abcdef", Some(rfc3339(3600)));
     objects += &token_secret("old000", "0123456789abcdef", Some(rfc3339(-60)));
     objects += &token_secret("soon00", "fedcba9876543210", Some(rfc3339(4)));
     objects +=
         "apiVersion: v1\nkind: Secret\nmetadata: {name: not-a-token, namespace: kube-system}\n\
-                stringData: {expiration: \"2000-01-01T00:00:00Z\"}\n";
+                stringData: {expiration: \"2000-01-01T00:00:00Z\"}\n---\n";
+    objects += &cluster_info;
     let kc2 = kc.clone();
     tokio::task::spawn_blocking(move || ok(&kc2, &["apply", "-f", "-"], Some(&objects)))
         .await
