@@ -930,6 +930,7 @@ pub enum FieldLabels {
     Secret,
     Job,
     CertificateSigningRequest,
+    ResourceSlice,
 }
 
 impl FieldLabels {
@@ -1003,6 +1004,12 @@ impl FieldLabels {
             FieldLabels::CertificateSigningRequest => match label {
                 "metadata.name" | "spec.signerName" => ok(label),
                 _ => Err(not_supported()),
+            },
+            FieldLabels::ResourceSlice => match label {
+                "metadata.name" | "spec.nodeName" | "spec.driver" => ok(label),
+                _ => Err(format!(
+                    "field label not supported for resource.k8s.io/v1, Kind=ResourceSlice: {label}"
+                )),
             },
         }
     }
@@ -1103,6 +1110,11 @@ impl FieldLabels {
             },
             FieldLabels::CertificateSigningRequest => match field {
                 "spec.signerName" => s(&["spec", "signerName"]),
+                _ => String::new(),
+            },
+            FieldLabels::ResourceSlice => match field {
+                "spec.nodeName" => s(&["spec", "nodeName"]),
+                "spec.driver" => s(&["spec", "driver"]),
                 _ => String::new(),
             },
         }
@@ -1721,6 +1733,22 @@ mod tests {
         assert!(parse_field_selector(csr, "spec.signerName=kubernetes.io/kubelet-serving")
             .unwrap()
             .matches(&json!({"metadata": {"name": "c"}, "spec": {"signerName": "kubernetes.io/kubelet-serving"}})));
+        let slices = find("resource.k8s.io", "v1", "resourceslices").unwrap();
+        let slice = json!({"metadata": {"name": "s"}, "spec": {"nodeName": "a", "driver": "d.example.com"}});
+        assert!(
+            parse_field_selector(slices, "spec.nodeName=a,spec.driver=d.example.com")
+                .unwrap()
+                .matches(&slice)
+        );
+        assert!(!parse_field_selector(slices, "spec.nodeName=b")
+            .unwrap()
+            .matches(&slice));
+        assert_eq!(
+            parse_field_selector(slices, "metadata.namespace=x")
+                .unwrap_err()
+                .message,
+            "field label not supported for resource.k8s.io/v1, Kind=ResourceSlice: metadata.namespace"
+        );
     }
 
     #[test]

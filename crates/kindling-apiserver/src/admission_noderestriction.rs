@@ -368,13 +368,25 @@ pub async fn admit_write(
         ("storage.k8s.io", "csinodes", _) if name != node => {
             Err("can only access CSINode with the same name as the requesting node".into())
         }
+        ("resource.k8s.io", "resourceslices", None) => slice_decision(node, new, "create"),
         _ => Ok(()),
     };
     decision.map_err(|why| forbid(rt, name, &why))
 }
 
+/// A node creating or deleting a ResourceSlice: only one whose `spec.nodeName` is itself (the
+/// Node authorizer cannot see a create's body, nor each object of a collection delete).
+pub fn slice_decision(node: &str, slice: &Value, verb: &str) -> Result<(), String> {
+    if slice["spec"]["nodeName"].as_str() == Some(node) {
+        return Ok(());
+    }
+    Err(format!(
+        "can only {verb} ResourceSlice with the same NodeName as the requesting node"
+    ))
+}
+
 /// Admission of a delete of `name`: a node deletes only pods bound to itself, its own Node,
-/// Lease and CSINode.
+/// Lease and CSINode, and the ResourceSlices of its own.
 pub async fn admit_delete(
     registry: &Registry,
     user: Option<&UserInfo>,
@@ -396,6 +408,10 @@ pub async fn admit_delete(
         ("coordination.k8s.io", "leases") => lease_decision(node, ns.unwrap_or_default(), name),
         ("storage.k8s.io", "csinodes") if name != node => {
             Err("can only access CSINode with the same name as the requesting node".into())
+        }
+        ("resource.k8s.io", "resourceslices") => {
+            let slice = registry.get(rt, ns, name).await?;
+            slice_decision(node, &slice, "delete")
         }
         _ => Ok(()),
     };
@@ -504,6 +520,26 @@ mod tests {
         for (name, new, old, want) in cases {
             assert_eq!(node_decision("a", name, &new, old), want, "{new}");
         }
+    }
+
+    #[test]
+    fn resource_slices_only_of_its_own_node() {
+        let slice = |node: Value| json!({"metadata": {"name": "s"}, "spec": {"nodeName": node}});
+        assert_eq!(slice_decision("a", &slice(json!("a")), "create"), Ok(()));
+        assert_eq!(
+            slice_decision("a", &slice(json!("b")), "create"),
+            Err(
+                "can only create ResourceSlice with the same NodeName as the requesting node"
+                    .into()
+            )
+        );
+        assert_eq!(
+            slice_decision("a", &slice(Value::Null), "delete"),
+            Err(
+                "can only delete ResourceSlice with the same NodeName as the requesting node"
+                    .into()
+            )
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! ServiceCIDR `kubernetes` (the cluster's service range, Ready) and the API priority and
 //! fairness configuration (upstream's mandatory and suggested FlowSchemas and
 //! PriorityLevelConfigurations, kept when present, recreated when missing), and the bootstrap
-//! RBAC policy (`authz::policy`, reconciled).
+//! RBAC policy (`authz::policy`, `authz::namespace_policy`, reconciled).
 
 use crate::registry::{Registry, UpdateKind, WriteContext};
 use kindling_api::strategy::flowcontrol;
@@ -123,13 +123,15 @@ pub(crate) async fn replace_kubernetes(
 }
 
 /// Upstream's bootstrap RBAC policy, reconciled as its `rbac/bootstrap-roles` post-start hook
-/// does: missing roles and bindings created, missing rules and subjects added back, objects
+/// does: missing roles and bindings created (the cluster-wide ones and the Roles and
+/// RoleBindings of kube-system and kube-public), missing rules and subjects added back, objects
 /// annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` left as they are.
 async fn rbac_policy(registry: &Registry) -> Result<(), ApiError> {
+    use crate::authz::namespace_policy;
     use crate::authz::policy::{self, Reconcile};
     let rbac = |plural| kindling_api::catalog::builtin("rbac.authorization.k8s.io", "v1", plural);
     type Reconciler = fn(Option<&Value>, &Value) -> Reconcile;
-    let steps: [(_, Vec<Value>, Reconciler); 2] = [
+    let steps: [(_, Vec<Value>, Reconciler); 4] = [
         (
             rbac("clusterroles"),
             policy::cluster_roles(),
@@ -140,50 +142,72 @@ async fn rbac_policy(registry: &Registry) -> Result<(), ApiError> {
             policy::cluster_role_bindings(),
             policy::reconcile_binding,
         ),
+        (
+            rbac("roles"),
+            namespace_policy::namespace_roles(),
+            policy::reconcile_role,
+        ),
+        (
+            rbac("rolebindings"),
+            namespace_policy::namespace_role_bindings(),
+            policy::reconcile_binding,
+        ),
     ];
-    let ctx = WriteContext::default();
     for (rt, expected, reconcile) in steps {
         for want in expected {
-            let name = want["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let existing = match registry.get(rt, None, &name).await {
-                Ok(obj) => Some(obj),
-                Err(e) if e.code == 404 => None,
-                Err(e) => return Err(e),
-            };
-            match reconcile(existing.as_ref(), &want) {
-                Reconcile::Keep => {}
-                Reconcile::Create(obj) => ensure(registry, rt, None, obj).await?,
-                Reconcile::Update(obj) => {
-                    registry
-                        .update_with(rt, None, &name, UpdateKind::Main, &ctx, |_| {
-                            let mut next = obj.clone();
-                            if let Some(m) = next["metadata"].as_object_mut() {
-                                m.remove("resourceVersion");
-                            }
-                            Ok(Some(next))
-                        })
-                        .await?;
-                }
-                Reconcile::Recreate(mut obj) => {
-                    registry
-                        .delete(rt, None, &name, &Default::default())
-                        .await?;
-                    if let Some(m) = obj["metadata"].as_object_mut() {
-                        for f in [
-                            "resourceVersion",
-                            "uid",
-                            "creationTimestamp",
-                            "managedFields",
-                        ] {
-                            m.remove(f);
-                        }
+            reconcile_one(registry, rt, want, reconcile).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Brings the stored form of `want` (by its name and namespace) to what `reconcile` asks.
+async fn reconcile_one(
+    registry: &Registry,
+    rt: &Arc<kindling_api::ResourceType>,
+    want: Value,
+    reconcile: fn(Option<&Value>, &Value) -> crate::authz::policy::Reconcile,
+) -> Result<(), ApiError> {
+    use crate::authz::policy::Reconcile;
+    let ctx = WriteContext::default();
+    let name = want["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let ns = want["metadata"]["namespace"].as_str().map(str::to_string);
+    let ns = ns.as_deref();
+    let existing = match registry.get(rt, ns, &name).await {
+        Ok(obj) => Some(obj),
+        Err(e) if e.code == 404 => None,
+        Err(e) => return Err(e),
+    };
+    match reconcile(existing.as_ref(), &want) {
+        Reconcile::Keep => {}
+        Reconcile::Create(obj) => ensure(registry, rt, ns, obj).await?,
+        Reconcile::Update(obj) => {
+            registry
+                .update_with(rt, ns, &name, UpdateKind::Main, &ctx, |_| {
+                    let mut next = obj.clone();
+                    if let Some(m) = next["metadata"].as_object_mut() {
+                        m.remove("resourceVersion");
                     }
-                    ensure(registry, rt, None, obj).await?;
+                    Ok(Some(next))
+                })
+                .await?;
+        }
+        Reconcile::Recreate(mut obj) => {
+            registry.delete(rt, ns, &name, &Default::default()).await?;
+            if let Some(m) = obj["metadata"].as_object_mut() {
+                for f in [
+                    "resourceVersion",
+                    "uid",
+                    "creationTimestamp",
+                    "managedFields",
+                ] {
+                    m.remove(f);
                 }
             }
+            ensure(registry, rt, ns, obj).await?;
         }
     }
     Ok(())

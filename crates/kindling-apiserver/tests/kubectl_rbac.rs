@@ -521,11 +521,71 @@ rules:
         "-p",
         r#"[{"op":"replace","path":"/rules","value":[]}]"#,
     ]);
+    // The namespaced ones likewise.
+    s.ok(&[
+        "delete",
+        "role",
+        "system:controller:token-cleaner",
+        "-n",
+        "kube-system",
+    ]);
+    s.ok(&[
+        "delete",
+        "rolebinding",
+        "system:controller:bootstrap-signer",
+        "-n",
+        "kube-public",
+    ]);
+    s.ok(&[
+        "annotate",
+        "role",
+        "system::leader-locking-kube-scheduler",
+        "-n",
+        "kube-system",
+        "rbac.authorization.kubernetes.io/autoupdate=false",
+        "--overwrite",
+    ]);
+    s.ok(&[
+        "patch",
+        "role",
+        "system::leader-locking-kube-scheduler",
+        "-n",
+        "kube-system",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/rules","value":[]}]"#,
+    ]);
     let kubectl = s.kubectl.clone();
     let dir = s.stop();
     let mut s = TestServer::start_in(dir);
     s.kubectl = kubectl;
     s.ok(&["get", "clusterrole", "system:heapster"]);
+    s.ok(&[
+        "get",
+        "role",
+        "system:controller:token-cleaner",
+        "-n",
+        "kube-system",
+    ]);
+    s.ok(&[
+        "get",
+        "rolebinding",
+        "system:controller:bootstrap-signer",
+        "-n",
+        "kube-public",
+    ]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "role",
+            "system::leader-locking-kube-scheduler",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.rules}"
+        ]),
+        "[]"
+    );
     assert_eq!(
         s.ok(&[
             "get",
@@ -544,7 +604,87 @@ rules:
     );
 }
 
+/// Upstream's Roles and RoleBindings of kube-system and kube-public, as `kubectl get` lists
+/// them, and what they let the bootstrap controllers' accounts do.
+fn namespaced_bootstrap_policy(kubectl: &Kubectl) {
+    let s = TestServer::start_using(kubectl);
+    let listed = s.ok(&["get", "roles,rolebindings", "-n", "kube-system"]);
+    for name in [
+        "role.rbac.authorization.k8s.io/extension-apiserver-authentication-reader",
+        "role.rbac.authorization.k8s.io/system::leader-locking-kube-controller-manager",
+        "role.rbac.authorization.k8s.io/system::leader-locking-kube-scheduler",
+        "role.rbac.authorization.k8s.io/system:controller:bootstrap-signer",
+        "role.rbac.authorization.k8s.io/system:controller:cloud-provider",
+        "role.rbac.authorization.k8s.io/system:controller:token-cleaner",
+        "rolebinding.rbac.authorization.k8s.io/system::extension-apiserver-authentication-reader",
+        "rolebinding.rbac.authorization.k8s.io/system::leader-locking-kube-controller-manager",
+        "rolebinding.rbac.authorization.k8s.io/system::leader-locking-kube-scheduler",
+        "rolebinding.rbac.authorization.k8s.io/system:controller:bootstrap-signer",
+        "rolebinding.rbac.authorization.k8s.io/system:controller:cloud-provider",
+        "rolebinding.rbac.authorization.k8s.io/system:controller:token-cleaner",
+    ] {
+        assert!(listed.contains(name), "{name} missing from:\n{listed}");
+    }
+    let public = s.ok(&[
+        "get",
+        "roles,rolebindings",
+        "-n",
+        "kube-public",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        public.trim(),
+        "role.rbac.authorization.k8s.io/system:controller:bootstrap-signer\n\
+         rolebinding.rbac.authorization.k8s.io/system:controller:bootstrap-signer"
+    );
+    let binding = s.ok(&[
+        "get",
+        "rolebinding",
+        "system::leader-locking-kube-scheduler",
+        "-n",
+        "kube-system",
+        "-o",
+        "jsonpath={.roleRef.kind}/{.roleRef.name} {.subjects[*].name}",
+    ]);
+    assert_eq!(
+        binding,
+        "Role/system::leader-locking-kube-scheduler system:kube-scheduler kube-scheduler"
+    );
+    let cleaner = "--as=system:serviceaccount:kube-system:token-cleaner";
+    let signer = "--as=system:serviceaccount:kube-system:bootstrap-signer";
+    let can = |args: &[&str]| {
+        let mut all = vec!["auth", "can-i"];
+        all.extend_from_slice(args);
+        text(&s.kubectl(&all).stdout).trim().to_string()
+    };
+    assert_eq!(
+        can(&["delete", "secrets", "-n", "kube-system", cleaner]),
+        "yes"
+    );
+    assert_eq!(can(&["delete", "secrets", "-n", "default", cleaner]), "no");
+    assert_eq!(
+        can(&[
+            "update",
+            "configmaps/cluster-info",
+            "-n",
+            "kube-public",
+            signer
+        ]),
+        "yes"
+    );
+    assert_eq!(
+        can(&["update", "configmaps/other", "-n", "kube-public", signer]),
+        "no"
+    );
+    assert_eq!(
+        can(&["list", "secrets", "-n", "kube-system", signer]),
+        "yes"
+    );
+}
+
 common::kubectl_tests!(
+    namespaced_bootstrap_policy,
     can_i_answers_follow_bindings,
     can_i_list_shows_the_rules,
     escalation_is_refused,

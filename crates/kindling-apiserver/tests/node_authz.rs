@@ -241,7 +241,114 @@ fn node_restriction_keeps_writes_to_the_node_itself(kubectl: &Kubectl) {
     allowed(&s, &a, &["delete", "pod", "on-a", "--wait=false"]);
 }
 
+const ON_NODES: &str = r"
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttachment
+metadata: {name: va-a}
+spec: {attacher: csi.example.com, nodeName: a, source: {persistentVolumeName: pv-a}}
+---
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttachment
+metadata: {name: va-b}
+spec: {attacher: csi.example.com, nodeName: b, source: {persistentVolumeName: pv-b}}
+---
+apiVersion: resource.k8s.io/v1
+kind: ResourceSlice
+metadata: {name: slice-a}
+spec: {driver: gpu.example.com, nodeName: a, pool: {name: a, resourceSliceCount: 1, generation: 1}}
+---
+apiVersion: resource.k8s.io/v1
+kind: ResourceSlice
+metadata: {name: slice-b}
+spec: {driver: gpu.example.com, nodeName: b, pool: {name: b, resourceSliceCount: 1, generation: 1}}
+";
+
+fn slice(name: &str, node: &str) -> String {
+    format!(
+        "apiVersion: resource.k8s.io/v1\nkind: ResourceSlice\nmetadata: {{name: {name}}}\n\
+         spec: {{driver: gpu.example.com, nodeName: {node}, pool: {{name: {name}, resourceSliceCount: 1, generation: 1}}}}\n"
+    )
+}
+
+/// VolumeAttachments and ResourceSlices are reached through their `spec.nodeName`, and a
+/// node's rules review says it is incomplete, as upstream's union of authorizers answers.
+fn nodes_reach_their_attachments_and_slices(kubectl: &Kubectl) {
+    let s = server(kubectl);
+    s.apply(OBJECTS);
+    s.apply(ON_NODES);
+    let a = node_kubeconfig(&s, "a");
+    eventually_allowed(&s, &a, &["get", "volumeattachment", "va-a"]);
+    assert_eq!(
+        refused(&s, &a, &["get", "volumeattachment", "va-b"]),
+        r#"Error from server (Forbidden): volumeattachments.storage.k8s.io "va-b" is forbidden: User "system:node:a" cannot get resource "volumeattachments" in API group "storage.k8s.io" at the cluster scope: no relationship found between node 'a' and this object"#
+    );
+    assert_eq!(
+        refused(&s, &a, &["get", "volumeattachments"]),
+        r#"Error from server (Forbidden): volumeattachments.storage.k8s.io is forbidden: User "system:node:a" cannot list resource "volumeattachments" in API group "storage.k8s.io" at the cluster scope: can only get individual resources of this type"#
+    );
+    eventually_allowed(&s, &a, &["get", "resourceslice", "slice-a"]);
+    allowed(
+        &s,
+        &a,
+        &[
+            "get",
+            "resourceslices",
+            "--field-selector",
+            "spec.nodeName=a",
+        ],
+    );
+    assert_eq!(
+        refused(&s, &a, &["get", "resourceslices"]),
+        r#"Error from server (Forbidden): resourceslices.resource.k8s.io is forbidden: User "system:node:a" cannot list resource "resourceslices" in API group "resource.k8s.io" at the cluster scope: can only list/watch/deletecollection resourceslices with nodeName field selector"#
+    );
+    assert_eq!(
+        refused(&s, &a, &["delete", "resourceslice", "slice-b"]),
+        r#"Error from server (Forbidden): resourceslices.resource.k8s.io "slice-b" is forbidden: User "system:node:a" cannot delete resource "resourceslices" in API group "resource.k8s.io" at the cluster scope: no relationship found between node 'a' and this object"#
+    );
+    // Creates: the authorizer cannot see the body; NodeRestriction checks spec.nodeName.
+    // (`--validate=false`: kubectl's schema check lists CRDs, which a node may not.)
+    let out = s.kubectl.run(
+        &a,
+        &["create", "--validate=false", "-f", "-"],
+        Some(&slice("new-b", "b")),
+        &[],
+    );
+    assert_eq!(
+        text(&out.stderr).trim(),
+        r#"Error from server (Forbidden): error when creating "STDIN": resourceslices.resource.k8s.io "new-b" is forbidden: can only create ResourceSlice with the same NodeName as the requesting node"#
+    );
+    let out = s.kubectl.run(
+        &a,
+        &["create", "--validate=false", "-f", "-"],
+        Some(&slice("new-a", "a")),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    eventually_allowed(&s, &a, &["delete", "resourceslice", "new-a"]);
+    // What a node may do cannot be listed: the review says so.
+    let review = r#"{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+        "spec": {"namespace": "default"}}"#;
+    let out = s.kubectl.run(
+        &a,
+        &["create", "--validate=false", "-f", "-", "-o", "json"],
+        Some(review),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["status"]["incomplete"], true, "{status}");
+    assert_eq!(
+        status["status"]["evaluationError"],
+        "node authorizer does not support user rule resolution"
+    );
+    // Another user's list is complete.
+    let out = s.kubectl_stdin(&["create", "-f", "-", "-o", "json"], review);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["status"]["incomplete"], false, "{status}");
+}
+
 common::kubectl_tests!(
+    nodes_reach_their_attachments_and_slices,
     nodes_read_only_what_their_pods_use,
     node_restriction_keeps_writes_to_the_node_itself,
 );

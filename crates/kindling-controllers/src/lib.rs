@@ -5,6 +5,8 @@
 //! One module per controller, each with a `run` that reconciles until the process ends; [`run`]
 //! starts them all.
 //! - [`serviceaccounts`]: a `default` ServiceAccount in every active namespace.
+//! - [`bootstrap`]: expired bootstrap-token Secrets deleted (token cleaner); the
+//!   `cluster-info` ConfigMap signed with every signing token (bootstrap signer).
 //! - [`certificates`]: CSR approval (kubelet client requests) and signing by the cluster CA —
 //!   started on its own where the CA key is (`certificates::run`), not by [`run`];
 //! - [`rootca`]: the `kube-root-ca.crt` ConfigMap (the cluster CA) in every active namespace.
@@ -52,6 +54,7 @@
 //! EndpointSlices → creates, updates, deletes); `servicepods` feeds the two pod-driven
 //! controllers from one pod watch.
 
+pub mod bootstrap;
 pub mod certificates;
 pub mod credentials;
 pub mod cronjob;
@@ -131,6 +134,8 @@ pub const OWN_IDENTITIES: &[&str] = &[
     "expand-controller",
     "ephemeral-volume-controller",
     "resourcequota-controller",
+    bootstrap::TOKEN_CLEANER,
+    bootstrap::BOOTSTRAP_SIGNER,
 ];
 
 /// Runs every controller until the process ends, all with one client.
@@ -182,6 +187,8 @@ pub async fn run_as(clients: credentials::Clients, config: Config) {
             clients.of("root-ca-cert-publisher"),
             config.root_ca_pem
         ),
+        bootstrap::run_token_cleaner(clients.of(bootstrap::TOKEN_CLEANER)),
+        bootstrap::run_bootstrap_signer(clients.of(bootstrap::BOOTSTRAP_SIGNER)),
     );
 }
 

@@ -50,6 +50,14 @@ pub async fn start(config: &NodeConfig, ip: IpAddr) -> Result<kindling_apiserver
         server.store = start_etcd(config, members, cp.etcd_join, ip).await?;
     }
     server.addons = crate::identities::addons();
+    // kubeadm's cluster-info (what `kubeadm join --discovery-token` trusts once signed).
+    let ca_pem = kindling_pki::Ca::load_or_create(&kindling_path("pki"))?
+        .pair
+        .cert_pem;
+    let endpoint = crate::clusterinfo::server(config);
+    server
+        .addons
+        .extend(crate::clusterinfo::addons(&ca_pem, &endpoint));
     server.service_account_issuer = cp.service_account_issuer.clone();
     server.service_account_jwks_uri = cp.service_account_jwks_uri.clone();
     server.api_audiences = cp

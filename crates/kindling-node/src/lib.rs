@@ -6,6 +6,7 @@
 //! ingress nodes) and the kubelet (kindling-kubelet, the `kubelet`
 //! unit), which registers the Node and runs its pods. SIGTERM ends it all.
 
+pub mod clusterinfo;
 pub mod components;
 pub mod config;
 pub mod containerd;

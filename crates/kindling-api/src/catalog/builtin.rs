@@ -728,15 +728,18 @@ pub(super) fn entries() -> Vec<ResourceType> {
             &strategy::RESOURCE_CLAIM_TEMPLATE,
             ResourceClaimTemplate
         ),
-        resource!(
-            api::resource::v1::ResourceSlice,
-            "resourceslice",
-            [],
-            [],
-            [],
-            &strategy::RESOURCE_SLICE,
-            ResourceSlice
-        ),
+        ResourceType {
+            field_labels: FieldLabels::ResourceSlice,
+            ..resource!(
+                api::resource::v1::ResourceSlice,
+                "resourceslice",
+                [],
+                [],
+                [],
+                &strategy::RESOURCE_SLICE,
+                ResourceSlice
+            )
+        },
         // Reviews: computed answers to "may I?" and "who am I?", never stored.
         review!(
             api::authorization::v1::SelfSubjectAccessReview,

@@ -4,7 +4,8 @@
 //! Edges, as upstream's:
 //! - pod → node (a pod with `spec.nodeName`);
 //! - secret, configmap, PVC, service account, ResourceClaim → pod (what the pod refers to);
-//! - PV → PVC (its `claimRef`), secret → PV (the volume's secret refs).
+//! - PV → PVC (its `claimRef`), secret → PV (the volume's secret refs);
+//! - VolumeAttachment → node and ResourceSlice → node (their `spec.nodeName`).
 //!
 //! Kept as a reverse index (object → nodes that reach it, counted per pod) so a question is a
 //! few hash lookups. No IO: `graph_index.rs` feeds it from the watch cache, with what
@@ -23,6 +24,8 @@ pub enum Kind {
     Volume,
     ServiceAccount,
     ResourceClaim,
+    VolumeAttachment,
+    ResourceSlice,
 }
 
 /// An object by kind, namespace (empty for PVs) and name.
@@ -50,6 +53,8 @@ pub struct Graph {
     reached: HashMap<Key, HashMap<String, usize>>,
     /// secret (ns, name) → the PVs that name it.
     volume_secrets: HashMap<(String, String), HashSet<String>>,
+    /// A cluster-scoped object that names its node (VolumeAttachment, ResourceSlice) → that node.
+    on_node: HashMap<Key, String>,
 }
 
 fn text(s: &Option<String>) -> Option<&str> {
@@ -283,6 +288,24 @@ impl Graph {
         }
     }
 
+    /// Records a VolumeAttachment or ResourceSlice as it is now: `node` is its `spec.nodeName`
+    /// (none: no node reaches it).
+    pub fn set_on_node(&mut self, kind: Kind, name: &str, node: Option<&str>) {
+        let key = (kind, String::new(), name.to_string());
+        match node.filter(|n| !n.is_empty()) {
+            Some(node) => {
+                self.on_node.insert(key, node.to_string());
+            }
+            None => {
+                self.on_node.remove(&key);
+            }
+        }
+    }
+
+    pub fn delete_on_node(&mut self, kind: Kind, name: &str) {
+        self.set_on_node(kind, name, None);
+    }
+
     fn used_by(&self, kind: Kind, namespace: &str, name: &str, node: &str) -> bool {
         self.reached
             .get(&(kind, namespace.to_string(), name.to_string()))
@@ -300,6 +323,10 @@ impl Graph {
     pub fn related(&self, node: &str, kind: Kind, namespace: &str, name: &str) -> bool {
         match kind {
             Kind::Volume => self.volume_related(name, node),
+            Kind::VolumeAttachment | Kind::ResourceSlice => self
+                .on_node
+                .get(&(kind, String::new(), name.to_string()))
+                .is_some_and(|n| n == node),
             Kind::Secret => {
                 self.used_by(kind, namespace, name, node)
                     || self

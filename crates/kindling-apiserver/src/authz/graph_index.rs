@@ -1,12 +1,12 @@
 //! Keeps the Node authorizer's graph current (upstream's graph populator on informers): a
-//! [`Follower`] of pods and PVs. Until both watches have sent their initial events the new
+//! [`Follower`] of pods, PVs, VolumeAttachments and ResourceSlices. Until both watches have sent their initial events the new
 //! graph is built aside, then installed whole; after that each change edits it in place. Each
 //! pod or PV is read for the fields that name other objects only (`graph_refs.rs`); a pod's
 //! deletion for its name.
 
 use super::follow::{self, Change, Follower};
-use super::graph::Graph;
-use super::graph_refs::{Named, PodRefs, VolumeRefs};
+use super::graph::{Graph, Kind};
+use super::graph_refs::{Named, OnNode, PodRefs, VolumeRefs};
 use super::Authorizer;
 use crate::registry::Registry;
 use kindling_api::ResourceType;
@@ -26,6 +26,8 @@ pub async fn start(registry: Registry, authorizer: Arc<Authorizer>) {
 
 const PODS: usize = 0;
 const VOLUMES: usize = 1;
+const ATTACHMENTS: usize = 2;
+const SLICES: usize = 3;
 
 struct GraphKeeper {
     authorizer: Arc<Authorizer>,
@@ -40,6 +42,8 @@ impl Follower for GraphKeeper {
         vec![
             kindling_api::catalog::builtin("", "v1", "pods"),
             kindling_api::catalog::builtin("", "v1", "persistentvolumes"),
+            kindling_api::catalog::builtin("storage.k8s.io", "v1", "volumeattachments"),
+            kindling_api::catalog::builtin("resource.k8s.io", "v1", "resourceslices"),
         ]
     }
 
@@ -60,6 +64,13 @@ impl Follower for GraphKeeper {
             tracing::debug!("Node authorizer: graph of {p} pods and {v} volumes");
             self.authorizer.update_graph(|current| *current = g);
         }
+    }
+}
+
+fn on_node_kind(kind: usize) -> Kind {
+    match kind {
+        ATTACHMENTS => Kind::VolumeAttachment,
+        _ => Kind::ResourceSlice,
     }
 }
 
@@ -85,6 +96,12 @@ fn edit(g: &mut Graph, kind: usize, change: &Change) {
             .map(|p| g.delete_pod(p.namespace(), p.name())),
         (VOLUMES, Change::Set(b)) => b.decode::<VolumeRefs>().map(|v| g.set_volume(&v)),
         (VOLUMES, Change::Deleted(b)) => b.decode::<Named>().map(|v| g.delete_volume(v.name())),
+        (ATTACHMENTS | SLICES, Change::Set(b)) => b
+            .decode::<OnNode>()
+            .map(|o| g.set_on_node(on_node_kind(kind), o.name(), o.node())),
+        (ATTACHMENTS | SLICES, Change::Deleted(b)) => b
+            .decode::<Named>()
+            .map(|o| g.delete_on_node(on_node_kind(kind), o.name())),
         _ => Ok(()),
     };
     if let Err(e) = done {

@@ -33,6 +33,29 @@ fn meta_field<'a>(meta: Option<&'a Meta>, f: impl Fn(&'a Meta) -> Option<&'a str
     meta.and_then(f).unwrap_or_default()
 }
 
+/// A VolumeAttachment or ResourceSlice: its name and `spec.nodeName`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OnNode {
+    pub metadata: Option<Meta>,
+    pub spec: Option<NodeNameSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NodeNameSpec {
+    pub node_name: Option<String>,
+}
+
+impl OnNode {
+    pub fn name(&self) -> &str {
+        meta_field(self.metadata.as_ref(), |m| m.name.as_deref())
+    }
+    pub fn node(&self) -> Option<&str> {
+        self.spec.as_ref().and_then(|s| s.node_name.as_deref())
+    }
+}
+
 /// The parts of a pod that refer to other objects.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -17,6 +17,8 @@
 //! - `review.rs`: the access reviews' validation, attributes and statuses (pure);
 //! - `escalation.rs`: creating or changing roles and bindings grants nothing the writer lacks;
 //! - `policy.rs`: upstream's bootstrap roles and bindings, and their reconciliation (pure);
+//! - `namespace_policy.rs`: upstream's bootstrap Roles and RoleBindings in kube-system and
+//!   kube-public (pure);
 //! - `aggregation.rs`: the ClusterRole aggregation controller (`aggregate` is pure).
 
 pub mod aggregation;
@@ -27,6 +29,7 @@ pub mod graph;
 pub mod graph_index;
 pub mod graph_refs;
 pub mod index;
+pub mod namespace_policy;
 pub mod node;
 pub mod policy;
 pub mod rbac;
@@ -180,10 +183,13 @@ impl Authorizer {
         }
     }
 
-    /// The rules `user` holds in `namespace` (SelfSubjectRulesReview): what RBAC grants, or
-    /// everything under AlwaysAllow; and the resolution errors.
-    pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> (Vec<Rule>, Option<String>) {
+    /// The rules `user` holds in `namespace` (SelfSubjectRulesReview), as upstream's union of
+    /// rule resolvers: what RBAC grants, or everything under AlwaysAllow; whether the list is
+    /// incomplete (a node identity: the Node authorizer enumerates nothing and says so); and
+    /// the resolution errors.
+    pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> RulesFor {
         let mut rules = Vec::new();
+        let mut incomplete = false;
         let mut errors = Vec::new();
         for mode in &self.modes {
             match mode {
@@ -191,9 +197,9 @@ impl Authorizer {
                     rules.push(Rule::resources(&["*"], &["*"], &["*"]));
                     rules.push(Rule::urls(&["*"], &["*"]));
                 }
-                // Upstream's node authorizer enumerates no rules (it says so).
                 Mode::Node => {
-                    if node::node_of(user).is_some() {
+                    if node::is_node(user) {
+                        incomplete = true;
                         errors.push(
                             "node authorizer does not support user rule resolution".to_string(),
                         );
@@ -206,7 +212,11 @@ impl Authorizer {
                 }
             }
         }
-        (rules, (!errors.is_empty()).then(|| rbac::aggregate(errors)))
+        RulesFor {
+            rules,
+            incomplete,
+            error: (!errors.is_empty()).then(|| rbac::aggregate(errors)),
+        }
     }
 
     /// The request if allowed, else upstream's 403.
@@ -217,6 +227,16 @@ impl Authorizer {
         }
         Err(forbidden(user, req, &d.reason))
     }
+}
+
+/// What a SelfSubjectRulesReview answers (upstream's RulesFor results).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RulesFor {
+    pub rules: Vec<Rule>,
+    /// Some authorizer could not list what it allows.
+    pub incomplete: bool,
+    /// The errors met, aggregated as upstream's (`evaluationError`).
+    pub error: Option<String>,
 }
 
 /// Upstream's forbiddenMessage.

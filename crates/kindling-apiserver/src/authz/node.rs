@@ -1,7 +1,8 @@
 //! The Node authorizer (upstream's `plugin/pkg/auth/authorizer/node`): a node's identity —
 //! user `system:node:<name>` in group `system:nodes` — reads only what the pods bound to it use
 //! (secrets, configmaps, claims, their volumes, service account tokens, ResourceClaims: the
-//! [`Graph`]), its own Node and Lease, pods only through a `spec.nodeName=<itself>` selector;
+//! [`Graph`]), the VolumeAttachments and ResourceSlices that name it, its own Node and Lease,
+//! pods and ResourceSlices in lists only through a `spec.nodeName=<itself>` selector;
 //! everything else by upstream's `NodeRules()` (the `system:node` ClusterRole's rules, bound to
 //! no one). Writes it may attempt (creating/deleting mirror pods, pod and node status, its own
 //! Node) are narrowed further by NodeRestriction admission (`admission_noderestriction`).
@@ -28,7 +29,7 @@ pub fn node_of(user: &UserInfo) -> Option<&str> {
 
 /// Whether the user is in `system:nodes` with a `system:node:` name (upstream's isNode), even
 /// when no node name can be read from it.
-fn is_node(user: &UserInfo) -> bool {
+pub fn is_node(user: &UserInfo) -> bool {
     user.name.starts_with(NODE_USER_PREFIX) && user.groups.iter().any(|g| g == NODES_GROUP)
 }
 
@@ -66,6 +67,10 @@ pub fn authorize(user: &UserInfo, req: &Request, graph: &Graph) -> Option<Result
             ("resource.k8s.io", "resourceclaims") => {
                 Some(get(node, Kind::ResourceClaim, req, graph))
             }
+            ("storage.k8s.io", "volumeattachments") => {
+                Some(get(node, Kind::VolumeAttachment, req, graph))
+            }
+            ("resource.k8s.io", "resourceslices") => Some(resource_slice(node, req, graph)),
             ("", "serviceaccounts") => Some(create_token(node, req, graph)),
             ("coordination.k8s.io", "leases") => Some(lease(node, req)),
             ("storage.k8s.io", "csinodes") => Some(csi_node(node, req)),
@@ -173,6 +178,25 @@ fn csi_node(node: &str, req: &Request) -> Result<(), String> {
         return Err("can only access CSINode with the same name as the requesting node".into());
     }
     Ok(())
+}
+
+/// ResourceSlices: those whose `spec.nodeName` is the node (the graph's edge); creates for
+/// NodeRestriction to check; lists, watches and collection deletes only through a
+/// `spec.nodeName=<itself>` selector.
+fn resource_slice(node: &str, req: &Request, graph: &Graph) -> Result<(), String> {
+    if !req.subresource.is_empty() {
+        return Err("cannot authorize ResourceSlice subresources".into());
+    }
+    match req.verb.as_str() {
+        "create" => Ok(()),
+        "get" | "update" | "patch" | "delete" => related(node, Kind::ResourceSlice, req, graph),
+        "watch" | "list" | "deletecollection" if selects_node(&req.field_selector, node) => Ok(()),
+        "watch" | "list" | "deletecollection" => Err(
+            "can only list/watch/deletecollection resourceslices with nodeName field selector"
+                .into(),
+        ),
+        _ => Err("only the following verbs are allowed for a ResourceSlice: get, watch, list, create, update, patch, delete, deletecollection".into()),
+    }
 }
 
 /// Its own Node; writes are NodeRestriction's to narrow. `None`: the node rules decide.
@@ -287,6 +311,14 @@ mod tests {
         ));
         g.set_volume(&refs(json!({"metadata": {"name": "pv"}, "spec": {
             "claimRef": {"namespace": "d", "name": "data"}}})));
+        g.set_on_node(Kind::VolumeAttachment, "va-a", Some("a"));
+        g.set_on_node(Kind::VolumeAttachment, "va-b", Some("b"));
+        g.set_on_node(Kind::ResourceSlice, "slice-a", Some("a"));
+        g.set_on_node(Kind::ResourceSlice, "slice-b", Some("b"));
+        g.set_on_node(Kind::ResourceSlice, "moved", Some("a"));
+        g.set_on_node(Kind::ResourceSlice, "moved", Some("b"));
+        g.set_on_node(Kind::ResourceSlice, "gone", Some("a"));
+        g.delete_on_node(Kind::ResourceSlice, "gone");
         g
     }
 
@@ -367,6 +399,32 @@ mod tests {
             ("patch /pods/status d/db", Ok(())),
             ("create /pods/eviction d/db", Ok(())),
             ("get /pods/log d/web", Err(none.clone())),
+            ("get storage.k8s.io/volumeattachments /va-a", Ok(())),
+            ("get storage.k8s.io/volumeattachments /va-b", Err(rel.clone())),
+            (
+                "list storage.k8s.io/volumeattachments /",
+                Err("can only get individual resources of this type".into()),
+            ),
+            ("get resource.k8s.io/resourceslices /slice-a", Ok(())),
+            ("update resource.k8s.io/resourceslices /slice-a", Ok(())),
+            ("delete resource.k8s.io/resourceslices /slice-a", Ok(())),
+            ("patch resource.k8s.io/resourceslices /slice-b", Err(rel.clone())),
+            ("get resource.k8s.io/resourceslices /moved", Err(rel.clone())),
+            ("get resource.k8s.io/resourceslices /gone", Err(rel.clone())),
+            ("create resource.k8s.io/resourceslices /", Ok(())),
+            ("watch resource.k8s.io/resourceslices / spec.nodeName=a", Ok(())),
+            (
+                "deletecollection resource.k8s.io/resourceslices / spec.nodeName=a",
+                Ok(()),
+            ),
+            (
+                "list resource.k8s.io/resourceslices / spec.nodeName=b",
+                Err("can only list/watch/deletecollection resourceslices with nodeName field selector".into()),
+            ),
+            (
+                "get resource.k8s.io/resourceslices/status /slice-a",
+                Err("cannot authorize ResourceSlice subresources".into()),
+            ),
             // The node rules for the rest.
             ("watch /services /", Ok(())),
             ("create /events d/", Ok(())),

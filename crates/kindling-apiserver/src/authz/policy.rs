@@ -19,7 +19,7 @@ const WRITE: &str = "create update patch delete deletecollection";
 
 /// A rule: space-separated verbs and resources over `groups`.
 /// Every list sorted, as upstream's rule builder leaves them.
-fn r(verbs: &str, groups: &[&str], resources: &str) -> Rule {
+pub(super) fn r(verbs: &str, groups: &[&str], resources: &str) -> Rule {
     Rule {
         verbs: sorted(verbs.split_whitespace()),
         api_groups: sorted(groups.iter().copied()),
@@ -43,11 +43,11 @@ fn sorted<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// Upstream's eventsRule(): write Events of both groups.
-fn events() -> Rule {
+pub(super) fn events() -> Rule {
     r("create patch update", &["", "events.k8s.io"], "events")
 }
 
-fn meta(name: &str, labels: &[(&str, &str)]) -> Value {
+pub(super) fn meta(name: &str, labels: &[(&str, &str)]) -> Value {
     let mut l = serde_json::Map::new();
     l.insert(BOOTSTRAPPING.into(), json!("rbac-defaults"));
     for (k, v) in labels {
@@ -73,7 +73,7 @@ fn aggregated(name: &str, labels: &[(&str, &str)], to: &str) -> Value {
 }
 
 /// A subject: `User:x`, `Group:x`, `ServiceAccount:ns/x`.
-fn subject(s: &str) -> Value {
+pub(super) fn subject(s: &str) -> Value {
     let (kind, name) = s.split_once(':').unwrap_or(("User", s));
     match kind {
         "ServiceAccount" => {

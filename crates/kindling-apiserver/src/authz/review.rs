@@ -3,7 +3,7 @@
 //! attributes a spec asks about (`AuthorizationAttributesFrom`: an empty version is `*`), and
 //! the status of a decision or of a rules listing (SelfSubjectRulesReview).
 
-use super::rules::{Request, Rule};
+use super::rules::Request;
 use super::Decision;
 use kindling_api::meta::go_quote;
 use kindling_api::user::UserInfo;
@@ -168,7 +168,8 @@ pub fn status(d: &Decision) -> Value {
 }
 
 /// A SubjectRulesReviewStatus of what RulesFor found.
-pub fn rules_status(rules: &[Rule], error: Option<&str>) -> Value {
+pub fn rules_status(found: &super::RulesFor) -> Value {
+    let (rules, error) = (&found.rules, found.error.as_deref());
     let resource: Vec<Value> = rules
         .iter()
         .filter(|r| !r.resources.is_empty())
@@ -192,7 +193,7 @@ pub fn rules_status(rules: &[Rule], error: Option<&str>) -> Value {
     let mut st = json!({
         "resourceRules": resource,
         "nonResourceRules": non_resource,
-        "incomplete": false,
+        "incomplete": found.incomplete,
     });
     if let Some(e) = error {
         st["evaluationError"] = json!(e);

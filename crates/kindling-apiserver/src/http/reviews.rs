@@ -52,8 +52,7 @@ pub async fn create(
             if namespace.is_empty() {
                 return Err(ApiError::bad_request("no namespace on request"));
             }
-            let (rules, error) = az.rules_for(&identity.user_info(), namespace);
-            review::rules_status(&rules, error.as_deref())
+            review::rules_status(&az.rules_for(&identity.user_info(), namespace))
         }
         "SelfSubjectReview" => match identity {
             Identity::User {

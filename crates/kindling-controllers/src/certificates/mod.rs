@@ -11,17 +11,21 @@
 //!   person or a third-party approver);
 //! - signer: an Approved request for one of the three `kubernetes.io/` signers it serves is
 //!   checked (`plan::check`) and issued by the cluster CA into `status.certificate`, for
-//!   `spec.expirationSeconds` (at most a year), or marked Failed (`SignerValidationFailure`).
+//!   `spec.expirationSeconds` (at most a year), or marked Failed (`SignerValidationFailure`);
+//! - cleaner (`cleaner`): requests done with are deleted (`cleanup::clean`: approved and
+//!   issued, denied or failed for an hour, pending for a day, or with an expired certificate).
 //!
-//! Decisions are `plan`'s; this file reads and writes.
+//! Decisions are `plan`'s and `cleanup`'s; this file and `cleaner` read and write.
 //!
-//! Identities: the approver and signer talk as `certificate-controller` (upstream's, whose
+//! Identities: the approver, signer and cleaner talk as `certificate-controller` (upstream's, whose
 //! role may update `approval` and `status`, `approve` only kubelet client requests, and read no
 //! nodes); the serving approver, which upstream lacks, as its own `kubelet-serving-approver`,
 //! allowed by kindling's `kindling:controller:kubelet-serving-approver` role to read nodes and
 //! approve `kubernetes.io/kubelet-serving` requests, nothing more. Approvals and signatures are
 //! updates of the subresources, as upstream's (the roles have no `patch`).
 
+pub mod cleaner;
+pub mod cleanup;
 pub mod plan;
 
 use crate::{retry_on_error, Error};
@@ -89,8 +93,9 @@ pub async fn run_as(
     ca: Arc<kindling_pki::Ca>,
     options: Options,
 ) {
+    let cleaner = cleaner::run(client.clone());
     let csrs = Api::<CertificateSigningRequest>::all(client.clone());
-    Controller::new(csrs, watcher::Config::default())
+    let controller = Controller::new(csrs, watcher::Config::default())
         .run(
             crate::metrics::measured("certificatesigningrequest", reconcile),
             retry_on_error,
@@ -101,8 +106,8 @@ pub async fn run_as(
                 options,
             }),
         )
-        .for_each(|_| async {})
-        .await;
+        .for_each(|_| async {});
+    futures::join!(controller, cleaner);
 }
 
 fn now() -> String {
