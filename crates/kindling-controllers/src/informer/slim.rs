@@ -7,13 +7,16 @@
 //! Kept because something reads it (checked reader by reader): metadata without managedFields
 //! and without kubectl's last-applied annotation (labels, owners, finalizers, deletion cost and
 //! Job index annotations…); `nodeName`, `hostname`/`subdomain` (endpoints), affinity (the
-//! daemon set's target node), the containers' names, images, ports (named target ports),
-//! resources and restart policy (sidecars); volumes backed by claims (`persistentVolumeClaim`,
-//! `ephemeral`: the PV and ephemeral volume controllers, stateful sets); the whole status.
-//! Dropped: every other volume, the containers' command, args, env, mounts, probes, lifecycle
-//! and security context, and the pod's tolerations (the taint eviction controller lists pods
-//! live). No controller writes a cached pod back whole (pods are patched or deleted), so
-//! nothing dropped here can be lost on the server.
+//! daemon set's target node); the containers that declare ports and the sidecars (init
+//! containers with `restartPolicy: Always`), for named target ports and sidecar restarts;
+//! volumes backed by claims (`persistentVolumeClaim`, `ephemeral`: the PV and ephemeral volume
+//! controllers, stateful sets); the whole status.
+//! Dropped: containers without ports (k8s-openapi's `Container` is 2.1 KB inline) and other
+//! init containers, every other volume, the kept containers' command, args, env, mounts,
+//! probes, lifecycle and security context, and the pod's tolerations (the taint eviction
+//! controller lists pods live). So a cached pod's `spec.containers` may be empty: read
+//! containers from the cache only for their ports. No controller writes a cached pod back
+//! whole (pods are patched or deleted), so nothing dropped here can be lost on the server.
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
@@ -34,13 +37,22 @@ pub fn slim(pod: &mut Pod) {
         volumes.shrink_to_fit();
     }
     spec.tolerations = None;
+    spec.containers.retain(declares_ports);
+    spec.containers.shrink_to_fit();
     spec.containers.iter_mut().for_each(slim_container);
-    spec.init_containers
-        .iter_mut()
-        .flatten()
-        .for_each(slim_container);
+    if let Some(init) = spec.init_containers.as_mut() {
+        init.retain(|c| c.restart_policy.as_deref() == Some("Always"));
+        init.iter_mut().for_each(slim_container);
+    }
+    if spec.init_containers.as_ref().is_some_and(Vec::is_empty) {
+        spec.init_containers = None;
+    }
     // Debugging containers: no controller looks at them.
     spec.ephemeral_containers = None;
+}
+
+fn declares_ports(c: &Container) -> bool {
+    c.ports.as_ref().is_some_and(|p| !p.is_empty())
 }
 
 fn slim_container(c: &mut Container) {
@@ -82,13 +94,15 @@ mod tests {
                     {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}}},
                 "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}],
                 "initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always",
-                                    "command": ["sleep", "1d"]}],
+                                    "command": ["sleep", "1d"]},
+                                   {"name": "setup", "image": "busybox"}],
                 "containers": [{"name": "c", "image": "busybox", "command": ["sh"], "args": ["-c", "x"],
                     "env": [{"name": "A", "value": "b"}],
                     "ports": [{"name": "http", "containerPort": 80}],
                     "resources": {"requests": {"cpu": "10m"}},
                     "volumeMounts": [{"name": "kube-api-access-x", "mountPath": "/var/run/secrets"}],
-                    "readinessProbe": {"httpGet": {"port": 80}}}],
+                    "readinessProbe": {"httpGet": {"port": 80}}},
+                    {"name": "logger", "image": "busybox", "command": ["tail"]}],
                 "volumes": [
                     {"name": "kube-api-access-x", "projected": {"sources": [
                         {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
@@ -166,7 +180,11 @@ mod tests {
         let c = &spec.containers[0];
         assert!(c.command.is_none() && c.args.is_none() && c.env.is_none());
         assert!(c.volume_mounts.is_none() && c.readiness_probe.is_none());
-        assert!(spec.init_containers.as_ref().unwrap()[0].command.is_none());
+        let init = spec.init_containers.as_ref().unwrap();
+        assert_eq!(init.len(), 1, "only the sidecar is kept");
+        assert!(init[0].command.is_none());
+        let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["c"], "a container without ports is not kept");
         assert!(spec
             .volumes
             .iter()
