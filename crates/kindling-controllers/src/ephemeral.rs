@@ -46,12 +46,22 @@ pub fn claims_for(pod: &Pod) -> Vec<PersistentVolumeClaim> {
     out
 }
 
+fn has_ephemeral_volumes(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(|v| v.ephemeral.is_some())
+}
+
 /// The controller, on the shared pod watch: subscribed now, run by the returned future.
 pub fn run(
     client: kube::Client,
     informer: &mut PodInformer,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let triggers = informer::triggers(informer.subscribe(), |_| {});
+    // Only pods with generic ephemeral volumes are reconciled (upstream's enqueuePod skips the
+    // rest): every other pod change would be a reconcile that finds nothing to do.
+    let triggers = informer::triggers(informer.subscribe(), |_| {})
+        .filter(|pod| futures::future::ready(has_ephemeral_volumes(pod)));
     let store = informer.store();
     async move {
         Controller::for_shared_stream(triggers, store)
@@ -103,6 +113,7 @@ mod tests {
                 {"name": "cache", "emptyDir": {}}]}
         }))
         .unwrap();
+        assert!(has_ephemeral_volumes(&pod));
         let claims = claims_for(&pod);
         assert_eq!(claims.len(), 1);
         let c = serde_json::to_value(&claims[0]).unwrap();
@@ -115,5 +126,16 @@ mod tests {
                     "controller": true, "blockOwnerDeletion": true}])
         );
         assert_eq!(c["spec"]["resources"]["requests"]["storage"], "1Mi");
+    }
+
+    #[test]
+    fn pods_without_ephemeral_volumes_are_not_reconciled() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"containers": [], "volumes": [{"name": "cache", "emptyDir": {}}]}
+        }))
+        .unwrap();
+        assert!(!has_ephemeral_volumes(&pod));
+        assert!(!has_ephemeral_volumes(&Pod::default()));
     }
 }

@@ -1,7 +1,11 @@
 //! One watch of every pod for the controllers that follow pods (upstream's shared informer):
 //! one cache instead of one per controller, and every change handed to each subscriber in
 //! order, after the cache has it, with what the cache held before (so a controller can tell a
-//! pod it sees for the first time from an update, as its own cache used to).
+//! pod it sees for the first time from an update, as its own cache used to). Pods are cached
+//! [`slim`]: only what some controller reads.
+
+mod slim;
+pub use slim::slim;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
@@ -75,7 +79,7 @@ impl PodInformer {
     pub async fn run(mut self, client: kube::Client) {
         let mut events = watcher(Api::<Pod>::all(client), watcher::Config::default())
             .default_backoff()
-            .modify(kindling_reflect::without_managed_fields)
+            .modify(slim)
             .boxed();
         while let Some(event) = events.next().await {
             let event = match event {
