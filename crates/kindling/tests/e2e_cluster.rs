@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed test with its location
 
 mod common;
-use common::{docker_available, runtime, text, unique, Env, TestImage};
+use common::survival::{
+    docker, object_count, running_web_pods, service_answer, serving_workloads, volume_file,
+};
+use common::{docker_available, ok, runtime, text, unique, Env, TestImage};
 use kindling_provider::{DockerProvider, Provider, Stdin};
 use std::path::Path;
 use std::process::Command;
@@ -405,6 +408,90 @@ fn cluster_survives_a_restart_of_its_nodes() {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     }
+}
+
+/// Polls `check` every 250 ms until it holds; after `timeout` the test fails naming `what`.
+fn eventually(env: &Env, what: &str, timeout: std::time::Duration, check: impl Fn(&Env) -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !check(env) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within {timeout:?}\n{}",
+            text(&env.kubectl(&["get", "nodes,deploy,sts,pods", "-A"]).stdout)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// A one-node cluster through `docker restart` of its node (a laptop's Docker restarting one
+/// container): every object, the StatefulSet's volume data and the same Deployment pods back,
+/// serving through their Service.
+#[test]
+fn single_node_survives_docker_restart() {
+    if !docker_available() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let busybox = TestImage::build(&runtime(), "kindling/busybox:e2e-one");
+    let mut env = Env::new();
+    let name = unique("one");
+    env.create(&name, None);
+    let node = format!("{name}-control-plane");
+    let out = env.kindling(&["load", "docker-image", &busybox, "--name", &name]);
+    assert!(out.status.success(), "load: {}", text(&out.stderr));
+    env.apply(&serving_workloads(&busybox, &node));
+    ok(&env, &["rollout", "status", "deploy/web", "--timeout=90s"]);
+    ok(&env, &["rollout", "status", "sts/data", "--timeout=90s"]);
+    eventually(
+        &env,
+        "the Service answering",
+        std::time::Duration::from_secs(30),
+        |env| service_answer(env).trim() == "hello-from-web",
+    );
+    let first = volume_file(&env, "first").unwrap();
+    let boots = volume_file(&env, "boots").unwrap().lines().count();
+    let objects = object_count(&env);
+    let web_pods = running_web_pods(&env);
+    assert_eq!(web_pods.len(), 2, "{web_pods:?}");
+
+    let started = std::time::Instant::now();
+    docker(&["restart", "-t", "10", &node]);
+    eventually(
+        &env,
+        "the node Ready again",
+        std::time::Duration::from_secs(60),
+        |env| node_ready(env, &node),
+    );
+    let ready = started.elapsed();
+    eventually(
+        &env,
+        "the StatefulSet's pod back",
+        std::time::Duration::from_secs(60),
+        |env| volume_file(env, "boots").is_some_and(|b| b.lines().count() == boots + 1),
+    );
+    assert_eq!(volume_file(&env, "first").unwrap(), first);
+    eventually(
+        &env,
+        "the web pods of before the restart Running (and no others)",
+        std::time::Duration::from_secs(60),
+        |env| running_web_pods(env) == web_pods,
+    );
+    eventually(
+        &env,
+        "the Service answering",
+        std::time::Duration::from_secs(30),
+        |env| service_answer(env).trim() == "hello-from-web",
+    );
+    eprintln!(
+        "docker restart of the one node: Ready after {ready:.1?}, serving after {:.1?}",
+        started.elapsed()
+    );
+    assert_eq!(object_count(&env), objects, "objects lost or added");
+    let out = env.kindling(&["delete", "cluster", "--name", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(leftovers(&name).is_empty(), "{:?}", leftovers(&name));
 }
 
 #[test]
