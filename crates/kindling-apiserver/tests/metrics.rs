@@ -122,21 +122,23 @@ fn kubectl_get_raw_metrics(kubectl: &Kubectl) {
     assert!(text.contains("apiserver_current_inflight_requests{request_kind=\"mutating\"}"));
 }
 
-/// A watch is a long-running request while it lasts, and its events are counted.
+/// A watch is a long-running request while it lasts, and its events are counted. Roles: no
+/// controller of the test server watches them in a namespace (the bootstrap signer watches
+/// ConfigMaps in kube-public, the token cleaner Secrets in kube-system).
 #[test]
 fn watches_are_long_running_and_their_events_counted() {
     let s = TestServer::start();
     let mut watch = s
         .kubectl
         .command(&s.kubeconfig)
-        .args(["get", "configmaps", "-w", "--request-timeout=30s"])
+        .args(["get", "roles", "-w", "--request-timeout=30s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let watching = [
         ("verb", "WATCH"),
-        ("resource", "configmaps"),
+        ("resource", "roles"),
         ("scope", "namespace"),
     ];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -148,9 +150,13 @@ fn watches_are_long_running_and_their_events_counted() {
         assert!(std::time::Instant::now() < deadline, "no watch seen");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    s.ok(&["create", "configmap", "w1"]);
-    s.ok(&["create", "configmap", "w2"]);
-    let events = [("group", ""), ("version", "v1"), ("resource", "configmaps")];
+    s.ok(&["create", "role", "w1", "--verb=get", "--resource=pods"]);
+    s.ok(&["create", "role", "w2", "--verb=get", "--resource=pods"]);
+    let events = [
+        ("group", "rbac.authorization.k8s.io"),
+        ("version", "v1"),
+        ("resource", "roles"),
+    ];
     loop {
         let m = parse(&s.ok(&["get", "--raw", "/metrics"]));
         if value(&m, "apiserver_watch_events_total", &events) >= 2.0 {

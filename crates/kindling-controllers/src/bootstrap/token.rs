@@ -70,10 +70,14 @@ pub fn expiry(secret: &Secret, now: jiff::Timestamp) -> Expiry {
         return Expiry::Expired;
     };
     let left = at.as_nanosecond() - now.as_nanosecond();
-    match u64::try_from(left) {
-        Ok(nanos) if nanos > 0 => Expiry::In(Duration::from_nanos(nanos)),
-        _ => Expiry::Expired,
+    if left <= 0 {
+        return Expiry::Expired;
     }
+    // More than u64 nanoseconds (≈584 years, e.g. `2999-01-01T00:00:00Z`) is as good as never
+    // for a timer, but the token is not expired.
+    Expiry::In(Duration::from_nanos(
+        u64::try_from(left).unwrap_or(u64::MAX),
+    ))
 }
 
 /// Whether the token cleaner deletes `secret` now: a bootstrap token that has expired.
@@ -232,6 +236,12 @@ mod tests {
             Expiry::In(Duration::from_millis(1500))
         );
         assert_eq!(expiry(&with("2025-12-31T23:59:59Z"), now), Expiry::Expired);
+        // Further than a u64 of nanoseconds: far off, not expired (kubeadm users write such
+        // dates; the cleaner once deleted them).
+        assert_eq!(
+            expiry(&with("2999-01-01T00:00:00Z"), now),
+            Expiry::In(Duration::from_nanos(u64::MAX))
+        );
         // Not RFC 3339 as Go reads it: treated as expired.
         for bad in [
             "tomorrow",
