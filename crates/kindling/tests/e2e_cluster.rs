@@ -412,15 +412,13 @@ fn cluster_survives_a_restart_of_its_nodes() {
 
 /// Polls `check` every 250 ms until it holds; after `timeout` the test fails naming `what`.
 fn eventually(env: &Env, what: &str, timeout: std::time::Duration, check: impl Fn(&Env) -> bool) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !check(env) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} did not happen within {timeout:?}\n{}",
-            text(&env.kubectl(&["get", "nodes,deploy,sts,pods", "-A"]).stdout)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+    common::eventually(
+        env,
+        what,
+        timeout,
+        &["get", "nodes,deploy,sts,pods", "-A"],
+        check,
+    );
 }
 
 /// A one-node cluster through `docker restart` of its node (a laptop's Docker restarting one

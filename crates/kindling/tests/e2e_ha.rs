@@ -38,17 +38,13 @@ const NODE_IMAGE: &str = "kindling/node:e2e-ha";
 const CONFIG: &str = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: control-plane\n- role: control-plane\n- role: worker\n- role: worker\n- role: worker\n";
 
 fn eventually(env: &Env, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check(env) {
-        if Instant::now() > deadline {
-            let state = text(
-                &env.kubectl(&["get", "nodes,leases,deploy,pods", "-A"])
-                    .stdout,
-            );
-            panic!("{what} did not happen within {timeout:?}\n{state}");
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    common::eventually(
+        env,
+        what,
+        timeout,
+        &["get", "nodes,leases,deploy,pods", "-A"],
+        check,
+    );
 }
 
 /// The etcd member's own verdict (`/health` on its local metrics port), from inside the node.

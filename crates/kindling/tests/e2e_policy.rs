@@ -27,17 +27,13 @@ fn jsonpath(env: &Env, what: &str, path: &str) -> String {
 }
 
 fn eventually(env: &Env, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check(env) {
-        if Instant::now() > deadline {
-            let state = text(
-                &env.kubectl(&["get", "pdb,deploy,pods", "-o", "wide"])
-                    .stdout,
-            );
-            panic!("{what} did not happen within {timeout:?}\n{state}");
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    common::eventually(
+        env,
+        what,
+        timeout,
+        &["get", "pdb,deploy,pods", "-o", "wide"],
+        check,
+    );
 }
 
 /// (pod, node) of the web pods Running and ready, terminating ones left out.

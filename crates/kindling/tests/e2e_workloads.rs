@@ -30,14 +30,13 @@ fn rows(out: &str) -> Vec<Vec<String>> {
 }
 
 fn eventually(env: &Env, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check(env) {
-        if Instant::now() > deadline {
-            let state = text(&env.kubectl(&["get", "deploy,rs,pods", "-o", "wide"]).stdout);
-            panic!("{what} did not happen within {timeout:?}\n{state}");
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    common::eventually(
+        env,
+        what,
+        timeout,
+        &["get", "deploy,rs,pods", "-o", "wide"],
+        check,
+    );
 }
 
 /// `n` web pods Running and ready, all on the workers (pods of earlier replica sets still

@@ -46,6 +46,25 @@ pub fn docker_available() -> bool {
     ok
 }
 
+/// Polls `check` every 250 ms until it holds; after `timeout` the test fails naming `what`,
+/// with what `kubectl SHOW` prints at that moment (the state worth seeing in that test file).
+pub fn eventually(
+    env: &Env,
+    what: &str,
+    timeout: Duration,
+    show: &[&str],
+    check: impl Fn(&Env) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !check(env) {
+        if Instant::now() > deadline {
+            let state = text(&env.kubectl(show).stdout);
+            panic!("{what} did not happen within {timeout:?}\n{state}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
