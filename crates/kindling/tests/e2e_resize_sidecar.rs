@@ -129,20 +129,26 @@ spec:
     ));
     let mut pod = String::new();
     for _ in 0..100 {
+        // `items[*]`, not `items[0]`: kubectl fails on an index into the empty list the get
+        // sees before the Job controller has made the pod.
         pod = env.ok_kubectl(&[
             "get",
             "pods",
             "-l",
             "job-name=sidecar",
             "-o",
-            "jsonpath={.items[0].metadata.name}",
+            "jsonpath={.items[*].metadata.name}",
         ]);
         if !pod.trim().is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let pod = pod.trim().to_string();
+    let pod = pod
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     assert!(!pod.is_empty(), "the Job made no pod");
     let pod = pod.as_str();
     // While the app runs, both run and are ready: 2/2 Running.
