@@ -24,18 +24,15 @@ fn jsonpath(env: &Env, what: &str, path: &str) -> String {
 }
 
 fn eventually(env: &Env, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check(env) {
-        if Instant::now() > deadline {
-            let state = text(
-                &env.kubectl(&["get", "jobs,cronjobs,pods", "-o", "wide"])
-                    .stdout,
-            );
-            let events = text(&env.kubectl(&["get", "events"]).stdout);
-            panic!("{what} did not happen within {timeout:?}\n{state}\n{events}");
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let state = |e: &Env| {
+        let objects = text(
+            &e.kubectl(&["get", "jobs,cronjobs,pods", "-o", "wide"])
+                .stdout,
+        );
+        let events = text(&e.kubectl(&["get", "events"]).stdout);
+        format!("{objects}\n{events}")
+    };
+    common::eventually_showing(env, what, timeout, state, check);
 }
 
 fn job(name: &str, spec: &str, command: &str) -> String {

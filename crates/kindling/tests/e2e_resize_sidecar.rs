@@ -127,11 +127,10 @@ spec:
         worker = c.worker,
         image = c.image
     ));
-    let mut pod = String::new();
-    for _ in 0..100 {
-        // `items[*]`, not `items[0]`: kubectl fails on an index into the empty list the get
-        // sees before the Job controller has made the pod.
-        pod = env.ok_kubectl(&[
+    // `items[*]`, not `items[0]`: kubectl fails on an index into the empty list the get
+    // sees before the Job controller has made the pod.
+    let job_pod = |e: &Env| {
+        let names = e.ok_kubectl(&[
             "get",
             "pods",
             "-l",
@@ -139,17 +138,20 @@ spec:
             "-o",
             "jsonpath={.items[*].metadata.name}",
         ]);
-        if !pod.trim().is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let pod = pod
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    assert!(!pod.is_empty(), "the Job made no pod");
+        names
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    common::eventually(
+        env,
+        "the Job's pod",
+        Duration::from_secs(20),
+        &["get", "jobs,pods", "-o", "wide"],
+        |e| !job_pod(e).is_empty(),
+    );
+    let pod = job_pod(env);
     let pod = pod.as_str();
     // While the app runs, both run and are ready: 2/2 Running.
     env.wait_for(pod, "2/2 Running", Duration::from_secs(60), |e| {

@@ -55,11 +55,21 @@ pub fn eventually(
     show: &[&str],
     check: impl Fn(&Env) -> bool,
 ) {
+    eventually_showing(env, what, timeout, |e| text(&e.kubectl(show).stdout), check);
+}
+
+/// [`eventually`], the failure showing what `state` reads (for more than one kubectl).
+pub fn eventually_showing(
+    env: &Env,
+    what: &str,
+    timeout: Duration,
+    state: impl FnOnce(&Env) -> String,
+    check: impl Fn(&Env) -> bool,
+) {
     let deadline = Instant::now() + timeout;
     while !check(env) {
         if Instant::now() > deadline {
-            let state = text(&env.kubectl(show).stdout);
-            panic!("{what} did not happen within {timeout:?}\n{state}");
+            panic!("{what} did not happen within {timeout:?}\n{}", state(env));
         }
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -194,15 +204,18 @@ impl Env {
 
     /// Waits until `check` holds, failing with `what` and the pod's description.
     pub fn wait_for(&self, pod: &str, what: &str, timeout: Duration, check: impl Fn(&Env) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !check(self) {
-            if Instant::now() > deadline {
-                let describe = text(&self.kubectl(&["describe", "pod", pod]).stdout);
-                let yaml = text(&self.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout);
-                panic!("pod {pod}: {what} did not happen within {timeout:?}\n{describe}\n{yaml}");
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        let show_pod = |e: &Env| {
+            let describe = text(&e.kubectl(&["describe", "pod", pod]).stdout);
+            let yaml = text(&e.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout);
+            format!("{describe}\n{yaml}")
+        };
+        eventually_showing(
+            self,
+            &format!("pod {pod}: {what}"),
+            timeout,
+            show_pod,
+            check,
+        );
     }
 
     /// The STATUS and RESTARTS columns of `kubectl get pod` (what the user reads).
