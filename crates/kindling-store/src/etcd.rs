@@ -25,7 +25,7 @@ use etcd_client::{
     TxnOp, TxnOpResponse,
 };
 
-use crate::{KeyValue, ListPage, Result, Revision, Store, StoreError, Watch};
+use crate::{Answer, KeyValue, ListPage, Result, Revision, Store, StoreError, Watch};
 use convert::{from_etcd, key_value, range_end, range_start, to_etcd};
 
 /// Client TLS for etcd: the CA that signed the members' serving certificates and this client's
@@ -127,12 +127,37 @@ impl EtcdStore {
         &self,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        let runtime = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| StoreError::Internal("the etcd store is closed".to_string()))?;
-        let timeout = self.request_timeout;
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.spawn(work, move |outcome| {
+            // The caller may have gone (it never does: it waits below).
+            let _ = reply.send(outcome);
+        })?;
+        answer.recv().map_err(|_| closed())?
+    }
+
+    /// [`EtcdStore::run`] for a caller on async workers: nothing waits but the caller's task.
+    fn run_async<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Answer<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if let Err(error) = self.spawn(work, move |outcome| {
+            let _ = reply.send(outcome);
+        }) {
+            return Box::pin(std::future::ready(Err(error)));
+        }
+        Box::pin(async move { answer.await.unwrap_or_else(|_| Err(closed())) })
+    }
+
+    /// Runs `work` on the store's runtime, within the request timeout, and hands its outcome to
+    /// `reply`.
+    fn spawn<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+        reply: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Result<()> {
+        let runtime = self.runtime.as_ref().ok_or_else(closed)?;
+        let timeout = self.request_timeout;
         runtime.spawn(async move {
             let outcome = tokio::time::timeout(timeout, work)
                 .await
@@ -141,12 +166,9 @@ impl EtcdStore {
                         "etcd did not answer within {timeout:?}"
                     )))
                 });
-            // The caller may have gone (it never does: it waits below).
-            let _ = reply.send(outcome);
+            reply(outcome);
         });
-        answer
-            .recv()
-            .map_err(|_| StoreError::Internal("the etcd store is closed".to_string()))?
+        Ok(())
     }
 
     /// Re-learns the compacted revision from etcd (which does not report it directly: the
@@ -200,6 +222,10 @@ impl EtcdStore {
     }
 }
 
+fn closed() -> StoreError {
+    StoreError::Internal("the etcd store is closed".to_string())
+}
+
 impl Drop for EtcdStore {
     fn drop(&mut self) {
         // Ends every watch task (closing the watches' channels) without waiting for them.
@@ -251,6 +277,98 @@ fn read_back(responses: &[TxnOpResponse]) -> Result<Option<KeyValue>> {
     Ok(None)
 }
 
+/// Creates `key` unless it exists (a transaction on its create revision).
+async fn txn_create(client: Client, key: String, value: Vec<u8>) -> Result<Revision> {
+    let txn = Txn::new()
+        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+        .and_then([TxnOp::put(key.clone(), value, None)]);
+    let response = client
+        .kv_client()
+        .txn(txn)
+        .await
+        .map_err(|error| convert::internal(&error))?;
+    if !response.succeeded() {
+        return Err(StoreError::AlreadyExists(key));
+    }
+    header_revision(response.header())
+}
+
+/// Replaces `key`'s value if its mod revision is `expected`.
+async fn txn_update(
+    client: Client,
+    key: String,
+    value: Vec<u8>,
+    expected: Revision,
+) -> Result<Revision> {
+    let txn = Txn::new()
+        .when([Compare::mod_revision(
+            key.clone(),
+            CompareOp::Equal,
+            to_etcd(expected),
+        )])
+        .and_then([TxnOp::put(key.clone(), value, None)])
+        .or_else([TxnOp::get(key.clone(), None)]);
+    let response = client
+        .kv_client()
+        .txn(txn)
+        .await
+        .map_err(|error| convert::internal(&error))?;
+    if response.succeeded() {
+        return header_revision(response.header());
+    }
+    match read_back(&response.op_responses())? {
+        None => Err(StoreError::NotFound(key)),
+        Some(current) => Err(StoreError::Conflict {
+            key,
+            expected,
+            current: current.mod_revision,
+        }),
+    }
+}
+
+/// Deletes `key` (if its mod revision is `expected`, when given), returning its last value.
+async fn txn_delete(
+    client: Client,
+    key: String,
+    expected: Option<Revision>,
+) -> Result<(Revision, KeyValue)> {
+    // Without an expected revision: delete whatever is there (the key must exist).
+    let compare = match expected {
+        Some(expected) => Compare::mod_revision(key.clone(), CompareOp::Equal, to_etcd(expected)),
+        None => Compare::create_revision(key.clone(), CompareOp::Greater, 0),
+    };
+    let txn = Txn::new()
+        .when([compare])
+        .and_then([TxnOp::delete(
+            key.clone(),
+            Some(DeleteOptions::new().with_prev_key()),
+        )])
+        .or_else([TxnOp::get(key.clone(), None)]);
+    let response = client
+        .kv_client()
+        .txn(txn)
+        .await
+        .map_err(|error| convert::internal(&error))?;
+    let responses = response.op_responses();
+    if !response.succeeded() {
+        return match (read_back(&responses)?, expected) {
+            (Some(current), Some(expected)) => Err(StoreError::Conflict {
+                key,
+                expected,
+                current: current.mod_revision,
+            }),
+            _ => Err(StoreError::NotFound(key)),
+        };
+    }
+    let deleted = responses.iter().find_map(|response| match response {
+        TxnOpResponse::Delete(delete) => delete.prev_kvs().first().map(key_value),
+        _ => None,
+    });
+    let deleted = deleted.ok_or_else(|| {
+        StoreError::Internal(format!("etcd deleted {key} but returned no value"))
+    })??;
+    Ok((header_revision(response.header())?, deleted))
+}
 impl Store for EtcdStore {
     fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         let client = self.client.clone();
@@ -311,98 +429,37 @@ impl Store for EtcdStore {
     }
 
     fn create(&self, key: &str, value: Vec<u8>) -> Result<Revision> {
-        let client = self.client.clone();
-        let key = key.to_string();
-        self.run(async move {
-            let txn = Txn::new()
-                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(key.clone(), value, None)]);
-            let response = client
-                .kv_client()
-                .txn(txn)
-                .await
-                .map_err(|error| convert::internal(&error))?;
-            if !response.succeeded() {
-                return Err(StoreError::AlreadyExists(key));
-            }
-            header_revision(response.header())
-        })
+        self.run(txn_create(self.client.clone(), key.to_string(), value))
+    }
+
+    fn create_async(&self, key: &str, value: Vec<u8>) -> Answer<Revision> {
+        self.run_async(txn_create(self.client.clone(), key.to_string(), value))
     }
 
     fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<Revision> {
-        let client = self.client.clone();
-        let key = key.to_string();
-        self.run(async move {
-            let txn = Txn::new()
-                .when([Compare::mod_revision(
-                    key.clone(),
-                    CompareOp::Equal,
-                    to_etcd(expected),
-                )])
-                .and_then([TxnOp::put(key.clone(), value, None)])
-                .or_else([TxnOp::get(key.clone(), None)]);
-            let response = client
-                .kv_client()
-                .txn(txn)
-                .await
-                .map_err(|error| convert::internal(&error))?;
-            if response.succeeded() {
-                return header_revision(response.header());
-            }
-            match read_back(&response.op_responses())? {
-                None => Err(StoreError::NotFound(key)),
-                Some(current) => Err(StoreError::Conflict {
-                    key,
-                    expected,
-                    current: current.mod_revision,
-                }),
-            }
-        })
+        self.run(txn_update(
+            self.client.clone(),
+            key.to_string(),
+            value,
+            expected,
+        ))
+    }
+
+    fn update_async(&self, key: &str, value: Vec<u8>, expected: Revision) -> Answer<Revision> {
+        self.run_async(txn_update(
+            self.client.clone(),
+            key.to_string(),
+            value,
+            expected,
+        ))
     }
 
     fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(Revision, KeyValue)> {
-        let client = self.client.clone();
-        let key = key.to_string();
-        self.run(async move {
-            // Without an expected revision: delete whatever is there (the key must exist).
-            let compare = match expected {
-                Some(expected) => {
-                    Compare::mod_revision(key.clone(), CompareOp::Equal, to_etcd(expected))
-                }
-                None => Compare::create_revision(key.clone(), CompareOp::Greater, 0),
-            };
-            let txn = Txn::new()
-                .when([compare])
-                .and_then([TxnOp::delete(
-                    key.clone(),
-                    Some(DeleteOptions::new().with_prev_key()),
-                )])
-                .or_else([TxnOp::get(key.clone(), None)]);
-            let response = client
-                .kv_client()
-                .txn(txn)
-                .await
-                .map_err(|error| convert::internal(&error))?;
-            let responses = response.op_responses();
-            if !response.succeeded() {
-                return match (read_back(&responses)?, expected) {
-                    (Some(current), Some(expected)) => Err(StoreError::Conflict {
-                        key,
-                        expected,
-                        current: current.mod_revision,
-                    }),
-                    _ => Err(StoreError::NotFound(key)),
-                };
-            }
-            let deleted = responses.iter().find_map(|response| match response {
-                TxnOpResponse::Delete(delete) => delete.prev_kvs().first().map(key_value),
-                _ => None,
-            });
-            let deleted = deleted.ok_or_else(|| {
-                StoreError::Internal(format!("etcd deleted {key} but returned no value"))
-            })??;
-            Ok((header_revision(response.header())?, deleted))
-        })
+        self.run(txn_delete(self.client.clone(), key.to_string(), expected))
+    }
+
+    fn delete_async(&self, key: &str, expected: Option<Revision>) -> Answer<(Revision, KeyValue)> {
+        self.run_async(txn_delete(self.client.clone(), key.to_string(), expected))
     }
 
     fn current_revision(&self) -> Result<Revision> {
@@ -420,10 +477,7 @@ impl Store for EtcdStore {
                 compacted: self.refresh_compacted()?,
             });
         }
-        let runtime = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| StoreError::Internal("the etcd store is closed".to_string()))?;
+        let runtime = self.runtime.as_ref().ok_or_else(closed)?;
         let client = self.client.clone();
         let prefix = prefix.to_string();
         let stream = self.run(async move { watch::open(&client, &prefix, after).await })?;

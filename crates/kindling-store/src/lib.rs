@@ -98,6 +98,11 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A write's outcome for a caller on async workers: awaiting it holds no thread while the
+/// backend works (SQLite's writer thread or the etcd client's runtime answers it). The blocking
+/// methods would each take a thread of tokio's blocking pool for the whole commit.
+pub type Answer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send>>;
+
 /// How the store has grouped writes into commits (one transaction and one fsync each).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommitStats {
@@ -157,13 +162,22 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the key; `AlreadyExists` if present. Returns the new revision.
     fn create(&self, key: &str, value: Vec<u8>) -> Result<Revision>;
 
+    /// [`Store::create`], awaited.
+    fn create_async(&self, key: &str, value: Vec<u8>) -> Answer<Revision>;
+
     /// Replaces the key's value if its mod revision is still `expected`. `NotFound` if absent,
     /// `Conflict` if it changed. Returns the new revision.
     fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<Revision>;
 
+    /// [`Store::update`], awaited.
+    fn update_async(&self, key: &str, value: Vec<u8>, expected: Revision) -> Answer<Revision>;
+
     /// Deletes the key, if `expected` is given only when its mod revision still matches.
     /// Returns the deletion revision and the last value.
     fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(Revision, KeyValue)>;
+
+    /// [`Store::delete`], awaited.
+    fn delete_async(&self, key: &str, expected: Option<Revision>) -> Answer<(Revision, KeyValue)>;
 
     /// The revision of the last committed write (0 for an empty store).
     fn current_revision(&self) -> Result<Revision>;

@@ -6,8 +6,10 @@
 //! - `reader`: pooled read-only connections for `get`, `list` and watch replay.
 //! - `watch`: the hub that hands committed events to watchers.
 //! - `compaction`: deleting history that compaction made unreachable.
+//! - `checkpoint`: copying the log into the database file, off the writer thread.
 
 mod apply;
+mod checkpoint;
 mod compaction;
 mod keys;
 mod reader;
@@ -15,6 +17,7 @@ mod schema;
 mod watch;
 mod writer;
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self as std_mpsc, Sender};
@@ -23,9 +26,9 @@ use std::thread::JoinHandle;
 
 use reader::ReadPool;
 use watch::Hub;
-use writer::{Command, WriteOp, WriteOutcome, Writer};
+use writer::{Command, Reply, WriteOp, WriteOutcome, Writer};
 
-use crate::{CommitStats, KeyValue, ListPage, Result, Revision, Store, StoreError, Watch};
+use crate::{Answer, CommitStats, KeyValue, ListPage, Result, Revision, Store, StoreError, Watch};
 
 /// Tuning for [`SqliteStore`]. The defaults suit the API server.
 #[derive(Clone, Debug)]
@@ -65,6 +68,7 @@ pub struct SqliteStore {
     shared: Arc<Shared>,
     commands: Option<Sender<Command>>,
     writer: Option<JoinHandle<()>>,
+    checkpointer: Option<JoinHandle<()>>,
 }
 
 /// State shared by callers, the writer thread and watch replay threads.
@@ -95,7 +99,8 @@ impl SqliteStore {
     }
 
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<SqliteStore> {
-        let conn = schema::open_writer(path)?;
+        let mut conn = schema::open_writer(path)?;
+        let checkpointer = checkpoint::start(path, &mut conn)?;
         let counters = schema::read_counters(&conn)?;
         let shared = Arc::new(Shared {
             reads: ReadPool::new(path),
@@ -123,6 +128,7 @@ impl SqliteStore {
             shared,
             commands: Some(commands),
             writer: Some(writer),
+            checkpointer: Some(checkpointer),
         })
     }
 
@@ -144,17 +150,32 @@ impl SqliteStore {
             .with(|conn| schema::read_meta(conn, "purged"))
     }
 
-    fn send<T>(&self, command: impl FnOnce(writer::Reply<T>) -> Command) -> Result<T> {
-        let stopped = || StoreError::Internal("the store writer has stopped".to_string());
+    fn send<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
         let (reply, answer) = std_mpsc::sync_channel(1);
         let commands = self.commands.as_ref().ok_or_else(stopped)?;
-        commands.send(command(reply)).map_err(|_| stopped())?;
+        commands
+            .send(command(Reply::Blocking(reply)))
+            .map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
     }
 
     fn write(&self, op: WriteOp) -> Result<WriteOutcome> {
         self.send(|reply| Command::Write(op, reply))
     }
+
+    /// Queues `op` for the writer; the outcome comes back on a channel the caller awaits.
+    fn write_async(&self, op: WriteOp) -> impl Future<Output = Result<WriteOutcome>> + use<> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if let Some(commands) = &self.commands {
+            // On failure the command, and with it `reply`, is dropped: the answer says stopped.
+            let _ = commands.send(Command::Write(op, Reply::Async(reply)));
+        }
+        async move { answer.await.unwrap_or_else(|_| Err(stopped())) }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Internal("the store writer has stopped".to_string())
 }
 
 impl Drop for SqliteStore {
@@ -164,6 +185,12 @@ impl Drop for SqliteStore {
         if let Some(writer) = self.writer.take() {
             if writer.join().is_err() {
                 tracing::error!("the store writer thread panicked");
+            }
+        }
+        // The writer's connection is closed now, and with it the checkpoint thread's wake-ups.
+        if let Some(checkpointer) = self.checkpointer.take() {
+            if checkpointer.join().is_err() {
+                tracing::error!("the store checkpoint thread panicked");
             }
         }
         self.shared
@@ -206,31 +233,30 @@ impl Store for SqliteStore {
     }
 
     fn create(&self, key: &str, value: Vec<u8>) -> Result<Revision> {
-        let op = WriteOp::Create {
-            key: key.to_string(),
-            value,
-        };
-        Ok(self.write(op)?.revision)
+        Ok(self.write(WriteOp::create(key, value))?.revision)
+    }
+
+    fn create_async(&self, key: &str, value: Vec<u8>) -> Answer<Revision> {
+        let outcome = self.write_async(WriteOp::create(key, value));
+        Box::pin(async move { Ok(outcome.await?.revision) })
     }
 
     fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<Revision> {
-        let op = WriteOp::Update {
-            key: key.to_string(),
-            value,
-            expected,
-        };
-        Ok(self.write(op)?.revision)
+        Ok(self.write(WriteOp::update(key, value, expected))?.revision)
+    }
+
+    fn update_async(&self, key: &str, value: Vec<u8>, expected: Revision) -> Answer<Revision> {
+        let outcome = self.write_async(WriteOp::update(key, value, expected));
+        Box::pin(async move { Ok(outcome.await?.revision) })
     }
 
     fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(Revision, KeyValue)> {
-        let outcome = self.write(WriteOp::Delete {
-            key: key.to_string(),
-            expected,
-        })?;
-        let deleted = outcome
-            .deleted
-            .ok_or_else(|| StoreError::Internal("a delete returned no value".to_string()))?;
-        Ok((outcome.revision, deleted))
+        self.write(WriteOp::delete(key, expected))?.deletion()
+    }
+
+    fn delete_async(&self, key: &str, expected: Option<Revision>) -> Answer<(Revision, KeyValue)> {
+        let outcome = self.write_async(WriteOp::delete(key, expected));
+        Box::pin(async move { outcome.await?.deletion() })
     }
 
     fn current_revision(&self) -> Result<Revision> {

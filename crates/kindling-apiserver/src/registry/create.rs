@@ -91,7 +91,7 @@ impl Registry {
         };
         obj = shown;
         let stored = rt.serves_stored_form().then(|| value.clone());
-        let result = self.blocking(move |s| s.create(&key, value)).await;
+        let result = self.store.create_async(&key, value).await;
         if result.is_err() {
             self.drop_addresses(&claimed).await;
         }

@@ -254,7 +254,7 @@ impl Registry {
         last: &Value,
     ) -> Result<Option<Value>, ApiError> {
         let key = object_key(rt, ns, name);
-        match self.blocking(move |s| s.delete(&key, expected)).await {
+        match self.store.delete_async(&key, expected).await {
             Ok((rev, kv)) => {
                 if let Some(allocator) = self.allocator(rt) {
                     allocator.release(last);

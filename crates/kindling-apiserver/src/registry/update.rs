@@ -121,7 +121,7 @@ impl Registry {
                 }
             };
             new = shown;
-            let stored = self.blocking(move |s| s.update(&key, value, old_rev)).await;
+            let stored = self.store.update_async(&key, value, old_rev).await;
             if stored.is_err() {
                 self.drop_addresses(&claimed).await;
             }

@@ -139,6 +139,16 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Opens the connection that checkpoints the log (`checkpoint.rs`): it writes only the
+/// database file, from the log, and takes no write lock.
+pub(super) fn open_checkpointer(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.execute_batch("PRAGMA synchronous = FULL;").db()?;
+    Ok(conn)
+}
+
 pub(super) fn read_meta(conn: &Connection, name: &str) -> Result<i64> {
     conn.prepare_cached("SELECT value FROM meta WHERE name = ?1")
         .db()?

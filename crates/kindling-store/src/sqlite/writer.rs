@@ -30,7 +30,27 @@ const IDLE_BEFORE_PURGE: Duration = Duration::from_millis(20);
 /// After a failed purge, leave purging alone this long (the failure is logged once per attempt).
 const PURGE_RETRY_DELAY: Duration = Duration::from_secs(5);
 
-pub(super) type Reply<T> = SyncSender<Result<T>>;
+/// Where the writer sends a request's outcome.
+pub(super) enum Reply<T> {
+    /// A caller blocked on its thread.
+    Blocking(SyncSender<Result<T>>),
+    /// A caller's task awaiting it (no thread waits).
+    Async(tokio::sync::oneshot::Sender<Result<T>>),
+}
+
+impl<T> Reply<T> {
+    /// Answers the caller; one that has gone (its request cancelled) is not missed.
+    pub fn send(self, outcome: Result<T>) {
+        match self {
+            Reply::Blocking(reply) => {
+                let _ = reply.send(outcome);
+            }
+            Reply::Async(reply) => {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+}
 
 pub(super) enum Command {
     Write(WriteOp, Reply<WriteOutcome>),
@@ -53,10 +73,44 @@ pub(super) enum WriteOp {
     },
 }
 
+impl WriteOp {
+    pub fn create(key: &str, value: Vec<u8>) -> WriteOp {
+        WriteOp::Create {
+            key: key.to_string(),
+            value,
+        }
+    }
+
+    pub fn update(key: &str, value: Vec<u8>, expected: Revision) -> WriteOp {
+        WriteOp::Update {
+            key: key.to_string(),
+            value,
+            expected,
+        }
+    }
+
+    pub fn delete(key: &str, expected: Option<Revision>) -> WriteOp {
+        WriteOp::Delete {
+            key: key.to_string(),
+            expected,
+        }
+    }
+}
+
 pub(super) struct WriteOutcome {
     pub revision: Revision,
     /// For a delete: the value it removed.
     pub deleted: Option<KeyValue>,
+}
+
+impl WriteOutcome {
+    /// A delete's revision and the value it removed.
+    pub fn deletion(self) -> Result<(Revision, KeyValue)> {
+        let deleted = self
+            .deleted
+            .ok_or_else(|| StoreError::Internal("a delete returned no value".to_string()))?;
+        Ok((self.revision, deleted))
+    }
 }
 
 pub(super) struct Writer {
@@ -114,7 +168,7 @@ impl Writer {
                     Command::Compact(revision, reply) => {
                         // Keep queue order: writes queued before the compaction go first.
                         self.write_batch(std::mem::take(&mut writes));
-                        let _ = reply.send(self.compact(revision));
+                        reply.send(self.compact(revision));
                     }
                 }
                 if writes.len() < self.max_batch {
@@ -141,7 +195,7 @@ impl Writer {
             Ok(results) => self.deliver(writes, results),
             Err(error) if writes.len() == 1 => {
                 for (_, reply) in writes {
-                    let _ = reply.send(Err(error.clone()));
+                    reply.send(Err(error.clone()));
                 }
             }
             Err(error) => {
@@ -151,7 +205,7 @@ impl Writer {
                     match self.commit(&[&op]) {
                         Ok(results) => self.deliver(vec![(op, reply)], results),
                         Err(error) => {
-                            let _ = reply.send(Err(error));
+                            reply.send(Err(error));
                         }
                     }
                 }
@@ -231,7 +285,7 @@ impl Writer {
                 .publish(&events, max_held_back);
         }
         for ((_, reply), result) in writes.into_iter().zip(results) {
-            let _ = reply.send(result.map(|applied| applied.outcome));
+            reply.send(result.map(|applied| applied.outcome));
         }
     }
 

@@ -68,6 +68,53 @@ fn create_get_update_delete() {
     );
 }
 
+/// The awaited writes answer as the blocking ones, on a runtime with a single thread (nothing
+/// blocks it while the backend works), and writes queued together all land.
+#[test]
+fn awaited_writes_answer_like_blocking_ones() {
+    let (_dir, store) = temp_store();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(store.create_async("/a", b"one".to_vec()).await, Ok(1));
+        assert_eq!(
+            store.create_async("/a", vec![]).await,
+            Err(StoreError::AlreadyExists("/a".into()))
+        );
+        assert_eq!(
+            store.update_async("/a", b"two".to_vec(), 7).await,
+            Err(StoreError::Conflict {
+                key: "/a".into(),
+                expected: 7,
+                current: 1
+            })
+        );
+        assert_eq!(store.update_async("/a", b"two".to_vec(), 1).await, Ok(2));
+        assert_eq!(
+            store.update_async("/missing", vec![], 1).await,
+            Err(StoreError::NotFound("/missing".into()))
+        );
+        let (revision, deleted) = store.delete_async("/a", Some(2)).await.unwrap();
+        assert_eq!((revision, deleted.value), (3, b"two".to_vec()));
+        assert_eq!(
+            store.delete_async("/a", None).await,
+            Err(StoreError::NotFound("/a".into()))
+        );
+        // Queued before any is awaited.
+        let pending: Vec<_> = (0..50)
+            .map(|i| store.create_async(&format!("/many/{i}"), vec![]))
+            .collect();
+        let mut revisions = Vec::new();
+        for answer in pending {
+            revisions.push(answer.await.unwrap());
+        }
+        revisions.sort_unstable();
+        assert_eq!(revisions, (4..54).collect::<Vec<_>>());
+    });
+}
+
 #[test]
 fn revision_and_data_survive_reopen() {
     let (dir, store) = temp_store();
