@@ -7,6 +7,11 @@
 //! of its own in the node (`ingress-alone`, the controller's own kubeconfig, other ports),
 //! synced and under the same load, its VmRSS read from /proc. A Gateway line: the same requests through
 //! an HTTPRoute (`/gw` rewritten to `/`) on the same proxy, removed again before the memory step.
+//! Last, the controller's cost where it runs, inside `kindling node`: a second cluster of a
+//! control plane (with the backend pod) and two workers alike but for `ingress-ready=true` on
+//! one; the difference of the two workers' node processes' VmRSS, synced and after the same
+//! load through the ingress worker (the standalone process above also holds the code pages of
+//! a whole binary, which in a node are the node's anyway).
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Pod;
@@ -32,7 +37,7 @@ pub async fn run(kindling: &std::path::Path) -> Result<()> {
     cluster.load(kindling, IMAGE)?;
     let client = cluster.client().await?;
     let node = format!("{}-control-plane", cluster.name);
-    let pod_ip = backend(&client).await?;
+    let pod_ip = backend(&client, None).await?;
     crate::pods::copy_bench_into(&node)?;
     // The node's IPv4 address (`hostname -i` lists the IPv6 one too).
     let addresses = docker_exec(&node, &["hostname", "-i"])?;
@@ -66,18 +71,73 @@ pub async fn run(kindling: &std::path::Path) -> Result<()> {
     remove_gateway_route(&client).await?;
     controller_memory(&node, &node_ip)?;
     drop(cluster);
+    cost_in_a_node(kindling, home.path()).await
+}
+
+/// Two workers alike but for the ingress controller on one (see the module's documentation).
+const COST_CLUSTER: &str = "kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+- role: control-plane
+- role: worker
+  labels:
+    ingress-ready: \"true\"
+- role: worker
+";
+
+async fn cost_in_a_node(kindling: &std::path::Path, home: &std::path::Path) -> Result<()> {
+    let config = home.join("ingcost.yaml");
+    std::fs::write(&config, COST_CLUSTER)?;
+    let cluster =
+        crate::pods::BenchCluster::create_from(kindling, home, "ingcost".into(), &config)?;
+    cluster.load(kindling, IMAGE)?;
+    let client = cluster.client().await?;
+    let control_plane = format!("{}-control-plane", cluster.name);
+    let (with, without) = (
+        format!("{}-worker", cluster.name),
+        format!("{}-worker2", cluster.name),
+    );
+    backend(&client, Some(&control_plane)).await?;
+    crate::pods::copy_bench_into(&control_plane)?;
+    let with_ip = docker_exec(&with, &["hostname", "-i"])?;
+    let with_ip = with_ip
+        .split_whitespace()
+        .find(|a| a.contains('.'))
+        .context("the ingress worker has no IPv4 address")?;
+    let url = format!("http://{with_ip}:80/index.html");
+    wait_for_200(&control_plane, &url)?;
+    let synced = node_rss(&with)? - node_rss(&without)?;
+    let busy = load(&control_plane, &url)?;
+    let loaded = node_rss(&with)? - node_rss(&without)?;
+    println!(
+        "ingress controller in a node (the ingress worker's `kindling node` VmRSS minus a plain worker's): {:.1} MB synced, {:.1} MB after {SECONDS} s of load ({busy}) (target ≤ 30 MB)",
+        synced / 1e6,
+        loaded / 1e6
+    );
     Ok(())
 }
 
-/// The busybox httpd pod, its Service and an Ingress for it; the pod's IP once it is Running.
-async fn backend(client: &kube::Client) -> Result<String> {
+/// VmRSS (bytes) of a node's `kindling node` process (PID 1 of the container).
+fn node_rss(node: &str) -> Result<f64> {
+    vm_rss(node, "1")
+}
+
+/// The busybox httpd pod (on `node`, its taints tolerated, when given), its Service and an
+/// Ingress and HTTPRoute for it; the pod's IP once it is Running.
+async fn backend(client: &kube::Client, node: Option<&str>) -> Result<String> {
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
-    let pod: Pod = serde_json::from_value(serde_json::json!({
+    let mut pod: Pod = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "web", "labels": {"app": "web"}},
         "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c",
             "image": IMAGE, "imagePullPolicy": "IfNotPresent",
             "command": ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www"]}]}
     }))?;
+    if let (Some(node), Some(spec)) = (node, pod.spec.as_mut()) {
+        spec.node_name = Some(node.to_string());
+        spec.tolerations = Some(vec![serde_json::from_value(
+            serde_json::json!({"operator": "Exists"}),
+        )?]);
+    }
     pods.create(&PostParams::default(), &pod).await?;
     let services: Api<k8s_openapi::api::core::v1::Service> =
         Api::default_namespaced(client.clone());
@@ -294,7 +354,11 @@ fn alone_pid(node: &str) -> Result<String> {
 
 /// VmRSS (bytes) of the `ingress-alone` process in the node.
 fn rss_of_alone(node: &str) -> Result<f64> {
-    let pid = alone_pid(node)?;
+    vm_rss(node, &alone_pid(node)?)
+}
+
+/// VmRSS (bytes) of process `pid` in the node.
+fn vm_rss(node: &str, pid: &str) -> Result<f64> {
     let out = docker_exec(node, &["grep", "VmRSS", &format!("/proc/{pid}/status")])?;
     let kb: f64 = out
         .split_whitespace()

@@ -46,12 +46,22 @@ impl BenchCluster {
     pub fn create(kindling: &Path, home: &Path, prefix: &str, workers: usize) -> Result<Self> {
         let name = format!("{prefix}{workers}");
         let config_path = crate::write_cluster_config(home, &name, workers)?;
-        let kubeconfig = home.join("kubeconfig");
+        BenchCluster::create_from(kindling, home, name, &config_path)
+    }
+
+    /// The cluster `config_path` describes, named `name`.
+    pub fn create_from(
+        kindling: &Path,
+        home: &Path,
+        name: String,
+        config_path: &Path,
+    ) -> Result<Self> {
+        let kubeconfig = home.join(format!("{name}.kubeconfig"));
         let out = Command::new(kindling)
             .args([
                 "create", "cluster", "-q", "--wait", "60s", "--name", &name, "--config",
             ])
-            .arg(&config_path)
+            .arg(config_path)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .output()?;
