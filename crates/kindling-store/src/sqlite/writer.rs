@@ -39,7 +39,7 @@ pub(super) enum Reply<T> {
 }
 
 impl<T> Reply<T> {
-    /// Answers the caller; one that has gone (its request cancelled) is not missed.
+    /// Answers the caller; one that has gone (its request was cancelled) is skipped.
     pub fn send(self, outcome: Result<T>) {
         match self {
             Reply::Blocking(reply) => {
