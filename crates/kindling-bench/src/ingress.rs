@@ -39,13 +39,7 @@ pub async fn run(kindling: &std::path::Path) -> Result<()> {
     let node = format!("{}-control-plane", cluster.name);
     let pod_ip = backend(&client, None).await?;
     crate::pods::copy_bench_into(&node)?;
-    // The node's IPv4 address (`hostname -i` lists the IPv6 one too).
-    let addresses = docker_exec(&node, &["hostname", "-i"])?;
-    let node_ip = addresses
-        .split_whitespace()
-        .find(|a| a.contains('.'))
-        .context("the node has no IPv4 address")?
-        .to_string();
+    let node_ip = ipv4_of(&node)?;
     // The Ingress answers once the controller has synced it.
     let through = format!("http://{node_ip}:80/index.html");
     let direct = format!("http://{pod_ip}:8080/index.html");
@@ -99,12 +93,7 @@ async fn cost_in_a_node(kindling: &std::path::Path, home: &std::path::Path) -> R
     );
     backend(&client, Some(&control_plane)).await?;
     crate::pods::copy_bench_into(&control_plane)?;
-    let with_ip = docker_exec(&with, &["hostname", "-i"])?;
-    let with_ip = with_ip
-        .split_whitespace()
-        .find(|a| a.contains('.'))
-        .context("the ingress worker has no IPv4 address")?;
-    let url = format!("http://{with_ip}:80/index.html");
+    let url = format!("http://{}:80/index.html", ipv4_of(&with)?);
     wait_for_200(&control_plane, &url)?;
     let synced = node_rss(&with)? - node_rss(&without)?;
     let busy = load(&control_plane, &url)?;
@@ -115,6 +104,16 @@ async fn cost_in_a_node(kindling: &std::path::Path, home: &std::path::Path) -> R
         loaded / 1e6
     );
     Ok(())
+}
+
+/// The node's IPv4 address (`hostname -i` lists the IPv6 one too).
+fn ipv4_of(node: &str) -> Result<String> {
+    let addresses = docker_exec(node, &["hostname", "-i"])?;
+    addresses
+        .split_whitespace()
+        .find(|a| a.contains('.'))
+        .map(str::to_string)
+        .with_context(|| format!("{node} has no IPv4 address"))
 }
 
 /// VmRSS (bytes) of a node's `kindling node` process (PID 1 of the container).

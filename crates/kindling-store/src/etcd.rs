@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{
     Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Txn,
-    TxnOp, TxnOpResponse,
+    TxnOp, TxnOpResponse, TxnResponse,
 };
 
 use crate::{Answer, KeyValue, ListPage, Result, Revision, Store, StoreError, Watch};
@@ -277,16 +277,21 @@ fn read_back(responses: &[TxnOpResponse]) -> Result<Option<KeyValue>> {
     Ok(None)
 }
 
+/// Runs `txn` on etcd.
+async fn commit(client: &Client, txn: Txn) -> Result<TxnResponse> {
+    client
+        .kv_client()
+        .txn(txn)
+        .await
+        .map_err(|error| convert::internal(&error))
+}
+
 /// Creates `key` unless it exists (a transaction on its create revision).
 async fn txn_create(client: Client, key: String, value: Vec<u8>) -> Result<Revision> {
     let txn = Txn::new()
         .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
         .and_then([TxnOp::put(key.clone(), value, None)]);
-    let response = client
-        .kv_client()
-        .txn(txn)
-        .await
-        .map_err(|error| convert::internal(&error))?;
+    let response = commit(&client, txn).await?;
     if !response.succeeded() {
         return Err(StoreError::AlreadyExists(key));
     }
@@ -308,11 +313,7 @@ async fn txn_update(
         )])
         .and_then([TxnOp::put(key.clone(), value, None)])
         .or_else([TxnOp::get(key.clone(), None)]);
-    let response = client
-        .kv_client()
-        .txn(txn)
-        .await
-        .map_err(|error| convert::internal(&error))?;
+    let response = commit(&client, txn).await?;
     if response.succeeded() {
         return header_revision(response.header());
     }
@@ -344,11 +345,7 @@ async fn txn_delete(
             Some(DeleteOptions::new().with_prev_key()),
         )])
         .or_else([TxnOp::get(key.clone(), None)]);
-    let response = client
-        .kv_client()
-        .txn(txn)
-        .await
-        .map_err(|error| convert::internal(&error))?;
+    let response = commit(&client, txn).await?;
     let responses = response.op_responses();
     if !response.succeeded() {
         return match (read_back(&responses)?, expected) {
